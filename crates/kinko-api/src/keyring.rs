@@ -1,0 +1,256 @@
+//! Envelope encryption through KMS key records: generating and decrypting data keys under a KMS key
+//! whose material is stored wrapped by the root key.
+//!
+//! Unwrapped key material is cached in memory (material versions never change once written, so the
+//! cache is correct across nodes); key metadata, which can change, is read on every use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use kinko_core::Clock;
+use kinko_core::kms::{self, KeyManager, KeyState, KmsKey, WrappedMaterial};
+use kinko_core::store::{Store, StoreError};
+use kinko_crypto::blob::{self, EncryptionContext};
+use kinko_crypto::{Key256, RootKey};
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("key not found")]
+    NotFound,
+    #[error("key is {0:?}")]
+    InvalidState(KeyState),
+    #[error("invalid ciphertext")]
+    InvalidCiphertext,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("crypto failure: {0}")]
+    Crypto(String),
+}
+
+pub struct Keyring {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    root: RootKey,
+    materials: RwLock<HashMap<(String, u32), Key256>>,
+}
+
+fn material_aad(key_arn: &str, version: u32) -> Vec<u8> {
+    kinko_crypto::encode_aad(&[key_arn.as_bytes(), version.to_string().as_bytes()])
+}
+
+/// The key policy AWS gives `aws/secretsmanager`: every principal of the account may use the key,
+/// but only through Secrets Manager in that region.
+fn secretsmanager_key_policy(account_id: &str, region: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "auto-secretsmanager-2",
+        "Statement": [
+            {
+                "Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use AWS Secrets Manager",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": format!("secretsmanager.{region}.amazonaws.com"),
+                        "kms:CallerAccount": account_id
+                    }
+                }
+            },
+            {
+                "Sid": "Allow access through AWS Secrets Manager for all principals in the account that are authorized to use AWS Secrets Manager",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account_id},
+                    "StringLike": {"kms:ViaService": format!("secretsmanager.{region}.amazonaws.com")}
+                }
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                "Resource": "*"
+            }
+        ]
+    })
+    .to_string()
+}
+
+impl Keyring {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, root: RootKey) -> Self {
+        Keyring {
+            store,
+            clock,
+            root,
+            materials: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &RootKey {
+        &self.root
+    }
+
+    /// The AWS managed `aws/secretsmanager` key of an account and region, created on first use.
+    pub async fn secretsmanager_default_key(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<KmsKey, KeyringError> {
+        for _ in 0..3 {
+            if let Some(arn) = self
+                .store
+                .kms_alias_target(account_id, region, kms::SECRETSMANAGER_ALIAS)
+                .await?
+            {
+                return self.store.kms_key(&arn).await?.ok_or(KeyringError::NotFound);
+            }
+            let key_id = uuid::Uuid::new_v4().to_string();
+            let arn = kms::key_arn(region, account_id, &key_id);
+            let key = KmsKey {
+                key_id,
+                arn: arn.clone(),
+                account_id: account_id.to_owned(),
+                region: region.to_owned(),
+                description: "Default key that protects my Secrets Manager data when no other key is defined"
+                    .into(),
+                key_manager: KeyManager::Aws,
+                key_state: KeyState::Enabled,
+                creation_date: self.clock.now(),
+                policy: secretsmanager_key_policy(account_id, region),
+                current_material: 1,
+                revision: 0,
+            };
+            let material = Key256::generate().map_err(|e| KeyringError::Crypto(e.to_string()))?;
+            let wrapped = self
+                .root
+                .seal(material.as_bytes(), &material_aad(&arn, 1))
+                .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+            let record = WrappedMaterial {
+                key_arn: arn,
+                version: 1,
+                wrapped,
+            };
+            match self
+                .store
+                .create_kms_key(key.clone(), record, Some(kms::SECRETSMANAGER_ALIAS.to_owned()))
+                .await
+            {
+                Ok(()) => return Ok(key),
+                // Another request created it first: read theirs.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(KeyringError::Store(StoreError::Conflict))
+    }
+
+    /// Finds a key by key id, key ARN, alias name or alias ARN, in an account and region.
+    pub async fn resolve(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_ref: &str,
+    ) -> Result<KmsKey, KeyringError> {
+        let arn = if let Some(rest) = key_ref.strip_prefix("arn:") {
+            let parsed = kinko_core::arn::Arn::parse(key_ref).ok_or(KeyringError::NotFound)?;
+            let _ = rest;
+            if parsed.service != "kms" {
+                return Err(KeyringError::NotFound);
+            }
+            if let Some(alias) = parsed.resource.strip_prefix("alias/") {
+                let alias = format!("alias/{alias}");
+                self.store
+                    .kms_alias_target(parsed.account_id, parsed.region, &alias)
+                    .await?
+                    .ok_or(KeyringError::NotFound)?
+            } else if parsed.resource.starts_with("key/") {
+                key_ref.to_owned()
+            } else {
+                return Err(KeyringError::NotFound);
+            }
+        } else if key_ref.starts_with("alias/") {
+            if key_ref == kms::SECRETSMANAGER_ALIAS {
+                return self.secretsmanager_default_key(account_id, region).await;
+            }
+            self.store
+                .kms_alias_target(account_id, region, key_ref)
+                .await?
+                .ok_or(KeyringError::NotFound)?
+        } else {
+            kms::key_arn(region, account_id, key_ref)
+        };
+        self.store.kms_key(&arn).await?.ok_or(KeyringError::NotFound)
+    }
+
+    async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {
+        if let Ok(cache) = self.materials.read() {
+            if let Some(k) = cache.get(&(key_arn.to_owned(), version)) {
+                return Ok(k.clone());
+            }
+        }
+        let wrapped = self
+            .store
+            .kms_material(key_arn, version)
+            .await?
+            .ok_or(KeyringError::InvalidCiphertext)?;
+        let bytes = self
+            .root
+            .open(&wrapped.wrapped, &material_aad(key_arn, version))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let key = Key256::from_bytes(&bytes).map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        if let Ok(mut cache) = self.materials.write() {
+            cache.insert((key_arn.to_owned(), version), key.clone());
+        }
+        Ok(key)
+    }
+
+    /// A fresh 256-bit data key and its ciphertext blob under `key`, with `context` bound in.
+    pub async fn generate_data_key(
+        &self,
+        key: &KmsKey,
+        context: &EncryptionContext,
+    ) -> Result<(Key256, Vec<u8>), KeyringError> {
+        if key.key_state != KeyState::Enabled {
+            return Err(KeyringError::InvalidState(key.key_state));
+        }
+        let material = self.material(&key.arn, key.current_material).await?;
+        let data_key = Key256::generate().map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let blob = blob::encrypt(
+            &key.key_id,
+            key.current_material,
+            &material,
+            data_key.as_bytes(),
+            context,
+        )
+        .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        Ok((data_key, blob))
+    }
+
+    /// Decrypts a ciphertext blob made under a key of `account_id`/`region`.
+    pub async fn decrypt(
+        &self,
+        account_id: &str,
+        region: &str,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let header = blob::header(ciphertext).map_err(|_| KeyringError::InvalidCiphertext)?;
+        let arn = kms::key_arn(region, account_id, &header.key_id);
+        let key = self
+            .store
+            .kms_key(&arn)
+            .await?
+            .ok_or(KeyringError::InvalidCiphertext)?;
+        if key.key_state != KeyState::Enabled {
+            return Err(KeyringError::InvalidState(key.key_state));
+        }
+        let material = self.material(&arn, header.material_version).await?;
+        blob::decrypt(ciphertext, &material, context).map_err(|_| KeyringError::InvalidCiphertext)
+    }
+}

@@ -1,0 +1,254 @@
+//! AWS Secrets Manager (JSON 1.1, `X-Amz-Target: secretsmanager.<Operation>`).
+//!
+//! [`handle`] is the whole service: decode, validate, resolve the target secret, authorize (before
+//! any not-found, so callers without permission can't probe for names), run, encode. Each operation
+//! in `ops/` implements [`Operation`] and only does its own work.
+
+mod error;
+mod model;
+mod ops;
+
+use std::future::Future;
+
+use kinko_core::arn::SecretRef;
+use kinko_core::secret::Secret;
+use kinko_wire::WireError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::authz::{self, Resource};
+use crate::{RequestContext, Services};
+
+pub use error::SmError;
+
+/// Attempts at an operation whose write lost an optimistic-concurrency race.
+const MAX_ATTEMPTS: usize = 16;
+
+/// What an operation works on, named in its input.
+pub(crate) enum Target<'a> {
+    /// No resource (`"*"`): ListSecrets, GetRandomPassword, BatchGetSecretValue.
+    None,
+    /// An existing secret named by `SecretId` (name, full ARN or partial ARN).
+    Secret(&'a str),
+    /// The secret CreateSecret would create under this name.
+    NewSecret(&'a str),
+}
+
+/// The resolved target handed to [`Operation::run`].
+pub(crate) struct Found {
+    /// The secret the target names, if it exists.
+    pub secret: Option<Secret>,
+    /// For CreateSecret: the ARN the new secret gets (or the existing one's).
+    pub arn: Option<String>,
+}
+
+/// Per-request context an operation runs with.
+pub(crate) struct Cx<'a> {
+    pub services: &'a Services,
+    pub rc: &'a RequestContext,
+}
+
+pub(crate) trait Operation {
+    /// The operation name, as in `X-Amz-Target` and the IAM action `secretsmanager:<NAME>`.
+    const NAME: &'static str;
+    type Input: DeserializeOwned + Send + Sync;
+    type Output: Serialize;
+    /// Model constraints and the checks AWS makes before looking anything up.
+    fn validate(input: &Self::Input) -> Result<(), SmError>;
+    fn target(input: &Self::Input) -> Target<'_>;
+    fn run(
+        cx: &Cx<'_>,
+        input: &Self::Input,
+        found: Found,
+    ) -> impl Future<Output = Result<Self::Output, SmError>> + Send;
+}
+
+/// Runs one Secrets Manager operation and returns the response body.
+pub async fn handle(
+    services: &Services,
+    rc: &RequestContext,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, WireError> {
+    let cx = Cx { services, rc };
+    let result = match operation {
+        "BatchGetSecretValue" => execute::<ops::BatchGetSecretValue>(&cx, body).await,
+        "CreateSecret" => execute::<ops::CreateSecret>(&cx, body).await,
+        "DeleteResourcePolicy" => execute::<ops::DeleteResourcePolicy>(&cx, body).await,
+        "DeleteSecret" => execute::<ops::DeleteSecret>(&cx, body).await,
+        "DescribeSecret" => execute::<ops::DescribeSecret>(&cx, body).await,
+        "GetRandomPassword" => execute::<ops::GetRandomPassword>(&cx, body).await,
+        "GetResourcePolicy" => execute::<ops::GetResourcePolicy>(&cx, body).await,
+        "GetSecretValue" => execute::<ops::GetSecretValue>(&cx, body).await,
+        "ListSecretVersionIds" => execute::<ops::ListSecretVersionIds>(&cx, body).await,
+        "ListSecrets" => execute::<ops::ListSecrets>(&cx, body).await,
+        "PutResourcePolicy" => execute::<ops::PutResourcePolicy>(&cx, body).await,
+        "PutSecretValue" => execute::<ops::PutSecretValue>(&cx, body).await,
+        "RestoreSecret" => execute::<ops::RestoreSecret>(&cx, body).await,
+        "TagResource" => execute::<ops::TagResource>(&cx, body).await,
+        "UntagResource" => execute::<ops::UntagResource>(&cx, body).await,
+        "UpdateSecret" => execute::<ops::UpdateSecret>(&cx, body).await,
+        "UpdateSecretVersionStage" => execute::<ops::UpdateSecretVersionStage>(&cx, body).await,
+        "ValidateResourcePolicy" => execute::<ops::ValidateResourcePolicy>(&cx, body).await,
+        "RotateSecret"
+        | "CancelRotateSecret"
+        | "ReplicateSecretToRegions"
+        | "RemoveRegionsFromReplication"
+        | "StopReplicationToReplica" => Err(SmError::InvalidRequest(format!(
+            "{operation} is not supported by this server yet."
+        ))),
+        _ => {
+            return Err(WireError::new(
+                "UnknownOperationException",
+                400,
+                format!("The operation {operation} is not supported by this service."),
+            ));
+        }
+    };
+    result.map_err(|e| {
+        if let SmError::Internal(detail) = &e {
+            tracing::error!(request_id = %rc.request_id, operation, detail = %detail, "internal error");
+        }
+        e.to_wire()
+    })
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, SmError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let what = if e.is_data() {
+            "Failed to deserialize the request: a member has the wrong type or an invalid value."
+        } else {
+            "Failed to parse the request body as a JSON object."
+        };
+        SmError::Serialization(what.into())
+    })
+}
+
+async fn execute<O: Operation>(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, SmError> {
+    let input: O::Input = decode(body)?;
+    O::validate(&input)?;
+    let action = format!("secretsmanager:{}", O::NAME);
+    for _ in 0..MAX_ATTEMPTS {
+        let found = resolve(cx, O::target(&input)).await?;
+        authorize(cx, &action, O::target(&input), &found)?;
+        match O::run(cx, &input, found).await {
+            Err(SmError::Conflict) => continue,
+            Err(e) => return Err(e),
+            Ok(out) => {
+                return serde_json::to_vec(&out).map_err(|e| SmError::Internal(e.to_string()));
+            }
+        }
+    }
+    Err(SmError::Internal(
+        "too many conflicting concurrent changes".into(),
+    ))
+}
+
+/// Finds the secret a `SecretId` names, in the caller's region.
+pub(crate) async fn lookup(cx: &Cx<'_>, secret_id: &str) -> Result<Option<Secret>, SmError> {
+    let store = &cx.services.store;
+    let region = cx.rc.region.as_str();
+    Ok(match SecretRef::parse(secret_id) {
+        None => None,
+        Some(SecretRef::Name(name)) => {
+            store
+                .secret_by_name(&cx.rc.principal.account_id, region, &name)
+                .await?
+        }
+        Some(SecretRef::FullArn { arn, region: r, .. }) if r == region => store.secret_by_arn(&arn).await?,
+        Some(SecretRef::PartialArn {
+            name,
+            account_id,
+            region: r,
+        }) if r == region => store.secret_by_name(&account_id, region, &name).await?,
+        Some(_) => None,
+    })
+}
+
+async fn resolve(cx: &Cx<'_>, target: Target<'_>) -> Result<Found, SmError> {
+    Ok(match target {
+        Target::None => Found {
+            secret: None,
+            arn: None,
+        },
+        Target::Secret(id) => Found {
+            secret: lookup(cx, id).await?,
+            arn: None,
+        },
+        Target::NewSecret(name) => {
+            let existing = cx
+                .services
+                .store
+                .secret_by_name(&cx.rc.principal.account_id, &cx.rc.region, name)
+                .await?;
+            let arn = match &existing {
+                Some(s) => s.arn.clone(),
+                None => kinko_core::arn::secret_arn(
+                    &cx.rc.region,
+                    &cx.rc.principal.account_id,
+                    name,
+                    &kinko_core::arn::random_secret_suffix(),
+                ),
+            };
+            Found {
+                secret: existing,
+                arn: Some(arn),
+            }
+        }
+    })
+}
+
+/// The resource a target stands for in authorization.
+fn resource<'a>(cx: &'a Cx<'_>, target: &Target<'a>, found: &'a Found) -> Resource<'a> {
+    if let Some(s) = &found.secret {
+        return Resource::Arn {
+            arn: &s.arn,
+            account_id: &s.account_id,
+        };
+    }
+    match target {
+        Target::None => Resource::Any,
+        Target::NewSecret(_) => match &found.arn {
+            Some(arn) => Resource::Arn {
+                arn,
+                account_id: &cx.rc.principal.account_id,
+            },
+            None => Resource::Any,
+        },
+        Target::Secret(id) => match SecretRef::parse(id) {
+            Some(SecretRef::FullArn { .. } | SecretRef::PartialArn { .. }) => {
+                let account = kinko_core::arn::Arn::parse(id)
+                    .map(|a| a.account_id)
+                    .unwrap_or_default();
+                Resource::Arn {
+                    arn: id,
+                    account_id: account,
+                }
+            }
+            _ => Resource::Unresolved(id),
+        },
+    }
+}
+
+fn authorize(cx: &Cx<'_>, action: &str, target: Target<'_>, found: &Found) -> Result<(), SmError> {
+    authz::authorize(&cx.rc.principal, action, &resource(cx, &target, found))
+        .map_err(|d| SmError::AccessDenied(d.message))
+}
+
+/// Authorizes an additional action on a secret (e.g. GetSecretValue per secret in a batch).
+pub(crate) fn authorize_secret(cx: &Cx<'_>, action: &str, secret: &Secret) -> Result<(), SmError> {
+    authz::authorize(
+        &cx.rc.principal,
+        action,
+        &Resource::Arn {
+            arn: &secret.arn,
+            account_id: &secret.account_id,
+        },
+    )
+    .map_err(|d| SmError::AccessDenied(d.message))
+}

@@ -1,0 +1,334 @@
+//! Shapes and checks shared by several operations: tags, secret values, sealing and opening
+//! versions, and the validation AWS applies to common members.
+
+use kinko_core::secret::{Secret, Tag, ValueKind, Version};
+use kinko_core::store::SealedValue;
+use kinko_crypto::blob::EncryptionContext;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::Cx;
+use super::error::{BOTH_VALUES, INVALID_NAME, SmError, TOKEN_REQUIRED};
+
+/// Largest SecretString / SecretBinary, in bytes.
+pub const MAX_SECRET_BYTES: usize = 65_536;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagShape {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+pub fn tags_out(tags: &[Tag]) -> Vec<TagShape> {
+    tags.iter()
+        .map(|t| TagShape {
+            key: Some(t.key.clone()),
+            value: Some(t.value.clone()),
+        })
+        .collect()
+}
+
+/// Model constraints of a tag list at `path` (`tags`).
+pub fn check_tags(v: &mut Violations, path: &str, tags: Option<&[TagShape]>) {
+    let Some(tags) = tags else { return };
+    for (i, t) in tags.iter().enumerate() {
+        let key_path = format!("{path}.{}.member.key", i + 1);
+        v.required(&key_path, &t.key);
+        v.length(&key_path, t.key.as_deref(), 1, 128, false);
+        v.length(
+            &format!("{path}.{}.member.value", i + 1),
+            t.value.as_deref(),
+            0,
+            256,
+            false,
+        );
+    }
+}
+
+/// `SecretId`: required, 1-2048 characters.
+pub fn check_secret_id(v: &mut Violations, id: &Option<String>) {
+    v.required("secretId", id);
+    v.length("secretId", id.as_deref(), 1, 2048, false);
+}
+
+/// `ClientRequestToken`: 32-64 characters.
+pub fn check_token(v: &mut Violations, token: &Option<String>) {
+    v.length("clientRequestToken", token.as_deref(), 32, 64, false);
+}
+
+/// SecretString / SecretBinary: 1-65,536 bytes; never echoed in messages.
+pub fn check_values(v: &mut Violations, string: &Option<String>, binary: &Option<Vec<u8>>) {
+    v.byte_length(
+        "secretString",
+        string.as_deref().map(str::as_bytes),
+        1,
+        MAX_SECRET_BYTES,
+    );
+    v.byte_length("secretBinary", binary.as_deref(), 1, MAX_SECRET_BYTES);
+}
+
+/// Turns collected violations into a ValidationException.
+pub fn violations(v: Violations) -> Result<(), SmError> {
+    match v.message() {
+        Some(m) => Err(SmError::Validation(m)),
+        None => Ok(()),
+    }
+}
+
+/// A name, or a SecretId that is not an ARN, must use only the characters AWS allows.
+pub fn check_name_chars(id: &str) -> Result<(), SmError> {
+    if id.starts_with("arn:") || kinko_core::arn::is_valid_secret_name(id) {
+        Ok(())
+    } else {
+        Err(SmError::Validation(INVALID_NAME.into()))
+    }
+}
+
+/// The value a request carries, if any; both kinds at once is an error.
+pub fn value_of<'a>(
+    string: &'a Option<String>,
+    binary: &'a Option<Vec<u8>>,
+) -> Result<Option<(ValueKind, &'a [u8])>, SmError> {
+    match (string, binary) {
+        (Some(_), Some(_)) => Err(SmError::InvalidParameter(BOTH_VALUES.into())),
+        (Some(s), None) => Ok(Some((ValueKind::String, s.as_bytes()))),
+        (None, Some(b)) => Ok(Some((ValueKind::Binary, b.as_slice()))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A raw request with a value must carry a ClientRequestToken (SDKs always fill it in).
+pub fn require_token(token: &Option<String>, has_value: bool) -> Result<(), SmError> {
+    if has_value && token.is_none() {
+        Err(SmError::InvalidRequest(TOKEN_REQUIRED.into()))
+    } else {
+        Ok(())
+    }
+}
+
+fn context(secret_arn: &str, version_id: &str) -> EncryptionContext {
+    EncryptionContext::from([
+        ("SecretARN".to_owned(), secret_arn.to_owned()),
+        ("SecretVersionId".to_owned(), version_id.to_owned()),
+    ])
+}
+
+fn value_aad(secret_arn: &str, version_id: &str) -> Vec<u8> {
+    kinko_crypto::encode_aad(&[secret_arn.as_bytes(), version_id.as_bytes()])
+}
+
+/// Seals a new version's value: a fresh data key under the secret's KMS key (encryption context
+/// `{SecretARN, SecretVersionId}`), the value under the data key. Returns the sealed value and the
+/// ARN of the KMS key used.
+pub async fn seal_value(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version_id: &str,
+    plaintext: &[u8],
+) -> Result<(SealedValue, String), SmError> {
+    let keyring = &cx.services.keyring;
+    let key = match secret.kms_key_id.as_deref() {
+        None => {
+            keyring
+                .secretsmanager_default_key(&secret.account_id, &secret.region)
+                .await?
+        }
+        Some(id) => keyring.resolve(&secret.account_id, &secret.region, id).await?,
+    };
+    let (data_key, encrypted_data_key) = keyring
+        .generate_data_key(&key, &context(&secret.arn, version_id))
+        .await
+        .map_err(|e| match SmError::from(e) {
+            SmError::DecryptionFailure(_) => SmError::EncryptionFailure(
+                "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the key is enabled.".into(),
+            ),
+            other => other,
+        })?;
+    let ciphertext = kinko_crypto::seal(&data_key, plaintext, &value_aad(&secret.arn, version_id))
+        .map_err(|e| SmError::Internal(e.to_string()))?;
+    Ok((
+        SealedValue {
+            encrypted_data_key,
+            ciphertext,
+        },
+        key.arn,
+    ))
+}
+
+/// Opens a version's value.
+pub async fn open_value(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version: &Version,
+) -> Result<Zeroizing<Vec<u8>>, SmError> {
+    let sealed = cx
+        .services
+        .store
+        .sealed_value(&secret.arn, &version.id)
+        .await?
+        .ok_or_else(|| SmError::Internal(format!("value of version {} is missing", version.id)))?;
+    let data_key = cx
+        .services
+        .keyring
+        .decrypt(
+            &secret.account_id,
+            &secret.region,
+            &sealed.encrypted_data_key,
+            &context(&secret.arn, &version.id),
+        )
+        .await?;
+    let data_key =
+        kinko_crypto::Key256::from_bytes(&data_key).map_err(|e| SmError::Internal(e.to_string()))?;
+    kinko_crypto::open(
+        &data_key,
+        &sealed.ciphertext,
+        &value_aad(&secret.arn, &version.id),
+    )
+    .map_err(|_| {
+        SmError::DecryptionFailure(
+            "Secrets Manager can't decrypt the protected secret text using the provided KMS key.".into(),
+        )
+    })
+}
+
+/// Whether a stored version holds exactly `kind`/`bytes` (idempotent retries compare decrypted
+/// values, in constant time).
+pub async fn same_value(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version: &Version,
+    kind: ValueKind,
+    bytes: &[u8],
+) -> Result<bool, SmError> {
+    if version.kind != Some(kind) {
+        return Ok(false);
+    }
+    let stored = open_value(cx, secret, version).await?;
+    Ok(stored.len() == bytes.len() && ring_eq(&stored, bytes))
+}
+
+fn ring_eq(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The secret value as GetSecretValue and BatchGetSecretValue return it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretValueEntry {
+    #[serde(rename = "ARN")]
+    pub arn: String,
+    pub name: String,
+    pub version_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", with = "kinko_wire::json::opt_blob")]
+    pub secret_binary: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_string: Option<String>,
+    pub version_stages: Vec<String>,
+    pub created_date: f64,
+}
+
+/// Reads a version's value into the output shape.
+pub async fn value_entry(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version: &Version,
+) -> Result<SecretValueEntry, SmError> {
+    let plain = open_value(cx, secret, version).await?;
+    let (secret_string, secret_binary) = match version.kind {
+        Some(ValueKind::String) => (
+            Some(
+                String::from_utf8(plain.to_vec())
+                    .map_err(|_| SmError::Internal("stored string is not UTF-8".into()))?,
+            ),
+            None,
+        ),
+        _ => (None, Some(plain.to_vec())),
+    };
+    Ok(SecretValueEntry {
+        arn: secret.arn.clone(),
+        name: secret.name.clone(),
+        version_id: version.id.clone(),
+        secret_binary,
+        secret_string,
+        version_stages: version.stages.clone(),
+        created_date: version.created_date.epoch_seconds(),
+    })
+}
+
+/// Records a read in `LastAccessedDate` (day resolution, on the secret and the version) when the
+/// day changed. Runs in the background: a read never waits for it, and losing a race only means the
+/// next read tries again.
+pub fn touch_accessed(cx: &Cx<'_>, secret: &Secret, version_id: &str) {
+    let today = cx.services.clock.now().start_of_day();
+    let stale = |d: Option<kinko_core::Timestamp>| d != Some(today);
+    let version_stale = secret
+        .version(version_id)
+        .is_some_and(|v| stale(v.last_accessed_date));
+    if !stale(secret.last_accessed_date) && !version_stale {
+        return;
+    }
+    let store = cx.services.store.clone();
+    let mut secret = secret.clone();
+    let version_id = version_id.to_owned();
+    tokio::spawn(async move {
+        secret.last_accessed_date = Some(today);
+        if let Some(v) = secret.versions.iter_mut().find(|v| v.id == version_id) {
+            v.last_accessed_date = Some(today);
+        }
+        let write = kinko_core::store::SecretWrite::Update {
+            secret,
+            new_values: vec![],
+            removed_versions: vec![],
+        };
+        if let Err(e) = store.write_secret(write).await {
+            tracing::debug!(error = %e, "LastAccessedDate not recorded");
+        }
+    });
+}
+
+/// Fails with the marked-for-deletion error when the secret is scheduled for deletion.
+pub fn not_deleted(secret: &Secret) -> Result<(), SmError> {
+    if secret.is_scheduled_for_deletion() {
+        Err(SmError::marked_for_deletion())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn found(secret: Option<Secret>) -> Result<Secret, SmError> {
+    secret.ok_or_else(SmError::not_found)
+}
+
+/// `KmsKeyIds` as ListSecretVersionIds reports them.
+pub fn kms_key_ids(secret: &Secret, version: &Version) -> Vec<String> {
+    match (&secret.kms_key_id, &version.kms_key_arn) {
+        (None, _) => vec!["DefaultEncryptionKey".to_owned()],
+        (Some(_), Some(arn)) => vec![arn.clone()],
+        (Some(id), None) => vec![id.clone()],
+    }
+}
+
+/// Opaque pagination tokens: an offset into a stable ordering.
+pub mod token {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::SmError;
+
+    pub fn encode(offset: usize) -> String {
+        URL_SAFE_NO_PAD.encode(format!("kinko:{offset}"))
+    }
+
+    pub fn decode(token: &str) -> Result<usize, SmError> {
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("kinko:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| SmError::InvalidNextToken("The NextToken value is invalid.".into()))
+    }
+}

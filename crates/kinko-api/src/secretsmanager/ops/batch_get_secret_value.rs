@@ -1,0 +1,146 @@
+//! BatchGetSecretValue: AWSCURRENT values of up to 20 secrets, by id list or by filters. A secret
+//! that fails (not found, denied, scheduled for deletion) lands in `Errors`, not the whole call.
+
+use kinko_core::secret::Secret;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use super::list_secrets::{FilterShape, check_filters, matching};
+use crate::secretsmanager::model::{self, SecretValueEntry, token};
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target, authorize_secret, lookup};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    secret_id_list: Option<Vec<String>>,
+    filters: Option<Vec<FilterShape>>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ErrorEntry {
+    secret_id: String,
+    error_code: String,
+    message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    secret_values: Vec<SecretValueEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+    errors: Vec<ErrorEntry>,
+}
+
+pub(crate) struct BatchGetSecretValue;
+
+async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry, SmError> {
+    authorize_secret(cx, "secretsmanager:GetSecretValue", secret)?;
+    model::not_deleted(secret)?;
+    let version = secret.select(None, None)?;
+    let out = model::value_entry(cx, secret, version).await?;
+    model::touch_accessed(cx, secret, &version.id);
+    Ok(out)
+}
+
+impl Operation for BatchGetSecretValue {
+    const NAME: &'static str = "BatchGetSecretValue";
+    type Input = Input;
+    type Output = Output;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        v.list_length("secretIdList", i.secret_id_list.as_deref(), 1, 20);
+        for (n, id) in i.secret_id_list.iter().flatten().enumerate() {
+            v.length(
+                &format!("secretIdList.{}.member", n + 1),
+                Some(id),
+                1,
+                2048,
+                false,
+            );
+        }
+        v.range("maxResults", i.max_results, 1, 20);
+        v.length("nextToken", i.next_token.as_deref(), 1, 4096, false);
+        model::violations(v)?;
+        if i.secret_id_list.is_some() == i.filters.is_some() {
+            return Err(SmError::InvalidParameter(
+                "Either 'SecretIdList' or 'Filters' must be provided, but not both.".into(),
+            ));
+        }
+        if i.max_results.is_some() && i.filters.is_none() {
+            return Err(SmError::InvalidParameter(
+                "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided."
+                    .into(),
+            ));
+        }
+        check_filters(i.filters.as_deref())?;
+        Ok(())
+    }
+
+    fn target(_: &Input) -> Target<'_> {
+        Target::None
+    }
+
+    async fn run(cx: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {
+        let mut out = Output {
+            secret_values: vec![],
+            next_token: None,
+            errors: vec![],
+        };
+        let record = |id: &str, r: Result<SecretValueEntry, SmError>, out: &mut Output| match r {
+            Ok(v) => out.secret_values.push(v),
+            Err(SmError::Internal(m)) => {
+                tracing::error!(request_id = %cx.rc.request_id, detail = %m, "internal error in batch");
+                out.errors.push(ErrorEntry {
+                    secret_id: id.to_owned(),
+                    error_code: "InternalServiceError".into(),
+                    message: "An error occurred on the server side.".into(),
+                });
+            }
+            Err(e) => out.errors.push(ErrorEntry {
+                secret_id: id.to_owned(),
+                error_code: e.code().into(),
+                message: e.to_string(),
+            }),
+        };
+        if let Some(ids) = &i.secret_id_list {
+            for id in ids {
+                let r = match model::check_name_chars(id) {
+                    Err(e) => Err(e),
+                    Ok(()) => match lookup(cx, id).await? {
+                        Some(secret) => current_value(cx, &secret).await,
+                        None => Err(SmError::not_found()),
+                    },
+                };
+                record(id, r, &mut out);
+            }
+            return Ok(out);
+        }
+        crate::authz::authorize(
+            &cx.rc.principal,
+            "secretsmanager:ListSecrets",
+            &crate::authz::Resource::Any,
+        )
+        .map_err(|d| SmError::AccessDenied(d.message))?;
+        let filters = check_filters(i.filters.as_deref())?;
+        let offset = i
+            .next_token
+            .as_deref()
+            .map(token::decode)
+            .transpose()?
+            .unwrap_or(0);
+        let max = usize::try_from(i.max_results.unwrap_or(20)).unwrap_or(20);
+        let secrets = matching(cx, &filters, false).await?;
+        for secret in secrets.iter().skip(offset).take(max) {
+            let r = current_value(cx, secret).await;
+            record(&secret.arn, r, &mut out);
+        }
+        let next = offset + max;
+        out.next_token = (next < secrets.len()).then(|| token::encode(next));
+        Ok(out)
+    }
+}

@@ -1,0 +1,165 @@
+//! CreateSecret: a new secret, with a first version when a value is given.
+
+use kinko_core::secret::{Secret, Tag};
+use kinko_core::store::SecretWrite;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use crate::secretsmanager::model::{self, TagShape};
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    name: Option<String>,
+    client_request_token: Option<String>,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    #[serde(default, with = "kinko_wire::json::opt_blob")]
+    secret_binary: Option<Vec<u8>>,
+    secret_string: Option<String>,
+    tags: Option<Vec<TagShape>>,
+    add_replica_regions: Option<Vec<serde_json::Value>>,
+    #[serde(rename = "Type")]
+    secret_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<String>,
+}
+
+pub(crate) struct CreateSecret;
+
+impl Operation for CreateSecret {
+    const NAME: &'static str = "CreateSecret";
+    type Input = Input;
+    type Output = Output;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        v.required("name", &i.name);
+        v.length("name", i.name.as_deref(), 1, 512, false);
+        model::check_token(&mut v, &i.client_request_token);
+        v.length("description", i.description.as_deref(), 0, 2048, false);
+        v.length("kmsKeyId", i.kms_key_id.as_deref(), 0, 2048, false);
+        model::check_values(&mut v, &i.secret_string, &i.secret_binary);
+        model::check_tags(&mut v, "tags", i.tags.as_deref());
+        v.list_length(
+            "addReplicaRegions",
+            i.add_replica_regions.as_deref(),
+            1,
+            usize::MAX,
+        );
+        v.length("type", i.secret_type.as_deref(), 0, 256, false);
+        model::violations(v)?;
+        model::check_name_chars(i.name.as_deref().unwrap_or_default())?;
+        let value = model::value_of(&i.secret_string, &i.secret_binary)?;
+        model::require_token(&i.client_request_token, value.is_some())?;
+        if i.tags.as_ref().is_some_and(|t| t.len() > 50) {
+            return Err(SmError::LimitExceeded(
+                "A secret can have at most 50 tags.".into(),
+            ));
+        }
+        if i.add_replica_regions.is_some() {
+            return Err(SmError::InvalidRequest(
+                "Replication is not supported by this server yet.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn target(i: &Input) -> Target<'_> {
+        Target::NewSecret(i.name.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
+        let name = i.name.clone().unwrap_or_default();
+        let value = model::value_of(&i.secret_string, &i.secret_binary)?;
+        if let Some(existing) = found.secret {
+            if existing.is_scheduled_for_deletion() {
+                return Err(SmError::InvalidRequest(
+                    "You can't create this secret because a secret with this name is already scheduled for deletion."
+                        .into(),
+                ));
+            }
+            // A retry of the same request (same token, same value) succeeds with the same answer.
+            if let (Some(token), Some((kind, bytes))) = (&i.client_request_token, value) {
+                if let Some(version) = existing.version(token) {
+                    if model::same_value(cx, &existing, version, kind, bytes).await? {
+                        return Ok(Output {
+                            arn: existing.arn.clone(),
+                            name: existing.name.clone(),
+                            version_id: Some(token.clone()),
+                        });
+                    }
+                    return Err(SmError::ResourceExists(format!(
+                        "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
+                        existing.arn
+                    )));
+                }
+            }
+            return Err(SmError::ResourceExists(format!(
+                "The operation failed because the secret {name} already exists."
+            )));
+        }
+        let now = cx.services.clock.now();
+        let arn = found.arn.unwrap_or_default();
+        let kms_key_id = i.kms_key_id.clone().filter(|k| !k.is_empty());
+        if let Some(key) = &kms_key_id {
+            // Fails early, as AWS does, when the key can't be used.
+            cx.services
+                .keyring
+                .resolve(&cx.rc.principal.account_id, &cx.rc.region, key)
+                .await?;
+        }
+        let mut secret = Secret {
+            arn: arn.clone(),
+            name: name.clone(),
+            account_id: cx.rc.principal.account_id.clone(),
+            region: cx.rc.region.clone(),
+            description: i.description.clone(),
+            kms_key_id,
+            tags: i.tags.as_ref().map(|tags| {
+                tags.iter()
+                    .map(|t| Tag {
+                        key: t.key.clone().unwrap_or_default(),
+                        value: t.value.clone().unwrap_or_default(),
+                    })
+                    .collect()
+            }),
+            resource_policy: None,
+            secret_type: i.secret_type.clone(),
+            created_date: now,
+            last_changed_date: now,
+            last_accessed_date: None,
+            deleted_date: None,
+            deletion_date: None,
+            versions: vec![],
+            revision: 0,
+        };
+        let mut values = Vec::new();
+        let mut version_id = None;
+        if let Some((kind, bytes)) = value {
+            let token = i.client_request_token.clone().unwrap_or_default();
+            let (sealed, key_arn) = model::seal_value(cx, &secret, &token, bytes).await?;
+            secret.add_version(&token, None, Some(kind), Some(key_arn), now)?;
+            values.push((token.clone(), sealed));
+            version_id = Some(token);
+        }
+        cx.services
+            .store
+            .write_secret(SecretWrite::Create { secret, values })
+            .await?;
+        Ok(Output {
+            arn,
+            name,
+            version_id,
+        })
+    }
+}

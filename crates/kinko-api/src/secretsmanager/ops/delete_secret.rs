@@ -1,0 +1,127 @@
+//! DeleteSecret: schedules deletion after a 7-30 day recovery window, or deletes at once.
+
+use kinko_core::store::SecretWrite;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use crate::secretsmanager::model;
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    secret_id: Option<String>,
+    recovery_window_in_days: Option<i64>,
+    force_delete_without_recovery: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    deletion_date: f64,
+}
+
+pub(crate) struct DeleteSecret;
+
+impl Operation for DeleteSecret {
+    const NAME: &'static str = "DeleteSecret";
+    type Input = Input;
+    type Output = Output;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        model::check_secret_id(&mut v, &i.secret_id);
+        model::violations(v)?;
+        model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())?;
+        let force = i.force_delete_without_recovery.unwrap_or(false);
+        if force && i.recovery_window_in_days.is_some() {
+            return Err(SmError::InvalidParameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.".into(),
+            ));
+        }
+        if let Some(days) = i.recovery_window_in_days {
+            if !(7..=30).contains(&days) {
+                return Err(SmError::InvalidParameter(
+                    "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn target(i: &Input) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
+        let now = cx.services.clock.now();
+        let force = i.force_delete_without_recovery.unwrap_or(false);
+        let Some(mut secret) = found.secret else {
+            if !force {
+                return Err(SmError::not_found());
+            }
+            // AWS answers a forced delete of a secret that doesn't exist with success.
+            let id = i.secret_id.clone().unwrap_or_default();
+            let (arn, name) = if id.starts_with("arn:") {
+                let name = id
+                    .rsplit_once(":secret:")
+                    .map(|(_, n)| n.to_owned())
+                    .unwrap_or_else(|| id.clone());
+                (id, name)
+            } else {
+                let arn = kinko_core::arn::secret_arn(
+                    &cx.rc.region,
+                    &cx.rc.principal.account_id,
+                    &id,
+                    &kinko_core::arn::random_secret_suffix(),
+                );
+                (arn, id)
+            };
+            return Ok(Output {
+                arn,
+                name,
+                deletion_date: now.epoch_seconds(),
+            });
+        };
+        if force {
+            let out = Output {
+                arn: secret.arn.clone(),
+                name: secret.name.clone(),
+                deletion_date: now.epoch_seconds(),
+            };
+            cx.services
+                .store
+                .write_secret(SecretWrite::Delete {
+                    arn: secret.arn,
+                    revision: secret.revision,
+                })
+                .await?;
+            return Ok(out);
+        }
+        if secret.is_scheduled_for_deletion() {
+            return Err(SmError::InvalidRequest(
+                "You tried to perform the operation on a secret that's currently marked deleted.".into(),
+            ));
+        }
+        let deletion = now.plus_days(i.recovery_window_in_days.unwrap_or(30));
+        secret.deleted_date = Some(now);
+        secret.deletion_date = Some(deletion);
+        let out = Output {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            deletion_date: deletion.epoch_seconds(),
+        };
+        cx.services
+            .store
+            .write_secret(SecretWrite::Update {
+                secret,
+                new_values: vec![],
+                removed_versions: vec![],
+            })
+            .await?;
+        Ok(out)
+    }
+}

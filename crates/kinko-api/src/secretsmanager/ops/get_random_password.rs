@@ -1,0 +1,73 @@
+//! GetRandomPassword: no secret, no KMS; just the generator.
+
+use kinko_core::password::{self, PasswordError, PasswordOptions};
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use crate::secretsmanager::model;
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    password_length: Option<i64>,
+    exclude_characters: Option<String>,
+    exclude_numbers: Option<bool>,
+    exclude_punctuation: Option<bool>,
+    exclude_uppercase: Option<bool>,
+    exclude_lowercase: Option<bool>,
+    include_space: Option<bool>,
+    require_each_included_type: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    random_password: String,
+}
+
+pub(crate) struct GetRandomPassword;
+
+impl Operation for GetRandomPassword {
+    const NAME: &'static str = "GetRandomPassword";
+    type Input = Input;
+    type Output = Output;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        v.range("passwordLength", i.password_length, 1, 4096);
+        v.length(
+            "excludeCharacters",
+            i.exclude_characters.as_deref(),
+            0,
+            4096,
+            false,
+        );
+        model::violations(v)
+    }
+
+    fn target(_: &Input) -> Target<'_> {
+        Target::None
+    }
+
+    async fn run(_: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {
+        let opts = PasswordOptions {
+            password_length: i.password_length,
+            exclude_characters: i.exclude_characters.clone(),
+            exclude_numbers: i.exclude_numbers.unwrap_or(false),
+            exclude_punctuation: i.exclude_punctuation.unwrap_or(false),
+            exclude_uppercase: i.exclude_uppercase.unwrap_or(false),
+            exclude_lowercase: i.exclude_lowercase.unwrap_or(false),
+            include_space: i.include_space.unwrap_or(false),
+            require_each_included_type: i.require_each_included_type.unwrap_or(true),
+        };
+        let password = password::generate(&opts).map_err(|e| match e {
+            PasswordError::InvalidLength(_) => SmError::Validation(e.to_string()),
+            PasswordError::TooShort | PasswordError::AllExcluded => SmError::InvalidParameter(e.to_string()),
+            PasswordError::RandomSource => SmError::Internal(e.to_string()),
+        })?;
+        Ok(Output {
+            random_password: password.to_string(),
+        })
+    }
+}

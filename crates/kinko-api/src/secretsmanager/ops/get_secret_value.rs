@@ -1,0 +1,45 @@
+//! GetSecretValue: decrypts and returns one version (AWSCURRENT unless told otherwise).
+
+use kinko_wire::validate::Violations;
+use serde::Deserialize;
+
+use crate::secretsmanager::model::{self, SecretValueEntry};
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    secret_id: Option<String>,
+    version_id: Option<String>,
+    version_stage: Option<String>,
+}
+
+pub(crate) struct GetSecretValue;
+
+impl Operation for GetSecretValue {
+    const NAME: &'static str = "GetSecretValue";
+    type Input = Input;
+    type Output = SecretValueEntry;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        model::check_secret_id(&mut v, &i.secret_id);
+        v.length("versionId", i.version_id.as_deref(), 32, 64, false);
+        v.length("versionStage", i.version_stage.as_deref(), 1, 256, false);
+        model::violations(v)?;
+        model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    fn target(i: &Input) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<SecretValueEntry, SmError> {
+        let secret = model::found(found.secret)?;
+        model::not_deleted(&secret)?;
+        let version = secret.select(i.version_id.as_deref(), i.version_stage.as_deref())?;
+        let out = model::value_entry(cx, &secret, version).await?;
+        model::touch_accessed(cx, &secret, &version.id);
+        Ok(out)
+    }
+}

@@ -1,0 +1,226 @@
+//! ListSecrets: the caller's secrets in this region, filtered, sorted and paginated.
+
+use kinko_core::filters::{self, Filter, FilterKey, FilterTarget};
+use kinko_core::secret::Secret;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use crate::secretsmanager::model::{self, TagShape, token};
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct FilterShape {
+    key: Option<String>,
+    values: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    include_planned_deletion: Option<bool>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    filters: Option<Vec<FilterShape>>,
+    sort_order: Option<String>,
+    sort_by: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Entry {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<String>,
+    last_changed_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_accessed_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<TagShape>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_versions_to_stages: Option<serde_json::Map<String, serde_json::Value>>,
+    created_date: f64,
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
+    secret_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    secret_list: Vec<Entry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+const FILTER_KEYS: &[&str] = &[
+    "description",
+    "name",
+    "tag-key",
+    "tag-value",
+    "primary-region",
+    "owning-service",
+    "all",
+];
+
+fn filter_value_ok(s: &str) -> bool {
+    let rest = s.strip_prefix('!').unwrap_or(s);
+    rest.chars()
+        .all(|c| c.is_ascii_alphanumeric() || " :_@/+=.-!".contains(c))
+}
+
+/// Model constraints and AWS's semantic checks of a `Filters` member; returns the parsed filters.
+pub(crate) fn check_filters(filters: Option<&[FilterShape]>) -> Result<Vec<Filter>, SmError> {
+    let Some(filters) = filters else { return Ok(vec![]) };
+    let mut v = Violations::new();
+    v.list_length("filters", Some(filters), 0, 10);
+    for (n, f) in filters.iter().enumerate() {
+        let path = format!("filters.{}.member", n + 1);
+        v.one_of(&format!("{path}.key"), f.key.as_deref(), FILTER_KEYS);
+        v.list_length(&format!("{path}.values"), f.values.as_deref(), 1, 10);
+        for (m, value) in f.values.iter().flatten().enumerate() {
+            let vpath = format!("{path}.values.{}.member", m + 1);
+            v.length(&vpath, Some(value), 1, 512, false);
+            v.pattern(
+                &vpath,
+                Some(value),
+                r"^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$",
+                filter_value_ok(value),
+            );
+        }
+    }
+    model::violations(v)?;
+    filters
+        .iter()
+        .map(|f| {
+            let key = f
+                .key
+                .as_deref()
+                .and_then(FilterKey::parse)
+                .ok_or_else(|| SmError::InvalidParameter("Invalid filter key".into()))?;
+            let values = f.values.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                SmError::InvalidParameter(format!("Invalid filter values for key: {}", key.as_str()))
+            })?;
+            Ok(Filter { key, values })
+        })
+        .collect()
+}
+
+/// The caller's secrets in this region that pass `filters`, in creation order.
+pub(crate) async fn matching(
+    cx: &Cx<'_>,
+    filters: &[Filter],
+    include_deleted: bool,
+) -> Result<Vec<Secret>, SmError> {
+    let all = cx
+        .services
+        .store
+        .list_secrets(&cx.rc.principal.account_id, &cx.rc.region)
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| include_deleted || !s.is_scheduled_for_deletion())
+        .filter(|s| {
+            let tags: Vec<(String, String)> = s
+                .tags
+                .iter()
+                .flatten()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect();
+            filters::matches(
+                &FilterTarget {
+                    name: &s.name,
+                    description: s.description.as_deref(),
+                    tags: &tags,
+                    primary_region: None,
+                    owning_service: None,
+                },
+                filters,
+            )
+        })
+        .collect())
+}
+
+pub(crate) fn versions_to_stages(s: &Secret) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let map: serde_json::Map<_, _> = s
+        .versions_to_stages()
+        .into_iter()
+        .map(|(id, stages)| (id.to_owned(), serde_json::json!(stages)))
+        .collect();
+    if map.is_empty() { None } else { Some(map) }
+}
+
+fn entry(s: &Secret) -> Entry {
+    Entry {
+        arn: s.arn.clone(),
+        name: s.name.clone(),
+        description: s.description.clone().filter(|d| !d.is_empty()),
+        kms_key_id: s.kms_key_id.clone(),
+        last_changed_date: s.last_changed_date.epoch_seconds(),
+        last_accessed_date: s.last_accessed_date.map(|t| t.epoch_seconds()),
+        deleted_date: s.deleted_date.map(|t| t.epoch_seconds()),
+        tags: s.tags.as_deref().map(model::tags_out),
+        secret_versions_to_stages: versions_to_stages(s),
+        created_date: s.created_date.epoch_seconds(),
+        secret_type: s.secret_type.clone(),
+    }
+}
+
+pub(crate) struct ListSecrets;
+
+impl Operation for ListSecrets {
+    const NAME: &'static str = "ListSecrets";
+    type Input = Input;
+    type Output = Output;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        v.range("maxResults", i.max_results, 1, 100);
+        v.length("nextToken", i.next_token.as_deref(), 1, 4096, false);
+        v.one_of("sortOrder", i.sort_order.as_deref(), &["asc", "desc"]);
+        v.one_of(
+            "sortBy",
+            i.sort_by.as_deref(),
+            &["created-date", "last-accessed-date", "last-changed-date", "name"],
+        );
+        model::violations(v)?;
+        check_filters(i.filters.as_deref())?;
+        Ok(())
+    }
+
+    fn target(_: &Input) -> Target<'_> {
+        Target::None
+    }
+
+    async fn run(cx: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {
+        let filters = check_filters(i.filters.as_deref())?;
+        let offset = i
+            .next_token
+            .as_deref()
+            .map(token::decode)
+            .transpose()?
+            .unwrap_or(0);
+        let mut secrets = matching(cx, &filters, i.include_planned_deletion.unwrap_or(false)).await?;
+        match i.sort_by.as_deref() {
+            Some("name") => secrets.sort_by(|a, b| a.name.cmp(&b.name)),
+            Some("last-changed-date") => secrets.sort_by_key(|s| s.last_changed_date),
+            Some("last-accessed-date") => secrets.sort_by_key(|s| s.last_accessed_date),
+            _ => {} // creation order, as stored
+        }
+        if i.sort_order.as_deref() == Some("desc") {
+            secrets.reverse();
+        }
+        let max = usize::try_from(i.max_results.unwrap_or(100)).unwrap_or(100);
+        let page: Vec<Entry> = secrets.iter().skip(offset).take(max).map(entry).collect();
+        let next = offset + page.len();
+        Ok(Output {
+            secret_list: page,
+            next_token: (next < secrets.len()).then(|| token::encode(next)),
+        })
+    }
+}

@@ -1,0 +1,294 @@
+//! Put/Get/Delete/ValidateResourcePolicy: the secret's resource policy document.
+
+use kinko_core::store::SecretWrite;
+use kinko_wire::validate::Violations;
+use serde::{Deserialize, Serialize};
+
+use super::ArnName;
+use crate::secretsmanager::model;
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+const MAX_POLICY_CHARS: usize = 20_480;
+
+/// Checks the document's JSON and statement grammar; returns the problems found.
+fn policy_problems(doc: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(policy)) = serde_json::from_str::<serde_json::Value>(doc) else {
+        return vec!["The policy document is not a valid JSON object.".into()];
+    };
+    let mut problems = vec![];
+    if let Some(v) = policy.get("Version") {
+        if v != "2012-10-17" && v != "2008-10-17" {
+            problems.push("The policy Version must be 2012-10-17 or 2008-10-17.".into());
+        }
+    }
+    let statements = match policy.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
+        _ => return vec!["The policy document must contain a Statement.".into()],
+    };
+    for s in &statements {
+        let Some(s) = s.as_object() else {
+            problems.push("Each Statement must be a JSON object.".into());
+            continue;
+        };
+        match s.get("Effect").and_then(|e| e.as_str()) {
+            Some("Allow" | "Deny") => {}
+            _ => problems.push("Each Statement needs an Effect of Allow or Deny.".into()),
+        }
+        if !s.contains_key("Action") && !s.contains_key("NotAction") {
+            problems.push("Each Statement needs an Action or NotAction.".into());
+        }
+        if !s.contains_key("Principal") && !s.contains_key("NotPrincipal") {
+            problems.push("A resource policy Statement needs a Principal or NotPrincipal.".into());
+        }
+    }
+    problems
+}
+
+/// Whether an Allow statement grants access to everyone (`"*"` principal) without a condition.
+fn grants_public_access(doc: &str) -> bool {
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(doc) else {
+        return false;
+    };
+    let statements = match policy.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => vec![],
+    };
+    statements.iter().any(|s| {
+        let allow = s.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+        let star = |v: &serde_json::Value| match v {
+            serde_json::Value::String(x) => x == "*",
+            serde_json::Value::Array(a) => a.iter().any(|x| x == "*"),
+            _ => false,
+        };
+        let public = match s.get("Principal") {
+            Some(p @ serde_json::Value::String(_)) => star(p),
+            Some(serde_json::Value::Object(o)) => o.get("AWS").is_some_and(star),
+            _ => s.get("NotPrincipal").is_some(),
+        };
+        allow && public && s.get("Condition").is_none()
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PutInput {
+    secret_id: Option<String>,
+    resource_policy: Option<String>,
+    block_public_policy: Option<bool>,
+}
+
+pub(crate) struct PutResourcePolicy;
+
+impl Operation for PutResourcePolicy {
+    const NAME: &'static str = "PutResourcePolicy";
+    type Input = PutInput;
+    type Output = ArnName;
+
+    fn validate(i: &PutInput) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        model::check_secret_id(&mut v, &i.secret_id);
+        v.required("resourcePolicy", &i.resource_policy);
+        v.length(
+            "resourcePolicy",
+            i.resource_policy.as_deref(),
+            1,
+            MAX_POLICY_CHARS,
+            false,
+        );
+        model::violations(v)?;
+        model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    fn target(i: &PutInput) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, i: &PutInput, found: Found) -> Result<ArnName, SmError> {
+        let mut secret = model::found(found.secret)?;
+        let doc = i.resource_policy.clone().unwrap_or_default();
+        if let Some(problem) = policy_problems(&doc).into_iter().next() {
+            return Err(SmError::MalformedPolicyDocument(format!(
+                "This resource policy contains a syntax error. {problem}"
+            )));
+        }
+        if i.block_public_policy.unwrap_or(false) && grants_public_access(&doc) {
+            return Err(SmError::PublicPolicy(
+                "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret."
+                    .into(),
+            ));
+        }
+        secret.resource_policy = Some(doc);
+        secret.last_changed_date = cx.services.clock.now();
+        let out = ArnName::from(&secret);
+        cx.services
+            .store
+            .write_secret(SecretWrite::Update {
+                secret,
+                new_values: vec![],
+                removed_versions: vec![],
+            })
+            .await?;
+        Ok(out)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SecretIdInput {
+    secret_id: Option<String>,
+}
+
+fn check_secret_id_input(i: &SecretIdInput) -> Result<(), SmError> {
+    let mut v = Violations::new();
+    model::check_secret_id(&mut v, &i.secret_id);
+    model::violations(v)?;
+    model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetOutput {
+    #[serde(rename = "ARN")]
+    arn: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_policy: Option<String>,
+}
+
+pub(crate) struct GetResourcePolicy;
+
+impl Operation for GetResourcePolicy {
+    const NAME: &'static str = "GetResourcePolicy";
+    type Input = SecretIdInput;
+    type Output = GetOutput;
+
+    fn validate(i: &SecretIdInput) -> Result<(), SmError> {
+        check_secret_id_input(i)
+    }
+
+    fn target(i: &SecretIdInput) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(_: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<GetOutput, SmError> {
+        let s = model::found(found.secret)?;
+        Ok(GetOutput {
+            arn: s.arn.clone(),
+            name: s.name.clone(),
+            resource_policy: s.resource_policy.clone(),
+        })
+    }
+}
+
+pub(crate) struct DeleteResourcePolicy;
+
+impl Operation for DeleteResourcePolicy {
+    const NAME: &'static str = "DeleteResourcePolicy";
+    type Input = SecretIdInput;
+    type Output = ArnName;
+
+    fn validate(i: &SecretIdInput) -> Result<(), SmError> {
+        check_secret_id_input(i)
+    }
+
+    fn target(i: &SecretIdInput) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<ArnName, SmError> {
+        let mut secret = model::found(found.secret)?;
+        let out = ArnName::from(&secret);
+        if secret.resource_policy.take().is_some() {
+            secret.last_changed_date = cx.services.clock.now();
+            cx.services
+                .store
+                .write_secret(SecretWrite::Update {
+                    secret,
+                    new_values: vec![],
+                    removed_versions: vec![],
+                })
+                .await?;
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ValidateInput {
+    secret_id: Option<String>,
+    resource_policy: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ValidationError {
+    check_name: String,
+    error_message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ValidateOutput {
+    policy_validation_passed: bool,
+    validation_errors: Vec<ValidationError>,
+}
+
+pub(crate) struct ValidateResourcePolicy;
+
+impl Operation for ValidateResourcePolicy {
+    const NAME: &'static str = "ValidateResourcePolicy";
+    type Input = ValidateInput;
+    type Output = ValidateOutput;
+
+    fn validate(i: &ValidateInput) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        v.length("secretId", i.secret_id.as_deref(), 1, 2048, false);
+        v.required("resourcePolicy", &i.resource_policy);
+        v.length(
+            "resourcePolicy",
+            i.resource_policy.as_deref(),
+            1,
+            MAX_POLICY_CHARS,
+            false,
+        );
+        model::violations(v)?;
+        if let Some(id) = &i.secret_id {
+            model::check_name_chars(id)?;
+        }
+        Ok(())
+    }
+
+    fn target(i: &ValidateInput) -> Target<'_> {
+        match i.secret_id.as_deref() {
+            Some(id) => Target::Secret(id),
+            None => Target::None,
+        }
+    }
+
+    async fn run(_: &Cx<'_>, i: &ValidateInput, found: Found) -> Result<ValidateOutput, SmError> {
+        if i.secret_id.is_some() {
+            model::found(found.secret)?;
+        }
+        let doc = i.resource_policy.as_deref().unwrap_or_default();
+        let mut errors: Vec<ValidationError> = policy_problems(doc)
+            .into_iter()
+            .map(|m| ValidationError {
+                check_name: "SYNTAX_CHECK".into(),
+                error_message: m,
+            })
+            .collect();
+        if errors.is_empty() && grants_public_access(doc) {
+            errors.push(ValidationError {
+                check_name: "PUBLIC_ACCESS_CHECK".into(),
+                error_message: "The resource policy grants broad access to the secret.".into(),
+            });
+        }
+        Ok(ValidateOutput {
+            policy_validation_passed: errors.is_empty(),
+            validation_errors: errors,
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! RestoreSecret: cancels a scheduled deletion.
+
+use kinko_core::store::SecretWrite;
+use kinko_wire::validate::Violations;
+use serde::Deserialize;
+
+use super::ArnName;
+use crate::secretsmanager::model;
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Input {
+    secret_id: Option<String>,
+}
+
+pub(crate) struct RestoreSecret;
+
+impl Operation for RestoreSecret {
+    const NAME: &'static str = "RestoreSecret";
+    type Input = Input;
+    type Output = ArnName;
+
+    fn validate(i: &Input) -> Result<(), SmError> {
+        let mut v = Violations::new();
+        model::check_secret_id(&mut v, &i.secret_id);
+        model::violations(v)?;
+        model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    fn target(i: &Input) -> Target<'_> {
+        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    async fn run(cx: &Cx<'_>, _: &Input, found: Found) -> Result<ArnName, SmError> {
+        let mut secret = model::found(found.secret)?;
+        let out = ArnName::from(&secret);
+        // Restoring a secret that isn't scheduled for deletion is a no-op.
+        if secret.is_scheduled_for_deletion() {
+            secret.deleted_date = None;
+            secret.deletion_date = None;
+            secret.last_changed_date = cx.services.clock.now();
+            cx.services
+                .store
+                .write_secret(SecretWrite::Update {
+                    secret,
+                    new_values: vec![],
+                    removed_versions: vec![],
+                })
+                .await?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,466 @@
+//! The benchmark: start the servers, seed, run every load, report.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde_json::json;
+use tokio::process::Command;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::child::{ServerProcess, tail};
+use crate::cli::BenchArgs;
+use crate::client::{Endpoint, Response, health};
+use crate::load::{self, RunSpec, Target};
+use crate::ops::{Op, secret_name};
+use crate::signing::Signer;
+use crate::stats::{self, RunResult, Server};
+
+/// Account id given to a kinko started by the benchmark.
+const ACCOUNT_ID: &str = "000000000000";
+
+/// Whether every request succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    HadErrors,
+}
+
+/// Runs the whole benchmark; children are stopped and the temporary
+/// directory removed (unless `--keep`) however it ends, Ctrl-C included.
+pub async fn run(args: BenchArgs) -> Result<Outcome> {
+    let settings = Settings::from_args(&args)?;
+    let workdir = tempfile::TempDir::with_prefix("kinko-bench-").context("creating temporary directory")?;
+    let mut servers = Servers::default();
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+
+    let outcome = tokio::select! {
+        outcome = bench(&args, &settings, workdir.path(), &mut servers) => outcome,
+        _ = interrupt.recv() => Err(anyhow!("interrupted")),
+        _ = terminate.recv() => Err(anyhow!("terminated")),
+    };
+
+    let crashed = match (&outcome, servers.kinko.as_mut()) {
+        (Err(_), Some(kinko)) => kinko.exited().map(|status| (status, kinko.log().to_owned())),
+        _ => None,
+    };
+    if let Some((status, log)) = crashed {
+        eprintln!(
+            "kinko exited unexpectedly ({status}); log {}:\n{}",
+            log.display(),
+            tail(&log)
+        );
+    }
+    servers.stop_all().await;
+    if args.keep {
+        let kept = workdir.keep();
+        eprintln!("kept {}", kept.display());
+    } else if let Err(e) = workdir.close() {
+        eprintln!("warning: removing the temporary directory: {e}");
+    }
+    outcome
+}
+
+/// Validated numeric settings.
+struct Settings {
+    warmup: Duration,
+    duration: Duration,
+}
+
+impl Settings {
+    fn from_args(args: &BenchArgs) -> Result<Self> {
+        ensure!(!args.ops.is_empty(), "--ops is empty");
+        ensure!(!args.concurrency.is_empty(), "--concurrency is empty");
+        ensure!(
+            args.concurrency.iter().all(|&c| c >= 1),
+            "every --concurrency level must be at least 1"
+        );
+        ensure!(
+            args.secrets >= 1 || !args.ops.iter().any(|op| op.needs_secrets()),
+            "--secrets must be at least 1 for {:?}",
+            args.ops
+        );
+        ensure!(
+            args.seed_concurrency >= 1,
+            "--seed-concurrency must be at least 1"
+        );
+        let duration = Duration::try_from_secs_f64(args.duration)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--duration must be a positive number of seconds")?;
+        let warmup = Duration::try_from_secs_f64(args.warmup)
+            .context("--warmup must be a non-negative number of seconds")?;
+        Ok(Self { warmup, duration })
+    }
+}
+
+#[derive(Default)]
+struct Servers {
+    kinko: Option<ServerProcess>,
+    bare: Option<ServerProcess>,
+}
+
+impl Servers {
+    async fn stop_all(&mut self) {
+        for (name, server) in [("bare", self.bare.take()), ("kinko", self.kinko.take())] {
+            if let Some(server) = server {
+                let pid = server.pid();
+                match server.stop().await {
+                    Ok(how) => eprintln!("{name} (pid {pid}) {how}"),
+                    Err(e) => eprintln!("warning: stopping {name} (pid {pid}): {e:#}"),
+                }
+            }
+        }
+    }
+}
+
+/// Everything the report needs besides the results.
+struct ReportInfo {
+    command: String,
+    kinko: String,
+    secrets: usize,
+    /// How the secrets came to be.
+    seeded: &'static str,
+}
+
+async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut Servers) -> Result<Outcome> {
+    let (kinko, credentials, described) = match &args.endpoint {
+        Some(url) => {
+            let endpoint = Endpoint::parse(url).await?;
+            let credentials = Credentials {
+                access_key_id: args.access_key_id.clone().unwrap_or_default(),
+                secret_access_key: args.secret_access_key.clone().unwrap_or_default(),
+                session_token: args.session_token.clone(),
+            };
+            (endpoint, credentials, format!("running server at {url}"))
+        }
+        None => {
+            let credentials = Credentials::generate();
+            let process = start_kinko(&args.kinko, dir, &credentials).await?;
+            let endpoint = process.endpoint().clone();
+            eprintln!(
+                "kinko (pid {}) listening on http://{}, data dir {}",
+                process.pid(),
+                endpoint.authority,
+                dir.join("data").display()
+            );
+            servers.kinko = Some(process);
+            let described = format!("{} (durable SQLite data dir)", args.kinko.display());
+            (endpoint, credentials, described)
+        }
+    };
+
+    let status = health(&kinko).await.context("GET /health")?;
+    ensure!(status.is_success(), "GET /health answered {status}");
+
+    let kinko = Arc::new(Target {
+        server: Server::Kinko,
+        signer: credentials.signer(&kinko.authority, &args.region)?,
+        endpoint: kinko,
+    });
+
+    let needs_secrets = args.ops.iter().any(|op| op.needs_secrets());
+    if needs_secrets && !args.no_seed {
+        let existed = load::seed(Arc::clone(&kinko), args.secrets, args.seed_concurrency)
+            .await
+            .context("seeding secrets")?;
+        if existed > 0 {
+            eprintln!("{existed} of the secrets already existed and were kept");
+        }
+    } else if needs_secrets {
+        for index in [0, args.secrets - 1] {
+            let name = secret_name(index);
+            let body = json!({ "SecretId": name }).to_string().into_bytes();
+            let response = kinko.call("DescribeSecret", body).await?;
+            ensure!(
+                response.status.is_success(),
+                "--no-seed but secret {name} is missing: HTTP {} {}",
+                response.status,
+                response.body_excerpt()
+            );
+        }
+    }
+
+    let mut results: Vec<RunResult> = Vec::new();
+    for &op in &args.ops {
+        // One request first, so a request the server rejects shows up at once.
+        let probe = kinko
+            .call(op.name(), op.body(&mut rand::rng(), args.secrets))
+            .await?;
+        if !probe.status.is_success() {
+            eprintln!(
+                "WARNING: {op} probe failed: HTTP {}: {}",
+                probe.status,
+                probe.body_excerpt()
+            );
+        }
+
+        let bare = if op == Op::Get && !args.no_bare && probe.status.is_success() {
+            let process = start_bare(dir, &probe).await?;
+            let bare = Arc::new(Target {
+                server: Server::Bare,
+                signer: credentials.signer(&process.endpoint().authority, &args.region)?,
+                endpoint: process.endpoint().clone(),
+            });
+            eprintln!(
+                "bare server (pid {}) listening on http://{}, answering a {}-byte {op} body",
+                process.pid(),
+                bare.endpoint.authority,
+                probe.body.len()
+            );
+            servers.bare = Some(process);
+            Some(bare)
+        } else {
+            if op == Op::Get && !args.no_bare {
+                eprintln!("WARNING: no GetSecretValue response to replay: skipping the bare runs");
+            }
+            None
+        };
+
+        for &concurrency in &args.concurrency {
+            let spec = RunSpec {
+                op,
+                concurrency,
+                secrets: args.secrets,
+                warmup: settings.warmup,
+                duration: settings.duration,
+            };
+            for target in std::iter::once(&kinko).chain(bare.as_ref()) {
+                let result = load::run(Arc::clone(target), spec).await?;
+                eprintln!("{}", result.summary());
+                results.push(result);
+            }
+            if let Some(status) = servers.kinko.as_mut().and_then(ServerProcess::exited) {
+                bail!("kinko exited during the {op} run ({status})");
+            }
+        }
+
+        if let Some(process) = servers.bare.take() {
+            let pid = process.pid();
+            match process.stop().await {
+                Ok(how) => eprintln!("bare (pid {pid}) {how}"),
+                Err(e) => eprintln!("warning: stopping bare (pid {pid}): {e:#}"),
+            }
+        }
+    }
+
+    let context = ReportInfo {
+        command: command_line(),
+        kinko: described,
+        secrets: args.secrets,
+        seeded: if args.no_seed {
+            "pre-existing"
+        } else {
+            "seeded with CreateSecret"
+        },
+    };
+    let report = report(&context, settings, &results);
+    print!("{report}");
+    if let Some(path) = &args.json {
+        write_json(path, &context, settings, &results)?;
+        eprintln!("wrote {}", path.display());
+    }
+
+    if results.iter().any(RunResult::has_errors) {
+        eprintln!("\n!!! SOME REQUESTS FAILED: these figures are not valid, see the errors above !!!");
+        Ok(Outcome::HadErrors)
+    } else {
+        Ok(Outcome::Clean)
+    }
+}
+
+/// The root (or session) credentials requests are signed with.
+struct Credentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+impl Credentials {
+    /// Fresh random root credentials in the AWS format.
+    fn generate() -> Self {
+        let mut rng = rand::rng();
+        let mut random = |len: usize| -> String {
+            (&mut rng)
+                .sample_iter(Alphanumeric)
+                .take(len)
+                .map(char::from)
+                .collect()
+        };
+        Self {
+            access_key_id: format!("AKIA{}", random(16).to_ascii_uppercase()),
+            secret_access_key: random(40),
+            session_token: None,
+        }
+    }
+
+    fn signer(&self, authority: &str, region: &str) -> Result<Signer> {
+        Signer::new(
+            authority,
+            region,
+            &self.access_key_id,
+            &self.secret_access_key,
+            self.session_token.as_deref(),
+        )
+    }
+}
+
+async fn start_kinko(binary: &Path, dir: &Path, credentials: &Credentials) -> Result<ServerProcess> {
+    if !binary.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p kinko-cli`, pass --kinko PATH, \
+             or load a running server with --endpoint",
+            binary.display()
+        );
+    }
+    let data = dir.join("data");
+    std::fs::create_dir(&data).with_context(|| format!("creating {}", data.display()))?;
+    let mut command = Command::new(binary);
+    command
+        .arg("server")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(&data)
+        .env("KINKO_ROOT_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env("KINKO_ROOT_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+        .env("KINKO_ACCOUNT_ID", ACCOUNT_ID)
+        .stdin(Stdio::null());
+    ServerProcess::start("kinko", command, &dir.join("kinko.log")).await
+}
+
+/// Starts `kinko-bench bare` answering the bytes of `captured`.
+async fn start_bare(dir: &Path, captured: &Response) -> Result<ServerProcess> {
+    let body_file = dir.join("get-secret-value.json");
+    std::fs::write(&body_file, &captured.body).with_context(|| format!("writing {}", body_file.display()))?;
+    let exe = std::env::current_exe().context("locating the kinko-bench executable")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("bare")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--body-file")
+        .arg(&body_file)
+        .arg("--exit-on-stdin-eof")
+        .stdin(Stdio::piped());
+    if let Some(id) = captured
+        .headers
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+    {
+        command.arg("--request-id").arg(id);
+    }
+    ServerProcess::start("bare server", command, &dir.join("bare.log")).await
+}
+
+/// The process's command line, shell-quoted where needed.
+fn command_line() -> String {
+    std::env::args()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `(nproc, CPU model, kernel release)` of this machine, as far as known.
+fn machine() -> (usize, String, String) {
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| format!("Linux {}", k.trim()))
+        .unwrap_or_else(|_| std::env::consts::OS.to_owned());
+    (nproc, cpu, kernel)
+}
+
+fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> String {
+    let (nproc, cpu, kernel) = machine();
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## kinko-bench\n");
+    let _ = writeln!(out, "- command: `{}`", context.command);
+    let _ = writeln!(out, "- machine: nproc {nproc}, {cpu}, {kernel}");
+    let _ = writeln!(out, "- server: {}", context.kinko);
+    let _ = writeln!(
+        out,
+        "- load: closed loop, one SigV4-signed request in flight per HTTP/1.1 keep-alive \
+         connection; {} secrets ({}); {} s warm-up + {} s measured per row; \
+         latency from send to last body byte",
+        context.secrets,
+        context.seeded,
+        settings.warmup.as_secs_f64(),
+        settings.duration.as_secs_f64(),
+    );
+    let _ = writeln!(out, "\n{}", stats::markdown_table(results));
+    let ratios = stats::ratios(results);
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            out,
+            "kinko versus a bare HTTP server answering the same bytes (same client, same \
+             signed requests):\n\n{}",
+            stats::ratio_table(&ratios)
+        );
+    }
+    let failed: Vec<&RunResult> = results.iter().filter(|r| r.has_errors()).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "**ERRORS — the figures above are not valid:**\n");
+        for r in failed {
+            let _ = writeln!(
+                out,
+                "- {} {} c={}: {} failed in the measured window, {} in warm-up",
+                r.server.name(),
+                r.op,
+                r.concurrency,
+                r.errors(),
+                r.tally.warmup_errors
+            );
+            for (kind, tally) in &r.tally.errors {
+                let _ = writeln!(out, "  - {kind} × {}: {}", tally.count, tally.example);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn write_json(
+    path: &PathBuf,
+    context: &ReportInfo,
+    settings: &Settings,
+    results: &[RunResult],
+) -> Result<()> {
+    let (nproc, cpu, kernel) = machine();
+    let document = json!({
+        "command": context.command,
+        "machine": { "nproc": nproc, "cpu": cpu, "os": kernel },
+        "server": context.kinko,
+        "secrets": context.secrets,
+        "warmup_secs": settings.warmup.as_secs_f64(),
+        "duration_secs": settings.duration.as_secs_f64(),
+        "results": results.iter().map(RunResult::to_json).collect::<Vec<_>>(),
+        "kinko_over_bare": stats::ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}

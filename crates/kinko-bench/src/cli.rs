@@ -1,0 +1,116 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ops::Op;
+
+/// Closed-loop load benchmark for kinko, the AWS Secrets Manager compatible server.
+///
+/// By default it starts `kinko server` on a fresh temporary data directory,
+/// seeds secrets, loads every operation at every concurrency level and
+/// compares GetSecretValue with a bare HTTP server that answers the same
+/// bytes without doing any work.
+#[derive(Debug, Parser)]
+#[command(name = "kinko-bench", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a canned response to every request (the throughput ceiling).
+    Bare(BareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Path of the kinko binary to start.
+    #[arg(long, default_value = "target/release/kinko")]
+    pub kinko: PathBuf,
+
+    /// Number of secrets to seed (named bench-0 .. bench-N-1).
+    #[arg(long, default_value_t = 10_000)]
+    pub secrets: usize,
+
+    /// Measured seconds per (operation, concurrency) run.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+
+    /// Unmeasured warm-up seconds before each run.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+
+    /// Concurrency levels: number of keep-alive connections, one request in flight each.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<usize>,
+
+    /// Operations to load, in this order.
+    #[arg(long, value_delimiter = ',', default_value = "get,put,describe,list")]
+    pub ops: Vec<Op>,
+
+    /// Region used in the SigV4 credential scope.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+
+    /// Keep the temporary directory (data dir, server logs) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Concurrent CreateSecret requests while seeding.
+    #[arg(long, default_value_t = 64)]
+    pub seed_concurrency: usize,
+
+    /// Skip the bare-server ceiling runs.
+    #[arg(long)]
+    pub no_bare: bool,
+
+    /// Load an already running server instead of starting one (http://HOST:PORT).
+    #[arg(long, requires_all = ["access_key_id", "secret_access_key"])]
+    pub endpoint: Option<String>,
+
+    /// Access key id for --endpoint.
+    #[arg(long, requires = "endpoint")]
+    pub access_key_id: Option<String>,
+
+    /// Secret access key for --endpoint.
+    #[arg(long, requires = "endpoint")]
+    pub secret_access_key: Option<String>,
+
+    /// Session token for --endpoint (temporary credentials).
+    #[arg(long, requires = "endpoint")]
+    pub session_token: Option<String>,
+
+    /// With --endpoint: don't seed, the secrets bench-0 .. bench-N-1 already exist.
+    #[arg(long, requires = "endpoint")]
+    pub no_seed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BareArgs {
+    /// Loopback address to listen on (port 0 lets the OS pick one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// File whose content is the body of every response.
+    #[arg(long, value_name = "PATH")]
+    pub body_file: Option<PathBuf>,
+
+    /// Value of the x-amzn-RequestId response header.
+    #[arg(long)]
+    pub request_id: Option<String>,
+
+    /// Exit when standard input reaches end of file (set when started by the benchmark).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
+}

@@ -1,0 +1,248 @@
+//! The closed-loop load generator and the seeding of secrets.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use http::StatusCode;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep, timeout, timeout_at};
+
+use crate::client::{Conn, Endpoint, Response};
+use crate::ops::{Op, create_secret_body, secret_name};
+use crate::signing::Signer;
+use crate::stats::{RunResult, Server, Tally};
+
+/// How long an in-flight request may outlast the end of its run.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// Timeout of one request outside a timed run (seeding, probes).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause before reconnecting after a failed connection attempt.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
+
+/// A server under load and how to sign requests for it.
+pub struct Target {
+    pub server: Server,
+    pub endpoint: Endpoint,
+    pub signer: Signer,
+}
+
+impl Target {
+    /// Sends one signed request on a fresh connection.
+    pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Response> {
+        let mut rng = SmallRng::from_os_rng();
+        let request = self.signer.request(operation, body, &mut rng)?;
+        let mut conn = Conn::connect(self.endpoint.addr).await?;
+        timeout(REQUEST_TIMEOUT, conn.send(request))
+            .await
+            .with_context(|| format!("{operation} timed out after {REQUEST_TIMEOUT:?}"))?
+    }
+}
+
+/// Parameters of one timed run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSpec {
+    pub op: Op,
+    pub concurrency: usize,
+    pub secrets: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// Runs `spec.concurrency` workers, each with its own keep-alive connection
+/// and one request in flight, for warm-up plus the measured duration.
+pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
+    let mut connections = Vec::with_capacity(spec.concurrency);
+    for _ in 0..spec.concurrency {
+        let conn = timeout(REQUEST_TIMEOUT, Conn::connect(target.endpoint.addr))
+            .await
+            .context("connecting timed out")??;
+        connections.push(conn);
+    }
+
+    let start = Instant::now();
+    let measure_from = start + spec.warmup;
+    let end = measure_from + spec.duration;
+    let mut workers = JoinSet::new();
+    for conn in connections {
+        let worker = Worker {
+            target: Arc::clone(&target),
+            spec,
+            measure_from,
+            end,
+            rng: SmallRng::from_os_rng(),
+        };
+        workers.spawn(worker.run(conn));
+    }
+
+    let mut tally = Tally::new();
+    while let Some(joined) = workers.join_next().await {
+        tally.merge(joined.context("load worker panicked")??);
+    }
+    Ok(RunResult {
+        server: target.server,
+        op: spec.op,
+        concurrency: spec.concurrency,
+        measured: spec.duration,
+        tally,
+    })
+}
+
+struct Worker {
+    target: Arc<Target>,
+    spec: RunSpec,
+    measure_from: Instant,
+    end: Instant,
+    rng: SmallRng,
+}
+
+impl Worker {
+    async fn run(mut self, conn: Conn) -> Result<Tally> {
+        let mut tally = Tally::new();
+        let mut conn = Some(conn);
+        let op = self.spec.op;
+        loop {
+            let now = Instant::now();
+            if now >= self.end {
+                break;
+            }
+            let measured = now >= self.measure_from;
+
+            let mut live = match conn.take() {
+                Some(c) if !c.is_closed() => c,
+                stale => {
+                    if stale.is_some() {
+                        tally.reconnects += 1;
+                    }
+                    match timeout_at(self.end, Conn::connect(self.target.endpoint.addr)).await {
+                        Ok(Ok(c)) => c,
+                        Ok(Err(e)) => {
+                            tally.error(measured, "connect".into(), || format!("{e:#}"));
+                            sleep(RECONNECT_PAUSE).await;
+                            continue;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+
+            let body = op.body(&mut self.rng, self.spec.secrets);
+            let request = self.target.signer.request(op.name(), body, &mut self.rng)?;
+            let sent = Instant::now();
+            let measured = sent >= self.measure_from;
+            match timeout_at(self.end + DRAIN_GRACE, live.send(request)).await {
+                Ok(Ok(response)) => {
+                    let done = Instant::now();
+                    if response.status == StatusCode::OK {
+                        if measured && done <= self.end {
+                            tally.record(done - sent);
+                        }
+                    } else {
+                        let kind = match response.error_type() {
+                            Some(t) => format!("HTTP {} {t}", response.status.as_u16()),
+                            None => format!("HTTP {}", response.status.as_u16()),
+                        };
+                        tally.error(measured, kind, || response.body_excerpt());
+                    }
+                    conn = Some(live);
+                }
+                Ok(Err(e)) => {
+                    // The connection is unusable; the next iteration reconnects.
+                    tally.error(measured, "transport".into(), || format!("{e:#}"));
+                }
+                Err(_) => {
+                    tally.error(measured, "timeout".into(), || {
+                        format!("no response {DRAIN_GRACE:?} after the end of the run")
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(tally)
+    }
+}
+
+/// Creates the secrets `bench-0 .. bench-{count-1}` with `concurrency`
+/// requests in flight, reporting progress on stderr. Secrets that already
+/// exist are left as they are. Returns how many already existed.
+pub async fn seed(target: Arc<Target>, count: usize, concurrency: usize) -> Result<usize> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency.clamp(1, count.max(1)) {
+        let target = Arc::clone(&target);
+        let next = Arc::clone(&next);
+        let done = Arc::clone(&done);
+        workers.spawn(async move {
+            let mut rng = SmallRng::from_os_rng();
+            let mut conn = Conn::connect(target.endpoint.addr).await?;
+            let mut existed = 0usize;
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return Ok::<_, anyhow::Error>(existed);
+                }
+                if conn.is_closed() {
+                    conn = Conn::connect(target.endpoint.addr).await?;
+                }
+                let body = create_secret_body(&mut rng, index);
+                let request = target.signer.request("CreateSecret", body, &mut rng)?;
+                let response = timeout(REQUEST_TIMEOUT, conn.send(request))
+                    .await
+                    .context("CreateSecret timed out")?
+                    .with_context(|| format!("CreateSecret {}", secret_name(index)))?;
+                if response.status != StatusCode::OK {
+                    if response.error_type().as_deref() == Some("ResourceExistsException") {
+                        existed += 1;
+                    } else {
+                        bail!(
+                            "CreateSecret {} failed: HTTP {}: {}",
+                            secret_name(index),
+                            response.status,
+                            response.body_excerpt()
+                        );
+                    }
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    let progress = {
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                ticker.tick().await;
+                eprint!("\rseeding: {}/{count}", done.load(Ordering::Relaxed));
+                let _ = std::io::stderr().flush();
+            }
+        })
+    };
+
+    let started = Instant::now();
+    let mut existed = 0;
+    let mut outcome = Ok(());
+    while let Some(joined) = workers.join_next().await {
+        match joined.context("seeding worker panicked").and_then(|r| r) {
+            Ok(n) => existed += n,
+            Err(e) => {
+                if outcome.is_ok() {
+                    outcome = Err(e);
+                    workers.abort_all();
+                }
+            }
+        }
+    }
+    progress.abort();
+    eprintln!(
+        "\rseeding: {}/{count} in {:.1} s",
+        done.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+    outcome.map(|()| existed)
+}

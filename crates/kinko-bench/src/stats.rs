@@ -1,0 +1,358 @@
+//! Latency histograms, error tallies and the report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::ops::Op;
+
+/// Highest latency the histograms track exactly (longer ones are clamped): 60 s in µs.
+const MAX_TRACKED_US: u64 = 60_000_000;
+
+/// What was loaded: kinko itself or the bare ceiling server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Kinko,
+    Bare,
+}
+
+impl Server {
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Kinko => "kinko",
+            Server::Bare => "bare",
+        }
+    }
+}
+
+/// Occurrences of one kind of error, with the first one's detail.
+#[derive(Debug, Clone)]
+pub struct ErrorTally {
+    pub count: u64,
+    pub example: String,
+}
+
+/// Latencies and failures seen by one worker (or merged from many).
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub latency_us: Histogram<u64>,
+    /// Failed requests started in the measured window, by kind.
+    pub errors: BTreeMap<String, ErrorTally>,
+    /// Failed requests started during warm-up.
+    pub warmup_errors: u64,
+    /// Connections re-established after the server closed one.
+    pub reconnects: u64,
+}
+
+impl Tally {
+    pub fn new() -> Self {
+        Self {
+            latency_us: Histogram::new_with_bounds(1, MAX_TRACKED_US, 3)
+                .expect("static histogram bounds are valid"),
+            errors: BTreeMap::new(),
+            warmup_errors: 0,
+            reconnects: 0,
+        }
+    }
+
+    pub fn record(&mut self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency_us.saturating_record(us.clamp(1, MAX_TRACKED_US));
+    }
+
+    pub fn error(&mut self, measured: bool, kind: String, example: impl FnOnce() -> String) {
+        if !measured {
+            self.warmup_errors += 1;
+            return;
+        }
+        self.errors
+            .entry(kind)
+            .or_insert_with(|| ErrorTally {
+                count: 0,
+                example: example(),
+            })
+            .count += 1;
+    }
+
+    pub fn merge(&mut self, other: Tally) {
+        // Both histograms share the same bounds, so adding can't fail.
+        let _ = self.latency_us.add(&other.latency_us);
+        for (kind, tally) in other.errors {
+            self.errors
+                .entry(kind)
+                .and_modify(|t| t.count += tally.count)
+                .or_insert(tally);
+        }
+        self.warmup_errors += other.warmup_errors;
+        self.reconnects += other.reconnects;
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().map(|t| t.count).sum()
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The outcome of one (server, operation, concurrency) run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub server: Server,
+    pub op: Op,
+    pub concurrency: usize,
+    pub measured: Duration,
+    pub tally: Tally,
+}
+
+impl RunResult {
+    /// Successful requests completed in the measured window.
+    pub fn requests(&self) -> u64 {
+        self.tally.latency_us.len()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.tally.error_count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors() > 0 || self.tally.warmup_errors > 0
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.requests() as f64 / self.measured.as_secs_f64()
+    }
+
+    /// A latency for display: a dash when nothing succeeded.
+    fn latency(&self, us: u64) -> String {
+        if self.requests() == 0 {
+            "–".to_owned()
+        } else {
+            format_us(us)
+        }
+    }
+
+    fn quantile_us(&self, q: f64) -> u64 {
+        self.tally.latency_us.value_at_quantile(q)
+    }
+
+    pub fn p50_us(&self) -> u64 {
+        self.quantile_us(0.50)
+    }
+
+    pub fn p99_us(&self) -> u64 {
+        self.quantile_us(0.99)
+    }
+
+    pub fn max_us(&self) -> u64 {
+        self.tally.latency_us.max()
+    }
+
+    /// One line for progress output.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{:<5} {:<14} c={:<3} {:>10} req/s  p50 {}  p99 {}  max {}",
+            self.server.name(),
+            self.op.name(),
+            self.concurrency,
+            format_rate(self.throughput()),
+            self.latency(self.p50_us()),
+            self.latency(self.p99_us()),
+            self.latency(self.max_us()),
+        );
+        if self.has_errors() {
+            let _ = write!(
+                line,
+                "  ERRORS {} (+{} in warm-up)",
+                self.errors(),
+                self.tally.warmup_errors
+            );
+        }
+        line
+    }
+
+    pub fn to_json(&self) -> Value {
+        let errors: serde_json::Map<String, Value> = self
+            .tally
+            .errors
+            .iter()
+            .map(|(kind, t)| (kind.clone(), json!({ "count": t.count, "example": t.example })))
+            .collect();
+        json!({
+            "server": self.server.name(),
+            "op": self.op.name(),
+            "concurrency": self.concurrency,
+            "measured_secs": self.measured.as_secs_f64(),
+            "requests": self.requests(),
+            "errors": self.errors(),
+            "warmup_errors": self.tally.warmup_errors,
+            "reconnects": self.tally.reconnects,
+            "requests_per_sec": self.throughput(),
+            "latency_us": {
+                "mean": self.tally.latency_us.mean(),
+                "p50": self.p50_us(),
+                "p90": self.quantile_us(0.90),
+                "p99": self.p99_us(),
+                "p999": self.quantile_us(0.999),
+                "max": self.max_us(),
+            },
+            "error_kinds": errors,
+        })
+    }
+}
+
+/// `1234 µs` below a millisecond... `12.3 ms`, `1.23 s`.
+pub fn format_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..10_000 => format!("{:.2} ms", us as f64 / 1e3),
+        10_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
+/// Requests per second with thousands separators.
+pub fn format_rate(rate: f64) -> String {
+    let mut rest = rate.round() as u64;
+    let mut groups = Vec::new();
+    loop {
+        groups.push(rest % 1000);
+        rest /= 1000;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut groups = groups.into_iter().rev();
+    let mut out = groups.next().unwrap_or_default().to_string();
+    for group in groups {
+        let _ = write!(out, ",{group:03}");
+    }
+    out
+}
+
+/// The results as a markdown table.
+pub fn markdown_table(results: &[RunResult]) -> String {
+    let mut out = String::from(
+        "| server | operation | concurrency | requests | req/s | p50 | p99 | max | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in results {
+        let errors = if r.has_errors() {
+            format!("**{}** ⚠", r.errors() + r.tally.warmup_errors)
+        } else {
+            "0".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.server.name(),
+            r.op.name(),
+            r.concurrency,
+            r.requests(),
+            format_rate(r.throughput()),
+            r.latency(r.p50_us()),
+            r.latency(r.p99_us()),
+            r.latency(r.max_us()),
+            errors,
+        );
+    }
+    out
+}
+
+/// kinko versus the bare ceiling, one row per concurrency level run against both.
+pub struct Ratio<'a> {
+    pub kinko: &'a RunResult,
+    pub bare: &'a RunResult,
+}
+
+impl Ratio<'_> {
+    pub fn throughput_ratio(&self) -> f64 {
+        self.kinko.throughput() / self.bare.throughput()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "op": self.kinko.op.name(),
+            "concurrency": self.kinko.concurrency,
+            "kinko_requests_per_sec": self.kinko.throughput(),
+            "bare_requests_per_sec": self.bare.throughput(),
+            "kinko_over_bare": self.throughput_ratio(),
+            "kinko_p50_us": self.kinko.p50_us(),
+            "bare_p50_us": self.bare.p50_us(),
+        })
+    }
+}
+
+/// Pairs each bare run with the kinko run of the same operation and concurrency.
+pub fn ratios(results: &[RunResult]) -> Vec<Ratio<'_>> {
+    results
+        .iter()
+        .filter(|r| r.server == Server::Bare)
+        .filter_map(|bare| {
+            let kinko = results.iter().find(|k| {
+                k.server == Server::Kinko && k.op == bare.op && k.concurrency == bare.concurrency
+            })?;
+            Some(Ratio { kinko, bare })
+        })
+        .collect()
+}
+
+pub fn ratio_table(ratios: &[Ratio<'_>]) -> String {
+    let mut out = String::from(
+        "| operation | concurrency | kinko req/s | bare req/s | kinko/bare | kinko p50 | bare p50 |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in ratios {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.1} % | {} | {} |",
+            r.kinko.op.name(),
+            r.kinko.concurrency,
+            format_rate(r.kinko.throughput()),
+            format_rate(r.bare.throughput()),
+            r.throughput_ratio() * 100.0,
+            format_us(r.kinko.p50_us()),
+            format_us(r.bare.p50_us()),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rates_and_latencies() {
+        assert_eq!(format_rate(0.4), "0");
+        assert_eq!(format_rate(999.0), "999");
+        assert_eq!(format_rate(1234.0), "1,234");
+        assert_eq!(format_rate(1234567.0), "1,234,567");
+        assert_eq!(format_us(999), "999 µs");
+        assert_eq!(format_us(1_234), "1.23 ms");
+        assert_eq!(format_us(12_345), "12.3 ms");
+        assert_eq!(format_us(1_234_567), "1.23 s");
+    }
+
+    #[test]
+    fn merges_tallies() {
+        let mut a = Tally::new();
+        a.record(Duration::from_micros(100));
+        a.error(true, "HTTP 500".into(), || "first".into());
+        let mut b = Tally::new();
+        b.record(Duration::from_micros(300));
+        b.error(true, "HTTP 500".into(), || "second".into());
+        b.error(false, "HTTP 500".into(), || "warm-up".into());
+        a.merge(b);
+        assert_eq!(a.latency_us.len(), 2);
+        assert_eq!(a.error_count(), 2);
+        assert_eq!(a.errors["HTTP 500"].example, "first");
+        assert_eq!(a.warmup_errors, 1);
+    }
+}

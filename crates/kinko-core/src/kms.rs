@@ -1,0 +1,54 @@
+//! KMS key records: metadata, state and the (root-key-wrapped) key material versions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// The alias of the AWS managed key Secrets Manager uses when a secret names no key.
+pub const SECRETSMANAGER_ALIAS: &str = "alias/aws/secretsmanager";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyManager {
+    #[serde(rename = "AWS")]
+    Aws,
+    #[serde(rename = "CUSTOMER")]
+    Customer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+}
+
+/// A KMS key's metadata. Its material lives in separate rows, wrapped by the root key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsKey {
+    pub key_id: String,
+    pub arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub description: String,
+    pub key_manager: KeyManager,
+    pub key_state: KeyState,
+    pub creation_date: Timestamp,
+    pub policy: String,
+    /// The material version new ciphertexts use; older versions keep decrypting.
+    pub current_material: u32,
+    #[serde(skip)]
+    pub revision: i64,
+}
+
+pub fn key_arn(region: &str, account_id: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{region}:{account_id}:key/{key_id}")
+}
+
+/// One version of a key's material, wrapped under the root key with the key ARN and the version as
+/// associated data.
+#[derive(Debug, Clone)]
+pub struct WrappedMaterial {
+    pub key_arn: String,
+    pub version: u32,
+    pub wrapped: Vec<u8>,
+}

@@ -1,0 +1,16 @@
+//! kinko's domain: accounts, principals, secrets (the version/stage state machine), KMS key records,
+//! the `Store` trait every storage backend implements, and the injectable `Clock`.
+//!
+//! Pure logic plus trait definitions: no SQL, no HTTP, no cryptography. Storage backends depend on this
+//! crate, never the other way round.
+
+pub mod arn;
+pub mod clock;
+pub mod filters;
+pub mod kms;
+pub mod password;
+pub mod principal;
+pub mod secret;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

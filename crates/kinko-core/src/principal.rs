@@ -1,0 +1,57 @@
+//! Who is calling: the principal an access key resolves to, as policies and error messages see it.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of principal behind a set of credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PrincipalKind {
+    /// The account's root user: `arn:aws:iam::<account>:root`.
+    Root,
+    /// An IAM user.
+    User { name: String, user_id: String },
+    /// An assumed-role session: `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    AssumedRole {
+        role_name: String,
+        role_id: String,
+        session_name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub account_id: String,
+    /// The ARN policies and AccessDenied messages name.
+    pub arn: String,
+    pub kind: PrincipalKind,
+}
+
+impl Principal {
+    pub fn root(account_id: &str) -> Self {
+        Principal {
+            account_id: account_id.to_owned(),
+            arn: format!("arn:aws:iam::{account_id}:root"),
+            kind: PrincipalKind::Root,
+        }
+    }
+    pub fn is_root(&self) -> bool {
+        matches!(self.kind, PrincipalKind::Root)
+    }
+}
+
+/// Status of an access key, as IAM names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessKeyStatus {
+    Active,
+    Inactive,
+}
+
+/// A long-term access key as the store keeps it: the secret half only sealed under the root key.
+#[derive(Debug, Clone)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub principal: Principal,
+    pub status: AccessKeyStatus,
+    /// The secret access key sealed under the root key (aad = access key id).
+    pub sealed_secret: Vec<u8>,
+    pub created_date: crate::Timestamp,
+}

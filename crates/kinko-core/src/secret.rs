@@ -1,0 +1,496 @@
+//! The secret aggregate: metadata plus the list of versions and their staging labels.
+//!
+//! Every rule about how `AWSCURRENT`, `AWSPREVIOUS` and `AWSPENDING` move lives here as pure functions
+//! over [`Secret`], so the Secrets Manager handlers stay thin and the rules are table-tested.
+//! See the Secrets Manager reference, §5 "Versions and staging labels".
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+pub const AWSPENDING: &str = "AWSPENDING";
+
+/// At most this many staging labels may be attached across a secret's versions.
+pub const MAX_LABELS_PER_SECRET: usize = 20;
+/// Versions kept per secret before unlabelled ones are purged.
+pub const MAX_VERSIONS: usize = 100;
+/// Unlabelled versions younger than this are never purged (AWS's rule), so creating versions faster
+/// than that ends in `LimitExceededException`.
+pub const VERSION_MIN_AGE_MS: i64 = 24 * 3_600_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// What kind of value a version holds. The value itself is stored sealed, apart from the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueKind {
+    String,
+    Binary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub id: String,
+    /// Labels in the order they were attached.
+    pub stages: Vec<String>,
+    pub created_date: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_accessed_date: Option<Timestamp>,
+    /// `None` for a placeholder version without a value (created by rotation).
+    pub kind: Option<ValueKind>,
+    /// ARN of the KMS key whose data key sealed this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+}
+
+impl Version {
+    pub fn has_stage(&self, stage: &str) -> bool {
+        self.stages.iter().any(|s| s == stage)
+    }
+    fn remove_stage(&mut self, stage: &str) -> bool {
+        let before = self.stages.len();
+        self.stages.retain(|s| s != stage);
+        before != self.stages.len()
+    }
+    fn add_stage(&mut self, stage: &str) {
+        if !self.has_stage(stage) {
+            self.stages.push(stage.to_owned());
+        }
+    }
+    /// A version without labels is deprecated: hidden from listings and eventually purged.
+    pub fn is_deprecated(&self) -> bool {
+        self.stages.is_empty()
+    }
+}
+
+/// A secret with all its metadata and the metadata of its versions (not the sealed values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub arn: String,
+    pub name: String,
+    pub account_id: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// As the caller supplied it; `None` means the AWS managed key `aws/secretsmanager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// `None` until first tagged; `Some(vec![])` after every tag was removed (AWS then returns `[]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_type: Option<String>,
+    pub created_date: Timestamp,
+    pub last_changed_date: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_accessed_date: Option<Timestamp>,
+    /// When DeleteSecret scheduled the deletion (AWS's `DeletedDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_date: Option<Timestamp>,
+    /// When the background job removes the secret for good (DeleteSecret's `DeletionDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<Timestamp>,
+    /// Versions in creation order.
+    pub versions: Vec<Version>,
+    /// Optimistic concurrency: the store only accepts a write based on the revision it holds.
+    #[serde(skip)]
+    pub revision: i64,
+}
+
+/// Domain errors of the version/stage state machine; Secrets Manager maps each to its AWS error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("staging label {0} not attached to any version")]
+    StageNotFound(String),
+    #[error("version {0} not found")]
+    VersionNotFound(String),
+    #[error("version has no value")]
+    NoValue,
+    #[error("stage not on version")]
+    StageNotOnVersion,
+    #[error("label {label} is attached to {holder}; RemoveFromVersionId must name it")]
+    RemoveFromRequired { label: String, holder: String },
+    #[error("label {label} is not attached to version {version}")]
+    LabelNotOnVersion { label: String, version: String },
+    #[error("too many staging labels")]
+    TooManyLabels,
+    #[error("too many versions")]
+    TooManyVersions,
+}
+
+impl Secret {
+    pub fn is_scheduled_for_deletion(&self) -> bool {
+        self.deleted_date.is_some()
+    }
+
+    pub fn version(&self, id: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.id == id)
+    }
+
+    pub fn version_with_stage(&self, stage: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.has_stage(stage))
+    }
+
+    pub fn current(&self) -> Option<&Version> {
+        self.version_with_stage(AWSCURRENT)
+    }
+
+    /// The version GetSecretValue reads: by id, by stage, by both (they must agree), or AWSCURRENT.
+    pub fn select(&self, version_id: Option<&str>, stage: Option<&str>) -> Result<&Version, SecretError> {
+        let v = match (version_id, stage) {
+            (Some(id), Some(stage)) => {
+                let v = self
+                    .version(id)
+                    .ok_or_else(|| SecretError::VersionNotFound(id.to_owned()))?;
+                if !v.has_stage(stage) {
+                    return Err(SecretError::StageNotOnVersion);
+                }
+                v
+            }
+            (Some(id), None) => self
+                .version(id)
+                .ok_or_else(|| SecretError::VersionNotFound(id.to_owned()))?,
+            (None, stage) => {
+                let stage = stage.unwrap_or(AWSCURRENT);
+                self.version_with_stage(stage)
+                    .ok_or_else(|| SecretError::StageNotFound(stage.to_owned()))?
+            }
+        };
+        if v.kind.is_none() {
+            return Err(SecretError::NoValue);
+        }
+        Ok(v)
+    }
+
+    /// Versions that carry at least one label, as `VersionIdsToStages` lists them.
+    pub fn labelled_versions(&self) -> impl Iterator<Item = &Version> {
+        self.versions.iter().filter(|v| !v.is_deprecated())
+    }
+
+    fn label_count(&self) -> usize {
+        self.versions.iter().map(|v| v.stages.len()).sum()
+    }
+
+    /// Attaches `label` to version `to`, taking it from whichever version held it. When the label is
+    /// `AWSCURRENT` and it moves, the version that lost it receives `AWSPREVIOUS` (taken from its
+    /// former holder). Other labels on `to` are kept, including `AWSPENDING`.
+    fn attach(&mut self, label: &str, to: &str) {
+        let previous_holder = self
+            .versions
+            .iter()
+            .find(|v| v.has_stage(label))
+            .map(|v| v.id.clone());
+        if previous_holder.as_deref() == Some(to) {
+            return;
+        }
+        if let Some(holder) = &previous_holder {
+            if let Some(v) = self.versions.iter_mut().find(|v| &v.id == holder) {
+                v.remove_stage(label);
+            }
+        }
+        if let Some(v) = self.versions.iter_mut().find(|v| v.id == to) {
+            v.add_stage(label);
+        }
+        if label == AWSCURRENT {
+            if let Some(holder) = previous_holder {
+                self.attach(AWSPREVIOUS, &holder);
+            }
+        }
+    }
+
+    /// Adds a new version carrying `stages` (default `["AWSCURRENT"]`), moving each label from its
+    /// previous holder. The first version of a secret always gets `AWSCURRENT`.
+    pub fn add_version(
+        &mut self,
+        id: &str,
+        stages: Option<&[String]>,
+        kind: Option<ValueKind>,
+        kms_key_arn: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), SecretError> {
+        let default = [AWSCURRENT.to_owned()];
+        let stages = stages.unwrap_or(&default);
+        let first = self.current().is_none() && self.versions.is_empty();
+        self.versions.push(Version {
+            id: id.to_owned(),
+            stages: Vec::new(),
+            created_date: now,
+            last_accessed_date: None,
+            kind,
+            kms_key_arn,
+        });
+        if first && !stages.iter().any(|s| s == AWSCURRENT) {
+            self.attach(AWSCURRENT, id);
+        }
+        for s in stages {
+            self.attach(s, id);
+        }
+        if self.label_count() > MAX_LABELS_PER_SECRET {
+            return Err(SecretError::TooManyLabels);
+        }
+        self.purge_old_versions(now)?;
+        Ok(())
+    }
+
+    /// Removes the oldest unlabelled versions while there are more than [`MAX_VERSIONS`], never
+    /// removing one younger than 24 hours. Returns the removed ids; fails when the limit can't be kept.
+    pub fn purge_old_versions(&mut self, now: Timestamp) -> Result<Vec<String>, SecretError> {
+        let mut removed = Vec::new();
+        while self.versions.len() > MAX_VERSIONS {
+            let oldest = self.versions.iter().position(|v| {
+                v.is_deprecated() && now.millis() - v.created_date.millis() >= VERSION_MIN_AGE_MS
+            });
+            match oldest {
+                Some(i) => removed.push(self.versions.remove(i).id),
+                None => return Err(SecretError::TooManyVersions),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// UpdateSecretVersionStage: moves `label` to `move_to` and/or removes it from `remove_from`.
+    pub fn update_stage(
+        &mut self,
+        label: &str,
+        remove_from: Option<&str>,
+        move_to: Option<&str>,
+    ) -> Result<(), SecretError> {
+        let holder = self.version_with_stage(label).map(|v| v.id.clone());
+        if let Some(to) = move_to {
+            if self.version(to).is_none() {
+                return Err(SecretError::VersionNotFound(to.to_owned()));
+            }
+        }
+        if let Some(from) = remove_from {
+            let v = self
+                .version(from)
+                .ok_or_else(|| SecretError::VersionNotFound(from.to_owned()))?;
+            if !v.has_stage(label) {
+                return Err(SecretError::LabelNotOnVersion {
+                    label: label.to_owned(),
+                    version: from.to_owned(),
+                });
+            }
+        }
+        match (move_to, holder) {
+            (Some(to), Some(h)) if h != to && remove_from.is_none() => {
+                return Err(SecretError::RemoveFromRequired {
+                    label: label.to_owned(),
+                    holder: h,
+                });
+            }
+            (Some(to), _) => self.attach(label, to),
+            (None, _) => {
+                if let Some(from) = remove_from {
+                    if let Some(v) = self.versions.iter_mut().find(|v| v.id == from) {
+                        v.remove_stage(label);
+                    }
+                }
+            }
+        }
+        if self.label_count() > MAX_LABELS_PER_SECRET {
+            return Err(SecretError::TooManyLabels);
+        }
+        Ok(())
+    }
+
+    /// Stages of each labelled version, as `VersionIdsToStages`.
+    pub fn versions_to_stages(&self) -> Vec<(&str, &[String])> {
+        self.labelled_versions()
+            .map(|v| (v.id.as_str(), v.stages.as_slice()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret {
+            arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(),
+            name: "s".into(),
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            description: None,
+            kms_key_id: None,
+            tags: None,
+            resource_policy: None,
+            secret_type: None,
+            created_date: Timestamp(0),
+            last_changed_date: Timestamp(0),
+            last_accessed_date: None,
+            deleted_date: None,
+            deletion_date: None,
+            versions: vec![],
+            revision: 0,
+        }
+    }
+
+    fn put(s: &mut Secret, id: &str, stages: Option<&[&str]>) {
+        let stages: Option<Vec<String>> = stages.map(|st| st.iter().map(|x| x.to_string()).collect());
+        s.add_version(id, stages.as_deref(), Some(ValueKind::String), None, Timestamp(0))
+            .unwrap();
+    }
+
+    fn stages<'a>(s: &'a Secret, id: &str) -> Vec<&'a str> {
+        s.version(id).unwrap().stages.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn create_put_put() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", None);
+        put(&mut s, "v3", None);
+        assert!(stages(&s, "v1").is_empty());
+        assert_eq!(stages(&s, "v2"), ["AWSPREVIOUS"]);
+        assert_eq!(stages(&s, "v3"), ["AWSCURRENT"]);
+        assert_eq!(s.labelled_versions().count(), 2);
+    }
+
+    #[test]
+    fn pending_then_move_current_keeps_pending() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", Some(&["AWSPENDING"]));
+        assert_eq!(stages(&s, "v1"), ["AWSCURRENT"]);
+        assert_eq!(stages(&s, "v2"), ["AWSPENDING"]);
+        s.update_stage("AWSCURRENT", Some("v1"), Some("v2")).unwrap();
+        assert_eq!(stages(&s, "v1"), ["AWSPREVIOUS"]);
+        assert_eq!(stages(&s, "v2"), ["AWSPENDING", "AWSCURRENT"]);
+        put(&mut s, "v3", Some(&["AWSPENDING"]));
+        assert_eq!(stages(&s, "v2"), ["AWSCURRENT"]);
+        assert_eq!(stages(&s, "v3"), ["AWSPENDING"]);
+        s.update_stage("AWSCURRENT", Some("v2"), Some("v3")).unwrap();
+        assert!(stages(&s, "v1").is_empty());
+        assert_eq!(stages(&s, "v2"), ["AWSPREVIOUS"]);
+        assert_eq!(stages(&s, "v3"), ["AWSPENDING", "AWSCURRENT"]);
+    }
+
+    #[test]
+    fn custom_labels_move_as_sets() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", Some(&["one", "two", "three"]));
+        put(&mut s, "v3", Some(&["one", "two", "four"]));
+        assert_eq!(stages(&s, "v1"), ["AWSCURRENT"]);
+        assert_eq!(stages(&s, "v2"), ["three"]);
+        put(&mut s, "v4", Some(&["one", "two", "three", "four"]));
+        assert!(stages(&s, "v2").is_empty());
+        assert!(stages(&s, "v3").is_empty());
+    }
+
+    #[test]
+    fn first_version_is_always_current() {
+        let mut s = secret();
+        put(&mut s, "v1", Some(&["AWSPENDING"]));
+        assert_eq!(stages(&s, "v1"), ["AWSCURRENT", "AWSPENDING"]);
+    }
+
+    #[test]
+    fn update_stage_requires_remove_from() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", Some(&["AWSPENDING"]));
+        assert_eq!(
+            s.update_stage("AWSCURRENT", None, Some("v2")),
+            Err(SecretError::RemoveFromRequired {
+                label: "AWSCURRENT".into(),
+                holder: "v1".into()
+            })
+        );
+        assert!(matches!(
+            s.update_stage("AWSCURRENT", Some("v2"), Some("v2")),
+            Err(SecretError::LabelNotOnVersion { .. })
+        ));
+        assert!(matches!(
+            s.update_stage("X", None, Some("nope")),
+            Err(SecretError::VersionNotFound(_))
+        ));
+        // Moving onto the current holder is a no-op.
+        s.update_stage("AWSCURRENT", None, Some("v1")).unwrap();
+        // Only removing leaves the version deprecated.
+        s.update_stage("AWSPENDING", Some("v2"), None).unwrap();
+        assert!(s.version("v2").unwrap().is_deprecated());
+        // A new custom label needs no RemoveFromVersionId.
+        s.update_stage("custom", None, Some("v2")).unwrap();
+        assert_eq!(stages(&s, "v2"), ["custom"]);
+    }
+
+    #[test]
+    fn select_rules() {
+        let mut s = secret();
+        assert_eq!(
+            s.select(None, None),
+            Err(SecretError::StageNotFound("AWSCURRENT".into()))
+        );
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", None);
+        assert_eq!(s.select(None, None).unwrap().id, "v2");
+        assert_eq!(s.select(None, Some("AWSPREVIOUS")).unwrap().id, "v1");
+        assert_eq!(s.select(Some("v1"), None).unwrap().id, "v1");
+        assert_eq!(
+            s.select(Some("v1"), Some("AWSCURRENT")),
+            Err(SecretError::StageNotOnVersion)
+        );
+        assert_eq!(
+            s.select(Some("zz"), None),
+            Err(SecretError::VersionNotFound("zz".into()))
+        );
+    }
+
+    #[test]
+    fn label_limit() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        let many: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
+        assert_eq!(
+            s.add_version("v2", Some(&many), Some(ValueKind::String), None, Timestamp(0)),
+            Err(SecretError::TooManyLabels)
+        );
+    }
+
+    #[test]
+    fn old_unlabelled_versions_are_purged_young_ones_are_not() {
+        let mut s = secret();
+        for i in 0..MAX_VERSIONS {
+            s.add_version(
+                &format!("v{i}"),
+                None,
+                Some(ValueKind::String),
+                None,
+                Timestamp(0),
+            )
+            .unwrap();
+        }
+        let later = Timestamp(VERSION_MIN_AGE_MS);
+        s.add_version("new", None, Some(ValueKind::String), None, later)
+            .unwrap();
+        assert_eq!(s.versions.len(), MAX_VERSIONS);
+        assert!(s.version("v0").is_none());
+        // Now fill with versions that are all young: the limit is hit.
+        let mut t = secret();
+        for i in 0..MAX_VERSIONS {
+            t.add_version(
+                &format!("v{i}"),
+                None,
+                Some(ValueKind::String),
+                None,
+                Timestamp(0),
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            t.add_version("x", None, Some(ValueKind::String), None, Timestamp(1)),
+            Err(SecretError::TooManyVersions)
+        );
+    }
+}

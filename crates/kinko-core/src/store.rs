@@ -1,0 +1,108 @@
+//! The storage interface every backend implements (SQLite embedded, PostgreSQL for many nodes).
+//!
+//! Aggregates are read whole and written back with an optimistic revision check: a write based on
+//! a stale read fails with [`StoreError::Conflict`] and the caller retries from a fresh read. Every
+//! write call is one transaction: all of it is durable when it returns `Ok`, or none of it is.
+
+use async_trait::async_trait;
+
+use crate::Timestamp;
+use crate::kms::{KmsKey, WrappedMaterial};
+use crate::principal::AccessKeyRecord;
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed since it was read, or a unique name is taken: re-read and retry.
+    #[error("conflicting concurrent change")]
+    Conflict,
+    /// The backend failed; details are logged, never sent to clients.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// A secret version's value, sealed: the data key as a KMS ciphertext blob and the value under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub encrypted_data_key: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// One transactional change to a secret.
+#[derive(Debug, Clone)]
+pub enum SecretWrite {
+    /// A new secret; fails with `Conflict` when the name is taken in its account and region.
+    Create {
+        secret: Secret,
+        values: Vec<(String, SealedValue)>,
+    },
+    /// Replace the secret's metadata, based on `secret.revision`; add sealed values for new versions
+    /// and drop those of removed versions.
+    Update {
+        secret: Secret,
+        new_values: Vec<(String, SealedValue)>,
+        removed_versions: Vec<String>,
+    },
+    /// Remove the secret and all its values, based on `revision`.
+    Delete { arn: String, revision: i64 },
+}
+
+/// Account-level facts kept by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub created_date: Timestamp,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- server metadata ---
+    async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets a value only if the key is absent; returns whether it was set.
+    async fn meta_put_if_absent(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError>;
+
+    // --- accounts and credentials ---
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
+    async fn put_account(&self, account: Account) -> Result<(), StoreError>;
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
+    async fn put_access_key(&self, key: AccessKeyRecord) -> Result<(), StoreError>;
+
+    // --- secrets ---
+    async fn secret_by_name(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<Secret>, StoreError>;
+    async fn secret_by_arn(&self, arn: &str) -> Result<Option<Secret>, StoreError>;
+    /// Every secret of an account and region, metadata only, ordered by creation.
+    async fn list_secrets(&self, account_id: &str, region: &str) -> Result<Vec<Secret>, StoreError>;
+    async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError>;
+    async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError>;
+    /// Secrets whose `deletion_date` is at or before `now`, at most `limit`.
+    async fn secrets_due_for_deletion(&self, now: Timestamp, limit: usize)
+    -> Result<Vec<Secret>, StoreError>;
+
+    // --- KMS keys ---
+    async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError>;
+    /// The key an alias (`alias/...`) points to, in an account and region.
+    async fn kms_alias_target(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Creates a key with its first material and optionally an alias, in one transaction. Fails with
+    /// `Conflict` when the alias exists.
+    async fn create_kms_key(
+        &self,
+        key: KmsKey,
+        material: WrappedMaterial,
+        alias: Option<String>,
+    ) -> Result<(), StoreError>;
+    async fn kms_material(&self, key_arn: &str, version: u32) -> Result<Option<WrappedMaterial>, StoreError>;
+    /// Every wrapped material and credential sealed under the root key, for root key rotation.
+    async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError>;
+}

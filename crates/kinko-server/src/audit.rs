@@ -1,0 +1,157 @@
+//! Audit events: one record per call (allowed, denied or failed), shaped like a CloudTrail record,
+//! written as JSON lines by a background thread. Records never hold secret values or keys.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use kinko_core::Timestamp;
+use serde::Serialize;
+
+use crate::bootstrap::StartError;
+
+pub(crate) struct AuditEvent {
+    pub event_time: Timestamp,
+    pub event_source: &'static str,
+    pub event_name: String,
+    pub aws_region: String,
+    pub request_id: String,
+    pub access_key_id: String,
+    pub principal_arn: Option<String>,
+    pub account_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub source_ip: Option<String>,
+    pub duration_us: u128,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    access_key_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'a str,
+    event_time: String,
+    event_source: &'a str,
+    event_name: &'a str,
+    aws_region: &'a str,
+    user_identity: Identity<'a>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    event_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_account_id: Option<&'a str>,
+}
+
+pub(crate) struct Audit {
+    tx: Mutex<Option<mpsc::Sender<String>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Audit {
+    /// Audit records go to `path` (`-` = stdout), or nowhere when `None`.
+    pub fn open(path: Option<&Path>) -> Result<Audit, StartError> {
+        let Some(path) = path else {
+            return Ok(Audit {
+                tx: Mutex::new(None),
+                writer: Mutex::new(None),
+            });
+        };
+        let mut out: Box<dyn Write + Send> = if path == Path::new("-") {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| StartError::Write(path.to_owned(), e))?,
+            )
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        let writer = std::thread::Builder::new()
+            .name("kinko-audit".into())
+            .spawn(move || {
+                let mut buf = Vec::with_capacity(64 * 1024);
+                while let Ok(line) = rx.recv() {
+                    buf.extend_from_slice(line.as_bytes());
+                    while let Ok(more) = rx.try_recv() {
+                        buf.extend_from_slice(more.as_bytes());
+                        if buf.len() > 1 << 20 {
+                            break;
+                        }
+                    }
+                    let _ = out.write_all(&buf).and_then(|()| out.flush());
+                    buf.clear();
+                }
+            })
+            .ok();
+        Ok(Audit {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(writer),
+        })
+    }
+
+    pub fn record(&self, e: &AuditEvent) {
+        let Ok(guard) = self.tx.lock() else { return };
+        let Some(tx) = guard.as_ref() else { return };
+        let time = e
+            .event_time
+            .to_offset_date_time()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let record = Record {
+            event_version: "1.08",
+            event_time: time,
+            event_source: e.event_source,
+            event_name: &e.event_name,
+            aws_region: &e.aws_region,
+            user_identity: Identity {
+                kind: match e.principal_arn.as_deref() {
+                    Some(a) if a.ends_with(":root") => "Root",
+                    Some(a) if a.contains(":assumed-role/") => "AssumedRole",
+                    Some(_) => "IAMUser",
+                    None => "Unknown",
+                },
+                arn: e.principal_arn.as_deref(),
+                account_id: e.account_id.as_deref(),
+                access_key_id: &e.access_key_id,
+            },
+            request_id: &e.request_id,
+            error_code: e.error_code.as_deref(),
+            error_message: e.error_message.as_deref(),
+            event_type: "AwsApiCall",
+            recipient_account_id: e.account_id.as_deref(),
+        };
+        if let Ok(mut line) = serde_json::to_string(&record) {
+            line.push('\n');
+            let _ = tx.send(line);
+        }
+        let _ = (&e.source_ip, e.duration_us);
+    }
+
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = h.join();
+        }
+    }
+}

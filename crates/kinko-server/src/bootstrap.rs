@@ -1,0 +1,317 @@
+//! Start-up: the root key, the store, and on a new data dir the management account with its root
+//! access key. A data dir is only ever opened with the root key it was created with.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kinko_api::{Keyring, Services};
+use kinko_core::Clock;
+use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
+use kinko_core::store::{Account, Store, StoreError};
+use kinko_crypto::RootKey;
+use kinko_store_sqlite::SqliteStore;
+use rand::Rng;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+
+const DB_FILE: &str = "kinko.db";
+const ROOT_KEY_FILE: &str = "root.key";
+const CREDENTIALS_FILE: &str = "root-credentials";
+const META_ROOT_CHECK: &str = "root_key_check";
+const META_ACCOUNT: &str = "management_account_id";
+pub const DEV_ACCOUNT: &str = "000000000000";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data dir {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("root key: {0}")]
+    RootKey(String),
+    #[error(
+        "the data dir {0} was created with a root key that is not available here; give it with --root-key-file or KINKO_ROOT_KEY (nothing was changed)"
+    )]
+    RootKeyMissing(PathBuf),
+    #[error(
+        "the root key given does not match the one the data dir {0} was created with; refusing to start (nothing was changed)"
+    )]
+    RootKeyMismatch(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, std::io::Error),
+}
+
+/// The management account's root access key.
+#[derive(Clone)]
+pub struct RootCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    /// False when the data dir already existed: the secret is then not known to this process.
+    pub known: bool,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[redacted]")
+            .finish()
+    }
+}
+
+pub(crate) struct Booted {
+    pub services: Services,
+    pub store: SqliteStore,
+    pub credentials: RootCredentials,
+    pub account_id: String,
+}
+
+fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Operator-given access key ids and secrets: any printable ASCII string of 3 to 128 characters.
+fn valid_credential(s: &str) -> bool {
+    (3..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// An access key id shaped like AWS's: `AKIA` + 16 characters of base32.
+pub(crate) fn generate_access_key_id(prefix: &str) -> String {
+    const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rng();
+    let tail: String = (0..16)
+        .map(|_| char::from(B32[rng.random_range(0..B32.len())]))
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// A 40-character secret access key.
+pub(crate) fn generate_secret_access_key() -> Zeroizing<String> {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+";
+    let mut rng = rand::rng();
+    Zeroizing::new(
+        (0..40)
+            .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+            .collect(),
+    )
+}
+
+fn generate_account_id() -> String {
+    let mut rng = rand::rng();
+    let first = rng.random_range(1..=9u8);
+    let rest: String = (0..11)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect();
+    format!("{first}{rest}")
+}
+
+fn write_private(path: &Path, content: &str) -> Result<(), StartError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StartError::Write(path.to_owned(), e))?;
+    f.write_all(content.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| StartError::Write(path.to_owned(), e))
+}
+
+fn root_key_error(e: kinko_crypto::CryptoError) -> StartError {
+    StartError::RootKey(e.to_string())
+}
+
+/// Seals an access key's secret under the root key, bound to its key id.
+pub(crate) fn seal_access_key(
+    root: &RootKey,
+    access_key_id: &str,
+    secret: &str,
+) -> Result<Vec<u8>, StartError> {
+    root.seal(secret.as_bytes(), access_key_id.as_bytes())
+        .map_err(root_key_error)
+}
+
+pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<Booted, StartError> {
+    let (store, root, fresh) = if config.dev {
+        let root = match &config.root_key_base64 {
+            Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
+            None => RootKey::generate().map_err(root_key_error)?,
+        };
+        (SqliteStore::in_memory()?, root, true)
+    } else {
+        open_data_dir(config).await?
+    };
+    let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
+    let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root));
+    let services = Services {
+        store: store_dyn.clone(),
+        clock: clock.clone(),
+        keyring: keyring.clone(),
+    };
+
+    let existing_account = if fresh {
+        None
+    } else {
+        store_dyn
+            .meta_get(META_ACCOUNT)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    if let Some(account_id) = existing_account {
+        let access_key_id = std::fs::read_to_string(config.data_dir.join(CREDENTIALS_FILE))
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find_map(|l| l.strip_prefix("aws_access_key_id = ").map(str::to_owned))
+            })
+            .unwrap_or_default();
+        let credentials = RootCredentials {
+            access_key_id,
+            secret_access_key: Zeroizing::new(String::new()),
+            known: false,
+        };
+        return Ok(Booted {
+            services,
+            store,
+            credentials,
+            account_id,
+        });
+    }
+
+    // A new data dir (or dev mode): the management account and its root access key.
+    let account_id = if config.dev {
+        DEV_ACCOUNT.to_owned()
+    } else {
+        config.account_id.clone().unwrap_or_else(generate_account_id)
+    };
+    if !valid_account_id(&account_id) {
+        return Err(StartError::Config(format!(
+            "KINKO_ACCOUNT_ID must be 12 digits, got {account_id:?}"
+        )));
+    }
+    let (access_key_id, secret, generated) =
+        match (&config.root_access_key_id, &config.root_secret_access_key) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone(), false),
+            (None, None) if config.dev => ("test".to_owned(), Zeroizing::new("test".to_owned()), false),
+            (None, None) => (generate_access_key_id("AKIA"), generate_secret_access_key(), true),
+            _ => {
+                return Err(StartError::Config(
+                    "set both KINKO_ROOT_ACCESS_KEY_ID and KINKO_ROOT_SECRET_ACCESS_KEY, or neither".into(),
+                ));
+            }
+        };
+    if !valid_credential(&access_key_id) || !valid_credential(&secret) {
+        return Err(StartError::Config(
+            "root access key id and secret must be printable ASCII, 3 to 128 characters".into(),
+        ));
+    }
+    let now = clock.now();
+    // A start that died half-way through this leaves rows behind: taking them over is fine.
+    let ignore_existing = |r: Result<(), StoreError>| match r {
+        Err(StoreError::Conflict) => Ok(()),
+        other => other,
+    };
+    ignore_existing(
+        store_dyn
+            .put_account(Account {
+                account_id: account_id.clone(),
+                name: "management".into(),
+                email: format!("root@{account_id}.kinko.local"),
+                created_date: now,
+            })
+            .await,
+    )?;
+    ignore_existing(
+        store_dyn
+            .put_access_key(AccessKeyRecord {
+                access_key_id: access_key_id.clone(),
+                principal: Principal::root(&account_id),
+                status: AccessKeyStatus::Active,
+                sealed_secret: seal_access_key(keyring.root(), &access_key_id, &secret)?,
+                created_date: now,
+            })
+            .await,
+    )?;
+    store_dyn
+        .meta_put_if_absent(META_ACCOUNT, account_id.clone().into_bytes())
+        .await?;
+    if !config.dev && generated {
+        let path = config.data_dir.join(CREDENTIALS_FILE);
+        let _ = std::fs::remove_file(&path);
+        write_private(
+            &path,
+            &format!(
+                "[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\n",
+                secret.as_str()
+            ),
+        )?;
+    }
+    let credentials = RootCredentials {
+        access_key_id,
+        secret_access_key: secret,
+        known: true,
+    };
+    Ok(Booted {
+        services,
+        store,
+        credentials,
+        account_id,
+    })
+}
+
+/// Opens (or creates) the data dir: returns the store, the root key, and whether it is new.
+async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool), StartError> {
+    let dir = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StartError::DataDir(dir.clone(), e))?;
+    let db_path = dir.join(DB_FILE);
+    let key_path = config
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| dir.join(ROOT_KEY_FILE));
+    let existed = db_path.exists();
+    // Read the check value first, so a wrong or missing key changes nothing on disk.
+    let check = if existed {
+        let store = SqliteStore::open(&db_path)?;
+        let check = store.meta_get(META_ROOT_CHECK).await?;
+        store.close();
+        check
+    } else {
+        None
+    };
+    let root = match (&config.root_key_base64, &check) {
+        (Some(b64), _) => RootKey::from_base64(b64).map_err(root_key_error)?,
+        (None, Some(_)) => match RootKey::load(&key_path) {
+            Ok(k) => k,
+            Err(kinko_crypto::CryptoError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StartError::RootKeyMissing(dir.clone()));
+            }
+            Err(e) => return Err(root_key_error(e)),
+        },
+        (None, None) => RootKey::load_or_create(&key_path).map_err(root_key_error)?.0,
+    };
+    if let Some(check) = &check {
+        if !root.verify_check(check) {
+            return Err(StartError::RootKeyMismatch(dir.clone()));
+        }
+    }
+    let store = SqliteStore::open(&db_path)?;
+    let fresh = check.is_none();
+    if fresh {
+        store
+            .meta_put_if_absent(META_ROOT_CHECK, root.make_check().map_err(root_key_error)?)
+            .await?;
+    }
+    Ok((store, root, fresh))
+}

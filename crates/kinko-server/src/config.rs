@@ -1,0 +1,69 @@
+//! Server configuration, one struct; the binary fills it from flags and the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Where the SQLite file and (by default) the root key live.
+    pub data_dir: PathBuf,
+    /// In-memory store, account `000000000000`, root credentials `test` / `test`.
+    pub dev: bool,
+    /// Where the root key file is (default `DATA_DIR/root.key`).
+    pub root_key_file: Option<PathBuf>,
+    /// The root key itself, base64 (takes precedence over any file).
+    pub root_key_base64: Option<Zeroizing<String>>,
+    /// The management account id used when a data dir is first created.
+    pub account_id: Option<String>,
+    /// The management account's root access key, used when a data dir is first created.
+    pub root_access_key_id: Option<String>,
+    pub root_secret_access_key: Option<Zeroizing<String>>,
+    /// Audit log file (JSON lines); default `DATA_DIR/audit.log`, none in dev mode; `-` = stdout.
+    pub audit_log: Option<PathBuf>,
+    /// How often background jobs (purging deleted secrets) run.
+    pub job_interval: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("dev", &self.dev)
+            .field("root_key_file", &self.root_key_file)
+            .field("account_id", &self.account_id)
+            .field("root_access_key_id", &self.root_access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8780)),
+            data_dir: PathBuf::from("kinko-data"),
+            dev: false,
+            root_key_file: None,
+            root_key_base64: None,
+            account_id: None,
+            root_access_key_id: None,
+            root_secret_access_key: None,
+            audit_log: None,
+            job_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn audit_log_path(&self) -> Option<PathBuf> {
+        match (&self.audit_log, self.dev) {
+            (Some(p), _) => Some(p.clone()),
+            (None, true) => None,
+            (None, false) => Some(self.data_dir.join("audit.log")),
+        }
+    }
+}

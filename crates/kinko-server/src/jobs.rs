@@ -1,0 +1,70 @@
+//! Background jobs: removing secrets whose recovery window has passed. Each removal is a write
+//! based on the revision read, so with several nodes exactly one of them removes a given secret.
+
+use std::time::Duration;
+
+use kinko_api::Services;
+use kinko_core::store::SecretWrite;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const BATCH: usize = 256;
+
+pub(crate) struct Jobs {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Jobs {
+    pub fn start(services: Services, every: Duration) -> Jobs {
+        let (stop, mut rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => run_once(&services).await,
+                    _ = rx.changed() => break,
+                }
+            }
+        });
+        Jobs { stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Purges every secret whose deletion date has passed.
+pub(crate) async fn run_once(services: &Services) {
+    loop {
+        let now = services.clock.now();
+        let due = match services.store.secrets_due_for_deletion(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "listing secrets due for deletion failed");
+                return;
+            }
+        };
+        let n = due.len();
+        for s in due {
+            match services
+                .store
+                .write_secret(SecretWrite::Delete {
+                    arn: s.arn.clone(),
+                    revision: s.revision,
+                })
+                .await
+            {
+                Ok(()) => tracing::info!(arn = %s.arn, "secret deleted after its recovery window"),
+                // Restored or changed meanwhile (or another node got it): the next run decides.
+                Err(kinko_core::store::StoreError::Conflict) => {}
+                Err(e) => tracing::error!(error = %e, arn = %s.arn, "purging secret failed"),
+            }
+        }
+        if n < BATCH {
+            return;
+        }
+    }
+}

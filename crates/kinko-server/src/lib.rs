@@ -1,0 +1,115 @@
+//! The kinko server: configuration, start-up (root key, store, first account), the HTTP pipeline
+//! every request goes through, background jobs and graceful shutdown.
+//!
+//! Services live in `kinko-api`; this crate owns everything about HTTP and process life.
+
+mod audit;
+mod auth;
+mod bootstrap;
+mod config;
+mod http;
+mod jobs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kinko_api::Services;
+use kinko_core::Clock;
+use kinko_store_sqlite::SqliteStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use bootstrap::{RootCredentials, StartError};
+pub use config::Config;
+
+/// Shared state of a running server.
+pub(crate) struct App {
+    pub services: Services,
+    pub auth: auth::Authenticator,
+    pub audit: audit::Audit,
+}
+
+/// A started server. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    addr: SocketAddr,
+    credentials: RootCredentials,
+    account_id: String,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    jobs: jobs::Jobs,
+    store: SqliteStore,
+    app: Arc<App>,
+}
+
+impl Running {
+    /// The address the server accepts requests on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The management account's root credentials, when this start created or was given them.
+    pub fn root_credentials(&self) -> &RootCredentials {
+        &self.credentials
+    }
+
+    /// The management account id.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Runs the background jobs once, now (they also run on their own schedule).
+    pub async fn run_jobs_now(&self) {
+        jobs::run_once(&self.app.services).await;
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, stops the jobs and closes the
+    /// store cleanly.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        let served = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        self.jobs.stop().await;
+        self.app.audit.close();
+        self.store.close();
+        served
+    }
+}
+
+/// Starts a server with `config`, taking time from `clock`.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let boot = bootstrap::bootstrap(&config, clock.clone()).await?;
+    let services = boot.services.clone();
+    let app = Arc::new(App {
+        auth: auth::Authenticator::new(services.clone()),
+        audit: audit::Audit::open(config.audit_log_path().as_deref())?,
+        services,
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let (shutdown, mut rx) = watch::channel(false);
+    let router = http::router(app.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.changed().await;
+            })
+            .await
+    });
+    let jobs = jobs::Jobs::start(app.services.clone(), config.job_interval);
+    Ok(Running {
+        addr,
+        credentials: boot.credentials,
+        account_id: boot.account_id,
+        shutdown,
+        server,
+        jobs,
+        store: boot.store,
+        app,
+    })
+}

@@ -1,0 +1,234 @@
+//! Connections: the writer thread with group commit, and the reader pool.
+
+use std::any::Any;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use kinko_core::store::StoreError;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+/// Most writes committed together in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Work = Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, StoreError> + Send>;
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
+}
+
+enum Readers {
+    /// File databases: a pool of read connections, grown on demand.
+    Pool {
+        path: std::path::PathBuf,
+        idle: Mutex<Vec<Connection>>,
+    },
+    /// In-memory databases have one connection, shared with the writer.
+    Shared(Arc<Mutex<Connection>>),
+}
+
+pub(crate) struct Db {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Readers,
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn configure(c: &Connection) -> Result<(), StoreError> {
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+        .map_err(backend)
+}
+
+fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = c.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+impl Db {
+    pub fn open_file(path: &Path) -> Result<Db, StoreError> {
+        let mut c = Connection::open(path).map_err(backend)?;
+        c.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        configure(&c)?;
+        migrate(&mut c)?;
+        let writer = Arc::new(Mutex::new(c));
+        Ok(Self::start(
+            writer,
+            Readers::Pool {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            },
+        ))
+    }
+
+    pub fn open_memory() -> Result<Db, StoreError> {
+        let mut c = Connection::open_in_memory().map_err(backend)?;
+        configure(&c)?;
+        migrate(&mut c)?;
+        let conn = Arc::new(Mutex::new(c));
+        Ok(Self::start(conn.clone(), Readers::Shared(conn)))
+    }
+
+    fn start(conn: Arc<Mutex<Connection>>, readers: Readers) -> Db {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("kinko-sqlite-writer".into())
+            .spawn(move || writer_loop(&conn, &rx))
+            .ok();
+        Db {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(handle),
+            readers,
+        }
+    }
+
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Runs `f` in the writer's next transaction; resolves once that transaction committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let work: Work = Box::new(move |c| f(c).map(|t| Box::new(t) as Box<dyn Any + Send>));
+        {
+            let guard = self.tx.lock().map_err(backend)?;
+            let tx = guard
+                .as_ref()
+                .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
+            tx.send(Job { work, reply })
+                .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+        }
+        let out = rx
+            .await
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Backend("write result type mismatch".into()))
+    }
+
+    /// Runs `f` on a read connection. Reads are short and never wait for the writer (WAL).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.readers {
+            Readers::Shared(conn) => {
+                let c = conn.lock().map_err(backend)?;
+                f(&c)
+            }
+            Readers::Pool { path, idle } => {
+                let pooled = idle.lock().map_err(backend)?.pop();
+                let c = match pooled {
+                    Some(c) => c,
+                    None => {
+                        let c = Connection::open_with_flags(
+                            path,
+                            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )
+                        .map_err(backend)?;
+                        configure(&c)?;
+                        c
+                    }
+                };
+                let out = f(&c);
+                if let Ok(mut idle) = idle.lock() {
+                    idle.push(c);
+                }
+                out
+            }
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let Ok(c) = conn.lock() else { return };
+        commit_batch(&c, batch);
+    }
+    // All senders are gone: fold the WAL back into the database file before closing.
+    if let Ok(c) = conn.lock() {
+        let _ = c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+}
+
+fn commit_batch(c: &Connection, batch: Vec<Job>) {
+    if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+        for job in batch {
+            let _ = job.reply.send(Err(backend(&e)));
+        }
+        return;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = match c.execute_batch("SAVEPOINT w") {
+            Ok(()) => {
+                let r = (job.work)(c);
+                let end = if r.is_ok() {
+                    "RELEASE w"
+                } else {
+                    "ROLLBACK TO w; RELEASE w"
+                };
+                match c.execute_batch(end) {
+                    Ok(()) => r,
+                    Err(e) => Err(backend(e)),
+                }
+            }
+            Err(e) => Err(backend(e)),
+        };
+        done.push((job.reply, result));
+    }
+    match c.execute_batch("COMMIT") {
+        Ok(()) => {
+            for (reply, r) in done {
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, "store commit failed");
+            for (reply, _) in done {
+                let _ = reply.send(Err(backend(&e)));
+            }
+        }
+    }
+}

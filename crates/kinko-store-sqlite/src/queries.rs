@@ -1,0 +1,387 @@
+//! The SQL. Every function runs on a connection the caller got from [`crate::conn::Db`]; writes run
+//! inside the writer's transaction.
+
+use kinko_core::Timestamp;
+use kinko_core::kms::{KmsKey, WrappedMaterial};
+use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
+use kinko_core::secret::Secret;
+use kinko_core::store::{Account, SealedValue, SecretWrite, StoreError};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::conn::backend;
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation
+    )
+}
+
+fn insert_err(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict
+    } else {
+        backend(e)
+    }
+}
+
+pub fn meta_get(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    c.prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+pub fn meta_put_if_absent(c: &Connection, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            params![key, value],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn account(c: &Connection, id: &str) -> Result<Option<Account>, StoreError> {
+    c.prepare_cached("SELECT account_id, name, email, created_ms FROM accounts WHERE account_id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok(Account {
+                    account_id: r.get(0)?,
+                    name: r.get(1)?,
+                    email: r.get(2)?,
+                    created_date: Timestamp(r.get(3)?),
+                })
+            })
+            .optional()
+        })
+        .map_err(backend)
+}
+
+pub fn put_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO accounts (account_id, name, email, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![a.account_id, a.name, a.email, a.created_date.millis()],
+    )
+    .map_err(insert_err)?;
+    Ok(())
+}
+
+fn status_str(s: AccessKeyStatus) -> &'static str {
+    match s {
+        AccessKeyStatus::Active => "Active",
+        AccessKeyStatus::Inactive => "Inactive",
+    }
+}
+
+pub fn access_key(c: &Connection, id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT access_key_id, principal, status, sealed_secret, created_ms FROM access_keys WHERE access_key_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((access_key_id, principal, status, sealed_secret, created)) = row else {
+        return Ok(None);
+    };
+    let principal: Principal = serde_json::from_str(&principal).map_err(backend)?;
+    let status = if status == "Active" {
+        AccessKeyStatus::Active
+    } else {
+        AccessKeyStatus::Inactive
+    };
+    Ok(Some(AccessKeyRecord {
+        access_key_id,
+        principal,
+        status,
+        sealed_secret,
+        created_date: Timestamp(created),
+    }))
+}
+
+pub fn put_access_key(c: &Connection, k: &AccessKeyRecord) -> Result<(), StoreError> {
+    let principal = serde_json::to_string(&k.principal).map_err(backend)?;
+    c.execute(
+        "INSERT INTO access_keys (access_key_id, account_id, principal, status, sealed_secret, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            k.access_key_id,
+            k.principal.account_id,
+            principal,
+            status_str(k.status),
+            k.sealed_secret,
+            k.created_date.millis()
+        ],
+    )
+    .map_err(insert_err)?;
+    Ok(())
+}
+
+fn secret_from_row(r: &Row<'_>) -> rusqlite::Result<(String, i64)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn decode_secret((doc, revision): (String, i64)) -> Result<Secret, StoreError> {
+    let mut s: Secret = serde_json::from_str(&doc).map_err(backend)?;
+    s.revision = revision;
+    Ok(s)
+}
+
+pub fn secret_by_name(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    name: &str,
+) -> Result<Option<Secret>, StoreError> {
+    c.prepare_cached("SELECT doc, revision FROM secrets WHERE account_id = ?1 AND region = ?2 AND name = ?3")
+        .and_then(|mut s| {
+            s.query_row(params![account, region, name], secret_from_row)
+                .optional()
+        })
+        .map_err(backend)?
+        .map(decode_secret)
+        .transpose()
+}
+
+pub fn secret_by_arn(c: &Connection, arn: &str) -> Result<Option<Secret>, StoreError> {
+    c.prepare_cached("SELECT doc, revision FROM secrets WHERE arn = ?1")
+        .and_then(|mut s| s.query_row([arn], secret_from_row).optional())
+        .map_err(backend)?
+        .map(decode_secret)
+        .transpose()
+}
+
+pub fn list_secrets(c: &Connection, account: &str, region: &str) -> Result<Vec<Secret>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM secrets WHERE account_id = ?1 AND region = ?2 ORDER BY created_ms, id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![account, region], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
+}
+
+pub fn sealed_value(c: &Connection, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {
+    c.prepare_cached(
+        "SELECT v.encrypted_data_key, v.ciphertext FROM secret_values v JOIN secrets s ON s.id = v.secret_id
+         WHERE s.arn = ?1 AND v.version_id = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![arn, version_id], |r| {
+            Ok(SealedValue {
+                encrypted_data_key: r.get(0)?,
+                ciphertext: r.get(1)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+fn insert_values(c: &Connection, secret_id: i64, values: &[(String, SealedValue)]) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO secret_values (secret_id, version_id, encrypted_data_key, ciphertext) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend)?;
+    for (version, v) in values {
+        stmt.execute(params![secret_id, version, v.encrypted_data_key, v.ciphertext])
+            .map_err(insert_err)?;
+    }
+    Ok(())
+}
+
+pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
+    match w {
+        SecretWrite::Create { secret, values } => {
+            let doc = serde_json::to_string(secret).map_err(backend)?;
+            c.prepare_cached(
+                "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    secret.arn,
+                    secret.account_id,
+                    secret.region,
+                    secret.name,
+                    secret.created_date.millis(),
+                    secret.deletion_date.map(Timestamp::millis),
+                    doc
+                ])
+            })
+            .map_err(insert_err)?;
+            insert_values(c, c.last_insert_rowid(), values)
+        }
+        SecretWrite::Update {
+            secret,
+            new_values,
+            removed_versions,
+        } => {
+            let doc = serde_json::to_string(secret).map_err(backend)?;
+            let id: Option<i64> = c
+                .prepare_cached(
+                    "UPDATE secrets SET doc = ?1, deletion_ms = ?2, revision = revision + 1
+                     WHERE arn = ?3 AND revision = ?4 RETURNING id",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![
+                            doc,
+                            secret.deletion_date.map(Timestamp::millis),
+                            secret.arn,
+                            secret.revision
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                })
+                .map_err(backend)?;
+            let Some(id) = id else {
+                return Err(StoreError::Conflict);
+            };
+            let mut del = c
+                .prepare_cached("DELETE FROM secret_values WHERE secret_id = ?1 AND version_id = ?2")
+                .map_err(backend)?;
+            for v in removed_versions {
+                del.execute(params![id, v]).map_err(backend)?;
+            }
+            insert_values(c, id, new_values)
+        }
+        SecretWrite::Delete { arn, revision } => {
+            let id: Option<i64> = c
+                .prepare_cached("DELETE FROM secrets WHERE arn = ?1 AND revision = ?2 RETURNING id")
+                .and_then(|mut s| s.query_row(params![arn, revision], |r| r.get(0)).optional())
+                .map_err(backend)?;
+            let Some(id) = id else {
+                return Err(StoreError::Conflict);
+            };
+            c.prepare_cached("DELETE FROM secret_values WHERE secret_id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(backend)?;
+            Ok(())
+        }
+    }
+}
+
+pub fn secrets_due_for_deletion(
+    c: &Connection,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<Secret>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM secrets WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
+             ORDER BY deletion_ms LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![now.millis(), limit], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
+}
+
+pub fn kms_key(c: &Connection, arn: &str) -> Result<Option<KmsKey>, StoreError> {
+    let row: Option<(String, i64)> = c
+        .prepare_cached("SELECT doc, revision FROM kms_keys WHERE arn = ?1")
+        .and_then(|mut s| s.query_row([arn], secret_from_row).optional())
+        .map_err(backend)?;
+    row.map(|(doc, revision)| {
+        let mut k: KmsKey = serde_json::from_str(&doc).map_err(backend)?;
+        k.revision = revision;
+        Ok(k)
+    })
+    .transpose()
+}
+
+pub fn kms_alias_target(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    alias: &str,
+) -> Result<Option<String>, StoreError> {
+    c.prepare_cached(
+        "SELECT target_arn FROM kms_aliases WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![account, region, alias], |r| r.get(0))
+            .optional()
+    })
+    .map_err(backend)
+}
+
+pub fn create_kms_key(
+    c: &Connection,
+    key: &KmsKey,
+    material: &WrappedMaterial,
+    alias: Option<&str>,
+) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(key).map_err(backend)?;
+    c.execute(
+        "INSERT INTO kms_keys (arn, account_id, region, key_id, revision, doc) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+        params![key.arn, key.account_id, key.region, key.key_id, doc],
+    )
+    .map_err(insert_err)?;
+    c.execute(
+        "INSERT INTO kms_materials (key_arn, version, wrapped) VALUES (?1, ?2, ?3)",
+        params![material.key_arn, material.version, material.wrapped],
+    )
+    .map_err(insert_err)?;
+    if let Some(alias) = alias {
+        c.execute(
+            "INSERT INTO kms_aliases (account_id, region, alias_name, target_arn) VALUES (?1, ?2, ?3, ?4)",
+            params![key.account_id, key.region, alias, key.arn],
+        )
+        .map_err(insert_err)?;
+    }
+    Ok(())
+}
+
+pub fn kms_material(
+    c: &Connection,
+    key_arn: &str,
+    version: u32,
+) -> Result<Option<WrappedMaterial>, StoreError> {
+    c.prepare_cached("SELECT wrapped FROM kms_materials WHERE key_arn = ?1 AND version = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![key_arn, version], |r| r.get::<_, Vec<u8>>(0))
+                .optional()
+        })
+        .map_err(backend)
+        .map(|w| {
+            w.map(|wrapped| WrappedMaterial {
+                key_arn: key_arn.to_owned(),
+                version,
+                wrapped,
+            })
+        })
+}
+
+pub fn all_kms_materials(c: &Connection) -> Result<Vec<WrappedMaterial>, StoreError> {
+    let mut stmt = c
+        .prepare_cached("SELECT key_arn, version, wrapped FROM kms_materials ORDER BY key_arn, version")
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(WrappedMaterial {
+                key_arn: r.get(0)?,
+                version: r.get(1)?,
+                wrapped: r.get(2)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend)).collect()
+}

@@ -1,0 +1,215 @@
+"""Fixtures for the AWS compatibility suite.
+
+One kinko server (``kinko server --dev``) is started for the whole session on
+an ephemeral port; the tests talk to it through the real AWS CLI and boto3,
+exactly as a user would with ``--endpoint-url``.
+
+Environment:
+    KINKO_BIN  path to the kinko binary (default: target/debug/kinko,
+               relative to the repository root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from kinko_compat import (
+    ACCESS_KEY,
+    LISTEN_RE,
+    SECRET_KEY,
+    SHUTDOWN_TIMEOUT,
+    STARTUP_TIMEOUT,
+    AwsCli,
+    RawResponse,
+    clean_env,
+    kinko_bin,
+    make_client,
+    raw_call,
+)
+
+# ---------------------------------------------------------------------------
+# Isolation from the developer's own AWS configuration
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def aws_config_dir() -> Iterator[Path]:
+    """Empty config and credentials files so ~/.aws can never leak in."""
+    d = Path(tempfile.mkdtemp(prefix="kinko-compat-aws-"))
+    (d / "config").write_text("")
+    (d / "credentials").write_text("")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_process_env(aws_config_dir: Path) -> Iterator[None]:
+    """boto3 in this process reads the same empty files and no AWS_* variables."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.upper().startswith("AWS_"):
+                mp.delenv(key)
+        mp.setenv("AWS_CONFIG_FILE", str(aws_config_dir / "config"))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_config_dir / "credentials"))
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
+        mp.setenv("no_proxy", "127.0.0.1,localhost")
+        yield
+
+
+# ---------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class KinkoServer:
+    endpoint: str
+    port: int
+    process: subprocess.Popen
+    stderr_path: Path
+    stdout_lines: list[str]
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _pump_stdout(proc: subprocess.Popen, lines: list[str], found: threading.Event) -> None:
+    """Reads the server's stdout for its whole life so the pipe never fills."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        lines.append(line)
+        if LISTEN_RE.search(line):
+            found.set()
+    found.set()  # EOF: wake the waiter, it checks the process state
+
+
+@pytest.fixture(scope="session")
+def kinko_server() -> Iterator[KinkoServer]:
+    binary = kinko_bin()
+    if not binary.is_file():
+        pytest.fail(
+            f"kinko binary not found at {binary} (set KINKO_BIN or run `cargo build -p kinko-cli`)",
+            pytrace=False,
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="kinko-compat-srv-"))
+    stderr_path = workdir / "server.stderr"
+    stderr_file = open(stderr_path, "wb")
+    proc = subprocess.Popen(
+        [str(binary), "server", "--dev", "--listen", "127.0.0.1:0"],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr_file,
+        env=clean_env({"HOME": str(workdir)}),
+    )
+    lines: list[str] = []
+    found = threading.Event()
+    pump = threading.Thread(target=_pump_stdout, args=(proc, lines, found), daemon=True)
+    pump.start()
+
+    def fail_startup(reason: str) -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        pump.join(timeout=5)
+        stderr_file.close()
+        text = stderr_path.read_text(errors="replace")
+        out = "\n".join(lines)
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.fail(
+            f"{reason}\n--- kinko stdout ---\n{out}\n--- kinko stderr ---\n{text}",
+            pytrace=False,
+        )
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    match = None
+    while time.monotonic() < deadline:
+        found.wait(timeout=0.1)
+        match = next((m for m in map(LISTEN_RE.search, list(lines)) if m), None)
+        if match or proc.poll() is not None:
+            break
+    if not match:
+        if proc.poll() is not None:
+            fail_startup(f"kinko exited with code {proc.returncode} before listening")
+        fail_startup(f"kinko did not print the listening line within {STARTUP_TIMEOUT:.0f}s")
+    assert match is not None
+
+    endpoint, port = match.group(1), int(match.group(2))
+    server = KinkoServer(endpoint, port, proc, stderr_path, lines)
+    try:
+        yield server
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+                stderr_file.close()
+                text = stderr_path.read_text(errors="replace")
+                shutil.rmtree(workdir, ignore_errors=True)
+                pytest.fail(
+                    f"kinko did not exit within {SHUTDOWN_TIMEOUT:.0f}s of SIGTERM\n"
+                    f"--- kinko stderr ---\n{text}",
+                    pytrace=False,
+                )
+        pump.join(timeout=5)
+        stderr_file.close()
+        text = stderr_path.read_text(errors="replace")
+        shutil.rmtree(workdir, ignore_errors=True)
+        assert proc.returncode == 0, (
+            f"kinko exited with code {proc.returncode} after SIGTERM (expected a clean 0)\n"
+            f"--- kinko stderr ---\n{text}"
+        )
+
+
+@pytest.fixture(scope="session")
+def endpoint(kinko_server: KinkoServer) -> str:
+    return kinko_server.endpoint
+
+
+# ---------------------------------------------------------------------------
+# boto3
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sm(endpoint: str):
+    """boto3 Secrets Manager client for the dev root credentials."""
+    return make_client(endpoint)
+
+
+@pytest.fixture(scope="session")
+def client_factory(endpoint: str) -> Callable[..., object]:
+    return lambda access_key=ACCESS_KEY, secret_key=SECRET_KEY: make_client(
+        endpoint, access_key, secret_key
+    )
+
+
+@pytest.fixture(scope="session")
+def aws(endpoint: str, aws_config_dir: Path) -> AwsCli:
+    return AwsCli(endpoint, aws_config_dir)
+
+
+@pytest.fixture(scope="session")
+def raw(endpoint: str) -> Callable[..., RawResponse]:
+    return lambda operation, payload=None, **kw: raw_call(endpoint, operation, payload, **kw)
