@@ -190,18 +190,18 @@ impl Secret {
         if previous_holder.as_deref() == Some(to) {
             return;
         }
-        if let Some(holder) = &previous_holder {
-            if let Some(v) = self.versions.iter_mut().find(|v| &v.id == holder) {
-                v.remove_stage(label);
-            }
+        if let Some(holder) = &previous_holder
+            && let Some(v) = self.versions.iter_mut().find(|v| &v.id == holder)
+        {
+            v.remove_stage(label);
         }
         if let Some(v) = self.versions.iter_mut().find(|v| v.id == to) {
             v.add_stage(label);
         }
-        if label == AWSCURRENT {
-            if let Some(holder) = previous_holder {
-                self.attach(AWSPREVIOUS, &holder);
-            }
+        if label == AWSCURRENT
+            && let Some(holder) = previous_holder
+        {
+            self.attach(AWSPREVIOUS, &holder);
         }
     }
 
@@ -263,10 +263,10 @@ impl Secret {
         move_to: Option<&str>,
     ) -> Result<(), SecretError> {
         let holder = self.version_with_stage(label).map(|v| v.id.clone());
-        if let Some(to) = move_to {
-            if self.version(to).is_none() {
-                return Err(SecretError::VersionNotFound(to.to_owned()));
-            }
+        if let Some(to) = move_to
+            && self.version(to).is_none()
+        {
+            return Err(SecretError::VersionNotFound(to.to_owned()));
         }
         if let Some(from) = remove_from {
             let v = self
@@ -288,10 +288,10 @@ impl Secret {
             }
             (Some(to), _) => self.attach(label, to),
             (None, _) => {
-                if let Some(from) = remove_from {
-                    if let Some(v) = self.versions.iter_mut().find(|v| v.id == from) {
-                        v.remove_stage(label);
-                    }
+                if let Some(from) = remove_from
+                    && let Some(v) = self.versions.iter_mut().find(|v| v.id == from)
+                {
+                    v.remove_stage(label);
                 }
             }
         }

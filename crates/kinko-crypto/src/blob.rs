@@ -162,7 +162,6 @@ fn encode_context(context: &EncryptionContext) -> Result<Vec<u8>, CryptoError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use proptest::prelude::*;

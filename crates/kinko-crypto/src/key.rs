@@ -119,7 +119,6 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

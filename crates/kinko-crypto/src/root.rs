@@ -208,7 +208,6 @@ fn sync_parent(path: &Path) {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

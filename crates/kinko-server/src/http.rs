@@ -228,7 +228,7 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 => {
+            b'%' if i + 2 < bytes.len() && i + 2 < bytes.len() => {
                 match u8::from_str_radix(&s[i + 1..i + 3], 16) {
                     Ok(b) => {
                         out.push(b);

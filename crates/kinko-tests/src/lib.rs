@@ -1,1 +1,389 @@
-//! kinko-tests
+//! kinko-tests: the integration-test harness. Every test drives a real kinko server, in process,
+//! over HTTP, with the official `aws-sdk-secretsmanager` client, exactly as an unmodified AWS
+//! application would.
+//!
+//! Two ways to get a server:
+//!
+//! - [`TestServer::start`]: one dev-mode server (in-memory store, account `000000000000`, root
+//!   credentials `test`/`test`, system clock) shared by every test of a test binary. Tests share it
+//!   safely because each one works on secrets with unique names ([`unique_name`]).
+//!
+//!   `#[tokio::test]` builds a fresh runtime per test and drops it when the test ends, cancelling
+//!   every task spawned on it. A server shared across tests therefore can't live on any test's
+//!   runtime: it runs on a dedicated `std::thread` that owns a multi-thread tokio runtime and blocks
+//!   on the server for the whole life of the test binary (the thread is never joined; the process
+//!   exit ends it). Tests talk to it over TCP only, so their own runtimes never touch its tasks.
+//!
+//! - [`TestServer::start_with`]: a server of the test's own, with its own [`Config`] (e.g. a SQLite
+//!   data dir, see [`sqlite_config`]) and clock ([`TestClock::Manual`] to move time). It runs on the
+//!   calling test's runtime; call [`TestServer::shutdown`] at the end.
+//!
+//! [`TestServer::client`] builds an SDK client for a server: endpoint URL, region `us-east-1`,
+//! static credentials, latest behaviour version. The server rejects signatures more than 5 minutes
+//! away from *its* clock, so when the server runs on a [`ManualClock`] the client signs with a
+//! time source reading that same clock.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
+use aws_smithy_async::time::TimeSource;
+use kinko_core::{Clock, ManualClock, SystemClock};
+pub use kinko_server::Config;
+use zeroize::Zeroizing;
+
+/// The region every client signs for.
+pub const REGION: &str = "us-east-1";
+/// The management account of a dev-mode server.
+pub const DEV_ACCOUNT: &str = "000000000000";
+/// Root credentials of servers made with [`sqlite_config`].
+pub const SQLITE_ACCESS_KEY_ID: &str = "AKIAKINKOTESTROOT000";
+pub const SQLITE_SECRET_ACCESS_KEY: &str = "kinko-tests-root-secret-access-key-0000000";
+
+/// The clock a test server takes its time from.
+#[derive(Clone, Debug)]
+pub enum TestClock {
+    System,
+    /// Moves only when the test says so; clients of the server sign with it too.
+    Manual(Arc<ManualClock>),
+}
+
+impl TestClock {
+    /// A manual clock starting at the current system time.
+    pub fn manual() -> (TestClock, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::starting_now());
+        (TestClock::Manual(clock.clone()), clock)
+    }
+
+    fn server_clock(&self) -> Arc<dyn Clock> {
+        match self {
+            TestClock::System => Arc::new(SystemClock),
+            TestClock::Manual(c) => c.clone(),
+        }
+    }
+}
+
+impl From<Arc<ManualClock>> for TestClock {
+    fn from(c: Arc<ManualClock>) -> Self {
+        TestClock::Manual(c)
+    }
+}
+
+/// An AWS SDK time source reading a [`ManualClock`], so requests are signed at the server's "now".
+#[derive(Debug, Clone)]
+pub struct ManualTimeSource(pub Arc<ManualClock>);
+
+impl TimeSource for ManualTimeSource {
+    fn now(&self) -> SystemTime {
+        let ms = u64::try_from(self.0.now().millis()).unwrap_or(0);
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+}
+
+/// A dev-mode configuration on an ephemeral port.
+pub fn dev_config() -> Config {
+    Config {
+        dev: true,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Config::default()
+    }
+}
+
+/// A configuration with a real SQLite data dir in `dir`, root credentials
+/// [`SQLITE_ACCESS_KEY_ID`] / [`SQLITE_SECRET_ACCESS_KEY`], on an ephemeral port.
+pub fn sqlite_config(dir: &Path) -> Config {
+    Config {
+        dev: false,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: dir.to_path_buf(),
+        root_access_key_id: Some(SQLITE_ACCESS_KEY_ID.to_owned()),
+        root_secret_access_key: Some(Zeroizing::new(SQLITE_SECRET_ACCESS_KEY.to_owned())),
+        ..Config::default()
+    }
+}
+
+/// A running kinko server and what a client needs to reach it.
+pub struct TestServer {
+    addr: SocketAddr,
+    account_id: String,
+    access_key_id: String,
+    secret_access_key: String,
+    clock: TestClock,
+    /// `None` for the shared server, whose `Running` lives on its own thread.
+    running: Option<kinko_server::Running>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .field("account_id", &self.account_id)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+static SHARED: OnceLock<TestServer> = OnceLock::new();
+
+impl TestServer {
+    /// The dev-mode server shared by every test of this test binary (started on first use).
+    pub fn start() -> &'static TestServer {
+        SHARED.get_or_init(start_shared)
+    }
+
+    /// A server of the caller's own, on the caller's runtime. `config.root_secret_access_key` must
+    /// be set unless `config.dev` (the harness has to know the secret to sign requests).
+    pub async fn start_with(config: Config, clock: impl Into<TestClock>) -> TestServer {
+        let clock = clock.into();
+        let configured_secret = config.root_secret_access_key.as_ref().map(|s| s.to_string());
+        let running = kinko_server::start(config, clock.server_clock())
+            .await
+            .expect("kinko server starts");
+        let creds = running.root_credentials();
+        let secret_access_key = if creds.known {
+            creds.secret_access_key.to_string()
+        } else {
+            configured_secret.expect("a reopened data dir needs the configured root secret")
+        };
+        TestServer {
+            addr: running.local_addr(),
+            account_id: running.account_id().to_owned(),
+            access_key_id: creds.access_key_id.clone(),
+            secret_access_key,
+            clock,
+            running: Some(running),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    pub fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
+    /// The server's manual clock, if it has one.
+    pub fn manual_clock(&self) -> Option<&Arc<ManualClock>> {
+        match &self.clock {
+            TestClock::Manual(c) => Some(c),
+            TestClock::System => None,
+        }
+    }
+
+    /// An SDK client with the server's root credentials.
+    pub fn client(&self) -> Client {
+        Client::from_conf(self.config_builder().build())
+    }
+
+    /// An SDK client signing with other credentials.
+    pub fn client_with_credentials(&self, access_key_id: &str, secret_access_key: &str) -> Client {
+        Client::from_conf(
+            self.config_builder()
+                .credentials_provider(Credentials::new(
+                    access_key_id,
+                    secret_access_key,
+                    None,
+                    None,
+                    "kinko-tests",
+                ))
+                .build(),
+        )
+    }
+
+    /// The SDK configuration [`TestServer::client`] uses, for tests that need to change something.
+    ///
+    /// With a manual clock, the client signs with that clock, and the SDK's clock-skew correction
+    /// is turned off: it measures skew from the HTTP `Date` header, which the HTTP stack fills from
+    /// the wall clock rather than the server's injected clock, and would "correct" the signing time
+    /// back to the wall clock.
+    pub fn config_builder(&self) -> aws_sdk_secretsmanager::config::Builder {
+        let mut b = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint_url())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                self.access_key_id.clone(),
+                self.secret_access_key.clone(),
+                None,
+                None,
+                "kinko-tests",
+            ));
+        if let TestClock::Manual(c) = &self.clock {
+            b = b
+                .time_source(ManualTimeSource(c.clone()))
+                .disable_clock_skew_correction(true);
+        }
+        b
+    }
+
+    /// Runs the server's background jobs (purging secrets past their recovery window) now.
+    /// Only for servers made with [`TestServer::start_with`].
+    pub async fn run_jobs_now(&self) {
+        self.running
+            .as_ref()
+            .expect("run_jobs_now needs a server of the test's own (start_with)")
+            .run_jobs_now()
+            .await;
+    }
+
+    /// Stops a server made with [`TestServer::start_with`].
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+fn start_shared() -> TestServer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("kinko-shared-test-server".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime for the shared test server");
+            rt.block_on(async move {
+                match kinko_server::start(dev_config(), Arc::new(SystemClock)).await {
+                    Ok(running) => {
+                        let creds = running.root_credentials();
+                        let info = (
+                            running.local_addr(),
+                            running.account_id().to_owned(),
+                            creds.access_key_id.clone(),
+                            creds.secret_access_key.to_string(),
+                        );
+                        let _ = tx.send(Ok(info));
+                        // Serve until the test binary exits.
+                        std::future::pending::<()>().await;
+                        drop(running);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        })
+        .expect("spawn the shared test server thread");
+    let (addr, account_id, access_key_id, secret_access_key) = rx
+        .recv()
+        .expect("shared test server reports its start")
+        .unwrap_or_else(|e| panic!("shared test server failed to start: {e}"));
+    TestServer {
+        addr,
+        account_id,
+        access_key_id,
+        secret_access_key,
+        clock: TestClock::System,
+        running: None,
+    }
+}
+
+/// A secret name nobody else uses: `<prefix>-<uuid without hyphens>`.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh ClientRequestToken / VersionId (a UUID v4, as the SDK generates).
+pub fn token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Seconds since the epoch, now, by the system clock.
+pub fn now_secs() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("system time after the epoch")
+            .as_secs(),
+    )
+    .expect("seconds fit i64")
+}
+
+/// A staging-label list as a sorted `Vec<String>`: AWS gives no order guarantee for labels.
+pub fn sorted(labels: &[String]) -> Vec<String> {
+    let mut v = labels.to_vec();
+    v.sort();
+    v
+}
+
+/// `["a", "b"]` as owned, sorted strings.
+pub fn labels(l: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = l.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// The version-to-labels map of DescribeSecret, labels sorted.
+pub async fn stages_of(client: &Client, secret_id: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let d = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .expect("DescribeSecret");
+    d.version_ids_to_stages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, sorted(&v)))
+        .collect()
+}
+
+/// Creates a string secret and returns `(arn, version_id)`.
+pub async fn create_string_secret(client: &Client, name: &str, value: &str) -> (String, String) {
+    let out = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("CreateSecret");
+    (
+        out.arn.expect("CreateSecret returns the ARN"),
+        out.version_id.expect("CreateSecret with a value returns the VersionId"),
+    )
+}
+
+/// Checks `arn` is `arn:aws:secretsmanager:us-east-1:<account>:secret:<name>-XXXXXX` (six ASCII
+/// alphanumerics) and returns the suffix.
+pub fn arn_suffix<'a>(arn: &'a str, account_id: &str, name: &str) -> &'a str {
+    let prefix = format!("arn:aws:secretsmanager:{REGION}:{account_id}:secret:{name}-");
+    let suffix = arn
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("ARN {arn:?} does not start with {prefix:?}"));
+    assert_eq!(suffix.len(), 6, "ARN suffix of {arn:?} is not 6 characters");
+    assert!(
+        suffix.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "ARN suffix of {arn:?} is not alphanumeric"
+    );
+    suffix
+}
+
+/// Fails the test with the full error when `r` is not an error; returns the error's service view.
+#[macro_export]
+macro_rules! expect_err {
+    ($r:expr) => {
+        match $r {
+            Ok(out) => panic!("expected an error, got success: {out:?}"),
+            Err(e) => e.into_service_error(),
+        }
+    };
+}

@@ -89,8 +89,8 @@ impl Operation for CreateSecret {
                 ));
             }
             // A retry of the same request (same token, same value) succeeds with the same answer.
-            if let (Some(token), Some((kind, bytes))) = (&i.client_request_token, value) {
-                if let Some(version) = existing.version(token) {
+            if let (Some(token), Some((kind, bytes))) = (&i.client_request_token, value)
+                && let Some(version) = existing.version(token) {
                     if model::same_value(cx, &existing, version, kind, bytes).await? {
                         return Ok(Output {
                             arn: existing.arn.clone(),
@@ -103,7 +103,6 @@ impl Operation for CreateSecret {
                         existing.arn
                     )));
                 }
-            }
             return Err(SmError::ResourceExists(format!(
                 "The operation failed because the secret {name} already exists."
             )));

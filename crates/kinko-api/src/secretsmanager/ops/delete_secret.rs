@@ -42,13 +42,12 @@ impl Operation for DeleteSecret {
                 "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.".into(),
             ));
         }
-        if let Some(days) = i.recovery_window_in_days {
-            if !(7..=30).contains(&days) {
+        if let Some(days) = i.recovery_window_in_days
+            && !(7..=30).contains(&days) {
                 return Err(SmError::InvalidParameter(
                     "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).".into(),
                 ));
             }
-        }
         Ok(())
     }
 

@@ -70,8 +70,8 @@ impl Operation for PutSecretValue {
             ));
         };
         let token = i.client_request_token.clone().unwrap_or_default();
-        if let Some(existing) = secret.version(&token) {
-            if existing.kind.is_some() {
+        if let Some(existing) = secret.version(&token)
+            && existing.kind.is_some() {
                 if model::same_value(cx, &secret, existing, kind, bytes).await? {
                     return Ok(Output {
                         arn: secret.arn.clone(),
@@ -85,7 +85,6 @@ impl Operation for PutSecretValue {
                     secret.arn
                 )));
             }
-        }
         let now = cx.services.clock.now();
         let (sealed, key_arn) = model::seal_value(cx, &secret, &token, bytes).await?;
         // A value-less placeholder version (from rotation) with this token is filled in place.

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests (AWS SDK for Rust),
+# the bounded decoder fuzz run, and the AWS CLI / boto3 compatibility tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo build"
+cargo build --workspace --locked
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== AWS CLI and boto3 compatibility tests"
+KINKO_BIN="$PWD/target/debug/kinko" bash tests/compat/run.sh
