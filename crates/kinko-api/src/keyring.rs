@@ -190,9 +190,10 @@ impl Keyring {
 
     async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {
         if let Ok(cache) = self.materials.read()
-            && let Some(k) = cache.get(&(key_arn.to_owned(), version)) {
-                return Ok(k.clone());
-            }
+            && let Some(k) = cache.get(&(key_arn.to_owned(), version))
+        {
+            return Ok(k.clone());
+        }
         let wrapped = self
             .store
             .kms_material(key_arn, version)

@@ -302,9 +302,10 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool), 
         (None, None) => RootKey::load_or_create(&key_path).map_err(root_key_error)?.0,
     };
     if let Some(check) = &check
-        && !root.verify_check(check) {
-            return Err(StartError::RootKeyMismatch(dir.clone()));
-        }
+        && !root.verify_check(check)
+    {
+        return Err(StartError::RootKeyMismatch(dir.clone()));
+    }
     let store = SqliteStore::open(&db_path)?;
     let fresh = check.is_none();
     if fresh {

@@ -777,7 +777,6 @@ async fn batch_get_with_filters_paginates() {
         create_string_secret(&client, &name, &format!("value-{i}")).await;
         expected.insert((name, format!("value-{i}")));
     }
-    // A secret without a value matches the filter but has nothing to return.
     let mut seen = BTreeSet::new();
     let mut pages = 0;
     let mut next: Option<String> = None;

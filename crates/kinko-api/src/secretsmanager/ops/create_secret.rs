@@ -90,19 +90,20 @@ impl Operation for CreateSecret {
             }
             // A retry of the same request (same token, same value) succeeds with the same answer.
             if let (Some(token), Some((kind, bytes))) = (&i.client_request_token, value)
-                && let Some(version) = existing.version(token) {
-                    if model::same_value(cx, &existing, version, kind, bytes).await? {
-                        return Ok(Output {
-                            arn: existing.arn.clone(),
-                            name: existing.name.clone(),
-                            version_id: Some(token.clone()),
-                        });
-                    }
-                    return Err(SmError::ResourceExists(format!(
-                        "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
-                        existing.arn
-                    )));
+                && let Some(version) = existing.version(token)
+            {
+                if model::same_value(cx, &existing, version, kind, bytes).await? {
+                    return Ok(Output {
+                        arn: existing.arn.clone(),
+                        name: existing.name.clone(),
+                        version_id: Some(token.clone()),
+                    });
                 }
+                return Err(SmError::ResourceExists(format!(
+                    "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
+                    existing.arn
+                )));
+            }
             return Err(SmError::ResourceExists(format!(
                 "The operation failed because the secret {name} already exists."
             )));

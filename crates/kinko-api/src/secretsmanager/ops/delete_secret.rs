@@ -43,11 +43,12 @@ impl Operation for DeleteSecret {
             ));
         }
         if let Some(days) = i.recovery_window_in_days
-            && !(7..=30).contains(&days) {
-                return Err(SmError::InvalidParameter(
-                    "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).".into(),
-                ));
-            }
+            && !(7..=30).contains(&days)
+        {
+            return Err(SmError::InvalidParameter(
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -71,20 +71,21 @@ impl Operation for PutSecretValue {
         };
         let token = i.client_request_token.clone().unwrap_or_default();
         if let Some(existing) = secret.version(&token)
-            && existing.kind.is_some() {
-                if model::same_value(cx, &secret, existing, kind, bytes).await? {
-                    return Ok(Output {
-                        arn: secret.arn.clone(),
-                        name: secret.name.clone(),
-                        version_id: token,
-                        version_stages: existing.stages.clone(),
-                    });
-                }
-                return Err(SmError::ResourceExists(format!(
-                    "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
-                    secret.arn
-                )));
+            && existing.kind.is_some()
+        {
+            if model::same_value(cx, &secret, existing, kind, bytes).await? {
+                return Ok(Output {
+                    arn: secret.arn.clone(),
+                    name: secret.name.clone(),
+                    version_id: token,
+                    version_stages: existing.stages.clone(),
+                });
             }
+            return Err(SmError::ResourceExists(format!(
+                "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
+                secret.arn
+            )));
+        }
         let now = cx.services.clock.now();
         let (sealed, key_arn) = model::seal_value(cx, &secret, &token, bytes).await?;
         // A value-less placeholder version (from rotation) with this token is filled in place.

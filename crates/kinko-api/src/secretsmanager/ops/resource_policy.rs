@@ -17,9 +17,11 @@ fn policy_problems(doc: &str) -> Vec<String> {
     };
     let mut problems = vec![];
     if let Some(v) = policy.get("Version")
-        && v != "2012-10-17" && v != "2008-10-17" {
-            problems.push("The policy Version must be 2012-10-17 or 2008-10-17.".into());
-        }
+        && v != "2012-10-17"
+        && v != "2008-10-17"
+    {
+        problems.push("The policy Version must be 2012-10-17 or 2008-10-17.".into());
+    }
     let statements = match policy.get("Statement") {
         Some(serde_json::Value::Array(a)) => a.clone(),
         Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
