@@ -2,6 +2,7 @@
 //! written as JSON lines by a background thread. Records never hold secret values or keys.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::mpsc;
@@ -80,6 +81,7 @@ impl Audit {
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(path)
                     .map_err(|e| StartError::Write(path.to_owned(), e))?,
             )

@@ -306,6 +306,16 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool), 
     {
         return Err(StartError::RootKeyMismatch(dir.clone()));
     }
+    if !existed {
+        // SQLite gives its -wal and -shm files the database file's mode: make that owner-only.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&db_path)
+            .map_err(|e| StartError::Write(db_path.clone(), e))?;
+    }
     let store = SqliteStore::open(&db_path)?;
     let fresh = check.is_none();
     if fresh {
