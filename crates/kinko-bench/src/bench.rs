@@ -267,8 +267,8 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
         eprintln!("wrote {}", path.display());
     }
 
-    if results.iter().any(RunResult::has_errors) {
-        eprintln!("\n!!! SOME REQUESTS FAILED: these figures are not valid, see the errors above !!!");
+    if !results.iter().all(RunResult::is_valid) {
+        eprintln!("\n!!! SOME RUNS FAILED: their figures are not valid, see the report above !!!");
         Ok(Outcome::HadErrors)
     } else {
         Ok(Outcome::Clean)
@@ -422,22 +422,42 @@ fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> S
             stats::ratio_table(&ratios)
         );
     }
-    let failed: Vec<&RunResult> = results.iter().filter(|r| r.has_errors()).collect();
+    let failed: Vec<&RunResult> = results.iter().filter(|r| !r.is_valid()).collect();
     if !failed.is_empty() {
-        let _ = writeln!(out, "**ERRORS — the figures above are not valid:**\n");
+        let _ = writeln!(out, "**FAILED RUNS — their figures are not valid:**\n");
         for r in failed {
             let _ = writeln!(
                 out,
-                "- {} {} c={}: {} failed in the measured window, {} in warm-up",
+                "- {} {} c={}: {} failed in the measured window, {} in warm-up, {} succeeded",
                 r.server.name(),
                 r.op,
                 r.concurrency,
                 r.errors(),
-                r.tally.warmup_errors
+                r.tally.warmup_errors,
+                r.requests(),
             );
             for (kind, tally) in &r.tally.errors {
                 let _ = writeln!(out, "  - {kind} × {}: {}", tally.count, tally.example);
             }
+        }
+        out.push('\n');
+    }
+    let abandoned: Vec<&RunResult> = results.iter().filter(|r| r.tally.abandoned > 0).collect();
+    if !abandoned.is_empty() {
+        let _ = writeln!(
+            out,
+            "Requests still unanswered {} s after the end of their run (abandoned, not counted):\n",
+            load::DRAIN_GRACE.as_secs()
+        );
+        for r in abandoned {
+            let _ = writeln!(
+                out,
+                "- {} {} c={}: {}",
+                r.server.name(),
+                r.op,
+                r.concurrency,
+                r.tally.abandoned
+            );
         }
         out.push('\n');
     }

@@ -45,6 +45,8 @@ pub struct Tally {
     pub warmup_errors: u64,
     /// Connections re-established after the server closed one.
     pub reconnects: u64,
+    /// Requests still unanswered a grace period after the end of the run.
+    pub abandoned: u64,
 }
 
 impl Tally {
@@ -55,6 +57,7 @@ impl Tally {
             errors: BTreeMap::new(),
             warmup_errors: 0,
             reconnects: 0,
+            abandoned: 0,
         }
     }
 
@@ -88,6 +91,7 @@ impl Tally {
         }
         self.warmup_errors += other.warmup_errors;
         self.reconnects += other.reconnects;
+        self.abandoned += other.abandoned;
     }
 
     pub fn error_count(&self) -> u64 {
@@ -123,6 +127,11 @@ impl RunResult {
 
     pub fn has_errors(&self) -> bool {
         self.errors() > 0 || self.tally.warmup_errors > 0
+    }
+
+    /// Whether the figures can be trusted: no failed request, and at least one success.
+    pub fn is_valid(&self) -> bool {
+        !self.has_errors() && self.requests() > 0
     }
 
     pub fn throughput(&self) -> f64 {
@@ -173,6 +182,11 @@ impl RunResult {
                 self.errors(),
                 self.tally.warmup_errors
             );
+        } else if self.requests() == 0 {
+            line.push_str("  NO SUCCESSFUL REQUEST");
+        }
+        if self.tally.abandoned > 0 {
+            let _ = write!(line, "  ({} abandoned in flight)", self.tally.abandoned);
         }
         line
     }
@@ -193,6 +207,8 @@ impl RunResult {
             "errors": self.errors(),
             "warmup_errors": self.tally.warmup_errors,
             "reconnects": self.tally.reconnects,
+            "abandoned": self.tally.abandoned,
+            "valid": self.is_valid(),
             "requests_per_sec": self.throughput(),
             "latency_us": {
                 "mean": self.tally.latency_us.mean(),
