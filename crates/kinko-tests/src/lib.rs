@@ -139,20 +139,25 @@ impl TestServer {
     /// be set unless `config.dev` (the harness has to know the secret to sign requests).
     pub async fn start_with(config: Config, clock: impl Into<TestClock>) -> TestServer {
         let clock = clock.into();
+        let configured_id = config.root_access_key_id.clone();
         let configured_secret = config.root_secret_access_key.as_ref().map(|s| s.to_string());
         let running = kinko_server::start(config, clock.server_clock())
             .await
             .expect("kinko server starts");
         let creds = running.root_credentials();
-        let secret_access_key = if creds.known {
-            creds.secret_access_key.to_string()
+        // A reopened data dir doesn't hand the root key back: use the configured one.
+        let (access_key_id, secret_access_key) = if creds.known {
+            (creds.access_key_id.clone(), creds.secret_access_key.to_string())
         } else {
-            configured_secret.expect("a reopened data dir needs the configured root secret")
+            (
+                configured_id.unwrap_or_else(|| creds.access_key_id.clone()),
+                configured_secret.expect("a reopened data dir needs the configured root secret"),
+            )
         };
         TestServer {
             addr: running.local_addr(),
             account_id: running.account_id().to_owned(),
-            access_key_id: creds.access_key_id.clone(),
+            access_key_id,
             secret_access_key,
             clock,
             running: Some(running),
@@ -358,7 +363,8 @@ pub async fn create_string_secret(client: &Client, name: &str, value: &str) -> (
         .expect("CreateSecret");
     (
         out.arn.expect("CreateSecret returns the ARN"),
-        out.version_id.expect("CreateSecret with a value returns the VersionId"),
+        out.version_id
+            .expect("CreateSecret with a value returns the VersionId"),
     )
 }
 

@@ -41,7 +41,11 @@ async fn create_string_secret_returns_arn_name_and_version() {
     let arn = out.arn().expect("ARN");
     arn_suffix(arn, DEV_ACCOUNT, &name);
     assert_eq!(out.name(), Some(name.as_str()));
-    assert_eq!(out.version_id(), Some(t.as_str()), "VersionId is the ClientRequestToken");
+    assert_eq!(
+        out.version_id(),
+        Some(t.as_str()),
+        "VersionId is the ClientRequestToken"
+    );
 
     let got = client
         .get_secret_value()
@@ -56,7 +60,10 @@ async fn create_string_secret_returns_arn_name_and_version() {
     assert_eq!(got.version_id(), Some(t.as_str()));
     assert_eq!(got.version_stages(), ["AWSCURRENT"]);
     let created = got.created_date().expect("CreatedDate").secs();
-    assert!((created - now_secs()).abs() < 60, "CreatedDate {created} is not now");
+    assert!(
+        (created - now_secs()).abs() < 60,
+        "CreatedDate {created} is not now"
+    );
 }
 
 #[tokio::test]
@@ -299,23 +306,26 @@ async fn create_name_scheduled_for_deletion_is_invalid_request() {
     assert!(e.is_invalid_request_exception(), "{e:?}");
     assert_eq!(
         e.message(),
-        Some("You can't create this secret because a secret with this name is already scheduled for deletion.")
+        Some(
+            "You can't create this secret because a secret with this name is already scheduled for deletion."
+        )
     );
 }
 
 #[tokio::test]
 async fn create_with_invalid_name_characters_is_validation_error() {
     let client = TestServer::start().client();
-    for bad in ["has space", "star*", "what?", "bra]cket", "back\\slash", "comma,", "héllo"] {
+    for bad in [
+        "has space",
+        "star*",
+        "what?",
+        "bra]cket",
+        "back\\slash",
+        "comma,",
+        "héllo",
+    ] {
         let name = format!("{}{bad}", unique_name("bad"));
-        let e = expect_err!(
-            client
-                .create_secret()
-                .name(&name)
-                .secret_string("v")
-                .send()
-                .await
-        );
+        let e = expect_err!(client.create_secret().name(&name).secret_string("v").send().await);
         assert_eq!(e.meta().code(), Some("ValidationException"), "{name:?}: {e:?}");
         assert_eq!(e.message(), Some(INVALID_NAME), "{name:?}");
     }
@@ -407,7 +417,11 @@ async fn create_with_oversized_value_is_validation_error_and_creates_nothing() {
             .send()
             .await
     );
-    assert_eq!(e.meta().code(), Some("ValidationException"), "65,538 bytes: {e:?}");
+    assert_eq!(
+        e.meta().code(),
+        Some("ValidationException"),
+        "65,538 bytes: {e:?}"
+    );
 }
 
 #[tokio::test]
@@ -447,6 +461,32 @@ async fn create_name_length_limit_is_512() {
 }
 
 #[tokio::test]
+async fn create_with_over_long_description_is_validation_error() {
+    let client = TestServer::start().client();
+    let name = unique_name("create-longdesc");
+    let e = expect_err!(
+        client
+            .create_secret()
+            .name(&name)
+            .description("d".repeat(2049))
+            .secret_string("v")
+            .send()
+            .await
+    );
+    assert_eq!(e.meta().code(), Some("ValidationException"), "{e:?}");
+    let e = expect_err!(client.describe_secret().secret_id(&name).send().await);
+    assert!(e.is_resource_not_found_exception(), "nothing was created: {e:?}");
+    client
+        .create_secret()
+        .name(&name)
+        .description("d".repeat(2048))
+        .secret_string("v")
+        .send()
+        .await
+        .expect("a 2,048-character description is fine");
+}
+
+#[tokio::test]
 async fn create_secrets_get_distinct_suffixes() {
     let client = TestServer::start().client();
     let mut suffixes = BTreeSet::new();
@@ -481,7 +521,14 @@ async fn get_by_name_full_arn_and_partial_arn() {
         assert_eq!(got.version_id(), Some(v1.as_str()), "{id}");
     }
     // A full ARN with the wrong suffix doesn't fall back to the name.
-    let wrong = format!("{partial}-{}", if arn.ends_with("AAAAAA") { "BBBBBB" } else { "AAAAAA" });
+    let wrong = format!(
+        "{partial}-{}",
+        if arn.ends_with("AAAAAA") {
+            "BBBBBB"
+        } else {
+            "AAAAAA"
+        }
+    );
     let e = expect_err!(client.get_secret_value().secret_id(&wrong).send().await);
     assert!(e.is_resource_not_found_exception(), "{e:?}");
     assert_eq!(e.message(), Some(NOT_FOUND));
@@ -643,7 +690,10 @@ async fn get_unknown_version_id_or_stage_is_not_found() {
     assert!(e.is_resource_not_found_exception(), "{e:?}");
     assert_eq!(
         e.message(),
-        Some(format!("Secrets Manager can't find the specified secret value for VersionId: {missing}").as_str())
+        Some(
+            format!("Secrets Manager can't find the specified secret value for VersionId: {missing}")
+                .as_str()
+        )
     );
     let e = expect_err!(
         client
@@ -722,9 +772,18 @@ async fn batch_get_by_id_list_reports_missing_ids_in_errors() {
     let values: Vec<(&str, &str)> = out
         .secret_values()
         .iter()
-        .map(|v| (v.name().unwrap_or_default(), v.secret_string().unwrap_or_default()))
+        .map(|v| {
+            (
+                v.name().unwrap_or_default(),
+                v.secret_string().unwrap_or_default(),
+            )
+        })
         .collect();
-    assert_eq!(values, [(a.as_str(), "va"), (b.as_str(), "vb2")], "AWSCURRENT values");
+    assert_eq!(
+        values,
+        [(a.as_str(), "va"), (b.as_str(), "vb2")],
+        "AWSCURRENT values"
+    );
     let first = &out.secret_values()[0];
     assert_eq!(first.arn(), Some(a_arn.as_str()));
     assert_eq!(first.version_id(), Some(a_v.as_str()));
@@ -816,6 +875,59 @@ async fn batch_get_with_filters_paginates() {
 }
 
 #[tokio::test]
+async fn batch_get_records_last_accessed_date() {
+    let client = TestServer::start().client();
+    let name = unique_name("batch-accessed");
+    create_string_secret(&client, &name, "v").await;
+    let out = client
+        .batch_get_secret_value()
+        .secret_id_list(&name)
+        .send()
+        .await
+        .expect("BatchGetSecretValue");
+    assert_eq!(out.secret_values().len(), 1);
+    let mut accessed = None;
+    for _ in 0..100 {
+        let d = client
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .expect("DescribeSecret");
+        if let Some(t) = d.last_accessed_date {
+            accessed = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let accessed = accessed.expect("LastAccessedDate recorded within 2 s of BatchGetSecretValue");
+    assert_eq!(accessed.secs() % 86_400, 0, "midnight UTC");
+}
+
+#[tokio::test]
+async fn batch_get_limits() {
+    let client = TestServer::start().client();
+    let mut ids = client.batch_get_secret_value();
+    for _ in 0..21 {
+        ids = ids.secret_id_list(unique_name("x"));
+    }
+    let e = expect_err!(ids.send().await);
+    assert_eq!(e.meta().code(), Some("ValidationException"), "21 ids: {e:?}");
+    let e = expect_err!(
+        client
+            .batch_get_secret_value()
+            .secret_id_list(unique_name("x"))
+            .max_results(5)
+            .send()
+            .await
+    );
+    assert!(
+        e.is_invalid_parameter_exception(),
+        "MaxResults without Filters: {e:?}"
+    );
+}
+
+#[tokio::test]
 async fn batch_get_needs_exactly_one_of_id_list_and_filters() {
     let client = TestServer::start().client();
     let name = unique_name("batch-both");
@@ -862,7 +974,10 @@ async fn update_description_only_creates_no_version() {
         .expect("UpdateSecret");
     assert_eq!(out.arn(), Some(arn.as_str()));
     assert_eq!(out.name(), Some(name.as_str()));
-    assert!(out.version_id().is_none(), "metadata-only update has no VersionId: {out:?}");
+    assert!(
+        out.version_id().is_none(),
+        "metadata-only update has no VersionId: {out:?}"
+    );
     let after = client
         .describe_secret()
         .secret_id(&name)
@@ -1187,7 +1302,10 @@ async fn describe_shows_deleted_date_when_scheduled() {
         .await
         .expect("DescribeSecret works on a secret scheduled for deletion");
     let deleted = d.deleted_date().expect("DeletedDate").secs();
-    assert!((deleted - now_secs()).abs() < 60, "DeletedDate {deleted} is the time of the call");
+    assert!(
+        (deleted - now_secs()).abs() < 60,
+        "DeletedDate {deleted} is the time of the call"
+    );
 }
 
 #[tokio::test]
