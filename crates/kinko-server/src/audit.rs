@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use kinko_core::Timestamp;
 use serde::Serialize;
@@ -60,9 +60,19 @@ struct Record<'a> {
     recipient_account_id: Option<&'a str>,
 }
 
+/// Records are appended to a shared buffer; a background thread writes the buffer out every
+/// [`FLUSH_EVERY`], so a request never waits for (or wakes) the writer.
 pub(crate) struct Audit {
-    tx: Mutex<Option<mpsc::Sender<String>>>,
+    shared: Option<Arc<Shared>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+struct Shared {
+    buf: Mutex<Vec<u8>>,
+    closed: Mutex<bool>,
+    wake: Condvar,
 }
 
 impl Audit {
@@ -70,7 +80,7 @@ impl Audit {
     pub fn open(path: Option<&Path>) -> Result<Audit, StartError> {
         let Some(path) = path else {
             return Ok(Audit {
-                tx: Mutex::new(None),
+                shared: None,
                 writer: Mutex::new(None),
             });
         };
@@ -86,33 +96,45 @@ impl Audit {
                     .map_err(|e| StartError::Write(path.to_owned(), e))?,
             )
         };
-        let (tx, rx) = mpsc::channel::<String>();
+        let shared = Arc::new(Shared {
+            buf: Mutex::default(),
+            closed: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let s = shared.clone();
         let writer = std::thread::Builder::new()
             .name("kinko-audit".into())
             .spawn(move || {
-                let mut buf = Vec::with_capacity(64 * 1024);
-                while let Ok(line) = rx.recv() {
-                    buf.extend_from_slice(line.as_bytes());
-                    while let Ok(more) = rx.try_recv() {
-                        buf.extend_from_slice(more.as_bytes());
-                        if buf.len() > 1 << 20 {
-                            break;
-                        }
+                let mut pending = Vec::with_capacity(64 * 1024);
+                loop {
+                    let closed = match s.closed.lock() {
+                        Ok(guard) => match s.wake.wait_timeout(guard, FLUSH_EVERY) {
+                            Ok((g, _)) => *g,
+                            Err(_) => true,
+                        },
+                        Err(_) => true,
+                    };
+                    if let Ok(mut buf) = s.buf.lock() {
+                        std::mem::swap(&mut *buf, &mut pending);
                     }
-                    let _ = out.write_all(&buf).and_then(|()| out.flush());
-                    buf.clear();
+                    if !pending.is_empty() {
+                        let _ = out.write_all(&pending).and_then(|()| out.flush());
+                        pending.clear();
+                    }
+                    if closed {
+                        return;
+                    }
                 }
             })
             .ok();
         Ok(Audit {
-            tx: Mutex::new(Some(tx)),
+            shared: Some(shared),
             writer: Mutex::new(writer),
         })
     }
 
     pub fn record(&self, e: &AuditEvent) {
-        let Ok(guard) = self.tx.lock() else { return };
-        let Some(tx) = guard.as_ref() else { return };
+        let Some(shared) = &self.shared else { return };
         let time = e
             .event_time
             .to_offset_date_time()
@@ -141,16 +163,20 @@ impl Audit {
             event_type: "AwsApiCall",
             recipient_account_id: e.account_id.as_deref(),
         };
-        if let Ok(mut line) = serde_json::to_string(&record) {
-            line.push('\n');
-            let _ = tx.send(line);
+        if let Ok(mut buf) = shared.buf.lock()
+            && serde_json::to_writer(&mut *buf, &record).is_ok()
+        {
+            buf.push(b'\n');
         }
         let _ = (&e.source_ip, e.duration_us);
     }
 
     pub fn close(&self) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
+        if let Some(shared) = &self.shared
+            && let Ok(mut closed) = shared.closed.lock()
+        {
+            *closed = true;
+            shared.wake.notify_all();
         }
         if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
             let _ = h.join();

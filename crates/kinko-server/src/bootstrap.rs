@@ -21,6 +21,7 @@ use crate::config::Config;
 const DB_FILE: &str = "kinko.db";
 const ROOT_KEY_FILE: &str = "root.key";
 const CREDENTIALS_FILE: &str = "root-credentials";
+const LOCK_FILE: &str = "kinko.lock";
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_ACCOUNT: &str = "management_account_id";
 pub const DEV_ACCOUNT: &str = "000000000000";
@@ -39,6 +40,8 @@ pub enum StartError {
         "the root key given does not match the one the data dir {0} was created with; refusing to start (nothing was changed)"
     )]
     RootKeyMismatch(PathBuf),
+    #[error("the data dir {0} is in use by another kinko process")]
+    InUse(PathBuf),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("store: {0}")]
@@ -68,6 +71,8 @@ impl std::fmt::Debug for RootCredentials {
 }
 
 pub(crate) struct Booted {
+    /// Held for the server's life: one process owns a data dir (its store caches rely on it).
+    pub lock: Option<std::fs::File>,
     pub services: Services,
     pub store: SqliteStore,
     pub credentials: RootCredentials,
@@ -140,14 +145,15 @@ pub(crate) fn seal_access_key(
 }
 
 pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<Booted, StartError> {
-    let (store, root, fresh) = if config.dev {
+    let (store, root, fresh, mut lock) = if config.dev {
         let root = match &config.root_key_base64 {
             Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
             None => RootKey::generate().map_err(root_key_error)?,
         };
-        (SqliteStore::in_memory()?, root, true)
+        (SqliteStore::in_memory()?, root, true, None)
     } else {
-        open_data_dir(config).await?
+        let (store, root, fresh, lock) = open_data_dir(config).await?;
+        (store, root, fresh, Some(lock))
     };
     let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
     let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root));
@@ -179,6 +185,7 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
             known: false,
         };
         return Ok(Booted {
+            lock: lock.take(),
             services,
             store,
             credentials,
@@ -260,6 +267,7 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
         known: true,
     };
     Ok(Booted {
+        lock: lock.take(),
         services,
         store,
         credentials,
@@ -268,13 +276,26 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
 }
 
 /// Opens (or creates) the data dir: returns the store, the root key, and whether it is new.
-async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool), StartError> {
+async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool, std::fs::File), StartError> {
     let dir = &config.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(|e| StartError::DataDir(dir.clone(), e))?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| StartError::Write(lock_path.clone(), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StartError::InUse(dir.clone())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(StartError::Write(lock_path, e)),
+    }
     let db_path = dir.join(DB_FILE);
     let key_path = config
         .root_key_file
@@ -323,5 +344,5 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool), 
             .meta_put_if_absent(META_ROOT_CHECK, root.make_check().map_err(root_key_error)?)
             .await?;
     }
-    Ok((store, root, fresh))
+    Ok((store, root, fresh, lock))
 }

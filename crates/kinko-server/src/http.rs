@@ -52,6 +52,22 @@ fn service_of(headers: &HeaderMap) -> Service<'_> {
     }
 }
 
+/// The `Date` header from the server's clock (SDKs correct their clock skew from it).
+fn date_header(now: kinko_core::Timestamp) -> Option<HeaderValue> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let text = now.to_offset_date_time().format(FORMAT).ok()?;
+    HeaderValue::from_str(&text).ok()
+}
+
+fn with_date(mut resp: Response, now: kinko_core::Timestamp) -> Response {
+    if let Some(d) = date_header(now) {
+        resp.headers_mut().insert(header::DATE, d);
+    }
+    resp
+}
+
 fn json_response(status: u16, request_id: &str, body: Vec<u8>, error_code: Option<&str>) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -94,6 +110,11 @@ fn query_error(e: &WireError, request_id: &str) -> Response {
 }
 
 async fn aws(State(app): State<Arc<App>>, req: Request) -> Response {
+    let now = app.services.clock.now();
+    with_date(handle(&app, req).await, now)
+}
+
+async fn handle(app: &App, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();

@@ -31,6 +31,7 @@ pub(crate) struct App {
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
+    _lock: Option<std::fs::File>,
     addr: SocketAddr,
     credentials: RootCredentials,
     account_id: String,
@@ -94,6 +95,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let (shutdown, mut rx) = watch::channel(false);
     let router = http::router(app.clone());
+    // Responses go out in one segment without waiting for the peer's ACK (Nagle off).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -103,6 +108,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     });
     let jobs = jobs::Jobs::start(app.services.clone(), config.job_interval);
     Ok(Running {
+        _lock: boot.lock,
         addr,
         credentials: boot.credentials,
         account_id: boot.account_id,

@@ -7,6 +7,7 @@
 //!
 //! Everything SQLite-specific lives in this crate: the schema (`migrations/`), the SQL, the pragmas.
 
+mod cache;
 mod conn;
 mod queries;
 
@@ -20,12 +21,14 @@ use kinko_core::principal::AccessKeyRecord;
 use kinko_core::secret::Secret;
 use kinko_core::store::{Account, SealedValue, SecretWrite, Store, StoreError};
 
+use cache::Cache;
 use conn::Db;
 
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Arc<Db>,
+    cache: Arc<Cache>,
 }
 
 impl SqliteStore {
@@ -33,6 +36,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteStore {
             db: Arc::new(Db::open_file(path)?),
+            cache: Arc::default(),
         })
     }
 
@@ -40,6 +44,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<Self, StoreError> {
         Ok(SqliteStore {
             db: Arc::new(Db::open_memory()?),
+            cache: Arc::default(),
         })
     }
 
@@ -87,12 +92,29 @@ impl Store for SqliteStore {
         region: &str,
         name: &str,
     ) -> Result<Option<Secret>, StoreError> {
-        self.db
-            .read(|c| queries::secret_by_name(c, account_id, region, name))
+        if let Some(s) = self.cache.secret_by_name(account_id, region, name) {
+            return Ok(Some(s));
+        }
+        let t = self.cache.ticket();
+        let s = self
+            .db
+            .read(|c| queries::secret_by_name(c, account_id, region, name))?;
+        if let Some(s) = &s {
+            self.cache.fill_secret(t, s);
+        }
+        Ok(s)
     }
 
     async fn secret_by_arn(&self, arn: &str) -> Result<Option<Secret>, StoreError> {
-        self.db.read(|c| queries::secret_by_arn(c, arn))
+        if let Some(s) = self.cache.secret_by_arn(arn) {
+            return Ok(Some(s));
+        }
+        let t = self.cache.ticket();
+        let s = self.db.read(|c| queries::secret_by_arn(c, arn))?;
+        if let Some(s) = &s {
+            self.cache.fill_secret(t, s);
+        }
+        Ok(s)
     }
 
     async fn list_secrets(&self, account_id: &str, region: &str) -> Result<Vec<Secret>, StoreError> {
@@ -100,11 +122,57 @@ impl Store for SqliteStore {
     }
 
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {
-        self.db.read(|c| queries::sealed_value(c, arn, version_id))
+        if let Some(v) = self.cache.value(arn, version_id) {
+            return Ok(Some(v));
+        }
+        let t = self.cache.ticket();
+        let v = self.db.read(|c| queries::sealed_value(c, arn, version_id))?;
+        if let Some(v) = &v {
+            self.cache.fill_value(t, arn, version_id, v);
+        }
+        Ok(v)
     }
 
     async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError> {
-        self.db.write(move |c| queries::write_secret(c, &write)).await
+        let write = Arc::new(write);
+        let w = write.clone();
+        let result = self.db.write(move |c| queries::write_secret(c, &w)).await;
+        match (&result, write.as_ref()) {
+            (Ok(()), SecretWrite::Create { secret, values }) => {
+                let mut s = secret.clone();
+                s.revision = 1;
+                self.cache.put_secret(&s, values, &[]);
+            }
+            (
+                Ok(()),
+                SecretWrite::Update {
+                    secret,
+                    new_values,
+                    removed_versions,
+                },
+            ) => {
+                let mut s = secret.clone();
+                s.revision += 1;
+                self.cache.put_secret(&s, new_values, removed_versions);
+            }
+            (Ok(()), SecretWrite::Delete { arn, .. }) => self.cache.remove_secret(arn),
+            // The cached state lost a race: make the retry read the database.
+            (Err(StoreError::Conflict), SecretWrite::Update { secret, .. }) => {
+                self.cache.remove_secret(&secret.arn);
+            }
+            (Err(StoreError::Conflict), SecretWrite::Delete { arn, .. }) => self.cache.remove_secret(arn),
+            (Err(StoreError::Conflict), SecretWrite::Create { secret, .. }) => {
+                if let Some(old) = self
+                    .cache
+                    .secret_by_name(&secret.account_id, &secret.region, &secret.name)
+                {
+                    self.cache.remove_secret(&old.arn);
+                }
+                self.cache.bump();
+            }
+            (Err(_), _) => self.cache.bump(),
+        }
+        result
     }
 
     async fn secrets_due_for_deletion(
@@ -116,7 +184,15 @@ impl Store for SqliteStore {
     }
 
     async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError> {
-        self.db.read(|c| queries::kms_key(c, arn))
+        if let Some(k) = self.cache.kms_key(arn) {
+            return Ok(Some(k));
+        }
+        let t = self.cache.ticket();
+        let k = self.db.read(|c| queries::kms_key(c, arn))?;
+        if let Some(k) = &k {
+            self.cache.fill_kms_key(t, k);
+        }
+        Ok(k)
     }
 
     async fn kms_alias_target(
@@ -125,8 +201,17 @@ impl Store for SqliteStore {
         region: &str,
         alias: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.db
-            .read(|c| queries::kms_alias_target(c, account_id, region, alias))
+        if let Some(a) = self.cache.alias(account_id, region, alias) {
+            return Ok(Some(a));
+        }
+        let t = self.cache.ticket();
+        let a = self
+            .db
+            .read(|c| queries::kms_alias_target(c, account_id, region, alias))?;
+        if let Some(a) = &a {
+            self.cache.fill_alias(t, account_id, region, alias, a);
+        }
+        Ok(a)
     }
 
     async fn create_kms_key(
@@ -135,9 +220,20 @@ impl Store for SqliteStore {
         material: WrappedMaterial,
         alias: Option<String>,
     ) -> Result<(), StoreError> {
-        self.db
+        let (k, a) = (key.clone(), alias.clone());
+        let result = self
+            .db
             .write(move |c| queries::create_kms_key(c, &key, &material, alias.as_deref()))
-            .await
+            .await;
+        match &result {
+            Ok(()) => {
+                let mut k = k;
+                k.revision = 1;
+                self.cache.put_kms_key(&k, a.as_deref());
+            }
+            Err(_) => self.cache.bump(),
+        }
+        result
     }
 
     async fn kms_material(&self, key_arn: &str, version: u32) -> Result<Option<WrappedMaterial>, StoreError> {

@@ -1,0 +1,183 @@
+//! A write-through cache in front of the database, for the hot read paths (GetSecretValue,
+//! DescribeSecret, key lookups).
+//!
+//! It is correct because this process is the only writer of the file (the data dir is locked) and
+//! every write updates the cache after its commit. A reader may only fill the cache with what it
+//! read if no write committed since it started reading (`seq`): otherwise a read that started
+//! before a commit could put the old state back after the writer updated the cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kinko_core::kms::KmsKey;
+use kinko_core::secret::Secret;
+use kinko_core::store::SealedValue;
+
+/// Beyond this many entries in a map, it is cleared (simple, and always safe).
+const MAX_ENTRIES: usize = 200_000;
+
+#[derive(Default)]
+struct Maps {
+    secrets: HashMap<String, Secret>,
+    /// (account, region, name) → ARN.
+    names: HashMap<(String, String, String), String>,
+    values: HashMap<(String, String), SealedValue>,
+    kms_keys: HashMap<String, KmsKey>,
+    aliases: HashMap<(String, String, String), String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    seq: AtomicU64,
+    maps: Mutex<Maps>,
+}
+
+/// Taken before a database read; lets the reader fill the cache only if nothing was written since.
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket(u64);
+
+fn bounded<K, V>(m: &mut HashMap<K, V>) {
+    if m.len() >= MAX_ENTRIES {
+        m.clear();
+    }
+}
+
+fn name_key(s: &Secret) -> (String, String, String) {
+    (s.account_id.clone(), s.region.clone(), s.name.clone())
+}
+
+impl Cache {
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.seq.load(Ordering::SeqCst))
+    }
+
+    fn fill(&self, t: Ticket, f: impl FnOnce(&mut Maps)) {
+        if let Ok(mut m) = self.maps.lock() {
+            if self.seq.load(Ordering::SeqCst) == t.0 {
+                f(&mut m);
+            }
+        }
+    }
+
+    /// Called by a writer after its commit: bumps the sequence first, then applies `f`.
+    fn committed(&self, f: impl FnOnce(&mut Maps)) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut m) = self.maps.lock() {
+            f(&mut m);
+        }
+    }
+
+    pub fn secret_by_arn(&self, arn: &str) -> Option<Secret> {
+        self.maps.lock().ok()?.secrets.get(arn).cloned()
+    }
+
+    pub fn secret_by_name(&self, account: &str, region: &str, name: &str) -> Option<Secret> {
+        let m = self.maps.lock().ok()?;
+        let arn = m
+            .names
+            .get(&(account.to_owned(), region.to_owned(), name.to_owned()))?;
+        m.secrets.get(arn).filter(|s| s.name == name).cloned()
+    }
+
+    pub fn fill_secret(&self, t: Ticket, s: &Secret) {
+        self.fill(t, |m| {
+            bounded(&mut m.secrets);
+            bounded(&mut m.names);
+            m.names.insert(name_key(s), s.arn.clone());
+            m.secrets.insert(s.arn.clone(), s.clone());
+        });
+    }
+
+    /// A secret was created or updated: `s` is its new state (with its new revision).
+    pub fn put_secret(&self, s: &Secret, values: &[(String, SealedValue)], removed: &[String]) {
+        self.committed(|m| {
+            bounded(&mut m.secrets);
+            bounded(&mut m.names);
+            bounded(&mut m.values);
+            m.names.insert(name_key(s), s.arn.clone());
+            m.secrets.insert(s.arn.clone(), s.clone());
+            for (v, sealed) in values {
+                m.values.insert((s.arn.clone(), v.clone()), sealed.clone());
+            }
+            for v in removed {
+                m.values.remove(&(s.arn.clone(), v.clone()));
+            }
+        });
+    }
+
+    pub fn remove_secret(&self, arn: &str) {
+        self.committed(|m| {
+            if let Some(s) = m.secrets.remove(arn) {
+                m.names.remove(&name_key(&s));
+                for v in &s.versions {
+                    m.values.remove(&(arn.to_owned(), v.id.clone()));
+                }
+            }
+            m.names.retain(|_, a| a != arn);
+        });
+    }
+
+    /// Any other committed write: nothing cached changes, but in-flight fills must not land.
+    pub fn bump(&self) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn value(&self, arn: &str, version: &str) -> Option<SealedValue> {
+        self.maps
+            .lock()
+            .ok()?
+            .values
+            .get(&(arn.to_owned(), version.to_owned()))
+            .cloned()
+    }
+
+    pub fn fill_value(&self, t: Ticket, arn: &str, version: &str, v: &SealedValue) {
+        self.fill(t, |m| {
+            bounded(&mut m.values);
+            m.values.insert((arn.to_owned(), version.to_owned()), v.clone());
+        });
+    }
+
+    pub fn kms_key(&self, arn: &str) -> Option<KmsKey> {
+        self.maps.lock().ok()?.kms_keys.get(arn).cloned()
+    }
+
+    pub fn fill_kms_key(&self, t: Ticket, k: &KmsKey) {
+        self.fill(t, |m| {
+            bounded(&mut m.kms_keys);
+            m.kms_keys.insert(k.arn.clone(), k.clone());
+        });
+    }
+
+    pub fn alias(&self, account: &str, region: &str, alias: &str) -> Option<String> {
+        self.maps
+            .lock()
+            .ok()?
+            .aliases
+            .get(&(account.to_owned(), region.to_owned(), alias.to_owned()))
+            .cloned()
+    }
+
+    pub fn fill_alias(&self, t: Ticket, account: &str, region: &str, alias: &str, target: &str) {
+        self.fill(t, |m| {
+            bounded(&mut m.aliases);
+            m.aliases.insert(
+                (account.to_owned(), region.to_owned(), alias.to_owned()),
+                target.to_owned(),
+            );
+        });
+    }
+
+    pub fn put_kms_key(&self, k: &KmsKey, alias: Option<&str>) {
+        self.committed(|m| {
+            m.kms_keys.insert(k.arn.clone(), k.clone());
+            if let Some(a) = alias {
+                m.aliases.insert(
+                    (k.account_id.clone(), k.region.clone(), a.to_owned()),
+                    k.arn.clone(),
+                );
+            }
+        });
+    }
+}
