@@ -47,6 +47,24 @@ pub enum SecretWrite {
     Delete { arn: String, revision: i64 },
 }
 
+/// Order of a paged secret listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    CreatedAsc,
+    CreatedDesc,
+    NameAsc,
+    NameDesc,
+}
+
+/// One page of an account and region's secrets, ordered in the database.
+#[derive(Debug, Clone, Copy)]
+pub struct ListPage {
+    pub include_deleted: bool,
+    pub order: ListOrder,
+    pub offset: usize,
+    pub limit: usize,
+}
+
 /// Account-level facts kept by the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -79,6 +97,13 @@ pub trait Store: Send + Sync + 'static {
     async fn secret_by_arn(&self, arn: &str) -> Result<Option<Secret>, StoreError>;
     /// Every secret of an account and region, metadata only, ordered by creation.
     async fn list_secrets(&self, account_id: &str, region: &str) -> Result<Vec<Secret>, StoreError>;
+    /// One page of secrets (metadata only), and whether more follow.
+    async fn list_secrets_page(
+        &self,
+        account_id: &str,
+        region: &str,
+        page: ListPage,
+    ) -> Result<(Vec<Secret>, bool), StoreError>;
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError>;
     async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError>;
     /// Secrets whose `deletion_date` is at or before `now`, at most `limit`.

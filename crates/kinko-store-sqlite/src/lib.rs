@@ -19,7 +19,7 @@ use kinko_core::Timestamp;
 use kinko_core::kms::{KmsKey, WrappedMaterial};
 use kinko_core::principal::AccessKeyRecord;
 use kinko_core::secret::Secret;
-use kinko_core::store::{Account, SealedValue, SecretWrite, Store, StoreError};
+use kinko_core::store::{Account, ListPage, SealedValue, SecretWrite, Store, StoreError};
 
 use cache::Cache;
 use conn::Db;
@@ -119,6 +119,16 @@ impl Store for SqliteStore {
 
     async fn list_secrets(&self, account_id: &str, region: &str) -> Result<Vec<Secret>, StoreError> {
         self.db.read(|c| queries::list_secrets(c, account_id, region))
+    }
+
+    async fn list_secrets_page(
+        &self,
+        account_id: &str,
+        region: &str,
+        page: ListPage,
+    ) -> Result<(Vec<Secret>, bool), StoreError> {
+        self.db
+            .read(|c| queries::list_secrets_page(c, account_id, region, page))
     }
 
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {

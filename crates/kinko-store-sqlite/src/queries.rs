@@ -5,7 +5,7 @@ use kinko_core::Timestamp;
 use kinko_core::kms::{KmsKey, WrappedMaterial};
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
 use kinko_core::secret::Secret;
-use kinko_core::store::{Account, SealedValue, SecretWrite, StoreError};
+use kinko_core::store::{Account, ListOrder, ListPage, SealedValue, SecretWrite, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::conn::backend;
@@ -171,6 +171,39 @@ pub fn list_secrets(c: &Connection, account: &str, region: &str) -> Result<Vec<S
         .query_map(params![account, region], secret_from_row)
         .map_err(backend)?;
     rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
+}
+
+pub fn list_secrets_page(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    page: ListPage,
+) -> Result<(Vec<Secret>, bool), StoreError> {
+    let order = match page.order {
+        ListOrder::CreatedAsc => "created_ms, id",
+        ListOrder::CreatedDesc => "created_ms DESC, id DESC",
+        ListOrder::NameAsc => "name",
+        ListOrder::NameDesc => "name DESC",
+    };
+    let sql = format!(
+        "SELECT doc, revision FROM secrets WHERE account_id = ?1 AND region = ?2 AND (?3 OR deletion_ms IS NULL)
+         ORDER BY {order} LIMIT ?4 OFFSET ?5"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+    let limit = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(
+            params![account, region, page.include_deleted, limit, offset],
+            secret_from_row,
+        )
+        .map_err(backend)?;
+    let mut out: Vec<Secret> = rows
+        .map(|r| r.map_err(backend).and_then(decode_secret))
+        .collect::<Result<_, _>>()?;
+    let more = out.len() > page.limit;
+    out.truncate(page.limit);
+    Ok((out, more))
 }
 
 pub fn sealed_value(c: &Connection, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {

@@ -2,6 +2,7 @@
 
 use kinko_core::filters::{self, Filter, FilterKey, FilterTarget};
 use kinko_core::secret::Secret;
+use kinko_core::store::{ListOrder, ListPage};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -205,17 +206,45 @@ impl Operation for ListSecrets {
             .map(token::decode)
             .transpose()?
             .unwrap_or(0);
-        let mut secrets = matching(cx, &filters, i.include_planned_deletion.unwrap_or(false)).await?;
+        let max = usize::try_from(i.max_results.unwrap_or(100)).unwrap_or(100);
+        let include_deleted = i.include_planned_deletion.unwrap_or(false);
+        let desc = i.sort_order.as_deref() == Some("desc");
+        // Without filters, the database pages and orders: no need to read every secret.
+        let order = match (i.sort_by.as_deref(), desc) {
+            (None | Some("created-date"), false) => Some(ListOrder::CreatedAsc),
+            (None | Some("created-date"), true) => Some(ListOrder::CreatedDesc),
+            (Some("name"), false) => Some(ListOrder::NameAsc),
+            (Some("name"), true) => Some(ListOrder::NameDesc),
+            _ => None,
+        };
+        if let (true, Some(order)) = (filters.is_empty(), order) {
+            let page = ListPage {
+                include_deleted,
+                order,
+                offset,
+                limit: max,
+            };
+            let (secrets, more) = cx
+                .services
+                .store
+                .list_secrets_page(&cx.rc.principal.account_id, &cx.rc.region, page)
+                .await?;
+            let next = offset + secrets.len();
+            return Ok(Output {
+                secret_list: secrets.iter().map(entry).collect(),
+                next_token: more.then(|| token::encode(next)),
+            });
+        }
+        let mut secrets = matching(cx, &filters, include_deleted).await?;
         match i.sort_by.as_deref() {
             Some("name") => secrets.sort_by(|a, b| a.name.cmp(&b.name)),
             Some("last-changed-date") => secrets.sort_by_key(|s| s.last_changed_date),
             Some("last-accessed-date") => secrets.sort_by_key(|s| s.last_accessed_date),
             _ => {} // creation order, as stored
         }
-        if i.sort_order.as_deref() == Some("desc") {
+        if desc {
             secrets.reverse();
         }
-        let max = usize::try_from(i.max_results.unwrap_or(100)).unwrap_or(100);
         let page: Vec<Entry> = secrets.iter().skip(offset).take(max).map(entry).collect();
         let next = offset + page.len();
         Ok(Output {
