@@ -24,6 +24,7 @@ const CREDENTIALS_FILE: &str = "root-credentials";
 const LOCK_FILE: &str = "kinko.lock";
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_ACCOUNT: &str = "management_account_id";
+const META_ROOT_ACCESS_KEY: &str = "root_access_key_id";
 pub const DEV_ACCOUNT: &str = "000000000000";
 
 #[derive(Debug, thiserror::Error)]
@@ -172,12 +173,10 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
             .and_then(|b| String::from_utf8(b).ok())
     };
     if let Some(account_id) = existing_account {
-        let access_key_id = std::fs::read_to_string(config.data_dir.join(CREDENTIALS_FILE))
-            .ok()
-            .and_then(|c| {
-                c.lines()
-                    .find_map(|l| l.strip_prefix("aws_access_key_id = ").map(str::to_owned))
-            })
+        let access_key_id = store_dyn
+            .meta_get(META_ROOT_ACCESS_KEY)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok())
             .unwrap_or_default();
         let credentials = RootCredentials {
             access_key_id,
@@ -247,6 +246,9 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
             })
             .await,
     )?;
+    store_dyn
+        .meta_put_if_absent(META_ROOT_ACCESS_KEY, access_key_id.clone().into_bytes())
+        .await?;
     store_dyn
         .meta_put_if_absent(META_ACCOUNT, account_id.clone().into_bytes())
         .await?;
