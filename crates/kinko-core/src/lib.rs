@@ -7,7 +7,9 @@
 pub mod arn;
 pub mod clock;
 pub mod filters;
+pub mod iam;
 pub mod kms;
+pub mod organizations;
 pub mod password;
 pub mod principal;
 pub mod secret;

@@ -7,8 +7,10 @@
 use async_trait::async_trait;
 
 use crate::Timestamp;
+use crate::iam::IamState;
 use crate::kms::{KmsKey, WrappedMaterial};
-use crate::principal::AccessKeyRecord;
+use crate::organizations::Organization;
+use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,39 @@ pub trait Store: Send + Sync + 'static {
     async fn put_account(&self, account: Account) -> Result<(), StoreError>;
     async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
     async fn put_access_key(&self, key: AccessKeyRecord) -> Result<(), StoreError>;
+    /// Access keys of an account; of one IAM user when `user_name` is given (case-insensitive).
+    async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<Vec<AccessKeyRecord>, StoreError>;
+    /// Returns false when there is no such key.
+    async fn update_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<bool, StoreError>;
+    /// Returns false when there is no such key.
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, StoreError>;
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    // --- IAM ---
+    /// The account's IAM state; an empty one with revision 0 when nothing was stored yet.
+    async fn iam_state(&self, account_id: &str) -> Result<IamState, StoreError>;
+    /// Stores the state, based on `state.revision` (0 = first write); `Conflict` when it changed.
+    async fn write_iam_state(&self, state: IamState) -> Result<(), StoreError>;
+
+    // --- Organizations ---
+    async fn organization(&self) -> Result<Option<Organization>, StoreError>;
+    /// Stores the organization, based on `org.revision` (0 = create); `Conflict` when it changed.
+    async fn write_organization(&self, org: Organization) -> Result<(), StoreError>;
+    /// One transaction: the organization (based on its revision), a new account and its IAM state.
+    async fn create_member_account(
+        &self,
+        org: Organization,
+        account: Account,
+        iam: IamState,
+    ) -> Result<(), StoreError>;
 
     // --- secrets ---
     async fn secret_by_name(

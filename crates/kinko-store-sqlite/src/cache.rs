@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use kinko_core::iam::IamState;
 use kinko_core::kms::KmsKey;
+use kinko_core::principal::AccessKeyRecord;
 use kinko_core::secret::Secret;
 use kinko_core::store::SealedValue;
 
@@ -25,6 +27,8 @@ struct Maps {
     values: HashMap<(String, String), SealedValue>,
     kms_keys: HashMap<String, KmsKey>,
     aliases: HashMap<(String, String, String), String>,
+    iam: HashMap<String, IamState>,
+    access_keys: HashMap<String, AccessKeyRecord>,
 }
 
 #[derive(Default)]
@@ -178,6 +182,51 @@ impl Cache {
                     k.arn.clone(),
                 );
             }
+        });
+    }
+}
+
+impl Cache {
+    pub fn iam_state(&self, account: &str) -> Option<IamState> {
+        self.maps.lock().ok()?.iam.get(account).cloned()
+    }
+
+    pub fn fill_iam_state(&self, t: Ticket, state: &IamState) {
+        self.fill(t, |m| {
+            bounded(&mut m.iam);
+            m.iam.insert(state.account_id.clone(), state.clone());
+        });
+    }
+
+    /// `state` as committed (with its new revision).
+    pub fn put_iam_state(&self, state: &IamState) {
+        self.committed(|m| {
+            bounded(&mut m.iam);
+            m.iam.insert(state.account_id.clone(), state.clone());
+        });
+    }
+
+    pub fn forget_iam_state(&self, account: &str) {
+        self.committed(|m| {
+            m.iam.remove(account);
+        });
+    }
+
+    pub fn access_key(&self, id: &str) -> Option<AccessKeyRecord> {
+        self.maps.lock().ok()?.access_keys.get(id).cloned()
+    }
+
+    pub fn fill_access_key(&self, t: Ticket, k: &AccessKeyRecord) {
+        self.fill(t, |m| {
+            bounded(&mut m.access_keys);
+            m.access_keys.insert(k.access_key_id.clone(), k.clone());
+        });
+    }
+
+    /// A key was added, changed or removed: drop what is cached about it.
+    pub fn forget_access_key(&self, id: &str) {
+        self.committed(|m| {
+            m.access_keys.remove(id);
         });
     }
 }

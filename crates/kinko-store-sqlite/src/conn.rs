@@ -10,7 +10,10 @@ use kinko_core::store::StoreError;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_iam.sql"),
+];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
 

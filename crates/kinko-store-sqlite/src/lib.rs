@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kinko_core::Timestamp;
+use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsKey, WrappedMaterial};
-use kinko_core::principal::AccessKeyRecord;
+use kinko_core::organizations::Organization;
+use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
 use kinko_core::store::{Account, ListPage, SealedValue, SecretWrite, Store, StoreError};
 
@@ -78,12 +80,104 @@ impl Store for SqliteStore {
     }
 
     async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
-        let id = access_key_id.to_owned();
-        self.db.read(move |c| queries::access_key(c, &id))
+        if let Some(k) = self.cache.access_key(access_key_id) {
+            return Ok(Some(k));
+        }
+        let t = self.cache.ticket();
+        let k = self.db.read(|c| queries::access_key(c, access_key_id))?;
+        if let Some(k) = &k {
+            self.cache.fill_access_key(t, k);
+        }
+        Ok(k)
     }
 
     async fn put_access_key(&self, key: AccessKeyRecord) -> Result<(), StoreError> {
-        self.db.write(move |c| queries::put_access_key(c, &key)).await
+        let id = key.access_key_id.clone();
+        let r = self.db.write(move |c| queries::put_access_key(c, &key)).await;
+        self.cache.forget_access_key(&id);
+        r
+    }
+
+    async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        self.db
+            .read(|c| queries::list_access_keys(c, account_id, user_name))
+    }
+
+    async fn update_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<bool, StoreError> {
+        let id = access_key_id.to_owned();
+        let r = self
+            .db
+            .write(move |c| queries::update_access_key_status(c, &id, status))
+            .await;
+        self.cache.forget_access_key(access_key_id);
+        r
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, StoreError> {
+        let id = access_key_id.to_owned();
+        let r = self.db.write(move |c| queries::delete_access_key(c, &id)).await;
+        self.cache.forget_access_key(access_key_id);
+        r
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.db.read(queries::list_accounts)
+    }
+
+    async fn iam_state(&self, account_id: &str) -> Result<IamState, StoreError> {
+        if let Some(s) = self.cache.iam_state(account_id) {
+            return Ok(s);
+        }
+        let t = self.cache.ticket();
+        let s = self.db.read(|c| queries::iam_state(c, account_id))?;
+        self.cache.fill_iam_state(t, &s);
+        Ok(s)
+    }
+
+    async fn write_iam_state(&self, state: IamState) -> Result<(), StoreError> {
+        let state = Arc::new(state);
+        let s = state.clone();
+        let r = self.db.write(move |c| queries::write_iam_state(c, &s)).await;
+        match &r {
+            Ok(()) => {
+                let mut committed = (*state).clone();
+                committed.revision += 1;
+                self.cache.put_iam_state(&committed);
+            }
+            Err(_) => self.cache.forget_iam_state(&state.account_id),
+        }
+        r
+    }
+
+    async fn organization(&self) -> Result<Option<Organization>, StoreError> {
+        self.db.read(queries::organization)
+    }
+
+    async fn write_organization(&self, org: Organization) -> Result<(), StoreError> {
+        self.db.write(move |c| queries::write_organization(c, &org)).await
+    }
+
+    async fn create_member_account(
+        &self,
+        org: Organization,
+        account: Account,
+        iam: IamState,
+    ) -> Result<(), StoreError> {
+        let id = iam.account_id.clone();
+        let r = self
+            .db
+            .write(move |c| queries::create_member_account(c, &org, &account, &iam))
+            .await;
+        self.cache.forget_iam_state(&id);
+        r
     }
 
     async fn secret_by_name(

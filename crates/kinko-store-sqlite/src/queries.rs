@@ -2,8 +2,10 @@
 //! inside the writer's transaction.
 
 use kinko_core::Timestamp;
+use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsKey, WrappedMaterial};
-use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
+use kinko_core::organizations::Organization;
+use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
 use kinko_core::store::{Account, ListOrder, ListPage, SealedValue, SecretWrite, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -109,22 +111,160 @@ pub fn access_key(c: &Connection, id: &str) -> Result<Option<AccessKeyRecord>, S
     }))
 }
 
+fn user_name(p: &Principal) -> Option<String> {
+    match &p.kind {
+        PrincipalKind::User { name, .. } => Some(name.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
 pub fn put_access_key(c: &Connection, k: &AccessKeyRecord) -> Result<(), StoreError> {
     let principal = serde_json::to_string(&k.principal).map_err(backend)?;
     c.execute(
-        "INSERT INTO access_keys (access_key_id, account_id, principal, status, sealed_secret, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO access_keys (access_key_id, account_id, principal, status, sealed_secret, created_ms, user_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             k.access_key_id,
             k.principal.account_id,
             principal,
             status_str(k.status),
             k.sealed_secret,
-            k.created_date.millis()
+            k.created_date.millis(),
+            user_name(&k.principal)
         ],
     )
     .map_err(insert_err)?;
     Ok(())
+}
+
+pub fn list_access_keys(
+    c: &Connection,
+    account: &str,
+    user: Option<&str>,
+) -> Result<Vec<AccessKeyRecord>, StoreError> {
+    let ids: Vec<String> = {
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT access_key_id FROM access_keys WHERE account_id = ?1 AND (?2 IS NULL OR user_name = ?2)
+                 ORDER BY created_ms, access_key_id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account, user.map(str::to_ascii_lowercase)], |r| r.get(0))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(k) = access_key(c, &id)? {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+pub fn update_access_key_status(
+    c: &Connection,
+    id: &str,
+    status: AccessKeyStatus,
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "UPDATE access_keys SET status = ?1 WHERE access_key_id = ?2",
+            params![status_str(status), id],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn delete_access_key(c: &Connection, id: &str) -> Result<bool, StoreError> {
+    let n = c
+        .execute("DELETE FROM access_keys WHERE access_key_id = ?1", [id])
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn list_accounts(c: &Connection) -> Result<Vec<Account>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT account_id, name, email, created_ms FROM accounts ORDER BY created_ms, account_id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Account {
+                account_id: r.get(0)?,
+                name: r.get(1)?,
+                email: r.get(2)?,
+                created_date: Timestamp(r.get(3)?),
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+pub fn iam_state(c: &Connection, account: &str) -> Result<IamState, StoreError> {
+    let row: Option<(String, i64)> = c
+        .prepare_cached("SELECT doc, revision FROM iam_states WHERE account_id = ?1")
+        .and_then(|mut s| s.query_row([account], secret_from_row).optional())
+        .map_err(backend)?;
+    match row {
+        None => Ok(IamState::new(account)),
+        Some((doc, revision)) => {
+            let mut state: IamState = serde_json::from_str(&doc).map_err(backend)?;
+            state.revision = revision;
+            Ok(state)
+        }
+    }
+}
+
+pub fn write_iam_state(c: &Connection, state: &IamState) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(state).map_err(backend)?;
+    let n = if state.revision == 0 {
+        c.execute(
+            "INSERT INTO iam_states (account_id, revision, doc) VALUES (?1, 1, ?2)",
+            params![state.account_id, doc],
+        )
+        .map_err(insert_err)?
+    } else {
+        c.execute(
+            "UPDATE iam_states SET doc = ?1, revision = revision + 1 WHERE account_id = ?2 AND revision = ?3",
+            params![doc, state.account_id, state.revision],
+        )
+        .map_err(backend)?
+    };
+    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
+pub fn organization(c: &Connection) -> Result<Option<Organization>, StoreError> {
+    let row: Option<(String, i64)> = c
+        .prepare_cached("SELECT doc, revision FROM organization WHERE id = 1")
+        .and_then(|mut s| s.query_row([], secret_from_row).optional())
+        .map_err(backend)?;
+    row.map(|(doc, revision)| {
+        let mut org: Organization = serde_json::from_str(&doc).map_err(backend)?;
+        org.revision = revision;
+        Ok(org)
+    })
+    .transpose()
+}
+
+pub fn write_organization(c: &Connection, org: &Organization) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(org).map_err(backend)?;
+    let n = if org.revision == 0 {
+        c.execute(
+            "INSERT INTO organization (id, revision, doc) VALUES (1, 1, ?1)",
+            [doc],
+        )
+        .map_err(insert_err)?
+    } else {
+        c.execute(
+            "UPDATE organization SET doc = ?1, revision = revision + 1 WHERE id = 1 AND revision = ?2",
+            params![doc, org.revision],
+        )
+        .map_err(backend)?
+    };
+    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
 }
 
 fn secret_from_row(r: &Row<'_>) -> rusqlite::Result<(String, i64)> {
@@ -417,4 +557,15 @@ pub fn all_kms_materials(c: &Connection) -> Result<Vec<WrappedMaterial>, StoreEr
         })
         .map_err(backend)?;
     rows.map(|r| r.map_err(backend)).collect()
+}
+
+pub fn create_member_account(
+    c: &Connection,
+    org: &Organization,
+    account: &Account,
+    iam: &IamState,
+) -> Result<(), StoreError> {
+    write_organization(c, org)?;
+    put_account(c, account)?;
+    write_iam_state(c, iam)
 }
