@@ -7,6 +7,7 @@
 pub mod authz;
 pub mod keyring;
 pub mod secretsmanager;
+pub mod sts;
 
 use std::sync::Arc;
 
@@ -22,6 +23,19 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
+    /// Parsed policies, cached per principal and IAM revision.
+    pub policies: Arc<authz::PolicyCache>,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keyring: Arc<Keyring>) -> Self {
+        Services {
+            store,
+            clock,
+            keyring,
+            policies: Arc::default(),
+        }
+    }
 }
 
 /// One authenticated request.
@@ -31,4 +45,42 @@ pub struct RequestContext {
     /// The region from the request's SigV4 credential scope.
     pub region: String,
     pub request_id: String,
+    /// Set when the request was signed with temporary (STS) credentials.
+    pub session: Option<Session>,
+    /// The client's address (`aws:SourceIp`).
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+impl RequestContext {
+    pub fn new(principal: Principal, region: &str, request_id: &str) -> Self {
+        RequestContext {
+            principal,
+            region: region.to_owned(),
+            request_id: request_id.to_owned(),
+            session: None,
+            source_ip: None,
+        }
+    }
+}
+
+/// What temporary credentials carry besides the principal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    /// Credentials from `AssumeRole` (role session) or `GetSessionToken` (the user's own session).
+    pub kind: SessionKind,
+    /// Inline session policy documents; the session can do at most what these allow.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Session tags (`aws:PrincipalTag/*` for role sessions).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    pub expiration: kinko_core::Timestamp,
+    #[serde(default)]
+    pub source_identity: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SessionKind {
+    AssumedRole,
+    SessionToken,
 }

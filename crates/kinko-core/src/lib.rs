@@ -5,6 +5,7 @@
 //! crate, never the other way round.
 
 pub mod arn;
+pub mod aws_managed_policies;
 pub mod clock;
 pub mod filters;
 pub mod iam;

@@ -158,11 +158,7 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
     };
     let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
     let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root));
-    let services = Services {
-        store: store_dyn.clone(),
-        clock: clock.clone(),
-        keyring: keyring.clone(),
-    };
+    let services = Services::new(store_dyn.clone(), clock.clone(), keyring.clone());
 
     let existing_account = if fresh {
         None

@@ -31,24 +31,42 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Which AWS service a request is for.
-enum Service<'a> {
-    SecretsManager {
-        operation: &'a str,
-    },
-    /// A JSON 1.1 target of a service this server doesn't speak (yet).
-    UnknownTarget(&'a str),
-    /// No `X-Amz-Target`: a Query-protocol request (IAM, STS) or garbage.
-    Query,
+/// Which AWS service a request is for, from `X-Amz-Target` (JSON 1.1 services) or, for Query
+/// requests (no target), from the service its signature is scoped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    SecretsManager,
+    Organizations,
+    Iam,
+    Sts,
 }
 
-fn service_of(headers: &HeaderMap) -> Service<'_> {
-    match headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        Some(t) => match t.split_once('.') {
-            Some(("secretsmanager", op)) => Service::SecretsManager { operation: op },
-            _ => Service::UnknownTarget(t),
-        },
-        None => Service::Query,
+impl Service {
+    /// The SigV4 service name and the audit `eventSource`.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Service::SecretsManager => ("secretsmanager", "secretsmanager.amazonaws.com"),
+            Service::Organizations => ("organizations", "organizations.amazonaws.com"),
+            Service::Iam => ("iam", "iam.amazonaws.com"),
+            Service::Sts => ("sts", "sts.amazonaws.com"),
+        }
+    }
+}
+
+/// The JSON 1.1 target (`prefix.Operation`) of a request, if any.
+fn target(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-amz-target").and_then(|v| v.to_str().ok())
+}
+
+fn json_service(target: &str) -> Result<(Service, &str), WireError> {
+    match target.split_once('.') {
+        Some(("secretsmanager", op)) => Ok((Service::SecretsManager, op)),
+        Some(("AWSOrganizationsV20161128", op)) => Ok((Service::Organizations, op)),
+        _ => Err(WireError::new(
+            "UnknownOperationException",
+            400,
+            format!("The operation {target} is not supported by this server."),
+        )),
     }
 }
 
@@ -94,8 +112,12 @@ fn json_error(e: &WireError, request_id: &str) -> Response {
     )
 }
 
-fn query_error(e: &WireError, request_id: &str) -> Response {
-    let body = kinko_wire::query::error_body(e, "https://iam.amazonaws.com/doc/2010-05-08/", request_id);
+fn query_error(e: &WireError, request_id: &str, service: Option<Service>) -> Response {
+    let xmlns = match service {
+        Some(Service::Sts) => kinko_api::sts::XMLNS,
+        _ => "https://iam.amazonaws.com/doc/2010-05-08/",
+    };
+    let body = kinko_wire::query::error_body(e, xmlns, request_id);
     let mut resp = (
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
         body,
@@ -118,22 +140,27 @@ async fn handle(app: &App, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
-    let protocol = match service_of(&parts.headers) {
-        Service::Query => Protocol::Query,
-        _ => Protocol::Json,
+    let json_target = target(&parts.headers).map(str::to_owned);
+    let protocol = if json_target.is_some() {
+        Protocol::Json
+    } else {
+        Protocol::Query
     };
-    let error = |e: WireError| match protocol {
+    let error = |e: WireError, service: Option<Service>| match protocol {
         Protocol::Json => json_error(&e, &request_id),
-        Protocol::Query => query_error(&e, &request_id),
+        Protocol::Query => query_error(&e, &request_id, service),
     };
     let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return error(WireError::new(
-                "RequestEntityTooLargeException",
-                413,
-                format!("Request body is larger than the limit of {MAX_BODY} bytes."),
-            ));
+            return error(
+                WireError::new(
+                    "RequestEntityTooLargeException",
+                    413,
+                    format!("Request body is larger than the limit of {MAX_BODY} bytes."),
+                ),
+                None,
+            );
         }
     };
     let headers: Vec<(&str, &str)> = parts
@@ -148,22 +175,37 @@ async fn handle(app: &App, req: Request) -> Response {
         headers: &headers,
         body: &body,
     };
-    let service = service_of(&parts.headers);
-    let (service_name, event_source, operation) = match &service {
-        Service::SecretsManager { operation } => {
-            ("secretsmanager", "secretsmanager.amazonaws.com", *operation)
-        }
-        Service::UnknownTarget(t) => ("", "", *t),
-        Service::Query => ("", "", ""),
-    };
     let auth = match Authenticator::parse(&sreq, protocol) {
         Ok(a) => a,
-        Err(e) => return error(e),
+        Err(e) => return error(e, None),
     };
+    // Which service and operation.
+    let (service, operation, params) = match &json_target {
+        Some(t) => match json_service(t) {
+            Ok((service, op)) => (Some(service), op.to_owned(), None),
+            Err(e) => (None, t.clone(), Some(Err(e))),
+        },
+        None => {
+            let params = query_params(parts.uri.query(), &body);
+            let action = params
+                .as_ref()
+                .ok()
+                .and_then(|p| p.action())
+                .unwrap_or_default()
+                .to_owned();
+            let service = match auth.service.as_str() {
+                "iam" => Some(Service::Iam),
+                "sts" => Some(Service::Sts),
+                _ => None,
+            };
+            (service, action, Some(params))
+        }
+    };
+    let (sigv4_service, event_source) = service.map(Service::names).unwrap_or(("", ""));
     let mut event = AuditEvent {
         event_time: app.services.clock.now(),
         event_source,
-        event_name: operation.to_owned(),
+        event_name: operation.clone(),
         aws_region: auth.region.clone(),
         request_id: request_id.clone(),
         access_key_id: auth.access_key_id.clone(),
@@ -174,53 +216,51 @@ async fn handle(app: &App, req: Request) -> Response {
         source_ip: None,
         duration_us: 0,
     };
-    let principal = match &service {
-        Service::SecretsManager { .. } => app.auth.authenticate(&sreq, &auth, service_name, protocol).await,
-        Service::UnknownTarget(_) | Service::Query => {
-            // Authenticate against the service the client scoped its signature to.
-            let scoped = auth.service.clone();
-            app.auth.authenticate(&sreq, &auth, &scoped, protocol).await
-        }
+    let scope = if service.is_some() {
+        sigv4_service.to_owned()
+    } else {
+        auth.service.clone()
     };
-    let principal = match principal {
-        Ok(p) => p,
+    let who = match app.auth.authenticate(&sreq, &auth, &scope, protocol).await {
+        Ok(w) => w,
         Err(e) => {
             event.error_code = Some(e.code.to_owned());
             event.duration_us = started.elapsed().as_micros();
             app.audit.record(&event);
-            return error(e);
+            return error(e, service);
         }
     };
-    event.principal_arn = Some(principal.arn.clone());
-    event.account_id = Some(principal.account_id.clone());
-    let rc = RequestContext {
-        principal,
-        region: auth.region.clone(),
-        request_id: request_id.clone(),
-    };
-    let result = match service {
-        Service::SecretsManager { operation } => {
-            kinko_api::secretsmanager::handle(&app.services, &rc, operation, &body).await
+    event.principal_arn = Some(who.principal.arn.clone());
+    event.account_id = Some(who.principal.account_id.clone());
+    let mut rc = RequestContext::new(who.principal, &auth.region, &request_id);
+    rc.session = who.session;
+    let result: Result<Vec<u8>, WireError> = match (service, params) {
+        (_, Some(Err(e))) => Err(e),
+        (Some(Service::SecretsManager), _) => {
+            kinko_api::secretsmanager::handle(&app.services, &rc, &operation, &body).await
         }
-        Service::UnknownTarget(t) => Err(WireError::new(
+        (Some(Service::Organizations), _) => Err(WireError::new(
             "UnknownOperationException",
             400,
-            format!("The operation {t} is not supported by this server."),
+            format!("The operation {operation} is not supported by this server yet."),
         )),
-        Service::Query => {
-            let action = form_action(&body).unwrap_or_default();
-            Err(WireError::new(
-                "InvalidAction",
-                400,
-                format!("The action {action} is not valid for this web service."),
-            ))
-        }
+        (Some(Service::Sts), Some(Ok(p))) => kinko_api::sts::handle(&app.services, &rc, &p)
+            .await
+            .map(String::into_bytes),
+        (Some(Service::Iam), Some(Ok(_))) | (None, Some(Ok(_))) | (_, None) => Err(WireError::new(
+            "InvalidAction",
+            400,
+            format!("The action {operation} is not valid for this web service."),
+        )),
     };
     event.duration_us = started.elapsed().as_micros();
     match result {
         Ok(out) => {
             app.audit.record(&event);
-            json_response(200, &request_id, out, None)
+            match protocol {
+                Protocol::Json => json_response(200, &request_id, out, None),
+                Protocol::Query => xml_response(&request_id, out),
+            }
         }
         Err(e) => {
             event.error_code = Some(e.code.to_owned());
@@ -228,39 +268,28 @@ async fn handle(app: &App, req: Request) -> Response {
                 event.error_message = Some(e.message.clone());
             }
             app.audit.record(&event);
-            error(e)
+            error(e, service)
         }
     }
 }
 
-/// The `Action` field of a form-encoded Query request body.
-fn form_action(body: &[u8]) -> Option<String> {
-    let body = std::str::from_utf8(body).ok()?;
-    body.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == "Action").then(|| percent_decode(v))
-    })
+/// The parameters of a Query request: the form body (POST) and the URL's query string.
+fn query_params(query: Option<&str>, body: &[u8]) -> Result<kinko_wire::query::Params, WireError> {
+    let mut all = Vec::with_capacity(body.len() + query.map_or(0, str::len) + 1);
+    if let Some(q) = query {
+        all.extend_from_slice(q.as_bytes());
+        all.push(b'&');
+    }
+    all.extend_from_slice(body);
+    kinko_wire::query::Params::parse(&all)
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+fn xml_response(request_id: &str, body: Vec<u8>) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    resp
 }

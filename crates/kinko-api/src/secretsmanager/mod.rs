@@ -56,6 +56,15 @@ pub(crate) trait Operation {
     /// Model constraints and the checks AWS makes before looking anything up.
     fn validate(input: &Self::Input) -> Result<(), SmError>;
     fn target(input: &Self::Input) -> Target<'_>;
+    /// Condition keys this request sets (`secretsmanager:VersionStage`, ...), besides the ones
+    /// every secret request has.
+    fn conditions(_input: &Self::Input) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Tags the request would set (`aws:RequestTag/*`, `aws:TagKeys`).
+    fn request_tags(_input: &Self::Input) -> Vec<(String, String)> {
+        Vec::new()
+    }
     fn run(
         cx: &Cx<'_>,
         input: &Self::Input,
@@ -135,7 +144,15 @@ async fn execute<O: Operation>(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, SmEr
     let action = format!("secretsmanager:{}", O::NAME);
     for _ in 0..MAX_ATTEMPTS {
         let found = resolve(cx, O::target(&input)).await?;
-        authorize(cx, &action, O::target(&input), &found)?;
+        authorize(
+            cx,
+            &action,
+            O::target(&input),
+            &found,
+            &O::conditions(&input),
+            &O::request_tags(&input),
+        )
+        .await?;
         match O::run(cx, &input, found).await {
             Err(SmError::Conflict) => continue,
             Err(e) => return Err(e),
@@ -235,20 +252,79 @@ fn resource<'a>(cx: &'a Cx<'_>, target: &Target<'a>, found: &'a Found) -> Resour
     }
 }
 
-fn authorize(cx: &Cx<'_>, action: &str, target: Target<'_>, found: &Found) -> Result<(), SmError> {
-    authz::authorize(&cx.rc.principal, action, &resource(cx, &target, found))
-        .map_err(|d| SmError::AccessDenied(d.message))
+/// Authorizes `action` on the target: the caller's policies, the secret's resource policy and
+/// tags, and the request's condition keys.
+async fn authorize(
+    cx: &Cx<'_>,
+    action: &str,
+    target: Target<'_>,
+    found: &Found,
+    conditions: &[(&'static str, String)],
+    request_tags: &[(String, String)],
+) -> Result<(), SmError> {
+    let resource = resource(cx, &target, found);
+    check(
+        cx,
+        action,
+        resource,
+        found.secret.as_ref(),
+        conditions,
+        request_tags,
+    )
+    .await
 }
 
 /// Authorizes an additional action on a secret (e.g. GetSecretValue per secret in a batch).
-pub(crate) fn authorize_secret(cx: &Cx<'_>, action: &str, secret: &Secret) -> Result<(), SmError> {
-    authz::authorize(
-        &cx.rc.principal,
+pub(crate) async fn authorize_secret(cx: &Cx<'_>, action: &str, secret: &Secret) -> Result<(), SmError> {
+    let resource = Resource::Arn {
+        arn: &secret.arn,
+        account_id: &secret.account_id,
+    };
+    check(cx, action, resource, Some(secret), &[], &[]).await
+}
+
+/// Authorizes an action without a resource (ListSecrets for a filtered batch).
+pub(crate) async fn authorize_any(cx: &Cx<'_>, action: &str) -> Result<(), SmError> {
+    check(cx, action, Resource::Any, None, &[], &[]).await
+}
+
+async fn check(
+    cx: &Cx<'_>,
+    action: &str,
+    resource: Resource<'_>,
+    secret: Option<&Secret>,
+    conditions: &[(&'static str, String)],
+    request_tags: &[(String, String)],
+) -> Result<(), SmError> {
+    let mut context: Vec<(&str, String)> = conditions.to_vec();
+    let mut tags = Vec::new();
+    let mut policy = None;
+    if let Some(s) = secret {
+        context.push(("secretsmanager:SecretId", s.arn.clone()));
+        tags = s
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        policy = s.resource_policy.as_deref().map(authz::ResourcePolicy::Resource);
+    }
+    let c = authz::Check {
         action,
-        &Resource::Arn {
-            arn: &secret.arn,
-            account_id: &secret.account_id,
+        resource,
+        resource_policy: policy,
+        context: &context,
+        request_tags,
+    };
+    authz::check_with_tags(
+        cx.services,
+        cx.rc,
+        &c,
+        authz::ResourceTags {
+            service: Some("secretsmanager"),
+            tags: &tags,
         },
     )
+    .await
     .map_err(|d| SmError::AccessDenied(d.message))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::list_secrets::{FilterShape, check_filters, matching};
 use crate::secretsmanager::model::{self, SecretValueEntry, token};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target, authorize_secret, lookup};
+use crate::secretsmanager::{Cx, Found, Operation, SmError, Target, authorize_any, authorize_secret, lookup};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -38,7 +38,7 @@ pub(crate) struct Output {
 pub(crate) struct BatchGetSecretValue;
 
 async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry, SmError> {
-    authorize_secret(cx, "secretsmanager:GetSecretValue", secret)?;
+    authorize_secret(cx, "secretsmanager:GetSecretValue", secret).await?;
     model::not_deleted(secret)?;
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
@@ -120,12 +120,7 @@ impl Operation for BatchGetSecretValue {
             }
             return Ok(out);
         }
-        crate::authz::authorize(
-            &cx.rc.principal,
-            "secretsmanager:ListSecrets",
-            &crate::authz::Resource::Any,
-        )
-        .map_err(|d| SmError::AccessDenied(d.message))?;
+        authorize_any(cx, "secretsmanager:ListSecrets").await?;
         let filters = check_filters(i.filters.as_deref())?;
         let offset = i
             .next_token
