@@ -283,6 +283,38 @@ pub(crate) async fn authorize_secret(cx: &Cx<'_>, action: &str, secret: &Secret)
     check(cx, action, resource, Some(secret), &[], &[]).await
 }
 
+/// Authorizes an additional action on an ARN that need not exist yet (CreateSecret's tags).
+pub(crate) async fn authorize_arn(cx: &Cx<'_>, action: &str, arn: &str) -> Result<(), SmError> {
+    let account = kinko_core::arn::Arn::parse(arn).map(|a| a.account_id).unwrap_or_default();
+    check(cx, action, Resource::Arn { arn, account_id: account }, None, &[], &[]).await
+}
+
+/// A caller from another account can't use a secret under the AWS managed key: that key's policy
+/// only serves its own account.
+pub(crate) fn not_default_key_cross_account(cx: &Cx<'_>, secret: &Secret) -> Result<(), SmError> {
+    if secret.account_id != cx.rc.principal.account_id && secret.kms_key_id.is_none() {
+        return Err(SmError::InvalidRequest(
+            "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn opt_condition(out: &mut Vec<(&'static str, String)>, key: &'static str, v: Option<impl ToString>) {
+    if let Some(v) = v {
+        out.push((key, v.to_string()));
+    }
+}
+
+/// Condition keys from optional request members (present only when the member was sent).
+pub(crate) fn conditions<const N: usize>(pairs: [(&'static str, Option<String>); N]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (k, v) in pairs {
+        opt_condition(&mut out, k, v);
+    }
+    out
+}
+
 /// Authorizes an action without a resource (ListSecrets for a filtered batch).
 pub(crate) async fn authorize_any(cx: &Cx<'_>, action: &str) -> Result<(), SmError> {
     check(cx, action, Resource::Any, None, &[], &[]).await

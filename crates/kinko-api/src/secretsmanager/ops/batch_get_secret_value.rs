@@ -39,6 +39,7 @@ pub(crate) struct BatchGetSecretValue;
 
 async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry, SmError> {
     authorize_secret(cx, "secretsmanager:GetSecretValue", secret).await?;
+    crate::secretsmanager::not_default_key_cross_account(cx, secret)?;
     model::not_deleted(secret)?;
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;

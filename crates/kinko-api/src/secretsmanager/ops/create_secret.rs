@@ -74,6 +74,23 @@ impl Operation for CreateSecret {
         Ok(())
     }
 
+    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([
+            ("secretsmanager:Name", i.name.clone()),
+            ("secretsmanager:Description", i.description.clone()),
+            ("secretsmanager:KmsKeyId", i.kms_key_id.clone()),
+            ("secretsmanager:Type", i.secret_type.clone()),
+        ])
+    }
+
+    fn request_tags(i: &Input) -> Vec<(String, String)> {
+        i.tags
+            .iter()
+            .flatten()
+            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
     fn target(i: &Input) -> Target<'_> {
         Target::NewSecret(i.name.as_deref().unwrap_or_default())
     }
@@ -110,6 +127,10 @@ impl Operation for CreateSecret {
         }
         let now = cx.services.clock.now();
         let arn = found.arn.unwrap_or_default();
+        if i.tags.is_some() {
+            // Tagging at creation also needs TagResource, as in AWS.
+            crate::secretsmanager::authorize_arn(cx, "secretsmanager:TagResource", &arn).await?;
+        }
         let kms_key_id = i.kms_key_id.clone().filter(|k| !k.is_empty());
         if let Some(key) = &kms_key_id {
             // Fails early, as AWS does, when the key can't be used.

@@ -52,6 +52,13 @@ impl Operation for DeleteSecret {
         Ok(())
     }
 
+    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([
+            ("secretsmanager:RecoveryWindowInDays", i.recovery_window_in_days.map(|d| d.to_string())),
+            ("secretsmanager:ForceDeleteWithoutRecovery", i.force_delete_without_recovery.map(|f| f.to_string())),
+        ])
+    }
+
     fn target(i: &Input) -> Target<'_> {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }

@@ -30,12 +30,20 @@ impl Operation for GetSecretValue {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
+    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([
+            ("secretsmanager:VersionId", i.version_id.clone()),
+            ("secretsmanager:VersionStage", i.version_stage.clone()),
+        ])
+    }
+
     fn target(i: &Input) -> Target<'_> {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<SecretValueEntry, SmError> {
         let secret = model::found(found.secret)?;
+        crate::secretsmanager::not_default_key_cross_account(cx, &secret)?;
         model::not_deleted(&secret)?;
         let version = secret.select(i.version_id.as_deref(), i.version_stage.as_deref())?;
         let out = model::value_entry(cx, &secret, version).await?;

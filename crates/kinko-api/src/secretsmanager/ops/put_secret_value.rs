@@ -63,6 +63,7 @@ impl Operation for PutSecretValue {
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
         let mut secret = model::found(found.secret)?;
+        crate::secretsmanager::not_default_key_cross_account(cx, &secret)?;
         model::not_deleted(&secret)?;
         let Some((kind, bytes)) = model::value_of(&i.secret_string, &i.secret_binary)? else {
             return Err(SmError::InvalidRequest(

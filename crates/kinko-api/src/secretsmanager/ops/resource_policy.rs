@@ -10,40 +10,12 @@ use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
 
 const MAX_POLICY_CHARS: usize = 20_480;
 
-/// Checks the document's JSON and statement grammar; returns the problems found.
+/// Checks the document's JSON and grammar as a resource-based policy; returns the problems found.
 fn policy_problems(doc: &str) -> Vec<String> {
-    let Ok(serde_json::Value::Object(policy)) = serde_json::from_str::<serde_json::Value>(doc) else {
-        return vec!["The policy document is not a valid JSON object.".into()];
-    };
-    let mut problems = vec![];
-    if let Some(v) = policy.get("Version")
-        && v != "2012-10-17"
-        && v != "2008-10-17"
-    {
-        problems.push("The policy Version must be 2012-10-17 or 2008-10-17.".into());
+    match kinko_policy::Policy::parse(doc, kinko_policy::PolicyKind::Resource) {
+        Ok(_) => vec![],
+        Err(e) => vec![e.to_string()],
     }
-    let statements = match policy.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
-        _ => return vec!["The policy document must contain a Statement.".into()],
-    };
-    for s in &statements {
-        let Some(s) = s.as_object() else {
-            problems.push("Each Statement must be a JSON object.".into());
-            continue;
-        };
-        match s.get("Effect").and_then(|e| e.as_str()) {
-            Some("Allow" | "Deny") => {}
-            _ => problems.push("Each Statement needs an Effect of Allow or Deny.".into()),
-        }
-        if !s.contains_key("Action") && !s.contains_key("NotAction") {
-            problems.push("Each Statement needs an Action or NotAction.".into());
-        }
-        if !s.contains_key("Principal") && !s.contains_key("NotPrincipal") {
-            problems.push("A resource policy Statement needs a Principal or NotPrincipal.".into());
-        }
-    }
-    problems
 }
 
 /// Whether an Allow statement grants access to everyone (`"*"` principal) without a condition.
@@ -100,6 +72,13 @@ impl Operation for PutResourcePolicy {
         );
         model::violations(v)?;
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    fn conditions(i: &PutInput) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([(
+            "secretsmanager:BlockPublicPolicy",
+            i.block_public_policy.map(|b| b.to_string()),
+        )])
     }
 
     fn target(i: &PutInput) -> Target<'_> {

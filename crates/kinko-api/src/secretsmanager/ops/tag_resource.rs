@@ -48,6 +48,14 @@ impl Operation for TagResource {
         Ok(())
     }
 
+    fn request_tags(i: &TagInput) -> Vec<(String, String)> {
+        i.tags
+            .iter()
+            .flatten()
+            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .collect()
+    }
+
     fn target(i: &TagInput) -> Target<'_> {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }
@@ -105,6 +113,10 @@ impl Operation for UntagResource {
         }
         model::violations(v)?;
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
+    }
+
+    fn conditions(i: &UntagInput) -> Vec<(&'static str, String)> {
+        i.tag_keys.iter().flatten().map(|k| ("aws:TagKeys", k.clone())).collect()
     }
 
     fn target(i: &UntagInput) -> Target<'_> {

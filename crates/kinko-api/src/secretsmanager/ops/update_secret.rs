@@ -52,6 +52,14 @@ impl Operation for UpdateSecret {
         model::require_token(&i.client_request_token, value.is_some())
     }
 
+    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([
+            ("secretsmanager:Description", i.description.clone()),
+            ("secretsmanager:KmsKeyId", i.kms_key_id.clone()),
+            ("secretsmanager:Type", i.secret_type.clone()),
+        ])
+    }
+
     fn target(i: &Input) -> Target<'_> {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }

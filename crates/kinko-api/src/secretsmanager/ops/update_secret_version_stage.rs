@@ -41,6 +41,10 @@ impl Operation for UpdateSecretVersionStage {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
+    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
+        crate::secretsmanager::conditions([("secretsmanager:VersionStage", i.version_stage.clone())])
+    }
+
     fn target(i: &Input) -> Target<'_> {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }
