@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kinko_core::iam::IamState;
 use kinko_core::kms::KmsKey;
+use kinko_core::organizations::Organization;
 use kinko_core::principal::AccessKeyRecord;
 use kinko_core::secret::Secret;
 use kinko_core::store::SealedValue;
@@ -28,6 +29,8 @@ struct Maps {
     kms_keys: HashMap<String, KmsKey>,
     aliases: HashMap<(String, String, String), String>,
     iam: HashMap<String, IamState>,
+    /// `Some(None)`: known to have no organization.
+    organization: Option<Option<Organization>>,
     access_keys: HashMap<String, AccessKeyRecord>,
 }
 
@@ -228,5 +231,19 @@ impl Cache {
         self.committed(|m| {
             m.access_keys.remove(id);
         });
+    }
+}
+
+impl Cache {
+    pub fn organization(&self) -> Option<Option<Organization>> {
+        self.maps.lock().ok()?.organization.clone()
+    }
+
+    pub fn fill_organization(&self, t: Ticket, org: &Option<Organization>) {
+        self.fill(t, |m| m.organization = Some(org.clone()));
+    }
+
+    pub fn forget_organization(&self) {
+        self.committed(|m| m.organization = None);
     }
 }

@@ -158,11 +158,19 @@ impl Store for SqliteStore {
     }
 
     async fn organization(&self) -> Result<Option<Organization>, StoreError> {
-        self.db.read(queries::organization)
+        if let Some(o) = self.cache.organization() {
+            return Ok(o);
+        }
+        let t = self.cache.ticket();
+        let o = self.db.read(queries::organization)?;
+        self.cache.fill_organization(t, &o);
+        Ok(o)
     }
 
     async fn write_organization(&self, org: Organization) -> Result<(), StoreError> {
-        self.db.write(move |c| queries::write_organization(c, &org)).await
+        let r = self.db.write(move |c| queries::write_organization(c, &org)).await;
+        self.cache.forget_organization();
+        r
     }
 
     async fn create_member_account(
@@ -177,6 +185,7 @@ impl Store for SqliteStore {
             .write(move |c| queries::create_member_account(c, &org, &account, &iam))
             .await;
         self.cache.forget_iam_state(&id);
+        self.cache.forget_organization();
         r
     }
 
