@@ -21,9 +21,10 @@
 //!
 //! Failing inputs are shrunk and printed; nothing is written to disk (no regression files).
 
+use std::cell::{Cell, Ref, RefCell};
 use std::io::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -41,6 +42,9 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "000000000000";
 const REGION: &str = "us-east-1";
 const DEFAULT_CASES: u32 = 2_000;
+/// Calls on one store before starting over with a fresh one (keeps long runs from slowing down as
+/// fuzzed calls pile up secrets and versions).
+const CALLS_PER_STORE: u32 = 500;
 
 /// Every operation `handle` knows, those it refuses as unsupported, and names it doesn't know.
 const OPERATIONS: &[&str] = &[
@@ -346,7 +350,17 @@ fn interesting_string() -> impl Strategy<Value = String> {
 
 fn huge_string() -> impl Strategy<Value = J> {
     (
-        prop::sample::select(vec!['a', 'A', '0', '/', ' ', '\u{e9}', '\u{20ac}', '\u{1f600}', '\u{0}']),
+        prop::sample::select(vec![
+            'a',
+            'A',
+            '0',
+            '/',
+            ' ',
+            '\u{e9}',
+            '\u{20ac}',
+            '\u{1f600}',
+            '\u{0}',
+        ]),
         prop::sample::select(vec![
             0usize, 1, 2, 3, 31, 32, 35, 36, 64, 65, 128, 129, 256, 257, 512, 513, 2048, 2049, 4096, 4097,
             20_480, 20_481, 65_536, 65_537, 100_000,
@@ -428,7 +442,9 @@ fn json() -> impl Strategy<Value = J> {
 /// Mostly objects whose members are real member names, sometimes any JSON value at the top.
 fn json_body() -> impl Strategy<Value = J> {
     prop_oneof![
-        5 => prop::collection::vec((member_name(), json()), 0..10).prop_map(J::Obj),
+        3 => prop::collection::vec((member_name(), json()), 0..10).prop_map(J::Obj),
+        3 => prop::collection::vec(prop_oneof![(member_name(), json()), typed_member()], 0..10)
+            .prop_map(J::Obj),
         1 => json(),
     ]
 }
@@ -447,8 +463,24 @@ fn raw_bytes() -> impl Strategy<Value = Vec<u8>> {
         "\\PC{0,200}".prop_map(String::into_bytes),
         prop::collection::vec(
             prop::sample::select(vec![
-                "{", "}", "[", "]", ":", ",", "\"", "\\", "null", "true", "1", "-", "e", " ", "\"Name\"",
-                "\"SecretId\"", "\"SecretString\"", "\"x\"",
+                "{",
+                "}",
+                "[",
+                "]",
+                ":",
+                ",",
+                "\"",
+                "\\",
+                "null",
+                "true",
+                "1",
+                "-",
+                "e",
+                " ",
+                "\"Name\"",
+                "\"SecretId\"",
+                "\"SecretString\"",
+                "\"x\"",
             ]),
             0..60
         )
@@ -467,10 +499,184 @@ enum Mutation {
     Replace(Index, J),
     /// Add a member (possibly a duplicate) with a random value.
     Insert(String, J),
+    /// Set a member (replacing it if present) to a value of roughly the right shape for it.
+    Set(String, J),
     /// Make a member a string of a boundary length.
     Boundary(Index, J),
     /// Replace an element or member inside a nested array/object member.
     Nested(Index, Index, J),
+}
+
+/// Integers around every range the model and the operations check, and at the i64 extremes.
+fn boundary_int() -> impl Strategy<Value = J> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            i64::MIN,
+            i64::MIN + 1,
+            -4097,
+            -1,
+            0,
+            1,
+            2,
+            6,
+            7,
+            8,
+            19,
+            20,
+            21,
+            29,
+            30,
+            31,
+            99,
+            100,
+            101,
+            4095,
+            4096,
+            4097,
+            i64::from(u32::MAX),
+            i64::MAX - 1,
+            i64::MAX,
+        ])
+        .prop_map(J::Int),
+        1 => Just(J::UInt(u64::MAX)),
+        1 => raw_number().prop_map(J::Raw),
+        1 => any::<i64>().prop_map(J::Int),
+    ]
+}
+
+/// Pagination tokens: the server's own format at extreme offsets, and garbage.
+fn next_token() -> impl Strategy<Value = J> {
+    prop_oneof![
+        2 => prop::sample::select(vec![
+            "0",
+            "1",
+            "2",
+            "3",
+            "100",
+            "4294967295",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551614",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "",
+            "+1",
+            " 1",
+        ])
+        .prop_map(|n| J::Str(page_token(n))),
+        // Offsets so close to the top that adding a page size overflows.
+        4 => prop_oneof![Just(0u64), Just(1), 0u64..32]
+            .prop_map(|k| J::Str(page_token(&(u64::MAX - k).to_string()))),
+        1 => any::<u64>().prop_map(|n| J::Str(page_token(&n.to_string()))),
+        1 => interesting_string().prop_map(J::Str),
+    ]
+}
+
+fn secret_id() -> impl Strategy<Value = J> {
+    prop_oneof![
+        4 => interesting_string().prop_map(J::Str),
+        1 => huge_string(),
+        1 => json(),
+    ]
+}
+
+fn filters() -> impl Strategy<Value = J> {
+    let key = prop_oneof![
+        4 => prop::sample::select(vec![
+            "name",
+            "description",
+            "tag-key",
+            "tag-value",
+            "primary-region",
+            "owning-service",
+            "all",
+            "Name",
+            "",
+        ])
+        .prop_map(|k| J::Str(k.to_owned())),
+        1 => json(),
+    ];
+    let values = prop_oneof![
+        4 => prop::collection::vec(interesting_string().prop_map(J::Str), 0..12).prop_map(J::Arr),
+        1 => json(),
+    ];
+    let filter = (prop::option::of(key), prop::option::of(values)).prop_map(|(k, v)| {
+        let mut members = vec![];
+        if let Some(k) = k {
+            members.push(("Key".to_owned(), k));
+        }
+        if let Some(v) = v {
+            members.push(("Values".to_owned(), v));
+        }
+        J::Obj(members)
+    });
+    prop_oneof![
+        4 => prop::collection::vec(filter, 0..12).prop_map(J::Arr),
+        1 => json(),
+    ]
+}
+
+fn tags() -> impl Strategy<Value = J> {
+    let tag = (prop::option::of(secret_id()), prop::option::of(secret_id())).prop_map(|(k, v)| {
+        let mut members = vec![];
+        if let Some(k) = k {
+            members.push(("Key".to_owned(), k));
+        }
+        if let Some(v) = v {
+            members.push(("Value".to_owned(), v));
+        }
+        J::Obj(members)
+    });
+    prop_oneof![
+        4 => prop::collection::vec(tag, 0..60).prop_map(J::Arr),
+        1 => json(),
+    ]
+}
+
+fn string_list() -> impl Strategy<Value = J> {
+    prop_oneof![
+        4 => prop::collection::vec(secret_id(), 0..25).prop_map(J::Arr),
+        1 => json(),
+    ]
+}
+
+fn boolean() -> impl Strategy<Value = J> {
+    prop_oneof![
+        4 => any::<bool>().prop_map(J::Bool),
+        1 => json(),
+    ]
+}
+
+/// A value of roughly the right shape for `member`: gets past decoding more often than random
+/// values, so the checks and operations behind it are exercised too.
+fn typed_value(member: &str) -> BoxedStrategy<J> {
+    match member {
+        "NextToken" => next_token().boxed(),
+        "MaxResults" | "RecoveryWindowInDays" | "PasswordLength" => boundary_int().boxed(),
+        "Filters" => filters().boxed(),
+        "Tags" => tags().boxed(),
+        "SecretIdList" | "VersionStages" | "TagKeys" | "AddReplicaRegions" | "Values" => {
+            string_list().boxed()
+        }
+        "ForceDeleteWithoutRecovery"
+        | "IncludeDeprecated"
+        | "IncludePlannedDeletion"
+        | "BlockPublicPolicy"
+        | "ExcludeNumbers"
+        | "ExcludePunctuation"
+        | "ExcludeUppercase"
+        | "ExcludeLowercase"
+        | "IncludeSpace"
+        | "RequireEachIncludedType"
+        | "ForceOverwriteReplicaSecret" => boolean().boxed(),
+        _ => secret_id().boxed(),
+    }
+}
+
+/// Any member name with a value of roughly the right shape for it.
+fn typed_member() -> impl Strategy<Value = (String, J)> {
+    prop::sample::select(MEMBERS).prop_flat_map(|m| (Just(m.to_owned()), typed_value(m)))
 }
 
 #[derive(Debug, Clone)]
@@ -489,6 +695,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => any::<Index>().prop_map(Mutation::Remove),
         4 => (any::<Index>(), json()).prop_map(|(i, j)| Mutation::Replace(i, j)),
         2 => (member_name(), json()).prop_map(|(k, j)| Mutation::Insert(k, j)),
+        8 => typed_member().prop_map(|(k, j)| Mutation::Set(k, j)),
         2 => (any::<Index>(), huge_string()).prop_map(|(i, j)| Mutation::Boundary(i, j)),
         2 => (any::<Index>(), any::<Index>(), json()).prop_map(|(i, k, j)| Mutation::Nested(i, k, j)),
     ]
@@ -496,7 +703,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn byte_mutation() -> impl Strategy<Value = ByteMutation> {
     prop_oneof![
-        12 => Just(ByteMutation::Keep),
+        24 => Just(ByteMutation::Keep),
         1 => any::<Index>().prop_map(ByteMutation::Truncate),
         1 => (any::<Index>(), any::<u8>()).prop_map(|(i, b)| ByteMutation::Set(i, b)),
         1 => (any::<Index>(), any::<u8>()).prop_map(|(i, b)| ByteMutation::Insert(i, b)),
@@ -514,26 +721,37 @@ fn byte_mutation() -> impl Strategy<Value = ByteMutation> {
 
 #[derive(Debug, Clone)]
 struct MutatedRequest {
-    template: Index,
+    /// Which template (the list is the same, in structure, on every harness).
+    template: usize,
     /// Send the mutated body to another operation than the template's.
     other_operation: Option<String>,
     mutations: Vec<Mutation>,
     bytes: ByteMutation,
 }
 
-fn mutated_request() -> impl Strategy<Value = MutatedRequest> {
-    (
-        any::<Index>(),
-        prop::option::weighted(0.1, operation()),
-        prop::collection::vec(mutation(), 0..4),
-        byte_mutation(),
-    )
-        .prop_map(|(template, other_operation, mutations, bytes)| MutatedRequest {
-            template,
-            other_operation,
-            mutations,
-            bytes,
-        })
+/// Mutations of template `t` (of `shapes`: each template's member names), often setting one of
+/// its own members to a value of the right shape.
+fn mutated_request(shapes: Vec<Vec<String>>) -> impl Strategy<Value = MutatedRequest> {
+    (0..shapes.len()).prop_flat_map(move |t| {
+        let own = prop::sample::select(shapes[t].clone())
+            .prop_flat_map(|m| {
+                let value = typed_value(&m);
+                (Just(m), value)
+            })
+            .prop_map(|(k, j)| Mutation::Set(k, j));
+        (
+            Just(t),
+            prop::option::weighted(0.1, operation()),
+            prop::collection::vec(prop_oneof![7 => own, 3 => mutation()], 1..4),
+            byte_mutation(),
+        )
+            .prop_map(|(template, other_operation, mutations, bytes)| MutatedRequest {
+                template,
+                other_operation,
+                mutations,
+                bytes,
+            })
+    })
 }
 
 fn apply(body: &mut J, m: &Mutation) {
@@ -551,6 +769,10 @@ fn apply(body: &mut J, m: &Mutation) {
             }
         }
         Mutation::Insert(k, j) => members.push((k.clone(), j.clone())),
+        Mutation::Set(k, j) => match members.iter_mut().find(|(name, _)| name == k) {
+            Some(member) => member.1 = j.clone(),
+            None => members.push((k.clone(), j.clone())),
+        },
         Mutation::Nested(i, k, j) => {
             if members.is_empty() {
                 return;
@@ -635,16 +857,8 @@ impl Harness {
         let clock: Arc<dyn kinko_core::Clock> = Arc::new(kinko_core::SystemClock);
         let root = kinko_crypto::RootKey::generate().expect("root key");
         let keyring = Arc::new(Keyring::new(store.clone(), clock.clone(), root));
-        let services = Services {
-            store,
-            clock,
-            keyring,
-        };
-        let rc = RequestContext {
-            principal: Principal::root(ACCOUNT),
-            region: REGION.to_owned(),
-            request_id: "fuzz".to_owned(),
-        };
+        let services = Services::new(store, clock, keyring);
+        let rc = RequestContext::new(Principal::root(ACCOUNT), REGION, "fuzz");
         let h = Harness {
             rt,
             services,
@@ -665,7 +879,11 @@ impl Harness {
     fn ensure_seeds(&self) {
         self.rt.block_on(async {
             let seeds = [
-                (SEED_STRING, Some(json!({"SecretString": "seed-string-value"})), SEED_STRING_TOKEN),
+                (
+                    SEED_STRING,
+                    Some(json!({"SecretString": "seed-string-value"})),
+                    SEED_STRING_TOKEN,
+                ),
                 (
                     SEED_BINARY,
                     Some(json!({"SecretBinary": STANDARD.encode([0u8, 0x9f, 0x92, 0x96, 0xff])})),
@@ -700,11 +918,7 @@ impl Harness {
 
     fn seed_arn(&self, name: &str) -> String {
         self.rt
-            .block_on(
-                self.services
-                    .store
-                    .secret_by_name(ACCOUNT, REGION, name),
-            )
+            .block_on(self.services.store.secret_by_name(ACCOUNT, REGION, name))
             .ok()
             .flatten()
             .map(|s| s.arn)
@@ -798,7 +1012,10 @@ impl Harness {
                 "TagResource",
                 json!({"SecretId": SEED_EMPTY, "Tags": [{"Key": "a", "Value": "b"}, {"Key": "c"}]}),
             ),
-            ("UntagResource", json!({"SecretId": SEED_EMPTY, "TagKeys": ["a", "zz"]})),
+            (
+                "UntagResource",
+                json!({"SecretId": SEED_EMPTY, "TagKeys": ["a", "zz"]}),
+            ),
             (
                 "GetRandomPassword",
                 json!({"PasswordLength": 40, "ExcludeCharacters": "abc", "ExcludeNumbers": false,
@@ -899,6 +1116,8 @@ fn runner() -> TestRunner {
         cases: cases(),
         // Nothing is written next to the sources; a failure prints its (shrunk) input.
         failure_persistence: None,
+        // Bounds the time a failure takes to shrink.
+        max_shrink_iters: 2_000,
         ..Config::default()
     })
 }
@@ -910,29 +1129,66 @@ fn report(name: &str, result: Result<(), proptest::test_runner::TestError<impl s
     }
 }
 
+/// A harness that is replaced by a fresh one every [`CALLS_PER_STORE`] calls.
+struct Fuzz {
+    harness: RefCell<Harness>,
+    calls: Cell<u32>,
+}
+
+impl Fuzz {
+    fn new() -> Fuzz {
+        Fuzz {
+            harness: RefCell::new(Harness::new()),
+            calls: Cell::new(0),
+        }
+    }
+
+    fn harness(&self) -> Ref<'_, Harness> {
+        if self.calls.get() >= CALLS_PER_STORE {
+            *self.harness.borrow_mut() = Harness::new();
+            self.calls.set(0);
+        }
+        self.calls.set(self.calls.get() + 1);
+        self.harness.borrow()
+    }
+}
+
 #[test]
 fn arbitrary_bytes() {
-    let h = Harness::new();
-    let result = runner().run(&(operation(), raw_bytes()), |(op, body)| h.check(&op, &body));
+    let fuzz = Fuzz::new();
+    let result = runner().run(&(operation(), raw_bytes()), |(op, body)| {
+        fuzz.harness().check(&op, &body)
+    });
     report("arbitrary bytes", result);
 }
 
 #[test]
 fn arbitrary_json() {
-    let h = Harness::new();
+    let fuzz = Fuzz::new();
     let result = runner().run(&(operation(), json_body()), |(op, body)| {
-        h.check(&op, &body.to_bytes())
+        fuzz.harness().check(&op, &body.to_bytes())
     });
     report("arbitrary JSON", result);
 }
 
 #[test]
 fn mutated_valid_requests() {
-    let h = Harness::new();
-    let result = runner().run(&mutated_request(), |m| {
+    let fuzz = Fuzz::new();
+    let shapes = fuzz
+        .harness()
+        .templates()
+        .iter()
+        .map(|(_, body)| {
+            body.as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let result = runner().run(&mutated_request(shapes), |m| {
+        let h = fuzz.harness();
         h.ensure_seeds();
         let templates = h.templates();
-        let (op, template) = &templates[m.template.index(templates.len())];
+        let (op, template) = &templates[m.template];
         let mut body = J::from_value(template);
         for mutation in &m.mutations {
             apply(&mut body, mutation);
@@ -955,7 +1211,10 @@ fn templates_are_valid() {
         let bytes = serde_json::to_vec(&body).expect("encode");
         let out = h.rt.block_on(handle(&h.services, &h.rc, op, &bytes));
         if let Err(e) = out {
-            panic!("template {op} {body} failed: {} {} {}", e.status, e.code, e.message);
+            panic!(
+                "template {op} {body} failed: {} {} {}",
+                e.status, e.code, e.message
+            );
         }
     }
 }

@@ -25,6 +25,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/health", get(health))
         .fallback(any(aws))
         .with_state(app)
+        // A bug must never take a connection down without an answer: a panic becomes a 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    let e = WireError::new("InternalFailure", 500, "An internal error occurred.");
+    json_response(e.status, "", kinko_wire::json::error_body(&e), Some(e.code))
 }
 
 async fn health() -> &'static str {

@@ -69,6 +69,25 @@ fn migrate(c: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Reads one `meta` value through a read-only connection; `None` when the table isn't there yet.
+pub(crate) fn peek_meta(path: &Path, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(backend)?;
+    let has_meta: bool = c
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(backend)?
+        > 0;
+    if !has_meta {
+        return Ok(None);
+    }
+    c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .map_err(backend)
+}
+
 impl Db {
     pub fn open_file(path: &Path) -> Result<Db, StoreError> {
         let mut c = Connection::open(path).map_err(backend)?;

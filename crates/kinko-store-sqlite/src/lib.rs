@@ -42,6 +42,12 @@ impl SqliteStore {
         })
     }
 
+    /// Reads one `meta` value from a database file without changing anything on disk: no
+    /// migrations, no checkpoint (used to check the root key before opening the store).
+    pub fn peek_meta(path: &Path, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        conn::peek_meta(path, key)
+    }
+
     /// A store that keeps nothing on disk (dev mode).
     pub fn in_memory() -> Result<Self, StoreError> {
         Ok(SqliteStore {

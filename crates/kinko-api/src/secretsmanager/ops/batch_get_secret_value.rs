@@ -135,7 +135,7 @@ impl Operation for BatchGetSecretValue {
             let r = current_value(cx, secret).await;
             record(&secret.arn, r, &mut out);
         }
-        let next = offset + max;
+        let next = offset.saturating_add(max);
         out.next_token = (next < secrets.len()).then(|| token::encode(next));
         Ok(out)
     }
