@@ -85,11 +85,14 @@ struct PrincipalPolicies {
     exists: bool,
 }
 
+/// A parsed document, or `None` when it doesn't parse (it then grants nothing).
+type ParsedDocument = Option<Arc<kinko_policy::Policy>>;
+
 /// Caches parsed policies: per principal (keyed with the IAM revision) and per document.
 #[derive(Default)]
 pub struct PolicyCache {
     principals: Mutex<HashMap<(String, i64), Arc<PrincipalPolicies>>>,
-    documents: Mutex<HashMap<(PolicyKindKey, String), Option<Arc<kinko_policy::Policy>>>>,
+    documents: Mutex<HashMap<(PolicyKindKey, String), ParsedDocument>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,7 +5,9 @@
 //! crate: it sees requests as (operation name, body bytes) and storage through `kinko_core::Store`.
 
 pub mod authz;
+pub mod iam;
 pub mod keyring;
+pub mod organizations;
 pub mod secretsmanager;
 pub mod sts;
 

@@ -128,6 +128,10 @@ mod tests {
         assert!(aws_managed_policy("arn:aws:iam::aws:policy/Nope").is_none());
         assert!(aws_managed_policy("arn:aws:iam::123456789012:policy/AdministratorAccess").is_none());
         let ro = aws_managed_policy("arn:aws:iam::aws:policy/ReadOnlyAccess").expect("ReadOnlyAccess");
-        assert!(!ro.default_document().unwrap_or_default().contains("GetSecretValue"));
+        assert!(
+            !ro.default_document()
+                .unwrap_or_default()
+                .contains("GetSecretValue")
+        );
     }
 }

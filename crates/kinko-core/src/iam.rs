@@ -101,6 +101,10 @@ pub struct ManagedPolicy {
     pub versions: Vec<PolicyVersion>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// How many versions were ever created: version ids are never reused, so after `v3` is
+    /// deleted the next one is still `v4`. 0 when unknown (then the highest existing id counts).
+    #[serde(default)]
+    pub versions_created: u32,
 }
 
 impl ManagedPolicy {
@@ -110,6 +114,47 @@ impl ManagedPolicy {
             .find(|v| v.version_id == self.default_version_id)
             .map(|v| v.document.as_str())
     }
+
+    pub fn version(&self, version_id: &str) -> Option<&PolicyVersion> {
+        self.versions.iter().find(|v| v.version_id == version_id)
+    }
+
+    /// Whether this is a built-in AWS managed policy (`arn:aws:iam::aws:policy/...`).
+    pub fn is_aws_managed(&self) -> bool {
+        self.arn.starts_with(AWS_MANAGED_POLICY_PREFIX)
+    }
+
+    /// The id the next version gets: `v<n+1>`, counting every version ever created.
+    pub fn next_version_id(&self) -> String {
+        let highest = self
+            .versions
+            .iter()
+            .filter_map(|v| v.version_id.strip_prefix('v')?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        format!("v{}", highest.max(self.versions_created) + 1)
+    }
+}
+
+/// ARNs of AWS managed policies start with this.
+pub const AWS_MANAGED_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
+
+/// `arn:aws:iam::<account>:<kind>/<path><name>`, e.g. `user`, `group`, `role` or `policy`; `path`
+/// is `/` or `/a/b/`.
+pub fn entity_arn(account_id: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account_id}:{kind}{path}{name}")
+}
+
+/// The parts of a managed policy ARN: (account id or `aws`, path, name).
+pub fn parse_policy_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let valid_account =
+        account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    let full_path = resource.strip_prefix("policy")?;
+    let slash = full_path.rfind('/')?;
+    let (path, name) = full_path.split_at(slash + 1);
+    (valid_account && path.starts_with('/') && !name.is_empty()).then_some((account, path, name))
 }
 
 /// Everything IAM keeps for one account.
@@ -149,5 +194,141 @@ impl IamState {
     }
     pub fn policy(&self, arn: &str) -> Option<&ManagedPolicy> {
         self.policies.iter().find(|p| p.arn == arn)
+    }
+    pub fn user_mut(&mut self, name: &str) -> Option<&mut User> {
+        self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+    pub fn group_mut(&mut self, name: &str) -> Option<&mut Group> {
+        self.groups.iter_mut().find(|g| g.name.eq_ignore_ascii_case(name))
+    }
+    pub fn role_mut(&mut self, name: &str) -> Option<&mut Role> {
+        self.roles.iter_mut().find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+    pub fn policy_mut(&mut self, arn: &str) -> Option<&mut ManagedPolicy> {
+        self.policies.iter_mut().find(|p| p.arn == arn)
+    }
+    /// A customer managed policy by name (names are unique case-insensitively, whatever the path).
+    pub fn policy_named(&self, name: &str) -> Option<&ManagedPolicy> {
+        self.policies.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A managed policy this account can attach: its own customer managed policy or a built-in AWS
+    /// managed one.
+    pub fn managed_policy(&self, arn: &str) -> Option<ManagedPolicy> {
+        if arn.starts_with(AWS_MANAGED_POLICY_PREFIX) {
+            crate::aws_managed_policies::aws_managed_policy(arn)
+        } else {
+            self.policy(arn).cloned()
+        }
+    }
+
+    /// The users in a group.
+    pub fn group_members<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a User> + 'a {
+        self.users
+            .iter()
+            .filter(move |u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(group)))
+    }
+
+    /// How many users, groups and roles have the managed policy attached (as a permissions policy).
+    pub fn attachment_count(&self, policy_arn: &str) -> usize {
+        let has = |list: &[String]| list.iter().any(|a| a == policy_arn);
+        self.users.iter().filter(|u| has(&u.attached_policies)).count()
+            + self.groups.iter().filter(|g| has(&g.attached_policies)).count()
+            + self.roles.iter().filter(|r| has(&r.attached_policies)).count()
+    }
+
+    /// How many users and roles use the managed policy as their permissions boundary.
+    pub fn boundary_usage_count(&self, policy_arn: &str) -> usize {
+        let is = |b: &Option<String>| b.as_deref() == Some(policy_arn);
+        self.users.iter().filter(|u| is(&u.permissions_boundary)).count()
+            + self.roles.iter().filter(|r| is(&r.permissions_boundary)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_arns() {
+        assert_eq!(
+            parse_policy_arn("arn:aws:iam::123456789012:policy/a/b/Name"),
+            Some(("123456789012", "/a/b/", "Name"))
+        );
+        assert_eq!(
+            parse_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess"),
+            Some(("aws", "/", "AdministratorAccess"))
+        );
+        for bad in [
+            "arn:aws:iam::12345:policy/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:policy/",
+            "arn:aws:s3:::policy/x",
+            "policy/x",
+        ] {
+            assert_eq!(parse_policy_arn(bad), None, "{bad}");
+        }
+        assert_eq!(
+            entity_arn("123456789012", "user", "/d/", "bob"),
+            "arn:aws:iam::123456789012:user/d/bob"
+        );
+    }
+
+    fn policy(versions: &[&str], created: u32) -> ManagedPolicy {
+        ManagedPolicy {
+            name: "p".into(),
+            path: "/".into(),
+            policy_id: "ANPA".into(),
+            arn: "arn:aws:iam::123456789012:policy/p".into(),
+            create_date: Timestamp(0),
+            update_date: Timestamp(0),
+            description: None,
+            default_version_id: "v1".into(),
+            versions: versions
+                .iter()
+                .map(|v| PolicyVersion {
+                    version_id: (*v).into(),
+                    document: "{}".into(),
+                    create_date: Timestamp(0),
+                })
+                .collect(),
+            tags: vec![],
+            versions_created: created,
+        }
+    }
+
+    #[test]
+    fn version_ids_are_never_reused() {
+        assert_eq!(policy(&["v1"], 1).next_version_id(), "v2");
+        // v3 was deleted: the next one is still v4.
+        assert_eq!(policy(&["v1", "v2"], 3).next_version_id(), "v4");
+        // Stored before the counter existed: the highest id counts.
+        assert_eq!(policy(&["v1", "v5"], 0).next_version_id(), "v6");
+    }
+
+    #[test]
+    fn usage_counts() {
+        let arn = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+        let mut s = IamState::new("123456789012");
+        s.users.push(User {
+            name: "Bob".into(),
+            path: "/".into(),
+            user_id: "AIDA".into(),
+            arn: entity_arn("123456789012", "user", "/", "Bob"),
+            create_date: Timestamp(0),
+            tags: vec![],
+            inline_policies: vec![],
+            attached_policies: vec![arn.into()],
+            permissions_boundary: Some(arn.into()),
+            groups: vec!["Admins".into()],
+        });
+        assert_eq!(s.attachment_count(arn), 1);
+        assert_eq!(s.boundary_usage_count(arn), 1);
+        assert_eq!(s.group_members("admins").count(), 1);
+        assert!(s.user_mut("BOB").is_some());
+        assert_eq!(
+            s.managed_policy(arn).map(|p| p.policy_id),
+            Some("ANPAILL3HVNFSB6DCOWYQ".into())
+        );
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::secret::Tag;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgAccount {
@@ -15,6 +16,8 @@ pub struct OrgAccount {
     /// `CREATED` | `INVITED`
     pub joined_method: String,
     pub joined_timestamp: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,4 +52,39 @@ pub struct Organization {
     pub create_account_requests: Vec<CreateAccountRequest>,
     #[serde(skip)]
     pub revision: i64,
+}
+
+impl Organization {
+    /// `arn:aws:organizations::<management account>:organization/<org id>`.
+    pub fn organization_arn(master_account_id: &str, org_id: &str) -> String {
+        format!("arn:aws:organizations::{master_account_id}:organization/{org_id}")
+    }
+
+    /// `arn:aws:organizations::<management account>:account/<org id>/<account id>`.
+    pub fn account_arn(&self, account_id: &str) -> String {
+        format!(
+            "arn:aws:organizations::{}:account/{}/{account_id}",
+            self.master_account_id, self.id
+        )
+    }
+
+    /// `arn:aws:organizations::<management account>:root/<org id>/<root id>`.
+    pub fn root_arn(&self) -> String {
+        format!(
+            "arn:aws:organizations::{}:root/{}/{}",
+            self.master_account_id, self.id, self.root_id
+        )
+    }
+
+    pub fn account(&self, account_id: &str) -> Option<&OrgAccount> {
+        self.accounts.iter().find(|a| a.id == account_id)
+    }
+
+    pub fn is_management_account(&self, account_id: &str) -> bool {
+        self.master_account_id == account_id
+    }
+
+    pub fn create_account_request(&self, id: &str) -> Option<&CreateAccountRequest> {
+        self.create_account_requests.iter().find(|r| r.id == id)
+    }
 }

@@ -25,6 +25,7 @@ pub(crate) struct AuditEvent {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub source_ip: Option<String>,
+    /// Time spent on the request, for the log line; not part of the record.
     pub duration_us: u128,
 }
 
@@ -51,6 +52,8 @@ struct Record<'a> {
     user_identity: Identity<'a>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
+    #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
+    source_ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +161,7 @@ impl Audit {
                 access_key_id: &e.access_key_id,
             },
             request_id: &e.request_id,
+            source_ip: e.source_ip.as_deref(),
             error_code: e.error_code.as_deref(),
             error_message: e.error_message.as_deref(),
             event_type: "AwsApiCall",
@@ -168,7 +172,6 @@ impl Audit {
         {
             buf.push(b'\n');
         }
-        let _ = (&e.source_ip, e.duration_us);
     }
 
     pub fn close(&self) {

@@ -301,7 +301,11 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool, s
         .unwrap_or_else(|| dir.join(ROOT_KEY_FILE));
     let existed = db_path.exists();
     // Read the check value first, so a wrong or missing key changes nothing on disk.
-    let check = if existed { SqliteStore::peek_meta(&db_path, META_ROOT_CHECK)? } else { None };
+    let check = if existed {
+        SqliteStore::peek_meta(&db_path, META_ROOT_CHECK)?
+    } else {
+        None
+    };
     let root = match (&config.root_key_base64, &check) {
         (Some(b64), _) => RootKey::from_base64(b64).map_err(root_key_error)?,
         (None, Some(_)) => match RootKey::load(&key_path) {

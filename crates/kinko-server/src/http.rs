@@ -148,6 +148,10 @@ async fn handle(app: &App, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let json_target = target(&parts.headers).map(str::to_owned);
     let protocol = if json_target.is_some() {
         Protocol::Json
@@ -221,7 +225,7 @@ async fn handle(app: &App, req: Request) -> Response {
         account_id: None,
         error_code: None,
         error_message: None,
-        source_ip: None,
+        source_ip: source_ip.map(|ip| ip.to_string()),
         duration_us: 0,
     };
     let scope = if service.is_some() {
@@ -242,20 +246,22 @@ async fn handle(app: &App, req: Request) -> Response {
     event.account_id = Some(who.principal.account_id.clone());
     let mut rc = RequestContext::new(who.principal, &auth.region, &request_id);
     rc.session = who.session;
+    rc.source_ip = source_ip;
     let result: Result<Vec<u8>, WireError> = match (service, params) {
         (_, Some(Err(e))) => Err(e),
         (Some(Service::SecretsManager), _) => {
             kinko_api::secretsmanager::handle(&app.services, &rc, &operation, &body).await
         }
-        (Some(Service::Organizations), _) => Err(WireError::new(
-            "UnknownOperationException",
-            400,
-            format!("The operation {operation} is not supported by this server yet."),
-        )),
+        (Some(Service::Organizations), _) => {
+            kinko_api::organizations::handle(&app.services, &rc, &operation, &body).await
+        }
+        (Some(Service::Iam), Some(Ok(p))) => kinko_api::iam::handle(&app.services, &rc, &p)
+            .await
+            .map(String::into_bytes),
         (Some(Service::Sts), Some(Ok(p))) => kinko_api::sts::handle(&app.services, &rc, &p)
             .await
             .map(String::into_bytes),
-        (Some(Service::Iam), Some(Ok(_))) | (None, Some(Ok(_))) | (_, None) => Err(WireError::new(
+        (None, Some(Ok(_))) | (_, None) => Err(WireError::new(
             "InvalidAction",
             400,
             format!("The action {operation} is not valid for this web service."),

@@ -60,10 +60,10 @@ impl Cache {
     }
 
     fn fill(&self, t: Ticket, f: impl FnOnce(&mut Maps)) {
-        if let Ok(mut m) = self.maps.lock() {
-            if self.seq.load(Ordering::SeqCst) == t.0 {
-                f(&mut m);
-            }
+        if let Ok(mut m) = self.maps.lock()
+            && self.seq.load(Ordering::SeqCst) == t.0
+        {
+            f(&mut m);
         }
     }
 

@@ -72,12 +72,17 @@ fn migrate(c: &mut Connection) -> Result<(), StoreError> {
 /// Reads one `meta` value through a read-only connection; `None` when the table isn't there yet.
 pub(crate) fn peek_meta(path: &Path, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
     use rusqlite::OptionalExtension;
-    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(backend)?;
+    let c = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(backend)?;
     let has_meta: bool = c
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| {
-            r.get::<_, i64>(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .map_err(backend)?
         > 0;
     if !has_meta {

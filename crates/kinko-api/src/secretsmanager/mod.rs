@@ -285,8 +285,21 @@ pub(crate) async fn authorize_secret(cx: &Cx<'_>, action: &str, secret: &Secret)
 
 /// Authorizes an additional action on an ARN that need not exist yet (CreateSecret's tags).
 pub(crate) async fn authorize_arn(cx: &Cx<'_>, action: &str, arn: &str) -> Result<(), SmError> {
-    let account = kinko_core::arn::Arn::parse(arn).map(|a| a.account_id).unwrap_or_default();
-    check(cx, action, Resource::Arn { arn, account_id: account }, None, &[], &[]).await
+    let account = kinko_core::arn::Arn::parse(arn)
+        .map(|a| a.account_id)
+        .unwrap_or_default();
+    check(
+        cx,
+        action,
+        Resource::Arn {
+            arn,
+            account_id: account,
+        },
+        None,
+        &[],
+        &[],
+    )
+    .await
 }
 
 /// A caller from another account can't use a secret under the AWS managed key: that key's policy
@@ -307,7 +320,9 @@ fn opt_condition(out: &mut Vec<(&'static str, String)>, key: &'static str, v: Op
 }
 
 /// Condition keys from optional request members (present only when the member was sent).
-pub(crate) fn conditions<const N: usize>(pairs: [(&'static str, Option<String>); N]) -> Vec<(&'static str, String)> {
+pub(crate) fn conditions<const N: usize>(
+    pairs: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for (k, v) in pairs {
         opt_condition(&mut out, k, v);

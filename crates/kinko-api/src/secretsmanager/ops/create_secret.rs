@@ -87,7 +87,12 @@ impl Operation for CreateSecret {
         i.tags
             .iter()
             .flatten()
-            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .map(|t| {
+                (
+                    t.key.clone().unwrap_or_default(),
+                    t.value.clone().unwrap_or_default(),
+                )
+            })
             .collect()
     }
 

@@ -54,8 +54,14 @@ impl Operation for DeleteSecret {
 
     fn conditions(i: &Input) -> Vec<(&'static str, String)> {
         crate::secretsmanager::conditions([
-            ("secretsmanager:RecoveryWindowInDays", i.recovery_window_in_days.map(|d| d.to_string())),
-            ("secretsmanager:ForceDeleteWithoutRecovery", i.force_delete_without_recovery.map(|f| f.to_string())),
+            (
+                "secretsmanager:RecoveryWindowInDays",
+                i.recovery_window_in_days.map(|d| d.to_string()),
+            ),
+            (
+                "secretsmanager:ForceDeleteWithoutRecovery",
+                i.force_delete_without_recovery.map(|f| f.to_string()),
+            ),
         ])
     }
 

@@ -52,7 +52,12 @@ impl Operation for TagResource {
         i.tags
             .iter()
             .flatten()
-            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .map(|t| {
+                (
+                    t.key.clone().unwrap_or_default(),
+                    t.value.clone().unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -116,7 +121,11 @@ impl Operation for UntagResource {
     }
 
     fn conditions(i: &UntagInput) -> Vec<(&'static str, String)> {
-        i.tag_keys.iter().flatten().map(|k| ("aws:TagKeys", k.clone())).collect()
+        i.tag_keys
+            .iter()
+            .flatten()
+            .map(|k| ("aws:TagKeys", k.clone()))
+            .collect()
     }
 
     fn target(i: &UntagInput) -> Target<'_> {

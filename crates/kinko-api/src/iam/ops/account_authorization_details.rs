@@ -1,0 +1,183 @@
+//! GetAccountAuthorizationDetails: every user, group, role and managed policy of the account with
+//! their policies, in one (paged) answer. AWS managed policies are included when attached.
+
+use kinko_core::aws_managed_policies::aws_managed_policies;
+use kinko_core::iam::{Group, IamState, InlinePolicy, ManagedPolicy, Role, User};
+use kinko_wire::query::{Params, Xml};
+
+use super::by_name;
+use crate::iam::error::IamError;
+use crate::iam::input::{Page, Reader};
+use crate::iam::output::{self, Detail, XmlExt, members, string_members, url_encode};
+use crate::iam::{Cx, Operation, Reply, Target};
+
+const ENTITY_TYPES: &[&str] = &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"];
+
+pub(crate) struct GetAccountAuthorizationDetails;
+
+pub(crate) struct DetailsInput {
+    filter: Vec<String>,
+    page: Page,
+}
+
+enum Entry<'a> {
+    User(&'a User),
+    Group(&'a Group),
+    Role(&'a Role),
+    Policy(&'a ManagedPolicy),
+}
+
+fn inline_list(x: &mut Xml, tag: &str, policies: &[InlinePolicy]) {
+    if policies.is_empty() {
+        return;
+    }
+    members(x, tag, policies, |x, p| {
+        x.elem("PolicyName", &p.name)
+            .elem("PolicyDocument", &url_encode(&p.document));
+    });
+}
+
+fn boundary(x: &mut Xml, arn: Option<&str>) {
+    if let Some(arn) = arn {
+        x.open("PermissionsBoundary")
+            .elem("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
+            .elem("PermissionsBoundaryArn", arn)
+            .close("PermissionsBoundary");
+    }
+}
+
+fn user_detail(x: &mut Xml, u: &User) {
+    x.elem("Path", &u.path)
+        .elem("UserName", &u.name)
+        .elem("UserId", &u.user_id)
+        .elem("Arn", &u.arn)
+        .elem("CreateDate", &output::ts(u.create_date));
+    inline_list(x, "UserPolicyList", &u.inline_policies);
+    string_members(x, "GroupList", u.groups.iter().map(String::as_str));
+    output::attached_policies(x, "AttachedManagedPolicies", &u.attached_policies);
+    boundary(x, u.permissions_boundary.as_deref());
+    output::tags(x, &u.tags);
+}
+
+fn group_detail(x: &mut Xml, g: &Group) {
+    output::group_fields(x, g);
+    inline_list(x, "GroupPolicyList", &g.inline_policies);
+    output::attached_policies(x, "AttachedManagedPolicies", &g.attached_policies);
+}
+
+fn role_detail(x: &mut Xml, r: &Role) {
+    x.elem("Path", &r.path)
+        .elem("RoleName", &r.name)
+        .elem("RoleId", &r.role_id)
+        .elem("Arn", &r.arn)
+        .elem("CreateDate", &output::ts(r.create_date))
+        .elem(
+            "AssumeRolePolicyDocument",
+            &url_encode(&r.assume_role_policy_document),
+        );
+    x.open("InstanceProfileList").close("InstanceProfileList");
+    inline_list(x, "RolePolicyList", &r.inline_policies);
+    output::attached_policies(x, "AttachedManagedPolicies", &r.attached_policies);
+    boundary(x, r.permissions_boundary.as_deref());
+    output::tags(x, &r.tags);
+    x.open("RoleLastUsed").close("RoleLastUsed");
+}
+
+fn policy_detail(x: &mut Xml, p: &ManagedPolicy, state: &IamState) {
+    output::policy_fields(x, p, state, Detail::Listed);
+    x.opt("Description", p.description.as_deref());
+    members(x, "PolicyVersionList", &p.versions, |x, v| {
+        output::policy_version_fields(x, p, v);
+    });
+}
+
+impl Operation for GetAccountAuthorizationDetails {
+    type Input = DetailsInput;
+
+    fn decode(&self, p: &Params) -> Result<DetailsInput, IamError> {
+        let mut r = Reader::new(p);
+        let filter = r.enum_list("Filter", ENTITY_TYPES).unwrap_or_default();
+        let page = r.page();
+        r.finish()?;
+        Ok(DetailsInput { filter, page })
+    }
+
+    fn target(&self, _: &Cx<'_>, _: &DetailsInput, _: &IamState) -> Result<Target, IamError> {
+        Ok(Target::Any)
+    }
+
+    async fn run(&self, cx: &Cx<'_>, i: &DetailsInput, state: IamState) -> Result<Reply, IamError> {
+        let wants = |t: &str| i.filter.is_empty() || i.filter.iter().any(|f| f == t);
+        let mut policies: Vec<ManagedPolicy> = Vec::new();
+        if wants("LocalManagedPolicy") {
+            policies.extend(state.policies.iter().cloned());
+        }
+        if wants("AWSManagedPolicy") {
+            policies.extend(
+                aws_managed_policies()
+                    .into_iter()
+                    .filter(|p| state.attachment_count(&p.arn) > 0 || state.boundary_usage_count(&p.arn) > 0),
+            );
+        }
+        by_name(&mut policies, |p| &p.name);
+        let mut entries: Vec<Entry<'_>> = Vec::new();
+        if wants("User") {
+            let mut users: Vec<&User> = state.users.iter().collect();
+            by_name(&mut users, |u| &u.name);
+            entries.extend(users.into_iter().map(Entry::User));
+        }
+        if wants("Group") {
+            let mut groups: Vec<&Group> = state.groups.iter().collect();
+            by_name(&mut groups, |g| &g.name);
+            entries.extend(groups.into_iter().map(Entry::Group));
+        }
+        if wants("Role") {
+            let mut roles: Vec<&Role> = state.roles.iter().collect();
+            by_name(&mut roles, |r| &r.name);
+            entries.extend(roles.into_iter().map(Entry::Role));
+        }
+        entries.extend(policies.iter().map(Entry::Policy));
+
+        let (page, next) = i.page.apply(entries)?;
+        let mut x = cx.xml();
+        members(
+            &mut x,
+            "UserDetailList",
+            page.iter().filter_map(|e| match e {
+                Entry::User(u) => Some(*u),
+                _ => None,
+            }),
+            user_detail,
+        );
+        members(
+            &mut x,
+            "GroupDetailList",
+            page.iter().filter_map(|e| match e {
+                Entry::Group(g) => Some(*g),
+                _ => None,
+            }),
+            group_detail,
+        );
+        members(
+            &mut x,
+            "RoleDetailList",
+            page.iter().filter_map(|e| match e {
+                Entry::Role(r) => Some(*r),
+                _ => None,
+            }),
+            role_detail,
+        );
+        members(
+            &mut x,
+            "Policies",
+            page.iter().filter_map(|e| match e {
+                Entry::Policy(p) => Some(*p),
+                _ => None,
+            }),
+            |x, p| policy_detail(x, p, &state),
+        );
+        x.bool("IsTruncated", next.is_some());
+        x.opt("Marker", next.as_deref());
+        Ok(Reply::Result(x))
+    }
+}
