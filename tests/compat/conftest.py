@@ -213,3 +213,34 @@ def aws(endpoint: str, aws_config_dir: Path) -> AwsCli:
 @pytest.fixture(scope="session")
 def raw(endpoint: str) -> Callable[..., RawResponse]:
     return lambda operation, payload=None, **kw: raw_call(endpoint, operation, payload, **kw)
+
+
+# ---------------------------------------------------------------------------
+# IAM, STS, Organizations (boto3)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def boto(endpoint: str) -> Callable[..., object]:
+    """``boto(service, creds=ROOT_CREDS)``: a boto3 client for any service and credentials."""
+    from kinko_compat import ROOT_CREDS, make_service_client
+
+    return lambda service, creds=ROOT_CREDS: make_service_client(endpoint, service, creds)
+
+
+@pytest.fixture(scope="session")
+def iam(boto):
+    """boto3 IAM client for the dev root credentials."""
+    return boto("iam")
+
+
+@pytest.fixture(scope="session")
+def sts(boto):
+    """boto3 STS client for the dev root credentials."""
+    return boto("sts")
+
+
+@pytest.fixture(scope="session")
+def org(boto):
+    """boto3 Organizations client for the dev root credentials."""
+    return boto("organizations")

@@ -241,3 +241,129 @@ def parse_ts(value) -> dt.datetime:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+# ---------------------------------------------------------------------------
+# IAM, STS and Organizations: clients for any service and any credentials
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Creds:
+    """Credentials a client signs with; ``session_token`` for temporary (STS) ones."""
+
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+    @classmethod
+    def from_sts(cls, response: dict) -> Creds:
+        """The ``Credentials`` of an AssumeRole / GetSessionToken response (boto3 or CLI JSON)."""
+        c = response["Credentials"]
+        return cls(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+    @classmethod
+    def from_access_key(cls, response: dict) -> Creds:
+        """The ``AccessKey`` of a CreateAccessKey response (boto3 or CLI JSON)."""
+        k = response["AccessKey"]
+        return cls(k["AccessKeyId"], k["SecretAccessKey"])
+
+
+ROOT_CREDS = Creds(ACCESS_KEY, SECRET_KEY)
+
+
+def make_service_client(endpoint: str, service: str, creds: Creds = ROOT_CREDS):
+    """A boto3 client for ``service`` signing with ``creds``, no retries."""
+    session = boto3.session.Session(
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.session_token,
+        region_name=REGION,
+    )
+    return session.client(
+        service,
+        endpoint_url=endpoint,
+        config=Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
+
+
+def aws_as(aws: AwsCli, creds: Creds, *args: str, check: bool = True, cwd=None) -> CliResult:
+    """Runs `aws <args>` with ``creds`` (AWS_SESSION_TOKEN set for temporary credentials)."""
+    argv = ["aws", "--endpoint-url", aws.endpoint]
+    if aws.major >= 2:
+        argv.append("--no-cli-pager")
+    argv += list(args)
+    env = aws.env(creds.access_key, creds.secret_key)
+    if creds.session_token:
+        env["AWS_SESSION_TOKEN"] = creds.session_token
+    proc = subprocess.run(
+        argv,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=CLI_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    result = CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+    if check:
+        assert result.returncode == 0, f"AWS CLI failed\n{result}"
+    return result
+
+
+def policy(*statements: dict) -> str:
+    """A policy document (JSON text) with the given statements."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(actions, resources="*") -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def deny(actions, resources="*") -> dict:
+    return {"Effect": "Deny", "Action": actions, "Resource": resources}
+
+
+def trust(*principals: str, actions="sts:AssumeRole", condition: dict | None = None) -> str:
+    """A role trust policy letting the AWS ``principals`` assume the role."""
+    stmt = {"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": actions}
+    if condition:
+        stmt["Condition"] = condition
+    return policy(stmt)
+
+
+def short_id() -> str:
+    """12 random hex digits for names that must be unique."""
+    return uuid.uuid4().hex[:12]
+
+
+def denied(principal: str, action: str, resource: str | None, context: str) -> str:
+    """`User: <arn> is not authorized to perform: <action>[ on resource: <r>] <context>`."""
+    on = f" on resource: {resource}" if resource is not None else ""
+    return f"User: {principal} is not authorized to perform: {action}{on} {context}"
+
+
+def no_identity_policy(principal: str, action: str, resource: str | None) -> str:
+    return denied(
+        principal, action, resource, f"because no identity-based policy allows the {action} action"
+    )
+
+
+def secret_arn_pattern(name_glob: str, account: str = ACCOUNT) -> str:
+    """A Secrets Manager ARN pattern for policies, e.g. ``dev/azure-??????``."""
+    return f"arn:aws:secretsmanager:{REGION}:{account}:secret:{name_glob}"
+
+
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
+DEFAULT_KEY_CROSS_ACCOUNT = (
+    "You can't access a secret from a different AWS account if you encrypt the secret "
+    "with the default KMS service key."
+)
+INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"

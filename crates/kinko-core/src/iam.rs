@@ -61,6 +61,10 @@ pub struct Role {
     pub arn: String,
     pub create_date: Timestamp,
     pub assume_role_policy_document: String,
+    /// When the trust policy was last replaced (`None`: as created). IAM binds the principals a
+    /// trust policy names to their identity at that moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_policy_updated: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Seconds, 3600..=43200.

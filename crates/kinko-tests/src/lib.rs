@@ -393,3 +393,272 @@ macro_rules! expect_err {
         }
     };
 }
+
+// ---------------------------------------------------------------------------------------------
+// IAM, STS and Organizations clients, and clients signing with other principals' credentials
+// ---------------------------------------------------------------------------------------------
+
+/// Credentials a test client signs with: an access key pair, plus the session token when they are
+/// temporary (STS) credentials.
+#[derive(Clone)]
+pub struct TestCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for TestCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &self.session_token.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestCredentials {
+    /// Long-term credentials (an IAM user's access key, or root).
+    pub fn long_term(access_key_id: &str, secret_access_key: &str) -> Self {
+        TestCredentials {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            session_token: None,
+        }
+    }
+
+    fn provider(&self) -> Credentials {
+        Credentials::new(
+            self.access_key_id.clone(),
+            self.secret_access_key.clone(),
+            self.session_token.clone(),
+            None,
+            "kinko-tests",
+        )
+    }
+}
+
+impl From<&aws_sdk_sts::types::Credentials> for TestCredentials {
+    /// The temporary credentials AssumeRole / GetSessionToken returned.
+    fn from(c: &aws_sdk_sts::types::Credentials) -> Self {
+        TestCredentials {
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.clone(),
+            session_token: Some(c.session_token.clone()),
+        }
+    }
+}
+
+impl From<&aws_sdk_iam::types::AccessKey> for TestCredentials {
+    /// The access key CreateAccessKey returned.
+    fn from(k: &aws_sdk_iam::types::AccessKey) -> Self {
+        TestCredentials::long_term(&k.access_key_id, &k.secret_access_key)
+    }
+}
+
+/// The configuration builder of an AWS SDK service crate, set up like [`TestServer::config_builder`]
+/// for `$server`, signing with `$creds`.
+macro_rules! sdk_config_builder {
+    ($sdk:ident, $server:expr, $creds:expr) => {{
+        let server: &TestServer = $server;
+        let mut b = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint_url())
+            .region($sdk::config::Region::new(REGION))
+            .credentials_provider($creds.provider());
+        if let TestClock::Manual(c) = &server.clock {
+            b = b
+                .time_source(ManualTimeSource(c.clone()))
+                .disable_clock_skew_correction(true);
+        }
+        b
+    }};
+}
+
+impl TestServer {
+    /// The server's root credentials.
+    pub fn root_credentials(&self) -> TestCredentials {
+        TestCredentials::long_term(&self.access_key_id, &self.secret_access_key)
+    }
+
+    /// A Secrets Manager client signing with `creds` (with their session token, if any).
+    pub fn client_as(&self, creds: &TestCredentials) -> Client {
+        Client::from_conf(
+            self.config_builder()
+                .credentials_provider(creds.provider())
+                .build(),
+        )
+    }
+
+    /// An IAM client with the server's root credentials.
+    pub fn iam_client(&self) -> aws_sdk_iam::Client {
+        self.iam_client_as(&self.root_credentials())
+    }
+
+    /// An IAM client signing with `creds`.
+    pub fn iam_client_as(&self, creds: &TestCredentials) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(sdk_config_builder!(aws_sdk_iam, self, creds).build())
+    }
+
+    /// An STS client with the server's root credentials.
+    pub fn sts_client(&self) -> aws_sdk_sts::Client {
+        self.sts_client_as(&self.root_credentials())
+    }
+
+    /// An STS client signing with `creds`.
+    pub fn sts_client_as(&self, creds: &TestCredentials) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::from_conf(sdk_config_builder!(aws_sdk_sts, self, creds).build())
+    }
+
+    /// An Organizations client with the server's root credentials.
+    pub fn org_client(&self) -> aws_sdk_organizations::Client {
+        self.org_client_as(&self.root_credentials())
+    }
+
+    /// An Organizations client signing with `creds`.
+    pub fn org_client_as(&self, creds: &TestCredentials) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::from_conf(
+            sdk_config_builder!(aws_sdk_organizations, self, creds).build(),
+        )
+    }
+}
+
+/// A policy document: `{"Version": "2012-10-17", "Statement": [statements...]}`.
+pub fn policy_document(statements: &[serde_json::Value]) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// A statement `{"Effect", "Action", "Resource"}` for identity-based policies.
+pub fn statement(effect: &str, actions: &[&str], resources: &[&str]) -> serde_json::Value {
+    serde_json::json!({"Effect": effect, "Action": actions, "Resource": resources})
+}
+
+/// A trust policy letting the `aws` principals (ARNs or account ids) assume the role.
+pub fn trust_policy(aws_principals: &[&str]) -> String {
+    policy_document(&[serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": aws_principals},
+        "Action": "sts:AssumeRole"
+    })])
+}
+
+/// Creates an IAM user with one inline policy (when `policy` is given) and an access key; returns
+/// the user's ARN and the key.
+pub async fn create_user_with_key(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: Option<&str>,
+) -> (String, TestCredentials) {
+    let user = iam
+        .create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("CreateUser")
+        .user
+        .expect("CreateUser returns the user");
+    if let Some(doc) = policy {
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("inline")
+            .policy_document(doc)
+            .send()
+            .await
+            .expect("PutUserPolicy");
+    }
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .expect("CreateAccessKey")
+        .access_key
+        .expect("CreateAccessKey returns the key");
+    (user.arn, TestCredentials::from(&key))
+}
+
+/// Creates a role with `trust` as its trust policy and one inline policy (when given); returns
+/// the role's ARN.
+pub async fn create_role_with_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    trust: &str,
+    policy: Option<&str>,
+) -> String {
+    let role = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("CreateRole")
+        .role
+        .expect("CreateRole returns the role");
+    if let Some(doc) = policy {
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name("inline")
+            .policy_document(doc)
+            .send()
+            .await
+            .expect("PutRolePolicy");
+    }
+    role.arn
+}
+
+/// Assumes `role_arn` with `sts` and returns the session's credentials and its assumed-role ARN.
+pub async fn assume_role(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    session_name: &str,
+) -> (TestCredentials, String) {
+    let out = sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session_name)
+        .send()
+        .await
+        .expect("AssumeRole");
+    let creds = TestCredentials::from(out.credentials.as_ref().expect("AssumeRole credentials"));
+    let arn = out.assumed_role_user.expect("AssumedRoleUser").arn;
+    (creds, arn)
+}
+
+/// The AccessDenied message AWS gives for an action with no allowing identity-based policy.
+pub fn no_identity_policy(principal_arn: &str, action: &str, resource: Option<&str>) -> String {
+    denied_message(
+        principal_arn,
+        action,
+        resource,
+        &format!("because no identity-based policy allows the {action} action"),
+    )
+}
+
+/// `User: <arn> is not authorized to perform: <action>[ on resource: <r>] <context>`.
+pub fn denied_message(principal_arn: &str, action: &str, resource: Option<&str>, context: &str) -> String {
+    match resource {
+        Some(r) => {
+            format!("User: {principal_arn} is not authorized to perform: {action} on resource: {r} {context}")
+        }
+        None => format!("User: {principal_arn} is not authorized to perform: {action} {context}"),
+    }
+}
+
+/// Fails the test unless the service error `e` has exactly this code and message.
+#[track_caller]
+pub fn assert_error<E>(e: &E, code: &str, message: &str)
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+{
+    assert_eq!(
+        (e.code(), e.message()),
+        (Some(code), Some(message)),
+        "unexpected error: {e:?}"
+    );
+}
+
+/// A short random tag for names that must be unique but stay short (12 hex digits).
+pub fn short_id() -> String {
+    let mut s = uuid::Uuid::new_v4().simple().to_string();
+    s.truncate(12);
+    s
+}

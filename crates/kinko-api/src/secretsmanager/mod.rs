@@ -330,6 +330,17 @@ pub(crate) fn conditions<const N: usize>(
     out
 }
 
+/// Authorizes an action on a SecretId that names no existing secret.
+pub(crate) async fn authorize_unresolved(cx: &Cx<'_>, action: &str, secret_id: &str) -> Result<(), SmError> {
+    let target = Target::Secret(secret_id);
+    let found = Found {
+        secret: None,
+        arn: None,
+    };
+    let resource = resource(cx, &target, &found);
+    check(cx, action, resource, None, &[], &[]).await
+}
+
 /// Authorizes an action without a resource (ListSecrets for a filtered batch).
 pub(crate) async fn authorize_any(cx: &Cx<'_>, action: &str) -> Result<(), SmError> {
     check(cx, action, Resource::Any, None, &[], &[]).await

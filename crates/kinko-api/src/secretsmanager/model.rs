@@ -260,32 +260,47 @@ pub async fn value_entry(
 }
 
 /// Records a read in `LastAccessedDate` (day resolution, on the secret and the version) when the
-/// day changed. Runs in the background: a read never waits for it, and losing a race only means the
-/// next read tries again.
+/// day changed. Runs in the background, so a read never waits for it; a concurrent change makes it
+/// re-read the secret and try again.
 pub fn touch_accessed(cx: &Cx<'_>, secret: &Secret, version_id: &str) {
     let today = cx.services.clock.now().start_of_day();
-    let stale = |d: Option<kinko_core::Timestamp>| d != Some(today);
-    let version_stale = secret
-        .version(version_id)
-        .is_some_and(|v| stale(v.last_accessed_date));
-    if !stale(secret.last_accessed_date) && !version_stale {
+    let fresh = move |s: &Secret, v: &str| {
+        s.last_accessed_date == Some(today)
+            && s.version(v).is_none_or(|v| v.last_accessed_date == Some(today))
+    };
+    if fresh(secret, version_id) {
         return;
     }
     let store = cx.services.store.clone();
-    let mut secret = secret.clone();
+    let arn = secret.arn.clone();
     let version_id = version_id.to_owned();
     tokio::spawn(async move {
-        secret.last_accessed_date = Some(today);
-        if let Some(v) = secret.versions.iter_mut().find(|v| v.id == version_id) {
-            v.last_accessed_date = Some(today);
-        }
-        let write = kinko_core::store::SecretWrite::Update {
-            secret,
-            new_values: vec![],
-            removed_versions: vec![],
-        };
-        if let Err(e) = store.write_secret(write).await {
-            tracing::debug!(error = %e, "LastAccessedDate not recorded");
+        for _ in 0..8 {
+            let mut secret = match store.secret_by_arn(&arn).await {
+                Ok(Some(s)) if !fresh(&s, &version_id) => s,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "LastAccessedDate not recorded");
+                    return;
+                }
+            };
+            secret.last_accessed_date = Some(today);
+            if let Some(v) = secret.versions.iter_mut().find(|v| v.id == version_id) {
+                v.last_accessed_date = Some(today);
+            }
+            let write = kinko_core::store::SecretWrite::Update {
+                secret,
+                new_values: vec![],
+                removed_versions: vec![],
+            };
+            match store.write_secret(write).await {
+                Err(kinko_core::store::StoreError::Conflict) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "LastAccessedDate not recorded");
+                    return;
+                }
+                Ok(()) => return,
+            }
         }
     });
 }

@@ -206,6 +206,9 @@ async fn assume_role(services: &Services, rc: &RequestContext, params: &Params) 
     let Some(role) = iam.role(&role_name).filter(|r| r.arn == role_arn).cloned() else {
         return Err(denied());
     };
+    let trust = trust_as_saved(services, rc, &role)
+        .await
+        .map_err(|e| internal(e, rc))?;
     let mut context: Vec<(&str, String)> = vec![("sts:RoleSessionName", session_name.clone())];
     if let Some(e) = &external_id {
         context.push(("sts:ExternalId", e.clone()));
@@ -222,13 +225,32 @@ async fn assume_role(services: &Services, rc: &RequestContext, params: &Params) 
                 arn: &role.arn,
                 account_id: &role_account,
             },
-            resource_policy: Some(ResourcePolicy::Trust(&role.assume_role_policy_document)),
+            resource_policy: Some(ResourcePolicy::Trust(&trust)),
             context: &context,
             request_tags: &tags,
         },
     )
     .await
     .map_err(|d| access_denied(d.message))?;
+    if !tags.is_empty() {
+        // Session tags need sts:TagSession too, from both the trust policy and the caller.
+        authz::check(
+            services,
+            rc,
+            &Check {
+                action: "sts:TagSession",
+                resource: Resource::Arn {
+                    arn: &role.arn,
+                    account_id: &role_account,
+                },
+                resource_policy: Some(ResourcePolicy::Trust(&trust)),
+                context: &context,
+                request_tags: &tags,
+            },
+        )
+        .await
+        .map_err(|d| access_denied(d.message))?;
+    }
     if duration > role.max_session_duration {
         return Err(validation(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
@@ -287,6 +309,35 @@ async fn assume_role(services: &Services, rc: &RequestContext, params: &Params) 
     Ok(x.finish("AssumeRole", &rc.request_id))
 }
 
+/// A principal id no entity has: what a trust policy names once the principal it named is gone.
+const GONE_PRINCIPAL: &str = "AIDADELETEDPRINCIPAL0";
+
+/// The trust policy as IAM holds it: IAM binds the users and roles a trust policy names to their
+/// unique ids when the policy is saved, so a user or role re-created under the same name later is
+/// not trusted. The caller's ARN is replaced when the caller was created after the policy was saved.
+async fn trust_as_saved(
+    services: &Services,
+    rc: &RequestContext,
+    role: &kinko_core::iam::Role,
+) -> Result<String, kinko_core::store::StoreError> {
+    let saved = role.assume_role_policy_updated.unwrap_or(role.create_date);
+    let doc = role.assume_role_policy_document.clone();
+    let caller_iam = services.store.iam_state(&rc.principal.account_id).await?;
+    let caller = match &rc.principal.kind {
+        PrincipalKind::User { name, .. } => caller_iam.user(name).map(|u| (u.arn.clone(), u.create_date)),
+        PrincipalKind::AssumedRole { role_name, .. } => {
+            caller_iam.role(role_name).map(|r| (r.arn.clone(), r.create_date))
+        }
+        PrincipalKind::Root => None,
+    };
+    Ok(match caller {
+        Some((arn, created)) if created > saved => {
+            doc.replace(&format!("\"{arn}\""), &format!("\"{GONE_PRINCIPAL}\""))
+        }
+        _ => doc,
+    })
+}
+
 async fn get_session_token(
     services: &Services,
     rc: &RequestContext,
@@ -297,12 +348,18 @@ async fn get_session_token(
             "Cannot call GetSessionToken with session credentials",
         ));
     }
-    let (default, max) = if rc.principal.is_root() {
-        (3600, 3600)
+    // Root sessions last at most an hour: a longer request is capped, not refused (AWS's docs).
+    let duration = duration(
+        params,
+        if rc.principal.is_root() { 3600 } else { 43200 },
+        900,
+        129_600,
+    )?;
+    let duration = if rc.principal.is_root() {
+        duration.min(3600)
     } else {
-        (43200, 129_600)
+        duration
     };
-    let duration = duration(params, default, 900, max)?;
     let now = services.clock.now();
     let session = Session {
         kind: SessionKind::SessionToken,

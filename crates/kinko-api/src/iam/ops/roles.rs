@@ -104,6 +104,7 @@ impl Operation for CreateRole {
             arn: iam::entity_arn(cx.account(), "role", &i.path, &i.name),
             create_date: cx.now(),
             assume_role_policy_document: i.trust.clone(),
+            assume_role_policy_updated: None,
             description: i.description.clone(),
             max_session_duration: i.max_session,
             tags: i.tags.clone(),
@@ -262,9 +263,9 @@ impl Operation for UpdateAssumeRolePolicy {
     }
 
     async fn run(&self, cx: &Cx<'_>, i: &(String, String), mut state: IamState) -> Result<Reply, IamError> {
-        find_mut(&mut state, &i.0)?
-            .assume_role_policy_document
-            .clone_from(&i.1);
+        let role = find_mut(&mut state, &i.0)?;
+        role.assume_role_policy_document.clone_from(&i.1);
+        role.assume_role_policy_updated = Some(cx.services.clock.now());
         cx.write(state).await?;
         Ok(Reply::Empty)
     }

@@ -145,6 +145,7 @@ pub(crate) fn member_iam_state(
         arn: iam::entity_arn(account_id, "role", "/", role_name),
         create_date: now,
         assume_role_policy_document: trust,
+        assume_role_policy_updated: None,
         description: None,
         max_session_duration: 3600,
         tags: vec![],

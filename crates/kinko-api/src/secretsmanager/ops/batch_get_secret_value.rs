@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::list_secrets::{FilterShape, check_filters, matching};
 use crate::secretsmanager::model::{self, SecretValueEntry, token};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target, authorize_any, authorize_secret, lookup};
+use crate::secretsmanager::{
+    Cx, Found, Operation, SmError, Target, authorize_any, authorize_secret, authorize_unresolved, lookup,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -114,7 +116,11 @@ impl Operation for BatchGetSecretValue {
                     Err(e) => Err(e),
                     Ok(()) => match lookup(cx, id).await? {
                         Some(secret) => current_value(cx, &secret).await,
-                        None => Err(SmError::not_found()),
+                        // Authorize before answering not-found, so callers can't probe for names.
+                        None => match authorize_unresolved(cx, "secretsmanager:GetSecretValue", id).await {
+                            Ok(()) => Err(SmError::not_found()),
+                            Err(e) => Err(e),
+                        },
                     },
                 };
                 record(id, r, &mut out);
