@@ -124,18 +124,13 @@ impl Keyring {
                 creation_date: self.clock.now(),
                 policy: secretsmanager_key_policy(account_id, region),
                 current_material: 1,
+                deletion_date: None,
+                tags: vec![],
+                rotation_period_days: Some(365),
+                material_date: Some(self.clock.now()),
                 revision: 0,
             };
-            let material = Key256::generate().map_err(|e| KeyringError::Crypto(e.to_string()))?;
-            let wrapped = self
-                .root
-                .seal(material.as_bytes(), &material_aad(&arn, 1))
-                .map_err(|e| KeyringError::Crypto(e.to_string()))?;
-            let record = WrappedMaterial {
-                key_arn: arn,
-                version: 1,
-                wrapped,
-            };
+            let record = self.new_material(&arn, 1)?;
             match self
                 .store
                 .create_kms_key(key.clone(), record, Some(kms::SECRETSMANAGER_ALIAS.to_owned()))
@@ -252,5 +247,79 @@ impl Keyring {
         }
         let material = self.material(&arn, header.material_version).await?;
         blob::decrypt(ciphertext, &material, context).map_err(|_| KeyringError::InvalidCiphertext)
+    }
+
+    /// Fresh key material for version `version` of `key_arn`, wrapped by the root key.
+    fn new_material(&self, key_arn: &str, version: u32) -> Result<WrappedMaterial, KeyringError> {
+        let material = Key256::generate().map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        let wrapped = self
+            .root
+            .seal(material.as_bytes(), &material_aad(key_arn, version))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        Ok(WrappedMaterial {
+            key_arn: key_arn.to_owned(),
+            version,
+            wrapped,
+        })
+    }
+
+    /// Stores a new key (its `current_material` is 1) with fresh material. `Conflict` when an
+    /// alias or the key exists.
+    pub async fn create_key(&self, key: KmsKey, alias: Option<String>) -> Result<(), KeyringError> {
+        let material = self.new_material(&key.arn, key.current_material)?;
+        self.store.create_kms_key(key, material, alias).await?;
+        Ok(())
+    }
+
+    /// Gives `key` a new material version that new ciphertexts use from now on; ciphertexts made
+    /// under earlier versions keep decrypting (they name their version). Written based on
+    /// `key.revision`; returns the key as stored.
+    pub async fn rotate(&self, key: &KmsKey) -> Result<KmsKey, KeyringError> {
+        let mut next = key.clone();
+        next.current_material = key
+            .current_material
+            .checked_add(1)
+            .ok_or_else(|| KeyringError::Crypto("material versions exhausted".into()))?;
+        next.material_date = Some(self.clock.now());
+        let material = self.new_material(&key.arn, next.current_material)?;
+        self.store.add_kms_material(next.clone(), material).await?;
+        next.revision += 1;
+        Ok(next)
+    }
+
+    /// Encrypts up to 4096 bytes under the current material of `key`, binding `context`. Checks no
+    /// key state: the caller has.
+    pub async fn encrypt_with(
+        &self,
+        key: &KmsKey,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KeyringError> {
+        let material = self.material(&key.arn, key.current_material).await?;
+        blob::encrypt(&key.key_id, key.current_material, &material, plaintext, context)
+            .map_err(|e| KeyringError::Crypto(e.to_string()))
+    }
+
+    /// Decrypts a blob made under `key` (any of its material versions) with the same `context`.
+    /// Checks no key state: the caller has.
+    pub async fn decrypt_with(
+        &self,
+        key: &KmsKey,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let header = blob::header(ciphertext).map_err(|_| KeyringError::InvalidCiphertext)?;
+        if header.key_id != key.key_id {
+            return Err(KeyringError::InvalidCiphertext);
+        }
+        let material = self.material(&key.arn, header.material_version).await?;
+        blob::decrypt(ciphertext, &material, context).map_err(|_| KeyringError::InvalidCiphertext)
+    }
+
+    /// `n` random bytes (data keys, GenerateRandom).
+    pub fn random(n: usize) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        kinko_crypto::random_bytes(n)
+            .map(Zeroizing::new)
+            .map_err(|e| KeyringError::Crypto(e.to_string()))
     }
 }

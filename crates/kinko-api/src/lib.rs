@@ -7,6 +7,7 @@
 pub mod authz;
 pub mod iam;
 pub mod keyring;
+pub mod kms;
 pub mod organizations;
 pub mod secretsmanager;
 pub mod sts;

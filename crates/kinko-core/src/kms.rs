@@ -36,8 +36,34 @@ pub struct KmsKey {
     pub policy: String,
     /// The material version new ciphertexts use; older versions keep decrypting.
     pub current_material: u32,
+    /// When the key is deleted for good; set only while `PendingDeletion`.
+    #[serde(default)]
+    pub deletion_date: Option<Timestamp>,
+    #[serde(default)]
+    pub tags: Vec<crate::secret::Tag>,
+    /// Automatic rotation: the period in days while it is enabled.
+    #[serde(default)]
+    pub rotation_period_days: Option<u32>,
+    /// When the current material was made (automatic rotation counts from here).
+    #[serde(default)]
+    pub material_date: Option<Timestamp>,
     #[serde(skip)]
     pub revision: i64,
+}
+
+/// An alias: a friendly name (`alias/...`) pointing at one key of the same account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsAlias {
+    pub account_id: String,
+    pub region: String,
+    pub alias_name: String,
+    pub target_arn: String,
+    pub creation_date: Timestamp,
+    pub last_updated_date: Timestamp,
+}
+
+pub fn alias_arn(region: &str, account_id: &str, alias_name: &str) -> String {
+    format!("arn:aws:kms:{region}:{account_id}:{alias_name}")
 }
 
 pub fn key_arn(region: &str, account_id: &str, key_id: &str) -> String {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::Timestamp;
 use crate::iam::IamState;
-use crate::kms::{KmsKey, WrappedMaterial};
+use crate::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use crate::organizations::Organization;
 use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
@@ -165,4 +165,32 @@ pub trait Store: Send + Sync + 'static {
     async fn kms_material(&self, key_arn: &str, version: u32) -> Result<Option<WrappedMaterial>, StoreError>;
     /// Every wrapped material and credential sealed under the root key, for root key rotation.
     async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError>;
+    /// Replaces a key's metadata, based on `key.revision`; `Conflict` when it changed.
+    async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError>;
+    /// One transaction: the key's metadata (based on its revision, with `current_material` already
+    /// pointing at the new version) and the new material version.
+    async fn add_kms_material(&self, key: KmsKey, material: WrappedMaterial) -> Result<(), StoreError>;
+    /// Every key of an account and region, ordered by creation.
+    async fn list_kms_keys(&self, account_id: &str, region: &str) -> Result<Vec<KmsKey>, StoreError>;
+    /// Removes a key (based on `revision`) with its aliases and material.
+    async fn delete_kms_key(&self, arn: &str, revision: i64) -> Result<(), StoreError>;
+    /// Keys whose `deletion_date` is at or before `now`, at most `limit`.
+    async fn kms_keys_due_for_deletion(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KmsKey>, StoreError>;
+    /// Every alias of an account and region, ordered by name.
+    async fn list_kms_aliases(&self, account_id: &str, region: &str) -> Result<Vec<KmsAlias>, StoreError>;
+    /// A new alias; `Conflict` when the name is taken in its account and region.
+    async fn create_kms_alias(&self, alias: KmsAlias) -> Result<(), StoreError>;
+    /// Points an existing alias at another key; returns false when there is no such alias.
+    async fn update_kms_alias(&self, alias: KmsAlias) -> Result<bool, StoreError>;
+    /// Returns false when there is no such alias.
+    async fn delete_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<bool, StoreError>;
 }

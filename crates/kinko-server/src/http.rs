@@ -45,6 +45,7 @@ async fn health() -> &'static str {
 enum Service {
     SecretsManager,
     Organizations,
+    Kms,
     Iam,
     Sts,
 }
@@ -55,6 +56,7 @@ impl Service {
         match self {
             Service::SecretsManager => ("secretsmanager", "secretsmanager.amazonaws.com"),
             Service::Organizations => ("organizations", "organizations.amazonaws.com"),
+            Service::Kms => ("kms", "kms.amazonaws.com"),
             Service::Iam => ("iam", "iam.amazonaws.com"),
             Service::Sts => ("sts", "sts.amazonaws.com"),
         }
@@ -70,6 +72,7 @@ fn json_service(target: &str) -> Result<(Service, &str), WireError> {
     match target.split_once('.') {
         Some(("secretsmanager", op)) => Ok((Service::SecretsManager, op)),
         Some(("AWSOrganizationsV20161128", op)) => Ok((Service::Organizations, op)),
+        Some(("TrentService", op)) => Ok((Service::Kms, op)),
         _ => Err(WireError::new(
             "UnknownOperationException",
             400,
@@ -272,6 +275,7 @@ async fn handle(app: &App, req: Request) -> Response {
         (Some(Service::Organizations), _) => {
             kinko_api::organizations::handle(&app.services, &rc, &operation, &body).await
         }
+        (Some(Service::Kms), _) => kinko_api::kms::handle(&app.services, &rc, &operation, &body).await,
         (Some(Service::Iam), Some(Ok(p))) => kinko_api::iam::handle(&app.services, &rc, &p)
             .await
             .map(String::into_bytes),

@@ -1,5 +1,6 @@
-//! Background jobs: removing secrets whose recovery window has passed. Each removal is a write
-//! based on the revision read, so with several nodes exactly one of them removes a given secret.
+//! Background jobs: removing secrets whose recovery window has passed, and KMS keys whose deletion
+//! date has passed (with their aliases and material). Each removal is a write based on the
+//! revision read, so with several nodes exactly one of them removes a given secret or key.
 
 use std::time::Duration;
 
@@ -36,8 +37,40 @@ impl Jobs {
     }
 }
 
-/// Purges every secret whose deletion date has passed.
+/// Purges every secret and KMS key whose deletion date has passed.
 pub(crate) async fn run_once(services: &Services) {
+    purge_secrets(services).await;
+    purge_kms_keys(services).await;
+}
+
+/// Deletes KMS keys past their deletion date; ciphertexts under them can't be decrypted anymore.
+async fn purge_kms_keys(services: &Services) {
+    loop {
+        let now = services.clock.now();
+        let due = match services.store.kms_keys_due_for_deletion(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "listing KMS keys due for deletion failed");
+                return;
+            }
+        };
+        let n = due.len();
+        for k in due {
+            match services.store.delete_kms_key(&k.arn, k.revision).await {
+                Ok(()) => tracing::info!(arn = %k.arn, "KMS key deleted after its waiting period"),
+                // Deletion cancelled meanwhile (or another node got it): the next run decides.
+                Err(kinko_core::store::StoreError::Conflict) => {}
+                Err(e) => tracing::error!(error = %e, arn = %k.arn, "purging KMS key failed"),
+            }
+        }
+        if n < BATCH {
+            return;
+        }
+    }
+}
+
+/// Purges every secret whose deletion date has passed.
+async fn purge_secrets(services: &Services) {
     loop {
         let now = services.clock.now();
         let due = match services.store.secrets_due_for_deletion(now, BATCH).await {

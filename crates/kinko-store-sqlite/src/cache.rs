@@ -176,6 +176,41 @@ impl Cache {
         });
     }
 
+    /// A key's metadata changed: `k` is its new state (with its new revision).
+    pub fn update_kms_key(&self, k: &KmsKey) {
+        self.committed(|m| {
+            bounded(&mut m.kms_keys);
+            m.kms_keys.insert(k.arn.clone(), k.clone());
+        });
+    }
+
+    /// A key was removed with its aliases, or a write about it failed: drop what is cached.
+    pub fn forget_kms_key(&self, arn: &str) {
+        self.committed(|m| {
+            m.kms_keys.remove(arn);
+            m.aliases.retain(|_, target| target != arn);
+        });
+    }
+
+    /// An alias was created or re-pointed.
+    pub fn put_alias(&self, account: &str, region: &str, alias: &str, target: &str) {
+        self.committed(|m| {
+            bounded(&mut m.aliases);
+            m.aliases.insert(
+                (account.to_owned(), region.to_owned(), alias.to_owned()),
+                target.to_owned(),
+            );
+        });
+    }
+
+    /// An alias was removed, or a write about it failed.
+    pub fn forget_alias(&self, account: &str, region: &str, alias: &str) {
+        self.committed(|m| {
+            m.aliases
+                .remove(&(account.to_owned(), region.to_owned(), alias.to_owned()));
+        });
+    }
+
     pub fn put_kms_key(&self, k: &KmsKey, alias: Option<&str>) {
         self.committed(|m| {
             m.kms_keys.insert(k.arn.clone(), k.clone());

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
-use kinko_core::kms::{KmsKey, WrappedMaterial};
+use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
@@ -361,5 +361,107 @@ impl Store for SqliteStore {
 
     async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError> {
         self.db.read(queries::all_kms_materials)
+    }
+
+    async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {
+        let key = Arc::new(key);
+        let k = key.clone();
+        let r = self.db.write(move |c| queries::update_kms_key(c, &k)).await;
+        self.after_key_write(&r, &key);
+        r
+    }
+
+    async fn add_kms_material(&self, key: KmsKey, material: WrappedMaterial) -> Result<(), StoreError> {
+        let key = Arc::new(key);
+        let k = key.clone();
+        let r = self
+            .db
+            .write(move |c| queries::add_kms_material(c, &k, &material))
+            .await;
+        self.after_key_write(&r, &key);
+        r
+    }
+
+    async fn list_kms_keys(&self, account_id: &str, region: &str) -> Result<Vec<KmsKey>, StoreError> {
+        self.db.read(|c| queries::list_kms_keys(c, account_id, region))
+    }
+
+    async fn delete_kms_key(&self, arn: &str, revision: i64) -> Result<(), StoreError> {
+        let a = arn.to_owned();
+        let r = self
+            .db
+            .write(move |c| queries::delete_kms_key(c, &a, revision))
+            .await;
+        self.cache.forget_kms_key(arn);
+        r
+    }
+
+    async fn kms_keys_due_for_deletion(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KmsKey>, StoreError> {
+        self.db
+            .read(|c| queries::kms_keys_due_for_deletion(c, now, limit))
+    }
+
+    async fn list_kms_aliases(&self, account_id: &str, region: &str) -> Result<Vec<KmsAlias>, StoreError> {
+        self.db.read(|c| queries::list_kms_aliases(c, account_id, region))
+    }
+
+    async fn create_kms_alias(&self, alias: KmsAlias) -> Result<(), StoreError> {
+        let alias = Arc::new(alias);
+        let a = alias.clone();
+        let r = self.db.write(move |c| queries::create_kms_alias(c, &a)).await;
+        self.after_alias_write(r.as_ref().map(|()| true), &alias);
+        r
+    }
+
+    async fn update_kms_alias(&self, alias: KmsAlias) -> Result<bool, StoreError> {
+        let alias = Arc::new(alias);
+        let a = alias.clone();
+        let r = self.db.write(move |c| queries::update_kms_alias(c, &a)).await;
+        self.after_alias_write(r.as_ref().copied(), &alias);
+        r
+    }
+
+    async fn delete_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<bool, StoreError> {
+        let (acc, reg, name) = (account_id.to_owned(), region.to_owned(), alias_name.to_owned());
+        let r = self
+            .db
+            .write(move |c| queries::delete_kms_alias(c, &acc, &reg, &name))
+            .await;
+        self.cache.forget_alias(account_id, region, alias_name);
+        r
+    }
+}
+
+impl SqliteStore {
+    /// After a write of a key's metadata: cache the committed state, or forget the key when the
+    /// write failed (a conflict means the cached copy is stale).
+    fn after_key_write(&self, r: &Result<(), StoreError>, key: &KmsKey) {
+        match r {
+            Ok(()) => {
+                let mut k = key.clone();
+                k.revision += 1;
+                self.cache.update_kms_key(&k);
+            }
+            Err(_) => self.cache.forget_kms_key(&key.arn),
+        }
+    }
+
+    /// After an alias write: cache the new target when it was written, else forget the alias.
+    fn after_alias_write(&self, r: Result<bool, &StoreError>, a: &KmsAlias) {
+        match r {
+            Ok(true) => self
+                .cache
+                .put_alias(&a.account_id, &a.region, &a.alias_name, &a.target_arn),
+            _ => self.cache.forget_alias(&a.account_id, &a.region, &a.alias_name),
+        }
     }
 }

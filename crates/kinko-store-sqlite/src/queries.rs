@@ -3,7 +3,7 @@
 
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
-use kinko_core::kms::{KmsKey, WrappedMaterial};
+use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
@@ -504,8 +504,17 @@ pub fn create_kms_key(
 ) -> Result<(), StoreError> {
     let doc = serde_json::to_string(key).map_err(backend)?;
     c.execute(
-        "INSERT INTO kms_keys (arn, account_id, region, key_id, revision, doc) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-        params![key.arn, key.account_id, key.region, key.key_id, doc],
+        "INSERT INTO kms_keys (arn, account_id, region, key_id, revision, doc, created_ms, deletion_ms)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+        params![
+            key.arn,
+            key.account_id,
+            key.region,
+            key.key_id,
+            doc,
+            key.creation_date.millis(),
+            key.deletion_date.map(Timestamp::millis)
+        ],
     )
     .map_err(insert_err)?;
     c.execute(
@@ -515,8 +524,15 @@ pub fn create_kms_key(
     .map_err(insert_err)?;
     if let Some(alias) = alias {
         c.execute(
-            "INSERT INTO kms_aliases (account_id, region, alias_name, target_arn) VALUES (?1, ?2, ?3, ?4)",
-            params![key.account_id, key.region, alias, key.arn],
+            "INSERT INTO kms_aliases (account_id, region, alias_name, target_arn, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![
+                key.account_id,
+                key.region,
+                alias,
+                key.arn,
+                key.creation_date.millis()
+            ],
         )
         .map_err(insert_err)?;
     }
@@ -557,6 +573,159 @@ pub fn all_kms_materials(c: &Connection) -> Result<Vec<WrappedMaterial>, StoreEr
         })
         .map_err(backend)?;
     rows.map(|r| r.map_err(backend)).collect()
+}
+
+fn decode_kms_key((doc, revision): (String, i64)) -> Result<KmsKey, StoreError> {
+    let mut k: KmsKey = serde_json::from_str(&doc).map_err(backend)?;
+    k.revision = revision;
+    Ok(k)
+}
+
+pub fn update_kms_key(c: &Connection, key: &KmsKey) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(key).map_err(backend)?;
+    let n = c
+        .execute(
+            "UPDATE kms_keys SET doc = ?1, deletion_ms = ?2, revision = revision + 1
+             WHERE arn = ?3 AND revision = ?4",
+            params![
+                doc,
+                key.deletion_date.map(Timestamp::millis),
+                key.arn,
+                key.revision
+            ],
+        )
+        .map_err(backend)?;
+    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+}
+
+pub fn add_kms_material(c: &Connection, key: &KmsKey, material: &WrappedMaterial) -> Result<(), StoreError> {
+    update_kms_key(c, key)?;
+    c.execute(
+        "INSERT INTO kms_materials (key_arn, version, wrapped) VALUES (?1, ?2, ?3)",
+        params![material.key_arn, material.version, material.wrapped],
+    )
+    .map_err(insert_err)?;
+    Ok(())
+}
+
+pub fn list_kms_keys(c: &Connection, account: &str, region: &str) -> Result<Vec<KmsKey>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM kms_keys WHERE account_id = ?1 AND region = ?2 ORDER BY created_ms, key_id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![account, region], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_kms_key))
+        .collect()
+}
+
+pub fn delete_kms_key(c: &Connection, arn: &str, revision: i64) -> Result<(), StoreError> {
+    let n = c
+        .execute(
+            "DELETE FROM kms_keys WHERE arn = ?1 AND revision = ?2",
+            params![arn, revision],
+        )
+        .map_err(backend)?;
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    c.execute("DELETE FROM kms_aliases WHERE target_arn = ?1", [arn])
+        .map_err(backend)?;
+    c.execute("DELETE FROM kms_materials WHERE key_arn = ?1", [arn])
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub fn kms_keys_due_for_deletion(
+    c: &Connection,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<KmsKey>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM kms_keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
+             ORDER BY deletion_ms LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![now.millis(), limit], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_kms_key))
+        .collect()
+}
+
+pub fn list_kms_aliases(c: &Connection, account: &str, region: &str) -> Result<Vec<KmsAlias>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT alias_name, target_arn, created_ms, updated_ms FROM kms_aliases
+             WHERE account_id = ?1 AND region = ?2 ORDER BY alias_name",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![account, region], |r| {
+            Ok(KmsAlias {
+                account_id: account.to_owned(),
+                region: region.to_owned(),
+                alias_name: r.get(0)?,
+                target_arn: r.get(1)?,
+                creation_date: Timestamp(r.get(2)?),
+                last_updated_date: Timestamp(r.get(3)?),
+            })
+        })
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend)).collect()
+}
+
+pub fn create_kms_alias(c: &Connection, a: &KmsAlias) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO kms_aliases (account_id, region, alias_name, target_arn, created_ms, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            a.account_id,
+            a.region,
+            a.alias_name,
+            a.target_arn,
+            a.creation_date.millis(),
+            a.last_updated_date.millis()
+        ],
+    )
+    .map_err(insert_err)?;
+    Ok(())
+}
+
+pub fn update_kms_alias(c: &Connection, a: &KmsAlias) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "UPDATE kms_aliases SET target_arn = ?1, updated_ms = ?2
+             WHERE account_id = ?3 AND region = ?4 AND alias_name = ?5",
+            params![
+                a.target_arn,
+                a.last_updated_date.millis(),
+                a.account_id,
+                a.region,
+                a.alias_name
+            ],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn delete_kms_alias(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    alias: &str,
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "DELETE FROM kms_aliases WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3",
+            params![account, region, alias],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
 }
 
 pub fn create_member_account(

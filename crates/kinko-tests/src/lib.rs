@@ -662,3 +662,15 @@ pub fn short_id() -> String {
     s.truncate(12);
     s
 }
+
+impl TestServer {
+    /// A KMS client with the server's root credentials.
+    pub fn kms_client(&self) -> aws_sdk_kms::Client {
+        self.kms_client_as(&self.root_credentials())
+    }
+
+    /// A KMS client signing with `creds`.
+    pub fn kms_client_as(&self, creds: &TestCredentials) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(sdk_config_builder!(aws_sdk_kms, self, creds).build())
+    }
+}

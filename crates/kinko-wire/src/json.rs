@@ -11,7 +11,10 @@ pub fn error_body(e: &WireError) -> Vec<u8> {
     let key = if e.capital_message { "Message" } else { "message" };
     let mut m = serde_json::Map::new();
     m.insert("__type".into(), e.code.into());
-    m.insert(key.into(), e.message.clone().into());
+    // Some errors (KMS's InvalidCiphertextException) carry no message member at all.
+    if !e.message.is_empty() {
+        m.insert(key.into(), e.message.clone().into());
+    }
     serde_json::to_vec(&m).unwrap_or_else(|_| b"{}".to_vec())
 }
 

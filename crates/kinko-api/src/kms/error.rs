@@ -1,0 +1,116 @@
+//! KMS's errors (botocore's `kms` model): every client error is HTTP 400 with a lowercase `message`
+//! member (some, like `InvalidCiphertextException`, with none); internal failures are logged and
+//! answered as `KMSInternalException` (500).
+
+use kinko_core::store::StoreError;
+use kinko_wire::WireError;
+
+use crate::keyring::KeyringError;
+
+pub const INCORRECT_KEY: &str =
+    "The key ID in the request does not identify a CMK that can perform this operation.";
+pub const UNKNOWN_CIPHERTEXT_KEY: &str = "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.";
+pub const LOCKOUT: &str = "The new key policy will not allow you to update the key policy in the future.";
+pub const DRY_RUN: &str = "The request would have succeeded, but the DryRun option is set.";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KmsError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Disabled(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("")]
+    InvalidCiphertext,
+    #[error("{INCORRECT_KEY}")]
+    IncorrectKey,
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Tag(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    InvalidMarker(String),
+    #[error("{0}")]
+    InvalidKeyUsage(String),
+    #[error("{0}")]
+    Unsupported(String),
+    /// Reserved (`alias/aws/`) alias names; AWS sends no message.
+    #[error("")]
+    NotAuthorized,
+    #[error("{DRY_RUN}")]
+    DryRun,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    Serialization(String),
+    /// Logged in full; the client gets a generic message.
+    #[error("internal failure: {0}")]
+    Internal(String),
+    /// A concurrent change won: the operation is retried from a fresh read.
+    #[error("conflict")]
+    Conflict,
+}
+
+impl KmsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext => "InvalidCiphertextException",
+            KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Unsupported(_) => "UnsupportedOperationException",
+            KmsError::NotAuthorized => "NotAuthorizedException",
+            KmsError::DryRun => "DryRunOperationException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::Serialization(_) => "SerializationException",
+            KmsError::Internal(_) | KmsError::Conflict => "KMSInternalException",
+        }
+    }
+
+    pub fn to_wire(&self) -> WireError {
+        match self {
+            KmsError::Internal(_) | KmsError::Conflict => {
+                WireError::new(self.code(), 500, "An internal error occurred.")
+            }
+            other => WireError::new(other.code(), 400, other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for KmsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => KmsError::Conflict,
+            StoreError::Backend(m) => KmsError::Internal(m),
+        }
+    }
+}
+
+impl From<KeyringError> for KmsError {
+    fn from(e: KeyringError) -> Self {
+        match e {
+            KeyringError::NotFound => KmsError::AccessDenied(UNKNOWN_CIPHERTEXT_KEY.into()),
+            KeyringError::InvalidState(s) => {
+                KmsError::Internal(format!("key in state {s:?} reached the keyring"))
+            }
+            KeyringError::InvalidCiphertext => KmsError::InvalidCiphertext,
+            KeyringError::Store(e) => e.into(),
+            KeyringError::Crypto(m) => KmsError::Internal(m),
+        }
+    }
+}
