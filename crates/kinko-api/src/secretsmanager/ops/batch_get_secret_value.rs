@@ -45,7 +45,7 @@ async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry,
     model::not_deleted(secret)?;
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
-    model::touch_accessed(cx, secret, &version.id);
+    model::touch_accessed(cx, secret, &version.id).await;
     Ok(out)
 }
 

@@ -47,7 +47,7 @@ impl Operation for GetSecretValue {
         model::not_deleted(&secret)?;
         let version = secret.select(i.version_id.as_deref(), i.version_stage.as_deref())?;
         let out = model::value_entry(cx, &secret, version).await?;
-        model::touch_accessed(cx, &secret, &version.id);
+        model::touch_accessed(cx, &secret, &version.id).await;
         Ok(out)
     }
 }
