@@ -152,9 +152,8 @@ impl Keyring {
         region: &str,
         key_ref: &str,
     ) -> Result<KmsKey, KeyringError> {
-        let arn = if let Some(rest) = key_ref.strip_prefix("arn:") {
+        let arn = if key_ref.starts_with("arn:") {
             let parsed = kinko_core::arn::Arn::parse(key_ref).ok_or(KeyringError::NotFound)?;
-            let _ = rest;
             if parsed.service != "kms" {
                 return Err(KeyringError::NotFound);
             }

@@ -25,8 +25,6 @@ pub(crate) struct AuditEvent {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub source_ip: Option<String>,
-    /// Time spent on the request, for the log line; not part of the record.
-    pub duration_us: u128,
 }
 
 #[derive(Serialize)]

@@ -2,7 +2,6 @@
 //! SigV4 authentication, dispatch to the service, AWS-shaped response, audit event.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -148,7 +147,6 @@ async fn aws(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn handle(app: &App, req: Request) -> Response {
-    let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     let source_ip = parts
@@ -229,7 +227,6 @@ async fn handle(app: &App, req: Request) -> Response {
         error_code: None,
         error_message: None,
         source_ip: source_ip.map(|ip| ip.to_string()),
-        duration_us: 0,
     };
     let scope = if service.is_some() {
         sigv4_service.to_owned()
@@ -240,7 +237,6 @@ async fn handle(app: &App, req: Request) -> Response {
         Ok(w) => w,
         Err(e) => {
             event.error_code = Some(e.code.to_owned());
-            event.duration_us = started.elapsed().as_micros();
             app.audit.record(&event);
             return error(e, service);
         }
@@ -288,7 +284,6 @@ async fn handle(app: &App, req: Request) -> Response {
             format!("The action {operation} is not valid for this web service."),
         )),
     };
-    event.duration_us = started.elapsed().as_micros();
     match result {
         Ok(out) => {
             app.audit.record(&event);
