@@ -366,7 +366,9 @@ pub fn sealed_value(c: &Connection, arn: &str, version_id: &str) -> Result<Optio
 fn insert_values(c: &Connection, secret_id: i64, values: &[(String, SealedValue)]) -> Result<(), StoreError> {
     let mut stmt = c
         .prepare_cached(
-            "INSERT INTO secret_values (secret_id, version_id, encrypted_data_key, ciphertext) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO secret_values (secret_id, version_id, encrypted_data_key, ciphertext) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (secret_id, version_id)
+             DO UPDATE SET encrypted_data_key = excluded.encrypted_data_key, ciphertext = excluded.ciphertext",
         )
         .map_err(backend)?;
     for (version, v) in values {

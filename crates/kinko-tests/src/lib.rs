@@ -663,6 +663,88 @@ pub fn short_id() -> String {
     s
 }
 
+/// The role Organizations CreateAccount makes in a new member account.
+pub const ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
+
+/// Creates a member account and waits (bounded) for the request to succeed; returns its id.
+pub async fn create_member_account(server: &TestServer) -> String {
+    let org = server.org_client();
+    let p = short_id();
+    let status = org
+        .create_account()
+        .email(format!("member-{p}@example.com"))
+        .account_name(format!("member-{p}"))
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status
+        .expect("CreateAccountStatus");
+    let request_id = status.id.clone().expect("CreateAccountRequestId");
+    let mut status = status;
+    for _ in 0..50 {
+        match &status.state {
+            Some(aws_sdk_organizations::types::CreateAccountState::Succeeded) => {
+                let id = status
+                    .account_id
+                    .clone()
+                    .expect("AccountId of a succeeded request");
+                assert_eq!(id.len(), 12, "{id}");
+                assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+                assert_ne!(id, DEV_ACCOUNT);
+                return id;
+            }
+            Some(aws_sdk_organizations::types::CreateAccountState::InProgress) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                status = org
+                    .describe_create_account_status()
+                    .create_account_request_id(&request_id)
+                    .send()
+                    .await
+                    .expect("DescribeCreateAccountStatus")
+                    .create_account_status
+                    .expect("CreateAccountStatus");
+            }
+            _ => panic!("CreateAccount did not succeed: {status:?}"),
+        }
+    }
+    panic!("CreateAccount did not finish: {status:?}");
+}
+
+/// A management-account IAM user allowed to assume any role in `member`.
+pub async fn management_operator(server: &TestServer, member: &str) -> (String, TestCredentials) {
+    let policy = policy_document(&[statement(
+        "Allow",
+        &["sts:AssumeRole"],
+        &[&format!("arn:aws:iam::{member}:role/*")],
+    )]);
+    create_user_with_key(
+        &server.iam_client(),
+        &format!("operator-{}", short_id()),
+        Some(&policy),
+    )
+    .await
+}
+
+/// A member account and administrator credentials in it (a session of its access role).
+pub struct Member {
+    pub id: String,
+    pub operator: TestCredentials,
+    pub admin: TestCredentials,
+}
+
+pub async fn member(server: &TestServer) -> Member {
+    let id = create_member_account(server).await;
+    let (_, operator) = management_operator(server, &id).await;
+    let (admin, arn) = assume_role(
+        &server.sts_client_as(&operator),
+        &format!("arn:aws:iam::{id}:role/{ACCESS_ROLE}"),
+        "admin",
+    )
+    .await;
+    assert_eq!(arn, format!("arn:aws:sts::{id}:assumed-role/{ACCESS_ROLE}/admin"));
+    Member { id, operator, admin }
+}
+
 impl TestServer {
     /// A KMS client with the server's root credentials.
     pub fn kms_client(&self) -> aws_sdk_kms::Client {

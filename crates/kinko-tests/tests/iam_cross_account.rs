@@ -2,100 +2,17 @@
 //! principals administer them through `OrganizationAccountAccessRole`, and secrets are shared
 //! across accounts with resource policies. Accounts are isolated otherwise.
 
-use std::time::Duration;
-
-use aws_sdk_organizations::types::CreateAccountState;
 use kinko_tests::{
-    DEV_ACCOUNT, REGION, TestCredentials, TestServer, assert_error, assume_role, create_role_with_policy,
-    create_string_secret, create_user_with_key, denied_message, expect_err, no_identity_policy,
-    policy_document, short_id, statement, trust_policy,
+    ACCESS_ROLE, DEV_ACCOUNT, REGION, TestServer, assert_error, assume_role, create_member_account,
+    create_role_with_policy, create_string_secret, create_user_with_key, denied_message, expect_err,
+    management_operator, member, no_identity_policy, policy_document, short_id, statement, trust_policy,
 };
 use serde_json::json;
 
-const ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
 const DEFAULT_KEY_CROSS_ACCOUNT: &str = "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.";
 
 fn management_root() -> String {
     format!("arn:aws:iam::{DEV_ACCOUNT}:root")
-}
-
-/// Creates a member account and waits (bounded) for the request to succeed; returns its id.
-async fn create_member_account(server: &TestServer) -> String {
-    let org = server.org_client();
-    let p = short_id();
-    let status = org
-        .create_account()
-        .email(format!("member-{p}@example.com"))
-        .account_name(format!("member-{p}"))
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status
-        .expect("CreateAccountStatus");
-    let request_id = status.id.clone().expect("CreateAccountRequestId");
-    let mut status = status;
-    for _ in 0..50 {
-        match &status.state {
-            Some(CreateAccountState::Succeeded) => {
-                let id = status
-                    .account_id
-                    .clone()
-                    .expect("AccountId of a succeeded request");
-                assert_eq!(id.len(), 12, "{id}");
-                assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
-                assert_ne!(id, DEV_ACCOUNT);
-                return id;
-            }
-            Some(CreateAccountState::InProgress) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                status = org
-                    .describe_create_account_status()
-                    .create_account_request_id(&request_id)
-                    .send()
-                    .await
-                    .expect("DescribeCreateAccountStatus")
-                    .create_account_status
-                    .expect("CreateAccountStatus");
-            }
-            _ => panic!("CreateAccount did not succeed: {status:?}"),
-        }
-    }
-    panic!("CreateAccount did not finish: {status:?}");
-}
-
-/// A management-account IAM user allowed to assume any role in `member`.
-async fn management_operator(server: &TestServer, member: &str) -> (String, TestCredentials) {
-    let policy = policy_document(&[statement(
-        "Allow",
-        &["sts:AssumeRole"],
-        &[&format!("arn:aws:iam::{member}:role/*")],
-    )]);
-    create_user_with_key(
-        &server.iam_client(),
-        &format!("operator-{}", short_id()),
-        Some(&policy),
-    )
-    .await
-}
-
-/// A member account and administrator credentials in it (a session of its access role).
-struct Member {
-    id: String,
-    operator: TestCredentials,
-    admin: TestCredentials,
-}
-
-async fn member(server: &TestServer) -> Member {
-    let id = create_member_account(server).await;
-    let (_, operator) = management_operator(server, &id).await;
-    let (admin, arn) = assume_role(
-        &server.sts_client_as(&operator),
-        &format!("arn:aws:iam::{id}:role/{ACCESS_ROLE}"),
-        "admin",
-    )
-    .await;
-    assert_eq!(arn, format!("arn:aws:sts::{id}:assumed-role/{ACCESS_ROLE}/admin"));
-    Member { id, operator, admin }
 }
 
 #[tokio::test]

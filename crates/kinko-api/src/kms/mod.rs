@@ -11,6 +11,7 @@
 mod error;
 mod model;
 mod ops;
+mod via;
 
 use kinko_core::kms::{self, KeyManager, KeyState, KmsKey};
 use kinko_crypto::blob::EncryptionContext;
@@ -22,6 +23,7 @@ use crate::authz::{self, Check, Resource, ResourcePolicy, ResourceTags};
 use crate::{RequestContext, Services};
 
 pub use error::KmsError;
+pub use via::Via;
 
 /// Attempts at an operation whose write lost an optimistic-concurrency race.
 pub(crate) const MAX_ATTEMPTS: usize = 16;

@@ -1,6 +1,7 @@
 //! Shapes and checks shared by several operations: tags, secret values, sealing and opening
 //! versions, and the validation AWS applies to common members.
 
+use kinko_core::kms::KmsKey;
 use kinko_core::secret::{Secret, Tag, ValueKind, Version};
 use kinko_core::store::SealedValue;
 use kinko_crypto::blob::EncryptionContext;
@@ -10,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::Cx;
 use super::error::{BOTH_VALUES, INVALID_NAME, SmError, TOKEN_REQUIRED};
+use crate::kms::{KmsError, Via};
 
 /// Largest SecretString / SecretBinary, in bytes.
 pub const MAX_SECRET_BYTES: usize = 65_536;
@@ -121,33 +123,86 @@ fn value_aad(secret_arn: &str, version_id: &str) -> Vec<u8> {
     kinko_crypto::encode_aad(&[secret_arn.as_bytes(), version_id.as_bytes()])
 }
 
-/// Seals a new version's value: a fresh data key under the secret's KMS key (encryption context
-/// `{SecretARN, SecretVersionId}`), the value under the data key. Returns the sealed value and the
-/// ARN of the KMS key used.
+/// Secrets Manager's answer when the caller may not use the secret's KMS key.
+pub const KMS_ACCESS_DENIED: &str = "Access to KMS is not allowed";
+const ENCRYPTION_FAILURE: &str = "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the KMS key is available, enabled, and not in an invalid state.";
+const DECRYPTION_FAILURE: &str =
+    "Secrets Manager can't decrypt the protected secret text using the provided KMS key.";
+/// The `SecretVersionId` of the throw-away data key that checks the caller's access to a new key.
+const VALIDATE_KEY_ACCESS: &str = "RequestToValidateKeyAccess";
+
+/// A KMS failure while writing a value. A key that doesn't exist, or isn't usable, is an
+/// EncryptionFailure; AWS puts KMS's own message after its prefix for a missing key.
+fn encrypt_error(e: KmsError) -> SmError {
+    match e {
+        KmsError::AccessDenied(_) => SmError::AccessDenied(KMS_ACCESS_DENIED.into()),
+        KmsError::NotFound(m) => {
+            SmError::EncryptionFailure(format!("Secrets Manager can't encrypt the secret value: {m}"))
+        }
+        KmsError::Internal(m) => SmError::Internal(m),
+        KmsError::Conflict => SmError::Conflict,
+        _ => SmError::EncryptionFailure(ENCRYPTION_FAILURE.into()),
+    }
+}
+
+/// A KMS failure while reading a value: the key is gone, disabled or pending deletion.
+fn decrypt_error(e: KmsError) -> SmError {
+    match e {
+        KmsError::AccessDenied(_) => SmError::AccessDenied(KMS_ACCESS_DENIED.into()),
+        KmsError::Internal(m) => SmError::Internal(m),
+        KmsError::Conflict => SmError::Conflict,
+        _ => SmError::DecryptionFailure(DECRYPTION_FAILURE.into()),
+    }
+}
+
+/// The KMS key a `KmsKeyId` names, as KMS resolves it for the caller. A malformed identifier is an
+/// InvalidParameterException, as in AWS.
+pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
+    let via = Via::secretsmanager(cx.services, cx.rc);
+    if !via.well_formed(key_ref) {
+        return Err(SmError::InvalidParameter(
+            "The operation failed because of an invalid KMS key: Invalid keyId".into(),
+        ));
+    }
+    via.key(key_ref).await.map_err(encrypt_error)
+}
+
+/// The key new versions of `secret` are sealed under: its KmsKeyId, or the AWS managed key.
+pub async fn sealing_key(cx: &Cx<'_>, secret: &Secret) -> Result<KmsKey, SmError> {
+    match secret.kms_key_id.as_deref() {
+        None => Via::secretsmanager(cx.services, cx.rc)
+            .secretsmanager_default_key()
+            .await
+            .map_err(encrypt_error),
+        Some(id) => kms_key(cx, id).await,
+    }
+}
+
+/// What Secrets Manager does when a secret is given a customer managed key: a throw-away
+/// GenerateDataKey and Decrypt as the caller, so a key the caller can't use fails the request now
+/// rather than every later write or read.
+pub async fn validate_key_access(cx: &Cx<'_>, key: &KmsKey, secret_arn: &str) -> Result<(), SmError> {
+    let via = Via::secretsmanager(cx.services, cx.rc);
+    let ctx = context(secret_arn, VALIDATE_KEY_ACCESS);
+    let (_, blob) = via.generate_data_key(key, &ctx).await.map_err(encrypt_error)?;
+    via.decrypt(key, &blob, &ctx).await.map_err(encrypt_error)?;
+    Ok(())
+}
+
+/// Seals a new version's value: a fresh data key from GenerateDataKey on the secret's KMS key,
+/// made as the caller through Secrets Manager (encryption context `{SecretARN, SecretVersionId}`),
+/// and the value under the data key. Returns the sealed value and the ARN of the KMS key used.
 pub async fn seal_value(
     cx: &Cx<'_>,
     secret: &Secret,
     version_id: &str,
     plaintext: &[u8],
 ) -> Result<(SealedValue, String), SmError> {
-    let keyring = &cx.services.keyring;
-    let key = match secret.kms_key_id.as_deref() {
-        None => {
-            keyring
-                .secretsmanager_default_key(&secret.account_id, &secret.region)
-                .await?
-        }
-        Some(id) => keyring.resolve(&secret.account_id, &secret.region, id).await?,
-    };
-    let (data_key, encrypted_data_key) = keyring
+    let key = sealing_key(cx, secret).await?;
+    let (data_key, encrypted_data_key) = Via::secretsmanager(cx.services, cx.rc)
         .generate_data_key(&key, &context(&secret.arn, version_id))
         .await
-        .map_err(|e| match SmError::from(e) {
-            SmError::DecryptionFailure(_) => SmError::EncryptionFailure(
-                "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the key is enabled.".into(),
-            ),
-            other => other,
-        })?;
+        .map_err(encrypt_error)?;
     let ciphertext = kinko_crypto::seal(&data_key, plaintext, &value_aad(&secret.arn, version_id))
         .map_err(|e| SmError::Internal(e.to_string()))?;
     Ok((
@@ -159,28 +214,43 @@ pub async fn seal_value(
     ))
 }
 
-/// Opens a version's value.
+/// The ARN of the KMS key a version's data key is under.
+async fn version_key_arn(cx: &Cx<'_>, secret: &Secret, version: &Version) -> Result<String, SmError> {
+    if let Some(arn) = &version.kms_key_arn {
+        return Ok(arn.clone());
+    }
+    Ok(sealing_key(cx, secret).await?.arn)
+}
+
+async fn sealed(cx: &Cx<'_>, secret: &Secret, version: &Version) -> Result<SealedValue, SmError> {
+    cx.services
+        .store
+        .sealed_value(&secret.arn, &version.id)
+        .await?
+        .ok_or_else(|| SmError::Internal(format!("value of version {} is missing", version.id)))
+}
+
+/// Opens a version's value: Decrypt of its data key as the caller through Secrets Manager, then
+/// the value.
 pub async fn open_value(
     cx: &Cx<'_>,
     secret: &Secret,
     version: &Version,
 ) -> Result<Zeroizing<Vec<u8>>, SmError> {
-    let sealed = cx
-        .services
-        .store
-        .sealed_value(&secret.arn, &version.id)
-        .await?
-        .ok_or_else(|| SmError::Internal(format!("value of version {} is missing", version.id)))?;
-    let data_key = cx
-        .services
-        .keyring
+    let sealed = sealed(cx, secret, version).await?;
+    let via = Via::secretsmanager(cx.services, cx.rc);
+    let key = via
+        .key_by_arn(&version_key_arn(cx, secret, version).await?)
+        .await
+        .map_err(decrypt_error)?;
+    let data_key = via
         .decrypt(
-            &secret.account_id,
-            &secret.region,
+            &key,
             &sealed.encrypted_data_key,
             &context(&secret.arn, &version.id),
         )
-        .await?;
+        .await
+        .map_err(decrypt_error)?;
     let data_key =
         kinko_crypto::Key256::from_bytes(&data_key).map_err(|e| SmError::Internal(e.to_string()))?;
     kinko_crypto::open(
@@ -188,11 +258,71 @@ pub async fn open_value(
         &sealed.ciphertext,
         &value_aad(&secret.arn, &version.id),
     )
-    .map_err(|_| {
-        SmError::DecryptionFailure(
-            "Secrets Manager can't decrypt the protected secret text using the provided KMS key.".into(),
-        )
-    })
+    .map_err(|_| SmError::DecryptionFailure(DECRYPTION_FAILURE.into()))
+}
+
+/// After a secret's KMS key changed to `key`: re-encrypts the versions labelled AWSCURRENT,
+/// AWSPENDING or AWSPREVIOUS under it, as AWS does, when the caller may use `kms:Encrypt` on the
+/// new key. The data key is decrypted with the old key and encrypted under the new one; the value's
+/// ciphertext stays as it is. A version whose old key the caller can't use (or that is disabled or
+/// gone) stays under its old key and keeps opening with it. Updates `secret`'s versions and returns
+/// the re-sealed values.
+pub async fn reencrypt_labelled(
+    cx: &Cx<'_>,
+    secret: &mut Secret,
+    key: &KmsKey,
+) -> Result<Vec<(String, SealedValue)>, SmError> {
+    let via = Via::secretsmanager(cx.services, cx.rc);
+    let probe = context(&secret.arn, VALIDATE_KEY_ACCESS);
+    match via.authorize("kms:Encrypt", key, &probe).await {
+        Ok(()) => {}
+        Err(KmsError::AccessDenied(_)) => return Ok(vec![]),
+        Err(e) => return Err(encrypt_error(e)),
+    }
+    let mut out = Vec::new();
+    let labelled: Vec<Version> = secret
+        .versions
+        .iter()
+        .filter(|v| {
+            v.kind.is_some()
+                && v.kms_key_arn.as_deref() != Some(key.arn.as_str())
+                && v.stages
+                    .iter()
+                    .any(|s| matches!(s.as_str(), "AWSCURRENT" | "AWSPENDING" | "AWSPREVIOUS"))
+        })
+        .cloned()
+        .collect();
+    for version in labelled {
+        let ctx = context(&secret.arn, &version.id);
+        let sealed_value = sealed(cx, secret, &version).await?;
+        let old_key = match via
+            .key_by_arn(&version_key_arn(cx, secret, &version).await?)
+            .await
+        {
+            Ok(k) => k,
+            Err(_) => continue,
+        };
+        let data_key = match via
+            .decrypt(&old_key, &sealed_value.encrypted_data_key, &ctx)
+            .await
+        {
+            Ok(k) => k,
+            Err(KmsError::Internal(m)) => return Err(SmError::Internal(m)),
+            Err(_) => continue,
+        };
+        let encrypted_data_key = via.encrypt(key, &data_key, &ctx).await.map_err(encrypt_error)?;
+        if let Some(v) = secret.versions.iter_mut().find(|v| v.id == version.id) {
+            v.kms_key_arn = Some(key.arn.clone());
+        }
+        out.push((
+            version.id.clone(),
+            SealedValue {
+                encrypted_data_key,
+                ciphertext: sealed_value.ciphertext,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// Whether a stored version holds exactly `kind`/`bytes` (idempotent retries compare decrypted
@@ -320,13 +450,15 @@ pub fn found(secret: Option<Secret>) -> Result<Secret, SmError> {
     secret.ok_or_else(SmError::not_found)
 }
 
-/// `KmsKeyIds` as ListSecretVersionIds reports them.
-pub fn kms_key_ids(secret: &Secret, version: &Version) -> Vec<String> {
-    match (&secret.kms_key_id, &version.kms_key_arn) {
-        (None, _) => vec!["DefaultEncryptionKey".to_owned()],
-        (Some(_), Some(arn)) => vec![arn.clone()],
-        (Some(id), None) => vec![id.clone()],
-    }
+/// `KmsKeyIds` as ListSecretVersionIds reports them: the ARN of the key a version's data key is
+/// under, or `DefaultEncryptionKey` for the AWS managed key (`default_key`, when it exists).
+pub fn kms_key_ids(secret: &Secret, version: &Version, default_key: Option<&str>) -> Vec<String> {
+    let id = match (version.kms_key_arn.as_deref(), &secret.kms_key_id) {
+        (Some(arn), _) if Some(arn) != default_key => arn.to_owned(),
+        (None, Some(id)) => id.clone(),
+        _ => "DefaultEncryptionKey".to_owned(),
+    };
+    vec![id]
 }
 
 /// Opaque pagination tokens: an offset into a stable ordering.

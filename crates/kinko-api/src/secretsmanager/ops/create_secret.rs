@@ -137,12 +137,10 @@ impl Operation for CreateSecret {
             crate::secretsmanager::authorize_arn(cx, "secretsmanager:TagResource", &arn).await?;
         }
         let kms_key_id = i.kms_key_id.clone().filter(|k| !k.is_empty());
-        if let Some(key) = &kms_key_id {
-            // Fails early, as AWS does, when the key can't be used.
-            cx.services
-                .keyring
-                .resolve(&cx.rc.principal.account_id, &cx.rc.region, key)
-                .await?;
+        if let Some(key_ref) = &kms_key_id {
+            // Fails now, as AWS does, when the caller can't use the key.
+            let key = model::kms_key(cx, key_ref).await?;
+            model::validate_key_access(cx, &key, &arn).await?;
         }
         let mut secret = Secret {
             arn: arn.clone(),

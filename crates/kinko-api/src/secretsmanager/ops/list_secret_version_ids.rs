@@ -58,8 +58,13 @@ impl Operation for ListSecretVersionIds {
         Target::Secret(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    async fn run(_: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
+    async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
         let s = model::found(found.secret)?;
+        let default_key = cx
+            .services
+            .store
+            .kms_alias_target(&s.account_id, &s.region, kinko_core::kms::SECRETSMANAGER_ALIAS)
+            .await?;
         let offset = i
             .next_token
             .as_deref()
@@ -82,7 +87,7 @@ impl Operation for ListSecretVersionIds {
                 version_stages: (!v.is_deprecated()).then(|| v.stages.clone()),
                 last_accessed_date: v.last_accessed_date.map(|t| t.epoch_seconds()),
                 created_date: v.created_date.epoch_seconds(),
-                kms_key_ids: model::kms_key_ids(&s, v),
+                kms_key_ids: model::kms_key_ids(&s, v, default_key.as_deref()),
             })
             .collect();
         let next = offset + versions.len();

@@ -74,15 +74,17 @@ impl Operation for UpdateSecret {
         if let Some(t) = &i.secret_type {
             secret.secret_type = Some(t.clone());
         }
+        let key_changed = i
+            .kms_key_id
+            .as_deref()
+            .is_some_and(|k| secret.kms_key_id.as_deref().unwrap_or_default() != k);
         if let Some(k) = &i.kms_key_id {
             if k.is_empty() {
                 // "" puts the secret back on the AWS managed key.
                 secret.kms_key_id = None;
             } else {
-                cx.services
-                    .keyring
-                    .resolve(&secret.account_id, &secret.region, k)
-                    .await?;
+                let key = model::kms_key(cx, k).await?;
+                model::validate_key_access(cx, &key, &secret.arn).await?;
                 secret.kms_key_id = Some(k.clone());
             }
         }
@@ -112,6 +114,10 @@ impl Operation for UpdateSecret {
                 }
             }
             version_id = Some(token);
+        }
+        if key_changed {
+            let key = model::sealing_key(cx, &secret).await?;
+            new_values.extend(model::reencrypt_labelled(cx, &mut secret, &key).await?);
         }
         secret.last_changed_date = now;
         let out = Output {
