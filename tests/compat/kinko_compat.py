@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -367,3 +369,165 @@ DEFAULT_KEY_CROSS_ACCOUNT = (
 )
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
+
+
+# ---------------------------------------------------------------------------
+# KMS, and Secrets Manager through customer managed keys
+# ---------------------------------------------------------------------------
+
+VIA_SECRETSMANAGER = f"secretsmanager.{REGION}.amazonaws.com"
+KMS_DENIED = "Access to KMS is not allowed"
+DECRYPTION_FAILURE = (
+    "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
+)
+ENCRYPTION_FAILURE = (
+    "Secrets Manager can't encrypt the protected secret text using the provided KMS key. "
+    "Check that the KMS key is available, enabled, and not in an invalid state."
+)
+INCORRECT_KEY = (
+    "The key ID in the request does not identify a CMK that can perform this operation."
+)
+
+
+def account_root(account: str) -> str:
+    return f"arn:aws:iam::{account}:root"
+
+
+def key_arn_re(account: str = ACCOUNT) -> re.Pattern:
+    """Pattern of a KMS key ARN (the key id is a UUID)."""
+    return re.compile(
+        rf"^arn:aws:kms:{re.escape(REGION)}:{re.escape(account)}:key/"
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+    )
+
+
+def alias_arn(alias_name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:kms:{REGION}:{account}:{alias_name}"
+
+
+def key_root_statement(account: str = ACCOUNT) -> dict:
+    """The default key policy's statement: the account's IAM policies decide."""
+    return {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": account_root(account)},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def via_secretsmanager_grant(principals: list[str], actions="kms:Decrypt") -> dict:
+    """A key policy statement allowing ``principals`` ``actions`` only through Secrets Manager."""
+    return {
+        "Sid": "AllowUseThroughSecretsManager",
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": actions,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": VIA_SECRETSMANAGER}},
+    }
+
+
+def resource_grant(principals: list[str], actions="secretsmanager:GetSecretValue") -> str:
+    """A secret's resource policy allowing ``principals`` ``actions``."""
+    return policy(
+        {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": actions, "Resource": "*"}
+    )
+
+
+def azure_connection_string(account_name: str) -> str:
+    """An Azure Storage connection string (the key is fake, base64 like a real one)."""
+    account_key = base64.b64encode(f"key-of-{account_name}".encode()).decode()
+    return (
+        f"DefaultEndpointsProtocol=https;AccountName={account_name};"
+        f"AccountKey={account_key};EndpointSuffix=core.windows.net"
+    )
+
+
+def assert_cli_error(aws: AwsCli, result: CliResult, code: str, operation: str, message: str):
+    """The CLI failed with exactly this service error (code, operation and full message)."""
+    assert result.returncode == aws.service_error_rc, str(result)
+    expected = f"An error occurred ({code}) when calling the {operation} operation: {message}"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1] == expected, f"expected {expected!r}\n{result}"
+
+
+def client_error(fn, **kwargs) -> tuple[str, str, int]:
+    """Calls a boto3 operation expecting a service error: (code, message, HTTP status)."""
+    try:
+        fn(**kwargs)
+    except ClientError as err:
+        resp = err.response
+        return (
+            resp["Error"]["Code"],
+            resp["Error"].get("Message", ""),
+            resp["ResponseMetadata"]["HTTPStatusCode"],
+        )
+    raise AssertionError(f"{getattr(fn, '__name__', fn)}({kwargs}) succeeded")
+
+
+def _await_account(status: dict, poll) -> str:
+    """Polls a CreateAccountStatus until it settles; returns the new account's id."""
+    deadline = time.monotonic() + 10
+    while status["State"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = poll(status["Id"])
+    assert status["State"] == "SUCCEEDED", status
+    account_id = status["AccountId"]
+    assert len(account_id) == 12 and account_id.isdigit() and account_id != ACCOUNT
+    return account_id
+
+
+def new_member_account(org) -> str:
+    """A member account of the organization (boto3 ``organizations`` client)."""
+    p = short_id()
+    status = org.create_account(Email=f"member-{p}@example.com", AccountName=f"member-{p}")
+    return _await_account(
+        status["CreateAccountStatus"],
+        lambda request_id: org.describe_create_account_status(
+            CreateAccountRequestId=request_id
+        )["CreateAccountStatus"],
+    )
+
+
+def new_member_account_cli(aws: AwsCli) -> str:
+    """`aws organizations create-account` (then describe-create-account-status while pending)."""
+    p = short_id()
+    status = aws(
+        "organizations",
+        "create-account",
+        "--email",
+        f"member-{p}@example.com",
+        "--account-name",
+        f"member-{p}",
+    ).json()["CreateAccountStatus"]
+    return _await_account(
+        status,
+        lambda request_id: aws(
+            "organizations",
+            "describe-create-account-status",
+            "--create-account-request-id",
+            request_id,
+        ).json()["CreateAccountStatus"],
+    )
+
+
+def aws_pipeline(aws: AwsCli, script: str, cwd: Path | str, creds: Creds = ROOT_CREDS) -> CliResult:
+    """Runs a bash pipeline of `aws` commands as a user types it, in ``cwd``; ``$ENDPOINT`` is the
+    kinko endpoint (`aws --endpoint-url "$ENDPOINT" kms decrypt ... | base64 --decode > out`)."""
+    env = aws.env(creds.access_key, creds.secret_key)
+    if creds.session_token:
+        env["AWS_SESSION_TOKEN"] = creds.session_token
+    env["ENDPOINT"] = aws.endpoint
+    proc = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + script],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=CLI_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    result = CliResult(["<pipeline>", script], proc.returncode, proc.stdout, proc.stderr)
+    assert result.returncode == 0, f"pipeline failed\n{result}"
+    return result
