@@ -11,6 +11,7 @@ pub const INCORRECT_KEY: &str =
     "The key ID in the request does not identify a CMK that can perform this operation.";
 pub const UNKNOWN_CIPHERTEXT_KEY: &str = "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.";
 pub const LOCKOUT: &str = "The new key policy will not allow you to update the key policy in the future.";
+pub const INVALID_PRINCIPALS: &str = "Policy contains a statement with one or more invalid principals.";
 pub const DRY_RUN: &str = "The request would have succeeded, but the DryRun option is set.";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@ use kinko_core::secret::Tag;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
-use super::KmsError;
+use super::{KmsError, error};
 
 pub const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 pub const ENCRYPT_DECRYPT: &str = "ENCRYPT_DECRYPT";
@@ -57,15 +57,30 @@ pub(crate) fn check_key_id(v: &mut Violations, path: &str, key_id: &Option<Strin
     v.length(path, key_id.as_deref(), 1, 2048, false);
 }
 
-/// Only symmetric encryption is offered: any other algorithm is refused.
-pub(crate) fn symmetric_algorithm(key: &KmsKey, alg: Option<&str>) -> Result<(), KmsError> {
+/// Only symmetric encryption is offered: any other algorithm is refused, in AWS's words for an
+/// algorithm that doesn't suit the key spec (`Algorithm SYMMETRIC_DEFAULT is incompatible with key
+/// spec RSA_4096.` the other way round).
+pub(crate) fn symmetric_algorithm(alg: Option<&str>) -> Result<(), KmsError> {
     match alg {
         None | Some(SYMMETRIC_DEFAULT) => Ok(()),
         Some(other) => Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is ENCRYPT_DECRYPT which is not valid for the {other} encryption algorithm.",
-            key.arn
+            "Algorithm {other} is incompatible with key spec {SYMMETRIC_DEFAULT}."
         ))),
     }
+}
+
+/// `kms:RequestAlias`: the alias name a request names its key by (as an alias name or alias
+/// ARN), for cryptographic operations and DescribeKey. Absent when the key is named otherwise.
+pub(crate) fn request_alias(key_id: Option<&str>) -> Option<(String, String)> {
+    let v = key_id?;
+    let name = if v.starts_with("alias/") {
+        v
+    } else {
+        kinko_core::arn::Arn::parse(v)
+            .filter(|a| a.service == "kms" && a.resource.starts_with("alias/"))?
+            .resource
+    };
+    Some(("kms:RequestAlias".into(), name.to_owned()))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -165,7 +180,8 @@ pub(crate) fn default_key_policy(account_id: &str) -> String {
     .to_string()
 }
 
-/// A key policy document must parse (as a key policy) and fit the size quota.
+/// A key policy document must parse (as a key policy) and fit the size quota. A malformed
+/// principal gets KMS's own wording rather than IAM's.
 pub(crate) fn check_policy(doc: &str) -> Result<(), KmsError> {
     if doc.len() > MAX_POLICY_BYTES {
         return Err(KmsError::LimitExceeded(format!(
@@ -174,7 +190,37 @@ pub(crate) fn check_policy(doc: &str) -> Result<(), KmsError> {
     }
     kinko_policy::Policy::parse(doc, kinko_policy::PolicyKind::KeyPolicy)
         .map(|_| ())
-        .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))
+        .map_err(|e| match e {
+            kinko_policy::PolicyError::InvalidPrincipal { .. } => {
+                KmsError::MalformedPolicyDocument(error::INVALID_PRINCIPALS.into())
+            }
+            other => KmsError::MalformedPolicyDocument(other.to_string()),
+        })
+}
+
+/// The `AWS` principals a (parsed) key policy names, in `Principal` and `NotPrincipal`.
+pub(crate) fn aws_principals(doc: &str) -> Vec<String> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(doc) else {
+        return vec![];
+    };
+    let statements = match &json["Statement"] {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        one @ serde_json::Value::Object(_) => vec![one],
+        _ => vec![],
+    };
+    let mut out = Vec::new();
+    for st in statements {
+        for field in ["Principal", "NotPrincipal"] {
+            match st.get(field).and_then(|p| p.get("AWS")) {
+                Some(serde_json::Value::String(s)) => out.push(s.clone()),
+                Some(serde_json::Value::Array(a)) => {
+                    out.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// The `Policy` member: 1 to 131072 characters of `[\u0009\u000A\u000D\u0020-\u00FF]`.
@@ -192,6 +238,15 @@ pub(crate) fn check_policy_member(v: &mut Violations, policy: Option<&str>) {
             false,
         );
     }
+}
+
+/// The id of one material version of a key (`CurrentKeyMaterialId`, `KeyMaterialId`): 64 hex
+/// digits, as AWS gives. AWS doesn't document how it makes them and clients treat them as opaque;
+/// here they are the key id's 32 hex digits followed by the version, so they are stable, distinct
+/// per version and change when the key rotates.
+pub(crate) fn key_material_id(key_id: &str, version: u32) -> String {
+    let hex: String = key_id.chars().filter(char::is_ascii_hexdigit).collect();
+    format!("{hex:0>32}{version:032x}")
 }
 
 fn state_name(s: KeyState) -> &'static str {
@@ -222,6 +277,7 @@ pub(crate) struct KeyMetadata {
     key_spec: &'static str,
     encryption_algorithms: [&'static str; 1],
     multi_region: bool,
+    current_key_material_id: String,
 }
 
 impl From<&KmsKey> for KeyMetadata {
@@ -245,6 +301,7 @@ impl From<&KmsKey> for KeyMetadata {
             key_spec: SYMMETRIC_DEFAULT,
             encryption_algorithms: [SYMMETRIC_DEFAULT],
             multi_region: false,
+            current_key_material_id: key_material_id(&k.key_id, k.current_material),
         }
     }
 }

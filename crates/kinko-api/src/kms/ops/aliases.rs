@@ -119,12 +119,7 @@ pub(crate) async fn create_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, Km
     if aliases.iter().any(|a| a.alias_name == name) {
         return Err(already_exists(cx, name));
     }
-    if aliases.iter().filter(|a| a.target_arn == key.arn).count() >= MAX_ALIASES_PER_KEY {
-        return Err(KmsError::LimitExceeded(format!(
-            "Key {} has reached the maximum of {MAX_ALIASES_PER_KEY} aliases.",
-            key.arn
-        )));
-    }
+    alias_quota(&aliases, &key)?;
     let now = cx.services.clock.now();
     let alias = KmsAlias {
         account_id: cx.account().to_owned(),
@@ -141,6 +136,17 @@ pub(crate) async fn create_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, Km
     }
 }
 
+/// A key takes at most [`MAX_ALIASES_PER_KEY`] aliases, whether created for it or moved to it.
+fn alias_quota(aliases: &[KmsAlias], key: &KmsKey) -> Result<(), KmsError> {
+    if aliases.iter().filter(|a| a.target_arn == key.arn).count() >= MAX_ALIASES_PER_KEY {
+        return Err(KmsError::LimitExceeded(format!(
+            "Key {} has reached the maximum of {MAX_ALIASES_PER_KEY} aliases.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 fn already_exists(cx: &Cx<'_>, name: &str) -> KmsError {
     KmsError::AlreadyExists(format!(
         "An alias with the name {} already exists",
@@ -153,7 +159,12 @@ pub(crate) async fn update_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, Km
     let (name, target) = validate(&i, true)?;
     cx.authorize_alias("kms:UpdateAlias", name).await?;
     for _ in 0..MAX_ATTEMPTS {
-        let Some(mut alias) = cx.find_alias(name).await? else {
+        let aliases = cx
+            .services
+            .store
+            .list_kms_aliases(cx.account(), cx.region())
+            .await?;
+        let Some(mut alias) = aliases.iter().find(|a| a.alias_name == name).cloned() else {
             return Err(cx.alias_not_found(name));
         };
         // Permission on the key the alias points to now, and on the new target.
@@ -163,6 +174,9 @@ pub(crate) async fn update_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, Km
         let key = cx.key(target, Accepts::KeyOnly, "kms:UpdateAlias", &[]).await?;
         same_account(cx, &key, target)?;
         not_pending_deletion(&key)?;
+        if alias.target_arn != key.arn {
+            alias_quota(&aliases, &key)?;
+        }
         alias.target_arn = key.arn.clone();
         alias.last_updated_date = cx.services.clock.now();
         match cx.services.store.update_kms_alias(alias).await {

@@ -76,6 +76,7 @@ pub(crate) async fn encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsErro
     let context = i.encryption_context.clone().unwrap_or_default();
     let mut conditions = context_conditions(&context);
     conditions.push(algorithm_condition(i.encryption_algorithm.as_deref()));
+    conditions.extend(model::request_alias(i.key_id.as_deref()));
     let key = cx
         .key(
             i.key_id.as_deref().unwrap_or_default(),
@@ -85,7 +86,7 @@ pub(crate) async fn encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsErro
         )
         .await?;
     usable(&key)?;
-    model::symmetric_algorithm(&key, i.encryption_algorithm.as_deref())?;
+    model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
     if i.dry_run {
         return Err(KmsError::DryRun);
     }
@@ -121,13 +122,44 @@ async fn blob_key(
         }
         return Ok(k);
     }
-    // The blob names only the key id: it is a key of the caller's account and region.
-    let arn = kms::key_arn(cx.region(), cx.account(), &header.key_id);
-    let Some(key) = cx.services.store.kms_key(&arn).await? else {
+    let Some(key) = key_of_blob(cx, &header.key_id).await? else {
         return Err(KmsError::AccessDenied(error::UNKNOWN_CIPHERTEXT_KEY.into()));
     };
     cx.authorize_key(action, &key, conditions, &[]).await?;
     Ok(key)
+}
+
+/// The key a blob names by its id, in this region: the caller's own, or another account's of this
+/// server (AWS decrypts another account's ciphertext without a `KeyId` too; the key policy and
+/// the caller's identity policies then decide, as for any cross-account request). Key ids are
+/// UUIDs, so at most one account has the key.
+async fn key_of_blob(cx: &Cx<'_>, key_id: &str) -> Result<Option<KmsKey>, KmsError> {
+    let store = &cx.services.store;
+    if let Some(key) = store
+        .kms_key(&kms::key_arn(cx.region(), cx.account(), key_id))
+        .await?
+    {
+        return Ok(Some(key));
+    }
+    let Some(org) = store.organization().await? else {
+        return Ok(None);
+    };
+    for account in org.accounts.iter().filter(|a| a.id != cx.account()) {
+        if let Some(key) = store
+            .kms_key(&kms::key_arn(cx.region(), &account.id, key_id))
+            .await?
+        {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
+}
+
+/// The material version a (decrypted, so well-formed) blob was made with.
+fn material_version(blob_bytes: &[u8]) -> Result<u32, KmsError> {
+    blob::header(blob_bytes)
+        .map(|h| h.material_version)
+        .map_err(|_| KmsError::InvalidCiphertext)
 }
 
 #[derive(Deserialize)]
@@ -149,6 +181,7 @@ struct DecryptOutput {
     key_id: String,
     plaintext: Zeroizing<String>,
     encryption_algorithm: &'static str,
+    key_material_id: String,
 }
 
 pub(crate) async fn decrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
@@ -167,10 +200,11 @@ pub(crate) async fn decrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsErro
     let context = i.encryption_context.clone().unwrap_or_default();
     let mut conditions = context_conditions(&context);
     conditions.push(algorithm_condition(i.encryption_algorithm.as_deref()));
+    conditions.extend(model::request_alias(i.key_id.as_deref()));
     let blob_bytes = i.ciphertext_blob.as_deref().unwrap_or_default();
     let key = blob_key(cx, blob_bytes, i.key_id.as_deref(), "kms:Decrypt", &conditions).await?;
     usable(&key)?;
-    model::symmetric_algorithm(&key, i.encryption_algorithm.as_deref())?;
+    model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
     if i.dry_run {
         return Err(KmsError::DryRun);
     }
@@ -180,6 +214,7 @@ pub(crate) async fn decrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsErro
         .decrypt_with(&key, blob_bytes, &context)
         .await?;
     encode(&DecryptOutput {
+        key_material_id: model::key_material_id(&key.key_id, material_version(blob_bytes)?),
         key_id: key.arn,
         plaintext: Zeroizing::new(b64(&plaintext)),
         encryption_algorithm: SYMMETRIC_DEFAULT,
@@ -210,6 +245,8 @@ struct ReEncryptOutput {
     key_id: String,
     source_encryption_algorithm: &'static str,
     destination_encryption_algorithm: &'static str,
+    source_key_material_id: String,
+    destination_key_material_id: String,
 }
 
 pub(crate) async fn re_encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
@@ -235,8 +272,10 @@ pub(crate) async fn re_encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
     let dest_context = i.destination_encryption_context.clone().unwrap_or_default();
     let mut source_conditions = context_conditions(&source_context);
     source_conditions.push(algorithm_condition(i.source_encryption_algorithm.as_deref()));
+    source_conditions.extend(model::request_alias(i.source_key_id.as_deref()));
     let mut dest_conditions = context_conditions(&dest_context);
     dest_conditions.push(algorithm_condition(i.destination_encryption_algorithm.as_deref()));
+    dest_conditions.extend(model::request_alias(i.destination_key_id.as_deref()));
     let blob_bytes = i.ciphertext_blob.as_deref().unwrap_or_default();
     let source = blob_key(
         cx,
@@ -256,8 +295,8 @@ pub(crate) async fn re_encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
         .await?;
     usable(&source)?;
     usable(&dest)?;
-    model::symmetric_algorithm(&source, i.source_encryption_algorithm.as_deref())?;
-    model::symmetric_algorithm(&dest, i.destination_encryption_algorithm.as_deref())?;
+    model::symmetric_algorithm(i.source_encryption_algorithm.as_deref())?;
+    model::symmetric_algorithm(i.destination_encryption_algorithm.as_deref())?;
     if i.dry_run {
         return Err(KmsError::DryRun);
     }
@@ -265,6 +304,8 @@ pub(crate) async fn re_encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
     let plaintext = keyring.decrypt_with(&source, blob_bytes, &source_context).await?;
     let blob = keyring.encrypt_with(&dest, &plaintext, &dest_context).await?;
     encode(&ReEncryptOutput {
+        source_key_material_id: model::key_material_id(&source.key_id, material_version(blob_bytes)?),
+        destination_key_material_id: model::key_material_id(&dest.key_id, dest.current_material),
         ciphertext_blob: b64(&blob),
         source_key_id: source.arn,
         key_id: dest.arn,
@@ -292,6 +333,7 @@ struct DataKeyOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     plaintext: Option<Zeroizing<String>>,
     key_id: String,
+    key_material_id: String,
 }
 
 /// GenerateDataKey (`with_plaintext`) and GenerateDataKeyWithoutPlaintext.
@@ -325,6 +367,7 @@ pub(crate) async fn generate_data_key(
     let context = i.encryption_context.clone().unwrap_or_default();
     let mut conditions = context_conditions(&context);
     conditions.push(algorithm_condition(None));
+    conditions.extend(model::request_alias(i.key_id.as_deref()));
     let key = cx
         .key(
             i.key_id.as_deref().unwrap_or_default(),
@@ -346,6 +389,7 @@ pub(crate) async fn generate_data_key(
     encode(&DataKeyOutput {
         ciphertext_blob: b64(&blob),
         plaintext: with_plaintext.then(|| Zeroizing::new(b64(&data_key))),
+        key_material_id: model::key_material_id(&key.key_id, key.current_material),
         key_id: key.arn,
     })
 }

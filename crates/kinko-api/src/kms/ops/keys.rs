@@ -5,6 +5,7 @@ use kinko_core::kms::{self, KeyManager, KeyState, KmsKey};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
+use super::policy::check_key_policy;
 use super::{Empty, KeyIdInput, KeyIdOutput};
 use crate::authz::Resource;
 use crate::kms::model::{self, KeyMetadata, KeyMetadataOutput, TagShape};
@@ -98,9 +99,10 @@ pub(crate) async fn create_key(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
     let key_id = uuid::Uuid::new_v4().to_string();
     let arn = kms::key_arn(cx.region(), cx.account(), &key_id);
     let now = cx.services.clock.now();
+    let given_policy = i.policy.is_some();
     let policy = match i.policy {
         Some(p) => {
-            model::check_policy(&p)?;
+            check_key_policy(cx, &p).await?;
             p
         }
         None => model::default_key_policy(cx.account()),
@@ -122,7 +124,9 @@ pub(crate) async fn create_key(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
         material_date: Some(now),
         revision: 0,
     };
-    if !i.bypass_policy_lockout_safety_check {
+    // The check applies to a policy the caller wrote: the default key policy is always accepted
+    // (it delegates to IAM, so a principal allowed only kms:CreateKey can still create keys).
+    if given_policy && !i.bypass_policy_lockout_safety_check {
         lockout_check(cx, &key).await?;
     }
     model::apply_tags(&mut key, i.tags.as_deref().unwrap_or_default())?;
@@ -145,12 +149,13 @@ pub(crate) async fn describe_key(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, Km
     let mut v = Violations::new();
     model::check_key_id(&mut v, "keyId", &i.key_id);
     model::violations(v)?;
+    let conditions: Vec<(String, String)> = model::request_alias(i.key_id.as_deref()).into_iter().collect();
     let key = cx
         .key(
             i.key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOrAlias,
             "kms:DescribeKey",
-            &[],
+            &conditions,
         )
         .await?;
     encode(&KeyMetadataOutput {

@@ -6,9 +6,45 @@ use serde::{Deserialize, Serialize};
 use super::Empty;
 use super::keys::lockout_check;
 use crate::kms::model;
-use crate::kms::{Accepts, Cx, KmsError, MAX_ATTEMPTS, customer_managed, decode, encode};
+use crate::kms::{Accepts, Cx, KmsError, MAX_ATTEMPTS, customer_managed, decode, encode, error};
 
 const DEFAULT: &str = "default";
+
+/// A key policy a caller sets (CreateKey, PutKeyPolicy): well-formed, within the quota, and naming
+/// only IAM users and roles that exist (AWS refuses the others with "invalid principals"). Account
+/// principals, `*` and other principal forms aren't looked up: accounts outside this server are
+/// legitimate principals of a key policy.
+pub(crate) async fn check_key_policy(cx: &Cx<'_>, doc: &str) -> Result<(), KmsError> {
+    model::check_policy(doc)?;
+    for principal in model::aws_principals(doc) {
+        if !principal_exists(cx, &principal).await? {
+            return Err(KmsError::MalformedPolicyDocument(
+                error::INVALID_PRINCIPALS.into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a user or role ARN names an existing user or role (with that path); other principals
+/// count as existing.
+async fn principal_exists(cx: &Cx<'_>, principal: &str) -> Result<bool, KmsError> {
+    let Some(arn) = kinko_core::arn::Arn::parse(principal) else {
+        return Ok(true);
+    };
+    let Some((kind, path_and_name)) = arn.resource.split_once('/') else {
+        return Ok(true);
+    };
+    if arn.service != "iam" || !matches!(kind, "user" | "role") {
+        return Ok(true);
+    }
+    let name = path_and_name.rsplit('/').next().unwrap_or(path_and_name);
+    let iam = cx.services.store.iam_state(arn.account_id).await?;
+    Ok(match kind {
+        "user" => iam.user(name).is_some_and(|u| u.arn == principal),
+        _ => iam.role(name).is_some_and(|r| r.arn == principal),
+    })
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -89,7 +125,7 @@ pub(crate) async fn put_key_policy(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, 
             .await?;
         customer_managed(&key, "kms:PutKeyPolicy", cx)?;
         known_name(i.policy_name.as_deref())?;
-        model::check_policy(&policy)?;
+        check_key_policy(cx, &policy).await?;
         key.policy = policy.clone();
         if !i.bypass_policy_lockout_safety_check {
             lockout_check(cx, &key).await?;
