@@ -11,7 +11,7 @@ use kinko_core::Clock;
 use kinko_core::kms::{self, KeyManager, KeyState, KmsKey, WrappedMaterial};
 use kinko_core::store::{Store, StoreError};
 use kinko_crypto::blob::{self, EncryptionContext};
-use kinko_crypto::{Key256, RootKey};
+use kinko_crypto::{Key256, SharedRootKey};
 use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +31,12 @@ pub enum KeyringError {
 pub struct Keyring {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    root: RootKey,
+    root: SharedRootKey,
     materials: RwLock<HashMap<(String, u32), Key256>>,
 }
 
-fn material_aad(key_arn: &str, version: u32) -> Vec<u8> {
+/// The associated data KMS key material is wrapped with under the root key.
+pub fn material_aad(key_arn: &str, version: u32) -> Vec<u8> {
     kinko_crypto::encode_aad(&[key_arn.as_bytes(), version.to_string().as_bytes()])
 }
 
@@ -83,16 +84,19 @@ fn secretsmanager_key_policy(account_id: &str, region: &str) -> String {
 }
 
 impl Keyring {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, root: RootKey) -> Self {
+    /// `root` is a `RootKey`, or a `SharedRootKey` whose clone the server keeps to rotate it.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, root: impl Into<SharedRootKey>) -> Self {
         Keyring {
             store,
             clock,
-            root,
+            root: root.into(),
             materials: RwLock::new(HashMap::new()),
         }
     }
 
-    pub fn root(&self) -> &RootKey {
+    /// The root key: seals with the current key, opens under it or the other key held around a
+    /// rotation (unwrapped material stays valid across rotations: the material doesn't change).
+    pub fn root(&self) -> &SharedRootKey {
         &self.root
     }
 
@@ -145,43 +149,6 @@ impl Keyring {
         Err(KeyringError::Store(StoreError::Conflict))
     }
 
-    /// Finds a key by key id, key ARN, alias name or alias ARN, in an account and region.
-    pub async fn resolve(
-        &self,
-        account_id: &str,
-        region: &str,
-        key_ref: &str,
-    ) -> Result<KmsKey, KeyringError> {
-        let arn = if key_ref.starts_with("arn:") {
-            let parsed = kinko_core::arn::Arn::parse(key_ref).ok_or(KeyringError::NotFound)?;
-            if parsed.service != "kms" {
-                return Err(KeyringError::NotFound);
-            }
-            if let Some(alias) = parsed.resource.strip_prefix("alias/") {
-                let alias = format!("alias/{alias}");
-                self.store
-                    .kms_alias_target(parsed.account_id, parsed.region, &alias)
-                    .await?
-                    .ok_or(KeyringError::NotFound)?
-            } else if parsed.resource.starts_with("key/") {
-                key_ref.to_owned()
-            } else {
-                return Err(KeyringError::NotFound);
-            }
-        } else if key_ref.starts_with("alias/") {
-            if key_ref == kms::SECRETSMANAGER_ALIAS {
-                return self.secretsmanager_default_key(account_id, region).await;
-            }
-            self.store
-                .kms_alias_target(account_id, region, key_ref)
-                .await?
-                .ok_or(KeyringError::NotFound)?
-        } else {
-            kms::key_arn(region, account_id, key_ref)
-        };
-        self.store.kms_key(&arn).await?.ok_or(KeyringError::NotFound)
-    }
-
     async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {
         if let Ok(cache) = self.materials.read()
             && let Some(k) = cache.get(&(key_arn.to_owned(), version))
@@ -224,28 +191,6 @@ impl Keyring {
         )
         .map_err(|e| KeyringError::Crypto(e.to_string()))?;
         Ok((data_key, blob))
-    }
-
-    /// Decrypts a ciphertext blob made under a key of `account_id`/`region`.
-    pub async fn decrypt(
-        &self,
-        account_id: &str,
-        region: &str,
-        ciphertext: &[u8],
-        context: &EncryptionContext,
-    ) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
-        let header = blob::header(ciphertext).map_err(|_| KeyringError::InvalidCiphertext)?;
-        let arn = kms::key_arn(region, account_id, &header.key_id);
-        let key = self
-            .store
-            .kms_key(&arn)
-            .await?
-            .ok_or(KeyringError::InvalidCiphertext)?;
-        if key.key_state != KeyState::Enabled {
-            return Err(KeyringError::InvalidState(key.key_state));
-        }
-        let material = self.material(&arn, header.material_version).await?;
-        blob::decrypt(ciphertext, &material, context).map_err(|_| KeyringError::InvalidCiphertext)
     }
 
     /// Fresh key material for version `version` of `key_arn`, wrapped by the root key.

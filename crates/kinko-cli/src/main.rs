@@ -24,6 +24,41 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(ServerArgs),
+    /// Re-wrap everything sealed under the root key under a new root key.
+    ///
+    /// With no server running on the data dir, it is rotated here; otherwise the running server
+    /// rotates it (through DATA_DIR/kinko.sock) and keeps serving. When the root key is given in
+    /// KINKO_ROOT_KEY, give the new one in KINKO_NEW_ROOT_KEY (base64 of 32 bytes) and restart
+    /// the server with it later. Sessions from STS end: callers assume their roles again.
+    RotateRootKey(RotateArgs),
+    /// Write a consistent copy of the data dir's database, also while a server runs on it.
+    ///
+    /// The copy opens only with the root key the data dir has now: keep a copy of that key with
+    /// the backup (stored apart from it), and take a new backup after rotating the root key.
+    Backup(BackupArgs),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// Directory holding the database and, by default, the root key.
+    #[arg(long, default_value = "kinko-data")]
+    data_dir: PathBuf,
+    /// Root key file the copy is checked against (default DATA_DIR/root.key).
+    #[arg(long)]
+    root_key_file: Option<PathBuf>,
+    /// The file to write (must not exist).
+    #[arg(long)]
+    to: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct RotateArgs {
+    /// Directory holding the database and, by default, the root key.
+    #[arg(long, default_value = "kinko-data")]
+    data_dir: PathBuf,
+    /// Root key file (default DATA_DIR/root.key), when no server runs on the data dir.
+    #[arg(long)]
+    root_key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -102,6 +137,92 @@ async fn run_server(args: ServerArgs) -> ExitCode {
     }
 }
 
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+async fn run_rotate(args: RotateArgs) -> ExitCode {
+    let config = Config {
+        data_dir: args.data_dir,
+        root_key_file: args.root_key_file,
+        root_key_base64: env("KINKO_ROOT_KEY").map(Zeroizing::new),
+        ..Config::default()
+    };
+    let new_key = env("KINKO_NEW_ROOT_KEY").map(Zeroizing::new);
+    let report = match kinko_server::rotate_root_key(&config, new_key).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kinko: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let how = if report.online {
+        "by the server running on it"
+    } else {
+        "offline"
+    };
+    println!(
+        "kinko rotated the root key of {} ({how}): re-wrapped {} and {}.",
+        config.data_dir.display(),
+        count(report.kms_materials, "KMS key material"),
+        count(report.access_keys, "access key secret"),
+    );
+    match &report.key_file {
+        Some(path) => println!("The new root key is in {}.", path.display()),
+        None if report.online => println!(
+            "The server uses the new root key from now on. Restart it later with KINKO_ROOT_KEY set to \
+             the value of KINKO_NEW_ROOT_KEY: the old key no longer opens this data dir."
+        ),
+        None => println!(
+            "Start the server with KINKO_ROOT_KEY set to the value of KINKO_NEW_ROOT_KEY: the old key no \
+             longer opens this data dir."
+        ),
+    }
+    println!("Sessions from STS issued before now have ended: callers assume their roles again.");
+    if let Some(w) = &report.warning {
+        eprintln!("kinko: warning: {w}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_backup(args: BackupArgs) -> ExitCode {
+    let config = Config {
+        data_dir: args.data_dir,
+        root_key_file: args.root_key_file,
+        root_key_base64: env("KINKO_ROOT_KEY").map(Zeroizing::new),
+        ..Config::default()
+    };
+    let report = match kinko_server::backup(&config, &args.to) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kinko: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "kinko wrote a consistent copy of the database of {} to {}.",
+        config.data_dir.display(),
+        args.to.display()
+    );
+    let key = match &report.key_file {
+        Some(path) => format!("the root key in {}", path.display()),
+        None => "the root key in KINKO_ROOT_KEY".to_owned(),
+    };
+    if report.verified {
+        println!(
+            "It opens only with {key}, as it is now: keep a copy of that key with this backup (stored \
+             apart from it). After a root key rotation, take a new backup."
+        );
+    } else {
+        println!("It opens only with the data dir's current root key; {key} could not be read to check it.");
+    }
+    ExitCode::SUCCESS
+}
+
 async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -140,5 +261,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Server(args) => runtime.block_on(run_server(args)),
+        Command::RotateRootKey(args) => runtime.block_on(run_rotate(args)),
+        Command::Backup(args) => run_backup(args),
     }
 }

@@ -4,6 +4,8 @@
 //! a stale read fails with [`StoreError::Conflict`] and the caller retries from a fresh read. Every
 //! write call is one transaction: all of it is durable when it returns `Ok`, or none of it is.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::Timestamp;
@@ -39,7 +41,8 @@ pub enum SecretWrite {
         values: Vec<(String, SealedValue)>,
     },
     /// Replace the secret's metadata, based on `secret.revision`; add sealed values for new versions
-    /// and drop those of removed versions.
+    /// (or replace those of existing versions re-encrypted under another key) and drop those of
+    /// removed versions.
     Update {
         secret: Secret,
         new_values: Vec<(String, SealedValue)>,
@@ -74,6 +77,38 @@ pub struct Account {
     pub name: String,
     pub email: String,
     pub created_date: Timestamp,
+}
+
+/// A value sealed under the root key, as [`Store::rewrap_root_sealed`] hands it to the re-wrap
+/// function, with what it is bound to (its associated data is derived from these fields).
+#[derive(Clone, Copy)]
+pub enum RootSealed<'a> {
+    /// KMS key material ([`WrappedMaterial::wrapped`]).
+    KmsMaterial {
+        key_arn: &'a str,
+        version: u32,
+        wrapped: &'a [u8],
+    },
+    /// An access key's secret ([`AccessKeyRecord::sealed_secret`]).
+    AccessKey {
+        access_key_id: &'a str,
+        sealed_secret: &'a [u8],
+    },
+    /// A `meta` value named in the call.
+    Meta { key: &'a str, value: &'a [u8] },
+}
+
+/// Re-wraps one root-sealed value under a new root key. It must accept a value that is already
+/// under the new key (and return it as it is, or re-sealed). The error is a message for the
+/// operator, without secrets.
+pub type RootRewrap = dyn Fn(RootSealed<'_>) -> Result<Vec<u8>, String> + Send + Sync;
+
+/// How many stored values a root key rotation re-wrapped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RewrapCounts {
+    pub kms_materials: u64,
+    pub access_keys: u64,
+    pub meta: u64,
 }
 
 #[async_trait]
@@ -165,6 +200,20 @@ pub trait Store: Send + Sync + 'static {
     async fn kms_material(&self, key_arn: &str, version: u32) -> Result<Option<WrappedMaterial>, StoreError>;
     /// Every wrapped material and credential sealed under the root key, for root key rotation.
     async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError>;
+    /// Root key rotation: passes every value sealed under the root key (all KMS key material, all
+    /// access key secrets, and the `meta` values named in `meta_keys`, which must exist) through
+    /// `rewrap` and stores the results, in one write transaction that reads them too, so a value
+    /// written concurrently is either re-wrapped or written after the switch. Either every value
+    /// is replaced, or (when `rewrap` fails for any) nothing changes.
+    ///
+    /// A request that sealed a value under the old key just before the caller switched keys may
+    /// write it only after this transaction: the store therefore passes every root-sealed value
+    /// written later through `rewrap` too, until the next call.
+    async fn rewrap_root_sealed(
+        &self,
+        meta_keys: &[&str],
+        rewrap: Arc<RootRewrap>,
+    ) -> Result<RewrapCounts, StoreError>;
     /// Replaces a key's metadata, based on `key.revision`; `Conflict` when it changed.
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError>;
     /// One transaction: the key's metadata (based on its revision, with `current_material` already

@@ -7,7 +7,8 @@
 //!   keys and for anything wrapped by the root key (KMS key material, IAM secret access keys).
 //! - [`RootKey`]: the key that lives outside the database, in a `0600` key file or supplied by the
 //!   operator, plus a check value that tells whether a supplied root key is the one a data dir was
-//!   created with.
+//!   created with. [`SharedRootKey`] is the root key a running server holds, replaceable while it
+//!   runs (root key rotation).
 //! - [`blob`]: self-describing KMS ciphertext blobs with the encryption context bound in, so
 //!   `Decrypt` needs no key id and old key material keeps decrypting after rotation.
 //!
@@ -43,7 +44,7 @@
 //! ```
 //!
 //! The crate depends on no other kinko crate and on no runtime; its only I/O is reading and
-//! creating the root key file in [`RootKey::load_or_create`].
+//! creating root key files ([`RootKey::load_or_create`], [`RootKey::write_file`]).
 
 mod aead;
 pub mod blob;
@@ -52,7 +53,7 @@ mod root;
 
 pub use aead::{SEAL_VERSION, encode_aad, open, seal};
 pub use key::{Key256, random_bytes};
-pub use root::RootKey;
+pub use root::{RootKey, SharedRootKey};
 
 /// Errors of this crate. Messages never contain key bytes or plaintext.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use zeroize::Zeroizing;
 
@@ -101,6 +102,25 @@ impl RootKey {
         }
     }
 
+    /// Writes the key to `path` in the key file format (base64 and a newline, mode `0600`),
+    /// atomically replacing any file there: the key is written to a temporary file in the same
+    /// directory, synced, renamed into place, and the directory is synced. After a crash `path`
+    /// holds either its previous content or the whole key, never a part of it.
+    pub fn write_file(&self, path: &Path) -> Result<(), CryptoError> {
+        let b64 = self.0.to_base64();
+        let mut content = Zeroizing::new(Vec::with_capacity(b64.len() + 1));
+        content.extend_from_slice(b64.as_bytes());
+        content.push(b'\n');
+        let tmp = temp_path(path)?;
+        let written = write_private(&tmp, &content).and_then(|()| fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written.map_err(|e| path_error(path, e))?;
+        sync_parent(path);
+        Ok(())
+    }
+
     /// Seals `plaintext` under the root key (see [`crate::seal`]); `aad` names what is sealed,
     /// e.g. a KMS key ARN and material version built with [`crate::encode_aad`].
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -132,6 +152,113 @@ impl fmt::Debug for RootKey {
 }
 
 impl zeroize::ZeroizeOnDrop for RootKey {}
+
+/// The root key a running server uses, replaceable while it runs (root key rotation). Clones share
+/// one key.
+///
+/// New values are sealed with the current key. Opening tries the current key, then the one other
+/// key held around a rotation: the next key while the rotation is being committed (a read may see
+/// the re-wrapped rows before the switch), then the previous key after the switch (a read that
+/// began before the commit may still hand in a row wrapped under it). AES-GCM authentication tells
+/// the keys apart, so trying a second key never opens a value wrongly. The previous key stays in
+/// memory only, until the next rotation or the end of the process; no stored value needs it.
+///
+/// Reads take a read lock for the length of one AES-GCM operation: negligible next to a request.
+#[derive(Clone)]
+pub struct SharedRootKey(Arc<RwLock<Keys>>);
+
+struct Keys {
+    current: Arc<RootKey>,
+    other: Other,
+}
+
+enum Other {
+    None,
+    /// A rotation to this key is being committed.
+    Next(Arc<RootKey>),
+    /// The key before the last rotation.
+    Previous(Arc<RootKey>),
+}
+
+impl SharedRootKey {
+    pub fn new(key: RootKey) -> Self {
+        Self(Arc::new(RwLock::new(Keys {
+            current: Arc::new(key),
+            other: Other::None,
+        })))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        // The lock guards plain assignments that cannot panic half-way: a poisoned lock still
+        // holds a consistent value.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The key new values are sealed with.
+    pub fn current(&self) -> Arc<RootKey> {
+        self.read().current.clone()
+    }
+
+    /// Seals `plaintext` under the current key (see [`RootKey::seal`]).
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.read().current.seal(plaintext, aad)
+    }
+
+    /// Opens a value sealed under the current key, or under the other key held around a rotation.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let keys = self.read();
+        match keys.current.open(sealed, aad) {
+            Ok(plain) => Ok(plain),
+            Err(e) => match &keys.other {
+                Other::Next(k) | Other::Previous(k) => k.open(sealed, aad).map_err(|_| e),
+                Other::None => Err(e),
+            },
+        }
+    }
+
+    /// A rotation to `next` begins: values keep being sealed with the current key, and opening
+    /// also tries `next`.
+    pub fn stage(&self, next: RootKey) {
+        self.write().other = Other::Next(Arc::new(next));
+    }
+
+    /// The staged rotation was committed: its key becomes the current one, and the replaced key is
+    /// still tried when opening. Returns false (and changes nothing) when no rotation is staged.
+    pub fn promote(&self) -> bool {
+        let mut keys = self.write();
+        let Other::Next(next) = &keys.other else {
+            return false;
+        };
+        let next = next.clone();
+        let previous = std::mem::replace(&mut keys.current, next);
+        keys.other = Other::Previous(previous);
+        true
+    }
+
+    /// The staged rotation failed: forget its key.
+    pub fn unstage(&self) {
+        let mut keys = self.write();
+        if matches!(keys.other, Other::Next(_)) {
+            keys.other = Other::None;
+        }
+    }
+}
+
+impl From<RootKey> for SharedRootKey {
+    fn from(key: RootKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl fmt::Debug for SharedRootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedRootKey([redacted])")
+    }
+}
 
 /// An I/O error that names the key file (its path is not secret, its content is never included).
 fn path_error(path: &Path, e: io::Error) -> CryptoError {
@@ -361,6 +488,67 @@ mod tests {
         assert!(!root.verify_check(&other));
         // Checks are randomized.
         assert_ne!(check, root.make_check().unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_file_replaces_atomically_and_privately() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key.next");
+        fs::write(&path, "stale").unwrap();
+        let key = RootKey::generate().unwrap();
+        key.write_file(&path).unwrap();
+        assert_eq!(RootKey::load(&path).unwrap(), key);
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("root.key.next")]);
+        assert!(key.write_file(&dir.path().join("missing").join("k")).is_err());
+    }
+
+    #[test]
+    fn shared_key_rotation_states() {
+        let old = RootKey::generate().unwrap();
+        let new = RootKey::generate().unwrap();
+        let shared = SharedRootKey::new(old.clone());
+        let under_old = shared.seal(b"v", b"aad").unwrap();
+        let under_new = new.seal(b"v", b"aad").unwrap();
+        assert!(shared.open(&under_new, b"aad").is_err());
+
+        // Staged: both open, sealing still uses the old key.
+        shared.stage(new.clone());
+        assert!(shared.open(&under_old, b"aad").is_ok());
+        assert!(shared.open(&under_new, b"aad").is_ok());
+        assert!(old.open(&shared.seal(b"v", b"aad").unwrap(), b"aad").is_ok());
+        // Aborted: back to the old key alone.
+        shared.unstage();
+        assert!(!shared.promote());
+        assert!(shared.open(&under_new, b"aad").is_err());
+        assert_eq!(*shared.current(), old);
+
+        // Committed: the new key seals, both still open, clones see the same key.
+        let clone = shared.clone();
+        shared.stage(new.clone());
+        assert!(shared.promote());
+        assert_eq!(*clone.current(), new);
+        assert!(new.open(&clone.seal(b"v", b"aad").unwrap(), b"aad").is_ok());
+        assert!(clone.open(&under_old, b"aad").is_ok());
+        assert!(clone.open(&under_new, b"aad").is_ok());
+        assert!(matches!(
+            clone.open(&under_new, b"other"),
+            Err(CryptoError::InvalidCiphertext)
+        ));
+        // A later rotation drops the key before the last one.
+        let third = RootKey::generate().unwrap();
+        shared.stage(third.clone());
+        assert!(shared.promote());
+        assert!(shared.open(&under_old, b"aad").is_err());
+        assert!(shared.open(&under_new, b"aad").is_ok());
+        assert_eq!(format!("{shared:?}"), "SharedRootKey([redacted])");
     }
 
     #[test]

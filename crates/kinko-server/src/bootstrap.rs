@@ -1,5 +1,7 @@
 //! Start-up: the root key, the store, and on a new data dir the management account with its root
-//! access key. A data dir is only ever opened with the root key it was created with.
+//! access key. A data dir is only ever opened with the root key it was created with (or, after a
+//! rotation, the one it was rotated to); a rotation interrupted by a crash is finished or undone
+//! here, before anything else reads the key.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,18 +13,18 @@ use kinko_api::{Keyring, Services};
 use kinko_core::Clock;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
 use kinko_core::store::{Account, Store, StoreError};
-use kinko_crypto::RootKey;
+use kinko_crypto::{RootKey, SharedRootKey};
 use kinko_store_sqlite::SqliteStore;
 use rand::Rng;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
 
-const DB_FILE: &str = "kinko.db";
-const ROOT_KEY_FILE: &str = "root.key";
+pub(crate) const DB_FILE: &str = "kinko.db";
+pub(crate) const ROOT_KEY_FILE: &str = "root.key";
 const CREDENTIALS_FILE: &str = "root-credentials";
 const LOCK_FILE: &str = "kinko.lock";
-const META_ROOT_CHECK: &str = "root_key_check";
+pub(crate) const META_ROOT_CHECK: &str = "root_key_check";
 const META_ACCOUNT: &str = "management_account_id";
 const META_ROOT_ACCESS_KEY: &str = "root_access_key_id";
 pub const DEV_ACCOUNT: &str = "000000000000";
@@ -38,7 +40,7 @@ pub enum StartError {
     )]
     RootKeyMissing(PathBuf),
     #[error(
-        "the root key given does not match the one the data dir {0} was created with; refusing to start (nothing was changed)"
+        "the root key given does not match the one the data dir {0} was created with or last rotated to; refusing to start (nothing was changed)"
     )]
     RootKeyMismatch(PathBuf),
     #[error("the data dir {0} is in use by another kinko process")]
@@ -76,6 +78,10 @@ pub(crate) struct Booted {
     pub lock: Option<std::fs::File>,
     pub services: Services,
     pub store: SqliteStore,
+    /// The root key every part of the server uses; rotated in place.
+    pub root: SharedRootKey,
+    /// Where the root key lives on disk: `None` in dev mode or when it is given in `KINKO_ROOT_KEY`.
+    pub key_file: Option<PathBuf>,
     pub credentials: RootCredentials,
     pub account_id: String,
 }
@@ -137,7 +143,7 @@ fn root_key_error(e: kinko_crypto::CryptoError) -> StartError {
 
 /// Seals an access key's secret under the root key, bound to its key id.
 pub(crate) fn seal_access_key(
-    root: &RootKey,
+    root: &SharedRootKey,
     access_key_id: &str,
     secret: &str,
 ) -> Result<Vec<u8>, StartError> {
@@ -146,18 +152,25 @@ pub(crate) fn seal_access_key(
 }
 
 pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<Booted, StartError> {
-    let (store, root, fresh, mut lock) = if config.dev {
+    let (store, root, fresh, mut lock, key_file) = if config.dev {
         let root = match &config.root_key_base64 {
             Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
             None => RootKey::generate().map_err(root_key_error)?,
         };
-        (SqliteStore::in_memory()?, root, true, None)
+        (SqliteStore::in_memory()?, root, true, None, None)
     } else {
-        let (store, root, fresh, lock) = open_data_dir(config).await?;
-        (store, root, fresh, Some(lock))
+        let opened = open_data_dir(config).await?;
+        (
+            opened.store,
+            opened.root,
+            opened.fresh,
+            Some(opened.lock),
+            opened.key_file,
+        )
     };
+    let root = SharedRootKey::new(root);
     let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
-    let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root));
+    let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root.clone()));
     let services = Services::new(store_dyn.clone(), clock.clone(), keyring.clone());
 
     let existing_account = if fresh {
@@ -183,6 +196,8 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
             lock: lock.take(),
             services,
             store,
+            root,
+            key_file,
             credentials,
             account_id,
         });
@@ -268,13 +283,89 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
         lock: lock.take(),
         services,
         store,
+        root,
+        key_file,
         credentials,
         account_id,
     })
 }
 
-/// Opens (or creates) the data dir: returns the store, the root key, and whether it is new.
-async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool, std::fs::File), StartError> {
+/// An opened data dir.
+pub(crate) struct Opened {
+    pub store: SqliteStore,
+    pub root: RootKey,
+    /// The data dir is new.
+    pub fresh: bool,
+    /// The data dir's lock, held while this process uses it.
+    pub lock: std::fs::File,
+    /// The root key file, unless the key was given in `KINKO_ROOT_KEY`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Where a rotation writes the new root key before committing it: next to the key file.
+pub(crate) fn next_key_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
+}
+
+/// Makes a rename or removal in the key file's directory durable. Best effort: not every platform
+/// can sync a directory.
+pub(crate) fn sync_dir_of(path: &Path) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = std::fs::File::open(parent) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// Loads the root key file of an existing data dir whose check value is `check`, finishing or
+/// undoing a rotation that a crash interrupted.
+///
+/// A rotation writes the new key to `root.key.next`, then commits the re-wrapped database, then
+/// renames `root.key.next` over `root.key`. So when `root.key.next` is there: if `root.key` still
+/// matches the database, the crash came before the commit and `root.key.next` is dropped;
+/// otherwise, if `root.key.next` matches, the crash came after it and the rename is finished.
+/// If neither matches, nothing is touched.
+fn load_key_file(dir: &Path, key_path: &Path, check: &[u8]) -> Result<RootKey, StartError> {
+    let current = match RootKey::load(key_path) {
+        Ok(k) => Some(k),
+        Err(kinko_crypto::CryptoError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(root_key_error(e)),
+    };
+    let next_path = next_key_path(key_path);
+    if std::fs::symlink_metadata(&next_path).is_err() {
+        return current.ok_or_else(|| StartError::RootKeyMissing(dir.to_owned()));
+    }
+    if let Some(k) = current.as_ref().filter(|k| k.verify_check(check)) {
+        tracing::warn!(
+            "an interrupted root key rotation was not committed: removing {}",
+            next_path.display()
+        );
+        std::fs::remove_file(&next_path).map_err(|e| StartError::Write(next_path.clone(), e))?;
+        sync_dir_of(&next_path);
+        return Ok(k.clone());
+    }
+    match RootKey::load(&next_path) {
+        Ok(next) if next.verify_check(check) => {
+            tracing::warn!(
+                "an interrupted root key rotation was committed: moving {} to {}",
+                next_path.display(),
+                key_path.display()
+            );
+            std::fs::rename(&next_path, key_path).map_err(|e| StartError::Write(key_path.to_owned(), e))?;
+            sync_dir_of(key_path);
+            Ok(next)
+        }
+        _ if current.is_none() => Err(StartError::RootKeyMissing(dir.to_owned())),
+        _ => Err(StartError::RootKeyMismatch(dir.to_owned())),
+    }
+}
+
+/// Opens (or creates) the data dir and its root key.
+pub(crate) async fn open_data_dir(config: &Config) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -308,13 +399,7 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool, s
     };
     let root = match (&config.root_key_base64, &check) {
         (Some(b64), _) => RootKey::from_base64(b64).map_err(root_key_error)?,
-        (None, Some(_)) => match RootKey::load(&key_path) {
-            Ok(k) => k,
-            Err(kinko_crypto::CryptoError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StartError::RootKeyMissing(dir.clone()));
-            }
-            Err(e) => return Err(root_key_error(e)),
-        },
+        (None, Some(check)) => load_key_file(dir, &key_path, check)?,
         (None, None) => RootKey::load_or_create(&key_path).map_err(root_key_error)?.0,
     };
     if let Some(check) = &check
@@ -339,5 +424,12 @@ async fn open_data_dir(config: &Config) -> Result<(SqliteStore, RootKey, bool, s
             .meta_put_if_absent(META_ROOT_CHECK, root.make_check().map_err(root_key_error)?)
             .await?;
     }
-    Ok((store, root, fresh, lock))
+    let key_file = config.root_key_base64.is_none().then_some(key_path);
+    Ok(Opened {
+        store,
+        root,
+        fresh,
+        lock,
+        key_file,
+    })
 }

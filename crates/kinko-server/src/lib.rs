@@ -1,8 +1,10 @@
 //! The kinko server: configuration, start-up (root key, store, first account), the HTTP pipeline
-//! every request goes through, background jobs and graceful shutdown.
+//! every request goes through, background jobs, root key rotation (with the local admin socket)
+//! and graceful shutdown.
 //!
 //! Services live in `kinko-api`; this crate owns everything about HTTP and process life.
 
+mod admin;
 mod audit;
 mod auth;
 mod bootstrap;
@@ -19,6 +21,9 @@ use kinko_store_sqlite::SqliteStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use admin::{
+    ADMIN_SOCKET, BackupError, BackupReport, RotateError, RotateReport, backup, rotate_root_key,
+};
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::Config;
 
@@ -40,6 +45,7 @@ pub struct Running {
     jobs: jobs::Jobs,
     store: SqliteStore,
     app: Arc<App>,
+    admin: Option<admin::AdminSocket>,
 }
 
 impl Running {
@@ -66,6 +72,9 @@ impl Running {
     /// Stops accepting connections, lets in-flight requests finish, stops the jobs and closes the
     /// store cleanly.
     pub async fn shutdown(self) -> std::io::Result<()> {
+        if let Some(admin) = self.admin {
+            admin.stop().await;
+        }
         let _ = self.shutdown.send(true);
         let served = match self.server.await {
             Ok(r) => r,
@@ -110,6 +119,19 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .await
     });
     let jobs = jobs::Jobs::start(app.services.clone(), config.job_interval);
+    let admin = if config.dev {
+        None
+    } else {
+        let rotator = admin::Rotator::new(app.services.store.clone(), boot.root.clone(), boot.key_file, true);
+        match admin::AdminSocket::start(&config.data_dir, Arc::new(rotator)).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                // The server works without it; only online root key rotation needs it.
+                tracing::warn!(error = %e, "cannot listen on the admin socket {}", admin::ADMIN_SOCKET);
+                None
+            }
+        }
+    };
     Ok(Running {
         _lock: boot.lock,
         addr,
@@ -120,5 +142,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         jobs,
         store: boot.store,
         app,
+        admin,
     })
 }

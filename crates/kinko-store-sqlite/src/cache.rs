@@ -267,6 +267,11 @@ impl Cache {
             m.access_keys.remove(id);
         });
     }
+
+    /// Every key's sealed secret changed (root key rotation): drop them all.
+    pub fn forget_all_access_keys(&self) {
+        self.committed(|m| m.access_keys.clear());
+    }
 }
 
 impl Cache {

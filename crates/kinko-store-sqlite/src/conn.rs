@@ -23,6 +23,11 @@ type Work = Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, StoreErro
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
+    /// Runs on the writer thread once the job's work succeeded and its transaction committed,
+    /// before any later job runs.
+    on_commit: Option<Box<dyn FnOnce() + Send>>,
+    /// The job's transaction ends after it: no later job shares it.
+    ends_batch: bool,
 }
 
 enum Readers {
@@ -94,6 +99,42 @@ pub(crate) fn peek_meta(path: &Path, key: &str) -> Result<Option<Vec<u8>>, Store
         .map_err(backend)
 }
 
+/// Writes a consistent copy of the database file at `path` to `to`, a new file (mode 0600 on
+/// Unix), while other connections may be writing: `VACUUM INTO` reads one snapshot.
+pub(crate) fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::Backend("the backup file name is not UTF-8".into()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(to)
+        .map_err(|e| backend(format!("{}: {e}", to.display())))?;
+    let copied = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(backend)
+    .and_then(|c| {
+        configure(&c)?;
+        c.execute("VACUUM INTO ?1", [target]).map_err(backend)
+    })
+    .and_then(|_| {
+        std::fs::File::open(to)
+            .and_then(|f| f.sync_all())
+            .map_err(backend)
+    });
+    if copied.is_err() {
+        let _ = std::fs::remove_file(to);
+    }
+    copied
+}
+
 impl Db {
     pub fn open_file(path: &Path) -> Result<Db, StoreError> {
         let mut c = Connection::open(path).map_err(backend)?;
@@ -146,6 +187,26 @@ impl Db {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.submit(f, None, false).await
+    }
+
+    /// Like [`Db::write`], but `f` is the last work of its transaction, and `on_commit` runs on the
+    /// writer thread after that transaction committed (only if `f` succeeded), before any work
+    /// queued later runs.
+    pub async fn write_last<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        on_commit: impl FnOnce() + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.submit(f, Some(Box::new(on_commit)), true).await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        on_commit: Option<Box<dyn FnOnce() + Send>>,
+        ends_batch: bool,
+    ) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         let work: Work = Box::new(move |c| f(c).map(|t| Box::new(t) as Box<dyn Any + Send>));
         {
@@ -153,8 +214,13 @@ impl Db {
             let tx = guard
                 .as_ref()
                 .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
-            tx.send(Job { work, reply })
-                .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+            tx.send(Job {
+                work,
+                reply,
+                on_commit,
+                ends_batch,
+            })
+            .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
         }
         let out = rx
             .await
@@ -203,10 +269,14 @@ impl Drop for Db {
 
 fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
+        let mut open = !first.ends_batch;
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while open && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(j) => {
+                    open = !j.ends_batch;
+                    batch.push(j);
+                }
                 Err(_) => break,
             }
         }
@@ -243,18 +313,23 @@ fn commit_batch(c: &Connection, batch: Vec<Job>) {
             }
             Err(e) => Err(backend(e)),
         };
-        done.push((job.reply, result));
+        done.push((job.reply, result, job.on_commit));
     }
     match c.execute_batch("COMMIT") {
         Ok(()) => {
-            for (reply, r) in done {
+            for (reply, r, on_commit) in done {
+                if r.is_ok()
+                    && let Some(f) = on_commit
+                {
+                    f();
+                }
                 let _ = reply.send(r);
             }
         }
         Err(e) => {
             let _ = c.execute_batch("ROLLBACK");
             tracing::error!(error = %e, "store commit failed");
-            for (reply, _) in done {
+            for (reply, _, _) in done {
                 let _ = reply.send(Err(backend(&e)));
             }
         }

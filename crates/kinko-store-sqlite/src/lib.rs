@@ -10,6 +10,7 @@
 mod cache;
 mod conn;
 mod queries;
+mod rewrap;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +22,9 @@ use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
-use kinko_core::store::{Account, ListPage, SealedValue, SecretWrite, Store, StoreError};
+use kinko_core::store::{
+    Account, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
+};
 
 use cache::Cache;
 use conn::Db;
@@ -31,6 +34,8 @@ use conn::Db;
 pub struct SqliteStore {
     db: Arc<Db>,
     cache: Arc<Cache>,
+    /// The last root key rotation's re-wrap function, for root-sealed values written after it.
+    late_rewrap: rewrap::Late,
 }
 
 impl SqliteStore {
@@ -39,6 +44,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             db: Arc::new(Db::open_file(path)?),
             cache: Arc::default(),
+            late_rewrap: rewrap::Late::default(),
         })
     }
 
@@ -48,11 +54,18 @@ impl SqliteStore {
         conn::peek_meta(path, key)
     }
 
+    /// Writes a consistent copy of the database file at `path` to the new file `to` (mode 0600),
+    /// also while a server writes to it.
+    pub fn backup(path: &Path, to: &Path) -> Result<(), StoreError> {
+        conn::backup(path, to)
+    }
+
     /// A store that keeps nothing on disk (dev mode).
     pub fn in_memory() -> Result<Self, StoreError> {
         Ok(SqliteStore {
             db: Arc::new(Db::open_memory()?),
             cache: Arc::default(),
+            late_rewrap: rewrap::Late::default(),
         })
     }
 
@@ -99,7 +112,11 @@ impl Store for SqliteStore {
 
     async fn put_access_key(&self, key: AccessKeyRecord) -> Result<(), StoreError> {
         let id = key.access_key_id.clone();
-        let r = self.db.write(move |c| queries::put_access_key(c, &key)).await;
+        let late = self.late_rewrap.clone();
+        let r = self
+            .db
+            .write(move |c| queries::put_access_key(c, &late.access_key(key)?))
+            .await;
         self.cache.forget_access_key(&id);
         r
     }
@@ -340,9 +357,13 @@ impl Store for SqliteStore {
         alias: Option<String>,
     ) -> Result<(), StoreError> {
         let (k, a) = (key.clone(), alias.clone());
+        let late = self.late_rewrap.clone();
         let result = self
             .db
-            .write(move |c| queries::create_kms_key(c, &key, &material, alias.as_deref()))
+            .write(move |c| {
+                let material = late.material(material)?;
+                queries::create_kms_key(c, &key, &material, alias.as_deref())
+            })
             .await;
         match &result {
             Ok(()) => {
@@ -363,6 +384,28 @@ impl Store for SqliteStore {
         self.db.read(queries::all_kms_materials)
     }
 
+    async fn rewrap_root_sealed(
+        &self,
+        meta_keys: &[&str],
+        rewrap: Arc<RootRewrap>,
+    ) -> Result<RewrapCounts, StoreError> {
+        let meta_keys: Vec<String> = meta_keys.iter().map(|k| (*k).to_owned()).collect();
+        let f = rewrap.clone();
+        let (late, cache) = (self.late_rewrap.clone(), self.cache.clone());
+        // Its own transaction's last work, so that every write queued after it sees the re-wrap
+        // function installed, and only once the re-wrapped rows are committed.
+        self.db
+            .write_last(
+                move |c| rewrap::rewrap_all(c, &meta_keys, f.as_ref()),
+                move || {
+                    late.set(rewrap);
+                    // Cached records hold the secrets as sealed before.
+                    cache.forget_all_access_keys();
+                },
+            )
+            .await
+    }
+
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {
         let key = Arc::new(key);
         let k = key.clone();
@@ -374,9 +417,10 @@ impl Store for SqliteStore {
     async fn add_kms_material(&self, key: KmsKey, material: WrappedMaterial) -> Result<(), StoreError> {
         let key = Arc::new(key);
         let k = key.clone();
+        let late = self.late_rewrap.clone();
         let r = self
             .db
-            .write(move |c| queries::add_kms_material(c, &k, &material))
+            .write(move |c| queries::add_kms_material(c, &k, &late.material(material)?))
             .await;
         self.after_key_write(&r, &key);
         r

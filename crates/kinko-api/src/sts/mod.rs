@@ -117,7 +117,7 @@ fn issue(
         principal,
         session,
     };
-    let token = token::seal(services.keyring.root(), &claims).map_err(|e| internal(e, rc))?;
+    let token = token::seal(&services.keyring.root().current(), &claims).map_err(|e| internal(e, rc))?;
     x.open("Credentials")
         .elem("AccessKeyId", &access_key_id)
         .elem("SecretAccessKey", &secret)
@@ -387,7 +387,8 @@ pub fn open_session_token(
     access_key_id: &str,
     token: &str,
 ) -> Result<token::Claims, SessionRefused> {
-    let claims = token::open(services.keyring.root(), token).ok_or(SessionRefused::Invalid)?;
+    // Only the current root key: rotating it ends every session sealed before.
+    let claims = token::open(&services.keyring.root().current(), token).ok_or(SessionRefused::Invalid)?;
     if claims.access_key_id != access_key_id {
         return Err(SessionRefused::Invalid);
     }
