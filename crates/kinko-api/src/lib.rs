@@ -52,6 +52,8 @@ pub struct RequestContext {
     pub session: Option<Session>,
     /// The client's address (`aws:SourceIp`).
     pub source_ip: Option<std::net::IpAddr>,
+    /// KMS calls another service made as the caller while serving this request, for the audit log.
+    pub kms_calls: KmsCalls,
 }
 
 impl RequestContext {
@@ -62,6 +64,77 @@ impl RequestContext {
             request_id: request_id.to_owned(),
             session: None,
             source_ip: None,
+            kms_calls: KmsCalls::default(),
+        }
+    }
+}
+
+/// The KMS calls [`kms::Via`] made while serving one request, oldest first. In AWS each is a
+/// CloudTrail event of its own (`kms.amazonaws.com`, `invokedBy` the service), so the server writes
+/// each as an audit record after the request's own.
+///
+/// Only the task serving the request touches the list, so its lock is never contended; an empty
+/// list allocates nothing. A clone starts with a copy of the calls so far.
+#[derive(Debug, Default)]
+pub struct KmsCalls(std::sync::Mutex<Vec<KmsCall>>);
+
+impl KmsCalls {
+    pub(crate) fn push(&self, call: KmsCall) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(call);
+    }
+
+    /// The calls so far, leaving none.
+    pub fn take(&self) -> Vec<KmsCall> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl Clone for KmsCalls {
+    fn clone(&self) -> Self {
+        let calls = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        KmsCalls(std::sync::Mutex::new(calls))
+    }
+}
+
+/// What the audit record of one KMS call made for the caller says: the operation, the key, the
+/// encryption context and how it ended. Never plaintext, data keys or ciphertext blobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsCall {
+    pub event_time: kinko_core::Timestamp,
+    pub operation: KmsOperation,
+    /// The service that called KMS for the caller (`userIdentity.invokedBy`), e.g.
+    /// `secretsmanager.amazonaws.com`.
+    pub invoked_by: &'static str,
+    pub key_arn: String,
+    pub encryption_context: kinko_crypto::blob::EncryptionContext,
+    /// KMS's error code (`AccessDeniedException`, `DisabledException`, ...) when the call failed.
+    pub error_code: Option<&'static str>,
+    /// KMS's error message; none for internal failures, whose detail is only logged.
+    pub error_message: Option<String>,
+}
+
+/// The KMS operations another service calls for its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsOperation {
+    GenerateDataKey,
+    Decrypt,
+    Encrypt,
+}
+
+impl KmsOperation {
+    /// The operation's name (the audit `eventName`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KmsOperation::GenerateDataKey => "GenerateDataKey",
+            KmsOperation::Decrypt => "Decrypt",
+            KmsOperation::Encrypt => "Encrypt",
         }
     }
 }

@@ -95,7 +95,12 @@ fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap> {
             key_arn,
             version,
             wrapped,
-        } => reseal(&old, &new, wrapped, &kinko_api::keyring::material_aad(key_arn, version)),
+        } => reseal(
+            &old,
+            &new,
+            wrapped,
+            &kinko_api::keyring::material_aad(key_arn, version),
+        ),
         RootSealed::AccessKey {
             access_key_id,
             sealed_secret,

@@ -1,6 +1,10 @@
 //! Audit events: one record per call (allowed, denied or failed), shaped like a CloudTrail record,
-//! written as JSON lines by a background thread. Records never hold secret values or keys.
+//! written as JSON lines by a background thread. A call another service made to KMS for the caller
+//! (Secrets Manager's data keys) is a record of its own, as in CloudTrail. Records never hold secret
+//! values, keys or ciphertext.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -8,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use kinko_api::{KmsCall, KmsOperation};
 use kinko_core::Timestamp;
 use serde::Serialize;
 
@@ -37,28 +42,61 @@ struct Identity<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
     access_key_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     event_version: &'a str,
-    event_time: String,
+    event_time: &'a str,
     event_source: &'a str,
     event_name: &'a str,
     aws_region: &'a str,
     user_identity: Identity<'a>,
     #[serde(rename = "requestID")]
     request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
     #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
     source_ip: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_parameters: Option<KmsParameters<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<[KeyResource<'a>; 1]>,
     event_type: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient_account_id: Option<&'a str>,
+}
+
+/// `requestParameters` of a KMS call: what KMS's own CloudTrail records show (the ciphertext and
+/// plaintext are never part of them).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KmsParameters<'a> {
+    key_id: &'a str,
+    encryption_context: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_spec: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_algorithm: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct KeyResource<'a> {
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(rename = "ARN")]
+    arn: &'a str,
 }
 
 /// Records are appended to a shared buffer; a background thread writes the buffer out every
@@ -134,42 +172,31 @@ impl Audit {
         })
     }
 
+    /// Records one call.
     pub fn record(&self, e: &AuditEvent) {
+        self.record_with_kms(e, &[]);
+    }
+
+    /// Records one call and then the KMS calls made for its caller while serving it, each as its
+    /// own record with the call's `requestID` and identity. The records are serialized into a
+    /// per-thread buffer first, so the shared buffer's lock is held only to copy them in.
+    pub fn record_with_kms(&self, e: &AuditEvent, kms: &[KmsCall]) {
         let Some(shared) = &self.shared else { return };
-        let time = e
-            .event_time
-            .to_offset_date_time()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let record = Record {
-            event_version: "1.08",
-            event_time: time,
-            event_source: e.event_source,
-            event_name: &e.event_name,
-            aws_region: &e.aws_region,
-            user_identity: Identity {
-                kind: match e.principal_arn.as_deref() {
-                    Some(a) if a.ends_with(":root") => "Root",
-                    Some(a) if a.contains(":assumed-role/") => "AssumedRole",
-                    Some(_) => "IAMUser",
-                    None => "Unknown",
-                },
-                arn: e.principal_arn.as_deref(),
-                account_id: e.account_id.as_deref(),
-                access_key_id: &e.access_key_id,
-            },
-            request_id: &e.request_id,
-            source_ip: e.source_ip.as_deref(),
-            error_code: e.error_code.as_deref(),
-            error_message: e.error_message.as_deref(),
-            event_type: "AwsApiCall",
-            recipient_account_id: e.account_id.as_deref(),
-        };
-        if let Ok(mut buf) = shared.buf.lock()
-            && serde_json::to_writer(&mut *buf, &record).is_ok()
-        {
-            buf.push(b'\n');
-        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            let (id, time) = (event_id(), event_time(e.event_time));
+            write_line(scratch, &request_record(e, id.as_str(), time.as_str()));
+            for call in kms {
+                let (id, time) = (event_id(), event_time(call.event_time));
+                write_line(scratch, &kms_record(e, call, id.as_str(), time.as_str()));
+            }
+            if let Ok(mut buf) = shared.buf.lock() {
+                buf.extend_from_slice(scratch);
+            }
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = Vec::new();
+            }
+        });
     }
 
     pub fn close(&self) {
@@ -182,5 +209,170 @@ impl Audit {
         if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
             let _ = h.join();
         }
+    }
+}
+
+thread_local! {
+    /// Where a request's records are serialized before they are copied to the shared buffer.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers above this size (a request with unusually many records) are not kept.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Appends `record` and a newline to `out`, or nothing if it fails to serialize.
+fn write_line(out: &mut Vec<u8>, record: &Record<'_>) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, record).is_ok() {
+        out.push(b'\n');
+    } else {
+        out.truncate(start);
+    }
+}
+
+/// Short text formatted on the stack (record times and ids), so a record allocates nothing for it.
+struct Inline<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Inline<N> {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// `eventTime`, RFC 3339 (at most 35 characters with nanoseconds and an offset).
+fn event_time(t: Timestamp) -> Inline<40> {
+    let mut buf = [0; 40];
+    let mut out = std::io::Cursor::new(buf.as_mut_slice());
+    let len = match t
+        .to_offset_date_time()
+        .format_into(&mut out, &time::format_description::well_known::Rfc3339)
+    {
+        Ok(_) => usize::try_from(out.position()).unwrap_or(0),
+        Err(_) => 0,
+    };
+    Inline { buf, len }
+}
+
+/// `eventID`: a random UUID.
+fn event_id() -> Inline<{ uuid::fmt::Hyphenated::LENGTH }> {
+    let mut buf = [0; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    Inline {
+        buf,
+        len: uuid::fmt::Hyphenated::LENGTH,
+    }
+}
+
+fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> {
+    Identity {
+        kind: match e.principal_arn.as_deref() {
+            Some(a) if a.ends_with(":root") => "Root",
+            Some(a) if a.contains(":assumed-role/") => "AssumedRole",
+            Some(_) => "IAMUser",
+            None => "Unknown",
+        },
+        arn: e.principal_arn.as_deref(),
+        account_id: e.account_id.as_deref(),
+        access_key_id: &e.access_key_id,
+        invoked_by,
+    }
+}
+
+/// CloudTrail's `errorCode` for a KMS error: KMS denials are recorded as `AccessDenied`, other
+/// errors by their exception name.
+fn kms_error_code(code: &str) -> &str {
+    match code {
+        "AccessDeniedException" => "AccessDenied",
+        other => other,
+    }
+}
+
+/// The record of the call itself.
+fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'a> {
+    let error_code = e.error_code.as_deref();
+    Record {
+        event_version: "1.08",
+        event_time: time,
+        event_source: e.event_source,
+        event_name: &e.event_name,
+        aws_region: &e.aws_region,
+        user_identity: identity(e, None),
+        request_id: &e.request_id,
+        event_id: id,
+        source_ip: e.source_ip.as_deref(),
+        user_agent: None,
+        error_code: if e.event_source == KMS {
+            error_code.map(kms_error_code)
+        } else {
+            error_code
+        },
+        error_message: e.error_message.as_deref(),
+        request_parameters: None,
+        resources: None,
+        event_type: "AwsApiCall",
+        recipient_account_id: e.account_id.as_deref(),
+    }
+}
+
+const KMS: &str = "kms.amazonaws.com";
+
+/// The record of a KMS call another service made for `e`'s caller, shaped as AWS KMS records it:
+/// the caller's identity `invokedBy` the service, which is also the source address and user agent.
+fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a str) -> Record<'a> {
+    let (key_spec, encryption_algorithm) = match call.operation {
+        KmsOperation::GenerateDataKey => (Some("AES_256"), None),
+        KmsOperation::Encrypt | KmsOperation::Decrypt => (None, Some("SYMMETRIC_DEFAULT")),
+    };
+    // arn:aws:kms:<region>:<account>:key/<id>
+    let key_account = call.key_arn.split(':').nth(4).unwrap_or_default();
+    Record {
+        event_version: "1.08",
+        event_time: time,
+        event_source: KMS,
+        event_name: call.operation.name(),
+        aws_region: &e.aws_region,
+        user_identity: identity(e, Some(call.invoked_by)),
+        request_id: &e.request_id,
+        event_id: id,
+        source_ip: Some(call.invoked_by),
+        user_agent: Some(call.invoked_by),
+        error_code: call.error_code.map(kms_error_code),
+        error_message: call.error_message.as_deref(),
+        request_parameters: Some(KmsParameters {
+            key_id: &call.key_arn,
+            encryption_context: &call.encryption_context,
+            key_spec,
+            encryption_algorithm,
+        }),
+        resources: Some([KeyResource {
+            account_id: key_account,
+            kind: "AWS::KMS::Key",
+            arn: &call.key_arn,
+        }]),
+        event_type: "AwsApiCall",
+        recipient_account_id: e.account_id.as_deref(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_are_rfc3339_with_milliseconds() {
+        // 2024-05-01T12:34:56.789Z and the whole second before it.
+        let t = Timestamp::from_millis(1_714_566_896_789);
+        assert_eq!(event_time(t).as_str(), "2024-05-01T12:34:56.789Z");
+        assert_eq!(event_time(t.plus_millis(-789)).as_str(), "2024-05-01T12:34:56Z");
+    }
+
+    #[test]
+    fn event_ids_are_distinct_uuids() {
+        let (a, b) = (event_id(), event_id());
+        assert!(uuid::Uuid::parse_str(a.as_str()).is_ok(), "{}", a.as_str());
+        assert_ne!(a.as_str(), b.as_str());
     }
 }

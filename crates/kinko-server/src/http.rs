@@ -1,5 +1,6 @@
 //! The HTTP pipeline every request goes through: bounded body, request id, service and action,
-//! SigV4 authentication, dispatch to the service, AWS-shaped response, audit event.
+//! SigV4 authentication, dispatch to the service, AWS-shaped response, audit events (the call's, then
+//! those of the KMS calls made for its caller).
 
 use std::sync::Arc;
 
@@ -284,9 +285,11 @@ async fn handle(app: &App, req: Request) -> Response {
             format!("The action {operation} is not valid for this web service."),
         )),
     };
+    // The KMS calls made for the caller are recorded after the call's own record, as their own events.
+    let kms_calls = rc.kms_calls.take();
     match result {
         Ok(out) => {
-            app.audit.record(&event);
+            app.audit.record_with_kms(&event, &kms_calls);
             match protocol {
                 Protocol::Json => json_response(200, &request_id, out, None),
                 Protocol::Query => xml_response(&request_id, out),
@@ -297,7 +300,7 @@ async fn handle(app: &App, req: Request) -> Response {
             if e.status < 500 {
                 event.error_message = Some(e.message.clone());
             }
-            app.audit.record(&event);
+            app.audit.record_with_kms(&event, &kms_calls);
             error(e, service)
         }
     }

@@ -6,20 +6,28 @@
 //! its caller. Direct KMS requests never carry `kms:ViaService`, so a key policy that allows a key
 //! only through Secrets Manager can't be used directly. Authorization comes before the key state,
 //! as in KMS itself.
+//!
+//! Each GenerateDataKey, Encrypt and Decrypt, allowed, denied or failed, is noted in the request's
+//! [`crate::KmsCalls`] for the audit log, as AWS records it in CloudTrail: `kms.amazonaws.com`, the
+//! caller's identity `invokedBy` the service, the key and the encryption context. [`Via::authorize`]
+//! alone is a permission check, not a KMS call, and leaves no record.
 
+use kinko_core::Timestamp;
 use kinko_core::kms::KmsKey;
 use kinko_crypto::Key256;
 use kinko_crypto::blob::EncryptionContext;
 use zeroize::Zeroizing;
 
 use super::{Accepts, Cx, KmsError, context_conditions, model, usable};
-use crate::{RequestContext, Services};
+use crate::{KmsCall, KmsOperation, RequestContext, Services};
 
 /// KMS for one request another service serves.
 pub struct Via<'a> {
     cx: Cx<'a>,
     /// `kms:ViaService`.
     service: String,
+    /// The audit records' `invokedBy`.
+    invoked_by: &'static str,
 }
 
 impl<'a> Via<'a> {
@@ -27,6 +35,7 @@ impl<'a> Via<'a> {
     pub fn secretsmanager(services: &'a Services, rc: &'a RequestContext) -> Self {
         Via {
             service: format!("secretsmanager.{}.amazonaws.com", rc.region),
+            invoked_by: "secretsmanager.amazonaws.com",
             cx: Cx { services, rc },
         }
     }
@@ -86,9 +95,21 @@ impl<'a> Via<'a> {
         key: &KmsKey,
         context: &EncryptionContext,
     ) -> Result<(Key256, Vec<u8>), KmsError> {
-        self.authorize("kms:GenerateDataKey", key, context).await?;
-        usable(key)?;
-        Ok(self.cx.services.keyring.generate_data_key(key, context).await?)
+        let time = self.cx.services.clock.now();
+        let result = async {
+            self.authorize("kms:GenerateDataKey", key, context).await?;
+            usable(key)?;
+            Ok(self.cx.services.keyring.generate_data_key(key, context).await?)
+        }
+        .await;
+        self.note(
+            time,
+            KmsOperation::GenerateDataKey,
+            key,
+            context,
+            result.as_ref().err(),
+        );
+        result
     }
 
     /// Encrypt: `plaintext` under `key`.
@@ -98,14 +119,20 @@ impl<'a> Via<'a> {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsError> {
-        self.authorize("kms:Encrypt", key, context).await?;
-        usable(key)?;
-        Ok(self
-            .cx
-            .services
-            .keyring
-            .encrypt_with(key, plaintext, context)
-            .await?)
+        let time = self.cx.services.clock.now();
+        let result = async {
+            self.authorize("kms:Encrypt", key, context).await?;
+            usable(key)?;
+            Ok(self
+                .cx
+                .services
+                .keyring
+                .encrypt_with(key, plaintext, context)
+                .await?)
+        }
+        .await;
+        self.note(time, KmsOperation::Encrypt, key, context, result.as_ref().err());
+        result
     }
 
     /// Decrypt: a blob made under `key`.
@@ -115,13 +142,45 @@ impl<'a> Via<'a> {
         ciphertext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        self.authorize("kms:Decrypt", key, context).await?;
-        usable(key)?;
-        Ok(self
-            .cx
-            .services
-            .keyring
-            .decrypt_with(key, ciphertext, context)
-            .await?)
+        let time = self.cx.services.clock.now();
+        let result = async {
+            self.authorize("kms:Decrypt", key, context).await?;
+            usable(key)?;
+            Ok(self
+                .cx
+                .services
+                .keyring
+                .decrypt_with(key, ciphertext, context)
+                .await?)
+        }
+        .await;
+        self.note(time, KmsOperation::Decrypt, key, context, result.as_ref().err());
+        result
+    }
+
+    /// Notes a call for the request's audit records: the key, the context and the outcome, nothing
+    /// that was encrypted or decrypted.
+    fn note(
+        &self,
+        event_time: Timestamp,
+        operation: KmsOperation,
+        key: &KmsKey,
+        context: &EncryptionContext,
+        error: Option<&KmsError>,
+    ) {
+        self.cx.rc.kms_calls.push(KmsCall {
+            event_time,
+            operation,
+            invoked_by: self.invoked_by,
+            key_arn: key.arn.clone(),
+            encryption_context: context.clone(),
+            error_code: error.map(KmsError::code),
+            // Internal failures are logged with their detail by the service; the record keeps the code.
+            // Some errors (InvalidCiphertextException) have no message.
+            error_message: error.and_then(|e| match e {
+                KmsError::Internal(_) | KmsError::Conflict => None,
+                e => Some(e.to_string()).filter(|m| !m.is_empty()),
+            }),
+        });
     }
 }
