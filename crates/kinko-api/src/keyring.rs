@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use kinko_core::Clock;
-use kinko_core::kms::{self, KeyManager, KeyState, KmsKey, WrappedMaterial};
+use kinko_core::kms::{self, KeyManager, KeyRotation, KeyState, KmsKey, RotationType, WrappedMaterial};
 use kinko_core::store::{Store, StoreError};
 use kinko_crypto::blob::{self, EncryptionContext};
 use kinko_crypto::{Key256, SharedRootKey};
@@ -132,6 +132,7 @@ impl Keyring {
                 tags: vec![],
                 rotation_period_days: Some(365),
                 material_date: Some(self.clock.now()),
+                rotations: vec![],
                 revision: 0,
             };
             let record = self.new_material(&arn, 1)?;
@@ -216,15 +217,24 @@ impl Keyring {
     }
 
     /// Gives `key` a new material version that new ciphertexts use from now on; ciphertexts made
-    /// under earlier versions keep decrypting (they name their version). Written based on
-    /// `key.revision`; returns the key as stored.
-    pub async fn rotate(&self, key: &KmsKey) -> Result<KmsKey, KeyringError> {
+    /// under earlier versions keep decrypting (they name their version). Records the rotation; an
+    /// automatic one restarts the automatic schedule, an on-demand one leaves it (as AWS does).
+    /// Written based on `key.revision`; returns the key as stored.
+    pub async fn rotate(&self, key: &KmsKey, rotation_type: RotationType) -> Result<KmsKey, KeyringError> {
+        let now = self.clock.now();
         let mut next = key.clone();
         next.current_material = key
             .current_material
             .checked_add(1)
             .ok_or_else(|| KeyringError::Crypto("material versions exhausted".into()))?;
-        next.material_date = Some(self.clock.now());
+        if rotation_type == RotationType::Automatic {
+            next.material_date = Some(now);
+        }
+        next.rotations.push(KeyRotation {
+            material: next.current_material,
+            date: now,
+            rotation_type,
+        });
         let material = self.new_material(&key.arn, next.current_material)?;
         self.store.add_kms_material(next.clone(), material).await?;
         next.revision += 1;

@@ -44,11 +44,55 @@ pub struct KmsKey {
     /// Automatic rotation: the period in days while it is enabled.
     #[serde(default)]
     pub rotation_period_days: Option<u32>,
-    /// When the current material was made (automatic rotation counts from here).
+    /// When automatic rotation counts from: the key's creation, the last time automatic rotation
+    /// was turned on, or the last automatic rotation. On-demand rotations don't move it: AWS keeps
+    /// the automatic schedule across them. `None` (records from before it existed): the creation.
     #[serde(default)]
     pub material_date: Option<Timestamp>,
+    /// Every completed rotation, oldest first (the first material is not a rotation).
+    #[serde(default)]
+    pub rotations: Vec<KeyRotation>,
     #[serde(skip)]
     pub revision: i64,
+}
+
+impl KmsKey {
+    /// When the key is due for automatic rotation: the anchor plus the period, while rotation is
+    /// enabled and the key is `Enabled`. A disabled key isn't rotated; once enabled again it is
+    /// rotated at once if its date passed meanwhile, as AWS does. Stores index this value.
+    pub fn next_rotation_date(&self) -> Option<Timestamp> {
+        let days = self.rotation_period_days?;
+        (self.key_state == KeyState::Enabled).then(|| {
+            self.material_date
+                .unwrap_or(self.creation_date)
+                .plus_days(i64::from(days))
+        })
+    }
+
+    /// How many on-demand rotations the key had.
+    pub fn on_demand_rotations(&self) -> usize {
+        self.rotations
+            .iter()
+            .filter(|r| r.rotation_type == RotationType::OnDemand)
+            .count()
+    }
+}
+
+/// What started a rotation (`RotationType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RotationType {
+    #[serde(rename = "AUTOMATIC")]
+    Automatic,
+    #[serde(rename = "ON_DEMAND")]
+    OnDemand,
+}
+
+/// One completed rotation: the material version it made current, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    pub material: u32,
+    pub date: Timestamp,
+    pub rotation_type: RotationType,
 }
 
 /// An alias: a friendly name (`alias/...`) pointing at one key of the same account and region.

@@ -229,6 +229,13 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<KmsKey>, StoreError>;
+    /// Keys due for automatic rotation: [`KmsKey::next_rotation_date`] at or before `now`, the
+    /// longest overdue first, at most `limit`.
+    async fn kms_keys_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KmsKey>, StoreError>;
     /// Every alias of an account and region, ordered by name.
     async fn list_kms_aliases(&self, account_id: &str, region: &str) -> Result<Vec<KmsAlias>, StoreError>;
     /// A new alias; `Conflict` when the name is taken in its account and region.

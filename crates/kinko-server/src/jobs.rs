@@ -1,11 +1,13 @@
 //! Background jobs: removing secrets whose recovery window has passed, and KMS keys whose deletion
-//! date has passed (with their aliases and material). Each removal is a write based on the
-//! revision read, so with several nodes exactly one of them removes a given secret or key.
+//! date has passed (with their aliases and material); rotating KMS keys whose automatic rotation
+//! is due. Each change is a write based on the revision read, so with several nodes exactly one of
+//! them removes a given secret or key, or rotates a key once.
 
 use std::time::Duration;
 
 use kinko_api::Services;
-use kinko_core::store::SecretWrite;
+use kinko_core::kms::RotationType;
+use kinko_core::store::{SecretWrite, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -37,10 +39,50 @@ impl Jobs {
     }
 }
 
-/// Purges every secret and KMS key whose deletion date has passed.
+/// Purges every secret and KMS key whose deletion date has passed, then rotates the KMS keys
+/// whose automatic rotation is due.
 pub(crate) async fn run_once(services: &Services) {
     purge_secrets(services).await;
     purge_kms_keys(services).await;
+    rotate_kms_keys(services).await;
+}
+
+/// Gives every key due for automatic rotation (rotation enabled, key `Enabled`, next rotation date
+/// passed) a new material version: customer managed keys on their own period, AWS managed keys
+/// yearly. A key changed since it was listed (disabled, rotated on demand, scheduled for
+/// deletion...) is left to the next run, which sees its new state.
+async fn rotate_kms_keys(services: &Services) {
+    loop {
+        let now = services.clock.now();
+        let due = match services.store.kms_keys_due_for_rotation(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "listing KMS keys due for rotation failed");
+                return;
+            }
+        };
+        let n = due.len();
+        let mut rotated = 0;
+        for k in due {
+            if k.next_rotation_date().is_none_or(|d| d > now) {
+                continue;
+            }
+            match services.keyring.rotate(&k, RotationType::Automatic).await {
+                Ok(r) => {
+                    rotated += 1;
+                    let material = r.current_material;
+                    tracing::info!(arn = %k.arn, material, "KMS key rotated automatically");
+                }
+                Err(kinko_api::keyring::KeyringError::Store(StoreError::Conflict)) => {}
+                Err(e) => tracing::error!(error = %e, arn = %k.arn, "rotating KMS key failed"),
+            }
+        }
+        // A full batch of which none could be rotated would come back the same: stop until the
+        // next run.
+        if n < BATCH || rotated == 0 {
+            return;
+        }
+    }
 }
 
 /// Deletes KMS keys past their deletion date; ciphertexts under them can't be decrypted anymore.
@@ -59,7 +101,7 @@ async fn purge_kms_keys(services: &Services) {
             match services.store.delete_kms_key(&k.arn, k.revision).await {
                 Ok(()) => tracing::info!(arn = %k.arn, "KMS key deleted after its waiting period"),
                 // Deletion cancelled meanwhile (or another node got it): the next run decides.
-                Err(kinko_core::store::StoreError::Conflict) => {}
+                Err(StoreError::Conflict) => {}
                 Err(e) => tracing::error!(error = %e, arn = %k.arn, "purging KMS key failed"),
             }
         }
@@ -92,7 +134,7 @@ async fn purge_secrets(services: &Services) {
             {
                 Ok(()) => tracing::info!(arn = %s.arn, "secret deleted after its recovery window"),
                 // Restored or changed meanwhile (or another node got it): the next run decides.
-                Err(kinko_core::store::StoreError::Conflict) => {}
+                Err(StoreError::Conflict) => {}
                 Err(e) => tracing::error!(error = %e, arn = %s.arn, "purging secret failed"),
             }
         }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_iam.sql"),
     include_str!("../migrations/0003_kms.sql"),
+    include_str!("../migrations/0004_kms_rotation.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

@@ -449,6 +449,15 @@ impl Store for SqliteStore {
             .read(|c| queries::kms_keys_due_for_deletion(c, now, limit))
     }
 
+    async fn kms_keys_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KmsKey>, StoreError> {
+        self.db
+            .read(|c| queries::kms_keys_due_for_rotation(c, now, limit))
+    }
+
     async fn list_kms_aliases(&self, account_id: &str, region: &str) -> Result<Vec<KmsAlias>, StoreError> {
         self.db.read(|c| queries::list_kms_aliases(c, account_id, region))
     }

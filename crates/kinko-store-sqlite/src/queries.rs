@@ -506,8 +506,9 @@ pub fn create_kms_key(
 ) -> Result<(), StoreError> {
     let doc = serde_json::to_string(key).map_err(backend)?;
     c.execute(
-        "INSERT INTO kms_keys (arn, account_id, region, key_id, revision, doc, created_ms, deletion_ms)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+        "INSERT INTO kms_keys
+             (arn, account_id, region, key_id, revision, doc, created_ms, deletion_ms, rotation_ms)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
         params![
             key.arn,
             key.account_id,
@@ -515,7 +516,8 @@ pub fn create_kms_key(
             key.key_id,
             doc,
             key.creation_date.millis(),
-            key.deletion_date.map(Timestamp::millis)
+            key.deletion_date.map(Timestamp::millis),
+            key.next_rotation_date().map(Timestamp::millis)
         ],
     )
     .map_err(insert_err)?;
@@ -587,11 +589,12 @@ pub fn update_kms_key(c: &Connection, key: &KmsKey) -> Result<(), StoreError> {
     let doc = serde_json::to_string(key).map_err(backend)?;
     let n = c
         .execute(
-            "UPDATE kms_keys SET doc = ?1, deletion_ms = ?2, revision = revision + 1
-             WHERE arn = ?3 AND revision = ?4",
+            "UPDATE kms_keys SET doc = ?1, deletion_ms = ?2, rotation_ms = ?3, revision = revision + 1
+             WHERE arn = ?4 AND revision = ?5",
             params![
                 doc,
                 key.deletion_date.map(Timestamp::millis),
+                key.next_rotation_date().map(Timestamp::millis),
                 key.arn,
                 key.revision
             ],
@@ -649,6 +652,25 @@ pub fn kms_keys_due_for_deletion(
         .prepare_cached(
             "SELECT doc, revision FROM kms_keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
              ORDER BY deletion_ms LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![now.millis(), limit], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_kms_key))
+        .collect()
+}
+
+pub fn kms_keys_due_for_rotation(
+    c: &Connection,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<KmsKey>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM kms_keys WHERE rotation_ms IS NOT NULL AND rotation_ms <= ?1
+             ORDER BY rotation_ms LIMIT ?2",
         )
         .map_err(backend)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -29,6 +29,7 @@ fn key(id: &str) -> KmsKey {
         tags: vec![],
         rotation_period_days: None,
         material_date: None,
+        rotations: vec![],
         revision: 0,
     }
 }

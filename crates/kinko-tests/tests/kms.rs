@@ -4053,3 +4053,630 @@ async fn cross_account_key_use() {
         .expect("cross-account Decrypt");
     assert_eq!(out.plaintext.expect("plaintext").as_ref(), b"from the member");
 }
+
+const DAY_SECS: u64 = 86_400;
+
+/// Every entry ListKeyRotations gives for `key`, page after page of `limit`, checking the paging
+/// members on the way.
+async fn all_rotations(
+    client: &Client,
+    key: &str,
+    include: Option<aws_sdk_kms::types::IncludeKeyMaterial>,
+    limit: i32,
+) -> Vec<aws_sdk_kms::types::RotationsListEntry> {
+    let mut entries = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = client
+            .list_key_rotations()
+            .key_id(key)
+            .set_include_key_material(include.clone())
+            .limit(limit)
+            .set_marker(marker)
+            .send()
+            .await
+            .expect("ListKeyRotations");
+        let page = out.rotations();
+        assert!(page.len() <= usize::try_from(limit).expect("limit"), "{out:?}");
+        entries.extend(page.iter().cloned());
+        assert_eq!(out.truncated, out.next_marker.is_some(), "{out:?}");
+        if !out.truncated {
+            return entries;
+        }
+        assert_eq!(page.len(), usize::try_from(limit).expect("limit"), "{out:?}");
+        marker = out.next_marker;
+    }
+}
+
+/// `(RotationType, KeyMaterialState)` of each entry, as strings.
+fn rotation_kinds(entries: &[aws_sdk_kms::types::RotationsListEntry]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e.rotation_type
+                    .as_ref()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                e.key_material_state
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn current_material(m: &aws_sdk_kms::types::KeyMetadata) -> String {
+    m.current_key_material_id.clone().expect("CurrentKeyMaterialId")
+}
+
+/// Automatic rotation by the background jobs on a manual clock: a key with rotation enabled gets
+/// new material once its period passed (and only then), recorded as AUTOMATIC; disabled keys and
+/// keys pending deletion wait and are rotated once enabled again; on-demand rotations don't move
+/// the schedule; the AWS managed key rotates yearly. Old ciphertexts keep decrypting.
+#[tokio::test]
+async fn automatic_rotation_on_schedule() {
+    use aws_sdk_kms::types::IncludeKeyMaterial;
+    use kinko_core::Clock as _;
+
+    let (clock, manual) = TestClock::manual();
+    let server = TestServer::start_with(dev_config(), clock).await;
+    let client = server.kms_client();
+    let now = || manual.now().millis() / 1000;
+    let day0 = now();
+
+    let (rotating, _) = new_key(&client).await;
+    let (disabled, _) = new_key(&client).await;
+    let (plain, _) = new_key(&client).await;
+    let (pending, _) = new_key(&client).await;
+    for k in [&rotating, &disabled, &pending] {
+        client
+            .enable_key_rotation()
+            .key_id(k)
+            .rotation_period_in_days(90)
+            .send()
+            .await
+            .expect("EnableKeyRotation");
+    }
+    client
+        .disable_key()
+        .key_id(&disabled)
+        .send()
+        .await
+        .expect("DisableKey");
+    let managed = describe(&client, "alias/aws/secretsmanager").await.key_id;
+    let first = current_material(&describe(&client, &rotating).await);
+    let old_blob = encrypt(&client, &rotating, b"before rotation", &[("v", "1")]).await;
+
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&rotating)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(90));
+    assert_eq!(
+        status.next_rotation_date.map(|d| d.secs()),
+        Some(day0 + 90 * 86_400)
+    );
+    assert!(status.on_demand_rotation_start_date.is_none());
+    // A disabled key keeps its rotation status, but has no next rotation while disabled.
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&disabled)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus of a disabled key");
+    assert!(status.key_rotation_enabled);
+    assert!(status.next_rotation_date.is_none());
+
+    // No rotation yet: the list is empty; with ALL_KEY_MATERIAL it has the first material only.
+    let listed = client
+        .list_key_rotations()
+        .key_id(&rotating)
+        .send()
+        .await
+        .expect("ListKeyRotations");
+    assert!(listed.rotations().is_empty(), "{listed:?}");
+    assert!(!listed.truncated);
+    assert!(listed.next_marker.is_none());
+    let all = all_rotations(&client, &rotating, Some(IncludeKeyMaterial::AllKeyMaterial), 100).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].key_id.as_deref(), Some(rotating.as_str()));
+    assert_eq!(all[0].key_material_id.as_deref(), Some(first.as_str()));
+    assert_eq!(rotation_kinds(&all), [(String::new(), "CURRENT".to_owned())]);
+    assert!(all[0].rotation_date.is_none());
+
+    // Not before the date.
+    manual.advance(Duration::from_secs(89 * DAY_SECS));
+    server.run_jobs_now().await;
+    assert_eq!(current_material(&describe(&client, &rotating).await), first);
+    client
+        .schedule_key_deletion()
+        .key_id(&pending)
+        .pending_window_in_days(30)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+
+    // Past it: the rotating key gets new material, the others don't.
+    manual.advance(Duration::from_secs(2 * DAY_SECS));
+    let day91 = now();
+    let materials_before: Vec<String> = {
+        let mut v = Vec::new();
+        for k in [&disabled, &plain, &pending] {
+            v.push(current_material(&describe(&client, k).await));
+        }
+        v
+    };
+    server.run_jobs_now().await;
+    let second = current_material(&describe(&client, &rotating).await);
+    assert_ne!(second, first);
+    for (k, before) in [&disabled, &plain, &pending].into_iter().zip(&materials_before) {
+        assert_eq!(&current_material(&describe(&client, k).await), before, "{k}");
+        let listed = client
+            .list_key_rotations()
+            .key_id(k)
+            .send()
+            .await
+            .expect("ListKeyRotations of a key not rotated");
+        assert!(listed.rotations().is_empty(), "{k}: {listed:?}");
+    }
+    // Running the jobs again doesn't rotate again.
+    server.run_jobs_now().await;
+    assert_eq!(current_material(&describe(&client, &rotating).await), second);
+
+    let listed = all_rotations(&client, &rotating, None, 100).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].key_id.as_deref(), Some(rotating.as_str()));
+    assert_eq!(listed[0].key_material_id.as_deref(), Some(second.as_str()));
+    assert_eq!(listed[0].rotation_date.map(|d| d.secs()), Some(day91));
+    assert_eq!(
+        rotation_kinds(&listed),
+        [("AUTOMATIC".to_owned(), "CURRENT".to_owned())]
+    );
+    // The next rotation counts from this one.
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&rotating)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert_eq!(
+        status.next_rotation_date.map(|d| d.secs()),
+        Some(day91 + 90 * 86_400)
+    );
+    // A key pending deletion isn't rotated, and its rotation status reads false meanwhile.
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&pending)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus of a key pending deletion");
+    assert!(!status.key_rotation_enabled);
+    assert!(status.next_rotation_date.is_none());
+
+    // Old ciphertexts decrypt with the material they name; new ones use the new material.
+    let d = client
+        .decrypt()
+        .ciphertext_blob(old_blob)
+        .encryption_context("v", "1")
+        .send()
+        .await
+        .expect("Decrypt a ciphertext from before the rotation");
+    assert_eq!(d.plaintext.expect("Plaintext").as_ref(), b"before rotation");
+    assert_eq!(d.key_material_id.as_deref(), Some(first.as_str()));
+    let new_blob = encrypt(&client, &rotating, b"after rotation", &[]).await;
+    let d = client
+        .decrypt()
+        .ciphertext_blob(new_blob)
+        .send()
+        .await
+        .expect("Decrypt a ciphertext from after the rotation");
+    assert_eq!(d.plaintext.expect("Plaintext").as_ref(), b"after rotation");
+    assert_eq!(d.key_material_id.as_deref(), Some(second.as_str()));
+
+    // An on-demand rotation is listed as such and leaves the automatic schedule alone.
+    manual.advance(Duration::from_secs(DAY_SECS));
+    let day92 = now();
+    client
+        .rotate_key_on_demand()
+        .key_id(&rotating)
+        .send()
+        .await
+        .expect("RotateKeyOnDemand");
+    let third = current_material(&describe(&client, &rotating).await);
+    let listed = all_rotations(&client, &rotating, Some(IncludeKeyMaterial::AllKeyMaterial), 1).await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.key_material_id.clone().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        [first.clone(), second.clone(), third.clone()]
+    );
+    assert_eq!(
+        rotation_kinds(&listed),
+        [
+            (String::new(), "NON_CURRENT".to_owned()),
+            ("AUTOMATIC".to_owned(), "NON_CURRENT".to_owned()),
+            ("ON_DEMAND".to_owned(), "CURRENT".to_owned()),
+        ]
+    );
+    assert_eq!(listed[2].rotation_date.map(|d| d.secs()), Some(day92));
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&rotating)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert_eq!(
+        status.next_rotation_date.map(|d| d.secs()),
+        Some(day91 + 90 * 86_400)
+    );
+
+    // Keys whose date passed while disabled or pending deletion are rotated once enabled again.
+    client
+        .cancel_key_deletion()
+        .key_id(&pending)
+        .send()
+        .await
+        .expect("CancelKeyDeletion");
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&pending)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus after cancelling");
+    assert!(status.key_rotation_enabled);
+    for k in [&disabled, &pending] {
+        client.enable_key().key_id(k).send().await.expect("EnableKey");
+    }
+    server.run_jobs_now().await;
+    for (k, before) in [&disabled, &pending].into_iter().zip(&materials_before) {
+        let now_current = current_material(&describe(&client, k).await);
+        assert_ne!(&now_current, before, "{k}");
+        let listed = all_rotations(&client, k, None, 100).await;
+        assert_eq!(
+            rotation_kinds(&listed),
+            [("AUTOMATIC".to_owned(), "CURRENT".to_owned())],
+            "{k}"
+        );
+        assert_eq!(listed[0].key_material_id.as_deref(), Some(now_current.as_str()));
+    }
+    assert_eq!(
+        current_material(&describe(&client, &plain).await),
+        materials_before[1]
+    );
+
+    // The AWS managed key rotates a year after its creation; a missed period is made up with one
+    // rotation, not one per period.
+    let managed_first = current_material(&describe(&client, &managed).await);
+    assert!(all_rotations(&client, &managed, None, 100).await.is_empty());
+    manual.advance(Duration::from_secs(274 * DAY_SECS));
+    server.run_jobs_now().await;
+    assert!(now() >= day0 + 365 * 86_400);
+    let listed = all_rotations(&client, &managed, None, 100).await;
+    assert_eq!(
+        rotation_kinds(&listed),
+        [("AUTOMATIC".to_owned(), "CURRENT".to_owned())]
+    );
+    assert_ne!(
+        current_material(&describe(&client, &managed).await),
+        managed_first
+    );
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&managed)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus of the AWS managed key");
+    assert_eq!(
+        status.next_rotation_date.map(|d| d.secs()),
+        Some(now() + 365 * 86_400)
+    );
+    let listed = all_rotations(&client, &rotating, None, 100).await;
+    assert_eq!(
+        rotation_kinds(&listed),
+        [
+            ("AUTOMATIC".to_owned(), "NON_CURRENT".to_owned()),
+            ("ON_DEMAND".to_owned(), "NON_CURRENT".to_owned()),
+            ("AUTOMATIC".to_owned(), "CURRENT".to_owned()),
+        ]
+    );
+
+    // Turning rotation off stops it; turning it on again starts a new period from that day.
+    client
+        .disable_key_rotation()
+        .key_id(&plain)
+        .send()
+        .await
+        .expect("DisableKeyRotation");
+    client
+        .enable_key_rotation()
+        .key_id(&plain)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .expect("EnableKeyRotation");
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&plain)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert_eq!(
+        status.next_rotation_date.map(|d| d.secs()),
+        Some(now() + 90 * 86_400)
+    );
+    server.run_jobs_now().await;
+    assert_eq!(
+        current_material(&describe(&client, &plain).await),
+        materials_before[1]
+    );
+    server.shutdown().await;
+}
+
+/// ListKeyRotations: key id or key ARN (not aliases), pagination with Limit and Marker, model
+/// validation, unknown keys; RotateKeyOnDemand's limit of 25 rotations per key.
+#[tokio::test]
+async fn list_key_rotations_pages_and_errors() {
+    use aws_sdk_kms::types::IncludeKeyMaterial;
+
+    let client = kms();
+    let (key_id, arn) = new_key(&client).await;
+    let alias = new_alias();
+    client
+        .create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .expect("CreateAlias");
+    let mut materials = vec![current_material(&describe(&client, &key_id).await)];
+    for _ in 0..25 {
+        client
+            .rotate_key_on_demand()
+            .key_id(&arn)
+            .send()
+            .await
+            .expect("RotateKeyOnDemand");
+        materials.push(current_material(&describe(&client, &key_id).await));
+    }
+    let e = expect_err!(client.rotate_key_on_demand().key_id(&key_id).send().await);
+    assert_error(
+        &e,
+        "LimitExceededException",
+        &format!("{arn} has reached the maximum of 25 on-demand rotations."),
+    );
+    assert_eq!(current_material(&describe(&client, &key_id).await), materials[25]);
+
+    // Every page size gives the same entries, oldest first.
+    for limit in [1, 7, 25, 1000] {
+        let listed = all_rotations(&client, &arn, None, limit).await;
+        assert_eq!(
+            listed
+                .iter()
+                .map(|e| e.key_material_id.clone().unwrap_or_default())
+                .collect::<Vec<_>>(),
+            materials[1..],
+            "limit {limit}"
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|e| e.rotation_type.as_ref().map(|t| t.as_str()) == Some("ON_DEMAND"))
+        );
+        assert!(
+            listed
+                .windows(2)
+                .all(|w| w[0].rotation_date <= w[1].rotation_date)
+        );
+    }
+    let listed = all_rotations(&client, &key_id, Some(IncludeKeyMaterial::AllKeyMaterial), 10).await;
+    assert_eq!(listed.len(), 26);
+    assert_eq!(listed[0].key_material_id.as_deref(), Some(materials[0].as_str()));
+    assert!(listed[0].rotation_type.is_none());
+    let listed = all_rotations(&client, &key_id, Some(IncludeKeyMaterial::RotationsOnly), 10).await;
+    assert_eq!(listed.len(), 25);
+    // The default page is 100 entries.
+    let out = client
+        .list_key_rotations()
+        .key_id(&key_id)
+        .send()
+        .await
+        .expect("ListKeyRotations");
+    assert_eq!(out.rotations().len(), 25);
+    assert!(!out.truncated);
+
+    let e = expect_err!(
+        client
+            .list_key_rotations()
+            .key_id(&key_id)
+            .marker("not-a-marker")
+            .send()
+            .await
+    );
+    assert_error(&e, "InvalidMarkerException", "Invalid marker");
+    for (limit, constraint) in [
+        (0, "greater than or equal to 1"),
+        (1001, "less than or equal to 1000"),
+    ] {
+        let e = expect_err!(
+            client
+                .list_key_rotations()
+                .key_id(&key_id)
+                .limit(limit)
+                .send()
+                .await
+        );
+        assert_error(
+            &e,
+            "ValidationException",
+            &validation(&format!(
+                "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value {constraint}"
+            )),
+        );
+    }
+    let e = expect_err!(
+        client
+            .list_key_rotations()
+            .key_id(&key_id)
+            .include_key_material(IncludeKeyMaterial::from("SOME_MATERIAL"))
+            .send()
+            .await
+    );
+    assert_error(
+        &e,
+        "ValidationException",
+        &validation(
+            "Value 'SOME_MATERIAL' at 'includeKeyMaterial' failed to satisfy constraint: Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
+        ),
+    );
+
+    // Key id or key ARN only.
+    for name in [alias.clone(), alias_arn(&account(), &alias)] {
+        assert_eq!(
+            outcome(client.list_key_rotations().key_id(&name).send().await),
+            failed("NotFoundException", &format!("Invalid keyId '{name}'")),
+        );
+    }
+    let unknown = "11111111-2222-4333-8444-555555555555";
+    assert_eq!(
+        outcome(client.list_key_rotations().key_id(unknown).send().await),
+        failed(
+            "NotFoundException",
+            &format!("Key '{}' does not exist", key_arn(&account(), unknown))
+        )
+    );
+    assert_eq!(
+        outcome(client.list_key_rotations().key_id("fake-key-id").send().await),
+        failed("NotFoundException", "Invalid keyId 'fake-key-id'")
+    );
+}
+
+/// kms:ListKeyRotations is authorized on the key with its key policy.
+#[tokio::test]
+async fn list_key_rotations_needs_permission() {
+    let server = TestServer::start();
+    let client = server.kms_client();
+    let account = account();
+    let iam = server.iam_client();
+    let (user_arn, creds) = create_user_with_key(&iam, &format!("rotlist-{}", short_id()), None).await;
+    let as_user = server.kms_client_as(&creds);
+    let (key_id, arn) = new_key(&client).await;
+    assert_eq!(
+        outcome(as_user.list_key_rotations().key_id(&key_id).send().await),
+        no_iam_policy(&user_arn, "kms:ListKeyRotations", &arn)
+    );
+    // The key policy names the user directly: no identity policy needed.
+    let (own, own_arn) = key_with_policy(
+        &client,
+        &policy_granting(&account, &user_arn, &["kms:ListKeyRotations"], None),
+        true,
+    )
+    .await;
+    assert_eq!(
+        outcome(as_user.list_key_rotations().key_id(&own).send().await),
+        Ok(())
+    );
+    assert_eq!(
+        outcome(as_user.list_key_rotations().key_id(&own_arn).send().await),
+        Ok(())
+    );
+}
+
+/// A secret under a customer managed key stays readable across automatic and on-demand rotations
+/// of the key (each version's data key names the material it was made with), as does a secret
+/// under the AWS managed key across its yearly rotation.
+#[tokio::test]
+async fn secrets_stay_readable_across_key_rotations() {
+    let (clock, manual) = TestClock::manual();
+    let server = TestServer::start_with(dev_config(), clock).await;
+    let kms = server.kms_client();
+    let sm = server.client();
+    let (key_id, _) = new_key(&kms).await;
+    kms.enable_key_rotation()
+        .key_id(&key_id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .expect("EnableKeyRotation");
+    let read = |id: String, stage: &'static str| {
+        let sm = sm.clone();
+        async move {
+            sm.get_secret_value()
+                .secret_id(id)
+                .version_stage(stage)
+                .send()
+                .await
+                .expect("GetSecretValue")
+                .secret_string
+                .expect("SecretString")
+        }
+    };
+    let name = format!("rotated-key-{}", short_id());
+    sm.create_secret()
+        .name(&name)
+        .kms_key_id(&key_id)
+        .secret_string("v1")
+        .send()
+        .await
+        .expect("CreateSecret under the key");
+    let default_name = format!("default-key-{}", short_id());
+    sm.create_secret()
+        .name(&default_name)
+        .secret_string("d1")
+        .send()
+        .await
+        .expect("CreateSecret under the AWS managed key");
+    let first = current_material(&describe(&kms, &key_id).await);
+
+    manual.advance(Duration::from_secs(91 * DAY_SECS));
+    server.run_jobs_now().await;
+    let second = current_material(&describe(&kms, &key_id).await);
+    assert_ne!(first, second);
+    assert_eq!(read(name.clone(), "AWSCURRENT").await, "v1");
+    sm.put_secret_value()
+        .secret_id(&name)
+        .secret_string("v2")
+        .send()
+        .await
+        .expect("PutSecretValue after the rotation");
+
+    kms.rotate_key_on_demand()
+        .key_id(&key_id)
+        .send()
+        .await
+        .expect("RotateKeyOnDemand");
+    manual.advance(Duration::from_secs(91 * DAY_SECS));
+    server.run_jobs_now().await;
+    let listed = all_rotations(&kms, &key_id, None, 100).await;
+    assert_eq!(
+        rotation_kinds(&listed)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect::<Vec<_>>(),
+        ["AUTOMATIC", "ON_DEMAND", "AUTOMATIC"]
+    );
+    assert_eq!(read(name.clone(), "AWSCURRENT").await, "v2");
+    assert_eq!(read(name.clone(), "AWSPREVIOUS").await, "v1");
+
+    manual.advance(Duration::from_secs(200 * DAY_SECS));
+    server.run_jobs_now().await;
+    let managed = describe(&kms, "alias/aws/secretsmanager").await.key_id;
+    let listed = all_rotations(&kms, &managed, None, 100).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(read(default_name.clone(), "AWSCURRENT").await, "d1");
+    sm.put_secret_value()
+        .secret_id(&default_name)
+        .secret_string("d2")
+        .send()
+        .await
+        .expect("PutSecretValue under the rotated AWS managed key");
+    assert_eq!(read(default_name.clone(), "AWSCURRENT").await, "d2");
+    assert_eq!(read(default_name, "AWSPREVIOUS").await, "d1");
+    assert_eq!(read(name, "AWSPREVIOUS").await, "v1");
+    server.shutdown().await;
+}

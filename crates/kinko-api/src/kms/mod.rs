@@ -75,6 +75,7 @@ pub async fn handle(
         "DisableKeyRotation" => ops::disable_key_rotation(&cx, body).await,
         "GetKeyRotationStatus" => ops::get_key_rotation_status(&cx, body).await,
         "RotateKeyOnDemand" => ops::rotate_key_on_demand(&cx, body).await,
+        "ListKeyRotations" => ops::list_key_rotations(&cx, body).await,
         "GetKeyPolicy" => ops::get_key_policy(&cx, body).await,
         "PutKeyPolicy" => ops::put_key_policy(&cx, body).await,
         "ListKeyPolicies" => ops::list_key_policies(&cx, body).await,

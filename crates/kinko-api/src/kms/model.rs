@@ -1,6 +1,6 @@
 //! KMS shapes as they go on the wire (botocore's `kms` model), and checks several operations share.
 
-use kinko_core::kms::{KeyManager, KeyState, KmsKey};
+use kinko_core::kms::{KeyManager, KeyRotation, KeyState, KmsKey, RotationType};
 use kinko_core::secret::Tag;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
@@ -310,6 +310,42 @@ impl From<&KmsKey> for KeyMetadata {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct KeyMetadataOutput {
     pub key_metadata: KeyMetadata,
+}
+
+/// One material of a key in ListKeyRotations (`RotationsListEntry`). The members for imported key
+/// material (`ImportState`, `ExpirationModel`, `ValidTo`, `KeyMaterialDescription`) never apply.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RotationsListEntry {
+    key_id: String,
+    key_material_id: String,
+    /// `CURRENT` (encrypts and decrypts) or `NON_CURRENT` (decrypts only).
+    key_material_state: &'static str,
+    /// Absent for the first material.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_type: Option<&'static str>,
+}
+
+impl RotationsListEntry {
+    /// Material `version` of `key`, made by `rotation` (`None` for the first material).
+    pub(crate) fn new(key: &KmsKey, version: u32, rotation: Option<&KeyRotation>) -> Self {
+        RotationsListEntry {
+            key_id: key.key_id.clone(),
+            key_material_id: key_material_id(&key.key_id, version),
+            key_material_state: if version == key.current_material {
+                "CURRENT"
+            } else {
+                "NON_CURRENT"
+            },
+            rotation_date: rotation.map(|r| r.date.epoch_seconds()),
+            rotation_type: rotation.map(|r| match r.rotation_type {
+                RotationType::Automatic => "AUTOMATIC",
+                RotationType::OnDemand => "ON_DEMAND",
+            }),
+        }
+    }
 }
 
 /// A `Marker` (an offset into the listing) and `Limit` pair, checked.

@@ -122,6 +122,7 @@ pub(crate) async fn create_key(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
         tags: vec![],
         rotation_period_days: None,
         material_date: Some(now),
+        rotations: vec![],
         revision: 0,
     };
     // The check applies to a policy the caller wrote: the default key policy is always accepted

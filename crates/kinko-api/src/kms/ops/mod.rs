@@ -15,7 +15,8 @@ pub(crate) use keys::{
 };
 pub(crate) use policy::{get_key_policy, list_key_policies, put_key_policy};
 pub(crate) use rotation::{
-    disable_key_rotation, enable_key_rotation, get_key_rotation_status, rotate_key_on_demand,
+    disable_key_rotation, enable_key_rotation, get_key_rotation_status, list_key_rotations,
+    rotate_key_on_demand,
 };
 pub(crate) use tags::{list_resource_tags, tag_resource, untag_resource};
 
