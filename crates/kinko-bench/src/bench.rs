@@ -17,7 +17,8 @@ use crate::child::{ServerProcess, tail};
 use crate::cli::BenchArgs;
 use crate::client::{Endpoint, Response, health};
 use crate::load::{self, RunSpec, Target};
-use crate::ops::{Op, secret_name};
+use crate::ops::Op;
+use crate::setup;
 use crate::signing::Signer;
 use crate::stats::{self, RunResult, Server};
 
@@ -87,6 +88,10 @@ impl Settings {
             args.ops
         );
         ensure!(
+            args.cmk_secrets() >= 1 || !args.ops.iter().any(|op| op.needs_cmk_secrets()),
+            "--cmk-secrets must be at least 1 for get-cmk"
+        );
+        ensure!(
             args.seed_concurrency >= 1,
             "--seed-concurrency must be at least 1"
         );
@@ -124,13 +129,21 @@ impl Servers {
 struct ReportInfo {
     command: String,
     kinko: String,
+    /// Who signs the requests.
+    caller: String,
     secrets: usize,
     /// How the secrets came to be.
     seeded: &'static str,
+    /// How the KMS keys and the secrets under a customer managed key were set up.
+    notes: Vec<String>,
+    /// `/proc/loadavg` before the benchmark started its servers, and at the end.
+    load_before: String,
+    load_after: String,
 }
 
 async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut Servers) -> Result<Outcome> {
-    let (kinko, credentials, described) = match &args.endpoint {
+    let load_before = loadavg();
+    let (kinko, credentials, described, caller) = match &args.endpoint {
         Some(url) => {
             let endpoint = Endpoint::parse(url).await?;
             let credentials = Credentials {
@@ -138,7 +151,16 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
                 secret_access_key: args.secret_access_key.clone().unwrap_or_default(),
                 session_token: args.session_token.clone(),
             };
-            (endpoint, credentials, format!("running server at {url}"))
+            let caller = format!(
+                "the {} credentials given with --access-key-id ({})",
+                if credentials.session_token.is_some() {
+                    "temporary"
+                } else {
+                    "long-term"
+                },
+                credentials.access_key_id
+            );
+            (endpoint, credentials, format!("running server at {url}"), caller)
         }
         None => {
             let credentials = Credentials::generate();
@@ -152,7 +174,12 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
             );
             servers.kinko = Some(process);
             let described = format!("{} (durable SQLite data dir)", args.kinko.display());
-            (endpoint, credentials, described)
+            let caller = format!(
+                "the root user of account {ACCOUNT_ID} (the bootstrap credentials, \
+                 KINKO_ROOT_ACCESS_KEY_ID); KMS key policies apply to it like to any principal \
+                 and are evaluated on every KMS call"
+            );
+            (endpoint, credentials, described, caller)
         }
     };
 
@@ -163,35 +190,17 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
         server: Server::Kinko,
         signer: credentials.signer(&kinko.authority, &args.region)?,
         endpoint: kinko,
+        pid: servers.kinko.as_ref().map(ServerProcess::pid).or(args.server_pid),
     });
 
-    let needs_secrets = args.ops.iter().any(|op| op.needs_secrets());
-    if needs_secrets && !args.no_seed {
-        let existed = load::seed(Arc::clone(&kinko), args.secrets, args.seed_concurrency)
-            .await
-            .context("seeding secrets")?;
-        if existed > 0 {
-            eprintln!("{existed} of the secrets already existed and were kept");
-        }
-    } else if needs_secrets {
-        for index in [0, args.secrets - 1] {
-            let name = secret_name(index);
-            let body = json!({ "SecretId": name }).to_string().into_bytes();
-            let response = kinko.call("DescribeSecret", body).await?;
-            ensure!(
-                response.status.is_success(),
-                "--no-seed but secret {name} is missing: HTTP {} {}",
-                response.status,
-                response.body_excerpt()
-            );
-        }
-    }
+    let prepared = setup::prepare(&kinko, args).await?;
+    let workload = Arc::new(prepared.workload);
 
     let mut results: Vec<RunResult> = Vec::new();
     for &op in &args.ops {
         // One request first, so a request the server rejects shows up at once.
         let probe = kinko
-            .call(op.name(), op.body(&mut rand::rng(), args.secrets))
+            .call(op.api(), op.operation(), op.body(&mut rand::rng(), &workload))
             .await?;
         if !probe.status.is_success() {
             eprintln!(
@@ -207,6 +216,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
                 server: Server::Bare,
                 signer: credentials.signer(&process.endpoint().authority, &args.region)?,
                 endpoint: process.endpoint().clone(),
+                pid: Some(process.pid()),
             });
             eprintln!(
                 "bare server (pid {}) listening on http://{}, answering a {}-byte {op} body",
@@ -227,12 +237,12 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
             let spec = RunSpec {
                 op,
                 concurrency,
-                secrets: args.secrets,
+                workload: Arc::clone(&workload),
                 warmup: settings.warmup,
                 duration: settings.duration,
             };
             for target in std::iter::once(&kinko).chain(bare.as_ref()) {
-                let result = load::run(Arc::clone(target), spec).await?;
+                let result = load::run(Arc::clone(target), spec.clone()).await?;
                 eprintln!("{}", result.summary());
                 results.push(result);
             }
@@ -253,7 +263,15 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
     let context = ReportInfo {
         command: command_line(),
         kinko: described,
-        secrets: args.secrets,
+        caller,
+        notes: prepared.notes,
+        load_before,
+        load_after: loadavg(),
+        secrets: if args.ops.iter().any(|op| op.needs_secrets()) {
+            args.secrets
+        } else {
+            0
+        },
         seeded: if args.no_seed {
             "pre-existing"
         } else {
@@ -359,10 +377,29 @@ async fn start_bare(dir: &Path, captured: &Response) -> Result<ServerProcess> {
     ServerProcess::start("bare server", command, &dir.join("bare.log")).await
 }
 
-/// The process's command line, shell-quoted where needed.
+/// The process's command line, shell-quoted where needed, secrets redacted.
 fn command_line() -> String {
-    std::env::args()
+    quote_command(std::env::args())
+}
+
+/// Options whose value is a secret, left out of reports.
+const SECRET_OPTIONS: [&str; 2] = ["--secret-access-key", "--session-token"];
+
+fn quote_command(args: impl IntoIterator<Item = String>) -> String {
+    let mut redact_next = false;
+    args.into_iter()
         .map(|arg| {
+            let arg = if std::mem::take(&mut redact_next) {
+                "REDACTED".to_owned()
+            } else if let Some((option, _)) = arg
+                .split_once('=')
+                .filter(|(option, _)| SECRET_OPTIONS.contains(option))
+            {
+                format!("{option}=REDACTED")
+            } else {
+                redact_next = SECRET_OPTIONS.contains(&arg.as_str());
+                arg
+            };
             let plain = !arg.is_empty()
                 && arg
                     .chars()
@@ -375,6 +412,15 @@ fn command_line() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The 1, 5 and 15 minute load averages of this machine.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// `(nproc, CPU model, kernel release)` of this machine, as far as known.
@@ -402,17 +448,35 @@ fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> S
     let _ = writeln!(out, "- command: `{}`", context.command);
     let _ = writeln!(out, "- machine: nproc {nproc}, {cpu}, {kernel}");
     let _ = writeln!(out, "- server: {}", context.kinko);
+    let _ = writeln!(out, "- caller: {}", context.caller);
+    let _ = writeln!(
+        out,
+        "- load average (1, 5, 15 min): {} before the benchmark, {} at its end",
+        context.load_before, context.load_after
+    );
     let _ = writeln!(
         out,
         "- load: closed loop, one SigV4-signed request in flight per HTTP/1.1 keep-alive \
-         connection; {} secrets ({}); {} s warm-up + {} s measured per row; \
-         latency from send to last body byte",
-        context.secrets,
-        context.seeded,
+         connection; {}; {} s warm-up + {} s measured per row; latency from send to last body byte",
+        if context.secrets > 0 {
+            format!("{} secrets ({})", context.secrets, context.seeded)
+        } else {
+            "no secrets `bench-*` (not needed)".to_owned()
+        },
         settings.warmup.as_secs_f64(),
         settings.duration.as_secs_f64(),
     );
+    for note in &context.notes {
+        let _ = writeln!(out, "- {note}");
+    }
     let _ = writeln!(out, "\n{}", stats::markdown_table(results));
+    let _ = writeln!(
+        out,
+        "CPU over each measured window, in % of one CPU ({} % in all): the server, this load \
+         generator, every other process on the machine (other work distorts the figures). Server \
+         CPU per request is the server's CPU time divided by the requests answered.\n",
+        nproc * 100
+    );
     let ratios = stats::ratios(results);
     if !ratios.is_empty() {
         let _ = writeln!(
@@ -420,6 +484,15 @@ fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> S
             "kinko versus a bare HTTP server answering the same bytes (same client, same \
              signed requests):\n\n{}",
             stats::ratio_table(&ratios)
+        );
+    }
+    let cmk = stats::cmk_ratios(results);
+    if !cmk.is_empty() {
+        let _ = writeln!(
+            out,
+            "GetSecretValue of secrets under a customer managed key versus under \
+             aws/secretsmanager (same run):\n\n{}",
+            stats::cmk_ratio_table(&cmk)
         );
     }
     let failed: Vec<&RunResult> = results.iter().filter(|r| !r.is_valid()).collect();
@@ -475,12 +548,43 @@ fn write_json(
         "command": context.command,
         "machine": { "nproc": nproc, "cpu": cpu, "os": kernel },
         "server": context.kinko,
+        "caller": context.caller,
+        "load_average_before": context.load_before,
+        "load_average_after": context.load_after,
         "secrets": context.secrets,
+        "setup": context.notes,
         "warmup_secs": settings.warmup.as_secs_f64(),
         "duration_secs": settings.duration.as_secs_f64(),
         "results": results.iter().map(RunResult::to_json).collect::<Vec<_>>(),
         "kinko_over_bare": stats::ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "cmk_over_default_key": stats::cmk_ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_command;
+
+    #[test]
+    fn quotes_and_redacts_the_command_line() {
+        let args = [
+            "kinko-bench",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--secret-access-key",
+            "wJalr/K7MDENG",
+            "--session-token=tok",
+            "--ops",
+            "get,get-cmk",
+            "it's",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            quote_command(args),
+            "kinko-bench --endpoint http://127.0.0.1:1 --secret-access-key REDACTED \
+             --session-token=REDACTED --ops get,get-cmk 'it'\\''s'"
+        );
+    }
 }

@@ -35,9 +35,15 @@ pub struct BenchArgs {
     #[arg(long, default_value = "target/release/kinko")]
     pub kinko: PathBuf,
 
-    /// Number of secrets to seed (named bench-0 .. bench-N-1).
+    /// Number of secrets to seed (named bench-0 .. bench-N-1, under aws/secretsmanager).
     #[arg(long, default_value_t = 10_000)]
     pub secrets: usize,
+
+    /// Number of secrets get-cmk reads (named bench-cmk-0 .., under the customer managed key
+    /// alias/kinko-bench-secrets); default: as many as --secrets, so that get-cmk and get compare
+    /// like for like. Seeded only when get-cmk is among --ops.
+    #[arg(long)]
+    pub cmk_secrets: Option<usize>,
 
     /// Measured seconds per (operation, concurrency) run.
     #[arg(long, default_value_t = 10.0)]
@@ -51,7 +57,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<usize>,
 
-    /// Operations to load, in this order.
+    /// Operations to load, in this order. Besides the default ones: encrypt, decrypt,
+    /// generate-data-key (KMS, on the customer managed key alias/kinko-bench) and get-cmk.
     #[arg(long, value_delimiter = ',', default_value = "get,put,describe,list")]
     pub ops: Vec<Op>,
 
@@ -66,6 +73,12 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+
+    /// Before the runs, read every secret that get or get-cmk reads once (GetSecretValue), so
+    /// that the runs measure repeated reads: the first read of a secret each day also records
+    /// its LastAccessedDate, a durable write.
+    #[arg(long)]
+    pub pre_read: bool,
 
     /// Concurrent CreateSecret requests while seeding.
     #[arg(long, default_value_t = 64)]
@@ -91,9 +104,21 @@ pub struct BenchArgs {
     #[arg(long, requires = "endpoint")]
     pub session_token: Option<String>,
 
-    /// With --endpoint: don't seed, the secrets bench-0 .. bench-N-1 already exist.
+    /// With --endpoint: the server's process id on this machine, to report its CPU use.
+    #[arg(long, requires = "endpoint")]
+    pub server_pid: Option<u32>,
+
+    /// With --endpoint: don't seed, the secrets bench-0 .. bench-N-1 (and for get-cmk
+    /// bench-cmk-0 ..) and the keys alias/kinko-bench and alias/kinko-bench-secrets already exist.
     #[arg(long, requires = "endpoint")]
     pub no_seed: bool,
+}
+
+impl BenchArgs {
+    /// Number of secrets under the customer managed key (`--cmk-secrets`, else `--secrets`).
+    pub fn cmk_secrets(&self) -> usize {
+        self.cmk_secrets.unwrap_or(self.secrets)
+    }
 }
 
 #[derive(Debug, Args)]

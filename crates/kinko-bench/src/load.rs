@@ -1,4 +1,4 @@
-//! The closed-loop load generator and the seeding of secrets.
+//! The closed-loop load generator, and batches of requests for seeding.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -10,11 +10,12 @@ use http::StatusCode;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 
 use crate::client::{Conn, Endpoint, Response};
-use crate::ops::{Op, create_secret_body, secret_name};
-use crate::signing::Signer;
+use crate::cpu;
+use crate::ops::{Op, Workload, create_secret_body};
+use crate::signing::{Api, Signer};
 use crate::stats::{RunResult, Server, Tally};
 
 /// How long an in-flight request may outlast the end of its run.
@@ -29,13 +30,15 @@ pub struct Target {
     pub server: Server,
     pub endpoint: Endpoint,
     pub signer: Signer,
+    /// The server's process, when it runs on this machine and its id is known.
+    pub pid: Option<u32>,
 }
 
 impl Target {
     /// Sends one signed request on a fresh connection.
-    pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Response> {
+    pub async fn call(&self, api: Api, operation: &str, body: Vec<u8>) -> Result<Response> {
         let mut rng = SmallRng::from_os_rng();
-        let request = self.signer.request(operation, body, &mut rng)?;
+        let request = self.signer.request(api, operation, body, &mut rng)?;
         let mut conn = Conn::connect(self.endpoint.addr).await?;
         timeout(REQUEST_TIMEOUT, conn.send(request))
             .await
@@ -44,11 +47,11 @@ impl Target {
 }
 
 /// Parameters of one timed run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunSpec {
     pub op: Op,
     pub concurrency: usize,
-    pub secrets: usize,
+    pub workload: Arc<Workload>,
     pub warmup: Duration,
     pub duration: Duration,
 }
@@ -71,13 +74,19 @@ pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
     for conn in connections {
         let worker = Worker {
             target: Arc::clone(&target),
-            spec,
+            spec: spec.clone(),
             measure_from,
             end,
             rng: SmallRng::from_os_rng(),
         };
         workers.spawn(worker.run(conn));
     }
+
+    // Where the CPU time goes during the measured window.
+    sleep_until(measure_from).await;
+    let cpu_start = cpu::Sample::now(target.pid);
+    sleep_until(end).await;
+    let cpu = cpu::Usage::between(&cpu_start, &cpu::Sample::now(target.pid));
 
     let mut tally = Tally::new();
     while let Some(joined) = workers.join_next().await {
@@ -89,6 +98,7 @@ pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
         concurrency: spec.concurrency,
         measured: spec.duration,
         tally,
+        cpu,
     })
 }
 
@@ -130,8 +140,11 @@ impl Worker {
                 }
             };
 
-            let body = op.body(&mut self.rng, self.spec.secrets);
-            let request = self.target.signer.request(op.name(), body, &mut self.rng)?;
+            let body = op.body(&mut self.rng, &self.spec.workload);
+            let request = self
+                .target
+                .signer
+                .request(op.api(), op.operation(), body, &mut self.rng)?;
             let sent = Instant::now();
             let measured = sent >= self.measure_from;
             match timeout_at(self.end + DRAIN_GRACE, live.send(request)).await {
@@ -166,47 +179,58 @@ impl Worker {
     }
 }
 
-/// Creates the secrets `bench-0 .. bench-{count-1}` with `concurrency`
-/// requests in flight, reporting progress on stderr. Secrets that already
-/// exist are left as they are. Returns how many already existed.
-pub async fn seed(target: Arc<Target>, count: usize, concurrency: usize) -> Result<usize> {
+/// One request of a batch.
+pub struct Call {
+    pub api: Api,
+    pub operation: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// Sends the requests `call(rng, 0) .. call(rng, count - 1)` with `concurrency`
+/// in flight on keep-alive connections, reporting progress on stderr as
+/// `label`. `check(index, response)` turns each response into a result or
+/// an error, which stops the batch. Results come in no particular order.
+pub async fn batch<T, C, H>(
+    target: Arc<Target>,
+    label: &str,
+    count: usize,
+    concurrency: usize,
+    call: C,
+    check: H,
+) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    C: Fn(&mut SmallRng, usize) -> Call + Send + Sync + 'static,
+    H: Fn(usize, Response) -> Result<T> + Send + Sync + 'static,
+{
+    let call = Arc::new(call);
+    let check = Arc::new(check);
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let mut workers = JoinSet::new();
     for _ in 0..concurrency.clamp(1, count.max(1)) {
         let target = Arc::clone(&target);
+        let (call, check) = (Arc::clone(&call), Arc::clone(&check));
         let next = Arc::clone(&next);
         let done = Arc::clone(&done);
         workers.spawn(async move {
             let mut rng = SmallRng::from_os_rng();
             let mut conn = Conn::connect(target.endpoint.addr).await?;
-            let mut existed = 0usize;
+            let mut results = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if index >= count {
-                    return Ok::<_, anyhow::Error>(existed);
+                    return Ok::<_, anyhow::Error>(results);
                 }
                 if conn.is_closed() {
                     conn = Conn::connect(target.endpoint.addr).await?;
                 }
-                let body = create_secret_body(&mut rng, index);
-                let request = target.signer.request("CreateSecret", body, &mut rng)?;
+                let Call { api, operation, body } = call(&mut rng, index);
+                let request = target.signer.request(api, operation, body, &mut rng)?;
                 let response = timeout(REQUEST_TIMEOUT, conn.send(request))
                     .await
-                    .context("CreateSecret timed out")?
-                    .with_context(|| format!("CreateSecret {}", secret_name(index)))?;
-                if response.status != StatusCode::OK {
-                    if response.error_type().as_deref() == Some("ResourceExistsException") {
-                        existed += 1;
-                    } else {
-                        bail!(
-                            "CreateSecret {} failed: HTTP {}: {}",
-                            secret_name(index),
-                            response.status,
-                            response.body_excerpt()
-                        );
-                    }
-                }
+                    .with_context(|| format!("{operation} timed out"))??;
+                results.push(check(index, response)?);
                 done.fetch_add(1, Ordering::Relaxed);
             }
         });
@@ -214,22 +238,23 @@ pub async fn seed(target: Arc<Target>, count: usize, concurrency: usize) -> Resu
 
     let progress = {
         let done = Arc::clone(&done);
+        let label = label.to_owned();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_millis(500));
             loop {
                 ticker.tick().await;
-                eprint!("\rseeding: {}/{count}", done.load(Ordering::Relaxed));
+                eprint!("\r{label}: {}/{count}", done.load(Ordering::Relaxed));
                 let _ = std::io::stderr().flush();
             }
         })
     };
 
     let started = Instant::now();
-    let mut existed = 0;
+    let mut results = Vec::with_capacity(count);
     let mut outcome = Ok(());
     while let Some(joined) = workers.join_next().await {
-        match joined.context("seeding worker panicked").and_then(|r| r) {
-            Ok(n) => existed += n,
+        match joined.context("batch worker panicked").and_then(|r| r) {
+            Ok(part) => results.extend(part),
             Err(e) => {
                 if outcome.is_ok() {
                     outcome = Err(e);
@@ -240,9 +265,49 @@ pub async fn seed(target: Arc<Target>, count: usize, concurrency: usize) -> Resu
     }
     progress.abort();
     eprintln!(
-        "\rseeding: {}/{count} in {:.1} s",
+        "\r{label}: {}/{count} in {:.1} s",
         done.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
-    outcome.map(|()| existed)
+    outcome.map(|()| results)
+}
+
+/// Creates the secrets `name(0) .. name(count - 1)` (under `kms_key_id`, else
+/// aws/secretsmanager) with `concurrency` requests in flight. Secrets that
+/// already exist are left as they are. Returns how many already existed.
+pub async fn seed_secrets(
+    target: Arc<Target>,
+    label: &str,
+    count: usize,
+    concurrency: usize,
+    name: fn(usize) -> String,
+    kms_key_id: Option<String>,
+) -> Result<usize> {
+    let existed = batch(
+        target,
+        label,
+        count,
+        concurrency,
+        move |rng, index| Call {
+            api: Api::SecretsManager,
+            operation: "CreateSecret",
+            body: create_secret_body(rng, &name(index), kms_key_id.as_deref()),
+        },
+        move |index, response| {
+            if response.status == StatusCode::OK {
+                Ok(false)
+            } else if response.error_type().as_deref() == Some("ResourceExistsException") {
+                Ok(true)
+            } else {
+                bail!(
+                    "CreateSecret {} failed: HTTP {}: {}",
+                    name(index),
+                    response.status,
+                    response.body_excerpt()
+                )
+            }
+        },
+    )
+    .await?;
+    Ok(existed.into_iter().filter(|&e| e).count())
 }

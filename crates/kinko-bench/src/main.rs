@@ -3,7 +3,9 @@
 //! It starts `kinko server` on a fresh temporary data directory (durable
 //! SQLite), seeds secrets with `CreateSecret`, then drives a closed-loop load
 //! of `GetSecretValue`, `PutSecretValue`, `DescribeSecret` and `ListSecrets`
-//! at several concurrency levels. Each concurrent client owns one HTTP/1.1
+//! at several concurrency levels; on request also KMS `Encrypt`, `Decrypt`
+//! and `GenerateDataKey` on a customer managed key with a conditional key
+//! policy, and `GetSecretValue` of secrets under such a key. Each concurrent client owns one HTTP/1.1
 //! keep-alive connection and signs every request with SigV4 exactly as an
 //! AWS SDK does. As a ceiling, the same signed `GetSecretValue` load is sent
 //! to `kinko-bench bare`, a server that answers byte-identical responses
@@ -11,6 +13,7 @@
 //!
 //! ```text
 //! kinko-bench --secrets 10000 --duration 10 --concurrency 1,16,64
+//! kinko-bench --ops encrypt,decrypt,generate-data-key,get,get-cmk --concurrency 64
 //! kinko-bench --endpoint http://127.0.0.1:4566 --access-key-id AK --secret-access-key SK --no-seed
 //! kinko-bench bare --listen 127.0.0.1:0 --body-file response.json
 //! ```
@@ -20,8 +23,10 @@ mod bench;
 mod child;
 mod cli;
 mod client;
+mod cpu;
 mod load;
 mod ops;
+mod setup;
 mod signing;
 mod stats;
 

@@ -15,11 +15,34 @@ use rand::Rng;
 
 use crate::ops::random_uuid;
 
-/// SigV4 service name of AWS Secrets Manager.
-const SERVICE: &str = "secretsmanager";
 /// Content type of the AWS JSON 1.1 protocol.
 pub const CONTENT_TYPE_JSON_1_1: &str = "application/x-amz-json-1.1";
 const AGENT: &str = concat!("kinko-bench/", env!("CARGO_PKG_VERSION"));
+
+/// The AWS JSON 1.1 service a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    SecretsManager,
+    Kms,
+}
+
+impl Api {
+    /// The `X-Amz-Target` prefix (`<prefix>.<Operation>`).
+    pub fn target_prefix(self) -> &'static str {
+        match self {
+            Api::SecretsManager => "secretsmanager",
+            Api::Kms => "TrentService",
+        }
+    }
+
+    /// The SigV4 service name (credential scope).
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            Api::SecretsManager => "secretsmanager",
+            Api::Kms => "kms",
+        }
+    }
+}
 
 /// Signs requests for one endpoint with one set of credentials.
 pub struct Signer {
@@ -56,12 +79,13 @@ impl Signer {
         })
     }
 
-    /// A signed `POST /` calling `secretsmanager.<operation>` with a JSON body.
+    /// A signed `POST /` calling `<target prefix>.<operation>` of `api` with a JSON body.
     ///
     /// Carries the headers an AWS SDK sends (invocation id, attempt, user
     /// agents) and signs all but `user-agent`, with a fresh `x-amz-date`.
     pub fn request(
         &self,
+        api: Api,
         operation: &str,
         body: Vec<u8>,
         rng: &mut impl Rng,
@@ -73,20 +97,20 @@ impl Signer {
             .header(HOST, self.host.clone())
             .header(CONTENT_TYPE, CONTENT_TYPE_JSON_1_1)
             .header(CONTENT_LENGTH, body.len())
-            .header("x-amz-target", format!("secretsmanager.{operation}"))
+            .header("x-amz-target", format!("{}.{operation}", api.target_prefix()))
             .header(USER_AGENT, AGENT)
             .header("x-amz-user-agent", AGENT)
             .header("amz-sdk-invocation-id", random_uuid(rng).to_string())
             .header("amz-sdk-request", "attempt=1; max=1")
             .body(Full::new(body.clone()))
             .context("building request")?;
-        self.sign(&mut request, &body)?;
+        self.sign(&mut request, &body, api.signing_name())?;
         Ok(request)
     }
 
     /// Adds `x-amz-date`, `authorization` (and `x-amz-security-token` for
     /// temporary credentials) to `request`.
-    fn sign<B>(&self, request: &mut Request<B>, body: &[u8]) -> Result<()> {
+    fn sign<B>(&self, request: &mut Request<B>, body: &[u8], service: &str) -> Result<()> {
         let headers = request
             .headers()
             .iter()
@@ -102,7 +126,7 @@ impl Signer {
         let params = SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
-            .name(SERVICE)
+            .name(service)
             .time(SystemTime::now())
             .settings(self.settings.clone())
             .build()
@@ -133,7 +157,12 @@ mod tests {
     fn signs_like_an_sdk() -> Result<()> {
         let signer = Signer::new("127.0.0.1:4566", "eu-west-3", "AKIDEXAMPLE", "secret", None)?;
         let mut rng = SmallRng::seed_from_u64(1);
-        let request = signer.request("ListSecrets", br#"{"MaxResults":100}"#.to_vec(), &mut rng)?;
+        let request = signer.request(
+            Api::SecretsManager,
+            "ListSecrets",
+            br#"{"MaxResults":100}"#.to_vec(),
+            &mut rng,
+        )?;
         assert_eq!(request.uri(), "/");
         assert_eq!(header(&request, "host"), "127.0.0.1:4566");
         assert_eq!(header(&request, "x-amz-target"), "secretsmanager.ListSecrets");
@@ -151,9 +180,24 @@ mod tests {
     }
 
     #[test]
+    fn signs_kms_requests_for_kms() -> Result<()> {
+        let signer = Signer::new("127.0.0.1:4566", "us-east-1", "AKIDEXAMPLE", "secret", None)?;
+        let request = signer.request(Api::Kms, "Encrypt", b"{}".to_vec(), &mut rand::rng())?;
+        assert_eq!(header(&request, "x-amz-target"), "TrentService.Encrypt");
+        assert_eq!(header(&request, "content-type"), CONTENT_TYPE_JSON_1_1);
+        assert!(header(&request, "authorization").contains("/us-east-1/kms/aws4_request"));
+        Ok(())
+    }
+
+    #[test]
     fn signs_the_session_token() -> Result<()> {
         let signer = Signer::new("127.0.0.1:1", "us-east-1", "ASIA", "secret", Some("tok"))?;
-        let request = signer.request("ListSecrets", b"{}".to_vec(), &mut rand::rng())?;
+        let request = signer.request(
+            Api::SecretsManager,
+            "ListSecrets",
+            b"{}".to_vec(),
+            &mut rand::rng(),
+        )?;
         assert_eq!(header(&request, "x-amz-security-token"), "tok");
         assert!(header(&request, "authorization").contains("x-amz-security-token;"));
         Ok(())

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use crate::cpu::Usage;
 use crate::ops::Op;
 
 /// Highest latency the histograms track exactly (longer ones are clamped): 60 s in µs.
@@ -113,6 +114,8 @@ pub struct RunResult {
     pub concurrency: usize,
     pub measured: Duration,
     pub tally: Tally,
+    /// CPU use during the measured window, where `/proc` tells.
+    pub cpu: Option<Usage>,
 }
 
 impl RunResult {
@@ -136,6 +139,13 @@ impl RunResult {
 
     pub fn throughput(&self) -> f64 {
         self.requests() as f64 / self.measured.as_secs_f64()
+    }
+
+    /// Server CPU microseconds per request, for display.
+    fn server_cpu_per_request(&self) -> String {
+        self.cpu
+            .and_then(|c| c.server_us_per_request(self.throughput()))
+            .map_or_else(|| "–".to_owned(), |us| format!("{us:.0} µs"))
     }
 
     /// A latency for display: a dash when nothing succeeded.
@@ -185,6 +195,9 @@ impl RunResult {
         } else if self.requests() == 0 {
             line.push_str("  NO SUCCESSFUL REQUEST");
         }
+        if let Some(cpu) = &self.cpu {
+            let _ = write!(line, "  CPU server/client/other {}", cpu.summary());
+        }
         if self.tally.abandoned > 0 {
             let _ = write!(line, "  ({} abandoned in flight)", self.tally.abandoned);
         }
@@ -219,6 +232,7 @@ impl RunResult {
                 "max": self.max_us(),
             },
             "error_kinds": errors,
+            "cpu": self.cpu.map(|c| c.to_json(self.throughput())),
         })
     }
 }
@@ -255,8 +269,9 @@ pub fn format_rate(rate: f64) -> String {
 /// The results as a markdown table.
 pub fn markdown_table(results: &[RunResult]) -> String {
     let mut out = String::from(
-        "| server | operation | concurrency | requests | req/s | p50 | p99 | max | errors |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server | operation | concurrency | requests | req/s | p50 | p99 | max | errors | \
+         server CPU per request | CPU % server / client / other |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in results {
         let errors = if r.has_errors() {
@@ -266,7 +281,7 @@ pub fn markdown_table(results: &[RunResult]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.server.name(),
             r.op.name(),
             r.concurrency,
@@ -276,6 +291,8 @@ pub fn markdown_table(results: &[RunResult]) -> String {
             r.latency(r.p99_us()),
             r.latency(r.max_us()),
             errors,
+            r.server_cpu_per_request(),
+            r.cpu.map_or_else(|| "–".to_owned(), |c| c.summary()),
         );
     }
     out
@@ -335,6 +352,70 @@ pub fn ratio_table(ratios: &[Ratio<'_>]) -> String {
             r.throughput_ratio() * 100.0,
             format_us(r.kinko.p50_us()),
             format_us(r.bare.p50_us()),
+        );
+    }
+    out
+}
+
+/// GetSecretValue under a customer managed key versus under aws/secretsmanager, at one
+/// concurrency level where both ran.
+pub struct CmkRatio<'a> {
+    pub default_key: &'a RunResult,
+    pub cmk: &'a RunResult,
+}
+
+impl CmkRatio<'_> {
+    pub fn throughput_ratio(&self) -> f64 {
+        self.cmk.throughput() / self.default_key.throughput()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "concurrency": self.cmk.concurrency,
+            "default_key_requests_per_sec": self.default_key.throughput(),
+            "cmk_requests_per_sec": self.cmk.throughput(),
+            "cmk_over_default_key": self.throughput_ratio(),
+            "default_key_p99_us": self.default_key.p99_us(),
+            "cmk_p99_us": self.cmk.p99_us(),
+            "default_key_server_cpu_us_per_request": self.default_key.cpu.and_then(|c| c.server_us_per_request(self.default_key.throughput())),
+            "cmk_server_cpu_us_per_request": self.cmk.cpu.and_then(|c| c.server_us_per_request(self.cmk.throughput())),
+        })
+    }
+}
+
+/// Pairs each kinko `get-cmk` run with the kinko `get` run of the same concurrency.
+pub fn cmk_ratios(results: &[RunResult]) -> Vec<CmkRatio<'_>> {
+    let kinko = |op: Op| {
+        results
+            .iter()
+            .filter(move |r| r.server == Server::Kinko && r.op == op)
+    };
+    kinko(Op::GetCmk)
+        .filter_map(|cmk| {
+            let default_key = kinko(Op::Get).find(|g| g.concurrency == cmk.concurrency)?;
+            Some(CmkRatio { default_key, cmk })
+        })
+        .collect()
+}
+
+pub fn cmk_ratio_table(ratios: &[CmkRatio<'_>]) -> String {
+    let mut out = String::from(
+        "| concurrency | aws/secretsmanager req/s | customer managed key req/s | CMK/default | \
+         aws/secretsmanager p99 | customer managed key p99 | server CPU per request (default / CMK) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in ratios {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} % | {} | {} | {} / {} |",
+            r.cmk.concurrency,
+            format_rate(r.default_key.throughput()),
+            format_rate(r.cmk.throughput()),
+            r.throughput_ratio() * 100.0,
+            format_us(r.default_key.p99_us()),
+            format_us(r.cmk.p99_us()),
+            r.default_key.server_cpu_per_request(),
+            r.cmk.server_cpu_per_request(),
         );
     }
     out
