@@ -9,11 +9,13 @@
 //! Parsed policies are cached per principal and IAM revision: any IAM change bumps the account's
 //! revision, so a detached policy stops granting on the very next request.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kinko_core::iam::IamState;
 use kinko_core::principal::{Principal, PrincipalKind};
+use kinko_core::secret::Tag;
 use kinko_core::store::StoreError;
 use kinko_policy::{ConditionContext, PolicyKind, PolicySet, PrincipalCtx};
 
@@ -52,7 +54,7 @@ pub struct Check<'a> {
     pub resource: Resource<'a>,
     pub resource_policy: Option<ResourcePolicy<'a>>,
     /// Service condition keys (`secretsmanager:VersionStage`, `sts:ExternalId`, ...).
-    pub context: &'a [(&'a str, String)],
+    pub context: &'a [(&'a str, &'a str)],
     /// Tags the request would set (`aws:RequestTag/*`, `aws:TagKeys`).
     pub request_tags: &'a [(String, String)],
 }
@@ -88,11 +90,14 @@ struct PrincipalPolicies {
 /// A parsed document, or `None` when it doesn't parse (it then grants nothing).
 type ParsedDocument = Option<Arc<kinko_policy::Policy>>;
 
-/// Caches parsed policies: per principal (keyed with the IAM revision) and per document.
+/// Caches parsed policies: per principal (with the IAM revision they were built at) and per
+/// document. Both are looked up by `&str` on every request, without allocating a key.
 #[derive(Default)]
 pub struct PolicyCache {
-    principals: Mutex<HashMap<(String, i64), Arc<PrincipalPolicies>>>,
-    documents: Mutex<HashMap<(PolicyKindKey, String), ParsedDocument>>,
+    /// Principal ARN → (IAM revision, policies); an entry of another revision is stale.
+    principals: Mutex<HashMap<String, (i64, Arc<PrincipalPolicies>)>>,
+    /// Document → its parse for each kind it was used as (indexed by [`PolicyKindKey::index`]).
+    documents: Mutex<HashMap<Box<str>, [Option<ParsedDocument>; PolicyKindKey::COUNT]>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +113,19 @@ enum PolicyKindKey {
 const MAX_CACHED: usize = 10_000;
 
 impl PolicyKindKey {
+    const COUNT: usize = 6;
+
+    fn index(self) -> usize {
+        match self {
+            PolicyKindKey::Identity => 0,
+            PolicyKindKey::Resource => 1,
+            PolicyKindKey::Trust => 2,
+            PolicyKindKey::Boundary => 3,
+            PolicyKindKey::Session => 4,
+            PolicyKindKey::Key => 5,
+        }
+    }
+
     fn kind(self) -> PolicyKind {
         match self {
             PolicyKindKey::Identity => PolicyKind::Identity,
@@ -123,16 +141,27 @@ impl PolicyKindKey {
 impl PolicyCache {
     /// A parsed policy; `None` when the stored document doesn't parse (it then grants nothing).
     fn parsed(&self, kind: PolicyKindKey, doc: &str) -> Option<Arc<kinko_policy::Policy>> {
-        let key = (kind, doc.to_owned());
-        if let Some(p) = self.documents.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        let i = kind.index();
+        if let Some(p) = self
+            .documents
+            .lock()
+            .ok()
+            .and_then(|m| m.get(doc).and_then(|kinds| kinds[i].clone()))
+        {
             return p;
         }
         let parsed = kinko_policy::Policy::parse(doc, kind.kind()).ok().map(Arc::new);
         if let Ok(mut m) = self.documents.lock() {
-            if m.len() >= MAX_CACHED {
-                m.clear();
+            if let Some(kinds) = m.get_mut(doc) {
+                kinds[i] = Some(parsed.clone());
+            } else {
+                if m.len() >= MAX_CACHED {
+                    m.clear();
+                }
+                let mut kinds: [Option<ParsedDocument>; PolicyKindKey::COUNT] = Default::default();
+                kinds[i] = Some(parsed.clone());
+                m.insert(doc.into(), kinds);
             }
-            m.insert(key, parsed.clone());
         }
         parsed
     }
@@ -183,17 +212,16 @@ async fn principal_policies(
     services: &Services,
     p: &Principal,
 ) -> Result<Arc<PrincipalPolicies>, StoreError> {
-    let iam = services.store.iam_state(&p.account_id).await?;
-    let key = (p.arn.clone(), iam.revision);
-    if let Some(hit) = services
-        .policies
-        .principals
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&key).cloned())
-    {
+    // The revision alone decides whether the cached policies are current: no copy of the state.
+    let revision = services.store.iam_revision(&p.account_id).await?;
+    if let Some(hit) = services.policies.principals.lock().ok().and_then(|m| {
+        m.get(p.arn.as_str())
+            .filter(|(r, _)| *r == revision)
+            .map(|(_, pp)| pp.clone())
+    }) {
         return Ok(hit);
     }
+    let iam = services.store.iam_state(&p.account_id).await?;
     let cache = &services.policies;
     let mut docs: Vec<String> = Vec::new();
     let (ctx, boundary, exists) = match &p.kind {
@@ -255,10 +283,10 @@ async fn principal_policies(
         exists,
     });
     if let Ok(mut m) = services.policies.principals.lock() {
-        if m.len() >= MAX_CACHED {
+        if m.len() >= MAX_CACHED && !m.contains_key(p.arn.as_str()) {
             m.clear();
         }
-        m.insert(key, built.clone());
+        m.insert(p.arn.clone(), (iam.revision, built.clone()));
     }
     Ok(built)
 }
@@ -277,39 +305,78 @@ pub async fn check_with_tags(
     c: &Check<'_>,
     resource_tags: ResourceTags<'_>,
 ) -> Result<(), Denied> {
+    decide(
+        services,
+        rc,
+        c,
+        resource_tags.service,
+        resource_tags.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .await
+}
+
+/// Decides one request on a secret or key: its stored `tags` feed `aws:ResourceTag/*` (and
+/// `<service>:ResourceTag/*` when `service` is given), without copying them.
+pub async fn check_with_stored_tags(
+    services: &Services,
+    rc: &RequestContext,
+    c: &Check<'_>,
+    service: Option<&str>,
+    tags: &[Tag],
+) -> Result<(), Denied> {
+    decide(
+        services,
+        rc,
+        c,
+        service,
+        tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+    )
+    .await
+}
+
+async fn decide<'t>(
+    services: &Services,
+    rc: &RequestContext,
+    c: &Check<'_>,
+    tag_service: Option<&str>,
+    resource_tags: impl Iterator<Item = (&'t str, &'t str)>,
+) -> Result<(), Denied> {
     let pp = principal_policies(services, &rc.principal)
         .await
         .map_err(|e| denied_internal(e, rc))?;
-    let mut principal = pp.ctx.clone();
-    if let Some(s) = &rc.session {
-        principal.tags.extend(s.tags.iter().cloned());
-    }
-    if let Some(org) = services
+    let org_id = services
         .store
-        .organization()
+        .organization_id_of(&rc.principal.account_id)
         .await
-        .map_err(|e| denied_internal(e, rc))?
-        && org.accounts.iter().any(|a| a.id == rc.principal.account_id)
-    {
-        principal.org_id = Some(org.id.clone());
-    }
+        .map_err(|e| denied_internal(e, rc))?;
+    let session_tags = rc.session.as_ref().map_or(&[][..], |s| s.tags.as_slice());
+    // The cached principal as it is, unless the request adds session tags or an organization.
+    let principal: Cow<'_, PrincipalCtx> = if session_tags.is_empty() && org_id.is_none() {
+        Cow::Borrowed(&pp.ctx)
+    } else {
+        let mut p = pp.ctx.clone();
+        p.tags.extend(session_tags.iter().cloned());
+        if org_id.is_some() {
+            p.org_id = org_id;
+        }
+        Cow::Owned(p)
+    };
+    let principal = principal.as_ref();
     let now = services.clock.now().to_offset_date_time();
-    let mut ctx = ConditionContext::for_request(&principal, now);
+    let mut ctx = ConditionContext::for_request(principal, now);
     if let Some(ip) = rc.source_ip {
         ctx.set_source_ip(ip);
     }
     ctx.set_secure_transport(false);
-    if !resource_tags.tags.is_empty() {
-        ctx.add_resource_tags(
-            resource_tags.service,
-            resource_tags.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+    let mut resource_tags = resource_tags.peekable();
+    if resource_tags.peek().is_some() {
+        ctx.add_resource_tags(tag_service, resource_tags);
     }
     if !c.request_tags.is_empty() {
         ctx.add_request_tags(c.request_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
     for (k, v) in c.context {
-        ctx.insert(k, v.as_str());
+        ctx.insert(k, *v);
     }
     let cache = &services.policies;
     let resource_policy = c.resource_policy.and_then(|rp| match rp {
@@ -352,7 +419,7 @@ pub async fn check_with_tags(
         ),
     };
     let req = kinko_policy::Request {
-        principal: &principal,
+        principal,
         action: c.action,
         resource,
         resource_account,

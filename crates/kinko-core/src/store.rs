@@ -142,11 +142,26 @@ pub trait Store: Send + Sync + 'static {
     // --- IAM ---
     /// The account's IAM state; an empty one with revision 0 when nothing was stored yet.
     async fn iam_state(&self, account_id: &str) -> Result<IamState, StoreError>;
+    /// The revision of the account's IAM state (0 when nothing was stored yet): what
+    /// `iam_state(account_id).revision` would be, without copying the state. Authorization asks
+    /// for it on every request.
+    async fn iam_revision(&self, account_id: &str) -> Result<i64, StoreError> {
+        Ok(self.iam_state(account_id).await?.revision)
+    }
     /// Stores the state, based on `state.revision` (0 = first write); `Conflict` when it changed.
     async fn write_iam_state(&self, state: IamState) -> Result<(), StoreError>;
 
     // --- Organizations ---
     async fn organization(&self) -> Result<Option<Organization>, StoreError>;
+    /// The id of the organization `account_id` is a member of (`aws:PrincipalOrgID`), without
+    /// copying the organization. Authorization asks for it on every request.
+    async fn organization_id_of(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .organization()
+            .await?
+            .filter(|o| o.accounts.iter().any(|a| a.id == account_id))
+            .map(|o| o.id))
+    }
     /// Stores the organization, based on `org.revision` (0 = create); `Conflict` when it changed.
     async fn write_organization(&self, org: Organization) -> Result<(), StoreError>;
     /// One transaction: the organization (based on its revision), a new account and its IAM state.

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use base64::Engine as _;
@@ -314,16 +315,149 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
 /// several values (multi-valued keys such as `aws:TagKeys`); a key present with no values is an
 /// *empty set*, which every operator treats like an absent key (`ForAllValues` true,
 /// `ForAnyValue` false, `Null: true` true).
+///
+/// Built once or twice per request on the server's hot path, so it avoids per-key allocations:
+/// keys are stored lowercased (the global `aws:` keys as static strings), single values inline,
+/// in a map with a cheap non-cryptographic hasher (the keys come from the server and the policies,
+/// and a context holds a few dozen of them).
 #[derive(Debug, Clone, Default)]
 pub struct ConditionContext {
-    entries: HashMap<Box<str>, Vec<ContextValue>>,
+    entries: HashMap<Cow<'static, str>, Values, BuildHasherDefault<FxHasher>>,
+}
+
+/// The values of one key: one inline (the common case) or any number.
+#[derive(Debug, Clone)]
+enum Values {
+    One(ContextValue),
+    Many(Vec<ContextValue>),
+}
+
+impl Values {
+    fn from_vec(mut values: Vec<ContextValue>) -> Self {
+        if values.len() == 1
+            && let Some(v) = values.pop()
+        {
+            return Values::One(v);
+        }
+        Values::Many(values)
+    }
+
+    fn as_slice(&self) -> &[ContextValue] {
+        match self {
+            Values::One(v) => std::slice::from_ref(v),
+            Values::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, value: ContextValue) {
+        match self {
+            Values::Many(v) => v.push(value),
+            Values::One(_) => {
+                if let Values::One(first) = std::mem::replace(self, Values::Many(Vec::new())) {
+                    *self = Values::Many(vec![first, value]);
+                }
+            }
+        }
+    }
+}
+
+/// The multiply-rotate hash rustc uses (FxHash): a few cycles per 8 bytes, which is all a map of
+/// a few dozen server-built keys needs.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// Whether `key` would change under [`normalize`]: the exact test the keys were always lowercased
+/// by (`char::is_uppercase`), with a byte scan for the usual all-ASCII key.
+#[inline]
+fn needs_lowercase(key: &str) -> bool {
+    if key.is_ascii() {
+        key.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        key.chars().any(char::is_uppercase)
+    }
 }
 
 fn normalize(key: &str) -> Cow<'_, str> {
-    if key.chars().any(char::is_uppercase) {
+    if needs_lowercase(key) {
         Cow::Owned(key.to_lowercase())
     } else {
         Cow::Borrowed(key)
+    }
+}
+
+/// `key` normalized and owned, reusing its buffer when it is ASCII.
+fn normalize_owned(mut key: String) -> Cow<'static, str> {
+    if needs_lowercase(&key) {
+        if key.is_ascii() {
+            key.make_ascii_lowercase();
+        } else {
+            key = key.to_lowercase();
+        }
+    }
+    Cow::Owned(key)
+}
+
+/// `<prefix><suffix>` normalized, in one allocation when it is ASCII (`prefix` is lowercase).
+fn prefixed_key(prefix: &str, suffix: &str) -> Cow<'static, str> {
+    let mut key = String::with_capacity(prefix.len() + suffix.len());
+    key.push_str(prefix);
+    key.push_str(suffix);
+    normalize_owned(key)
+}
+
+fn static_key(key: &'static str) -> Cow<'static, str> {
+    debug_assert!(!needs_lowercase(key), "{key}");
+    Cow::Borrowed(key)
+}
+
+fn to_key(key: &str) -> Cow<'static, str> {
+    match normalize(key) {
+        Cow::Borrowed(k) => Cow::Owned(k.to_owned()),
+        Cow::Owned(k) => Cow::Owned(k),
     }
 }
 
@@ -337,7 +471,9 @@ impl ConditionContext {
     /// [`Self::add_time_keys`]. Callers add request keys (`aws:SourceIp`,
     /// `aws:SecureTransport`, tags, service keys) on top.
     pub fn for_request(principal: &PrincipalCtx, now: OffsetDateTime) -> Self {
-        let mut ctx = Self::new();
+        let mut ctx = ConditionContext {
+            entries: HashMap::with_capacity_and_hasher(16 + principal.tags.len(), Default::default()),
+        };
         ctx.add_principal_keys(principal);
         ctx.add_time_keys(now);
         ctx
@@ -345,17 +481,29 @@ impl ConditionContext {
 
     /// Appends one value to `key`.
     pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        self.entries
-            .entry(normalize(key).into())
-            .or_default()
-            .push(value.into());
+        let value = value.into();
+        let normalized = normalize(key);
+        if let Some(values) = self.entries.get_mut(&*normalized) {
+            values.push(value);
+        } else {
+            let key = match normalized {
+                Cow::Borrowed(k) => Cow::Owned(k.to_owned()),
+                Cow::Owned(k) => Cow::Owned(k),
+            };
+            self.entries.insert(key, Values::One(value));
+        }
         self
     }
 
     /// Replaces all values of `key` (an empty `values` makes the key present with an empty set).
     pub fn set(&mut self, key: &str, values: Vec<ContextValue>) -> &mut Self {
-        self.entries.insert(normalize(key).into(), values);
+        self.entries.insert(to_key(key), Values::from_vec(values));
         self
+    }
+
+    /// Replaces all values of a key already normalized.
+    fn set_one(&mut self, key: Cow<'static, str>, value: ContextValue) {
+        self.entries.insert(key, Values::One(value));
     }
 
     /// Removes `key`.
@@ -366,7 +514,7 @@ impl ConditionContext {
 
     /// The values of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&[ContextValue]> {
-        self.entries.get(&*normalize(key)).map(Vec::as_slice)
+        self.entries.get(&*normalize(key)).map(Values::as_slice)
     }
 
     /// The text of `key` if it has exactly one value: what a policy variable resolves to
@@ -385,11 +533,14 @@ impl ConditionContext {
     /// kind of principal (IAM User Guide, AWS global condition context keys).
     pub fn add_principal_keys(&mut self, p: &PrincipalCtx) -> &mut Self {
         let is_service = p.kind == PrincipalKind::Service;
-        self.set("aws:PrincipalIsAWSService", vec![ContextValue::Bool(is_service)]);
+        self.set_one(
+            static_key("aws:principalisawsservice"),
+            ContextValue::Bool(is_service),
+        );
         if is_service {
-            self.set(
-                "aws:PrincipalServiceName",
-                vec![ContextValue::String(p.arn.clone())],
+            self.set_one(
+                static_key("aws:principalservicename"),
+                ContextValue::String(p.arn.clone()),
             );
             return self;
         }
@@ -402,34 +553,40 @@ impl ConditionContext {
             PrincipalKind::Service | PrincipalKind::IdentityProvider => None,
         };
         if let Some(t) = principal_type {
-            self.set("aws:PrincipalType", vec![ContextValue::String(t.to_owned())]);
+            self.set_one(
+                static_key("aws:principaltype"),
+                ContextValue::String(t.to_owned()),
+            );
         }
         if matches!(p.kind, PrincipalKind::Anonymous | PrincipalKind::IdentityProvider) {
             return self;
         }
-        self.set(
-            "aws:PrincipalArn",
-            vec![ContextValue::Arn(p.principal_arn().to_owned())],
+        self.set_one(
+            static_key("aws:principalarn"),
+            ContextValue::Arn(p.principal_arn().to_owned()),
         );
         if !p.account_id.is_empty() {
-            self.set(
-                "aws:PrincipalAccount",
-                vec![ContextValue::String(p.account_id.clone())],
+            self.set_one(
+                static_key("aws:principalaccount"),
+                ContextValue::String(p.account_id.clone()),
             );
         }
         if !p.user_id.is_empty() {
-            self.set("aws:userid", vec![ContextValue::String(p.user_id.clone())]);
+            self.set_one(static_key("aws:userid"), ContextValue::String(p.user_id.clone()));
         }
         if let (PrincipalKind::User, Some(name)) = (p.kind, &p.username) {
-            self.set("aws:username", vec![ContextValue::String(name.clone())]);
+            self.set_one(static_key("aws:username"), ContextValue::String(name.clone()));
         }
         if let Some(org) = &p.org_id {
-            self.set("aws:PrincipalOrgID", vec![ContextValue::String(org.clone())]);
+            self.set_one(
+                static_key("aws:principalorgid"),
+                ContextValue::String(org.clone()),
+            );
         }
         for (k, v) in &p.tags {
-            self.set(
-                &format!("aws:PrincipalTag/{k}"),
-                vec![ContextValue::String(v.clone())],
+            self.set_one(
+                prefixed_key("aws:principaltag/", k),
+                ContextValue::String(v.clone()),
             );
         }
         self
@@ -437,10 +594,10 @@ impl ConditionContext {
 
     /// Sets `aws:CurrentTime` and `aws:EpochTime` from `now`.
     pub fn add_time_keys(&mut self, now: OffsetDateTime) -> &mut Self {
-        self.set("aws:CurrentTime", vec![ContextValue::Date(now)]);
-        self.set(
-            "aws:EpochTime",
-            vec![ContextValue::Number(now.unix_timestamp() as f64)],
+        self.set_one(static_key("aws:currenttime"), ContextValue::Date(now));
+        self.set_one(
+            static_key("aws:epochtime"),
+            ContextValue::Number(now.unix_timestamp() as f64),
         );
         self
     }
@@ -452,10 +609,12 @@ impl ConditionContext {
         service: Option<&str>,
         tags: impl IntoIterator<Item = (&'t str, &'t str)>,
     ) -> &mut Self {
+        let mut service_prefix = None;
         for (k, v) in tags {
-            self.set(&format!("aws:ResourceTag/{k}"), vec![ContextValue::from(v)]);
+            self.set_one(prefixed_key("aws:resourcetag/", k), ContextValue::from(v));
             if let Some(svc) = service {
-                self.set(&format!("{svc}:ResourceTag/{k}"), vec![ContextValue::from(v)]);
+                let prefix = service_prefix.get_or_insert_with(|| to_key(&format!("{svc}:ResourceTag/")));
+                self.set_one(prefixed_key(prefix, k), ContextValue::from(v));
             }
         }
         self
@@ -466,21 +625,24 @@ impl ConditionContext {
     pub fn add_request_tags<'t>(&mut self, tags: impl IntoIterator<Item = (&'t str, &'t str)>) -> &mut Self {
         let mut keys = Vec::new();
         for (k, v) in tags {
-            self.set(&format!("aws:RequestTag/{k}"), vec![ContextValue::from(v)]);
+            self.set_one(prefixed_key("aws:requesttag/", k), ContextValue::from(v));
             keys.push(ContextValue::from(k));
         }
-        self.set("aws:TagKeys", keys);
+        self.entries
+            .insert(static_key("aws:tagkeys"), Values::from_vec(keys));
         self
     }
 
     /// Sets `aws:SourceIp`.
     pub fn set_source_ip(&mut self, ip: IpAddr) -> &mut Self {
-        self.set("aws:SourceIp", vec![ContextValue::Ip(ip)])
+        self.set_one(static_key("aws:sourceip"), ContextValue::Ip(ip));
+        self
     }
 
     /// Sets `aws:SecureTransport`.
     pub fn set_secure_transport(&mut self, tls: bool) -> &mut Self {
-        self.set("aws:SecureTransport", vec![ContextValue::Bool(tls)])
+        self.set_one(static_key("aws:securetransport"), ContextValue::Bool(tls));
+        self
     }
 }
 
@@ -524,6 +686,53 @@ mod tests {
         assert_eq!(c.single_str("aws:PRINCIPALTAG/TEAM").as_deref(), Some("red"));
         c.insert("aws:principaltag/team", "blue");
         assert!(c.single_str("aws:PrincipalTag/Team").is_none());
+    }
+
+    #[test]
+    fn values_and_generated_keys() {
+        let mut c = ConditionContext::new();
+        c.set("svc:Empty", vec![]);
+        assert_eq!(c.get("svc:empty").map(<[_]>::len), Some(0));
+        c.insert("SVC:EMPTY", "a");
+        c.insert("svc:empty", "b");
+        c.insert("svc:Empty", "c");
+        let got: Vec<_> = c
+            .get("svc:empty")
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_str())
+            .collect();
+        assert_eq!(got, ["a", "b", "c"]);
+        c.set("svc:empty", vec!["z".into()]);
+        assert_eq!(c.single_str("svc:empty").as_deref(), Some("z"));
+        c.remove("Svc:Empty");
+        assert!(c.get("svc:empty").is_none());
+
+        c.add_resource_tags(Some("SecretsManager"), [("Team", "red"), ("ÄΣ", "x")]);
+        c.add_request_tags([("Env", "prod")]);
+        assert_eq!(c.single_str("aws:resourcetag/team").as_deref(), Some("red"));
+        assert_eq!(
+            c.single_str("secretsmanager:ResourceTag/TEAM").as_deref(),
+            Some("red")
+        );
+        assert_eq!(c.single_str("aws:ResourceTag/äς").as_deref(), Some("x"));
+        assert_eq!(c.single_str("aws:RequestTag/env").as_deref(), Some("prod"));
+        assert_eq!(c.single_str("AWS:TagKeys").as_deref(), Some("Env"));
+        c.add_request_tags([]);
+        assert_eq!(c.get("aws:tagkeys").map(<[_]>::len), Some(0));
+
+        let p = PrincipalCtx::assumed_role("arn:aws:iam::111122223333:role/App", "s", "AROAEXAMPLE")
+            .with_tags([("CostCenter", "42")])
+            .with_org("o-abc");
+        let c = ConditionContext::for_request(&p, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(c.single_str("aws:PrincipalTag/costcenter").as_deref(), Some("42"));
+        assert_eq!(c.single_str("aws:PrincipalOrgID").as_deref(), Some("o-abc"));
+        assert_eq!(c.single_str("aws:PrincipalType").as_deref(), Some("AssumedRole"));
+        assert_eq!(
+            c.single_str("aws:PrincipalIsAWSService").as_deref(),
+            Some("false")
+        );
+        assert_eq!(c.single_str("aws:EpochTime").as_deref(), Some("0"));
     }
 
     #[test]

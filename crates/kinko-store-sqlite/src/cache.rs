@@ -229,6 +229,11 @@ impl Cache {
         self.maps.lock().ok()?.iam.get(account).cloned()
     }
 
+    /// The cached state's revision, without copying the state.
+    pub fn iam_revision(&self, account: &str) -> Option<i64> {
+        self.maps.lock().ok()?.iam.get(account).map(|s| s.revision)
+    }
+
     pub fn fill_iam_state(&self, t: Ticket, state: &IamState) {
         self.fill(t, |m| {
             bounded(&mut m.iam);
@@ -277,6 +282,18 @@ impl Cache {
 impl Cache {
     pub fn organization(&self) -> Option<Option<Organization>> {
         self.maps.lock().ok()?.organization.clone()
+    }
+
+    /// When the organization is cached: the id of the one `account` is a member of, if any,
+    /// without copying the organization.
+    pub fn organization_id_of(&self, account: &str) -> Option<Option<String>> {
+        let m = self.maps.lock().ok()?;
+        let org = m.organization.as_ref()?;
+        Some(
+            org.as_ref()
+                .filter(|o| o.accounts.iter().any(|a| a.id == account))
+                .map(|o| o.id.clone()),
+        )
     }
 
     pub fn fill_organization(&self, t: Ticket, org: &Option<Organization>) {

@@ -165,6 +165,13 @@ impl Store for SqliteStore {
         Ok(s)
     }
 
+    async fn iam_revision(&self, account_id: &str) -> Result<i64, StoreError> {
+        if let Some(r) = self.cache.iam_revision(account_id) {
+            return Ok(r);
+        }
+        Ok(self.iam_state(account_id).await?.revision)
+    }
+
     async fn write_iam_state(&self, state: IamState) -> Result<(), StoreError> {
         let state = Arc::new(state);
         let s = state.clone();
@@ -188,6 +195,17 @@ impl Store for SqliteStore {
         let o = self.db.read(queries::organization)?;
         self.cache.fill_organization(t, &o);
         Ok(o)
+    }
+
+    async fn organization_id_of(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(id) = self.cache.organization_id_of(account_id) {
+            return Ok(id);
+        }
+        Ok(self
+            .organization()
+            .await?
+            .filter(|o| o.accounts.iter().any(|a| a.id == account_id))
+            .map(|o| o.id))
     }
 
     async fn write_organization(&self, org: Organization) -> Result<(), StoreError> {

@@ -19,7 +19,7 @@ use kinko_wire::WireError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::authz::{self, Check, Resource, ResourcePolicy, ResourceTags};
+use crate::authz::{self, Check, Resource, ResourcePolicy};
 use crate::{RequestContext, Services};
 
 pub use error::KmsError;
@@ -270,15 +270,26 @@ impl Cx<'_> {
         conditions: &[(String, String)],
         request_tags: &[(String, String)],
     ) -> Result<(), KmsError> {
-        let mut context = self.base_conditions();
-        context.extend(key_conditions());
-        context.extend(conditions.iter().cloned());
-        let context: Vec<(&str, String)> = context.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let tags: Vec<(String, String)> = key
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
+        let conditions = conditions.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        self.authorize_key_with(action, key, conditions, request_tags)
+            .await
+    }
+
+    /// [`Self::authorize_key`] with borrowed condition keys and values.
+    pub async fn authorize_key_with<'c>(
+        &self,
+        action: &str,
+        key: &KmsKey,
+        conditions: impl Iterator<Item = (&'c str, &'c str)>,
+        request_tags: &[(String, String)],
+    ) -> Result<(), KmsError> {
+        let mut context: Vec<(&str, &str)> = Vec::with_capacity(KEY_CONDITIONS.len() + 8);
+        context.push(self.base_condition());
+        context.extend(KEY_CONDITIONS);
+        // One by one: each pair is re-borrowed at the vector's (shorter) lifetime.
+        for pair in conditions {
+            context.push(pair);
+        }
         let check = Check {
             action,
             resource: Resource::Arn {
@@ -289,17 +300,9 @@ impl Cx<'_> {
             context: &context,
             request_tags,
         };
-        authz::check_with_tags(
-            self.services,
-            self.rc,
-            &check,
-            ResourceTags {
-                service: None,
-                tags: &tags,
-            },
-        )
-        .await
-        .map_err(|d| KmsError::AccessDenied(d.message))
+        authz::check_with_stored_tags(self.services, self.rc, &check, None, &key.tags)
+            .await
+            .map_err(|d| KmsError::AccessDenied(d.message))
     }
 
     /// Authorizes `action` on identity policies alone (`"*"` for CreateKey, ListKeys, ListAliases,
@@ -311,9 +314,9 @@ impl Cx<'_> {
         conditions: &[(String, String)],
         request_tags: &[(String, String)],
     ) -> Result<(), KmsError> {
-        let mut context = self.base_conditions();
-        context.extend(conditions.iter().cloned());
-        let context: Vec<(&str, String)> = context.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let mut context: Vec<(&str, &str)> = Vec::with_capacity(1 + conditions.len());
+        context.push(self.base_condition());
+        context.extend(conditions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let check = Check {
             action,
             resource,
@@ -326,19 +329,18 @@ impl Cx<'_> {
             .map_err(|d| KmsError::AccessDenied(d.message))
     }
 
-    fn base_conditions(&self) -> Vec<(String, String)> {
-        vec![("kms:CallerAccount".into(), self.account().to_owned())]
+    /// `kms:CallerAccount`, which every request has.
+    fn base_condition(&self) -> (&'static str, &str) {
+        ("kms:CallerAccount", self.account())
     }
 }
 
 /// Condition keys every request on an existing key has (only symmetric AWS_KMS keys exist here).
-fn key_conditions() -> [(String, String); 3] {
-    [
-        ("kms:KeySpec".into(), model::SYMMETRIC_DEFAULT.into()),
-        ("kms:KeyUsage".into(), model::ENCRYPT_DECRYPT.into()),
-        ("kms:KeyOrigin".into(), "AWS_KMS".into()),
-    ]
-}
+const KEY_CONDITIONS: [(&str, &str); 3] = [
+    ("kms:KeySpec", model::SYMMETRIC_DEFAULT),
+    ("kms:KeyUsage", model::ENCRYPT_DECRYPT),
+    ("kms:KeyOrigin", "AWS_KMS"),
+];
 
 /// `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys` for a request's context.
 pub(crate) fn context_conditions(context: &EncryptionContext) -> Vec<(String, String)> {

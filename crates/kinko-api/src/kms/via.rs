@@ -18,7 +18,7 @@ use kinko_crypto::Key256;
 use kinko_crypto::blob::EncryptionContext;
 use zeroize::Zeroizing;
 
-use super::{Accepts, Cx, KmsError, context_conditions, model, usable};
+use super::{Accepts, Cx, KmsError, model, usable};
 use crate::{KmsCall, KmsOperation, RequestContext, Services};
 
 /// KMS for one request another service serves.
@@ -81,12 +81,24 @@ impl<'a> Via<'a> {
         key: &KmsKey,
         context: &EncryptionContext,
     ) -> Result<(), KmsError> {
-        let mut conditions = context_conditions(context);
-        conditions.push(("kms:ViaService".into(), self.service.clone()));
-        if matches!(action, "kms:Encrypt" | "kms:Decrypt") {
-            conditions.push(("kms:EncryptionAlgorithm".into(), model::SYMMETRIC_DEFAULT.into()));
-        }
-        self.cx.authorize_key(action, key, &conditions, &[]).await
+        // The same keys, in the same order, as `context_conditions` and the direct operations give,
+        // borrowing all but the `kms:EncryptionContext:<k>` names.
+        let names: Vec<String> = context
+            .keys()
+            .map(|k| format!("kms:EncryptionContext:{k}"))
+            .collect();
+        let pairs = context.iter().zip(&names).flat_map(|((k, v), name)| {
+            [
+                (name.as_str(), v.as_str()),
+                ("kms:EncryptionContextKeys", k.as_str()),
+            ]
+        });
+        let algorithm = matches!(action, "kms:Encrypt" | "kms:Decrypt")
+            .then_some(("kms:EncryptionAlgorithm", model::SYMMETRIC_DEFAULT));
+        let conditions = pairs
+            .chain(std::iter::once(("kms:ViaService", self.service.as_str())))
+            .chain(algorithm);
+        self.cx.authorize_key_with(action, key, conditions, &[]).await
     }
 
     /// GenerateDataKey (AES_256): a fresh data key and its ciphertext blob under `key`.

@@ -354,17 +354,13 @@ async fn check(
     conditions: &[(&'static str, String)],
     request_tags: &[(String, String)],
 ) -> Result<(), SmError> {
-    let mut context: Vec<(&str, String)> = conditions.to_vec();
-    let mut tags = Vec::new();
+    let mut context: Vec<(&str, &str)> = Vec::with_capacity(conditions.len() + 1);
+    context.extend(conditions.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut tags: &[kinko_core::secret::Tag] = &[];
     let mut policy = None;
     if let Some(s) = secret {
-        context.push(("secretsmanager:SecretId", s.arn.clone()));
-        tags = s
-            .tags
-            .iter()
-            .flatten()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
+        context.push(("secretsmanager:SecretId", &s.arn));
+        tags = s.tags.as_deref().unwrap_or_default();
         policy = s.resource_policy.as_deref().map(authz::ResourcePolicy::Resource);
     }
     let c = authz::Check {
@@ -374,15 +370,7 @@ async fn check(
         context: &context,
         request_tags,
     };
-    authz::check_with_tags(
-        cx.services,
-        cx.rc,
-        &c,
-        authz::ResourceTags {
-            service: Some("secretsmanager"),
-            tags: &tags,
-        },
-    )
-    .await
-    .map_err(|d| SmError::AccessDenied(d.message))
+    authz::check_with_stored_tags(cx.services, cx.rc, &c, Some("secretsmanager"), tags)
+        .await
+        .map_err(|d| SmError::AccessDenied(d.message))
 }

@@ -209,12 +209,12 @@ async fn assume_role(services: &Services, rc: &RequestContext, params: &Params) 
     let trust = trust_as_saved(services, rc, &role)
         .await
         .map_err(|e| internal(e, rc))?;
-    let mut context: Vec<(&str, String)> = vec![("sts:RoleSessionName", session_name.clone())];
+    let mut context: Vec<(&str, &str)> = vec![("sts:RoleSessionName", &session_name)];
     if let Some(e) = &external_id {
-        context.push(("sts:ExternalId", e.clone()));
+        context.push(("sts:ExternalId", e));
     }
     if let Some(s) = &source_identity {
-        context.push(("sts:SourceIdentity", s.clone()));
+        context.push(("sts:SourceIdentity", s));
     }
     authz::check(
         services,
