@@ -648,18 +648,13 @@ pub fn kms_keys_due_for_deletion(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<KmsKey>, StoreError> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT doc, revision FROM kms_keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
-             ORDER BY deletion_ms LIMIT ?2",
-        )
-        .map_err(backend)?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt
-        .query_map(params![now.millis(), limit], secret_from_row)
-        .map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(decode_kms_key))
-        .collect()
+    kms_keys_due(
+        c,
+        "SELECT doc, revision FROM kms_keys WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
+         ORDER BY deletion_ms LIMIT ?2",
+        now,
+        limit,
+    )
 }
 
 pub fn kms_keys_due_for_rotation(
@@ -667,12 +662,18 @@ pub fn kms_keys_due_for_rotation(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<KmsKey>, StoreError> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT doc, revision FROM kms_keys WHERE rotation_ms IS NOT NULL AND rotation_ms <= ?1
-             ORDER BY rotation_ms LIMIT ?2",
-        )
-        .map_err(backend)?;
+    kms_keys_due(
+        c,
+        "SELECT doc, revision FROM kms_keys WHERE rotation_ms IS NOT NULL AND rotation_ms <= ?1
+         ORDER BY rotation_ms LIMIT ?2",
+        now,
+        limit,
+    )
+}
+
+/// Keys a query selects by a due time (`?1`, now) with a `?2` limit, soonest first.
+fn kms_keys_due(c: &Connection, sql: &str, now: Timestamp, limit: usize) -> Result<Vec<KmsKey>, StoreError> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
         .query_map(params![now.millis(), limit], secret_from_row)
