@@ -300,6 +300,8 @@ pub async fn reencrypt_labelled(
             .await
         {
             Ok(k) => k,
+            // A storage failure fails the request; a key that is gone leaves the version as it is.
+            Err(KmsError::Internal(m)) => return Err(SmError::Internal(m)),
             Err(_) => continue,
         };
         let data_key = match via
