@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests (AWS SDK for Rust),
-# the bounded decoder fuzz run, and the AWS CLI / boto3 compatibility tests.
+# the bounded decoder fuzz run, and the AWS CLI / boto3 compatibility tests. Installs what it
+# needs first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# First install what a fresh machine lacks (pinned clients, toolchain components).
+source scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and a fresh machine lacks. Idempotent and quick when nothing
+# changed: each step is skipped while its pinned inputs are unchanged.
+#
+#   - rustfmt and clippy for the toolchain in use;
+#   - a Python virtual environment in target/tools/venv with the pinned clients of
+#     tests/compat/requirements.txt (AWS CLI, boto3, pytest).
+#
+# scripts/test.sh sources it; `scripts/setup.sh` alone prepares a machine without running tests.
+# After it, target/tools/venv/bin is first on PATH for the caller that sourced it.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$repo_root/target/tools"
+mkdir -p "$tools"
+
+# A stamp per step: the step runs again only when the hash of its inputs changes.
+stamp_ok() { [[ -f "$tools/$1.stamp" && "$(cat "$tools/$1.stamp")" == "$2" ]]; }
+stamp_set() { printf '%s' "$2" >"$tools/$1.stamp"; }
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  echo "== setup: rustfmt and clippy"
+  rustup component add rustfmt clippy
+fi
+
+req="$repo_root/tests/compat/requirements.txt"
+venv="$tools/venv"
+py_hash="$(cat "$req" | sha256sum | cut -d' ' -f1)-$(python3 --version 2>&1)"
+if ! stamp_ok python "$py_hash" || [[ ! -x "$venv/bin/python" ]]; then
+  echo "== setup: Python clients (tests/compat/requirements.txt) into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  stamp_set python "$py_hash"
+fi
+export PATH="$venv/bin:$PATH"
