@@ -127,6 +127,7 @@ impl Keyring {
                 key_state: KeyState::Enabled,
                 creation_date: self.clock.now(),
                 policy: secretsmanager_key_policy(account_id, region),
+                policy_principals: vec![],
                 current_material: 1,
                 deletion_date: None,
                 tags: vec![],

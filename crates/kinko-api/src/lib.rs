@@ -8,6 +8,7 @@ pub mod authz;
 pub mod iam;
 pub mod keyring;
 pub mod kms;
+pub mod operation;
 pub mod organizations;
 pub mod secretsmanager;
 pub mod sts;

@@ -61,10 +61,12 @@ pub struct Role {
     pub arn: String,
     pub create_date: Timestamp,
     pub assume_role_policy_document: String,
-    /// When the trust policy was last replaced (`None`: as created). IAM binds the principals a
-    /// trust policy names to their identity at that moment.
+    /// When the trust policy was last replaced (`None`: as created).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assume_role_policy_updated: Option<Timestamp>,
+    /// The users and roles the trust policy names, bound to their unique ids when it was saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_principals: Vec<crate::principal::BoundPrincipal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Seconds, 3600..=43200.

@@ -34,6 +34,9 @@ pub struct KmsKey {
     pub key_state: KeyState,
     pub creation_date: Timestamp,
     pub policy: String,
+    /// The users and roles `policy` names, bound to their unique ids when it was saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_principals: Vec<crate::principal::BoundPrincipal>,
     /// The material version new ciphertexts use; older versions keep decrypting.
     pub current_material: u32,
     /// When the key is deleted for good; set only while `PendingDeletion`.

@@ -55,3 +55,14 @@ pub struct AccessKeyRecord {
     pub sealed_secret: Vec<u8>,
     pub created_date: crate::Timestamp,
 }
+
+/// An IAM user or role a saved resource-based policy names, bound to the unique id it had when the
+/// policy was saved (IAM binds principals this way: a user or role re-created under the same name
+/// gets a new id, and the policy no longer names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundPrincipal {
+    /// The ARN as the policy names it (`arn:aws:iam::<account>:user/<path/>name`).
+    pub arn: String,
+    /// The principal's unique id at save time (`AIDA…`, `AROA…`).
+    pub id: String,
+}

@@ -85,6 +85,9 @@ pub struct Secret {
     pub tags: Option<Vec<Tag>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy: Option<String>,
+    /// The users and roles `resource_policy` names, bound to their unique ids when it was saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_policy_principals: Vec<crate::principal::BoundPrincipal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_type: Option<String>,
     pub created_date: Timestamp,
@@ -323,6 +326,7 @@ mod tests {
             kms_key_id: None,
             tags: None,
             resource_policy: None,
+            resource_policy_principals: vec![],
             secret_type: None,
             created_date: Timestamp(0),
             last_changed_date: Timestamp(0),

@@ -56,6 +56,7 @@
 
 #![warn(missing_docs)]
 
+mod binding;
 mod condition;
 mod context;
 mod error;
@@ -66,6 +67,7 @@ mod pattern;
 mod policy;
 mod principal;
 
+pub use binding::{named_principals, rewrite_principals};
 pub use context::{ConditionContext, ContextValue};
 pub use error::PolicyError;
 pub use eval::{

@@ -167,7 +167,7 @@ pub struct Policy {
     version: PolicyVersion,
     version_specified: bool,
     id: Option<String>,
-    statements: Vec<Statement>,
+    pub(crate) statements: Vec<Statement>,
 }
 
 fn string_list(value: &Json) -> Option<Vec<&str>> {

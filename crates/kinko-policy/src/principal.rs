@@ -256,7 +256,7 @@ fn is_unique_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-fn parse_aws(value: &str) -> Option<PrincipalPattern> {
+pub(crate) fn parse_aws(value: &str) -> Option<PrincipalPattern> {
     if value == "*" {
         return Some(PrincipalPattern::Any);
     }

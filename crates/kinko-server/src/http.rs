@@ -248,23 +248,6 @@ async fn handle(app: &App, req: Request) -> Response {
     rc.session = who.session;
     rc.source_ip = source_ip;
     let result: Result<Vec<u8>, WireError> = match (service, params) {
-        // Credentials from GetSessionToken without MFA can't call IAM, and of STS only AssumeRole
-        // and GetCallerIdentity (AWS's GetSessionToken documentation).
-        (Some(Service::Iam), _) if session_token_only(&rc) => Err(WireError::new(
-            "InvalidClientTokenId",
-            403,
-            "The security token included in the request is invalid",
-        )),
-        (Some(Service::Sts), _)
-            if session_token_only(&rc)
-                && !matches!(operation.as_str(), "AssumeRole" | "GetCallerIdentity") =>
-        {
-            Err(WireError::new(
-                "AccessDenied",
-                403,
-                format!("Cannot call {operation} with session credentials"),
-            ))
-        }
         (_, Some(Err(e))) => Err(e),
         (Some(Service::SecretsManager), _) => {
             kinko_api::secretsmanager::handle(&app.services, &rc, &operation, &body).await
@@ -304,13 +287,6 @@ async fn handle(app: &App, req: Request) -> Response {
             error(e, service)
         }
     }
-}
-
-/// Whether the request was signed with credentials from `GetSessionToken`.
-fn session_token_only(rc: &RequestContext) -> bool {
-    rc.session
-        .as_ref()
-        .is_some_and(|s| s.kind == kinko_api::SessionKind::SessionToken)
 }
 
 /// The parameters of a Query request: the form body (POST) and the URL's query string.

@@ -23,6 +23,7 @@ fn key(id: &str, period: Option<u32>, state: KeyState) -> KmsKey {
         key_state: state,
         creation_date: Timestamp::from_millis(T0),
         policy: "{}".to_owned(),
+        policy_principals: vec![],
         current_material: 1,
         deletion_date: (state == KeyState::PendingDeletion).then(|| Timestamp::from_millis(T0 + 30 * DAY_MS)),
         tags: vec![],

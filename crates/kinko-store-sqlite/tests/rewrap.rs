@@ -24,6 +24,7 @@ fn key(id: &str) -> KmsKey {
         key_state: KeyState::Enabled,
         creation_date: Timestamp::from_millis(1),
         policy: "{}".to_owned(),
+        policy_principals: vec![],
         current_material: 1,
         deletion_date: None,
         tags: vec![],

@@ -26,6 +26,9 @@ pub enum IamError {
     InvalidAction(String),
     #[error("{0}")]
     MissingAction(String),
+    /// The credentials may not call IAM at all (GetSessionToken credentials without MFA).
+    #[error("{0}")]
+    InvalidClientTokenId(String),
     /// Logged in full; the client gets a generic message.
     #[error("internal failure: {0}")]
     Internal(String),
@@ -47,6 +50,7 @@ impl IamError {
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
+            IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
             IamError::Internal(_) | IamError::Conflict => "ServiceFailure",
         }
     }
@@ -57,7 +61,7 @@ impl IamError {
             IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => {
                 409
             }
-            IamError::AccessDenied(_) => 403,
+            IamError::AccessDenied(_) | IamError::InvalidClientTokenId(_) => 403,
             IamError::MalformedPolicyDocument(_)
             | IamError::Validation(_)
             | IamError::InvalidInput(_)
@@ -110,6 +114,21 @@ impl IamError {
 
     pub fn quota(name: &str, limit: usize) -> Self {
         IamError::LimitExceeded(format!("Cannot exceed quota for {name}: {limit}"))
+    }
+}
+
+impl From<crate::authz::AuthzError> for IamError {
+    fn from(e: crate::authz::AuthzError) -> Self {
+        match e {
+            crate::authz::AuthzError::Denied(d) => IamError::AccessDenied(d.message),
+            crate::authz::AuthzError::Refused(r @ crate::authz::Refusal::SessionTokenCallsIam) => {
+                IamError::InvalidClientTokenId(r.message())
+            }
+            crate::authz::AuthzError::Refused(r) => IamError::AccessDenied(r.message()),
+            crate::authz::AuthzError::Store(e) => {
+                IamError::Internal(format!("authorization lookup failed: {e}"))
+            }
+        }
     }
 }
 

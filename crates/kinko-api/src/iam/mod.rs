@@ -20,7 +20,7 @@ use kinko_core::iam::IamState;
 use kinko_wire::WireError;
 use kinko_wire::query::{Params, Xml, xml_escape};
 
-use crate::authz::{self, Check, Resource, ResourceTags};
+use crate::authz::{self, Check, Resource};
 use crate::{RequestContext, Services};
 
 pub use error::IamError;
@@ -105,20 +105,17 @@ impl Cx<'_> {
             Target::Unresolved(id) => (Resource::Unresolved(id), &[][..]),
             Target::Deferred => return Ok(()),
         };
-        let check = Check {
-            action: &action,
-            resource,
-            resource_policy: None,
-            context: &[],
-            request_tags,
-        };
-        let resource_tags = ResourceTags {
-            service: Some("iam"),
-            tags,
-        };
-        authz::check_with_tags(self.services, self.rc, &check, resource_tags)
-            .await
-            .map_err(|d| IamError::AccessDenied(d.message))
+        let tags: Vec<kinko_core::secret::Tag> = tags
+            .iter()
+            .map(|(key, value)| kinko_core::secret::Tag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let check = Check::new(&action, resource)
+            .tags(Some("iam"), &tags)
+            .request_tags(request_tags);
+        Ok(authz::check(self.services, self.rc, &check).await?)
     }
 }
 
@@ -154,7 +151,11 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         .to_wire());
     }
     let cx = Cx { services, rc, action };
-    dispatch(&cx, params).await.map_err(|e| {
+    let result = match crate::authz::rules::request(rc, "iam", action) {
+        Err(r) => Err(IamError::from(crate::authz::AuthzError::Refused(r))),
+        Ok(()) => dispatch(&cx, params).await,
+    };
+    result.map_err(|e| {
         if let IamError::Internal(detail) = &e {
             tracing::error!(request_id = %rc.request_id, action, detail = %detail, "internal error");
         }

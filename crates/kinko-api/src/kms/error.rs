@@ -93,6 +93,18 @@ impl KmsError {
     }
 }
 
+impl From<crate::authz::AuthzError> for KmsError {
+    fn from(e: crate::authz::AuthzError) -> Self {
+        match e {
+            crate::authz::AuthzError::Denied(d) => KmsError::AccessDenied(d.message),
+            crate::authz::AuthzError::Refused(r) => KmsError::AccessDenied(r.message()),
+            crate::authz::AuthzError::Store(e) => {
+                KmsError::Internal(format!("authorization lookup failed: {e}"))
+            }
+        }
+    }
+}
+
 impl From<StoreError> for KmsError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -19,7 +19,7 @@ use kinko_wire::WireError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::authz::{self, Check, Resource, ResourcePolicy};
+use crate::authz::{self, Bound, Check, Resource, ResourcePolicy};
 use crate::{RequestContext, Services};
 
 pub use error::KmsError;
@@ -283,26 +283,28 @@ impl Cx<'_> {
         conditions: impl Iterator<Item = (&'c str, &'c str)>,
         request_tags: &[(String, String)],
     ) -> Result<(), KmsError> {
-        let mut context: Vec<(&str, &str)> = Vec::with_capacity(KEY_CONDITIONS.len() + 8);
-        context.push(self.base_condition());
-        context.extend(KEY_CONDITIONS);
-        // One by one: each pair is re-borrowed at the vector's (shorter) lifetime.
-        for pair in conditions {
-            context.push(pair);
-        }
-        let check = Check {
+        let mut check = Check::new(
             action,
-            resource: Resource::Arn {
+            Resource::Arn {
                 arn: &key.arn,
                 account_id: &key.account_id,
             },
-            resource_policy: Some(ResourcePolicy::Key(&key.policy)),
-            context: &context,
-            request_tags,
-        };
-        authz::check_with_stored_tags(self.services, self.rc, &check, None, &key.tags)
-            .await
-            .map_err(|d| KmsError::AccessDenied(d.message))
+        )
+        .policy(ResourcePolicy::Key(Bound {
+            document: &key.policy,
+            principals: &key.policy_principals,
+        }))
+        .tags(None, &key.tags)
+        .request_tags(request_tags);
+        let (k, v) = self.base_condition();
+        check = check.condition(k, v);
+        for (k, v) in KEY_CONDITIONS {
+            check = check.condition(k, v);
+        }
+        for (k, v) in conditions {
+            check = check.condition(k, v);
+        }
+        Ok(authz::check(self.services, self.rc, &check).await?)
     }
 
     /// Authorizes `action` on identity policies alone (`"*"` for CreateKey, ListKeys, ListAliases,
@@ -314,19 +316,14 @@ impl Cx<'_> {
         conditions: &[(String, String)],
         request_tags: &[(String, String)],
     ) -> Result<(), KmsError> {
-        let mut context: Vec<(&str, &str)> = Vec::with_capacity(1 + conditions.len());
-        context.push(self.base_condition());
-        context.extend(conditions.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let check = Check {
-            action,
-            resource,
-            resource_policy: None,
-            context: &context,
-            request_tags,
-        };
-        authz::check(self.services, self.rc, &check)
-            .await
-            .map_err(|d| KmsError::AccessDenied(d.message))
+        let (k, v) = self.base_condition();
+        let mut check = Check::new(action, resource)
+            .request_tags(request_tags)
+            .condition(k, v);
+        for (k, v) in conditions {
+            check = check.condition(k, v.as_str());
+        }
+        Ok(authz::check(self.services, self.rc, &check).await?)
     }
 
     /// `kms:CallerAccount`, which every request has.

@@ -26,9 +26,6 @@ pub enum OrgError {
     Conflict,
 }
 
-/// What AWS answers a member account (or anyone else) calling a management-account operation.
-pub const NOT_MANAGEMENT: &str = "You don't have permissions to access this resource.";
-
 impl OrgError {
     pub fn code(&self) -> &'static str {
         match self {
@@ -52,6 +49,45 @@ impl OrgError {
             OrgError::Serialization(m) => WireError::new(self.code(), 400, m.clone()),
             other => WireError::modeled(other.code(), 400, other.to_string()),
         }
+    }
+}
+
+impl From<crate::authz::AuthzError> for OrgError {
+    fn from(e: crate::authz::AuthzError) -> Self {
+        crate::operation::authz_error(e)
+    }
+}
+
+impl crate::operation::ServiceError for OrgError {
+    fn access_denied(message: String) -> Self {
+        OrgError::AccessDenied(message)
+    }
+
+    fn refused(refusal: crate::authz::Refusal) -> Self {
+        OrgError::AccessDenied(refusal.message())
+    }
+
+    fn internal(detail: String) -> Self {
+        OrgError::Internal(detail)
+    }
+
+    fn serialization(message: String) -> Self {
+        OrgError::Serialization(message)
+    }
+
+    fn is_conflict(&self) -> bool {
+        matches!(self, OrgError::Conflict)
+    }
+
+    fn internal_detail(&self) -> Option<&str> {
+        match self {
+            OrgError::Internal(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn to_wire(&self) -> WireError {
+        OrgError::to_wire(self)
     }
 }
 

@@ -94,6 +94,12 @@ impl SmError {
     }
 }
 
+impl From<crate::authz::AuthzError> for SmError {
+    fn from(e: crate::authz::AuthzError) -> Self {
+        crate::operation::authz_error(e)
+    }
+}
+
 impl From<StoreError> for SmError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -1,10 +1,13 @@
-//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken.
+//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken, each an operation of
+//! the one [`Operation`] contract.
 //!
 //! Temporary credentials are self-contained sealed tokens ([`token`]); the HTTP pipeline opens them
 //! with [`open_session_token`] to authenticate requests signed with them.
 
+mod error;
 pub mod token;
 
+use kinko_core::iam::Role;
 use kinko_core::principal::{Principal, PrincipalKind};
 use kinko_wire::WireError;
 use kinko_wire::query::{Params, Xml};
@@ -12,72 +15,61 @@ use kinko_wire::validate::Violations;
 use rand::Rng;
 use zeroize::Zeroizing;
 
-use crate::authz::{self, Check, Resource, ResourcePolicy};
+use crate::authz::{self, Bound, Check, Resource, ResourcePolicy};
+use crate::operation::{
+    Authorization, Cx, FromRequest, Operation, Query, QueryReply, QueryService, Service, execute, finish,
+};
 use crate::{RequestContext, Services, Session, SessionKind};
 
+pub use error::StsError;
+
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The API version STS speaks.
+pub const VERSION: &str = "2011-06-15";
 
-fn validation(msg: impl Into<String>) -> WireError {
-    WireError::new("ValidationError", 400, msg)
+/// STS, as the one operation contract sees it.
+pub struct Sts;
+
+impl Service for Sts {
+    const PREFIX: &'static str = "sts";
+    const EVENT_SOURCE: &'static str = "sts.amazonaws.com";
+    type Protocol = Query;
+    type Error = StsError;
 }
 
-fn internal(e: impl std::fmt::Display, rc: &RequestContext) -> WireError {
-    tracing::error!(request_id = %rc.request_id, error = %e, "sts internal error");
-    WireError::new("InternalFailure", 500, "An internal error occurred.")
-}
-
-fn access_denied(msg: impl Into<String>) -> WireError {
-    WireError::new("AccessDenied", 403, msg)
+impl QueryService for Sts {
+    const XMLNS: &'static str = XMLNS;
 }
 
 /// Runs one STS action and returns the XML response body.
 pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -> Result<String, WireError> {
-    match params.action() {
-        Some("GetCallerIdentity") => Ok(get_caller_identity(rc)),
-        Some("AssumeRole") => assume_role(services, rc, params).await,
-        Some("GetSessionToken") => get_session_token(services, rc, params).await,
-        Some(other) => Err(WireError::new(
-            "InvalidAction",
-            400,
-            format!("Could not find operation {other} for version 2011-06-15"),
-        )),
-        None => Err(WireError::new("MissingAction", 400, "Missing Action")),
-    }
-}
-
-/// The `UserId` GetCallerIdentity reports.
-pub fn user_id(p: &Principal) -> String {
-    match &p.kind {
-        PrincipalKind::Root => p.account_id.clone(),
-        PrincipalKind::User { user_id, .. } => user_id.clone(),
-        PrincipalKind::AssumedRole {
-            role_id,
-            session_name,
-            ..
-        } => format!("{role_id}:{session_name}"),
-    }
-}
-
-fn get_caller_identity(rc: &RequestContext) -> String {
-    let mut x = Xml::response("GetCallerIdentity", XMLNS);
-    x.elem("UserId", &user_id(&rc.principal))
-        .elem("Account", &rc.principal.account_id)
-        .elem("Arn", &rc.principal.arn);
-    x.finish("GetCallerIdentity", &rc.request_id)
-}
-
-fn duration(params: &Params, default: i64, min: i64, max: i64) -> Result<i64, WireError> {
-    let Some(raw) = params.get("DurationSeconds") else {
-        return Ok(default);
+    let Some(action) = params.action() else {
+        return Err(StsError::MissingAction.to_wire());
     };
-    let d: i64 = raw
-        .parse()
-        .map_err(|_| validation(format!("Value '{raw}' for parameter DurationSeconds is invalid.")))?;
+    let result = match action {
+        "GetCallerIdentity" => execute::<GetCallerIdentity>(services, rc, params).await,
+        "AssumeRole" => execute::<AssumeRole>(services, rc, params).await,
+        "GetSessionToken" => execute::<GetSessionToken>(services, rc, params).await,
+        other => Err(StsError::InvalidAction(format!(
+            "Could not find operation {other} for version {VERSION}"
+        ))),
+    };
+    finish(rc, action, result).map(|body| String::from_utf8(body).unwrap_or_default())
+}
+
+/// `DurationSeconds`, if given: an integer within `min..=max`.
+fn duration(params: &Params, min: i64, max: i64) -> Result<Option<i64>, StsError> {
+    let Some(raw) = params.get("DurationSeconds") else {
+        return Ok(None);
+    };
+    let d: i64 = raw.parse().map_err(|_| {
+        StsError::Validation(format!("Value '{raw}' for parameter DurationSeconds is invalid."))
+    })?;
     let mut v = Violations::new();
     v.range("durationSeconds", Some(d), min, max);
     match v.message() {
-        Some(m) => Err(validation(m)),
-        None => Ok(d),
+        Some(m) => Err(StsError::Validation(m)),
+        None => Ok(Some(d)),
     }
 }
 
@@ -101,13 +93,7 @@ fn temporary_secret() -> Zeroizing<String> {
 }
 
 /// Issues credentials for `principal` and writes the `<Credentials>` element.
-fn issue(
-    services: &Services,
-    rc: &RequestContext,
-    principal: Principal,
-    session: Session,
-    x: &mut Xml,
-) -> Result<(), WireError> {
+fn issue(cx: &Cx<'_>, principal: Principal, session: Session, x: &mut Xml) -> Result<(), StsError> {
     let access_key_id = temporary_access_key_id();
     let secret = temporary_secret();
     let expiration = session.expiration;
@@ -117,7 +103,7 @@ fn issue(
         principal,
         session,
     };
-    let token = token::seal(&services.keyring.root().current(), &claims).map_err(|e| internal(e, rc))?;
+    let token = token::seal(&cx.services.keyring.root().current(), &claims).map_err(StsError::Internal)?;
     x.open("Credentials")
         .elem("AccessKeyId", &access_key_id)
         .elem("SecretAccessKey", &secret)
@@ -132,245 +118,332 @@ fn valid_session_name(s: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
-async fn assume_role(services: &Services, rc: &RequestContext, params: &Params) -> Result<String, WireError> {
-    let role_arn = params.get("RoleArn").map(str::to_owned);
-    let session_name = params.get("RoleSessionName").map(str::to_owned);
-    let policy = params.get("Policy").map(str::to_owned);
-    let external_id = params.get("ExternalId").map(str::to_owned);
-    let source_identity = params.get("SourceIdentity").map(str::to_owned);
-    let mut v = Violations::new();
-    v.required("roleArn", &role_arn);
-    v.length("roleArn", role_arn.as_deref(), 20, 2048, false);
-    v.required("roleSessionName", &session_name);
-    v.length("roleSessionName", session_name.as_deref(), 2, 64, false);
-    if let Some(n) = &session_name {
-        v.pattern("roleSessionName", Some(n), r"[\w+=,.@-]*", valid_session_name(n));
+/// The `UserId` GetCallerIdentity reports.
+pub fn user_id(p: &Principal) -> String {
+    match &p.kind {
+        PrincipalKind::Root => p.account_id.clone(),
+        PrincipalKind::User { user_id, .. } => user_id.clone(),
+        PrincipalKind::AssumedRole {
+            role_id,
+            session_name,
+            ..
+        } => format!("{role_id}:{session_name}"),
     }
-    v.length("policy", policy.as_deref(), 1, 2048, false);
-    v.length("externalId", external_id.as_deref(), 2, 1224, false);
-    v.length("sourceIdentity", source_identity.as_deref(), 2, 64, false);
-    if let Some(m) = v.message() {
-        return Err(validation(m));
-    }
-    let role_arn = role_arn.unwrap_or_default();
-    let session_name = session_name.unwrap_or_default();
-    let tags: Vec<(String, String)> = params
-        .struct_list("Tags")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| {
-            (
-                t.get("Key").cloned().unwrap_or_default(),
-                t.get("Value").cloned().unwrap_or_default(),
-            )
-        })
-        .collect();
-    if tags.len() > 50 {
-        return Err(validation(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
-        ));
-    }
-    let mut lowered: Vec<String> = tags.iter().map(|(k, _)| k.to_lowercase()).collect();
-    lowered.sort();
-    lowered.dedup();
-    if lowered.len() != tags.len() {
-        return Err(WireError::new(
-            "InvalidParameterValue",
-            400,
-            "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
-        ));
-    }
-    if rc.principal.is_root() {
-        return Err(access_denied("Roles may not be assumed by root accounts."));
-    }
-    let chained = matches!(rc.principal.kind, PrincipalKind::AssumedRole { .. });
-    let duration = duration(params, 3600, 900, 43200)?;
+}
 
-    // arn:aws:iam::<account>:role/<path/>name
-    let parsed = kinko_core::arn::Arn::parse(&role_arn)
-        .filter(|a| a.service == "iam" && a.resource.starts_with("role/") && a.account_id.len() == 12)
-        .ok_or_else(|| validation(format!("{role_arn} is invalid")))?;
-    let role_account = parsed.account_id.to_owned();
-    let role_name = parsed.resource.rsplit('/').next().unwrap_or_default().to_owned();
-    let denied = || {
-        access_denied(format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-            rc.principal.arn
+/// GetCallerIdentity: who the credentials belong to. No permission is needed.
+pub(crate) struct GetCallerIdentity;
+
+pub(crate) struct NoInput;
+
+impl FromRequest<Sts> for NoInput {
+    fn from_request(_: &Params) -> Result<Self, StsError> {
+        Ok(NoInput)
+    }
+}
+
+impl Operation for GetCallerIdentity {
+    type Service = Sts;
+    const NAME: &'static str = "GetCallerIdentity";
+    type Input = NoInput;
+    type Output = QueryReply;
+    type Resolved = ();
+
+    async fn resolve(_: &Cx<'_>, _: &NoInput) -> Result<(), StsError> {
+        Ok(())
+    }
+
+    fn authorization<'a>(_: &'a Cx<'_>, _: &'a NoInput, _: &'a ()) -> Result<Authorization<'a>, StsError> {
+        Ok(Authorization::no_permission_needed(
+            "No permissions are required to perform this operation (STS API Reference, GetCallerIdentity).",
         ))
-    };
-    let iam = services
-        .store
-        .iam_state(&role_account)
-        .await
-        .map_err(|e| internal(e, rc))?;
-    let Some(role) = iam.role(&role_name).filter(|r| r.arn == role_arn).cloned() else {
-        return Err(denied());
-    };
-    let trust = trust_as_saved(services, rc, &role)
-        .await
-        .map_err(|e| internal(e, rc))?;
-    let mut context: Vec<(&str, &str)> = vec![("sts:RoleSessionName", &session_name)];
-    if let Some(e) = &external_id {
-        context.push(("sts:ExternalId", e));
     }
-    if let Some(s) = &source_identity {
-        context.push(("sts:SourceIdentity", s));
+
+    async fn run(cx: &Cx<'_>, _: &NoInput, _: ()) -> Result<QueryReply, StsError> {
+        let mut x = cx.xml::<Sts>();
+        x.elem("UserId", &user_id(&cx.rc.principal))
+            .elem("Account", &cx.rc.principal.account_id)
+            .elem("Arn", &cx.rc.principal.arn);
+        Ok(QueryReply::Result(x))
     }
-    authz::check(
-        services,
-        rc,
-        &Check {
-            action: "sts:AssumeRole",
-            resource: Resource::Arn {
-                arn: &role.arn,
-                account_id: &role_account,
-            },
-            resource_policy: Some(ResourcePolicy::Trust(&trust)),
-            context: &context,
-            request_tags: &tags,
-        },
-    )
-    .await
-    .map_err(|d| access_denied(d.message))?;
-    if !tags.is_empty() {
-        // Session tags need sts:TagSession too, from both the trust policy and the caller.
-        authz::check(
-            services,
-            rc,
-            &Check {
-                action: "sts:TagSession",
-                resource: Resource::Arn {
-                    arn: &role.arn,
-                    account_id: &role_account,
-                },
-                resource_policy: Some(ResourcePolicy::Trust(&trust)),
-                context: &context,
-                request_tags: &tags,
-            },
-        )
-        .await
-        .map_err(|d| access_denied(d.message))?;
-    }
-    if duration > role.max_session_duration {
-        return Err(validation(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    if chained && duration > 3600 {
-        return Err(validation(
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
-        ));
-    }
-    let mut policies = Vec::new();
-    if let Some(p) = &policy {
-        authz::validate_session_policy(p).map_err(|m| WireError::new("MalformedPolicyDocument", 400, m))?;
-        policies.push(p.clone());
-    }
-    for arn in params.struct_list("PolicyArns").unwrap_or_default() {
-        let arn = arn.get("arn").cloned().unwrap_or_default();
-        let doc = authz::managed_policy_document(services, &role_account, &arn)
-            .await
-            .map_err(|e| internal(e, rc))?
-            .ok_or_else(|| validation(format!("Policy {arn} does not exist or is not attachable.")))?;
-        policies.push(doc);
-    }
-    let now = services.clock.now();
-    let principal = Principal {
-        account_id: role_account.clone(),
-        arn: format!(
-            "arn:aws:sts::{role_account}:assumed-role/{}/{session_name}",
-            role.name
-        ),
-        kind: PrincipalKind::AssumedRole {
-            role_name: role.name.clone(),
-            role_id: role.role_id.clone(),
-            session_name: session_name.clone(),
-        },
-    };
-    let mut x = Xml::response("AssumeRole", XMLNS);
-    let assumed_arn = principal.arn.clone();
-    let session = Session {
-        kind: SessionKind::AssumedRole,
-        policies,
-        tags,
-        expiration: now.plus_millis(duration * 1000),
-        source_identity: source_identity.clone(),
-    };
-    issue(services, rc, principal, session, &mut x)?;
-    x.open("AssumedRoleUser")
-        .elem("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
-        .elem("Arn", &assumed_arn)
-        .close("AssumedRoleUser");
-    if let Some(p) = &policy {
-        // Percentage of the packed-policy limit used, as AWS reports it (an estimate).
-        x.elem("PackedPolicySize", &(p.len() * 100 / 2048).max(1).to_string());
-    }
-    x.opt("SourceIdentity", source_identity.as_deref());
-    Ok(x.finish("AssumeRole", &rc.request_id))
 }
 
-/// A principal id no entity has: what a trust policy names once the principal it named is gone.
-const GONE_PRINCIPAL: &str = "AIDADELETEDPRINCIPAL0";
+/// AssumeRole: credentials of a session of a role whose trust policy (and, across accounts or
+/// for a user, the caller's own policies) allows the caller.
+pub(crate) struct AssumeRole;
 
-/// The trust policy as IAM holds it: IAM binds the users and roles a trust policy names to their
-/// unique ids when the policy is saved, so a user or role re-created under the same name later is
-/// not trusted. The caller's ARN is replaced when the caller was created after the policy was saved.
-async fn trust_as_saved(
-    services: &Services,
-    rc: &RequestContext,
-    role: &kinko_core::iam::Role,
-) -> Result<String, kinko_core::store::StoreError> {
-    let saved = role.assume_role_policy_updated.unwrap_or(role.create_date);
-    let doc = role.assume_role_policy_document.clone();
-    let caller_iam = services.store.iam_state(&rc.principal.account_id).await?;
-    let caller = match &rc.principal.kind {
-        PrincipalKind::User { name, .. } => caller_iam.user(name).map(|u| (u.arn.clone(), u.create_date)),
-        PrincipalKind::AssumedRole { role_name, .. } => {
-            caller_iam.role(role_name).map(|r| (r.arn.clone(), r.create_date))
-        }
-        PrincipalKind::Root => None,
-    };
-    Ok(match caller {
-        Some((arn, created)) if created > saved => {
-            doc.replace(&format!("\"{arn}\""), &format!("\"{GONE_PRINCIPAL}\""))
-        }
-        _ => doc,
-    })
+pub(crate) struct AssumeRoleInput {
+    role_arn: String,
+    session_name: String,
+    policy: Option<String>,
+    policy_arns: Vec<String>,
+    external_id: Option<String>,
+    source_identity: Option<String>,
+    tags: Vec<(String, String)>,
+    duration: Option<i64>,
 }
 
-async fn get_session_token(
-    services: &Services,
-    rc: &RequestContext,
-    params: &Params,
-) -> Result<String, WireError> {
-    if rc.session.is_some() {
-        return Err(access_denied(
-            "Cannot call GetSessionToken with session credentials",
-        ));
+impl FromRequest<Sts> for AssumeRoleInput {
+    fn from_request(params: &Params) -> Result<Self, StsError> {
+        let role_arn = params.get("RoleArn").map(str::to_owned);
+        let session_name = params.get("RoleSessionName").map(str::to_owned);
+        let policy = params.get("Policy").map(str::to_owned);
+        let external_id = params.get("ExternalId").map(str::to_owned);
+        let source_identity = params.get("SourceIdentity").map(str::to_owned);
+        let mut v = Violations::new();
+        v.required("roleArn", &role_arn);
+        v.length("roleArn", role_arn.as_deref(), 20, 2048, false);
+        v.required("roleSessionName", &session_name);
+        v.length("roleSessionName", session_name.as_deref(), 2, 64, false);
+        if let Some(n) = &session_name {
+            v.pattern("roleSessionName", Some(n), r"[\w+=,.@-]*", valid_session_name(n));
+        }
+        v.length("policy", policy.as_deref(), 1, 2048, false);
+        v.length("externalId", external_id.as_deref(), 2, 1224, false);
+        v.length("sourceIdentity", source_identity.as_deref(), 2, 64, false);
+        if let Some(m) = v.message() {
+            return Err(StsError::Validation(m));
+        }
+        let tags: Vec<(String, String)> = params
+            .struct_list("Tags")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.get("Key").cloned().unwrap_or_default(),
+                    t.get("Value").cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let policy_arns = params
+            .struct_list("PolicyArns")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.get("arn").cloned().unwrap_or_default())
+            .collect();
+        Ok(AssumeRoleInput {
+            role_arn: role_arn.unwrap_or_default(),
+            session_name: session_name.unwrap_or_default(),
+            policy,
+            policy_arns,
+            external_id,
+            source_identity,
+            tags,
+            duration: duration(params, 900, 43200)?,
+        })
     }
-    // Root sessions last at most an hour: a longer request is capped, not refused (AWS's docs).
-    let duration = duration(
-        params,
-        if rc.principal.is_root() { 3600 } else { 43200 },
-        900,
-        129_600,
-    )?;
-    let duration = if rc.principal.is_root() {
-        duration.min(3600)
-    } else {
-        duration
-    };
-    let now = services.clock.now();
-    let session = Session {
-        kind: SessionKind::SessionToken,
-        policies: vec![],
-        tags: vec![],
-        expiration: now.plus_millis(duration * 1000),
-        source_identity: None,
-    };
-    let mut x = Xml::response("GetSessionToken", XMLNS);
-    issue(services, rc, rc.principal.clone(), session, &mut x)?;
-    Ok(x.finish("GetSessionToken", &rc.request_id))
+}
+
+/// The role an `AssumeRole` names: its account, and the role if it exists.
+pub(crate) struct RoleFound {
+    account: String,
+    role: Option<Role>,
+}
+
+impl Operation for AssumeRole {
+    type Service = Sts;
+    const NAME: &'static str = "AssumeRole";
+    type Input = AssumeRoleInput;
+    type Output = QueryReply;
+    type Resolved = RoleFound;
+
+    fn validate(i: &AssumeRoleInput) -> Result<(), StsError> {
+        if i.tags.len() > 50 {
+            return Err(StsError::Validation(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
+            ));
+        }
+        let mut lowered: Vec<String> = i.tags.iter().map(|(k, _)| k.to_lowercase()).collect();
+        lowered.sort();
+        lowered.dedup();
+        if lowered.len() != i.tags.len() {
+            return Err(StsError::InvalidParameterValue(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
+        }
+        role_account_and_name(&i.role_arn).map(|_| ())
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &AssumeRoleInput) -> Result<RoleFound, StsError> {
+        let (account, name) = role_account_and_name(&i.role_arn)?;
+        let iam = cx.services.store.iam_state(account).await?;
+        Ok(RoleFound {
+            account: account.to_owned(),
+            role: iam.role(name).filter(|r| r.arn == i.role_arn).cloned(),
+        })
+    }
+
+    fn authorization<'a>(
+        _: &'a Cx<'_>,
+        i: &'a AssumeRoleInput,
+        found: &'a RoleFound,
+    ) -> Result<Authorization<'a>, StsError> {
+        let resource = Resource::Arn {
+            arn: &i.role_arn,
+            account_id: &found.account,
+        };
+        let mut check = Check::new("sts:AssumeRole", resource)
+            .condition("sts:RoleSessionName", i.session_name.as_str())
+            .condition_opt("sts:ExternalId", i.external_id.as_deref())
+            .condition_opt("sts:SourceIdentity", i.source_identity.as_deref())
+            .request_tags(i.tags.as_slice());
+        // A role that doesn't exist is checked against the caller's policies alone; the answer is
+        // then AccessDenied (in `run`), as for a role that doesn't trust the caller.
+        if let Some(role) = &found.role {
+            check = check
+                .policy(ResourcePolicy::Trust(Bound {
+                    document: &role.assume_role_policy_document,
+                    principals: &role.trust_principals,
+                }))
+                .tags(Some("iam"), &role.tags);
+        }
+        let mut authorization = Authorization::of(check.clone());
+        if !i.tags.is_empty() && found.role.is_some() {
+            // Session tags need sts:TagSession too, from both the trust policy and the caller.
+            check.action = "sts:TagSession";
+            authorization = authorization.and(check);
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AssumeRoleInput, found: RoleFound) -> Result<QueryReply, StsError> {
+        let Some(role) = found.role else {
+            return Err(StsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                cx.rc.principal.arn, i.role_arn
+            )));
+        };
+        let chained = matches!(cx.rc.principal.kind, PrincipalKind::AssumedRole { .. });
+        let duration = i.duration.unwrap_or(3600);
+        if duration > role.max_session_duration {
+            return Err(StsError::Validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
+            ));
+        }
+        if chained && duration > 3600 {
+            return Err(StsError::Validation(
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+                    .into(),
+            ));
+        }
+        let mut policies = Vec::new();
+        if let Some(p) = &i.policy {
+            authz::validate_session_policy(p).map_err(StsError::MalformedPolicyDocument)?;
+            policies.push(p.clone());
+        }
+        for arn in &i.policy_arns {
+            let doc = authz::managed_policy_document(cx.services, &found.account, arn)
+                .await?
+                .ok_or_else(|| {
+                    StsError::Validation(format!("Policy {arn} does not exist or is not attachable."))
+                })?;
+            policies.push(doc);
+        }
+        let now = cx.now();
+        let session_name = &i.session_name;
+        let principal = Principal {
+            account_id: found.account.clone(),
+            arn: format!(
+                "arn:aws:sts::{}:assumed-role/{}/{session_name}",
+                found.account, role.name
+            ),
+            kind: PrincipalKind::AssumedRole {
+                role_name: role.name.clone(),
+                role_id: role.role_id.clone(),
+                session_name: session_name.clone(),
+            },
+        };
+        let mut x = cx.xml::<Sts>();
+        let assumed_arn = principal.arn.clone();
+        let session = Session {
+            kind: SessionKind::AssumedRole,
+            policies,
+            tags: i.tags.clone(),
+            expiration: now.plus_millis(duration * 1000),
+            source_identity: i.source_identity.clone(),
+        };
+        issue(cx, principal, session, &mut x)?;
+        x.open("AssumedRoleUser")
+            .elem("AssumedRoleId", &format!("{}:{session_name}", role.role_id))
+            .elem("Arn", &assumed_arn)
+            .close("AssumedRoleUser");
+        if let Some(p) = &i.policy {
+            // Percentage of the packed-policy limit used, as AWS reports it (an estimate).
+            x.elem("PackedPolicySize", &(p.len() * 100 / 2048).max(1).to_string());
+        }
+        x.opt("SourceIdentity", i.source_identity.as_deref());
+        Ok(QueryReply::Result(x))
+    }
+}
+
+/// The account and name of a role ARN (`arn:aws:iam::<account>:role/<path/>name`).
+fn role_account_and_name(role_arn: &str) -> Result<(&str, &str), StsError> {
+    let parsed = kinko_core::arn::Arn::parse(role_arn)
+        .filter(|a| a.service == "iam" && a.resource.starts_with("role/") && a.account_id.len() == 12)
+        .ok_or_else(|| StsError::Validation(format!("{role_arn} is invalid")))?;
+    Ok((
+        parsed.account_id,
+        parsed.resource.rsplit('/').next().unwrap_or_default(),
+    ))
+}
+
+/// GetSessionToken: temporary credentials of the caller's own (user or root) identity.
+pub(crate) struct GetSessionToken;
+
+pub(crate) struct GetSessionTokenInput {
+    duration: Option<i64>,
+}
+
+impl FromRequest<Sts> for GetSessionTokenInput {
+    fn from_request(params: &Params) -> Result<Self, StsError> {
+        Ok(GetSessionTokenInput {
+            duration: duration(params, 900, 129_600)?,
+        })
+    }
+}
+
+impl Operation for GetSessionToken {
+    type Service = Sts;
+    const NAME: &'static str = "GetSessionToken";
+    type Input = GetSessionTokenInput;
+    type Output = QueryReply;
+    type Resolved = ();
+
+    async fn resolve(_: &Cx<'_>, _: &GetSessionTokenInput) -> Result<(), StsError> {
+        Ok(())
+    }
+
+    fn authorization<'a>(
+        _: &'a Cx<'_>,
+        _: &'a GetSessionTokenInput,
+        _: &'a (),
+    ) -> Result<Authorization<'a>, StsError> {
+        Ok(Authorization::no_permission_needed(
+            "IAM users and the root user call GetSessionToken without any permission (IAM User Guide, \"Permissions for GetSessionToken\").",
+        ))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &GetSessionTokenInput, _: ()) -> Result<QueryReply, StsError> {
+        if cx.rc.session.is_some() {
+            return Err(StsError::AccessDenied(
+                "Cannot call GetSessionToken with session credentials".into(),
+            ));
+        }
+        let root = cx.rc.principal.is_root();
+        // Root sessions last at most an hour: a longer request is capped, not refused (AWS's docs).
+        let duration = i.duration.unwrap_or(if root { 3600 } else { 43200 });
+        let duration = if root { duration.min(3600) } else { duration };
+        let session = Session {
+            kind: SessionKind::SessionToken,
+            policies: vec![],
+            tags: vec![],
+            expiration: cx.now().plus_millis(duration * 1000),
+            source_identity: None,
+        };
+        let mut x = cx.xml::<Sts>();
+        issue(cx, cx.rc.principal.clone(), session, &mut x)?;
+        Ok(QueryReply::Result(x))
+    }
 }
 
 /// Why temporary credentials were refused.

@@ -2,6 +2,7 @@
 //! DeleteRole.
 
 use kinko_core::iam::{self, IamState, Role};
+use kinko_core::principal::BoundPrincipal;
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
@@ -21,6 +22,29 @@ const MAX_SESSION: i64 = 43_200;
 
 fn read_role(r: &mut Reader<'_>) -> String {
     r.req_name("RoleName", ROLE_NAME)
+}
+
+/// Binds the users and roles a trust policy names to their unique ids, as IAM does when it saves
+/// the policy; one that doesn't exist is refused with IAM's text.
+async fn bind_trust(cx: &Cx<'_>, doc: &str) -> Result<Vec<BoundPrincipal>, IamError> {
+    crate::authz::bind_principals(cx.services, doc)
+        .await?
+        .map_err(|arn| {
+            IamError::MalformedPolicyDocument(format!("Invalid principal in policy: \"AWS\":\"{arn}\""))
+        })
+}
+
+/// The role as IAM shows it: a user or role its trust policy named that no longer exists appears
+/// as its unique id.
+async fn shown(cx: &Cx<'_>, role: &Role) -> Result<Role, IamError> {
+    let mut r = role.clone();
+    r.assume_role_policy_document = crate::authz::shown_policy(
+        cx.services,
+        &role.assume_role_policy_document,
+        &role.trust_principals,
+    )
+    .await?;
+    Ok(r)
 }
 
 fn find<'s>(state: &'s IamState, name: &str) -> Result<&'s Role, IamError> {
@@ -97,6 +121,7 @@ impl Operation for CreateRole {
             .as_deref()
             .map(|b| attachable(&state, b, IamError::boundary_not_attachable))
             .transpose()?;
+        let trust_principals = bind_trust(cx, &i.trust).await?;
         let role = Role {
             name: i.name.clone(),
             path: i.path.clone(),
@@ -105,6 +130,7 @@ impl Operation for CreateRole {
             create_date: cx.now(),
             assume_role_policy_document: i.trust.clone(),
             assume_role_policy_updated: None,
+            trust_principals,
             description: i.description.clone(),
             max_session_duration: i.max_session,
             tags: i.tags.clone(),
@@ -137,9 +163,9 @@ impl Operation for GetRole {
     }
 
     async fn run(&self, cx: &Cx<'_>, name: &String, state: IamState) -> Result<Reply, IamError> {
-        let role = find(&state, name)?;
+        let role = shown(cx, find(&state, name)?).await?;
         let mut x = cx.xml();
-        output::role(&mut x, role, Detail::Full);
+        output::role(&mut x, &role, Detail::Full);
         Ok(Reply::Result(x))
     }
 }
@@ -166,8 +192,12 @@ impl Operation for ListRoles {
             .collect();
         by_name(&mut roles, |r| &r.name);
         let (page, next) = i.page.apply(roles)?;
+        let mut shown_page = Vec::with_capacity(page.len());
+        for r in page {
+            shown_page.push(shown(cx, r).await?);
+        }
         let mut x = cx.xml();
-        members(&mut x, "Roles", page, |x, r| {
+        members(&mut x, "Roles", shown_page.iter(), |x, r| {
             output::role_fields(x, r, Detail::Listed)
         });
         output::truncation(&mut x, next.as_deref());
@@ -263,9 +293,11 @@ impl Operation for UpdateAssumeRolePolicy {
     }
 
     async fn run(&self, cx: &Cx<'_>, i: &(String, String), mut state: IamState) -> Result<Reply, IamError> {
+        let trust_principals = bind_trust(cx, &i.1).await?;
         let role = find_mut(&mut state, &i.0)?;
         role.assume_role_policy_document.clone_from(&i.1);
         role.assume_role_policy_updated = Some(cx.services.clock.now());
+        role.trust_principals = trust_principals;
         cx.write(state).await?;
         Ok(Reply::Empty)
     }

@@ -117,6 +117,7 @@ pub(crate) async fn create_key(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsE
         key_state: KeyState::Enabled,
         creation_date: now,
         policy,
+        policy_principals: vec![],
         current_material: 1,
         deletion_date: None,
         tags: vec![],

@@ -6,15 +6,16 @@
 use kinko_core::iam::{self, IamState, InlinePolicy, Role};
 use kinko_core::organizations::{CreateAccountRequest, OrgAccount};
 use kinko_core::secret::Tag;
-use kinko_core::store::{Account, StoreError};
+use kinko_core::store::Account;
 use kinko_wire::validate::Violations;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{page, violations};
-use crate::authz::Resource;
+use crate::authz::{Check, Resource};
+use crate::operation::{Authorization, Cx, Operation};
 use crate::organizations::model::{CreateAccountStatusShape, PageInput, TagShape};
-use crate::organizations::{Cx, MAX_ATTEMPTS, OrgError, decode, encode, random_lower_alnum};
+use crate::organizations::{OrgError, OrgFound, Organizations, random_lower_alnum, resolve_organization};
 
 /// The role CreateAccount makes in a new account unless `RoleName` names another.
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
@@ -25,7 +26,7 @@ const ADMINISTRATOR_ACCESS: &str =
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CreateAccountInput {
+pub(crate) struct CreateAccountInput {
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
@@ -40,7 +41,7 @@ struct CreateAccountInput {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct StatusOutput {
+pub(crate) struct StatusOutput {
     create_account_status: CreateAccountStatusShape,
 }
 
@@ -146,6 +147,7 @@ pub(crate) fn member_iam_state(
         create_date: now,
         assume_role_policy_document: trust,
         assume_role_policy_updated: None,
+        trust_principals: vec![],
         description: None,
         max_session_duration: 3600,
         tags: vec![],
@@ -159,21 +161,58 @@ pub(crate) fn member_iam_state(
     state
 }
 
-pub(crate) async fn create_account(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, OrgError> {
-    let input: CreateAccountInput = decode(body)?;
-    let tags = validate(&input)?;
-    let email = input.email.clone().unwrap_or_default();
-    let name = input.account_name.clone().unwrap_or_default();
-    let role_name = input
-        .role_name
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ROLE_NAME.into());
-    let request_tags: Vec<(String, String)> = tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
-    cx.authorize(Resource::Any, &request_tags).await?;
-    let store = &cx.services.store;
-    for _ in 0..MAX_ATTEMPTS {
-        let mut org = cx.as_management().await?;
-        let now = cx.services.clock.now();
+/// CreateAccount: management account only.
+pub(crate) struct CreateAccount;
+
+impl Operation for CreateAccount {
+    type Service = Organizations;
+    const NAME: &'static str = "CreateAccount";
+    type Input = CreateAccountInput;
+    type Output = StatusOutput;
+    type Resolved = OrgFound;
+
+    fn validate(input: &CreateAccountInput) -> Result<(), OrgError> {
+        validate(input).map(|_| ())
+    }
+
+    async fn resolve(cx: &Cx<'_>, _: &CreateAccountInput) -> Result<OrgFound, OrgError> {
+        resolve_organization(cx).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        input: &'a CreateAccountInput,
+        found: &'a OrgFound,
+    ) -> Result<Authorization<'a>, OrgError> {
+        let request_tags: Vec<(String, String)> = input
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t.key.clone().unwrap_or_default(),
+                    t.value.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(Authorization::of(
+            Check::new(cx.action, Resource::Any)
+                .request_tags(request_tags)
+                .facts(found.facts(cx)),
+        ))
+    }
+
+    async fn run(cx: &Cx<'_>, input: &CreateAccountInput, found: OrgFound) -> Result<StatusOutput, OrgError> {
+        let tags = validate(input)?;
+        let email = input.email.clone().unwrap_or_default();
+        let name = input.account_name.clone().unwrap_or_default();
+        let role_name = input
+            .role_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ROLE_NAME.into());
+        let store = &cx.services.store;
+        let mut org = found.member(cx).await?;
+        let now = cx.now();
         let mut request = CreateAccountRequest {
             id: format!("car-{}", random_lower_alnum(32)),
             account_name: name.clone(),
@@ -187,11 +226,8 @@ pub(crate) async fn create_account(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, 
             request.state = "FAILED".into();
             request.failure_reason = Some("EMAIL_ALREADY_EXISTS".into());
             org.create_account_requests.push(request.clone());
-            match store.write_organization(org).await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
-            }
-            return encode(&StatusOutput {
+            store.write_organization(org).await?;
+            return Ok(StatusOutput {
                 create_account_status: CreateAccountStatusShape::from(&request),
             });
         }
@@ -214,27 +250,21 @@ pub(crate) async fn create_account(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, 
         let iam = member_iam_state(&account_id, &org.master_account_id, &role_name, now);
         let account = Account {
             account_id,
-            name: name.clone(),
-            email: email.clone(),
+            name,
+            email,
             created_date: now,
         };
         // A conflict means the organization changed, or the new id was taken: start over.
-        match store.create_member_account(org, account, iam).await {
-            Err(StoreError::Conflict) => continue,
-            other => other?,
-        }
-        return encode(&StatusOutput {
+        store.create_member_account(org, account, iam).await?;
+        Ok(StatusOutput {
             create_account_status: CreateAccountStatusShape::from(&request),
-        });
+        })
     }
-    Err(OrgError::Internal(
-        "too many conflicting concurrent changes".into(),
-    ))
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct DescribeStatusInput {
+pub(crate) struct DescribeStatusInput {
     #[serde(default)]
     create_account_request_id: Option<String>,
 }
@@ -245,32 +275,62 @@ fn is_request_id(s: &str) -> bool {
     })
 }
 
-pub(crate) async fn describe_create_account_status(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, OrgError> {
-    let input: DescribeStatusInput = decode(body)?;
-    let mut v = Violations::new();
-    v.required("createAccountRequestId", &input.create_account_request_id);
-    let id = input.create_account_request_id.unwrap_or_default();
-    v.length("createAccountRequestId", Some(&id), 0, 36, false);
-    v.pattern(
-        "createAccountRequestId",
-        Some(&id),
-        r"^car-[a-z0-9]{8,32}$",
-        is_request_id(&id),
-    );
-    violations(v)?;
-    cx.authorize(Resource::Any, &[]).await?;
-    let org = cx.as_management().await?;
-    let request = org
-        .create_account_request(&id)
-        .ok_or(OrgError::CreateAccountStatusNotFound)?;
-    encode(&StatusOutput {
-        create_account_status: CreateAccountStatusShape::from(request),
-    })
+/// DescribeCreateAccountStatus: management account only.
+pub(crate) struct DescribeCreateAccountStatus;
+
+impl Operation for DescribeCreateAccountStatus {
+    type Service = Organizations;
+    const NAME: &'static str = "DescribeCreateAccountStatus";
+    type Input = DescribeStatusInput;
+    type Output = StatusOutput;
+    type Resolved = OrgFound;
+
+    fn validate(input: &DescribeStatusInput) -> Result<(), OrgError> {
+        let mut v = Violations::new();
+        v.required("createAccountRequestId", &input.create_account_request_id);
+        let id = input.create_account_request_id.as_deref().unwrap_or_default();
+        v.length("createAccountRequestId", Some(id), 0, 36, false);
+        v.pattern(
+            "createAccountRequestId",
+            Some(id),
+            r"^car-[a-z0-9]{8,32}$",
+            is_request_id(id),
+        );
+        violations(v)
+    }
+
+    async fn resolve(cx: &Cx<'_>, _: &DescribeStatusInput) -> Result<OrgFound, OrgError> {
+        resolve_organization(cx).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a DescribeStatusInput,
+        found: &'a OrgFound,
+    ) -> Result<Authorization<'a>, OrgError> {
+        Ok(Authorization::of(
+            Check::new(cx.action, Resource::Any).facts(found.facts(cx)),
+        ))
+    }
+
+    async fn run(
+        cx: &Cx<'_>,
+        input: &DescribeStatusInput,
+        found: OrgFound,
+    ) -> Result<StatusOutput, OrgError> {
+        let org = found.member(cx).await?;
+        let request = org
+            .create_account_request(input.create_account_request_id.as_deref().unwrap_or_default())
+            .ok_or(OrgError::CreateAccountStatusNotFound)?;
+        Ok(StatusOutput {
+            create_account_status: CreateAccountStatusShape::from(request),
+        })
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListStatusInput {
+pub(crate) struct ListStatusInput {
     #[serde(default)]
     states: Option<Vec<String>>,
     #[serde(flatten)]
@@ -279,39 +339,69 @@ struct ListStatusInput {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListStatusOutput {
+pub(crate) struct ListStatusOutput {
     create_account_statuses: Vec<CreateAccountStatusShape>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_token: Option<String>,
 }
 
-pub(crate) async fn list_create_account_status(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, OrgError> {
-    let input: ListStatusInput = decode(body)?;
-    let mut v = Violations::new();
-    for (n, s) in input.states.iter().flatten().enumerate() {
-        v.one_of(
-            &format!("states.{}.member", n + 1),
-            Some(s),
-            &["IN_PROGRESS", "SUCCEEDED", "FAILED"],
-        );
+/// ListCreateAccountStatus: management account only.
+pub(crate) struct ListCreateAccountStatus;
+
+impl Operation for ListCreateAccountStatus {
+    type Service = Organizations;
+    const NAME: &'static str = "ListCreateAccountStatus";
+    type Input = ListStatusInput;
+    type Output = ListStatusOutput;
+    type Resolved = OrgFound;
+
+    fn validate(input: &ListStatusInput) -> Result<(), OrgError> {
+        let mut v = Violations::new();
+        for (n, s) in input.states.iter().flatten().enumerate() {
+            v.one_of(
+                &format!("states.{}.member", n + 1),
+                Some(s),
+                &["IN_PROGRESS", "SUCCEEDED", "FAILED"],
+            );
+        }
+        violations(v)
     }
-    violations(v)?;
-    cx.authorize(Resource::Any, &[]).await?;
-    let org = cx.as_management().await?;
-    let statuses: Vec<CreateAccountStatusShape> = org
-        .create_account_requests
-        .iter()
-        .filter(|r| {
-            input
-                .states
-                .as_ref()
-                .is_none_or(|states| states.is_empty() || states.contains(&r.state))
+
+    async fn resolve(cx: &Cx<'_>, _: &ListStatusInput) -> Result<OrgFound, OrgError> {
+        resolve_organization(cx).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListStatusInput,
+        found: &'a OrgFound,
+    ) -> Result<Authorization<'a>, OrgError> {
+        Ok(Authorization::of(
+            Check::new(cx.action, Resource::Any).facts(found.facts(cx)),
+        ))
+    }
+
+    async fn run(
+        cx: &Cx<'_>,
+        input: &ListStatusInput,
+        found: OrgFound,
+    ) -> Result<ListStatusOutput, OrgError> {
+        let org = found.member(cx).await?;
+        let statuses: Vec<CreateAccountStatusShape> = org
+            .create_account_requests
+            .iter()
+            .filter(|r| {
+                input
+                    .states
+                    .as_ref()
+                    .is_none_or(|states| states.is_empty() || states.contains(&r.state))
+            })
+            .map(CreateAccountStatusShape::from)
+            .collect();
+        let (create_account_statuses, next_token) = page(statuses, &input.page)?;
+        Ok(ListStatusOutput {
+            create_account_statuses,
+            next_token,
         })
-        .map(CreateAccountStatusShape::from)
-        .collect();
-    let (create_account_statuses, next_token) = page(statuses, &input.page)?;
-    encode(&ListStatusOutput {
-        create_account_statuses,
-        next_token,
-    })
+    }
 }

@@ -6,9 +6,9 @@ mod organization;
 
 use kinko_wire::validate::Violations;
 
-pub(crate) use accounts::{describe_account, list_accounts};
-pub(crate) use create_account::{create_account, describe_create_account_status, list_create_account_status};
-pub(crate) use organization::{describe_organization, list_roots};
+pub(crate) use accounts::{DescribeAccount, ListAccounts};
+pub(crate) use create_account::{CreateAccount, DescribeCreateAccountStatus, ListCreateAccountStatus};
+pub(crate) use organization::{DescribeOrganization, ListRoots};
 
 use super::OrgError;
 use super::model::PageInput;

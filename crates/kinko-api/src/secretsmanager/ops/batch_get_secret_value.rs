@@ -6,9 +6,11 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use super::list_secrets::{FilterShape, check_filters, matching};
+use crate::authz::{Check, Resource};
 use crate::secretsmanager::model::{self, SecretValueEntry, token};
 use crate::secretsmanager::{
-    Cx, Found, Operation, SmError, Target, authorize_any, authorize_secret, authorize_unresolved, lookup,
+    Authorization, Cx, Found, Operation, SecretsManager, SmError, Target, lookup, secret_check,
+    unresolved_check,
 };
 
 #[derive(Deserialize)]
@@ -40,8 +42,8 @@ pub(crate) struct Output {
 pub(crate) struct BatchGetSecretValue;
 
 async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry, SmError> {
-    authorize_secret(cx, "secretsmanager:GetSecretValue", secret).await?;
-    crate::secretsmanager::not_default_key_cross_account(cx, secret)?;
+    cx.authorize(&secret_check("secretsmanager:GetSecretValue", secret))
+        .await?;
     model::not_deleted(secret)?;
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
@@ -50,9 +52,11 @@ async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry,
 }
 
 impl Operation for BatchGetSecretValue {
+    type Service = SecretsManager;
     const NAME: &'static str = "BatchGetSecretValue";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -84,8 +88,20 @@ impl Operation for BatchGetSecretValue {
         Ok(())
     }
 
-    fn target(_: &Input) -> Target<'_> {
-        Target::None
+    async fn resolve(cx: &Cx<'_>, _: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::None).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::None,
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {
@@ -117,9 +133,12 @@ impl Operation for BatchGetSecretValue {
                     Ok(()) => match lookup(cx, id).await? {
                         Some(secret) => current_value(cx, &secret).await,
                         // Authorize before answering not-found, so callers can't probe for names.
-                        None => match authorize_unresolved(cx, "secretsmanager:GetSecretValue", id).await {
+                        None => match cx
+                            .authorize(&unresolved_check("secretsmanager:GetSecretValue", id))
+                            .await
+                        {
                             Ok(()) => Err(SmError::not_found()),
-                            Err(e) => Err(e),
+                            Err(e) => Err(e.into()),
                         },
                     },
                 };
@@ -127,7 +146,9 @@ impl Operation for BatchGetSecretValue {
             }
             return Ok(out);
         }
-        authorize_any(cx, "secretsmanager:ListSecrets").await?;
+        // Listing by filters also needs ListSecrets, as in AWS.
+        cx.authorize(&Check::new("secretsmanager:ListSecrets", Resource::Any))
+            .await?;
         let filters = check_filters(i.filters.as_deref())?;
         let offset = i
             .next_token

@@ -5,8 +5,9 @@ use kinko_core::store::SecretWrite;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Check, Resource};
 use crate::secretsmanager::model::{self, TagShape};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -37,9 +38,11 @@ pub(crate) struct Output {
 pub(crate) struct CreateSecret;
 
 impl Operation for CreateSecret {
+    type Service = SecretsManager;
     const NAME: &'static str = "CreateSecret";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -74,30 +77,27 @@ impl Operation for CreateSecret {
         Ok(())
     }
 
-    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([
-            ("secretsmanager:Name", i.name.clone()),
-            ("secretsmanager:Description", i.description.clone()),
-            ("secretsmanager:KmsKeyId", i.kms_key_id.clone()),
-            ("secretsmanager:Type", i.secret_type.clone()),
-        ])
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::NewSecret(i.name.as_deref().unwrap_or_default())).await
     }
 
-    fn request_tags(i: &Input) -> Vec<(String, String)> {
-        i.tags
-            .iter()
-            .flatten()
-            .map(|t| {
-                (
-                    t.key.clone().unwrap_or_default(),
-                    t.value.clone().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
-    fn target(i: &Input) -> Target<'_> {
-        Target::NewSecret(i.name.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::NewSecret(i.name.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt("secretsmanager:Name", i.name.as_deref())
+            .condition_opt("secretsmanager:Description", i.description.as_deref())
+            .condition_opt("secretsmanager:KmsKeyId", i.kms_key_id.as_deref())
+            .condition_opt("secretsmanager:Type", i.secret_type.as_deref())
+            .request_tags(request_tags(i)),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
@@ -134,7 +134,8 @@ impl Operation for CreateSecret {
         let arn = found.arn.unwrap_or_default();
         if i.tags.is_some() {
             // Tagging at creation also needs TagResource, as in AWS.
-            crate::secretsmanager::authorize_arn(cx, "secretsmanager:TagResource", &arn).await?;
+            cx.authorize(&Check::new("secretsmanager:TagResource", Resource::of_arn(&arn)))
+                .await?;
         }
         let kms_key_id = i.kms_key_id.clone().filter(|k| !k.is_empty());
         if let Some(key_ref) = &kms_key_id {
@@ -158,6 +159,7 @@ impl Operation for CreateSecret {
                     .collect()
             }),
             resource_policy: None,
+            resource_policy_principals: vec![],
             secret_type: i.secret_type.clone(),
             created_date: now,
             last_changed_date: now,
@@ -186,4 +188,17 @@ impl Operation for CreateSecret {
             version_id,
         })
     }
+}
+
+fn request_tags(i: &Input) -> Vec<(String, String)> {
+    i.tags
+        .iter()
+        .flatten()
+        .map(|t| {
+            (
+                t.key.clone().unwrap_or_default(),
+                t.value.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
 }

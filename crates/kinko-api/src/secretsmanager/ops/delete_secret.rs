@@ -5,7 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -27,9 +27,11 @@ pub(crate) struct Output {
 pub(crate) struct DeleteSecret;
 
 impl Operation for DeleteSecret {
+    type Service = SecretsManager;
     const NAME: &'static str = "DeleteSecret";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -52,21 +54,30 @@ impl Operation for DeleteSecret {
         Ok(())
     }
 
-    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([
-            (
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt(
                 "secretsmanager:RecoveryWindowInDays",
                 i.recovery_window_in_days.map(|d| d.to_string()),
-            ),
-            (
+            )
+            .condition_opt(
                 "secretsmanager:ForceDeleteWithoutRecovery",
                 i.force_delete_without_recovery.map(|f| f.to_string()),
             ),
-        ])
-    }
-
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::list_secrets::versions_to_stages;
 use crate::secretsmanager::model::{self, TagShape};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -40,9 +40,11 @@ pub(crate) struct Output {
 pub(crate) struct DescribeSecret;
 
 impl Operation for DescribeSecret {
+    type Service = SecretsManager;
     const NAME: &'static str = "DescribeSecret";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -51,8 +53,20 @@ impl Operation for DescribeSecret {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
     }
 
     async fn run(_: &Cx<'_>, _: &Input, found: Found) -> Result<Output, SmError> {

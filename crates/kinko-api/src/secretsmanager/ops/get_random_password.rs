@@ -5,7 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -29,9 +29,11 @@ pub(crate) struct Output {
 pub(crate) struct GetRandomPassword;
 
 impl Operation for GetRandomPassword {
+    type Service = SecretsManager;
     const NAME: &'static str = "GetRandomPassword";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -46,8 +48,20 @@ impl Operation for GetRandomPassword {
         model::violations(v)
     }
 
-    fn target(_: &Input) -> Target<'_> {
-        Target::None
+    async fn resolve(cx: &Cx<'_>, _: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::None).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::None,
+            found,
+        )))
     }
 
     async fn run(_: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {

@@ -4,7 +4,7 @@ use kinko_wire::validate::Violations;
 use serde::Deserialize;
 
 use crate::secretsmanager::model::{self, SecretValueEntry};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -17,9 +17,11 @@ pub(crate) struct Input {
 pub(crate) struct GetSecretValue;
 
 impl Operation for GetSecretValue {
+    type Service = SecretsManager;
     const NAME: &'static str = "GetSecretValue";
     type Input = Input;
     type Output = SecretValueEntry;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -30,20 +32,28 @@ impl Operation for GetSecretValue {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([
-            ("secretsmanager:VersionId", i.version_id.clone()),
-            ("secretsmanager:VersionStage", i.version_stage.clone()),
-        ])
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt("secretsmanager:VersionId", i.version_id.as_deref())
+            .condition_opt("secretsmanager:VersionStage", i.version_stage.as_deref()),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<SecretValueEntry, SmError> {
         let secret = model::found(found.secret)?;
-        crate::secretsmanager::not_default_key_cross_account(cx, &secret)?;
         model::not_deleted(&secret)?;
         let version = secret.select(i.version_id.as_deref(), i.version_stage.as_deref())?;
         let out = model::value_entry(cx, &secret, version).await?;

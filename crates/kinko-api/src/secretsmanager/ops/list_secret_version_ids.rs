@@ -4,7 +4,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model::{self, token};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -41,9 +41,11 @@ pub(crate) struct Output {
 pub(crate) struct ListSecretVersionIds;
 
 impl Operation for ListSecretVersionIds {
+    type Service = SecretsManager;
     const NAME: &'static str = "ListSecretVersionIds";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -54,8 +56,20 @@ impl Operation for ListSecretVersionIds {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {

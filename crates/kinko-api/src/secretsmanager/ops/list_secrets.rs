@@ -7,7 +7,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model::{self, TagShape, token};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -175,9 +175,11 @@ fn entry(s: &Secret) -> Entry {
 pub(crate) struct ListSecrets;
 
 impl Operation for ListSecrets {
+    type Service = SecretsManager;
     const NAME: &'static str = "ListSecrets";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -194,8 +196,20 @@ impl Operation for ListSecrets {
         Ok(())
     }
 
-    fn target(_: &Input) -> Target<'_> {
-        Target::None
+    async fn resolve(cx: &Cx<'_>, _: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::None).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::None,
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {

@@ -5,7 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -32,9 +32,11 @@ pub(crate) struct Output {
 pub(crate) struct PutSecretValue;
 
 impl Operation for PutSecretValue {
+    type Service = SecretsManager;
     const NAME: &'static str = "PutSecretValue";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -57,13 +59,24 @@ impl Operation for PutSecretValue {
         model::require_token(&i.client_request_token, true)
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
         let mut secret = model::found(found.secret)?;
-        crate::secretsmanager::not_default_key_cross_account(cx, &secret)?;
         model::not_deleted(&secret)?;
         let Some((kind, bytes)) = model::value_of(&i.secret_string, &i.secret_binary)? else {
             return Err(SmError::InvalidRequest(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ArnName;
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 const MAX_POLICY_CHARS: usize = 20_480;
 
@@ -78,6 +78,10 @@ fn restricts_callers(condition: Option<&serde_json::Value>) -> bool {
     })
 }
 
+/// What Secrets Manager answers a resource policy naming an IAM user or role that doesn't exist
+/// (as reported by AWS users; AWS's API reference doesn't list the text).
+const UNSUPPORTED_PRINCIPAL: &str = "This resource policy contains an unsupported principal.";
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PutInput {
@@ -89,9 +93,11 @@ pub(crate) struct PutInput {
 pub(crate) struct PutResourcePolicy;
 
 impl Operation for PutResourcePolicy {
+    type Service = SecretsManager;
     const NAME: &'static str = "PutResourcePolicy";
     type Input = PutInput;
     type Output = ArnName;
+    type Resolved = Found;
 
     fn validate(i: &PutInput) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -108,15 +114,26 @@ impl Operation for PutResourcePolicy {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn conditions(i: &PutInput) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([(
-            "secretsmanager:BlockPublicPolicy",
-            i.block_public_policy.map(|b| b.to_string()),
-        )])
+    async fn resolve(cx: &Cx<'_>, i: &PutInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &PutInput) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a PutInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt(
+                "secretsmanager:BlockPublicPolicy",
+                i.block_public_policy.map(|b| b.to_string()),
+            ),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &PutInput, found: Found) -> Result<ArnName, SmError> {
@@ -133,7 +150,13 @@ impl Operation for PutResourcePolicy {
                     .into(),
             ));
         }
+        // IAM users and roles the policy names are bound to their unique ids; a principal that
+        // doesn't exist is refused (AWS's text, as AWS answers such a policy).
+        let bound = crate::authz::bind_principals(cx.services, &doc)
+            .await?
+            .map_err(|_| SmError::MalformedPolicyDocument(UNSUPPORTED_PRINCIPAL.into()))?;
         secret.resource_policy = Some(doc);
+        secret.resource_policy_principals = bound;
         secret.last_changed_date = cx.services.clock.now();
         let out = ArnName::from(&secret);
         cx.services
@@ -174,24 +197,45 @@ pub(crate) struct GetOutput {
 pub(crate) struct GetResourcePolicy;
 
 impl Operation for GetResourcePolicy {
+    type Service = SecretsManager;
     const NAME: &'static str = "GetResourcePolicy";
     type Input = SecretIdInput;
     type Output = GetOutput;
+    type Resolved = Found;
 
     fn validate(i: &SecretIdInput) -> Result<(), SmError> {
         check_secret_id_input(i)
     }
 
-    fn target(i: &SecretIdInput) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &SecretIdInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    async fn run(_: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<GetOutput, SmError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a SecretIdInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
+    }
+
+    async fn run(cx: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<GetOutput, SmError> {
         let s = model::found(found.secret)?;
+        // A named user or role that no longer exists shows as its unique id, as in AWS.
+        let resource_policy = match &s.resource_policy {
+            Some(doc) => {
+                Some(crate::authz::shown_policy(cx.services, doc, &s.resource_policy_principals).await?)
+            }
+            None => None,
+        };
         Ok(GetOutput {
             arn: s.arn.clone(),
             name: s.name.clone(),
-            resource_policy: s.resource_policy.clone(),
+            resource_policy,
         })
     }
 }
@@ -199,21 +243,36 @@ impl Operation for GetResourcePolicy {
 pub(crate) struct DeleteResourcePolicy;
 
 impl Operation for DeleteResourcePolicy {
+    type Service = SecretsManager;
     const NAME: &'static str = "DeleteResourcePolicy";
     type Input = SecretIdInput;
     type Output = ArnName;
+    type Resolved = Found;
 
     fn validate(i: &SecretIdInput) -> Result<(), SmError> {
         check_secret_id_input(i)
     }
 
-    fn target(i: &SecretIdInput) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &SecretIdInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a SecretIdInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<ArnName, SmError> {
         let mut secret = model::found(found.secret)?;
         let out = ArnName::from(&secret);
+        secret.resource_policy_principals.clear();
         if secret.resource_policy.take().is_some() {
             secret.last_changed_date = cx.services.clock.now();
             cx.services
@@ -253,9 +312,11 @@ pub(crate) struct ValidateOutput {
 pub(crate) struct ValidateResourcePolicy;
 
 impl Operation for ValidateResourcePolicy {
+    type Service = SecretsManager;
     const NAME: &'static str = "ValidateResourcePolicy";
     type Input = ValidateInput;
     type Output = ValidateOutput;
+    type Resolved = Found;
 
     fn validate(i: &ValidateInput) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -275,11 +336,30 @@ impl Operation for ValidateResourcePolicy {
         Ok(())
     }
 
-    fn target(i: &ValidateInput) -> Target<'_> {
-        match i.secret_id.as_deref() {
-            Some(id) => Target::Secret(id),
-            None => Target::None,
-        }
+    async fn resolve(cx: &Cx<'_>, i: &ValidateInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(
+            cx,
+            match i.secret_id.as_deref() {
+                Some(id) => Target::Secret(id),
+                None => Target::None,
+            },
+        )
+        .await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a ValidateInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            match i.secret_id.as_deref() {
+                Some(id) => Target::Secret(id),
+                None => Target::None,
+            },
+            found,
+        )))
     }
 
     async fn run(_: &Cx<'_>, i: &ValidateInput, found: Found) -> Result<ValidateOutput, SmError> {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::ArnName;
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -17,9 +17,11 @@ pub(crate) struct Input {
 pub(crate) struct RestoreSecret;
 
 impl Operation for RestoreSecret {
+    type Service = SecretsManager;
     const NAME: &'static str = "RestoreSecret";
     type Input = Input;
     type Output = ArnName;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -28,8 +30,20 @@ impl Operation for RestoreSecret {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        )))
     }
 
     async fn run(cx: &Cx<'_>, _: &Input, found: Found) -> Result<ArnName, SmError> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::Empty;
 use crate::secretsmanager::model::{self, TagShape};
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 const MAX_TAGS: usize = 50;
 
@@ -25,9 +25,11 @@ fn reserved(key: &str) -> bool {
 }
 
 impl Operation for TagResource {
+    type Service = SecretsManager;
     const NAME: &'static str = "TagResource";
     type Input = TagInput;
     type Output = Empty;
+    type Resolved = Found;
 
     fn validate(i: &TagInput) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -48,21 +50,23 @@ impl Operation for TagResource {
         Ok(())
     }
 
-    fn request_tags(i: &TagInput) -> Vec<(String, String)> {
-        i.tags
-            .iter()
-            .flatten()
-            .map(|t| {
-                (
-                    t.key.clone().unwrap_or_default(),
-                    t.value.clone().unwrap_or_default(),
-                )
-            })
-            .collect()
+    async fn resolve(cx: &Cx<'_>, i: &TagInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &TagInput) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a TagInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .request_tags(request_tags(i)),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &TagInput, found: Found) -> Result<Empty, SmError> {
@@ -95,6 +99,19 @@ impl Operation for TagResource {
     }
 }
 
+fn request_tags(i: &TagInput) -> Vec<(String, String)> {
+    i.tags
+        .iter()
+        .flatten()
+        .map(|t| {
+            (
+                t.key.clone().unwrap_or_default(),
+                t.value.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct UntagInput {
@@ -105,9 +122,11 @@ pub(crate) struct UntagInput {
 pub(crate) struct UntagResource;
 
 impl Operation for UntagResource {
+    type Service = SecretsManager;
     const NAME: &'static str = "UntagResource";
     type Input = UntagInput;
     type Output = Empty;
+    type Resolved = Found;
 
     fn validate(i: &UntagInput) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -120,16 +139,24 @@ impl Operation for UntagResource {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn conditions(i: &UntagInput) -> Vec<(&'static str, String)> {
-        i.tag_keys
-            .iter()
-            .flatten()
-            .map(|k| ("aws:TagKeys", k.clone()))
-            .collect()
+    async fn resolve(cx: &Cx<'_>, i: &UntagInput) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &UntagInput) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a UntagInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        let mut check = crate::secretsmanager::check(
+            cx,
+            Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+            found,
+        );
+        for key in i.tag_keys.iter().flatten() {
+            check = check.condition("aws:TagKeys", key.as_str());
+        }
+        Ok(Authorization::of(check))
     }
 
     async fn run(cx: &Cx<'_>, i: &UntagInput, found: Found) -> Result<Empty, SmError> {

@@ -5,7 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -34,9 +34,11 @@ pub(crate) struct Output {
 pub(crate) struct UpdateSecret;
 
 impl Operation for UpdateSecret {
+    type Service = SecretsManager;
     const NAME: &'static str = "UpdateSecret";
     type Input = Input;
     type Output = Output;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -52,16 +54,25 @@ impl Operation for UpdateSecret {
         model::require_token(&i.client_request_token, value.is_some())
     }
 
-    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([
-            ("secretsmanager:Description", i.description.clone()),
-            ("secretsmanager:KmsKeyId", i.kms_key_id.clone()),
-            ("secretsmanager:Type", i.secret_type.clone()),
-        ])
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt("secretsmanager:Description", i.description.as_deref())
+            .condition_opt("secretsmanager:KmsKeyId", i.kms_key_id.as_deref())
+            .condition_opt("secretsmanager:Type", i.secret_type.as_deref()),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {

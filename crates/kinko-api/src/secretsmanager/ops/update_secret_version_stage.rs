@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::ArnName;
 use crate::secretsmanager::model;
-use crate::secretsmanager::{Cx, Found, Operation, SmError, Target};
+use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -20,9 +20,11 @@ pub(crate) struct Input {
 pub(crate) struct UpdateSecretVersionStage;
 
 impl Operation for UpdateSecretVersionStage {
+    type Service = SecretsManager;
     const NAME: &'static str = "UpdateSecretVersionStage";
     type Input = Input;
     type Output = ArnName;
+    type Resolved = Found;
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
@@ -41,12 +43,23 @@ impl Operation for UpdateSecretVersionStage {
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())
     }
 
-    fn conditions(i: &Input) -> Vec<(&'static str, String)> {
-        crate::secretsmanager::conditions([("secretsmanager:VersionStage", i.version_stage.clone())])
+    async fn resolve(cx: &Cx<'_>, i: &Input) -> Result<Found, SmError> {
+        crate::secretsmanager::resolve(cx, Target::Secret(i.secret_id.as_deref().unwrap_or_default())).await
     }
 
-    fn target(i: &Input) -> Target<'_> {
-        Target::Secret(i.secret_id.as_deref().unwrap_or_default())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Input,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, SmError> {
+        Ok(Authorization::of(
+            crate::secretsmanager::check(
+                cx,
+                Target::Secret(i.secret_id.as_deref().unwrap_or_default()),
+                found,
+            )
+            .condition_opt("secretsmanager:VersionStage", i.version_stage.as_deref()),
+        ))
     }
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<ArnName, SmError> {

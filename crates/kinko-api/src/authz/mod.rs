@@ -1,0 +1,605 @@
+//! The single authorization path every operation of every service goes through.
+//!
+//! [`check`] decides one [`Check`]: first the named access rules of [`rules`] that hold whatever
+//! the policies say (root may not assume roles, ...), then the policies — the caller's
+//! identity-based policies (a user's inline, attached and group policies, or a role's), its
+//! permissions boundary, the session policies of temporary credentials, the resource's policy
+//! (secret policy, role trust policy, key policy) and the condition keys — through the pure
+//! evaluator in `kinko-policy`, then the rules that only apply once the policies allow. No
+//! operation decides access on its own.
+//!
+//! Principals are bound by unique id, as IAM binds them: a user's or role session's policies are
+//! those of the user or role with the id the credentials were issued for (a user or role
+//! re-created under the same name gives nothing to old credentials), and the users and roles a
+//! resource policy names are bound to their ids when it is saved ([`bind_principals`]).
+//!
+//! Parsed policies are cached per principal and IAM revision: any IAM change bumps the account's
+//! revision, so a detached policy stops granting on the very next request. A storage failure while
+//! gathering policies is an internal error ([`AuthzError::Store`]), never a denial.
+
+pub mod rules;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kinko_core::iam::IamState;
+use kinko_core::principal::{BoundPrincipal, Principal, PrincipalKind};
+use kinko_core::secret::Tag;
+use kinko_core::store::StoreError;
+use kinko_policy::{ConditionContext, PolicyKind, PolicySet, PrincipalCtx};
+
+pub use rules::Refusal;
+
+use crate::{RequestContext, Services, SessionKind};
+
+/// Why a request was denied; rendered as AWS's AccessDenied message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub message: String,
+}
+
+/// How an authorization failed.
+#[derive(Debug)]
+pub enum AuthzError {
+    /// The policies don't allow it: AWS's AccessDenied message.
+    Denied(Denied),
+    /// A named access rule refused it.
+    Refused(Refusal),
+    /// The policies could not be read: an internal error, never an AccessDenied.
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthzError {
+    fn from(e: StoreError) -> Self {
+        AuthzError::Store(e)
+    }
+}
+
+/// The resource a request acts on: an ARN, the identifier as the caller passed it when it resolves
+/// to nothing, or no resource (`"*"`) for actions like ListSecrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Arn {
+        arn: &'a str,
+        account_id: &'a str,
+    },
+    Unresolved(&'a str),
+    Any,
+    /// A KMS ciphertext whose key doesn't exist in this region (or at all).
+    UnknownCiphertextKey,
+}
+
+impl<'a> Resource<'a> {
+    /// The ARN, when the resource has one.
+    pub fn arn(&self) -> Option<&'a str> {
+        match self {
+            Resource::Arn { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+
+    /// A resource named by ARN: its account is the ARN's.
+    pub fn of_arn(arn: &'a str) -> Self {
+        Resource::Arn {
+            arn,
+            account_id: kinko_core::arn::Arn::parse(arn)
+                .map(|a| a.account_id)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A saved resource-based policy and the principals it names, bound to their unique ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound<'a> {
+    pub document: &'a str,
+    pub principals: &'a [BoundPrincipal],
+}
+
+/// A policy attached to the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcePolicy<'a> {
+    /// A resource-based policy (a secret's): may grant on its own within the account.
+    Resource(Bound<'a>),
+    /// A role trust policy (for `sts:AssumeRole`).
+    Trust(Bound<'a>),
+    /// A KMS key policy: required, IAM policies only count where it delegates to the account.
+    Key(Bound<'a>),
+}
+
+/// What a secret, key or IAM entity contributes: its tags (`aws:ResourceTag/*`, and
+/// `<service>:ResourceTag/*` when `service` is set).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResourceTags<'a> {
+    pub service: Option<&'a str>,
+    pub tags: &'a [Tag],
+}
+
+/// Facts about the resource that the named access rules of [`rules`] look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts<'a> {
+    /// KMS: the key is AWS managed (customers may not manage it).
+    pub aws_managed_key: bool,
+    /// Secrets Manager: the secret is encrypted under the AWS managed `aws/secretsmanager` key.
+    pub secret_under_default_key: bool,
+    /// Organizations: the organization's management account (`None`: no organization yet).
+    pub management_account: Option<&'a str>,
+}
+
+/// One authorization question.
+#[derive(Debug, Clone)]
+pub struct Check<'a> {
+    pub action: &'a str,
+    pub resource: Resource<'a>,
+    pub resource_policy: Option<ResourcePolicy<'a>>,
+    pub resource_tags: ResourceTags<'a>,
+    /// Service condition keys (`secretsmanager:VersionStage`, `sts:ExternalId`, ...); a key given
+    /// twice has two values.
+    pub context: Vec<(&'a str, Cow<'a, str>)>,
+    /// Tags the request would set (`aws:RequestTag/*`, `aws:TagKeys`).
+    pub request_tags: Cow<'a, [(String, String)]>,
+    pub facts: Facts<'a>,
+}
+
+impl<'a> Check<'a> {
+    pub fn new(action: &'a str, resource: Resource<'a>) -> Self {
+        Check {
+            action,
+            resource,
+            resource_policy: None,
+            resource_tags: ResourceTags::default(),
+            context: Vec::new(),
+            request_tags: Cow::Borrowed(&[]),
+            facts: Facts::default(),
+        }
+    }
+
+    pub fn policy(mut self, policy: ResourcePolicy<'a>) -> Self {
+        self.resource_policy = Some(policy);
+        self
+    }
+
+    pub fn tags(mut self, service: Option<&'a str>, tags: &'a [Tag]) -> Self {
+        self.resource_tags = ResourceTags { service, tags };
+        self
+    }
+
+    /// Adds a condition key's value.
+    pub fn condition(mut self, key: &'a str, value: impl Into<Cow<'a, str>>) -> Self {
+        self.context.push((key, value.into()));
+        self
+    }
+
+    /// Adds a condition key's value when there is one.
+    pub fn condition_opt(self, key: &'a str, value: Option<impl Into<Cow<'a, str>>>) -> Self {
+        match value {
+            Some(v) => self.condition(key, v),
+            None => self,
+        }
+    }
+
+    pub fn request_tags(mut self, tags: impl Into<Cow<'a, [(String, String)]>>) -> Self {
+        self.request_tags = tags.into();
+        self
+    }
+
+    pub fn facts(mut self, facts: Facts<'a>) -> Self {
+        self.facts = facts;
+        self
+    }
+}
+
+/// The caller's identity-based policies, parsed.
+struct PrincipalPolicies {
+    ctx: PrincipalCtx,
+    identity: Vec<Arc<kinko_policy::Policy>>,
+    boundary: Option<Arc<kinko_policy::Policy>>,
+    /// False when the user or role the credentials were issued for no longer exists (deleted, or
+    /// re-created under the same name with a new unique id): nothing grants then.
+    exists: bool,
+}
+
+/// A parsed document, or `None` when it doesn't parse (it then grants nothing).
+type ParsedDocument = Option<Arc<kinko_policy::Policy>>;
+
+/// A document's parses: one per kind it was used as, and the bound parses of resource policies.
+#[derive(Default)]
+struct DocumentEntry {
+    by_kind: [Option<ParsedDocument>; PolicyKindKey::COUNT],
+    bound: Vec<(PolicyKindKey, Vec<BoundPrincipal>, ParsedDocument)>,
+}
+
+/// A principal's cached policies: the IAM revision and unique id they were built for.
+type CachedPrincipal = (i64, String, Arc<PrincipalPolicies>);
+
+/// Caches parsed policies: per principal (with the IAM revision and unique id they were built
+/// for) and per document. Both are looked up by `&str` on every request, without allocating a key.
+#[derive(Default)]
+pub struct PolicyCache {
+    /// Principal ARN → (IAM revision, unique id, policies); an entry of another revision or id is
+    /// stale.
+    principals: Mutex<HashMap<String, CachedPrincipal>>,
+    documents: Mutex<HashMap<Box<str>, DocumentEntry>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PolicyKindKey {
+    Identity,
+    Resource,
+    Trust,
+    Boundary,
+    Session,
+    Key,
+}
+
+const MAX_CACHED: usize = 10_000;
+
+impl PolicyKindKey {
+    const COUNT: usize = 6;
+
+    fn index(self) -> usize {
+        match self {
+            PolicyKindKey::Identity => 0,
+            PolicyKindKey::Resource => 1,
+            PolicyKindKey::Trust => 2,
+            PolicyKindKey::Boundary => 3,
+            PolicyKindKey::Session => 4,
+            PolicyKindKey::Key => 5,
+        }
+    }
+
+    fn kind(self) -> PolicyKind {
+        match self {
+            PolicyKindKey::Identity => PolicyKind::Identity,
+            PolicyKindKey::Resource => PolicyKind::Resource,
+            PolicyKindKey::Trust => PolicyKind::Trust,
+            PolicyKindKey::Boundary => PolicyKind::Boundary,
+            PolicyKindKey::Session => PolicyKind::Session,
+            PolicyKindKey::Key => PolicyKind::KeyPolicy,
+        }
+    }
+}
+
+impl PolicyCache {
+    /// A parsed policy; `None` when the stored document doesn't parse (it then grants nothing).
+    fn parsed(&self, kind: PolicyKindKey, doc: &str) -> ParsedDocument {
+        self.parsed_bound(kind, doc, &[])
+    }
+
+    /// A parsed resource policy with its principals bound to their unique ids.
+    fn parsed_bound(&self, kind: PolicyKindKey, doc: &str, bound: &[BoundPrincipal]) -> ParsedDocument {
+        let i = kind.index();
+        if let Some(p) = self.documents.lock().ok().and_then(|m| {
+            let e = m.get(doc)?;
+            if bound.is_empty() {
+                e.by_kind[i].clone()
+            } else {
+                e.bound
+                    .iter()
+                    .find(|(k, b, _)| *k == kind && b.as_slice() == bound)
+                    .map(|(_, _, p)| p.clone())
+            }
+        }) {
+            return p;
+        }
+        let parsed = kinko_policy::Policy::parse(doc, kind.kind()).ok().map(|mut p| {
+            if !bound.is_empty() {
+                p.bind_principals(|arn| bound.iter().find(|b| b.arn == arn).map(|b| b.id.as_str()));
+            }
+            Arc::new(p)
+        });
+        if let Ok(mut m) = self.documents.lock() {
+            if m.len() >= MAX_CACHED && !m.contains_key(doc) {
+                m.clear();
+            }
+            let e = m.entry(doc.into()).or_default();
+            if bound.is_empty() {
+                e.by_kind[i] = Some(parsed.clone());
+            } else {
+                if e.bound.len() >= 8 {
+                    e.bound.clear();
+                }
+                e.bound.push((kind, bound.to_vec(), parsed.clone()));
+            }
+        }
+        parsed
+    }
+}
+
+/// Built-in AWS managed policies the evaluator knows (`arn:aws:iam::aws:policy/...`).
+fn aws_managed_document(arn: &str) -> Option<String> {
+    kinko_core::aws_managed_policies::aws_managed_policy(arn)
+        .and_then(|p| p.default_document().map(str::to_owned))
+}
+
+/// The default-version document of a managed policy (customer managed in `account`, or AWS managed).
+pub async fn managed_policy_document(
+    services: &Services,
+    account: &str,
+    arn: &str,
+) -> Result<Option<String>, StoreError> {
+    if arn.starts_with("arn:aws:iam::aws:policy/") {
+        return Ok(aws_managed_document(arn));
+    }
+    let iam = services.store.iam_state(account).await?;
+    Ok(iam
+        .policy(arn)
+        .and_then(|p| p.default_document().map(str::to_owned)))
+}
+
+fn managed_doc(iam: &IamState, arn: &str) -> Option<String> {
+    if arn.starts_with("arn:aws:iam::aws:policy/") {
+        aws_managed_document(arn)
+    } else {
+        iam.policy(arn)
+            .and_then(|p| p.default_document().map(str::to_owned))
+    }
+}
+
+/// Checks a session policy document (STS `Policy`): MalformedPolicyDocument text on failure.
+pub fn validate_session_policy(doc: &str) -> Result<(), String> {
+    kinko_policy::Policy::parse(doc, PolicyKind::Session)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn tags_of(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))
+}
+
+/// The unique id credentials were issued for (the user's `AIDA…`, the role's `AROA…`; the account
+/// for root).
+fn unique_id(p: &Principal) -> &str {
+    match &p.kind {
+        PrincipalKind::Root => &p.account_id,
+        PrincipalKind::User { user_id, .. } => user_id,
+        PrincipalKind::AssumedRole { role_id, .. } => role_id,
+    }
+}
+
+async fn principal_policies(
+    services: &Services,
+    p: &Principal,
+) -> Result<Arc<PrincipalPolicies>, StoreError> {
+    // The revision alone decides whether the cached policies are current: no copy of the state.
+    let revision = services.store.iam_revision(&p.account_id).await?;
+    let id = unique_id(p);
+    if let Some(hit) = services.policies.principals.lock().ok().and_then(|m| {
+        m.get(p.arn.as_str())
+            .filter(|(r, cached_id, _)| *r == revision && cached_id == id)
+            .map(|(_, _, pp)| pp.clone())
+    }) {
+        return Ok(hit);
+    }
+    let iam = services.store.iam_state(&p.account_id).await?;
+    let cache = &services.policies;
+    let mut docs: Vec<String> = Vec::new();
+    let (ctx, boundary, exists) = match &p.kind {
+        PrincipalKind::Root => (PrincipalCtx::root(&p.account_id), None, true),
+        PrincipalKind::User { name, user_id } => match iam.user(name) {
+            // The user the credentials were issued for: same name and the same unique id.
+            Some(u) if &u.user_id == user_id => {
+                docs.extend(u.inline_policies.iter().map(|i| i.document.clone()));
+                docs.extend(u.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
+                for g in u.groups.iter().filter_map(|g| iam.group(g)) {
+                    docs.extend(g.inline_policies.iter().map(|i| i.document.clone()));
+                    docs.extend(g.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
+                }
+                let ctx = PrincipalCtx::user(&u.arn, &u.user_id).with_tags(tags_of(&u.tags));
+                let boundary = u
+                    .permissions_boundary
+                    .as_deref()
+                    .and_then(|b| managed_doc(&iam, b));
+                (ctx, boundary, true)
+            }
+            // Deleted, or re-created under the same name: the old credentials get nothing.
+            _ => (PrincipalCtx::user(&p.arn, user_id), None, false),
+        },
+        PrincipalKind::AssumedRole {
+            role_name,
+            role_id,
+            session_name,
+        } => match iam.role(role_name) {
+            Some(r) if &r.role_id == role_id => {
+                docs.extend(r.inline_policies.iter().map(|i| i.document.clone()));
+                docs.extend(r.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
+                let ctx =
+                    PrincipalCtx::assumed_role(&r.arn, session_name, &r.role_id).with_tags(tags_of(&r.tags));
+                let boundary = r
+                    .permissions_boundary
+                    .as_deref()
+                    .and_then(|b| managed_doc(&iam, b));
+                (ctx, boundary, true)
+            }
+            // The role was deleted (or re-created: a new role id): its sessions get nothing.
+            _ => {
+                let role_arn = format!("arn:aws:iam::{}:role/{role_name}", p.account_id);
+                (
+                    PrincipalCtx::assumed_role(&role_arn, session_name, role_id),
+                    None,
+                    false,
+                )
+            }
+        },
+    };
+    let built = Arc::new(PrincipalPolicies {
+        ctx,
+        identity: docs
+            .iter()
+            .filter_map(|d| cache.parsed(PolicyKindKey::Identity, d))
+            .collect(),
+        boundary: boundary.and_then(|b| cache.parsed(PolicyKindKey::Boundary, &b)),
+        exists,
+    });
+    if let Ok(mut m) = services.policies.principals.lock() {
+        if m.len() >= MAX_CACHED && !m.contains_key(p.arn.as_str()) {
+            m.clear();
+        }
+        m.insert(p.arn.clone(), (iam.revision, id.to_owned(), built.clone()));
+    }
+    Ok(built)
+}
+
+/// Decides one request: the named rules, then the policies.
+pub async fn check(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
+    rules::before_policies(rc, c).map_err(AuthzError::Refused)?;
+    decide(services, rc, c).await?;
+    rules::after_policies(rc, c).map_err(AuthzError::Refused)
+}
+
+async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
+    let pp = principal_policies(services, &rc.principal).await?;
+    let org_id = services
+        .store
+        .organization_id_of(&rc.principal.account_id)
+        .await?;
+    let session_tags = rc.session.as_ref().map_or(&[][..], |s| s.tags.as_slice());
+    // The cached principal as it is, unless the request adds session tags or an organization.
+    let principal: Cow<'_, PrincipalCtx> = if session_tags.is_empty() && org_id.is_none() {
+        Cow::Borrowed(&pp.ctx)
+    } else {
+        let mut p = pp.ctx.clone();
+        p.tags.extend(session_tags.iter().cloned());
+        if org_id.is_some() {
+            p.org_id = org_id;
+        }
+        Cow::Owned(p)
+    };
+    let principal = principal.as_ref();
+    let now = services.clock.now().to_offset_date_time();
+    let mut ctx = ConditionContext::for_request(principal, now);
+    if let Some(ip) = rc.source_ip {
+        ctx.set_source_ip(ip);
+    }
+    ctx.set_secure_transport(false);
+    if !c.resource_tags.tags.is_empty() {
+        ctx.add_resource_tags(c.resource_tags.service, tags_of(c.resource_tags.tags));
+    }
+    if !c.request_tags.is_empty() {
+        ctx.add_request_tags(c.request_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    for (k, v) in &c.context {
+        ctx.insert(k, v.as_ref());
+    }
+    let cache = &services.policies;
+    let resource_policy = c.resource_policy.and_then(|rp| match rp {
+        ResourcePolicy::Resource(b) => cache.parsed_bound(PolicyKindKey::Resource, b.document, b.principals),
+        ResourcePolicy::Trust(b) => cache.parsed_bound(PolicyKindKey::Trust, b.document, b.principals),
+        ResourcePolicy::Key(b) => cache.parsed_bound(PolicyKindKey::Key, b.document, b.principals),
+    });
+    let session: Vec<Arc<kinko_policy::Policy>> = rc
+        .session
+        .iter()
+        .filter(|s| s.kind == SessionKind::AssumedRole)
+        .flat_map(|s| s.policies.iter())
+        .filter_map(|d| cache.parsed(PolicyKindKey::Session, d))
+        .collect();
+    let identity: Vec<&kinko_policy::Policy> = if pp.exists {
+        pp.identity.iter().map(AsRef::as_ref).collect()
+    } else {
+        vec![]
+    };
+    let session_refs: Vec<&kinko_policy::Policy> = session.iter().map(AsRef::as_ref).collect();
+    // A session created with a session policy that no longer parses grants nothing.
+    let session_broken = rc
+        .session
+        .as_ref()
+        .is_some_and(|s| s.policies.len() != session.len());
+    let (resource, resource_account) = match c.resource {
+        Resource::Arn { arn, account_id } => (arn, Some(account_id)),
+        Resource::Unresolved(id) => (id, Some(rc.principal.account_id.as_str())),
+        Resource::Any | Resource::UnknownCiphertextKey => ("*", None),
+    };
+    let set = PolicySet {
+        identity: &identity,
+        resource: resource_policy.as_deref(),
+        boundary: pp.boundary.as_deref(),
+        session: &session_refs,
+        scp: &[],
+        resource_policy_required: matches!(
+            c.resource_policy,
+            Some(ResourcePolicy::Key(_) | ResourcePolicy::Trust(_))
+        ),
+    };
+    let req = kinko_policy::Request {
+        principal,
+        action: c.action,
+        resource,
+        resource_account,
+        context: &ctx,
+    };
+    let decision = kinko_policy::evaluate(&req, &set);
+    if decision.is_allowed() && !session_broken && (pp.exists || rc.principal.is_root()) {
+        return Ok(());
+    }
+    let decision = if decision.is_allowed() {
+        kinko_policy::Decision::ImplicitDeny {
+            reason: kinko_policy::ImplicitDenyReason::NoIdentityPolicy,
+        }
+    } else {
+        decision
+    };
+    let on = match c.resource {
+        Resource::Any | Resource::UnknownCiphertextKey => None,
+        _ => Some(resource),
+    };
+    Err(AuthzError::Denied(Denied {
+        message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),
+    }))
+}
+
+/// The unique id of the IAM user or role `arn` names, if it exists now.
+async fn current_id(services: &Services, arn: &str) -> Result<Option<String>, StoreError> {
+    let Some(parsed) = kinko_core::arn::Arn::parse(arn) else {
+        return Ok(None);
+    };
+    let name = parsed.resource.rsplit('/').next().unwrap_or_default();
+    let iam = services.store.iam_state(parsed.account_id).await?;
+    Ok(if parsed.resource.starts_with("user/") {
+        iam.user(name).filter(|u| u.arn == arn).map(|u| u.user_id.clone())
+    } else if parsed.resource.starts_with("role/") {
+        iam.role(name).filter(|r| r.arn == arn).map(|r| r.role_id.clone())
+    } else {
+        None
+    })
+}
+
+/// Binds the IAM users and roles a resource-based policy names to their unique ids, as IAM does
+/// when the policy is saved. `Err(arn)` names the first one that doesn't exist: AWS refuses such a
+/// policy (each service with its own error).
+pub async fn bind_principals(
+    services: &Services,
+    doc: &str,
+) -> Result<Result<Vec<BoundPrincipal>, String>, StoreError> {
+    let mut out = Vec::new();
+    for arn in kinko_policy::named_principals(doc) {
+        match current_id(services, &arn).await? {
+            Some(id) => out.push(BoundPrincipal { arn, id }),
+            None => return Ok(Err(arn)),
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// A saved resource-based policy as AWS shows it: a bound principal that no longer exists (deleted,
+/// or re-created with a new unique id) appears as its unique id where its ARN was.
+pub async fn shown_policy(
+    services: &Services,
+    doc: &str,
+    principals: &[BoundPrincipal],
+) -> Result<String, StoreError> {
+    let mut gone: Vec<&BoundPrincipal> = Vec::new();
+    for b in principals {
+        if current_id(services, &b.arn).await?.as_deref() != Some(b.id.as_str()) {
+            gone.push(b);
+        }
+    }
+    if gone.is_empty() {
+        return Ok(doc.to_owned());
+    }
+    Ok(
+        kinko_policy::rewrite_principals(doc, |v| gone.iter().find(|b| b.arn == v).map(|b| b.id.clone()))
+            .unwrap_or_else(|| doc.to_owned()),
+    )
+}
