@@ -163,7 +163,8 @@ impl Authenticator {
         Ok((who, None, Some(record.sealed_secret)))
     }
 
-    /// Checks a parsed request in AWS's order: access key, session token, time, scope, signature.
+    /// Checks a parsed request in AWS's order: access key, session token, time, scope (and the
+    /// headers that must be signed), signature.
     pub async fn authenticate(
         &self,
         req: &Request<'_>,
@@ -175,6 +176,12 @@ impl Authenticator {
         let now = self.services.clock.now().to_offset_date_time();
         kinko_sigv4::check_time(auth, now).map_err(|e| sigv4_error(&e, protocol))?;
         kinko_sigv4::check_scope(auth, service).map_err(|e| sigv4_error(&e, protocol))?;
+        // `X-Amz-Target` names the operation of a JSON request: unsigned, a signed DescribeSecret
+        // could be replayed as GetSecretValue. AWS's SDKs always sign it; a request that doesn't
+        // is refused the way AWS refuses a required header left out of `SignedHeaders`
+        // (`InvalidSignatureException`: `'X-Amz-Target' must be a 'SignedHeader' in the AWS
+        // Authorization.`, the sentence AWS uses for `Host`), before the signature is checked.
+        kinko_sigv4::check_signed(req, auth, "X-Amz-Target").map_err(|e| sigv4_error(&e, protocol))?;
         let root = self.services.keyring.root();
         let key = self
             .signing_key(

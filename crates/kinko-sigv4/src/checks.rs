@@ -3,7 +3,7 @@
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::date::format_amz_date;
-use crate::{Auth, Form, SigV4Error, TERMINATOR};
+use crate::{Auth, Form, Request, SigV4Error, TERMINATOR};
 
 /// Largest accepted difference between a request's date and the server clock, both directions.
 pub const MAX_SKEW_SECS: i64 = 5 * 60;
@@ -145,6 +145,24 @@ pub fn check_scope(auth: &Auth, expected_service: &str) -> Result<(), SigV4Error
         Ok(())
     } else {
         Err(SigV4Error::Scope(msg))
+    }
+}
+
+/// Requires the header `name` (any case) to be among the signed headers whenever the request
+/// carries it, in either form: [`SigV4Error::UnsignedHeader`] `'<name>' must be a 'SignedHeader'
+/// in the AWS Authorization.` otherwise, AWS's wording for a required header left out of
+/// `SignedHeaders` (the same sentence it uses for `Host`).
+///
+/// A header that selects what the request does (`X-Amz-Target` names the operation of a JSON
+/// request) must be covered by the signature, or the signed request could be replayed as another
+/// operation by changing the header.
+pub fn check_signed(req: &Request<'_>, auth: &Auth, name: &str) -> Result<(), SigV4Error> {
+    let present = req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let signed = auth.signed_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+    if present && !signed {
+        Err(SigV4Error::UnsignedHeader(name.to_owned()))
+    } else {
+        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@
 //! 1. [`parse`] the request into an [`Auth`] (missing / incomplete / unsupported signatures);
 //! 2. look up the access key id and session token (the caller's job);
 //! 3. [`check_time`] (clock skew, presigned expiry);
-//! 4. [`check_scope`] (credential scope, `host` signed) and optionally [`check_region`];
+//! 4. [`check_scope`] (credential scope, `host` signed), [`check_signed`] for any other header the
+//!    service requires to be signed, and optionally [`check_region`];
 //! 5. [`verify`] with a [`SigningKey`] from [`signing_key`], which callers may cache per
 //!    (access key id, date, region, service).
 //!
@@ -68,7 +69,9 @@ use std::fmt;
 use time::OffsetDateTime;
 
 pub use canonical::{CanonicalOptions, canonical_request, canonical_request_with, string_to_sign};
-pub use checks::{MAX_PRESIGNED_EXPIRES_SECS, MAX_SKEW_SECS, check_region, check_scope, check_time};
+pub use checks::{
+    MAX_PRESIGNED_EXPIRES_SECS, MAX_SKEW_SECS, check_region, check_scope, check_signed, check_time,
+};
 pub use date::format_amz_date;
 pub use key::{SigningKey, sign, signing_key};
 pub use parse::parse;
@@ -244,6 +247,10 @@ pub enum SigV4Error {
     /// The credential scope is wrong, or `host` is not signed.
     #[error("{0}")]
     Scope(String),
+    /// The request carries a header the service requires to be signed, but the signature does
+    /// not cover it (see [`check_signed`]). The payload is the header name as the service spells it.
+    #[error("'{0}' must be a 'SignedHeader' in the AWS Authorization.")]
+    UnsignedHeader(String),
     /// The recomputed signature differs from the one sent.
     #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -290,7 +297,7 @@ impl SigV4Error {
     ///
     /// `Missing` → [`ErrorKind::MissingAuthenticationToken`]; `Incomplete` and
     /// `UnsupportedAlgorithm` → [`ErrorKind::IncompleteSignature`]; everything else (both forms,
-    /// time, scope, mismatch) → [`ErrorKind::InvalidSignature`].
+    /// time, scope, an unsigned required header, mismatch) → [`ErrorKind::InvalidSignature`].
     pub fn kind(&self) -> ErrorKind {
         match self {
             SigV4Error::Missing => ErrorKind::MissingAuthenticationToken,
@@ -299,6 +306,7 @@ impl SigV4Error {
             | SigV4Error::Expired(_)
             | SigV4Error::NotYetCurrent(_)
             | SigV4Error::Scope(_)
+            | SigV4Error::UnsignedHeader(_)
             | SigV4Error::SignatureMismatch => ErrorKind::InvalidSignature,
         }
     }

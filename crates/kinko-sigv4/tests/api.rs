@@ -6,8 +6,8 @@ mod common;
 use common::OwnedRequest;
 use kinko_sigv4::{
     Auth, CanonicalOptions, ErrorKind, Form, MSG_SIGNATURE_MISMATCH, Request, SigV4Error, canonical_request,
-    check_region, check_scope, check_time, format_amz_date, parse, sign, signing_key, string_to_sign, verify,
-    verify_with,
+    check_region, check_scope, check_signed, check_time, format_amz_date, parse, sign, signing_key,
+    string_to_sign, verify, verify_with,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
@@ -249,6 +249,45 @@ fn scope_ok_and_host_required() {
     let mut upper = auth.clone();
     upper.signed_headers = vec!["Host".into()];
     assert_eq!(check_scope(&upper, "service"), Ok(()));
+}
+
+#[test]
+fn required_headers_must_be_signed() {
+    // The header form: `X-Amz-Target` sent but not signed, as an SDK never does.
+    let mut r = req(&[
+        ("Host", "example.amazonaws.com"),
+        ("X-Amz-Date", DATE),
+        ("X-Amz-Target", "secretsmanager.GetSecretValue"),
+    ]);
+    let auth = sign_header_form(&mut r, "host;x-amz-date");
+    // The signature itself is right: only the rule catches the unsigned target.
+    assert_eq!(r.with(|x| verify(x, &auth, &key())), Ok(()));
+    let err = r
+        .with(|x| check_signed(x, &auth, "X-Amz-Target"))
+        .expect_err("unsigned");
+    assert_eq!(
+        err.to_string(),
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+    );
+    assert_eq!(err, SigV4Error::UnsignedHeader("X-Amz-Target".into()));
+    assert_eq!(err.kind(), ErrorKind::InvalidSignature);
+
+    // Signed (names compare in any case), or absent: nothing to require.
+    let auth = sign_header_form(&mut r, "host;x-amz-date;x-amz-target");
+    assert_eq!(r.with(|x| check_signed(x, &auth, "x-amz-target")), Ok(()));
+    let (plain, auth) = vanilla();
+    assert_eq!(plain.with(|x| check_signed(x, &auth, "X-Amz-Target")), Ok(()));
+
+    // The presigned form: the header next to a URL that signs only `host`.
+    let mut r = req(&[
+        ("Host", "example.amazonaws.com"),
+        ("x-amz-target", "secretsmanager.GetSecretValue"),
+    ]);
+    let auth = sign_query_form(&mut r, DATE, "60");
+    assert_eq!(
+        r.with(|x| check_signed(x, &auth, "X-Amz-Target")),
+        Err(SigV4Error::UnsignedHeader("X-Amz-Target".into()))
+    );
 }
 
 #[test]

@@ -36,6 +36,9 @@ use kinko_core::{Clock, ManualClock, SystemClock};
 pub use kinko_server::Config;
 use zeroize::Zeroizing;
 
+mod raw;
+pub use raw::{RawResponse, Signing};
+
 /// The region every client signs for.
 pub const REGION: &str = "us-east-1";
 /// The management account of a dev-mode server.
