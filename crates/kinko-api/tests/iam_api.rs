@@ -40,12 +40,13 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-fn params(action: &str, ps: &[(&str, &str)]) -> Params {
+/// The decoded form body of a call (a repeated parameter is refused as the server refuses it).
+fn params(action: &str, ps: &[(&str, &str)]) -> Result<Params, WireError> {
     let mut body = format!("Action={action}&Version=2010-05-08");
     for (k, v) in ps {
         body.push_str(&format!("&{k}={}", enc(v)));
     }
-    Params::parse(body.as_bytes()).expect("form body")
+    Params::parse(body.as_bytes())
 }
 
 /// Percent-decoding, as SDKs undo IAM's encoding of policy documents.
@@ -131,7 +132,7 @@ impl Caller {
     }
 
     async fn call(&self, action: &str, ps: &[(&str, &str)]) -> Result<String, WireError> {
-        handle(&self.services, &self.rc, &params(action, ps)).await
+        handle(&self.services, &self.rc, &params(action, ps)?).await
     }
 
     async fn ok(&self, action: &str, ps: &[(&str, &str)]) -> String {

@@ -200,7 +200,7 @@ async fn handle(app: &App, req: Request) -> Response {
             Err(e) => (None, t.clone(), Some(Err(e))),
         },
         None => {
-            let params = query_params(parts.uri.query(), &body);
+            let params = query_params(parts.uri.query(), &body, auth.form);
             let action = params
                 .as_ref()
                 .ok()
@@ -289,8 +289,21 @@ async fn handle(app: &App, req: Request) -> Response {
     }
 }
 
-/// The parameters of a Query request: the form body (POST) and the URL's query string.
-fn query_params(query: Option<&str>, body: &[u8]) -> Result<kinko_wire::query::Params, WireError> {
+/// The parameters of a Query request: the URL's query string and the form body (POST), each name
+/// once across both. A presigned request's parameters are exactly its signed query string: a body
+/// would add to what was signed (its hash may be left out of the signature as `UNSIGNED-PAYLOAD`),
+/// so a presigned request with one is refused, as is a repeated parameter.
+fn query_params(
+    query: Option<&str>,
+    body: &[u8],
+    form: kinko_sigv4::Form,
+) -> Result<kinko_wire::query::Params, WireError> {
+    if let kinko_sigv4::Form::Query { .. } = form {
+        if !body.is_empty() {
+            return Err(kinko_wire::query::invalid_query());
+        }
+        return kinko_wire::query::Params::parse(query.unwrap_or_default().as_bytes());
+    }
     let mut all = Vec::with_capacity(body.len() + query.map_or(0, str::len) + 1);
     if let Some(q) = query {
         all.extend_from_slice(q.as_bytes());

@@ -23,6 +23,9 @@ pub struct Signing {
     /// Sign in the query string (a presigned URL) valid this long, instead of the
     /// `Authorization` header.
     pub presigned_for: Option<Duration>,
+    /// Leave the body out of the signature: `UNSIGNED-PAYLOAD` in place of its hash, announced
+    /// in a signed `x-amz-content-sha256` header (what a presigned S3 upload URL does).
+    pub unsigned_payload: bool,
 }
 
 /// An HTTP response as received.
@@ -96,6 +99,12 @@ impl TestServer {
             settings.signature_location = SignatureLocation::QueryParams;
             settings.expires_in = Some(expires);
         }
+        if how.unsigned_payload {
+            request.headers_mut().insert(
+                "x-amz-content-sha256",
+                http::HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+            );
+        }
         let url = format!("{}{}", self.endpoint_url(), request.uri());
         let headers: Vec<(&str, &str)> = request
             .headers()
@@ -106,7 +115,11 @@ impl TestServer {
             request.method().as_str(),
             url.as_str(),
             headers.into_iter(),
-            SignableBody::Bytes(request.body()),
+            if how.unsigned_payload {
+                SignableBody::UnsignedPayload
+            } else {
+                SignableBody::Bytes(request.body())
+            },
         )
         .expect("signable request");
         let params = SigningParams::builder()

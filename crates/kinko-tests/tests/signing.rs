@@ -69,6 +69,7 @@ async fn unsigned_target_is_refused() {
         Signing {
             unsigned_headers: vec!["x-amz-target"],
             presigned_for: Some(std::time::Duration::from_secs(300)),
+            ..Signing::default()
         },
     )
     .await;
@@ -115,4 +116,122 @@ async fn unsigned_target_is_refused() {
         .expect("GetSecretValue");
     assert_eq!(got.secret_string(), Some("value-behind-the-target"));
     assert!(got.request_id().is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query protocol (IAM, STS): the parameters are exactly what was signed, each once
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// AWS's common Query-protocol error for a query that breaks its rules (`InvalidQueryParameter`,
+/// 400, text of AWS's "Common Errors" reference for IAM and STS).
+const INVALID_QUERY: (u16, &str, &str) = (
+    400,
+    "InvalidQueryParameter",
+    "The AWS query string is malformed or does not adhere to AWS standards.",
+);
+
+fn query_error(resp: &RawResponse) -> (u16, String, String) {
+    let (code, message) = resp.query_error();
+    (resp.status, code, message)
+}
+
+fn is(resp: &RawResponse, (status, code, message): (u16, &str, &str)) {
+    assert_eq!(
+        query_error(resp),
+        (status, code.to_owned(), message.to_owned()),
+        "{}",
+        resp.text()
+    );
+}
+
+/// A Query request of `service`, its parameters in the form body, signed in the header form.
+async fn signed_form(server: &TestServer, service: &str, path: &str, body: &str) -> RawResponse {
+    let mut req = server.request("POST", path, &[("content-type", FORM)], body);
+    server.sign(&mut req, service, &server.root_credentials(), &Signing::default());
+    server.send(req).await
+}
+
+// AWS behaviour: a presigned request's parameters are its signed query string. A presigned
+// GetCallerIdentity URL (the identity proof handed to third parties) may not become another
+// action through a form body, even one the signature leaves out (`UNSIGNED-PAYLOAD`).
+#[tokio::test]
+async fn presigned_query_takes_no_form_parameters() {
+    let server = TestServer::start();
+    let url = "/?Action=GetCallerIdentity&Version=2011-06-15";
+    let presign = |body: &str| {
+        let mut req = server.request("POST", url, &[("content-type", FORM)], body);
+        server.sign(
+            &mut req,
+            "sts",
+            &server.root_credentials(),
+            &Signing {
+                presigned_for: Some(std::time::Duration::from_secs(300)),
+                unsigned_payload: true,
+                ..Signing::default()
+            },
+        );
+        req
+    };
+
+    // Adding an action's parameters, or overriding the signed action.
+    for body in ["DurationSeconds=900", "Action=GetSessionToken&Version=2011-06-15"] {
+        let resp = server.send(presign(body)).await;
+        is(&resp, INVALID_QUERY);
+        assert!(!resp.text().contains("<Credentials>"), "{}", resp.text());
+    }
+
+    // The URL as signed, without a body, answers the caller's identity.
+    let resp = server.send(presign("")).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(
+        resp.text().contains("<GetCallerIdentityResponse"),
+        "{}",
+        resp.text()
+    );
+}
+
+// AWS behaviour: a Query request names each parameter once; a repeated `Action` (or any other
+// parameter), in the body or across the URL and the body, is refused rather than resolved in
+// favour of one of them.
+#[tokio::test]
+async fn repeated_query_parameters_are_refused() {
+    let server = TestServer::start();
+    for (service, path, body) in [
+        (
+            "sts",
+            "/",
+            "Action=GetCallerIdentity&Version=2011-06-15&Action=GetSessionToken",
+        ),
+        (
+            "sts",
+            "/?Action=GetSessionToken",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+        ),
+        (
+            "iam",
+            "/",
+            "Action=ListUsers&Version=2010-05-08&MaxItems=1&MaxItems=2",
+        ),
+    ] {
+        let resp = signed_form(server, service, path, body).await;
+        is(&resp, INVALID_QUERY);
+        assert!(!resp.text().contains("<Credentials>"), "{}", resp.text());
+    }
+
+    // Each parameter once, split between the URL and the body, is one request.
+    let resp = signed_form(server, "sts", "/?Action=GetCallerIdentity", "Version=2011-06-15").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(
+        resp.text().contains("<GetCallerIdentityResponse"),
+        "{}",
+        resp.text()
+    );
+    // And the SDK's requests are unaffected.
+    server
+        .sts_client()
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
 }

@@ -12,7 +12,10 @@ use crate::WireError;
 pub struct Params(BTreeMap<String, String>);
 
 impl Params {
-    /// Decodes a form body (`application/x-www-form-urlencoded`). A repeated name keeps its last value.
+    /// Decodes a form body (`application/x-www-form-urlencoded`). Each name may appear once: a
+    /// repeated name (a second `Action`, say) is refused with [`invalid_query`] rather than
+    /// resolved in favour of one of the values, which would let a part of a request the signer
+    /// didn't mean override one they did.
     pub fn parse(body: &[u8]) -> Result<Params, WireError> {
         if std::str::from_utf8(body).is_err() {
             return Err(WireError::new(
@@ -21,7 +24,13 @@ impl Params {
                 "The request body is not valid UTF-8.",
             ));
         }
-        Ok(Params(form_urlencoded::parse(body).into_owned().collect()))
+        let mut params = BTreeMap::new();
+        for (name, value) in form_urlencoded::parse(body).into_owned() {
+            if params.insert(name, value).is_some() {
+                return Err(invalid_query());
+            }
+        }
+        Ok(Params(params))
     }
 
     pub fn action(&self) -> Option<&str> {
@@ -73,6 +82,17 @@ impl Params {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
+}
+
+/// AWS's Query-protocol error for a query that doesn't follow its rules (a repeated parameter,
+/// parameters outside what a presigned URL signed): `InvalidQueryParameter`, 400, with the text of
+/// the "Common Errors" page of the IAM and STS API references.
+pub fn invalid_query() -> WireError {
+    WireError::new(
+        "InvalidQueryParameter",
+        400,
+        "The AWS query string is malformed or does not adhere to AWS standards.",
+    )
 }
 
 pub fn xml_escape(s: &str) -> String {
@@ -181,6 +201,21 @@ mod tests {
         assert_eq!(p.struct_list("PolicyArns").unwrap()[0]["arn"], "x");
         assert_eq!(p.list("Empty"), Some(vec![]));
         assert_eq!(p.list("Missing"), None);
+    }
+
+    #[test]
+    fn repeated_names_are_refused() {
+        for body in [
+            &b"Action=GetCallerIdentity&Action=GetSessionToken"[..],
+            b"Action=ListUsers&MaxItems=1&MaxItems=1",
+            b"Action=ListUsers&Marker=&Marker=",
+            b"Action=ListUsers&Max%49tems=1&MaxItems=2",
+        ] {
+            assert_eq!(Params::parse(body), Err(invalid_query()), "{body:?}");
+        }
+        // Names differing in case are different parameters.
+        let p = Params::parse(b"Action=ListUsers&action=x").unwrap();
+        assert_eq!(p.action(), Some("ListUsers"));
     }
 
     #[test]
