@@ -367,7 +367,10 @@ DEFAULT_KEY_CROSS_ACCOUNT = (
     "You can't access a secret from a different AWS account if you encrypt the secret "
     "with the default KMS service key."
 )
+# AWS's answer to an unknown access key id, final period included (STS and the JSON services
+# alike), and to a session token it can't use, without one (see crates/kinko-server/src/auth.rs).
 INVALID_TOKEN = "The security token included in the request is invalid."
+UNUSABLE_SESSION_TOKEN = "The security token included in the request is invalid"
 EXPIRED_TOKEN = "The security token included in the request is expired"
 
 

@@ -47,19 +47,63 @@ fn sigv4_error(e: &SigV4Error, protocol: Protocol) -> WireError {
     }
 }
 
-fn unrecognized(protocol: Protocol) -> WireError {
+/// Why a request's credentials were not recognized. AWS words the two cases differently, down to
+/// the final period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unrecognized {
+    /// No active access key with this id (unknown, deleted, inactive, or a temporary key id sent
+    /// without its session token): `The security token included in the request is invalid.`,
+    /// with a period, in both protocols. Sources: DynamoDB's answer to an unknown key id recorded
+    /// in the comments of mhart/dynalite `index.js` ("THEN check keyid"); STS's, quoted from real responses
+    /// in hashicorp/terraform-provider-aws#13695 and #24197 and boto3 output in
+    /// leeroybrun/glacier-vault-remove#51 (`InvalidClientTokenId ... is invalid.`); moto's
+    /// `InvalidClientTokenIdError`.
+    AccessKey,
+    /// The key id came with a session token that doesn't open, or temporary credentials not
+    /// allowed to make the call: `The security token included in the request is invalid`, no
+    /// period. Sources: DynamoDB's answer to a bad `X-Amz-Security-Token` in the same dynalite
+    /// comments ("THEN check X-Amz-Security-Token"); a raw STS `<ErrorResponse>` quoted in
+    /// aws-azure-login/aws-azure-login#251; IAM refusing GetSessionToken credentials,
+    /// 99designs/aws-vault#328 (`... when calling the ListUsers operation: The security token
+    /// included in the request is invalid`).
+    SessionToken,
+}
+
+pub(crate) fn unrecognized(protocol: Protocol, why: Unrecognized) -> WireError {
+    let message = match why {
+        Unrecognized::AccessKey => "The security token included in the request is invalid.",
+        Unrecognized::SessionToken => "The security token included in the request is invalid",
+    };
     match protocol {
-        Protocol::Json => WireError::new(
-            "UnrecognizedClientException",
-            400,
-            "The security token included in the request is invalid.",
-        ),
-        Protocol::Query => WireError::new(
-            "InvalidClientTokenId",
-            403,
-            "The security token included in the request is invalid",
-        ),
+        Protocol::Json => WireError::new("UnrecognizedClientException", 400, message),
+        Protocol::Query => WireError::new("InvalidClientTokenId", 403, message),
     }
+}
+
+/// The clock skew STS and IAM accept: 15 minutes, as their `Signature expired: ... (<now> - 15
+/// min.)` answers show (aws/aws-cli#6676, GetCallerIdentity; devsecops/bootcamp#101, AssumeRole).
+/// The JSON services (Secrets Manager, KMS) accept 5 ([`kinko_sigv4::MAX_SKEW_SECS`]).
+const QUERY_MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// STS and IAM answer a signature mismatch with the canonical request and string to sign they
+/// computed after AWS's message, as recorded in boto/boto3#756 (STS) and aws/aws-cli#5341 (SQS,
+/// the same Query front end): `<message>\n\nThe Canonical String for this request should have
+/// been\n'<canonical>'\n\nThe String-to-Sign should have been\n'<string to sign>'\n`. They let
+/// a client see what differs (a presigned URL signed for POST and fetched with GET shows `GET`).
+/// Computed over the request as received; the only secret-derived value, the signature, is not
+/// part of either.
+fn query_mismatch(req: &Request<'_>, auth: &kinko_sigv4::Auth) -> WireError {
+    let message = match kinko_sigv4::canonical_request(req, auth) {
+        Ok(canonical) => format!(
+            "{}\n\nThe Canonical String for this request should have been\n'{canonical}'\n\n\
+             The String-to-Sign should have been\n'{}'\n",
+            kinko_sigv4::MSG_SIGNATURE_MISMATCH,
+            kinko_sigv4::string_to_sign(auth, &canonical)
+        ),
+        // A signed header missing from the request: there is no canonical request to show.
+        Err(_) => kinko_sigv4::MSG_SIGNATURE_MISMATCH.to_owned(),
+    };
+    WireError::new("SignatureDoesNotMatch", 403, message)
 }
 
 fn expired(protocol: Protocol) -> WireError {
@@ -134,7 +178,9 @@ impl Authenticator {
         if let Some(token) = &auth.session_token {
             let claims = kinko_api::sts::open_session_token(&self.services, &auth.access_key_id, token)
                 .map_err(|r| match r {
-                    kinko_api::sts::SessionRefused::Invalid => unrecognized(protocol),
+                    kinko_api::sts::SessionRefused::Invalid => {
+                        unrecognized(protocol, Unrecognized::SessionToken)
+                    }
                     kinko_api::sts::SessionRefused::Expired => expired(protocol),
                 })?;
             let secret = Zeroizing::new(claims.secret_access_key.as_bytes().to_vec());
@@ -145,12 +191,12 @@ impl Authenticator {
             return Ok((who, Some(secret), None));
         }
         if auth.access_key_id.starts_with("ASIA") {
-            // Temporary credentials without their token.
-            return Err(unrecognized(protocol));
+            // Temporary credentials without their token: no such long-term key.
+            return Err(unrecognized(protocol, Unrecognized::AccessKey));
         }
         let record = match self.services.store.access_key(&auth.access_key_id).await {
             Ok(Some(r)) if r.status == AccessKeyStatus::Active => r,
-            Ok(_) => return Err(unrecognized(protocol)),
+            Ok(_) => return Err(unrecognized(protocol, Unrecognized::AccessKey)),
             Err(e) => {
                 tracing::error!(error = %e, "credential lookup failed");
                 return Err(internal(protocol));
@@ -174,7 +220,11 @@ impl Authenticator {
     ) -> Result<Authenticated, WireError> {
         let (who, plain_secret, sealed_secret) = self.resolve(auth, protocol).await?;
         let now = self.services.clock.now().to_offset_date_time();
-        kinko_sigv4::check_time(auth, now).map_err(|e| sigv4_error(&e, protocol))?;
+        let max_skew = match protocol {
+            Protocol::Json => kinko_sigv4::MAX_SKEW_SECS,
+            Protocol::Query => QUERY_MAX_SKEW_SECS,
+        };
+        kinko_sigv4::check_time_within(auth, now, max_skew).map_err(|e| sigv4_error(&e, protocol))?;
         kinko_sigv4::check_scope(auth, service).map_err(|e| sigv4_error(&e, protocol))?;
         // `X-Amz-Target` names the operation of a JSON request: unsigned, a signed DescribeSecret
         // could be replayed as GetSecretValue. AWS's SDKs always sign it; a request that doesn't
@@ -196,7 +246,10 @@ impl Authenticator {
                 auth,
             )
             .ok_or_else(|| internal(protocol))?;
-        kinko_sigv4::verify(req, auth, &key).map_err(|e| sigv4_error(&e, protocol))?;
+        kinko_sigv4::verify(req, auth, &key).map_err(|e| match (&e, protocol) {
+            (SigV4Error::SignatureMismatch, Protocol::Query) => query_mismatch(req, auth),
+            _ => sigv4_error(&e, protocol),
+        })?;
         Ok(who)
     }
 }

@@ -71,6 +71,7 @@ use time::OffsetDateTime;
 pub use canonical::{CanonicalOptions, canonical_request, canonical_request_with, string_to_sign};
 pub use checks::{
     MAX_PRESIGNED_EXPIRES_SECS, MAX_SKEW_SECS, check_region, check_scope, check_signed, check_time,
+    check_time_within,
 };
 pub use date::format_amz_date;
 pub use key::{SigningKey, sign, signing_key};

@@ -6,8 +6,8 @@ mod common;
 use common::OwnedRequest;
 use kinko_sigv4::{
     Auth, CanonicalOptions, ErrorKind, Form, MSG_SIGNATURE_MISMATCH, Request, SigV4Error, canonical_request,
-    check_region, check_scope, check_signed, check_time, format_amz_date, parse, sign, signing_key,
-    string_to_sign, verify, verify_with,
+    check_region, check_scope, check_signed, check_time, check_time_within, format_amz_date, parse, sign,
+    signing_key, string_to_sign, verify, verify_with,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
@@ -152,6 +152,34 @@ fn skew_message_matches_aws_sample() {
         check_time(&auth, now).expect_err("expired").to_string(),
         "Signature expired: 20251105T220858Z is now earlier than 20251106T132108Z \
          (20251106T132608Z - 5 min.)"
+    );
+}
+
+#[test]
+fn fifteen_minute_window() {
+    // STS answers a request signed 15 minutes and 1 second ago with
+    // `Signature expired: <date> is now earlier than <now - 15 min> (<now> - 15 min.)`.
+    let auth = auth_at(DATE, Form::Header);
+    let fifteen = Duration::minutes(15);
+    let sec = Duration::seconds(1);
+    assert_eq!(check_time_within(&auth, T0 + fifteen, 900), Ok(()));
+    assert_eq!(check_time_within(&auth, T0 - fifteen, 900), Ok(()));
+    // Outside the default 5 minutes, inside 15.
+    assert!(check_time(&auth, T0 + Duration::minutes(10)).is_err());
+    assert_eq!(check_time_within(&auth, T0 + Duration::minutes(10), 900), Ok(()));
+    assert_eq!(
+        check_time_within(&auth, T0 + fifteen + sec, 900)
+            .expect_err("too old")
+            .to_string(),
+        "Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z \
+         (20150830T125101Z - 15 min.)"
+    );
+    assert_eq!(
+        check_time_within(&auth, T0 - fifteen - sec, 900)
+            .expect_err("in the future")
+            .to_string(),
+        "Signature not yet current: 20150830T123600Z is still later than 20150830T123559Z \
+         (20150830T122059Z + 15 min.)"
     );
 }
 

@@ -20,7 +20,7 @@
 //!
 //! [`TestServer::client`] builds an SDK client for a server: endpoint URL, region `us-east-1`,
 //! static credentials, latest behaviour version. The server rejects signatures more than 5 minutes
-//! away from *its* clock, so when the server runs on a [`ManualClock`] the client signs with a
+//! (15 for STS and IAM) away from *its* clock, so when the server runs on a [`ManualClock`] the client signs with a
 //! time source reading that same clock.
 
 use std::net::SocketAddr;

@@ -46,7 +46,7 @@ impl RawResponse {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
     }
 
-    /// `<Code>` and `<Message>` of a Query protocol `<ErrorResponse>`.
+    /// `<Code>` and `<Message>` of a Query protocol `<ErrorResponse>`, as a client reads them.
     pub fn query_error(&self) -> (String, String) {
         let text = self.text();
         let element = |tag: &str| {
@@ -54,11 +54,20 @@ impl RawResponse {
             let close = format!("</{tag}>");
             text.split_once(&open)
                 .and_then(|(_, rest)| rest.split_once(&close))
-                .map(|(inner, _)| inner.to_owned())
+                .map(|(inner, _)| unescape(inner))
                 .unwrap_or_else(|| panic!("no <{tag}> in {text}"))
         };
         (element("Code"), element("Message"))
     }
+}
+
+/// Text of an XML element with its five predefined entities decoded.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 impl TestServer {

@@ -11,8 +11,12 @@ use kinko_tests::{
 };
 use serde_json::json;
 
-const INVALID_TOKEN_JSON: &str = "The security token included in the request is invalid.";
-const INVALID_TOKEN_QUERY: &str = "The security token included in the request is invalid";
+// AWS words an unknown access key id with a final period in both protocols (STS:
+// hashicorp/terraform-provider-aws#13695; DynamoDB in mhart/dynalite's recorded answers), and a
+// session token it can't use without one (dynalite; raw STS XML in aws-azure-login#251; IAM
+// refusing GetSessionToken credentials in 99designs/aws-vault#328).
+const UNKNOWN_KEY: &str = "The security token included in the request is invalid.";
+const BAD_SESSION_TOKEN: &str = "The security token included in the request is invalid";
 const EXPIRED_TOKEN: &str = "The security token included in the request is expired";
 
 fn root_arn() -> String {
@@ -63,9 +67,9 @@ async fn inactive_access_key_is_refused_until_reactivated() {
         .await
         .expect("UpdateAccessKey Inactive");
     let e = expect_err!(app.get_secret_value().secret_id(&name).send().await);
-    assert_error(&e, "UnrecognizedClientException", INVALID_TOKEN_JSON);
+    assert_error(&e, "UnrecognizedClientException", UNKNOWN_KEY);
     let e = expect_err!(sts.get_caller_identity().send().await);
-    assert_error(&e, "InvalidClientTokenId", INVALID_TOKEN_QUERY);
+    assert_error(&e, "InvalidClientTokenId", UNKNOWN_KEY);
     let keys = iam
         .list_access_keys()
         .user_name(&user)
@@ -114,11 +118,11 @@ async fn deleted_access_key_is_refused() {
         .await
         .expect("DeleteAccessKey");
     let e = expect_err!(app.get_secret_value().secret_id(&name).send().await);
-    assert_error(&e, "UnrecognizedClientException", INVALID_TOKEN_JSON);
+    assert_error(&e, "UnrecognizedClientException", UNKNOWN_KEY);
     let e = expect_err!(server.sts_client_as(&creds).get_caller_identity().send().await);
-    assert_error(&e, "InvalidClientTokenId", INVALID_TOKEN_QUERY);
+    assert_error(&e, "InvalidClientTokenId", UNKNOWN_KEY);
     let e = expect_err!(server.iam_client_as(&creds).get_user().send().await);
-    assert_error(&e, "InvalidClientTokenId", INVALID_TOKEN_QUERY);
+    assert_error(&e, "InvalidClientTokenId", UNKNOWN_KEY);
     let keys = iam
         .list_access_keys()
         .user_name(&user)
@@ -480,7 +484,7 @@ async fn session_credentials_need_their_own_token() {
 
     let without_token = TestCredentials::long_term(&a.access_key_id, &a.secret_access_key);
     let e = expect_err!(server.client_as(&without_token).list_secrets().send().await);
-    assert_error(&e, "UnrecognizedClientException", INVALID_TOKEN_JSON);
+    assert_error(&e, "UnrecognizedClientException", UNKNOWN_KEY);
     let e = expect_err!(
         server
             .sts_client_as(&without_token)
@@ -488,19 +492,21 @@ async fn session_credentials_need_their_own_token() {
             .send()
             .await
     );
-    assert_error(&e, "InvalidClientTokenId", INVALID_TOKEN_QUERY);
+    assert_error(&e, "InvalidClientTokenId", UNKNOWN_KEY);
 
     let swapped = TestCredentials {
         session_token: b.session_token.clone(),
         ..a.clone()
     };
     let e = expect_err!(server.client_as(&swapped).list_secrets().send().await);
-    assert_error(&e, "UnrecognizedClientException", INVALID_TOKEN_JSON);
+    assert_error(&e, "UnrecognizedClientException", BAD_SESSION_TOKEN);
 
     let mut garbled = a.clone();
     garbled.session_token = Some("not-a-session-token".into());
     let e = expect_err!(server.client_as(&garbled).list_secrets().send().await);
-    assert_error(&e, "UnrecognizedClientException", INVALID_TOKEN_JSON);
+    assert_error(&e, "UnrecognizedClientException", BAD_SESSION_TOKEN);
+    let e = expect_err!(server.sts_client_as(&garbled).get_caller_identity().send().await);
+    assert_error(&e, "InvalidClientTokenId", BAD_SESSION_TOKEN);
 
     // Session credentials can't get another session token.
     let e = expect_err!(server.sts_client_as(&a).get_session_token().send().await);
@@ -878,7 +884,7 @@ async fn get_session_token_credentials_cannot_call_iam_without_mfa() {
             .expect("Credentials"),
     );
     let e = expect_err!(server.iam_client_as(&session).list_users().send().await);
-    assert_error(&e, "InvalidClientTokenId", INVALID_TOKEN_QUERY);
+    assert_error(&e, "InvalidClientTokenId", BAD_SESSION_TOKEN);
     // STS GetCallerIdentity stays available to the session.
     let who = server
         .sts_client_as(&session)

@@ -1,6 +1,6 @@
-//! What a signature must cover, checked with requests an SDK never sends: signed with AWS's own
-//! SigV4 signer (`aws-sigv4`) and sent over plain HTTP, next to the SDK's own requests, which keep
-//! working.
+//! What a signature must cover and how signature failures are answered, checked with requests an
+//! SDK never sends: signed with AWS's own SigV4 signer (`aws-sigv4`) and sent over plain HTTP,
+//! next to the SDK's own requests, which keep working.
 
 use aws_sdk_secretsmanager::operation::RequestId;
 use http::HeaderValue;
@@ -234,4 +234,137 @@ async fn repeated_query_parameters_are_refused() {
         .send()
         .await
         .expect("GetCallerIdentity");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query protocol (IAM, STS): how signature failures are worded
+
+fn hex_sha256(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn header<'a>(req: &'a http::Request<Vec<u8>>, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+// AWS behaviour: STS (and the other Query services) answer a signature that doesn't match with
+// `SignatureDoesNotMatch` (403), AWS's sentence, then the canonical request and string to sign it
+// computed (boto/boto3#756 for STS, aws/aws-cli#5341 for SQS).
+#[tokio::test]
+async fn query_mismatch_shows_the_canonical_request() {
+    let server = TestServer::start();
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let mut req = server.request("POST", "/", &[("content-type", FORM)], body);
+    let wrong = kinko_tests::TestCredentials::long_term(server.access_key_id(), "not-the-secret");
+    server.sign(&mut req, "sts", &wrong, &Signing::default());
+    let date = header(&req, "x-amz-date").to_owned();
+    let canonical = format!(
+        "POST\n/\n\ncontent-type:{FORM}\nhost:{}\nx-amz-date:{date}\n\ncontent-type;host;x-amz-date\n{}",
+        server.addr(),
+        hex_sha256(body.as_bytes())
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{}/us-east-1/sts/aws4_request\n{}",
+        &date[..8],
+        hex_sha256(canonical.as_bytes())
+    );
+    let resp = server.send(req).await;
+    assert_eq!(
+        query_error(&resp),
+        (
+            403,
+            "SignatureDoesNotMatch".to_owned(),
+            format!(
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method. Consult the service \
+                 documentation for details.\n\nThe Canonical String for this request should have \
+                 been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+            )
+        )
+    );
+}
+
+// AWS behaviour: STS accepts a request dated up to 15 minutes from its clock, and words one
+// outside that window `Signature expired: <date> is now earlier than <now - 15 min> (<now> - 15
+// min.)` (aws/aws-cli#6676, GetCallerIdentity); Secrets Manager's window stays 5 minutes.
+#[tokio::test]
+async fn query_services_accept_fifteen_minutes_of_skew() {
+    use aws_smithy_async::time::SystemTimeSource;
+
+    // The server's clock is 10 minutes ahead of the client's (the system clock).
+    let (clock, manual) = kinko_tests::TestClock::manual();
+    manual.advance(std::time::Duration::from_secs(600));
+    let server = TestServer::start_with(kinko_tests::dev_config(), clock).await;
+    let creds = aws_credential_types::Credentials::new(
+        server.access_key_id(),
+        server.secret_access_key(),
+        None,
+        None,
+        "signing",
+    );
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint_url())
+            .region(aws_sdk_sts::config::Region::new(kinko_tests::REGION))
+            .credentials_provider(creds)
+            .time_source(SystemTimeSource::new())
+            .disable_clock_skew_correction(true)
+            .build(),
+    );
+    sts.get_caller_identity()
+        .send()
+        .await
+        .expect("10 minutes of skew are within STS's window");
+    let sm = aws_sdk_secretsmanager::Client::from_conf(
+        server
+            .config_builder()
+            .time_source(SystemTimeSource::new())
+            .build(),
+    );
+    let e = sm
+        .list_secrets()
+        .send()
+        .await
+        .expect_err("outside Secrets Manager's 5 minutes");
+    assert!(format!("{e:?}").contains("InvalidSignatureException"), "{e:?}");
+
+    // 16 minutes: refused, in STS's words.
+    manual.advance(std::time::Duration::from_secs(360));
+    let server_now = kinko_core::Clock::now(manual.as_ref()).millis().div_euclid(1000);
+    let amz = |secs: i64| {
+        aws_smithy_types::DateTime::from_secs(secs)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .expect("a date")
+            .replace(['-', ':'], "")
+    };
+    let e = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect_err("16 minutes of skew")
+        .into_service_error();
+    let message = aws_sdk_sts::error::ProvideErrorMetadata::message(&e).unwrap_or_default();
+    let (signed, rest) = message
+        .strip_prefix("Signature expired: ")
+        .and_then(|m| m.split_once(" is now earlier than "))
+        .unwrap_or_else(|| panic!("{e:?}"));
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("SignatureDoesNotMatch")
+    );
+    assert_eq!(
+        rest,
+        format!("{} ({} - 15 min.)", amz(server_now - 900), amz(server_now)),
+        "{message}"
+    );
+    assert!(signed < amz(server_now - 900).as_str(), "{message}");
+    server.shutdown().await;
 }
