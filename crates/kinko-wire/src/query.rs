@@ -95,10 +95,16 @@ pub fn invalid_query() -> WireError {
     )
 }
 
+/// Text for an XML element or attribute: markup characters escaped, and the characters XML 1.0
+/// cannot carry at all, even as references (control characters other than tab, line feed and
+/// carriage return; U+FFFE, U+FFFF), replaced with U+FFFD so that a message echoing a client's
+/// value keeps the response well-formed.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
@@ -224,6 +230,10 @@ mod tests {
         x.open("User").elem("UserName", "a<b").close("User");
         let s = x.finish("GetUser", "r1");
         assert!(s.contains("<UserName>a&lt;b</UserName>"));
+        assert_eq!(
+            xml_escape("a\u{0}b\tc\u{1b}\u{fffe}'\""),
+            "a\u{fffd}b\tc\u{fffd}\u{fffd}&apos;&quot;"
+        );
         assert!(s.ends_with("</GetUserResponse>"));
         assert_eq!(timestamp(1_563_233_313_359), "2019-07-15T23:28:33.359Z");
     }

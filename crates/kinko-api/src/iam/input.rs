@@ -18,7 +18,6 @@ const DOCUMENT_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
 const ROLE_DESCRIPTION_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*";
 const VERSION_ID_PATTERN: &str = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
 const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
-const TAG_VALUE_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
 const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
 const WORD_PATTERN: &str = r"[\w]+";
 const INTEGER_PATTERN: &str = "-?[0-9]+";
@@ -77,10 +76,6 @@ pub fn is_version_id(s: &str) -> bool {
             || tail
                 .strip_prefix('.')
                 .is_some_and(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')))
-}
-
-fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || "_.:/=+-@".contains(c) || (c.is_whitespace() && !c.is_control())
 }
 
 /// A list page request: `Marker` and `MaxItems`.
@@ -355,6 +350,16 @@ impl<'a> Reader<'a> {
         }
         let raw = raw?;
         self.v.list_length(&m, Some(&raw), 0, MAX_TAGS);
+        self.v.tags(
+            &m,
+            raw.iter().map(|f| {
+                (
+                    f.get("Key").map(String::as_str),
+                    f.get("Value").map(String::as_str),
+                )
+            }),
+            &kinko_wire::validate::IAM_TAGS,
+        );
         let mut tags = Vec::with_capacity(raw.len());
         for (i, fields) in raw.iter().enumerate() {
             let key_path = format!("{m}.{}.member.key", i + 1);
@@ -363,20 +368,6 @@ impl<'a> Reader<'a> {
             let value = fields.get("Value").cloned();
             self.v.required(&key_path, &key);
             self.v.required(&value_path, &value);
-            self.v.length(&key_path, key.as_deref(), 1, 128, false);
-            self.v.length(&value_path, value.as_deref(), 0, 256, false);
-            if let Some(k) = key.as_deref() {
-                self.v
-                    .pattern(&key_path, Some(k), TAG_KEY_PATTERN, k.chars().all(is_tag_char));
-            }
-            if let Some(val) = value.as_deref() {
-                self.v.pattern(
-                    &value_path,
-                    Some(val),
-                    TAG_VALUE_PATTERN,
-                    val.chars().all(is_tag_char),
-                );
-            }
             tags.push(Tag {
                 key: key.unwrap_or_default(),
                 value: value.unwrap_or_default(),
@@ -392,8 +383,12 @@ impl<'a> Reader<'a> {
         for (i, k) in keys.iter().flatten().enumerate() {
             let path = format!("tagKeys.{}.member", i + 1);
             self.v.length(&path, Some(k), 1, 128, false);
-            self.v
-                .pattern(&path, Some(k), TAG_KEY_PATTERN, k.chars().all(is_tag_char));
+            self.v.pattern(
+                &path,
+                Some(k),
+                TAG_KEY_PATTERN,
+                kinko_wire::validate::is_tag_text(k),
+            );
         }
         keys.unwrap_or_default()
     }
@@ -408,7 +403,7 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), IamError> {
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
             ));
         }
-        if t.key.to_ascii_lowercase().starts_with("aws:") {
+        if kinko_wire::validate::is_reserved_tag_key(&t.key) {
             return Err(IamError::InvalidInput(
                 "Tag keys starting with 'aws:' are reserved for AWS use.".into(),
             ));

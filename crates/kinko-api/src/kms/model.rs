@@ -99,21 +99,12 @@ pub(crate) fn check_tags(tags: Option<&[TagShape]>) -> Result<(), KmsError> {
         let n = i + 1;
         v.required(&format!("tags.{n}.member.tagKey"), &t.key);
         v.required(&format!("tags.{n}.member.tagValue"), &t.value);
-        v.length(
-            &format!("tags.{n}.member.tagKey"),
-            t.key.as_deref(),
-            1,
-            128,
-            false,
-        );
-        v.length(
-            &format!("tags.{n}.member.tagValue"),
-            t.value.as_deref(),
-            0,
-            256,
-            false,
-        );
     }
+    v.tags(
+        "tags",
+        tags.iter().map(|t| (t.key.as_deref(), t.value.as_deref())),
+        &kinko_wire::validate::KMS_TAGS,
+    );
     violations(v)?;
     let mut seen = std::collections::HashSet::new();
     if tags
@@ -128,9 +119,19 @@ pub(crate) fn check_tags(tags: Option<&[TagShape]>) -> Result<(), KmsError> {
     if tags.iter().any(|t| {
         t.key
             .as_deref()
-            .is_some_and(|k| k.to_ascii_lowercase().starts_with("aws:"))
+            .is_some_and(kinko_wire::validate::is_reserved_tag_key)
     }) {
         return Err(KmsError::Tag("Tags beginning with aws: are reserved".into()));
+    }
+    // A character outside AWS's tag set: `Invalid tag` (KMS's CloudTrail errorMessage, quoted in
+    // crossplane-contrib/provider-upjet-aws#922).
+    if tags
+        .iter()
+        .flat_map(|t| [&t.key, &t.value])
+        .flatten()
+        .any(|s| !kinko_wire::validate::is_tag_text(s))
+    {
+        return Err(KmsError::Tag("Invalid tag".into()));
     }
     Ok(())
 }

@@ -38,17 +38,13 @@ pub fn tags_out(tags: &[Tag]) -> Vec<TagShape> {
 pub fn check_tags(v: &mut Violations, path: &str, tags: Option<&[TagShape]>) {
     let Some(tags) = tags else { return };
     for (i, t) in tags.iter().enumerate() {
-        let key_path = format!("{path}.{}.member.key", i + 1);
-        v.required(&key_path, &t.key);
-        v.length(&key_path, t.key.as_deref(), 1, 128, false);
-        v.length(
-            &format!("{path}.{}.member.value", i + 1),
-            t.value.as_deref(),
-            0,
-            256,
-            false,
-        );
+        v.required(&format!("{path}.{}.member.key", i + 1), &t.key);
     }
+    v.tags(
+        path,
+        tags.iter().map(|t| (t.key.as_deref(), t.value.as_deref())),
+        &kinko_wire::validate::SECRETS_MANAGER_TAGS,
+    );
 }
 
 /// `SecretId`: required, 1-2048 characters.

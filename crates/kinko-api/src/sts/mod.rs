@@ -248,6 +248,15 @@ impl Operation for AssumeRole {
     type Resolved = RoleFound;
 
     fn validate(i: &AssumeRoleInput) -> Result<(), StsError> {
+        let mut v = Violations::new();
+        v.tags(
+            "tags",
+            i.tags.iter().map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+            &kinko_wire::validate::IAM_TAGS,
+        );
+        if let Some(m) = v.message() {
+            return Err(StsError::Validation(m));
+        }
         if i.tags.len() > 50 {
             return Err(StsError::Validation(
                 "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
