@@ -3,6 +3,7 @@
 //! (Secrets Manager's data keys) is a record of its own, as in CloudTrail. Records never hold secret
 //! values, keys or ciphertext.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -52,7 +53,7 @@ struct Record<'a> {
     event_version: &'a str,
     event_time: &'a str,
     event_source: &'a str,
-    event_name: &'a str,
+    event_name: Cow<'a, str>,
     aws_region: &'a str,
     user_identity: Identity<'a>,
     #[serde(rename = "requestID")]
@@ -66,7 +67,7 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<&'a str>,
+    error_message: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_parameters: Option<KmsParameters<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +282,27 @@ fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> 
     }
 }
 
+/// Longest `errorMessage` a record holds, in characters. A message may echo a parameter (AWS's
+/// validation messages quote the value: a 100 KB policy), and a record is one line of a log that
+/// must stay readable and bounded; CloudTrail likewise keeps error messages short.
+const MAX_ERROR_MESSAGE_CHARS: usize = 1024;
+
+/// Longest `eventName`: the operation as the client named it, unchecked when unknown. AWS's
+/// longest operation names are under 64 characters.
+const MAX_EVENT_NAME_CHARS: usize = 128;
+
+/// What a shortened text ends with.
+const TRUNCATED: &str = "...(truncated)";
+
+/// `text` itself when it has at most `max` characters, else its first `max` characters (cut on a
+/// character boundary) and [`TRUNCATED`].
+fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}{TRUNCATED}", &text[..cut])),
+    }
+}
+
 /// CloudTrail's `errorCode` for a KMS error: KMS denials are recorded as `AccessDenied`, other
 /// errors by their exception name.
 fn kms_error_code(code: &str) -> &str {
@@ -297,7 +319,7 @@ fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'
         event_version: "1.08",
         event_time: time,
         event_source: e.event_source,
-        event_name: &e.event_name,
+        event_name: bounded(&e.event_name, MAX_EVENT_NAME_CHARS),
         aws_region: &e.aws_region,
         user_identity: identity(e, None),
         request_id: &e.request_id,
@@ -309,7 +331,10 @@ fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'
         } else {
             error_code
         },
-        error_message: e.error_message.as_deref(),
+        error_message: e
+            .error_message
+            .as_deref()
+            .map(|m| bounded(m, MAX_ERROR_MESSAGE_CHARS)),
         request_parameters: None,
         resources: None,
         event_type: "AwsApiCall",
@@ -332,7 +357,7 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
         event_version: "1.08",
         event_time: time,
         event_source: KMS,
-        event_name: call.operation.name(),
+        event_name: Cow::Borrowed(call.operation.name()),
         aws_region: &e.aws_region,
         user_identity: identity(e, Some(call.invoked_by)),
         request_id: &e.request_id,
@@ -340,7 +365,10 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
         source_ip: Some(call.invoked_by),
         user_agent: Some(call.invoked_by),
         error_code: call.error_code.map(kms_error_code),
-        error_message: call.error_message.as_deref(),
+        error_message: call
+            .error_message
+            .as_deref()
+            .map(|m| bounded(m, MAX_ERROR_MESSAGE_CHARS)),
         request_parameters: Some(KmsParameters {
             key_id: &call.key_arn,
             encryption_context: &call.encryption_context,
@@ -367,6 +395,22 @@ mod tests {
         let t = Timestamp::from_millis(1_714_566_896_789);
         assert_eq!(event_time(t).as_str(), "2024-05-01T12:34:56.789Z");
         assert_eq!(event_time(t.plus_millis(-789)).as_str(), "2024-05-01T12:34:56Z");
+    }
+
+    #[test]
+    fn texts_are_bounded_on_character_boundaries() {
+        assert_eq!(bounded("", 3), "");
+        assert_eq!(bounded("abc", 3), "abc");
+        assert!(matches!(bounded("abc", 3), Cow::Borrowed(_)));
+        assert_eq!(bounded("abcd", 3), "abc...(truncated)");
+        // Multi-byte characters are kept whole: 3 characters, 6 bytes.
+        assert_eq!(bounded("ééééé", 3), "ééé...(truncated)");
+        assert_eq!(bounded("日本語テキスト", 2), "日本...(truncated)");
+        let long = "x".repeat(100_000);
+        assert_eq!(
+            bounded(&long, MAX_ERROR_MESSAGE_CHARS).chars().count(),
+            MAX_ERROR_MESSAGE_CHARS + TRUNCATED.len()
+        );
     }
 
     #[test]

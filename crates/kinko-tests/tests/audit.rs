@@ -559,3 +559,48 @@ async fn the_log_never_holds_values_plaintexts_or_ciphertexts() {
         "an encrypted data key",
     );
 }
+
+// CloudTrail records a failed call's `errorMessage` as text of bounded size; a message echoing a
+// huge parameter (a 100 KB policy's validation error) must not make a huge audit record.
+#[tokio::test]
+async fn error_messages_are_bounded() {
+    let audited = Audited::start().await;
+    let sm = audited.server.client();
+    let name = unique_name("audit/huge-policy");
+    sm.create_secret()
+        .name(&name)
+        .secret_string("v")
+        .send()
+        .await
+        .expect("CreateSecret");
+    let malformed = format!(
+        "{{\"Version\": \"2012-10-17\", \"Statement\": [{}",
+        "é".repeat(50_000)
+    );
+    assert!(malformed.len() > 100_000);
+    let e = sm
+        .put_resource_policy()
+        .secret_id(&name)
+        .resource_policy(&malformed)
+        .send()
+        .await
+        .expect_err("a malformed policy");
+    let request_id = e.request_id().expect("request id").to_owned();
+    let (raw, records) = audited.stop().await;
+
+    let line = raw
+        .split(|&b| b == b'\n')
+        .find(|l| contains(l, request_id.as_bytes()))
+        .expect("the call's record");
+    assert!(line.len() < 4 * 1024, "a {} byte record", line.len());
+    let record = of_request(&records, &request_id)[0];
+    assert_eq!(record["eventName"], "PutResourcePolicy");
+    assert_eq!(record["errorCode"], "ValidationException");
+    let message = record["errorMessage"].as_str().expect("errorMessage");
+    assert!(
+        message.starts_with("1 validation error detected: Value '{"),
+        "{message}"
+    );
+    assert!(message.ends_with("...(truncated)"), "{message}");
+    assert_eq!(message.chars().count(), 1024 + "...(truncated)".len());
+}
