@@ -97,8 +97,18 @@ impl Cache {
     }
 
     /// A secret was created or updated: `s` is its new state (with its new revision).
+    ///
+    /// Writers update the cache after their commits, outside the database's write lock, so two
+    /// writers' updates may arrive in the other order: an older revision never replaces a newer
+    /// one (a DescribeSecret after two concurrent TagResource calls would otherwise miss a tag).
     pub fn put_secret(&self, s: &Secret, values: &[(String, SealedValue)], removed: &[String]) {
         self.committed(|m| {
+            if m.secrets
+                .get(&s.arn)
+                .is_some_and(|cached| cached.revision > s.revision)
+            {
+                return;
+            }
             bounded(&mut m.secrets);
             bounded(&mut m.names);
             bounded(&mut m.values);
@@ -302,5 +312,50 @@ impl Cache {
 
     pub fn forget_organization(&self) {
         self.committed(|m| m.organization = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kinko_core::Timestamp;
+
+    use super::*;
+
+    fn secret(revision: i64, description: &str) -> Secret {
+        Secret {
+            arn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf".into(),
+            name: "s".into(),
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            description: Some(description.into()),
+            kms_key_id: None,
+            tags: None,
+            resource_policy: None,
+            resource_policy_principals: vec![],
+            secret_type: None,
+            created_date: Timestamp(0),
+            last_changed_date: Timestamp(0),
+            last_accessed_date: None,
+            deleted_date: None,
+            deletion_date: None,
+            versions: vec![],
+            revision,
+        }
+    }
+
+    #[test]
+    fn a_late_update_of_an_older_revision_is_ignored() {
+        let cache = Cache::default();
+        let newer = secret(3, "second writer");
+        cache.put_secret(&newer, &[], &[]);
+        // The first writer committed revision 2 before, but updates the cache after.
+        cache.put_secret(&secret(2, "first writer"), &[], &[]);
+        let cached = cache.secret_by_arn(&newer.arn).expect("cached");
+        assert_eq!(
+            (cached.revision, cached.description.as_deref()),
+            (3, Some("second writer"))
+        );
+        cache.put_secret(&secret(4, "third writer"), &[], &[]);
+        assert_eq!(cache.secret_by_arn(&newer.arn).expect("cached").revision, 4);
     }
 }
