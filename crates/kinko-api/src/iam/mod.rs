@@ -2,8 +2,8 @@
 //!
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`execute`] and answers through [`finish`]. IAM is per account: an operation resolves the
-//! caller's account's [`IamState`] whole, with the [`Target`] it is authorized on ([`Found`]),
-//! changes the state and writes it back with an optimistic revision check ([`save`]): a lost race
+//! caller's account's [`IamState`] whole, with the `Target` it is authorized on (`Found`),
+//! changes the state and writes it back with an optimistic revision check (`save`): a lost race
 //! makes `execute` run it again from a fresh read. Access keys live in their own store table.
 //!
 //! What an action is authorized on follows AWS's Service Authorization Reference for IAM: the

@@ -3,7 +3,8 @@
 //! The operations that exist for users, groups and roles alike (inline policies, attached
 //! policies, listing, tags, permissions boundaries) are one generic type each, over the entity it
 //! acts on: `PutInlinePolicy<User>` is PutUserPolicy. [`Entity`] says how to find and read each
-//! kind; the family's own trait (e.g. `InlinePolicies` in `inline_policies`) names its actions and limits.
+//! kind; each family's own trait (`InlinePolicies`, `Attachments`, `Bounded`, `Listed`, `Tagged`)
+//! names its actions and limits for the kinds it exists for.
 
 mod access_keys;
 mod account_authorization_details;
