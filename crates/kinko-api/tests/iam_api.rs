@@ -1777,7 +1777,7 @@ async fn users_are_authorized_by_their_policies() {
         &e,
         "AccessDenied",
         403,
-        "User: arn:aws:iam::111111111111:user/olga is not authorized to perform: iam:ListUsers because no identity-based policy allows the iam:ListUsers action",
+        "User: arn:aws:iam::111111111111:user/olga is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::111111111111:user/ because no identity-based policy allows the iam:ListUsers action",
     );
     // Authorization comes before existence: no probing for names.
     let e = olga.err("GetUser", &[("UserName", "ghost")]).await;

@@ -765,7 +765,11 @@ async fn iam_actions_need_permission_too() {
     assert_error(
         &e,
         "AccessDenied",
-        &no_identity_policy(&user_arn, "iam:ListUsers", None),
+        &no_identity_policy(
+            &user_arn,
+            "iam:ListUsers",
+            Some(&format!("arn:aws:iam::{DEV_ACCOUNT}:user/")),
+        ),
     );
     // A user allowed iam:* on users/* may then do it.
     iam.put_user_policy()

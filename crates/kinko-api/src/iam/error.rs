@@ -4,6 +4,9 @@
 use kinko_core::store::StoreError;
 use kinko_wire::WireError;
 
+use crate::authz::{AuthzError, Refusal};
+use crate::operation::ServiceError;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IamError {
     #[error("{0}")]
@@ -32,7 +35,7 @@ pub enum IamError {
     /// Logged in full; the client gets a generic message.
     #[error("internal failure: {0}")]
     Internal(String),
-    /// A concurrent change won: the shared machinery retries the operation from a fresh read.
+    /// A concurrent change won: `execute` runs the operation again from a fresh read.
     #[error("conflict")]
     Conflict,
 }
@@ -117,18 +120,47 @@ impl IamError {
     }
 }
 
-impl From<crate::authz::AuthzError> for IamError {
-    fn from(e: crate::authz::AuthzError) -> Self {
-        match e {
-            crate::authz::AuthzError::Denied(d) => IamError::AccessDenied(d.message),
-            crate::authz::AuthzError::Refused(r @ crate::authz::Refusal::SessionTokenCallsIam) => {
-                IamError::InvalidClientTokenId(r.message())
-            }
-            crate::authz::AuthzError::Refused(r) => IamError::AccessDenied(r.message()),
-            crate::authz::AuthzError::Store(e) => {
-                IamError::Internal(format!("authorization lookup failed: {e}"))
-            }
+impl From<AuthzError> for IamError {
+    fn from(e: AuthzError) -> Self {
+        crate::operation::authz_error(e)
+    }
+}
+
+impl ServiceError for IamError {
+    fn access_denied(message: String) -> Self {
+        IamError::AccessDenied(message)
+    }
+
+    /// Credentials IAM refuses outright (GetSessionToken's) are answered as an invalid token, as
+    /// AWS does; the other rules as AccessDenied.
+    fn refused(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::SessionTokenCallsIam => IamError::InvalidClientTokenId(refusal.message()),
+            other => IamError::AccessDenied(other.message()),
         }
+    }
+
+    fn internal(detail: String) -> Self {
+        IamError::Internal(detail)
+    }
+
+    fn serialization(message: String) -> Self {
+        IamError::Validation(message)
+    }
+
+    fn is_conflict(&self) -> bool {
+        matches!(self, IamError::Conflict)
+    }
+
+    fn internal_detail(&self) -> Option<&str> {
+        match self {
+            IamError::Internal(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn to_wire(&self) -> WireError {
+        IamError::to_wire(self)
     }
 }
 

@@ -1,11 +1,17 @@
 //! AWS IAM (Query protocol, version `2010-05-08`, namespace `https://iam.amazonaws.com/doc/2010-05-08/`).
 //!
-//! IAM is per account: the caller's account's [`IamState`] is read whole, changed by the operation
-//! and written back with an optimistic revision check; [`handle`] retries on a lost race. Access keys
-//! live in their own store table. [`handle`] decodes and validates the parameters, authorizes
-//! `iam:<Action>` on the entity the request names (before any not-found, so callers without
-//! permission can't probe for names), runs the operation and renders its XML. Each operation in
-//! `ops/` implements [`Operation`] and only does its own work.
+//! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
+//! [`execute`] and answers through [`finish`]. IAM is per account: an operation resolves the
+//! caller's account's [`IamState`] whole, with the `Target` it is authorized on (`Found`),
+//! changes the state and writes it back with an optimistic revision check (`save`): a lost race
+//! makes `execute` run it again from a fresh read. Access keys live in their own store table.
+//!
+//! What an action is authorized on follows AWS's Service Authorization Reference for IAM: the
+//! user, group, role or managed policy it names (which need not exist yet, so callers without
+//! permission can't probe for names), with `iam:ResourceTag/*` and the condition keys the action
+//! takes (`iam:PolicyARN`, `iam:PermissionsBoundary`, `aws:RequestTag/*`, `aws:TagKeys`). The
+//! List actions without a resource type are authorized on their path prefix
+//! (`arn:aws:iam::<account>:user/<prefix>`), as AWS names it in their AccessDenied.
 
 mod error;
 mod input;
@@ -13,14 +19,15 @@ mod ops;
 mod output;
 mod policy_document;
 
-use std::future::Future;
+use std::borrow::Cow;
 
-use kinko_core::Timestamp;
-use kinko_core::iam::IamState;
+use kinko_core::iam::{IamState, ManagedPolicy};
+use kinko_core::secret::Tag;
 use kinko_wire::WireError;
-use kinko_wire::query::{Params, Xml, xml_escape};
+use kinko_wire::query::Params;
 
-use crate::authz::{self, Check, Resource};
+use crate::authz::{Check, Resource};
+use crate::operation::{Cx, Operation, Query, QueryService, Service, execute, finish};
 use crate::{RequestContext, Services};
 
 pub use error::IamError;
@@ -32,109 +39,107 @@ pub const XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// The API version IAM speaks.
 pub const VERSION: &str = "2010-05-08";
 
-/// Attempts at an operation whose write lost an optimistic-concurrency race.
-const MAX_ATTEMPTS: usize = 16;
+/// IAM, as the one operation contract sees it.
+pub struct Iam;
 
-/// What an operation acts on, for authorization.
+impl Service for Iam {
+    const PREFIX: &'static str = "iam";
+    const EVENT_SOURCE: &'static str = "iam.amazonaws.com";
+    type Protocol = Query;
+    type Error = IamError;
+}
+
+impl QueryService for Iam {
+    const XMLNS: &'static str = XMLNS;
+}
+
+/// What an IAM request is authorized on.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    /// No resource (`"*"`): List* operations.
+    /// No resource (`"*"`): GetAccountAuthorizationDetails, an access key that names nothing.
     Any,
-    /// An entity's ARN, the account it belongs to and its tags (`iam:ResourceTag/*`).
+    /// An IAM resource's ARN (existing or not), the account it belongs to, and what it brings to
+    /// the request: its tags (`iam:ResourceTag/*`) and its permissions boundary.
     Arn {
         arn: String,
         account: String,
-        tags: Vec<(String, String)>,
+        tags: Vec<Tag>,
+        boundary: Option<String>,
     },
-    /// An identifier that names nothing IAM can place in an account (a malformed ARN).
+    /// An identifier that names nothing IAM can place in an account (a malformed policy ARN).
     Unresolved(String),
-    /// The operation authorizes itself once it knows its resource (GetAccessKeyLastUsed).
-    Deferred,
 }
 
-/// What an operation answers: a `<Action>Result` element, or nothing but the metadata.
-pub(crate) enum Reply {
-    Result(Xml),
-    Empty,
-}
-
-/// Per-request context an operation runs with.
-pub(crate) struct Cx<'a> {
-    pub services: &'a Services,
-    pub rc: &'a RequestContext,
-    /// The IAM action, e.g. `CreateUser`.
-    pub action: &'a str,
-}
-
-impl Cx<'_> {
-    /// The caller's account: IAM acts on it.
-    pub fn account(&self) -> &str {
-        &self.rc.principal.account_id
+impl Target {
+    /// The ARN of something of the caller's account that brings no tags (a new entity, a path).
+    pub fn new_arn(cx: &Cx<'_>, arn: String) -> Target {
+        Target::Arn {
+            arn,
+            account: cx.account().to_owned(),
+            tags: Vec::new(),
+            boundary: None,
+        }
     }
 
-    pub fn now(&self) -> Timestamp {
-        self.services.clock.now()
-    }
-
-    /// A response with a result element for this action.
-    pub fn xml(&self) -> Xml {
-        Xml::response(self.action, XMLNS)
-    }
-
-    /// Writes the account's IAM state; a lost race makes [`handle`] retry the operation.
-    pub async fn write(&self, state: IamState) -> Result<(), IamError> {
-        Ok(self.services.store.write_iam_state(state).await?)
-    }
-
-    /// Authorizes `iam:<action>` on `target`.
-    pub async fn authorize(
-        &self,
-        target: &Target,
-        request_tags: &[(String, String)],
-    ) -> Result<(), IamError> {
-        let action = format!("iam:{}", self.action);
-        let (resource, tags) = match target {
-            Target::Any => (Resource::Any, &[][..]),
-            Target::Arn { arn, account, tags } => (
+    /// The check of the operation's action on this target, with the target's tags.
+    pub fn check<'a>(&'a self, cx: &'a Cx<'_>) -> Check<'a> {
+        match self {
+            Target::Any => Check::new(cx.action, Resource::Any),
+            Target::Arn {
+                arn, account, tags, ..
+            } => Check::new(
+                cx.action,
                 Resource::Arn {
                     arn,
                     account_id: account,
                 },
-                tags.as_slice(),
-            ),
-            Target::Unresolved(id) => (Resource::Unresolved(id), &[][..]),
-            Target::Deferred => return Ok(()),
-        };
-        let tags: Vec<kinko_core::secret::Tag> = tags
-            .iter()
-            .map(|(key, value)| kinko_core::secret::Tag {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect();
-        let check = Check::new(&action, resource)
-            .tags(Some("iam"), &tags)
-            .request_tags(request_tags);
-        Ok(authz::check(self.services, self.rc, &check).await?)
+            )
+            .tags(Some("iam"), tags),
+            Target::Unresolved(id) => Check::new(cx.action, Resource::Unresolved(id)),
+        }
+    }
+
+    /// The permissions boundary the target user or role has (`iam:PermissionsBoundary` of the
+    /// actions on an existing entity that take it).
+    pub fn boundary(&self) -> Option<&str> {
+        match self {
+            Target::Arn { boundary, .. } => boundary.as_deref(),
+            Target::Any | Target::Unresolved(_) => None,
+        }
     }
 }
 
-pub(crate) trait Operation: Sync {
-    type Input: Send + Sync;
-    /// Reads the parameters: model constraints, then the checks IAM makes before looking anything up.
-    fn decode(&self, p: &Params) -> Result<Self::Input, IamError>;
-    /// The entity to authorize the action on, resolved against the current state.
-    fn target(&self, cx: &Cx<'_>, input: &Self::Input, state: &IamState) -> Result<Target, IamError>;
-    /// Tags the request sets (`aws:RequestTag/*`, `aws:TagKeys`).
-    fn request_tags(&self, _input: &Self::Input) -> Vec<(String, String)> {
-        Vec::new()
-    }
-    fn run(
-        &self,
+/// What an IAM operation resolves: the account's IAM state, and what the request is authorized on.
+pub(crate) struct Found {
+    pub state: IamState,
+    pub target: Target,
+}
+
+impl Found {
+    /// Reads the caller's account's IAM state and the target `target` finds in it.
+    pub async fn read(
         cx: &Cx<'_>,
-        input: &Self::Input,
-        state: IamState,
-    ) -> impl Future<Output = Result<Reply, IamError>> + Send;
+        target: impl FnOnce(&IamState) -> Result<Target, IamError>,
+    ) -> Result<Found, IamError> {
+        let state = cx.services.store.iam_state(cx.account()).await?;
+        let target = target(&state)?;
+        Ok(Found { state, target })
+    }
+
+    /// The check of the operation's action on the target.
+    pub fn check<'a>(&'a self, cx: &'a Cx<'_>) -> Check<'a> {
+        self.target.check(cx)
+    }
+}
+
+/// Writes the account's IAM state; a lost race makes [`execute`] run the operation again.
+pub(crate) async fn save(cx: &Cx<'_>, state: IamState) -> Result<(), IamError> {
+    Ok(cx.services.store.write_iam_state(state).await?)
+}
+
+/// Tags as `aws:RequestTag/*` pairs.
+pub(crate) fn request_tags(tags: &[Tag]) -> Cow<'static, [(String, String)]> {
+    Cow::Owned(tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect())
 }
 
 /// Runs one IAM action and returns the XML response body.
@@ -150,127 +155,54 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         ))
         .to_wire());
     }
-    let cx = Cx { services, rc, action };
-    let result = match crate::authz::rules::request(rc, "iam", action) {
-        Err(r) => Err(IamError::from(crate::authz::AuthzError::Refused(r))),
-        Ok(()) => dispatch(&cx, params).await,
-    };
-    result.map_err(|e| {
-        if let IamError::Internal(detail) = &e {
-            tracing::error!(request_id = %rc.request_id, action, detail = %detail, "internal error");
-        }
-        e.to_wire()
-    })
+    let body = finish(rc, action, dispatch(services, rc, action, params).await)?;
+    String::from_utf8(body).map_err(|_| IamError::Internal("a response that is not UTF-8".into()).to_wire())
 }
 
-async fn dispatch(cx: &Cx<'_>, p: &Params) -> Result<String, IamError> {
-    use ops::Entity::{Group, Role, User};
-    match cx.action {
-        "CreateUser" => execute(cx, p, &ops::CreateUser).await,
-        "GetUser" => execute(cx, p, &ops::GetUser).await,
-        "ListUsers" => execute(cx, p, &ops::ListUsers).await,
-        "UpdateUser" => execute(cx, p, &ops::UpdateUser).await,
-        "DeleteUser" => execute(cx, p, &ops::DeleteUser).await,
-        "TagUser" => execute(cx, p, &ops::AddTags(ops::Tagged::User)).await,
-        "UntagUser" => execute(cx, p, &ops::RemoveTags(ops::Tagged::User)).await,
-        "ListUserTags" => execute(cx, p, &ops::ListTags(ops::Tagged::User)).await,
-
-        "CreateAccessKey" => execute(cx, p, &ops::CreateAccessKey).await,
-        "ListAccessKeys" => execute(cx, p, &ops::ListAccessKeys).await,
-        "UpdateAccessKey" => execute(cx, p, &ops::UpdateAccessKey).await,
-        "DeleteAccessKey" => execute(cx, p, &ops::DeleteAccessKey).await,
-        "GetAccessKeyLastUsed" => execute(cx, p, &ops::GetAccessKeyLastUsed).await,
-
-        "CreateGroup" => execute(cx, p, &ops::CreateGroup).await,
-        "GetGroup" => execute(cx, p, &ops::GetGroup).await,
-        "ListGroups" => execute(cx, p, &ops::ListGroups).await,
-        "UpdateGroup" => execute(cx, p, &ops::UpdateGroup).await,
-        "DeleteGroup" => execute(cx, p, &ops::DeleteGroup).await,
-        "AddUserToGroup" => execute(cx, p, &ops::AddUserToGroup).await,
-        "RemoveUserFromGroup" => execute(cx, p, &ops::RemoveUserFromGroup).await,
-        "ListGroupsForUser" => execute(cx, p, &ops::ListGroupsForUser).await,
-
-        "CreateRole" => execute(cx, p, &ops::CreateRole).await,
-        "GetRole" => execute(cx, p, &ops::GetRole).await,
-        "ListRoles" => execute(cx, p, &ops::ListRoles).await,
-        "UpdateRole" => execute(cx, p, &ops::UpdateRole).await,
-        "UpdateRoleDescription" => execute(cx, p, &ops::UpdateRoleDescription).await,
-        "UpdateAssumeRolePolicy" => execute(cx, p, &ops::UpdateAssumeRolePolicy).await,
-        "DeleteRole" => execute(cx, p, &ops::DeleteRole).await,
-        "TagRole" => execute(cx, p, &ops::AddTags(ops::Tagged::Role)).await,
-        "UntagRole" => execute(cx, p, &ops::RemoveTags(ops::Tagged::Role)).await,
-        "ListRoleTags" => execute(cx, p, &ops::ListTags(ops::Tagged::Role)).await,
-
-        "PutUserPolicy" => execute(cx, p, &ops::PutInlinePolicy(User)).await,
-        "GetUserPolicy" => execute(cx, p, &ops::GetInlinePolicy(User)).await,
-        "ListUserPolicies" => execute(cx, p, &ops::ListInlinePolicies(User)).await,
-        "DeleteUserPolicy" => execute(cx, p, &ops::DeleteInlinePolicy(User)).await,
-        "PutGroupPolicy" => execute(cx, p, &ops::PutInlinePolicy(Group)).await,
-        "GetGroupPolicy" => execute(cx, p, &ops::GetInlinePolicy(Group)).await,
-        "ListGroupPolicies" => execute(cx, p, &ops::ListInlinePolicies(Group)).await,
-        "DeleteGroupPolicy" => execute(cx, p, &ops::DeleteInlinePolicy(Group)).await,
-        "PutRolePolicy" => execute(cx, p, &ops::PutInlinePolicy(Role)).await,
-        "GetRolePolicy" => execute(cx, p, &ops::GetInlinePolicy(Role)).await,
-        "ListRolePolicies" => execute(cx, p, &ops::ListInlinePolicies(Role)).await,
-        "DeleteRolePolicy" => execute(cx, p, &ops::DeleteInlinePolicy(Role)).await,
-
-        "CreatePolicy" => execute(cx, p, &ops::CreatePolicy).await,
-        "GetPolicy" => execute(cx, p, &ops::GetPolicy).await,
-        "ListPolicies" => execute(cx, p, &ops::ListPolicies).await,
-        "DeletePolicy" => execute(cx, p, &ops::DeletePolicy).await,
-        "TagPolicy" => execute(cx, p, &ops::AddTags(ops::Tagged::Policy)).await,
-        "UntagPolicy" => execute(cx, p, &ops::RemoveTags(ops::Tagged::Policy)).await,
-        "ListPolicyTags" => execute(cx, p, &ops::ListTags(ops::Tagged::Policy)).await,
-        "CreatePolicyVersion" => execute(cx, p, &ops::CreatePolicyVersion).await,
-        "GetPolicyVersion" => execute(cx, p, &ops::GetPolicyVersion).await,
-        "ListPolicyVersions" => execute(cx, p, &ops::ListPolicyVersions).await,
-        "DeletePolicyVersion" => execute(cx, p, &ops::DeletePolicyVersion).await,
-        "SetDefaultPolicyVersion" => execute(cx, p, &ops::SetDefaultPolicyVersion).await,
-
-        "AttachUserPolicy" => execute(cx, p, &ops::AttachPolicy(User)).await,
-        "DetachUserPolicy" => execute(cx, p, &ops::DetachPolicy(User)).await,
-        "ListAttachedUserPolicies" => execute(cx, p, &ops::ListAttachedPolicies(User)).await,
-        "AttachGroupPolicy" => execute(cx, p, &ops::AttachPolicy(Group)).await,
-        "DetachGroupPolicy" => execute(cx, p, &ops::DetachPolicy(Group)).await,
-        "ListAttachedGroupPolicies" => execute(cx, p, &ops::ListAttachedPolicies(Group)).await,
-        "AttachRolePolicy" => execute(cx, p, &ops::AttachPolicy(Role)).await,
-        "DetachRolePolicy" => execute(cx, p, &ops::DetachPolicy(Role)).await,
-        "ListAttachedRolePolicies" => execute(cx, p, &ops::ListAttachedPolicies(Role)).await,
-        "ListEntitiesForPolicy" => execute(cx, p, &ops::ListEntitiesForPolicy).await,
-
-        "PutUserPermissionsBoundary" => execute(cx, p, &ops::PutPermissionsBoundary(User)).await,
-        "DeleteUserPermissionsBoundary" => execute(cx, p, &ops::DeletePermissionsBoundary(User)).await,
-        "PutRolePermissionsBoundary" => execute(cx, p, &ops::PutPermissionsBoundary(Role)).await,
-        "DeleteRolePermissionsBoundary" => execute(cx, p, &ops::DeletePermissionsBoundary(Role)).await,
-
-        "GetAccountAuthorizationDetails" => execute(cx, p, &ops::GetAccountAuthorizationDetails).await,
-        other => Err(IamError::InvalidAction(format!(
-            "Could not find operation {other} for version {VERSION}"
-        ))),
-    }
-}
-
-async fn execute<O: Operation>(cx: &Cx<'_>, p: &Params, op: &O) -> Result<String, IamError> {
-    let input = op.decode(p)?;
-    let request_tags = op.request_tags(&input);
-    for _ in 0..MAX_ATTEMPTS {
-        let state = cx.services.store.iam_state(cx.account()).await?;
-        let target = op.target(cx, &input, &state)?;
-        cx.authorize(&target, &request_tags).await?;
-        match op.run(cx, &input, state).await {
-            Err(IamError::Conflict) => continue,
-            Err(e) => return Err(e),
-            Ok(Reply::Result(x)) => return Ok(x.finish(cx.action, &cx.rc.request_id)),
-            Ok(Reply::Empty) => {
-                return Ok(format!(
-                    "<{a}Response xmlns=\"{XMLNS}\"><ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{a}Response>",
-                    a = cx.action,
-                    id = xml_escape(&cx.rc.request_id)
-                ));
+/// Runs the operation whose [`Operation::NAME`] is `$action`, among `$op`s.
+macro_rules! dispatch {
+    ($services:expr, $rc:expr, $action:expr, $params:expr; $($op:ty),+ $(,)?) => {
+        $(
+            if $action == <$op as Operation>::NAME {
+                return execute::<$op>($services, $rc, $params).await;
             }
-        }
-    }
-    Err(IamError::Internal(
-        "too many conflicting concurrent changes".into(),
-    ))
+        )+
+    };
+}
+
+async fn dispatch(
+    services: &Services,
+    rc: &RequestContext,
+    action: &str,
+    params: &Params,
+) -> Result<Vec<u8>, IamError> {
+    use kinko_core::iam::{Group, Role, User};
+    use ops::*;
+    dispatch!(services, rc, action, params;
+        CreateUser, GetUser, ListEntities<User>, UpdateUser, DeleteUser,
+        AddTags<User>, RemoveTags<User>, ListTags<User>,
+        CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed,
+        CreateGroup, GetGroup, ListEntities<Group>, UpdateGroup, DeleteGroup,
+        AddUserToGroup, RemoveUserFromGroup, ListGroupsForUser,
+        CreateRole, GetRole, ListEntities<Role>, UpdateRole, UpdateRoleDescription,
+        UpdateAssumeRolePolicy, DeleteRole,
+        AddTags<Role>, RemoveTags<Role>, ListTags<Role>,
+        PutInlinePolicy<User>, GetInlinePolicy<User>, ListInlinePolicies<User>, DeleteInlinePolicy<User>,
+        PutInlinePolicy<Group>, GetInlinePolicy<Group>, ListInlinePolicies<Group>, DeleteInlinePolicy<Group>,
+        PutInlinePolicy<Role>, GetInlinePolicy<Role>, ListInlinePolicies<Role>, DeleteInlinePolicy<Role>,
+        CreatePolicy, GetPolicy, ListPolicies, DeletePolicy,
+        AddTags<ManagedPolicy>, RemoveTags<ManagedPolicy>, ListTags<ManagedPolicy>,
+        CreatePolicyVersion, GetPolicyVersion, ListPolicyVersions, DeletePolicyVersion,
+        SetDefaultPolicyVersion,
+        AttachPolicy<User>, DetachPolicy<User>, ListAttachedPolicies<User>,
+        AttachPolicy<Group>, DetachPolicy<Group>, ListAttachedPolicies<Group>,
+        AttachPolicy<Role>, DetachPolicy<Role>, ListAttachedPolicies<Role>,
+        ListEntitiesForPolicy,
+        PutPermissionsBoundary<User>, DeletePermissionsBoundary<User>,
+        PutPermissionsBoundary<Role>, DeletePermissionsBoundary<Role>,
+        GetAccountAuthorizationDetails,
+    );
+    Err(IamError::InvalidAction(format!(
+        "Could not find operation {action} for version {VERSION}"
+    )))
 }

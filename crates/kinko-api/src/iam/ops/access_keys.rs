@@ -3,15 +3,16 @@
 //! Access keys live in their own store table, not in the IAM state; the secret half is sealed
 //! under the root key (bound to the key id) the moment it is made and only ever returned once.
 
-use kinko_core::iam::IamState;
+use kinko_core::iam::User;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_wire::query::Params;
 
-use super::{KeyOwner, quota};
+use super::{Entity, KeyOwner, quota};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{self, members};
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, Target};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 fn status_str(s: AccessKeyStatus) -> &'static str {
     match s {
@@ -63,31 +64,56 @@ fn read_user_name(r: &mut Reader<'_>) -> Option<String> {
     r.name("UserName", 128)
 }
 
+/// The user (or root) whose keys an action manages: what it is authorized on.
+async fn resolve_owner(cx: &Cx<'_>, user_name: Option<&str>) -> Result<Found, IamError> {
+    Found::read(cx, |state| KeyOwner::target(cx, state, user_name)).await
+}
+
 pub(crate) struct CreateAccessKey;
 
-impl Operation for CreateAccessKey {
-    type Input = Option<String>;
+/// `UserName`, if given.
+pub(crate) struct OwnerInput {
+    name: Option<String>,
+}
 
-    fn decode(&self, p: &Params) -> Result<Option<String>, IamError> {
+impl FromRequest<Iam> for OwnerInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_user_name(&mut r);
         r.finish()?;
-        Ok(name)
+        Ok(OwnerInput { name })
+    }
+}
+
+impl Operation for CreateAccessKey {
+    type Service = Iam;
+    const NAME: &'static str = "CreateAccessKey";
+    type Input = OwnerInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &OwnerInput) -> Result<Found, IamError> {
+        resolve_owner(cx, i.name.as_deref()).await
     }
 
-    fn target(&self, cx: &Cx<'_>, name: &Option<String>, state: &IamState) -> Result<Target, IamError> {
-        KeyOwner::target(cx, state, name.as_deref())
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a OwnerInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, name: &Option<String>, state: IamState) -> Result<Reply, IamError> {
-        let owner = KeyOwner::resolve(cx, &state, name.as_deref())?;
+    async fn run(cx: &Cx<'_>, i: &OwnerInput, found: Found) -> Result<QueryReply, IamError> {
+        let state = found.state;
+        let owner = KeyOwner::resolve(cx, &state, i.name.as_deref())?;
         if keys_of(cx, &owner).await?.len() >= quota::ACCESS_KEYS_PER_USER {
             return Err(IamError::quota("AccessKeysPerUser", quota::ACCESS_KEYS_PER_USER));
         }
         let principal = match &owner {
             KeyOwner::Root => Principal::root(cx.account()),
             KeyOwner::User(name) => {
-                let user = state.user(name).ok_or_else(|| IamError::user_not_found(name))?;
+                let user = User::get(&state, name)?;
                 Principal {
                     account_id: cx.account().to_owned(),
                     arn: user.arn.clone(),
@@ -118,7 +144,7 @@ impl Operation for CreateAccessKey {
                 created_date: created,
             })
             .await?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         x.open("AccessKey");
         if let KeyOwner::User(name) = &owner {
             x.elem("UserName", name);
@@ -128,7 +154,7 @@ impl Operation for CreateAccessKey {
             .elem("SecretAccessKey", &secret)
             .elem("CreateDate", &output::ts(created))
             .close("AccessKey");
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -139,25 +165,39 @@ pub(crate) struct ListAccessKeysInput {
     page: Page,
 }
 
-impl Operation for ListAccessKeys {
-    type Input = ListAccessKeysInput;
-
-    fn decode(&self, p: &Params) -> Result<ListAccessKeysInput, IamError> {
+impl FromRequest<Iam> for ListAccessKeysInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_user_name(&mut r);
         let page = r.page();
         r.finish()?;
         Ok(ListAccessKeysInput { name, page })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &ListAccessKeysInput, state: &IamState) -> Result<Target, IamError> {
-        KeyOwner::target(cx, state, i.name.as_deref())
+impl Operation for ListAccessKeys {
+    type Service = Iam;
+    const NAME: &'static str = "ListAccessKeys";
+    type Input = ListAccessKeysInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListAccessKeysInput) -> Result<Found, IamError> {
+        resolve_owner(cx, i.name.as_deref()).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListAccessKeysInput, state: IamState) -> Result<Reply, IamError> {
-        let owner = KeyOwner::resolve(cx, &state, i.name.as_deref())?;
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListAccessKeysInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ListAccessKeysInput, found: Found) -> Result<QueryReply, IamError> {
+        let owner = KeyOwner::resolve(cx, &found.state, i.name.as_deref())?;
         let (page, next) = i.page.apply(keys_of(cx, &owner).await?)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         members(&mut x, "AccessKeyMetadata", &page, |x, k| {
             x.opt("UserName", key_user(k))
                 .elem("AccessKeyId", &k.access_key_id)
@@ -165,7 +205,7 @@ impl Operation for ListAccessKeys {
                 .elem("CreateDate", &output::ts(k.created_date));
         });
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -177,10 +217,8 @@ pub(crate) struct UpdateAccessKeyInput {
     status: AccessKeyStatus,
 }
 
-impl Operation for UpdateAccessKey {
-    type Input = UpdateAccessKeyInput;
-
-    fn decode(&self, p: &Params) -> Result<UpdateAccessKeyInput, IamError> {
+impl FromRequest<Iam> for UpdateAccessKeyInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_user_name(&mut r);
         let id = r.access_key_id();
@@ -197,13 +235,29 @@ impl Operation for UpdateAccessKey {
         };
         Ok(UpdateAccessKeyInput { name, id, status })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &UpdateAccessKeyInput, state: &IamState) -> Result<Target, IamError> {
-        KeyOwner::target(cx, state, i.name.as_deref())
+impl Operation for UpdateAccessKey {
+    type Service = Iam;
+    const NAME: &'static str = "UpdateAccessKey";
+    type Input = UpdateAccessKeyInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &UpdateAccessKeyInput) -> Result<Found, IamError> {
+        resolve_owner(cx, i.name.as_deref()).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &UpdateAccessKeyInput, state: IamState) -> Result<Reply, IamError> {
-        let owner = KeyOwner::resolve(cx, &state, i.name.as_deref())?;
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateAccessKeyInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &UpdateAccessKeyInput, found: Found) -> Result<QueryReply, IamError> {
+        let owner = KeyOwner::resolve(cx, &found.state, i.name.as_deref())?;
         let key = owned_key(cx, &owner, &i.id).await?;
         if !cx
             .services
@@ -213,7 +267,7 @@ impl Operation for UpdateAccessKey {
         {
             return Err(key_not_found(&i.id));
         }
-        Ok(Reply::Empty)
+        Ok(QueryReply::Empty)
     }
 }
 
@@ -224,73 +278,118 @@ pub(crate) struct DeleteAccessKeyInput {
     id: String,
 }
 
-impl Operation for DeleteAccessKey {
-    type Input = DeleteAccessKeyInput;
-
-    fn decode(&self, p: &Params) -> Result<DeleteAccessKeyInput, IamError> {
+impl FromRequest<Iam> for DeleteAccessKeyInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_user_name(&mut r);
         let id = r.access_key_id();
         r.finish()?;
         Ok(DeleteAccessKeyInput { name, id })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &DeleteAccessKeyInput, state: &IamState) -> Result<Target, IamError> {
-        KeyOwner::target(cx, state, i.name.as_deref())
+impl Operation for DeleteAccessKey {
+    type Service = Iam;
+    const NAME: &'static str = "DeleteAccessKey";
+    type Input = DeleteAccessKeyInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &DeleteAccessKeyInput) -> Result<Found, IamError> {
+        resolve_owner(cx, i.name.as_deref()).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &DeleteAccessKeyInput, state: IamState) -> Result<Reply, IamError> {
-        let owner = KeyOwner::resolve(cx, &state, i.name.as_deref())?;
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a DeleteAccessKeyInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DeleteAccessKeyInput, found: Found) -> Result<QueryReply, IamError> {
+        let owner = KeyOwner::resolve(cx, &found.state, i.name.as_deref())?;
         let key = owned_key(cx, &owner, &i.id).await?;
         if !cx.services.store.delete_access_key(&key.access_key_id).await? {
             return Err(key_not_found(&i.id));
         }
-        Ok(Reply::Empty)
+        Ok(QueryReply::Empty)
     }
 }
 
+/// GetAccessKeyLastUsed: authorized on the user the key belongs to, found from the key.
 pub(crate) struct GetAccessKeyLastUsed;
 
-impl Operation for GetAccessKeyLastUsed {
-    type Input = String;
+pub(crate) struct KeyIdInput {
+    id: String,
+}
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
+impl FromRequest<Iam> for KeyIdInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let id = r.access_key_id();
         r.finish()?;
-        Ok(id)
+        Ok(KeyIdInput { id })
     }
+}
 
-    fn target(&self, _: &Cx<'_>, _: &String, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Deferred)
-    }
+/// The key, if it is one of the caller's account, and what it is authorized on.
+pub(crate) struct KeyFound {
+    key: Option<AccessKeyRecord>,
+    target: Target,
+}
 
-    async fn run(&self, cx: &Cx<'_>, id: &String, _: IamState) -> Result<Reply, IamError> {
+impl Operation for GetAccessKeyLastUsed {
+    type Service = Iam;
+    const NAME: &'static str = "GetAccessKeyLastUsed";
+    type Input = KeyIdInput;
+    type Output = QueryReply;
+    type Resolved = KeyFound;
+
+    /// The resource is the key's user (or root); a key that names nothing is authorized as `*`,
+    /// so callers without permission can't tell which keys exist.
+    async fn resolve(cx: &Cx<'_>, i: &KeyIdInput) -> Result<KeyFound, IamError> {
         let key = cx
             .services
             .store
-            .access_key(id)
+            .access_key(&i.id)
             .await?
             .filter(|k| k.principal.account_id == cx.account());
-        // The resource is the key's user; a key that names nothing is authorized as "*" first, so
-        // callers without permission can't tell which keys exist.
         let target = match &key {
-            Some(k) => Target::Arn {
-                arn: k.principal.arn.clone(),
-                account: cx.account().to_owned(),
-                tags: vec![],
-            },
             None => Target::Any,
+            Some(k) => {
+                let state = cx.services.store.iam_state(cx.account()).await?;
+                match &k.principal.kind {
+                    // The user with its tags, if it is still the one the key was made for.
+                    PrincipalKind::User { name, user_id }
+                        if User::find(&state, name).is_some_and(|u| &u.user_id == user_id) =>
+                    {
+                        User::target(cx, &state, name)
+                    }
+                    _ => Target::new_arn(cx, k.principal.arn.clone()),
+                }
+            }
         };
-        cx.authorize(&target, &[]).await?;
-        let key = key.ok_or_else(|| key_not_found(id))?;
+        Ok(KeyFound { key, target })
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a KeyIdInput,
+        found: &'a KeyFound,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.target.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &KeyIdInput, found: KeyFound) -> Result<QueryReply, IamError> {
+        let key = found.key.ok_or_else(|| key_not_found(&i.id))?;
         // Use of access keys isn't tracked: AWS answers `N/A` for keys never used.
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         x.opt("UserName", key_user(&key))
             .open("AccessKeyLastUsed")
             .elem("ServiceName", "N/A")
             .elem("Region", "N/A")
             .close("AccessKeyLastUsed");
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }

@@ -1,15 +1,17 @@
 //! GetAccountAuthorizationDetails: every user, group, role and managed policy of the account with
-//! their policies, in one (paged) answer. AWS managed policies are included when attached.
+//! their policies, in one (paged) answer. AWS managed policies are included when attached. Roles'
+//! trust policies show users and roles that no longer exist by unique id, as GetRole does.
 
 use kinko_core::aws_managed_policies::aws_managed_policies;
 use kinko_core::iam::{Group, IamState, InlinePolicy, ManagedPolicy, Role, User};
 use kinko_wire::query::{Params, Xml};
 
-use super::by_name;
+use super::{by_name, roles};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{self, Detail, XmlExt, members, string_members, url_encode};
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, Target};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 const ENTITY_TYPES: &[&str] = &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"];
 
@@ -91,22 +93,38 @@ fn policy_detail(x: &mut Xml, p: &ManagedPolicy, state: &IamState) {
     });
 }
 
-impl Operation for GetAccountAuthorizationDetails {
-    type Input = DetailsInput;
-
-    fn decode(&self, p: &Params) -> Result<DetailsInput, IamError> {
+impl FromRequest<Iam> for DetailsInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let filter = r.enum_list("Filter", ENTITY_TYPES).unwrap_or_default();
         let page = r.page();
         r.finish()?;
         Ok(DetailsInput { filter, page })
     }
+}
 
-    fn target(&self, _: &Cx<'_>, _: &DetailsInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Any)
+/// Authorized on `*`: the action has no resource type.
+impl Operation for GetAccountAuthorizationDetails {
+    type Service = Iam;
+    const NAME: &'static str = "GetAccountAuthorizationDetails";
+    type Input = DetailsInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, _: &DetailsInput) -> Result<Found, IamError> {
+        Found::read(cx, |_| Ok(Target::Any)).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &DetailsInput, state: IamState) -> Result<Reply, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a DetailsInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DetailsInput, found: Found) -> Result<QueryReply, IamError> {
+        let state = found.state;
         let wants = |t: &str| i.filter.is_empty() || i.filter.iter().any(|f| f == t);
         let mut policies: Vec<ManagedPolicy> = Vec::new();
         if wants("LocalManagedPolicy") {
@@ -139,7 +157,13 @@ impl Operation for GetAccountAuthorizationDetails {
         entries.extend(policies.iter().map(Entry::Policy));
 
         let (page, next) = i.page.apply(entries)?;
-        let mut x = cx.xml();
+        let mut shown_roles = Vec::new();
+        for e in &page {
+            if let Entry::Role(r) = e {
+                shown_roles.push(roles::shown(cx, r).await?);
+            }
+        }
+        let mut x = cx.xml::<Iam>();
         members(
             &mut x,
             "UserDetailList",
@@ -158,15 +182,7 @@ impl Operation for GetAccountAuthorizationDetails {
             }),
             group_detail,
         );
-        members(
-            &mut x,
-            "RoleDetailList",
-            page.iter().filter_map(|e| match e {
-                Entry::Role(r) => Some(*r),
-                _ => None,
-            }),
-            role_detail,
-        );
+        members(&mut x, "RoleDetailList", &shown_roles, role_detail);
         members(
             &mut x,
             "Policies",
@@ -178,6 +194,6 @@ impl Operation for GetAccountAuthorizationDetails {
         );
         x.bool("IsTruncated", next.is_some());
         x.opt("Marker", next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }

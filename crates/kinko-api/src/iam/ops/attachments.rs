@@ -1,141 +1,223 @@
 //! Attach/Detach User|Group|RolePolicy, ListAttached User|Group|RolePolicies, ListEntitiesForPolicy.
+//!
+//! Attaching and detaching are authorized on the entity with the policy's ARN as `iam:PolicyARN`
+//! (and a user's or role's permissions boundary as `iam:PermissionsBoundary`), so a policy can let
+//! someone attach some managed policies but not others.
 
-use kinko_core::iam::IamState;
+use std::marker::PhantomData;
+
+use kinko_core::iam::{Group, Role, User};
 use kinko_wire::query::Params;
 
 use super::{Entity, attachable, by_name, find_policy, policy_target, quota};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{self, members};
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
-pub(crate) struct Attachment {
+/// An entity managed policies are attached to: its actions and limits.
+pub(crate) trait Attachments: Entity {
+    const ATTACH: &'static str;
+    const DETACH: &'static str;
+    const LIST_ATTACHED: &'static str;
+    /// The longest entity name these actions accept.
+    const MAX_NAME: usize;
+    /// The quota AWS names when an entity would get too many managed policies.
+    const QUOTA: &'static str;
+}
+
+impl Attachments for User {
+    const ATTACH: &'static str = "AttachUserPolicy";
+    const DETACH: &'static str = "DetachUserPolicy";
+    const LIST_ATTACHED: &'static str = "ListAttachedUserPolicies";
+    const MAX_NAME: usize = 64;
+    const QUOTA: &'static str = "PoliciesPerUser";
+}
+
+impl Attachments for Group {
+    const ATTACH: &'static str = "AttachGroupPolicy";
+    const DETACH: &'static str = "DetachGroupPolicy";
+    const LIST_ATTACHED: &'static str = "ListAttachedGroupPolicies";
+    const MAX_NAME: usize = 128;
+    const QUOTA: &'static str = "PoliciesPerGroup";
+}
+
+impl Attachments for Role {
+    const ATTACH: &'static str = "AttachRolePolicy";
+    const DETACH: &'static str = "DetachRolePolicy";
+    const LIST_ATTACHED: &'static str = "ListAttachedRolePolicies";
+    const MAX_NAME: usize = 64;
+    const QUOTA: &'static str = "PoliciesPerRole";
+}
+
+/// An entity and a managed policy's ARN.
+pub(crate) struct Attachment<E> {
     entity: String,
     arn: String,
+    _entity: PhantomData<E>,
 }
 
-/// Attach/Detach take names of at most 64 characters (users, roles) or 128 (groups).
-fn max_name(e: Entity) -> usize {
-    match e {
-        Entity::Group => 128,
-        Entity::User | Entity::Role => 64,
+impl<E: Attachments> FromRequest<Iam> for Attachment<E> {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
+        let mut r = Reader::new(p);
+        let entity = r.req_name(E::PARAM, E::MAX_NAME);
+        let arn = r.req_arn("PolicyArn");
+        r.finish()?;
+        Ok(Attachment {
+            entity,
+            arn,
+            _entity: PhantomData,
+        })
     }
 }
 
-fn decode_attachment(e: Entity, p: &Params) -> Result<Attachment, IamError> {
-    let mut r = Reader::new(p);
-    let entity = r.req_name(e.param(), max_name(e));
-    let arn = r.req_arn("PolicyArn");
-    r.finish()?;
-    Ok(Attachment { entity, arn })
+/// The entity, with the policy as `iam:PolicyARN` and the entity's boundary as
+/// `iam:PermissionsBoundary`.
+fn attachment_check<'a, E>(cx: &'a Cx<'_>, i: &'a Attachment<E>, found: &'a Found) -> Authorization<'a> {
+    Authorization::of(
+        found
+            .check(cx)
+            .condition("iam:PolicyARN", i.arn.as_str())
+            .condition_opt("iam:PermissionsBoundary", found.target.boundary()),
+    )
 }
 
-fn quota_name(e: Entity) -> &'static str {
-    match e {
-        Entity::User => "PoliciesPerUser",
-        Entity::Group => "PoliciesPerGroup",
-        Entity::Role => "PoliciesPerRole",
-    }
-}
+/// AttachUserPolicy, AttachGroupPolicy, AttachRolePolicy.
+pub(crate) struct AttachPolicy<E>(PhantomData<E>);
 
-pub(crate) struct AttachPolicy(pub Entity);
+impl<E: Attachments> Operation for AttachPolicy<E> {
+    type Service = Iam;
+    const NAME: &'static str = E::ATTACH;
+    type Input = Attachment<E>;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-impl Operation for AttachPolicy {
-    type Input = Attachment;
-
-    fn decode(&self, p: &Params) -> Result<Attachment, IamError> {
-        decode_attachment(self.0, p)
+    async fn resolve(cx: &Cx<'_>, i: &Attachment<E>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(E::target(cx, state, &i.entity))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &Attachment, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.entity))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Attachment<E>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(attachment_check(cx, i, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &Attachment, mut state: IamState) -> Result<Reply, IamError> {
-        if !self.0.exists(&state, &i.entity) {
-            return Err(self.0.not_found(&i.entity));
-        }
+    async fn run(cx: &Cx<'_>, i: &Attachment<E>, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        E::get(&state, &i.entity)?;
         let arn = attachable(&state, &i.arn, IamError::not_attachable)?;
-        let attached = self.0.attached_mut(&mut state, &i.entity)?;
+        let attached = E::get_mut(&mut state, &i.entity)?.attached_mut();
         if attached.contains(&arn) {
-            return Ok(Reply::Empty);
+            return Ok(QueryReply::Empty);
         }
         if attached.len() >= quota::MANAGED_POLICIES_PER_ENTITY {
-            return Err(IamError::quota(
-                quota_name(self.0),
-                quota::MANAGED_POLICIES_PER_ENTITY,
-            ));
+            return Err(IamError::quota(E::QUOTA, quota::MANAGED_POLICIES_PER_ENTITY));
         }
         attached.push(arn);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }
 
-pub(crate) struct DetachPolicy(pub Entity);
+/// DetachUserPolicy, DetachGroupPolicy, DetachRolePolicy.
+pub(crate) struct DetachPolicy<E>(PhantomData<E>);
 
-impl Operation for DetachPolicy {
-    type Input = Attachment;
+impl<E: Attachments> Operation for DetachPolicy<E> {
+    type Service = Iam;
+    const NAME: &'static str = E::DETACH;
+    type Input = Attachment<E>;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<Attachment, IamError> {
-        decode_attachment(self.0, p)
+    async fn resolve(cx: &Cx<'_>, i: &Attachment<E>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(E::target(cx, state, &i.entity))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &Attachment, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.entity))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a Attachment<E>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(attachment_check(cx, i, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &Attachment, mut state: IamState) -> Result<Reply, IamError> {
-        let attached = self.0.attached_mut(&mut state, &i.entity)?;
+    async fn run(cx: &Cx<'_>, i: &Attachment<E>, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        let attached = E::get_mut(&mut state, &i.entity)?.attached_mut();
         let before = attached.len();
         attached.retain(|a| *a != i.arn);
         if attached.len() == before {
             return Err(IamError::policy_not_found(&i.arn));
         }
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }
 
-pub(crate) struct ListAttachedPolicies(pub Entity);
+/// ListAttachedUserPolicies, ListAttachedGroupPolicies, ListAttachedRolePolicies.
+pub(crate) struct ListAttachedPolicies<E>(PhantomData<E>);
 
-pub(crate) struct ListAttachedInput {
+pub(crate) struct ListAttachedInput<E> {
     entity: String,
     prefix: Option<String>,
     page: Page,
+    _entity: PhantomData<E>,
 }
 
-impl Operation for ListAttachedPolicies {
-    type Input = ListAttachedInput;
-
-    fn decode(&self, p: &Params) -> Result<ListAttachedInput, IamError> {
+impl<E: Attachments> FromRequest<Iam> for ListAttachedInput<E> {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
-        let entity = r.req_name(self.0.param(), max_name(self.0));
+        let entity = r.req_name(E::PARAM, E::MAX_NAME);
         let prefix = r.policy_path_prefix();
         let page = r.page();
         r.finish()?;
-        Ok(ListAttachedInput { entity, prefix, page })
+        Ok(ListAttachedInput {
+            entity,
+            prefix,
+            page,
+            _entity: PhantomData,
+        })
+    }
+}
+
+impl<E: Attachments> Operation for ListAttachedPolicies<E> {
+    type Service = Iam;
+    const NAME: &'static str = E::LIST_ATTACHED;
+    type Input = ListAttachedInput<E>;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListAttachedInput<E>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(E::target(cx, state, &i.entity))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &ListAttachedInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.entity))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListAttachedInput<E>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListAttachedInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &ListAttachedInput<E>, found: Found) -> Result<QueryReply, IamError> {
         let prefix = i.prefix.as_deref().unwrap_or("/");
-        let attached = self.0.attached_mut(&mut state, &i.entity)?.clone();
-        let mut arns: Vec<String> = attached
-            .into_iter()
+        let mut arns: Vec<String> = E::get(&found.state, &i.entity)?
+            .attached()
+            .iter()
             .filter(|arn| {
                 kinko_core::iam::parse_policy_arn(arn).is_some_and(|(_, path, _)| path.starts_with(prefix))
             })
+            .cloned()
             .collect();
         by_name(&mut arns, |a| output::policy_name(a));
         let (page, next) = i.page.apply(arns)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         output::attached_policies(&mut x, "AttachedPolicies", &page);
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -149,17 +231,8 @@ pub(crate) struct ListEntitiesInput {
     page: Page,
 }
 
-/// One entity a policy is attached to (or is the permissions boundary of).
-enum Using {
-    Group { name: String, id: String },
-    User { name: String, id: String },
-    Role { name: String, id: String },
-}
-
-impl Operation for ListEntitiesForPolicy {
-    type Input = ListEntitiesInput;
-
-    fn decode(&self, p: &Params) -> Result<ListEntitiesInput, IamError> {
+impl FromRequest<Iam> for ListEntitiesInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let arn = r.req_arn("PolicyArn");
         let filter = r.one_of(
@@ -183,12 +256,36 @@ impl Operation for ListEntitiesForPolicy {
             page,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &ListEntitiesInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, true))
+/// One entity a policy is attached to (or is the permissions boundary of).
+enum Using {
+    Group { name: String, id: String },
+    User { name: String, id: String },
+    Role { name: String, id: String },
+}
+
+impl Operation for ListEntitiesForPolicy {
+    type Service = Iam;
+    const NAME: &'static str = "ListEntitiesForPolicy";
+    type Input = ListEntitiesInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListEntitiesInput) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(policy_target(cx, state, &i.arn, true))).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListEntitiesInput, state: IamState) -> Result<Reply, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListEntitiesInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ListEntitiesInput, found: Found) -> Result<QueryReply, IamError> {
+        let state = found.state;
         let policy = find_policy(&state, &i.arn)?;
         let arn = policy.arn.as_str();
         let prefix = i.prefix.as_deref().unwrap_or("/");
@@ -230,7 +327,7 @@ impl Operation for ListEntitiesForPolicy {
             }
         }
         let (page, next) = i.page.apply(found)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         let groups = page.iter().filter_map(|u| match u {
             Using::Group { name, id } => Some((name, id)),
             _ => None,
@@ -253,6 +350,6 @@ impl Operation for ListEntitiesForPolicy {
             x.elem("RoleName", name).elem("RoleId", id);
         });
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }

@@ -2,16 +2,17 @@
 //! (`arn:aws:iam::<account>:policy/<path><name>`) and the built-in AWS managed ones.
 
 use kinko_core::aws_managed_policies::aws_managed_policies;
-use kinko_core::iam::{self, IamState, ManagedPolicy, PolicyVersion};
+use kinko_core::iam::{self, ManagedPolicy, PolicyVersion};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{by_name, find_own_policy, find_policy, policy_target, quota, tag_pairs};
+use super::{by_name, find_own_policy, find_policy, path_target, policy_target, quota};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::output::{self, Detail, members};
 use crate::iam::policy_document::check_managed;
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, Target, request_tags, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 pub(crate) struct CreatePolicy;
 
@@ -23,10 +24,8 @@ pub(crate) struct CreatePolicyInput {
     tags: Vec<Tag>,
 }
 
-impl Operation for CreatePolicy {
-    type Input = CreatePolicyInput;
-
-    fn decode(&self, p: &Params) -> Result<CreatePolicyInput, IamError> {
+impl FromRequest<Iam> for CreatePolicyInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = r.req_name("PolicyName", 128);
         let path = r.policy_path("Path");
@@ -45,20 +44,38 @@ impl Operation for CreatePolicy {
             tags,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &CreatePolicyInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Arn {
-            arn: iam::entity_arn(cx.account(), "policy", &i.path, &i.name),
-            account: cx.account().to_owned(),
-            tags: vec![],
+impl Operation for CreatePolicy {
+    type Service = Iam;
+    const NAME: &'static str = "CreatePolicy";
+    type Input = CreatePolicyInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &CreatePolicyInput) -> Result<Found, IamError> {
+        Found::read(cx, |_| {
+            Ok(Target::new_arn(
+                cx,
+                iam::entity_arn(cx.account(), "policy", &i.path, &i.name),
+            ))
         })
+        .await
     }
 
-    fn request_tags(&self, i: &CreatePolicyInput) -> Vec<(String, String)> {
-        tag_pairs(&i.tags)
+    /// The new policy's ARN, with its tags.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a CreatePolicyInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(
+            found.check(cx).request_tags(request_tags(&i.tags)),
+        ))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &CreatePolicyInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &CreatePolicyInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         if state.policy_named(&i.name).is_some() {
             return Err(IamError::EntityAlreadyExists(format!(
                 "A policy called {} already exists. Duplicate names are not allowed.",
@@ -87,7 +104,7 @@ impl Operation for CreatePolicy {
             versions_created: 1,
         };
         state.policies.push(policy.clone());
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         // CreatePolicy answers without the description, like AWS.
         x.open("Policy");
         output::policy_fields(
@@ -100,36 +117,51 @@ impl Operation for CreatePolicy {
             Detail::Full,
         );
         x.close("Policy");
-        cx.write(state).await?;
-        Ok(Reply::Result(x))
+        save(cx, state).await?;
+        Ok(QueryReply::Result(x))
+    }
+}
+
+/// A managed policy by ARN: the input of GetPolicy and DeletePolicy.
+pub(crate) struct PolicyInput {
+    arn: String,
+}
+
+impl FromRequest<Iam> for PolicyInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
+        let mut r = Reader::new(p);
+        let arn = r.req_arn("PolicyArn");
+        r.finish()?;
+        Ok(PolicyInput { arn })
     }
 }
 
 pub(crate) struct GetPolicy;
 
-fn decode_arn(p: &Params) -> Result<String, IamError> {
-    let mut r = Reader::new(p);
-    let arn = r.req_arn("PolicyArn");
-    r.finish()?;
-    Ok(arn)
-}
-
 impl Operation for GetPolicy {
-    type Input = String;
+    type Service = Iam;
+    const NAME: &'static str = "GetPolicy";
+    type Input = PolicyInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
-        decode_arn(p)
+    async fn resolve(cx: &Cx<'_>, i: &PolicyInput) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(policy_target(cx, state, &i.arn, true))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, arn: &String, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, arn, true))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a PolicyInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, arn: &String, state: IamState) -> Result<Reply, IamError> {
-        let policy = find_policy(&state, arn)?;
-        let mut x = cx.xml();
-        output::policy(&mut x, &policy, &state, Detail::Full);
-        Ok(Reply::Result(x))
+    async fn run(cx: &Cx<'_>, i: &PolicyInput, found: Found) -> Result<QueryReply, IamError> {
+        let policy = find_policy(&found.state, &i.arn)?;
+        let mut x = cx.xml::<Iam>();
+        output::policy(&mut x, &policy, &found.state, Detail::Full);
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -143,10 +175,8 @@ pub(crate) struct ListPoliciesInput {
     page: Page,
 }
 
-impl Operation for ListPolicies {
-    type Input = ListPoliciesInput;
-
-    fn decode(&self, p: &Params) -> Result<ListPoliciesInput, IamError> {
+impl FromRequest<Iam> for ListPoliciesInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let scope = r.one_of("Scope", &["All", "AWS", "Local"], false);
         let only_attached = r.bool("OnlyAttached");
@@ -166,12 +196,31 @@ impl Operation for ListPolicies {
             page,
         })
     }
+}
 
-    fn target(&self, _: &Cx<'_>, _: &ListPoliciesInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Any)
+/// ListPolicies: authorized on the path prefix (`arn:aws:iam::<account>:policy/<prefix>`), as
+/// AWS names it.
+impl Operation for ListPolicies {
+    type Service = Iam;
+    const NAME: &'static str = "ListPolicies";
+    type Input = ListPoliciesInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListPoliciesInput) -> Result<Found, IamError> {
+        Found::read(cx, |_| Ok(path_target(cx, "policy", i.prefix.as_deref()))).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListPoliciesInput, state: IamState) -> Result<Reply, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListPoliciesInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ListPoliciesInput, found: Found) -> Result<QueryReply, IamError> {
+        let state = found.state;
         let mut policies: Vec<ManagedPolicy> = Vec::new();
         if i.scope != "Local" {
             policies.extend(aws_managed_policies());
@@ -192,29 +241,39 @@ impl Operation for ListPolicies {
         });
         by_name(&mut policies, |p| &p.name);
         let (page, next) = i.page.apply(policies)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         members(&mut x, "Policies", &page, |x, p| {
             output::policy_fields(x, p, &state, Detail::Listed);
         });
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
 pub(crate) struct DeletePolicy;
 
 impl Operation for DeletePolicy {
-    type Input = String;
+    type Service = Iam;
+    const NAME: &'static str = "DeletePolicy";
+    type Input = PolicyInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
-        decode_arn(p)
+    async fn resolve(cx: &Cx<'_>, i: &PolicyInput) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(policy_target(cx, state, &i.arn, false))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, arn: &String, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, arn, false))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a PolicyInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, arn: &String, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &PolicyInput, found: Found) -> Result<QueryReply, IamError> {
+        let arn = &i.arn;
+        let mut state = found.state;
         find_own_policy(&mut state, arn)?;
         if state.attachment_count(arn) > 0 || state.boundary_usage_count(arn) > 0 {
             return Err(IamError::DeleteConflict(
@@ -227,7 +286,7 @@ impl Operation for DeletePolicy {
             ));
         }
         state.policies.retain(|p| p.arn != *arn);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }

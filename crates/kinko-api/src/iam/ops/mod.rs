@@ -1,4 +1,10 @@
 //! IAM operations, one file per family; helpers shared by several of them.
+//!
+//! The operations that exist for users, groups and roles alike (inline policies, attached
+//! policies, listing, tags, permissions boundaries) are one generic type each, over the entity it
+//! acts on: `PutInlinePolicy<User>` is PutUserPolicy. [`Entity`] says how to find and read each
+//! kind; each family's own trait (`InlinePolicies`, `Attachments`, `Bounded`, `Listed`, `Tagged`)
+//! names its actions and limits for the kinds it exists for.
 
 mod access_keys;
 mod account_authorization_details;
@@ -6,18 +12,20 @@ mod attachments;
 mod boundaries;
 mod groups;
 mod inline_policies;
+mod listing;
 mod managed_policies;
 mod policy_versions;
 mod roles;
 mod tags;
 mod users;
 
-use kinko_core::iam::{self, IamState, ManagedPolicy};
+use kinko_core::iam::{self, Group, IamState, InlinePolicy, ManagedPolicy, Role, User};
 use kinko_core::principal::PrincipalKind;
 use kinko_core::secret::Tag;
 
 use super::error::IamError;
-use super::{Cx, Target};
+use super::{Found, Target, input};
+use crate::operation::{Authorization, Cx};
 
 pub(crate) use access_keys::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, ListAccessKeys, UpdateAccessKey,
@@ -26,19 +34,19 @@ pub(crate) use account_authorization_details::GetAccountAuthorizationDetails;
 pub(crate) use attachments::{AttachPolicy, DetachPolicy, ListAttachedPolicies, ListEntitiesForPolicy};
 pub(crate) use boundaries::{DeletePermissionsBoundary, PutPermissionsBoundary};
 pub(crate) use groups::{
-    AddUserToGroup, CreateGroup, DeleteGroup, GetGroup, ListGroups, ListGroupsForUser, RemoveUserFromGroup,
-    UpdateGroup,
+    AddUserToGroup, CreateGroup, DeleteGroup, GetGroup, ListGroupsForUser, RemoveUserFromGroup, UpdateGroup,
 };
 pub(crate) use inline_policies::{DeleteInlinePolicy, GetInlinePolicy, ListInlinePolicies, PutInlinePolicy};
+pub(crate) use listing::ListEntities;
 pub(crate) use managed_policies::{CreatePolicy, DeletePolicy, GetPolicy, ListPolicies};
 pub(crate) use policy_versions::{
     CreatePolicyVersion, DeletePolicyVersion, GetPolicyVersion, ListPolicyVersions, SetDefaultPolicyVersion,
 };
 pub(crate) use roles::{
-    CreateRole, DeleteRole, GetRole, ListRoles, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
+    CreateRole, DeleteRole, GetRole, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
 };
-pub(crate) use tags::{AddTags, ListTags, RemoveTags, Tagged};
-pub(crate) use users::{CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser};
+pub(crate) use tags::{AddTags, ListTags, RemoveTags};
+pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};
 
 /// Quotas IAM enforces per account and per entity (IAM User Guide, "IAM and AWS STS quotas").
 pub(crate) mod quota {
@@ -52,127 +60,137 @@ pub(crate) mod quota {
     pub const POLICY_VERSIONS: usize = 5;
 }
 
-/// An entity that has inline and attached policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Entity {
-    User,
-    Group,
-    Role,
-}
+/// A user, group or role: an IAM identity with inline and attached policies.
+pub(crate) trait Entity: Clone + Send + Sync + 'static {
+    /// Its resource type in ARNs and its word in messages: `user`, `group`, `role`.
+    const LABEL: &'static str;
+    /// The parameter naming it: `UserName`, `GroupName`, `RoleName`.
+    const PARAM: &'static str;
 
-impl Entity {
-    /// The parameter naming the entity: `UserName`, `GroupName`, `RoleName`.
-    pub fn param(self) -> &'static str {
-        match self {
-            Entity::User => "UserName",
-            Entity::Group => "GroupName",
-            Entity::Role => "RoleName",
-        }
+    fn all(state: &IamState) -> &[Self];
+    fn find<'s>(state: &'s IamState, name: &str) -> Option<&'s Self>;
+    fn find_mut<'s>(state: &'s mut IamState, name: &str) -> Option<&'s mut Self>;
+    fn not_found(name: &str) -> IamError;
+
+    fn name(&self) -> &str;
+    fn path(&self) -> &str;
+    fn arn(&self) -> &str;
+    /// Its tags (groups have none).
+    fn tags(&self) -> &[Tag];
+    /// Its permissions boundary (groups have none).
+    fn boundary(&self) -> Option<&str>;
+    fn inline_policies(&self) -> &[InlinePolicy];
+    fn inline_policies_mut(&mut self) -> &mut Vec<InlinePolicy>;
+    /// The ARNs of its attached managed policies.
+    fn attached(&self) -> &[String];
+    fn attached_mut(&mut self) -> &mut Vec<String>;
+
+    /// The entity as the request names it, or the not-found error.
+    fn get<'s>(state: &'s IamState, name: &str) -> Result<&'s Self, IamError> {
+        Self::find(state, name).ok_or_else(|| Self::not_found(name))
     }
 
-    /// The longest name the entity's operations accept.
-    pub fn max_name(self) -> usize {
-        match self {
-            Entity::User | Entity::Group => 128,
-            Entity::Role => 64,
-        }
+    fn get_mut<'s>(state: &'s mut IamState, name: &str) -> Result<&'s mut Self, IamError> {
+        Self::find_mut(state, name).ok_or_else(|| Self::not_found(name))
     }
 
-    /// `user`, `group`, `role`: in ARNs and messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Entity::User => "user",
-            Entity::Group => "group",
-            Entity::Role => "role",
+    /// What an action on the named entity is authorized on: its ARN (with its path), tags and
+    /// permissions boundary if it exists, otherwise the ARN it would have at `/`.
+    fn target(cx: &Cx<'_>, state: &IamState, name: &str) -> Target {
+        match Self::find(state, name) {
+            Some(e) => Target::Arn {
+                arn: e.arn().to_owned(),
+                account: cx.account().to_owned(),
+                tags: e.tags().to_vec(),
+                boundary: e.boundary().map(str::to_owned),
+            },
+            None => Target::new_arn(cx, iam::entity_arn(cx.account(), Self::LABEL, "/", name)),
         }
-    }
-
-    pub fn not_found(self, name: &str) -> IamError {
-        match self {
-            Entity::User => IamError::user_not_found(name),
-            Entity::Group => IamError::group_not_found(name),
-            Entity::Role => IamError::role_not_found(name),
-        }
-    }
-
-    /// The entity's ARN (with its path) and tags if it exists; otherwise the ARN it would have at `/`.
-    pub fn target(self, cx: &Cx<'_>, state: &IamState, name: &str) -> Target {
-        let (arn, tags) = match self {
-            Entity::User => state
-                .user(name)
-                .map(|u| (u.arn.clone(), tag_pairs(&u.tags)))
-                .unwrap_or_else(|| (iam::entity_arn(cx.account(), "user", "/", name), vec![])),
-            Entity::Group => state
-                .group(name)
-                .map(|g| (g.arn.clone(), vec![]))
-                .unwrap_or_else(|| (iam::entity_arn(cx.account(), "group", "/", name), vec![])),
-            Entity::Role => state
-                .role(name)
-                .map(|r| (r.arn.clone(), tag_pairs(&r.tags)))
-                .unwrap_or_else(|| (iam::entity_arn(cx.account(), "role", "/", name), vec![])),
-        };
-        Target::Arn {
-            arn,
-            account: cx.account().to_owned(),
-            tags,
-        }
-    }
-
-    /// Whether the entity exists.
-    pub fn exists(self, state: &IamState, name: &str) -> bool {
-        match self {
-            Entity::User => state.user(name).is_some(),
-            Entity::Group => state.group(name).is_some(),
-            Entity::Role => state.role(name).is_some(),
-        }
-    }
-
-    /// The entity's inline policies.
-    pub fn inline_policies_mut<'s>(
-        self,
-        state: &'s mut IamState,
-        name: &str,
-    ) -> Result<&'s mut Vec<iam::InlinePolicy>, IamError> {
-        match self {
-            Entity::User => state.user_mut(name).map(|u| &mut u.inline_policies),
-            Entity::Group => state.group_mut(name).map(|g| &mut g.inline_policies),
-            Entity::Role => state.role_mut(name).map(|r| &mut r.inline_policies),
-        }
-        .ok_or_else(|| self.not_found(name))
-    }
-
-    /// The ARNs of the entity's attached managed policies.
-    pub fn attached_mut<'s>(
-        self,
-        state: &'s mut IamState,
-        name: &str,
-    ) -> Result<&'s mut Vec<String>, IamError> {
-        match self {
-            Entity::User => state.user_mut(name).map(|u| &mut u.attached_policies),
-            Entity::Group => state.group_mut(name).map(|g| &mut g.attached_policies),
-            Entity::Role => state.role_mut(name).map(|r| &mut r.attached_policies),
-        }
-        .ok_or_else(|| self.not_found(name))
-    }
-
-    /// The entity's name as stored (the request may differ in case).
-    pub fn canonical_name(self, state: &IamState, name: &str) -> Result<String, IamError> {
-        match self {
-            Entity::User => state.user(name).map(|u| u.name.clone()),
-            Entity::Group => state.group(name).map(|g| g.name.clone()),
-            Entity::Role => state.role(name).map(|r| r.name.clone()),
-        }
-        .ok_or_else(|| self.not_found(name))
     }
 }
 
-pub(crate) fn tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
+/// Implements the [`Entity`] accessors of a core IAM type from its fields.
+macro_rules! entity_fields {
+    (label: $label:literal, param: $param:literal, list: $list:ident, find: $find:ident,
+     find_mut: $find_mut:ident, not_found: $not_found:path) => {
+        const LABEL: &'static str = $label;
+        const PARAM: &'static str = $param;
+
+        fn all(state: &IamState) -> &[Self] {
+            &state.$list
+        }
+        fn find<'s>(state: &'s IamState, name: &str) -> Option<&'s Self> {
+            state.$find(name)
+        }
+        fn find_mut<'s>(state: &'s mut IamState, name: &str) -> Option<&'s mut Self> {
+            state.$find_mut(name)
+        }
+        fn not_found(name: &str) -> IamError {
+            $not_found(name)
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn path(&self) -> &str {
+            &self.path
+        }
+        fn arn(&self) -> &str {
+            &self.arn
+        }
+        fn inline_policies(&self) -> &[InlinePolicy] {
+            &self.inline_policies
+        }
+        fn inline_policies_mut(&mut self) -> &mut Vec<InlinePolicy> {
+            &mut self.inline_policies
+        }
+        fn attached(&self) -> &[String] {
+            &self.attached_policies
+        }
+        fn attached_mut(&mut self) -> &mut Vec<String> {
+            &mut self.attached_policies
+        }
+    };
 }
 
-/// Authorization target for a managed policy ARN. AWS managed policies belong to no account: anyone
-/// may read them (their account is taken as the caller's), nobody may change them (their account
-/// stays `aws`, which no caller's policies reach).
+impl Entity for User {
+    entity_fields!(label: "user", param: "UserName", list: users, find: user,
+        find_mut: user_mut, not_found: IamError::user_not_found);
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn boundary(&self) -> Option<&str> {
+        self.permissions_boundary.as_deref()
+    }
+}
+
+impl Entity for Group {
+    entity_fields!(label: "group", param: "GroupName", list: groups, find: group,
+        find_mut: group_mut, not_found: IamError::group_not_found);
+
+    fn tags(&self) -> &[Tag] {
+        &[]
+    }
+    fn boundary(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Entity for Role {
+    entity_fields!(label: "role", param: "RoleName", list: roles, find: role,
+        find_mut: role_mut, not_found: IamError::role_not_found);
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn boundary(&self) -> Option<&str> {
+        self.permissions_boundary.as_deref()
+    }
+}
+
+/// What an action on a managed policy is authorized on. AWS managed policies belong to no
+/// account: anyone may read them (their account is taken as the caller's), nobody may change them
+/// (their account stays `aws`, which no caller's policies reach).
 pub(crate) fn policy_target(cx: &Cx<'_>, state: &IamState, arn: &str, read_only: bool) -> Target {
     match iam::parse_policy_arn(arn) {
         Some((account, _, _)) => {
@@ -181,15 +199,23 @@ pub(crate) fn policy_target(cx: &Cx<'_>, state: &IamState, arn: &str, read_only:
             } else {
                 account
             };
-            let tags = state.policy(arn).map(|p| tag_pairs(&p.tags)).unwrap_or_default();
             Target::Arn {
                 arn: arn.to_owned(),
                 account: account.to_owned(),
-                tags,
+                tags: state.policy(arn).map(|p| p.tags.clone()).unwrap_or_default(),
+                boundary: None,
             }
         }
         None => Target::Unresolved(arn.to_owned()),
     }
+}
+
+/// What the List actions without a resource type are authorized on: the path prefix
+/// (`arn:aws:iam::<account>:<kind>/<prefix without its leading slash>`), as AWS names it.
+pub(crate) fn path_target(cx: &Cx<'_>, kind: &str, prefix: Option<&str>) -> Target {
+    let prefix = prefix.unwrap_or("/");
+    let path = prefix.strip_prefix('/').unwrap_or(prefix);
+    Target::new_arn(cx, format!("arn:aws:iam::{}:{kind}/{path}", cx.account()))
 }
 
 /// A managed policy by ARN, for Get*/List* operations on it: the account's or AWS managed.
@@ -246,22 +272,15 @@ impl KeyOwner {
             (None, PrincipalKind::Root) => return Ok(KeyOwner::Root),
             (None, PrincipalKind::AssumedRole { .. }) => return Err(non_user_credentials()),
         };
-        state
-            .user(name)
-            .map(|u| KeyOwner::User(u.name.clone()))
-            .ok_or_else(|| IamError::user_not_found(name))
+        User::get(state, name).map(|u| KeyOwner::User(u.name.clone()))
     }
 
     /// The authorization target: the user (or root) the keys belong to.
     pub fn target(cx: &Cx<'_>, state: &IamState, user_name: Option<&str>) -> Result<Target, IamError> {
         match (user_name, &cx.rc.principal.kind) {
-            (Some(name), _) => Ok(Entity::User.target(cx, state, name)),
-            (None, PrincipalKind::User { name, .. }) => Ok(Entity::User.target(cx, state, name)),
-            (None, PrincipalKind::Root) => Ok(Target::Arn {
-                arn: cx.rc.principal.arn.clone(),
-                account: cx.account().to_owned(),
-                tags: vec![],
-            }),
+            (Some(name), _) => Ok(User::target(cx, state, name)),
+            (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
+            (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
             (None, PrincipalKind::AssumedRole { .. }) => Err(non_user_credentials()),
         }
     }
@@ -290,8 +309,52 @@ pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: &[Tag], quota: &str) -> R
             None => existing.push(t.clone()),
         }
     }
-    if existing.len() > super::input::MAX_TAGS {
-        return Err(IamError::quota(quota, super::input::MAX_TAGS));
+    if existing.len() > input::MAX_TAGS {
+        return Err(IamError::quota(quota, input::MAX_TAGS));
     }
     Ok(())
+}
+
+/// What UpdateUser and UpdateGroup resolve: the entity, and the ARN a new name or path gives it.
+/// AWS requires permission on both: "to change Bob to Robert, the entity making the request must
+/// have permission on Bob and Robert, or must have permission on all (*)" (IAM API Reference,
+/// UpdateUser, UpdateGroup).
+pub(crate) struct Renaming {
+    pub found: Found,
+    /// The target under the new name or path, when they change the ARN.
+    pub renamed: Option<Target>,
+}
+
+impl Renaming {
+    pub async fn read<E: Entity>(
+        cx: &Cx<'_>,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<Renaming, IamError> {
+        let found = Found::read(cx, |state| Ok(E::target(cx, state, name))).await?;
+        let renamed = E::find(&found.state, name).and_then(|e| {
+            let arn = iam::entity_arn(
+                cx.account(),
+                E::LABEL,
+                new_path.unwrap_or(e.path()),
+                new_name.unwrap_or(e.name()),
+            );
+            (arn != e.arn()).then(|| Target::new_arn(cx, arn))
+        });
+        Ok(Renaming { found, renamed })
+    }
+
+    pub fn authorization<'a>(&'a self, cx: &'a Cx<'_>) -> Authorization<'a> {
+        let authorization = Authorization::of(self.found.check(cx));
+        match &self.renamed {
+            Some(to) => authorization.and(to.check(cx)),
+            None => authorization,
+        }
+    }
+}
+
+/// `Cannot delete entity, <what>.`
+pub(crate) fn delete_conflict(what: &str) -> IamError {
+    IamError::DeleteConflict(format!("Cannot delete entity, {what}."))
 }

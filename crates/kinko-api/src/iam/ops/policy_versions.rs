@@ -4,7 +4,7 @@
 //! A customer managed policy keeps at most five versions; version ids are never reused. AWS managed
 //! policies can be read but not changed.
 
-use kinko_core::iam::{IamState, ManagedPolicy, PolicyVersion};
+use kinko_core::iam::{ManagedPolicy, PolicyVersion};
 use kinko_wire::query::Params;
 
 use super::{find_own_policy, find_policy, policy_target, quota};
@@ -12,7 +12,14 @@ use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{self, members};
 use crate::iam::policy_document::check_managed;
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
+
+/// The policy a version action names: readable ones (AWS managed too) for Get/List, the account's
+/// own for the others.
+async fn resolve_policy(cx: &Cx<'_>, arn: &str, read_only: bool) -> Result<Found, IamError> {
+    Found::read(cx, |state| Ok(policy_target(cx, state, arn, read_only))).await
+}
 
 fn version_not_found(arn: &str, version: &str) -> IamError {
     IamError::NoSuchEntity(format!(
@@ -33,10 +40,8 @@ pub(crate) struct CreateVersionInput {
     set_as_default: bool,
 }
 
-impl Operation for CreatePolicyVersion {
-    type Input = CreateVersionInput;
-
-    fn decode(&self, p: &Params) -> Result<CreateVersionInput, IamError> {
+impl FromRequest<Iam> for CreateVersionInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let arn = r.req_arn("PolicyArn");
         let document = r.document("PolicyDocument");
@@ -49,12 +54,29 @@ impl Operation for CreatePolicyVersion {
             set_as_default: set_as_default.unwrap_or(false),
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &CreateVersionInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, false))
+impl Operation for CreatePolicyVersion {
+    type Service = Iam;
+    const NAME: &'static str = "CreatePolicyVersion";
+    type Input = CreateVersionInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &CreateVersionInput) -> Result<Found, IamError> {
+        resolve_policy(cx, &i.arn, false).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &CreateVersionInput, mut state: IamState) -> Result<Reply, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a CreateVersionInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &CreateVersionInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         let now = cx.now();
         let policy = find_own_policy(&mut state, &i.arn)?;
         if policy.versions.len() >= quota::POLICY_VERSIONS {
@@ -73,12 +95,12 @@ impl Operation for CreatePolicyVersion {
         if i.set_as_default {
             policy.default_version_id.clone_from(&version.version_id);
         }
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         x.open("PolicyVersion");
         output::policy_version_fields(&mut x, policy, &version);
         x.close("PolicyVersion");
-        cx.write(state).await?;
-        Ok(Reply::Result(x))
+        save(cx, state).await?;
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -87,35 +109,45 @@ pub(crate) struct VersionInput {
     version: String,
 }
 
-fn decode_version(p: &Params) -> Result<VersionInput, IamError> {
-    let mut r = Reader::new(p);
-    let arn = r.req_arn("PolicyArn");
-    let version = r.req_version_id();
-    r.finish()?;
-    Ok(VersionInput { arn, version })
+impl FromRequest<Iam> for VersionInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
+        let mut r = Reader::new(p);
+        let arn = r.req_arn("PolicyArn");
+        let version = r.req_version_id();
+        r.finish()?;
+        Ok(VersionInput { arn, version })
+    }
 }
 
 pub(crate) struct GetPolicyVersion;
 
 impl Operation for GetPolicyVersion {
+    type Service = Iam;
+    const NAME: &'static str = "GetPolicyVersion";
     type Input = VersionInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<VersionInput, IamError> {
-        decode_version(p)
+    async fn resolve(cx: &Cx<'_>, i: &VersionInput) -> Result<Found, IamError> {
+        resolve_policy(cx, &i.arn, true).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &VersionInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, true))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a VersionInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &VersionInput, state: IamState) -> Result<Reply, IamError> {
-        let policy = find_policy(&state, &i.arn)?;
+    async fn run(cx: &Cx<'_>, i: &VersionInput, found: Found) -> Result<QueryReply, IamError> {
+        let policy = find_policy(&found.state, &i.arn)?;
         let version = version_of(&policy, &i.version)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         x.open("PolicyVersion");
         output::policy_version_fields(&mut x, &policy, version);
         x.close("PolicyVersion");
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -126,33 +158,47 @@ pub(crate) struct ListVersionsInput {
     page: Page,
 }
 
-impl Operation for ListPolicyVersions {
-    type Input = ListVersionsInput;
-
-    fn decode(&self, p: &Params) -> Result<ListVersionsInput, IamError> {
+impl FromRequest<Iam> for ListVersionsInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let arn = r.req_arn("PolicyArn");
         let page = r.page();
         r.finish()?;
         Ok(ListVersionsInput { arn, page })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &ListVersionsInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, true))
+impl Operation for ListPolicyVersions {
+    type Service = Iam;
+    const NAME: &'static str = "ListPolicyVersions";
+    type Input = ListVersionsInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListVersionsInput) -> Result<Found, IamError> {
+        resolve_policy(cx, &i.arn, true).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListVersionsInput, state: IamState) -> Result<Reply, IamError> {
-        let policy = find_policy(&state, &i.arn)?;
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListVersionsInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ListVersionsInput, found: Found) -> Result<QueryReply, IamError> {
+        let policy = find_policy(&found.state, &i.arn)?;
         // Newest first, as IAM lists them.
         let mut versions: Vec<&PolicyVersion> = policy.versions.iter().collect();
         versions.sort_by_key(|v| std::cmp::Reverse(version_number(&v.version_id)));
         let (page, next) = i.page.apply(versions)?;
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         members(&mut x, "Versions", page, |x, v| {
             output::policy_version_fields(x, &policy, v);
         });
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -166,17 +212,26 @@ fn version_number(id: &str) -> u64 {
 pub(crate) struct DeletePolicyVersion;
 
 impl Operation for DeletePolicyVersion {
+    type Service = Iam;
+    const NAME: &'static str = "DeletePolicyVersion";
     type Input = VersionInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<VersionInput, IamError> {
-        decode_version(p)
+    async fn resolve(cx: &Cx<'_>, i: &VersionInput) -> Result<Found, IamError> {
+        resolve_policy(cx, &i.arn, false).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &VersionInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, false))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a VersionInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &VersionInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &VersionInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         let policy = find_own_policy(&mut state, &i.arn)?;
         version_of(policy, &i.version)?;
         if policy.default_version_id == i.version {
@@ -185,29 +240,38 @@ impl Operation for DeletePolicyVersion {
             ));
         }
         policy.versions.retain(|v| v.version_id != i.version);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }
 
 pub(crate) struct SetDefaultPolicyVersion;
 
 impl Operation for SetDefaultPolicyVersion {
+    type Service = Iam;
+    const NAME: &'static str = "SetDefaultPolicyVersion";
     type Input = VersionInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<VersionInput, IamError> {
-        decode_version(p)
+    async fn resolve(cx: &Cx<'_>, i: &VersionInput) -> Result<Found, IamError> {
+        resolve_policy(cx, &i.arn, false).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &VersionInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(policy_target(cx, state, &i.arn, false))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a VersionInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &VersionInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &VersionInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         let policy = find_own_policy(&mut state, &i.arn)?;
         version_of(policy, &i.version)?;
         policy.default_version_id.clone_from(&i.version);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }

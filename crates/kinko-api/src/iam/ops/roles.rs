@@ -1,18 +1,21 @@
-//! CreateRole, GetRole, ListRoles, UpdateRole, UpdateRoleDescription, UpdateAssumeRolePolicy,
-//! DeleteRole.
+//! CreateRole, GetRole, UpdateRole, UpdateRoleDescription, UpdateAssumeRolePolicy, DeleteRole
+//! (ListRoles is in `listing`).
+//!
+//! The actions on an existing role take its permissions boundary as `iam:PermissionsBoundary`
+//! (Service Authorization Reference); CreateRole takes the one it sets.
 
-use kinko_core::iam::{self, IamState, Role};
+use kinko_core::iam::{self, Role};
 use kinko_core::principal::BoundPrincipal;
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::users::{ListInput, conflict, decode_list};
-use super::{Entity, attachable, by_name, quota, tag_pairs};
+use super::{Entity, attachable, delete_conflict, quota};
 use crate::iam::error::IamError;
 use crate::iam::input::{Reader, check_tags};
-use crate::iam::output::{self, Detail, members};
+use crate::iam::output::{self, Detail};
 use crate::iam::policy_document::check_trust;
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, Target, request_tags, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 const ROLE_NAME: usize = 64;
 /// Default and bounds of `MaxSessionDuration`, in seconds.
@@ -34,9 +37,9 @@ async fn bind_trust(cx: &Cx<'_>, doc: &str) -> Result<Vec<BoundPrincipal>, IamEr
         })
 }
 
-/// The role as IAM shows it: a user or role its trust policy named that no longer exists appears
-/// as its unique id.
-async fn shown(cx: &Cx<'_>, role: &Role) -> Result<Role, IamError> {
+/// The role as IAM shows it: a user or role its trust policy named that no longer exists (deleted,
+/// or re-created with a new unique id) appears as its unique id.
+pub(crate) async fn shown(cx: &Cx<'_>, role: &Role) -> Result<Role, IamError> {
     let mut r = role.clone();
     r.assume_role_policy_document = crate::authz::shown_policy(
         cx.services,
@@ -47,12 +50,18 @@ async fn shown(cx: &Cx<'_>, role: &Role) -> Result<Role, IamError> {
     Ok(r)
 }
 
-fn find<'s>(state: &'s IamState, name: &str) -> Result<&'s Role, IamError> {
-    state.role(name).ok_or_else(|| IamError::role_not_found(name))
+/// What an action on the named role is authorized on.
+async fn resolve_role(cx: &Cx<'_>, name: &str) -> Result<Found, IamError> {
+    Found::read(cx, |state| Ok(Role::target(cx, state, name))).await
 }
 
-fn find_mut<'s>(state: &'s mut IamState, name: &str) -> Result<&'s mut Role, IamError> {
-    state.role_mut(name).ok_or_else(|| IamError::role_not_found(name))
+/// The role, with its permissions boundary as `iam:PermissionsBoundary`.
+fn role_check<'a>(cx: &'a Cx<'_>, found: &'a Found) -> Authorization<'a> {
+    Authorization::of(
+        found
+            .check(cx)
+            .condition_opt("iam:PermissionsBoundary", found.target.boundary()),
+    )
 }
 
 pub(crate) struct CreateRole;
@@ -67,10 +76,8 @@ pub(crate) struct CreateRoleInput {
     tags: Vec<Tag>,
 }
 
-impl Operation for CreateRole {
-    type Input = CreateRoleInput;
-
-    fn decode(&self, p: &Params) -> Result<CreateRoleInput, IamError> {
+impl FromRequest<Iam> for CreateRoleInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let path = r.path("Path");
         let name = read_role(&mut r);
@@ -93,20 +100,41 @@ impl Operation for CreateRole {
             tags,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &CreateRoleInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Arn {
-            arn: iam::entity_arn(cx.account(), "role", &i.path, &i.name),
-            account: cx.account().to_owned(),
-            tags: vec![],
+impl Operation for CreateRole {
+    type Service = Iam;
+    const NAME: &'static str = "CreateRole";
+    type Input = CreateRoleInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &CreateRoleInput) -> Result<Found, IamError> {
+        Found::read(cx, |_| {
+            Ok(Target::new_arn(
+                cx,
+                iam::entity_arn(cx.account(), "role", &i.path, &i.name),
+            ))
         })
+        .await
     }
 
-    fn request_tags(&self, i: &CreateRoleInput) -> Vec<(String, String)> {
-        tag_pairs(&i.tags)
+    /// The new role's ARN, with its tags and permissions boundary.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a CreateRoleInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(
+            found
+                .check(cx)
+                .request_tags(request_tags(&i.tags))
+                .condition_opt("iam:PermissionsBoundary", i.boundary.as_deref()),
+        ))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &CreateRoleInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &CreateRoleInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         if state.role(&i.name).is_some() {
             return Err(IamError::EntityAlreadyExists(format!(
                 "Role with name {} already exists.",
@@ -138,70 +166,54 @@ impl Operation for CreateRole {
             attached_policies: vec![],
             permissions_boundary: boundary,
         };
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         output::role(&mut x, &role, Detail::Full);
         state.roles.push(role);
-        cx.write(state).await?;
-        Ok(Reply::Result(x))
+        save(cx, state).await?;
+        Ok(QueryReply::Result(x))
+    }
+}
+
+/// A role by name: the input of GetRole and DeleteRole.
+pub(crate) struct RoleInput {
+    name: String,
+}
+
+impl FromRequest<Iam> for RoleInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
+        let mut r = Reader::new(p);
+        let name = read_role(&mut r);
+        r.finish()?;
+        Ok(RoleInput { name })
     }
 }
 
 pub(crate) struct GetRole;
 
 impl Operation for GetRole {
-    type Input = String;
+    type Service = Iam;
+    const NAME: &'static str = "GetRole";
+    type Input = RoleInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
-        let mut r = Reader::new(p);
-        let name = read_role(&mut r);
-        r.finish()?;
-        Ok(name)
+    async fn resolve(cx: &Cx<'_>, i: &RoleInput) -> Result<Found, IamError> {
+        resolve_role(cx, &i.name).await
     }
 
-    fn target(&self, cx: &Cx<'_>, name: &String, state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::Role.target(cx, state, name))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a RoleInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(role_check(cx, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, name: &String, state: IamState) -> Result<Reply, IamError> {
-        let role = shown(cx, find(&state, name)?).await?;
-        let mut x = cx.xml();
+    async fn run(cx: &Cx<'_>, i: &RoleInput, found: Found) -> Result<QueryReply, IamError> {
+        let role = shown(cx, Role::get(&found.state, &i.name)?).await?;
+        let mut x = cx.xml::<Iam>();
         output::role(&mut x, &role, Detail::Full);
-        Ok(Reply::Result(x))
-    }
-}
-
-pub(crate) struct ListRoles;
-
-impl Operation for ListRoles {
-    type Input = ListInput;
-
-    fn decode(&self, p: &Params) -> Result<ListInput, IamError> {
-        decode_list(p)
-    }
-
-    fn target(&self, _: &Cx<'_>, _: &ListInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Any)
-    }
-
-    async fn run(&self, cx: &Cx<'_>, i: &ListInput, state: IamState) -> Result<Reply, IamError> {
-        let prefix = i.prefix.as_deref().unwrap_or("/");
-        let mut roles: Vec<&Role> = state
-            .roles
-            .iter()
-            .filter(|r| r.path.starts_with(prefix))
-            .collect();
-        by_name(&mut roles, |r| &r.name);
-        let (page, next) = i.page.apply(roles)?;
-        let mut shown_page = Vec::with_capacity(page.len());
-        for r in page {
-            shown_page.push(shown(cx, r).await?);
-        }
-        let mut x = cx.xml();
-        members(&mut x, "Roles", shown_page.iter(), |x, r| {
-            output::role_fields(x, r, Detail::Listed)
-        });
-        output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }
 
@@ -213,10 +225,8 @@ pub(crate) struct UpdateRoleInput {
     max_session: Option<i64>,
 }
 
-impl Operation for UpdateRole {
-    type Input = UpdateRoleInput;
-
-    fn decode(&self, p: &Params) -> Result<UpdateRoleInput, IamError> {
+impl FromRequest<Iam> for UpdateRoleInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_role(&mut r);
         let description = r.role_description("Description", false);
@@ -228,108 +238,175 @@ impl Operation for UpdateRole {
             max_session,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &UpdateRoleInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::Role.target(cx, state, &i.name))
+impl Operation for UpdateRole {
+    type Service = Iam;
+    const NAME: &'static str = "UpdateRole";
+    type Input = UpdateRoleInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &UpdateRoleInput) -> Result<Found, IamError> {
+        resolve_role(cx, &i.name).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &UpdateRoleInput, mut state: IamState) -> Result<Reply, IamError> {
-        let role = find_mut(&mut state, &i.name)?;
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateRoleInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(role_check(cx, found))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &UpdateRoleInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        let role = Role::get_mut(&mut state, &i.name)?;
         if let Some(d) = &i.description {
             role.description = Some(d.clone());
         }
         if let Some(m) = i.max_session {
             role.max_session_duration = m;
         }
-        cx.write(state).await?;
+        save(cx, state).await?;
         // UpdateRole has an empty result element.
-        Ok(Reply::Result(cx.xml()))
+        Ok(QueryReply::Result(cx.xml::<Iam>()))
     }
 }
 
 pub(crate) struct UpdateRoleDescription;
 
-impl Operation for UpdateRoleDescription {
-    type Input = (String, String);
+pub(crate) struct UpdateDescriptionInput {
+    name: String,
+    description: String,
+}
 
-    fn decode(&self, p: &Params) -> Result<(String, String), IamError> {
+impl FromRequest<Iam> for UpdateDescriptionInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_role(&mut r);
         let description = r.role_description("Description", true);
         r.finish()?;
-        Ok((name, description.unwrap_or_default()))
+        Ok(UpdateDescriptionInput {
+            name,
+            description: description.unwrap_or_default(),
+        })
+    }
+}
+
+impl Operation for UpdateRoleDescription {
+    type Service = Iam;
+    const NAME: &'static str = "UpdateRoleDescription";
+    type Input = UpdateDescriptionInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &UpdateDescriptionInput) -> Result<Found, IamError> {
+        resolve_role(cx, &i.name).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &(String, String), state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::Role.target(cx, state, &i.0))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateDescriptionInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(role_check(cx, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &(String, String), mut state: IamState) -> Result<Reply, IamError> {
-        let role = find_mut(&mut state, &i.0)?;
-        role.description = Some(i.1.clone());
-        let mut x = cx.xml();
-        output::role(&mut x, role, Detail::Full);
-        cx.write(state).await?;
-        Ok(Reply::Result(x))
+    async fn run(cx: &Cx<'_>, i: &UpdateDescriptionInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        let role = Role::get_mut(&mut state, &i.name)?;
+        role.description = Some(i.description.clone());
+        let role = role.clone();
+        save(cx, state).await?;
+        let mut x = cx.xml::<Iam>();
+        output::role(&mut x, &shown(cx, &role).await?, Detail::Full);
+        Ok(QueryReply::Result(x))
     }
 }
 
 pub(crate) struct UpdateAssumeRolePolicy;
 
-impl Operation for UpdateAssumeRolePolicy {
-    type Input = (String, String);
+pub(crate) struct UpdateTrustInput {
+    name: String,
+    document: String,
+}
 
-    fn decode(&self, p: &Params) -> Result<(String, String), IamError> {
+impl FromRequest<Iam> for UpdateTrustInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = read_role(&mut r);
-        let doc = r.document("PolicyDocument");
+        let document = r.document("PolicyDocument");
         r.finish()?;
-        check_trust(&doc)?;
-        Ok((name, doc))
+        check_trust(&document)?;
+        Ok(UpdateTrustInput { name, document })
+    }
+}
+
+impl Operation for UpdateAssumeRolePolicy {
+    type Service = Iam;
+    const NAME: &'static str = "UpdateAssumeRolePolicy";
+    type Input = UpdateTrustInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &UpdateTrustInput) -> Result<Found, IamError> {
+        resolve_role(cx, &i.name).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &(String, String), state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::Role.target(cx, state, &i.0))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateTrustInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(role_check(cx, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &(String, String), mut state: IamState) -> Result<Reply, IamError> {
-        let trust_principals = bind_trust(cx, &i.1).await?;
-        let role = find_mut(&mut state, &i.0)?;
-        role.assume_role_policy_document.clone_from(&i.1);
-        role.assume_role_policy_updated = Some(cx.services.clock.now());
+    async fn run(cx: &Cx<'_>, i: &UpdateTrustInput, found: Found) -> Result<QueryReply, IamError> {
+        let trust_principals = bind_trust(cx, &i.document).await?;
+        let mut state = found.state;
+        let role = Role::get_mut(&mut state, &i.name)?;
+        role.assume_role_policy_document.clone_from(&i.document);
+        role.assume_role_policy_updated = Some(cx.now());
         role.trust_principals = trust_principals;
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }
 
 pub(crate) struct DeleteRole;
 
 impl Operation for DeleteRole {
-    type Input = String;
+    type Service = Iam;
+    const NAME: &'static str = "DeleteRole";
+    type Input = RoleInput;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
-        let mut r = Reader::new(p);
-        let name = read_role(&mut r);
-        r.finish()?;
-        Ok(name)
+    async fn resolve(cx: &Cx<'_>, i: &RoleInput) -> Result<Found, IamError> {
+        resolve_role(cx, &i.name).await
     }
 
-    fn target(&self, cx: &Cx<'_>, name: &String, state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::Role.target(cx, state, name))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a RoleInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(role_check(cx, found))
     }
 
-    async fn run(&self, cx: &Cx<'_>, name: &String, mut state: IamState) -> Result<Reply, IamError> {
-        let role = find(&state, name)?;
+    async fn run(cx: &Cx<'_>, i: &RoleInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        let role = Role::get(&state, &i.name)?;
         if !role.inline_policies.is_empty() {
-            return Err(conflict("must delete policies first"));
+            return Err(delete_conflict("must delete policies first"));
         }
         if !role.attached_policies.is_empty() {
-            return Err(conflict("must detach all policies first"));
+            return Err(delete_conflict("must detach all policies first"));
         }
         let canonical = role.name.clone();
         state.roles.retain(|r| r.name != canonical);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
 }

@@ -1,174 +1,253 @@
-//! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags.
+//! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags:
+//! one generic operation each over what carries the tags ([`Tagged`]).
+//!
+//! Tagging is authorized with the tags as `aws:RequestTag/*` and their keys as `aws:TagKeys`;
+//! untagging with the keys as `aws:TagKeys`.
 
-use kinko_core::iam::IamState;
+use std::marker::PhantomData;
+
+use kinko_core::iam::{IamState, ManagedPolicy, Role, User};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{Entity, find_own_policy, find_policy, merge_tags, policy_target, tag_pairs};
+use super::{Entity, find_own_policy, find_policy, merge_tags, policy_target};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
-use crate::iam::output;
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::{Found, Iam, Target, output, request_tags, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
-/// What carries tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tagged {
-    User,
-    Role,
-    Policy,
+/// What carries tags: users, roles, customer managed policies.
+pub(crate) trait Tagged: Send + Sync + 'static {
+    const TAG: &'static str;
+    const UNTAG: &'static str;
+    const LIST_TAGS: &'static str;
+    /// The quota AWS names when it would get more than 50 tags.
+    const QUOTA: &'static str;
+
+    /// Reads the parameter naming it (a name, or a policy ARN).
+    fn read(r: &mut Reader<'_>) -> String;
+    /// What an action on it is authorized on; `read_only` for ListTags.
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, read_only: bool) -> Target;
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError>;
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError>;
 }
 
-impl Tagged {
-    /// Reads the parameter naming the tagged entity (a name, or a policy ARN).
-    fn read(self, r: &mut Reader<'_>) -> String {
-        match self {
-            Tagged::User => r.req_name("UserName", 128),
-            Tagged::Role => r.req_name("RoleName", 64),
-            Tagged::Policy => r.req_arn("PolicyArn"),
-        }
-    }
+impl Tagged for User {
+    const TAG: &'static str = "TagUser";
+    const UNTAG: &'static str = "UntagUser";
+    const LIST_TAGS: &'static str = "ListUserTags";
+    const QUOTA: &'static str = "TagsPerUser";
 
-    fn target(self, cx: &Cx<'_>, state: &IamState, id: &str, read_only: bool) -> Target {
-        match self {
-            Tagged::User => Entity::User.target(cx, state, id),
-            Tagged::Role => Entity::Role.target(cx, state, id),
-            Tagged::Policy => policy_target(cx, state, id, read_only),
-        }
+    fn read(r: &mut Reader<'_>) -> String {
+        r.req_name("UserName", 128)
     }
-
-    /// The quota name AWS reports when an entity would get more than 50 tags.
-    fn quota(self) -> &'static str {
-        match self {
-            Tagged::User => "TagsPerUser",
-            Tagged::Role => "TagsPerRole",
-            Tagged::Policy => "TagsPerPolicy",
-        }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        <User as Entity>::target(cx, state, id)
     }
-
-    fn tags_mut<'s>(self, state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
-        match self {
-            Tagged::User => state
-                .user_mut(id)
-                .map(|u| &mut u.tags)
-                .ok_or_else(|| IamError::user_not_found(id)),
-            Tagged::Role => state
-                .role_mut(id)
-                .map(|r| &mut r.tags)
-                .ok_or_else(|| IamError::role_not_found(id)),
-            Tagged::Policy => find_own_policy(state, id).map(|p| &mut p.tags),
-        }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(User::get(state, id)?.tags.clone())
     }
-
-    fn tags(self, state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
-        match self {
-            Tagged::User => state
-                .user(id)
-                .map(|u| u.tags.clone())
-                .ok_or_else(|| IamError::user_not_found(id)),
-            Tagged::Role => state
-                .role(id)
-                .map(|r| r.tags.clone())
-                .ok_or_else(|| IamError::role_not_found(id)),
-            Tagged::Policy => find_policy(state, id).map(|p| p.tags),
-        }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut User::get_mut(state, id)?.tags)
     }
 }
 
-pub(crate) struct AddTags(pub Tagged);
+impl Tagged for Role {
+    const TAG: &'static str = "TagRole";
+    const UNTAG: &'static str = "UntagRole";
+    const LIST_TAGS: &'static str = "ListRoleTags";
+    const QUOTA: &'static str = "TagsPerRole";
 
-pub(crate) struct AddTagsInput {
+    fn read(r: &mut Reader<'_>) -> String {
+        r.req_name("RoleName", 64)
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        <Role as Entity>::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(Role::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut Role::get_mut(state, id)?.tags)
+    }
+}
+
+impl Tagged for ManagedPolicy {
+    const TAG: &'static str = "TagPolicy";
+    const UNTAG: &'static str = "UntagPolicy";
+    const LIST_TAGS: &'static str = "ListPolicyTags";
+    const QUOTA: &'static str = "TagsPerPolicy";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        r.req_arn("PolicyArn")
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, read_only: bool) -> Target {
+        policy_target(cx, state, id, read_only)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        find_policy(state, id).map(|p| p.tags)
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        find_own_policy(state, id).map(|p| &mut p.tags)
+    }
+}
+
+/// TagUser, TagRole, TagPolicy.
+pub(crate) struct AddTags<T>(PhantomData<T>);
+
+pub(crate) struct AddTagsInput<T> {
     id: String,
     tags: Vec<Tag>,
+    _tagged: PhantomData<T>,
 }
 
-impl Operation for AddTags {
-    type Input = AddTagsInput;
-
-    fn decode(&self, p: &Params) -> Result<AddTagsInput, IamError> {
+impl<T: Tagged> FromRequest<Iam> for AddTagsInput<T> {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
-        let id = self.0.read(&mut r);
+        let id = T::read(&mut r);
         let tags = r.tags("Tags", true);
         r.finish()?;
         let tags = tags.unwrap_or_default();
         check_tags(&tags)?;
-        Ok(AddTagsInput { id, tags })
-    }
-
-    fn target(&self, cx: &Cx<'_>, i: &AddTagsInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.id, false))
-    }
-
-    fn request_tags(&self, i: &AddTagsInput) -> Vec<(String, String)> {
-        tag_pairs(&i.tags)
-    }
-
-    async fn run(&self, cx: &Cx<'_>, i: &AddTagsInput, mut state: IamState) -> Result<Reply, IamError> {
-        merge_tags(self.0.tags_mut(&mut state, &i.id)?, &i.tags, self.0.quota())?;
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        Ok(AddTagsInput {
+            id,
+            tags,
+            _tagged: PhantomData,
+        })
     }
 }
 
-pub(crate) struct RemoveTags(pub Tagged);
+impl<T: Tagged> Operation for AddTags<T> {
+    type Service = Iam;
+    const NAME: &'static str = T::TAG;
+    type Input = AddTagsInput<T>;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-pub(crate) struct RemoveTagsInput {
+    async fn resolve(cx: &Cx<'_>, i: &AddTagsInput<T>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(T::resource(cx, state, &i.id, false))).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a AddTagsInput<T>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(
+            found.check(cx).request_tags(request_tags(&i.tags)),
+        ))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AddTagsInput<T>, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        merge_tags(T::tags_mut(&mut state, &i.id)?, &i.tags, T::QUOTA)?;
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
+    }
+}
+
+/// UntagUser, UntagRole, UntagPolicy.
+pub(crate) struct RemoveTags<T>(PhantomData<T>);
+
+pub(crate) struct RemoveTagsInput<T> {
     id: String,
     keys: Vec<String>,
+    _tagged: PhantomData<T>,
 }
 
-impl Operation for RemoveTags {
-    type Input = RemoveTagsInput;
-
-    fn decode(&self, p: &Params) -> Result<RemoveTagsInput, IamError> {
+impl<T: Tagged> FromRequest<Iam> for RemoveTagsInput<T> {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
-        let id = self.0.read(&mut r);
+        let id = T::read(&mut r);
         let keys = r.tag_keys();
         r.finish()?;
-        Ok(RemoveTagsInput { id, keys })
-    }
-
-    fn target(&self, cx: &Cx<'_>, i: &RemoveTagsInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.id, false))
-    }
-
-    async fn run(&self, cx: &Cx<'_>, i: &RemoveTagsInput, mut state: IamState) -> Result<Reply, IamError> {
-        // Keys the entity doesn't have are ignored.
-        self.0
-            .tags_mut(&mut state, &i.id)?
-            .retain(|t| !i.keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        Ok(RemoveTagsInput {
+            id,
+            keys,
+            _tagged: PhantomData,
+        })
     }
 }
 
-pub(crate) struct ListTags(pub Tagged);
+impl<T: Tagged> Operation for RemoveTags<T> {
+    type Service = Iam;
+    const NAME: &'static str = T::UNTAG;
+    type Input = RemoveTagsInput<T>;
+    type Output = QueryReply;
+    type Resolved = Found;
 
-pub(crate) struct ListTagsInput {
+    async fn resolve(cx: &Cx<'_>, i: &RemoveTagsInput<T>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(T::resource(cx, state, &i.id, false))).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a RemoveTagsInput<T>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        let mut check = found.check(cx);
+        for key in &i.keys {
+            check = check.condition("aws:TagKeys", key.as_str());
+        }
+        Ok(Authorization::of(check))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &RemoveTagsInput<T>, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        // Keys the entity doesn't have are ignored.
+        T::tags_mut(&mut state, &i.id)?.retain(|t| !i.keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
+    }
+}
+
+/// ListUserTags, ListRoleTags, ListPolicyTags.
+pub(crate) struct ListTags<T>(PhantomData<T>);
+
+pub(crate) struct ListTagsInput<T> {
     id: String,
     page: Page,
+    _tagged: PhantomData<T>,
 }
 
-impl Operation for ListTags {
-    type Input = ListTagsInput;
-
-    fn decode(&self, p: &Params) -> Result<ListTagsInput, IamError> {
+impl<T: Tagged> FromRequest<Iam> for ListTagsInput<T> {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
-        let id = self.0.read(&mut r);
+        let id = T::read(&mut r);
         let page = r.page();
         r.finish()?;
-        Ok(ListTagsInput { id, page })
+        Ok(ListTagsInput {
+            id,
+            page,
+            _tagged: PhantomData,
+        })
+    }
+}
+
+impl<T: Tagged> Operation for ListTags<T> {
+    type Service = Iam;
+    const NAME: &'static str = T::LIST_TAGS;
+    type Input = ListTagsInput<T>;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &ListTagsInput<T>) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(T::resource(cx, state, &i.id, true))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, i: &ListTagsInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(self.0.target(cx, state, &i.id, true))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListTagsInput<T>,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &ListTagsInput, state: IamState) -> Result<Reply, IamError> {
-        let tags = self.0.tags(&state, &i.id)?;
-        let (page, next) = i.page.apply(tags)?;
-        let mut x = cx.xml();
+    async fn run(cx: &Cx<'_>, i: &ListTagsInput<T>, found: Found) -> Result<QueryReply, IamError> {
+        let (page, next) = i.page.apply(T::tags(&found.state, &i.id)?)?;
+        let mut x = cx.xml::<Iam>();
         output::tags(&mut x, &page);
         output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
+        Ok(QueryReply::Result(x))
     }
 }

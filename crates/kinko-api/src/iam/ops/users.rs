@@ -1,15 +1,16 @@
-//! CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser.
+//! CreateUser, GetUser, UpdateUser, DeleteUser (ListUsers is in `listing`).
 
-use kinko_core::iam::{self, IamState, User};
+use kinko_core::iam::{self, User};
 use kinko_core::principal::{AccessKeyRecord, Principal, PrincipalKind};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{Entity, attachable, by_name, non_user_credentials, quota, tag_pairs};
+use super::{Entity, Renaming, attachable, delete_conflict, non_user_credentials, quota};
 use crate::iam::error::IamError;
-use crate::iam::input::{Page, Reader, check_tags};
-use crate::iam::output::{self, Detail, members};
-use crate::iam::{Cx, Operation, Reply, Target};
+use crate::iam::input::{Reader, check_tags};
+use crate::iam::output::{self, Detail};
+use crate::iam::{Found, Iam, Target, request_tags, save};
+use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 /// User names are at most 64 characters; operations on existing users accept up to 128.
 const NEW_USER_NAME: usize = 64;
@@ -24,10 +25,8 @@ pub(crate) struct CreateUserInput {
     tags: Vec<Tag>,
 }
 
-impl Operation for CreateUser {
-    type Input = CreateUserInput;
-
-    fn decode(&self, p: &Params) -> Result<CreateUserInput, IamError> {
+impl FromRequest<Iam> for CreateUserInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = r.req_name("UserName", NEW_USER_NAME);
         let path = r.path("Path");
@@ -43,20 +42,41 @@ impl Operation for CreateUser {
             tags,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &CreateUserInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Arn {
-            arn: iam::entity_arn(cx.account(), "user", &i.path, &i.name),
-            account: cx.account().to_owned(),
-            tags: vec![],
+impl Operation for CreateUser {
+    type Service = Iam;
+    const NAME: &'static str = "CreateUser";
+    type Input = CreateUserInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &CreateUserInput) -> Result<Found, IamError> {
+        Found::read(cx, |_| {
+            Ok(Target::new_arn(
+                cx,
+                iam::entity_arn(cx.account(), "user", &i.path, &i.name),
+            ))
         })
+        .await
     }
 
-    fn request_tags(&self, i: &CreateUserInput) -> Vec<(String, String)> {
-        tag_pairs(&i.tags)
+    /// The new user's ARN, with its tags and permissions boundary.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a CreateUserInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(
+            found
+                .check(cx)
+                .request_tags(request_tags(&i.tags))
+                .condition_opt("iam:PermissionsBoundary", i.boundary.as_deref()),
+        ))
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &CreateUserInput, mut state: IamState) -> Result<Reply, IamError> {
+    async fn run(cx: &Cx<'_>, i: &CreateUserInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
         if state.user(&i.name).is_some() {
             return Err(IamError::EntityAlreadyExists(format!(
                 "User with name {} already exists.",
@@ -83,56 +103,69 @@ impl Operation for CreateUser {
             permissions_boundary: boundary,
             groups: vec![],
         };
-        let mut x = cx.xml();
+        let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
         state.users.push(user);
-        cx.write(state).await?;
-        Ok(Reply::Result(x))
+        save(cx, state).await?;
+        Ok(QueryReply::Result(x))
     }
 }
 
+/// GetUser: the named user, or without a name the caller.
 pub(crate) struct GetUser;
 
-impl Operation for GetUser {
-    type Input = Option<String>;
+pub(crate) struct GetUserInput {
+    name: Option<String>,
+}
 
-    fn decode(&self, p: &Params) -> Result<Option<String>, IamError> {
+impl FromRequest<Iam> for GetUserInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = r.name("UserName", EXISTING_USER_NAME);
         r.finish()?;
-        Ok(name)
+        Ok(GetUserInput { name })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, name: &Option<String>, state: &IamState) -> Result<Target, IamError> {
-        match (name, &cx.rc.principal.kind) {
-            (Some(name), _) | (None, PrincipalKind::User { name, .. }) => {
-                Ok(Entity::User.target(cx, state, name))
-            }
-            (None, PrincipalKind::Root) => Ok(Target::Arn {
-                arn: cx.rc.principal.arn.clone(),
-                account: cx.account().to_owned(),
-                tags: vec![],
-            }),
+impl Operation for GetUser {
+    type Service = Iam;
+    const NAME: &'static str = "GetUser";
+    type Input = GetUserInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &GetUserInput) -> Result<Found, IamError> {
+        Found::read(cx, |state| match (&i.name, &cx.rc.principal.kind) {
+            (Some(name), _) | (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
+            (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
             (None, PrincipalKind::AssumedRole { .. }) => Err(non_user_credentials()),
-        }
+        })
+        .await
     }
 
-    async fn run(&self, cx: &Cx<'_>, name: &Option<String>, state: IamState) -> Result<Reply, IamError> {
-        let name = match (name, &cx.rc.principal.kind) {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a GetUserInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &GetUserInput, found: Found) -> Result<QueryReply, IamError> {
+        let name = match (&i.name, &cx.rc.principal.kind) {
             (Some(name), _) | (None, PrincipalKind::User { name, .. }) => name,
             (None, PrincipalKind::Root) => return root_user(cx).await,
             (None, PrincipalKind::AssumedRole { .. }) => return Err(non_user_credentials()),
         };
-        let user = state.user(name).ok_or_else(|| IamError::user_not_found(name))?;
-        let mut x = cx.xml();
-        output::user(&mut x, user, Detail::Full);
-        Ok(Reply::Result(x))
+        let mut x = cx.xml::<Iam>();
+        output::user(&mut x, User::get(&found.state, name)?, Detail::Full);
+        Ok(QueryReply::Result(x))
     }
 }
 
 /// GetUser by the root user without a name: AWS describes the root user by its account id and ARN
 /// (no name or path).
-async fn root_user(cx: &Cx<'_>) -> Result<Reply, IamError> {
+async fn root_user(cx: &Cx<'_>) -> Result<QueryReply, IamError> {
     let created = cx
         .services
         .store
@@ -140,58 +173,13 @@ async fn root_user(cx: &Cx<'_>) -> Result<Reply, IamError> {
         .await?
         .map(|a| a.created_date)
         .unwrap_or_else(|| cx.now());
-    let mut x = cx.xml();
+    let mut x = cx.xml::<Iam>();
     x.open("User")
         .elem("UserId", cx.account())
         .elem("Arn", &cx.rc.principal.arn)
         .elem("CreateDate", &output::ts(created))
         .close("User");
-    Ok(Reply::Result(x))
-}
-
-pub(crate) struct ListUsers;
-
-pub(crate) struct ListInput {
-    pub prefix: Option<String>,
-    pub page: Page,
-}
-
-/// `PathPrefix`, `Marker`, `MaxItems`: the input of ListUsers, ListGroups and ListRoles.
-pub(crate) fn decode_list(p: &Params) -> Result<ListInput, IamError> {
-    let mut r = Reader::new(p);
-    let prefix = r.path_prefix();
-    let page = r.page();
-    r.finish()?;
-    Ok(ListInput { prefix, page })
-}
-
-impl Operation for ListUsers {
-    type Input = ListInput;
-
-    fn decode(&self, p: &Params) -> Result<ListInput, IamError> {
-        decode_list(p)
-    }
-
-    fn target(&self, _: &Cx<'_>, _: &ListInput, _: &IamState) -> Result<Target, IamError> {
-        Ok(Target::Any)
-    }
-
-    async fn run(&self, cx: &Cx<'_>, i: &ListInput, state: IamState) -> Result<Reply, IamError> {
-        let prefix = i.prefix.as_deref().unwrap_or("/");
-        let mut users: Vec<&User> = state
-            .users
-            .iter()
-            .filter(|u| u.path.starts_with(prefix))
-            .collect();
-        by_name(&mut users, |u| &u.name);
-        let (page, next) = i.page.apply(users)?;
-        let mut x = cx.xml();
-        members(&mut x, "Users", page, |x, u| {
-            output::user_fields(x, u, Detail::Listed)
-        });
-        output::truncation(&mut x, next.as_deref());
-        Ok(Reply::Result(x))
-    }
+    Ok(QueryReply::Result(x))
 }
 
 pub(crate) struct UpdateUser;
@@ -202,10 +190,8 @@ pub(crate) struct UpdateUserInput {
     new_path: Option<String>,
 }
 
-impl Operation for UpdateUser {
-    type Input = UpdateUserInput;
-
-    fn decode(&self, p: &Params) -> Result<UpdateUserInput, IamError> {
+impl FromRequest<Iam> for UpdateUserInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = r.req_name("UserName", EXISTING_USER_NAME);
         let new_path = r.path("NewPath");
@@ -217,15 +203,31 @@ impl Operation for UpdateUser {
             new_path,
         })
     }
+}
 
-    fn target(&self, cx: &Cx<'_>, i: &UpdateUserInput, state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::User.target(cx, state, &i.name))
+impl Operation for UpdateUser {
+    type Service = Iam;
+    const NAME: &'static str = "UpdateUser";
+    type Input = UpdateUserInput;
+    type Output = QueryReply;
+    type Resolved = Renaming;
+
+    async fn resolve(cx: &Cx<'_>, i: &UpdateUserInput) -> Result<Renaming, IamError> {
+        Renaming::read::<User>(cx, &i.name, i.new_name.as_deref(), i.new_path.as_deref()).await
     }
 
-    async fn run(&self, cx: &Cx<'_>, i: &UpdateUserInput, mut state: IamState) -> Result<Reply, IamError> {
-        let old = state
-            .user(&i.name)
-            .ok_or_else(|| IamError::user_not_found(&i.name))?;
+    /// The user, and the user under its new name or path.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateUserInput,
+        r: &'a Renaming,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(r.authorization(cx))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &UpdateUserInput, r: Renaming) -> Result<QueryReply, IamError> {
+        let mut state = r.found.state;
+        let old = User::get(&state, &i.name)?;
         let old_name = old.name.clone();
         let old_arn = old.arn.clone();
         let new_name = i.new_name.clone().unwrap_or_else(|| old.name.clone());
@@ -237,19 +239,16 @@ impl Operation for UpdateUser {
                 "User with name {new_name} already exists."
             )));
         }
-        let account = cx.account().to_owned();
-        let user = state
-            .user_mut(&old_name)
-            .ok_or_else(|| IamError::user_not_found(&i.name))?;
+        let user = User::get_mut(&mut state, &old_name)?;
         user.name = new_name.clone();
         user.path = new_path.clone();
-        user.arn = iam::entity_arn(&account, "user", &new_path, &new_name);
+        user.arn = iam::entity_arn(cx.account(), "user", &new_path, &new_name);
         let (arn, user_id) = (user.arn.clone(), user.user_id.clone());
-        cx.write(state).await?;
+        save(cx, state).await?;
         if arn != old_arn {
             rekey_access_keys(cx, &old_name, &new_name, &arn, &user_id).await?;
         }
-        Ok(Reply::Empty)
+        Ok(QueryReply::Empty)
     }
 }
 
@@ -283,22 +282,41 @@ async fn rekey_access_keys(
 
 pub(crate) struct DeleteUser;
 
-impl Operation for DeleteUser {
-    type Input = String;
+pub(crate) struct DeleteUserInput {
+    name: String,
+}
 
-    fn decode(&self, p: &Params) -> Result<String, IamError> {
+impl FromRequest<Iam> for DeleteUserInput {
+    fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
         let name = r.req_name("UserName", EXISTING_USER_NAME);
         r.finish()?;
-        Ok(name)
+        Ok(DeleteUserInput { name })
+    }
+}
+
+impl Operation for DeleteUser {
+    type Service = Iam;
+    const NAME: &'static str = "DeleteUser";
+    type Input = DeleteUserInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, i: &DeleteUserInput) -> Result<Found, IamError> {
+        Found::read(cx, |state| Ok(User::target(cx, state, &i.name))).await
     }
 
-    fn target(&self, cx: &Cx<'_>, name: &String, state: &IamState) -> Result<Target, IamError> {
-        Ok(Entity::User.target(cx, state, name))
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a DeleteUserInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
     }
 
-    async fn run(&self, cx: &Cx<'_>, name: &String, mut state: IamState) -> Result<Reply, IamError> {
-        let user = state.user(name).ok_or_else(|| IamError::user_not_found(name))?;
+    async fn run(cx: &Cx<'_>, i: &DeleteUserInput, found: Found) -> Result<QueryReply, IamError> {
+        let mut state = found.state;
+        let user = User::get(&state, &i.name)?;
         // The order AWS checks a user's dependents in.
         if !cx
             .services
@@ -307,25 +325,20 @@ impl Operation for DeleteUser {
             .await?
             .is_empty()
         {
-            return Err(conflict("must delete access keys first"));
+            return Err(delete_conflict("must delete access keys first"));
         }
         if !user.inline_policies.is_empty() {
-            return Err(conflict("must delete policies first"));
+            return Err(delete_conflict("must delete policies first"));
         }
         if !user.attached_policies.is_empty() {
-            return Err(conflict("must detach all policies first"));
+            return Err(delete_conflict("must detach all policies first"));
         }
         if !user.groups.is_empty() {
-            return Err(conflict("must remove users from group first"));
+            return Err(delete_conflict("must remove users from group first"));
         }
         let canonical = user.name.clone();
         state.users.retain(|u| u.name != canonical);
-        cx.write(state).await?;
-        Ok(Reply::Empty)
+        save(cx, state).await?;
+        Ok(QueryReply::Empty)
     }
-}
-
-/// `Cannot delete entity, <what>.`
-pub(crate) fn conflict(what: &str) -> IamError {
-    IamError::DeleteConflict(format!("Cannot delete entity, {what}."))
 }
