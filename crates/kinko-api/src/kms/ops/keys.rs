@@ -140,12 +140,10 @@ impl Operation for CreateKey {
         let key_id = uuid::Uuid::new_v4().to_string();
         let arn = kms::key_arn(cx.region(), cx.account(), &key_id);
         let now = cx.now();
-        let policy = match &i.policy {
-            Some(p) => {
-                check_key_policy(cx, p).await?;
-                p.clone()
-            }
-            None => model::default_key_policy(cx.account()),
+        // The default key policy names the account only: nothing to bind.
+        let (policy, policy_principals) = match &i.policy {
+            Some(p) => (p.clone(), check_key_policy(cx, p).await?),
+            None => (model::default_key_policy(cx.account()), vec![]),
         };
         let mut key = KmsKey {
             key_id,
@@ -157,7 +155,7 @@ impl Operation for CreateKey {
             key_state: KeyState::Enabled,
             creation_date: now,
             policy,
-            policy_principals: vec![],
+            policy_principals,
             current_material: 1,
             deletion_date: None,
             tags: vec![],

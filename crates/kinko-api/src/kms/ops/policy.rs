@@ -1,5 +1,11 @@
 //! GetKeyPolicy, PutKeyPolicy, ListKeyPolicies. Every key has exactly one policy, `default`.
+//!
+//! The IAM users and roles a key policy names are bound to their unique ids when it is saved, as
+//! IAM binds them: a user or role deleted and created again under the same name is not the
+//! principal the policy names, and GetKeyPolicy shows the unique id of one that is gone where its
+//! ARN was.
 
+use kinko_core::principal::BoundPrincipal;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -14,14 +20,13 @@ use crate::kms::{
 const DEFAULT: &str = "default";
 
 /// A key policy a caller sets (CreateKey, PutKeyPolicy): well-formed, within the quota, and naming
-/// only IAM users and roles that exist (AWS refuses the others with "invalid principals").
-/// Account principals, `*` and other principal forms aren't looked up: accounts outside this
-/// server are legitimate principals of a key policy.
-pub(crate) async fn check_key_policy(cx: &Cx<'_>, doc: &str) -> Result<(), KmsError> {
+/// only IAM users and roles that exist (AWS refuses the others with "invalid principals"), which
+/// are returned bound to their unique ids. Account principals, `*` and other principal forms
+/// aren't looked up: accounts outside this server are legitimate principals of a key policy.
+pub(crate) async fn check_key_policy(cx: &Cx<'_>, doc: &str) -> Result<Vec<BoundPrincipal>, KmsError> {
     model::check_policy(doc)?;
     crate::authz::bind_principals(cx.services, doc)
         .await?
-        .map(|_| ())
         .map_err(|_| KmsError::MalformedPolicyDocument(error::INVALID_PRINCIPALS.into()))
 }
 
@@ -90,8 +95,10 @@ impl Operation for GetKeyPolicy {
     async fn run(cx: &Cx<'_>, i: &PolicyInput, found: Found) -> Result<GetPolicyOutput, KmsError> {
         let key = found.into_key(cx).await?;
         known_name(i.policy_name.as_deref())?;
+        // A named user or role that no longer exists shows as its unique id, as in AWS.
+        let policy = crate::authz::shown_policy(cx.services, &key.policy, &key.policy_principals).await?;
         Ok(GetPolicyOutput {
-            policy: key.policy,
+            policy,
             policy_name: DEFAULT,
         })
     }
@@ -134,7 +141,7 @@ impl Operation for PutKeyPolicy {
         let mut key = found.into_key(cx).await?;
         known_name(i.policy_name.as_deref())?;
         let policy = i.policy.clone().unwrap_or_default();
-        check_key_policy(cx, &policy).await?;
+        key.policy_principals = check_key_policy(cx, &policy).await?;
         key.policy = policy;
         if !i.bypass_policy_lockout_safety_check {
             lockout_check(cx, &key).await?;
