@@ -114,41 +114,49 @@ impl Keyring {
             {
                 return self.store.kms_key(&arn).await?.ok_or(KeyringError::NotFound);
             }
-            let key_id = uuid::Uuid::new_v4().to_string();
-            let arn = kms::key_arn(region, account_id, &key_id);
-            let key = KmsKey {
-                key_id,
-                arn: arn.clone(),
-                account_id: account_id.to_owned(),
-                region: region.to_owned(),
-                description: "Default key that protects my Secrets Manager data when no other key is defined"
-                    .into(),
-                key_manager: KeyManager::Aws,
-                key_state: KeyState::Enabled,
-                creation_date: self.clock.now(),
-                policy: secretsmanager_key_policy(account_id, region),
-                policy_principals: vec![],
-                current_material: 1,
-                deletion_date: None,
-                tags: vec![],
-                rotation_period_days: Some(365),
-                material_date: Some(self.clock.now()),
-                rotations: vec![],
-                revision: 0,
-            };
-            let record = self.new_material(&arn, 1)?;
-            match self
-                .store
-                .create_kms_key(key.clone(), record, Some(kms::SECRETSMANAGER_ALIAS.to_owned()))
-                .await
-            {
+            let key = self.new_secretsmanager_default_key(account_id, region);
+            match self.create_secretsmanager_default_key(key.clone()).await {
                 Ok(()) => return Ok(key),
                 // Another request created it first: read theirs.
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+                Err(KeyringError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(KeyringError::Store(StoreError::Conflict))
+    }
+
+    /// The AWS managed `aws/secretsmanager` key an account and region get on first use, not
+    /// stored yet (see [`Self::create_secretsmanager_default_key`]).
+    pub fn new_secretsmanager_default_key(&self, account_id: &str, region: &str) -> KmsKey {
+        let key_id = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now();
+        KmsKey {
+            arn: kms::key_arn(region, account_id, &key_id),
+            key_id,
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            description: "Default key that protects my Secrets Manager data when no other key is defined"
+                .into(),
+            key_manager: KeyManager::Aws,
+            key_state: KeyState::Enabled,
+            creation_date: now,
+            policy: secretsmanager_key_policy(account_id, region),
+            policy_principals: vec![],
+            current_material: 1,
+            deletion_date: None,
+            tags: vec![],
+            rotation_period_days: Some(365),
+            material_date: Some(now),
+            rotations: vec![],
+            revision: 0,
+        }
+    }
+
+    /// Stores a key made by [`Self::new_secretsmanager_default_key`] with its alias. `Conflict`
+    /// when the account and region have one already.
+    pub async fn create_secretsmanager_default_key(&self, key: KmsKey) -> Result<(), KeyringError> {
+        self.create_key(key, Some(kms::SECRETSMANAGER_ALIAS.to_owned()))
+            .await
     }
 
     async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {

@@ -9,7 +9,6 @@ use crate::keyring::KeyringError;
 
 pub const INCORRECT_KEY: &str =
     "The key ID in the request does not identify a CMK that can perform this operation.";
-pub const UNKNOWN_CIPHERTEXT_KEY: &str = "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.";
 pub const LOCKOUT: &str = "The new key policy will not allow you to update the key policy in the future.";
 pub const INVALID_PRINCIPALS: &str = "Policy contains a statement with one or more invalid principals.";
 pub const DRY_RUN: &str = "The request would have succeeded, but the DryRun option is set.";
@@ -93,18 +92,6 @@ impl KmsError {
     }
 }
 
-impl From<crate::authz::AuthzError> for KmsError {
-    fn from(e: crate::authz::AuthzError) -> Self {
-        match e {
-            crate::authz::AuthzError::Denied(d) => KmsError::AccessDenied(d.message),
-            crate::authz::AuthzError::Refused(r) => KmsError::AccessDenied(r.message()),
-            crate::authz::AuthzError::Store(e) => {
-                KmsError::Internal(format!("authorization lookup failed: {e}"))
-            }
-        }
-    }
-}
-
 impl From<StoreError> for KmsError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -117,7 +104,9 @@ impl From<StoreError> for KmsError {
 impl From<KeyringError> for KmsError {
     fn from(e: KeyringError) -> Self {
         match e {
-            KeyringError::NotFound => KmsError::AccessDenied(UNKNOWN_CIPHERTEXT_KEY.into()),
+            // The `aws/secretsmanager` alias names a key that isn't there: AWS managed keys are never
+            // deleted, so the store is inconsistent.
+            KeyringError::NotFound => KmsError::Internal("the aws/secretsmanager alias names no key".into()),
             KeyringError::InvalidState(s) => {
                 KmsError::Internal(format!("key in state {s:?} reached the keyring"))
             }

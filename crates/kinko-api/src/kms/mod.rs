@@ -1,12 +1,16 @@
 //! AWS KMS (JSON 1.1, `X-Amz-Target: TrentService.<Operation>`): symmetric encryption keys,
 //! aliases, key policies, tags, rotation and scheduled deletion.
 //!
-//! [`handle`] decodes the input and dispatches; the shared helpers here resolve a `KeyId` (key id,
-//! key ARN, alias name or alias ARN, as each operation allows), authorize `kms:<Action>` against the
-//! key's policy (required: IAM policies count only where it delegates to the account), check the key
-//! state, and retry a write that lost an optimistic-concurrency race. A caller without permission
-//! learns nothing about whether a key exists: unknown keys are authorized against identity policies
-//! only before the not-found answer. Key material never leaves the [`crate::Keyring`] unwrapped.
+//! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
+//! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
+//! or alias ARN, as each operation allows) without changing anything, and build the authorization
+//! check on a key ([`key_check`]): its ARN, its key policy (required: IAM policies count only where
+//! it delegates to the account) with the principals it names bound to their unique ids, its tags,
+//! the condition keys every request on a key has, and whether it is AWS managed (the access rule
+//! of [`crate::authz::rules`] that keeps customers from managing those keys reads that). A `KeyId`
+//! that names nothing is authorized on identity policies alone before the not-found answer, so a
+//! caller without permission learns nothing about whether a key exists. Key material never leaves
+//! the [`crate::Keyring`] unwrapped.
 
 mod error;
 mod model;
@@ -16,33 +20,26 @@ mod via;
 use kinko_core::kms::{self, KeyManager, KeyState, KmsKey};
 use kinko_crypto::blob::EncryptionContext;
 use kinko_wire::WireError;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::authz::{self, Bound, Check, Resource, ResourcePolicy};
+use crate::authz::{AuthzError, Bound, Check, Facts, Refusal, Resource, ResourcePolicy};
+pub(crate) use crate::operation::{Authorization, Cx, Operation};
+use crate::operation::{Json, Service, ServiceError, execute, finish, json_service};
 use crate::{RequestContext, Services};
 
 pub use error::KmsError;
 pub use via::Via;
 
-/// Attempts at an operation whose write lost an optimistic-concurrency race.
-pub(crate) const MAX_ATTEMPTS: usize = 16;
+/// KMS, as the one operation contract sees it.
+pub struct Kms;
 
-/// Per-request context an operation runs with.
-pub(crate) struct Cx<'a> {
-    pub services: &'a Services,
-    pub rc: &'a RequestContext,
+impl Service for Kms {
+    const PREFIX: &'static str = "kms";
+    const EVENT_SOURCE: &'static str = "kms.amazonaws.com";
+    type Protocol = Json;
+    type Error = KmsError;
 }
 
-impl Cx<'_> {
-    pub fn account(&self) -> &str {
-        &self.rc.principal.account_id
-    }
-
-    pub fn region(&self) -> &str {
-        &self.rc.region
-    }
-}
+json_service!(Kms);
 
 /// Runs one KMS operation and returns the response body.
 pub async fn handle(
@@ -51,37 +48,38 @@ pub async fn handle(
     operation: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, WireError> {
-    let cx = Cx { services, rc };
     let result = match operation {
-        "CreateKey" => ops::create_key(&cx, body).await,
-        "DescribeKey" => ops::describe_key(&cx, body).await,
-        "ListKeys" => ops::list_keys(&cx, body).await,
-        "EnableKey" => ops::enable_key(&cx, body).await,
-        "DisableKey" => ops::disable_key(&cx, body).await,
-        "ScheduleKeyDeletion" => ops::schedule_key_deletion(&cx, body).await,
-        "CancelKeyDeletion" => ops::cancel_key_deletion(&cx, body).await,
-        "UpdateKeyDescription" => ops::update_key_description(&cx, body).await,
-        "CreateAlias" => ops::create_alias(&cx, body).await,
-        "UpdateAlias" => ops::update_alias(&cx, body).await,
-        "DeleteAlias" => ops::delete_alias(&cx, body).await,
-        "ListAliases" => ops::list_aliases(&cx, body).await,
-        "Encrypt" => ops::encrypt(&cx, body).await,
-        "Decrypt" => ops::decrypt(&cx, body).await,
-        "ReEncrypt" => ops::re_encrypt(&cx, body).await,
-        "GenerateDataKey" => ops::generate_data_key(&cx, body, true).await,
-        "GenerateDataKeyWithoutPlaintext" => ops::generate_data_key(&cx, body, false).await,
-        "GenerateRandom" => ops::generate_random(&cx, body).await,
-        "EnableKeyRotation" => ops::enable_key_rotation(&cx, body).await,
-        "DisableKeyRotation" => ops::disable_key_rotation(&cx, body).await,
-        "GetKeyRotationStatus" => ops::get_key_rotation_status(&cx, body).await,
-        "RotateKeyOnDemand" => ops::rotate_key_on_demand(&cx, body).await,
-        "ListKeyRotations" => ops::list_key_rotations(&cx, body).await,
-        "GetKeyPolicy" => ops::get_key_policy(&cx, body).await,
-        "PutKeyPolicy" => ops::put_key_policy(&cx, body).await,
-        "ListKeyPolicies" => ops::list_key_policies(&cx, body).await,
-        "TagResource" => ops::tag_resource(&cx, body).await,
-        "UntagResource" => ops::untag_resource(&cx, body).await,
-        "ListResourceTags" => ops::list_resource_tags(&cx, body).await,
+        "CreateKey" => execute::<ops::CreateKey>(services, rc, body).await,
+        "DescribeKey" => execute::<ops::DescribeKey>(services, rc, body).await,
+        "ListKeys" => execute::<ops::ListKeys>(services, rc, body).await,
+        "EnableKey" => execute::<ops::EnableKey>(services, rc, body).await,
+        "DisableKey" => execute::<ops::DisableKey>(services, rc, body).await,
+        "ScheduleKeyDeletion" => execute::<ops::ScheduleKeyDeletion>(services, rc, body).await,
+        "CancelKeyDeletion" => execute::<ops::CancelKeyDeletion>(services, rc, body).await,
+        "UpdateKeyDescription" => execute::<ops::UpdateKeyDescription>(services, rc, body).await,
+        "CreateAlias" => execute::<ops::CreateAlias>(services, rc, body).await,
+        "UpdateAlias" => execute::<ops::UpdateAlias>(services, rc, body).await,
+        "DeleteAlias" => execute::<ops::DeleteAlias>(services, rc, body).await,
+        "ListAliases" => execute::<ops::ListAliases>(services, rc, body).await,
+        "Encrypt" => execute::<ops::Encrypt>(services, rc, body).await,
+        "Decrypt" => execute::<ops::Decrypt>(services, rc, body).await,
+        "ReEncrypt" => execute::<ops::ReEncrypt>(services, rc, body).await,
+        "GenerateDataKey" => execute::<ops::GenerateDataKey>(services, rc, body).await,
+        "GenerateDataKeyWithoutPlaintext" => {
+            execute::<ops::GenerateDataKeyWithoutPlaintext>(services, rc, body).await
+        }
+        "GenerateRandom" => execute::<ops::GenerateRandom>(services, rc, body).await,
+        "EnableKeyRotation" => execute::<ops::EnableKeyRotation>(services, rc, body).await,
+        "DisableKeyRotation" => execute::<ops::DisableKeyRotation>(services, rc, body).await,
+        "GetKeyRotationStatus" => execute::<ops::GetKeyRotationStatus>(services, rc, body).await,
+        "RotateKeyOnDemand" => execute::<ops::RotateKeyOnDemand>(services, rc, body).await,
+        "ListKeyRotations" => execute::<ops::ListKeyRotations>(services, rc, body).await,
+        "GetKeyPolicy" => execute::<ops::GetKeyPolicy>(services, rc, body).await,
+        "PutKeyPolicy" => execute::<ops::PutKeyPolicy>(services, rc, body).await,
+        "ListKeyPolicies" => execute::<ops::ListKeyPolicies>(services, rc, body).await,
+        "TagResource" => execute::<ops::TagResource>(services, rc, body).await,
+        "UntagResource" => execute::<ops::UntagResource>(services, rc, body).await,
+        "ListResourceTags" => execute::<ops::ListResourceTags>(services, rc, body).await,
         _ => {
             return Err(WireError::new(
                 "UnknownOperationException",
@@ -90,31 +88,7 @@ pub async fn handle(
             ));
         }
     };
-    result.map_err(|e| {
-        if let KmsError::Internal(detail) = &e {
-            tracing::error!(request_id = %rc.request_id, operation, detail = %detail, "internal error");
-        }
-        e.to_wire()
-    })
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, KmsError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|e| {
-        KmsError::Serialization(if e.is_data() {
-            "Failed to deserialize the request: a member has the wrong type or an invalid value.".into()
-        } else {
-            "Failed to parse the request body as a JSON object.".into()
-        })
-    })
-}
-
-pub(crate) fn encode<T: Serialize>(out: &T) -> Result<Vec<u8>, KmsError> {
-    serde_json::to_vec(out).map_err(|e| KmsError::Internal(e.to_string()))
+    finish(rc, operation, result)
 }
 
 /// Which identifiers a `KeyId` member accepts.
@@ -127,7 +101,7 @@ pub(crate) enum Accepts {
 }
 
 /// A parsed `KeyId`.
-enum KeyRef {
+pub(crate) enum KeyRef {
     /// A key ARN (built from the request's account and region when a bare id was passed).
     Key { arn: String },
     /// An alias, by name, in an account.
@@ -150,185 +124,163 @@ fn invalid_key_id(v: &str) -> KmsError {
     KmsError::NotFound(format!("Invalid keyId '{v}'"))
 }
 
-impl Cx<'_> {
-    fn parse_key_ref(&self, v: &str, accepts: Accepts) -> Result<KeyRef, KmsError> {
-        if v.starts_with("arn:") {
-            let arn = kinko_core::arn::Arn::parse(v).ok_or_else(|| invalid_key_id(v))?;
-            if arn.service != "kms" {
-                return Err(invalid_key_id(v));
-            }
-            if arn.region != self.region() {
-                return Err(KmsError::NotFound(format!("Invalid arn {}", arn.region)));
-            }
-            if let Some(id) = arn.resource.strip_prefix("key/") {
-                if !valid_key_id(id) {
-                    return Err(invalid_key_id(id));
-                }
-                return Ok(KeyRef::Key {
-                    arn: kms::key_arn(arn.region, arn.account_id, id),
-                });
-            }
-            if arn.resource.starts_with("alias/") && accepts == Accepts::KeyOrAlias {
-                return Ok(KeyRef::Alias {
-                    account: arn.account_id.to_owned(),
-                    name: arn.resource.to_owned(),
-                });
-            }
+/// Reads a `KeyId` of a request made by `account` in `region`: a key id or alias name means the
+/// caller's account, another account's key or alias is named by ARN.
+pub(crate) fn parse_key_ref(
+    account: &str,
+    region: &str,
+    v: &str,
+    accepts: Accepts,
+) -> Result<KeyRef, KmsError> {
+    if v.starts_with("arn:") {
+        let arn = kinko_core::arn::Arn::parse(v).ok_or_else(|| invalid_key_id(v))?;
+        if arn.service != "kms" {
             return Err(invalid_key_id(v));
         }
-        if v.starts_with("alias/") {
-            if accepts == Accepts::KeyOrAlias {
-                return Ok(KeyRef::Alias {
-                    account: self.account().to_owned(),
-                    name: v.to_owned(),
-                });
+        if arn.region != region {
+            return Err(KmsError::NotFound(format!("Invalid arn {}", arn.region)));
+        }
+        if let Some(id) = arn.resource.strip_prefix("key/") {
+            if !valid_key_id(id) {
+                return Err(invalid_key_id(id));
             }
-            return Err(invalid_key_id(v));
+            return Ok(KeyRef::Key {
+                arn: kms::key_arn(arn.region, arn.account_id, id),
+            });
         }
-        if !valid_key_id(v) {
-            return Err(invalid_key_id(v));
+        if arn.resource.starts_with("alias/") && accepts == Accepts::KeyOrAlias {
+            return Ok(KeyRef::Alias {
+                account: arn.account_id.to_owned(),
+                name: arn.resource.to_owned(),
+            });
         }
-        Ok(KeyRef::Key {
-            arn: kms::key_arn(self.region(), self.account(), v),
-        })
+        return Err(invalid_key_id(v));
+    }
+    if v.starts_with("alias/") {
+        if accepts == Accepts::KeyOrAlias {
+            return Ok(KeyRef::Alias {
+                account: account.to_owned(),
+                name: v.to_owned(),
+            });
+        }
+        return Err(invalid_key_id(v));
+    }
+    if !valid_key_id(v) {
+        return Err(invalid_key_id(v));
+    }
+    Ok(KeyRef::Key {
+        arn: kms::key_arn(region, account, v),
+    })
+}
+
+/// What a `KeyId` names, as [`resolve_key`] finds it: nothing is changed.
+pub(crate) enum Found {
+    /// An existing key.
+    Key(KmsKey),
+    /// The AWS managed key `alias/aws/secretsmanager` names before the account's first use of it:
+    /// made but not stored. It is authorized as the key it will be, and the operation's work
+    /// stores it ([`Found::into_key`]).
+    NewAwsManaged(KmsKey),
+    /// Nothing by that name: the ARN it would have (a key or alias ARN) and that ARN's account,
+    /// authorized on identity policies, then answered with `error`.
+    Missing {
+        arn: String,
+        account: String,
+        error: KmsError,
+    },
+}
+
+impl Found {
+    fn missing(arn: String, error: KmsError) -> Self {
+        let account = kinko_core::arn::Arn::parse(&arn)
+            .map(|a| a.account_id.to_owned())
+            .unwrap_or_default();
+        Found::Missing { arn, account, error }
     }
 
-    /// The key a `KeyId` names, or the not-found error to give and the ARN it would have had.
-    async fn lookup(
-        &self,
-        v: &str,
-        accepts: Accepts,
-    ) -> Result<Result<KmsKey, (KmsError, String)>, KmsError> {
-        let store = &self.services.store;
-        Ok(match self.parse_key_ref(v, accepts)? {
-            KeyRef::Key { arn } => match store.kms_key(&arn).await? {
-                Some(k) => Ok(k),
-                None => Err((KmsError::NotFound(format!("Key '{arn}' does not exist")), arn)),
-            },
-            KeyRef::Alias { account, name } => {
-                let alias_arn = kms::alias_arn(self.region(), &account, &name);
-                if name == kms::SECRETSMANAGER_ALIAS && account == self.account() {
-                    return Ok(Ok(self
-                        .services
-                        .keyring
-                        .secretsmanager_default_key(&account, self.region())
-                        .await
-                        .map_err(KmsError::from)?));
-                }
-                let not_found = || {
-                    (
-                        KmsError::NotFound(format!("Alias {alias_arn} is not found.")),
-                        alias_arn.clone(),
+    /// The key, when it exists (or is the AWS managed key its first use creates).
+    pub fn key(&self) -> Option<&KmsKey> {
+        match self {
+            Found::Key(k) | Found::NewAwsManaged(k) => Some(k),
+            Found::Missing { .. } => None,
+        }
+    }
+
+    /// The key to work on, once authorized: stores the AWS managed key its first use creates (a
+    /// concurrent creation is a conflict: the operation is retried and finds theirs), and answers
+    /// a missing key with its not-found error.
+    pub async fn into_key(self, cx: &Cx<'_>) -> Result<KmsKey, KmsError> {
+        match self {
+            Found::Key(k) => Ok(k),
+            Found::NewAwsManaged(k) => {
+                cx.services
+                    .keyring
+                    .create_secretsmanager_default_key(k.clone())
+                    .await?;
+                Ok(k)
+            }
+            Found::Missing { error, .. } => Err(error),
+        }
+    }
+}
+
+/// Finds the key a parsed `KeyId` names, in the request's region.
+pub(crate) async fn find(cx: &Cx<'_>, key_ref: KeyRef) -> Result<Found, KmsError> {
+    let store = &cx.services.store;
+    Ok(match key_ref {
+        KeyRef::Key { arn } => match store.kms_key(&arn).await? {
+            Some(k) => Found::Key(k),
+            None => {
+                let error = KmsError::NotFound(format!("Key '{arn}' does not exist"));
+                Found::missing(arn, error)
+            }
+        },
+        KeyRef::Alias { account, name } => {
+            let target = store.kms_alias_target(&account, cx.region(), &name).await?;
+            let key = match &target {
+                Some(arn) => store.kms_key(arn).await?,
+                None => None,
+            };
+            match key {
+                Some(k) => Found::Key(k),
+                // AWS creates an AWS managed key the first time its alias is used.
+                None if target.is_none() && name == kms::SECRETSMANAGER_ALIAS && account == cx.account() => {
+                    Found::NewAwsManaged(
+                        cx.services
+                            .keyring
+                            .new_secretsmanager_default_key(&account, cx.region()),
                     )
-                };
-                match store.kms_alias_target(&account, self.region(), &name).await? {
-                    None => Err(not_found()),
-                    Some(target) => store.kms_key(&target).await?.ok_or_else(not_found),
+                }
+                None => {
+                    let alias_arn = kms::alias_arn(cx.region(), &account, &name);
+                    let error = KmsError::NotFound(format!("Alias {alias_arn} is not found."));
+                    Found::missing(alias_arn, error)
                 }
             }
-        })
-    }
-
-    /// Resolves a `KeyId` and authorizes `action` on the key it names, with the key's policy and
-    /// these condition keys. Unknown keys are authorized on identity policies only, then not found.
-    pub async fn key(
-        &self,
-        v: &str,
-        accepts: Accepts,
-        action: &str,
-        conditions: &[(String, String)],
-    ) -> Result<KmsKey, KmsError> {
-        match self.lookup(v, accepts).await? {
-            Ok(key) => {
-                self.authorize_key(action, &key, conditions, &[]).await?;
-                Ok(key)
-            }
-            Err((not_found, arn)) => {
-                let account = kinko_core::arn::Arn::parse(&arn)
-                    .map(|a| a.account_id.to_owned())
-                    .unwrap_or_default();
-                self.authorize_identity(
-                    action,
-                    Resource::Arn {
-                        arn: &arn,
-                        account_id: &account,
-                    },
-                    conditions,
-                    &[],
-                )
-                .await?;
-                Err(not_found)
-            }
         }
-    }
+    })
+}
 
-    /// Authorizes `action` on `key` under its key policy.
-    pub async fn authorize_key(
-        &self,
-        action: &str,
-        key: &KmsKey,
-        conditions: &[(String, String)],
-        request_tags: &[(String, String)],
-    ) -> Result<(), KmsError> {
-        let conditions = conditions.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        self.authorize_key_with(action, key, conditions, request_tags)
-            .await
-    }
+/// Finds the key a `KeyId` names; a malformed `KeyId` is answered at once.
+pub(crate) async fn resolve_key(
+    cx: &Cx<'_>,
+    key_id: Option<&str>,
+    accepts: Accepts,
+) -> Result<Found, KmsError> {
+    let key_ref = parse_key_ref(cx.account(), cx.region(), key_id.unwrap_or_default(), accepts)?;
+    find(cx, key_ref).await
+}
 
-    /// [`Self::authorize_key`] with borrowed condition keys and values.
-    pub async fn authorize_key_with<'c>(
-        &self,
-        action: &str,
-        key: &KmsKey,
-        conditions: impl Iterator<Item = (&'c str, &'c str)>,
-        request_tags: &[(String, String)],
-    ) -> Result<(), KmsError> {
-        let mut check = Check::new(
-            action,
-            Resource::Arn {
-                arn: &key.arn,
-                account_id: &key.account_id,
-            },
-        )
-        .policy(ResourcePolicy::Key(Bound {
-            document: &key.policy,
-            principals: &key.policy_principals,
-        }))
-        .tags(None, &key.tags)
-        .request_tags(request_tags);
-        let (k, v) = self.base_condition();
-        check = check.condition(k, v);
-        for (k, v) in KEY_CONDITIONS {
-            check = check.condition(k, v);
-        }
-        for (k, v) in conditions {
-            check = check.condition(k, v);
-        }
-        Ok(authz::check(self.services, self.rc, &check).await?)
-    }
-
-    /// Authorizes `action` on identity policies alone (`"*"` for CreateKey, ListKeys, ListAliases,
-    /// GenerateRandom; alias ARNs; keys that don't exist).
-    pub async fn authorize_identity(
-        &self,
-        action: &str,
-        resource: Resource<'_>,
-        conditions: &[(String, String)],
-        request_tags: &[(String, String)],
-    ) -> Result<(), KmsError> {
-        let (k, v) = self.base_condition();
-        let mut check = Check::new(action, resource)
-            .request_tags(request_tags)
-            .condition(k, v);
-        for (k, v) in conditions {
-            check = check.condition(k, v.as_str());
-        }
-        Ok(authz::check(self.services, self.rc, &check).await?)
-    }
-
-    /// `kms:CallerAccount`, which every request has.
-    fn base_condition(&self) -> (&'static str, &str) {
-        ("kms:CallerAccount", self.account())
+/// Finds the key a `KeyId` names, keeping a malformed `KeyId`'s error for the operation to give
+/// after the checks that come before it (an alias target after the alias's own check).
+pub(crate) async fn resolve_key_later(
+    cx: &Cx<'_>,
+    key_id: Option<&str>,
+    accepts: Accepts,
+) -> Result<Result<Found, KmsError>, KmsError> {
+    match parse_key_ref(cx.account(), cx.region(), key_id.unwrap_or_default(), accepts) {
+        Ok(key_ref) => Ok(Ok(find(cx, key_ref).await?)),
+        Err(e) => Ok(Err(e)),
     }
 }
 
@@ -339,14 +291,86 @@ const KEY_CONDITIONS: [(&str, &str); 3] = [
     ("kms:KeyOrigin", "AWS_KMS"),
 ];
 
-/// `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys` for a request's context.
-pub(crate) fn context_conditions(context: &EncryptionContext) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(context.len() * 2);
-    for (k, v) in context {
-        out.push((format!("kms:EncryptionContext:{k}"), v.clone()));
-        out.push(("kms:EncryptionContextKeys".into(), k.clone()));
+/// The check of `action` on an existing key, for a caller of `caller_account`: the key's ARN, its
+/// key policy with its bound principals, its tags, `kms:CallerAccount`, `kms:KeySpec`,
+/// `kms:KeyUsage`, `kms:KeyOrigin`, and whether it is AWS managed. Every KMS operation and
+/// [`Via`] check a key with this.
+pub(crate) fn key_check<'a>(caller_account: &'a str, action: &'a str, key: &'a KmsKey) -> Check<'a> {
+    let mut check = Check::new(
+        action,
+        Resource::Arn {
+            arn: &key.arn,
+            account_id: &key.account_id,
+        },
+    )
+    .policy(ResourcePolicy::Key(Bound {
+        document: &key.policy,
+        principals: &key.policy_principals,
+    }))
+    .tags(None, &key.tags)
+    .facts(Facts {
+        aws_managed_key: key.key_manager == KeyManager::Aws,
+        ..Facts::default()
+    })
+    .condition("kms:CallerAccount", caller_account);
+    for (k, v) in KEY_CONDITIONS {
+        check = check.condition(k, v);
     }
-    out
+    check
+}
+
+/// The check of `action` on identity policies alone: `"*"` (CreateKey, ListKeys, ListAliases,
+/// GenerateRandom), an alias ARN, or a key that doesn't exist.
+pub(crate) fn identity_check<'a>(cx: &'a Cx<'_>, action: &'a str, resource: Resource<'a>) -> Check<'a> {
+    Check::new(action, resource).condition("kms:CallerAccount", cx.account())
+}
+
+/// The check of `action` on what a `KeyId` names: [`key_check`] on a key, identity policies on the
+/// ARN of one that doesn't exist.
+pub(crate) fn found_check<'a>(cx: &'a Cx<'_>, action: &'a str, found: &'a Found) -> Check<'a> {
+    match found {
+        Found::Key(k) | Found::NewAwsManaged(k) => key_check(cx.account(), action, k),
+        Found::Missing { arn, account, .. } => identity_check(
+            cx,
+            action,
+            Resource::Arn {
+                arn,
+                account_id: account,
+            },
+        ),
+    }
+}
+
+/// No encryption context: the same as an empty one.
+pub(crate) static NO_CONTEXT: EncryptionContext = EncryptionContext::new();
+
+/// The `kms:EncryptionContext:<k>` condition key names of a request's encryption context, made
+/// once so that its checks borrow them ([`with_context`]).
+pub(crate) fn context_names(context: &EncryptionContext) -> Vec<String> {
+    context
+        .keys()
+        .map(|k| format!("kms:EncryptionContext:{k}"))
+        .collect()
+}
+
+/// Adds `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys` for each pair of `context`;
+/// `names` are its [`context_names`].
+pub(crate) fn with_context<'a>(
+    mut check: Check<'a>,
+    context: &'a EncryptionContext,
+    names: &'a [String],
+) -> Check<'a> {
+    for ((k, v), name) in context.iter().zip(names) {
+        check = check
+            .condition(name.as_str(), v.as_str())
+            .condition("kms:EncryptionContextKeys", k.as_str());
+    }
+    check
+}
+
+/// `"true"` or `"false"`, as a condition value.
+pub(crate) fn bool_value(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// Cryptographic operations need an enabled key.
@@ -370,40 +394,57 @@ pub(crate) fn pending_deletion(key: &KmsKey) -> KmsError {
     KmsError::InvalidState(format!("{} is pending deletion.", key.arn))
 }
 
-/// AWS managed keys can't be changed by customers (their key policies grant nobody management
-/// actions; this keeps the root user, whom policies don't restrict, out too).
-pub(crate) fn customer_managed(key: &KmsKey, action: &str, cx: &Cx<'_>) -> Result<(), KmsError> {
-    match key.key_manager {
-        KeyManager::Customer => Ok(()),
-        KeyManager::Aws => Err(KmsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {} because no resource-based policy allows the {action} action",
-            cx.rc.principal.arn, key.arn
-        ))),
+/// Writes a changed key based on the revision it was read at. A lost race is a conflict, which
+/// makes the operation retry from a fresh read.
+pub(crate) async fn write_key(cx: &Cx<'_>, key: KmsKey) -> Result<(), KmsError> {
+    Ok(cx.services.store.update_kms_key(key).await?)
+}
+
+impl ServiceError for KmsError {
+    fn access_denied(message: String) -> Self {
+        KmsError::AccessDenied(message)
+    }
+
+    /// KMS answers every refusal of a named rule (a management action on an AWS managed key, a
+    /// ciphertext whose key doesn't exist) as `AccessDeniedException` with the rule's message.
+    fn refused(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::AwsManagedKey { .. }
+            | Refusal::UnknownCiphertextKey
+            | Refusal::SessionTokenCallsIam
+            | Refusal::SessionTokenCallsSts { .. }
+            | Refusal::RootAssumesRole
+            | Refusal::DefaultKeyCrossAccount
+            | Refusal::NotManagementAccount => KmsError::AccessDenied(refusal.message()),
+        }
+    }
+
+    fn internal(detail: String) -> Self {
+        KmsError::Internal(detail)
+    }
+
+    fn serialization(message: String) -> Self {
+        KmsError::Serialization(message)
+    }
+
+    fn is_conflict(&self) -> bool {
+        matches!(self, KmsError::Conflict)
+    }
+
+    fn internal_detail(&self) -> Option<&str> {
+        match self {
+            KmsError::Internal(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn to_wire(&self) -> WireError {
+        KmsError::to_wire(self)
     }
 }
 
-/// Reads a key, changes it with `change` and writes it back based on its revision, retrying lost
-/// races from a fresh read (authorizing again each time). Returns the key as written.
-pub(crate) async fn update_key(
-    cx: &Cx<'_>,
-    key_id: &str,
-    action: &str,
-    conditions: &[(String, String)],
-    mut change: impl FnMut(&mut KmsKey) -> Result<(), KmsError>,
-) -> Result<KmsKey, KmsError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let mut key = cx.key(key_id, Accepts::KeyOnly, action, conditions).await?;
-        change(&mut key)?;
-        match cx.services.store.update_kms_key(key.clone()).await {
-            Ok(()) => {
-                key.revision += 1;
-                return Ok(key);
-            }
-            Err(kinko_core::store::StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+impl From<AuthzError> for KmsError {
+    fn from(e: AuthzError) -> Self {
+        crate::operation::authz_error(e)
     }
-    Err(KmsError::Internal(
-        "too many conflicting concurrent changes".into(),
-    ))
 }

@@ -71,16 +71,14 @@ pub(crate) fn symmetric_algorithm(alg: Option<&str>) -> Result<(), KmsError> {
 
 /// `kms:RequestAlias`: the alias name a request names its key by (as an alias name or alias
 /// ARN), for cryptographic operations and DescribeKey. Absent when the key is named otherwise.
-pub(crate) fn request_alias(key_id: Option<&str>) -> Option<(String, String)> {
+pub(crate) fn request_alias(key_id: Option<&str>) -> Option<&str> {
     let v = key_id?;
-    let name = if v.starts_with("alias/") {
-        v
-    } else {
-        kinko_core::arn::Arn::parse(v)
-            .filter(|a| a.service == "kms" && a.resource.starts_with("alias/"))?
-            .resource
-    };
-    Some(("kms:RequestAlias".into(), name.to_owned()))
+    if v.starts_with("alias/") {
+        return Some(v);
+    }
+    kinko_core::arn::Arn::parse(v)
+        .filter(|a| a.service == "kms" && a.resource.starts_with("alias/"))
+        .map(|a| a.resource)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -197,31 +195,6 @@ pub(crate) fn check_policy(doc: &str) -> Result<(), KmsError> {
             }
             other => KmsError::MalformedPolicyDocument(other.to_string()),
         })
-}
-
-/// The `AWS` principals a (parsed) key policy names, in `Principal` and `NotPrincipal`.
-pub(crate) fn aws_principals(doc: &str) -> Vec<String> {
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(doc) else {
-        return vec![];
-    };
-    let statements = match &json["Statement"] {
-        serde_json::Value::Array(a) => a.iter().collect(),
-        one @ serde_json::Value::Object(_) => vec![one],
-        _ => vec![],
-    };
-    let mut out = Vec::new();
-    for st in statements {
-        for field in ["Principal", "NotPrincipal"] {
-            match st.get(field).and_then(|p| p.get("AWS")) {
-                Some(serde_json::Value::String(s)) => out.push(s.clone()),
-                Some(serde_json::Value::Array(a)) => {
-                    out.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned)));
-                }
-                _ => {}
-            }
-        }
-    }
-    out
 }
 
 /// The `Policy` member: 1 to 131072 characters of `[\u0009\u000A\u000D\u0020-\u00FF]`.

@@ -1,11 +1,12 @@
 //! KMS as another service calls it on its caller's behalf: Secrets Manager's data keys.
 //!
-//! Every call is authorized as the caller — their principal, session, tags and account — against
-//! the key's policy and the caller's IAM policies, with `kms:ViaService` set to
-//! `<service>.<region>.amazonaws.com`, just as AWS KMS sees a request that Secrets Manager makes for
-//! its caller. Direct KMS requests never carry `kms:ViaService`, so a key policy that allows a key
-//! only through Secrets Manager can't be used directly. Authorization comes before the key state,
-//! as in KMS itself.
+//! Every call is authorized as the caller — their principal, session, tags and account — through
+//! the one authorization path ([`Cx::authorize`]) with the check a direct KMS request on the key
+//! makes ([`super::key_check`]: the key policy, the caller's IAM policies, the access rules) and
+//! `kms:ViaService` set to `<service>.<region>.amazonaws.com`, just as AWS KMS sees a request that
+//! Secrets Manager makes for its caller. Direct KMS requests never carry `kms:ViaService`, so a
+//! key policy that allows a key only through Secrets Manager can't be used directly.
+//! Authorization comes before the key state, as in KMS itself.
 //!
 //! Each GenerateDataKey, Encrypt and Decrypt, allowed, denied or failed, is noted in the request's
 //! [`crate::KmsCalls`] for the audit log, as AWS records it in CloudTrail: `kms.amazonaws.com`, the
@@ -18,12 +19,16 @@ use kinko_crypto::Key256;
 use kinko_crypto::blob::EncryptionContext;
 use zeroize::Zeroizing;
 
-use super::{Accepts, Cx, KmsError, model, usable};
-use crate::{KmsCall, KmsOperation, RequestContext, Services};
+use super::{
+    Accepts, Found, KmsError, context_names, find, key_check, model, parse_key_ref, usable, with_context,
+};
+use crate::operation::Cx;
+use crate::{KmsCall, KmsOperation};
 
 /// KMS for one request another service serves.
 pub struct Via<'a> {
-    cx: Cx<'a>,
+    /// The other service's operation: its caller, authorized through the one authorization path.
+    cx: &'a Cx<'a>,
     /// `kms:ViaService`.
     service: String,
     /// The audit records' `invokedBy`.
@@ -31,26 +36,29 @@ pub struct Via<'a> {
 }
 
 impl<'a> Via<'a> {
-    /// Secrets Manager in the request's region.
-    pub fn secretsmanager(services: &'a Services, rc: &'a RequestContext) -> Self {
+    /// Secrets Manager, serving `cx`, in the request's region.
+    pub fn secretsmanager(cx: &'a Cx<'a>) -> Self {
         Via {
-            service: format!("secretsmanager.{}.amazonaws.com", rc.region),
+            service: format!("secretsmanager.{}.amazonaws.com", cx.region()),
             invoked_by: "secretsmanager.amazonaws.com",
-            cx: Cx { services, rc },
+            cx,
         }
     }
 
     /// Whether `key_ref` has the form of a key id, key ARN, alias name or alias ARN in this region.
     pub fn well_formed(&self, key_ref: &str) -> bool {
-        self.cx.parse_key_ref(key_ref, Accepts::KeyOrAlias).is_ok()
+        parse_key_ref(self.cx.account(), self.cx.region(), key_ref, Accepts::KeyOrAlias).is_ok()
     }
 
     /// The key a `KmsKeyId` names, resolved as KMS resolves it for the caller: a key id or alias
-    /// name means the caller's account (so another account's key must be named by ARN).
+    /// name means the caller's account (so another account's key must be named by ARN). The AWS
+    /// managed `alias/aws/secretsmanager` key is created on first use.
     pub async fn key(&self, key_ref: &str) -> Result<KmsKey, KmsError> {
-        match self.cx.lookup(key_ref, Accepts::KeyOrAlias).await? {
-            Ok(key) => Ok(key),
-            Err((not_found, _)) => Err(not_found),
+        let parsed = parse_key_ref(self.cx.account(), self.cx.region(), key_ref, Accepts::KeyOrAlias)?;
+        match find(self.cx, parsed).await? {
+            Found::Key(key) => Ok(key),
+            Found::NewAwsManaged(_) => self.secretsmanager_default_key().await,
+            Found::Missing { error, .. } => Err(error),
         }
     }
 
@@ -74,31 +82,22 @@ impl<'a> Via<'a> {
             .await?)
     }
 
-    /// Authorizes `action` (`kms:Decrypt`, ...) on `key` for the caller through this service.
+    /// Authorizes `action` (`kms:Decrypt`, ...) on `key` for the caller through this service: the
+    /// check a direct request makes ([`key_check`], the encryption context), with
+    /// `kms:ViaService`.
     pub async fn authorize(
         &self,
         action: &str,
         key: &KmsKey,
         context: &EncryptionContext,
     ) -> Result<(), KmsError> {
-        // The same keys, in the same order, as `context_conditions` and the direct operations give,
-        // borrowing all but the `kms:EncryptionContext:<k>` names.
-        let names: Vec<String> = context
-            .keys()
-            .map(|k| format!("kms:EncryptionContext:{k}"))
-            .collect();
-        let pairs = context.iter().zip(&names).flat_map(|((k, v), name)| {
-            [
-                (name.as_str(), v.as_str()),
-                ("kms:EncryptionContextKeys", k.as_str()),
-            ]
-        });
-        let algorithm = matches!(action, "kms:Encrypt" | "kms:Decrypt")
-            .then_some(("kms:EncryptionAlgorithm", model::SYMMETRIC_DEFAULT));
-        let conditions = pairs
-            .chain(std::iter::once(("kms:ViaService", self.service.as_str())))
-            .chain(algorithm);
-        self.cx.authorize_key_with(action, key, conditions, &[]).await
+        let names = context_names(context);
+        let mut check = with_context(key_check(self.cx.account(), action, key), context, &names)
+            .condition("kms:ViaService", self.service.as_str());
+        if matches!(action, "kms:Encrypt" | "kms:Decrypt") {
+            check = check.condition("kms:EncryptionAlgorithm", model::SYMMETRIC_DEFAULT);
+        }
+        Ok(self.cx.authorize(&check).await?)
     }
 
     /// GenerateDataKey (AES_256): a fresh data key and its ciphertext blob under `key`.
@@ -107,7 +106,7 @@ impl<'a> Via<'a> {
         key: &KmsKey,
         context: &EncryptionContext,
     ) -> Result<(Key256, Vec<u8>), KmsError> {
-        let time = self.cx.services.clock.now();
+        let time = self.cx.now();
         let result = async {
             self.authorize("kms:GenerateDataKey", key, context).await?;
             usable(key)?;
@@ -131,7 +130,7 @@ impl<'a> Via<'a> {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsError> {
-        let time = self.cx.services.clock.now();
+        let time = self.cx.now();
         let result = async {
             self.authorize("kms:Encrypt", key, context).await?;
             usable(key)?;
@@ -154,7 +153,7 @@ impl<'a> Via<'a> {
         ciphertext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let time = self.cx.services.clock.now();
+        let time = self.cx.now();
         let result = async {
             self.authorize("kms:Decrypt", key, context).await?;
             usable(key)?;

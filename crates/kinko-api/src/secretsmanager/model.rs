@@ -154,7 +154,7 @@ fn decrypt_error(e: KmsError) -> SmError {
 /// The KMS key a `KmsKeyId` names, as KMS resolves it for the caller. A malformed identifier is an
 /// InvalidParameterException, as in AWS.
 pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
-    let via = Via::secretsmanager(cx.services, cx.rc);
+    let via = Via::secretsmanager(cx);
     if !via.well_formed(key_ref) {
         return Err(SmError::InvalidParameter(
             "The operation failed because of an invalid KMS key: Invalid keyId".into(),
@@ -166,7 +166,7 @@ pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
 /// The key new versions of `secret` are sealed under: its KmsKeyId, or the AWS managed key.
 pub async fn sealing_key(cx: &Cx<'_>, secret: &Secret) -> Result<KmsKey, SmError> {
     match secret.kms_key_id.as_deref() {
-        None => Via::secretsmanager(cx.services, cx.rc)
+        None => Via::secretsmanager(cx)
             .secretsmanager_default_key()
             .await
             .map_err(encrypt_error),
@@ -178,7 +178,7 @@ pub async fn sealing_key(cx: &Cx<'_>, secret: &Secret) -> Result<KmsKey, SmError
 /// GenerateDataKey and Decrypt as the caller, so a key the caller can't use fails the request now
 /// rather than every later write or read.
 pub async fn validate_key_access(cx: &Cx<'_>, key: &KmsKey, secret_arn: &str) -> Result<(), SmError> {
-    let via = Via::secretsmanager(cx.services, cx.rc);
+    let via = Via::secretsmanager(cx);
     let ctx = context(secret_arn, VALIDATE_KEY_ACCESS);
     let (_, blob) = via.generate_data_key(key, &ctx).await.map_err(encrypt_error)?;
     via.decrypt(key, &blob, &ctx).await.map_err(encrypt_error)?;
@@ -195,7 +195,7 @@ pub async fn seal_value(
     plaintext: &[u8],
 ) -> Result<(SealedValue, String), SmError> {
     let key = sealing_key(cx, secret).await?;
-    let (data_key, encrypted_data_key) = Via::secretsmanager(cx.services, cx.rc)
+    let (data_key, encrypted_data_key) = Via::secretsmanager(cx)
         .generate_data_key(&key, &context(&secret.arn, version_id))
         .await
         .map_err(encrypt_error)?;
@@ -234,7 +234,7 @@ pub async fn open_value(
     version: &Version,
 ) -> Result<Zeroizing<Vec<u8>>, SmError> {
     let sealed = sealed(cx, secret, version).await?;
-    let via = Via::secretsmanager(cx.services, cx.rc);
+    let via = Via::secretsmanager(cx);
     let key = via
         .key_by_arn(&version_key_arn(cx, secret, version).await?)
         .await
@@ -268,7 +268,7 @@ pub async fn reencrypt_labelled(
     secret: &mut Secret,
     key: &KmsKey,
 ) -> Result<Vec<(String, SealedValue)>, SmError> {
-    let via = Via::secretsmanager(cx.services, cx.rc);
+    let via = Via::secretsmanager(cx);
     let probe = context(&secret.arn, VALIDATE_KEY_ACCESS);
     match via.authorize("kms:Encrypt", key, &probe).await {
         Ok(()) => {}

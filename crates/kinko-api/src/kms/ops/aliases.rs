@@ -1,7 +1,8 @@
 //! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 //!
 //! An alias needs permission on the alias itself (identity policies, on the alias ARN) and on the
-//! key it points to (the key policy).
+//! key it points to (the key policy): CreateAlias on the alias and its target, UpdateAlias on the
+//! alias, the key it points to now and the new target, DeleteAlias on the alias and its key.
 
 use kinko_core::kms::{self, KmsAlias, KmsKey};
 use kinko_core::store::StoreError;
@@ -9,9 +10,12 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use super::Empty;
-use crate::authz::Resource;
+use crate::authz::{Check, Resource};
 use crate::kms::model;
-use crate::kms::{Accepts, Cx, KmsError, MAX_ATTEMPTS, decode, encode, not_pending_deletion};
+use crate::kms::{
+    Accepts, Authorization, Cx, Found, Kms, KmsError, Operation, found_check, identity_check, key_check,
+    not_pending_deletion, resolve_key_later,
+};
 
 /// Aliases per key (KMS quotas).
 const MAX_ALIASES_PER_KEY: usize = 50;
@@ -22,6 +26,12 @@ const ALIAS_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
 pub(crate) struct AliasInput {
     alias_name: Option<String>,
     target_key_id: Option<String>,
+}
+
+impl AliasInput {
+    fn name(&self) -> &str {
+        self.alias_name.as_deref().unwrap_or_default()
+    }
 }
 
 fn check_alias_name(v: &mut Violations, name: &Option<String>) {
@@ -48,51 +58,44 @@ fn check_alias_rules(name: &str) -> Result<(), KmsError> {
     Ok(())
 }
 
-fn validate(i: &AliasInput, needs_target: bool) -> Result<(&str, &str), KmsError> {
+fn validate(i: &AliasInput, needs_target: bool) -> Result<(), KmsError> {
     let mut v = Violations::new();
     check_alias_name(&mut v, &i.alias_name);
     if needs_target {
         model::check_key_id(&mut v, "targetKeyId", &i.target_key_id);
     }
     model::violations(v)?;
-    let name = i.alias_name.as_deref().unwrap_or_default();
-    check_alias_rules(name)?;
-    Ok((name, i.target_key_id.as_deref().unwrap_or_default()))
+    check_alias_rules(i.name())
 }
 
-impl Cx<'_> {
-    fn alias_arn(&self, name: &str) -> String {
-        kms::alias_arn(self.region(), self.account(), name)
-    }
+/// The alias `name` of the caller's account and the account's aliases.
+async fn aliases(cx: &Cx<'_>, name: &str) -> Result<(Option<KmsAlias>, Vec<KmsAlias>), KmsError> {
+    let all = cx
+        .services
+        .store
+        .list_kms_aliases(cx.account(), cx.region())
+        .await?;
+    Ok((all.iter().find(|a| a.alias_name == name).cloned(), all))
+}
 
-    async fn authorize_alias(&self, action: &str, name: &str) -> Result<(), KmsError> {
-        let arn = self.alias_arn(name);
-        self.authorize_identity(
-            action,
-            Resource::Arn {
-                arn: &arn,
-                account_id: self.account(),
-            },
-            &[],
-            &[],
-        )
-        .await
-    }
+/// The check of `action` on the alias `arn` of the caller's account (identity policies).
+fn alias_check<'a>(cx: &'a Cx<'_>, arn: &'a str) -> Check<'a> {
+    identity_check(
+        cx,
+        cx.action,
+        Resource::Arn {
+            arn,
+            account_id: cx.account(),
+        },
+    )
+}
 
-    /// The alias `name` of the caller's account, if it exists.
-    async fn find_alias(&self, name: &str) -> Result<Option<KmsAlias>, KmsError> {
-        Ok(self
-            .services
-            .store
-            .list_kms_aliases(self.account(), self.region())
-            .await?
-            .into_iter()
-            .find(|a| a.alias_name == name))
-    }
+fn alias_not_found(alias_arn: &str) -> KmsError {
+    KmsError::NotFound(format!("Alias {alias_arn} is not found."))
+}
 
-    fn alias_not_found(&self, name: &str) -> KmsError {
-        KmsError::NotFound(format!("Alias {} is not found.", self.alias_arn(name)))
-    }
+fn already_exists(alias_arn: &str) -> KmsError {
+    KmsError::AlreadyExists(format!("An alias with the name {alias_arn} already exists"))
 }
 
 /// The target of an alias must be a key of the caller's account and region.
@@ -101,38 +104,6 @@ fn same_account(cx: &Cx<'_>, key: &KmsKey, target: &str) -> Result<(), KmsError>
         Ok(())
     } else {
         Err(KmsError::NotFound(format!("Invalid keyId '{target}'")))
-    }
-}
-
-pub(crate) async fn create_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: AliasInput = decode(body)?;
-    let (name, target) = validate(&i, true)?;
-    cx.authorize_alias("kms:CreateAlias", name).await?;
-    let key = cx.key(target, Accepts::KeyOnly, "kms:CreateAlias", &[]).await?;
-    same_account(cx, &key, target)?;
-    not_pending_deletion(&key)?;
-    let aliases = cx
-        .services
-        .store
-        .list_kms_aliases(cx.account(), cx.region())
-        .await?;
-    if aliases.iter().any(|a| a.alias_name == name) {
-        return Err(already_exists(cx, name));
-    }
-    alias_quota(&aliases, &key)?;
-    let now = cx.services.clock.now();
-    let alias = KmsAlias {
-        account_id: cx.account().to_owned(),
-        region: cx.region().to_owned(),
-        alias_name: name.to_owned(),
-        target_arn: key.arn.clone(),
-        creation_date: now,
-        last_updated_date: now,
-    };
-    match cx.services.store.create_kms_alias(alias).await {
-        Ok(()) => encode(&Empty {}),
-        Err(StoreError::Conflict) => Err(already_exists(cx, name)),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -147,69 +118,211 @@ fn alias_quota(aliases: &[KmsAlias], key: &KmsKey) -> Result<(), KmsError> {
     Ok(())
 }
 
-fn already_exists(cx: &Cx<'_>, name: &str) -> KmsError {
-    KmsError::AlreadyExists(format!(
-        "An alias with the name {} already exists",
-        cx.alias_arn(name)
-    ))
+/// What an alias operation works on.
+pub(crate) struct AliasFound {
+    /// The alias's ARN in the caller's account.
+    arn: String,
+    /// The alias, if it exists.
+    alias: Option<KmsAlias>,
+    /// Every alias of the caller's account and region.
+    aliases: Vec<KmsAlias>,
+    /// The key the alias points to now (UpdateAlias, DeleteAlias).
+    current: Option<KmsKey>,
 }
 
-pub(crate) async fn update_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: AliasInput = decode(body)?;
-    let (name, target) = validate(&i, true)?;
-    cx.authorize_alias("kms:UpdateAlias", name).await?;
-    for _ in 0..MAX_ATTEMPTS {
-        let aliases = cx
+impl AliasFound {
+    async fn resolve(cx: &Cx<'_>, i: &AliasInput, with_current: bool) -> Result<AliasFound, KmsError> {
+        let name = i.name();
+        let (alias, aliases) = aliases(cx, name).await?;
+        let current = match &alias {
+            Some(a) if with_current => cx.services.store.kms_key(&a.target_arn).await?,
+            _ => None,
+        };
+        Ok(AliasFound {
+            arn: kms::alias_arn(cx.region(), cx.account(), name),
+            alias,
+            aliases,
+            current,
+        })
+    }
+}
+
+/// What CreateAlias and UpdateAlias work on: the alias and the key `TargetKeyId` names.
+pub(crate) struct Retarget {
+    found: AliasFound,
+    /// A malformed `TargetKeyId`'s error is given after the alias's check.
+    target: Result<Found, KmsError>,
+}
+
+impl Retarget {
+    async fn resolve(cx: &Cx<'_>, i: &AliasInput, with_current: bool) -> Result<Retarget, KmsError> {
+        Ok(Retarget {
+            found: AliasFound::resolve(cx, i, with_current).await?,
+            target: resolve_key_later(cx, i.target_key_id.as_deref(), Accepts::KeyOnly).await?,
+        })
+    }
+
+    /// The target key, once authorized: a malformed or missing one is answered with its error, as
+    /// is one of another account or pending deletion.
+    async fn key(target: Result<Found, KmsError>, cx: &Cx<'_>, i: &AliasInput) -> Result<KmsKey, KmsError> {
+        let key = target?.into_key(cx).await?;
+        same_account(cx, &key, i.target_key_id.as_deref().unwrap_or_default())?;
+        not_pending_deletion(&key)?;
+        Ok(key)
+    }
+}
+
+pub(crate) struct CreateAlias;
+
+impl Operation for CreateAlias {
+    type Service = Kms;
+    const NAME: &'static str = "CreateAlias";
+    type Input = AliasInput;
+    type Output = Empty;
+    type Resolved = Retarget;
+
+    fn validate(i: &AliasInput) -> Result<(), KmsError> {
+        validate(i, true)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &AliasInput) -> Result<Retarget, KmsError> {
+        Retarget::resolve(cx, i, false).await
+    }
+
+    /// The alias, and the key it is to point to.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a AliasInput,
+        r: &'a Retarget,
+    ) -> Result<Authorization<'a>, KmsError> {
+        let mut authorization = Authorization::of(alias_check(cx, &r.found.arn));
+        if let Ok(target) = &r.target {
+            authorization = authorization.and(found_check(cx, cx.action, target));
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AliasInput, r: Retarget) -> Result<Empty, KmsError> {
+        let key = Retarget::key(r.target, cx, i).await?;
+        let arn = r.found.arn;
+        if r.found.alias.is_some() {
+            return Err(already_exists(&arn));
+        }
+        alias_quota(&r.found.aliases, &key)?;
+        let now = cx.now();
+        let alias = KmsAlias {
+            account_id: cx.account().to_owned(),
+            region: cx.region().to_owned(),
+            alias_name: i.name().to_owned(),
+            target_arn: key.arn,
+            creation_date: now,
+            last_updated_date: now,
+        };
+        match cx.services.store.create_kms_alias(alias).await {
+            Ok(()) => Ok(Empty {}),
+            Err(StoreError::Conflict) => Err(already_exists(&arn)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+pub(crate) struct UpdateAlias;
+
+impl Operation for UpdateAlias {
+    type Service = Kms;
+    const NAME: &'static str = "UpdateAlias";
+    type Input = AliasInput;
+    type Output = Empty;
+    type Resolved = Retarget;
+
+    fn validate(i: &AliasInput) -> Result<(), KmsError> {
+        validate(i, true)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &AliasInput) -> Result<Retarget, KmsError> {
+        Retarget::resolve(cx, i, true).await
+    }
+
+    /// The alias; when it exists, the key it points to now and the new target too.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a AliasInput,
+        r: &'a Retarget,
+    ) -> Result<Authorization<'a>, KmsError> {
+        let mut authorization = Authorization::of(alias_check(cx, &r.found.arn));
+        if r.found.alias.is_some() {
+            if let Some(current) = &r.found.current {
+                authorization = authorization.and(key_check(cx.account(), cx.action, current));
+            }
+            if let Ok(target) = &r.target {
+                authorization = authorization.and(found_check(cx, cx.action, target));
+            }
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AliasInput, r: Retarget) -> Result<Empty, KmsError> {
+        let Some(mut alias) = r.found.alias else {
+            return Err(alias_not_found(&r.found.arn));
+        };
+        let key = Retarget::key(r.target, cx, i).await?;
+        if alias.target_arn != key.arn {
+            alias_quota(&r.found.aliases, &key)?;
+        }
+        alias.target_arn = key.arn;
+        alias.last_updated_date = cx.now();
+        match cx.services.store.update_kms_alias(alias).await? {
+            true => Ok(Empty {}),
+            // Deleted meanwhile: answered from a fresh read.
+            false => Err(KmsError::Conflict),
+        }
+    }
+}
+
+pub(crate) struct DeleteAlias;
+
+impl Operation for DeleteAlias {
+    type Service = Kms;
+    const NAME: &'static str = "DeleteAlias";
+    type Input = AliasInput;
+    type Output = Empty;
+    type Resolved = AliasFound;
+
+    fn validate(i: &AliasInput) -> Result<(), KmsError> {
+        validate(i, false)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &AliasInput) -> Result<AliasFound, KmsError> {
+        AliasFound::resolve(cx, i, true).await
+    }
+
+    /// The alias, and the key it points to.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a AliasInput,
+        f: &'a AliasFound,
+    ) -> Result<Authorization<'a>, KmsError> {
+        let mut authorization = Authorization::of(alias_check(cx, &f.arn));
+        if let Some(current) = &f.current {
+            authorization = authorization.and(key_check(cx.account(), cx.action, current));
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AliasInput, f: AliasFound) -> Result<Empty, KmsError> {
+        if f.alias.is_none() {
+            return Err(alias_not_found(&f.arn));
+        }
+        if cx
             .services
             .store
-            .list_kms_aliases(cx.account(), cx.region())
-            .await?;
-        let Some(mut alias) = aliases.iter().find(|a| a.alias_name == name).cloned() else {
-            return Err(cx.alias_not_found(name));
-        };
-        // Permission on the key the alias points to now, and on the new target.
-        if let Some(old) = cx.services.store.kms_key(&alias.target_arn).await? {
-            cx.authorize_key("kms:UpdateAlias", &old, &[], &[]).await?;
+            .delete_kms_alias(cx.account(), cx.region(), i.name())
+            .await?
+        {
+            Ok(Empty {})
+        } else {
+            Err(alias_not_found(&f.arn))
         }
-        let key = cx.key(target, Accepts::KeyOnly, "kms:UpdateAlias", &[]).await?;
-        same_account(cx, &key, target)?;
-        not_pending_deletion(&key)?;
-        if alias.target_arn != key.arn {
-            alias_quota(&aliases, &key)?;
-        }
-        alias.target_arn = key.arn.clone();
-        alias.last_updated_date = cx.services.clock.now();
-        match cx.services.store.update_kms_alias(alias).await {
-            Ok(true) => return encode(&Empty {}),
-            // Deleted meanwhile: answer from a fresh read.
-            Ok(false) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(KmsError::Internal(
-        "too many conflicting concurrent changes".into(),
-    ))
-}
-
-pub(crate) async fn delete_alias(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: AliasInput = decode(body)?;
-    let (name, _) = validate(&i, false)?;
-    cx.authorize_alias("kms:DeleteAlias", name).await?;
-    let Some(alias) = cx.find_alias(name).await? else {
-        return Err(cx.alias_not_found(name));
-    };
-    if let Some(key) = cx.services.store.kms_key(&alias.target_arn).await? {
-        cx.authorize_key("kms:DeleteAlias", &key, &[], &[]).await?;
-    }
-    if cx
-        .services
-        .store
-        .delete_kms_alias(cx.account(), cx.region(), name)
-        .await?
-    {
-        encode(&Empty {})
-    } else {
-        Err(cx.alias_not_found(name))
     }
 }
 
@@ -233,47 +346,85 @@ struct AliasListEntry {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListAliasesOutput {
+pub(crate) struct ListAliasesOutput {
     aliases: Vec<AliasListEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_marker: Option<String>,
     truncated: bool,
 }
 
-pub(crate) async fn list_aliases(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: ListAliasesInput = decode(body)?;
-    let mut v = Violations::new();
-    v.length("keyId", i.key_id.as_deref(), 1, 2048, false);
-    v.range("limit", i.limit, 1, 100);
-    model::violations(v)?;
-    cx.authorize_identity("kms:ListAliases", Resource::Any, &[], &[])
-        .await?;
-    let mut aliases = cx
-        .services
-        .store
-        .list_kms_aliases(cx.account(), cx.region())
-        .await?;
-    if let Some(k) = i.key_id.as_deref() {
-        let key = cx.key(k, Accepts::KeyOnly, "kms:ListAliases", &[]).await?;
-        aliases.retain(|a| a.target_arn == key.arn);
+/// The account's aliases, and the key `KeyId` names, when given.
+pub(crate) struct Listing {
+    aliases: Vec<KmsAlias>,
+    key: Option<Result<Found, KmsError>>,
+}
+
+pub(crate) struct ListAliases;
+
+impl Operation for ListAliases {
+    type Service = Kms;
+    const NAME: &'static str = "ListAliases";
+    type Input = ListAliasesInput;
+    type Output = ListAliasesOutput;
+    type Resolved = Listing;
+
+    fn validate(i: &ListAliasesInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        v.length("keyId", i.key_id.as_deref(), 1, 2048, false);
+        v.range("limit", i.limit, 1, 100);
+        model::violations(v)
     }
-    let (page, next) = model::page(aliases, i.limit, 100, 50, i.marker.as_deref())?;
-    encode(&ListAliasesOutput {
-        aliases: page
-            .into_iter()
-            .map(|a| AliasListEntry {
-                alias_arn: kms::alias_arn(&a.region, &a.account_id, &a.alias_name),
-                target_key_id: a
-                    .target_arn
-                    .rsplit_once("key/")
-                    .map(|(_, id)| id.to_owned())
-                    .unwrap_or_default(),
-                alias_name: a.alias_name,
-                creation_date: a.creation_date.epoch_seconds(),
-                last_updated_date: a.last_updated_date.epoch_seconds(),
-            })
-            .collect(),
-        truncated: next.is_some(),
-        next_marker: next,
-    })
+
+    async fn resolve(cx: &Cx<'_>, i: &ListAliasesInput) -> Result<Listing, KmsError> {
+        let aliases = cx
+            .services
+            .store
+            .list_kms_aliases(cx.account(), cx.region())
+            .await?;
+        let key = match i.key_id.as_deref() {
+            Some(k) => Some(resolve_key_later(cx, Some(k), Accepts::KeyOnly).await?),
+            None => None,
+        };
+        Ok(Listing { aliases, key })
+    }
+
+    /// `"*"`, and the key when `KeyId` names one.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListAliasesInput,
+        l: &'a Listing,
+    ) -> Result<Authorization<'a>, KmsError> {
+        let mut authorization = Authorization::of(identity_check(cx, cx.action, Resource::Any));
+        if let Some(Ok(found)) = &l.key {
+            authorization = authorization.and(found_check(cx, cx.action, found));
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ListAliasesInput, l: Listing) -> Result<ListAliasesOutput, KmsError> {
+        let mut aliases = l.aliases;
+        if let Some(found) = l.key {
+            let key = found?.into_key(cx).await?;
+            aliases.retain(|a| a.target_arn == key.arn);
+        }
+        let (page, next) = model::page(aliases, i.limit, 100, 50, i.marker.as_deref())?;
+        Ok(ListAliasesOutput {
+            aliases: page
+                .into_iter()
+                .map(|a| AliasListEntry {
+                    alias_arn: kms::alias_arn(&a.region, &a.account_id, &a.alias_name),
+                    target_key_id: a
+                        .target_arn
+                        .rsplit_once("key/")
+                        .map(|(_, id)| id.to_owned())
+                        .unwrap_or_default(),
+                    alias_name: a.alias_name,
+                    creation_date: a.creation_date.epoch_seconds(),
+                    last_updated_date: a.last_updated_date.epoch_seconds(),
+                })
+                .collect(),
+            truncated: next.is_some(),
+            next_marker: next,
+        })
+    }
 }

@@ -10,21 +10,57 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::authz::Resource;
+use crate::authz::{Check, Refusal, Resource};
 use crate::keyring::Keyring;
 use crate::kms::model::{self, SYMMETRIC_DEFAULT};
-use crate::kms::{Accepts, Cx, KmsError, context_conditions, decode, encode, error, usable};
-
-fn algorithm_condition(alg: Option<&str>) -> (String, String) {
-    (
-        "kms:EncryptionAlgorithm".into(),
-        alg.unwrap_or(SYMMETRIC_DEFAULT).to_owned(),
-    )
-}
+use crate::kms::{
+    Accepts, Authorization, Cx, Found, Kms, KmsError, NO_CONTEXT, Operation, context_names, found_check,
+    identity_check, key_check, resolve_key, resolve_key_later, usable, with_context,
+};
+use crate::operation::ServiceError;
 
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn check_grant_tokens(v: &mut Violations, t: Option<&[String]>) {
+    v.list_length("grantTokens", t, 0, 10);
+}
+
+/// Adds what a cryptographic request says to its check: the encryption context
+/// (`kms:EncryptionContext:<k>`, `kms:EncryptionContextKeys`), `kms:EncryptionAlgorithm`, and
+/// `kms:RequestAlias` when the key is named by an alias.
+fn use_conditions<'a>(
+    check: Check<'a>,
+    context: &'a EncryptionContext,
+    names: &'a [String],
+    algorithm: Option<&'a str>,
+    key_id: Option<&'a str>,
+) -> Check<'a> {
+    with_context(check, context, names)
+        .condition("kms:EncryptionAlgorithm", algorithm.unwrap_or(SYMMETRIC_DEFAULT))
+        .condition_opt("kms:RequestAlias", model::request_alias(key_id))
+}
+
+/// What an operation that uses a named key works on: the key, and the condition key names of the
+/// request's encryption context.
+pub(crate) struct KeyUse {
+    found: Found,
+    context_names: Vec<String>,
+}
+
+impl KeyUse {
+    async fn resolve(
+        cx: &Cx<'_>,
+        key_id: Option<&str>,
+        context: &EncryptionContext,
+    ) -> Result<KeyUse, KmsError> {
+        Ok(KeyUse {
+            found: resolve_key(cx, key_id, Accepts::KeyOrAlias).await?,
+            context_names: context_names(context),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -48,85 +84,145 @@ impl Drop for EncryptInput {
     }
 }
 
+impl EncryptInput {
+    fn context(&self) -> &EncryptionContext {
+        self.encryption_context.as_ref().unwrap_or(&NO_CONTEXT)
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct EncryptOutput {
+pub(crate) struct EncryptOutput {
     ciphertext_blob: String,
     key_id: String,
     encryption_algorithm: &'static str,
 }
 
-fn check_grant_tokens(v: &mut Violations, t: Option<&[String]>) {
-    v.list_length("grantTokens", t, 0, 10);
-}
+pub(crate) struct Encrypt;
 
-pub(crate) async fn encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: EncryptInput = decode(body)?;
-    let mut v = Violations::new();
-    model::check_key_id(&mut v, "keyId", &i.key_id);
-    v.required("plaintext", &i.plaintext);
-    v.byte_length("plaintext", i.plaintext.as_deref(), 1, 4096);
-    check_grant_tokens(&mut v, i.grant_tokens.as_deref());
-    v.one_of(
-        "encryptionAlgorithm",
-        i.encryption_algorithm.as_deref(),
-        model::ENCRYPTION_ALGORITHMS,
-    );
-    model::violations(v)?;
-    let context = i.encryption_context.clone().unwrap_or_default();
-    let mut conditions = context_conditions(&context);
-    conditions.push(algorithm_condition(i.encryption_algorithm.as_deref()));
-    conditions.extend(model::request_alias(i.key_id.as_deref()));
-    let key = cx
-        .key(
-            i.key_id.as_deref().unwrap_or_default(),
-            Accepts::KeyOrAlias,
-            "kms:Encrypt",
-            &conditions,
-        )
-        .await?;
-    usable(&key)?;
-    model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
-    if i.dry_run {
-        return Err(KmsError::DryRun);
+impl Operation for Encrypt {
+    type Service = Kms;
+    const NAME: &'static str = "Encrypt";
+    type Input = EncryptInput;
+    type Output = EncryptOutput;
+    type Resolved = KeyUse;
+
+    fn validate(i: &EncryptInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        model::check_key_id(&mut v, "keyId", &i.key_id);
+        v.required("plaintext", &i.plaintext);
+        v.byte_length("plaintext", i.plaintext.as_deref(), 1, 4096);
+        check_grant_tokens(&mut v, i.grant_tokens.as_deref());
+        v.one_of(
+            "encryptionAlgorithm",
+            i.encryption_algorithm.as_deref(),
+            model::ENCRYPTION_ALGORITHMS,
+        );
+        model::violations(v)
     }
-    let blob = cx
-        .services
-        .keyring
-        .encrypt_with(&key, i.plaintext.as_deref().unwrap_or_default(), &context)
-        .await?;
-    encode(&EncryptOutput {
-        ciphertext_blob: b64(&blob),
-        key_id: key.arn,
-        encryption_algorithm: SYMMETRIC_DEFAULT,
-    })
-}
 
-/// The key a ciphertext blob was made under, authorized for `action` with `conditions`. When the
-/// request names a key (`KeyId`/`SourceKeyId`) it must be that key: else `IncorrectKeyException`.
-async fn blob_key(
-    cx: &Cx<'_>,
-    blob_bytes: &[u8],
-    requested: Option<&str>,
-    action: &str,
-    conditions: &[(String, String)],
-) -> Result<KmsKey, KmsError> {
-    let header = blob::header(blob_bytes).map_err(|_| KmsError::InvalidCiphertext)?;
-    let named = match requested {
-        Some(r) => Some(cx.key(r, Accepts::KeyOrAlias, action, conditions).await?),
-        None => None,
-    };
-    if let Some(k) = named {
-        if k.key_id != header.key_id {
-            return Err(KmsError::IncorrectKey);
+    async fn resolve(cx: &Cx<'_>, i: &EncryptInput) -> Result<KeyUse, KmsError> {
+        KeyUse::resolve(cx, i.key_id.as_deref(), i.context()).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a EncryptInput,
+        k: &'a KeyUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(use_conditions(
+            found_check(cx, cx.action, &k.found),
+            i.context(),
+            &k.context_names,
+            i.encryption_algorithm.as_deref(),
+            i.key_id.as_deref(),
+        )))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &EncryptInput, k: KeyUse) -> Result<EncryptOutput, KmsError> {
+        let key = k.found.into_key(cx).await?;
+        usable(&key)?;
+        model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
+        if i.dry_run {
+            return Err(KmsError::DryRun);
         }
-        return Ok(k);
+        let blob = cx
+            .services
+            .keyring
+            .encrypt_with(&key, i.plaintext.as_deref().unwrap_or_default(), i.context())
+            .await?;
+        Ok(EncryptOutput {
+            ciphertext_blob: b64(&blob),
+            key_id: key.arn,
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
     }
-    let Some(key) = key_of_blob(cx, &header.key_id).await? else {
-        return Err(KmsError::AccessDenied(error::UNKNOWN_CIPHERTEXT_KEY.into()));
-    };
-    cx.authorize_key(action, &key, conditions, &[]).await?;
-    Ok(key)
+}
+
+/// The key a ciphertext blob is decrypted with.
+pub(crate) enum BlobKey {
+    /// The key the request names (`KeyId`, `SourceKeyId`); `matches`: the blob was made under it.
+    Named { found: Found, matches: bool },
+    /// The key the blob names: the caller's own, or another account's of the organization. `None`:
+    /// no key has that id in this region.
+    OfBlob(Option<KmsKey>),
+}
+
+impl BlobKey {
+    /// The key a blob was made under, as the request names it or the blob does. Reads the blob's
+    /// header (its framing only): a malformed blob is `InvalidCiphertextException` at once. Returns
+    /// the key and the material version that made the blob.
+    async fn resolve(
+        cx: &Cx<'_>,
+        blob_bytes: &[u8],
+        requested: Option<&str>,
+    ) -> Result<(BlobKey, u32), KmsError> {
+        let header = blob::header(blob_bytes).map_err(|_| KmsError::InvalidCiphertext)?;
+        let key = match requested {
+            Some(r) => {
+                let found = resolve_key(cx, Some(r), Accepts::KeyOrAlias).await?;
+                let matches = found.key().is_some_and(|k| k.key_id == header.key_id);
+                BlobKey::Named { found, matches }
+            }
+            None => BlobKey::OfBlob(key_of_blob(cx, &header.key_id).await?),
+        };
+        Ok((key, header.material_version))
+    }
+
+    /// The check of `action` on the key: a ciphertext whose key doesn't exist is refused by the
+    /// rule for unknown ciphertext keys, like a key the caller may not use.
+    fn check<'a>(&'a self, cx: &'a Cx<'_>, action: &'a str) -> Check<'a> {
+        match self {
+            BlobKey::Named { found, .. } => found_check(cx, action, found),
+            BlobKey::OfBlob(Some(key)) => key_check(cx.account(), action, key),
+            BlobKey::OfBlob(None) => identity_check(cx, action, Resource::UnknownCiphertextKey),
+        }
+    }
+
+    /// Whether the blob is decrypted with a key that exists (so what follows is checked too).
+    fn usable_key(&self) -> bool {
+        match self {
+            BlobKey::Named { found, matches } => *matches && found.key().is_some(),
+            BlobKey::OfBlob(key) => key.is_some(),
+        }
+    }
+
+    /// The key, once authorized: a named key that doesn't exist is not found, one the blob wasn't
+    /// made under is `IncorrectKeyException`.
+    async fn into_key(self, cx: &Cx<'_>) -> Result<KmsKey, KmsError> {
+        match self {
+            BlobKey::Named { found, matches } => {
+                let key = found.into_key(cx).await?;
+                if !matches {
+                    return Err(KmsError::IncorrectKey);
+                }
+                Ok(key)
+            }
+            BlobKey::OfBlob(Some(key)) => Ok(key),
+            // Refused by its check already.
+            BlobKey::OfBlob(None) => Err(KmsError::refused(Refusal::UnknownCiphertextKey)),
+        }
+    }
 }
 
 /// The key a blob names by its id, in this region: the caller's own, or another account's of this
@@ -155,13 +251,6 @@ async fn key_of_blob(cx: &Cx<'_>, key_id: &str) -> Result<Option<KmsKey>, KmsErr
     Ok(None)
 }
 
-/// The material version a (decrypted, so well-formed) blob was made with.
-fn material_version(blob_bytes: &[u8]) -> Result<u32, KmsError> {
-    blob::header(blob_bytes)
-        .map(|h| h.material_version)
-        .map_err(|_| KmsError::InvalidCiphertext)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DecryptInput {
@@ -175,50 +264,98 @@ pub(crate) struct DecryptInput {
     dry_run: bool,
 }
 
+impl DecryptInput {
+    fn context(&self) -> &EncryptionContext {
+        self.encryption_context.as_ref().unwrap_or(&NO_CONTEXT)
+    }
+
+    fn blob(&self) -> &[u8] {
+        self.ciphertext_blob.as_deref().unwrap_or_default()
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct DecryptOutput {
+pub(crate) struct DecryptOutput {
     key_id: String,
     plaintext: Zeroizing<String>,
     encryption_algorithm: &'static str,
     key_material_id: String,
 }
 
-pub(crate) async fn decrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: DecryptInput = decode(body)?;
-    let mut v = Violations::new();
-    v.required("ciphertextBlob", &i.ciphertext_blob);
-    v.byte_length("ciphertextBlob", i.ciphertext_blob.as_deref(), 1, 6144);
-    v.length("keyId", i.key_id.as_deref(), 1, 2048, false);
-    check_grant_tokens(&mut v, i.grant_tokens.as_deref());
-    v.one_of(
-        "encryptionAlgorithm",
-        i.encryption_algorithm.as_deref(),
-        model::ENCRYPTION_ALGORITHMS,
-    );
-    model::violations(v)?;
-    let context = i.encryption_context.clone().unwrap_or_default();
-    let mut conditions = context_conditions(&context);
-    conditions.push(algorithm_condition(i.encryption_algorithm.as_deref()));
-    conditions.extend(model::request_alias(i.key_id.as_deref()));
-    let blob_bytes = i.ciphertext_blob.as_deref().unwrap_or_default();
-    let key = blob_key(cx, blob_bytes, i.key_id.as_deref(), "kms:Decrypt", &conditions).await?;
-    usable(&key)?;
-    model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
-    if i.dry_run {
-        return Err(KmsError::DryRun);
+/// What Decrypt works on: the key, the material version the blob names, and the condition key
+/// names of the request's encryption context.
+pub(crate) struct BlobUse {
+    key: BlobKey,
+    material_version: u32,
+    context_names: Vec<String>,
+}
+
+pub(crate) struct Decrypt;
+
+impl Operation for Decrypt {
+    type Service = Kms;
+    const NAME: &'static str = "Decrypt";
+    type Input = DecryptInput;
+    type Output = DecryptOutput;
+    type Resolved = BlobUse;
+
+    fn validate(i: &DecryptInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        v.required("ciphertextBlob", &i.ciphertext_blob);
+        v.byte_length("ciphertextBlob", i.ciphertext_blob.as_deref(), 1, 6144);
+        v.length("keyId", i.key_id.as_deref(), 1, 2048, false);
+        check_grant_tokens(&mut v, i.grant_tokens.as_deref());
+        v.one_of(
+            "encryptionAlgorithm",
+            i.encryption_algorithm.as_deref(),
+            model::ENCRYPTION_ALGORITHMS,
+        );
+        model::violations(v)
     }
-    let plaintext = cx
-        .services
-        .keyring
-        .decrypt_with(&key, blob_bytes, &context)
-        .await?;
-    encode(&DecryptOutput {
-        key_material_id: model::key_material_id(&key.key_id, material_version(blob_bytes)?),
-        key_id: key.arn,
-        plaintext: Zeroizing::new(b64(&plaintext)),
-        encryption_algorithm: SYMMETRIC_DEFAULT,
-    })
+
+    async fn resolve(cx: &Cx<'_>, i: &DecryptInput) -> Result<BlobUse, KmsError> {
+        let (key, material_version) = BlobKey::resolve(cx, i.blob(), i.key_id.as_deref()).await?;
+        Ok(BlobUse {
+            key,
+            material_version,
+            context_names: context_names(i.context()),
+        })
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a DecryptInput,
+        b: &'a BlobUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(use_conditions(
+            b.key.check(cx, cx.action),
+            i.context(),
+            &b.context_names,
+            i.encryption_algorithm.as_deref(),
+            i.key_id.as_deref(),
+        )))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DecryptInput, b: BlobUse) -> Result<DecryptOutput, KmsError> {
+        let key = b.key.into_key(cx).await?;
+        usable(&key)?;
+        model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
+        if i.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let plaintext = cx
+            .services
+            .keyring
+            .decrypt_with(&key, i.blob(), i.context())
+            .await?;
+        Ok(DecryptOutput {
+            key_material_id: model::key_material_id(&key.key_id, b.material_version),
+            key_id: key.arn,
+            plaintext: Zeroizing::new(b64(&plaintext)),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -237,9 +374,25 @@ pub(crate) struct ReEncryptInput {
     dry_run: bool,
 }
 
+impl ReEncryptInput {
+    fn source_context(&self) -> &EncryptionContext {
+        self.source_encryption_context.as_ref().unwrap_or(&NO_CONTEXT)
+    }
+
+    fn destination_context(&self) -> &EncryptionContext {
+        self.destination_encryption_context
+            .as_ref()
+            .unwrap_or(&NO_CONTEXT)
+    }
+
+    fn blob(&self) -> &[u8] {
+        self.ciphertext_blob.as_deref().unwrap_or_default()
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ReEncryptOutput {
+pub(crate) struct ReEncryptOutput {
     ciphertext_blob: String,
     source_key_id: String,
     key_id: String,
@@ -249,69 +402,111 @@ struct ReEncryptOutput {
     destination_key_material_id: String,
 }
 
-pub(crate) async fn re_encrypt(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: ReEncryptInput = decode(body)?;
-    let mut v = Violations::new();
-    v.required("ciphertextBlob", &i.ciphertext_blob);
-    v.byte_length("ciphertextBlob", i.ciphertext_blob.as_deref(), 1, 6144);
-    v.length("sourceKeyId", i.source_key_id.as_deref(), 1, 2048, false);
-    model::check_key_id(&mut v, "destinationKeyId", &i.destination_key_id);
-    v.one_of(
-        "sourceEncryptionAlgorithm",
-        i.source_encryption_algorithm.as_deref(),
-        model::ENCRYPTION_ALGORITHMS,
-    );
-    v.one_of(
-        "destinationEncryptionAlgorithm",
-        i.destination_encryption_algorithm.as_deref(),
-        model::ENCRYPTION_ALGORITHMS,
-    );
-    check_grant_tokens(&mut v, i.grant_tokens.as_deref());
-    model::violations(v)?;
-    let source_context = i.source_encryption_context.clone().unwrap_or_default();
-    let dest_context = i.destination_encryption_context.clone().unwrap_or_default();
-    let mut source_conditions = context_conditions(&source_context);
-    source_conditions.push(algorithm_condition(i.source_encryption_algorithm.as_deref()));
-    source_conditions.extend(model::request_alias(i.source_key_id.as_deref()));
-    let mut dest_conditions = context_conditions(&dest_context);
-    dest_conditions.push(algorithm_condition(i.destination_encryption_algorithm.as_deref()));
-    dest_conditions.extend(model::request_alias(i.destination_key_id.as_deref()));
-    let blob_bytes = i.ciphertext_blob.as_deref().unwrap_or_default();
-    let source = blob_key(
-        cx,
-        blob_bytes,
-        i.source_key_id.as_deref(),
-        "kms:ReEncryptFrom",
-        &source_conditions,
-    )
-    .await?;
-    let dest = cx
-        .key(
-            i.destination_key_id.as_deref().unwrap_or_default(),
-            Accepts::KeyOrAlias,
-            "kms:ReEncryptTo",
-            &dest_conditions,
-        )
-        .await?;
-    usable(&source)?;
-    usable(&dest)?;
-    model::symmetric_algorithm(i.source_encryption_algorithm.as_deref())?;
-    model::symmetric_algorithm(i.destination_encryption_algorithm.as_deref())?;
-    if i.dry_run {
-        return Err(KmsError::DryRun);
+/// What ReEncrypt works on: the source (as for Decrypt) and the destination key.
+pub(crate) struct Reencryption {
+    source: BlobUse,
+    /// A malformed `DestinationKeyId`'s error is given once the source is settled.
+    destination: Result<Found, KmsError>,
+    destination_context_names: Vec<String>,
+}
+
+pub(crate) struct ReEncrypt;
+
+impl Operation for ReEncrypt {
+    type Service = Kms;
+    const NAME: &'static str = "ReEncrypt";
+    type Input = ReEncryptInput;
+    type Output = ReEncryptOutput;
+    type Resolved = Reencryption;
+
+    fn validate(i: &ReEncryptInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        v.required("ciphertextBlob", &i.ciphertext_blob);
+        v.byte_length("ciphertextBlob", i.ciphertext_blob.as_deref(), 1, 6144);
+        v.length("sourceKeyId", i.source_key_id.as_deref(), 1, 2048, false);
+        model::check_key_id(&mut v, "destinationKeyId", &i.destination_key_id);
+        v.one_of(
+            "sourceEncryptionAlgorithm",
+            i.source_encryption_algorithm.as_deref(),
+            model::ENCRYPTION_ALGORITHMS,
+        );
+        v.one_of(
+            "destinationEncryptionAlgorithm",
+            i.destination_encryption_algorithm.as_deref(),
+            model::ENCRYPTION_ALGORITHMS,
+        );
+        check_grant_tokens(&mut v, i.grant_tokens.as_deref());
+        model::violations(v)
     }
-    let keyring = &cx.services.keyring;
-    let plaintext = keyring.decrypt_with(&source, blob_bytes, &source_context).await?;
-    let blob = keyring.encrypt_with(&dest, &plaintext, &dest_context).await?;
-    encode(&ReEncryptOutput {
-        source_key_material_id: model::key_material_id(&source.key_id, material_version(blob_bytes)?),
-        destination_key_material_id: model::key_material_id(&dest.key_id, dest.current_material),
-        ciphertext_blob: b64(&blob),
-        source_key_id: source.arn,
-        key_id: dest.arn,
-        source_encryption_algorithm: SYMMETRIC_DEFAULT,
-        destination_encryption_algorithm: SYMMETRIC_DEFAULT,
-    })
+
+    async fn resolve(cx: &Cx<'_>, i: &ReEncryptInput) -> Result<Reencryption, KmsError> {
+        let (key, material_version) = BlobKey::resolve(cx, i.blob(), i.source_key_id.as_deref()).await?;
+        Ok(Reencryption {
+            source: BlobUse {
+                key,
+                material_version,
+                context_names: context_names(i.source_context()),
+            },
+            destination: resolve_key_later(cx, i.destination_key_id.as_deref(), Accepts::KeyOrAlias).await?,
+            destination_context_names: context_names(i.destination_context()),
+        })
+    }
+
+    /// `kms:ReEncryptFrom` on the source key; once that is a key the blob was made under,
+    /// `kms:ReEncryptTo` on the destination.
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a ReEncryptInput,
+        r: &'a Reencryption,
+    ) -> Result<Authorization<'a>, KmsError> {
+        let mut authorization = Authorization::of(use_conditions(
+            r.source.key.check(cx, "kms:ReEncryptFrom"),
+            i.source_context(),
+            &r.source.context_names,
+            i.source_encryption_algorithm.as_deref(),
+            i.source_key_id.as_deref(),
+        ));
+        if r.source.key.usable_key()
+            && let Ok(destination) = &r.destination
+        {
+            authorization = authorization.and(use_conditions(
+                found_check(cx, "kms:ReEncryptTo", destination),
+                i.destination_context(),
+                &r.destination_context_names,
+                i.destination_encryption_algorithm.as_deref(),
+                i.destination_key_id.as_deref(),
+            ));
+        }
+        Ok(authorization)
+    }
+
+    async fn run(cx: &Cx<'_>, i: &ReEncryptInput, r: Reencryption) -> Result<ReEncryptOutput, KmsError> {
+        let source = r.source.key.into_key(cx).await?;
+        let dest = r.destination?.into_key(cx).await?;
+        usable(&source)?;
+        usable(&dest)?;
+        model::symmetric_algorithm(i.source_encryption_algorithm.as_deref())?;
+        model::symmetric_algorithm(i.destination_encryption_algorithm.as_deref())?;
+        if i.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let keyring = &cx.services.keyring;
+        let plaintext = keyring
+            .decrypt_with(&source, i.blob(), i.source_context())
+            .await?;
+        let blob = keyring
+            .encrypt_with(&dest, &plaintext, i.destination_context())
+            .await?;
+        Ok(ReEncryptOutput {
+            source_key_material_id: model::key_material_id(&source.key_id, r.source.material_version),
+            destination_key_material_id: model::key_material_id(&dest.key_id, dest.current_material),
+            ciphertext_blob: b64(&blob),
+            source_key_id: source.arn,
+            key_id: dest.arn,
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -326,9 +521,73 @@ pub(crate) struct DataKeyInput {
     dry_run: bool,
 }
 
+impl DataKeyInput {
+    fn context(&self) -> &EncryptionContext {
+        self.encryption_context.as_ref().unwrap_or(&NO_CONTEXT)
+    }
+
+    /// The data key's length: `NumberOfBytes` or `KeySpec`, exactly one of them.
+    fn data_key_len(&self) -> Result<usize, KmsError> {
+        match (self.number_of_bytes, self.key_spec.as_deref()) {
+            (Some(n), None) => Ok(usize::try_from(n).unwrap_or(0)),
+            (None, Some("AES_128")) => Ok(16),
+            (None, Some(_)) => Ok(32),
+            _ => Err(KmsError::Validation(
+                "Please specify either number of bytes or key spec.".into(),
+            )),
+        }
+    }
+
+    fn check(&self) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        model::check_key_id(&mut v, "keyId", &self.key_id);
+        v.range("numberOfBytes", self.number_of_bytes, 1, 1024);
+        v.one_of("keySpec", self.key_spec.as_deref(), &["AES_256", "AES_128"]);
+        check_grant_tokens(&mut v, self.grant_tokens.as_deref());
+        model::violations(v)?;
+        self.data_key_len().map(|_| ())
+    }
+
+    fn use_check<'a>(&'a self, cx: &'a Cx<'_>, k: &'a KeyUse) -> Authorization<'a> {
+        Authorization::of(use_conditions(
+            found_check(cx, cx.action, &k.found),
+            self.context(),
+            &k.context_names,
+            None,
+            self.key_id.as_deref(),
+        ))
+    }
+
+    /// A fresh data key and its ciphertext blob under the key, with the plaintext when asked.
+    async fn generate(
+        &self,
+        cx: &Cx<'_>,
+        k: KeyUse,
+        with_plaintext: bool,
+    ) -> Result<DataKeyOutput, KmsError> {
+        let key = k.found.into_key(cx).await?;
+        usable(&key)?;
+        if self.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let data_key = Keyring::random(self.data_key_len()?)?;
+        let blob = cx
+            .services
+            .keyring
+            .encrypt_with(&key, &data_key, self.context())
+            .await?;
+        Ok(DataKeyOutput {
+            ciphertext_blob: b64(&blob),
+            plaintext: with_plaintext.then(|| Zeroizing::new(b64(&data_key))),
+            key_material_id: model::key_material_id(&key.key_id, key.current_material),
+            key_id: key.arn,
+        })
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct DataKeyOutput {
+pub(crate) struct DataKeyOutput {
     ciphertext_blob: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     plaintext: Option<Zeroizing<String>>,
@@ -336,62 +595,64 @@ struct DataKeyOutput {
     key_material_id: String,
 }
 
-/// GenerateDataKey (`with_plaintext`) and GenerateDataKeyWithoutPlaintext.
-pub(crate) async fn generate_data_key(
-    cx: &Cx<'_>,
-    body: &[u8],
-    with_plaintext: bool,
-) -> Result<Vec<u8>, KmsError> {
-    let i: DataKeyInput = decode(body)?;
-    let mut v = Violations::new();
-    model::check_key_id(&mut v, "keyId", &i.key_id);
-    v.range("numberOfBytes", i.number_of_bytes, 1, 1024);
-    v.one_of("keySpec", i.key_spec.as_deref(), &["AES_256", "AES_128"]);
-    check_grant_tokens(&mut v, i.grant_tokens.as_deref());
-    model::violations(v)?;
-    let len = match (i.number_of_bytes, i.key_spec.as_deref()) {
-        (Some(n), None) => usize::try_from(n).unwrap_or(0),
-        (None, Some("AES_128")) => 16,
-        (None, Some(_)) => 32,
-        _ => {
-            return Err(KmsError::Validation(
-                "Please specify either number of bytes or key spec.".into(),
-            ));
-        }
-    };
-    let action = if with_plaintext {
-        "kms:GenerateDataKey"
-    } else {
-        "kms:GenerateDataKeyWithoutPlaintext"
-    };
-    let context = i.encryption_context.clone().unwrap_or_default();
-    let mut conditions = context_conditions(&context);
-    conditions.push(algorithm_condition(None));
-    conditions.extend(model::request_alias(i.key_id.as_deref()));
-    let key = cx
-        .key(
-            i.key_id.as_deref().unwrap_or_default(),
-            Accepts::KeyOrAlias,
-            action,
-            &conditions,
-        )
-        .await?;
-    usable(&key)?;
-    if i.dry_run {
-        return Err(KmsError::DryRun);
+pub(crate) struct GenerateDataKey;
+
+impl Operation for GenerateDataKey {
+    type Service = Kms;
+    const NAME: &'static str = "GenerateDataKey";
+    type Input = DataKeyInput;
+    type Output = DataKeyOutput;
+    type Resolved = KeyUse;
+
+    fn validate(i: &DataKeyInput) -> Result<(), KmsError> {
+        i.check()
     }
-    let data_key = Keyring::random(len)?;
-    let blob = cx
-        .services
-        .keyring
-        .encrypt_with(&key, &data_key, &context)
-        .await?;
-    encode(&DataKeyOutput {
-        ciphertext_blob: b64(&blob),
-        plaintext: with_plaintext.then(|| Zeroizing::new(b64(&data_key))),
-        key_material_id: model::key_material_id(&key.key_id, key.current_material),
-        key_id: key.arn,
-    })
+
+    async fn resolve(cx: &Cx<'_>, i: &DataKeyInput) -> Result<KeyUse, KmsError> {
+        KeyUse::resolve(cx, i.key_id.as_deref(), i.context()).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a DataKeyInput,
+        k: &'a KeyUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(i.use_check(cx, k))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DataKeyInput, k: KeyUse) -> Result<DataKeyOutput, KmsError> {
+        i.generate(cx, k, true).await
+    }
+}
+
+pub(crate) struct GenerateDataKeyWithoutPlaintext;
+
+impl Operation for GenerateDataKeyWithoutPlaintext {
+    type Service = Kms;
+    const NAME: &'static str = "GenerateDataKeyWithoutPlaintext";
+    type Input = DataKeyInput;
+    type Output = DataKeyOutput;
+    type Resolved = KeyUse;
+
+    fn validate(i: &DataKeyInput) -> Result<(), KmsError> {
+        i.check()
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &DataKeyInput) -> Result<KeyUse, KmsError> {
+        KeyUse::resolve(cx, i.key_id.as_deref(), i.context()).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a DataKeyInput,
+        k: &'a KeyUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(i.use_check(cx, k))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DataKeyInput, k: KeyUse) -> Result<DataKeyOutput, KmsError> {
+        i.generate(cx, k, false).await
+    }
 }
 
 #[derive(Deserialize)]
@@ -403,28 +664,51 @@ pub(crate) struct RandomInput {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct RandomOutput {
+pub(crate) struct RandomOutput {
     plaintext: Zeroizing<String>,
 }
 
-pub(crate) async fn generate_random(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: RandomInput = decode(body)?;
-    let mut v = Violations::new();
-    v.range("numberOfBytes", i.number_of_bytes, 1, 1024);
-    v.length("customKeyStoreId", i.custom_key_store_id.as_deref(), 1, 64, false);
-    model::violations(v)?;
-    let Some(n) = i.number_of_bytes else {
-        return Err(KmsError::Validation("NumberOfBytes is required.".into()));
-    };
-    cx.authorize_identity("kms:GenerateRandom", Resource::Any, &[], &[])
-        .await?;
-    if i.custom_key_store_id.is_some() {
-        return Err(KmsError::Unsupported(
-            "Custom key stores are not supported by this server.".into(),
-        ));
+pub(crate) struct GenerateRandom;
+
+impl Operation for GenerateRandom {
+    type Service = Kms;
+    const NAME: &'static str = "GenerateRandom";
+    type Input = RandomInput;
+    type Output = RandomOutput;
+    type Resolved = ();
+
+    fn validate(i: &RandomInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        v.range("numberOfBytes", i.number_of_bytes, 1, 1024);
+        v.length("customKeyStoreId", i.custom_key_store_id.as_deref(), 1, 64, false);
+        model::violations(v)?;
+        if i.number_of_bytes.is_none() {
+            return Err(KmsError::Validation("NumberOfBytes is required.".into()));
+        }
+        Ok(())
     }
-    let bytes = Keyring::random(usize::try_from(n).unwrap_or(0))?;
-    encode(&RandomOutput {
-        plaintext: Zeroizing::new(b64(&bytes)),
-    })
+
+    async fn resolve(_: &Cx<'_>, _: &RandomInput) -> Result<(), KmsError> {
+        Ok(())
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a RandomInput,
+        _: &'a (),
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(identity_check(cx, cx.action, Resource::Any)))
+    }
+
+    async fn run(_: &Cx<'_>, i: &RandomInput, _: ()) -> Result<RandomOutput, KmsError> {
+        if i.custom_key_store_id.is_some() {
+            return Err(KmsError::Unsupported(
+                "Custom key stores are not supported by this server.".into(),
+            ));
+        }
+        let bytes = Keyring::random(usize::try_from(i.number_of_bytes.unwrap_or(0)).unwrap_or(0))?;
+        Ok(RandomOutput {
+            plaintext: Zeroizing::new(b64(&bytes)),
+        })
+    }
 }

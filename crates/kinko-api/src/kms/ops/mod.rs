@@ -1,4 +1,4 @@
-//! KMS operations, one file per family.
+//! KMS operations, one file per family, each an [`crate::operation::Operation`].
 
 mod aliases;
 mod crypto;
@@ -7,18 +7,23 @@ mod policy;
 mod rotation;
 mod tags;
 
-pub(crate) use aliases::{create_alias, delete_alias, list_aliases, update_alias};
-pub(crate) use crypto::{decrypt, encrypt, generate_data_key, generate_random, re_encrypt};
+use kinko_wire::validate::Violations;
+
+pub(crate) use aliases::{CreateAlias, DeleteAlias, ListAliases, UpdateAlias};
+pub(crate) use crypto::{
+    Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
+};
 pub(crate) use keys::{
-    cancel_key_deletion, create_key, describe_key, disable_key, enable_key, list_keys, schedule_key_deletion,
-    update_key_description,
+    CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion,
+    UpdateKeyDescription,
 };
-pub(crate) use policy::{get_key_policy, list_key_policies, put_key_policy};
+pub(crate) use policy::{GetKeyPolicy, ListKeyPolicies, PutKeyPolicy};
 pub(crate) use rotation::{
-    disable_key_rotation, enable_key_rotation, get_key_rotation_status, list_key_rotations,
-    rotate_key_on_demand,
+    DisableKeyRotation, EnableKeyRotation, GetKeyRotationStatus, ListKeyRotations, RotateKeyOnDemand,
 };
-pub(crate) use tags::{list_resource_tags, tag_resource, untag_resource};
+pub(crate) use tags::{ListResourceTags, TagResource, UntagResource};
+
+use crate::kms::{KmsError, model};
 
 /// Operations without output answer `{}`.
 #[derive(serde::Serialize)]
@@ -36,4 +41,11 @@ pub(crate) struct KeyIdInput {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct KeyIdOutput {
     pub key_id: String,
+}
+
+/// The checks of an input whose only checked member is `KeyId`.
+fn check_key_id_input(key_id: &Option<String>) -> Result<(), KmsError> {
+    let mut v = Violations::new();
+    model::check_key_id(&mut v, "keyId", key_id);
+    model::violations(v)
 }

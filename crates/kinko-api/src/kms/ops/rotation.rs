@@ -4,14 +4,17 @@
 //! version their blob names. Automatic rotations are made by the server's background jobs when a
 //! key's [`KmsKey::next_rotation_date`] passes; on-demand ones here. Each is recorded in the key.
 
+use std::borrow::Cow;
+
 use kinko_core::kms::{KeyState, KmsKey, RotationType};
-use kinko_core::store::StoreError;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
-use super::{Empty, KeyIdInput, KeyIdOutput};
+use super::{Empty, KeyIdInput, KeyIdOutput, check_key_id_input};
 use crate::kms::model;
-use crate::kms::{Accepts, Cx, KmsError, MAX_ATTEMPTS, customer_managed, decode, encode, update_key, usable};
+use crate::kms::{
+    Accepts, Authorization, Cx, Found, Kms, KmsError, Operation, found_check, resolve_key, usable, write_key,
+};
 
 const DEFAULT_PERIOD_DAYS: i64 = 365;
 /// On-demand rotations a key may have ("a maximum of 25 times per KMS key", RotateKeyOnDemand).
@@ -24,59 +27,94 @@ pub(crate) struct EnableRotationInput {
     rotation_period_in_days: Option<i64>,
 }
 
-pub(crate) async fn enable_key_rotation(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: EnableRotationInput = decode(body)?;
-    let mut v = Violations::new();
-    model::check_key_id(&mut v, "keyId", &i.key_id);
-    v.range("rotationPeriodInDays", i.rotation_period_in_days, 90, 2560);
-    model::violations(v)?;
-    let days = i.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
-    let period = u32::try_from(days).unwrap_or(365);
-    let conditions = [("kms:RotationPeriodInDays".to_owned(), days.to_string())];
-    update_key(
-        cx,
-        i.key_id.as_deref().unwrap_or_default(),
-        "kms:EnableKeyRotation",
-        &conditions,
-        |k| {
-            customer_managed(k, "kms:EnableKeyRotation", cx)?;
-            usable(k)?;
-            // Turning rotation on starts the schedule ("one year from the enable date"); changing
-            // the period of an enabled rotation keeps it, so a shorter period can make the key due
-            // at once.
-            if k.rotation_period_days.is_none() {
-                k.material_date = Some(cx.services.clock.now());
-            }
-            k.rotation_period_days = Some(period);
-            Ok(())
-        },
-    )
-    .await?;
-    encode(&Empty {})
+impl EnableRotationInput {
+    fn days(&self) -> i64 {
+        self.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS)
+    }
 }
 
-fn key_id_of(i: &KeyIdInput) -> Result<&str, KmsError> {
-    let mut v = Violations::new();
-    model::check_key_id(&mut v, "keyId", &i.key_id);
-    model::violations(v)?;
-    Ok(i.key_id.as_deref().unwrap_or_default())
+pub(crate) struct EnableKeyRotation;
+
+impl Operation for EnableKeyRotation {
+    type Service = Kms;
+    const NAME: &'static str = "EnableKeyRotation";
+    type Input = EnableRotationInput;
+    type Output = Empty;
+    type Resolved = Found;
+
+    fn validate(i: &EnableRotationInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        model::check_key_id(&mut v, "keyId", &i.key_id);
+        v.range("rotationPeriodInDays", i.rotation_period_in_days, 90, 2560);
+        model::violations(v)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &EnableRotationInput) -> Result<Found, KmsError> {
+        resolve_key(cx, i.key_id.as_deref(), Accepts::KeyOnly).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a EnableRotationInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(found_check(cx, cx.action, found).condition(
+            "kms:RotationPeriodInDays",
+            Cow::Owned(i.days().to_string()),
+        )))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &EnableRotationInput, found: Found) -> Result<Empty, KmsError> {
+        let mut key = found.into_key(cx).await?;
+        usable(&key)?;
+        // Turning rotation on starts the schedule ("one year from the enable date"); changing the
+        // period of an enabled rotation keeps it, so a shorter period can make the key due at once.
+        if key.rotation_period_days.is_none() {
+            key.material_date = Some(cx.now());
+        }
+        key.rotation_period_days = Some(u32::try_from(i.days()).unwrap_or(365));
+        write_key(cx, key).await?;
+        Ok(Empty {})
+    }
 }
 
-pub(crate) async fn disable_key_rotation(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: KeyIdInput = decode(body)?;
-    update_key(cx, key_id_of(&i)?, "kms:DisableKeyRotation", &[], |k| {
-        customer_managed(k, "kms:DisableKeyRotation", cx)?;
-        usable(k)?;
-        k.rotation_period_days = None;
-        Ok(())
-    })
-    .await?;
-    encode(&Empty {})
+pub(crate) struct DisableKeyRotation;
+
+impl Operation for DisableKeyRotation {
+    type Service = Kms;
+    const NAME: &'static str = "DisableKeyRotation";
+    type Input = KeyIdInput;
+    type Output = Empty;
+    type Resolved = Found;
+
+    fn validate(i: &KeyIdInput) -> Result<(), KmsError> {
+        check_key_id_input(&i.key_id)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &KeyIdInput) -> Result<Found, KmsError> {
+        resolve_key(cx, i.key_id.as_deref(), Accepts::KeyOnly).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a KeyIdInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(found_check(cx, cx.action, found)))
+    }
+
+    async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<Empty, KmsError> {
+        let mut key = found.into_key(cx).await?;
+        usable(&key)?;
+        key.rotation_period_days = None;
+        write_key(cx, key).await?;
+        Ok(Empty {})
+    }
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct RotationStatusOutput {
+pub(crate) struct RotationStatusOutput {
     key_id: String,
     key_rotation_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,30 +125,72 @@ struct RotationStatusOutput {
 
 /// `OnDemandRotationStartDate` is never given: an on-demand rotation is complete when
 /// RotateKeyOnDemand answers, so none is ever in progress.
-pub(crate) async fn get_key_rotation_status(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: KeyIdInput = decode(body)?;
-    let key = cx
-        .key(key_id_of(&i)?, Accepts::KeyOnly, "kms:GetKeyRotationStatus", &[])
-        .await?;
-    // "While a KMS key is pending deletion, its key rotation status is false"; cancelling the
-    // deletion brings it back. A disabled key keeps its status but isn't rotated meanwhile.
-    let enabled = key.rotation_period_days.is_some() && key.key_state != KeyState::PendingDeletion;
-    encode(&RotationStatusOutput {
-        key_rotation_enabled: enabled,
-        rotation_period_in_days: key.rotation_period_days.filter(|_| enabled),
-        next_rotation_date: key.next_rotation_date().map(|d| d.epoch_seconds()),
-        key_id: key.key_id,
-    })
+pub(crate) struct GetKeyRotationStatus;
+
+impl Operation for GetKeyRotationStatus {
+    type Service = Kms;
+    const NAME: &'static str = "GetKeyRotationStatus";
+    type Input = KeyIdInput;
+    type Output = RotationStatusOutput;
+    type Resolved = Found;
+
+    fn validate(i: &KeyIdInput) -> Result<(), KmsError> {
+        check_key_id_input(&i.key_id)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &KeyIdInput) -> Result<Found, KmsError> {
+        resolve_key(cx, i.key_id.as_deref(), Accepts::KeyOnly).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a KeyIdInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(found_check(cx, cx.action, found)))
+    }
+
+    async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<RotationStatusOutput, KmsError> {
+        let key = found.into_key(cx).await?;
+        // "While a KMS key is pending deletion, its key rotation status is false"; cancelling the
+        // deletion brings it back. A disabled key keeps its status but isn't rotated meanwhile.
+        let enabled = key.rotation_period_days.is_some() && key.key_state != KeyState::PendingDeletion;
+        Ok(RotationStatusOutput {
+            key_rotation_enabled: enabled,
+            rotation_period_in_days: key.rotation_period_days.filter(|_| enabled),
+            next_rotation_date: key.next_rotation_date().map(|d| d.epoch_seconds()),
+            key_id: key.key_id,
+        })
+    }
 }
 
-pub(crate) async fn rotate_key_on_demand(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: KeyIdInput = decode(body)?;
-    let key_id = key_id_of(&i)?;
-    for _ in 0..MAX_ATTEMPTS {
-        let key = cx
-            .key(key_id, Accepts::KeyOnly, "kms:RotateKeyOnDemand", &[])
-            .await?;
-        customer_managed(&key, "kms:RotateKeyOnDemand", cx)?;
+pub(crate) struct RotateKeyOnDemand;
+
+impl Operation for RotateKeyOnDemand {
+    type Service = Kms;
+    const NAME: &'static str = "RotateKeyOnDemand";
+    type Input = KeyIdInput;
+    type Output = KeyIdOutput;
+    type Resolved = Found;
+
+    fn validate(i: &KeyIdInput) -> Result<(), KmsError> {
+        check_key_id_input(&i.key_id)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &KeyIdInput) -> Result<Found, KmsError> {
+        resolve_key(cx, i.key_id.as_deref(), Accepts::KeyOnly).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a KeyIdInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(found_check(cx, cx.action, found)))
+    }
+
+    async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<KeyIdOutput, KmsError> {
+        let key = found.into_key(cx).await?;
         usable(&key)?;
         if key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded(format!(
@@ -118,19 +198,12 @@ pub(crate) async fn rotate_key_on_demand(cx: &Cx<'_>, body: &[u8]) -> Result<Vec
                 key.arn
             )));
         }
-        match cx.services.keyring.rotate(&key, RotationType::OnDemand).await {
-            Ok(rotated) => {
-                return encode(&KeyIdOutput {
-                    key_id: rotated.key_id,
-                });
-            }
-            Err(crate::keyring::KeyringError::Store(StoreError::Conflict)) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        // Written based on the key's revision: a concurrent change is a conflict, and retried.
+        let rotated = cx.services.keyring.rotate(&key, RotationType::OnDemand).await?;
+        Ok(KeyIdOutput {
+            key_id: rotated.key_id,
+        })
     }
-    Err(KmsError::Internal(
-        "too many conflicting concurrent changes".into(),
-    ))
 }
 
 const ROTATIONS_ONLY: &str = "ROTATIONS_ONLY";
@@ -147,7 +220,7 @@ pub(crate) struct ListRotationsInput {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ListRotationsOutput {
+pub(crate) struct ListRotationsOutput {
     rotations: Vec<model::RotationsListEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_marker: Option<String>,
@@ -167,38 +240,55 @@ fn rotation_entries(key: &KmsKey, all_key_material: bool) -> Vec<model::Rotation
         .collect()
 }
 
-pub(crate) async fn list_key_rotations(cx: &Cx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-    let i: ListRotationsInput = decode(body)?;
-    let mut v = Violations::new();
-    model::check_key_id(&mut v, "keyId", &i.key_id);
-    v.one_of(
-        "includeKeyMaterial",
-        i.include_key_material.as_deref(),
-        &[ALL_KEY_MATERIAL, ROTATIONS_ONLY],
-    );
-    v.range("limit", i.limit, 1, 1000);
-    v.length("marker", i.marker.as_deref(), 1, 1024, false);
-    model::violations(v)?;
-    // Works in every key state, like the other read-only key operations.
-    let key = cx
-        .key(
-            i.key_id.as_deref().unwrap_or_default(),
-            Accepts::KeyOnly,
-            "kms:ListKeyRotations",
-            &[],
-        )
-        .await?;
-    let all = i.include_key_material.as_deref() == Some(ALL_KEY_MATERIAL);
-    let (page, next) = model::page(
-        rotation_entries(&key, all),
-        i.limit,
-        1000,
-        100,
-        i.marker.as_deref(),
-    )?;
-    encode(&ListRotationsOutput {
-        rotations: page,
-        truncated: next.is_some(),
-        next_marker: next,
-    })
+pub(crate) struct ListKeyRotations;
+
+impl Operation for ListKeyRotations {
+    type Service = Kms;
+    const NAME: &'static str = "ListKeyRotations";
+    type Input = ListRotationsInput;
+    type Output = ListRotationsOutput;
+    type Resolved = Found;
+
+    fn validate(i: &ListRotationsInput) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        model::check_key_id(&mut v, "keyId", &i.key_id);
+        v.one_of(
+            "includeKeyMaterial",
+            i.include_key_material.as_deref(),
+            &[ALL_KEY_MATERIAL, ROTATIONS_ONLY],
+        );
+        v.range("limit", i.limit, 1, 1000);
+        v.length("marker", i.marker.as_deref(), 1, 1024, false);
+        model::violations(v)
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &ListRotationsInput) -> Result<Found, KmsError> {
+        resolve_key(cx, i.key_id.as_deref(), Accepts::KeyOnly).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListRotationsInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(Authorization::of(found_check(cx, cx.action, found)))
+    }
+
+    /// Works in every key state, like the other read-only key operations.
+    async fn run(cx: &Cx<'_>, i: &ListRotationsInput, found: Found) -> Result<ListRotationsOutput, KmsError> {
+        let key = found.into_key(cx).await?;
+        let all = i.include_key_material.as_deref() == Some(ALL_KEY_MATERIAL);
+        let (page, next) = model::page(
+            rotation_entries(&key, all),
+            i.limit,
+            1000,
+            100,
+            i.marker.as_deref(),
+        )?;
+        Ok(ListRotationsOutput {
+            rotations: page,
+            truncated: next.is_some(),
+            next_marker: next,
+        })
+    }
 }
