@@ -30,6 +30,8 @@ mod two_handles {
     kinko_store_contract::contract_tests!(super::two_handles);
 }
 
-mod in_memory {
-    kinko_store_contract::contract_tests!(super::memory);
+/// The same suite through its other entry point: every test in turn, in one test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_memory_passes_the_contract() {
+    kinko_store_contract::run_all(memory).await;
 }
