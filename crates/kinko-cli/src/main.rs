@@ -85,7 +85,12 @@ struct ServerArgs {
     /// Audit log file, JSON lines (default DATA_DIR/audit.log; none in --dev). `-` for stdout.
     #[arg(long)]
     audit_log: Option<PathBuf>,
+    /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
+    #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
+    cache_size: u64,
 }
+
+const MIB: u64 = 1024 * 1024;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -102,6 +107,7 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         root_access_key_id: env("KINKO_ROOT_ACCESS_KEY_ID"),
         root_secret_access_key: env("KINKO_ROOT_SECRET_ACCESS_KEY").map(Zeroizing::new),
         audit_log: args.audit_log,
+        cache_capacity: args.cache_size.saturating_mul(MIB),
         ..Config::default()
     };
     let dev = config.dev;

@@ -3,6 +3,11 @@
 //! Aggregates are read whole and written back with an optimistic revision check: a write based on
 //! a stale read fails with [`StoreError::Conflict`] and the caller retries from a fresh read. Every
 //! write call is one transaction: all of it is durable when it returns `Ok`, or none of it is.
+//!
+//! Every write transaction also records the keys it changed in a change feed
+//! ([`Store::changes_since`]), so that caches in several processes sharing one database can tell
+//! what another process changed. The contract every backend must pass is the
+//! `kinko-store-contract` crate.
 
 use std::sync::Arc;
 
@@ -96,6 +101,38 @@ pub enum RootSealed<'a> {
     },
     /// A `meta` value named in the call.
     Meta { key: &'a str, value: &'a [u8] },
+}
+
+/// A key a committed write changed, as the change feed reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChangedKey {
+    Meta(String),
+    Account(String),
+    AccessKey(String),
+    /// An account's IAM state.
+    IamState(String),
+    Organization,
+    /// A secret (by ARN): its metadata, name and any of its sealed values.
+    Secret(String),
+    /// A KMS key (by ARN): its metadata or material.
+    KmsKey(String),
+    KmsAlias {
+        account_id: String,
+        region: String,
+        alias_name: String,
+    },
+    /// Every value sealed under the root key (a root key rotation).
+    RootSealed,
+}
+
+/// What changed after a position of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// Every key changed by the transactions committed after the position (a key may repeat).
+    Keys(Vec<ChangedKey>),
+    /// The changes after the position are no longer kept (or too many to list): consider
+    /// everything changed.
+    Truncated,
 }
 
 /// Re-wraps one root-sealed value under a new root key. It must accept a value that is already
@@ -264,4 +301,15 @@ pub trait Store: Send + Sync + 'static {
         region: &str,
         alias_name: &str,
     ) -> Result<bool, StoreError>;
+
+    // --- change feed ---
+    /// The changes committed after position `seq` of the change feed (0: its start), and the
+    /// position they bring the caller to. Positions only grow, in commit order: every change
+    /// committed before this call began is at or before the returned position. Recent changes
+    /// (at least the last few thousand) are listed; older ones may be answered `Truncated`.
+    async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError>;
+
+    /// Stops taking writes once those queued are done and releases the backend's resources
+    /// (the server calls it at shutdown). Later calls fail with `Backend`.
+    fn close(&self) {}
 }

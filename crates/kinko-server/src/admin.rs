@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use kinko_core::store::{RootRewrap, RootSealed, Store};
 use kinko_crypto::{RootKey, SharedRootKey};
-use kinko_store_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -29,6 +28,7 @@ use zeroize::Zeroizing;
 
 use crate::bootstrap::{self, DB_FILE, META_ROOT_CHECK, StartError, next_key_path, sync_dir_of};
 use crate::config::Config;
+use crate::sqlite;
 
 /// The admin socket's file name in the data dir.
 pub const ADMIN_SOCKET: &str = "kinko.sock";
@@ -298,7 +298,7 @@ pub async fn rotate_root_key(
         Ok(opened) => {
             let store = opened.store.clone();
             let rotator = Rotator::new(
-                Arc::new(opened.store),
+                opened.store,
                 SharedRootKey::new(opened.root),
                 opened.key_file,
                 false,
@@ -380,9 +380,9 @@ pub fn backup(config: &Config, to: &Path) -> Result<BackupReport, BackupError> {
     if !db.is_file() {
         return Err(BackupError::NoDataDir(config.data_dir.clone()));
     }
-    SqliteStore::backup(&db, to).map_err(|e| BackupError::Failed(e.to_string()))?;
+    sqlite::backup(&db, to).map_err(|e| BackupError::Failed(e.to_string()))?;
     sync_dir_of(to);
-    let check = SqliteStore::peek_meta(to, META_ROOT_CHECK)
+    let check = sqlite::peek_meta(to, META_ROOT_CHECK)
         .map_err(|e| BackupError::Failed(e.to_string()))?
         .ok_or_else(|| BackupError::Failed("the copy holds no root key check value".into()))?;
     let key_file = config.root_key_base64.is_none().then(|| {

@@ -14,11 +14,12 @@ use kinko_core::Clock;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal};
 use kinko_core::store::{Account, Store, StoreError};
 use kinko_crypto::{RootKey, SharedRootKey};
-use kinko_store_sqlite::SqliteStore;
+use kinko_store_cache::{CacheConfig, CachedStore, Freshness};
 use rand::Rng;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::sqlite;
 
 pub(crate) const DB_FILE: &str = "kinko.db";
 pub(crate) const ROOT_KEY_FILE: &str = "root.key";
@@ -74,10 +75,10 @@ impl std::fmt::Debug for RootCredentials {
 }
 
 pub(crate) struct Booted {
-    /// Held for the server's life: one process owns a data dir (its store caches rely on it).
+    /// Held for the server's life: one process owns a data dir (its store cache relies on it).
     pub lock: Option<std::fs::File>,
     pub services: Services,
-    pub store: SqliteStore,
+    pub store: Arc<CachedStore>,
     /// The root key every part of the server uses; rotated in place.
     pub root: SharedRootKey,
     /// Where the root key lives on disk: `None` in dev mode or when it is given in `KINKO_ROOT_KEY`.
@@ -157,7 +158,7 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
             Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
             None => RootKey::generate().map_err(root_key_error)?,
         };
-        (SqliteStore::in_memory()?, root, true, None, None)
+        (sqlite::in_memory()?, root, true, None, None)
     } else {
         let opened = open_data_dir(config).await?;
         (
@@ -169,7 +170,16 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
         )
     };
     let root = SharedRootKey::new(root);
-    let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
+    // Single-process freshness: this process is the only writer of the database, since it holds
+    // the data dir's lock (or the database lives in its memory).
+    let store = Arc::new(CachedStore::new(
+        store,
+        CacheConfig {
+            capacity: config.cache_capacity,
+            freshness: Freshness::SingleProcess,
+        },
+    ));
+    let store_dyn: Arc<dyn Store> = store.clone();
     let keyring = Arc::new(Keyring::new(store_dyn.clone(), clock.clone(), root.clone()));
     let services = Services::new(store_dyn.clone(), clock.clone(), keyring.clone());
 
@@ -292,7 +302,8 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
 
 /// An opened data dir.
 pub(crate) struct Opened {
-    pub store: SqliteStore,
+    /// The store, without a cache in front.
+    pub store: Arc<dyn Store>,
     pub root: RootKey,
     /// The data dir is new.
     pub fresh: bool,
@@ -393,7 +404,7 @@ pub(crate) async fn open_data_dir(config: &Config) -> Result<Opened, StartError>
     let existed = db_path.exists();
     // Read the check value first, so a wrong or missing key changes nothing on disk.
     let check = if existed {
-        SqliteStore::peek_meta(&db_path, META_ROOT_CHECK)?
+        sqlite::peek_meta(&db_path, META_ROOT_CHECK)?
     } else {
         None
     };
@@ -417,7 +428,7 @@ pub(crate) async fn open_data_dir(config: &Config) -> Result<Opened, StartError>
             .open(&db_path)
             .map_err(|e| StartError::Write(db_path.clone(), e))?;
     }
-    let store = SqliteStore::open(&db_path)?;
+    let store = sqlite::open(&db_path)?;
     let fresh = check.is_none();
     if fresh {
         store

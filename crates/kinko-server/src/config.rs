@@ -26,6 +26,8 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// How often background jobs (purging deleted secrets) run.
     pub job_interval: Duration,
+    /// Bound of the store cache, in bytes of cached data (approximate sizes); 0 turns it off.
+    pub cache_capacity: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for Config {
             .field("root_key_file", &self.root_key_file)
             .field("account_id", &self.account_id)
             .field("root_access_key_id", &self.root_access_key_id)
+            .field("cache_capacity", &self.cache_capacity)
             .finish_non_exhaustive()
     }
 }
@@ -54,6 +57,7 @@ impl Default for Config {
             root_secret_access_key: None,
             audit_log: None,
             job_interval: Duration::from_secs(60),
+            cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
         }
     }
 }

@@ -11,13 +11,15 @@ mod bootstrap;
 mod config;
 mod http;
 mod jobs;
+mod sqlite;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kinko_api::Services;
 use kinko_core::Clock;
-use kinko_store_sqlite::SqliteStore;
+use kinko_core::store::Store as _;
+use kinko_store_cache::CachedStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,6 +28,7 @@ pub use admin::{
 };
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::Config;
+pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
 
 /// Shared state of a running server.
 pub(crate) struct App {
@@ -43,7 +46,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: jobs::Jobs,
-    store: SqliteStore,
+    store: Arc<CachedStore>,
     app: Arc<App>,
     admin: Option<admin::AdminSocket>,
 }
@@ -62,6 +65,11 @@ impl Running {
     /// The management account id.
     pub fn account_id(&self) -> &str {
         &self.account_id
+    }
+
+    /// Hits and misses of the store cache since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.store.stats()
     }
 
     /// Runs the background jobs once, now (they also run on their own schedule).

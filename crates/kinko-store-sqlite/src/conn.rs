@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_iam.sql"),
     include_str!("../migrations/0003_kms.sql"),
     include_str!("../migrations/0004_kms_rotation.sql"),
+    include_str!("../migrations/0005_changes.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -315,6 +316,10 @@ fn commit_batch(c: &Connection, batch: Vec<Job>) {
             Err(e) => Err(backend(e)),
         };
         done.push((job.reply, result, job.on_commit));
+    }
+    // Keeps the change feed bounded, in the same commit (a failure only postpones it).
+    if let Err(e) = crate::queries::prune_changes(c) {
+        tracing::warn!(error = %e, "pruning the change feed failed");
     }
     match c.execute_batch("COMMIT") {
         Ok(()) => {

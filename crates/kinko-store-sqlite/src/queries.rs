@@ -7,7 +7,9 @@ use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
-use kinko_core::store::{Account, ListOrder, ListPage, SealedValue, SecretWrite, StoreError};
+use kinko_core::store::{
+    Account, ChangedKey, Changes, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::conn::backend;
@@ -27,6 +29,119 @@ fn insert_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+// --- the change feed ---
+
+/// Changes kept for readers that are behind; older ones are pruned.
+const CHANGES_KEPT: i64 = 50_000;
+/// Most changes one `changes_since` answer lists; more are answered `Truncated`.
+const CHANGES_LISTED: usize = 10_000;
+
+const META: &str = "meta";
+const ACCOUNT: &str = "account";
+const ACCESS_KEY: &str = "access_key";
+const IAM: &str = "iam";
+const ORGANIZATION: &str = "organization";
+const SECRET: &str = "secret";
+const KMS_KEY: &str = "kms_key";
+const KMS_ALIAS: &str = "kms_alias";
+pub(crate) const ROOT_SEALED: &str = "root_sealed";
+
+/// Appends a changed key to the change feed, in the writer's transaction (so only committed
+/// writes are in the feed, in commit order).
+pub(crate) fn changed(c: &Connection, kind: &str, key: &str) -> Result<(), StoreError> {
+    c.prepare_cached("INSERT INTO changes (kind, key) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![kind, key]))
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn alias_changed(c: &Connection, account: &str, region: &str, alias: &str) -> Result<(), StoreError> {
+    let key = serde_json::to_string(&[account, region, alias]).map_err(backend)?;
+    changed(c, KMS_ALIAS, &key)
+}
+
+fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
+    Some(match kind {
+        META => ChangedKey::Meta(key),
+        ACCOUNT => ChangedKey::Account(key),
+        ACCESS_KEY => ChangedKey::AccessKey(key),
+        IAM => ChangedKey::IamState(key),
+        ORGANIZATION => ChangedKey::Organization,
+        SECRET => ChangedKey::Secret(key),
+        KMS_KEY => ChangedKey::KmsKey(key),
+        KMS_ALIAS => {
+            let [account_id, region, alias_name]: [String; 3] = serde_json::from_str(&key).ok()?;
+            ChangedKey::KmsAlias {
+                account_id,
+                region,
+                alias_name,
+            }
+        }
+        ROOT_SEALED => ChangedKey::RootSealed,
+        _ => return None,
+    })
+}
+
+/// The changes after `since`, read in one snapshot.
+pub fn changes_since(c: &Connection, since: u64) -> Result<(u64, Changes), StoreError> {
+    let tx = c.unchecked_transaction().map_err(backend)?;
+    let (pruned, last): (i64, Option<i64>) = tx
+        .prepare_cached("SELECT pruned_through, (SELECT max(seq) FROM changes) FROM change_feed WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(backend)?;
+    let last = u64::try_from(last.unwrap_or(pruned).max(pruned)).unwrap_or(0);
+    let since_row = i64::try_from(since).unwrap_or(i64::MAX);
+    // Behind the pruned changes, or ahead of the feed (a database restored from a copy): the
+    // reader can't know what changed.
+    if since_row < pruned || since > last {
+        return Ok((last, Changes::Truncated));
+    }
+    let rows: Vec<(String, String)> = {
+        let mut stmt = tx
+            .prepare_cached("SELECT kind, key FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(backend)?;
+        let limit = i64::try_from(CHANGES_LISTED + 1).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![since_row, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    tx.finish().map_err(backend)?;
+    if rows.len() > CHANGES_LISTED {
+        return Ok((last, Changes::Truncated));
+    }
+    let mut keys = Vec::with_capacity(rows.len());
+    for (kind, key) in rows {
+        match decode_change(&kind, key) {
+            Some(k) => keys.push(k),
+            // Written by a newer version of kinko: consider everything changed.
+            None => return Ok((last, Changes::Truncated)),
+        }
+    }
+    Ok((last, Changes::Keys(keys)))
+}
+
+/// Drops all but the last [`CHANGES_KEPT`] changes; run in each write transaction.
+pub fn prune_changes(c: &Connection) -> Result<(), StoreError> {
+    let advanced = c
+        .prepare_cached(
+            "UPDATE change_feed SET pruned_through = (SELECT max(seq) FROM changes) - ?1
+             WHERE id = 1 AND (SELECT max(seq) FROM changes) - ?1 > pruned_through",
+        )
+        .and_then(|mut s| s.execute([CHANGES_KEPT]))
+        .map_err(backend)?;
+    if advanced == 1 {
+        c.prepare_cached(
+            "DELETE FROM changes WHERE seq <= (SELECT pruned_through FROM change_feed WHERE id = 1)",
+        )
+        .and_then(|mut s| s.execute([]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+// --- the aggregates ---
+
 pub fn meta_get(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
     c.prepare_cached("SELECT value FROM meta WHERE key = ?1")
         .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
@@ -40,6 +155,9 @@ pub fn meta_put_if_absent(c: &Connection, key: &str, value: &[u8]) -> Result<boo
             params![key, value],
         )
         .map_err(backend)?;
+    if n == 1 {
+        changed(c, META, key)?;
+    }
     Ok(n == 1)
 }
 
@@ -65,7 +183,7 @@ pub fn put_account(c: &Connection, a: &Account) -> Result<(), StoreError> {
         params![a.account_id, a.name, a.email, a.created_date.millis()],
     )
     .map_err(insert_err)?;
-    Ok(())
+    changed(c, ACCOUNT, &a.account_id)
 }
 
 fn status_str(s: AccessKeyStatus) -> &'static str {
@@ -134,7 +252,7 @@ pub fn put_access_key(c: &Connection, k: &AccessKeyRecord) -> Result<(), StoreEr
         ],
     )
     .map_err(insert_err)?;
-    Ok(())
+    changed(c, ACCESS_KEY, &k.access_key_id)
 }
 
 pub fn list_access_keys(
@@ -174,6 +292,9 @@ pub fn update_access_key_status(
             params![status_str(status), id],
         )
         .map_err(backend)?;
+    if n == 1 {
+        changed(c, ACCESS_KEY, id)?;
+    }
     Ok(n == 1)
 }
 
@@ -181,6 +302,9 @@ pub fn delete_access_key(c: &Connection, id: &str) -> Result<bool, StoreError> {
     let n = c
         .execute("DELETE FROM access_keys WHERE access_key_id = ?1", [id])
         .map_err(backend)?;
+    if n == 1 {
+        changed(c, ACCESS_KEY, id)?;
+    }
     Ok(n == 1)
 }
 
@@ -218,6 +342,13 @@ pub fn iam_state(c: &Connection, account: &str) -> Result<IamState, StoreError> 
     }
 }
 
+pub fn iam_revision(c: &Connection, account: &str) -> Result<i64, StoreError> {
+    c.prepare_cached("SELECT revision FROM iam_states WHERE account_id = ?1")
+        .and_then(|mut s| s.query_row([account], |r| r.get(0)).optional())
+        .map_err(backend)
+        .map(Option::unwrap_or_default)
+}
+
 pub fn write_iam_state(c: &Connection, state: &IamState) -> Result<(), StoreError> {
     let doc = serde_json::to_string(state).map_err(backend)?;
     let n = if state.revision == 0 {
@@ -233,7 +364,10 @@ pub fn write_iam_state(c: &Connection, state: &IamState) -> Result<(), StoreErro
         )
         .map_err(backend)?
     };
-    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    changed(c, IAM, &state.account_id)
 }
 
 pub fn organization(c: &Connection) -> Result<Option<Organization>, StoreError> {
@@ -264,7 +398,10 @@ pub fn write_organization(c: &Connection, org: &Organization) -> Result<(), Stor
         )
         .map_err(backend)?
     };
-    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    changed(c, ORGANIZATION, "")
 }
 
 fn secret_from_row(r: &Row<'_>) -> rusqlite::Result<(String, i64)> {
@@ -398,7 +535,8 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                 ])
             })
             .map_err(insert_err)?;
-            insert_values(c, c.last_insert_rowid(), values)
+            insert_values(c, c.last_insert_rowid(), values)?;
+            changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Update {
             secret,
@@ -433,7 +571,8 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
             for v in removed_versions {
                 del.execute(params![id, v]).map_err(backend)?;
             }
-            insert_values(c, id, new_values)
+            insert_values(c, id, new_values)?;
+            changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Delete { arn, revision } => {
             let id: Option<i64> = c
@@ -446,7 +585,7 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
             c.prepare_cached("DELETE FROM secret_values WHERE secret_id = ?1")
                 .and_then(|mut s| s.execute([id]))
                 .map_err(backend)?;
-            Ok(())
+            changed(c, SECRET, arn)
         }
     }
 }
@@ -539,8 +678,9 @@ pub fn create_kms_key(
             ],
         )
         .map_err(insert_err)?;
+        alias_changed(c, &key.account_id, &key.region, alias)?;
     }
-    Ok(())
+    changed(c, KMS_KEY, &key.arn)
 }
 
 pub fn kms_material(
@@ -600,7 +740,10 @@ pub fn update_kms_key(c: &Connection, key: &KmsKey) -> Result<(), StoreError> {
             ],
         )
         .map_err(backend)?;
-    if n == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    changed(c, KMS_KEY, &key.arn)
 }
 
 pub fn add_kms_material(c: &Connection, key: &KmsKey, material: &WrappedMaterial) -> Result<(), StoreError> {
@@ -636,11 +779,23 @@ pub fn delete_kms_key(c: &Connection, arn: &str, revision: i64) -> Result<(), St
     if n != 1 {
         return Err(StoreError::Conflict);
     }
-    c.execute("DELETE FROM kms_aliases WHERE target_arn = ?1", [arn])
-        .map_err(backend)?;
+    let aliases: Vec<(String, String, String)> = {
+        let mut stmt = c
+            .prepare_cached(
+                "DELETE FROM kms_aliases WHERE target_arn = ?1 RETURNING account_id, region, alias_name",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([arn], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for (account, region, alias) in &aliases {
+        alias_changed(c, account, region, alias)?;
+    }
     c.execute("DELETE FROM kms_materials WHERE key_arn = ?1", [arn])
         .map_err(backend)?;
-    Ok(())
+    changed(c, KMS_KEY, arn)
 }
 
 pub fn kms_keys_due_for_deletion(
@@ -718,7 +873,7 @@ pub fn create_kms_alias(c: &Connection, a: &KmsAlias) -> Result<(), StoreError> 
         ],
     )
     .map_err(insert_err)?;
-    Ok(())
+    alias_changed(c, &a.account_id, &a.region, &a.alias_name)
 }
 
 pub fn update_kms_alias(c: &Connection, a: &KmsAlias) -> Result<bool, StoreError> {
@@ -735,6 +890,9 @@ pub fn update_kms_alias(c: &Connection, a: &KmsAlias) -> Result<bool, StoreError
             ],
         )
         .map_err(backend)?;
+    if n == 1 {
+        alias_changed(c, &a.account_id, &a.region, &a.alias_name)?;
+    }
     Ok(n == 1)
 }
 
@@ -750,6 +908,9 @@ pub fn delete_kms_alias(
             params![account, region, alias],
         )
         .map_err(backend)?;
+    if n == 1 {
+        alias_changed(c, account, region, alias)?;
+    }
     Ok(n == 1)
 }
 

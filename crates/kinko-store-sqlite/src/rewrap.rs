@@ -128,5 +128,6 @@ pub(crate) fn rewrap_all(
         .map_err(backend)?;
         counts.meta += 1;
     }
+    crate::queries::changed(c, crate::queries::ROOT_SEALED, "")?;
     Ok(counts)
 }

@@ -1,6 +1,6 @@
 //! `Store::rewrap_root_sealed` on a SQLite file: every root-sealed value is re-wrapped in one
-//! transaction or none is; later writes of root-sealed values go through the re-wrap function;
-//! cached access keys don't go stale.
+//! transaction or none is; later writes of root-sealed values go through the re-wrap function.
+//! (That cached access keys don't go stale is part of the storage contract, run on the cache.)
 
 use std::sync::Arc;
 
@@ -125,7 +125,6 @@ async fn rewraps_everything_in_one_transaction_and_later_writes_too() {
     store.put_access_key(access_key("AKIA2", "bad")).await.unwrap();
     assert!(store.meta_put_if_absent(CHECK, b"c".to_vec()).await.unwrap());
     assert!(store.meta_put_if_absent("other", b"o".to_vec()).await.unwrap());
-    // Cached before the rotation.
     assert_eq!(sealed_secret(&store, "AKIA1").await, "s1");
 
     // One value can't be re-wrapped: nothing changes, not even the values before it.
@@ -168,7 +167,6 @@ async fn rewraps_everything_in_one_transaction_and_later_writes_too() {
     assert_eq!(wrapped(&store, &k1, 1).await, "new:m1");
     assert_eq!(wrapped(&store, &k2, 1).await, "new:m2");
     assert_eq!(wrapped(&store, &k2, 2).await, "new:m2v2");
-    // The cached record was dropped: the re-wrapped secret is read.
     assert_eq!(sealed_secret(&store, "AKIA1").await, "new:s1");
     assert_eq!(sealed_secret(&store, "AKIA3").await, "new:s3");
     assert_eq!(meta(&store, CHECK).await, "new:c");

@@ -1,0 +1,1397 @@
+//! The contract tests, one `pub async fn` each (listed in `__with_contract_tests!`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use kinko_core::iam::IamState;
+use kinko_core::kms::KeyState;
+use kinko_core::principal::AccessKeyStatus;
+use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
+use kinko_core::store::{
+    ChangedKey, Changes, ListOrder, ListPage, RewrapCounts, RootRewrap, RootSealed, SecretWrite, Store,
+};
+
+use crate::Handles;
+use crate::fixtures::*;
+
+/// Concurrent writers in the concurrency tests.
+const WRITERS: usize = 16;
+
+async fn create(store: &dyn Store, name: &str) -> kinko_core::secret::Secret {
+    let (secret, values) = secret(name);
+    store
+        .write_secret(SecretWrite::Create {
+            secret: secret.clone(),
+            values,
+        })
+        .await
+        .expect("create secret");
+    store
+        .secret_by_arn(&secret.arn)
+        .await
+        .expect("read")
+        .expect("created secret")
+}
+
+fn page(order: ListOrder, offset: usize, limit: usize, include_deleted: bool) -> ListPage {
+    ListPage {
+        include_deleted,
+        order,
+        offset,
+        limit,
+    }
+}
+
+fn names(secrets: &[kinko_core::secret::Secret]) -> Vec<&str> {
+    secrets.iter().map(|s| s.name.as_str()).collect()
+}
+
+pub async fn meta_put_if_absent_keeps_the_first_value(h: Handles) {
+    let s = h.a.as_ref();
+    assert_eq!(s.meta_get("k").await.expect("read"), None);
+    assert!(s.meta_put_if_absent("k", b"one".to_vec()).await.expect("put"));
+    assert!(!s.meta_put_if_absent("k", b"two".to_vec()).await.expect("put"));
+    assert_eq!(s.meta_get("k").await.expect("read"), Some(b"one".to_vec()));
+}
+
+pub async fn accounts_are_stored_listed_and_unique(h: Handles) {
+    let s = h.a.as_ref();
+    assert_eq!(s.account(ACCOUNT).await.expect("read"), None);
+    s.put_account(account(ACCOUNT, "management")).await.expect("put");
+    let mut later = account(MEMBER, "member");
+    later.created_date = at(T0 + 1);
+    s.put_account(later.clone()).await.expect("put");
+    assert!(
+        is_conflict(s.put_account(account(ACCOUNT, "again")).await),
+        "an account id is taken once"
+    );
+    assert_eq!(
+        s.account(ACCOUNT).await.expect("read"),
+        Some(account(ACCOUNT, "management"))
+    );
+    assert_eq!(
+        s.list_accounts().await.expect("list"),
+        vec![account(ACCOUNT, "management"), later]
+    );
+}
+
+pub async fn access_keys_round_trip_and_list_by_user(h: Handles) {
+    let s = h.a.as_ref();
+    assert!(s.access_key("AKIA1").await.expect("read").is_none());
+    s.put_access_key(access_key("AKIA1", None, "s1"))
+        .await
+        .expect("put");
+    s.put_access_key(access_key("AKIA2", Some("Alice"), "s2"))
+        .await
+        .expect("put");
+    s.put_access_key(access_key("AKIA3", Some("bob"), "s3"))
+        .await
+        .expect("put");
+    assert!(
+        is_conflict(s.put_access_key(access_key("AKIA1", None, "other")).await),
+        "creating the same key twice is a conflict"
+    );
+    let k = s.access_key("AKIA2").await.expect("read").expect("key");
+    assert_eq!(k.sealed_secret, b"s2");
+    assert_eq!(k.principal, access_key("AKIA2", Some("Alice"), "").principal);
+    assert_eq!(k.status, AccessKeyStatus::Active);
+    assert_eq!(k.created_date, at(T0));
+    let all: Vec<String> = s
+        .list_access_keys(ACCOUNT, None)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    assert_eq!(all, ["AKIA1", "AKIA2", "AKIA3"]);
+    // User names match case-insensitively, as in IAM.
+    let alice: Vec<String> = s
+        .list_access_keys(ACCOUNT, Some("ALICE"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    assert_eq!(alice, ["AKIA2"]);
+    assert!(s.list_access_keys(MEMBER, None).await.expect("list").is_empty());
+}
+
+pub async fn access_key_status_and_deletion(h: Handles) {
+    let s = h.a.as_ref();
+    s.put_access_key(access_key("AKIA1", None, "s1"))
+        .await
+        .expect("put");
+    assert!(
+        s.update_access_key_status("AKIA1", AccessKeyStatus::Inactive)
+            .await
+            .expect("update")
+    );
+    assert!(
+        !s.update_access_key_status("AKIANONE", AccessKeyStatus::Inactive)
+            .await
+            .expect("update")
+    );
+    let k = s.access_key("AKIA1").await.expect("read").expect("key");
+    assert_eq!(k.status, AccessKeyStatus::Inactive);
+    assert!(s.delete_access_key("AKIA1").await.expect("delete"));
+    assert!(!s.delete_access_key("AKIA1").await.expect("delete"));
+    assert!(s.access_key("AKIA1").await.expect("read").is_none());
+    assert!(s.list_access_keys(ACCOUNT, None).await.expect("list").is_empty());
+}
+
+pub async fn iam_state_starts_empty_and_is_written_by_revision(h: Handles) {
+    let s = h.a.as_ref();
+    let empty = s.iam_state(ACCOUNT).await.expect("read");
+    assert_eq!(empty, IamState::new(ACCOUNT));
+    assert_eq!(empty.revision, 0);
+    assert_eq!(s.iam_revision(ACCOUNT).await.expect("revision"), 0);
+
+    let mut first = empty.clone();
+    first.users.push(user("alice"));
+    s.write_iam_state(first.clone()).await.expect("first write");
+    assert!(
+        is_conflict(s.write_iam_state(first.clone()).await),
+        "a second first write (revision 0) is a conflict"
+    );
+    let read = s.iam_state(ACCOUNT).await.expect("read");
+    assert_eq!(read.revision, 1);
+    assert_eq!(user_names(&read), ["alice"]);
+    assert_eq!(s.iam_revision(ACCOUNT).await.expect("revision"), 1);
+
+    let mut second = read.clone();
+    second.users.push(user("bob"));
+    s.write_iam_state(second).await.expect("second write");
+    // A write based on revision 1 again is stale.
+    let mut stale = read;
+    stale.users.push(user("carol"));
+    assert!(is_conflict(s.write_iam_state(stale).await));
+    let read = s.iam_state(ACCOUNT).await.expect("read");
+    assert_eq!(read.revision, 2);
+    assert_eq!(user_names(&read), ["alice", "bob"]);
+    assert_eq!(s.iam_revision(ACCOUNT).await.expect("revision"), 2);
+    // Other accounts are apart.
+    assert_eq!(s.iam_revision(MEMBER).await.expect("revision"), 0);
+}
+
+pub async fn iam_concurrent_writers_lose_nothing(h: Handles) {
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let s = h.a.clone();
+        tasks.push(tokio::spawn(async move {
+            retry(|| {
+                let s = s.clone();
+                async move {
+                    let mut state = s.iam_state(ACCOUNT).await?;
+                    state.users.push(user(&format!("user{i:02}")));
+                    s.write_iam_state(state).await
+                }
+            })
+            .await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let state = h.a.iam_state(ACCOUNT).await.expect("read");
+    let expected: Vec<String> = (0..WRITERS).map(|i| format!("user{i:02}")).collect();
+    assert_eq!(user_names(&state), expected, "no acknowledged write is lost");
+    assert_eq!(state.revision, WRITERS as i64);
+    assert_eq!(h.a.iam_revision(ACCOUNT).await.expect("revision"), WRITERS as i64);
+    assert_eq!(user_names(&h.b.iam_state(ACCOUNT).await.expect("read")), expected);
+}
+
+pub async fn organization_is_written_by_revision(h: Handles) {
+    let s = h.a.as_ref();
+    assert!(s.organization().await.expect("read").is_none());
+    assert_eq!(s.organization_id_of(ACCOUNT).await.expect("read"), None);
+    s.write_organization(organization()).await.expect("create");
+    assert!(
+        is_conflict(s.write_organization(organization()).await),
+        "creating the organization twice is a conflict"
+    );
+    let org = s.organization().await.expect("read").expect("organization");
+    assert_eq!(org.revision, 1);
+    assert_eq!(
+        s.organization_id_of(ACCOUNT).await.expect("read").as_deref(),
+        Some("o-abcdefghij")
+    );
+    assert_eq!(s.organization_id_of(MEMBER).await.expect("read"), None);
+
+    let mut next = org.clone();
+    next.accounts.push(org_account(MEMBER));
+    s.write_organization(next).await.expect("update");
+    assert!(is_conflict(s.write_organization(org).await), "stale revision");
+    let org = s.organization().await.expect("read").expect("organization");
+    assert_eq!(org.revision, 2);
+    assert_eq!(org.accounts.len(), 2);
+    assert_eq!(
+        s.organization_id_of(MEMBER).await.expect("read").as_deref(),
+        Some("o-abcdefghij")
+    );
+}
+
+pub async fn member_account_creation_is_one_transaction(h: Handles) {
+    let s = h.a.as_ref();
+    s.write_organization(organization()).await.expect("create");
+    let org = s.organization().await.expect("read").expect("organization");
+    let mut iam = IamState::new(MEMBER);
+    iam.users.push(user("admin"));
+
+    // Based on a stale organization: nothing of it is stored.
+    let mut stale = org.clone();
+    stale.revision = 0;
+    stale.accounts.push(org_account(MEMBER));
+    assert!(is_conflict(
+        s.create_member_account(stale, account(MEMBER, "member"), iam.clone())
+            .await
+    ));
+    assert_eq!(s.account(MEMBER).await.expect("read"), None);
+    assert_eq!(s.iam_revision(MEMBER).await.expect("revision"), 0);
+    assert_eq!(s.organization().await.expect("read").expect("org").revision, 1);
+
+    let mut next = org;
+    next.accounts.push(org_account(MEMBER));
+    s.create_member_account(next, account(MEMBER, "member"), iam)
+        .await
+        .expect("create member");
+    assert_eq!(
+        s.account(MEMBER).await.expect("read"),
+        Some(account(MEMBER, "member"))
+    );
+    let member_iam = s.iam_state(MEMBER).await.expect("read");
+    assert_eq!(member_iam.revision, 1);
+    assert_eq!(user_names(&member_iam), ["admin"]);
+    assert_eq!(
+        s.organization_id_of(MEMBER).await.expect("read").as_deref(),
+        Some("o-abcdefghij")
+    );
+    assert_eq!(s.organization().await.expect("read").expect("org").revision, 2);
+}
+
+pub async fn secret_is_read_by_arn_and_name_with_its_values(h: Handles) {
+    let s = h.a.as_ref();
+    let (secret, values) = secret("app/db");
+    assert!(s.secret_by_arn(&secret.arn).await.expect("read").is_none());
+    assert!(
+        s.secret_by_name(ACCOUNT, REGION, "app/db")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    s.write_secret(SecretWrite::Create {
+        secret: secret.clone(),
+        values: values.clone(),
+    })
+    .await
+    .expect("create");
+    let by_arn = s.secret_by_arn(&secret.arn).await.expect("read").expect("secret");
+    let mut expected = secret.clone();
+    expected.revision = 1;
+    assert_eq!(by_arn, expected);
+    let by_name = s
+        .secret_by_name(ACCOUNT, REGION, "app/db")
+        .await
+        .expect("read")
+        .expect("secret");
+    assert_eq!(by_name, expected);
+    // Names are per account and region.
+    assert!(
+        s.secret_by_name(ACCOUNT, "eu-west-1", "app/db")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        s.secret_by_name(MEMBER, REGION, "app/db")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        s.sealed_value(&secret.arn, "v1").await.expect("read"),
+        Some(values[0].1.clone())
+    );
+    assert_eq!(s.sealed_value(&secret.arn, "v2").await.expect("read"), None);
+}
+
+pub async fn secret_name_is_unique_and_creating_twice_conflicts(h: Handles) {
+    let s = h.a.as_ref();
+    let first = create(s, "taken").await;
+    // The same secret again (a retried create): a conflict, not a second row.
+    let (same, values) = secret("taken");
+    assert!(is_conflict(
+        s.write_secret(SecretWrite::Create {
+            secret: same.clone(),
+            values,
+        })
+        .await
+    ));
+    // Another ARN with the same name in the same account and region.
+    let mut other = same;
+    other.arn = format!("{}-other", other.arn);
+    assert!(is_conflict(
+        s.write_secret(SecretWrite::Create {
+            secret: other.clone(),
+            values: vec![("v1".to_owned(), sealed("other"))],
+        })
+        .await
+    ));
+    assert!(s.secret_by_arn(&other.arn).await.expect("read").is_none());
+    assert_eq!(
+        s.list_secrets(ACCOUNT, REGION).await.expect("list"),
+        vec![first.clone()]
+    );
+    assert_eq!(
+        s.sealed_value(&first.arn, "v1").await.expect("read"),
+        Some(sealed("taken-v1"))
+    );
+    // The same name is free in another region.
+    let mut elsewhere = secret("taken").0;
+    elsewhere.region = "eu-west-1".to_owned();
+    elsewhere.arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:taken-AbCdEf".to_owned();
+    s.write_secret(SecretWrite::Create {
+        secret: elsewhere,
+        values: vec![],
+    })
+    .await
+    .expect("same name, other region");
+}
+
+pub async fn secret_update_with_a_stale_revision_changes_nothing(h: Handles) {
+    let s = h.a.as_ref();
+    let base = create(s, "stale").await;
+    let mut next = base.clone();
+    add_version(&mut next, "v2");
+    s.write_secret(SecretWrite::Update {
+        secret: next,
+        new_values: vec![("v2".to_owned(), sealed("v2"))],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("update");
+    let current = s.secret_by_arn(&base.arn).await.expect("read").expect("secret");
+
+    // Based on revision 1 again: metadata, new values and removals are all refused.
+    let mut stale = base.clone();
+    add_version(&mut stale, "v3");
+    stale.description = Some("stale".to_owned());
+    assert!(is_conflict(
+        s.write_secret(SecretWrite::Update {
+            secret: stale,
+            new_values: vec![("v3".to_owned(), sealed("v3"))],
+            removed_versions: vec!["v1".to_owned()],
+        })
+        .await
+    ));
+    assert_eq!(
+        s.secret_by_arn(&base.arn).await.expect("read").expect("secret"),
+        current
+    );
+    assert_eq!(s.sealed_value(&base.arn, "v3").await.expect("read"), None);
+    assert_eq!(
+        s.sealed_value(&base.arn, "v1").await.expect("read"),
+        Some(sealed("stale-v1"))
+    );
+    // A stale delete is refused too.
+    assert!(is_conflict(
+        s.write_secret(SecretWrite::Delete {
+            arn: base.arn.clone(),
+            revision: base.revision,
+        })
+        .await
+    ));
+    assert!(s.secret_by_arn(&base.arn).await.expect("read").is_some());
+}
+
+pub async fn secret_update_adds_replaces_and_removes_values(h: Handles) {
+    let s = h.a.as_ref();
+    let base = create(s, "values").await;
+    let mut next = base.clone();
+    add_version(&mut next, "v2");
+    next.description = Some("two".to_owned());
+    s.write_secret(SecretWrite::Update {
+        secret: next.clone(),
+        new_values: vec![("v2".to_owned(), sealed("v2"))],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("add a version");
+    let read = s.secret_by_arn(&base.arn).await.expect("read").expect("secret");
+    assert_eq!(read.revision, 2);
+    assert_eq!(read.description.as_deref(), Some("two"));
+    assert_eq!(read.current().map(|v| v.id.as_str()), Some("v2"));
+    assert_eq!(
+        read.version_with_stage(AWSPREVIOUS).map(|v| v.id.as_str()),
+        Some("v1")
+    );
+
+    // Re-encrypted: v1's value replaced; and v2 removed.
+    let mut third = read;
+    third.versions.retain(|v| v.id != "v2");
+    s.write_secret(SecretWrite::Update {
+        secret: third,
+        new_values: vec![("v1".to_owned(), sealed("v1-reencrypted"))],
+        removed_versions: vec!["v2".to_owned()],
+    })
+    .await
+    .expect("replace and remove");
+    assert_eq!(
+        s.sealed_value(&base.arn, "v1").await.expect("read"),
+        Some(sealed("v1-reencrypted"))
+    );
+    assert_eq!(s.sealed_value(&base.arn, "v2").await.expect("read"), None);
+    let read = s.secret_by_arn(&base.arn).await.expect("read").expect("secret");
+    assert_eq!(read.revision, 3);
+    assert!(read.version("v2").is_none());
+    // The name lookup sees the same state.
+    assert_eq!(
+        s.secret_by_name(ACCOUNT, REGION, "values")
+            .await
+            .expect("read")
+            .expect("secret"),
+        read
+    );
+}
+
+pub async fn secret_delete_removes_values_and_frees_the_name(h: Handles) {
+    let s = h.a.as_ref();
+    let base = create(s, "doomed").await;
+    assert!(s.sealed_value(&base.arn, "v1").await.expect("read").is_some());
+    s.write_secret(SecretWrite::Delete {
+        arn: base.arn.clone(),
+        revision: base.revision,
+    })
+    .await
+    .expect("delete");
+    assert!(s.secret_by_arn(&base.arn).await.expect("read").is_none());
+    assert!(
+        s.secret_by_name(ACCOUNT, REGION, "doomed")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(s.sealed_value(&base.arn, "v1").await.expect("read"), None);
+    assert!(s.list_secrets(ACCOUNT, REGION).await.expect("list").is_empty());
+    // Deleting again: there is nothing at that revision.
+    assert!(is_conflict(
+        s.write_secret(SecretWrite::Delete {
+            arn: base.arn.clone(),
+            revision: base.revision,
+        })
+        .await
+    ));
+    // The name can be taken again, by a new ARN.
+    let (mut again, _) = secret("doomed");
+    again.arn = format!("{}-2", again.arn);
+    s.write_secret(SecretWrite::Create {
+        secret: again.clone(),
+        values: vec![("v1".to_owned(), sealed("again"))],
+    })
+    .await
+    .expect("create again");
+    let read = s
+        .secret_by_name(ACCOUNT, REGION, "doomed")
+        .await
+        .expect("read")
+        .expect("secret");
+    assert_eq!(read.arn, again.arn);
+    assert_eq!(
+        s.sealed_value(&again.arn, "v1").await.expect("read"),
+        Some(sealed("again"))
+    );
+}
+
+pub async fn secret_concurrent_writers_lose_no_version(h: Handles) {
+    let base = create(h.a.as_ref(), "busy").await;
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let s = h.a.clone();
+        let arn = base.arn.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("w{i:02}");
+            retry(|| {
+                let (s, arn, id) = (s.clone(), arn.clone(), id.clone());
+                async move {
+                    let mut secret = s.secret_by_arn(&arn).await?.expect("secret");
+                    add_version(&mut secret, &id);
+                    s.write_secret(SecretWrite::Update {
+                        secret,
+                        new_values: vec![(id.clone(), sealed(&id))],
+                        removed_versions: vec![],
+                    })
+                    .await
+                }
+            })
+            .await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    for store in [&h.a, &h.b] {
+        let s = store
+            .secret_by_arn(&base.arn)
+            .await
+            .expect("read")
+            .expect("secret");
+        assert_eq!(s.revision, 1 + WRITERS as i64);
+        let ids: HashSet<&str> = s.versions.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids.len(), 1 + WRITERS, "every acknowledged version is there");
+        for i in 0..WRITERS {
+            assert!(ids.contains(format!("w{i:02}").as_str()));
+        }
+        let holders = |stage: &str| s.versions.iter().filter(|v| v.has_stage(stage)).count();
+        assert_eq!(holders(AWSCURRENT), 1, "exactly one AWSCURRENT");
+        assert_eq!(holders(AWSPREVIOUS), 1, "exactly one AWSPREVIOUS");
+        for v in &s.versions {
+            let value = store.sealed_value(&s.arn, &v.id).await.expect("read");
+            assert!(value.is_some(), "version {} has its value", v.id);
+        }
+    }
+}
+
+pub async fn secret_listing_orders_and_pages(h: Handles) {
+    let s = h.a.as_ref();
+    // Created in the order c, a, d, b; `d` is scheduled for deletion.
+    for (i, name) in ["c", "a", "d", "b"].into_iter().enumerate() {
+        let mut secret = bare_secret(name, i as i64);
+        add_version(&mut secret, "v1");
+        if name == "d" {
+            secret.deleted_date = Some(at(T0));
+            secret.deletion_date = Some(at(T0 + 7 * DAY_MS));
+        }
+        s.write_secret(SecretWrite::Create {
+            secret,
+            values: vec![("v1".to_owned(), sealed(name))],
+        })
+        .await
+        .expect("create");
+    }
+    let mut elsewhere = bare_secret("e", 9);
+    elsewhere.region = "eu-west-1".to_owned();
+    elsewhere.arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:e-AbCdEf".to_owned();
+    s.write_secret(SecretWrite::Create {
+        secret: elsewhere,
+        values: vec![],
+    })
+    .await
+    .expect("create");
+
+    assert_eq!(
+        names(&s.list_secrets(ACCOUNT, REGION).await.expect("list")),
+        ["c", "a", "d", "b"]
+    );
+    let list = |order, offset, limit, deleted| async move {
+        let (secrets, more) = s
+            .list_secrets_page(ACCOUNT, REGION, page(order, offset, limit, deleted))
+            .await
+            .expect("page");
+        (secrets.into_iter().map(|s| s.name).collect::<Vec<_>>(), more)
+    };
+    assert_eq!(
+        list(ListOrder::CreatedAsc, 0, 10, true).await,
+        (vec!["c".into(), "a".into(), "d".into(), "b".into()], false)
+    );
+    assert_eq!(
+        list(ListOrder::CreatedAsc, 0, 10, false).await,
+        (vec!["c".into(), "a".into(), "b".into()], false)
+    );
+    assert_eq!(
+        list(ListOrder::CreatedDesc, 0, 2, false).await,
+        (vec!["b".into(), "a".into()], true)
+    );
+    assert_eq!(
+        list(ListOrder::CreatedDesc, 2, 2, false).await,
+        (vec!["c".into()], false)
+    );
+    assert_eq!(
+        list(ListOrder::NameAsc, 0, 3, true).await,
+        (vec!["a".into(), "b".into(), "c".into()], true)
+    );
+    assert_eq!(
+        list(ListOrder::NameDesc, 1, 10, true).await,
+        (vec!["c".into(), "b".into(), "a".into()], false)
+    );
+    assert_eq!(
+        names(&s.list_secrets(ACCOUNT, "eu-west-1").await.expect("list")),
+        ["e"]
+    );
+}
+
+pub async fn secrets_due_for_deletion(h: Handles) {
+    let s = h.a.as_ref();
+    for (name, days) in [("late", 10), ("soon", 3), ("sooner", 1), ("kept", 0)] {
+        let mut secret = bare_secret(name, 0);
+        add_version(&mut secret, "v1");
+        if days > 0 {
+            secret.deleted_date = Some(at(T0));
+            secret.deletion_date = Some(at(T0 + days * DAY_MS));
+        }
+        s.write_secret(SecretWrite::Create {
+            secret,
+            values: vec![],
+        })
+        .await
+        .expect("create");
+    }
+    let due = |days: i64, limit| async move {
+        s.secrets_due_for_deletion(at(T0 + days * DAY_MS), limit)
+            .await
+            .expect("due")
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(due(0, 10).await.is_empty());
+    assert_eq!(due(1, 10).await, ["sooner"], "due at the deletion date itself");
+    assert_eq!(due(5, 10).await, ["sooner", "soon"]);
+    assert_eq!(due(30, 10).await, ["sooner", "soon", "late"]);
+    assert_eq!(due(30, 2).await, ["sooner", "soon"]);
+    // A restored secret is no longer due.
+    let mut restored = s
+        .secret_by_name(ACCOUNT, REGION, "soon")
+        .await
+        .expect("read")
+        .expect("secret");
+    restored.deleted_date = None;
+    restored.deletion_date = None;
+    s.write_secret(SecretWrite::Update {
+        secret: restored,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("restore");
+    assert_eq!(due(30, 10).await, ["sooner", "late"]);
+}
+
+pub async fn kms_key_is_created_with_material_and_alias(h: Handles) {
+    let s = h.a.as_ref();
+    let k = kms_key("k1");
+    assert!(s.kms_key(&k.arn).await.expect("read").is_none());
+    s.create_kms_key(k.clone(), material(&k, 1, "m1"), Some("alias/one".to_owned()))
+        .await
+        .expect("create");
+    let read = s.kms_key(&k.arn).await.expect("read").expect("key");
+    let mut expected = k.clone();
+    expected.revision = 1;
+    assert_eq!(read, expected);
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/one")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(k.arn.as_str())
+    );
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, "eu-west-1", "alias/one")
+            .await
+            .expect("read"),
+        None
+    );
+    let m = s.kms_material(&k.arn, 1).await.expect("read").expect("material");
+    assert_eq!(
+        (m.key_arn.as_str(), m.version, m.wrapped.as_slice()),
+        (k.arn.as_str(), 1, &b"m1"[..])
+    );
+    assert!(s.kms_material(&k.arn, 2).await.expect("read").is_none());
+    // Without an alias.
+    let k2 = kms_key("k2");
+    s.create_kms_key(k2.clone(), material(&k2, 1, "m2"), None)
+        .await
+        .expect("create");
+    assert!(
+        is_conflict(s.create_kms_key(k2.clone(), material(&k2, 1, "m2"), None).await),
+        "creating the same key twice is a conflict"
+    );
+    let all: Vec<(String, u32)> = s
+        .all_kms_materials()
+        .await
+        .expect("all")
+        .into_iter()
+        .map(|m| (m.key_arn, m.version))
+        .collect();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&(k.arn.clone(), 1)) && all.contains(&(k2.arn.clone(), 1)));
+    let listed: Vec<String> = s
+        .list_kms_keys(ACCOUNT, REGION)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.key_id)
+        .collect();
+    assert_eq!(listed, ["k1", "k2"]);
+    assert!(s.list_kms_keys(MEMBER, REGION).await.expect("list").is_empty());
+}
+
+pub async fn kms_key_with_a_taken_alias_is_not_created(h: Handles) {
+    let s = h.a.as_ref();
+    let k1 = kms_key("k1");
+    s.create_kms_key(k1.clone(), material(&k1, 1, "m1"), Some("alias/x".to_owned()))
+        .await
+        .expect("create");
+    let k2 = kms_key("k2");
+    assert!(is_conflict(
+        s.create_kms_key(k2.clone(), material(&k2, 1, "m2"), Some("alias/x".to_owned()))
+            .await
+    ));
+    assert!(
+        s.kms_key(&k2.arn).await.expect("read").is_none(),
+        "nothing of it is stored"
+    );
+    assert!(s.kms_material(&k2.arn, 1).await.expect("read").is_none());
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/x")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(k1.arn.as_str())
+    );
+}
+
+pub async fn kms_key_update_and_material_by_revision(h: Handles) {
+    let s = h.a.as_ref();
+    let k = kms_key("k1");
+    s.create_kms_key(k.clone(), material(&k, 1, "m1"), None)
+        .await
+        .expect("create");
+    let base = s.kms_key(&k.arn).await.expect("read").expect("key");
+    let mut disabled = base.clone();
+    disabled.key_state = KeyState::Disabled;
+    s.update_kms_key(disabled).await.expect("update");
+    assert!(
+        is_conflict(s.update_kms_key(base.clone()).await),
+        "stale revision"
+    );
+    let read = s.kms_key(&k.arn).await.expect("read").expect("key");
+    assert_eq!((read.key_state, read.revision), (KeyState::Disabled, 2));
+
+    let mut rotated = read.clone();
+    rotated.current_material = 2;
+    s.add_kms_material(rotated.clone(), material(&k, 2, "m2"))
+        .await
+        .expect("add material");
+    let read = s.kms_key(&k.arn).await.expect("read").expect("key");
+    assert_eq!((read.current_material, read.revision), (2, 3));
+    assert_eq!(
+        s.kms_material(&k.arn, 2)
+            .await
+            .expect("read")
+            .expect("material")
+            .wrapped,
+        b"m2"
+    );
+    // A stale rotation stores neither the metadata nor the material.
+    let mut stale = rotated;
+    stale.current_material = 3;
+    assert!(is_conflict(
+        s.add_kms_material(stale, material(&k, 3, "m3")).await
+    ));
+    assert!(s.kms_material(&k.arn, 3).await.expect("read").is_none());
+    assert_eq!(
+        s.kms_key(&k.arn)
+            .await
+            .expect("read")
+            .expect("key")
+            .current_material,
+        2
+    );
+}
+
+pub async fn kms_key_delete_removes_aliases_and_material(h: Handles) {
+    let s = h.a.as_ref();
+    let k = kms_key("k1");
+    s.create_kms_key(k.clone(), material(&k, 1, "m1"), Some("alias/a".to_owned()))
+        .await
+        .expect("create");
+    s.create_kms_alias(alias("alias/b", &k.arn)).await.expect("alias");
+    let other = kms_key("k2");
+    s.create_kms_key(
+        other.clone(),
+        material(&other, 1, "m2"),
+        Some("alias/c".to_owned()),
+    )
+    .await
+    .expect("create");
+    // Cached before the deletion.
+    assert!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/b")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(is_conflict(s.delete_kms_key(&k.arn, 7).await), "stale revision");
+    s.delete_kms_key(&k.arn, 1).await.expect("delete");
+    assert!(s.kms_key(&k.arn).await.expect("read").is_none());
+    assert!(s.kms_material(&k.arn, 1).await.expect("read").is_none());
+    for a in ["alias/a", "alias/b"] {
+        assert_eq!(
+            s.kms_alias_target(ACCOUNT, REGION, a).await.expect("read"),
+            None,
+            "{a}"
+        );
+    }
+    let left: Vec<String> = s
+        .list_kms_aliases(ACCOUNT, REGION)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.alias_name)
+        .collect();
+    assert_eq!(left, ["alias/c"]);
+    assert!(s.kms_key(&other.arn).await.expect("read").is_some());
+}
+
+pub async fn kms_keys_due_for_deletion_and_rotation(h: Handles) {
+    let s = h.a.as_ref();
+    let mut pending = kms_key("pending");
+    pending.key_state = KeyState::PendingDeletion;
+    pending.deletion_date = Some(at(T0 + 7 * DAY_MS));
+    let mut every_90 = kms_key("every-90");
+    every_90.rotation_period_days = Some(90);
+    let mut every_30 = kms_key("every-30");
+    every_30.rotation_period_days = Some(30);
+    let mut disabled = kms_key("disabled");
+    disabled.rotation_period_days = Some(30);
+    disabled.key_state = KeyState::Disabled;
+    for k in [&pending, &every_90, &every_30, &disabled] {
+        s.create_kms_key((*k).clone(), material(k, 1, "m"), None)
+            .await
+            .expect("create");
+    }
+    let ids = |keys: Vec<kinko_core::kms::KmsKey>| keys.into_iter().map(|k| k.key_id).collect::<Vec<_>>();
+    assert!(ids(s.kms_keys_due_for_deletion(at(T0), 10).await.expect("due")).is_empty());
+    assert_eq!(
+        ids(s
+            .kms_keys_due_for_deletion(at(T0 + 7 * DAY_MS), 10)
+            .await
+            .expect("due")),
+        ["pending"]
+    );
+    assert!(
+        ids(s
+            .kms_keys_due_for_rotation(at(T0 + 29 * DAY_MS), 10)
+            .await
+            .expect("due"))
+        .is_empty()
+    );
+    assert_eq!(
+        ids(s
+            .kms_keys_due_for_rotation(at(T0 + 100 * DAY_MS), 10)
+            .await
+            .expect("due")),
+        ["every-30", "every-90"],
+        "enabled keys only, the longest overdue first"
+    );
+    assert_eq!(
+        ids(s
+            .kms_keys_due_for_rotation(at(T0 + 100 * DAY_MS), 1)
+            .await
+            .expect("due")),
+        ["every-30"]
+    );
+    // A rotation moves the key's date.
+    let mut k = s.kms_key(&every_30.arn).await.expect("read").expect("key");
+    k.material_date = Some(at(T0 + 100 * DAY_MS));
+    k.current_material = 2;
+    s.add_kms_material(k, material(&every_30, 2, "m2"))
+        .await
+        .expect("rotate");
+    assert_eq!(
+        ids(s
+            .kms_keys_due_for_rotation(at(T0 + 100 * DAY_MS), 10)
+            .await
+            .expect("due")),
+        ["every-90"]
+    );
+}
+
+pub async fn kms_aliases_create_update_delete_and_list(h: Handles) {
+    let s = h.a.as_ref();
+    let (k1, k2) = (kms_key("k1"), kms_key("k2"));
+    for k in [&k1, &k2] {
+        s.create_kms_key(k.clone(), material(k, 1, "m"), None)
+            .await
+            .expect("create");
+    }
+    s.create_kms_alias(alias("alias/z", &k1.arn))
+        .await
+        .expect("alias");
+    s.create_kms_alias(alias("alias/a", &k1.arn))
+        .await
+        .expect("alias");
+    assert!(is_conflict(s.create_kms_alias(alias("alias/a", &k2.arn)).await));
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/a")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(k1.arn.as_str())
+    );
+    let mut moved = alias("alias/a", &k2.arn);
+    moved.last_updated_date = at(T0 + 5);
+    assert!(s.update_kms_alias(moved.clone()).await.expect("update"));
+    assert!(
+        !s.update_kms_alias(alias("alias/none", &k2.arn))
+            .await
+            .expect("update")
+    );
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/a")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(k2.arn.as_str())
+    );
+    let listed = s.list_kms_aliases(ACCOUNT, REGION).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|a| a.alias_name.as_str()).collect::<Vec<_>>(),
+        ["alias/a", "alias/z"]
+    );
+    assert_eq!(listed[0], moved);
+    assert!(
+        s.delete_kms_alias(ACCOUNT, REGION, "alias/a")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !s.delete_kms_alias(ACCOUNT, REGION, "alias/a")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        s.kms_alias_target(ACCOUNT, REGION, "alias/a")
+            .await
+            .expect("read"),
+        None
+    );
+    assert!(
+        s.list_kms_aliases(ACCOUNT, "eu-west-1")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+pub async fn kms_key_concurrent_writers_lose_nothing(h: Handles) {
+    let k = kms_key("busy");
+    h.a.create_kms_key(k.clone(), material(&k, 1, "m1"), None)
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let s = h.a.clone();
+        let arn = k.arn.clone();
+        tasks.push(tokio::spawn(async move {
+            retry(|| {
+                let (s, arn) = (s.clone(), arn.clone());
+                async move {
+                    let mut key = s.kms_key(&arn).await?.expect("key");
+                    key.tags.push(kinko_core::secret::Tag {
+                        key: format!("t{i:02}"),
+                        value: String::new(),
+                    });
+                    s.update_kms_key(key).await
+                }
+            })
+            .await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    for store in [&h.a, &h.b] {
+        let key = store.kms_key(&k.arn).await.expect("read").expect("key");
+        assert_eq!(key.revision, 1 + WRITERS as i64);
+        let mut tags: Vec<String> = key.tags.into_iter().map(|t| t.key).collect();
+        tags.sort();
+        assert_eq!(tags, (0..WRITERS).map(|i| format!("t{i:02}")).collect::<Vec<_>>());
+    }
+}
+
+/// "Re-wraps" by prefixing `tag:`, keeping values that carry it; refuses values with `bad`.
+fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
+    Arc::new(move |v: RootSealed<'_>| {
+        let bytes = match v {
+            RootSealed::KmsMaterial { wrapped, .. } => wrapped,
+            RootSealed::AccessKey { sealed_secret, .. } => sealed_secret,
+            RootSealed::Meta { value, .. } => value,
+        };
+        let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
+        if text.contains("bad") {
+            return Err("cannot open".to_owned());
+        }
+        let prefix = format!("{tag}:");
+        Ok(if text.starts_with(&prefix) {
+            text.into_bytes()
+        } else {
+            format!("{prefix}{text}").into_bytes()
+        })
+    })
+}
+
+pub async fn rewrap_is_all_or_nothing_and_later_reads_see_it(h: Handles) {
+    let s = h.a.as_ref();
+    let k = kms_key("k1");
+    s.create_kms_key(k.clone(), material(&k, 1, "m1"), None)
+        .await
+        .expect("create");
+    s.put_access_key(access_key("AKIA1", None, "s1"))
+        .await
+        .expect("put");
+    s.put_access_key(access_key("AKIA2", None, "bad"))
+        .await
+        .expect("put");
+    assert!(s.meta_put_if_absent("check", b"c".to_vec()).await.expect("put"));
+    // Cached on both handles before the rotation.
+    for store in [&h.a, &h.b] {
+        let key = store.access_key("AKIA1").await.expect("read").expect("key");
+        assert_eq!(key.sealed_secret, b"s1");
+    }
+    assert!(s.rewrap_root_sealed(&["check"], prefixing("new")).await.is_err());
+    assert_eq!(
+        s.access_key("AKIA1")
+            .await
+            .expect("read")
+            .expect("key")
+            .sealed_secret,
+        b"s1",
+        "a failed rotation changes nothing"
+    );
+    assert!(s.delete_access_key("AKIA2").await.expect("delete"));
+    assert!(
+        s.rewrap_root_sealed(&["absent"], prefixing("new")).await.is_err(),
+        "a missing meta value fails it"
+    );
+    let counts = s
+        .rewrap_root_sealed(&["check"], prefixing("new"))
+        .await
+        .expect("rewrap");
+    assert_eq!(
+        counts,
+        RewrapCounts {
+            kms_materials: 1,
+            access_keys: 1,
+            meta: 1
+        }
+    );
+    for store in [&h.a, &h.b] {
+        let key = store.access_key("AKIA1").await.expect("read").expect("key");
+        assert_eq!(key.sealed_secret, b"new:s1", "no stale cached access key");
+        let m = store
+            .kms_material(&k.arn, 1)
+            .await
+            .expect("read")
+            .expect("material");
+        assert_eq!(m.wrapped, b"new:m1");
+        assert_eq!(
+            store.meta_get("check").await.expect("read"),
+            Some(b"new:c".to_vec())
+        );
+    }
+    // Written after the rotation: re-wrapped as written.
+    s.put_access_key(access_key("AKIA3", None, "s3"))
+        .await
+        .expect("put");
+    assert_eq!(
+        h.b.access_key("AKIA3")
+            .await
+            .expect("read")
+            .expect("key")
+            .sealed_secret,
+        b"new:s3"
+    );
+}
+
+/// Every change after `since` as the feed reports it; a store that lists recent changes must not
+/// answer with `Truncated` for the few a test makes.
+async fn changes(store: &dyn Store, since: u64) -> (u64, Vec<ChangedKey>) {
+    let (seq, changes) = store.changes_since(since).await.expect("changes");
+    match changes {
+        Changes::Keys(keys) => (seq, keys),
+        Changes::Truncated => panic!("the feed lost the recent changes after {since}"),
+    }
+}
+
+pub async fn change_feed_reports_every_write(h: Handles) {
+    let s = h.a.as_ref();
+    // Whatever the store holds at start (nothing, or one truncation), then its position.
+    let (start, _) = s.changes_since(0).await.expect("changes");
+    let (same, none) = changes(s, start).await;
+    assert_eq!((same, none), (start, vec![]), "nothing changed since");
+
+    let (sec, values) = secret("fed");
+    s.write_secret(SecretWrite::Create {
+        secret: sec.clone(),
+        values,
+    })
+    .await
+    .expect("create");
+    let (after_secret, keys) = changes(s, start).await;
+    assert!(after_secret > start, "the position moves forward");
+    assert!(keys.contains(&ChangedKey::Secret(sec.arn.clone())), "{keys:?}");
+
+    let mut iam = IamState::new(ACCOUNT);
+    iam.users.push(user("alice"));
+    s.write_iam_state(iam).await.expect("iam");
+    s.write_organization(organization()).await.expect("org");
+    s.put_access_key(access_key("AKIA1", None, "s"))
+        .await
+        .expect("key");
+    s.put_account(account(MEMBER, "member")).await.expect("account");
+    assert!(s.meta_put_if_absent("m", b"v".to_vec()).await.expect("meta"));
+    let k = kms_key("k1");
+    s.create_kms_key(k.clone(), material(&k, 1, "m"), Some("alias/k".to_owned()))
+        .await
+        .expect("key");
+    s.create_kms_alias(alias("alias/other", &k.arn))
+        .await
+        .expect("alias");
+    s.delete_kms_key(&k.arn, 1).await.expect("delete key");
+    assert!(
+        s.update_access_key_status("AKIA1", AccessKeyStatus::Inactive)
+            .await
+            .expect("status")
+    );
+    s.rewrap_root_sealed(&[], prefixing("new")).await.expect("rewrap");
+
+    let (end, keys) = changes(s, after_secret).await;
+    assert!(end > after_secret);
+    assert!(
+        !keys.contains(&ChangedKey::Secret(sec.arn.clone())),
+        "only changes after the position"
+    );
+    for expected in [
+        ChangedKey::IamState(ACCOUNT.to_owned()),
+        ChangedKey::Organization,
+        ChangedKey::AccessKey("AKIA1".to_owned()),
+        ChangedKey::Account(MEMBER.to_owned()),
+        ChangedKey::Meta("m".to_owned()),
+        ChangedKey::KmsKey(k.arn.clone()),
+        ChangedKey::KmsAlias {
+            account_id: ACCOUNT.to_owned(),
+            region: REGION.to_owned(),
+            alias_name: "alias/k".to_owned(),
+        },
+        ChangedKey::KmsAlias {
+            account_id: ACCOUNT.to_owned(),
+            region: REGION.to_owned(),
+            alias_name: "alias/other".to_owned(),
+        },
+        ChangedKey::RootSealed,
+    ] {
+        assert!(keys.contains(&expected), "{expected:?} missing from {keys:?}");
+    }
+    assert_eq!(changes(s, end).await, (end, vec![]));
+    // Every handle on the data reads the same feed.
+    let (end_b, keys_b) = changes(h.b.as_ref(), after_secret).await;
+    assert_eq!((end_b, keys_b.len()), (end, keys.len()));
+}
+
+pub async fn fresh_secret_after_writes(h: Handles) {
+    let base = create(h.a.as_ref(), "fresh").await;
+    let read_b = |arn: String| {
+        let b = h.b.clone();
+        async move {
+            (
+                b.secret_by_arn(&arn).await.expect("read"),
+                b.secret_by_name(ACCOUNT, REGION, "fresh").await.expect("read"),
+                b.sealed_value(&arn, "v1").await.expect("read"),
+            )
+        }
+    };
+    // Cached on b.
+    let (by_arn, by_name, value) = read_b(base.arn.clone()).await;
+    assert_eq!(by_arn.as_ref().map(|s| s.revision), Some(1));
+    assert_eq!(by_name.map(|s| s.revision), Some(1));
+    assert_eq!(value, Some(sealed("fresh-v1")));
+
+    let mut next = base.clone();
+    add_version(&mut next, "v2");
+    h.a.write_secret(SecretWrite::Update {
+        secret: next,
+        new_values: vec![
+            ("v2".to_owned(), sealed("v2")),
+            ("v1".to_owned(), sealed("v1-reencrypted")),
+        ],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("update");
+    let (by_arn, by_name, value) = read_b(base.arn.clone()).await;
+    assert_eq!(by_arn.as_ref().map(|s| s.revision), Some(2));
+    assert_eq!(
+        by_arn.and_then(|s| s.current().map(|v| v.id.clone())).as_deref(),
+        Some("v2")
+    );
+    assert_eq!(by_name.map(|s| s.revision), Some(2));
+    assert_eq!(value, Some(sealed("v1-reencrypted")));
+    assert_eq!(
+        h.b.sealed_value(&base.arn, "v2").await.expect("read"),
+        Some(sealed("v2"))
+    );
+
+    h.a.write_secret(SecretWrite::Delete {
+        arn: base.arn.clone(),
+        revision: 2,
+    })
+    .await
+    .expect("delete");
+    let (by_arn, by_name, value) = read_b(base.arn.clone()).await;
+    assert!(by_arn.is_none() && by_name.is_none() && value.is_none());
+
+    // The name taken again by another secret: b finds the new one by name.
+    let (mut again, values) = secret("fresh");
+    again.arn = format!("{}-2", again.arn);
+    h.a.write_secret(SecretWrite::Create {
+        secret: again.clone(),
+        values,
+    })
+    .await
+    .expect("create again");
+    let by_name =
+        h.b.secret_by_name(ACCOUNT, REGION, "fresh")
+            .await
+            .expect("read")
+            .expect("secret");
+    assert_eq!(by_name.arn, again.arn);
+}
+
+pub async fn fresh_iam_after_writes(h: Handles) {
+    let mut state = h.a.iam_state(ACCOUNT).await.expect("read");
+    for i in 0..3 {
+        // Cached on b, then written on a.
+        assert_eq!(h.b.iam_revision(ACCOUNT).await.expect("revision"), i);
+        assert_eq!(
+            h.b.iam_state(ACCOUNT).await.expect("read").users.len(),
+            i as usize
+        );
+        state.users.push(user(&format!("user{i}")));
+        h.a.write_iam_state(state.clone()).await.expect("write");
+        state.revision += 1;
+        assert_eq!(h.b.iam_revision(ACCOUNT).await.expect("revision"), i + 1);
+        let read = h.b.iam_state(ACCOUNT).await.expect("read");
+        assert_eq!(read.revision, i + 1);
+        assert_eq!(read.users.len(), i as usize + 1);
+    }
+    // A member account's IAM state written with the organization.
+    h.a.write_organization(organization()).await.expect("org");
+    assert_eq!(h.b.iam_revision(MEMBER).await.expect("revision"), 0);
+    let mut org = h.a.organization().await.expect("read").expect("org");
+    org.accounts.push(org_account(MEMBER));
+    h.a.create_member_account(org, account(MEMBER, "member"), IamState::new(MEMBER))
+        .await
+        .expect("member");
+    assert_eq!(h.b.iam_revision(MEMBER).await.expect("revision"), 1);
+}
+
+pub async fn fresh_organization_after_writes(h: Handles) {
+    assert!(h.b.organization().await.expect("read").is_none());
+    assert_eq!(h.b.organization_id_of(ACCOUNT).await.expect("read"), None);
+    h.a.write_organization(organization()).await.expect("create");
+    assert_eq!(
+        h.b.organization().await.expect("read").map(|o| o.revision),
+        Some(1)
+    );
+    assert_eq!(
+        h.b.organization_id_of(ACCOUNT).await.expect("read").as_deref(),
+        Some("o-abcdefghij")
+    );
+    assert_eq!(h.b.organization_id_of(MEMBER).await.expect("read"), None);
+    let mut org = h.a.organization().await.expect("read").expect("org");
+    org.accounts.push(org_account(MEMBER));
+    h.a.create_member_account(org, account(MEMBER, "member"), IamState::new(MEMBER))
+        .await
+        .expect("member");
+    assert_eq!(
+        h.b.organization_id_of(MEMBER).await.expect("read").as_deref(),
+        Some("o-abcdefghij")
+    );
+    let mut org = h.b.organization().await.expect("read").expect("org");
+    assert_eq!(org.revision, 2);
+    org.accounts.retain(|a| a.id != MEMBER);
+    h.a.write_organization(org).await.expect("remove member");
+    assert_eq!(h.b.organization_id_of(MEMBER).await.expect("read"), None);
+}
+
+pub async fn fresh_kms_after_writes(h: Handles) {
+    let (k1, k2) = (kms_key("k1"), kms_key("k2"));
+    h.a.create_kms_key(k1.clone(), material(&k1, 1, "m1"), Some("alias/app".to_owned()))
+        .await
+        .expect("create");
+    h.a.create_kms_key(k2.clone(), material(&k2, 1, "m2"), None)
+        .await
+        .expect("create");
+    let target = |b: Arc<dyn Store>| async move {
+        b.kms_alias_target(ACCOUNT, REGION, "alias/app")
+            .await
+            .expect("read")
+    };
+    assert_eq!(
+        h.b.kms_key(&k1.arn).await.expect("read").map(|k| k.revision),
+        Some(1)
+    );
+    assert_eq!(target(h.b.clone()).await.as_deref(), Some(k1.arn.as_str()));
+
+    let mut disabled = h.a.kms_key(&k1.arn).await.expect("read").expect("key");
+    disabled.key_state = KeyState::Disabled;
+    h.a.update_kms_key(disabled).await.expect("update");
+    let read = h.b.kms_key(&k1.arn).await.expect("read").expect("key");
+    assert_eq!((read.key_state, read.revision), (KeyState::Disabled, 2));
+
+    let mut rotated = read;
+    rotated.current_material = 2;
+    h.a.add_kms_material(rotated, material(&k1, 2, "m1v2"))
+        .await
+        .expect("rotate");
+    assert_eq!(
+        h.b.kms_key(&k1.arn)
+            .await
+            .expect("read")
+            .map(|k| k.current_material),
+        Some(2)
+    );
+
+    assert!(
+        h.a.update_kms_alias(alias("alias/app", &k2.arn))
+            .await
+            .expect("update")
+    );
+    assert_eq!(target(h.b.clone()).await.as_deref(), Some(k2.arn.as_str()));
+    assert!(
+        h.a.delete_kms_alias(ACCOUNT, REGION, "alias/app")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(target(h.b.clone()).await, None);
+    h.a.create_kms_alias(alias("alias/app", &k1.arn))
+        .await
+        .expect("alias");
+    assert_eq!(target(h.b.clone()).await.as_deref(), Some(k1.arn.as_str()));
+    // Deleting the key removes its alias.
+    h.a.delete_kms_key(&k1.arn, 3).await.expect("delete key");
+    assert!(h.b.kms_key(&k1.arn).await.expect("read").is_none());
+    assert_eq!(target(h.b.clone()).await, None);
+}
+
+pub async fn fresh_access_key_after_writes(h: Handles) {
+    assert!(h.b.access_key("AKIA1").await.expect("read").is_none());
+    h.a.put_access_key(access_key("AKIA1", None, "s1"))
+        .await
+        .expect("put");
+    assert_eq!(
+        h.b.access_key("AKIA1").await.expect("read").map(|k| k.status),
+        Some(AccessKeyStatus::Active)
+    );
+    assert!(
+        h.a.update_access_key_status("AKIA1", AccessKeyStatus::Inactive)
+            .await
+            .expect("update")
+    );
+    assert_eq!(
+        h.b.access_key("AKIA1").await.expect("read").map(|k| k.status),
+        Some(AccessKeyStatus::Inactive)
+    );
+    assert!(h.a.delete_access_key("AKIA1").await.expect("delete"));
+    assert!(h.b.access_key("AKIA1").await.expect("read").is_none());
+}
