@@ -112,6 +112,9 @@ pub struct Secret {
 pub enum SecretError {
     #[error("staging label {0} not attached to any version")]
     StageNotFound(String),
+    /// `UpdateSecretVersionStage` removing AWSCURRENT without moving it elsewhere.
+    #[error("AWSCURRENT can only be moved to another version")]
+    CurrentNotMoved,
     #[error("version {0} not found")]
     VersionNotFound(String),
     #[error("version has no value")]
@@ -229,11 +232,12 @@ impl Secret {
             kind,
             kms_key_arn,
         });
-        if first && !stages.iter().any(|s| s == AWSCURRENT) {
-            self.attach(AWSCURRENT, id);
-        }
         for s in stages {
             self.attach(s, id);
+        }
+        // The first version of a secret is always current; the label comes after the requested ones.
+        if first && !stages.iter().any(|s| s == AWSCURRENT) {
+            self.attach(AWSCURRENT, id);
         }
         if self.label_count() > MAX_LABELS_PER_SECRET {
             return Err(SecretError::TooManyLabels);
@@ -290,6 +294,10 @@ impl Secret {
                 });
             }
             (Some(to), _) => self.attach(label, to),
+            // AWSCURRENT can only be moved, never just removed: a secret always has a current version.
+            (None, Some(_)) if label == AWSCURRENT && remove_from.is_some() => {
+                return Err(SecretError::CurrentNotMoved);
+            }
             (None, _) => {
                 if let Some(from) = remove_from
                     && let Some(v) = self.versions.iter_mut().find(|v| v.id == from)
@@ -396,7 +404,22 @@ mod tests {
     fn first_version_is_always_current() {
         let mut s = secret();
         put(&mut s, "v1", Some(&["AWSPENDING"]));
-        assert_eq!(stages(&s, "v1"), ["AWSCURRENT", "AWSPENDING"]);
+        assert_eq!(stages(&s, "v1"), ["AWSPENDING", "AWSCURRENT"]);
+    }
+
+    #[test]
+    fn current_is_moved_never_just_removed() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", Some(&["AWSPENDING"]));
+        assert_eq!(
+            s.update_stage("AWSCURRENT", Some("v1"), None),
+            Err(SecretError::CurrentNotMoved)
+        );
+        assert_eq!(s.current().map(|v| v.id.as_str()), Some("v1"));
+        // Other labels may be removed alone.
+        assert_eq!(s.update_stage("AWSPENDING", Some("v2"), None), Ok(()));
+        assert_eq!(stages(&s, "v2"), Vec::<&str>::new());
     }
 
     #[test]

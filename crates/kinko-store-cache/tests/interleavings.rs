@@ -350,6 +350,7 @@ async fn create_secret(store: &dyn Store) -> Secret {
         kms_key_id: None,
         tags: None,
         resource_policy: None,
+        resource_policy_principals: vec![],
         secret_type: None,
         created_date: Timestamp::from_millis(1),
         last_changed_date: Timestamp::from_millis(1),

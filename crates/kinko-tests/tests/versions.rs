@@ -623,6 +623,44 @@ async fn stage_remove_from_wrong_version_is_invalid_parameter() {
     );
 }
 
+/// AWSCURRENT can be moved, never just removed: AWS refuses a call that would leave a secret with
+/// no current version (InvalidParameterException).
+#[tokio::test]
+async fn stage_removing_awscurrent_without_moving_it_is_invalid_parameter() {
+    let client = TestServer::start().client();
+    let name = unique_name("uvs-removecurrent");
+    let (_, v1) = create_string_secret(&client, &name, "v1").await;
+    let v2 = put(&client, &name, "v2", Some(&["AWSPENDING"])).await;
+    let e = expect_err!(
+        client
+            .update_secret_version_stage()
+            .secret_id(&name)
+            .version_stage("AWSCURRENT")
+            .remove_from_version_id(&v1)
+            .send()
+            .await
+    );
+    assert!(e.is_invalid_parameter_exception(), "{e:?}");
+    assert_eq!(
+        e.message(),
+        Some(
+            "You can't remove the staging label AWSCURRENT from a version without moving it to another version with MoveToVersionId."
+        )
+    );
+    assert_eq!(
+        stages_of(&client, &name).await,
+        map(&[(&v1, &["AWSCURRENT"]), (&v2, &["AWSPENDING"])]),
+        "nothing moved"
+    );
+    let current = client
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("the secret still has a current value");
+    assert_eq!(current.secret_string(), Some("v1"));
+}
+
 #[tokio::test]
 async fn stage_removing_the_only_label_deprecates_the_version() {
     let client = TestServer::start().client();

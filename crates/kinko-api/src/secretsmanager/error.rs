@@ -130,6 +130,11 @@ impl From<SecretError> for SmError {
             SecretError::LabelNotOnVersion { label, version } => {
                 SmError::InvalidParameter(format!("Version stage {label} not found in version {version}"))
             }
+            // AWS refuses to leave a secret without AWSCURRENT; its text isn't documented, this is
+            // kinko's wording.
+            SecretError::CurrentNotMoved => SmError::InvalidParameter(
+                "You can't remove the staging label AWSCURRENT from a version without moving it to another version with MoveToVersionId.".into(),
+            ),
             SecretError::TooManyLabels => SmError::LimitExceeded(
                 "A secret can have at most 20 staging labels attached to its versions.".into(),
             ),

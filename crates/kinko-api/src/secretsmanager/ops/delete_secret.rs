@@ -38,17 +38,19 @@ impl Operation for DeleteSecret {
         model::check_secret_id(&mut v, &i.secret_id);
         model::violations(v)?;
         model::check_name_chars(i.secret_id.as_deref().unwrap_or_default())?;
-        let force = i.force_delete_without_recovery.unwrap_or(false);
-        if force && i.recovery_window_in_days.is_some() {
-            return Err(SmError::InvalidParameter(
-                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.".into(),
-            ));
-        }
+        // The window's range comes first, then its conflict with a forced delete (the order moto's
+        // suite asserts; AWS documents neither).
         if let Some(days) = i.recovery_window_in_days
             && !(7..=30).contains(&days)
         {
             return Err(SmError::InvalidParameter(
                 "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).".into(),
+            ));
+        }
+        let force = i.force_delete_without_recovery.unwrap_or(false);
+        if force && i.recovery_window_in_days.is_some() {
+            return Err(SmError::InvalidParameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.".into(),
             ));
         }
         Ok(())
