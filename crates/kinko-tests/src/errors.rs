@@ -78,6 +78,29 @@ pub fn ok<O, E: Debug>(r: Result<O, E>) -> O {
     }
 }
 
+/// Every page of a listing that follows a `NextToken`: `page(token)` sends the request for one
+/// page (the first with `None`), `next` reads the page's NextToken. Fails the test on an error or
+/// after 100 pages.
+pub async fn follow_pages<P, E, Fut>(
+    mut page: impl FnMut(Option<String>) -> Fut,
+    next: impl Fn(&P) -> Option<&str>,
+) -> Vec<P>
+where
+    Fut: std::future::Future<Output = Result<P, E>>,
+    E: Debug,
+{
+    let (mut pages, mut token) = (Vec::new(), None);
+    for _ in 0..100 {
+        let p = ok(page(token).await);
+        token = next(&p).map(str::to_owned);
+        pages.push(p);
+        if token.is_none() {
+            return pages;
+        }
+    }
+    panic!("pagination does not end");
+}
+
 /// The error code of a call that must fail (for checks on the code alone).
 #[track_caller]
 pub fn error_code<O, E, R>(r: Result<O, SdkError<E, R>>) -> String

@@ -58,6 +58,14 @@ pub fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
+/// Tags as `(key, value)` pairs, in order.
+pub fn tag_pairs(tags: &[Tag]) -> Vec<(&str, &str)> {
+    fn pair(t: &Tag) -> (&str, &str) {
+        (t.key().unwrap_or_default(), t.value().unwrap_or_default())
+    }
+    tags.iter().map(pair).collect()
+}
+
 /// A ListSecrets / BatchGetSecretValue filter.
 pub fn filter(key: FilterNameStringType, values: &[&str]) -> Filter {
     Filter::builder()
@@ -84,6 +92,13 @@ pub async fn stages_of(client: &Client, secret_id: &str) -> BTreeMap<String, Vec
 /// Creates a string secret and returns `(arn, version_id)`.
 pub async fn create_string_secret(client: &Client, name: &str, value: &str) -> (String, String) {
     client.create_string(name, value).await
+}
+
+/// The version-to-labels map `entries` describe, labels sorted (to compare with
+/// [`SecretsExt::stages`]).
+pub fn stage_map(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    let entry = |(id, st): &(&str, &[&str])| ((*id).to_owned(), labels(st));
+    entries.iter().map(entry).collect()
 }
 
 /// Checks `arn` is `arn:aws:secretsmanager:us-east-1:<account>:secret:<name>-XXXXXX` (six ASCII
@@ -122,8 +137,15 @@ pub trait SecretsExt {
     async fn describe(&self, id: &str) -> DescribeSecretOutput;
     /// PutSecretValue of a string with a fresh ClientRequestToken; returns the VersionId.
     async fn put_string(&self, id: &str, value: &str) -> String;
+    /// PutSecretValue of a string with a fresh ClientRequestToken and these VersionStages;
+    /// returns the VersionId.
+    async fn put_staged(&self, id: &str, value: &str, stages: &[&str]) -> String;
+    /// UpdateSecretVersionStage of `stage`, from the version `remove_from` to `move_to`.
+    async fn move_stage(&self, id: &str, stage: &str, remove_from: Option<&str>, move_to: Option<&str>);
     /// DeleteSecret with the default recovery window.
     async fn schedule_deletion(&self, id: &str) -> DeleteSecretOutput;
+    /// DeleteSecret with a recovery window of `days`.
+    async fn schedule_deletion_in(&self, id: &str, days: i64) -> DeleteSecretOutput;
     /// PutResourcePolicy.
     async fn put_policy(&self, id: &str, policy: &str);
     /// The version-to-labels map of DescribeSecret, labels sorted.
@@ -132,6 +154,9 @@ pub trait SecretsExt {
     async fn tags_of(&self, id: &str) -> Option<Vec<(String, String)>>;
     /// ListSecretVersionIds (one page).
     async fn versions(&self, id: &str, include_deprecated: bool) -> ListSecretVersionIdsOutput;
+    /// ListSecretVersionIds as `(VersionId, VersionStages sorted)`; deprecated versions have no
+    /// VersionStages.
+    async fn version_list(&self, id: &str, include_deprecated: bool) -> Vec<(String, Option<Vec<String>>)>;
 }
 
 impl SecretsExt for Client {
@@ -188,9 +213,45 @@ impl SecretsExt for Client {
         t
     }
 
+    async fn put_staged(&self, id: &str, value: &str, stages: &[&str]) -> String {
+        let t = token();
+        let req = self.put_secret_value().secret_id(id).client_request_token(&t);
+        let stages = stages.iter().map(|s| (*s).to_owned()).collect();
+        let out = req
+            .secret_string(value)
+            .set_version_stages(Some(stages))
+            .send()
+            .await;
+        let version = out.expect("PutSecretValue").version_id;
+        assert_eq!(version.as_deref(), Some(t.as_str()));
+        t
+    }
+
+    async fn move_stage(&self, id: &str, stage: &str, remove_from: Option<&str>, move_to: Option<&str>) {
+        let req = self
+            .update_secret_version_stage()
+            .secret_id(id)
+            .version_stage(stage);
+        let req = req.set_remove_from_version_id(remove_from.map(str::to_owned));
+        let out = req
+            .set_move_to_version_id(move_to.map(str::to_owned))
+            .send()
+            .await;
+        let out = out.expect("UpdateSecretVersionStage");
+        assert_eq!(out.name(), Some(id));
+        assert!(out.arn().is_some_and(|a| a.contains(id)));
+    }
+
     async fn schedule_deletion(&self, id: &str) -> DeleteSecretOutput {
         let out = self.delete_secret().secret_id(id).send().await;
         out.unwrap_or_else(|e| panic!("DeleteSecret {id}: {e:?}"))
+    }
+
+    async fn schedule_deletion_in(&self, id: &str, days: i64) -> DeleteSecretOutput {
+        let req = self.delete_secret().secret_id(id).recovery_window_in_days(days);
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("DeleteSecret {id} in {days} days: {e:?}"))
     }
 
     async fn put_policy(&self, id: &str, policy: &str) {
@@ -214,5 +275,14 @@ impl SecretsExt for Client {
         let req = self.list_secret_version_ids().secret_id(id);
         let out = req.include_deprecated(include_deprecated).send().await;
         out.unwrap_or_else(|e| panic!("ListSecretVersionIds {id}: {e:?}"))
+    }
+
+    async fn version_list(&self, id: &str, include_deprecated: bool) -> Vec<(String, Option<Vec<String>>)> {
+        let out = self.versions(id, include_deprecated).await;
+        let entry = |v: aws_sdk_secretsmanager::types::SecretVersionsListEntry| {
+            let stages = v.version_stages.map(|s| sorted(&s));
+            (v.version_id.unwrap_or_default(), stages)
+        };
+        out.versions.unwrap_or_default().into_iter().map(entry).collect()
     }
 }
