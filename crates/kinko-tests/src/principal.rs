@@ -1,12 +1,18 @@
 //! Callers: the root user, IAM users with a policy, role sessions, member accounts of the
 //! organization, each with clients for every service.
 //!
-//! ```ignore
+//! ```no_run
+//! # use kinko_tests::*;
+//! # async fn example() {
 //! let server = TestServer::start();
-//! let reader = server.user("reader", Some(&allow(&["secretsmanager:GetSecretValue"], &["*"]))).await;
-//! reader.sm().get_secret_value().secret_id(&name).send().await?;
-//! let role = server.role(&format!("app-{}", short_id()), &trust_policy(&[&server.root().arn]), None).await;
+//! let policy = allow(&["secretsmanager:GetSecretValue"], &["*"]);
+//! let reader = server.user("reader", Some(&policy)).await;
+//! let value = reader.sm().value("app/db").await;
+//! let trust = trust_policy(&[&server.root().arn]);
+//! let role = server.role(&format!("app-{}", short_id()), &trust, None).await;
 //! let session = server.assumer(&role).await.assume(&role, "s1").await;
+//! assert!(session.arn.ends_with("/s1"));
+//! # }
 //! ```
 //!
 //! A [`Principal`] dereferences to its [`TestCredentials`], so `server.client_as(&user)` works too.
@@ -15,6 +21,7 @@ use std::ops::Deref;
 
 use aws_sdk_organizations::types::CreateAccountState;
 
+use crate::errors::ok;
 use crate::policy::{allow, root_arn};
 use crate::{DEV_ACCOUNT, TestCredentials, TestServer, short_id};
 
@@ -142,31 +149,14 @@ pub async fn create_user_with_key(
     name: &str,
     policy: Option<&str>,
 ) -> (String, TestCredentials) {
-    let user = iam
-        .create_user()
-        .user_name(name)
-        .send()
-        .await
-        .expect("CreateUser")
-        .user
-        .expect("CreateUser returns the user");
+    let user = ok(iam.create_user().user_name(name).send().await).user;
+    let user = user.expect("CreateUser returns the user");
     if let Some(doc) = policy {
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("inline")
-            .policy_document(doc)
-            .send()
-            .await
-            .expect("PutUserPolicy");
+        let req = iam.put_user_policy().user_name(name).policy_name("inline");
+        ok(req.policy_document(doc).send().await);
     }
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .expect("CreateAccessKey")
-        .access_key
-        .expect("CreateAccessKey returns the key");
+    let key = ok(iam.create_access_key().user_name(name).send().await).access_key;
+    let key = key.expect("CreateAccessKey returns the key");
     (user.arn, TestCredentials::from(&key))
 }
 
@@ -178,23 +168,14 @@ pub async fn create_role_with_policy(
     trust: &str,
     policy: Option<&str>,
 ) -> String {
-    let role = iam
+    let req = iam
         .create_role()
         .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .expect("CreateRole")
-        .role
-        .expect("CreateRole returns the role");
+        .assume_role_policy_document(trust);
+    let role = ok(req.send().await).role.expect("CreateRole returns the role");
     if let Some(doc) = policy {
-        iam.put_role_policy()
-            .role_name(name)
-            .policy_name("inline")
-            .policy_document(doc)
-            .send()
-            .await
-            .expect("PutRolePolicy");
+        let req = iam.put_role_policy().role_name(name).policy_name("inline");
+        ok(req.policy_document(doc).send().await);
     }
     role.arn
 }

@@ -161,15 +161,11 @@ pub trait SecretsExt {
 
 impl SecretsExt for Client {
     async fn create_string(&self, name: &str, value: &str) -> (String, String) {
-        let out = self
-            .create_secret()
-            .name(name)
-            .secret_string(value)
-            .send()
-            .await
-            .expect("CreateSecret");
+        let out = self.create_secret().name(name).secret_string(value).send().await;
+        let out = out.unwrap_or_else(|e| panic!("CreateSecret {name}: {e:?}"));
+        let arn = out.arn.expect("CreateSecret returns the ARN");
         (
-            out.arn.expect("CreateSecret returns the ARN"),
+            arn,
             out.version_id
                 .expect("CreateSecret with a value returns the VersionId"),
         )

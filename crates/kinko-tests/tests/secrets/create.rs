@@ -149,19 +149,22 @@ async fn create_name_scheduled_for_deletion_is_invalid_request() {
     assert_eq!(outcome(again), failed("InvalidRequestException", message));
 }
 
+/// Name endings with a character names can't have.
+const BAD_NAME_PARTS: [&str; 7] = [
+    "has space",
+    "star*",
+    "what?",
+    "bra]cket",
+    "back\\slash",
+    "comma,",
+    "héllo",
+];
+
 /// Characters names can't have, and every special character they can (verbatim in the ARN).
 #[tokio::test]
 async fn create_with_invalid_name_characters_is_validation_error() {
     let sm = sm();
-    for bad in [
-        "has space",
-        "star*",
-        "what?",
-        "bra]cket",
-        "back\\slash",
-        "comma,",
-        "héllo",
-    ] {
+    for bad in BAD_NAME_PARTS {
         let name = format!("{}{bad}", unique_name("bad"));
         let out = sm.create_secret().name(&name).secret_string("v").send().await;
         assert_eq!(
