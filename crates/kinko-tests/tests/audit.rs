@@ -6,13 +6,10 @@
 
 use std::path::PathBuf;
 
-use aws_sdk_kms::primitives::Blob as KmsBlob;
+use aws_sdk_kms::types::DataKeySpec;
 use aws_sdk_secretsmanager::operation::RequestId;
 use aws_sdk_secretsmanager::primitives::Blob;
-use kinko_tests::{
-    Config, DEV_ACCOUNT, REGION, TestClock, TestServer, assert_error, create_user_with_key, dev_config,
-    expect_err, policy_document, statement, token, unique_name,
-};
+use kinko_tests::*;
 use serde_json::{Value, json};
 
 const SECRETS_MANAGER: &str = "secretsmanager.amazonaws.com";
@@ -74,7 +71,7 @@ fn names(records: &[&Value]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn sm(name: &str) -> (String, String) {
+fn sm_event(name: &str) -> (String, String) {
     (SECRETS_MANAGER.to_owned(), name.to_owned())
 }
 
@@ -157,20 +154,6 @@ fn generate_parameters(key_arn: &str, secret_arn: &str, version_id: &str) -> Val
     })
 }
 
-/// A customer managed key with the default key policy; returns its ARN.
-async fn cmk(server: &TestServer) -> String {
-    server
-        .kms_client()
-        .create_key()
-        .send()
-        .await
-        .expect("CreateKey")
-        .key_metadata
-        .expect("KeyMetadata")
-        .arn
-        .expect("Arn")
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -191,237 +174,154 @@ fn assert_absent(log: &[u8], needle: &[u8], what: &str) {
     }
 }
 
+/// The request id of an SDK output or error.
+fn request_id(r: &impl RequestId) -> String {
+    r.request_id().expect("request id").to_owned()
+}
+
 #[tokio::test]
 async fn secret_reads_and_writes_record_the_kms_calls_made_for_the_caller() {
     let audited = Audited::start().await;
     let server = &audited.server;
-    let client = server.client();
-    let key_arn = cmk(server).await;
+    let sm = server.client();
+    let key_arn = server.kms_client().new_key().await.1;
     let name = unique_name("audit/cmk");
-
-    let created = client
-        .create_secret()
-        .name(&name)
-        .kms_key_id(&key_arn)
-        .secret_string("audit-value-one")
-        .send()
-        .await
-        .expect("CreateSecret");
-    let arn = created.arn.clone().expect("ARN");
-    let v1 = created.version_id.clone().expect("VersionId");
-    let create_id = created.request_id().expect("request id").to_owned();
-
-    let got = client
-        .get_secret_value()
-        .secret_id(&name)
-        .send()
-        .await
-        .expect("GetSecretValue");
+    let req = sm.create_secret().name(&name).kms_key_id(&key_arn);
+    let created = ok(req.secret_string("audit-value-one").send().await);
+    let (arn, v1) = (
+        created.arn.clone().expect("ARN"),
+        created.version_id.clone().expect("VersionId"),
+    );
+    let create_id = request_id(&created);
+    let got = ok(sm.get_secret_value().secret_id(&name).send().await);
     assert_eq!(got.secret_string(), Some("audit-value-one"));
-    let get_id = got.request_id().expect("request id").to_owned();
-
+    let get_id = request_id(&got);
     let v2 = token();
-    let put = client
+    let req = sm
         .put_secret_value()
         .secret_id(&name)
-        .secret_string("audit-value-two")
-        .client_request_token(&v2)
-        .send()
-        .await
-        .expect("PutSecretValue");
-    let put_id = put.request_id().expect("request id").to_owned();
-
-    let described = client
-        .describe_secret()
-        .secret_id(&name)
-        .send()
-        .await
-        .expect("DescribeSecret");
-    let describe_id = described.request_id().expect("request id").to_owned();
+        .secret_string("audit-value-two");
+    let put_id = request_id(&ok(req.client_request_token(&v2).send().await));
+    let describe_id = request_id(&ok(sm.describe_secret().secret_id(&name).send().await));
 
     let (log, records) = audited.stop().await;
 
     // GetSecretValue: its own record, then KMS Decrypt of the version's data key, as the caller.
     let get = of_request(&records, &get_id);
-    assert_eq!(names(&get), [sm("GetSecretValue"), kms("Decrypt")]);
+    assert_eq!(names(&get), [sm_event("GetSecretValue"), kms("Decrypt")]);
     let identity = &get[0]["userIdentity"];
-    assert_eq!(identity["arn"], format!("arn:aws:iam::{DEV_ACCOUNT}:root"));
+    assert_eq!(identity["arn"], root_arn(DEV_ACCOUNT));
     assert_eq!(identity["invokedBy"], Value::Null);
-    assert_eq!(
-        stable(get[1], &get),
-        kms_record(
-            "Decrypt",
-            identity,
-            &get_id,
-            &key_arn,
-            decrypt_parameters(&key_arn, &arn, &v1),
-            None
-        )
-    );
+    let decrypt = decrypt_parameters(&key_arn, &arn, &v1);
+    let expected = kms_record("Decrypt", identity, &get_id, &key_arn, decrypt, None);
+    assert_eq!(stable(get[1], &get), expected);
 
     // PutSecretValue: GenerateDataKey for the new version.
     let put = of_request(&records, &put_id);
-    assert_eq!(names(&put), [sm("PutSecretValue"), kms("GenerateDataKey")]);
-    assert_eq!(
-        stable(put[1], &put),
-        kms_record(
-            "GenerateDataKey",
-            identity,
-            &put_id,
-            &key_arn,
-            generate_parameters(&key_arn, &arn, &v2),
-            None
-        )
-    );
+    assert_eq!(names(&put), [sm_event("PutSecretValue"), kms("GenerateDataKey")]);
+    let generate = generate_parameters(&key_arn, &arn, &v2);
+    let expected = kms_record("GenerateDataKey", identity, &put_id, &key_arn, generate, None);
+    assert_eq!(stable(put[1], &put), expected);
 
     // CreateSecret with a customer managed key: the access check (a throw-away data key,
     // generated and decrypted), then the first version's data key.
     let create = of_request(&records, &create_id);
-    assert_eq!(
-        names(&create),
-        [
-            sm("CreateSecret"),
-            kms("GenerateDataKey"),
-            kms("Decrypt"),
-            kms("GenerateDataKey")
-        ]
-    );
-    assert_eq!(
-        stable(create[1], &create),
-        kms_record(
-            "GenerateDataKey",
-            identity,
-            &create_id,
-            &key_arn,
-            generate_parameters(&key_arn, &arn, VALIDATE_KEY_ACCESS),
-            None
-        )
-    );
-    assert_eq!(
-        stable(create[2], &create),
-        kms_record(
-            "Decrypt",
-            identity,
-            &create_id,
-            &key_arn,
-            decrypt_parameters(&key_arn, &arn, VALIDATE_KEY_ACCESS),
-            None
-        )
-    );
+    let expected = [
+        sm_event("CreateSecret"),
+        kms("GenerateDataKey"),
+        kms("Decrypt"),
+        kms("GenerateDataKey"),
+    ];
+    assert_eq!(names(&create), expected);
+    let check = generate_parameters(&key_arn, &arn, VALIDATE_KEY_ACCESS);
+    let expected = kms_record("GenerateDataKey", identity, &create_id, &key_arn, check, None);
+    assert_eq!(stable(create[1], &create), expected);
+    let check = decrypt_parameters(&key_arn, &arn, VALIDATE_KEY_ACCESS);
+    let expected = kms_record("Decrypt", identity, &create_id, &key_arn, check, None);
+    assert_eq!(stable(create[2], &create), expected);
     assert_eq!(
         create[3]["requestParameters"],
         generate_parameters(&key_arn, &arn, &v1)
     );
 
     // A call that doesn't use KMS has one record.
-    assert_eq!(names(&of_request(&records, &describe_id)), [sm("DescribeSecret")]);
-
+    assert_eq!(
+        names(&of_request(&records, &describe_id)),
+        [sm_event("DescribeSecret")]
+    );
     assert_absent(&log, b"audit-value-one", "the first value");
     assert_absent(&log, b"audit-value-two", "the second value");
 }
 
+/// KMS calls denied (through Secrets Manager or directly) and failed (a disabled key) are
+/// recorded with their error.
 #[tokio::test]
 async fn denied_and_failed_kms_calls_are_recorded() {
     let audited = Audited::start().await;
     let server = &audited.server;
     let root = server.client();
-    let key_arn = cmk(server).await;
+    let key_arn = server.kms_client().new_key().await.1;
     let name = unique_name("audit/denied");
-    let created = root
-        .create_secret()
-        .name(&name)
-        .kms_key_id(&key_arn)
-        .secret_string("denied-value")
-        .send()
-        .await
-        .expect("CreateSecret");
-    let arn = created.arn.expect("ARN");
-    let v1 = created.version_id.expect("VersionId");
-
+    let req = root.create_secret().name(&name).kms_key_id(&key_arn);
+    let created = ok(req.secret_string("denied-value").send().await);
+    let (arn, v1) = (created.arn.expect("ARN"), created.version_id.expect("VersionId"));
     // Secrets Manager permissions only: the key's default policy leaves KMS to IAM, which grants
     // nothing.
-    let (user_arn, creds) = create_user_with_key(
-        &server.iam_client(),
-        &unique_name("audit-user"),
-        Some(&policy_document(&[statement(
-            "Allow",
-            &["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
-            &["*"],
-        )])),
-    )
-    .await;
-    let app = server.client_as(&creds);
+    let actions = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"];
+    let user = server.user("audit-user", Some(&allow(&actions, &["*"]))).await;
+    let app = user.sm();
+    let kms_denied = "Access to KMS is not allowed";
     let e = expect_err!(app.get_secret_value().secret_id(&name).send().await);
-    assert_error(&e, "AccessDeniedException", "Access to KMS is not allowed");
-    let read_id = e.request_id().expect("request id").to_owned();
+    assert_error(&e, "AccessDeniedException", kms_denied);
+    let read_id = request_id(&e);
     let v2 = token();
-    let e = expect_err!(
-        app.put_secret_value()
-            .secret_id(&name)
-            .secret_string("never-written")
-            .client_request_token(&v2)
-            .send()
-            .await
-    );
-    assert_error(&e, "AccessDeniedException", "Access to KMS is not allowed");
-    let write_id = e.request_id().expect("request id").to_owned();
+    let req = app
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string("never-written");
+    let e = expect_err!(req.client_request_token(&v2).send().await);
+    assert_error(&e, "AccessDeniedException", kms_denied);
+    let write_id = request_id(&e);
     // A direct KMS call denied is recorded with the same code.
-    let e = expect_err!(
-        server
-            .kms_client_as(&creds)
-            .describe_key()
-            .key_id(&key_arn)
-            .send()
-            .await
-    );
-    assert_eq!(e.meta().code(), Some("AccessDeniedException"));
+    let e = expect_err!(user.kms().describe_key().key_id(&key_arn).send().await);
+    assert_eq!(e.code(), Some("AccessDeniedException"));
     let direct_id = aws_sdk_kms::operation::RequestId::request_id(&e)
         .expect("request id")
         .to_owned();
-
     // A disabled key fails the read in KMS.
-    server
-        .kms_client()
-        .disable_key()
-        .key_id(&key_arn)
-        .send()
-        .await
-        .expect("DisableKey");
+    server.kms_client().set_enabled(&key_arn, false).await;
     let e = expect_err!(root.get_secret_value().secret_id(&name).send().await);
-    assert_eq!(e.meta().code(), Some("DecryptionFailure"));
-    let disabled_id = e.request_id().expect("request id").to_owned();
+    assert_eq!(e.code(), Some("DecryptionFailure"));
+    let disabled_id = request_id(&e);
 
+    let user_arn = user.arn.clone();
+    drop(user);
     let (log, records) = audited.stop().await;
 
     let read = of_request(&records, &read_id);
-    assert_eq!(names(&read), [sm("GetSecretValue"), kms("Decrypt")]);
+    assert_eq!(names(&read), [sm_event("GetSecretValue"), kms("Decrypt")]);
     assert_eq!(read[0]["errorCode"], "AccessDeniedException");
-    assert_eq!(read[0]["errorMessage"], "Access to KMS is not allowed");
+    assert_eq!(read[0]["errorMessage"], kms_denied);
     let identity = &read[0]["userIdentity"];
     assert_eq!(identity["arn"], user_arn.as_str());
     assert_eq!(identity["type"], "IAMUser");
     let denied = stable(read[1], &read);
     let message = denied["errorMessage"].as_str().expect("errorMessage").to_owned();
-    assert!(
-        message.starts_with(&format!(
-            "User: {user_arn} is not authorized to perform: kms:Decrypt on resource: {key_arn}"
-        )),
-        "{message}"
+    let start = format!(
+        "User: {} is not authorized to perform: kms:Decrypt on resource: {key_arn}",
+        user_arn
     );
-    assert_eq!(
-        denied,
-        kms_record(
-            "Decrypt",
-            identity,
-            &read_id,
-            &key_arn,
-            decrypt_parameters(&key_arn, &arn, &v1),
-            Some(("AccessDenied", &message))
-        )
-    );
+    assert!(message.starts_with(&start), "{message}");
+    let decrypt = decrypt_parameters(&key_arn, &arn, &v1);
+    let error = Some(("AccessDenied", message.as_str()));
+    let expected = kms_record("Decrypt", identity, &read_id, &key_arn, decrypt, error);
+    assert_eq!(denied, expected);
 
     let write = of_request(&records, &write_id);
-    assert_eq!(names(&write), [sm("PutSecretValue"), kms("GenerateDataKey")]);
+    assert_eq!(
+        names(&write),
+        [sm_event("PutSecretValue"), kms("GenerateDataKey")]
+    );
     assert_eq!(write[1]["errorCode"], "AccessDenied");
     assert_eq!(
         write[1]["requestParameters"],
@@ -435,64 +335,36 @@ async fn denied_and_failed_kms_calls_are_recorded() {
     assert_eq!(direct[0]["userIdentity"]["invokedBy"], Value::Null);
 
     let disabled = of_request(&records, &disabled_id);
-    assert_eq!(names(&disabled), [sm("GetSecretValue"), kms("Decrypt")]);
+    assert_eq!(names(&disabled), [sm_event("GetSecretValue"), kms("Decrypt")]);
     assert_eq!(disabled[0]["errorCode"], "DecryptionFailure");
     let root_identity = &disabled[0]["userIdentity"];
-    assert_eq!(
-        stable(disabled[1], &disabled),
-        kms_record(
-            "Decrypt",
-            root_identity,
-            &disabled_id,
-            &key_arn,
-            decrypt_parameters(&key_arn, &arn, &v1),
-            Some(("DisabledException", &format!("{key_arn} is disabled.")))
-        )
-    );
+    let decrypt = decrypt_parameters(&key_arn, &arn, &v1);
+    let message = format!("{key_arn} is disabled.");
+    let error = Some(("DisabledException", message.as_str()));
+    let expected = kms_record("Decrypt", root_identity, &disabled_id, &key_arn, decrypt, error);
+    assert_eq!(stable(disabled[1], &disabled), expected);
 
     assert_absent(&log, b"denied-value", "the secret value");
     assert_absent(&log, b"never-written", "a refused value");
 }
 
+/// Neither secret values (string or binary) nor KMS plaintexts, ciphertext blobs or data keys
+/// reach the log; records of KMS calls for secrets under the AWS managed key name that key.
 #[tokio::test]
 async fn the_log_never_holds_values_plaintexts_or_ciphertexts() {
     let audited = Audited::start().await;
     let server = &audited.server;
-    let client = server.client();
+    let sm = server.client();
     let string_value = format!("string-secret-{}", token());
     let binary_value: Vec<u8> = (0u8..=255).rev().collect();
-
-    // Under the AWS managed key: the KMS records name it too.
     let string_name = unique_name("audit/string");
-    let created = client
-        .create_secret()
-        .name(&string_name)
-        .secret_string(&string_value)
-        .send()
-        .await
-        .expect("CreateSecret");
-    let create_id = created.request_id().expect("request id").to_owned();
+    let req = sm.create_secret().name(&string_name).secret_string(&string_value);
+    let create_id = request_id(&ok(req.send().await));
     let binary_name = unique_name("audit/binary");
-    client
-        .create_secret()
-        .name(&binary_name)
-        .secret_binary(Blob::new(binary_value.clone()))
-        .send()
-        .await
-        .expect("CreateSecret");
-    let got = client
-        .get_secret_value()
-        .secret_id(&string_name)
-        .send()
-        .await
-        .expect("GetSecretValue");
-    assert_eq!(got.secret_string(), Some(string_value.as_str()));
-    let got = client
-        .get_secret_value()
-        .secret_id(&binary_name)
-        .send()
-        .await
-        .expect("GetSecretValue");
+    let req = sm.create_secret().name(&binary_name);
+    ok(req.secret_binary(Blob::new(binary_value.clone())).send().await);
+    assert_eq!(sm.value(&string_name).await, string_value);
+    let got = sm.get(&binary_name).await;
     assert_eq!(
         got.secret_binary().map(|b| b.as_ref()),
         Some(binary_value.as_slice())
@@ -500,64 +372,36 @@ async fn the_log_never_holds_values_plaintexts_or_ciphertexts() {
 
     // Direct KMS calls: neither plaintexts nor ciphertext blobs are recorded.
     let direct = server.kms_client();
-    let key_arn = cmk(server).await;
+    let key_arn = direct.new_key().await.1;
     let plaintext = format!("kms-plaintext-{}", token());
-    let blob = direct
-        .encrypt()
-        .key_id(&key_arn)
-        .plaintext(KmsBlob::new(plaintext.as_bytes()))
-        .send()
-        .await
-        .expect("Encrypt")
-        .ciphertext_blob
-        .expect("CiphertextBlob");
-    let decrypted = direct
-        .decrypt()
-        .ciphertext_blob(blob.clone())
-        .send()
-        .await
-        .expect("Decrypt");
+    let blob = direct.encrypt_with(&key_arn, plaintext.as_bytes(), &[]).await;
+    let decrypted = direct.decrypt_with(&blob, &[]).await;
     assert_eq!(
         decrypted.plaintext.as_ref().map(|p| p.as_ref()),
         Some(plaintext.as_bytes())
     );
-    let data_key = direct
+    let req = direct
         .generate_data_key()
         .key_id(&key_arn)
-        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
-        .send()
-        .await
-        .expect("GenerateDataKey");
+        .key_spec(DataKeySpec::Aes256);
+    let data_key = ok(req.send().await);
 
     let (log, records) = audited.stop().await;
 
     let create = of_request(&records, &create_id);
-    assert_eq!(names(&create), [sm("CreateSecret"), kms("GenerateDataKey")]);
+    assert_eq!(names(&create), [sm_event("CreateSecret"), kms("GenerateDataKey")]);
     let default_key = create[1]["resources"][0]["ARN"].as_str().expect("key ARN");
-    assert!(
-        default_key.starts_with(&format!("arn:aws:kms:{REGION}:{DEV_ACCOUNT}:key/")),
-        "{default_key}"
-    );
+    let prefix = format!("arn:aws:kms:{REGION}:{DEV_ACCOUNT}:key/");
+    assert!(default_key.starts_with(&prefix), "{default_key}");
     assert_eq!(create[1]["requestParameters"]["keyId"], default_key);
-
     assert_absent(&log, string_value.as_bytes(), "a string secret value");
     assert_absent(&log, &binary_value, "a binary secret value");
     assert_absent(&log, plaintext.as_bytes(), "an Encrypt plaintext");
     assert_absent(&log, blob.as_ref(), "a ciphertext blob");
-    assert_absent(
-        &log,
-        data_key.plaintext.as_ref().expect("Plaintext").as_ref(),
-        "a plaintext data key",
-    );
-    assert_absent(
-        &log,
-        data_key
-            .ciphertext_blob
-            .as_ref()
-            .expect("CiphertextBlob")
-            .as_ref(),
-        "an encrypted data key",
-    );
+    let key = data_key.plaintext.as_ref().expect("Plaintext");
+    assert_absent(&log, key.as_ref(), "a plaintext data key");
+    let encrypted = data_key.ciphertext_blob.as_ref().expect("CiphertextBlob");
+    assert_absent(&log, encrypted.as_ref(), "an encrypted data key");
 }
 
 // CloudTrail records a failed call's `errorMessage` as text of bounded size; a message echoing a
