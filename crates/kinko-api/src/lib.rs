@@ -4,6 +4,7 @@
 //! optimistic-concurrency conflicts; an operation only does its work. No HTTP and no SQL in this
 //! crate: it sees requests as (operation name, body bytes) and storage through `kinko_core::Store`.
 
+pub mod audit;
 pub mod authz;
 pub mod iam;
 pub mod keyring;
@@ -29,6 +30,8 @@ pub struct Services {
     pub keyring: Arc<Keyring>,
     /// Parsed policies, cached per principal and IAM revision.
     pub policies: Arc<authz::PolicyCache>,
+    /// Where every call's audit event goes.
+    pub audit: Arc<dyn audit::AuditSink>,
 }
 
 impl Services {
@@ -38,8 +41,109 @@ impl Services {
             clock,
             keyring,
             policies: Arc::default(),
+            audit: Arc::new(audit::NoAudit),
         }
     }
+
+    /// The same services, auditing into `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn audit::AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+}
+
+/// The services kinko speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    SecretsManager,
+    Kms,
+    Iam,
+    Sts,
+    Organizations,
+}
+
+impl ServiceName {
+    /// The SigV4 service name (and IAM action prefix).
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            ServiceName::SecretsManager => <secretsmanager::SecretsManager as operation::Service>::PREFIX,
+            ServiceName::Kms => <kms::Kms as operation::Service>::PREFIX,
+            ServiceName::Iam => <iam::Iam as operation::Service>::PREFIX,
+            ServiceName::Sts => <sts::Sts as operation::Service>::PREFIX,
+            ServiceName::Organizations => <organizations::Organizations as operation::Service>::PREFIX,
+        }
+    }
+
+    /// The audit `eventSource`.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            ServiceName::SecretsManager => {
+                <secretsmanager::SecretsManager as operation::Service>::EVENT_SOURCE
+            }
+            ServiceName::Kms => <kms::Kms as operation::Service>::EVENT_SOURCE,
+            ServiceName::Iam => <iam::Iam as operation::Service>::EVENT_SOURCE,
+            ServiceName::Sts => <sts::Sts as operation::Service>::EVENT_SOURCE,
+            ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
+        }
+    }
+}
+
+/// One authenticated call's input, as its protocol carries it.
+pub enum CallInput<'a> {
+    /// A JSON 1.1 body.
+    Json(&'a [u8]),
+    /// Query-protocol parameters, or why they could not be read.
+    Query(&'a Result<kinko_wire::query::Params, kinko_wire::WireError>),
+}
+
+/// The one way into the services for every entry point: runs `operation` of `service` for the
+/// authenticated caller of `rc` through the one operation contract, then records the call's audit
+/// event (and those of the KMS calls made for the caller) whatever the outcome. `service` is
+/// `None` when the request named none kinko speaks.
+pub async fn call(
+    services: &Services,
+    rc: &RequestContext,
+    service: Option<ServiceName>,
+    operation: &str,
+    input: CallInput<'_>,
+) -> Result<Vec<u8>, kinko_wire::WireError> {
+    let event_time = services.clock.now();
+    let result = match (service, input) {
+        (_, CallInput::Query(Err(e))) => Err(e.clone()),
+        (Some(ServiceName::SecretsManager), CallInput::Json(body)) => {
+            secretsmanager::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::Organizations), CallInput::Json(body)) => {
+            organizations::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::Kms), CallInput::Json(body)) => kms::handle(services, rc, operation, body).await,
+        (Some(ServiceName::Iam), CallInput::Query(Ok(p))) => {
+            iam::handle(services, rc, p).await.map(String::into_bytes)
+        }
+        (Some(ServiceName::Sts), CallInput::Query(Ok(p))) => {
+            sts::handle(services, rc, p).await.map(String::into_bytes)
+        }
+        _ => Err(kinko_wire::WireError::new(
+            "InvalidAction",
+            400,
+            format!("The action {operation} is not valid for this web service."),
+        )),
+    };
+    let mut event = audit::AuditEvent::of(
+        rc,
+        event_time,
+        service.map_or("", ServiceName::event_source),
+        operation,
+    );
+    if let Err(e) = &result {
+        event.error_code = Some(e.code.to_owned());
+        if e.status < 500 {
+            event.error_message = Some(e.message.clone());
+        }
+    }
+    // The KMS calls made for the caller are recorded after the call's own record, as their own events.
+    services.audit.record(&event, &rc.kms_calls.take());
+    result
 }
 
 /// One authenticated request.
@@ -53,6 +157,8 @@ pub struct RequestContext {
     pub session: Option<Session>,
     /// The client's address (`aws:SourceIp`).
     pub source_ip: Option<std::net::IpAddr>,
+    /// The access key the request was signed with (the audit record's `accessKeyId`).
+    pub access_key_id: String,
     /// KMS calls another service made as the caller while serving this request, for the audit log.
     pub kms_calls: KmsCalls,
 }
@@ -65,6 +171,7 @@ impl RequestContext {
             request_id: request_id.to_owned(),
             session: None,
             source_ip: None,
+            access_key_id: String::new(),
             kms_calls: KmsCalls::default(),
         }
     }

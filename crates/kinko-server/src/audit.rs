@@ -13,25 +13,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub(crate) use kinko_api::audit::AuditEvent;
 use kinko_api::{KmsCall, KmsOperation};
 use kinko_core::Timestamp;
 use serde::Serialize;
 
 use crate::bootstrap::StartError;
-
-pub(crate) struct AuditEvent {
-    pub event_time: Timestamp,
-    pub event_source: &'static str,
-    pub event_name: String,
-    pub aws_region: String,
-    pub request_id: String,
-    pub access_key_id: String,
-    pub principal_arn: Option<String>,
-    pub account_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub source_ip: Option<String>,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -382,6 +369,12 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
         }]),
         event_type: "AwsApiCall",
         recipient_account_id: e.account_id.as_deref(),
+    }
+}
+
+impl kinko_api::audit::AuditSink for Audit {
+    fn record(&self, event: &AuditEvent, kms_calls: &[KmsCall]) {
+        self.record_with_kms(event, kms_calls);
     }
 }
 

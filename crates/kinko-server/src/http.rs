@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use kinko_api::RequestContext;
+use kinko_api::ServiceName as Service;
 use kinko_wire::WireError;
 
 use crate::App;
@@ -37,30 +38,6 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 async fn health() -> &'static str {
     "ok"
-}
-
-/// Which AWS service a request is for, from `X-Amz-Target` (JSON 1.1 services) or, for Query
-/// requests (no target), from the service its signature is scoped to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Service {
-    SecretsManager,
-    Organizations,
-    Kms,
-    Iam,
-    Sts,
-}
-
-impl Service {
-    /// The SigV4 service name and the audit `eventSource`.
-    fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Service::SecretsManager => ("secretsmanager", "secretsmanager.amazonaws.com"),
-            Service::Organizations => ("organizations", "organizations.amazonaws.com"),
-            Service::Kms => ("kms", "kms.amazonaws.com"),
-            Service::Iam => ("iam", "iam.amazonaws.com"),
-            Service::Sts => ("sts", "sts.amazonaws.com"),
-        }
-    }
 }
 
 /// The JSON 1.1 target (`prefix.Operation`) of a request, if any.
@@ -215,20 +192,8 @@ async fn handle(app: &App, req: Request) -> Response {
             (service, action, Some(params))
         }
     };
-    let (sigv4_service, event_source) = service.map(Service::names).unwrap_or(("", ""));
-    let mut event = AuditEvent {
-        event_time: app.services.clock.now(),
-        event_source,
-        event_name: operation.clone(),
-        aws_region: auth.region.clone(),
-        request_id: request_id.clone(),
-        access_key_id: auth.access_key_id.clone(),
-        principal_arn: None,
-        account_id: None,
-        error_code: None,
-        error_message: None,
-        source_ip: source_ip.map(|ip| ip.to_string()),
-    };
+    let (sigv4_service, event_source) = service.map_or(("", ""), |s| (s.signing_name(), s.event_source()));
+    let event_time = app.services.clock.now();
     let scope = if service.is_some() {
         sigv4_service.to_owned()
     } else {
@@ -237,55 +202,39 @@ async fn handle(app: &App, req: Request) -> Response {
     let who = match app.auth.authenticate(&sreq, &auth, &scope, protocol).await {
         Ok(w) => w,
         Err(e) => {
-            event.error_code = Some(e.code.to_owned());
+            // Refused before any principal is known: the one record the services can't write.
+            let event = AuditEvent {
+                event_time,
+                event_source,
+                event_name: operation.clone(),
+                aws_region: auth.region.clone(),
+                request_id: request_id.clone(),
+                access_key_id: auth.access_key_id.clone(),
+                principal_arn: None,
+                account_id: None,
+                error_code: Some(e.code.to_owned()),
+                error_message: None,
+                source_ip: source_ip.map(|ip| ip.to_string()),
+            };
             app.audit.record(&event);
             return error(e, service);
         }
     };
-    event.principal_arn = Some(who.principal.arn.clone());
-    event.account_id = Some(who.principal.account_id.clone());
     let mut rc = RequestContext::new(who.principal, &auth.region, &request_id);
     rc.session = who.session;
     rc.source_ip = source_ip;
-    let result: Result<Vec<u8>, WireError> = match (service, params) {
-        (_, Some(Err(e))) => Err(e),
-        (Some(Service::SecretsManager), _) => {
-            kinko_api::secretsmanager::handle(&app.services, &rc, &operation, &body).await
-        }
-        (Some(Service::Organizations), _) => {
-            kinko_api::organizations::handle(&app.services, &rc, &operation, &body).await
-        }
-        (Some(Service::Kms), _) => kinko_api::kms::handle(&app.services, &rc, &operation, &body).await,
-        (Some(Service::Iam), Some(Ok(p))) => kinko_api::iam::handle(&app.services, &rc, &p)
-            .await
-            .map(String::into_bytes),
-        (Some(Service::Sts), Some(Ok(p))) => kinko_api::sts::handle(&app.services, &rc, &p)
-            .await
-            .map(String::into_bytes),
-        (None, Some(Ok(_))) | (_, None) => Err(WireError::new(
-            "InvalidAction",
-            400,
-            format!("The action {operation} is not valid for this web service."),
-        )),
+    rc.access_key_id = auth.access_key_id.clone();
+    let input = match &params {
+        Some(p) => kinko_api::CallInput::Query(p),
+        None => kinko_api::CallInput::Json(&body),
     };
-    // The KMS calls made for the caller are recorded after the call's own record, as their own events.
-    let kms_calls = rc.kms_calls.take();
-    match result {
-        Ok(out) => {
-            app.audit.record_with_kms(&event, &kms_calls);
-            match protocol {
-                Protocol::Json => json_response(200, &request_id, out, None),
-                Protocol::Query => xml_response(&request_id, out),
-            }
-        }
-        Err(e) => {
-            event.error_code = Some(e.code.to_owned());
-            if e.status < 500 {
-                event.error_message = Some(e.message.clone());
-            }
-            app.audit.record_with_kms(&event, &kms_calls);
-            error(e, service)
-        }
+    // The call's audit record is written by the services' one entry point.
+    match kinko_api::call(&app.services, &rc, service, &operation, input).await {
+        Ok(out) => match protocol {
+            Protocol::Json => json_response(200, &request_id, out, None),
+            Protocol::Query => xml_response(&request_id, out),
+        },
+        Err(e) => error(e, service),
     }
 }
 

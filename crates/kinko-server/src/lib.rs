@@ -34,7 +34,7 @@ pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACI
 pub(crate) struct App {
     pub services: Services,
     pub auth: auth::Authenticator,
-    pub audit: audit::Audit,
+    pub audit: Arc<audit::Audit>,
 }
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -98,10 +98,11 @@ impl Running {
 /// Starts a server with `config`, taking time from `clock`.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
     let boot = bootstrap::bootstrap(&config, clock.clone()).await?;
-    let services = boot.services.clone();
+    let audit = Arc::new(audit::Audit::open(config.audit_log_path().as_deref())?);
+    let services = boot.services.clone().with_audit(audit.clone());
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),
-        audit: audit::Audit::open(config.audit_log_path().as_deref())?,
+        audit,
         services,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
