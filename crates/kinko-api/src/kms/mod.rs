@@ -4,7 +4,7 @@
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
 //! or alias ARN, as each operation allows) without changing anything, and build the authorization
-//! check on a key ([`key_check`]): its ARN, its key policy (required: IAM policies count only where
+//! check on a key (`key_check`): its ARN, its key policy (required: IAM policies count only where
 //! it delegates to the account) with the principals it names bound to their unique ids, its tags,
 //! the condition keys every request on a key has, and whether it is AWS managed (the access rule
 //! of [`crate::authz::rules`] that keeps customers from managing those keys reads that). A `KeyId`

@@ -83,7 +83,7 @@ impl<'a> Via<'a> {
     }
 
     /// Authorizes `action` (`kms:Decrypt`, ...) on `key` for the caller through this service: the
-    /// check a direct request makes ([`key_check`], the encryption context), with
+    /// check a direct request makes (`key_check`, the encryption context), with
     /// `kms:ViaService`.
     pub async fn authorize(
         &self,

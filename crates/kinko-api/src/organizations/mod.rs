@@ -6,9 +6,9 @@
 //! CreateAccount; each gets the `OrganizationAccountAccessRole` role, which the management account
 //! assumes to administer it.
 //!
-//! Every operation implements the one [`Operation`] contract. [`resolve_organization`] reads the
+//! Every operation implements the one [`crate::operation::Operation`] contract. `resolve_organization` reads the
 //! organization (or the one the first call creates); which calls only the management account may
-//! make is an access rule of [`crate::authz::rules`], fed by [`OrgFound::facts`].
+//! make is an access rule of [`crate::authz::rules`], fed by `OrgFound::facts`.
 
 mod error;
 mod model;
