@@ -247,7 +247,7 @@ impl KmsOperation {
     }
 }
 
-/// What temporary credentials carry besides the principal.
+/// What temporary credentials carry besides the principal: the claims of their session token.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// Credentials from `AssumeRole` (role session) or `GetSessionToken` (the user's own session).
@@ -258,9 +258,19 @@ pub struct Session {
     /// Session tags (`aws:PrincipalTag/*` for role sessions).
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// When the credentials were issued: `aws:TokenIssueTime`. A token sealed before the issue
+    /// time was part of its claims reads as issued at the epoch, so a policy revoking the sessions
+    /// issued before some time ends it too.
+    #[serde(default = "issued_before_claimed")]
+    pub issued: kinko_core::Timestamp,
     pub expiration: kinko_core::Timestamp,
+    /// The source identity, set once along a role chain (`aws:SourceIdentity`).
     #[serde(default)]
     pub source_identity: Option<String>,
+}
+
+fn issued_before_claimed() -> kinko_core::Timestamp {
+    kinko_core::Timestamp(0)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -368,6 +368,7 @@ impl Operation for AssumeRole {
             kind: SessionKind::AssumedRole,
             policies,
             tags: i.tags.clone(),
+            issued: now,
             expiration: now.plus_millis(duration * 1000),
             source_identity: i.source_identity.clone(),
         };
@@ -446,6 +447,7 @@ impl Operation for GetSessionToken {
             kind: SessionKind::SessionToken,
             policies: vec![],
             tags: vec![],
+            issued: cx.now(),
             expiration: cx.now().plus_millis(duration * 1000),
             source_identity: None,
         };

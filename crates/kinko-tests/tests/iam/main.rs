@@ -13,6 +13,7 @@ mod abac;
 mod access_keys;
 mod accounts;
 mod batch;
+mod condition_keys;
 mod denies;
 mod grant_changes;
 mod resource_policies;
