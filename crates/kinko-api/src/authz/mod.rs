@@ -16,8 +16,8 @@
 //! Every check is evaluated in the request context AWS builds for it ([`request_context`]): the
 //! principal's keys, the time, and the global keys of the request itself.
 //!
-//! Parsed policies are cached per principal and IAM revision: any IAM change bumps the account's
-//! revision, so a detached policy stops granting on the very next request. A storage failure while
+//! Parsed policies are cached per principal, unique id and IAM revision: any IAM change bumps the
+//! account's revision, so a detached policy stops granting on the very next request. A storage failure while
 //! gathering policies is an internal error ([`AuthzError::Store`]), never a denial.
 
 pub mod rules;
@@ -227,13 +227,18 @@ struct DocumentEntry {
 /// A principal's cached policies: the IAM revision and unique id they were built for.
 type CachedPrincipal = (i64, String, Arc<PrincipalPolicies>);
 
+/// The unique ids cached per principal ARN. Sessions of a role deleted and created again share an
+/// ARN with the new role's sessions (the same role and session names); each id keeps its own
+/// entry, so neither evicts the other on every request.
+const IDS_PER_ARN: usize = 4;
+
 /// Caches parsed policies: per principal (with the IAM revision and unique id they were built
 /// for) and per document. Both are looked up by `&str` on every request, without allocating a key.
 #[derive(Default)]
 pub struct PolicyCache {
-    /// Principal ARN → (IAM revision, unique id, policies); an entry of another revision or id is
-    /// stale.
-    principals: Mutex<HashMap<String, CachedPrincipal>>,
+    /// Principal ARN → (IAM revision, unique id, policies) per unique id, the latest last; only
+    /// the entry of the request's unique id counts, and only at the current revision.
+    principals: Mutex<HashMap<String, Vec<CachedPrincipal>>>,
     documents: Mutex<HashMap<Box<str>, DocumentEntry>>,
 }
 
@@ -380,8 +385,9 @@ async fn principal_policies(
     let revision = services.store.iam_revision(&p.account_id).await?;
     let id = unique_id(p);
     if let Some(hit) = services.policies.principals.lock().ok().and_then(|m| {
-        m.get(p.arn.as_str())
-            .filter(|(r, cached_id, _)| *r == revision && cached_id == id)
+        m.get(p.arn.as_str())?
+            .iter()
+            .find(|(r, cached_id, _)| *r == revision && cached_id == id)
             .map(|(_, _, pp)| pp.clone())
     }) {
         return Ok(hit);
@@ -450,7 +456,12 @@ async fn principal_policies(
         if m.len() >= MAX_CACHED && !m.contains_key(p.arn.as_str()) {
             m.clear();
         }
-        m.insert(p.arn.clone(), (iam.revision, id.to_owned(), built.clone()));
+        let ids = m.entry(p.arn.clone()).or_default();
+        ids.retain(|(_, cached_id, _)| cached_id != id);
+        if ids.len() >= IDS_PER_ARN {
+            ids.remove(0);
+        }
+        ids.push((iam.revision, id.to_owned(), built.clone()));
     }
     Ok(built)
 }
