@@ -72,6 +72,7 @@ fn callers() -> Vec<Caller> {
         kind: SessionKind::AssumedRole,
         policies: vec![],
         tags: vec![("team".into(), "blue".into())],
+        transitive_tag_keys: vec![],
         issued: ISSUED,
         expiration: ISSUED.plus_millis(3_600_000),
         source_identity: Some("alice".into()),

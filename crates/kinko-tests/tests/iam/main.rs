@@ -19,6 +19,7 @@ mod grant_changes;
 mod recreated_principals;
 mod resource_policies;
 mod roles;
+mod session_tags;
 mod sessions;
 mod users;
 
