@@ -247,7 +247,7 @@ impl KmsOperation {
     }
 }
 
-/// What temporary credentials carry besides the principal.
+/// What temporary credentials carry besides the principal: the claims of their session token.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// Credentials from `AssumeRole` (role session) or `GetSessionToken` (the user's own session).
@@ -255,12 +255,43 @@ pub struct Session {
     /// Inline session policy documents; the session can do at most what these allow.
     #[serde(default)]
     pub policies: Vec<String>,
-    /// Session tags (`aws:PrincipalTag/*` for role sessions).
+    /// Session tags (`aws:PrincipalTag/*` for role sessions): the ones the session was given and
+    /// the transitive ones it inherited from the session that assumed it.
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// The keys of `tags` that are transitive: the sessions this one assumes inherit those tags
+    /// (IAM User Guide, "Chaining roles with session tags").
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+    /// When the credentials were issued: `aws:TokenIssueTime`. A token sealed before the issue
+    /// time was part of its claims reads as issued at the epoch, so a policy revoking the sessions
+    /// issued before some time ends it too.
+    #[serde(default = "issued_before_claimed")]
+    pub issued: kinko_core::Timestamp,
     pub expiration: kinko_core::Timestamp,
+    /// The source identity, set once along a role chain (`aws:SourceIdentity`).
     #[serde(default)]
     pub source_identity: Option<String>,
+}
+
+fn issued_before_claimed() -> kinko_core::Timestamp {
+    kinko_core::Timestamp(0)
+}
+
+impl Session {
+    /// The session's tags that the sessions it assumes inherit.
+    pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
+        self.tags
+            .iter()
+            .filter(|(k, _)| self.transitive_tag_keys.iter().any(|t| same_tag_key(t, k)))
+    }
+}
+
+/// Whether two tag keys are the same: STS and IAM compare tag keys case-insensitively.
+pub fn same_tag_key(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -308,6 +308,29 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
     Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
 }
 
+/// The global keys of the request itself rather than of its principal, as AWS sets them (IAM User
+/// Guide, "AWS global condition context keys"): see [`ConditionContext::add_request_keys`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestKeys<'a> {
+    /// `aws:RequestedRegion`: the region the request is made to.
+    pub requested_region: Option<&'a str>,
+    /// `aws:ResourceAccount`: the account that owns the resource the request names.
+    pub resource_account: Option<&'a str>,
+    /// `aws:TokenIssueTime`: when the temporary credentials were issued; `None` for long-term
+    /// access keys (the key is then absent).
+    pub token_issue_time: Option<OffsetDateTime>,
+    /// `aws:MultiFactorAuthPresent`: whether temporary credentials were issued with MFA; `None`
+    /// for long-term access keys, for which AWS leaves the key out.
+    pub multi_factor_auth_present: Option<bool>,
+    /// `aws:MultiFactorAuthAge`: seconds since the MFA authentication; only with MFA.
+    pub multi_factor_auth_age: Option<i64>,
+    /// `aws:SourceIdentity`: the source identity of a role session that has one.
+    pub source_identity: Option<&'a str>,
+    /// `aws:CalledVia`: the service principals (`secretsmanager.amazonaws.com`) that made the
+    /// request with the principal's credentials, first to last; empty for a direct request.
+    pub called_via: &'a [&'a str],
+}
+
 /// Condition keys and their values for one request.
 ///
 /// Keys are case-insensitive ("Key names are case-insensitive" — IAM User Guide, Policy
@@ -633,6 +656,58 @@ impl ConditionContext {
         self
     }
 
+    /// Sets the global keys of the request itself: `aws:RequestedRegion`, `aws:ResourceAccount`,
+    /// `aws:TokenIssueTime`, `aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge` and
+    /// `aws:SourceIdentity` when they have a value, `aws:ViaAWSService` always (`true` when an
+    /// AWS service made the request with the principal's credentials), and `aws:CalledVia`,
+    /// `aws:CalledViaFirst`, `aws:CalledViaLast` only for such a request (IAM User Guide, "AWS
+    /// global condition context keys"; "Forward access sessions").
+    pub fn add_request_keys(&mut self, k: &RequestKeys<'_>) -> &mut Self {
+        let text = |s: &str| ContextValue::String(s.to_owned());
+        if let Some(region) = k.requested_region {
+            self.set_one(static_key("aws:requestedregion"), text(region));
+        }
+        if let Some(account) = k.resource_account {
+            self.set_one(static_key("aws:resourceaccount"), text(account));
+        }
+        if let Some(issued) = k.token_issue_time {
+            self.set_one(static_key("aws:tokenissuetime"), ContextValue::Date(issued));
+        }
+        if let Some(present) = k.multi_factor_auth_present {
+            self.set_one(
+                static_key("aws:multifactorauthpresent"),
+                ContextValue::Bool(present),
+            );
+        }
+        if let Some(age) = k.multi_factor_auth_age {
+            self.set_one(
+                static_key("aws:multifactorauthage"),
+                ContextValue::Number(age as f64),
+            );
+        }
+        if let Some(source_identity) = k.source_identity {
+            self.set_one(static_key("aws:sourceidentity"), text(source_identity));
+        }
+        self.set_one(
+            static_key("aws:viaawsservice"),
+            ContextValue::Bool(!k.called_via.is_empty()),
+        );
+        if let (Some(first), Some(last)) = (k.called_via.first(), k.called_via.last()) {
+            self.entries.insert(
+                static_key("aws:calledvia"),
+                Values::from_vec(k.called_via.iter().map(|s| text(s)).collect()),
+            );
+            self.set_one(static_key("aws:calledviafirst"), text(first));
+            self.set_one(static_key("aws:calledvialast"), text(last));
+        }
+        self
+    }
+
+    /// The keys present, lowercased (keys compare case-insensitively), in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(AsRef::as_ref)
+    }
+
     /// Sets `aws:SourceIp`.
     pub fn set_source_ip(&mut self, ip: IpAddr) -> &mut Self {
         self.set_one(static_key("aws:sourceip"), ContextValue::Ip(ip));
@@ -733,6 +808,48 @@ mod tests {
             Some("false")
         );
         assert_eq!(c.single_str("aws:EpochTime").as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn request_keys_of_a_direct_request_and_of_one_via_a_service() {
+        let mut direct = ConditionContext::new();
+        direct.add_request_keys(&RequestKeys {
+            requested_region: Some("eu-west-1"),
+            ..RequestKeys::default()
+        });
+        let mut keys: Vec<_> = direct.keys().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["aws:requestedregion", "aws:viaawsservice"]);
+        assert_eq!(direct.single_str("aws:ViaAWSService").as_deref(), Some("false"));
+
+        let mut via = ConditionContext::new();
+        via.add_request_keys(&RequestKeys {
+            token_issue_time: Some(OffsetDateTime::UNIX_EPOCH),
+            multi_factor_auth_present: Some(false),
+            source_identity: Some("alice"),
+            called_via: &["athena.amazonaws.com", "secretsmanager.amazonaws.com"],
+            ..RequestKeys::default()
+        });
+        assert_eq!(via.single_str("aws:ViaAWSService").as_deref(), Some("true"));
+        assert_eq!(via.get("aws:CalledVia").map(<[_]>::len), Some(2));
+        assert_eq!(
+            via.single_str("aws:CalledViaFirst").as_deref(),
+            Some("athena.amazonaws.com")
+        );
+        assert_eq!(
+            via.single_str("aws:CalledViaLast").as_deref(),
+            Some("secretsmanager.amazonaws.com")
+        );
+        assert_eq!(
+            via.single_str("aws:TokenIssueTime").as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            via.single_str("aws:MultiFactorAuthPresent").as_deref(),
+            Some("false")
+        );
+        assert!(via.get("aws:MultiFactorAuthAge").is_none());
+        assert_eq!(via.single_str("aws:SourceIdentity").as_deref(), Some("alice"));
     }
 
     #[test]

@@ -68,7 +68,7 @@ mod policy;
 mod principal;
 
 pub use binding::{named_principals, rewrite_principals};
-pub use context::{ConditionContext, ContextValue};
+pub use context::{ConditionContext, ContextValue, RequestKeys};
 pub use error::PolicyError;
 pub use eval::{
     AllowBasis, Decision, ImplicitDenyReason, PolicySet, PolicyType, Request, StatementRef, evaluate,

@@ -305,6 +305,16 @@ impl TestServer {
         )
     }
 
+    /// A Secrets Manager client signing with `creds` for `region` instead of [`REGION`].
+    pub fn client_in(&self, region: &str, creds: &TestCredentials) -> Client {
+        Client::from_conf(
+            self.config_builder()
+                .credentials_provider(creds.provider())
+                .region(Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
     /// The SDK configuration [`TestServer::client`] uses, for tests that need to change something.
     ///
     /// With a manual clock, the client signs with that clock, and the SDK's clock-skew correction
@@ -333,6 +343,15 @@ impl TestServer {
     /// An IAM client signing with `creds`.
     pub fn iam_client_as(&self, creds: &TestCredentials) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::from_conf(sdk_config_builder!(aws_sdk_iam, self, creds).build())
+    }
+
+    /// An IAM client signing with `creds` for `region` instead of [`REGION`].
+    pub fn iam_client_in(&self, region: &str, creds: &TestCredentials) -> aws_sdk_iam::Client {
+        let b = sdk_config_builder!(aws_sdk_iam, self, creds);
+        aws_sdk_iam::Client::from_conf(
+            b.region(aws_sdk_iam::config::Region::new(region.to_owned()))
+                .build(),
+        )
     }
 
     /// An STS client with the server's root credentials.

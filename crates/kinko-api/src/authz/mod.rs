@@ -13,8 +13,11 @@
 //! re-created under the same name gives nothing to old credentials), and the users and roles a
 //! resource policy names are bound to their ids when it is saved ([`bind_principals`]).
 //!
-//! Parsed policies are cached per principal and IAM revision: any IAM change bumps the account's
-//! revision, so a detached policy stops granting on the very next request. A storage failure while
+//! Every check is evaluated in the request context AWS builds for it ([`request_context`]): the
+//! principal's keys, the time, and the global keys of the request itself.
+//!
+//! Parsed policies are cached per principal, unique id and IAM revision: any IAM change bumps the
+//! account's revision, so a detached policy stops granting on the very next request. A storage failure while
 //! gathering policies is an internal error ([`AuthzError::Store`]), never a denial.
 
 pub mod rules;
@@ -27,7 +30,7 @@ use kinko_core::iam::IamState;
 use kinko_core::principal::{BoundPrincipal, Principal, PrincipalKind};
 use kinko_core::secret::Tag;
 use kinko_core::store::StoreError;
-use kinko_policy::{ConditionContext, PolicyKind, PolicySet, PrincipalCtx};
+use kinko_policy::{ConditionContext, PolicyKind, PolicySet, PrincipalCtx, RequestKeys};
 
 pub use rules::Refusal;
 
@@ -140,6 +143,10 @@ pub struct Check<'a> {
     /// Tags the request would set (`aws:RequestTag/*`, `aws:TagKeys`).
     pub request_tags: Cow<'a, [(String, String)]>,
     pub facts: Facts<'a>,
+    /// The service that makes this request with the caller's credentials (a forward access
+    /// session: `secretsmanager.amazonaws.com` for the KMS calls Secrets Manager makes), or `None`
+    /// for the caller's own request.
+    pub called_via: Option<&'a str>,
 }
 
 impl<'a> Check<'a> {
@@ -152,6 +159,7 @@ impl<'a> Check<'a> {
             context: Vec::new(),
             request_tags: Cow::Borrowed(&[]),
             facts: Facts::default(),
+            called_via: None,
         }
     }
 
@@ -188,6 +196,12 @@ impl<'a> Check<'a> {
         self.facts = facts;
         self
     }
+
+    /// Made by `service` (its service principal) with the caller's credentials.
+    pub fn called_via(mut self, service: &'a str) -> Self {
+        self.called_via = Some(service);
+        self
+    }
 }
 
 /// The caller's identity-based policies, parsed.
@@ -213,13 +227,18 @@ struct DocumentEntry {
 /// A principal's cached policies: the IAM revision and unique id they were built for.
 type CachedPrincipal = (i64, String, Arc<PrincipalPolicies>);
 
+/// The unique ids cached per principal ARN. Sessions of a role deleted and created again share an
+/// ARN with the new role's sessions (the same role and session names); each id keeps its own
+/// entry, so neither evicts the other on every request.
+const IDS_PER_ARN: usize = 4;
+
 /// Caches parsed policies: per principal (with the IAM revision and unique id they were built
 /// for) and per document. Both are looked up by `&str` on every request, without allocating a key.
 #[derive(Default)]
 pub struct PolicyCache {
-    /// Principal ARN → (IAM revision, unique id, policies); an entry of another revision or id is
-    /// stale.
-    principals: Mutex<HashMap<String, CachedPrincipal>>,
+    /// Principal ARN → (IAM revision, unique id, policies) per unique id, the latest last; only
+    /// the entry of the request's unique id counts, and only at the current revision.
+    principals: Mutex<HashMap<String, Vec<CachedPrincipal>>>,
     documents: Mutex<HashMap<Box<str>, DocumentEntry>>,
 }
 
@@ -366,8 +385,9 @@ async fn principal_policies(
     let revision = services.store.iam_revision(&p.account_id).await?;
     let id = unique_id(p);
     if let Some(hit) = services.policies.principals.lock().ok().and_then(|m| {
-        m.get(p.arn.as_str())
-            .filter(|(r, cached_id, _)| *r == revision && cached_id == id)
+        m.get(p.arn.as_str())?
+            .iter()
+            .find(|(r, cached_id, _)| *r == revision && cached_id == id)
             .map(|(_, _, pp)| pp.clone())
     }) {
         return Ok(hit);
@@ -436,7 +456,12 @@ async fn principal_policies(
         if m.len() >= MAX_CACHED && !m.contains_key(p.arn.as_str()) {
             m.clear();
         }
-        m.insert(p.arn.clone(), (iam.revision, id.to_owned(), built.clone()));
+        let ids = m.entry(p.arn.clone()).or_default();
+        ids.retain(|(_, cached_id, _)| cached_id != id);
+        if ids.len() >= IDS_PER_ARN {
+            ids.remove(0);
+        }
+        ids.push((iam.revision, id.to_owned(), built.clone()));
     }
     Ok(built)
 }
@@ -467,21 +492,7 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
         Cow::Owned(p)
     };
     let principal = principal.as_ref();
-    let now = services.clock.now().to_offset_date_time();
-    let mut ctx = ConditionContext::for_request(principal, now);
-    if let Some(ip) = rc.source_ip {
-        ctx.set_source_ip(ip);
-    }
-    ctx.set_secure_transport(false);
-    if !c.resource_tags.tags.is_empty() {
-        ctx.add_resource_tags(c.resource_tags.service, tags_of(c.resource_tags.tags));
-    }
-    if !c.request_tags.is_empty() {
-        ctx.add_request_tags(c.request_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    }
-    for (k, v) in &c.context {
-        ctx.insert(k, v.as_ref());
-    }
+    let ctx = request_context(rc, principal, c, services.clock.now());
     let cache = &services.policies;
     let resource_policy = c.resource_policy.and_then(|rp| match rp {
         ResourcePolicy::Resource(b) => cache.parsed_bound(PolicyKindKey::Resource, b.document, b.principals),
@@ -506,11 +517,7 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
         .session
         .as_ref()
         .is_some_and(|s| s.policies.len() != session.len());
-    let (resource, resource_account) = match c.resource {
-        Resource::Arn { arn, account_id } => (arn, Some(account_id)),
-        Resource::Unresolved(id) => (id, Some(rc.principal.account_id.as_str())),
-        Resource::Any | Resource::UnknownCiphertextKey => ("*", None),
-    };
+    let (resource, resource_account) = evaluated_resource(rc, c);
     let set = PolicySet {
         identity: &identity,
         resource: resource_policy.as_deref(),
@@ -547,6 +554,76 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
     Err(AuthzError::Denied(Denied {
         message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),
     }))
+}
+
+/// The resource a check is evaluated on and the account owning it: an ARN and its account, an
+/// identifier that resolved to nothing in the caller's account, or `"*"` and no account.
+fn evaluated_resource<'a>(rc: &'a RequestContext, c: &Check<'a>) -> (&'a str, Option<&'a str>) {
+    match c.resource {
+        Resource::Arn { arn, account_id } => (arn, Some(account_id)),
+        Resource::Unresolved(id) => (id, Some(rc.principal.account_id.as_str())),
+        Resource::Any | Resource::UnknownCiphertextKey => ("*", None),
+    }
+}
+
+/// `aws:RequestedRegion`: the region of the endpoint the request went to — the one it was signed
+/// for, and `us-east-1` for IAM and Organizations, whose one endpoint is there (IAM User Guide, "AWS
+/// global condition context keys", aws:RequestedRegion).
+fn requested_region<'a>(rc: &'a RequestContext, action: &str) -> &'a str {
+    match action.split_once(':').map(|(service, _)| service) {
+        Some("iam" | "organizations") => "us-east-1",
+        _ => &rc.region,
+    }
+}
+
+/// The request context AWS builds for one check, every key it always sets (IAM User Guide, "AWS
+/// global condition context keys"):
+///
+/// - of the principal, from `principal` (its tags including the session's):
+///   `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`,
+///   `aws:username` (users), `aws:PrincipalOrgID` (in an organization), `aws:PrincipalTag/*`,
+///   `aws:PrincipalIsAWSService` (`false`: only people and workloads sign requests here);
+/// - of the time: `aws:CurrentTime`, `aws:EpochTime`;
+/// - of the request: `aws:SourceIp`, `aws:SecureTransport` (`false`: the server speaks plain
+///   HTTP), `aws:RequestedRegion`, `aws:ResourceAccount` (when the resource has an account),
+///   `aws:ViaAWSService`, and `aws:CalledVia`, `aws:CalledViaFirst`, `aws:CalledViaLast` when a
+///   service makes the request with the caller's credentials;
+/// - of temporary credentials: `aws:TokenIssueTime`, `aws:MultiFactorAuthPresent` (`false`: no
+///   session is issued with MFA; long-term access keys have neither key, nor
+///   `aws:MultiFactorAuthAge`) and `aws:SourceIdentity` when the session has one;
+/// - the check's own: `aws:ResourceTag/*`, `aws:RequestTag/*` and `aws:TagKeys`, and the
+///   service's keys (`secretsmanager:SecretId`, `kms:ViaService`, `sts:ExternalId`, ...).
+pub fn request_context(
+    rc: &RequestContext,
+    principal: &PrincipalCtx,
+    c: &Check<'_>,
+    now: kinko_core::Timestamp,
+) -> ConditionContext {
+    let mut ctx = ConditionContext::for_request(principal, now.to_offset_date_time());
+    if let Some(ip) = rc.source_ip {
+        ctx.set_source_ip(ip);
+    }
+    ctx.set_secure_transport(false);
+    let session = rc.session.as_ref();
+    ctx.add_request_keys(&RequestKeys {
+        requested_region: Some(requested_region(rc, c.action)),
+        resource_account: evaluated_resource(rc, c).1,
+        token_issue_time: session.map(|s| s.issued.to_offset_date_time()),
+        multi_factor_auth_present: session.map(|_| false),
+        multi_factor_auth_age: None,
+        source_identity: session.and_then(|s| s.source_identity.as_deref()),
+        called_via: c.called_via.as_slice(),
+    });
+    if !c.resource_tags.tags.is_empty() {
+        ctx.add_resource_tags(c.resource_tags.service, tags_of(c.resource_tags.tags));
+    }
+    if !c.request_tags.is_empty() {
+        ctx.add_request_tags(c.request_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    for (k, v) in &c.context {
+        ctx.insert(k, v.as_ref());
+    }
+    ctx
 }
 
 /// The unique id of the IAM user or role `arn` names, if it exists now.
@@ -603,3 +680,6 @@ pub async fn shown_policy(
             .unwrap_or_else(|| doc.to_owned()),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -196,6 +196,8 @@ mod tests {
             kind,
             policies: vec![],
             tags: vec![],
+            transitive_tag_keys: vec![],
+            issued: Timestamp(0),
             expiration: Timestamp(0),
             source_identity: None,
         });

@@ -4,8 +4,9 @@
 //! the one authorization path ([`Cx::authorize`]) with the check a direct KMS request on the key
 //! makes ([`super::key_check`]: the key policy, the caller's IAM policies, the access rules) and
 //! `kms:ViaService` set to `<service>.<region>.amazonaws.com`, just as AWS KMS sees a request that
-//! Secrets Manager makes for its caller. Direct KMS requests never carry `kms:ViaService`, so a
-//! key policy that allows a key only through Secrets Manager can't be used directly.
+//! Secrets Manager makes for its caller, and as a forward access session: `aws:ViaAWSService` is
+//! true and `aws:CalledVia` names the service. Direct KMS requests never carry `kms:ViaService`,
+//! so a key policy that allows a key only through Secrets Manager can't be used directly.
 //! Authorization comes before the key state, as in KMS itself.
 //!
 //! Each GenerateDataKey, Encrypt and Decrypt, allowed, denied or failed, is noted in the request's
@@ -93,7 +94,8 @@ impl<'a> Via<'a> {
     ) -> Result<(), KmsError> {
         let names = context_names(context);
         let mut check = with_context(key_check(self.cx.account(), action, key), context, &names)
-            .condition("kms:ViaService", self.service.as_str());
+            .condition("kms:ViaService", self.service.as_str())
+            .called_via(self.invoked_by);
         if matches!(action, "kms:Encrypt" | "kms:Decrypt") {
             check = check.condition("kms:EncryptionAlgorithm", model::SYMMETRIC_DEFAULT);
         }

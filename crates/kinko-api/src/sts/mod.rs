@@ -180,6 +180,7 @@ pub(crate) struct AssumeRoleInput {
     external_id: Option<String>,
     source_identity: Option<String>,
     tags: Vec<(String, String)>,
+    transitive_tag_keys: Vec<String>,
     duration: Option<i64>,
 }
 
@@ -201,6 +202,17 @@ impl FromRequest<Sts> for AssumeRoleInput {
         v.length("policy", policy.as_deref(), 1, 2048, false);
         v.length("externalId", external_id.as_deref(), 2, 1224, false);
         v.length("sourceIdentity", source_identity.as_deref(), 2, 64, false);
+        if let Some(si) = &source_identity {
+            v.pattern("sourceIdentity", Some(si), r"[\w+=,.@-]*", valid_session_name(si));
+        }
+        let transitive_tag_keys = params.list("TransitiveTagKeys").unwrap_or_default();
+        v.list_length("transitiveTagKeys", Some(&transitive_tag_keys), 0, 50);
+        for (n, key) in transitive_tag_keys.iter().enumerate() {
+            let path = format!("transitiveTagKeys.{}.member", n + 1);
+            v.length(&path, Some(key), 1, 128, false);
+            let ok = kinko_wire::validate::is_tag_text(key);
+            v.pattern(&path, Some(key), r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+", ok);
+        }
         if let Some(m) = v.message() {
             return Err(StsError::Validation(m));
         }
@@ -229,15 +241,68 @@ impl FromRequest<Sts> for AssumeRoleInput {
             external_id,
             source_identity,
             tags,
+            transitive_tag_keys,
             duration: duration(params, 900, 43200)?,
         })
     }
 }
 
-/// The role an `AssumeRole` names: its account, and the role if it exists.
+/// The role an `AssumeRole` names — its account, and the role if it exists — and what the new
+/// session carries along a role chain.
 pub(crate) struct RoleFound {
     account: String,
     role: Option<Role>,
+    chain: Chained,
+}
+
+/// What the new session carries: what it inherits from the calling session and what the request
+/// sets.
+pub(crate) struct Chained {
+    /// The calling session's transitive tags, then the request's tags.
+    tags: Vec<(String, String)>,
+    /// The keys of `tags` that stay transitive: the inherited ones and the request's.
+    transitive_tag_keys: Vec<String>,
+    /// The calling session's source identity, or else the request's.
+    source_identity: Option<String>,
+}
+
+/// AWS's texts for session tags and source identity along a role chain.
+const TRANSITIVE_KEY_NOT_A_TAG: &str =
+    "The specified transitive tag key must be included in the requested tags.";
+const TRANSITIVE_TAG_CONFLICT: &str = "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.";
+const RESERVED_TAG_KEY: &str = "Tag keys starting with 'aws:' are reserved for AWS use.";
+const SOURCE_IDENTITY_SET: &str = "The source identity is already set for this assume role session";
+
+/// What the new session inherits from the calling one (IAM User Guide, "Chaining roles with
+/// session tags"; "Monitor and control actions taken with assumed roles"): its transitive tags,
+/// which the request may not set again (in any case), and its source identity, which the request
+/// may not change.
+fn chained(caller: Option<&Session>, i: &AssumeRoleInput) -> Result<Chained, StsError> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut transitive_tag_keys: Vec<String> = Vec::new();
+    let mut source_identity = i.source_identity.clone();
+    if let Some(caller) = caller {
+        for (k, v) in caller.transitive_tags() {
+            if i.tags.iter().any(|(new, _)| crate::same_tag_key(new, k)) {
+                return Err(StsError::InvalidParameterValue(TRANSITIVE_TAG_CONFLICT.into()));
+            }
+            tags.push((k.clone(), v.clone()));
+            transitive_tag_keys.push(k.clone());
+        }
+        if let Some(set) = &caller.source_identity {
+            if source_identity.as_ref().is_some_and(|asked| asked != set) {
+                return Err(StsError::Validation(SOURCE_IDENTITY_SET.into()));
+            }
+            source_identity = Some(set.clone());
+        }
+    }
+    tags.extend(i.tags.iter().cloned());
+    transitive_tag_keys.extend(i.transitive_tag_keys.iter().cloned());
+    Ok(Chained {
+        tags,
+        transitive_tag_keys,
+        source_identity,
+    })
 }
 
 impl Operation for AssumeRole {
@@ -270,15 +335,31 @@ impl Operation for AssumeRole {
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
             ));
         }
+        // The `aws:` prefix is AWS's (IAM User Guide, "Rules for tagging in IAM and AWS STS").
+        if i.tags
+            .iter()
+            .any(|(k, _)| kinko_wire::validate::is_reserved_tag_key(k))
+        {
+            return Err(StsError::InvalidParameterValue(RESERVED_TAG_KEY.into()));
+        }
+        if !i
+            .transitive_tag_keys
+            .iter()
+            .all(|t| i.tags.iter().any(|(k, _)| crate::same_tag_key(k, t)))
+        {
+            return Err(StsError::InvalidParameterValue(TRANSITIVE_KEY_NOT_A_TAG.into()));
+        }
         role_account_and_name(&i.role_arn).map(|_| ())
     }
 
     async fn resolve(cx: &Cx<'_>, i: &AssumeRoleInput) -> Result<RoleFound, StsError> {
         let (account, name) = role_account_and_name(&i.role_arn)?;
+        let chain = chained(cx.rc.session.as_ref(), i)?;
         let iam = cx.services.store.iam_state(account).await?;
         Ok(RoleFound {
             account: account.to_owned(),
             role: iam.role(name).filter(|r| r.arn == i.role_arn).cloned(),
+            chain,
         })
     }
 
@@ -294,8 +375,11 @@ impl Operation for AssumeRole {
         let mut check = Check::new("sts:AssumeRole", resource)
             .condition("sts:RoleSessionName", i.session_name.as_str())
             .condition_opt("sts:ExternalId", i.external_id.as_deref())
-            .condition_opt("sts:SourceIdentity", i.source_identity.as_deref())
-            .request_tags(i.tags.as_slice());
+            .condition_opt("sts:SourceIdentity", found.chain.source_identity.as_deref())
+            .request_tags(found.chain.tags.as_slice());
+        for key in &i.transitive_tag_keys {
+            check = check.condition("sts:TransitiveTagKeys", key.as_str());
+        }
         // A role that doesn't exist is checked against the caller's policies alone; the answer is
         // then AccessDenied (in `run`), as for a role that doesn't trust the caller.
         if let Some(role) = &found.role {
@@ -307,10 +391,20 @@ impl Operation for AssumeRole {
                 .tags(Some("iam"), &role.tags);
         }
         let mut authorization = Authorization::of(check.clone());
-        if !i.tags.is_empty() && found.role.is_some() {
-            // Session tags need sts:TagSession too, from both the trust policy and the caller.
-            check.action = "sts:TagSession";
-            authorization = authorization.and(check);
+        if found.role.is_some() {
+            // Session tags, inherited ones too, need sts:TagSession, and a source identity, set
+            // now or along the chain, sts:SetSourceIdentity: from both the trust policy and the
+            // caller (IAM User Guide, "Permissions required to add session tags", "Permissions
+            // required to set source identity").
+            if !found.chain.tags.is_empty() {
+                let mut tag = check.clone();
+                tag.action = "sts:TagSession";
+                authorization = authorization.and(tag);
+            }
+            if found.chain.source_identity.is_some() {
+                check.action = "sts:SetSourceIdentity";
+                authorization = authorization.and(check);
+            }
         }
         Ok(authorization)
     }
@@ -367,9 +461,11 @@ impl Operation for AssumeRole {
         let session = Session {
             kind: SessionKind::AssumedRole,
             policies,
-            tags: i.tags.clone(),
+            tags: found.chain.tags,
+            transitive_tag_keys: found.chain.transitive_tag_keys,
+            issued: now,
             expiration: now.plus_millis(duration * 1000),
-            source_identity: i.source_identity.clone(),
+            source_identity: found.chain.source_identity,
         };
         issue(cx, principal, session, &mut x)?;
         x.open("AssumedRoleUser")
@@ -446,6 +542,8 @@ impl Operation for GetSessionToken {
             kind: SessionKind::SessionToken,
             policies: vec![],
             tags: vec![],
+            transitive_tag_keys: vec![],
+            issued: cx.now(),
             expiration: cx.now().plus_millis(duration * 1000),
             source_identity: None,
         };

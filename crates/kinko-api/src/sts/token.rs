@@ -63,6 +63,8 @@ mod tests {
                 kind: SessionKind::SessionToken,
                 policies: vec![],
                 tags: vec![],
+                transitive_tag_keys: vec![],
+                issued: kinko_core::Timestamp(0),
                 expiration: kinko_core::Timestamp(1),
                 source_identity: None,
             },

@@ -13,10 +13,13 @@ mod abac;
 mod access_keys;
 mod accounts;
 mod batch;
+mod condition_keys;
 mod denies;
 mod grant_changes;
+mod recreated_principals;
 mod resource_policies;
 mod roles;
+mod session_tags;
 mod sessions;
 mod users;
 
