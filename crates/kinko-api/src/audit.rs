@@ -1,10 +1,12 @@
 //! The audit trail as the services see it: one [`AuditEvent`] per call of every service (allowed,
 //! denied or failed), handed with the KMS calls made for its caller to an [`AuditSink`]. How
 //! records are written (shape, file, durability) is the sink's business; the server provides it.
-//! Events never hold secret values, keys, plaintexts or ciphertexts.
+//! Events never hold secret values, keys, plaintexts or ciphertexts: their request parameters and
+//! response elements come shaped by [`crate::cloudtrail`], without them.
 
 use kinko_core::Timestamp;
 
+pub use crate::cloudtrail::AuditResource;
 use crate::{KmsCall, RequestContext};
 
 /// What the audit record of one call says.
@@ -23,6 +25,31 @@ pub struct AuditEvent {
     /// The error's message for client errors (internal failures are only logged).
     pub error_message: Option<String>,
     pub source_ip: Option<String>,
+    /// The request's `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Whether the action only reads (CloudTrail's `readOnly`); none when no operation ran (an
+    /// unknown action, a request refused before it named one).
+    pub read_only: Option<bool>,
+    /// The request's parameters in CloudTrail's shape (`requestParameters`), none without any.
+    pub request_parameters: Option<serde_json::Value>,
+    /// The answer in CloudTrail's shape (`responseElements`): for the actions whose answer
+    /// CloudTrail records, when they succeeded.
+    pub response_elements: Option<serde_json::Value>,
+    /// The resources the call was authorized on.
+    pub resources: Vec<AuditResource>,
+    /// The TLS session the request came over (`tlsDetails`), when it came over TLS.
+    pub tls_details: Option<TlsDetails>,
+}
+
+/// CloudTrail's `tlsDetails` of a request that came over TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsDetails {
+    /// `TLSv1.2`, `TLSv1.3`.
+    pub tls_version: String,
+    /// The IANA name of the cipher suite (`TLS_AES_128_GCM_SHA256`).
+    pub cipher_suite: String,
+    /// The `Host` the client asked for.
+    pub client_provided_host_header: Option<String>,
 }
 
 impl AuditEvent {
@@ -45,6 +72,12 @@ impl AuditEvent {
             error_code: None,
             error_message: None,
             source_ip: rc.source_ip.map(|ip| ip.to_string()),
+            user_agent: rc.user_agent.clone(),
+            read_only: None,
+            request_parameters: None,
+            response_elements: None,
+            resources: Vec::new(),
+            tls_details: rc.tls_details.clone(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod cloudtrail;
 pub mod iam;
 pub mod keyring;
 pub mod kms;
@@ -86,9 +87,21 @@ impl ServiceName {
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
         }
     }
+
+    /// What of the service's requests and answers its audit records leave out.
+    pub fn cloudtrail(self) -> &'static cloudtrail::Shape {
+        match self {
+            ServiceName::SecretsManager => <secretsmanager::SecretsManager as operation::Service>::CLOUDTRAIL,
+            ServiceName::Kms => <kms::Kms as operation::Service>::CLOUDTRAIL,
+            ServiceName::Iam => <iam::Iam as operation::Service>::CLOUDTRAIL,
+            ServiceName::Sts => <sts::Sts as operation::Service>::CLOUDTRAIL,
+            ServiceName::Organizations => <organizations::Organizations as operation::Service>::CLOUDTRAIL,
+        }
+    }
 }
 
 /// One authenticated call's input, as its protocol carries it.
+#[derive(Clone, Copy)]
 pub enum CallInput<'a> {
     /// A JSON 1.1 body.
     Json(&'a [u8]),
@@ -141,9 +154,50 @@ pub async fn call(
             event.error_message = Some(e.message.clone());
         }
     }
+    if let (Some(service), Some(notes)) = (service, rc.audit_notes.take()) {
+        describe_call(
+            &mut event,
+            service.cloudtrail(),
+            &notes,
+            input,
+            result.as_deref().ok(),
+        );
+    }
     // The KMS calls made for the caller are recorded after the call's own record, as their own events.
     services.audit.record(&event, &rc.kms_calls.take());
     result
+}
+
+/// Adds to `event` what the operation contract noted about the call, in CloudTrail's shape: its
+/// `readOnly`, `requestParameters`, `resources`, and its `responseElements` when it succeeded with
+/// an answer CloudTrail records.
+fn describe_call(
+    event: &mut audit::AuditEvent,
+    shape: &cloudtrail::Shape,
+    notes: &AuditNote,
+    input: CallInput<'_>,
+    answer: Option<&[u8]>,
+) {
+    event.read_only = Some(notes.read_only);
+    event.request_parameters = match input {
+        CallInput::Json(body) => cloudtrail::json_parameters(shape, body, notes.members),
+        CallInput::Query(Ok(params)) => cloudtrail::query_parameters(shape, params),
+        CallInput::Query(Err(_)) => None,
+    };
+    event.resources = Vec::with_capacity(notes.resources.len());
+    for arn in &notes.resources {
+        if let Some(r) = cloudtrail::resource(arn)
+            && !event.resources.contains(&r)
+        {
+            event.resources.push(r);
+        }
+    }
+    if let Some(body) = answer.filter(|_| notes.response_elements) {
+        event.response_elements = match input {
+            CallInput::Json(_) => cloudtrail::json_elements(shape, body),
+            CallInput::Query(_) => cloudtrail::query_elements(shape, body),
+        };
+    }
 }
 
 /// One authenticated request.
@@ -161,6 +215,12 @@ pub struct RequestContext {
     pub access_key_id: String,
     /// KMS calls another service made as the caller while serving this request, for the audit log.
     pub kms_calls: KmsCalls,
+    /// The request's `User-Agent` header, for the audit log.
+    pub user_agent: Option<String>,
+    /// The TLS session the request came over, for the audit log; none over plain HTTP.
+    pub tls_details: Option<audit::TlsDetails>,
+    /// What the operation contract noted about the call for its audit record.
+    pub audit_notes: AuditNotes,
 }
 
 impl RequestContext {
@@ -173,7 +233,59 @@ impl RequestContext {
             source_ip: None,
             access_key_id: String::new(),
             kms_calls: KmsCalls::default(),
+            user_agent: None,
+            tls_details: None,
+            audit_notes: AuditNotes::default(),
         }
+    }
+}
+
+/// What [`operation::execute`] notes about the call it runs, for [`call`] to describe it in the
+/// audit record: whether the action reads only, whether its answer is recorded, the members its
+/// input has, and the resources it was authorized on. Only the task serving the request touches
+/// it; a clone starts with a copy of the notes so far.
+#[derive(Debug, Default)]
+pub struct AuditNotes(std::sync::Mutex<Option<AuditNote>>);
+
+/// The notes of one call.
+#[derive(Debug, Clone)]
+pub struct AuditNote {
+    pub read_only: bool,
+    pub response_elements: bool,
+    /// The members of a JSON 1.1 input (only those are recorded); none for Query inputs.
+    pub members: Option<&'static [&'static str]>,
+    /// The ARNs the authorization checks named, in order.
+    pub resources: Vec<String>,
+}
+
+impl AuditNotes {
+    fn with<R>(&self, f: impl FnOnce(&mut Option<AuditNote>) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    pub(crate) fn start(&self, note: AuditNote) {
+        self.with(|n| *n = Some(note));
+    }
+
+    /// The resources of the latest authorization (a retried attempt replaces them).
+    pub(crate) fn resources<'a>(&self, arns: impl Iterator<Item = &'a str>) {
+        self.with(|n| {
+            if let Some(n) = n {
+                n.resources.clear();
+                n.resources.extend(arns.map(str::to_owned));
+            }
+        });
+    }
+
+    /// The notes so far, leaving none.
+    pub fn take(&self) -> Option<AuditNote> {
+        self.with(Option::take)
+    }
+}
+
+impl Clone for AuditNotes {
+    fn clone(&self) -> Self {
+        AuditNotes(std::sync::Mutex::new(self.with(|n| n.clone())))
     }
 }
 

@@ -66,6 +66,8 @@ pub trait Service: Send + Sync + 'static {
     const PREFIX: &'static str;
     /// The audit records' `eventSource`.
     const EVENT_SOURCE: &'static str;
+    /// What of the service's requests and answers its audit records leave out or mask.
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape;
     type Protocol: Protocol;
     type Error: ServiceError;
 }
@@ -103,6 +105,12 @@ pub fn authz_error<E: ServiceError>(e: AuthzError) -> E {
 /// Reads an operation's typed input from the request, as its service's protocol encodes it.
 pub trait FromRequest<S: Service>: Sized + Send + Sync {
     fn from_request(raw: Raw<'_, S>) -> Result<Self, S::Error>;
+
+    /// The members the input reads from a JSON 1.1 body (the audit record's `requestParameters`
+    /// keep only those); none when every parameter is kept (Query inputs).
+    fn members() -> Option<&'static [&'static str]> {
+        None
+    }
 }
 
 /// Writes an operation's output as its service's protocol encodes it.
@@ -118,6 +126,10 @@ macro_rules! json_service {
                 $crate::operation::decode_json(raw).map_err(
                     <<$service as $crate::operation::Service>::Error as $crate::operation::ServiceError>::serialization,
                 )
+            }
+
+            fn members() -> Option<&'static [&'static str]> {
+                $crate::cloudtrail::struct_members::<T>()
             }
         }
 
@@ -284,6 +296,15 @@ pub trait Operation: Send + Sync + 'static {
     /// What [`Operation::resolve`] found, handed to [`Operation::authorization`] and
     /// [`Operation::run`].
     type Resolved: Send + Sync;
+    /// Whether the action only reads (the audit record's `readOnly`, as CloudTrail marks it): by
+    /// default the actions named `Get*`, `List*` and `Describe*`; an operation that reads under
+    /// another name (KMS `Decrypt`, STS `AssumeRole`) says so.
+    const READ_ONLY: bool = crate::cloudtrail::read_only(Self::NAME);
+    /// Whether the audit record holds the answer (`responseElements`). CloudTrail records the
+    /// answer of the actions that change something, and of a read-only one only where it says
+    /// so (the credentials STS issues, without their secrets): never a value read (a secret's,
+    /// a plaintext) or a listing.
+    const RESPONSE_ELEMENTS: bool = !Self::READ_ONLY;
 
     /// Model constraints and the checks AWS makes before looking anything up.
     fn validate(_input: &Self::Input) -> Result<(), Err<Self>> {
@@ -321,6 +342,12 @@ pub async fn execute<O: Operation>(
 ) -> Result<Vec<u8>, Err<O>> {
     let action = format!("{}:{}", <O::Service as Service>::PREFIX, O::NAME);
     let cx = Cx::new(services, rc, O::NAME, &action);
+    rc.audit_notes.start(crate::AuditNote {
+        read_only: O::READ_ONLY,
+        response_elements: O::RESPONSE_ELEMENTS,
+        members: <O::Input as FromRequest<O::Service>>::members(),
+        resources: Vec::new(),
+    });
     authz::rules::request(rc, <O::Service as Service>::PREFIX, O::NAME).map_err(Err::<O>::refused)?;
     let input = <O::Input as FromRequest<O::Service>>::from_request(raw)?;
     O::validate(&input)?;
@@ -328,6 +355,7 @@ pub async fn execute<O: Operation>(
         let resolved = O::resolve(&cx, &input).await?;
         {
             let authorization = O::authorization(&cx, &input, &resolved)?;
+            rc.audit_notes.resources(authorization.resources());
             for check in authorization.checks() {
                 cx.authorize(check).await?;
             }

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub(crate) use kinko_api::audit::AuditEvent;
+use kinko_api::audit::AuditResource;
 use kinko_api::{KmsCall, KmsOperation};
 use kinko_core::Timestamp;
 use serde::Serialize;
@@ -34,34 +35,53 @@ struct Identity<'a> {
     invoked_by: Option<&'a str>,
 }
 
+/// One record, with CloudTrail's members in CloudTrail's order. `requestParameters` and
+/// `responseElements` are always present (`null` when there are none), as CloudTrail writes them.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     event_version: &'a str,
+    user_identity: Identity<'a>,
     event_time: &'a str,
     event_source: &'a str,
     event_name: Cow<'a, str>,
     aws_region: &'a str,
-    user_identity: Identity<'a>,
-    #[serde(rename = "requestID")]
-    request_id: &'a str,
-    #[serde(rename = "eventID")]
-    event_id: &'a str,
     #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
     source_ip: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
+    user_agent: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<Cow<'a, str>>,
+    request_parameters: Option<Parameters<'a>>,
+    response_elements: Option<&'a serde_json::Value>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    request_parameters: Option<KmsParameters<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resources: Option<[KeyResource<'a>; 1]>,
+    read_only: Option<bool>,
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    resources: Resources<'a>,
     event_type: &'a str,
+    /// Every action kinko serves is a management event in CloudTrail's terms (KMS's
+    /// cryptographic operations and Secrets Manager's GetSecretValue included); none is a data
+    /// event.
+    management_event: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient_account_id: Option<&'a str>,
+    event_category: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_details: Option<Tls<'a>>,
+}
+
+/// `requestParameters`: a call's own (shaped by the services), or a KMS call's made for it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Parameters<'a> {
+    Call(&'a serde_json::Value),
+    Kms(KmsParameters<'a>),
 }
 
 /// `requestParameters` of a KMS call: what KMS's own CloudTrail records show (the ciphertext and
@@ -85,6 +105,40 @@ struct KeyResource<'a> {
     kind: &'a str,
     #[serde(rename = "ARN")]
     arn: &'a str,
+}
+
+/// `resources`: what the call was authorized on, or the key of a KMS call made for it.
+enum Resources<'a> {
+    Call(&'a [AuditResource]),
+    Key(KeyResource<'a>),
+}
+
+impl Resources<'_> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Resources::Call(r) if r.is_empty())
+    }
+}
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Resources::Key(key) => s.collect_seq([key]),
+            Resources::Call(resources) => s.collect_seq(resources.iter().map(|r| KeyResource {
+                account_id: &r.account_id,
+                kind: &r.kind,
+                arn: &r.arn,
+            })),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Tls<'a> {
+    tls_version: &'a str,
+    cipher_suite: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_provided_host_header: Option<&'a str>,
 }
 
 /// Records are appended to a shared buffer; a background thread writes the buffer out every
@@ -299,20 +353,21 @@ fn kms_error_code(code: &str) -> &str {
     }
 }
 
+/// Longest `userAgent`, in characters: the header as the client sent it, within bounds.
+const MAX_USER_AGENT_CHARS: usize = 1024;
+
 /// The record of the call itself.
 fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'a> {
     let error_code = e.error_code.as_deref();
     Record {
         event_version: "1.08",
+        user_identity: identity(e, None),
         event_time: time,
         event_source: e.event_source,
         event_name: bounded(&e.event_name, MAX_EVENT_NAME_CHARS),
         aws_region: &e.aws_region,
-        user_identity: identity(e, None),
-        request_id: &e.request_id,
-        event_id: id,
         source_ip: e.source_ip.as_deref(),
-        user_agent: None,
+        user_agent: e.user_agent.as_deref().map(|a| bounded(a, MAX_USER_AGENT_CHARS)),
         error_code: if e.event_source == KMS {
             error_code.map(kms_error_code)
         } else {
@@ -322,10 +377,21 @@ fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'
             .error_message
             .as_deref()
             .map(|m| bounded(m, MAX_ERROR_MESSAGE_CHARS)),
-        request_parameters: None,
-        resources: None,
+        request_parameters: e.request_parameters.as_ref().map(Parameters::Call),
+        response_elements: e.response_elements.as_ref(),
+        request_id: &e.request_id,
+        event_id: id,
+        read_only: e.read_only,
+        resources: Resources::Call(&e.resources),
         event_type: "AwsApiCall",
+        management_event: true,
         recipient_account_id: e.account_id.as_deref(),
+        event_category: "Management",
+        tls_details: e.tls_details.as_ref().map(|t| Tls {
+            tls_version: &t.tls_version,
+            cipher_suite: &t.cipher_suite,
+            client_provided_host_header: t.client_provided_host_header.as_deref(),
+        }),
     }
 }
 
@@ -342,33 +408,42 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
     let key_account = call.key_arn.split(':').nth(4).unwrap_or_default();
     Record {
         event_version: "1.08",
+        user_identity: identity(e, Some(call.invoked_by)),
         event_time: time,
         event_source: KMS,
         event_name: Cow::Borrowed(call.operation.name()),
         aws_region: &e.aws_region,
-        user_identity: identity(e, Some(call.invoked_by)),
-        request_id: &e.request_id,
-        event_id: id,
         source_ip: Some(call.invoked_by),
-        user_agent: Some(call.invoked_by),
+        user_agent: Some(Cow::Borrowed(call.invoked_by)),
         error_code: call.error_code.map(kms_error_code),
         error_message: call
             .error_message
             .as_deref()
             .map(|m| bounded(m, MAX_ERROR_MESSAGE_CHARS)),
-        request_parameters: Some(KmsParameters {
+        request_parameters: Some(Parameters::Kms(KmsParameters {
             key_id: &call.key_arn,
             encryption_context: &call.encryption_context,
             key_spec,
             encryption_algorithm,
-        }),
-        resources: Some([KeyResource {
+        })),
+        // GenerateDataKey, Decrypt and Encrypt answer data keys and ciphertexts: KMS records no
+        // response elements for them.
+        response_elements: None,
+        request_id: &e.request_id,
+        event_id: id,
+        // KMS's cryptographic operations are read-only events in CloudTrail.
+        read_only: Some(true),
+        resources: Resources::Key(KeyResource {
             account_id: key_account,
             kind: "AWS::KMS::Key",
             arn: &call.key_arn,
-        }]),
+        }),
         event_type: "AwsApiCall",
+        management_event: true,
         recipient_account_id: e.account_id.as_deref(),
+        event_category: "Management",
+        // A call one service makes to another within AWS carries no TLS details of the client's.
+        tls_details: None,
     }
 }
 

@@ -131,6 +131,10 @@ async fn handle(app: &App, req: Request) -> Response {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let json_target = target(&parts.headers).map(str::to_owned);
     let protocol = if json_target.is_some() {
         Protocol::Json
@@ -215,6 +219,13 @@ async fn handle(app: &App, req: Request) -> Response {
                 error_code: Some(e.code.to_owned()),
                 error_message: None,
                 source_ip: source_ip.map(|ip| ip.to_string()),
+                user_agent,
+                // Nothing of the request is read before its caller is known.
+                read_only: None,
+                request_parameters: None,
+                response_elements: None,
+                resources: Vec::new(),
+                tls_details: None,
             };
             app.audit.record(&event);
             return error(e, service);
@@ -224,6 +235,8 @@ async fn handle(app: &App, req: Request) -> Response {
     rc.session = who.session;
     rc.source_ip = source_ip;
     rc.access_key_id = auth.access_key_id.clone();
+    rc.user_agent = user_agent;
+    // `tls_details` stays unset: the server speaks plain HTTP (TLS is terminated in front of it).
     let input = match &params {
         Some(p) => kinko_api::CallInput::Query(p),
         None => kinko_api::CallInput::Json(&body),

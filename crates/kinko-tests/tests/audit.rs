@@ -123,9 +123,13 @@ fn kms_record(
         "sourceIPAddress": SECRETS_MANAGER,
         "userAgent": SECRETS_MANAGER,
         "requestParameters": parameters,
+        "responseElements": null,
+        "readOnly": true,
         "resources": [{"accountId": DEV_ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}],
         "eventType": "AwsApiCall",
+        "managementEvent": true,
         "recipientAccountId": identity["accountId"],
+        "eventCategory": "Management",
     });
     if let Some((code, message)) = error {
         r["errorCode"] = json!(code);

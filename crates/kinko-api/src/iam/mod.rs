@@ -45,6 +45,30 @@ pub struct Iam;
 impl Service for Iam {
     const PREFIX: &'static str = "iam";
     const EVENT_SOURCE: &'static str = "iam.amazonaws.com";
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape = &crate::cloudtrail::Shape {
+        // CreateAccessKey's answer is recorded with the access key id, never the secret access
+        // key; likewise a server certificate's private key and a service credential's password.
+        // Policy documents are kept, as CloudTrail keeps them.
+        omitted: &["SecretAccessKey", "PrivateKey", "ServicePassword"],
+        // Login profile passwords (CreateLoginProfile, UpdateLoginProfile, ChangePassword): the
+        // record shows one was set, as CloudTrail does, and never what it is.
+        hidden: &["Password", "OldPassword", "NewPassword"],
+        verbatim: &[],
+        numbers: &[
+            "MaxItems",
+            "MaxSessionDuration",
+            "AttachmentCount",
+            "PermissionsBoundaryUsageCount",
+        ],
+        booleans: &[
+            "OnlyAttached",
+            "SetAsDefault",
+            "PasswordResetRequired",
+            "IsAttachable",
+            "IsDefaultVersion",
+            "IsTruncated",
+        ],
+    };
     type Protocol = Query;
     type Error = IamError;
 }

@@ -35,6 +35,38 @@ pub struct Kms;
 impl Service for Kms {
     const PREFIX: &'static str = "kms";
     const EVENT_SOURCE: &'static str = "kms.amazonaws.com";
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape = &crate::cloudtrail::Shape {
+        // KMS records keys, algorithms and encryption contexts, never data: not the plaintext
+        // (Encrypt's input; Decrypt's, GenerateDataKey's and GenerateRandom's answers), not a
+        // ciphertext blob (Decrypt's and ReEncrypt's input, Encrypt's and GenerateDataKey's
+        // answers), not a message, signature or MAC, not key material or an import token.
+        omitted: &[
+            "Plaintext",
+            "CiphertextBlob",
+            "CiphertextForRecipient",
+            "PrivateKeyPlaintext",
+            "PrivateKeyCiphertextBlob",
+            "Message",
+            "Signature",
+            "Mac",
+            "EncryptedKeyMaterial",
+            "ImportToken",
+            "AttestationDocument",
+        ],
+        hidden: &[],
+        // Encryption contexts are recorded as given (they are not secret, and CloudTrail shows
+        // them so that a key's use can be traced to what it protected): their keys are the
+        // caller's, not member names.
+        verbatim: &[
+            "EncryptionContext",
+            "SourceEncryptionContext",
+            "DestinationEncryptionContext",
+            "EncryptionContextSubset",
+            "EncryptionContextEquals",
+        ],
+        numbers: &[],
+        booleans: &[],
+    };
     type Protocol = Json;
     type Error = KmsError;
 }

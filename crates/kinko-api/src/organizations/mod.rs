@@ -30,6 +30,14 @@ pub struct Organizations;
 impl Service for Organizations {
     const PREFIX: &'static str = "organizations";
     const EVENT_SOURCE: &'static str = "organizations.amazonaws.com";
+    // Organizations carries no secrets: every member is recorded.
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape = &crate::cloudtrail::Shape {
+        omitted: &[],
+        hidden: &[],
+        verbatim: &[],
+        numbers: &[],
+        booleans: &[],
+    };
     type Protocol = Json;
     type Error = OrgError;
 }

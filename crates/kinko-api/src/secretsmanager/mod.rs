@@ -28,6 +28,18 @@ pub struct SecretsManager;
 impl Service for SecretsManager {
     const PREFIX: &'static str = "secretsmanager";
     const EVENT_SOURCE: &'static str = "secretsmanager.amazonaws.com";
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape = &crate::cloudtrail::Shape {
+        // Secret values are never in Secrets Manager's CloudTrail records ("SecretString is not
+        // included in CloudTrail", GetSecretValue): not those written (CreateSecret,
+        // PutSecretValue, UpdateSecret), nor those read (GetSecretValue, BatchGetSecretValue's
+        // `SecretValues`), nor GetRandomPassword's password.
+        omitted: &["SecretString", "SecretBinary", "RandomPassword"],
+        hidden: &[],
+        // DescribeSecret's map from version ids to their labels.
+        verbatim: &["VersionIdsToStages"],
+        numbers: &[],
+        booleans: &[],
+    };
     type Protocol = Json;
     type Error = SmError;
 }

@@ -33,6 +33,22 @@ pub struct Sts;
 impl Service for Sts {
     const PREFIX: &'static str = "sts";
     const EVENT_SOURCE: &'static str = "sts.amazonaws.com";
+    const CLOUDTRAIL: &'static crate::cloudtrail::Shape = &crate::cloudtrail::Shape {
+        // Issued credentials are recorded by their access key id and expiration; the secret
+        // access key and the session token never are. Nor are the proofs a caller presents: an
+        // MFA code, a web identity token, a SAML assertion. Session policies are kept.
+        omitted: &[
+            "SecretAccessKey",
+            "SessionToken",
+            "TokenCode",
+            "WebIdentityToken",
+            "SAMLAssertion",
+        ],
+        hidden: &[],
+        verbatim: &[],
+        numbers: &["DurationSeconds", "PackedPolicySize"],
+        booleans: &[],
+    };
     type Protocol = Query;
     type Error = StsError;
 }
@@ -308,6 +324,10 @@ fn chained(caller: Option<&Session>, i: &AssumeRoleInput) -> Result<Chained, Sts
 impl Operation for AssumeRole {
     type Service = Sts;
     const NAME: &'static str = "AssumeRole";
+    // CloudTrail records AssumeRole read-only, with the session it issued: the credentials'
+    // access key id and expiration (never their secrets) and the assumed-role user.
+    const READ_ONLY: bool = true;
+    const RESPONSE_ELEMENTS: bool = true;
     type Input = AssumeRoleInput;
     type Output = QueryReply;
     type Resolved = RoleFound;
@@ -510,6 +530,8 @@ impl FromRequest<Sts> for GetSessionTokenInput {
 impl Operation for GetSessionToken {
     type Service = Sts;
     const NAME: &'static str = "GetSessionToken";
+    // Read-only, recorded with the credentials it issued (never their secrets), as AssumeRole.
+    const RESPONSE_ELEMENTS: bool = true;
     type Input = GetSessionTokenInput;
     type Output = QueryReply;
     type Resolved = ();

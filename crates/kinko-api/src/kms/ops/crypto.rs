@@ -103,6 +103,8 @@ pub(crate) struct Encrypt;
 impl Operation for Encrypt {
     type Service = Kms;
     const NAME: &'static str = "Encrypt";
+    // KMS's cryptographic operations change nothing: CloudTrail records them read-only.
+    const READ_ONLY: bool = true;
     type Input = EncryptInput;
     type Output = EncryptOutput;
     type Resolved = KeyUse;
@@ -296,6 +298,7 @@ pub(crate) struct Decrypt;
 impl Operation for Decrypt {
     type Service = Kms;
     const NAME: &'static str = "Decrypt";
+    const READ_ONLY: bool = true;
     type Input = DecryptInput;
     type Output = DecryptOutput;
     type Resolved = BlobUse;
@@ -415,6 +418,7 @@ pub(crate) struct ReEncrypt;
 impl Operation for ReEncrypt {
     type Service = Kms;
     const NAME: &'static str = "ReEncrypt";
+    const READ_ONLY: bool = true;
     type Input = ReEncryptInput;
     type Output = ReEncryptOutput;
     type Resolved = Reencryption;
@@ -600,6 +604,7 @@ pub(crate) struct GenerateDataKey;
 impl Operation for GenerateDataKey {
     type Service = Kms;
     const NAME: &'static str = "GenerateDataKey";
+    const READ_ONLY: bool = true;
     type Input = DataKeyInput;
     type Output = DataKeyOutput;
     type Resolved = KeyUse;
@@ -630,6 +635,7 @@ pub(crate) struct GenerateDataKeyWithoutPlaintext;
 impl Operation for GenerateDataKeyWithoutPlaintext {
     type Service = Kms;
     const NAME: &'static str = "GenerateDataKeyWithoutPlaintext";
+    const READ_ONLY: bool = true;
     type Input = DataKeyInput;
     type Output = DataKeyOutput;
     type Resolved = KeyUse;
@@ -673,6 +679,7 @@ pub(crate) struct GenerateRandom;
 impl Operation for GenerateRandom {
     type Service = Kms;
     const NAME: &'static str = "GenerateRandom";
+    const READ_ONLY: bool = true;
     type Input = RandomInput;
     type Output = RandomOutput;
     type Resolved = ();

@@ -54,6 +54,8 @@ async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry,
 impl Operation for BatchGetSecretValue {
     type Service = SecretsManager;
     const NAME: &'static str = "BatchGetSecretValue";
+    // Reads only; CloudTrail records it read-only, with a GetSecretValue event per secret.
+    const READ_ONLY: bool = true;
     type Input = Input;
     type Output = Output;
     type Resolved = Found;

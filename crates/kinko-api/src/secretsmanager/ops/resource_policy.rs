@@ -314,6 +314,8 @@ pub(crate) struct ValidateResourcePolicy;
 impl Operation for ValidateResourcePolicy {
     type Service = SecretsManager;
     const NAME: &'static str = "ValidateResourcePolicy";
+    // Checks a policy and changes nothing.
+    const READ_ONLY: bool = true;
     type Input = ValidateInput;
     type Output = ValidateOutput;
     type Resolved = Found;
