@@ -152,14 +152,29 @@ fn recorded(value: Value) -> Option<Value> {
 }
 
 /// `requestParameters` of a JSON 1.1 request: the body's members (those in `members`, the
-/// operation's input members, when known), in CloudTrail's shape. None when the body is not a
-/// JSON object or names no member.
-pub fn json_parameters(shape: &Shape, body: &[u8], members: Option<&[&str]>) -> Option<Value> {
+/// operation's input members, when known), and the `defaults` of those it leaves out, in
+/// CloudTrail's shape. None when the body is not a JSON object or names no member.
+pub fn json_parameters(
+    shape: &Shape,
+    body: &[u8],
+    members: Option<&[&str]>,
+    defaults: &[(&str, &str)],
+) -> Option<Value> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else {
         return None;
     };
     if let Some(members) = members {
         object.retain(|name, _| members.contains(&name.as_str()));
+    }
+    for (name, value) in defaults {
+        object
+            .entry(*name)
+            .or_insert_with(|| Value::String((*value).to_owned()));
     }
     recorded(shaped(shape, Value::Object(object)))
 }
@@ -491,16 +506,21 @@ mod tests {
             "EncryptionContext":{"SecretARN":"a"},"Tags":[{"Key":"k","Password":"p"}]}"#;
         let members = ["SecretId", "SecretString", "EncryptionContext", "Tags"];
         assert_eq!(
-            json_parameters(&SHAPE, body, Some(&members)),
+            json_parameters(&SHAPE, body, Some(&members), &[("Algorithm", "A")]),
             Some(json!({
                 "secretId": "s",
                 "encryptionContext": {"SecretARN": "a"},
                 "tags": [{"key": "k", "password": HIDDEN}],
+                "algorithm": "A",
             }))
         );
-        assert_eq!(json_parameters(&SHAPE, b"{}", None), None);
-        assert_eq!(json_parameters(&SHAPE, b"", None), None);
-        assert_eq!(json_parameters(&SHAPE, b"[1]", None), None);
+        assert_eq!(json_parameters(&SHAPE, b"{}", None, &[]), None);
+        assert_eq!(json_parameters(&SHAPE, b"", None, &[]), None);
+        assert_eq!(json_parameters(&SHAPE, b"[1]", None, &[]), None);
+        assert_eq!(
+            json_parameters(&SHAPE, b" ", None, &[("Algorithm", "A")]),
+            Some(json!({"algorithm": "A"}))
+        );
     }
 
     #[test]
@@ -549,7 +569,7 @@ mod tests {
         let big = "x".repeat(MAX_ELEMENTS_BYTES);
         let body = serde_json::to_vec(&json!({"Policy": big})).expect("json");
         assert_eq!(
-            json_parameters(&SHAPE, &body, None),
+            json_parameters(&SHAPE, &body, None, &[]),
             Some(json!({"omitted": true, "originalSize": MAX_ELEMENTS_BYTES + 13}))
         );
     }

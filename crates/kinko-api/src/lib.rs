@@ -180,7 +180,7 @@ fn describe_call(
 ) {
     event.read_only = Some(notes.read_only);
     event.request_parameters = match input {
-        CallInput::Json(body) => cloudtrail::json_parameters(shape, body, notes.members),
+        CallInput::Json(body) => cloudtrail::json_parameters(shape, body, notes.members, notes.defaults),
         CallInput::Query(Ok(params)) => cloudtrail::query_parameters(shape, params),
         CallInput::Query(Err(_)) => None,
     };
@@ -254,6 +254,8 @@ pub struct AuditNote {
     pub response_elements: bool,
     /// The members of a JSON 1.1 input (only those are recorded); none for Query inputs.
     pub members: Option<&'static [&'static str]>,
+    /// Members recorded with their default when the request leaves them out.
+    pub defaults: &'static [(&'static str, &'static str)],
     /// The ARNs the authorization checks named, in order.
     pub resources: Vec<String>,
 }

@@ -305,6 +305,9 @@ pub trait Operation: Send + Sync + 'static {
     /// so (the credentials STS issues, without their secrets): never a value read (a secret's,
     /// a plaintext) or a listing.
     const RESPONSE_ELEMENTS: bool = !Self::READ_ONLY;
+    /// Members the audit record's `requestParameters` show with the value the operation uses
+    /// when the request leaves them out, as CloudTrail does (KMS's `EncryptionAlgorithm`).
+    const DEFAULT_PARAMETERS: &'static [(&'static str, &'static str)] = &[];
 
     /// Model constraints and the checks AWS makes before looking anything up.
     fn validate(_input: &Self::Input) -> Result<(), Err<Self>> {
@@ -346,6 +349,7 @@ pub async fn execute<O: Operation>(
         read_only: O::READ_ONLY,
         response_elements: O::RESPONSE_ELEMENTS,
         members: <O::Input as FromRequest<O::Service>>::members(),
+        defaults: O::DEFAULT_PARAMETERS,
         resources: Vec::new(),
     });
     authz::rules::request(rc, <O::Service as Service>::PREFIX, O::NAME).map_err(Err::<O>::refused)?;

@@ -18,6 +18,8 @@
 //!   [`failed`], [`expect_err!`] with [`assert_error`]; the model's validation messages.
 //! - [`secrets`]: unique names, [`SecretsExt`] (create, read, describe, put, delete on any Secrets
 //!   Manager client), Secrets Manager's messages.
+//! - [`audit`]: [`AuditedServer`], a server writing its audit log to a temp file, and the
+//!   [`AuditLog`] it leaves: the records of a request, and checks that a value appears nowhere.
 //! - [`kms`]: [`KmsExt`] (keys, aliases, encryption, the `try_*` outcomes), key policies granting a
 //!   principal, KMS's messages.
 //!
@@ -25,6 +27,7 @@
 //! links the AWS SDKs, so a new feature's tests go into a module of its area's binary, not into a
 //! new `tests/*.rs`.
 
+pub mod audit;
 pub mod errors;
 pub mod kms;
 pub mod policy;
@@ -35,6 +38,7 @@ pub mod server;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use audit::*;
 pub use errors::*;
 pub use kinko_server::Config;
 pub use kms::*;

@@ -103,6 +103,9 @@ pub(crate) struct Encrypt;
 impl Operation for Encrypt {
     type Service = Kms;
     const NAME: &'static str = "Encrypt";
+    // CloudTrail shows the algorithm KMS used, SYMMETRIC_DEFAULT unless the request names another.
+    const DEFAULT_PARAMETERS: &'static [(&'static str, &'static str)] =
+        &[("EncryptionAlgorithm", SYMMETRIC_DEFAULT)];
     // KMS's cryptographic operations change nothing: CloudTrail records them read-only.
     const READ_ONLY: bool = true;
     type Input = EncryptInput;
@@ -298,6 +301,8 @@ pub(crate) struct Decrypt;
 impl Operation for Decrypt {
     type Service = Kms;
     const NAME: &'static str = "Decrypt";
+    const DEFAULT_PARAMETERS: &'static [(&'static str, &'static str)] =
+        &[("EncryptionAlgorithm", SYMMETRIC_DEFAULT)];
     const READ_ONLY: bool = true;
     type Input = DecryptInput;
     type Output = DecryptOutput;
@@ -418,6 +423,10 @@ pub(crate) struct ReEncrypt;
 impl Operation for ReEncrypt {
     type Service = Kms;
     const NAME: &'static str = "ReEncrypt";
+    const DEFAULT_PARAMETERS: &'static [(&'static str, &'static str)] = &[
+        ("SourceEncryptionAlgorithm", SYMMETRIC_DEFAULT),
+        ("DestinationEncryptionAlgorithm", SYMMETRIC_DEFAULT),
+    ];
     const READ_ONLY: bool = true;
     type Input = ReEncryptInput;
     type Output = ReEncryptOutput;
