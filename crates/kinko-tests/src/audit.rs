@@ -97,7 +97,7 @@ fn encodings(value: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut forms = vec![("raw".to_owned(), value.to_vec())];
     if let Ok(text) = std::str::from_utf8(value) {
         let escaped = serde_json::to_string(text).expect("JSON string");
-        let escaped = escaped[1..escaped.len() - 1].as_bytes().to_vec();
+        let escaped = escaped.as_bytes()[1..escaped.len() - 1].to_vec();
         if escaped != value {
             forms.push(("JSON-escaped".to_owned(), escaped));
         }
