@@ -421,9 +421,19 @@ impl<'de> serde::Deserializer<'de> for MembersProbe<'_> {
         Err(probed())
     }
 
+    /// An input without members (`struct NoInput;`): nothing of the body is recorded.
+    fn deserialize_unit_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = Some(&[]);
+        Err(probed())
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        unit newtype_struct seq tuple tuple_struct map enum identifier ignored_any
     }
 }
 
@@ -585,6 +595,9 @@ mod tests {
             kind: Option<String>,
         }
         assert_eq!(struct_members::<Input>(), Some(&["SecretId", "Type"][..]));
+        #[derive(serde::Deserialize)]
+        struct NoInput;
+        assert_eq!(struct_members::<NoInput>(), Some(&[][..]));
         assert_eq!(struct_members::<serde_json::Value>(), None);
     }
 
