@@ -134,6 +134,31 @@ macro_rules! __contract_fns {
     };
 }
 
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_fns_if {
+    (($factory:path) $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                if let Some(handles) = $factory().await {
+                    $crate::tests::$name(handles).await;
+                }
+            }
+        )*
+    };
+}
+
+/// Like [`contract_tests!`], for a store that may be unavailable (a database server named by an
+/// environment variable): `$factory` returns `Option<Handles>`, and each test passes without
+/// running when it returns `None` (the factory prints why).
+#[macro_export]
+macro_rules! contract_tests_if {
+    ($factory:path) => {
+        $crate::__with_contract_tests!(__contract_fns_if!($factory));
+    };
+}
+
 /// One `#[tokio::test]` per contract test, each on a new store from `$factory`: an async fn
 /// returning [`Handles`].
 #[macro_export]

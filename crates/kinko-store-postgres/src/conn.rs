@@ -1,0 +1,248 @@
+//! Connecting: the URL, TLS, the pool, and migrations applied under an advisory lock.
+
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use kinko_core::store::StoreError;
+use tokio_postgres::config::SslMode;
+
+use crate::{PostgresOptions, backend};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The advisory lock every node takes to migrate (any constant, the same in every version):
+/// several nodes starting at once apply each migration exactly once, one after another.
+const MIGRATION_LOCK: i64 = 0x6b69_6e6b_6f00_0001;
+
+/// How the certificate of a database server speaking TLS is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verify {
+    /// `sslmode=prefer` (the default) or `require`, as libpq does them: the connection is
+    /// encrypted, the certificate is not checked (unless `sslrootcert` names a file).
+    None,
+    /// `sslmode=verify-full` or `verify-ca` (both check the host name here), or `sslrootcert`:
+    /// the certificate must chain to the system's roots, or to those in the file.
+    Roots(Option<String>),
+}
+
+/// Splits the parameters kinko reads itself off a `postgres://` URL (`sslrootcert`, and the
+/// `sslmode` values tokio-postgres doesn't know); the rest is tokio-postgres's connection
+/// string.
+pub(crate) fn split_url(url: &str) -> (String, Verify) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), Verify::None);
+    };
+    let mut root_cert = None;
+    let mut verify = false;
+    let kept: Vec<String> = query
+        .split('&')
+        .filter_map(|kv| match kv.split_once('=') {
+            Some(("sslrootcert", v)) => {
+                root_cert = Some(v.to_owned());
+                None
+            }
+            Some(("sslmode", "verify-full" | "verify-ca")) => {
+                verify = true;
+                Some("sslmode=require".to_owned())
+            }
+            _ => Some(kv.to_owned()),
+        })
+        .collect();
+    let verify = if verify || root_cert.is_some() {
+        Verify::Roots(root_cert)
+    } else {
+        Verify::None
+    };
+    if kept.is_empty() {
+        (base.to_owned(), verify)
+    } else {
+        (format!("{base}?{}", kept.join("&")), verify)
+    }
+}
+
+/// Accepts any server certificate: libpq's `sslmode=prefer`/`require` (encryption without
+/// authentication of the server), the signatures still checked.
+#[derive(Debug)]
+struct AnyServerCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// TLS to the database, checking the server's certificate as `verify` says.
+fn tls(verify: &Verify) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(backend)?;
+    let config = match verify {
+        Verify::None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
+            .with_no_client_auth(),
+        Verify::Roots(root_cert) => {
+            let mut roots = rustls::RootCertStore::empty();
+            match root_cert {
+                Some(path) => {
+                    let bad =
+                        |e: &dyn std::fmt::Display| StoreError::Backend(format!("sslrootcert {path}: {e}"));
+                    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+                        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+                    }
+                }
+                None => {
+                    for cert in rustls_native_certs::load_native_certs().certs {
+                        let _ = roots.add(cert);
+                    }
+                }
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A pool on the database `url` names, its schema migrated.
+pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
+    let (url, verify) = split_url(url);
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("the PostgreSQL URL: {e}")))?;
+    if let Some(schema) = &options.schema {
+        config.options(format!("-c search_path={schema}"));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("kinko");
+    }
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = if config.get_ssl_mode() == SslMode::Disable {
+        Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+    } else {
+        Manager::from_config(config, tls(&verify)?, manager_config)
+    };
+    let pool = Pool::builder(manager)
+        .max_size(options.max_connections.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .create_timeout(Some(options.connect_timeout))
+        .wait_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(backend)?;
+    migrate(&pool, options.schema.as_deref()).await?;
+    Ok(pool)
+}
+
+async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(backend)?;
+    let tx = client.transaction().await.map_err(crate::db)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(crate::db)?;
+    if let Some(schema) = schema {
+        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            .await
+            .map_err(crate::db)?;
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS kinko_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await
+    .map_err(crate::db)?;
+    let applied: i32 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM kinko_migrations", &[])
+        .await
+        .map_err(crate::db)?
+        .get(0);
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    if applied > known {
+        return Err(StoreError::Backend(format!(
+            "the database schema is at version {applied}, newer than this kinko knows ({known}): \
+             run a newer kinko"
+        )));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        tx.batch_execute(sql).await.map_err(crate::db)?;
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        tx.execute("INSERT INTO kinko_migrations (version) VALUES ($1)", &[&version])
+            .await
+            .map_err(crate::db)?;
+    }
+    tx.commit().await.map_err(crate::db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verify, split_url};
+
+    #[test]
+    fn kinko_reads_sslrootcert_and_the_verify_modes() {
+        assert_eq!(
+            split_url("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem"),
+            (
+                "postgres://u@h/db?sslmode=require".to_owned(),
+                Verify::Roots(Some("/ca.pem".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_url("postgres://u@h/db?sslmode=verify-full"),
+            (
+                "postgres://u@h/db?sslmode=require".to_owned(),
+                Verify::Roots(None)
+            )
+        );
+        assert_eq!(
+            split_url("postgres://u@h/db?sslrootcert=/ca.pem"),
+            (
+                "postgres://u@h/db".to_owned(),
+                Verify::Roots(Some("/ca.pem".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_url("postgres://u@h/db?sslmode=require"),
+            ("postgres://u@h/db?sslmode=require".to_owned(), Verify::None)
+        );
+        assert_eq!(
+            split_url("postgres://u@h/db"),
+            ("postgres://u@h/db".to_owned(), Verify::None)
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Root key rotation: re-wrapping every value sealed under the root key in one transaction, and
+//! the re-wrap function kept for root-sealed values this process writes after it.
+//!
+//! The store never sees a root key: it hands each value to the caller's function and stores what
+//! comes back. Writers of root-sealed values in this process hold [`Late::writing`] across their
+//! transaction and a rotation holds [`Late::rotating`] across its own until the function is
+//! installed, so each such write is either re-wrapped by the rotation or applies its function.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kinko_core::kms::WrappedMaterial;
+use kinko_core::principal::AccessKeyRecord;
+use kinko_core::store::{RewrapCounts, RootRewrap, RootSealed, StoreError};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+
+use crate::{Write, backend};
+
+#[derive(Default, Clone)]
+pub(crate) struct Late {
+    f: Arc<Mutex<Option<Arc<RootRewrap>>>>,
+    order: Arc<RwLock<()>>,
+}
+
+/// A rotation's turn: no write of a root-sealed value runs until it is dropped.
+pub(crate) struct Rotation {
+    late: Late,
+    _guard: OwnedRwLockWriteGuard<()>,
+}
+
+impl Rotation {
+    /// The rotation committed: later writes pass through `f`.
+    pub fn installed(self, f: Arc<RootRewrap>) {
+        *self.late.f.lock().unwrap_or_else(PoisonError::into_inner) = Some(f);
+    }
+}
+
+impl Late {
+    pub async fn writing(&self) -> OwnedRwLockReadGuard<()> {
+        self.order.clone().read_owned().await
+    }
+
+    pub async fn rotating(&self) -> Rotation {
+        Rotation {
+            late: self.clone(),
+            _guard: self.order.clone().write_owned().await,
+        }
+    }
+
+    fn get(&self) -> Option<Arc<RootRewrap>> {
+        self.f.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// An access key about to be written, its secret re-wrapped if a rotation happened.
+    pub fn access_key(&self, mut k: AccessKeyRecord) -> Result<AccessKeyRecord, StoreError> {
+        if let Some(f) = self.get() {
+            k.sealed_secret = f(RootSealed::AccessKey {
+                access_key_id: &k.access_key_id,
+                sealed_secret: &k.sealed_secret,
+            })
+            .map_err(|e| failed("a new access key", &e))?;
+        }
+        Ok(k)
+    }
+
+    /// KMS key material about to be written, re-wrapped if a rotation happened.
+    pub fn material(&self, mut m: WrappedMaterial) -> Result<WrappedMaterial, StoreError> {
+        if let Some(f) = self.get() {
+            m.wrapped = f(RootSealed::KmsMaterial {
+                key_arn: &m.key_arn,
+                version: m.version,
+                wrapped: &m.wrapped,
+            })
+            .map_err(|e| failed("new KMS key material", &e))?;
+        }
+        Ok(m)
+    }
+}
+
+fn failed(what: &str, e: &str) -> StoreError {
+    StoreError::Backend(format!("re-wrapping {what} under the root key: {e}"))
+}
+
+/// Re-wraps every root-sealed value, inside the rotation's transaction.
+pub(crate) async fn rewrap_all(
+    w: &Write<'_>,
+    meta_keys: &[&str],
+    f: &RootRewrap,
+) -> Result<RewrapCounts, StoreError> {
+    let mut counts = RewrapCounts::default();
+
+    let materials = w
+        .query(
+            "SELECT key_arn, version, wrapped FROM kms_materials ORDER BY key_arn, version",
+            &[],
+        )
+        .await?;
+    for row in &materials {
+        let key_arn: String = row.try_get(0).map_err(backend)?;
+        let version: i64 = row.try_get(1).map_err(backend)?;
+        let wrapped: Vec<u8> = row.try_get(2).map_err(backend)?;
+        let rewrapped = f(RootSealed::KmsMaterial {
+            key_arn: &key_arn,
+            version: u32::try_from(version).map_err(backend)?,
+            wrapped: &wrapped,
+        })
+        .map_err(|e| failed(&format!("the material of {key_arn} version {version}"), &e))?;
+        w.execute(
+            "UPDATE kms_materials SET wrapped = $1 WHERE key_arn = $2 AND version = $3",
+            &[&rewrapped, &key_arn, &version],
+        )
+        .await?;
+        counts.kms_materials += 1;
+    }
+
+    let keys = w
+        .query(
+            "SELECT access_key_id, sealed_secret FROM access_keys ORDER BY access_key_id",
+            &[],
+        )
+        .await?;
+    for row in &keys {
+        let access_key_id: String = row.try_get(0).map_err(backend)?;
+        let sealed_secret: Vec<u8> = row.try_get(1).map_err(backend)?;
+        let rewrapped = f(RootSealed::AccessKey {
+            access_key_id: &access_key_id,
+            sealed_secret: &sealed_secret,
+        })
+        .map_err(|e| failed(&format!("the secret of access key {access_key_id}"), &e))?;
+        w.execute(
+            "UPDATE access_keys SET sealed_secret = $1 WHERE access_key_id = $2",
+            &[&rewrapped, &access_key_id],
+        )
+        .await?;
+        counts.access_keys += 1;
+    }
+
+    for key in meta_keys {
+        let value: Vec<u8> = w
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[key])
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("meta value {key} is missing")))?
+            .try_get(0)
+            .map_err(backend)?;
+        let rewrapped = f(RootSealed::Meta { key, value: &value })
+            .map_err(|e| failed(&format!("meta value {key}"), &e))?;
+        w.execute("UPDATE meta SET value = $1 WHERE key = $2", &[&rewrapped, key])
+            .await?;
+        counts.meta += 1;
+    }
+    Ok(counts)
+}

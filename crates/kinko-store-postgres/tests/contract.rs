@@ -1,0 +1,101 @@
+//! The storage contract on PostgreSQL (`KINKO_TEST_POSTGRES_URL`; skipped with a printed reason
+//! when unset): the plain store, two stores on one schema (two nodes), and the cache layer in
+//! shared mode in front of each of two stores (two nodes, each with its own cache). Each test
+//! gets a schema of its own.
+
+use std::sync::Arc;
+
+use kinko_core::store::Store;
+use kinko_store_cache::{CacheConfig, CachedStore, Freshness};
+use kinko_store_contract::Handles;
+use kinko_store_postgres::scratch::{ScratchSchema, test_url};
+use kinko_store_postgres::{PostgresOptions, PostgresStore};
+
+async fn store(url: &str, schema: &ScratchSchema) -> PostgresStore {
+    let options = PostgresOptions {
+        max_connections: 4,
+        schema: Some(schema.name().to_owned()),
+        ..PostgresOptions::default()
+    };
+    PostgresStore::connect(url, options)
+        .await
+        .expect("connect to PostgreSQL")
+}
+
+fn cached(store: PostgresStore) -> Arc<dyn Store> {
+    Arc::new(CachedStore::new(
+        Arc::new(store),
+        CacheConfig {
+            capacity: 1 << 20,
+            freshness: Freshness::Shared,
+        },
+    ))
+}
+
+async fn one() -> Option<Handles> {
+    let url = test_url("the storage contract")?;
+    let schema = ScratchSchema::new(&url);
+    let s = store(&url, &schema).await;
+    Some(Handles::one(Arc::new(s), schema))
+}
+
+async fn two_nodes() -> Option<Handles> {
+    let url = test_url("the storage contract")?;
+    let schema = ScratchSchema::new(&url);
+    let a = store(&url, &schema).await;
+    let b = store(&url, &schema).await;
+    Some(Handles::two(Arc::new(a), Arc::new(b), schema))
+}
+
+async fn two_cached_nodes() -> Option<Handles> {
+    let url = test_url("the storage contract")?;
+    let schema = ScratchSchema::new(&url);
+    let a = cached(store(&url, &schema).await);
+    let b = cached(store(&url, &schema).await);
+    Some(Handles::two(a, b, schema))
+}
+
+mod one {
+    kinko_store_contract::contract_tests_if!(super::one);
+}
+
+mod two_nodes {
+    kinko_store_contract::contract_tests_if!(super::two_nodes);
+}
+
+mod two_cached_nodes {
+    kinko_store_contract::contract_tests_if!(super::two_cached_nodes);
+}
+
+/// Several nodes starting at once on a new schema: the migrations run once, every node opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_at_once_migrate_once() {
+    let Some(url) = test_url("the migration test") else {
+        return;
+    };
+    let schema = ScratchSchema::new(&url);
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            let name = schema.name().to_owned();
+            tokio::spawn(async move {
+                let options = PostgresOptions {
+                    max_connections: 2,
+                    schema: Some(name),
+                    ..PostgresOptions::default()
+                };
+                PostgresStore::connect(&url, options).await
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for s in starts {
+        stores.push(s.await.expect("join").expect("a node opens"));
+    }
+    for s in &stores {
+        assert!(s.meta_get("absent").await.expect("read").is_none());
+    }
+    for s in &stores {
+        s.close();
+    }
+}
