@@ -462,6 +462,8 @@ pub fn resource(arn: &str) -> Option<AuditResource> {
     let kind = match (parsed.service, type_name) {
         // `arn:aws:iam::<account>:root`: the account itself.
         ("iam", "root") => "Account".to_owned(),
+        ("iam", "instance-profile") => "InstanceProfile".to_owned(),
+        ("iam", "oidc-provider") => "OIDCProvider".to_owned(),
         (_, t) => {
             let mut chars = t.chars();
             match chars.next() {
@@ -613,6 +615,14 @@ mod tests {
             ("arn:aws:iam::1:user/p/u", "AWS::IAM::User"),
             ("arn:aws:iam::1:policy/p", "AWS::IAM::Policy"),
             ("arn:aws:iam::1:root", "AWS::IAM::Account"),
+            (
+                "arn:aws:iam::1:instance-profile/p/ip",
+                "AWS::IAM::InstanceProfile",
+            ),
+            (
+                "arn:aws:iam::1:oidc-provider/example.com/x",
+                "AWS::IAM::OIDCProvider",
+            ),
         ];
         for (arn, kind) in kinds {
             assert_eq!(resource(arn).map(|r| r.kind), Some(kind.to_owned()), "{arn}");

@@ -142,6 +142,42 @@ impl ManagedPolicy {
     }
 }
 
+/// An instance profile: the container of (at most) one role that EC2 hands to an instance, and
+/// that kinko's instance metadata endpoint hands to the programs attached to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    pub name: String,
+    pub path: String,
+    /// `AIPA...`
+    pub instance_profile_id: String,
+    pub arn: String,
+    pub create_date: Timestamp,
+    /// The names of its roles (IAM allows one).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// An OpenID Connect identity provider: whose tokens `AssumeRoleWithWebIdentity` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIdConnectProvider {
+    /// The issuer without its scheme, as IAM keeps it: `token.actions.githubusercontent.com`,
+    /// `oidc.example.com/path`.
+    pub url: String,
+    /// `arn:aws:iam::<account>:oidc-provider/<url>`
+    pub arn: String,
+    /// The audiences (`aud`) its tokens may carry.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// SHA-1 thumbprints of the issuer's certificates, as given.
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    pub create_date: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
 /// ARNs of AWS managed policies start with this.
 pub const AWS_MANAGED_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
 
@@ -176,6 +212,10 @@ pub struct IamState {
     /// Customer managed policies.
     #[serde(default)]
     pub policies: Vec<ManagedPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_profiles: Vec<InstanceProfile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oidc_providers: Vec<OpenIdConnectProvider>,
     /// Optimistic concurrency (0 = never stored).
     #[serde(skip)]
     pub revision: i64,
@@ -213,6 +253,42 @@ impl IamState {
     pub fn policy_mut(&mut self, arn: &str) -> Option<&mut ManagedPolicy> {
         self.policies.iter_mut().find(|p| p.arn == arn)
     }
+    pub fn instance_profile(&self, name: &str) -> Option<&InstanceProfile> {
+        self.instance_profiles
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+    pub fn instance_profile_mut(&mut self, name: &str) -> Option<&mut InstanceProfile> {
+        self.instance_profiles
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The role of the instance profile `name` (what EC2 gives an instance launched with it), if
+    /// the profile exists and has one.
+    pub fn instance_profile_role(&self, name: &str) -> Option<&Role> {
+        let profile = self.instance_profile(name)?;
+        profile.roles.first().and_then(|r| self.role(r))
+    }
+
+    /// The instance profiles holding the role `role_name`.
+    pub fn instance_profiles_for_role<'a>(
+        &'a self,
+        role_name: &'a str,
+    ) -> impl Iterator<Item = &'a InstanceProfile> + 'a {
+        self.instance_profiles
+            .iter()
+            .filter(move |p| p.roles.iter().any(|r| r.eq_ignore_ascii_case(role_name)))
+    }
+
+    /// The OpenID Connect provider with this ARN.
+    pub fn oidc_provider(&self, arn: &str) -> Option<&OpenIdConnectProvider> {
+        self.oidc_providers.iter().find(|p| p.arn == arn)
+    }
+    pub fn oidc_provider_mut(&mut self, arn: &str) -> Option<&mut OpenIdConnectProvider> {
+        self.oidc_providers.iter_mut().find(|p| p.arn == arn)
+    }
+
     /// A customer managed policy by name (names are unique case-insensitively, whatever the path).
     pub fn policy_named(&self, name: &str) -> Option<&ManagedPolicy> {
         self.policies.iter().find(|p| p.name.eq_ignore_ascii_case(name))
@@ -310,6 +386,48 @@ mod tests {
         assert_eq!(policy(&["v1", "v2"], 3).next_version_id(), "v4");
         // Stored before the counter existed: the highest id counts.
         assert_eq!(policy(&["v1", "v5"], 0).next_version_id(), "v6");
+    }
+
+    #[test]
+    fn an_instance_profile_gives_its_role() {
+        let mut s = IamState::new("123456789012");
+        s.roles.push(Role {
+            name: "App".into(),
+            path: "/".into(),
+            role_id: "AROA".into(),
+            arn: entity_arn("123456789012", "role", "/", "App"),
+            create_date: Timestamp(0),
+            assume_role_policy_document: "{}".into(),
+            assume_role_policy_updated: None,
+            trust_principals: vec![],
+            description: None,
+            max_session_duration: 3600,
+            tags: vec![],
+            inline_policies: vec![],
+            attached_policies: vec![],
+            permissions_boundary: None,
+        });
+        s.instance_profiles.push(InstanceProfile {
+            name: "Web".into(),
+            path: "/".into(),
+            instance_profile_id: "AIPA".into(),
+            arn: entity_arn("123456789012", "instance-profile", "/", "Web"),
+            create_date: Timestamp(0),
+            roles: vec!["app".into()],
+            tags: vec![],
+        });
+        s.instance_profiles.push(InstanceProfile {
+            name: "Empty".into(),
+            roles: vec![],
+            ..s.instance_profiles[0].clone()
+        });
+        assert_eq!(
+            s.instance_profile_role("web").map(|r| r.role_id.as_str()),
+            Some("AROA")
+        );
+        assert_eq!(s.instance_profile_role("Empty"), None);
+        assert_eq!(s.instance_profile_role("missing"), None);
+        assert_eq!(s.instance_profiles_for_role("APP").count(), 1);
     }
 
     #[test]

@@ -97,6 +97,10 @@ impl IamError {
         IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
     }
 
+    pub fn instance_profile_not_found(name: &str) -> Self {
+        IamError::NoSuchEntity(format!("Instance Profile {name} cannot be found."))
+    }
+
     pub fn policy_not_found(arn: &str) -> Self {
         IamError::NoSuchEntity(format!("Policy {arn} was not found."))
     }

@@ -200,7 +200,7 @@ async fn dispatch(
     action: &str,
     params: &Params,
 ) -> Result<Vec<u8>, IamError> {
-    use kinko_core::iam::{Group, Role, User};
+    use kinko_core::iam::{Group, InstanceProfile, Role, User};
     use ops::*;
     dispatch!(services, rc, action, params;
         CreateUser, GetUser, ListEntities<User>, UpdateUser, DeleteUser,
@@ -225,6 +225,9 @@ async fn dispatch(
         PutPermissionsBoundary<User>, DeletePermissionsBoundary<User>,
         PutPermissionsBoundary<Role>, DeletePermissionsBoundary<Role>,
         GetAccountAuthorizationDetails,
+        CreateInstanceProfile, GetInstanceProfile, ListInstanceProfiles, ListInstanceProfilesForRole,
+        AddRoleToInstanceProfile, RemoveRoleFromInstanceProfile, DeleteInstanceProfile,
+        AddTags<InstanceProfile>, RemoveTags<InstanceProfile>, ListTags<InstanceProfile>,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -5,7 +5,7 @@
 //! decode them.
 
 use kinko_core::Timestamp;
-use kinko_core::iam::{Group, IamState, ManagedPolicy, PolicyVersion, Role, User};
+use kinko_core::iam::{Group, IamState, InstanceProfile, ManagedPolicy, PolicyVersion, Role, User};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Xml;
 use rand::Rng;
@@ -190,6 +190,31 @@ pub fn role(x: &mut Xml, r: &Role, detail: Detail) {
     x.open("Role");
     role_fields(x, r, detail);
     x.close("Role");
+}
+
+/// The members of an `InstanceProfile` structure: its roles as `Role` structures (without tags and
+/// boundary, as IAM lists them), and with `Detail::Full` its tags.
+pub fn instance_profile_fields(x: &mut Xml, p: &InstanceProfile, state: &IamState, detail: Detail) {
+    x.elem("Path", &p.path)
+        .elem("InstanceProfileName", &p.name)
+        .elem("InstanceProfileId", &p.instance_profile_id)
+        .elem("Arn", &p.arn)
+        .elem("CreateDate", &ts(p.create_date));
+    members(
+        x,
+        "Roles",
+        p.roles.iter().filter_map(|r| state.role(r)),
+        |x, r| role_fields(x, r, Detail::Listed),
+    );
+    if detail == Detail::Full && !p.tags.is_empty() {
+        tags(x, &p.tags);
+    }
+}
+
+pub fn instance_profile(x: &mut Xml, p: &InstanceProfile, state: &IamState, detail: Detail) {
+    x.open("InstanceProfile");
+    instance_profile_fields(x, p, state, detail);
+    x.close("InstanceProfile");
 }
 
 /// The members of a `Policy` (or `ManagedPolicyDetail`) structure; usage counts are the account's.

@@ -16,6 +16,7 @@ mod batch;
 mod condition_keys;
 mod denies;
 mod grant_changes;
+mod instance_profiles;
 mod recreated_principals;
 mod resource_policies;
 mod roles;

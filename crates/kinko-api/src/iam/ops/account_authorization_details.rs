@@ -67,7 +67,7 @@ fn group_detail(x: &mut Xml, g: &Group) {
     output::attached_policies(x, "AttachedManagedPolicies", &g.attached_policies);
 }
 
-fn role_detail(x: &mut Xml, r: &Role) {
+fn role_detail(x: &mut Xml, r: &Role, state: &IamState) {
     x.elem("Path", &r.path)
         .elem("RoleName", &r.name)
         .elem("RoleId", &r.role_id)
@@ -77,7 +77,14 @@ fn role_detail(x: &mut Xml, r: &Role) {
             "AssumeRolePolicyDocument",
             &url_encode(&r.assume_role_policy_document),
         );
-    x.open("InstanceProfileList").close("InstanceProfileList");
+    members(
+        x,
+        "InstanceProfileList",
+        state.instance_profiles_for_role(&r.name),
+        |x, p| {
+            output::instance_profile_fields(x, p, state, Detail::Listed);
+        },
+    );
     inline_list(x, "RolePolicyList", &r.inline_policies);
     output::attached_policies(x, "AttachedManagedPolicies", &r.attached_policies);
     boundary(x, r.permissions_boundary.as_deref());
@@ -182,7 +189,9 @@ impl Operation for GetAccountAuthorizationDetails {
             }),
             group_detail,
         );
-        members(&mut x, "RoleDetailList", &shown_roles, role_detail);
+        members(&mut x, "RoleDetailList", &shown_roles, |x, r| {
+            role_detail(x, r, &state)
+        });
         members(
             &mut x,
             "Policies",

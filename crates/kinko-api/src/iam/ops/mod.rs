@@ -12,6 +12,7 @@ mod attachments;
 mod boundaries;
 mod groups;
 mod inline_policies;
+mod instance_profiles;
 mod listing;
 mod managed_policies;
 mod policy_versions;
@@ -37,6 +38,10 @@ pub(crate) use groups::{
     AddUserToGroup, CreateGroup, DeleteGroup, GetGroup, ListGroupsForUser, RemoveUserFromGroup, UpdateGroup,
 };
 pub(crate) use inline_policies::{DeleteInlinePolicy, GetInlinePolicy, ListInlinePolicies, PutInlinePolicy};
+pub(crate) use instance_profiles::{
+    AddRoleToInstanceProfile, CreateInstanceProfile, DeleteInstanceProfile, GetInstanceProfile,
+    ListInstanceProfiles, ListInstanceProfilesForRole, RemoveRoleFromInstanceProfile,
+};
 pub(crate) use listing::ListEntities;
 pub(crate) use managed_policies::{CreatePolicy, DeletePolicy, GetPolicy, ListPolicies};
 pub(crate) use policy_versions::{

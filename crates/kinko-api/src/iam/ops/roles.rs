@@ -404,6 +404,9 @@ impl Operation for DeleteRole {
         if !role.attached_policies.is_empty() {
             return Err(delete_conflict("must detach all policies first"));
         }
+        if state.instance_profiles_for_role(&role.name).next().is_some() {
+            return Err(delete_conflict("must remove roles from instance profile first"));
+        }
         let canonical = role.name.clone();
         state.roles.retain(|r| r.name != canonical);
         save(cx, state).await?;

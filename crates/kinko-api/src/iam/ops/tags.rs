@@ -1,4 +1,5 @@
-//! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags:
+//! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags,
+//! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags:
 //! one generic operation each over what carries the tags ([`Tagged`]).
 //!
 //! Tagging is authorized with the tags as `aws:RequestTag/*` and their keys as `aws:TagKeys`;
@@ -6,11 +7,11 @@
 
 use std::marker::PhantomData;
 
-use kinko_core::iam::{IamState, ManagedPolicy, Role, User};
+use kinko_core::iam::{IamState, InstanceProfile, ManagedPolicy, Role, User};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{Entity, find_own_policy, find_policy, merge_tags, policy_target};
+use super::{Entity, find_own_policy, find_policy, instance_profiles, merge_tags, policy_target};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::{Found, Iam, Target, output, request_tags, save};
@@ -89,6 +90,29 @@ impl Tagged for ManagedPolicy {
     }
     fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
         find_own_policy(state, id).map(|p| &mut p.tags)
+    }
+}
+
+impl Tagged for InstanceProfile {
+    const TAG: &'static str = "TagInstanceProfile";
+    const UNTAG: &'static str = "UntagInstanceProfile";
+    const LIST_TAGS: &'static str = "ListInstanceProfileTags";
+    const QUOTA: &'static str = "TagsPerInstanceProfile";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        r.req_name("InstanceProfileName", 128)
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        instance_profiles::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(instance_profiles::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        state
+            .instance_profile_mut(id)
+            .map(|p| &mut p.tags)
+            .ok_or_else(|| IamError::instance_profile_not_found(id))
     }
 }
 
