@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kinko_server::Config;
@@ -88,6 +89,27 @@ struct ServerArgs {
     /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
     #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
     cache_size: u64,
+    /// Seconds from a request's first byte (or a new connection) to its complete head.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    header_read_timeout: Duration,
+    /// Seconds from a request's head to the end of its body; later, the answer is 408.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    body_read_timeout: Duration,
+    /// Seconds a kept-alive connection may wait to begin its next request.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+    /// Open connections at most (default: 1024, or fewer under a low open-file limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds in-flight requests may take to finish after SIGTERM; then every connection is closed.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    shutdown_grace: Duration,
+}
+
+/// A number of seconds, fractions allowed (`0.5`).
+fn seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("{s} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -96,7 +118,18 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A write past the file size limit (RLIMIT_FSIZE) raises SIGXFSZ, whose default action ends the
+/// process. With a handler installed the write fails with EFBIG instead: that request gets an internal
+/// error, `/ready` reports the store unwritable, and every read keeps working.
+#[cfg(unix)]
+fn survive_file_size_limit() -> Option<tokio::signal::unix::Signal> {
+    const SIGXFSZ: i32 = 25;
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ)).ok()
+}
+
 async fn run_server(args: ServerArgs) -> ExitCode {
+    #[cfg(unix)]
+    let _sigxfsz = survive_file_size_limit();
     let config = Config {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -108,6 +141,13 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         root_secret_access_key: env("KINKO_ROOT_SECRET_ACCESS_KEY").map(Zeroizing::new),
         audit_log: args.audit_log,
         cache_capacity: args.cache_size.saturating_mul(MIB),
+        connections: kinko_server::ConnectionLimits {
+            header_read_timeout: args.header_read_timeout,
+            body_read_timeout: args.body_read_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
+            shutdown_grace: args.shutdown_grace,
+        },
         ..Config::default()
     };
     let dev = config.dev;

@@ -28,6 +28,8 @@ pub struct Config {
     pub job_interval: Duration,
     /// Bound of the store cache, in bytes of cached data (approximate sizes); 0 turns it off.
     pub cache_capacity: u64,
+    /// Connection timeouts and limits.
+    pub connections: crate::ConnectionLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Config {
             .field("account_id", &self.account_id)
             .field("root_access_key_id", &self.root_access_key_id)
             .field("cache_capacity", &self.cache_capacity)
+            .field("connections", &self.connections)
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +61,7 @@ impl Default for Config {
             audit_log: None,
             job_interval: Duration::from_secs(60),
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
+            connections: crate::ConnectionLimits::default(),
         }
     }
 }

@@ -145,18 +145,40 @@ async fn handle(app: &App, req: Request) -> Response {
         Protocol::Json => json_error(&e, &request_id),
         Protocol::Query => query_error(&e, &request_id, service),
     };
+    // A declared length over the limit is refused before any of the body is read.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        closing(error(
+            WireError::new(
+                "RequestEntityTooLargeException",
+                413,
+                format!("Request body is larger than the limit of {MAX_BODY} bytes."),
+            ),
+            None,
+        ))
+    };
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large();
+    }
     let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return error(
+        // The body read timeout (see `listener`): AWS's answer to a request body that stops arriving.
+        Err(e) if crate::listener::is_body_timeout(&e) => {
+            return closing(error(
                 WireError::new(
-                    "RequestEntityTooLargeException",
-                    413,
-                    format!("Request body is larger than the limit of {MAX_BODY} bytes."),
+                    "RequestTimeoutException",
+                    408,
+                    "Your socket connection to the server was not read from or written to within the \
+                     timeout period. Idle connections will be closed.",
                 ),
                 None,
-            );
+            ));
         }
+        Err(_) => return too_large(),
     };
     let headers: Vec<(&str, &str)> = parts
         .headers
@@ -249,6 +271,13 @@ async fn handle(app: &App, req: Request) -> Response {
         },
         Err(e) => error(e, service),
     }
+}
+
+/// An answer after which the connection is closed: the rest of the request's body is never read.
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// The parameters of a Query request: the URL's query string and the form body (POST), each name

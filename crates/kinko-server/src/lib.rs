@@ -11,6 +11,7 @@ mod bootstrap;
 mod config;
 mod http;
 mod jobs;
+mod listener;
 mod sqlite;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ pub use admin::{
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::Config;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
+pub use listener::{Acceptor, ConnectionLimits, Plain, default_max_connections};
 
 /// Shared state of a running server.
 pub(crate) struct App {
@@ -111,22 +113,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
-    let (shutdown, mut rx) = watch::channel(false);
+    let (shutdown, rx) = watch::channel(false);
     let router = http::router(app.clone());
-    // Responses go out in one segment without waiting for the peer's ACK (Nagle off).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.changed().await;
-        })
-        .await
-    });
+    let server = tokio::spawn(crate::listener::serve(
+        listener,
+        crate::listener::Plain,
+        router,
+        config.connections.clone(),
+        rx,
+    ));
     let jobs = jobs::Jobs::start(app.services.clone(), config.job_interval);
     let admin = if config.dev {
         None
