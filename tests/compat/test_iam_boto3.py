@@ -65,8 +65,8 @@ def assume(boto, creds: Creds, role_arn: str, session: str, **kw) -> tuple[Creds
 def test_developer_role_reads_only_its_secret(boto, iam, sm):
     p = short_id()
     azure = f"{p}/dev/azure"
-    azure_arn = sm.create_secret(Name=azure, SecretString="conn-string")["ARN"]
-    prod_arn = sm.create_secret(Name=f"{p}/prod/azure", SecretString="prod")["ARN"]
+    sm.create_secret(Name=azure, SecretString="conn-string")
+    sm.create_secret(Name=f"{p}/prod/azure", SecretString="prod")
     role = f"dev-app-{p}"
     role_arn = new_role(
         iam,
@@ -100,11 +100,11 @@ def test_developer_role_reads_only_its_secret(boto, iam, sm):
     assert app.get_secret_value(SecretId=azure)["SecretString"] == "conn-string"
     assert error_of(app.describe_secret, SecretId=azure) == (
         ACCESS_DENIED,
-        no_identity_policy(session_arn, "secretsmanager:DescribeSecret", azure_arn),
+        no_identity_policy(session_arn, "secretsmanager:DescribeSecret", azure),
     )
     assert error_of(app.get_secret_value, SecretId=f"{p}/prod/azure") == (
         ACCESS_DENIED,
-        no_identity_policy(session_arn, "secretsmanager:GetSecretValue", prod_arn),
+        no_identity_policy(session_arn, "secretsmanager:GetSecretValue", f"{p}/prod/azure"),
     )
     assert error_of(app.list_secrets) == (
         ACCESS_DENIED,
@@ -149,7 +149,7 @@ def test_read_only_user_reads_json_by_name_and_arn(boto, iam, sm):
         assert json.loads(app.get_secret_value(SecretId=secret_id)["SecretString"]) == value
     assert error_of(app.put_secret_value, SecretId=name, SecretString="{}") == (
         ACCESS_DENIED,
-        no_identity_policy(user_arn, "secretsmanager:PutSecretValue", arn),
+        no_identity_policy(user_arn, "secretsmanager:PutSecretValue", name),
     )
     assert error_of(app.list_secrets) == (
         ACCESS_DENIED,
@@ -178,7 +178,7 @@ def test_two_workloads_two_roles(boto, iam, sm):
         ACCESS_DENIED,
         (
             f"User: arn:aws:sts::{ACCOUNT}:assumed-role/wl-b-{p}/worker-b is not authorized to "
-            f"perform: secretsmanager:GetSecretValue on resource: {arn} because no identity-based "
+            f"perform: secretsmanager:GetSecretValue on resource: {name} because no identity-based "
             "policy allows the secretsmanager:GetSecretValue action"
         ),
     )
@@ -207,7 +207,7 @@ def test_explicit_deny_in_identity_policy(boto, iam, sm):
         denied(
             user_arn,
             "secretsmanager:GetSecretValue",
-            arn,
+            name,
             "with an explicit deny in an identity-based policy",
         ),
     )
@@ -234,7 +234,7 @@ def test_permissions_boundary_caps_a_user(boto, iam, sm):
         denied(
             user_arn,
             "secretsmanager:GetSecretValue",
-            arn,
+            name,
             "because no permissions boundary allows the secretsmanager:GetSecretValue action",
         ),
     )
@@ -257,7 +257,7 @@ def test_session_policy_caps_an_assumed_role(boto, iam, sm):
         denied(
             session_arn,
             "secretsmanager:GetSecretValue",
-            arn,
+            name,
             "because no session policy allows the secretsmanager:GetSecretValue action",
         ),
     )
@@ -290,14 +290,14 @@ def test_resource_policy_grants_and_denies(boto, iam, sm):
     assert app.get_secret_value(SecretId=name)["SecretString"] == "shared-value"
     assert error_of(app.describe_secret, SecretId=name) == (
         ACCESS_DENIED,
-        no_identity_policy(reader_arn, "secretsmanager:DescribeSecret", arn),
+        no_identity_policy(reader_arn, "secretsmanager:DescribeSecret", name),
     )
     assert error_of(boto("secretsmanager", blocked).get_secret_value, SecretId=name) == (
         ACCESS_DENIED,
         denied(
             blocked_arn,
             "secretsmanager:GetSecretValue",
-            arn,
+            name,
             "with an explicit deny in a resource-based policy",
         ),
     )
@@ -445,7 +445,7 @@ def test_detached_policy_stops_granting_at_once(boto, iam, sm):
     iam.detach_user_policy(UserName=user, PolicyArn=policy_arn)
     assert error_of(app.get_secret_value, SecretId=name) == (
         ACCESS_DENIED,
-        no_identity_policy(user_arn, "secretsmanager:GetSecretValue", arn),
+        no_identity_policy(user_arn, "secretsmanager:GetSecretValue", name),
     )
 
 

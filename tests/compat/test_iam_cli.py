@@ -125,10 +125,8 @@ def test_cli_developer_role(aws, tmp_path):
     p = short_id()
     azure = f"{p}/dev/azure"
     conn = "DefaultEndpointsProtocol=https;AccountName=devstore;AccountKey=abc=="
-    azure_arn = aws(SM, "create-secret", "--name", azure, "--secret-string", conn).json()["ARN"]
-    other_arn = aws(SM, "create-secret", "--name", f"{p}/dev/sql", "--secret-string", "x").json()[
-        "ARN"
-    ]
+    aws(SM, "create-secret", "--name", azure, "--secret-string", conn)
+    aws(SM, "create-secret", "--name", f"{p}/dev/sql", "--secret-string", "x")
     role = f"dev-app-{p}"
     role_arn = create_role(
         aws,
@@ -155,7 +153,7 @@ def test_cli_developer_role(aws, tmp_path):
         r,
         "AccessDeniedException",
         "DescribeSecret",
-        no_identity_policy(session_arn, "secretsmanager:DescribeSecret", azure_arn),
+        no_identity_policy(session_arn, "secretsmanager:DescribeSecret", azure),
     )
     r = aws_as(aws, session, SM, "get-secret-value", "--secret-id", f"{p}/dev/sql", check=False)
     assert_service_error(
@@ -163,7 +161,7 @@ def test_cli_developer_role(aws, tmp_path):
         r,
         "AccessDeniedException",
         "GetSecretValue",
-        no_identity_policy(session_arn, "secretsmanager:GetSecretValue", other_arn),
+        no_identity_policy(session_arn, "secretsmanager:GetSecretValue", f"{p}/dev/sql"),
     )
 
 
@@ -195,7 +193,7 @@ def test_cli_read_only_user(aws, tmp_path):
         r,
         "AccessDeniedException",
         "PutSecretValue",
-        no_identity_policy(user_arn, "secretsmanager:PutSecretValue", arn),
+        no_identity_policy(user_arn, "secretsmanager:PutSecretValue", name),
     )
     r = aws_as(aws, app, SM, "list-secrets", check=False)
     assert_service_error(

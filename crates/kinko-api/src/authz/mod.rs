@@ -147,6 +147,9 @@ pub struct Check<'a> {
     /// session: `secretsmanager.amazonaws.com` for the KMS calls Secrets Manager makes), or `None`
     /// for the caller's own request.
     pub called_via: Option<&'a str>,
+    /// How an AccessDenied message names the resource, when not by what it is evaluated on: a
+    /// secret as the caller named it, so the message is the same whether or not it exists.
+    pub shown_as: Option<&'a str>,
 }
 
 impl<'a> Check<'a> {
@@ -160,7 +163,14 @@ impl<'a> Check<'a> {
             request_tags: Cow::Borrowed(&[]),
             facts: Facts::default(),
             called_via: None,
+            shown_as: None,
         }
+    }
+
+    /// Names the resource in an AccessDenied message as `shown` (see [`Check::shown_as`]).
+    pub fn shown_as(mut self, shown: &'a str) -> Self {
+        self.shown_as = Some(shown);
+        self
     }
 
     pub fn policy(mut self, policy: ResourcePolicy<'a>) -> Self {
@@ -549,7 +559,7 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
     };
     let on = match c.resource {
         Resource::Any | Resource::UnknownCiphertextKey => None,
-        _ => Some(resource),
+        _ => Some(c.shown_as.unwrap_or(resource)),
     };
     Err(AuthzError::Denied(Denied {
         message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),

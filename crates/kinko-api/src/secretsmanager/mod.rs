@@ -189,9 +189,17 @@ fn resource<'a>(cx: &'a Cx<'_>, target: &Target<'a>, found: &'a Found) -> Resour
 
 /// The operation's own action on what `target` names: the secret's ARN, resource policy and tags
 /// and `secretsmanager:SecretId` when it exists.
+///
+/// A denial names the secret as the caller did (`SecretId`, or CreateSecret's `Name`), never by
+/// the ARN it resolved to: the same text for an existing and a missing secret, so a caller without
+/// access learns nothing of which names exist.
 pub(crate) fn check<'a>(cx: &'a Cx<'_>, target: Target<'a>, found: &'a Found) -> Check<'a> {
     let resource = resource(cx, &target, found);
-    with_secret(Check::new(cx.action, resource), found.secret.as_ref())
+    let check = with_secret(Check::new(cx.action, resource), found.secret.as_ref());
+    match target {
+        Target::Secret(id) | Target::NewSecret(id) => check.shown_as(id),
+        Target::None => check,
+    }
 }
 
 /// Another action on an existing secret (GetSecretValue per secret of a batch).

@@ -77,9 +77,20 @@ pub fn violations(v: Violations) -> Result<(), SmError> {
     }
 }
 
-/// A name, or a SecretId that is not an ARN, must use only the characters AWS allows.
+/// A `SecretId` that is not an ARN must use only the characters AWS allows (an ARN that names no
+/// secret is just not found, as in AWS).
 pub fn check_name_chars(id: &str) -> Result<(), SmError> {
     if id.starts_with("arn:") || kinko_core::arn::is_valid_secret_name(id) {
+        Ok(())
+    } else {
+        Err(SmError::Validation(INVALID_NAME.into()))
+    }
+}
+
+/// A new secret's `Name`: only the characters AWS allows, so never an ARN (a name that looked like
+/// one would be read as an ARN wherever it is used as a `SecretId`).
+pub fn check_name(name: &str) -> Result<(), SmError> {
+    if kinko_core::arn::is_valid_secret_name(name) {
         Ok(())
     } else {
         Err(SmError::Validation(INVALID_NAME.into()))

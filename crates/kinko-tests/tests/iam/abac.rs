@@ -111,7 +111,7 @@ async fn session_tags_need_tag_session_in_the_trust_policy() {
 async fn source_ip_condition_sees_the_client_address() {
     let server = server();
     let name = unique_name("ip");
-    let arn = secret(&name, "v").await;
+    secret(&name, "v").await;
     let from = |range: &str| {
         let mut s = statement("Allow", &["secretsmanager:GetSecretValue"], &["*"]);
         s["Condition"] = json!({"IpAddress": {"aws:SourceIp": range}});
@@ -121,5 +121,5 @@ async fn source_ip_condition_sees_the_client_address() {
     let far = server.user("far", Some(&from("203.0.113.0/24"))).await;
     assert_reads(&near, &name, "a loopback caller is inside 127.0.0.0/8").await;
     let outside = read(&far, &name).await;
-    assert_eq!(outside, read_denied(&far.arn, &arn, Denial::NoIdentityPolicy));
+    assert_eq!(outside, read_denied(&far.arn, &name, Denial::NoIdentityPolicy));
 }

@@ -56,7 +56,7 @@ async fn revoking_older_sessions_ends_the_sessions_issued_before() {
     ok(req.policy_document(revoke.to_string()).send().await);
     manual.advance(Duration::from_secs(1));
     let fresh = assumer.assume(&role, "fresh").await;
-    let denied = read_denied(&leaked.arn, &arn, Denial::ExplicitIdentity);
+    let denied = read_denied(&leaked.arn, name, Denial::ExplicitIdentity);
     assert_eq!(read(&leaked, name).await, denied);
     assert_eq!(read(&fresh, name).await, Ok(()));
     server.shutdown().await;
@@ -79,7 +79,7 @@ async fn multi_factor_auth_present_is_false_for_sessions_and_absent_for_access_k
             creds: TestCredentials::from(&token.credentials.expect("Credentials")),
             ..user.clone()
         };
-        let denied = read_denied(&user.arn, &arn, Denial::ExplicitIdentity);
+        let denied = read_denied(&user.arn, &name, Denial::ExplicitIdentity);
         assert_eq!(read(&session, &name).await, denied, "{operator}");
         let expected = if access_key_denied { denied } else { Ok(()) };
         assert_eq!(read(&user, &name).await, expected, "{operator}");
@@ -91,7 +91,7 @@ async fn multi_factor_auth_present_is_false_for_sessions_and_absent_for_access_k
     let role = format!("mfa-{}", short_id());
     let role = server.role(&role, &trust_account(), Some(&role_policy)).await;
     let session = server.assumer(&role).await.assume(&role, "no-mfa").await;
-    assert_read_denied(&session, &name, &arn, Denial::ExplicitIdentity).await;
+    assert_read_denied(&session, &name, Denial::ExplicitIdentity).await;
 }
 
 /// `aws:RequestedRegion` is the region the request is made to: the one the client signs for, and
@@ -152,7 +152,7 @@ async fn resource_account_is_the_account_owning_the_resource() {
         let policy = policy_document(&[allow_read(&arn), other]);
         let user = server.user("resource-account", Some(&policy)).await;
         let expected = if is_denied {
-            read_denied(&user.arn, &arn, Denial::ExplicitIdentity)
+            read_denied(&user.arn, &name, Denial::ExplicitIdentity)
         } else {
             Ok(())
         };
@@ -248,7 +248,7 @@ async fn source_identity_is_in_every_request_of_the_session() {
             server,
         };
         let expected = if is_denied {
-            read_denied(&session.arn, &arn, Denial::ExplicitIdentity)
+            read_denied(&session.arn, &name, Denial::ExplicitIdentity)
         } else {
             Ok(())
         };

@@ -13,7 +13,7 @@ async fn detaching_a_policy_stops_granting_on_the_next_request() {
     let created = ok(req.policy_document(read_policy(&arn)).send().await).policy;
     let policy_arn = created.and_then(|p| p.arn).expect("policy ARN");
     let user = server.user("detached", None).await;
-    let denied = read_denied(&user.arn, &arn, Denial::NoIdentityPolicy);
+    let denied = read_denied(&user.arn, &name, Denial::NoIdentityPolicy);
     let attach = || {
         iam.attach_user_policy()
             .user_name(&user.name)
@@ -65,7 +65,7 @@ async fn role_policy_changes_apply_to_existing_sessions() {
     let (server, iam) = (server(), server().iam_client());
     let role = server.role(&role_name, &trust_account(), Some(&reading)).await;
     let session = server.assumer(&role).await.assume(&role, "long-lived").await;
-    let denied = read_denied(&session.arn, &arn, Denial::NoIdentityPolicy);
+    let denied = read_denied(&session.arn, &name, Denial::NoIdentityPolicy);
     assert_reads(&session, &name, "granted by the role policy").await;
     let req = iam.delete_role_policy().role_name(&role_name);
     ok(req.policy_name("inline").send().await);

@@ -65,9 +65,9 @@ fn sm_denied(caller: &str, action: &str, resource: Option<&str>, why: Denial) ->
     )
 }
 
-/// AccessDeniedException for `caller` reading the secret `arn`, for the reason `why`.
-fn read_denied(caller: &str, arn: &str, why: Denial) -> Outcome {
-    sm_denied(caller, "secretsmanager:GetSecretValue", Some(arn), why)
+/// AccessDeniedException for `caller` reading the secret it named `id`, for the reason `why`.
+fn read_denied(caller: &str, id: &str, why: Denial) -> Outcome {
+    sm_denied(caller, "secretsmanager:GetSecretValue", Some(id), why)
 }
 
 /// AccessDenied (STS, IAM) for `caller` on `action` and `resource`.
@@ -135,9 +135,10 @@ async fn bare_role(prefix: &str) -> String {
     server().role(&name, &trust_account(), None).await
 }
 
-/// Fails unless `caller` reading `id` (the secret `arn`) is denied for the reason `why`.
-async fn assert_read_denied(caller: &Principal<'_>, id: &str, arn: &str, why: Denial) {
-    assert_eq!(read(caller, id).await, read_denied(&caller.arn, arn, why));
+/// Fails unless `caller` reading `id` is denied for the reason `why` (the message names `id` as
+/// passed, whether or not a secret has that name).
+async fn assert_read_denied(caller: &Principal<'_>, id: &str, why: Denial) {
+    assert_eq!(read(caller, id).await, read_denied(&caller.arn, id, why));
 }
 
 /// Fails unless `caller` may read `id`; `why` says why it should.

@@ -36,9 +36,9 @@ async fn old_session_gets_nothing_after_the_new_role_session_made_a_request() {
     let new = role_and_session(&role_name, &read_policy(&arn), "same").await;
     assert_eq!(new.arn, old.arn);
     assert_reads(&new, &name, "granted by the new role").await;
-    assert_read_denied(&old, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&old, &name, Denial::NoIdentityPolicy).await;
     assert_reads(&new, &name, "still granted by the new role").await;
-    assert_read_denied(&old, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&old, &name, Denial::NoIdentityPolicy).await;
 }
 
 /// The other order: the old session's refused requests don't lock the new role's session (same
@@ -50,12 +50,12 @@ async fn old_session_refused_first_does_not_lock_the_new_role_session_out() {
     let old = role_and_session(&role_name, &read_policy(&arn), "same").await;
     assert_reads(&old, &name, "granted by the first role").await;
     delete_role(&role_name).await;
-    assert_read_denied(&old, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&old, &name, Denial::NoIdentityPolicy).await;
     let new = role_and_session(&role_name, &read_policy(&arn), "same").await;
     assert_eq!(new.arn, old.arn);
-    assert_read_denied(&old, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&old, &name, Denial::NoIdentityPolicy).await;
     assert_reads(&new, &name, "granted by the new role").await;
-    assert_read_denied(&old, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&old, &name, Denial::NoIdentityPolicy).await;
 }
 
 /// Deletes the user `user` and its access key.

@@ -18,15 +18,15 @@ fn reading(effect: &str, principal: &str) -> String {
 async fn resource_policy_naming_a_user_grants_without_an_identity_policy() {
     let (server, sm) = (server(), server().client());
     let name = format!("{}/shared", short_id());
-    let arn = secret(&name, "by-resource-policy").await;
+    secret(&name, "by-resource-policy").await;
     let user = server.user("rp-user", None).await;
     let no_policy = Denial::NoIdentityPolicy;
-    assert_eq!(read(&user, &name).await, read_denied(&user.arn, &arn, no_policy));
+    assert_eq!(read(&user, &name).await, read_denied(&user.arn, &name, no_policy));
     sm.put_policy(&name, &reading("Allow", &user.arn)).await;
     assert_eq!(user.sm().value(&name).await, "by-resource-policy");
     let describe = outcome(user.sm().describe_secret().secret_id(&name).send().await);
     let action = "secretsmanager:DescribeSecret";
-    assert_eq!(describe, sm_denied(&user.arn, action, Some(&arn), no_policy));
+    assert_eq!(describe, sm_denied(&user.arn, action, Some(&name), no_policy));
 }
 
 #[tokio::test]
@@ -45,10 +45,10 @@ async fn resource_policy_naming_a_role_grants_its_sessions() {
 async fn resource_policy_naming_the_account_only_delegates() {
     let (server, sm) = (server(), server().client());
     let name = format!("{}/account-shared", short_id());
-    let arn = secret(&name, "v").await;
+    secret(&name, "v").await;
     sm.put_policy(&name, &reading("Allow", &root())).await;
     let user = server.user("delegated", None).await;
-    assert_read_denied(&user, &name, &arn, Denial::NoIdentityPolicy).await;
+    assert_read_denied(&user, &name, Denial::NoIdentityPolicy).await;
 }
 
 /// A deny naming one user beats its identity allow, for the action it names only; other users
@@ -57,12 +57,12 @@ async fn resource_policy_naming_the_account_only_delegates() {
 async fn resource_policy_explicit_deny_beats_an_identity_allow() {
     let (server, sm) = (server(), server().client());
     let name = format!("{}/guarded", short_id());
-    let arn = secret(&name, "v").await;
+    secret(&name, "v").await;
     let allow_all = allow(&["secretsmanager:*"], &["*"]);
     let blocked = server.user("blocked", Some(&allow_all)).await;
     let fine = server.user("fine", Some(&allow_all)).await;
     sm.put_policy(&name, &reading("Deny", &blocked.arn)).await;
-    let explicit = read_denied(&blocked.arn, &arn, Denial::ExplicitResource);
+    let explicit = read_denied(&blocked.arn, &name, Denial::ExplicitResource);
     assert_eq!(read(&blocked, &name).await, explicit);
     blocked.sm().describe(&name).await;
     assert_reads(&fine, &name, "another user is not denied").await;
@@ -72,23 +72,23 @@ async fn resource_policy_explicit_deny_beats_an_identity_allow() {
 async fn resource_policy_deny_applies_to_the_root_user_too() {
     let (server, sm) = (server(), server().client());
     let name = format!("{}/root-denied", short_id());
-    let arn = secret(&name, "v").await;
+    secret(&name, "v").await;
     sm.put_policy(&name, &reading("Deny", "*")).await;
     let root = server.root();
-    assert_read_denied(&root, &name, &arn, Denial::ExplicitResource).await;
+    assert_read_denied(&root, &name, Denial::ExplicitResource).await;
     ok(sm.delete_resource_policy().secret_id(&name).send().await);
     assert_reads(&root, &name, "readable once the policy is gone").await;
 }
 
 #[tokio::test]
 async fn resource_policy_naming_the_role_is_still_capped_by_its_boundary() {
-    let (p, name, arn) = scoped_secret("role-arn-grant", "v").await;
+    let (p, name, _) = scoped_secret("role-arn-grant", "v").await;
     let (role, session) = bounded_role_session(&p).await;
     server()
         .client()
         .put_policy(&name, &reading("Allow", &role))
         .await;
-    assert_read_denied(&session, &name, &arn, Denial::NoBoundary).await;
+    assert_read_denied(&session, &name, Denial::NoBoundary).await;
 }
 
 #[tokio::test]

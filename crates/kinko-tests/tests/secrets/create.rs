@@ -260,3 +260,30 @@ async fn create_secrets_get_distinct_suffixes() {
     }
     assert_eq!(suffixes.len(), 5, "random suffixes: {suffixes:?}");
 }
+
+/// A name that starts with `arn:` is held to the same characters as any name (its colons are not
+/// allowed, AWS's name rule), so no secret is ever named like another secret's ARN.
+#[tokio::test]
+async fn create_with_a_name_that_looks_like_an_arn_is_validation_error() {
+    let sm = sm();
+    let (_, name, arn, _) = secret("arn-lookalike", "v").await;
+    let partial = arn
+        .trim_end_matches(|c: char| c != '-')
+        .trim_end_matches('-')
+        .to_owned();
+    for bad in [
+        arn.clone(),
+        partial,
+        format!("arn:aws:secretsmanager:us-east-1:{DEV_ACCOUNT}:secret:{name}-other"),
+        "arn:has space".to_owned(),
+        "arn:star*".to_owned(),
+        "arn:control\u{1}".to_owned(),
+    ] {
+        let out = sm.create_secret().name(&bad).secret_string("v").send().await;
+        assert_eq!(
+            outcome(out),
+            failed("ValidationException", INVALID_NAME),
+            "{bad:?}"
+        );
+    }
+}

@@ -314,3 +314,106 @@ async fn successful_responses_carry_a_request_id() {
     let e = expect_err!(missing.send().await);
     assert!(e.request_id().is_some_and(|id| !id.is_empty()), "{e:?}");
 }
+
+/// An AccessDenied names the secret as the caller named it (AWS shows an unresolved `SecretId` as
+/// passed, `on resource: settings`), so a caller without access gets the same text for a secret
+/// that exists and one that doesn't, by name or by partial ARN, and learns neither existence nor
+/// the ARN's random suffix.
+#[tokio::test]
+async fn access_denied_is_the_same_for_an_existing_and_a_missing_secret() {
+    let server = TestServer::start();
+    let (_, name, arn, _) = secret("denied-exists", "v").await;
+    let missing = unique_name("denied-missing");
+    let partial = |n: &str| format!("arn:aws:secretsmanager:us-east-1:{DEV_ACCOUNT}:secret:{n}");
+    let nobody = server.user("nobody", None).await;
+    let c = nobody.sm();
+    for (existing, absent) in [
+        (name.clone(), missing.clone()),
+        (partial(&name), partial(&missing)),
+    ] {
+        for (action, [with_existing, with_absent]) in [
+            (
+                "GetSecretValue",
+                [
+                    outcome(c.get_secret_value().secret_id(&existing).send().await),
+                    outcome(c.get_secret_value().secret_id(&absent).send().await),
+                ],
+            ),
+            (
+                "DescribeSecret",
+                [
+                    outcome(c.describe_secret().secret_id(&existing).send().await),
+                    outcome(c.describe_secret().secret_id(&absent).send().await),
+                ],
+            ),
+            (
+                "PutSecretValue",
+                [
+                    outcome(
+                        c.put_secret_value()
+                            .secret_id(&existing)
+                            .secret_string("x")
+                            .send()
+                            .await,
+                    ),
+                    outcome(
+                        c.put_secret_value()
+                            .secret_id(&absent)
+                            .secret_string("x")
+                            .send()
+                            .await,
+                    ),
+                ],
+            ),
+            (
+                "DeleteSecret",
+                [
+                    outcome(c.delete_secret().secret_id(&existing).send().await),
+                    outcome(c.delete_secret().secret_id(&absent).send().await),
+                ],
+            ),
+        ] {
+            let action = format!("secretsmanager:{action}");
+            assert_eq!(
+                with_existing,
+                failed(
+                    "AccessDeniedException",
+                    &no_identity_policy(&nobody.arn, &action, Some(&existing))
+                ),
+                "{action} on {existing}"
+            );
+            assert_eq!(
+                with_absent,
+                failed(
+                    "AccessDeniedException",
+                    &no_identity_policy(&nobody.arn, &action, Some(&absent))
+                ),
+                "{action} on {absent}"
+            );
+        }
+    }
+    // The full ARN, named as such, is shown as passed too.
+    let out = c.get_secret_value().secret_id(&arn).send().await;
+    let message = no_identity_policy(&nobody.arn, "secretsmanager:GetSecretValue", Some(&arn));
+    assert_eq!(outcome(out), failed("AccessDeniedException", &message));
+    // So is a name in BatchGetSecretValue's errors.
+    let batch = ["secretsmanager:BatchGetSecretValue"];
+    let batcher = server.user("batcher", Some(&allow(&batch, &["*"]))).await;
+    let out = ok(batcher
+        .sm()
+        .batch_get_secret_value()
+        .secret_id_list(&name)
+        .secret_id_list(&missing)
+        .send()
+        .await);
+    let messages: Vec<_> = out
+        .errors()
+        .iter()
+        .map(|e| e.message().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<_> = [&name, &missing]
+        .iter()
+        .map(|n| no_identity_policy(&batcher.arn, "secretsmanager:GetSecretValue", Some(n)))
+        .collect();
+    assert_eq!(messages, expected);
+}

@@ -41,9 +41,18 @@ pub(crate) struct Output {
 
 pub(crate) struct BatchGetSecretValue;
 
-async fn current_value(cx: &Cx<'_>, secret: &Secret) -> Result<SecretValueEntry, SmError> {
-    cx.authorize(&secret_check("secretsmanager:GetSecretValue", secret))
-        .await?;
+/// The current value of `secret`; a denial names it as `named` when the caller named it by id.
+async fn current_value(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    named: Option<&str>,
+) -> Result<SecretValueEntry, SmError> {
+    let check = secret_check("secretsmanager:GetSecretValue", secret);
+    let check = match named {
+        Some(id) => check.shown_as(id),
+        None => check,
+    };
+    cx.authorize(&check).await?;
     model::not_deleted(secret)?;
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
@@ -133,7 +142,7 @@ impl Operation for BatchGetSecretValue {
                 let r = match model::check_name_chars(id) {
                     Err(e) => Err(e),
                     Ok(()) => match lookup(cx, id).await? {
-                        Some(secret) => current_value(cx, &secret).await,
+                        Some(secret) => current_value(cx, &secret, Some(id)).await,
                         // Authorize before answering not-found, so callers can't probe for names.
                         None => match cx
                             .authorize(&unresolved_check("secretsmanager:GetSecretValue", id))
@@ -161,7 +170,7 @@ impl Operation for BatchGetSecretValue {
         let max = usize::try_from(i.max_results.unwrap_or(20)).unwrap_or(20);
         let secrets = matching(cx, &filters, false).await?;
         for secret in secrets.iter().skip(offset).take(max) {
-            let r = current_value(cx, secret).await;
+            let r = current_value(cx, secret, None).await;
             record(&secret.arn, r, &mut out);
         }
         let next = offset.saturating_add(max);

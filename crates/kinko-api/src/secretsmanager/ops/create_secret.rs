@@ -61,7 +61,7 @@ impl Operation for CreateSecret {
         );
         v.length("type", i.secret_type.as_deref(), 0, 256, false);
         model::violations(v)?;
-        model::check_name_chars(i.name.as_deref().unwrap_or_default())?;
+        model::check_name(i.name.as_deref().unwrap_or_default())?;
         let value = model::value_of(&i.secret_string, &i.secret_binary)?;
         model::require_token(&i.client_request_token, value.is_some())?;
         if i.tags.as_ref().is_some_and(|t| t.len() > 50) {
