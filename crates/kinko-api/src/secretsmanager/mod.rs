@@ -10,6 +10,7 @@
 mod error;
 mod model;
 mod ops;
+mod public_access;
 
 use kinko_core::arn::SecretRef;
 use kinko_core::secret::Secret;

@@ -91,3 +91,67 @@ async fn validate_resource_policy() {
     let missing = validate().secret_id(unique_name("missing")).send().await;
     assert_eq!(error_code(missing), "ResourceNotFoundException");
 }
+
+/// BlockPublicPolicy sees a `"*"` principal as public unless a condition keeps the caller to
+/// values that don't match everyone (IAM Access Analyzer's "What is public?", which Secrets Manager's
+/// check uses): `aws:PrincipalAccount` `*`, `aws:PrincipalOrgID` `o-*`, `aws:SourceIp` `0.0.0.0/0`,
+/// `aws:PrincipalArn` `arn:aws:iam::*:*` narrow nothing and are refused; one account, one
+/// organization, a bounded network are accepted. ValidateResourcePolicy reports the same.
+#[tokio::test]
+async fn block_public_policy_sees_through_conditions_that_match_everyone() {
+    let (sm, name, ..) = secret("policy-public-conditions", "v").await;
+    let limited = |op: &str, key: &str, value: serde_json::Value| {
+        let mut grant = principal_statement("Allow", "*", &["secretsmanager:GetSecretValue"]);
+        grant["Principal"] = "*".into();
+        grant["Condition"] = serde_json::json!({ op: { key: value } });
+        policy_document(&[grant])
+    };
+    let public = [
+        limited("StringLike", "aws:PrincipalAccount", "*".into()),
+        limited("StringLike", "aws:PrincipalOrgID", "o-*".into()),
+        limited("IpAddress", "aws:SourceIp", "0.0.0.0/0".into()),
+        limited("IpAddress", "aws:SourceIp", "::/0".into()),
+        limited("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*:*".into()),
+        limited("StringLike", "aws:SourceVpce", "vpce-*".into()),
+        limited(
+            "StringEqualsIfExists",
+            "aws:PrincipalOrgID",
+            "o-abcdefghij".into(),
+        ),
+        limited(
+            "StringLike",
+            "aws:PrincipalAccount",
+            serde_json::json!([DEV_ACCOUNT, "*"]),
+        ),
+    ];
+    for doc in public {
+        let put = sm.put_resource_policy().secret_id(&name).resource_policy(&doc);
+        let out = put.block_public_policy(true).send().await;
+        assert_eq!(error_code(out), "PublicPolicyException", "{doc}");
+        let out = ok(sm.validate_resource_policy().resource_policy(&doc).send().await);
+        assert!(!out.policy_validation_passed(), "{doc}");
+        let checks: Vec<_> = out
+            .validation_errors()
+            .iter()
+            .filter_map(|e| e.check_name())
+            .collect();
+        assert_eq!(checks, ["PUBLIC_ACCESS_CHECK"], "{doc}");
+    }
+    assert!(policy_of(&sm, &name).await.is_none(), "nothing stored");
+    let narrowed = [
+        limited("StringEquals", "aws:PrincipalAccount", DEV_ACCOUNT.into()),
+        limited("StringEquals", "aws:PrincipalOrgID", "o-abcdefghij".into()),
+        limited("IpAddress", "aws:SourceIp", "203.0.113.0/24".into()),
+        limited(
+            "ArnLike",
+            "aws:PrincipalArn",
+            format!("arn:aws:iam::{DEV_ACCOUNT}:role/*").into(),
+        ),
+    ];
+    for doc in narrowed {
+        let put = sm.put_resource_policy().secret_id(&name).resource_policy(&doc);
+        ok(put.block_public_policy(true).send().await);
+        let out = ok(sm.validate_resource_policy().resource_policy(&doc).send().await);
+        assert!(out.policy_validation_passed(), "{doc}: {out:?}");
+    }
+}

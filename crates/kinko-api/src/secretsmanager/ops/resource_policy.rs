@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ArnName;
 use crate::secretsmanager::model;
+use crate::secretsmanager::public_access::grants_public_access;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 const MAX_POLICY_CHARS: usize = 20_480;
@@ -16,66 +17,6 @@ fn policy_problems(doc: &str) -> Vec<String> {
         Ok(_) => vec![],
         Err(e) => vec![e.to_string()],
     }
-}
-
-/// Whether an Allow statement grants access to everyone (`"*"` principal) without a condition.
-fn grants_public_access(doc: &str) -> bool {
-    let Ok(policy) = serde_json::from_str::<serde_json::Value>(doc) else {
-        return false;
-    };
-    let statements = match policy.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(s) => vec![s.clone()],
-        None => vec![],
-    };
-    statements.iter().any(|s| {
-        let allow = s.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
-        let star = |v: &serde_json::Value| match v {
-            serde_json::Value::String(x) => x == "*",
-            serde_json::Value::Array(a) => a.iter().any(|x| x == "*"),
-            _ => false,
-        };
-        let public = match s.get("Principal") {
-            Some(p @ serde_json::Value::String(_)) => star(p),
-            Some(serde_json::Value::Object(o)) => o.get("AWS").is_some_and(star),
-            _ => s.get("NotPrincipal").is_some(),
-        };
-        allow && public && !restricts_callers(s.get("Condition"))
-    })
-}
-
-/// Condition keys that pin down who the caller is: a `"*"` principal limited by one of these (with
-/// a positive operator) doesn't grant access to the world, as AWS's public-policy check sees it.
-const RESTRICTING_KEYS: &[&str] = &[
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:principalorgid",
-    "aws:principalorgpaths",
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceowner",
-    "aws:sourceip",
-    "aws:sourcevpc",
-    "aws:sourcevpce",
-    "aws:userid",
-    "aws:username",
-    "aws:principalservicename",
-];
-
-fn restricts_callers(condition: Option<&serde_json::Value>) -> bool {
-    let Some(serde_json::Value::Object(ops)) = condition else {
-        return false;
-    };
-    ops.iter().any(|(op, keys)| {
-        let op = op.to_ascii_lowercase();
-        // Negated operators ("everyone except ...") and Null checks don't narrow the audience.
-        let positive = !op.contains("not") && !op.starts_with("null");
-        positive
-            && keys.as_object().is_some_and(|k| {
-                k.keys()
-                    .any(|key| RESTRICTING_KEYS.contains(&key.to_ascii_lowercase().as_str()))
-            })
-    })
 }
 
 /// What Secrets Manager answers a resource policy naming an IAM user or role that doesn't exist
@@ -386,45 +327,5 @@ impl Operation for ValidateResourcePolicy {
             policy_validation_passed: errors.is_empty(),
             validation_errors: errors,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grants_public_access;
-
-    fn doc(principal: &str, condition: &str) -> String {
-        format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":"secretsmanager:GetSecretValue","Resource":"*"{condition}}}]}}"#
-        )
-    }
-
-    #[test]
-    fn public_unless_the_audience_is_narrowed() {
-        assert!(grants_public_access(&doc(r#""*""#, "")));
-        assert!(grants_public_access(&doc(r#"{"AWS":"*"}"#, "")));
-        assert!(grants_public_access(&doc(r#"{"AWS":["*"]}"#, "")));
-        // A time window doesn't narrow who may call.
-        assert!(grants_public_access(&doc(
-            r#""*""#,
-            r#","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#
-        )));
-        // "Everyone but one account" is still public.
-        assert!(grants_public_access(&doc(
-            r#""*""#,
-            r#","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}"#
-        )));
-        assert!(!grants_public_access(&doc(
-            r#""*""#,
-            r#","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abcdefghij"}}"#
-        )));
-        assert!(!grants_public_access(&doc(
-            r#""*""#,
-            r#","Condition":{"StringEquals":{"aws:PrincipalAccount":"111122223333"}}"#
-        )));
-        assert!(!grants_public_access(&doc(
-            r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
-            ""
-        )));
     }
 }
