@@ -104,6 +104,9 @@ struct ServerArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM; then every connection is closed.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
+    /// Seconds between the readiness probe's writes to the store (GET /ready answers 503 when one fails).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    ready_probe_interval: Duration,
 }
 
 /// A number of seconds, fractions allowed (`0.5`).
@@ -148,6 +151,7 @@ async fn run_server(args: ServerArgs) -> ExitCode {
             max_connections: args.max_connections,
             shutdown_grace: args.shutdown_grace,
         },
+        ready_probe_interval: args.ready_probe_interval,
         ..Config::default()
     };
     let dev = config.dev;

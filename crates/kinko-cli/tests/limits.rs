@@ -27,6 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+const ACCESS_KEY_ID: &str = "AKIALIMITSTEST000001";
+const SECRET_ACCESS_KEY: &str = "limits-test-secret-access-key-0000000001";
 
 struct Server {
     child: Child,
@@ -35,7 +37,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `kinko server --dev` with `args`, under `prlimit` with `limits` when given.
+    /// Starts `kinko server` with `args`, under `prlimit` with `limits` when given; root
+    /// credentials [`ACCESS_KEY_ID`] / [`SECRET_ACCESS_KEY`] for a new data dir.
     fn start(args: &[&str], limits: &[&str]) -> Server {
         let mut cmd = if limits.is_empty() {
             Command::new(env!("CARGO_BIN_EXE_kinko"))
@@ -47,6 +50,9 @@ impl Server {
         cmd.args(["server", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("KINKO_LOG", "warn")
+            .env_remove("KINKO_ROOT_KEY")
+            .env("KINKO_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("KINKO_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -54,11 +60,10 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keeps reading after the listening line: audit records may follow on stdout.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -415,4 +420,100 @@ async fn sigterm_exits_within_the_grace_period_with_half_sent_requests() {
         started.elapsed()
     );
     drop((half_head, half_body, idle));
+}
+
+/// `GET /ready` of the server: its status code and body.
+async fn get_ready(addr: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let (resp, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let code = status_line(&resp)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text)
+}
+
+/// A full disk (here a 2 MiB file size limit: the database can't grow): writes fail with
+/// Secrets Manager's InternalServiceError, `/ready` says 503 so load balancers stop sending work,
+/// reads keep working, and SIGXFSZ doesn't end the process.
+#[tokio::test]
+async fn ready_answers_503_when_the_store_cannot_be_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().to_str().expect("utf-8 path");
+    let mut server = Server::start(
+        &[
+            "--data-dir",
+            data_dir,
+            "--audit-log",
+            "-",
+            "--ready-probe-interval",
+            "0.2",
+        ],
+        &["--fsize=2097152"],
+    );
+    assert_eq!(get_ready(&server.addr).await.0, 200);
+    let client = server.client(ACCESS_KEY_ID, SECRET_ACCESS_KEY, Duration::from_secs(30));
+    let first = client
+        .create_secret()
+        .name("kept")
+        .secret_string("v")
+        .send()
+        .await;
+    assert!(first.is_ok(), "{first:?}");
+    let big = "x".repeat(60_000);
+    let mut refused = None;
+    for i in 0..200 {
+        let out = client
+            .create_secret()
+            .name(format!("filler-{i}"))
+            .secret_string(&big)
+            .send()
+            .await;
+        if let Err(e) = out {
+            refused = Some(e);
+            break;
+        }
+    }
+    let Some(e) = refused else {
+        panic!("200 writes of 60 kB fit under a 2 MiB file size limit");
+    };
+    let code = e
+        .as_service_error()
+        .and_then(|e| aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(e));
+    assert_eq!(code, Some("InternalServiceError"), "{e:?}");
+    assert_eq!(
+        server.child.try_wait().expect("try_wait"),
+        None,
+        "the process ended"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, text) = get_ready(&server.addr).await;
+        if code == 503 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ready still says {text}; stderr:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept = client.get_secret_value().secret_id("kept").send().await;
+    assert_eq!(kept.expect("a read on a full disk").secret_string(), Some("v"));
+    assert_eq!(
+        server.child.try_wait().expect("try_wait"),
+        None,
+        "the process ended"
+    );
+    server.sigterm();
+    assert!(
+        server.exit_within(Duration::from_secs(15)).is_some(),
+        "no exit after SIGTERM"
+    );
 }

@@ -309,6 +309,12 @@ pub trait Store: Send + Sync + 'static {
     /// (at least the last few thousand) are listed; older ones may be answered `Truncated`.
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError>;
 
+    /// Whether the store can take a write now: the readiness probe. It writes (a store that can't
+    /// write answers an error); a store that has no way to tell answers `Ok`.
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Stops taking writes once those queued are done and releases the backend's resources
     /// (the server calls it at shutdown). Later calls fail with `Backend`.
     fn close(&self) {}

@@ -30,6 +30,8 @@ pub struct Config {
     pub cache_capacity: u64,
     /// Connection timeouts and limits.
     pub connections: crate::ConnectionLimits,
+    /// How often the readiness probe writes to the store (see `GET /ready`).
+    pub ready_probe_interval: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             job_interval: Duration::from_secs(60),
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
             connections: crate::ConnectionLimits::default(),
+            ready_probe_interval: Duration::from_secs(5),
         }
     }
 }

@@ -24,6 +24,7 @@ pub(crate) const MAX_BODY: usize = 1 << 20;
 pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .fallback(any(aws))
         .with_state(app)
         // A bug must never take a connection down without an answer: a panic becomes a 500.
@@ -38,6 +39,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// 200 while the store takes writes, 503 once the readiness probe found it can't (see `readiness`).
+async fn ready(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
+    if app.readiness.ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the store cannot be written",
+        )
+    }
 }
 
 /// The JSON 1.1 target (`prefix.Operation`) of a request, if any.

@@ -12,6 +12,7 @@ mod config;
 mod http;
 mod jobs;
 mod listener;
+mod readiness;
 mod sqlite;
 
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ pub(crate) struct App {
     pub services: Services,
     pub auth: auth::Authenticator,
     pub audit: Arc<audit::Audit>,
+    pub readiness: Arc<readiness::Readiness>,
 }
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -48,6 +50,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: jobs::Jobs,
+    probe: JoinHandle<()>,
     store: Arc<CachedStore>,
     app: Arc<App>,
     admin: Option<admin::AdminSocket>,
@@ -90,6 +93,7 @@ impl Running {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        self.probe.abort();
         self.jobs.stop().await;
         self.app.audit.close();
         self.store.close();
@@ -106,7 +110,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         auth: auth::Authenticator::new(services.clone()),
         audit,
         services,
+        readiness: Arc::default(),
     });
+    app.readiness
+        .probe(app.services.store.as_ref(), config.ready_probe_interval)
+        .await;
+    let probe = app
+        .readiness
+        .clone()
+        .spawn(app.services.store.clone(), config.ready_probe_interval);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen(config.listen, e))?;
@@ -144,6 +156,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         shutdown,
         server,
         jobs,
+        probe,
         store: boot.store,
         app,
         admin,

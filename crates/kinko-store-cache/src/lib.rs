@@ -709,6 +709,10 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         self.inner.changes_since(seq).await
     }
 
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        self.inner.check_writable().await
+    }
+
     fn close(&self) {
         self.inner.close();
     }

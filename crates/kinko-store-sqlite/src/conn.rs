@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -46,6 +47,8 @@ pub(crate) struct Db {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Readers,
+    /// A transaction failed to begin or commit since the readiness probe last wrote successfully.
+    write_failed: Arc<AtomicBool>,
 }
 
 pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -163,15 +166,27 @@ impl Db {
 
     fn start(conn: Arc<Mutex<Connection>>, readers: Readers) -> Db {
         let (tx, rx) = mpsc::channel::<Job>();
+        let write_failed = Arc::new(AtomicBool::new(false));
+        let failed = write_failed.clone();
         let handle = std::thread::Builder::new()
             .name("kinko-sqlite-writer".into())
-            .spawn(move || writer_loop(&conn, &rx))
+            .spawn(move || writer_loop(&conn, &rx, &failed))
             .ok();
         Db {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(handle),
             readers,
+            write_failed,
         }
+    }
+
+    /// Whether a transaction failed to begin or commit since [`Db::clear_write_failed`].
+    pub fn write_failed(&self) -> bool {
+        self.write_failed.load(Ordering::Acquire)
+    }
+
+    pub fn clear_write_failed(&self) {
+        self.write_failed.store(false, Ordering::Release);
     }
 
     pub fn close(&self) {
@@ -269,7 +284,7 @@ impl Drop for Db {
     }
 }
 
-fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
+fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, failed: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut open = !first.ends_batch;
         let mut batch = vec![first];
@@ -283,7 +298,9 @@ fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
             }
         }
         let Ok(c) = conn.lock() else { return };
-        commit_batch(&c, batch);
+        if !commit_batch(&c, batch) {
+            failed.store(true, Ordering::Release);
+        }
     }
     // All senders are gone: fold the WAL back into the database file before closing.
     if let Ok(c) = conn.lock() {
@@ -291,12 +308,13 @@ fn writer_loop(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
     }
 }
 
-fn commit_batch(c: &Connection, batch: Vec<Job>) {
+/// Runs a batch in one transaction; false when the transaction could not begin or commit.
+fn commit_batch(c: &Connection, batch: Vec<Job>) -> bool {
     if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
         for job in batch {
             let _ = job.reply.send(Err(backend(&e)));
         }
-        return;
+        return false;
     }
     let mut done = Vec::with_capacity(batch.len());
     for job in batch {
@@ -331,6 +349,7 @@ fn commit_batch(c: &Connection, batch: Vec<Job>) {
                 }
                 let _ = reply.send(r);
             }
+            true
         }
         Err(e) => {
             let _ = c.execute_batch("ROLLBACK");
@@ -338,6 +357,7 @@ fn commit_batch(c: &Connection, batch: Vec<Job>) {
             for (reply, _, _) in done {
                 let _ = reply.send(Err(backend(&e)));
             }
+            false
         }
     }
 }

@@ -83,6 +83,22 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// A small write while writes succeed; after a transaction failed to begin or commit (a full
+    /// disk, a file size limit), a write larger than any one request makes (256 KiB: a 64 KiB
+    /// value, a 20 KiB policy and their rows), since SQLite reuses the room a failed commit took in
+    /// its WAL and a small write would pass where the next real one fails.
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        const SMALL: usize = 16;
+        const LARGE: usize = 256 * 1024;
+        let failed = self.db.write_failed();
+        let bytes = if failed { LARGE } else { SMALL };
+        self.db.write(move |c| queries::probe_write(c, bytes)).await?;
+        if failed {
+            self.db.clear_write_failed();
+        }
+        Ok(())
+    }
+
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
         let id = account_id.to_owned();
         self.db.read(move |c| queries::account(c, &id))

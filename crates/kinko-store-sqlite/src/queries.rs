@@ -161,6 +161,20 @@ pub fn meta_put_if_absent(c: &Connection, key: &str, value: &[u8]) -> Result<boo
     Ok(n == 1)
 }
 
+/// The meta row the readiness probe rewrites.
+const PROBE_KEY: &str = "readiness-probe";
+
+/// Rewrites the readiness probe's row with `bytes` bytes (not in the change feed: nothing reads it).
+pub fn probe_write(c: &Connection, bytes: usize) -> Result<(), StoreError> {
+    let filler = vec![0x5a_u8; bytes];
+    c.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .and_then(|mut s| s.execute(params![PROBE_KEY, filler]))
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub fn account(c: &Connection, id: &str) -> Result<Option<Account>, StoreError> {
     c.prepare_cached("SELECT account_id, name, email, created_ms FROM accounts WHERE account_id = ?1")
         .and_then(|mut s| {
