@@ -38,7 +38,8 @@ struct Server {
 
 impl Server {
     /// Starts `kinko server` with `args`, under `prlimit` with `limits` when given; root
-    /// credentials [`ACCESS_KEY_ID`] / [`SECRET_ACCESS_KEY`] for a new data dir.
+    /// credentials [`ACCESS_KEY_ID`] / [`SECRET_ACCESS_KEY`] for a new data dir (`test` / `test`
+    /// in `--dev`).
     fn start(args: &[&str], limits: &[&str]) -> Server {
         let mut cmd = if limits.is_empty() {
             Command::new(env!("CARGO_BIN_EXE_kinko"))
@@ -51,11 +52,16 @@ impl Server {
             .args(args)
             .env("KINKO_LOG", "warn")
             .env_remove("KINKO_ROOT_KEY")
-            .env("KINKO_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("KINKO_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if !args.contains(&"--dev") {
+            cmd.env("KINKO_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+                .env("KINKO_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        } else {
+            cmd.env_remove("KINKO_ROOT_ACCESS_KEY_ID")
+                .env_remove("KINKO_ROOT_SECRET_ACCESS_KEY");
+        }
         let mut child = cmd.spawn().expect("spawn kinko");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
