@@ -82,15 +82,35 @@ impl AuditEvent {
     }
 }
 
+/// The audit record of a call could not be made durable (disk full, file removed, I/O error):
+/// the call must fail with its service's internal error. The detail is for the server's log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("audit record not written: {0}")]
+pub struct AuditFailed(pub String);
+
+/// When a call's records are durable: resolves once they are on disk (or the sink has given up
+/// on them). A sink that keeps nothing, or only buffers, resolves at once.
+pub type Durable = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AuditFailed>> + Send>>;
+
 /// Where audit events go.
 pub trait AuditSink: Send + Sync {
+    /// Whether records can be written now. While they cannot, calls are refused before they run
+    /// (nothing of them takes effect); their records are still handed to [`AuditSink::record`],
+    /// whose success tells the sink it has recovered.
+    fn ready(&self) -> Result<(), AuditFailed> {
+        Ok(())
+    }
+
     /// Records one call, then the KMS calls another service made for its caller while serving it.
-    fn record(&self, event: &AuditEvent, kms_calls: &[KmsCall]);
+    /// The call is answered only once the returned future resolves, and fails if it fails.
+    fn record(&self, event: &AuditEvent, kms_calls: &[KmsCall]) -> Durable;
 }
 
-/// No audit trail (tests that don't look at it; `--audit-log` unset in dev mode).
+/// No audit trail (tests that don't look at it; `--audit-log none`).
 pub struct NoAudit;
 
 impl AuditSink for NoAudit {
-    fn record(&self, _: &AuditEvent, _: &[KmsCall]) {}
+    fn record(&self, _: &AuditEvent, _: &[KmsCall]) -> Durable {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }

@@ -121,19 +121,26 @@ pub async fn call(
     input: CallInput<'_>,
 ) -> Result<Vec<u8>, kinko_wire::WireError> {
     let event_time = services.clock.now();
-    let result = match (service, input) {
-        (_, CallInput::Query(Err(e))) => Err(e.clone()),
-        (Some(ServiceName::SecretsManager), CallInput::Json(body)) => {
+    // Fail closed: while audit records cannot be written, no call runs (nothing of it takes
+    // effect and nothing is read); its record is still tried below, and when it is written the
+    // trail has recovered.
+    let ready = services.audit.ready();
+    let result = match (service, input, &ready) {
+        (_, _, Err(failed)) => Err(audit_failure(service, rc, failed)),
+        (_, CallInput::Query(Err(e)), _) => Err(e.clone()),
+        (Some(ServiceName::SecretsManager), CallInput::Json(body), _) => {
             secretsmanager::handle(services, rc, operation, body).await
         }
-        (Some(ServiceName::Organizations), CallInput::Json(body)) => {
+        (Some(ServiceName::Organizations), CallInput::Json(body), _) => {
             organizations::handle(services, rc, operation, body).await
         }
-        (Some(ServiceName::Kms), CallInput::Json(body)) => kms::handle(services, rc, operation, body).await,
-        (Some(ServiceName::Iam), CallInput::Query(Ok(p))) => {
+        (Some(ServiceName::Kms), CallInput::Json(body), _) => {
+            kms::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::Iam), CallInput::Query(Ok(p)), _) => {
             iam::handle(services, rc, p).await.map(String::into_bytes)
         }
-        (Some(ServiceName::Sts), CallInput::Query(Ok(p))) => {
+        (Some(ServiceName::Sts), CallInput::Query(Ok(p)), _) => {
             sts::handle(services, rc, p).await.map(String::into_bytes)
         }
         _ => Err(kinko_wire::WireError::new(
@@ -163,9 +170,33 @@ pub async fn call(
             result.as_deref().ok(),
         );
     }
-    // The KMS calls made for the caller are recorded after the call's own record, as their own events.
-    services.audit.record(&event, &rc.kms_calls.take());
-    result
+    // The KMS calls made for the caller are recorded after the call's own record, as their own
+    // events. The call is answered once they are durable; if they cannot be written, it fails with
+    // its service's internal error, so no value is returned without its record.
+    match services.audit.record(&event, &rc.kms_calls.take()).await {
+        Ok(()) => result,
+        Err(failed) => Err(audit_failure(service, rc, &failed)),
+    }
+}
+
+/// The internal error of `service` for a call whose audit record cannot be written; the failure
+/// itself goes to the log.
+fn audit_failure(
+    service: Option<ServiceName>,
+    rc: &RequestContext,
+    failed: &audit::AuditFailed,
+) -> kinko_wire::WireError {
+    tracing::error!(request_id = %rc.request_id, error = %failed, "call refused: its audit record cannot be written");
+    use operation::ServiceError as _;
+    let detail = failed.to_string();
+    match service {
+        Some(ServiceName::SecretsManager) => secretsmanager::SmError::internal(detail).to_wire(),
+        Some(ServiceName::Kms) => kms::KmsError::internal(detail).to_wire(),
+        Some(ServiceName::Iam) => iam::IamError::internal(detail).to_wire(),
+        Some(ServiceName::Sts) => sts::StsError::internal(detail).to_wire(),
+        Some(ServiceName::Organizations) => organizations::OrgError::internal(detail).to_wire(),
+        None => kinko_wire::WireError::new("InternalFailure", 500, "An internal error occurred."),
+    }
 }
 
 /// Adds to `event` what the operation contract noted about the call, in CloudTrail's shape: its

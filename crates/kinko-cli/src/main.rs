@@ -44,6 +44,36 @@ enum Command {
     /// The copy opens only with the root key the data dir has now: keep a copy of that key with
     /// the backup (stored apart from it), and take a new backup after rotating the root key.
     Backup(BackupArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain and the seals of its rotated files.
+    ///
+    /// Reports the first record changed, removed or reordered wherever the chain breaks, files
+    /// missing between others, and files changed after they were sealed. Exits 1 if anything is
+    /// wrong. Seals are checked under the root key (DATA_DIR/root.key, --root-key-file or
+    /// KINKO_ROOT_KEY).
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Directory holding the root key and, by default, the audit log.
+    #[arg(long, default_value = "kinko-data")]
+    data_dir: PathBuf,
+    /// Root key file (default DATA_DIR/root.key).
+    #[arg(long)]
+    root_key_file: Option<PathBuf>,
+    /// The active audit log file whose rotated files (NAME.NNNNNN) are checked with it (default
+    /// DATA_DIR/audit.log).
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// Files to check, oldest first (default: every file of the audit log).
+    files: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -83,9 +113,27 @@ struct ServerArgs {
     /// Root key file (default DATA_DIR/root.key). Created with a new data dir if absent.
     #[arg(long)]
     root_key_file: Option<PathBuf>,
-    /// Audit log file, JSON lines (default DATA_DIR/audit.log; none in --dev). `-` for stdout.
+    /// Audit log file, JSON lines (default DATA_DIR/audit.log; none in --dev). `-` for stdout;
+    /// `none` for no audit trail at all.
     #[arg(long)]
     audit_log: Option<PathBuf>,
+    /// `fsync`: each call is answered once its record is on disk, and fails if it cannot be
+    /// written. `buffered`: records are written every 50 ms without syncing (a crash or a full
+    /// disk loses records while calls succeed).
+    #[arg(long, value_name = "MODE", default_value = "fsync")]
+    audit_durability: AuditDurabilityArg,
+    /// Rotate the audit log when it reaches this many MiB (0: never by size).
+    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    audit_rotate_size: u64,
+    /// Rotate the audit log when it is this many hours old (0: never by age).
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    audit_rotate_hours: u64,
+    /// Keep at most this many rotated audit files (0: no limit by count).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    audit_keep_files: usize,
+    /// Remove rotated audit files older than this many days (0: no limit by age).
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    audit_keep_days: u64,
     /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
     #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
     cache_size: u64,
@@ -113,6 +161,12 @@ struct ServerArgs {
 fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s.parse().map_err(|_| format!("{s} is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditDurabilityArg {
+    Fsync,
+    Buffered,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -143,6 +197,18 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         root_access_key_id: env("KINKO_ROOT_ACCESS_KEY_ID"),
         root_secret_access_key: env("KINKO_ROOT_SECRET_ACCESS_KEY").map(Zeroizing::new),
         audit_log: args.audit_log,
+        audit: kinko_server::AuditOptions {
+            durability: match args.audit_durability {
+                AuditDurabilityArg::Fsync => kinko_server::AuditDurability::Fsync,
+                AuditDurabilityArg::Buffered => kinko_server::AuditDurability::Buffered,
+            },
+            rotate_bytes: args.audit_rotate_size.saturating_mul(MIB),
+            rotate_age: (args.audit_rotate_hours > 0)
+                .then(|| std::time::Duration::from_secs(args.audit_rotate_hours.saturating_mul(3600))),
+            keep_files: args.audit_keep_files,
+            keep_age: (args.audit_keep_days > 0)
+                .then(|| std::time::Duration::from_secs(args.audit_keep_days.saturating_mul(86_400))),
+        },
         cache_capacity: args.cache_size.saturating_mul(MIB),
         connections: kinko_server::ConnectionLimits {
             header_read_timeout: args.header_read_timeout,
@@ -183,7 +249,15 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         );
     }
     println!("kinko listening on http://{}", running.local_addr());
+    let running = Arc::new(running);
+    let hup = reopen_on_sighup(running.clone());
     wait_for_signal().await;
+    hup.abort();
+    let _ = hup.await;
+    let Ok(running) = Arc::try_unwrap(running) else {
+        eprintln!("kinko: cannot shut down cleanly");
+        return ExitCode::FAILURE;
+    };
     tracing::info!("shutting down");
     match running.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -280,6 +354,56 @@ fn run_backup(args: BackupArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// SIGHUP reopens the audit log file (for external log rotation: move the file, then send SIGHUP).
+fn reopen_on_sighup(running: Arc<kinko_server::Running>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the audit log is not reopened on it");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            running.reopen_audit_log();
+        }
+    })
+}
+
+fn run_audit_verify(args: VerifyArgs) -> ExitCode {
+    let config = Config {
+        data_dir: args.data_dir,
+        root_key_file: args.root_key_file,
+        root_key_base64: env("KINKO_ROOT_KEY").map(Zeroizing::new),
+        audit_log: args.audit_log,
+        ..Config::default()
+    };
+    let report = kinko_server::verify_audit_log(&config, &args.files);
+    for f in &report.files {
+        let range = match (f.first, f.last) {
+            (Some(a), Some(b)) => format!("records {a} to {b}"),
+            _ => "no chained records".to_owned(),
+        };
+        println!(
+            "{}: {} ({}){}",
+            f.path.display(),
+            count(f.records, "line"),
+            range,
+            if f.sealed { ", sealed" } else { "" }
+        );
+    }
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    if report.ok() {
+        println!("OK: the chain is whole and every seal matches.");
+        ExitCode::SUCCESS
+    } else {
+        for p in &report.problems {
+            println!("PROBLEM: {p}");
+        }
+        println!("FAILED: {}.", count(report.problems.len() as u64, "problem"));
+        ExitCode::FAILURE
+    }
+}
+
 async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -320,5 +444,6 @@ fn main() -> ExitCode {
         Command::Server(args) => runtime.block_on(run_server(args)),
         Command::RotateRootKey(args) => runtime.block_on(run_rotate(args)),
         Command::Backup(args) => run_backup(args),
+        Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
     }
 }

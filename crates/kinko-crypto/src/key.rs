@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::CryptoError;
 
 /// Length of a [`Key256`] in bytes.
-const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// Length of a [`Key256`] in padded standard base64.
 const BASE64_LEN: usize = 44;
 

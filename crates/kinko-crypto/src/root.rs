@@ -132,6 +132,27 @@ impl RootKey {
         open(&self.0, sealed, aad)
     }
 
+    /// A key for one purpose derived from the root key (HKDF-SHA256, RFC 5869, with `purpose` as
+    /// its info): the same root key and purpose always give the same key, and it reveals nothing
+    /// about the root key or keys derived for other purposes.
+    pub fn derive(&self, purpose: &[u8]) -> Result<Key256, CryptoError> {
+        struct Len;
+        impl ring::hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                crate::key::KEY_LEN
+            }
+        }
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"kinko root key derivation v1")
+            .extract(self.0.as_bytes());
+        let mut out = Zeroizing::new([0u8; crate::key::KEY_LEN]);
+        let info = [purpose];
+        // Both only fail for an output longer than 255 hash lengths.
+        prk.expand(&info, Len)
+            .and_then(|okm| okm.fill(&mut out[..]))
+            .map_err(|_| CryptoError::InvalidKey("key derivation failed".into()))?;
+        Key256::from_bytes(&out[..])
+    }
+
     /// A check value to store with a new data dir; [`RootKey::verify_check`] later tells whether
     /// a supplied root key is the one the data dir was created with. It reveals nothing about the
     /// key.
@@ -337,6 +358,16 @@ fn sync_parent(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_depend_on_root_key_and_purpose() -> Result<(), CryptoError> {
+        let (a, b) = (RootKey::generate()?, RootKey::generate()?);
+        assert!(a.derive(b"x")? == a.derive(b"x")?);
+        assert!(a.derive(b"x")? != a.derive(b"y")?);
+        assert!(a.derive(b"x")? != b.derive(b"x")?);
+        assert!(a.derive(b"x")?.as_bytes() != a.0.as_bytes());
+        Ok(())
+    }
 
     #[cfg(unix)]
     #[test]

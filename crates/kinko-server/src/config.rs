@@ -22,8 +22,11 @@ pub struct Config {
     /// The management account's root access key, used when a data dir is first created.
     pub root_access_key_id: Option<String>,
     pub root_secret_access_key: Option<Zeroizing<String>>,
-    /// Audit log file (JSON lines); default `DATA_DIR/audit.log`, none in dev mode; `-` = stdout.
+    /// Audit log file (JSON lines); default `DATA_DIR/audit.log`, none in dev mode; `-` = stdout;
+    /// `none` = no audit trail at all.
     pub audit_log: Option<PathBuf>,
+    /// Durability, rotation and retention of the audit log.
+    pub audit: crate::audit::AuditOptions,
     /// How often background jobs (purging deleted secrets) run.
     pub job_interval: Duration,
     /// Bound of the store cache, in bytes of cached data (approximate sizes); 0 turns it off.
@@ -61,6 +64,7 @@ impl Default for Config {
             root_access_key_id: None,
             root_secret_access_key: None,
             audit_log: None,
+            audit: crate::audit::AuditOptions::default(),
             job_interval: Duration::from_secs(60),
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
             connections: crate::ConnectionLimits::default(),
@@ -72,6 +76,7 @@ impl Default for Config {
 impl Config {
     pub(crate) fn audit_log_path(&self) -> Option<PathBuf> {
         match (&self.audit_log, self.dev) {
+            (Some(p), _) if p.as_os_str() == "none" => None,
             (Some(p), _) => Some(p.clone()),
             (None, true) => None,
             (None, false) => Some(self.data_dir.join("audit.log")),

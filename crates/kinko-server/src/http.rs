@@ -262,7 +262,9 @@ async fn handle(app: &App, req: Request) -> Response {
                 resources: Vec::new(),
                 tls_details: None,
             };
-            app.audit.record(&event);
+            // The refusal is answered once its record is durable; if it cannot be written the
+            // answer is the same refusal (nothing ran).
+            let _ = app.audit.record(&event).await;
             return error(e, service);
         }
     };

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 pub use admin::{
     ADMIN_SOCKET, BackupError, BackupReport, RotateError, RotateReport, backup, rotate_root_key,
 };
+pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::Config;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
@@ -77,6 +78,16 @@ impl Running {
         self.store.stats()
     }
 
+    /// Reopens the audit log file at its path (after external log rotation moved it: SIGHUP).
+    pub fn reopen_audit_log(&self) {
+        self.app.audit.reopen();
+    }
+
+    /// What the audit writer has done since start; a hook for metrics.
+    pub fn audit_stats(&self) -> AuditStats {
+        self.app.audit.stats()
+    }
+
     /// Runs the background jobs once, now (they also run on their own schedule).
     pub async fn run_jobs_now(&self) {
         jobs::run_once(&self.app.services).await;
@@ -101,10 +112,54 @@ impl Running {
     }
 }
 
+/// Verifies the audit log of `config` (`kinko audit verify`): `files` in the order given, or the
+/// configured log's files. Seals are checked when the root key can be read.
+pub fn verify_audit_log(config: &Config, files: &[std::path::PathBuf]) -> VerifyReport {
+    let root = match &config.root_key_base64 {
+        Some(b64) => kinko_crypto::RootKey::from_base64(b64).ok(),
+        None => kinko_crypto::RootKey::load(
+            &config
+                .root_key_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join(bootstrap::ROOT_KEY_FILE)),
+        )
+        .ok(),
+    };
+    let active = config
+        .audit_log_path()
+        .unwrap_or_else(|| config.data_dir.join("audit.log"));
+    let mut report = audit::verify(&active, files, root.as_ref());
+    if root.is_none() {
+        report
+            .notes
+            .push("the root key could not be read: seals' signatures were not checked".into());
+    }
+    report
+}
+
 /// Starts a server with `config`, taking time from `clock`.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
     let boot = bootstrap::bootstrap(&config, clock.clone()).await?;
-    let audit = Arc::new(audit::Audit::open(config.audit_log_path().as_deref())?);
+    let audit_path = config.audit_log_path();
+    if audit_path.is_none() {
+        tracing::warn!(
+            "NO AUDIT TRAIL: calls leave no record (--audit-log none{}); nothing will show who read or changed what",
+            if config.dev {
+                ", or --dev without --audit-log"
+            } else {
+                ""
+            }
+        );
+    } else if config.audit.durability == audit::Durability::Buffered {
+        tracing::warn!(
+            "audit records are buffered, not synced before calls are answered: a crash or a full disk loses records while calls succeed"
+        );
+    }
+    let audit = Arc::new(audit::Audit::open(
+        audit_path.as_deref(),
+        &config.audit,
+        Some(&boot.root.current()),
+    )?);
     let services = boot.services.clone().with_audit(audit.clone());
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),

@@ -15,12 +15,22 @@ pub struct AuditedServer {
     _dir: tempfile::TempDir,
 }
 
+/// The root key of [`AuditedServer`]s (base64 of 32 bytes): their seals are checked under it.
+pub const AUDIT_ROOT_KEY: &str = "YXVkaXQtdGVzdC1yb290LWtleS0wMTIzNDU2Nzg5YWI=";
+
 impl AuditedServer {
     pub async fn start() -> AuditedServer {
+        Self::start_with(kinko_server::AuditOptions::default()).await
+    }
+
+    /// A server whose audit log rotates and is kept as `options` say.
+    pub async fn start_with(options: kinko_server::AuditOptions) -> AuditedServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.log");
         let config = Config {
             audit_log: Some(path.clone()),
+            audit: options,
+            root_key_base64: Some(AUDIT_ROOT_KEY.to_owned().into()),
             ..dev_config()
         };
         AuditedServer {
@@ -30,6 +40,17 @@ impl AuditedServer {
         }
     }
 
+    /// The active audit file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Stops the server and returns the directory its log is in, for the test to look at.
+    pub async fn stop_keeping_files(self) -> (PathBuf, tempfile::TempDir) {
+        self.server.shutdown().await;
+        (self.path, self._dir)
+    }
+
     /// Stops the server (which writes out every record) and reads its log.
     pub async fn stop(self) -> AuditLog {
         self.server.shutdown().await;
@@ -37,15 +58,59 @@ impl AuditedServer {
         let records = raw
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(|l| {
-                serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)))
+            .enumerate()
+            .map(|(i, l)| {
+                let mut record: Value = serde_json::from_slice(l)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)));
+                unchain(&mut record, i as u64 + 1);
+                record
             })
             .collect();
         AuditLog { raw, records }
     }
 }
 
-/// An audit log: its bytes, and its records in order.
+/// `kinko audit verify` of the log at `active` (its rotated files and itself when `files` is
+/// empty), with the seals checked under [`AUDIT_ROOT_KEY`].
+pub fn verify_log(active: &std::path::Path, files: &[PathBuf]) -> kinko_server::VerifyReport {
+    let config = Config {
+        audit_log: Some(active.to_owned()),
+        root_key_base64: Some(AUDIT_ROOT_KEY.to_owned().into()),
+        ..dev_config()
+    };
+    kinko_server::verify_audit_log(&config, files)
+}
+
+/// The records of one audit file, parsed (chain members kept).
+pub fn read_records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read(path)
+        .expect("audit file")
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("a JSON record"))
+        .collect()
+}
+
+/// Checks that the `index`-th record of a log carries its place in the hash chain (`sequence`,
+/// counting from 1, and a `chain` digest), then removes both: what is left is the CloudTrail
+/// record. The chain itself is checked by `kinko audit verify`'s tests.
+#[track_caller]
+pub fn unchain(record: &mut Value, index: u64) {
+    let obj = record.as_object_mut().expect("a record is an object");
+    assert_eq!(
+        obj.remove("sequence"),
+        Some(Value::from(index)),
+        "sequence of record {index}"
+    );
+    let chain = obj.remove("chain").expect("a record has a chain");
+    let chain = chain.as_str().expect("chain is a string");
+    assert!(
+        chain.len() == 64 && chain.bytes().all(|b| b.is_ascii_hexdigit()),
+        "chain of record {index}: {chain}"
+    );
+}
+
+/// An audit log: its bytes, and its records in order (without their chain members).
 pub struct AuditLog {
     pub raw: Vec<u8>,
     pub records: Vec<Value>,

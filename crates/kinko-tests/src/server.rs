@@ -403,6 +403,13 @@ impl TestServer {
         self.run_jobs_now().await;
     }
 
+    /// The running server itself. Only for servers made with [`TestServer::start_with`].
+    pub fn running(&self) -> &kinko_server::Running {
+        self.running
+            .as_ref()
+            .expect("running needs a server of the test's own (start_with)")
+    }
+
     /// Stops a server made with [`TestServer::start_with`].
     pub async fn shutdown(mut self) {
         if let Some(r) = self.running.take() {

@@ -44,8 +44,12 @@ impl Audited {
         let records = raw
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(|l| {
-                serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)))
+            .enumerate()
+            .map(|(i, l)| {
+                let mut record: Value = serde_json::from_slice(l)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)));
+                kinko_tests::audit::unchain(&mut record, i as u64 + 1);
+                record
             })
             .collect();
         (raw, records)

@@ -1,25 +1,14 @@
-//! Audit events: one record per call (allowed, denied or failed), shaped like a CloudTrail record,
-//! written as JSON lines by a background thread. A call another service made to KMS for the caller
-//! (Secrets Manager's data keys) is a record of its own, as in CloudTrail. Records never hold secret
+//! The records themselves: one CloudTrail-shaped JSON object per call, and one per KMS call
+//! another service made for its caller (as CloudTrail records them). Records never hold secret
 //! values, keys or ciphertext.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-pub(crate) use kinko_api::audit::AuditEvent;
-use kinko_api::audit::AuditResource;
+use kinko_api::audit::{AuditEvent, AuditResource};
 use kinko_api::{KmsCall, KmsOperation};
 use kinko_core::Timestamp;
 use serde::Serialize;
-
-use crate::bootstrap::StartError;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,126 +130,16 @@ struct Tls<'a> {
     client_provided_host_header: Option<&'a str>,
 }
 
-/// Records are appended to a shared buffer; a background thread writes the buffer out every
-/// [`FLUSH_EVERY`], so a request never waits for (or wakes) the writer.
-pub(crate) struct Audit {
-    shared: Option<Arc<Shared>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-}
-
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
-
-struct Shared {
-    buf: Mutex<Vec<u8>>,
-    closed: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl Audit {
-    /// Audit records go to `path` (`-` = stdout), or nowhere when `None`.
-    pub fn open(path: Option<&Path>) -> Result<Audit, StartError> {
-        let Some(path) = path else {
-            return Ok(Audit {
-                shared: None,
-                writer: Mutex::new(None),
-            });
-        };
-        let mut out: Box<dyn Write + Send> = if path == Path::new("-") {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(|e| StartError::Write(path.to_owned(), e))?,
-            )
-        };
-        let shared = Arc::new(Shared {
-            buf: Mutex::default(),
-            closed: Mutex::new(false),
-            wake: Condvar::new(),
-        });
-        let s = shared.clone();
-        let writer = std::thread::Builder::new()
-            .name("kinko-audit".into())
-            .spawn(move || {
-                let mut pending = Vec::with_capacity(64 * 1024);
-                loop {
-                    let closed = match s.closed.lock() {
-                        Ok(guard) => match s.wake.wait_timeout(guard, FLUSH_EVERY) {
-                            Ok((g, _)) => *g,
-                            Err(_) => true,
-                        },
-                        Err(_) => true,
-                    };
-                    if let Ok(mut buf) = s.buf.lock() {
-                        std::mem::swap(&mut *buf, &mut pending);
-                    }
-                    if !pending.is_empty() {
-                        let _ = out.write_all(&pending).and_then(|()| out.flush());
-                        pending.clear();
-                    }
-                    if closed {
-                        return;
-                    }
-                }
-            })
-            .ok();
-        Ok(Audit {
-            shared: Some(shared),
-            writer: Mutex::new(writer),
-        })
-    }
-
-    /// Records one call.
-    pub fn record(&self, e: &AuditEvent) {
-        self.record_with_kms(e, &[]);
-    }
-
-    /// Records one call and then the KMS calls made for its caller while serving it, each as its
-    /// own record with the call's `requestID` and identity. The records are serialized into a
-    /// per-thread buffer first, so the shared buffer's lock is held only to copy them in.
-    pub fn record_with_kms(&self, e: &AuditEvent, kms: &[KmsCall]) {
-        let Some(shared) = &self.shared else { return };
-        SCRATCH.with_borrow_mut(|scratch| {
-            scratch.clear();
-            let (id, time) = (event_id(), event_time(e.event_time));
-            write_line(scratch, &request_record(e, id.as_str(), time.as_str()));
-            for call in kms {
-                let (id, time) = (event_id(), event_time(call.event_time));
-                write_line(scratch, &kms_record(e, call, id.as_str(), time.as_str()));
-            }
-            if let Ok(mut buf) = shared.buf.lock() {
-                buf.extend_from_slice(scratch);
-            }
-            if scratch.capacity() > SCRATCH_KEEP {
-                *scratch = Vec::new();
-            }
-        });
-    }
-
-    pub fn close(&self) {
-        if let Some(shared) = &self.shared
-            && let Ok(mut closed) = shared.closed.lock()
-        {
-            *closed = true;
-            shared.wake.notify_all();
-        }
-        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
-            let _ = h.join();
-        }
+/// Serializes the record of `e` and those of the KMS calls made for its caller, one JSON object
+/// and a newline each, onto `out`.
+pub(super) fn write_records(out: &mut Vec<u8>, e: &AuditEvent, kms: &[KmsCall]) {
+    let (id, time) = (event_id(), event_time(e.event_time));
+    write_line(out, &request_record(e, id.as_str(), time.as_str()));
+    for call in kms {
+        let (id, time) = (event_id(), event_time(call.event_time));
+        write_line(out, &kms_record(e, call, id.as_str(), time.as_str()));
     }
 }
-
-thread_local! {
-    /// Where a request's records are serialized before they are copied to the shared buffer.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Scratch buffers above this size (a request with unusually many records) are not kept.
-const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// Appends `record` and a newline to `out`, or nothing if it fails to serialize.
 fn write_line(out: &mut Vec<u8>, record: &Record<'_>) {
@@ -444,12 +323,6 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
         event_category: "Management",
         // A call one service makes to another within AWS carries no TLS details of the client's.
         tls_details: None,
-    }
-}
-
-impl kinko_api::audit::AuditSink for Audit {
-    fn record(&self, event: &AuditEvent, kms_calls: &[KmsCall]) {
-        self.record_with_kms(event, kms_calls);
     }
 }
 
