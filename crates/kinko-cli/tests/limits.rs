@@ -523,3 +523,22 @@ async fn ready_answers_503_when_the_store_cannot_be_written() {
         "no exit after SIGTERM"
     );
 }
+
+/// An audit log on a full device (`/dev/full`: every write fails with ENOSPC): calls are refused
+/// (no call runs unrecorded) and `/ready` says 503, naming the audit trail.
+#[tokio::test]
+async fn ready_answers_503_when_audit_records_cannot_be_written() {
+    let server = Server::start(&["--dev", "--audit-log", "/dev/full"], &[]);
+    assert_eq!(get_ready(&server.addr).await.0, 200);
+    let client = server.dev_client(Duration::from_secs(30));
+    let out = client.list_secrets().send().await;
+    let code = out
+        .as_ref()
+        .err()
+        .and_then(|e| e.as_service_error())
+        .and_then(aws_sdk_secretsmanager::error::ProvideErrorMetadata::code);
+    assert_eq!(code, Some("InternalServiceError"), "{out:?}");
+    let (code, text) = get_ready(&server.addr).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("audit records cannot be written"), "{text}");
+}

@@ -41,15 +41,22 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// 200 while the store takes writes, 503 once the readiness probe found it can't (see `readiness`).
+/// 200 while the store takes writes and the audit trail takes records, 503 once the readiness probe
+/// found the store can't be written or the audit log can't be (calls are refused then; see
+/// `readiness` and `audit`).
 async fn ready(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
-    if app.readiness.ready() {
-        (StatusCode::OK, "ready")
-    } else {
+    if !app.readiness.ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the store cannot be written",
         )
+    } else if app.audit.ready().is_err() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: audit records cannot be written",
+        )
+    } else {
+        (StatusCode::OK, "ready")
     }
 }
 
