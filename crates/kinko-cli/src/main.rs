@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use kinko_server::Config;
+use clap::{Parser, Subcommand, ValueEnum};
+use kinko_server::{Config, MetricsListen};
 use zeroize::Zeroizing;
 
 /// jemalloc instead of the system allocator: the server allocates many small, short-lived buffers per
@@ -155,6 +155,23 @@ struct ServerArgs {
     /// Seconds between the readiness probe's writes to the store (GET /ready answers 503 when one fails).
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     ready_probe_interval: Duration,
+    /// Where GET /metrics (Prometheus) is served: `main` (the main listener), an address of its
+    /// own (with /health and /ready), or `off`.
+    #[arg(long, value_name = "main|ADDR|off", default_value = "main")]
+    metrics_listen: MetricsListen,
+    /// Log format on stderr: `text`, or `json` (one JSON object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log one line per request: request id, service, action, status, error code, caller, source
+    /// address and duration (never a parameter or value of the request).
+    #[arg(long)]
+    log_requests: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// A number of seconds, fractions allowed (`0.5`).
@@ -218,6 +235,8 @@ async fn run_server(args: ServerArgs) -> ExitCode {
             shutdown_grace: args.shutdown_grace,
         },
         ready_probe_interval: args.ready_probe_interval,
+        metrics_listen: args.metrics_listen,
+        log_requests: args.log_requests,
         ..Config::default()
     };
     let dev = config.dev;
@@ -249,6 +268,9 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         );
     }
     println!("kinko listening on http://{}", running.local_addr());
+    if let Some(addr) = running.metrics_addr() {
+        println!("kinko serving metrics on http://{addr}/metrics");
+    }
     let running = Arc::new(running);
     let hup = reopen_on_sighup(running.clone());
     wait_for_signal().await;
@@ -424,15 +446,32 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+/// Logs go to stderr, filtered by `KINKO_LOG` (`tracing` syntax, default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KINKO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINKO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        // One object per line: timestamp, level, target and the event's fields at the top level.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let format = match &cli.command {
+        Command::Server(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    init_logging(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+pub use crate::ops::MetricsListen;
+
 #[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -35,6 +37,10 @@ pub struct Config {
     pub connections: crate::ConnectionLimits,
     /// How often the readiness probe writes to the store (see `GET /ready`).
     pub ready_probe_interval: Duration,
+    /// Where `/metrics` is served: on the main listener, on an address of its own, or nowhere.
+    pub metrics_listen: MetricsListen,
+    /// Log one line per request (who, what, how it ended, how long it took; never a value).
+    pub log_requests: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -48,6 +54,8 @@ impl std::fmt::Debug for Config {
             .field("root_access_key_id", &self.root_access_key_id)
             .field("cache_capacity", &self.cache_capacity)
             .field("connections", &self.connections)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("log_requests", &self.log_requests)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +77,8 @@ impl Default for Config {
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
             connections: crate::ConnectionLimits::default(),
             ready_probe_interval: Duration::from_secs(5),
+            metrics_listen: MetricsListen::Main,
+            log_requests: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! those of the KMS calls made for its caller).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,9 +23,13 @@ use crate::auth::{Authenticator, Protocol};
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/health", get(health))
-        .route("/ready", get(ready))
+        .route("/ready", get(ready));
+    if app.metrics_on_main {
+        router = router.route("/metrics", get(crate::ops::metrics));
+    }
+    router
         .fallback(any(aws))
         .with_state(app)
         // A bug must never take a connection down without an answer: a panic becomes a 500.
@@ -37,14 +42,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     json_response(e.status, "", kinko_wire::json::error_body(&e), Some(e.code))
 }
 
-async fn health() -> &'static str {
+pub(crate) async fn health() -> &'static str {
     "ok"
 }
 
 /// 200 while the store takes writes and the audit trail takes records, 503 once the readiness probe
 /// found the store can't be written or the audit log can't be (calls are refused then; see
 /// `readiness` and `audit`).
-async fn ready(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
+pub(crate) async fn ready(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
     if !app.readiness.ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -140,17 +145,71 @@ fn query_error(e: &WireError, request_id: &str, service: Option<Service>) -> Res
 }
 
 async fn aws(State(app): State<Arc<App>>, req: Request) -> Response {
+    let started = Instant::now();
     let now = app.services.clock.now();
-    with_date(handle(&app, req).await, now)
+    let mut seen = Seen::default();
+    let resp = handle(&app, req, &mut seen).await;
+    observe(&app, &seen, resp.status(), started.elapsed());
+    with_date(resp, now)
 }
 
-async fn handle(app: &App, req: Request) -> Response {
+/// What the pipeline learnt about a request, for its metrics and its log line.
+#[derive(Default)]
+struct Seen {
+    request_id: String,
+    service: Option<Service>,
+    action: String,
+    /// Whether the caller was authenticated (the request reached the services).
+    authenticated: bool,
+    /// Who, when known; kept only for the log line (`--log-requests`).
+    principal_arn: Option<String>,
+    access_key_id: String,
+    source_ip: Option<std::net::IpAddr>,
+    error: Option<(&'static str, u16)>,
+}
+
+/// Counts the request in the metrics and, with `--log-requests`, logs one line about it: who,
+/// what, how it ended and how long it took, never a parameter or a value of the request.
+fn observe(app: &App, seen: &Seen, status: StatusCode, elapsed: Duration) {
+    let outcome = match seen.error {
+        None => crate::metrics::Outcome::Success,
+        Some((code, status)) => crate::metrics::Outcome::of_error(code, status),
+    };
+    app.metrics.request(
+        seen.service.map(Service::signing_name),
+        &seen.action,
+        seen.authenticated,
+        outcome,
+        elapsed,
+    );
+    if app.log_requests {
+        tracing::info!(
+            target: "kinko::request",
+            request_id = %seen.request_id,
+            service = seen.service.map_or("", Service::signing_name),
+            action = %seen.action,
+            status = status.as_u16(),
+            error_code = seen.error.map(|e| e.0),
+            principal = seen.principal_arn.as_deref(),
+            access_key_id = %seen.access_key_id,
+            source_ip = seen.source_ip.map(tracing::field::display),
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    }
+}
+
+async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     let source_ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    if app.log_requests {
+        seen.request_id.clone_from(&request_id);
+        seen.source_ip = source_ip;
+    }
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -161,9 +220,12 @@ async fn handle(app: &App, req: Request) -> Response {
     } else {
         Protocol::Query
     };
-    let error = |e: WireError, service: Option<Service>| match protocol {
-        Protocol::Json => json_error(&e, &request_id),
-        Protocol::Query => query_error(&e, &request_id, service),
+    let error = |seen: &mut Seen, e: WireError, service: Option<Service>| {
+        seen.error = Some((e.code, e.status));
+        match protocol {
+            Protocol::Json => json_error(&e, &request_id),
+            Protocol::Query => query_error(&e, &request_id, service),
+        }
     };
     // A declared length over the limit is refused before any of the body is read.
     let declared = parts
@@ -171,8 +233,9 @@ async fn handle(app: &App, req: Request) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
+    let too_large = |seen: &mut Seen| {
         closing(error(
+            seen,
             WireError::new(
                 "RequestEntityTooLargeException",
                 413,
@@ -182,13 +245,14 @@ async fn handle(app: &App, req: Request) -> Response {
         ))
     };
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return too_large();
+        return too_large(seen);
     }
     let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         // The body read timeout (see `listener`): AWS's answer to a request body that stops arriving.
         Err(e) if crate::listener::is_body_timeout(&e) => {
             return closing(error(
+                seen,
                 WireError::new(
                     "RequestTimeoutException",
                     408,
@@ -198,7 +262,7 @@ async fn handle(app: &App, req: Request) -> Response {
                 None,
             ));
         }
-        Err(_) => return too_large(),
+        Err(_) => return too_large(seen),
     };
     let headers: Vec<(&str, &str)> = parts
         .headers
@@ -214,7 +278,7 @@ async fn handle(app: &App, req: Request) -> Response {
     };
     let auth = match Authenticator::parse(&sreq, protocol) {
         Ok(a) => a,
-        Err(e) => return error(e, None),
+        Err(e) => return error(seen, e, None),
     };
     // Which service and operation.
     let (service, operation, params) = match &json_target {
@@ -238,6 +302,11 @@ async fn handle(app: &App, req: Request) -> Response {
             (service, action, Some(params))
         }
     };
+    seen.service = service;
+    seen.action.clone_from(&operation);
+    if app.log_requests {
+        seen.access_key_id.clone_from(&auth.access_key_id);
+    }
     let (sigv4_service, event_source) = service.map_or(("", ""), |s| (s.signing_name(), s.event_source()));
     let event_time = app.services.clock.now();
     let scope = if service.is_some() {
@@ -272,9 +341,13 @@ async fn handle(app: &App, req: Request) -> Response {
             // The refusal is answered once its record is durable; if it cannot be written the
             // answer is the same refusal (nothing ran).
             let _ = app.audit.record(&event).await;
-            return error(e, service);
+            return error(seen, e, service);
         }
     };
+    seen.authenticated = true;
+    if app.log_requests {
+        seen.principal_arn = Some(who.principal.arn.clone());
+    }
     let mut rc = RequestContext::new(who.principal, &auth.region, &request_id);
     rc.session = who.session;
     rc.source_ip = source_ip;
@@ -291,7 +364,7 @@ async fn handle(app: &App, req: Request) -> Response {
             Protocol::Json => json_response(200, &request_id, out, None),
             Protocol::Query => xml_response(&request_id, out),
         },
-        Err(e) => error(e, service),
+        Err(e) => error(seen, e, service),
     }
 }
 

@@ -12,6 +12,8 @@ mod config;
 mod http;
 mod jobs;
 mod listener;
+mod metrics;
+mod ops;
 mod readiness;
 mod sqlite;
 
@@ -30,7 +32,7 @@ pub use admin::{
 };
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
-pub use config::Config;
+pub use config::{Config, MetricsListen};
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
 pub use listener::{Acceptor, ConnectionLimits, Plain, default_max_connections};
 
@@ -40,6 +42,10 @@ pub(crate) struct App {
     pub auth: auth::Authenticator,
     pub audit: Arc<audit::Audit>,
     pub readiness: Arc<readiness::Readiness>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether `/metrics` is served on the main listener.
+    pub metrics_on_main: bool,
+    pub log_requests: bool,
 }
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -55,12 +61,18 @@ pub struct Running {
     store: Arc<CachedStore>,
     app: Arc<App>,
     admin: Option<admin::AdminSocket>,
+    ops: Option<ops::OpsListener>,
 }
 
 impl Running {
     /// The address the server accepts requests on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the listener of its own `/metrics` is served on (`--metrics-listen ADDR`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(|o| o.addr)
     }
 
     /// The management account's root credentials, when this start created or was given them.
@@ -90,7 +102,7 @@ impl Running {
 
     /// Runs the background jobs once, now (they also run on their own schedule).
     pub async fn run_jobs_now(&self) {
-        jobs::run_once(&self.app.services).await;
+        jobs::run_once(&self.app.services, &self.app.metrics).await;
     }
 
     /// Stops accepting connections, lets in-flight requests finish, stops the jobs and closes the
@@ -105,6 +117,9 @@ impl Running {
             Err(e) => Err(std::io::Error::other(e)),
         };
         self.probe.abort();
+        if let Some(ops) = self.ops {
+            let _ = ops.task.await;
+        }
         self.jobs.stop().await;
         self.app.audit.close();
         self.store.close();
@@ -160,12 +175,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         &config.audit,
         Some(&boot.root.current()),
     )?);
+    let metrics = Arc::new(metrics::Metrics::new(boot.store.clone(), audit.clone()));
     let services = boot.services.clone().with_audit(audit.clone());
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),
         audit,
         services,
         readiness: Arc::default(),
+        metrics,
+        metrics_on_main: config.metrics_listen == MetricsListen::Main,
+        log_requests: config.log_requests,
     });
     app.readiness
         .probe(app.services.store.as_ref(), config.ready_probe_interval)
@@ -181,6 +200,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let (shutdown, rx) = watch::channel(false);
+    let ops = match config.metrics_listen {
+        MetricsListen::Addr(a) => Some(
+            ops::OpsListener::start(a, app.clone(), config.connections.clone(), rx.clone())
+                .await
+                .map_err(|e| StartError::Listen(a, e))?,
+        ),
+        MetricsListen::Main | MetricsListen::Off => None,
+    };
     let router = http::router(app.clone());
     let server = tokio::spawn(crate::listener::serve(
         listener,
@@ -189,7 +216,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         config.connections.clone(),
         rx,
     ));
-    let jobs = jobs::Jobs::start(app.services.clone(), config.job_interval);
+    let jobs = jobs::Jobs::start(app.services.clone(), app.metrics.clone(), config.job_interval);
     let admin = if config.dev {
         None
     } else {
@@ -215,5 +242,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         store: boot.store,
         app,
         admin,
+        ops,
     })
 }

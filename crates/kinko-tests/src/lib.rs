@@ -20,6 +20,7 @@
 //!   Manager client), Secrets Manager's messages.
 //! - [`audit`]: [`AuditedServer`], a server writing its audit log to a temp file, and the
 //!   [`AuditLog`] it leaves: the records of a request, and checks that a value appears nowhere.
+//! - [`metrics`]: [`Scrape`], the server's `/metrics` read as a client like Prometheus reads it.
 //! - [`kms`]: [`KmsExt`] (keys, aliases, encryption, the `try_*` outcomes), key policies granting a
 //!   principal, KMS's messages.
 //!
@@ -30,6 +31,7 @@
 pub mod audit;
 pub mod errors;
 pub mod kms;
+pub mod metrics;
 pub mod policy;
 pub mod principal;
 mod raw;
@@ -40,11 +42,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use audit::*;
 pub use errors::*;
-pub use kinko_server::Config;
+pub use kinko_server::{Config, MetricsListen};
 pub use kms::*;
+pub use metrics::*;
 pub use policy::*;
 pub use principal::*;
-pub use raw::{RawResponse, Signing};
+pub use raw::{RawResponse, Signing, http_get, send_to};
 pub use secrets::*;
 pub use server::*;
 

@@ -146,24 +146,36 @@ impl TestServer {
 
     /// Sends `request` on a new connection and reads the whole response.
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> RawResponse {
-        let stream = tokio::net::TcpStream::connect(self.addr())
-            .await
-            .expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("HTTP/1.1 handshake");
-        tokio::spawn(connection);
-        let (parts, body) = request.into_parts();
-        let response = sender
-            .send_request(http::Request::from_parts(parts, Full::new(Bytes::from(body))))
-            .await
-            .expect("a response");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("the response body").to_bytes();
-        RawResponse {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: body.to_vec(),
-        }
+        send_to(self.addr(), request).await
+    }
+}
+
+/// `GET path` on `addr` (an unsigned request: `/health`, `/ready`, `/metrics`).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> RawResponse {
+    let request = http::Request::get(path)
+        .header("host", addr.to_string())
+        .body(Vec::new())
+        .expect("a GET request");
+    send_to(addr, request).await
+}
+
+/// Sends `request` to `addr` on a new connection and reads the whole response.
+pub async fn send_to(addr: std::net::SocketAddr, request: http::Request<Vec<u8>>) -> RawResponse {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let (parts, body) = request.into_parts();
+    let response = sender
+        .send_request(http::Request::from_parts(parts, Full::new(Bytes::from(body))))
+        .await
+        .expect("a response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("the response body").to_bytes();
+    RawResponse {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: body.to_vec(),
     }
 }

@@ -249,6 +249,12 @@ impl TestServer {
         self.addr
     }
 
+    /// The address of the server's own metrics listener (`--metrics-listen ADDR`), if it has one.
+    /// Only for servers made with [`TestServer::start_with`].
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr())
+    }
+
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
     }
