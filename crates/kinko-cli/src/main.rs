@@ -1,5 +1,7 @@
 //! The `kinko` binary.
 
+mod exec;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +76,12 @@ struct VerifyArgs {
     audit_log: Option<PathBuf>,
     /// Files to check, oldest first (default: every file of the audit log).
     files: Vec<PathBuf>,
+    /// Run a command under a role: its AWS SDK gets auto-refreshing role credentials from a
+    /// credentials endpoint only it can use, and no access key is in its environment.
+    ///
+    /// Authenticates with your own credentials (environment, profile), which must be allowed to
+    /// assume the role. Exit status and signals pass through.
+    Exec(exec::ExecArgs),
 }
 
 #[derive(clap::Args)]
@@ -484,5 +492,6 @@ fn main() -> ExitCode {
         Command::RotateRootKey(args) => runtime.block_on(run_rotate(args)),
         Command::Backup(args) => run_backup(args),
         Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
+        Command::Exec(args) => runtime.block_on(exec::run(args)),
     }
 }
