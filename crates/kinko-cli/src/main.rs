@@ -49,6 +49,12 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run a command under a role: its AWS SDK gets auto-refreshing role credentials from a
+    /// credentials endpoint only it can use, and no access key is in its environment.
+    ///
+    /// Authenticates with your own credentials (environment, profile), which must be allowed to
+    /// assume the role. Exit status and signals pass through.
+    Exec(exec::ExecArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,12 +82,6 @@ struct VerifyArgs {
     audit_log: Option<PathBuf>,
     /// Files to check, oldest first (default: every file of the audit log).
     files: Vec<PathBuf>,
-    /// Run a command under a role: its AWS SDK gets auto-refreshing role credentials from a
-    /// credentials endpoint only it can use, and no access key is in its environment.
-    ///
-    /// Authenticates with your own credentials (environment, profile), which must be allowed to
-    /// assume the role. Exit status and signals pass through.
-    Exec(exec::ExecArgs),
 }
 
 #[derive(clap::Args)]
