@@ -182,3 +182,68 @@ def test_caller_who_may_not_assume_gets_access_denied(endpoint: str, workload: d
     out = run_exec(endpoint, creds, ["--role", workload["role_arn"], "--", "true"])
     assert out.returncode == 125
     assert f"AccessDenied: User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: sts:AssumeRole" in out.stderr
+
+
+def test_imds_child_runs_as_the_instance_profile_role(endpoint: str, workload: dict):
+    """boto3 and the AWS CLI read the role's credentials from the IMDSv2 endpoint, and the
+    region from the instance identity document; IMDSv1 is refused."""
+    profile = f"{workload['role']}-imds"
+    workload["iam"].create_instance_profile(InstanceProfileName=profile)
+    workload["iam"].add_role_to_instance_profile(InstanceProfileName=profile, RoleName=workload["role"])
+    imds_child = CHILD + textwrap.dedent(
+        """
+        import urllib.request, urllib.error
+        base = os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"].rstrip("/")
+        assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" not in os.environ
+        try:
+            urllib.request.urlopen(base + "/latest/meta-data/iam/security-credentials/")
+            raise SystemExit("IMDSv1 answered")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, e.code
+        put = urllib.request.Request(base + "/latest/api/token", method="PUT",
+                                     headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        token = urllib.request.urlopen(put).read().decode()
+        get = lambda p: urllib.request.urlopen(urllib.request.Request(
+            base + p, headers={"X-aws-ec2-metadata-token": token})).read().decode()
+        role = get("/latest/meta-data/iam/security-credentials/")
+        creds = json.loads(get("/latest/meta-data/iam/security-credentials/" + role))
+        assert creds["Code"] == "Success" and creds["Type"] == "AWS-HMAC", creds
+        assert creds["Expiration"].endswith("Z") and "." not in creds["Expiration"], creds
+        info = json.loads(get("/latest/meta-data/iam/info"))
+        assert info["InstanceProfileArn"].endswith(":instance-profile/" + sys.argv[3]), info
+        doc = json.loads(get("/latest/dynamic/instance-identity/document"))
+        assert doc["region"] == "us-east-1", doc
+        print(json.dumps({"role": role}))
+        """
+    )
+    out = run_exec(
+        endpoint,
+        workload["creds"],
+        [
+            "--instance-profile",
+            profile,
+            "--imds",
+            "--session-name",
+            "imds-child",
+            "--",
+            sys.executable,
+            "-c",
+            imds_child,
+            workload["allowed"],
+            workload["other"],
+            profile,
+        ],
+    )
+    assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
+    lines = out.stdout.strip().splitlines()
+    assert json.loads(lines[-1])["role"] == workload["role"]
+    out.stdout = lines[-2]
+    check_child(out, workload, "imds-child")
+    cli = run_exec(
+        endpoint,
+        workload["creds"],
+        ["--instance-profile", profile, "--imds", "--session-name", "imds-cli", "--",
+         "sh", "-c", "aws sts get-caller-identity --query Arn --output text"],
+    )
+    assert cli.returncode == 0, f"{cli.stdout}\n{cli.stderr}"
+    assert cli.stdout.strip() == f"arn:aws:sts::{ACCOUNT}:assumed-role/{workload['role']}/imds-cli"

@@ -30,6 +30,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
+mod imds;
+
 /// The variables taken out of the child's environment: static keys, profiles and other
 /// credential sources that would come before (or instead of) the container provider.
 const REMOVED: &[&str] = &[
@@ -65,6 +67,11 @@ pub struct ExecArgs {
     /// Run under the role of this instance profile (as on an EC2 instance).
     #[arg(long)]
     instance_profile: Option<String>,
+    /// With --instance-profile: serve the role's credentials the way an EC2 instance does, on a
+    /// loopback instance metadata endpoint (IMDSv2) in AWS_EC2_METADATA_SERVICE_ENDPOINT, instead
+    /// of the container credentials endpoint. Any local process reaching its port can read them.
+    #[arg(long, requires = "instance_profile")]
+    imds: bool,
     /// The role session name (default kinko-exec-PID).
     #[arg(long)]
     session_name: Option<String>,
@@ -117,7 +124,10 @@ fn parse_secret(spec: &str) -> Result<SecretSpec, String> {
 
 /// A role session and when to assume the role again.
 struct Cached {
+    /// The container credentials answer.
     body: Zeroizing<String>,
+    /// The instance metadata answer (`/latest/meta-data/iam/security-credentials/ROLE`).
+    imds_body: Zeroizing<String>,
     refresh_at: Instant,
 }
 
@@ -148,15 +158,20 @@ impl Assumer {
     /// The container credentials body, assuming the role again when the session is past half its
     /// life or within 20 minutes of its end (botocore asks from 15 minutes before the end).
     async fn body(&self) -> Result<Zeroizing<String>, String> {
+        self.bodies().await.map(|(container, _)| container)
+    }
+
+    /// The container and the instance metadata answers of the current session.
+    async fn bodies(&self) -> Result<(Zeroizing<String>, Zeroizing<String>), String> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
-            return Ok(c.body.clone());
+            return Ok((c.body.clone(), c.imds_body.clone()));
         }
         let creds = self.assume().await?;
         let fresh = self.cache(&creds);
-        let body = fresh.body.clone();
+        let bodies = (fresh.body.clone(), fresh.imds_body.clone());
         *cached = Some(fresh);
-        Ok(body)
+        Ok(bodies)
     }
 
     fn cache(&self, creds: &Credentials) -> Cached {
@@ -177,11 +192,33 @@ impl Assumer {
             "Expiration": expiration,
             "RoleArn": self.role_arn,
         });
+        let imds = serde_json::json!({
+            "Code": "Success",
+            "LastUpdated": now_iso(),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": creds.access_key_id(),
+            "SecretAccessKey": creds.secret_access_key(),
+            "Token": creds.session_token(),
+            "Expiration": expiration,
+        });
         Cached {
             body: Zeroizing::new(body.to_string()),
+            imds_body: Zeroizing::new(imds.to_string()),
             refresh_at: Instant::now() + left.saturating_sub(early),
         }
     }
+}
+
+/// Now, as IMDS writes times (no fractional seconds).
+fn now_iso() -> String {
+    aws_smithy_types::DateTime::from_secs(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default(),
+    )
+    .fmt(aws_smithy_types::date_time::Format::DateTime)
+    .unwrap_or_default()
 }
 
 /// An SDK error as one line: the service's code and message when there is one.
@@ -329,6 +366,7 @@ pub async fn run(args: ExecArgs) -> ExitCode {
             .build();
     }
     let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let mut instance = None;
     let role_arn = match (&args.role, &args.instance_profile) {
         (Some(role), _) => role.clone(),
         (None, Some(profile)) => {
@@ -339,8 +377,18 @@ pub async fn run(args: ExecArgs) -> ExitCode {
                 .send()
                 .await
             {
-                Ok(out) => match out.instance_profile().and_then(|p| p.roles().first()) {
-                    Some(role) => role.arn().to_owned(),
+                Ok(out) => match out.instance_profile().and_then(|p| Some((p, p.roles().first()?))) {
+                    Some((p, role)) => {
+                        instance = Some(imds::Instance {
+                            instance_profile_arn: p.arn().to_owned(),
+                            instance_profile_id: p.instance_profile_id().to_owned(),
+                            role_name: role.role_name().to_owned(),
+                            account_id: role.arn().split(':').nth(4).unwrap_or_default().to_owned(),
+                            region: region.clone(),
+                            instance_id: format!("i-{:017x}", std::process::id()),
+                        });
+                        role.arn().to_owned()
+                    }
                     None => return fail(format!("the instance profile {profile} has no role")),
                 },
                 Err(e) => {
@@ -412,7 +460,11 @@ pub async fn run(args: ExecArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot listen on 127.0.0.1: {e}")),
     };
     let token = Arc::new(random_token());
-    serve(listener, assumer, token.clone());
+    let imds = args.imds;
+    match instance {
+        Some(instance) if imds => imds::serve(listener, assumer, instance),
+        _ => serve(listener, assumer, token.clone()),
+    }
 
     let mut command = tokio::process::Command::new(&args.command[0]);
     command.args(&args.command[1..]);
@@ -422,14 +474,25 @@ pub async fn run(args: ExecArgs) -> ExitCode {
     command
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://{addr}/v1/credentials"),
-        )
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.as_str())
         .env("AWS_ENDPOINT_URL", &endpoint)
         .env("AWS_REGION", &region)
         .env("AWS_DEFAULT_REGION", &region);
+    if imds {
+        command
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://{addr}/"))
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")
+            .env("AWS_EC2_METADATA_V1_DISABLED", "true");
+    } else {
+        command
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://{addr}/v1/credentials"),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.as_str());
+    }
     for (name, value) in &secret_env {
         command.env(name, value.as_str());
     }

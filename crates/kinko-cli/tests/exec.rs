@@ -4,6 +4,8 @@
 //!   environment, runs as the role: it reads a secret the role allows, gets AccessDeniedException
 //!   naming its assumed-role ARN for one it doesn't, and sees a `--secret` value in its
 //!   environment (a JSON key of it);
+//! - with `--instance-profile NAME --imds`, the same child reads the instance profile role's
+//!   credentials from the instance metadata endpoint (IMDSv2);
 //! - a caller who may not assume the role gets AWS's AccessDenied and the command never runs;
 //! - the child's exit status passes through, a signal that ends it is reported as a shell does,
 //!   and a SIGTERM sent to `kinko exec` reaches the child.
@@ -145,7 +147,13 @@ async fn probe() {
             "{name} is in the child's environment"
         );
     }
-    assert_eq!(std::env::var("DB_PASSWORD").as_deref(), Ok("pw-1"));
+    let imds = std::env::var(PROBE).as_deref() == Ok("imds");
+    if imds {
+        assert!(std::env::var_os("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_none());
+        assert!(std::env::var_os("AWS_EC2_METADATA_SERVICE_ENDPOINT").is_some());
+    } else {
+        assert_eq!(std::env::var("DB_PASSWORD").as_deref(), Ok("pw-1"));
+    }
     // The default chain, as an unmodified program loads it.
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let me = aws_sdk_sts::Client::new(&config)
@@ -195,6 +203,56 @@ async fn child_sdk_runs_as_the_role_with_no_access_key() {
     .arg(me)
     .args(["--exact", "probe", "--nocapture", "--test-threads", "1"])
     .env(PROBE, "1")
+    .output()
+    .expect("kinko exec runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "status {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn child_sdk_reads_instance_profile_credentials_from_imds() {
+    let f = fixture().await;
+    let iam = aws_sdk_iam::Client::new(&root_config(&f.endpoint));
+    iam.create_instance_profile()
+        .instance_profile_name("app-profile")
+        .send()
+        .await
+        .expect("instance profile");
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("app-profile")
+        .role_name("app")
+        .send()
+        .await
+        .expect("add role");
+    iam.put_user_policy()
+        .user_name("op")
+        .policy_name("read-profiles")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetInstanceProfile","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .expect("user policy");
+    let me = std::env::current_exe().expect("test binary");
+    let out = exec(
+        &f,
+        &[
+            "--instance-profile",
+            "app-profile",
+            "--imds",
+            "--session-name",
+            "probe",
+            "--",
+        ],
+    )
+    .arg(me)
+    .args(["--exact", "probe", "--nocapture", "--test-threads", "1"])
+    .env(PROBE, "imds")
     .output()
     .expect("kinko exec runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
