@@ -13,7 +13,8 @@
 //! The caller's static keys and profile are taken out of the child's environment, and the shared
 //! config and credentials files are pointed at `/dev/null`: the SDKs' default chains read the
 //! profile before the container provider, so a `[default]` profile with keys would otherwise win.
-//! Exit status and signals pass through.
+//! Exit status and signals pass through. With `--instance-profile NAME --imds` the session is served
+//! on a loopback IMDSv2 endpoint instead ([`imds`]), as on an EC2 instance.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
