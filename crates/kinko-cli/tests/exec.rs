@@ -6,6 +6,8 @@
 //!   environment (a JSON key of it);
 //! - with `--instance-profile NAME --imds`, the same child reads the instance profile role's
 //!   credentials from the instance metadata endpoint (IMDSv2);
+//! - the child's credentials endpoint is on loopback, answers only the child's token, in the
+//!   container credentials shape (Expiration without fractional seconds, RoleArn);
 //! - a caller who may not assume the role gets AWS's AccessDenied and the command never runs;
 //! - the child's exit status passes through, a signal that ends it is reported as a shell does,
 //!   and a SIGTERM sent to `kinko exec` reaches the child.
@@ -153,6 +155,7 @@ async fn probe() {
         assert!(std::env::var_os("AWS_EC2_METADATA_SERVICE_ENDPOINT").is_some());
     } else {
         assert_eq!(std::env::var("DB_PASSWORD").as_deref(), Ok("pw-1"));
+        container_endpoint_answers_only_its_token();
     }
     // The default chain, as an unmodified program loads it.
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
@@ -182,6 +185,56 @@ async fn probe() {
     assert_eq!(denied.code(), Some("AccessDeniedException"), "{denied:?}");
     let message = denied.message().unwrap_or_default();
     assert!(message.contains(&arn), "{message}");
+}
+
+/// One GET of `url` (`http://127.0.0.1:PORT/PATH`) with an optional Authorization header: the
+/// status and the body.
+fn get(url: &str, authorization: Option<&str>) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').expect("path"));
+    let mut tcp = std::net::TcpStream::connect(host).expect("connect");
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).expect("read");
+    let status = answer[9..12].parse().expect("status");
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The child's credentials endpoint answers its token only, in the container credentials shape.
+fn container_endpoint_answers_only_its_token() {
+    let url = std::env::var("AWS_CONTAINER_CREDENTIALS_FULL_URI").expect("full URI");
+    let token = std::env::var("AWS_CONTAINER_AUTHORIZATION_TOKEN").expect("token");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(get(&url, None).0, 401);
+    assert_eq!(get(&url, Some(&format!("{token}0"))).0, 401);
+    let (status, body) = get(&url, Some(&token));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        v["AccessKeyId"].as_str().is_some_and(|k| k.starts_with("ASIA")),
+        "{v}"
+    );
+    assert!(v["SecretAccessKey"].is_string() && v["Token"].is_string(), "{v}");
+    assert_eq!(v["RoleArn"], role_arn());
+    let expiration = v["Expiration"].as_str().expect("Expiration");
+    // ISO 8601 without fractional seconds: 2025-06-01T12:00:00Z.
+    assert_eq!(expiration.len(), 20, "{expiration}");
+    assert!(
+        expiration.ends_with('Z') && !expiration.contains('.'),
+        "{expiration}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
