@@ -67,8 +67,9 @@ impl AuditEvent {
             aws_region: rc.region.clone(),
             request_id: rc.request_id.clone(),
             access_key_id: rc.access_key_id.clone(),
-            principal_arn: Some(rc.principal.arn.clone()),
-            account_id: Some(rc.principal.account_id.clone()),
+            // An unsigned request (AssumeRoleWithWebIdentity) has no principal of its own.
+            principal_arn: (!rc.principal.is_anonymous()).then(|| rc.principal.arn.clone()),
+            account_id: (!rc.principal.is_anonymous()).then(|| rc.principal.account_id.clone()),
             error_code: None,
             error_message: None,
             source_ip: rc.source_ip.map(|ip| ip.to_string()),

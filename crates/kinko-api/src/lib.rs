@@ -33,6 +33,8 @@ pub struct Services {
     pub policies: Arc<authz::PolicyCache>,
     /// Where every call's audit event goes.
     pub audit: Arc<dyn audit::AuditSink>,
+    /// The key sets of the OpenID Connect issuers whose tokens AssumeRoleWithWebIdentity accepts.
+    pub jwks: Arc<dyn sts::web_identity::JwksSource>,
 }
 
 impl Services {
@@ -43,7 +45,14 @@ impl Services {
             keyring,
             policies: Arc::default(),
             audit: Arc::new(audit::NoAudit),
+            jwks: Arc::new(sts::web_identity::NoJwks),
         }
+    }
+
+    /// The same services, taking OpenID Connect key sets from `jwks`.
+    pub fn with_jwks(mut self, jwks: Arc<dyn sts::web_identity::JwksSource>) -> Self {
+        self.jwks = jwks;
+        self
     }
 
     /// The same services, auditing into `audit`.

@@ -174,6 +174,16 @@ struct ServerArgs {
     /// address and duration (never a parameter or value of the request).
     #[arg(long)]
     log_requests: bool,
+    /// The key set (JWKS) of an OpenID Connect issuer whose tokens AssumeRoleWithWebIdentity
+    /// accepts: a file or an http:// URL. Repeat for more issuers (KINKO_OIDC_JWKS: comma-separated).
+    #[arg(
+        long = "oidc-jwks",
+        value_name = "ISSUER=SOURCE",
+        env = "KINKO_OIDC_JWKS",
+        value_delimiter = ',',
+        value_parser = kinko_server::parse_oidc_jwks_setting
+    )]
+    oidc_jwks: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -245,6 +255,7 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         ready_probe_interval: args.ready_probe_interval,
         metrics_listen: args.metrics_listen,
         log_requests: args.log_requests,
+        oidc_jwks: args.oidc_jwks,
         ..Config::default()
     };
     let dev = config.dev;

@@ -15,6 +15,9 @@ pub enum PrincipalKind {
         role_id: String,
         session_name: String,
     },
+    /// The caller of an unsigned request. Only STS `AssumeRoleWithWebIdentity` accepts one (its
+    /// proof is the identity token it carries); every other action refuses it.
+    Anonymous,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,17 @@ impl Principal {
             arn: format!("arn:aws:iam::{account_id}:root"),
             kind: PrincipalKind::Root,
         }
+    }
+    /// The caller of an unsigned request: no account, no ARN.
+    pub fn anonymous() -> Self {
+        Principal {
+            account_id: String::new(),
+            arn: String::new(),
+            kind: PrincipalKind::Anonymous,
+        }
+    }
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.kind, PrincipalKind::Anonymous)
     }
     pub fn is_root(&self) -> bool {
         matches!(self.kind, PrincipalKind::Root)

@@ -41,6 +41,9 @@ pub struct Config {
     pub metrics_listen: MetricsListen,
     /// Log one line per request (who, what, how it ended, how long it took; never a value).
     pub log_requests: bool,
+    /// Where the key set (JWKS) of each OpenID Connect issuer comes from: (issuer as IAM names
+    /// providers, without `https://`; a file path or an `http://` URL).
+    pub oidc_jwks: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             ready_probe_interval: Duration::from_secs(5),
             metrics_listen: MetricsListen::Main,
             log_requests: false,
+            oidc_jwks: Vec::new(),
         }
     }
 }

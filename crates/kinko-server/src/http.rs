@@ -278,7 +278,29 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
     };
     let auth = match Authenticator::parse(&sreq, protocol) {
         Ok(a) => a,
-        Err(e) => return error(seen, e, None),
+        Err(e) => {
+            if protocol == Protocol::Query
+                && matches!(kinko_sigv4::parse(&sreq), Err(kinko_sigv4::SigV4Error::Missing))
+                && let Some(params) = unsigned_web_identity(parts.uri.query(), &body)
+            {
+                let mut rc = RequestContext::new(
+                    kinko_core::principal::Principal::anonymous(),
+                    UNSIGNED_REGION,
+                    &request_id,
+                );
+                rc.source_ip = source_ip;
+                rc.user_agent = user_agent;
+                let input = kinko_api::CallInput::Query(&params);
+                let operation = kinko_api::sts::web_identity::OPERATION;
+                seen.service = Some(Service::Sts);
+                seen.action = operation.to_owned();
+                return match kinko_api::call(&app.services, &rc, Some(Service::Sts), operation, input).await {
+                    Ok(out) => xml_response(&request_id, out),
+                    Err(e) => error(seen, e, Some(Service::Sts)),
+                };
+            }
+            return error(seen, e, None);
+        }
     };
     // Which service and operation.
     let (service, operation, params) = match &json_target {
@@ -373,6 +395,21 @@ fn closing(mut resp: Response) -> Response {
     resp.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
+}
+
+/// The region of an unsigned request: STS's global endpoint's.
+const UNSIGNED_REGION: &str = "us-east-1";
+
+/// The parameters of an unsigned Query request that asks for STS `AssumeRoleWithWebIdentity`, the
+/// one action AWS serves without a signature (its proof is the identity token it carries); `None`
+/// for any other request, which is then refused as unsigned.
+fn unsigned_web_identity(
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<Result<kinko_wire::query::Params, WireError>> {
+    let params = query_params(query, body, kinko_sigv4::Form::Header);
+    let action = params.as_ref().ok()?.action()?;
+    (action == kinko_api::sts::web_identity::OPERATION).then_some(params)
 }
 
 /// The parameters of a Query request: the URL's query string and the form body (POST), each name

@@ -11,6 +11,7 @@ mod bootstrap;
 mod config;
 mod http;
 mod jobs;
+mod jwks;
 mod listener;
 mod metrics;
 mod ops;
@@ -33,6 +34,7 @@ pub use admin::{
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::{Config, MetricsListen};
+pub use jwks::parse_setting as parse_oidc_jwks_setting;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
 pub use listener::{Acceptor, ConnectionLimits, Plain, default_max_connections};
 
@@ -176,7 +178,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Some(&boot.root.current()),
     )?);
     let metrics = Arc::new(metrics::Metrics::new(boot.store.clone(), audit.clone()));
-    let services = boot.services.clone().with_audit(audit.clone());
+    let jwks = jwks::ConfiguredJwks::new(&config.oidc_jwks).map_err(StartError::Config)?;
+    let services = boot
+        .services
+        .clone()
+        .with_audit(audit.clone())
+        .with_jwks(Arc::new(jwks));
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),
         audit,

@@ -207,7 +207,20 @@ macro_rules! sdk_config_builder {
 impl TestServer {
     /// The dev-mode server shared by every test of this test binary (started on first use).
     pub fn start() -> &'static TestServer {
-        SHARED.get_or_init(start_shared)
+        SHARED.get_or_init(|| start_shared(dev_config()))
+    }
+
+    /// A dev-mode server of its own configuration (`config` changes [`dev_config`]), shared by
+    /// the tests that use `cell` the way [`TestServer::start`] is shared.
+    pub fn start_shared_with(
+        cell: &'static OnceLock<TestServer>,
+        config: impl FnOnce(&mut Config),
+    ) -> &'static TestServer {
+        cell.get_or_init(|| {
+            let mut c = dev_config();
+            config(&mut c);
+            start_shared(c)
+        })
     }
 
     /// A server of the caller's own, on the caller's runtime. `config.root_secret_access_key` must
@@ -424,7 +437,7 @@ impl TestServer {
     }
 }
 
-fn start_shared() -> TestServer {
+fn start_shared(config: Config) -> TestServer {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("kinko-shared-test-server".into())
@@ -435,7 +448,7 @@ fn start_shared() -> TestServer {
                 .build()
                 .expect("runtime for the shared test server");
             rt.block_on(async move {
-                match kinko_server::start(dev_config(), Arc::new(SystemClock)).await {
+                match kinko_server::start(config, Arc::new(SystemClock)).await {
                     Ok(running) => {
                         let creds = running.root_credentials();
                         let info = (

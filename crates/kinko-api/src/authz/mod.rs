@@ -150,6 +150,10 @@ pub struct Check<'a> {
     /// How an AccessDenied message names the resource, when not by what it is evaluated on: a
     /// secret as the caller named it, so the message is the same whether or not it exists.
     pub shown_as: Option<&'a str>,
+    /// `sts:AssumeRoleWithWebIdentity`: the ARN of the identity provider whose verified token the
+    /// request carries. The check is made for that provider as the principal (a `Federated`
+    /// principal of the role's trust policy), whoever signed the request, if anyone did.
+    pub web_identity: Option<&'a str>,
 }
 
 impl<'a> Check<'a> {
@@ -164,6 +168,7 @@ impl<'a> Check<'a> {
             facts: Facts::default(),
             called_via: None,
             shown_as: None,
+            web_identity: None,
         }
     }
 
@@ -210,6 +215,12 @@ impl<'a> Check<'a> {
     /// Made by `service` (its service principal) with the caller's credentials.
     pub fn called_via(mut self, service: &'a str) -> Self {
         self.called_via = Some(service);
+        self
+    }
+
+    /// Asked for the identity provider `provider_arn`, whose token the request carries.
+    pub fn web_identity(mut self, provider_arn: &'a str) -> Self {
+        self.web_identity = Some(provider_arn);
         self
     }
 }
@@ -384,6 +395,7 @@ fn unique_id(p: &Principal) -> &str {
         PrincipalKind::Root => &p.account_id,
         PrincipalKind::User { user_id, .. } => user_id,
         PrincipalKind::AssumedRole { role_id, .. } => role_id,
+        PrincipalKind::Anonymous => "",
     }
 }
 
@@ -407,6 +419,8 @@ async fn principal_policies(
     let mut docs: Vec<String> = Vec::new();
     let (ctx, boundary, exists) = match &p.kind {
         PrincipalKind::Root => (PrincipalCtx::root(&p.account_id), None, true),
+        // An unsigned request has no policies: nothing grants it anything.
+        PrincipalKind::Anonymous => (PrincipalCtx::anonymous(), None, false),
         PrincipalKind::User { name, user_id } => match iam.user(name) {
             // The user the credentials were issued for: same name and the same unique id.
             Some(u) if &u.user_id == user_id => {
@@ -479,7 +493,10 @@ async fn principal_policies(
 /// Decides one request: the named rules, then the policies.
 pub async fn check(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
     rules::before_policies(rc, c).map_err(AuthzError::Refused)?;
-    decide(services, rc, c).await?;
+    match c.web_identity {
+        Some(provider) => decide_web_identity(services, rc, c, provider)?,
+        None => decide(services, rc, c).await?,
+    }
     rules::after_policies(rc, c).map_err(AuthzError::Refused)
 }
 
@@ -563,6 +580,54 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
     };
     Err(AuthzError::Denied(Denied {
         message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),
+    }))
+}
+
+/// AWS's answer when a role's trust policy doesn't let a web identity assume it (STS API Reference,
+/// AssumeRoleWithWebIdentity; the text as AWS sends it, without an ARN).
+pub const WEB_IDENTITY_DENIED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
+
+/// Decides a check made for an identity provider: only the role's trust policy can allow it, by
+/// naming the provider as a `Federated` principal, under its conditions on the token's claims
+/// (`<issuer>:sub`, `<issuer>:aud`, `<issuer>:amr`, in the check's context). No identity-based
+/// policy applies: the provider is no IAM identity.
+fn decide_web_identity(
+    services: &Services,
+    rc: &RequestContext,
+    c: &Check<'_>,
+    provider: &str,
+) -> Result<(), AuthzError> {
+    let principal = PrincipalCtx::identity_provider(provider);
+    let ctx = request_context(rc, &principal, c, services.clock.now());
+    let trust = match c.resource_policy {
+        Some(ResourcePolicy::Trust(b)) => {
+            services
+                .policies
+                .parsed_bound(PolicyKindKey::Trust, b.document, b.principals)
+        }
+        _ => None,
+    };
+    let (resource, resource_account) = evaluated_resource(rc, c);
+    let set = PolicySet {
+        identity: &[],
+        resource: trust.as_deref(),
+        boundary: None,
+        session: &[],
+        scp: &[],
+        resource_policy_required: true,
+    };
+    let req = kinko_policy::Request {
+        principal: &principal,
+        action: c.action,
+        resource,
+        resource_account,
+        context: &ctx,
+    };
+    if trust.is_some() && kinko_policy::evaluate(&req, &set).is_allowed() {
+        return Ok(());
+    }
+    Err(AuthzError::Denied(Denied {
+        message: WEB_IDENTITY_DENIED.to_owned(),
     }))
 }
 

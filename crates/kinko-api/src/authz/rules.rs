@@ -10,6 +10,7 @@
 //! | a secret under `aws/secretsmanager` can't be used from another account | Secrets Manager User Guide, "Access secrets from a different account" |
 //! | a ciphertext whose key doesn't exist is refused like a key the caller may not use | KMS API Reference, Decrypt |
 //! | only the management account may administer the organization | Organizations API Reference (`AccessDeniedException`) |
+//! | an unsigned request may only call STS `AssumeRoleWithWebIdentity` | STS API Reference, AssumeRoleWithWebIdentity ("Calling AssumeRoleWithWebIdentity does not require the use of AWS security credentials") |
 
 use super::{Check, Resource};
 use crate::{RequestContext, SessionKind};
@@ -35,6 +36,8 @@ pub enum Refusal {
     UnknownCiphertextKey,
     /// An Organizations action only the management account may call.
     NotManagementAccount,
+    /// An unsigned request for anything but `AssumeRoleWithWebIdentity`.
+    Unsigned,
 }
 
 /// AWS's texts.
@@ -42,6 +45,7 @@ pub const SESSION_TOKEN_IAM: &str = "The security token included in the request 
 pub const ROOT_ASSUMES_ROLE: &str = "Roles may not be assumed by root accounts.";
 pub const DEFAULT_KEY_CROSS_ACCOUNT: &str = "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key.";
 pub const UNKNOWN_CIPHERTEXT_KEY: &str = "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.";
+pub const UNSIGNED: &str = "Request is missing Authentication Token";
 pub const NOT_MANAGEMENT_ACCOUNT: &str = "You don't have permissions to access this resource.";
 
 impl Refusal {
@@ -63,6 +67,7 @@ impl Refusal {
             Refusal::DefaultKeyCrossAccount => DEFAULT_KEY_CROSS_ACCOUNT.into(),
             Refusal::UnknownCiphertextKey => UNKNOWN_CIPHERTEXT_KEY.into(),
             Refusal::NotManagementAccount => NOT_MANAGEMENT_ACCOUNT.into(),
+            Refusal::Unsigned => UNSIGNED.into(),
         }
     }
 }
@@ -77,6 +82,9 @@ fn session_token_only(rc: &RequestContext) -> bool {
 /// `GetSessionToken` without MFA can't call IAM, and of STS only `AssumeRole` and
 /// `GetCallerIdentity` (AWS's GetSessionToken documentation).
 pub fn request(rc: &RequestContext, service: &str, operation: &str) -> Result<(), Refusal> {
+    if rc.principal.is_anonymous() && (service, operation) != ("sts", "AssumeRoleWithWebIdentity") {
+        return Err(Refusal::Unsigned);
+    }
     if !session_token_only(rc) {
         return Ok(());
     }
@@ -202,6 +210,25 @@ mod tests {
             source_identity: None,
         });
         rc
+    }
+
+    #[test]
+    fn an_unsigned_request_may_only_assume_a_role_with_a_web_identity() {
+        let rc = RequestContext::new(Principal::anonymous(), "us-east-1", "req");
+        assert_eq!(request(&rc, "sts", "AssumeRoleWithWebIdentity"), Ok(()));
+        for (service, operation) in [
+            ("sts", "AssumeRole"),
+            ("sts", "GetCallerIdentity"),
+            ("iam", "ListUsers"),
+            ("secretsmanager", "GetSecretValue"),
+            ("kms", "Decrypt"),
+        ] {
+            assert_eq!(
+                request(&rc, service, operation),
+                Err(Refusal::Unsigned),
+                "{operation}"
+            );
+        }
     }
 
     #[test]

@@ -200,7 +200,7 @@ async fn dispatch(
     action: &str,
     params: &Params,
 ) -> Result<Vec<u8>, IamError> {
-    use kinko_core::iam::{Group, InstanceProfile, Role, User};
+    use kinko_core::iam::{Group, InstanceProfile, OpenIdConnectProvider, Role, User};
     use ops::*;
     dispatch!(services, rc, action, params;
         CreateUser, GetUser, ListEntities<User>, UpdateUser, DeleteUser,
@@ -228,6 +228,10 @@ async fn dispatch(
         CreateInstanceProfile, GetInstanceProfile, ListInstanceProfiles, ListInstanceProfilesForRole,
         AddRoleToInstanceProfile, RemoveRoleFromInstanceProfile, DeleteInstanceProfile,
         AddTags<InstanceProfile>, RemoveTags<InstanceProfile>, ListTags<InstanceProfile>,
+        CreateOpenIDConnectProvider, GetOpenIDConnectProvider, ListOpenIDConnectProviders,
+        DeleteOpenIDConnectProvider, UpdateOpenIDConnectProviderThumbprint,
+        AddClientIDToOpenIDConnectProvider, RemoveClientIDFromOpenIDConnectProvider,
+        AddTags<OpenIdConnectProvider>, RemoveTags<OpenIdConnectProvider>, ListTags<OpenIdConnectProvider>,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -447,7 +447,8 @@ impl ServiceError for KmsError {
             | Refusal::SessionTokenCallsSts { .. }
             | Refusal::RootAssumesRole
             | Refusal::DefaultKeyCrossAccount
-            | Refusal::NotManagementAccount => KmsError::AccessDenied(refusal.message()),
+            | Refusal::NotManagementAccount
+            | Refusal::Unsigned => KmsError::AccessDenied(refusal.message()),
         }
     }
 

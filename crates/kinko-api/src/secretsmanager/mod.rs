@@ -252,7 +252,8 @@ impl ServiceError for SmError {
             | Refusal::RootAssumesRole
             | Refusal::AwsManagedKey { .. }
             | Refusal::UnknownCiphertextKey
-            | Refusal::NotManagementAccount => SmError::AccessDenied(refusal.message()),
+            | Refusal::NotManagementAccount
+            | Refusal::Unsigned => SmError::AccessDenied(refusal.message()),
         }
     }
 

@@ -19,6 +19,15 @@ pub enum StsError {
     AccessDenied(String),
     #[error("{0}")]
     InvalidAction(String),
+    /// A web identity token that isn't valid, or not for a provider and audience of the account.
+    #[error("{0}")]
+    InvalidIdentityToken(String),
+    /// A web identity token past its `exp`.
+    #[error("{0}")]
+    ExpiredToken(String),
+    /// The provider's keys could not be fetched.
+    #[error("{0}")]
+    IdpCommunication(String),
     #[error("Missing Action")]
     MissingAction,
     /// Logged in full; the client gets a generic message.
@@ -37,6 +46,9 @@ impl StsError {
             StsError::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
             StsError::AccessDenied(_) => "AccessDenied",
             StsError::InvalidAction(_) => "InvalidAction",
+            StsError::InvalidIdentityToken(_) => "InvalidIdentityToken",
+            StsError::ExpiredToken(_) => "ExpiredTokenException",
+            StsError::IdpCommunication(_) => "IDPCommunicationError",
             StsError::MissingAction => "MissingAction",
             StsError::Internal(_) | StsError::Conflict => "InternalFailure",
         }

@@ -1,11 +1,13 @@
-//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken, each an operation of
-//! the one [`Operation`] contract.
+//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken and
+//! AssumeRoleWithWebIdentity ([`web_identity`]), each an operation of the one [`Operation`]
+//! contract.
 //!
 //! Temporary credentials are self-contained sealed tokens ([`token`]); the HTTP pipeline opens them
 //! with [`open_session_token`] to authenticate requests signed with them.
 
 mod error;
 pub mod token;
+pub mod web_identity;
 
 use kinko_core::iam::Role;
 use kinko_core::principal::{Principal, PrincipalKind};
@@ -66,6 +68,9 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         "GetCallerIdentity" => execute::<GetCallerIdentity>(services, rc, params).await,
         "AssumeRole" => execute::<AssumeRole>(services, rc, params).await,
         "GetSessionToken" => execute::<GetSessionToken>(services, rc, params).await,
+        "AssumeRoleWithWebIdentity" => {
+            execute::<web_identity::AssumeRoleWithWebIdentity>(services, rc, params).await
+        }
         other => Err(StsError::InvalidAction(format!(
             "Could not find operation {other} for version {VERSION}"
         ))),
@@ -144,6 +149,7 @@ pub fn user_id(p: &Principal) -> String {
             session_name,
             ..
         } => format!("{role_id}:{session_name}"),
+        PrincipalKind::Anonymous => String::new(),
     }
 }
 

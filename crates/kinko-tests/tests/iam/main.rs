@@ -23,6 +23,7 @@ mod roles;
 mod session_tags;
 mod sessions;
 mod users;
+mod web_identity;
 
 use kinko_tests::*;
 

@@ -15,6 +15,7 @@ mod inline_policies;
 mod instance_profiles;
 mod listing;
 mod managed_policies;
+mod oidc_providers;
 mod policy_versions;
 mod roles;
 mod tags;
@@ -44,6 +45,11 @@ pub(crate) use instance_profiles::{
 };
 pub(crate) use listing::ListEntities;
 pub(crate) use managed_policies::{CreatePolicy, DeletePolicy, GetPolicy, ListPolicies};
+pub(crate) use oidc_providers::{
+    AddClientIDToOpenIDConnectProvider, CreateOpenIDConnectProvider, DeleteOpenIDConnectProvider,
+    GetOpenIDConnectProvider, ListOpenIDConnectProviders, RemoveClientIDFromOpenIDConnectProvider,
+    UpdateOpenIDConnectProviderThumbprint,
+};
 pub(crate) use policy_versions::{
     CreatePolicyVersion, DeletePolicyVersion, GetPolicyVersion, ListPolicyVersions, SetDefaultPolicyVersion,
 };
@@ -275,7 +281,9 @@ impl KeyOwner {
             (Some(name), _) => name,
             (None, PrincipalKind::User { name, .. }) => name.as_str(),
             (None, PrincipalKind::Root) => return Ok(KeyOwner::Root),
-            (None, PrincipalKind::AssumedRole { .. }) => return Err(non_user_credentials()),
+            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+                return Err(non_user_credentials());
+            }
         };
         User::get(state, name).map(|u| KeyOwner::User(u.name.clone()))
     }
@@ -286,7 +294,9 @@ impl KeyOwner {
             (Some(name), _) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
-            (None, PrincipalKind::AssumedRole { .. }) => Err(non_user_credentials()),
+            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+                Err(non_user_credentials())
+            }
         }
     }
 }

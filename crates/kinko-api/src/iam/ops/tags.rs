@@ -7,11 +7,13 @@
 
 use std::marker::PhantomData;
 
-use kinko_core::iam::{IamState, InstanceProfile, ManagedPolicy, Role, User};
+use kinko_core::iam::{IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, User};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{Entity, find_own_policy, find_policy, instance_profiles, merge_tags, policy_target};
+use super::{
+    Entity, find_own_policy, find_policy, instance_profiles, merge_tags, oidc_providers, policy_target,
+};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::{Found, Iam, Target, output, request_tags, save};
@@ -113,6 +115,26 @@ impl Tagged for InstanceProfile {
             .instance_profile_mut(id)
             .map(|p| &mut p.tags)
             .ok_or_else(|| IamError::instance_profile_not_found(id))
+    }
+}
+
+impl Tagged for OpenIdConnectProvider {
+    const TAG: &'static str = "TagOpenIDConnectProvider";
+    const UNTAG: &'static str = "UntagOpenIDConnectProvider";
+    const LIST_TAGS: &'static str = "ListOpenIDConnectProviderTags";
+    const QUOTA: &'static str = "TagsPerOpenIdConnectProvider";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        r.req_arn("OpenIDConnectProviderArn")
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        oidc_providers::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(oidc_providers::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut oidc_providers::get_mut(state, id)?.tags)
     }
 }
 

@@ -138,7 +138,9 @@ impl Operation for GetUser {
         Found::read(cx, |state| match (&i.name, &cx.rc.principal.kind) {
             (Some(name), _) | (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
-            (None, PrincipalKind::AssumedRole { .. }) => Err(non_user_credentials()),
+            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+                Err(non_user_credentials())
+            }
         })
         .await
     }
@@ -155,7 +157,9 @@ impl Operation for GetUser {
         let name = match (&i.name, &cx.rc.principal.kind) {
             (Some(name), _) | (None, PrincipalKind::User { name, .. }) => name,
             (None, PrincipalKind::Root) => return root_user(cx).await,
-            (None, PrincipalKind::AssumedRole { .. }) => return Err(non_user_credentials()),
+            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+                return Err(non_user_credentials());
+            }
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, User::get(&found.state, name)?, Detail::Full);
