@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Re-wrap everything sealed under the root key under a new root key.
     ///
     /// With no server running on the data dir, it is rotated here; otherwise the running server
@@ -499,7 +499,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Server(args) => runtime.block_on(run_server(args)),
+        Command::Server(args) => runtime.block_on(run_server(*args)),
         Command::RotateRootKey(args) => runtime.block_on(run_rotate(args)),
         Command::Backup(args) => run_backup(args),
         Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
