@@ -27,6 +27,7 @@ import pytest
 from kinko_compat import (
     ACCESS_KEY,
     LISTEN_RE,
+    OIDC_ISSUER,
     SECRET_KEY,
     SHUTDOWN_TIMEOUT,
     STARTUP_TIMEOUT,
@@ -82,6 +83,8 @@ class KinkoServer:
     process: subprocess.Popen
     stderr_path: Path
     stdout_lines: list[str]
+    # The key set (JWKS) file of OIDC_ISSUER, which the server reads at each use.
+    oidc_jwks: Path | None = None
 
     def stderr(self) -> str:
         try:
@@ -112,8 +115,18 @@ def kinko_server() -> Iterator[KinkoServer]:
     workdir = Path(tempfile.mkdtemp(prefix="kinko-compat-srv-"))
     stderr_path = workdir / "server.stderr"
     stderr_file = open(stderr_path, "wb")
+    oidc_jwks = workdir / "oidc-jwks.json"
+    oidc_jwks.write_text('{"keys": []}')
     proc = subprocess.Popen(
-        [str(binary), "server", "--dev", "--listen", "127.0.0.1:0"],
+        [
+            str(binary),
+            "server",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--oidc-jwks",
+            f"{OIDC_ISSUER}={oidc_jwks}",
+        ],
         cwd=workdir,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -153,7 +166,7 @@ def kinko_server() -> Iterator[KinkoServer]:
     assert match is not None
 
     endpoint, port = match.group(1), int(match.group(2))
-    server = KinkoServer(endpoint, port, proc, stderr_path, lines)
+    server = KinkoServer(endpoint, port, proc, stderr_path, lines, oidc_jwks)
     try:
         yield server
     finally:

@@ -66,6 +66,10 @@ def kinko_bin() -> Path:
     return path
 
 
+# The OpenID Connect issuer whose key set the test server reads from a file the tests write.
+OIDC_ISSUER = "https://oidc.compat.kinko.test"
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The current environment without any AWS_* settings, loopback never proxied."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("AWS_")}
