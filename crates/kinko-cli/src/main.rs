@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+mod config_file;
+
+use std::collections::BTreeMap;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use kinko_server::{Config, MetricsListen};
 use zeroize::Zeroizing;
 
@@ -33,6 +37,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
+    ///
+    /// Every setting can also be in a TOML config file (`--config FILE` or KINKO_CONFIG), under
+    /// the flag's name with `_` for `-`; flags and variables override it.
+    #[command(args_override_self = true)]
     Server(Box<ServerArgs>),
     /// Re-wrap everything sealed under the root key under a new root key.
     ///
@@ -109,6 +117,11 @@ struct RotateArgs {
 
 #[derive(clap::Args)]
 struct ServerArgs {
+    /// TOML config file of these settings (keys: the flags' names with `_` for `-`, and
+    /// root_key, account_id, root_access_key_id, root_secret_access_key[_file], log); flags and
+    /// variables override it. Also KINKO_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8780")]
     listen: SocketAddr,
@@ -206,6 +219,15 @@ enum AuditDurabilityArg {
 
 const MIB: u64 = 1024 * 1024;
 
+/// The environment settings a config file gave (`KINKO_ROOT_KEY`, ...), which the environment
+/// itself overrides.
+type FileEnv = BTreeMap<&'static str, Zeroizing<String>>;
+
+/// `name` from the environment, else from the config file.
+fn setting(name: &str, file: &FileEnv) -> Option<String> {
+    env(name).or_else(|| file.get(name).map(|v| v.to_string()).filter(|v| !v.is_empty()))
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -219,7 +241,7 @@ fn survive_file_size_limit() -> Option<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ)).ok()
 }
 
-async fn run_server(args: ServerArgs) -> ExitCode {
+async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
     #[cfg(unix)]
     let _sigxfsz = survive_file_size_limit();
     let config = Config {
@@ -227,10 +249,10 @@ async fn run_server(args: ServerArgs) -> ExitCode {
         data_dir: args.data_dir,
         dev: args.dev,
         root_key_file: args.root_key_file,
-        root_key_base64: env("KINKO_ROOT_KEY").map(Zeroizing::new),
-        account_id: env("KINKO_ACCOUNT_ID"),
-        root_access_key_id: env("KINKO_ROOT_ACCESS_KEY_ID"),
-        root_secret_access_key: env("KINKO_ROOT_SECRET_ACCESS_KEY").map(Zeroizing::new),
+        root_key_base64: setting("KINKO_ROOT_KEY", &file).map(Zeroizing::new),
+        account_id: setting("KINKO_ACCOUNT_ID", &file),
+        root_access_key_id: setting("KINKO_ROOT_ACCESS_KEY_ID", &file),
+        root_secret_access_key: setting("KINKO_ROOT_SECRET_ACCESS_KEY", &file).map(Zeroizing::new),
         audit_log: args.audit_log,
         audit: kinko_server::AuditOptions {
             durability: match args.audit_durability {
@@ -466,9 +488,8 @@ async fn wait_for_signal() {
 }
 
 /// Logs go to stderr, filtered by `KINKO_LOG` (`tracing` syntax, default `info`).
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KINKO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(format: LogFormat, filter: Option<String>) {
+    let filter = tracing_subscriber::EnvFilter::new(filter.as_deref().unwrap_or("info"));
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
@@ -484,13 +505,64 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// The command line, with `kinko server`'s config file (if any) read in: its settings come before
+/// the real arguments, which override them.
+fn parse_command_line() -> Result<(Cli, FileEnv), ExitCode> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) != Some("server") {
+        return Ok((Cli::parse_from(argv), FileEnv::new()));
+    }
+    let Some(path) = config_file::path_from(&argv[2..], env("KINKO_CONFIG")) else {
+        return Ok((Cli::parse_from(argv), FileEnv::new()));
+    };
+    let command = Cli::command();
+    let flags: Vec<config_file::Flag> = command
+        .find_subcommand("server")
+        .map(|c| {
+            c.get_arguments()
+                .filter_map(|a| {
+                    let long = a.get_long()?;
+                    (long != "config" && long != "help").then(|| config_file::Flag {
+                        long: long.to_owned(),
+                        takes_value: a.get_action().takes_values(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let file = match config_file::load(&path, &flags) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kinko: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    // Each value of the file checked by its flag's parser, the error naming the file.
+    let alone = ["kinko".to_owned(), "server".to_owned()]
+        .into_iter()
+        .chain(file.args.iter().cloned());
+    if let Err(e) = Cli::try_parse_from(alone) {
+        eprint!("kinko: config file {}: {}", path.display(), e.render());
+        return Err(ExitCode::from(2));
+    }
+    let combined = argv[..2]
+        .iter()
+        .cloned()
+        .chain(file.args.iter().cloned())
+        .chain(argv[2..].iter().cloned());
+    Ok((Cli::parse_from(combined), file.env))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, file_env) = match parse_command_line() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let format = match &cli.command {
         Command::Server(args) => args.log_format,
         _ => LogFormat::Text,
     };
-    init_logging(format);
+    init_logging(format, setting("KINKO_LOG", &file_env));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -499,7 +571,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Server(args) => runtime.block_on(run_server(*args)),
+        Command::Server(args) => runtime.block_on(run_server(*args, file_env)),
         Command::RotateRootKey(args) => runtime.block_on(run_rotate(args)),
         Command::Backup(args) => run_backup(args),
         Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
