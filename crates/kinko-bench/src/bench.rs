@@ -109,11 +109,16 @@ impl Settings {
 struct Servers {
     kinko: Option<ServerProcess>,
     bare: Option<ServerProcess>,
+    buffered: Option<ServerProcess>,
 }
 
 impl Servers {
     async fn stop_all(&mut self) {
-        for (name, server) in [("bare", self.bare.take()), ("kinko", self.kinko.take())] {
+        for (name, server) in [
+            ("bare", self.bare.take()),
+            ("kinko-buffered-audit", self.buffered.take()),
+            ("kinko", self.kinko.take()),
+        ] {
             if let Some(server) = server {
                 let pid = server.pid();
                 match server.stop().await {
@@ -164,7 +169,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
         }
         None => {
             let credentials = Credentials::generate();
-            let process = start_kinko(&args.kinko, dir, &credentials).await?;
+            let process = start_kinko(&args.kinko, dir, &credentials, Audit::Durable).await?;
             let endpoint = process.endpoint().clone();
             eprintln!(
                 "kinko (pid {}) listening on http://{}, data dir {}",
@@ -195,6 +200,27 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
 
     let prepared = setup::prepare(&kinko, args).await?;
     let workload = Arc::new(prepared.workload);
+
+    // The same server with buffered audit, seeded alike, for GetSecretValue side by side.
+    let buffered = if args.compare_audit {
+        let process = start_kinko(&args.kinko, dir, &credentials, Audit::Buffered).await?;
+        eprintln!(
+            "kinko with buffered audit (pid {}) listening on http://{}",
+            process.pid(),
+            process.endpoint().authority
+        );
+        let target = Arc::new(Target {
+            server: Server::KinkoBuffered,
+            signer: credentials.signer(&process.endpoint().authority, &args.region)?,
+            endpoint: process.endpoint().clone(),
+            pid: Some(process.pid()),
+        });
+        servers.buffered = Some(process);
+        setup::prepare(&target, args).await?;
+        Some(target)
+    } else {
+        None
+    };
 
     let mut results: Vec<RunResult> = Vec::new();
     for &op in &args.ops {
@@ -241,7 +267,8 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
                 warmup: settings.warmup,
                 duration: settings.duration,
             };
-            for target in std::iter::once(&kinko).chain(bare.as_ref()) {
+            let buffered = buffered.as_ref().filter(|_| op == Op::Get);
+            for target in std::iter::once(&kinko).chain(bare.as_ref()).chain(buffered) {
                 let result = load::run(Arc::clone(target), spec.clone()).await?;
                 eprintln!("{}", result.summary());
                 results.push(result);
@@ -329,7 +356,19 @@ impl Credentials {
     }
 }
 
-async fn start_kinko(binary: &Path, dir: &Path, credentials: &Credentials) -> Result<ServerProcess> {
+/// Whether kinko's audit records are synced before each answer (its default) or buffered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audit {
+    Durable,
+    Buffered,
+}
+
+async fn start_kinko(
+    binary: &Path,
+    dir: &Path,
+    credentials: &Credentials,
+    audit: Audit,
+) -> Result<ServerProcess> {
     if !binary.exists() {
         bail!(
             "{} not found: build it with `cargo build --release -p kinko-cli`, pass --kinko PATH, \
@@ -337,7 +376,14 @@ async fn start_kinko(binary: &Path, dir: &Path, credentials: &Credentials) -> Re
             binary.display()
         );
     }
-    let data = dir.join("data");
+    let (data, log, durability) = match audit {
+        Audit::Durable => (dir.join("data"), dir.join("kinko.log"), "fsync"),
+        Audit::Buffered => (
+            dir.join("data-buffered-audit"),
+            dir.join("kinko-buffered-audit.log"),
+            "buffered",
+        ),
+    };
     std::fs::create_dir(&data).with_context(|| format!("creating {}", data.display()))?;
     let mut command = Command::new(binary);
     command
@@ -346,11 +392,13 @@ async fn start_kinko(binary: &Path, dir: &Path, credentials: &Credentials) -> Re
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(&data)
+        .arg("--audit-durability")
+        .arg(durability)
         .env("KINKO_ROOT_ACCESS_KEY_ID", &credentials.access_key_id)
         .env("KINKO_ROOT_SECRET_ACCESS_KEY", &credentials.secret_access_key)
         .env("KINKO_ACCOUNT_ID", ACCOUNT_ID)
         .stdin(Stdio::null());
-    ServerProcess::start("kinko", command, &dir.join("kinko.log")).await
+    ServerProcess::start("kinko", command, &log).await
 }
 
 /// Starts `kinko-bench bare` answering the bytes of `captured`.
@@ -486,6 +534,16 @@ fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> S
             stats::ratio_table(&ratios)
         );
     }
+    let audit = stats::audit_ratios(results);
+    if !audit.is_empty() {
+        let _ = writeln!(
+            out,
+            "kinko with durable audit (each answer waits for its record's fdatasync, group-committed) \
+             versus the same kinko with buffered audit (written every 50 ms, never synced), side by \
+             side in this run:\n\n{}",
+            stats::audit_ratio_table(&audit)
+        );
+    }
     let cmk = stats::cmk_ratios(results);
     if !cmk.is_empty() {
         let _ = writeln!(
@@ -557,6 +615,7 @@ fn write_json(
         "duration_secs": settings.duration.as_secs_f64(),
         "results": results.iter().map(RunResult::to_json).collect::<Vec<_>>(),
         "kinko_over_bare": stats::ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "durable_over_buffered_audit": stats::audit_ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         "cmk_over_default_key": stats::cmk_ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&document).context("encoding JSON")?;

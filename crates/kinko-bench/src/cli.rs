@@ -84,6 +84,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub seed_concurrency: usize,
 
+    /// Also start a second kinko whose audit records are buffered (`--audit-durability
+    /// buffered`, written every 50 ms without fsync), seed it alike, and run GetSecretValue
+    /// against it after each durable run: the report compares durable with buffered audit.
+    #[arg(long, conflicts_with = "endpoint")]
+    pub compare_audit: bool,
+
     /// Skip the bare-server ceiling runs.
     #[arg(long)]
     pub no_bare: bool,

@@ -18,6 +18,9 @@ const MAX_TRACKED_US: u64 = 60_000_000;
 pub enum Server {
     Kinko,
     Bare,
+    /// A second kinko whose audit records are buffered, not synced before the answer
+    /// (`--audit-durability buffered`), for `--compare-audit`.
+    KinkoBuffered,
 }
 
 impl Server {
@@ -25,6 +28,7 @@ impl Server {
         match self {
             Server::Kinko => "kinko",
             Server::Bare => "bare",
+            Server::KinkoBuffered => "kinko-buffered-audit",
         }
     }
 }
@@ -352,6 +356,72 @@ pub fn ratio_table(ratios: &[Ratio<'_>]) -> String {
             r.throughput_ratio() * 100.0,
             format_us(r.kinko.p50_us()),
             format_us(r.bare.p50_us()),
+        );
+    }
+    out
+}
+
+/// kinko with durable audit (each answer waits for its record's fsync) versus kinko with
+/// buffered audit, one row per concurrency level run against both.
+pub struct AuditRatio<'a> {
+    pub durable: &'a RunResult,
+    pub buffered: &'a RunResult,
+}
+
+impl AuditRatio<'_> {
+    pub fn throughput_ratio(&self) -> f64 {
+        self.durable.throughput() / self.buffered.throughput()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "op": self.durable.op.name(),
+            "concurrency": self.durable.concurrency,
+            "durable_requests_per_sec": self.durable.throughput(),
+            "buffered_requests_per_sec": self.buffered.throughput(),
+            "durable_over_buffered": self.throughput_ratio(),
+            "durable_p50_us": self.durable.p50_us(),
+            "buffered_p50_us": self.buffered.p50_us(),
+            "durable_p99_us": self.durable.p99_us(),
+            "buffered_p99_us": self.buffered.p99_us(),
+        })
+    }
+}
+
+/// Pairs each buffered-audit run with the durable kinko run of the same operation and
+/// concurrency.
+pub fn audit_ratios(results: &[RunResult]) -> Vec<AuditRatio<'_>> {
+    results
+        .iter()
+        .filter(|r| r.server == Server::KinkoBuffered)
+        .filter_map(|buffered| {
+            let durable = results.iter().find(|k| {
+                k.server == Server::Kinko && k.op == buffered.op && k.concurrency == buffered.concurrency
+            })?;
+            Some(AuditRatio { durable, buffered })
+        })
+        .collect()
+}
+
+pub fn audit_ratio_table(ratios: &[AuditRatio<'_>]) -> String {
+    let mut out = String::from(
+        "| operation | concurrency | durable audit req/s | buffered audit req/s | durable/buffered | \
+         durable p50 | buffered p50 | durable p99 | buffered p99 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in ratios {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.1} % | {} | {} | {} | {} |",
+            r.durable.op.name(),
+            r.durable.concurrency,
+            format_rate(r.durable.throughput()),
+            format_rate(r.buffered.throughput()),
+            r.throughput_ratio() * 100.0,
+            format_us(r.durable.p50_us()),
+            format_us(r.buffered.p50_us()),
+            format_us(r.durable.p99_us()),
+            format_us(r.buffered.p99_us()),
         );
     }
     out
