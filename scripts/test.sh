@@ -16,5 +16,13 @@ echo "== cargo build"
 cargo build --workspace --locked
 echo "== cargo test"
 cargo test --workspace --locked
+if [ -n "${KINKO_TEST_POSTGRES_URL:-}" ]; then
+    # The integration tests of every service again, each server on PostgreSQL (a scratch schema
+    # of its own); the storage contract ran on it above.
+    echo "== cargo test -p kinko-tests on PostgreSQL"
+    KINKO_TEST_STORE=postgres cargo test -p kinko-tests --locked
+else
+    echo "== skipping the PostgreSQL runs: KINKO_TEST_POSTGRES_URL is not set"
+fi
 echo "== AWS CLI and boto3 compatibility tests"
 KINKO_BIN="$PWD/target/debug/kinko" bash tests/compat/run.sh

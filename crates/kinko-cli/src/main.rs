@@ -155,6 +155,10 @@ struct ServerArgs {
     /// Remove rotated audit files older than this many days (0: no limit by age).
     #[arg(long, value_name = "DAYS", default_value_t = 0)]
     audit_keep_days: u64,
+    /// The database, when not the SQLite file in the data dir: a postgres:// URL, which several
+    /// nodes may share (the root key file and root credentials stay in the data dir).
+    #[arg(long, env = "KINKO_STORE", value_name = "URL", hide_env_values = true)]
+    store: Option<String>,
     /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
     #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
     cache_size: u64,
@@ -247,6 +251,7 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
     let config = Config {
         listen: args.listen,
         data_dir: args.data_dir,
+        store: args.store,
         dev: args.dev,
         root_key_file: args.root_key_file,
         root_key_base64: setting("KINKO_ROOT_KEY", &file).map(Zeroizing::new),

@@ -44,6 +44,10 @@ pub enum StartError {
         "the root key given does not match the one the data dir {0} was created with or last rotated to; refusing to start (nothing was changed)"
     )]
     RootKeyMismatch(PathBuf),
+    #[error(
+        "the root key given does not match the one the database was created with or last rotated to; refusing to start (nothing was changed)"
+    )]
+    DatabaseRootKeyMismatch,
     #[error("the data dir {0} is in use by another kinko process")]
     InUse(PathBuf),
     #[error("invalid configuration: {0}")]
@@ -153,30 +157,43 @@ pub(crate) fn seal_access_key(
 }
 
 pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<Booted, StartError> {
-    let (store, root, fresh, mut lock, key_file) = if config.dev {
+    let (store, root, fresh, mut lock, key_file, freshness) = if let Some(url) = &config.store {
+        let (store, root, fresh, key_file) = open_database(config, url).await?;
+        // Other nodes write the same database: every cached read first applies their changes.
+        (store, root, fresh, None, key_file, Freshness::Shared)
+    } else if config.dev {
         let root = match &config.root_key_base64 {
             Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
             None => RootKey::generate().map_err(root_key_error)?,
         };
-        (sqlite::in_memory()?, root, true, None, None)
+        // This process is the only writer of a database in its memory.
+        (
+            sqlite::in_memory()?,
+            root,
+            true,
+            None,
+            None,
+            Freshness::SingleProcess,
+        )
     } else {
         let opened = open_data_dir(config).await?;
+        // This process is the only writer of the database: it holds the data dir's lock.
         (
             opened.store,
             opened.root,
             opened.fresh,
             Some(opened.lock),
             opened.key_file,
+            Freshness::SingleProcess,
         )
     };
+    let shared = freshness == Freshness::Shared;
     let root = SharedRootKey::new(root);
-    // Single-process freshness: this process is the only writer of the database, since it holds
-    // the data dir's lock (or the database lives in its memory).
     let store = Arc::new(CachedStore::new(
         store,
         CacheConfig {
             capacity: config.cache_capacity,
-            freshness: Freshness::SingleProcess,
+            freshness,
         },
     ));
     let store_dyn: Arc<dyn Store> = store.clone();
@@ -186,10 +203,7 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
     let existing_account = if fresh {
         None
     } else {
-        store_dyn
-            .meta_get(META_ACCOUNT)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
+        existing_account(store_dyn.as_ref(), shared).await?
     };
     if let Some(account_id) = existing_account {
         let access_key_id = store_dyn
@@ -298,6 +312,103 @@ pub(crate) async fn bootstrap(config: &Config, clock: Arc<dyn Clock>) -> Result<
         credentials,
         account_id,
     })
+}
+
+/// The management account of an existing store. On a database several nodes share, a node that
+/// starts while another one is creating it waits for it (a few seconds at most).
+async fn existing_account(store: &dyn Store, shared: bool) -> Result<Option<String>, StartError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = store
+            .meta_get(META_ACCOUNT)
+            .await?
+            .and_then(|b| String::from_utf8(b).ok());
+        if found.is_some() || !shared || std::time::Instant::now() >= deadline {
+            return Ok(found);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Opens the database a `--store` URL names, and the root key: from `KINKO_ROOT_KEY`, or the key
+/// file (created with the database when both are new). Returns the store, the root key, whether
+/// this node created the database's root key check (and so its management account), and the key
+/// file. In dev mode the database must be new: its root key is not kept.
+async fn open_database(
+    config: &Config,
+    url: &str,
+) -> Result<(Arc<dyn Store>, RootKey, bool, Option<PathBuf>), StartError> {
+    if !crate::postgres::is_postgres_url(url) {
+        return Err(StartError::Config(format!(
+            "--store must be a postgres:// URL (the SQLite store is the default), got {}",
+            crate::postgres::redacted(url)
+        )));
+    }
+    let store = crate::postgres::open(url).await?;
+    let dir = &config.data_dir;
+    let check = store.meta_get(META_ROOT_CHECK).await?;
+    let (root, key_file) = if config.dev {
+        if check.is_some() {
+            return Err(StartError::Config(
+                "dev mode with --store needs a new, empty database (dev mode keeps no root key)".into(),
+            ));
+        }
+        let root = match &config.root_key_base64 {
+            Some(b64) => RootKey::from_base64(b64).map_err(root_key_error)?,
+            None => RootKey::generate().map_err(root_key_error)?,
+        };
+        (root, None)
+    } else {
+        let key_path = config
+            .root_key_file
+            .clone()
+            .unwrap_or_else(|| dir.join(ROOT_KEY_FILE));
+        let root = match (&config.root_key_base64, &check) {
+            (Some(b64), _) => RootKey::from_base64(b64).map_err(root_key_error)?,
+            (None, Some(check)) => load_key_file(dir, &key_path, check)?,
+            (None, None) => {
+                if let Some(parent) = key_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(parent)
+                        .map_err(|e| StartError::DataDir(parent.to_owned(), e))?;
+                }
+                RootKey::load_or_create(&key_path).map_err(root_key_error)?.0
+            }
+        };
+        (root, config.root_key_base64.is_none().then_some(key_path))
+    };
+    let fresh = match check {
+        Some(check) => {
+            if !root.verify_check(&check) {
+                return Err(StartError::DatabaseRootKeyMismatch);
+            }
+            false
+        }
+        None => {
+            let created = store
+                .meta_put_if_absent(META_ROOT_CHECK, root.make_check().map_err(root_key_error)?)
+                .await?;
+            if !created {
+                // Another node created the database at the same moment: its key must be ours.
+                let check = store.meta_get(META_ROOT_CHECK).await?.unwrap_or_default();
+                if !root.verify_check(&check) {
+                    return Err(StartError::DatabaseRootKeyMismatch);
+                }
+            }
+            created
+        }
+    };
+    if !config.dev {
+        // The root credentials file and the audit log are written there.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StartError::DataDir(dir.clone(), e))?;
+    }
+    Ok((store, root, fresh, key_file))
 }
 
 /// An opened data dir.

@@ -13,6 +13,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the SQLite file and (by default) the root key live.
     pub data_dir: PathBuf,
+    /// The database, when not the SQLite file in the data dir: a `postgres://` URL (several nodes
+    /// may share it). The root key and root credentials files stay in the data dir.
+    pub store: Option<String>,
     /// In-memory store, account `000000000000`, root credentials `test` / `test`.
     pub dev: bool,
     /// Where the root key file is (default `DATA_DIR/root.key`).
@@ -51,6 +54,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field("store", &self.store.as_deref().map(crate::postgres::redacted))
             .field("dev", &self.dev)
             .field("root_key_file", &self.root_key_file)
             .field("account_id", &self.account_id)
@@ -68,6 +72,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8780)),
             data_dir: PathBuf::from("kinko-data"),
+            store: None,
             dev: false,
             root_key_file: None,
             root_key_base64: None,

@@ -15,6 +15,7 @@ mod jwks;
 mod listener;
 mod metrics;
 mod ops;
+mod postgres;
 mod readiness;
 mod sqlite;
 

@@ -25,39 +25,65 @@ pub(crate) enum Verify {
     Roots(Option<String>),
 }
 
-/// Splits the parameters kinko reads itself off a `postgres://` URL (`sslrootcert`, and the
-/// `sslmode` values tokio-postgres doesn't know); the rest is tokio-postgres's connection
-/// string.
-pub(crate) fn split_url(url: &str) -> (String, Verify) {
-    let Some((base, query)) = url.split_once('?') else {
-        return (url.to_owned(), Verify::None);
-    };
+/// A `postgres://` URL, the parameters kinko reads itself taken off: `sslrootcert`, the
+/// `sslmode` values tokio-postgres doesn't know, `schema` and `pool_size`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Url {
+    /// tokio-postgres's connection string.
+    pub conn: String,
+    pub verify: Verify,
+    pub schema: Option<String>,
+    pub pool_size: Option<usize>,
+}
+
+pub(crate) fn split_url(url: &str) -> Result<Url, StoreError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut root_cert = None;
     let mut verify = false;
-    let kept: Vec<String> = query
-        .split('&')
-        .filter_map(|kv| match kv.split_once('=') {
-            Some(("sslrootcert", v)) => {
-                root_cert = Some(v.to_owned());
-                None
-            }
+    let mut schema = None;
+    let mut pool_size = None;
+    let mut kept = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        match kv.split_once('=') {
+            Some(("sslrootcert", v)) => root_cert = Some(v.to_owned()),
             Some(("sslmode", "verify-full" | "verify-ca")) => {
                 verify = true;
-                Some("sslmode=require".to_owned())
+                kept.push("sslmode=require".to_owned());
             }
-            _ => Some(kv.to_owned()),
-        })
-        .collect();
+            Some(("schema", v)) => {
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(StoreError::Backend(format!(
+                        "the PostgreSQL URL's schema must be letters, digits and _, got {v:?}"
+                    )));
+                }
+                schema = Some(v.to_owned());
+            }
+            Some(("pool_size", v)) => {
+                pool_size = Some(v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "the PostgreSQL URL's pool_size must be a positive number, got {v:?}"
+                    ))
+                })?);
+            }
+            _ => kept.push(kv.to_owned()),
+        }
+    }
     let verify = if verify || root_cert.is_some() {
         Verify::Roots(root_cert)
     } else {
         Verify::None
     };
-    if kept.is_empty() {
-        (base.to_owned(), verify)
+    let conn = if kept.is_empty() {
+        base.to_owned()
     } else {
-        (format!("{base}?{}", kept.join("&")), verify)
-    }
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(Url {
+        conn,
+        verify,
+        schema,
+        pool_size,
+    })
 }
 
 /// Accepts any server certificate: libpq's `sslmode=prefer`/`require` (encryption without
@@ -137,11 +163,13 @@ fn tls(verify: &Verify) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Stor
 
 /// A pool on the database `url` names, its schema migrated.
 pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
-    let (url, verify) = split_url(url);
+    let url = split_url(url)?;
+    let schema = url.schema.as_deref().or(options.schema.as_deref());
     let mut config: tokio_postgres::Config = url
+        .conn
         .parse()
         .map_err(|e| StoreError::Backend(format!("the PostgreSQL URL: {e}")))?;
-    if let Some(schema) = &options.schema {
+    if let Some(schema) = schema {
         config.options(format!("-c search_path={schema}"));
     }
     if config.get_application_name().is_none() {
@@ -153,16 +181,16 @@ pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pool, S
     let manager = if config.get_ssl_mode() == SslMode::Disable {
         Manager::from_config(config, tokio_postgres::NoTls, manager_config)
     } else {
-        Manager::from_config(config, tls(&verify)?, manager_config)
+        Manager::from_config(config, tls(&url.verify)?, manager_config)
     };
     let pool = Pool::builder(manager)
-        .max_size(options.max_connections.max(1))
+        .max_size(url.pool_size.unwrap_or(options.max_connections).max(1))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .create_timeout(Some(options.connect_timeout))
         .wait_timeout(Some(options.connect_timeout))
         .build()
         .map_err(backend)?;
-    migrate(&pool, options.schema.as_deref()).await?;
+    migrate(&pool, schema).await?;
     Ok(pool)
 }
 
@@ -211,38 +239,49 @@ async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Verify, split_url};
+    use super::{Url, Verify, split_url};
+
+    fn url(conn: &str, verify: Verify) -> Url {
+        Url {
+            conn: conn.to_owned(),
+            verify,
+            schema: None,
+            pool_size: None,
+        }
+    }
 
     #[test]
-    fn kinko_reads_sslrootcert_and_the_verify_modes() {
+    fn kinko_reads_its_own_parameters() {
+        let ok = |u: &str| split_url(u).expect("a valid URL");
         assert_eq!(
-            split_url("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem"),
-            (
-                "postgres://u@h/db?sslmode=require".to_owned(),
+            ok("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem"),
+            url(
+                "postgres://u@h/db?sslmode=require",
                 Verify::Roots(Some("/ca.pem".to_owned()))
             )
         );
         assert_eq!(
-            split_url("postgres://u@h/db?sslmode=verify-full"),
-            (
-                "postgres://u@h/db?sslmode=require".to_owned(),
-                Verify::Roots(None)
-            )
+            ok("postgres://u@h/db?sslmode=verify-full"),
+            url("postgres://u@h/db?sslmode=require", Verify::Roots(None))
         );
         assert_eq!(
-            split_url("postgres://u@h/db?sslrootcert=/ca.pem"),
-            (
-                "postgres://u@h/db".to_owned(),
-                Verify::Roots(Some("/ca.pem".to_owned()))
-            )
+            ok("postgres://u@h/db?sslrootcert=/ca.pem"),
+            url("postgres://u@h/db", Verify::Roots(Some("/ca.pem".to_owned())))
         );
         assert_eq!(
-            split_url("postgres://u@h/db?sslmode=require"),
-            ("postgres://u@h/db?sslmode=require".to_owned(), Verify::None)
+            ok("postgres://u@h/db?sslmode=require"),
+            url("postgres://u@h/db?sslmode=require", Verify::None)
         );
+        assert_eq!(ok("postgres://u@h/db"), url("postgres://u@h/db", Verify::None));
         assert_eq!(
-            split_url("postgres://u@h/db"),
-            ("postgres://u@h/db".to_owned(), Verify::None)
+            ok("postgres://u@h/db?schema=kinko_a&pool_size=4&connect_timeout=5"),
+            Url {
+                schema: Some("kinko_a".to_owned()),
+                pool_size: Some(4),
+                ..url("postgres://u@h/db?connect_timeout=5", Verify::None)
+            }
         );
+        assert!(split_url("postgres://u@h/db?schema=a;drop").is_err());
+        assert!(split_url("postgres://u@h/db?pool_size=0").is_err());
     }
 }

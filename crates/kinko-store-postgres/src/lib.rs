@@ -1191,6 +1191,20 @@ impl Store for PostgresStore {
         Ok((position, Changes::Keys(keys)))
     }
 
+    /// A write rolled back: fails when the database can't take writes (down, read-only, a standby,
+    /// out of disk for its WAL).
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('kinko_write_probe', '\\x00'::bytea) ON CONFLICT (key) DO NOTHING",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+        tx.rollback().await.map_err(db)
+    }
+
     /// Closes the pool: connections in use are closed when returned, later calls fail.
     fn close(&self) {
         self.pool.close();

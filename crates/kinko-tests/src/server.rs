@@ -16,15 +16,21 @@
 //!   [`sqlite_config`]) and clock ([`TestClock::Manual`] to move time). It runs on the calling
 //!   test's runtime; call [`TestServer::shutdown`] at the end.
 //!
+//! Every server runs on SQLite unless `KINKO_TEST_STORE=postgres`: then each runs on the
+//! PostgreSQL database `KINKO_TEST_POSTGRES_URL` names, in a scratch schema of its own (the same
+//! one again for the same data dir, so restarts find their data), in [`dev_config`] and
+//! [`sqlite_config`] alike. `scripts/test.sh` runs the tests both ways.
+//!
 //! Clients ([`TestServer::client`], [`TestServer::kms_client`], ... and their `_as` forms taking
 //! [`TestCredentials`]) have the server's endpoint URL, region `us-east-1`, static credentials and
 //! the latest behaviour version. The server rejects signatures more than 5 minutes (15 for STS and IAM) away from *its*
 //! clock, so when the server runs on a [`ManualClock`] the clients sign with a time source reading
 //! that same clock.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
@@ -83,22 +89,94 @@ impl TimeSource for ManualTimeSource {
     }
 }
 
-/// A dev-mode configuration on an ephemeral port.
+/// The variable that switches every test server to PostgreSQL (`postgres`).
+pub const TEST_STORE_VAR: &str = "KINKO_TEST_STORE";
+/// Connections each test server's pool opens at most: PostgreSQL's `max_connections` (100) is
+/// shared by every test and every other user of the database.
+const TEST_POOL_SIZE: usize = 5;
+
+/// Whether test servers run on PostgreSQL (`KINKO_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var(TEST_STORE_VAR).is_ok_and(|v| v == "postgres")
+}
+
+/// Scratch schemas by name, dropped when their server shuts down; and the schema of each data
+/// dir, kept for the run (a restart on the same dir finds its data).
+#[derive(Default)]
+struct Scratch {
+    schemas: HashMap<String, kinko_store_postgres::scratch::ScratchSchema>,
+    by_dir: HashMap<PathBuf, String>,
+}
+
+fn scratch() -> std::sync::MutexGuard<'static, Scratch> {
+    static SCRATCH: OnceLock<Mutex<Scratch>> = OnceLock::new();
+    SCRATCH
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+fn postgres_url() -> String {
+    std::env::var(kinko_store_postgres::scratch::TEST_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{TEST_STORE_VAR}=postgres needs {}",
+                kinko_store_postgres::scratch::TEST_URL_VAR
+            )
+        })
+}
+
+/// The `--store` URL of a new test server: `None` on SQLite; on PostgreSQL a new scratch schema,
+/// or the one `dir` had.
+fn test_store(dir: Option<&Path>) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let url = postgres_url();
+    let mut scratch = scratch();
+    if let Some(name) = dir.and_then(|d| scratch.by_dir.get(d)).cloned() {
+        return scratch.schemas.get(&name).map(|s| s.url(TEST_POOL_SIZE));
+    }
+    let schema = kinko_store_postgres::scratch::ScratchSchema::new(&url);
+    let name = schema.name().to_owned();
+    let store = schema.url(TEST_POOL_SIZE);
+    scratch.schemas.insert(name.clone(), schema);
+    if let Some(d) = dir {
+        scratch.by_dir.insert(d.to_path_buf(), name);
+    }
+    Some(store)
+}
+
+/// The scratch schema a server's store URL names, unless a data dir keeps it.
+fn own_schema(store: Option<&str>) -> Option<String> {
+    let name = store?
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("schema="))?;
+    let scratch = scratch();
+    (!scratch.by_dir.values().any(|n| n == name)).then(|| name.to_owned())
+}
+
+/// A dev-mode configuration on an ephemeral port (on PostgreSQL: a new scratch schema).
 pub fn dev_config() -> Config {
     Config {
         dev: true,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        store: test_store(None),
         ..Config::default()
     }
 }
 
-/// A configuration with a real SQLite data dir in `dir`, root credentials
-/// [`SQLITE_ACCESS_KEY_ID`] / [`SQLITE_SECRET_ACCESS_KEY`], on an ephemeral port.
+/// A configuration with a real data dir in `dir` (its SQLite database, or on PostgreSQL the
+/// dir's scratch schema), root credentials [`SQLITE_ACCESS_KEY_ID`] /
+/// [`SQLITE_SECRET_ACCESS_KEY`], on an ephemeral port.
 pub fn sqlite_config(dir: &Path) -> Config {
     Config {
         dev: false,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir: dir.to_path_buf(),
+        store: test_store(Some(dir)),
         root_access_key_id: Some(SQLITE_ACCESS_KEY_ID.to_owned()),
         root_secret_access_key: Some(Zeroizing::new(SQLITE_SECRET_ACCESS_KEY.to_owned())),
         ..Config::default()
@@ -171,6 +249,8 @@ pub struct TestServer {
     clock: TestClock,
     /// `None` for the shared server, whose `Running` lives on its own thread.
     running: Option<kinko_server::Running>,
+    /// The scratch schema dropped at shutdown (PostgreSQL).
+    schema: Option<String>,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -229,6 +309,7 @@ impl TestServer {
         let clock = clock.into();
         let configured_id = config.root_access_key_id.clone();
         let configured_secret = config.root_secret_access_key.as_ref().map(|s| s.to_string());
+        let schema = own_schema(config.store.as_deref());
         let running = kinko_server::start(config, clock.server_clock())
             .await
             .expect("kinko server starts");
@@ -249,6 +330,7 @@ impl TestServer {
             secret_access_key,
             clock,
             running: Some(running),
+            schema,
         }
     }
 
@@ -434,6 +516,13 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             r.shutdown().await.expect("clean shutdown");
         }
+        if let Some(name) = self.schema.take() {
+            let dropped = scratch().schemas.remove(&name);
+            // Dropping it drops the schema, on a thread of its own.
+            tokio::task::spawn_blocking(move || drop(dropped))
+                .await
+                .expect("drop the scratch schema");
+        }
     }
 }
 
@@ -480,5 +569,6 @@ fn start_shared(config: Config) -> TestServer {
         secret_access_key,
         clock: TestClock::System,
         running: None,
+        schema: None,
     }
 }
