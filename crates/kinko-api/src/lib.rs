@@ -14,6 +14,7 @@ pub mod operation;
 pub mod organizations;
 pub mod secretsmanager;
 pub mod sts;
+pub mod trail;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Services {
     pub audit: Arc<dyn audit::AuditSink>,
     /// The key sets of the OpenID Connect issuers whose tokens AssumeRoleWithWebIdentity accepts.
     pub jwks: Arc<dyn sts::web_identity::JwksSource>,
+    /// Where CloudTrail's LookupEvents finds the audit trail's events.
+    pub events: Arc<dyn trail::EventIndex>,
 }
 
 impl Services {
@@ -46,6 +49,7 @@ impl Services {
             policies: Arc::default(),
             audit: Arc::new(audit::NoAudit),
             jwks: Arc::new(sts::web_identity::NoJwks),
+            events: Arc::new(trail::NoEvents),
         }
     }
 
@@ -60,6 +64,12 @@ impl Services {
         self.audit = audit;
         self
     }
+
+    /// The same services, looking events up in `events`.
+    pub fn with_events(mut self, events: Arc<dyn trail::EventIndex>) -> Self {
+        self.events = events;
+        self
+    }
 }
 
 /// The services kinko speaks.
@@ -70,6 +80,7 @@ pub enum ServiceName {
     Iam,
     Sts,
     Organizations,
+    CloudTrail,
 }
 
 impl ServiceName {
@@ -81,6 +92,7 @@ impl ServiceName {
             ServiceName::Iam => <iam::Iam as operation::Service>::PREFIX,
             ServiceName::Sts => <sts::Sts as operation::Service>::PREFIX,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::PREFIX,
+            ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::PREFIX,
         }
     }
 
@@ -94,6 +106,7 @@ impl ServiceName {
             ServiceName::Iam => <iam::Iam as operation::Service>::EVENT_SOURCE,
             ServiceName::Sts => <sts::Sts as operation::Service>::EVENT_SOURCE,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
+            ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::EVENT_SOURCE,
         }
     }
 
@@ -105,6 +118,7 @@ impl ServiceName {
             ServiceName::Iam => <iam::Iam as operation::Service>::CLOUDTRAIL,
             ServiceName::Sts => <sts::Sts as operation::Service>::CLOUDTRAIL,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::CLOUDTRAIL,
+            ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::CLOUDTRAIL,
         }
     }
 }
@@ -142,6 +156,9 @@ pub async fn call(
         }
         (Some(ServiceName::Organizations), CallInput::Json(body), _) => {
             organizations::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::CloudTrail), CallInput::Json(body), _) => {
+            trail::handle(services, rc, operation, body).await
         }
         (Some(ServiceName::Kms), CallInput::Json(body), _) => {
             kms::handle(services, rc, operation, body).await
@@ -204,6 +221,7 @@ fn audit_failure(
         Some(ServiceName::Iam) => iam::IamError::internal(detail).to_wire(),
         Some(ServiceName::Sts) => sts::StsError::internal(detail).to_wire(),
         Some(ServiceName::Organizations) => organizations::OrgError::internal(detail).to_wire(),
+        Some(ServiceName::CloudTrail) => trail::TrailError::internal(detail).to_wire(),
         None => kinko_wire::WireError::new("InternalFailure", 500, "An internal error occurred."),
     }
 }

@@ -75,11 +75,18 @@ fn json_service(target: &str) -> Result<(Service, &str), WireError> {
         Some(("secretsmanager", op)) => Ok((Service::SecretsManager, op)),
         Some(("AWSOrganizationsV20161128", op)) => Ok((Service::Organizations, op)),
         Some(("TrentService", op)) => Ok((Service::Kms, op)),
-        _ => Err(WireError::new(
-            "UnknownOperationException",
-            400,
-            format!("The operation {target} is not supported by this server."),
-        )),
+        // The SDKs send CloudTrail's target by its shape name, the AWS CLI by its full id.
+        Some(("CloudTrail_20131101", op)) => Ok((Service::CloudTrail, op)),
+        _ => match target.rsplit_once('.') {
+            Some(("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", op)) => {
+                Ok((Service::CloudTrail, op))
+            }
+            _ => Err(WireError::new(
+                "UnknownOperationException",
+                400,
+                format!("The operation {target} is not supported by this server."),
+            )),
+        },
     }
 }
 

@@ -184,7 +184,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .services
         .clone()
         .with_audit(audit.clone())
-        .with_jwks(Arc::new(jwks));
+        .with_jwks(Arc::new(jwks))
+        .with_events(audit.events());
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),
         audit,

@@ -477,6 +477,16 @@ impl TestServer {
         )
     }
 
+    /// A CloudTrail client with the server's root credentials.
+    pub fn cloudtrail_client(&self) -> aws_sdk_cloudtrail::Client {
+        self.cloudtrail_client_as(&self.root_credentials())
+    }
+
+    /// A CloudTrail client signing with `creds`.
+    pub fn cloudtrail_client_as(&self, creds: &TestCredentials) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::from_conf(sdk_config_builder!(aws_sdk_cloudtrail, self, creds).build())
+    }
+
     /// A KMS client with the server's root credentials.
     pub fn kms_client(&self) -> aws_sdk_kms::Client {
         self.kms_client_as(&self.root_credentials())

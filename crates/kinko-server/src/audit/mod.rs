@@ -7,6 +7,7 @@
 //! and while records cannot be written calls are refused before they run.
 
 mod chain;
+mod index;
 mod record;
 mod seal;
 mod verify;
@@ -28,6 +29,8 @@ use crate::bootstrap::StartError;
 /// The server's audit sink: nowhere (`--audit-log none`), stdout, or a file.
 pub(crate) struct Audit {
     writer: Option<writer::Writer>,
+    /// What LookupEvents reads: the records written, indexed.
+    index: std::sync::Arc<index::Index>,
 }
 
 /// What the audit writer has done since start (for metrics).
@@ -53,7 +56,15 @@ impl Audit {
         seal_root: Option<&kinko_crypto::RootKey>,
     ) -> Result<Audit, StartError> {
         let Some(path) = path else {
-            return Ok(Audit { writer: None });
+            return Ok(Audit {
+                writer: None,
+                index: std::sync::Arc::default(),
+            });
+        };
+        let index = if path == Path::new("-") {
+            index::Index::default()
+        } else {
+            index::Index::load_log(path)
         };
         let out = if path == Path::new("-") {
             writer::Out::Stdout(std::io::stdout(), chain::Link::START)
@@ -74,7 +85,10 @@ impl Audit {
         };
         let writer = writer::Writer::start(out, options.durability)
             .map_err(|e| StartError::Write(path.to_owned(), e))?;
-        Ok(Audit { writer: Some(writer) })
+        Ok(Audit {
+            writer: Some(writer),
+            index: std::sync::Arc::new(index),
+        })
     }
 
     /// Records one call whose caller is not known (refused before authentication).
@@ -89,21 +103,33 @@ impl Audit {
         let Some(writer) = &self.writer else {
             return Box::pin(std::future::ready(Ok(())));
         };
-        let batch = SCRATCH.with_borrow_mut(|scratch| {
+        let (batch, lines) = SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             record::write_records(scratch, e, kms);
             let batch = writer.shared.append(scratch);
+            let lines = scratch.clone();
             if scratch.capacity() > SCRATCH_KEEP {
                 *scratch = Vec::new();
             }
-            batch
+            (batch, lines)
         });
         match (batch, writer.shared.durability) {
             (None, _) => Box::pin(std::future::ready(Err(AuditFailed(
                 "the audit log is closed".into(),
             )))),
-            (Some(_), Durability::Buffered) => Box::pin(std::future::ready(Ok(()))),
-            (Some(batch), Durability::Fsync) => Box::pin(batch.wait()),
+            (Some(_), Durability::Buffered) => {
+                self.index.add_lines(&lines);
+                Box::pin(std::future::ready(Ok(())))
+            }
+            (Some(batch), Durability::Fsync) => {
+                // Indexed once written, so LookupEvents shows only records that are on disk.
+                let index = self.index.clone();
+                Box::pin(async move {
+                    batch.wait().await?;
+                    index.add_lines(&lines);
+                    Ok(())
+                })
+            }
         }
     }
 
@@ -139,6 +165,11 @@ impl Audit {
                 }
             }
         }
+    }
+
+    /// What LookupEvents reads.
+    pub fn events(&self) -> std::sync::Arc<dyn kinko_api::trail::EventIndex> {
+        self.index.clone()
     }
 
     pub fn close(&self) {
