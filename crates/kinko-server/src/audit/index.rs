@@ -37,6 +37,11 @@ impl Index {
     pub(crate) fn load(files: &[std::path::PathBuf]) -> Index {
         let index = Index::default();
         for file in files {
+            // Only regular files are read back: a device in the log's place (`/dev/full`,
+            // `/dev/zero`) would never end.
+            if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
             if let Ok(text) = std::fs::read(file) {
                 index.add_lines(&text);
             }
