@@ -134,6 +134,43 @@ fn issue(cx: &Cx<'_>, principal: Principal, session: Session, x: &mut Xml) -> Re
     Ok(())
 }
 
+/// The session policies of an AssumeRole* call: the inline `Policy` (validated) and the documents
+/// of the `PolicyArns`, as the session will carry them.
+async fn session_policies(
+    cx: &Cx<'_>,
+    account: &str,
+    policy: Option<&str>,
+    policy_arns: &[String],
+) -> Result<Vec<String>, StsError> {
+    let mut policies = Vec::new();
+    if let Some(p) = policy {
+        authz::validate_session_policy(p).map_err(StsError::MalformedPolicyDocument)?;
+        policies.push(p.to_owned());
+    }
+    for arn in policy_arns {
+        let doc = authz::managed_policy_document(cx.services, account, arn)
+            .await?
+            .ok_or_else(|| {
+                StsError::Validation(format!("Policy {arn} does not exist or is not attachable."))
+            })?;
+        policies.push(doc);
+    }
+    Ok(policies)
+}
+
+/// The principal of a session of `role` (bound to the role's unique id).
+fn assumed_role_principal(account: &str, role: &Role, session_name: &str) -> Principal {
+    Principal {
+        account_id: account.to_owned(),
+        arn: format!("arn:aws:sts::{account}:assumed-role/{}/{session_name}", role.name),
+        kind: PrincipalKind::AssumedRole {
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            session_name: session_name.to_owned(),
+        },
+    }
+}
+
 fn valid_session_name(s: &str) -> bool {
     s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
@@ -455,33 +492,10 @@ impl Operation for AssumeRole {
                     .into(),
             ));
         }
-        let mut policies = Vec::new();
-        if let Some(p) = &i.policy {
-            authz::validate_session_policy(p).map_err(StsError::MalformedPolicyDocument)?;
-            policies.push(p.clone());
-        }
-        for arn in &i.policy_arns {
-            let doc = authz::managed_policy_document(cx.services, &found.account, arn)
-                .await?
-                .ok_or_else(|| {
-                    StsError::Validation(format!("Policy {arn} does not exist or is not attachable."))
-                })?;
-            policies.push(doc);
-        }
+        let policies = session_policies(cx, &found.account, i.policy.as_deref(), &i.policy_arns).await?;
         let now = cx.now();
         let session_name = &i.session_name;
-        let principal = Principal {
-            account_id: found.account.clone(),
-            arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{session_name}",
-                found.account, role.name
-            ),
-            kind: PrincipalKind::AssumedRole {
-                role_name: role.name.clone(),
-                role_id: role.role_id.clone(),
-                session_name: session_name.clone(),
-            },
-        };
+        let principal = assumed_role_principal(&found.account, &role, session_name);
         let mut x = cx.xml::<Sts>();
         let assumed_arn = principal.arn.clone();
         let session = Session {

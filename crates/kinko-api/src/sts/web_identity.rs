@@ -31,12 +31,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use kinko_core::iam::{IamState, Role};
-use kinko_core::principal::{Principal, PrincipalKind};
 use kinko_wire::query::Params;
 use kinko_wire::validate::Violations;
 use serde_json::Value;
 
-use super::{Sts, StsError, duration, issue, role_account_and_name, valid_session_name};
+use super::{
+    Sts, StsError, assumed_role_principal, duration, issue, role_account_and_name, session_policies,
+    valid_session_name,
+};
 use crate::authz::{self, Bound, Check, Resource, ResourcePolicy};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 use crate::{Session, SessionKind};
@@ -389,33 +391,10 @@ impl Operation for AssumeRoleWithWebIdentity {
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
             ));
         }
-        let mut policies = Vec::new();
-        if let Some(p) = &i.policy {
-            authz::validate_session_policy(p).map_err(StsError::MalformedPolicyDocument)?;
-            policies.push(p.clone());
-        }
-        for arn in &i.policy_arns {
-            let doc = authz::managed_policy_document(cx.services, &found.account, arn)
-                .await?
-                .ok_or_else(|| {
-                    StsError::Validation(format!("Policy {arn} does not exist or is not attachable."))
-                })?;
-            policies.push(doc);
-        }
+        let policies = session_policies(cx, &found.account, i.policy.as_deref(), &i.policy_arns).await?;
         let now = cx.now();
         let session_name = &i.session_name;
-        let principal = Principal {
-            account_id: found.account.clone(),
-            arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{session_name}",
-                found.account, role.name
-            ),
-            kind: PrincipalKind::AssumedRole {
-                role_name: role.name.clone(),
-                role_id: role.role_id.clone(),
-                session_name: session_name.clone(),
-            },
-        };
+        let principal = assumed_role_principal(&found.account, &role, session_name);
         let assumed_arn = principal.arn.clone();
         let session = Session {
             kind: SessionKind::AssumedRole,
