@@ -15,5 +15,6 @@ pub mod password;
 pub mod principal;
 pub mod secret;
 pub mod store;
+pub mod workload;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -19,6 +19,7 @@ use crate::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use crate::organizations::Organization;
 use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
+use crate::workload::Attachment;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -123,6 +124,8 @@ pub enum ChangedKey {
     },
     /// Every value sealed under the root key (a root key rotation).
     RootSealed,
+    /// A workload attachment (by id): created or revoked.
+    Attachment(String),
 }
 
 /// What changed after a position of the change feed.
@@ -301,6 +304,19 @@ pub trait Store: Send + Sync + 'static {
         region: &str,
         alias_name: &str,
     ) -> Result<bool, StoreError>;
+
+    // --- workload attachments ---
+    /// A new attachment; `Conflict` when its id, port (instance attachments, across accounts) or
+    /// token hash (container credentials tokens) is taken.
+    async fn create_attachment(&self, attachment: Attachment) -> Result<(), StoreError>;
+    /// The instance attachment served on `port`.
+    async fn attachment_by_port(&self, port: u16) -> Result<Option<Attachment>, StoreError>;
+    /// The container credentials token whose SHA-256 (hex) is `token_sha256`.
+    async fn attachment_by_token(&self, token_sha256: &str) -> Result<Option<Attachment>, StoreError>;
+    /// The attachments of an account (of every account for `None`), ordered by creation.
+    async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError>;
+    /// Revokes an attachment of an account; returns false when there is no such attachment.
+    async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
 
     // --- change feed ---
     /// The changes committed after position `seq` of the change feed (0: its start), and the

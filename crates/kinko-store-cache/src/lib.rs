@@ -50,6 +50,7 @@ use kinko_core::store::{
     Account, ChangedKey, Changes, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store,
     StoreError,
 };
+use kinko_core::workload::Attachment;
 
 use entries::{Data, ENTRY_OVERHEAD, Entry, EntryKey, KeyRef, Weigh};
 use feed::{Apply, Feed};
@@ -189,7 +190,7 @@ impl<S: Store + ?Sized> CachedStore<S> {
                 // Cached access keys hold sealed secrets: a root key rotation changed them all.
                 ChangedKey::RootSealed => return self.clear(),
                 // Not cached.
-                ChangedKey::Meta(_) | ChangedKey::Account(_) => {}
+                ChangedKey::Meta(_) | ChangedKey::Account(_) | ChangedKey::Attachment(_) => {}
             }
         }
         if !units.is_empty() {
@@ -703,6 +704,28 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         let r = self.inner.delete_kms_alias(account_id, region, alias_name).await;
         self.alias_written(account_id, region, alias_name);
         r
+    }
+
+    // Attachments are never cached: the credentials endpoints read them from the store on every
+    // request, so a revocation on any node stops them at once everywhere.
+    async fn create_attachment(&self, attachment: Attachment) -> Result<(), StoreError> {
+        self.inner.create_attachment(attachment).await
+    }
+
+    async fn attachment_by_port(&self, port: u16) -> Result<Option<Attachment>, StoreError> {
+        self.inner.attachment_by_port(port).await
+    }
+
+    async fn attachment_by_token(&self, token_sha256: &str) -> Result<Option<Attachment>, StoreError> {
+        self.inner.attachment_by_token(token_sha256).await
+    }
+
+    async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+        self.inner.list_attachments(account_id).await
+    }
+
+    async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_attachment(account_id, id).await
     }
 
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {

@@ -20,6 +20,7 @@ use kinko_core::secret::{Secret, ValueKind};
 use kinko_core::store::{
     Account, Changes, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
 };
+use kinko_core::workload::Attachment;
 use kinko_store_cache::{CacheConfig, CachedStore, Freshness};
 use kinko_store_sqlite::SqliteStore;
 use tokio::sync::Notify;
@@ -263,6 +264,21 @@ impl Store for Gated {
         alias_name: &str,
     ) -> Result<bool, StoreError> {
         self.inner.delete_kms_alias(account_id, region, alias_name).await
+    }
+    async fn create_attachment(&self, attachment: Attachment) -> Result<(), StoreError> {
+        self.inner.create_attachment(attachment).await
+    }
+    async fn attachment_by_port(&self, port: u16) -> Result<Option<Attachment>, StoreError> {
+        self.inner.attachment_by_port(port).await
+    }
+    async fn attachment_by_token(&self, token_sha256: &str) -> Result<Option<Attachment>, StoreError> {
+        self.inner.attachment_by_token(token_sha256).await
+    }
+    async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+        self.inner.list_attachments(account_id).await
+    }
+    async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_attachment(account_id, id).await
     }
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         let r = self.inner.changes_since(seq).await;

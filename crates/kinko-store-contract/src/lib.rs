@@ -106,6 +106,8 @@ macro_rules! __with_contract_tests {
             fresh_organization_after_writes,
             fresh_kms_after_writes,
             fresh_access_key_after_writes,
+            attachments_are_found_by_port_and_token_and_revoked,
+            attachment_ports_tokens_and_ids_are_unique,
         }
     };
 }

@@ -10,6 +10,7 @@ use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
 use kinko_core::store::{
     ChangedKey, Changes, ListOrder, ListPage, RewrapCounts, RootRewrap, RootSealed, SecretWrite, Store,
 };
+use kinko_core::workload::{Attachment, AttachmentKind};
 
 use crate::Handles;
 use crate::fixtures::*;
@@ -1394,4 +1395,108 @@ pub async fn fresh_access_key_after_writes(h: Handles) {
     );
     assert!(h.a.delete_access_key("AKIA1").await.expect("delete"));
     assert!(h.b.access_key("AKIA1").await.expect("read").is_none());
+}
+
+fn instance_attachment(id: &str, account: &str, port: u16, at: i64) -> Attachment {
+    Attachment {
+        id: id.to_owned(),
+        account_id: account.to_owned(),
+        kind: AttachmentKind::Instance {
+            instance_profile_name: "web".to_owned(),
+            port,
+        },
+        session_name: None,
+        session_tags: vec![],
+        created_by: format!("arn:aws:iam::{account}:root"),
+        created_date: kinko_core::Timestamp(at),
+    }
+}
+
+fn container_token(id: &str, account: &str, hash: &str, at: i64) -> Attachment {
+    Attachment {
+        id: id.to_owned(),
+        account_id: account.to_owned(),
+        kind: AttachmentKind::Container {
+            role_arn: format!("arn:aws:iam::{account}:role/app"),
+            token_sha256: hash.to_owned(),
+        },
+        session_name: Some("app-1".to_owned()),
+        session_tags: vec![("team".to_owned(), "blue".to_owned())],
+        created_by: format!("arn:aws:iam::{account}:root"),
+        created_date: kinko_core::Timestamp(at),
+    }
+}
+
+pub async fn attachments_are_found_by_port_and_token_and_revoked(h: Handles) {
+    let (a, b) = (h.a.as_ref(), h.b.as_ref());
+    let ia = instance_attachment("ia-1", ACCOUNT, 41001, 1);
+    let ct = container_token("cct-1", ACCOUNT, "ab12", 2);
+    let other = instance_attachment("ia-2", MEMBER, 41002, 3);
+    let (start, _) = changes(a, 0).await;
+    for x in [&ia, &ct, &other] {
+        a.create_attachment(x.clone()).await.expect("create");
+    }
+    assert_eq!(b.attachment_by_port(41001).await.expect("read"), Some(ia.clone()));
+    assert_eq!(
+        b.attachment_by_token("ab12").await.expect("read"),
+        Some(ct.clone())
+    );
+    assert_eq!(b.attachment_by_port(41003).await.expect("read"), None);
+    assert_eq!(b.attachment_by_token("ab1").await.expect("read"), None);
+    assert_eq!(
+        b.list_attachments(Some(ACCOUNT)).await.expect("list"),
+        vec![ia.clone(), ct.clone()]
+    );
+    assert_eq!(
+        b.list_attachments(None).await.expect("list"),
+        vec![ia.clone(), ct.clone(), other.clone()]
+    );
+    // Revoked only in its own account.
+    assert!(!a.delete_attachment(MEMBER, "ia-1").await.expect("delete"));
+    assert!(a.delete_attachment(ACCOUNT, "ia-1").await.expect("delete"));
+    assert!(!a.delete_attachment(ACCOUNT, "ia-1").await.expect("delete"));
+    assert!(a.delete_attachment(ACCOUNT, "cct-1").await.expect("delete"));
+    // Gone at once, through either handle.
+    assert_eq!(b.attachment_by_port(41001).await.expect("read"), None);
+    assert_eq!(b.attachment_by_token("ab12").await.expect("read"), None);
+    assert_eq!(b.list_attachments(Some(ACCOUNT)).await.expect("list"), vec![]);
+    let (_, keys) = changes(a, start).await;
+    for id in ["ia-1", "cct-1", "ia-2"] {
+        assert!(
+            keys.contains(&ChangedKey::Attachment(id.to_owned())),
+            "{id} missing from {keys:?}"
+        );
+    }
+}
+
+pub async fn attachment_ports_tokens_and_ids_are_unique(h: Handles) {
+    let s = h.a.as_ref();
+    s.create_attachment(instance_attachment("ia-1", ACCOUNT, 41001, 1))
+        .await
+        .expect("create");
+    s.create_attachment(container_token("cct-1", ACCOUNT, "ab12", 2))
+        .await
+        .expect("create");
+    for taken in [
+        // The port, also from another account.
+        instance_attachment("ia-2", MEMBER, 41001, 3),
+        // The token hash.
+        container_token("cct-2", ACCOUNT, "ab12", 4),
+        // The id.
+        container_token("ia-1", ACCOUNT, "cd34", 5),
+    ] {
+        assert!(
+            matches!(
+                s.create_attachment(taken.clone()).await,
+                Err(kinko_core::store::StoreError::Conflict)
+            ),
+            "{taken:?}"
+        );
+    }
+    assert_eq!(s.list_attachments(None).await.expect("list").len(), 2);
+    // A revoked attachment's port is free again.
+    assert!(s.delete_attachment(ACCOUNT, "ia-1").await.expect("delete"));
+    s.create_attachment(instance_attachment("ia-3", MEMBER, 41001, 6))
+        .await
+        .expect("create on a freed port");
 }

@@ -8,7 +8,10 @@ use tokio_postgres::config::SslMode;
 
 use crate::{PostgresOptions, backend};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_attachments.sql"),
+];
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):
 /// several nodes starting at once apply each migration exactly once, one after another.

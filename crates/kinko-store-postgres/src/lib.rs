@@ -53,6 +53,7 @@ use kinko_core::store::{
     Account, ChangedKey, Changes, ListOrder, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite,
     Store, StoreError,
 };
+use kinko_core::workload::Attachment;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -121,6 +122,7 @@ const SECRET: &str = "secret";
 const KMS_KEY: &str = "kms_key";
 const KMS_ALIAS: &str = "kms_alias";
 const ROOT_SEALED: &str = "root_sealed";
+const ATTACHMENT: &str = "attachment";
 
 fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
     Some(match kind {
@@ -140,6 +142,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
             }
         }
         ROOT_SEALED => ChangedKey::RootSealed,
+        ATTACHMENT => ChangedKey::Attachment(key),
         _ => return None,
     })
 }
@@ -268,6 +271,11 @@ impl PostgresStore {
         let stmt = c.prepare_cached(sql).await.map_err(db)?;
         c.query(&stmt, params).await.map_err(db)
     }
+}
+
+fn attachment(row: &Row) -> Result<Attachment, StoreError> {
+    let body: String = row.try_get(0).map_err(backend)?;
+    serde_json::from_str(&body).map_err(backend)
 }
 
 fn limit(n: usize) -> i64 {
@@ -1141,6 +1149,76 @@ impl Store for PostgresStore {
             .await?;
         if n == 1 {
             w.alias_changed(account_id, region, alias_name)?;
+        }
+        w.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn create_attachment(&self, a: Attachment) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&a).map_err(backend)?;
+        let port = a.port().map(i32::from);
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        w.execute(
+            "INSERT INTO attachments (id, account_id, port, token_sha256, created_ms, body)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &a.id,
+                &a.account_id,
+                &port,
+                &a.token_sha256(),
+                &a.created_date.millis(),
+                &body,
+            ],
+        )
+        .await?;
+        w.changed(ATTACHMENT, &a.id);
+        w.commit().await
+    }
+
+    async fn attachment_by_port(&self, port: u16) -> Result<Option<Attachment>, StoreError> {
+        self.query_opt(
+            "SELECT body FROM attachments WHERE port = $1",
+            &[&i32::from(port)],
+        )
+        .await?
+        .map(|r| attachment(&r))
+        .transpose()
+    }
+
+    async fn attachment_by_token(&self, token_sha256: &str) -> Result<Option<Attachment>, StoreError> {
+        self.query_opt(
+            "SELECT body FROM attachments WHERE token_sha256 = $1",
+            &[&token_sha256],
+        )
+        .await?
+        .map(|r| attachment(&r))
+        .transpose()
+    }
+
+    async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+        self.query(
+            "SELECT body FROM attachments WHERE $1::text IS NULL OR account_id = $1::text
+             ORDER BY created_ms, id",
+            &[&account_id],
+        )
+        .await?
+        .iter()
+        .map(attachment)
+        .collect()
+    }
+
+    async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        let n = w
+            .execute(
+                "DELETE FROM attachments WHERE account_id = $1 AND id = $2",
+                &[&account_id, &id],
+            )
+            .await?;
+        if n == 1 {
+            w.changed(ATTACHMENT, id);
         }
         w.commit().await?;
         Ok(n == 1)

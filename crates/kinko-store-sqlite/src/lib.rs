@@ -28,6 +28,7 @@ use kinko_core::secret::Secret;
 use kinko_core::store::{
     Account, Changes, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
 };
+use kinko_core::workload::Attachment;
 
 use conn::Db;
 
@@ -339,6 +340,31 @@ impl Store for SqliteStore {
         let (acc, reg, name) = (account_id.to_owned(), region.to_owned(), alias_name.to_owned());
         self.db
             .write(move |c| queries::delete_kms_alias(c, &acc, &reg, &name))
+            .await
+    }
+
+    async fn create_attachment(&self, attachment: Attachment) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| queries::create_attachment(c, &attachment))
+            .await
+    }
+
+    async fn attachment_by_port(&self, port: u16) -> Result<Option<Attachment>, StoreError> {
+        self.db.read(move |c| queries::attachment_by_port(c, port))
+    }
+
+    async fn attachment_by_token(&self, token_sha256: &str) -> Result<Option<Attachment>, StoreError> {
+        self.db.read(|c| queries::attachment_by_token(c, token_sha256))
+    }
+
+    async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+        self.db.read(|c| queries::list_attachments(c, account_id))
+    }
+
+    async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        self.db
+            .write(move |c| queries::delete_attachment(c, &account_id, &id))
             .await
     }
 

@@ -10,6 +10,7 @@ use kinko_core::secret::Secret;
 use kinko_core::store::{
     Account, ChangedKey, Changes, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
 };
+use kinko_core::workload::Attachment;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::conn::backend;
@@ -45,6 +46,7 @@ const SECRET: &str = "secret";
 const KMS_KEY: &str = "kms_key";
 const KMS_ALIAS: &str = "kms_alias";
 pub(crate) const ROOT_SEALED: &str = "root_sealed";
+const ATTACHMENT: &str = "attachment";
 
 /// Appends a changed key to the change feed, in the writer's transaction (so only committed
 /// writes are in the feed, in commit order).
@@ -78,6 +80,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
             }
         }
         ROOT_SEALED => ChangedKey::RootSealed,
+        ATTACHMENT => ChangedKey::Attachment(key),
         _ => return None,
     })
 }
@@ -937,4 +940,74 @@ pub fn create_member_account(
     write_organization(c, org)?;
     put_account(c, account)?;
     write_iam_state(c, iam)
+}
+
+// --- workload attachments ---
+
+pub fn create_attachment(c: &Connection, a: &Attachment) -> Result<(), StoreError> {
+    let body = serde_json::to_string(a).map_err(backend)?;
+    c.execute(
+        "INSERT INTO attachments (id, account_id, port, token_sha256, created_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            a.id,
+            a.account_id,
+            a.port(),
+            a.token_sha256(),
+            a.created_date.millis(),
+            body
+        ],
+    )
+    .map_err(insert_err)?;
+    changed(c, ATTACHMENT, &a.id)
+}
+
+fn attachment_where(
+    c: &Connection,
+    filter: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<Option<Attachment>, StoreError> {
+    let body: Option<String> = c
+        .prepare_cached(&format!("SELECT body FROM attachments WHERE {filter} = ?1"))
+        .and_then(|mut s| s.query_row([value], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    body.map(|b| serde_json::from_str(&b).map_err(backend))
+        .transpose()
+}
+
+pub fn attachment_by_port(c: &Connection, port: u16) -> Result<Option<Attachment>, StoreError> {
+    attachment_where(c, "port", &port)
+}
+
+pub fn attachment_by_token(c: &Connection, token_sha256: &str) -> Result<Option<Attachment>, StoreError> {
+    attachment_where(c, "token_sha256", &token_sha256)
+}
+
+pub fn list_attachments(c: &Connection, account: Option<&str>) -> Result<Vec<Attachment>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT body FROM attachments WHERE ?1 IS NULL OR account_id = ?1 ORDER BY created_ms, id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([account], |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for body in rows {
+        out.push(serde_json::from_str(&body.map_err(backend)?).map_err(backend)?);
+    }
+    Ok(out)
+}
+
+pub fn delete_attachment(c: &Connection, account: &str, id: &str) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "DELETE FROM attachments WHERE account_id = ?1 AND id = ?2",
+            params![account, id],
+        )
+        .map_err(backend)?;
+    if n == 1 {
+        changed(c, ATTACHMENT, id)?;
+    }
+    Ok(n == 1)
 }
