@@ -3,6 +3,7 @@
 # changed: each step is skipped while its pinned inputs are unchanged.
 #
 #   - rustfmt and clippy for the toolchain in use;
+#   - curl and openssl (Debian packages), when missing;
 #   - a Python virtual environment in target/tools/venv with the pinned clients of
 #     tests/compat/requirements.txt (AWS CLI, boto3, pytest).
 #
@@ -21,6 +22,19 @@ stamp_set() { printf '%s' "$2" >"$tools/$1.stamp"; }
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   echo "== setup: rustfmt and clippy"
   rustup component add rustfmt clippy
+fi
+
+# curl and openssl: tests/compat/test_several_nodes.py runs the README's worked example, which uses them.
+missing=()
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "== setup: ${missing[*]} (Debian packages)"
+  sudo=""
+  [[ "$(id -u)" -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 req="$repo_root/tests/compat/requirements.txt"
