@@ -349,15 +349,19 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(FAILED)
 }
 
-pub async fn run(args: ExecArgs) -> ExitCode {
-    let endpoint = args
-        .endpoint
-        .clone()
+/// The SDK config of a kinko client: the caller's default credential chain, `endpoint` (else
+/// AWS_ENDPOINT_URL, else the local default server) and `region` (else the configured one, else
+/// us-east-1). Also the endpoint chosen.
+pub(crate) async fn sdk_config(
+    endpoint: Option<String>,
+    region: Option<String>,
+) -> (aws_config::SdkConfig, String) {
+    let endpoint = endpoint
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8780".to_owned());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&endpoint);
-    if let Some(region) = &args.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
     }
     let mut config = loader.load().await;
     if config.region().is_none() {
@@ -366,6 +370,11 @@ pub async fn run(args: ExecArgs) -> ExitCode {
             .region(aws_config::Region::from_static("us-east-1"))
             .build();
     }
+    (config, endpoint)
+}
+
+pub async fn run(args: ExecArgs) -> ExitCode {
+    let (config, endpoint) = sdk_config(args.endpoint.clone(), args.region.clone()).await;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
     let mut instance = None;
     let role_arn = match (&args.role, &args.instance_profile) {

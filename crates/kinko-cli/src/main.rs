@@ -1,5 +1,6 @@
 //! The `kinko` binary.
 
+mod agent;
 mod exec;
 
 use std::net::SocketAddr;
@@ -63,6 +64,12 @@ enum Command {
     /// Authenticates with your own credentials (environment, profile), which must be allowed to
     /// assume the role. Exit status and signals pass through.
     Exec(exec::ExecArgs),
+    /// Run a local caching sidecar with the AWS Secrets Manager Agent's HTTP interface.
+    ///
+    /// Programs read secrets with `GET http://localhost:2773/secretsmanager/get?secretId=ID` and
+    /// the SSRF token in `X-Aws-Parameters-Secrets-Token`; the agent reads from kinko (or AWS)
+    /// with the default credential chain, so it runs under `kinko exec --role ...`.
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Subcommand)]
@@ -567,7 +574,10 @@ fn main() -> ExitCode {
         Command::Server(args) => args.log_format,
         _ => LogFormat::Text,
     };
-    init_logging(format, setting("KINKO_LOG", &file_env));
+    // The agent sets up its logging once its config file is read (its log_level).
+    if !matches!(cli.command, Command::Agent(_)) {
+        init_logging(format, setting("KINKO_LOG", &file_env));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -581,5 +591,6 @@ fn main() -> ExitCode {
         Command::Backup(args) => run_backup(args),
         Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
         Command::Exec(args) => runtime.block_on(exec::run(args)),
+        Command::Agent(args) => runtime.block_on(agent::run(args)),
     }
 }
