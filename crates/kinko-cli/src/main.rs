@@ -166,6 +166,13 @@ struct ServerArgs {
     /// nodes may share (the root key file and root credentials stay in the data dir).
     #[arg(long, env = "KINKO_STORE", value_name = "URL", hide_env_values = true)]
     store: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first). Read again
+    /// on SIGHUP and when the file changes. Without --tls-cert and --tls-key, plain HTTP.
+    #[arg(long, env = "KINKO_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, env = "KINKO_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
     #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
     cache_size: u64,
@@ -290,6 +297,10 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
         metrics_listen: args.metrics_listen,
         log_requests: args.log_requests,
         oidc_jwks: args.oidc_jwks,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(kinko_server::TlsFiles::new(cert, key)),
+            _ => None,
+        },
         ..Config::default()
     };
     let dev = config.dev;
@@ -320,9 +331,10 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             creds.secret_access_key.as_str()
         );
     }
-    println!("kinko listening on http://{}", running.local_addr());
+    let scheme = if running.serves_tls() { "https" } else { "http" };
+    println!("kinko listening on {scheme}://{}", running.local_addr());
     if let Some(addr) = running.metrics_addr() {
-        println!("kinko serving metrics on http://{addr}/metrics");
+        println!("kinko serving metrics on {scheme}://{addr}/metrics");
     }
     let running = Arc::new(running);
     let hup = reopen_on_sighup(running.clone());
@@ -429,15 +441,20 @@ fn run_backup(args: BackupArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// SIGHUP reopens the audit log file (for external log rotation: move the file, then send SIGHUP).
+/// SIGHUP reopens the audit log file (for external log rotation: move the file, then send SIGHUP)
+/// and reads the TLS certificate and key again.
 fn reopen_on_sighup(running: Arc<kinko_server::Running>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP: the audit log is not reopened on it");
+            tracing::warn!(
+                "cannot listen for SIGHUP: the audit log is not reopened, nor the TLS files read again, on it"
+            );
             return;
         };
         while hup.recv().await.is_some() {
             running.reopen_audit_log();
+            // Two small files read on this worker: brief, and rare.
+            running.reload_tls();
         }
     })
 }

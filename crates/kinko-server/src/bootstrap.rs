@@ -58,6 +58,8 @@ pub enum StartError {
     Listen(SocketAddr, std::io::Error),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The management account's root access key.

@@ -44,6 +44,9 @@ pub struct Config {
     pub metrics_listen: MetricsListen,
     /// Log one line per request (who, what, how it ended, how long it took; never a value).
     pub log_requests: bool,
+    /// HTTPS on the listeners: the certificate chain and private key files (PEM). Without it,
+    /// plain HTTP, meant for loopback use.
+    pub tls: Option<crate::TlsFiles>,
     /// Where the key set (JWKS) of each OpenID Connect issuer comes from: (issuer as IAM names
     /// providers, without `https://`; a file path or an `http://` URL).
     pub oidc_jwks: Vec<(String, String)>,
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Config {
             .field("connections", &self.connections)
             .field("metrics_listen", &self.metrics_listen)
             .field("log_requests", &self.log_requests)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +92,7 @@ impl Default for Config {
             metrics_listen: MetricsListen::Main,
             log_requests: false,
             oidc_jwks: Vec::new(),
+            tls: None,
         }
     }
 }

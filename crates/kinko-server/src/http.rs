@@ -217,6 +217,18 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
         seen.request_id.clone_from(&request_id);
         seen.source_ip = source_ip;
     }
+    let tls_details =
+        parts
+            .extensions
+            .get::<crate::listener::TlsSession>()
+            .map(|t| kinko_api::audit::TlsDetails {
+                tls_version: t.version.to_owned(),
+                cipher_suite: t.cipher_suite.to_owned(),
+                client_provided_host_header: parts
+                    .headers
+                    .get(header::HOST)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            });
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -297,6 +309,7 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
                 );
                 rc.source_ip = source_ip;
                 rc.user_agent = user_agent;
+                rc.tls_details = tls_details;
                 let input = kinko_api::CallInput::Query(&params);
                 let operation = kinko_api::sts::web_identity::OPERATION;
                 seen.service = Some(Service::Sts);
@@ -365,7 +378,7 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
                 request_parameters: None,
                 response_elements: None,
                 resources: Vec::new(),
-                tls_details: None,
+                tls_details,
             };
             // The refusal is answered once its record is durable; if it cannot be written the
             // answer is the same refusal (nothing ran).
@@ -382,7 +395,8 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
     rc.source_ip = source_ip;
     rc.access_key_id = auth.access_key_id.clone();
     rc.user_agent = user_agent;
-    // `tls_details` stays unset: the server speaks plain HTTP (TLS is terminated in front of it).
+    // Set when the request came over TLS (also what makes `aws:SecureTransport` true).
+    rc.tls_details = tls_details;
     let input = match &params {
         Some(p) => kinko_api::CallInput::Query(p),
         None => kinko_api::CallInput::Json(&body),

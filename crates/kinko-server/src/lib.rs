@@ -18,6 +18,7 @@ mod ops;
 mod postgres;
 mod readiness;
 mod sqlite;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +38,8 @@ pub use bootstrap::{RootCredentials, StartError};
 pub use config::{Config, MetricsListen};
 pub use jwks::parse_setting as parse_oidc_jwks_setting;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
-pub use listener::{Acceptor, ConnectionLimits, Plain, default_max_connections};
+pub use listener::{Acceptor, ConnectionLimits, Plain, TlsSession, default_max_connections};
+pub use tls::{TlsError, TlsFiles};
 
 /// Shared state of a running server.
 pub(crate) struct App {
@@ -65,6 +67,8 @@ pub struct Running {
     app: Arc<App>,
     admin: Option<admin::AdminSocket>,
     ops: Option<ops::OpsListener>,
+    /// The listeners' TLS and the task watching its files.
+    tls: Option<(tls::Tls, JoinHandle<()>)>,
 }
 
 impl Running {
@@ -98,6 +102,20 @@ impl Running {
         self.app.audit.reopen();
     }
 
+    /// Whether the listeners serve HTTPS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Reads the TLS certificate and key files again (SIGHUP): handshakes from now on use the new
+    /// pair, open connections keep theirs. On an error the pair in use stays, and the error is
+    /// logged. Does nothing without TLS.
+    pub fn reload_tls(&self) {
+        if let Some((tls, _)) = &self.tls {
+            tls.store.reload_logged("asked to reload");
+        }
+    }
+
     /// What the audit writer has done since start; a hook for metrics.
     pub fn audit_stats(&self) -> AuditStats {
         self.app.audit.stats()
@@ -120,6 +138,9 @@ impl Running {
             Err(e) => Err(std::io::Error::other(e)),
         };
         self.probe.abort();
+        if let Some((_, watch)) = self.tls {
+            watch.abort();
+        }
         if let Some(ops) = self.ops {
             let _ = ops.task.await;
         }
@@ -157,6 +178,8 @@ pub fn verify_audit_log(config: &Config, files: &[std::path::PathBuf]) -> Verify
 
 /// Starts a server with `config`, taking time from `clock`.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    // A bad certificate or key stops the start before anything is opened.
+    let tls = config.tls.as_ref().map(tls::Tls::new).transpose()?;
     let boot = bootstrap::bootstrap(&config, clock.clone()).await?;
     let audit_path = config.audit_log_path();
     if audit_path.is_none() {
@@ -208,23 +231,51 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
+    if tls.is_none() && !config.listen.ip().is_loopback() {
+        // Plain HTTP is for loopback (development, or a TLS-terminating proxy on the same host).
+        // Elsewhere it is allowed, since a proxy may terminate TLS on a private network, but it
+        // carries credentials' signatures and secret values in the clear: said loudly.
+        tracing::warn!(
+            "PLAIN HTTP ON A NON-LOOPBACK ADDRESS: {} serves without TLS; secret values cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+            config.listen
+        );
+    }
     let (shutdown, rx) = watch::channel(false);
     let ops = match config.metrics_listen {
         MetricsListen::Addr(a) => Some(
-            ops::OpsListener::start(a, app.clone(), config.connections.clone(), rx.clone())
-                .await
-                .map_err(|e| StartError::Listen(a, e))?,
+            ops::OpsListener::start(
+                a,
+                app.clone(),
+                config.connections.clone(),
+                tls.clone(),
+                rx.clone(),
+            )
+            .await
+            .map_err(|e| StartError::Listen(a, e))?,
         ),
         MetricsListen::Main | MetricsListen::Off => None,
     };
     let router = http::router(app.clone());
-    let server = tokio::spawn(crate::listener::serve(
-        listener,
-        crate::listener::Plain,
-        router,
-        config.connections.clone(),
-        rx,
-    ));
+    let server = match &tls {
+        Some(tls) => tokio::spawn(crate::listener::serve(
+            listener,
+            tls.clone(),
+            router,
+            config.connections.clone(),
+            rx,
+        )),
+        None => tokio::spawn(crate::listener::serve(
+            listener,
+            crate::listener::Plain,
+            router,
+            config.connections.clone(),
+            rx,
+        )),
+    };
+    let tls = tls.map(|t| {
+        let watch = t.watch();
+        (t, watch)
+    });
     let jobs = jobs::Jobs::start(app.services.clone(), app.metrics.clone(), config.job_interval);
     let admin = if config.dev {
         None
@@ -252,5 +303,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         app,
         admin,
         ops,
+        tls,
     })
 }

@@ -13,7 +13,8 @@
 //!   `shutdown_grace`, after which every connection is closed.
 //!
 //! The loop is generic over what an accepted TCP connection becomes before HTTP is spoken on it
-//! ([`Acceptor`]): plain TCP here, a TLS handshake when TLS is served. HTTP/2 (h2c) is not served.
+//! ([`Acceptor`]): plain TCP here, a TLS handshake when TLS is served (`tls.rs`); the handshake runs
+//! within the header read timeout and holds one of the `max_connections`. HTTP/2 is not served.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -95,6 +96,18 @@ fn open_file_limit() -> Option<u64> {
 pub trait Acceptor: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     fn wrap(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// The TLS session the stream carries, if any; each request on it gets it as an extension.
+    fn session(_stream: &Self::Stream) -> Option<TlsSession> {
+        None
+    }
+}
+
+/// The TLS session a request came over, as CloudTrail's `tlsDetails` names it (`TLSv1.3`,
+/// `TLS_AES_128_GCM_SHA256`); a request extension, absent on plain HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsSession {
+    pub version: &'static str,
+    pub cipher_suite: &'static str,
 }
 
 /// Plain HTTP.
@@ -404,6 +417,7 @@ async fn connection<A: Acceptor>(
             return;
         }
     };
+    let session = A::session(&stream);
     let io = hyper_util::rt::TokioIo::new(Watched {
         inner: stream,
         conn: conn.clone(),
@@ -422,6 +436,9 @@ async fn connection<A: Acceptor>(
             };
             conn.enter(phase, None);
             req.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(session) = session {
+                req.extensions_mut().insert(session);
+            }
             let body_conn = conn.clone();
             let req = req.map(|body| {
                 Body::new(TimedBody {

@@ -18,6 +18,7 @@ use crate::App;
 use crate::http::{health, ready};
 use crate::listener::{ConnectionLimits, Plain};
 use crate::metrics::{OPENMETRICS_TEXT, PROMETHEUS_TEXT};
+use crate::tls::Tls;
 
 /// Every metric, in the OpenMetrics text format when the scraper asks for it, else in
 /// Prometheus's text format.
@@ -86,6 +87,7 @@ impl OpsListener {
         addr: SocketAddr,
         app: Arc<App>,
         limits: ConnectionLimits,
+        tls: Option<Tls>,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<OpsListener> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -95,7 +97,11 @@ impl OpsListener {
             .route("/health", get(health))
             .route("/ready", get(ready))
             .with_state(app);
-        let task = tokio::spawn(crate::listener::serve(listener, Plain, router, limits, stop));
+        // With TLS configured, this listener serves HTTPS with the same certificate.
+        let task = match tls {
+            Some(tls) => tokio::spawn(crate::listener::serve(listener, tls, router, limits, stop)),
+            None => tokio::spawn(crate::listener::serve(listener, Plain, router, limits, stop)),
+        };
         Ok(OpsListener { addr, task })
     }
 }

@@ -21,6 +21,9 @@
 //! - [`audit`]: [`AuditedServer`], a server writing its audit log to a temp file, and the
 //!   [`AuditLog`] it leaves: the records of a request, and checks that a value appears nowhere.
 //! - [`metrics`]: [`Scrape`], the server's `/metrics` read as a client like Prometheus reads it.
+//! - [`tls`]: [`TestCa`] (a CA of the test's own issuing server certificates as `--tls-cert` /
+//!   `--tls-key` files), [`TestServer::trusting`] (clients over HTTPS), [`TlsProbe`] (one TLS
+//!   connection, showing the certificate the server presents).
 //! - [`kms`]: [`KmsExt`] (keys, aliases, encryption, the `try_*` outcomes), key policies granting a
 //!   principal, KMS's messages.
 //!
@@ -37,12 +40,13 @@ pub mod principal;
 mod raw;
 pub mod secrets;
 pub mod server;
+pub mod tls;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use audit::*;
 pub use errors::*;
-pub use kinko_server::{Config, MetricsListen};
+pub use kinko_server::{Config, MetricsListen, TlsFiles};
 pub use kms::*;
 pub use metrics::*;
 pub use policy::*;
@@ -50,6 +54,7 @@ pub use principal::*;
 pub use raw::{RawResponse, Signing, http_get, send_to};
 pub use secrets::*;
 pub use server::*;
+pub use tls::*;
 
 /// A short random tag for names that must be unique but stay short (12 hex digits).
 pub fn short_id() -> String {

@@ -251,6 +251,8 @@ pub struct TestServer {
     running: Option<kinko_server::Running>,
     /// The scratch schema dropped at shutdown (PostgreSQL).
     schema: Option<String>,
+    /// Set when the server serves HTTPS: the clients' HTTP client, trusting the test's CA.
+    https: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -275,6 +277,9 @@ macro_rules! sdk_config_builder {
             .endpoint_url(server.endpoint_url())
             .region($sdk::config::Region::new(REGION))
             .credentials_provider($creds.provider());
+        if let Some(https) = &server.https {
+            b = b.http_client(https.clone());
+        }
         if let TestClock::Manual(c) = &server.clock {
             b = b
                 .time_source(ManualTimeSource(c.clone()))
@@ -331,6 +336,7 @@ impl TestServer {
             clock,
             running: Some(running),
             schema,
+            https: None,
         }
     }
 
@@ -350,8 +356,16 @@ impl TestServer {
         self.running.as_ref().and_then(|r| r.metrics_addr())
     }
 
+    /// The server's URL: `https://` once [`TestServer::trusting`] said it serves TLS.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// For a server started with `config.tls`: its clients speak HTTPS, trusting `ca` alone.
+    pub fn trusting(mut self, ca: &crate::tls::TestCa) -> TestServer {
+        self.https = Some(ca.sdk_http_client());
+        self
     }
 
     pub fn account_id(&self) -> &str {
@@ -428,6 +442,9 @@ impl TestServer {
             .endpoint_url(self.endpoint_url())
             .region(Region::new(REGION))
             .credentials_provider(self.root_credentials().provider());
+        if let Some(https) = &self.https {
+            b = b.http_client(https.clone());
+        }
         if let TestClock::Manual(c) = &self.clock {
             b = b
                 .time_source(ManualTimeSource(c.clone()))
@@ -580,5 +597,6 @@ fn start_shared(config: Config) -> TestServer {
         clock: TestClock::System,
         running: None,
         schema: None,
+        https: None,
     }
 }

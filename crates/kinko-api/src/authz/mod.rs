@@ -659,8 +659,8 @@ fn requested_region<'a>(rc: &'a RequestContext, action: &str) -> &'a str {
 ///   `aws:username` (users), `aws:PrincipalOrgID` (in an organization), `aws:PrincipalTag/*`,
 ///   `aws:PrincipalIsAWSService` (`false`: only people and workloads sign requests here);
 /// - of the time: `aws:CurrentTime`, `aws:EpochTime`;
-/// - of the request: `aws:SourceIp`, `aws:SecureTransport` (`false`: the server speaks plain
-///   HTTP), `aws:RequestedRegion`, `aws:ResourceAccount` (when the resource has an account),
+/// - of the request: `aws:SourceIp`, `aws:SecureTransport` (`true` when the request came over
+///   kinko's own TLS listener), `aws:RequestedRegion`, `aws:ResourceAccount` (when the resource has an account),
 ///   `aws:ViaAWSService`, and `aws:CalledVia`, `aws:CalledViaFirst`, `aws:CalledViaLast` when a
 ///   service makes the request with the caller's credentials;
 /// - of temporary credentials: `aws:TokenIssueTime`, `aws:MultiFactorAuthPresent` (`false`: no
@@ -678,7 +678,8 @@ pub fn request_context(
     if let Some(ip) = rc.source_ip {
         ctx.set_source_ip(ip);
     }
-    ctx.set_secure_transport(false);
+    // TLS terminated by kinko itself; a proxy terminating TLS in front of plain HTTP is not seen.
+    ctx.set_secure_transport(rc.tls_details.is_some());
     let session = rc.session.as_ref();
     ctx.add_request_keys(&RequestKeys {
         requested_region: Some(requested_region(rc, c.action)),
