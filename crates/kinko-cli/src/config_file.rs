@@ -8,9 +8,12 @@
 //! arguments, which override them, and a value is checked by the flag's own parser. A key that is no
 //! setting is refused, with the known keys listed.
 //!
-//! Precedence, lowest first: defaults, the file, the environment (`KINKO_ROOT_KEY`, ...), flags.
-//! Secrets (the root key, the root secret access key) can be in the file, in a file the file names
-//! (`*_file` keys, the file's content with its final newline removed), or in the environment.
+//! Precedence, lowest first: defaults, the file, the environment (`KINKO_ROOT_KEY`, `KINKO_STORE`,
+//! ...), flags. A flag key whose flag also reads a variable (`store` and `KINKO_STORE`) is left out
+//! when that variable is set, so the variable wins over the file as it wins over the default.
+//! Secrets (the root key, the root secret access key, the store URL with its database password)
+//! can be in the file, in a file the file names (`*_file` keys, the file's content with its final
+//! newline removed), or in the environment. The root key's own file is `root_key_file`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,10 @@ pub const ENV_KEYS: &[(&str, &str, bool)] = &[
     ("log", "KINKO_LOG", false),
 ];
 
+/// Flag settings whose value is a secret and can also come from a file (`<key>_file`): the store
+/// URL, which may hold the database password.
+pub const FILE_FLAGS: &[&str] = &["store"];
+
 /// What a config file said.
 #[derive(Default)]
 pub struct FileSettings {
@@ -38,8 +45,21 @@ pub struct FileSettings {
 
 impl std::fmt::Debug for FileSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The values of secret flags are not printed.
+        let args: Vec<&str> = self
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let secret = i > 0
+                    && FILE_FLAGS
+                        .iter()
+                        .any(|f| self.args[i - 1].strip_prefix("--") == Some(*f));
+                if secret { "[redacted]" } else { a.as_str() }
+            })
+            .collect();
         f.debug_struct("FileSettings")
-            .field("args", &self.args)
+            .field("args", &args)
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -49,6 +69,8 @@ impl std::fmt::Debug for FileSettings {
 pub struct Flag {
     pub long: String,
     pub takes_value: bool,
+    /// The flag also reads a variable, which is set: the file's value is checked but not used.
+    pub env_set: bool,
 }
 
 /// Reads the config file at `path` against `flags`, the flags of `kinko server`.
@@ -69,6 +91,12 @@ pub fn parse(text: &str, flags: &[Flag], base: &Path) -> Result<FileSettings, St
         }
         if let Some(flag) = flags.iter().find(|f| f.long.replace('-', "_") == *key) {
             let text = scalar(key, value)?;
+            if FILE_FLAGS.contains(&key.as_str()) && table.contains_key(&format!("{key}_file")) {
+                return Err(format!("`{key}` and `{key}_file` are both set: set one"));
+            }
+            if flag.env_set {
+                continue;
+            }
             if flag.takes_value {
                 out.args.push(format!("--{}", flag.long));
                 out.args.push(text);
@@ -92,16 +120,18 @@ pub fn parse(text: &str, flags: &[Flag], base: &Path) -> Result<FileSettings, St
         if let Some(name) = key.strip_suffix("_file")
             && let Some((_, var, true)) = ENV_KEYS.iter().find(|(n, _, _)| *n == name)
         {
-            let toml::Value::String(file) = value else {
-                return Err(format!("`{key}` must be a path"));
-            };
-            let file = base.join(file);
-            let content = std::fs::read_to_string(&file)
-                .map_err(|e| format!("`{key}`: cannot read {}: {e}", file.display()))?;
-            let content = Zeroizing::new(content);
-            let secret = content.strip_suffix('\n').unwrap_or(&content);
-            let secret = secret.strip_suffix('\r').unwrap_or(secret);
-            out.env.insert(var, Zeroizing::new(secret.to_owned()));
+            out.env.insert(var, read_secret(key, value, base)?);
+            continue;
+        }
+        if let Some(name) = key.strip_suffix("_file")
+            && FILE_FLAGS.contains(&name)
+            && let Some(flag) = flags.iter().find(|f| f.long.replace('-', "_") == name)
+        {
+            let secret = read_secret(key, value, base)?;
+            if !flag.env_set {
+                out.args.push(format!("--{}", flag.long));
+                out.args.push(secret.to_string());
+            }
             continue;
         }
         return Err(format!(
@@ -112,9 +142,30 @@ pub fn parse(text: &str, flags: &[Flag], base: &Path) -> Result<FileSettings, St
     Ok(out)
 }
 
+/// The content of the file `value` names (relative to `base`), its final newline removed.
+fn read_secret(key: &str, value: &toml::Value, base: &Path) -> Result<Zeroizing<String>, String> {
+    let toml::Value::String(file) = value else {
+        return Err(format!("`{key}` must be a path"));
+    };
+    let file = base.join(file);
+    let content = std::fs::read_to_string(&file)
+        .map_err(|e| format!("`{key}`: cannot read {}: {e}", file.display()))?;
+    let content = Zeroizing::new(content);
+    let secret = content.strip_suffix('\n').unwrap_or(&content);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    Ok(Zeroizing::new(secret.to_owned()))
+}
+
 /// Every key a config file may hold.
 pub fn known_keys(flags: &[Flag]) -> Vec<String> {
     let mut keys: Vec<String> = flags.iter().map(|f| f.long.replace('-', "_")).collect();
+    keys.extend(
+        FILE_FLAGS
+            .iter()
+            .filter(|f| keys.iter().any(|k| k == *f))
+            .map(|f| format!("{f}_file"))
+            .collect::<Vec<_>>(),
+    );
     for (name, _, secret) in ENV_KEYS {
         keys.push((*name).to_owned());
         if *secret {
@@ -164,13 +215,36 @@ mod tests {
             ("data-dir", true),
             ("dev", false),
             ("cache-size", true),
+            ("store", true),
         ]
         .into_iter()
         .map(|(long, takes_value)| Flag {
             long: long.to_owned(),
             takes_value,
+            env_set: false,
         })
         .collect()
+    }
+
+    #[test]
+    fn the_store_url_comes_from_a_file_and_a_set_variable_leaves_the_file_out() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("db-url"), "postgres://kinko:pw@db/kinko\n").expect("write");
+        let s = parse("store_file = \"db-url\"\n", &flags(), dir.path()).expect("parses");
+        assert_eq!(s.args, ["--store", "postgres://kinko:pw@db/kinko"]);
+        assert!(!format!("{s:?}").contains("pw@"), "the URL is not printed: {s:?}");
+        let e = parse("store = \"a\"\nstore_file = \"db-url\"\n", &flags(), dir.path()).unwrap_err();
+        assert!(e.contains("both set"), "{e}");
+        // KINKO_STORE set: neither key of the file is used.
+        let mut with_env = flags();
+        for f in &mut with_env {
+            f.env_set = f.long == "store";
+        }
+        for text in ["store_file = \"db-url\"\n", "store = \"postgres://file/db\"\n"] {
+            let s = parse(text, &with_env, dir.path()).expect("parses");
+            assert!(s.args.is_empty(), "{text}: {:?}", s.args);
+        }
+        assert!(known_keys(&flags()).contains(&"store_file".to_owned()));
     }
 
     #[test]

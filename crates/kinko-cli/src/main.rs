@@ -125,7 +125,7 @@ struct RotateArgs {
 #[derive(clap::Args)]
 struct ServerArgs {
     /// TOML config file of these settings (keys: the flags' names with `_` for `-`, and
-    /// root_key, account_id, root_access_key_id, root_secret_access_key[_file], log); flags and
+    /// root_key, account_id, root_access_key_id, root_secret_access_key[_file], store_file, log); flags and
     /// variables override it. Also KINKO_CONFIG.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -554,6 +554,10 @@ fn parse_command_line() -> Result<(Cli, FileEnv), ExitCode> {
                     (long != "config" && long != "help").then(|| config_file::Flag {
                         long: long.to_owned(),
                         takes_value: a.get_action().takes_values(),
+                        env_set: a
+                            .get_env()
+                            .and_then(std::env::var_os)
+                            .is_some_and(|v| !v.is_empty()),
                     })
                 })
                 .collect()

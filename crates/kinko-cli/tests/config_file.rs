@@ -1,6 +1,9 @@
 //! `kinko server --config FILE` (and `KINKO_CONFIG`): the TOML file's settings apply, a key that is
 //! no setting stops the start with a message naming it, flags and variables override the file,
 //! and a secret can come from a file the config file names.
+//!
+//! The store tests tell which URL was used without a database: each URL names a password file of
+//! its own that does not exist, and the start fails naming it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -18,6 +21,9 @@ fn kinko() -> Command {
         "KINKO_ROOT_ACCESS_KEY_ID",
         "KINKO_ROOT_SECRET_ACCESS_KEY",
         "KINKO_LOG",
+        "KINKO_STORE",
+        "KINKO_TLS_CERT",
+        "KINKO_TLS_KEY",
     ] {
         c.env_remove(var);
     }
@@ -215,4 +221,73 @@ fn the_environment_overrides_the_file_and_secrets_come_from_files() {
     let who = who.expect("GetCallerIdentity with the root key from the files");
     assert_eq!(who.account(), Some("222222222222"));
     s.stop();
+}
+
+/// The stderr of a start that must fail (on the store URL it was given).
+fn store_failure(cmd: &mut Command) -> String {
+    let out = failed_start(cmd);
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn store_url(tag: &str) -> String {
+    format!("postgres://kinko@127.0.0.1:1/kinko?password_file=/nonexistent/{tag}")
+}
+
+#[test]
+fn kinko_store_and_the_flag_override_the_files_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "kinko.toml",
+        &format!("listen = \"127.0.0.1:0\"\nstore = {:?}\n", store_url("from-file")),
+    );
+    let server = |cmd: &mut Command| {
+        cmd.args(["server", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&file);
+    };
+    let mut cmd = kinko();
+    server(&mut cmd);
+    assert!(store_failure(&mut cmd).contains("/nonexistent/from-file"));
+    let mut cmd = kinko();
+    server(&mut cmd);
+    cmd.env("KINKO_STORE", store_url("from-env"));
+    let err = store_failure(&mut cmd);
+    assert!(
+        err.contains("/nonexistent/from-env"),
+        "the variable wins over the file: {err}"
+    );
+    let mut cmd = kinko();
+    server(&mut cmd);
+    cmd.env("KINKO_STORE", store_url("from-env"))
+        .args(["--store", &store_url("from-flag")]);
+    let err = store_failure(&mut cmd);
+    assert!(
+        err.contains("/nonexistent/from-flag"),
+        "the flag wins over both: {err}"
+    );
+}
+
+#[test]
+fn the_store_url_can_come_from_a_file_the_config_file_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        dir.path(),
+        "db-url",
+        &format!("{}\n", store_url("from-store-file")),
+    );
+    let file = write(
+        dir.path(),
+        "kinko.toml",
+        "listen = \"127.0.0.1:0\"\nstore_file = \"db-url\"\n",
+    );
+    let mut cmd = kinko();
+    cmd.args(["server", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&file);
+    let err = store_failure(&mut cmd);
+    assert!(err.contains("/nonexistent/from-store-file"), "{err}");
 }

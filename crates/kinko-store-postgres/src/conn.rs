@@ -29,7 +29,8 @@ pub(crate) enum Verify {
 }
 
 /// A `postgres://` URL, the parameters kinko reads itself taken off: `sslrootcert`, the
-/// `sslmode` values tokio-postgres doesn't know, `schema` and `pool_size`.
+/// `sslmode` values tokio-postgres doesn't know, `schema`, `pool_size` and `password_file` (the
+/// password in a file, so that the URL itself holds no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Url {
     /// tokio-postgres's connection string.
@@ -37,6 +38,7 @@ pub(crate) struct Url {
     pub verify: Verify,
     pub schema: Option<String>,
     pub pool_size: Option<usize>,
+    pub password_file: Option<String>,
 }
 
 pub(crate) fn split_url(url: &str) -> Result<Url, StoreError> {
@@ -45,6 +47,7 @@ pub(crate) fn split_url(url: &str) -> Result<Url, StoreError> {
     let mut verify = false;
     let mut schema = None;
     let mut pool_size = None;
+    let mut password_file = None;
     let mut kept = Vec::new();
     for kv in query.split('&').filter(|kv| !kv.is_empty()) {
         match kv.split_once('=') {
@@ -68,6 +71,7 @@ pub(crate) fn split_url(url: &str) -> Result<Url, StoreError> {
                     ))
                 })?);
             }
+            Some(("password_file", v)) => password_file = Some(v.to_owned()),
             _ => kept.push(kv.to_owned()),
         }
     }
@@ -86,6 +90,7 @@ pub(crate) fn split_url(url: &str) -> Result<Url, StoreError> {
         verify,
         schema,
         pool_size,
+        password_file,
     })
 }
 
@@ -164,6 +169,17 @@ fn tls(verify: &Verify) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Stor
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+/// The password in the file `path`, its final newline removed.
+fn read_password(path: &str) -> Result<zeroize::Zeroizing<String>, StoreError> {
+    let content = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| StoreError::Backend(format!("the PostgreSQL URL's password_file {path}: {e}")))?,
+    );
+    let password = content.strip_suffix('\n').unwrap_or(&content);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(zeroize::Zeroizing::new(password.to_owned()))
+}
+
 /// A pool on the database `url` names, its schema migrated.
 pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pool, StoreError> {
     let url = split_url(url)?;
@@ -174,6 +190,14 @@ pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pool, S
         .map_err(|e| StoreError::Backend(format!("the PostgreSQL URL: {e}")))?;
     if let Some(schema) = schema {
         config.options(format!("-c search_path={schema}"));
+    }
+    if let Some(path) = &url.password_file {
+        if config.get_password().is_some() {
+            return Err(StoreError::Backend(
+                "the PostgreSQL URL has both a password and a password_file: give one".to_owned(),
+            ));
+        }
+        config.password(read_password(path)?.as_bytes());
     }
     if config.get_application_name().is_none() {
         config.application_name("kinko");
@@ -250,6 +274,7 @@ mod tests {
             verify,
             schema: None,
             pool_size: None,
+            password_file: None,
         }
     }
 
@@ -282,6 +307,13 @@ mod tests {
                 schema: Some("kinko_a".to_owned()),
                 pool_size: Some(4),
                 ..url("postgres://u@h/db?connect_timeout=5", Verify::None)
+            }
+        );
+        assert_eq!(
+            ok("postgres://u@h/db?password_file=/run/secrets/db-password"),
+            Url {
+                password_file: Some("/run/secrets/db-password".to_owned()),
+                ..url("postgres://u@h/db", Verify::None)
             }
         );
         assert!(split_url("postgres://u@h/db?schema=a;drop").is_err());

@@ -99,3 +99,43 @@ async fn nodes_starting_at_once_migrate_once() {
         s.close();
     }
 }
+
+/// The URL's `password_file` parameter: the password read from a file (its final newline
+/// removed), so the URL itself holds no secret; a missing file, or a password given twice, is an
+/// error naming the problem before anything connects.
+#[tokio::test]
+async fn the_password_can_come_from_a_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing");
+    let url = format!(
+        "postgres://kinko@127.0.0.1:1/db?password_file={}",
+        missing.display()
+    );
+    let e = PostgresStore::connect(&url, PostgresOptions::default())
+        .await
+        .err()
+        .expect("a missing password file fails");
+    let e = e.to_string();
+    assert!(e.contains(&format!("password_file {}", missing.display())), "{e}");
+    let file = dir.path().join("db-password");
+    std::fs::write(&file, "s3cret\n").expect("write");
+    let url = format!(
+        "postgres://kinko:pw@127.0.0.1:1/db?password_file={}",
+        file.display()
+    );
+    let e = PostgresStore::connect(&url, PostgresOptions::default())
+        .await
+        .err()
+        .expect("two passwords fail");
+    assert!(
+        e.to_string().contains("both a password and a password_file"),
+        "{e}"
+    );
+    let Some(url) = test_url("the password_file test") else {
+        return;
+    };
+    let schema = ScratchSchema::new(&url);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}password_file={}", file.display());
+    store(&url, &schema).await.close();
+}
