@@ -33,6 +33,7 @@ SHUTDOWN_TIMEOUT = 15.0
 CLI_TIMEOUT = 60.0
 
 LISTEN_RE = re.compile(r"kinko listening on (http://127\.0\.0\.1:(\d+))")
+LISTEN_TLS_RE = re.compile(r"kinko listening on (https://127\.0\.0\.1:(\d+))")
 
 # Exact messages recorded from real AWS (see the Secrets Manager reference).
 NOT_FOUND = "Secrets Manager can't find the specified secret."
@@ -118,9 +119,11 @@ class CliResult:
 class AwsCli:
     """Runs `aws <args>` against the kinko endpoint with isolated configuration."""
 
-    def __init__(self, endpoint: str, config_dir: Path):
+    def __init__(self, endpoint: str, config_dir: Path, extra_env: dict[str, str] | None = None):
         self.endpoint = endpoint
         self.config_dir = config_dir
+        # More variables for every call (AWS_CA_BUNDLE for an https:// endpoint).
+        self.extra_env = extra_env or {}
         version = subprocess.run(
             ["aws", "--version"], capture_output=True, text=True, env=clean_env()
         )
@@ -139,6 +142,7 @@ class AwsCli:
                 "AWS_SHARED_CREDENTIALS_FILE": str(self.config_dir / "credentials"),
                 "AWS_PAGER": "",
                 "AWS_EC2_METADATA_DISABLED": "true",
+                **self.extra_env,
             }
         )
 
