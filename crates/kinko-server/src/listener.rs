@@ -354,7 +354,11 @@ pub(crate) async fn serve<A: Acceptor>(
         };
         // Responses go out in one segment without waiting for the peer's ACK (Nagle off).
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection(shared.clone(), tcp, peer, permit));
+        // Registered here, not in its task: the next client at the cap must find it to close.
+        let (id, conn) = shared
+            .registry
+            .add(Instant::now() + shared.limits.header_read_timeout);
+        tokio::spawn(connection(shared.clone(), tcp, peer, permit, id, conn));
     }
     drop(listener);
     shared.stop.send_replace(true);
@@ -395,9 +399,10 @@ async fn connection<A: Acceptor>(
     tcp: TcpStream,
     peer: SocketAddr,
     _permit: OwnedSemaphorePermit,
+    id: u64,
+    conn: Arc<Conn>,
 ) {
     let limits = &shared.limits;
-    let (id, conn) = shared.registry.add(Instant::now() + limits.header_read_timeout);
     let _registered = Registered {
         registry: &shared.registry,
         id,

@@ -268,3 +268,59 @@ async fn audit_records_of_calls_over_tls_carry_tls_details() {
         assert_eq!(tls.as_object().map(|o| o.len()), Some(3), "{record}");
     }
 }
+
+/// A client that opens a connection and never begins its handshake is closed after the header
+/// read timeout, like one that never sends its request head.
+#[tokio::test]
+async fn a_handshake_that_never_begins_is_closed_at_the_header_read_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    let (server, _, _) = tls_server(&ca, dir.path(), |c| {
+        c.connections.header_read_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let mut rest = Vec::new();
+    // Bounded only so that a failure ends: the server closes the connection on its own.
+    let closed = tokio::time::timeout(Duration::from_secs(60), tcp.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the silent connection was kept open");
+    server.shutdown().await;
+}
+
+/// Connections in their handshake count against `max_connections`: at the cap, a new client
+/// closes the one that has waited longest (here, one that never began its handshake) and is served.
+#[tokio::test]
+async fn handshakes_count_against_the_connection_cap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    // A header read timeout longer than the test waits: only making room closes the silent one.
+    let (server, _, _) = tls_server(&ca, dir.path(), |c| {
+        c.connections.max_connections = Some(1);
+        c.connections.header_read_timeout = Duration::from_secs(600);
+    })
+    .await;
+    let mut silent = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let served = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut probe = TlsProbe::connect(server.addr(), ca.client_config())
+            .await
+            .expect("handshake");
+        probe.get("/health").await
+    })
+    .await;
+    assert_eq!(
+        served.ok(),
+        Some((200, "ok".to_owned())),
+        "the new client was not served"
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(60), silent.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection waiting longest was not closed to make room"
+    );
+    server.shutdown().await;
+}
