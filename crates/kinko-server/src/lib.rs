@@ -231,14 +231,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
-    if tls.is_none() && !config.listen.ip().is_loopback() {
-        // Plain HTTP is for loopback (development, or a TLS-terminating proxy on the same host).
-        // Elsewhere it is allowed, since a proxy may terminate TLS on a private network, but it
-        // carries credentials' signatures and secret values in the clear: said loudly.
-        tracing::warn!(
-            "PLAIN HTTP ON A NON-LOOPBACK ADDRESS: {} serves without TLS; secret values cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS-terminating proxy",
-            config.listen
-        );
+    if let Some(warning) = tls::plain_http_warning(config.listen, tls.is_some()) {
+        tracing::warn!("{warning}");
     }
     let (shutdown, rx) = watch::channel(false);
     let ops = match config.metrics_listen {

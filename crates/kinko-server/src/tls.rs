@@ -267,6 +267,18 @@ impl Acceptor for Tls {
     }
 }
 
+/// The warning a server without TLS gives at start when it listens beyond loopback. Plain HTTP is
+/// for loopback (development, or a TLS-terminating proxy on the same host). Elsewhere it is
+/// allowed, since a proxy may end TLS on a private network, but requests' signatures and secret
+/// values cross the network in the clear: said loudly, once.
+pub(crate) fn plain_http_warning(listen: std::net::SocketAddr, tls: bool) -> Option<String> {
+    (!tls && !listen.ip().is_loopback()).then(|| {
+        format!(
+            "PLAIN HTTP ON A NON-LOOPBACK ADDRESS: {listen} serves without TLS; secret values cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS-terminating proxy"
+        )
+    })
+}
+
 /// A cipher suite named as CloudTrail's `tlsDetails.cipherSuite` names it: TLS 1.3 suites by
 /// their IANA names (`TLS_AES_128_GCM_SHA256`), TLS 1.2 suites by their OpenSSL names
 /// (`ECDHE-RSA-AES128-GCM-SHA256`), as AWS's endpoints report them.
@@ -346,6 +358,19 @@ mod tests {
         .expect_err("no key");
         assert!(matches!(e, TlsError::NoKey(_)), "{e:?}");
         assert!(e.to_string().contains("holds no PEM private key"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_is_warned_about_beyond_loopback_only() {
+        let at = |a: &str| a.parse::<std::net::SocketAddr>().expect("address");
+        for quiet in ["127.0.0.1:8780", "[::1]:8780", "127.0.0.2:1"] {
+            assert_eq!(plain_http_warning(at(quiet), false), None, "{quiet}");
+        }
+        for loud in ["0.0.0.0:8780", "[::]:8780", "10.0.0.5:8780"] {
+            let w = plain_http_warning(at(loud), false).expect(loud);
+            assert!(w.starts_with("PLAIN HTTP ON A NON-LOOPBACK ADDRESS"), "{w}");
+            assert_eq!(plain_http_warning(at(loud), true), None, "{loud} with TLS");
+        }
     }
 
     #[test]
