@@ -196,3 +196,38 @@ fn bad_tls_files_stop_the_start_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tls-key <PATH>"), "{err}");
 }
+
+/// `tls_cert` / `tls_key` in the config file serve HTTPS; `KINKO_TLS_CERT` / `KINKO_TLS_KEY` override
+/// them.
+#[tokio::test]
+async fn the_pair_comes_from_the_config_file_and_the_variables_override_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    let (in_file, from_file) = ca.issue_files(dir.path(), "file");
+    let (in_env, from_env) = ca.issue_files(dir.path(), "env");
+    let config = dir.path().join("kinko.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "dev = true\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n",
+            in_file.cert.display().to_string(),
+            in_file.key.display().to_string()
+        ),
+    )
+    .expect("write config");
+    for (env, expected) in [(false, &from_file), (true, &from_env)] {
+        let mut cmd = kinko();
+        cmd.args(["server", "--config"]).arg(&config);
+        if env {
+            cmd.env("KINKO_TLS_CERT", &in_env.cert)
+                .env("KINKO_TLS_KEY", &in_env.key);
+        }
+        let (child, addr) = start_https(&mut cmd);
+        let probe = TlsProbe::connect(addr, ca.client_config())
+            .await
+            .expect("handshake");
+        assert_eq!(probe.server_cert(), expected.cert_der, "variables set: {env}");
+        signal(&child, "-TERM");
+        assert!(child.wait_with_output().expect("exit").status.success());
+    }
+}
