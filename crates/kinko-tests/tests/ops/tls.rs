@@ -324,3 +324,24 @@ async fn handshakes_count_against_the_connection_cap() {
     );
     server.shutdown().await;
 }
+
+/// The metrics listener of its own serves HTTPS with the same certificate when TLS is on.
+#[tokio::test]
+async fn the_metrics_listener_serves_https_with_the_same_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    let (server, _, issued) = tls_server(&ca, dir.path(), |c| {
+        c.metrics_listen = MetricsListen::Addr(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let ops = server.metrics_addr().expect("a metrics listener");
+    let mut probe = TlsProbe::connect(ops, ca.client_config())
+        .await
+        .expect("handshake");
+    assert_eq!(probe.server_cert(), issued.cert_der);
+    assert_eq!(probe.get("/health").await, (200, "ok".to_owned()));
+    let (status, body) = probe.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("kinko_"), "{body}");
+    server.shutdown().await;
+}
