@@ -360,6 +360,9 @@ pub(crate) async fn sdk_config(
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8780".to_owned());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&endpoint);
+    if let Some(client) = ca_bundle_client() {
+        loader = loader.http_client(client);
+    }
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
     }
@@ -371,6 +374,34 @@ pub(crate) async fn sdk_config(
             .build();
     }
     (config, endpoint)
+}
+
+/// `AWS_CA_BUNDLE`, read as the AWS CLI and the other SDKs read it (the Rust SDK does not): the
+/// certificates (PEM) that an `https://` server's certificate must chain to, instead of the
+/// system's. A bundle that can't be read is said, and the system's roots are used.
+fn ca_bundle_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_http_client::tls;
+    let path = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty())?;
+    let pem = match std::fs::read(&path) {
+        Ok(pem) => pem,
+        Err(e) => {
+            tracing::warn!(
+                "AWS_CA_BUNDLE {}: {e}; checking the server's certificate against the system's roots",
+                std::path::Path::new(&path).display()
+            );
+            return None;
+        }
+    };
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .ok()?;
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https(),
+    )
 }
 
 pub async fn run(args: ExecArgs) -> ExitCode {

@@ -231,3 +231,49 @@ async fn the_pair_comes_from_the_config_file_and_the_variables_override_it() {
         assert!(child.wait_with_output().expect("exit").status.success());
     }
 }
+
+/// `kinko exec` reaches an `https://` server whose certificate chains to `AWS_CA_BUNDLE`, as the
+/// AWS CLI and the other SDKs do, and refuses it without: here the server's answer is AccessDenied
+/// (root may not assume a role), which only a connection that got through can bring back.
+#[tokio::test(flavor = "multi_thread")]
+async fn kinko_exec_trusts_aws_ca_bundle() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    let (files, _) = ca.issue_files(dir.path(), "server");
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, ca.pem()).expect("write bundle");
+    let config = kinko_server::Config {
+        tls: Some(files),
+        ..kinko_tests::dev_config()
+    };
+    let server = kinko_server::start(config, std::sync::Arc::new(kinko_core::SystemClock))
+        .await
+        .expect("server starts");
+    let endpoint = format!("https://{}", server.local_addr());
+    let run = |bundle: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinko"));
+        cmd.args(["exec", "--endpoint", &endpoint, "--role"])
+            .arg("arn:aws:iam::000000000000:role/none")
+            .args(["--", "true"]);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        if let Some(b) = bundle {
+            cmd.env("AWS_CA_BUNDLE", b);
+        }
+        let out = cmd.output().expect("kinko exec runs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let trusted = tokio::task::block_in_place(|| run(Some(&bundle)));
+    assert!(trusted.contains("AccessDenied"), "{trusted}");
+    let untrusted = tokio::task::block_in_place(|| run(None));
+    assert!(!untrusted.contains("AccessDenied"), "{untrusted}");
+    server.shutdown().await.expect("shutdown");
+}
