@@ -463,7 +463,7 @@ fn quote_command(args: impl IntoIterator<Item = String>) -> String {
 }
 
 /// The 1, 5 and 15 minute load averages of this machine.
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -472,7 +472,7 @@ fn loadavg() -> String {
 }
 
 /// `(nproc, CPU model, kernel release)` of this machine, as far as known.
-fn machine() -> (usize, String, String) {
+pub(crate) fn machine() -> (usize, String, String) {
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

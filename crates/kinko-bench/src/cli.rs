@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve a canned response to every request (the throughput ceiling).
     Bare(BareArgs),
+    /// Cache hits through `kinko agent`, and through the AWS Secrets Manager Agent side by side.
+    Agent(AgentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,4 +146,28 @@ pub struct BareArgs {
     /// Exit when standard input reaches end of file (set when started by the benchmark).
     #[arg(long, hide = true)]
     pub exit_on_stdin_eof: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Path of the kinko binary (its server and its agent are started).
+    #[arg(long, default_value = "target/release/kinko")]
+    pub kinko: PathBuf,
+
+    /// The AWS Secrets Manager Agent's binary (`aws_secretsmanager_agent`, built from its source),
+    /// loaded side by side in the same run.
+    #[arg(long, value_name = "PATH")]
+    pub aws_agent: Option<PathBuf>,
+
+    /// Measured seconds per (agent, concurrency) run.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+
+    /// Unmeasured warm-up seconds before each run.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+
+    /// Concurrency levels: number of keep-alive connections, one request in flight each.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    pub concurrency: Vec<usize>,
 }
