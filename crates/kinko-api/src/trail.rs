@@ -71,7 +71,15 @@ pub struct EventQuery {
     pub end_ms: i64,
     pub max_results: usize,
     /// Where the previous page stopped (from its token).
-    pub after: Option<u64>,
+    pub after: Option<Cursor>,
+}
+
+/// A place in the index's order, newest first: an event's time, then its position in the trail
+/// (an index's own number; later records have higher ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor {
+    pub time_ms: i64,
+    pub position: u64,
 }
 
 /// An event as LookupEvents returns it.
@@ -94,20 +102,23 @@ pub struct FoundEvent {
 #[derive(Debug, Clone, Default)]
 pub struct EventPage {
     pub events: Vec<FoundEvent>,
-    pub next: Option<u64>,
+    /// The last event of this page, when more follow.
+    pub next: Option<Cursor>,
 }
 
-/// Where LookupEvents finds the audit trail's events.
+/// Where LookupEvents finds the audit trail's events. A lookup may block (it reads files); it
+/// is run off the async workers. An error is the index's own failure (the call's internal
+/// error), described for the server's log.
 pub trait EventIndex: Send + Sync {
-    fn lookup(&self, query: &EventQuery) -> EventPage;
+    fn lookup(&self, query: &EventQuery) -> Result<EventPage, String>;
 }
 
 /// No trail: no events.
 pub struct NoEvents;
 
 impl EventIndex for NoEvents {
-    fn lookup(&self, _: &EventQuery) -> EventPage {
-        EventPage::default()
+    fn lookup(&self, _: &EventQuery) -> Result<EventPage, String> {
+        Ok(EventPage::default())
     }
 }
 
@@ -258,21 +269,26 @@ const MAX_RESULTS: i64 = 50;
 
 /// A page token: where the next page starts and a digest of the query it belongs to, so a token
 /// is refused with other parameters (as CloudTrail refuses it).
-fn token(next: u64, fingerprint: u64) -> String {
-    format!("{next:016x}{fingerprint:016x}")
+fn token(next: Cursor, fingerprint: u64) -> String {
+    #[expect(clippy::cast_sign_loss, reason = "the time's bits, read back as i64")]
+    let time = next.time_ms as u64;
+    format!("{time:016x}{:016x}{fingerprint:016x}", next.position)
 }
 
-fn read_token(token: &str, fingerprint: u64) -> Result<u64, TrailError> {
+fn read_token(token: &str, fingerprint: u64) -> Result<Cursor, TrailError> {
     let invalid = || TrailError::InvalidNextToken("Invalid NextToken".into());
-    if token.len() != 32 || !token.is_ascii() {
+    if token.len() != 48 || !token.is_ascii() {
         return Err(invalid());
     }
-    let next = u64::from_str_radix(&token[..16], 16).map_err(|_| invalid())?;
-    let print = u64::from_str_radix(&token[16..], 16).map_err(|_| invalid())?;
+    let time = u64::from_str_radix(&token[..16], 16).map_err(|_| invalid())?;
+    let position = u64::from_str_radix(&token[16..32], 16).map_err(|_| invalid())?;
+    let print = u64::from_str_radix(&token[32..], 16).map_err(|_| invalid())?;
     if print != fingerprint {
         return Err(invalid());
     }
-    Ok(next)
+    #[expect(clippy::cast_possible_wrap, reason = "the bits written by `token`")]
+    let time_ms = time as i64;
+    Ok(Cursor { time_ms, position })
 }
 
 fn fingerprint(q: &EventQuery) -> u64 {
@@ -383,7 +399,12 @@ impl Operation for LookupEvents {
         let page = if i.event_category.is_some() {
             EventPage::default()
         } else {
-            cx.services.events.lookup(&query)
+            // The index reads files and a database: off the async workers.
+            let events = cx.services.events.clone();
+            tokio::task::spawn_blocking(move || events.lookup(&query))
+                .await
+                .map_err(|e| TrailError::Internal(format!("the LookupEvents index: {e}")))?
+                .map_err(|e| TrailError::Internal(format!("the LookupEvents index: {e}")))?
         };
         Ok(LookupEventsOutput {
             next_token: page.next.map(|n| token(n, print)),

@@ -29,6 +29,8 @@ pub enum Command {
     Bare(BareArgs),
     /// Cache hits through `kinko agent`, and through the AWS Secrets Manager Agent side by side.
     Agent(AgentArgs),
+    /// Time LookupEvents' index over a generated audit trail of N records.
+    AuditIndex(crate::audit_index::AuditIndexArgs),
 }
 
 #[derive(Debug, Args)]

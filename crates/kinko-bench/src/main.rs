@@ -17,11 +17,13 @@
 //! kinko-bench --endpoint http://127.0.0.1:4566 --access-key-id AK --secret-access-key SK --no-seed
 //! kinko-bench bare --listen 127.0.0.1:0 --body-file response.json
 //! kinko-bench agent --concurrency 64 --aws-agent /path/to/aws_secretsmanager_agent
+//! kinko-bench audit-index --records 10000000
 //! ```
 //!
 //! `kinko-bench agent` loads cache hits through `kinko agent` (and AWS's agent, side by side).
 
 mod agent;
+mod audit_index;
 mod bare;
 mod bench;
 mod child;
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Bare(args)) => runtime.block_on(bare::serve(args)).map(|()| Outcome::Clean),
         Some(Command::Agent(args)) => runtime.block_on(agent::run(args)),
+        Some(Command::AuditIndex(args)) => audit_index::run(&args).map(|()| Outcome::Clean),
         None => runtime.block_on(bench::run(cli.bench)),
     };
     // Don't wait for tasks still blocked on sockets of stopped servers.

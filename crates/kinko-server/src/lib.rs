@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 pub use admin::{
     ADMIN_SOCKET, BackupError, BackupReport, RotateError, RotateReport, backup, rotate_root_key,
 };
+pub use audit::index::Index as AuditIndex;
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::{Config, MetricsListen};

@@ -447,6 +447,40 @@ impl Collector for AuditFigures {
             None,
             g.metric_type(),
         )?)?;
+        let c = ConstCounter::new(s.bytes);
+        c.encode(encoder.encode_descriptor(
+            "audit_written_bytes",
+            "Bytes of audit records written.",
+            None,
+            c.metric_type(),
+        )?)?;
+        // The time each batch took to write and sync, as a histogram (buckets per batch).
+        let buckets: Vec<(f64, u64)> = crate::audit::WRITE_BUCKETS_MICROS
+            .iter()
+            .map(|&b| b as f64 / 1e6)
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(s.write_histogram)
+            .collect();
+        encoder
+            .encode_descriptor(
+                "audit_batch_write_seconds",
+                "Time each batch of audit records took to write (and sync).",
+                None,
+                prometheus_client::metrics::MetricType::Histogram,
+            )?
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                s.write_micros as f64 / 1e6,
+                s.write_histogram.iter().sum(),
+                &buckets,
+                None,
+            )?;
+        let g = ConstGauge::new(i64::try_from(s.index_lag_bytes).unwrap_or(i64::MAX));
+        g.encode(encoder.encode_descriptor(
+            "audit_index_lag_bytes",
+            "Bytes of the audit log that LookupEvents' index has not read yet.",
+            None,
+            g.metric_type(),
+        )?)?;
         Ok(())
     }
 }

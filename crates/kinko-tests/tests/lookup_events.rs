@@ -1,11 +1,13 @@
 //! CloudTrail's LookupEvents over the audit trail, through aws-sdk-cloudtrail: "who read this
-//! secret", the lookup attributes, time ranges, pages, CloudTrail's errors, authorization and
-//! the index rebuilt from the files at start.
+//! secret", the lookup attributes, time ranges, pages, CloudTrail's errors, authorization, and
+//! the index beside the log: kept across restarts (only what is new is read), rebuilt when it is
+//! deleted or damaged, and rid of the files retention removes.
 
 use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use kinko_tests::*;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 fn attribute(key: LookupAttributeKey, value: &str) -> LookupAttribute {
     LookupAttribute::builder()
@@ -199,24 +201,151 @@ async fn lookup_needs_cloudtrail_lookup_events() {
     );
 }
 
-#[tokio::test]
-async fn events_are_found_after_a_restart() {
-    let audited = AuditedServer::start().await;
-    let arn = secret_read_twice(&audited.server, "lookup/restart").await;
-    let (path, dir) = audited.stop_keeping_files().await;
+/// The index LookupEvents reads, beside the log.
+fn index_path(log: &Path) -> PathBuf {
+    let mut p = log.as_os_str().to_owned();
+    p.push(".index");
+    PathBuf::from(p)
+}
+
+/// A server on the audit log at `path` (left by an [`AuditedServer`]).
+async fn restart_on(path: &Path) -> TestServer {
     let config = Config {
-        audit_log: Some(path),
+        audit_log: Some(path.to_owned()),
         root_key_base64: Some(AUDIT_ROOT_KEY.to_owned().into()),
         ..dev_config()
     };
-    let server = TestServer::start_with(config, TestClock::System).await;
+    TestServer::start_with(config, TestClock::System).await
+}
+
+async fn events_of(server: &TestServer, arn: &str) -> Vec<String> {
     let out = ok(server
         .cloudtrail_client()
         .lookup_events()
-        .lookup_attributes(attribute(LookupAttributeKey::ResourceName, &arn))
+        .lookup_attributes(attribute(LookupAttributeKey::ResourceName, arn))
         .send()
         .await);
-    assert_eq!(out.events().len(), 3);
+    out.events()
+        .iter()
+        .filter_map(|e| e.event_name().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restart_indexes_only_what_is_new() {
+    let audited = AuditedServer::start().await;
+    let arn = secret_read_twice(&audited.server, "lookup/restart").await;
+    // A lookup indexes everything written before it.
+    assert_eq!(events_of(&audited.server, &arn).await.len(), 3);
+    let (path, dir) = audited.stop_keeping_files().await;
+    let log_size = std::fs::metadata(&path).expect("log").len();
+    assert!(index_path(&path).is_file(), "the index is a file beside the log");
+
+    let server = restart_on(&path).await;
+    assert_eq!(
+        events_of(&server, &arn).await,
+        ["GetSecretValue", "GetSecretValue", "CreateSecret"]
+    );
+    let read = server.running().audit_stats().index_read_bytes;
+    assert!(
+        read < log_size,
+        "the index read {read} bytes at the restart: the log was {log_size}, of which only the last lookup's record was new"
+    );
+    // What is written after the restart is found as well.
+    let after = ok(server
+        .client()
+        .create_secret()
+        .name("lookup/after-restart")
+        .secret_string("v")
+        .send()
+        .await)
+    .arn
+    .expect("arn");
+    assert_eq!(events_of(&server, &after).await, ["CreateSecret"]);
     server.shutdown().await;
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_deleted_or_corrupt_index_is_rebuilt_from_the_log() {
+    for damage in ["deleted", "corrupt", "emptied"] {
+        let audited = AuditedServer::start().await;
+        let arn = secret_read_twice(&audited.server, &format!("lookup/rebuilt-{damage}")).await;
+        assert_eq!(events_of(&audited.server, &arn).await.len(), 3);
+        let (path, dir) = audited.stop_keeping_files().await;
+        let index = index_path(&path);
+        for suffix in ["-wal", "-shm"] {
+            let mut p = index.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        match damage {
+            "deleted" => std::fs::remove_file(&index).expect("remove the index"),
+            "corrupt" => {
+                // A page of another file where the database's first page was.
+                let mut bytes = std::fs::read(&index).expect("index");
+                bytes[..512].copy_from_slice(&[0x5a; 512]);
+                std::fs::write(&index, bytes).expect("damage the index");
+            }
+            _ => std::fs::write(&index, b"").expect("empty the index"),
+        }
+        let log_size = std::fs::metadata(&path).expect("log").len();
+
+        let server = restart_on(&path).await;
+        assert_eq!(
+            events_of(&server, &arn).await,
+            ["GetSecretValue", "GetSecretValue", "CreateSecret"],
+            "index {damage}"
+        );
+        let read = server.running().audit_stats().index_read_bytes;
+        assert!(
+            read >= log_size,
+            "index {damage}: rebuilt from the whole log ({read} of {log_size} bytes read)"
+        );
+        server.shutdown().await;
+        drop(dir);
+    }
+}
+
+#[tokio::test]
+async fn retention_takes_removed_files_out_of_the_index() {
+    // Every batch starts a new file (rotation at 1 byte) and one rotated file is kept.
+    let audited = AuditedServer::start_with(kinko_server::AuditOptions {
+        rotate_bytes: 1,
+        keep_files: 1,
+        ..kinko_server::AuditOptions::default()
+    })
+    .await;
+    let server = &audited.server;
+    let old = secret_read_twice(server, "lookup/retention-old").await;
+    let sm = server.client();
+    for i in 0..3 {
+        ok(sm
+            .create_secret()
+            .name(format!("lookup/retention-{i}"))
+            .secret_string("v")
+            .send()
+            .await);
+    }
+    let new = ok(sm
+        .create_secret()
+        .name("lookup/retention-new")
+        .secret_string("v")
+        .send()
+        .await)
+    .arn
+    .expect("arn");
+    ok(sm.get_secret_value().secret_id(&new).send().await);
+
+    // The old secret's records were in files retention removed: nothing of them is found (and
+    // nothing of the index points at them, or the lookup would fail reading them).
+    assert!(events_of(server, &old).await.is_empty());
+    let found = events_of(server, &new).await;
+    assert_eq!(
+        found.first().map(String::as_str),
+        Some("GetSecretValue"),
+        "{found:?}"
+    );
+    let (_, dir) = audited.stop_keeping_files().await;
     drop(dir);
 }

@@ -1,202 +1,884 @@
-//! The index LookupEvents reads: every record of the trail in memory, with a list of positions
-//! per account and per (account, lookup attribute, value), so a lookup reads only the records
-//! that match. Built at start from the log files (rotated ones, then the active one) and fed each
-//! record once it is written.
+//! The index LookupEvents reads: a SQLite file beside the audit log (`NAME.index`) that maps
+//! each lookup attribute to where its records are in the log files. The log stays the source of
+//! truth: the index holds no record, only hashes of the looked-up values, times and offsets, and
+//! it is rebuilt from the files whenever it is missing, unreadable or of another version.
+//!
+//! One table per log file, `at_N (term, time, offset)` keyed in that order (a covering index by
+//! construction): a lookup is one range read per file, newest first, and retention dropping a
+//! file drops its table. `term` is the first 8 bytes of SHA-256 over (account, attribute,
+//! value); a record read back is checked against the query, so a hash collision never shows.
+//!
+//! Updated incrementally, off the request path: the writer only signals that it wrote; a thread
+//! of its own reads what is new in the files (each file known by device and inode, so a rotation's
+//! rename keeps its rows; one removed, cut short or replaced loses them) and indexes it. A lookup
+//! first indexes whatever was written before it, so a call's record can be looked up as soon as
+//! the call is answered.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{PoisonError, RwLock};
+use std::fs::File;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use kinko_api::trail::{EventIndex, EventPage, EventQuery, FoundEvent, LookupKey};
+use kinko_api::trail::{Cursor, EventIndex, EventPage, EventQuery, FoundEvent, LookupKey};
+use ring::digest;
+use rusqlite::{Connection, params};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// Records are appended in about the order of their times (calls that run concurrently take
-/// their times a little apart from their order of writing): a scan newest first goes on this far
-/// past the start of the range.
-const TIME_SLACK_MS: i64 = 5 * 60 * 1000;
+/// The layout of the index file; another value there means it is rebuilt.
+const VERSION: i64 = 1;
+/// How much of a file is read (and committed) at a time.
+const CHUNK: usize = 4 * 1024 * 1024;
+/// A record longer than this is not indexed (none is written that long).
+const MAX_RECORD: usize = 16 * 1024 * 1024;
+/// Offsets take the low bits of a position, the file's number the high ones.
+const OFFSET_BITS: u32 = 40;
+/// How often the index thread looks at the files without being told of a write.
+const IDLE: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
-pub(crate) struct Index {
-    inner: RwLock<Inner>,
+/// The index of the audit log at `log`.
+pub struct Index {
+    log: PathBuf,
+    db: PathBuf,
+    state: Mutex<State>,
+    /// Bumped by the writer after each write or rotation.
+    written: AtomicU64,
+    /// `written` as the last pass of the index found it.
+    seen: AtomicU64,
+    /// Bytes the writer wrote since start.
+    written_bytes: AtomicU64,
+    /// Bytes on disk the last pass found not yet indexed, and `written_bytes` when it started.
+    backlog: AtomicU64,
+    written_bytes_seen: AtomicU64,
+    /// Bytes of log files this index read since it was opened.
+    read_bytes: AtomicU64,
+    stop: AtomicBool,
+    wake: Condvar,
+    wake_lock: Mutex<bool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    events: Vec<Indexed>,
-    by_account: HashMap<String, Vec<u64>>,
-    by_attribute: HashMap<(String, LookupKey, String), Vec<u64>>,
+struct State {
+    conn: Option<Connection>,
+    /// The files indexed, by device and inode.
+    files: HashMap<(u64, u64), FileRow>,
 }
 
-struct Indexed {
-    accounts: Vec<String>,
-    event: FoundEvent,
+#[derive(Debug, Clone)]
+struct FileRow {
+    id: i64,
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    /// SHA-256 of the file's first record (to tell a replaced file that got the same inode).
+    head: Vec<u8>,
+    indexed: u64,
+    min_time: i64,
+    max_time: i64,
 }
 
 impl Index {
-    /// The index of the records in `files` (oldest first).
-    pub(crate) fn load(files: &[std::path::PathBuf]) -> Index {
-        let index = Index::default();
-        for file in files {
-            // Only regular files are read back: a device in the log's place (`/dev/full`,
-            // `/dev/zero`) would never end.
-            if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
-                continue;
-            }
-            if let Ok(text) = std::fs::read(file) {
-                index.add_lines(&text);
-            }
-        }
-        index
+    /// The index of the log at `log`, in `LOG.index` (opened on first use).
+    pub fn open(log: &Path) -> Arc<Index> {
+        let mut db = log.as_os_str().to_owned();
+        db.push(".index");
+        Arc::new(Index {
+            log: log.to_owned(),
+            db: PathBuf::from(db),
+            state: Mutex::new(State {
+                conn: None,
+                files: HashMap::new(),
+            }),
+            written: AtomicU64::new(1),
+            seen: AtomicU64::new(0),
+            written_bytes: AtomicU64::new(0),
+            backlog: AtomicU64::new(0),
+            written_bytes_seen: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            wake: Condvar::new(),
+            wake_lock: Mutex::new(false),
+            thread: Mutex::new(None),
+        })
     }
 
-    /// Indexes records, one JSON object a line; lines that are not records are skipped.
-    pub(crate) fn add_lines(&self, lines: &[u8]) {
-        let parsed: Vec<Indexed> = lines
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .filter_map(parse)
-            .collect();
-        if parsed.is_empty() {
+    /// Starts the thread that indexes what the writer writes (it ends with [`Index::close`], or
+    /// soon after the index is dropped).
+    pub fn start(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("kinko-audit-index".into())
+            .spawn(move || run(&me));
+        match spawned {
+            Ok(h) => *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(h),
+            // Lookups still index what is new before they read.
+            Err(e) => tracing::error!("cannot start the audit index thread: {e}"),
+        }
+    }
+
+    /// The writer wrote `bytes` (or rotated, or removed files): there is something to index.
+    pub fn written(&self, bytes: u64) {
+        self.written_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.written.fetch_add(1, Ordering::Release);
+        *self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_one();
+    }
+
+    /// Bytes of the log not yet indexed.
+    pub fn lag_bytes(&self) -> u64 {
+        let since = self
+            .written_bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.written_bytes_seen.load(Ordering::Relaxed));
+        self.backlog.load(Ordering::Relaxed).saturating_add(since)
+    }
+
+    /// Bytes of log files read (to index them) since the index was opened: at a start, only
+    /// what the index did not hold yet.
+    pub fn read_bytes(&self) -> u64 {
+        self.read_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Stops the thread (what is not indexed yet is at the next start).
+    pub fn close(&self) {
+        self.stop.store(true, Ordering::Release);
+        *self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_all();
+        if let Some(h) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Indexes what the files hold and the index does not; logs what goes wrong (the index is
+    /// rebuilt from the files when it cannot be read or written).
+    pub fn catch_up(&self) {
+        if self.stop.load(Ordering::Acquire) {
             return;
         }
-        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        for e in parsed {
-            inner.push(e);
-        }
-    }
-
-    pub(crate) fn load_log(active: &Path) -> Index {
-        let files = super::verify::log_files(active, &mut super::VerifyReport::default());
-        Index::load(&files)
-    }
-}
-
-impl Inner {
-    fn push(&mut self, e: Indexed) {
-        let pos = self.events.len() as u64;
-        let ev = &e.event;
-        let mut keys: Vec<(LookupKey, String)> = vec![
-            (LookupKey::EventId, ev.event_id.clone()),
-            (LookupKey::EventName, ev.event_name.clone()),
-            (LookupKey::AccessKeyId, ev.access_key_id.clone()),
-            (LookupKey::EventSource, ev.event_source.clone()),
-        ];
-        if let Some(r) = ev.read_only {
-            keys.push((LookupKey::ReadOnly, r.to_string()));
-        }
-        if let Some(u) = &ev.username {
-            keys.push((LookupKey::Username, u.clone()));
-        }
-        for (t, n) in &ev.resources {
-            keys.push((LookupKey::ResourceType, t.clone()));
-            keys.push((LookupKey::ResourceName, n.clone()));
-        }
-        keys.sort_by(|a, b| (a.0 as u8, &a.1).cmp(&(b.0 as u8, &b.1)));
-        keys.dedup();
-        for account in &e.accounts {
-            self.by_account.entry(account.clone()).or_default().push(pos);
-            for (k, v) in &keys {
-                if v.is_empty() {
-                    continue;
-                }
-                self.by_attribute
-                    .entry((account.clone(), *k, v.clone()))
-                    .or_default()
-                    .push(pos);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = self.pass(&mut state) {
+            tracing::warn!(
+                "the LookupEvents index {} failed ({e}): rebuilding it from the audit log",
+                self.db.display()
+            );
+            self.discard(&mut state);
+            if let Err(e) = self.pass(&mut state) {
+                tracing::error!(
+                    "the LookupEvents index {} cannot be rebuilt: {e}",
+                    self.db.display()
+                );
+                state.conn = None;
             }
         }
-        self.events.push(e);
+    }
+
+    /// Removes the index file; the next pass builds it anew.
+    fn discard(&self, state: &mut State) {
+        state.conn = None;
+        state.files.clear();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.db.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+
+    fn connect(&self, state: &mut State) -> rusqlite::Result<()> {
+        if state.conn.is_some() {
+            return Ok(());
+        }
+        // Created private, as the log is.
+        if let Err(e) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.db)
+        {
+            return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
+        }
+        let conn = Connection::open(&self.db)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        // The index is rebuilt from the log when it is lost: no need to sync each pass.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65536)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if version != VERSION {
+            if tables > 0 {
+                return Err(rusqlite::Error::InvalidQuery);
+            }
+            conn.execute_batch(
+                "CREATE TABLE files (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    path TEXT NOT NULL,
+                    dev INTEGER NOT NULL,
+                    ino INTEGER NOT NULL,
+                    head BLOB NOT NULL,
+                    indexed INTEGER NOT NULL,
+                    min_time INTEGER NOT NULL,
+                    max_time INTEGER NOT NULL
+                );",
+            )?;
+            conn.pragma_update(None, "user_version", VERSION)?;
+        }
+        let mut files = HashMap::new();
+        {
+            let mut stmt =
+                conn.prepare("SELECT id, path, dev, ino, head, indexed, min_time, max_time FROM files")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(FileRow {
+                    id: r.get(0)?,
+                    path: PathBuf::from(r.get::<_, String>(1)?),
+                    dev: r.get::<_, i64>(2)?.cast_unsigned(),
+                    ino: r.get::<_, i64>(3)?.cast_unsigned(),
+                    head: r.get(4)?,
+                    indexed: r.get::<_, i64>(5)?.cast_unsigned(),
+                    min_time: r.get(6)?,
+                    max_time: r.get(7)?,
+                })
+            })?;
+            for row in rows {
+                let row = row?;
+                files.insert((row.dev, row.ino), row);
+            }
+        }
+        state.files = files;
+        state.conn = Some(conn);
+        Ok(())
+    }
+
+    /// One pass: forgets files that are gone, cut short or replaced, and indexes what is new.
+    fn pass(&self, state: &mut State) -> Result<(), String> {
+        let generation = self.written.load(Ordering::Acquire);
+        let bytes_mark = self.written_bytes.load(Ordering::Relaxed);
+        self.connect(state).map_err(|e| e.to_string())?;
+        let mut on_disk: Vec<(PathBuf, std::fs::Metadata)> = super::writer::rotated_files(&self.log)
+            .into_iter()
+            .map(|(_, p)| p)
+            .chain(std::iter::once(self.log.clone()))
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                // Only regular files are read back (a device in the log's place never ends).
+                m.is_file().then_some((p, m))
+            })
+            .collect();
+        let present: std::collections::HashSet<(u64, u64)> =
+            on_disk.iter().map(|(_, m)| (m.dev(), m.ino())).collect();
+        let gone: Vec<FileRow> = state
+            .files
+            .values()
+            .filter(|f| !present.contains(&(f.dev, f.ino)))
+            .cloned()
+            .collect();
+        for f in gone {
+            self.forget(state, &f).map_err(|e| e.to_string())?;
+        }
+        let mut backlog = 0;
+        for (_, m) in &on_disk {
+            let indexed = state.files.get(&(m.dev(), m.ino())).map_or(0, |f| f.indexed);
+            backlog += m.len().saturating_sub(indexed);
+        }
+        self.backlog.store(backlog, Ordering::Relaxed);
+        self.written_bytes_seen.store(bytes_mark, Ordering::Relaxed);
+        for (path, meta) in on_disk.drain(..) {
+            self.index_file(state, &path, &meta).map_err(|e| e.to_string())?;
+        }
+        self.backlog.store(0, Ordering::Relaxed);
+        self.seen.store(generation, Ordering::Release);
+        Ok(())
+    }
+
+    fn forget(&self, state: &mut State, f: &FileRow) -> rusqlite::Result<()> {
+        let Some(conn) = &state.conn else {
+            return Ok(());
+        };
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS at_{}", f.id))?;
+        tx.execute("DELETE FROM files WHERE id = ?1", params![f.id])?;
+        tx.commit()?;
+        state.files.remove(&(f.dev, f.ino));
+        Ok(())
+    }
+
+    /// Indexes the whole records of `path` past what is indexed of it.
+    fn index_file(&self, state: &mut State, path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+        let key = (meta.dev(), meta.ino());
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            // Rotated or removed since it was listed: the next pass sees it where it is.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let opened = file.metadata()?;
+        if (opened.dev(), opened.ino()) != key {
+            return Ok(());
+        }
+        let size = opened.len();
+        if let Some(known) = state.files.get(&key).cloned() {
+            let replaced = size < known.indexed
+                || (known.path != path || size > known.indexed)
+                    && !known.head.is_empty()
+                    && first_record_digest(&file)? != known.head;
+            if replaced {
+                tracing::info!(
+                    "the audit log {} was cut short or replaced: indexing it anew",
+                    path.display()
+                );
+                self.forget(state, &known).map_err(std::io::Error::other)?;
+            } else if known.path != path {
+                let conn = state
+                    .conn
+                    .as_ref()
+                    .ok_or_else(|| std::io::Error::other("no index"))?;
+                conn.execute(
+                    "UPDATE files SET path = ?1 WHERE id = ?2",
+                    params![path.to_string_lossy(), known.id],
+                )
+                .map_err(std::io::Error::other)?;
+                if let Some(f) = state.files.get_mut(&key) {
+                    f.path = path.to_owned();
+                }
+            }
+        }
+        let mut row = match state.files.get(&key) {
+            Some(r) => r.clone(),
+            None => {
+                if size == 0 {
+                    return Ok(());
+                }
+                let conn = state
+                    .conn
+                    .as_ref()
+                    .ok_or_else(|| std::io::Error::other("no index"))?;
+                // Numbers are never reused (AUTOINCREMENT): a page token names one file only.
+                let id: i64 = conn
+                    .query_row(
+                        "INSERT INTO files (path, dev, ino, head, indexed, min_time, max_time)
+                         VALUES (?1, ?2, ?3, x'', 0, ?4, ?5) RETURNING id",
+                        params![
+                            path.to_string_lossy(),
+                            key.0.cast_signed(),
+                            key.1.cast_signed(),
+                            i64::MAX,
+                            i64::MIN
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(std::io::Error::other)?;
+                let row = FileRow {
+                    id,
+                    path: path.to_owned(),
+                    dev: key.0,
+                    ino: key.1,
+                    head: Vec::new(),
+                    indexed: 0,
+                    min_time: i64::MAX,
+                    max_time: i64::MIN,
+                };
+                state.files.insert(key, row.clone());
+                row
+            }
+        };
+        let mut buf = Vec::with_capacity(CHUNK);
+        while row.indexed < size {
+            buf.clear();
+            let want = usize::try_from(size - row.indexed)
+                .unwrap_or(usize::MAX)
+                .min(CHUNK);
+            buf.resize(want, 0);
+            let n = read_at_most(&mut file, &mut buf, row.indexed)?;
+            buf.truncate(n);
+            self.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            let Some(last_newline) = buf.iter().rposition(|&b| b == b'\n') else {
+                if n < CHUNK {
+                    // Only part of a record so far.
+                    break;
+                }
+                // A line longer than a chunk (no record is): stepped over, unindexed.
+                let mut at = row.indexed + n as u64;
+                let end = loop {
+                    let got = read_at_most(&mut file, &mut buf, at)?;
+                    if got == 0 {
+                        break None;
+                    }
+                    if let Some(e) = buf[..got].iter().position(|&b| b == b'\n') {
+                        break Some(at + e as u64 + 1);
+                    }
+                    at += got as u64;
+                };
+                let Some(end) = end else { break };
+                tracing::warn!(
+                    "the audit log {} holds a line of {} bytes at {}: not indexed",
+                    path.display(),
+                    end - row.indexed,
+                    row.indexed
+                );
+                row.indexed = end;
+                self.commit_chunk(state, &mut row, b"")?;
+                continue;
+            };
+            buf.truncate(last_newline + 1);
+            self.commit_chunk(state, &mut row, &buf)?;
+        }
+        Ok(())
+    }
+
+    /// Indexes `chunk` (whole lines, at `row.indexed`) and records how far the file is indexed,
+    /// in one transaction.
+    fn commit_chunk(&self, state: &mut State, row: &mut FileRow, chunk: &[u8]) -> std::io::Result<()> {
+        let conn = state
+            .conn
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no index"))?;
+        let io = std::io::Error::other;
+        let tx = conn.unchecked_transaction().map_err(io)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS at_{} (term INTEGER NOT NULL, time INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (term, time, offset)) WITHOUT ROWID",
+            row.id
+        ))
+        .map_err(io)?;
+        {
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO at_{} (term, time, offset) VALUES (?1, ?2, ?3)",
+                    row.id
+                ))
+                .map_err(io)?;
+            let mut offset = row.indexed;
+            let mut terms = Vec::new();
+            for line in chunk.split_inclusive(|&b| b == b'\n') {
+                let at = offset;
+                offset += line.len() as u64;
+                if at == 0 {
+                    row.head = digest::digest(&digest::SHA256, line).as_ref().to_vec();
+                }
+                let Some(fields) = Fields::parse(line) else {
+                    continue;
+                };
+                terms.clear();
+                fields.terms(|account, key, value| terms.push(term(account, key, value)));
+                terms.sort_unstable();
+                terms.dedup();
+                row.min_time = row.min_time.min(fields.time_ms);
+                row.max_time = row.max_time.max(fields.time_ms);
+                let at = at.cast_signed();
+                for t in &terms {
+                    insert.execute(params![t, fields.time_ms, at]).map_err(io)?;
+                }
+            }
+            row.indexed = offset;
+        }
+        tx.execute(
+            "UPDATE files SET path = ?2, head = ?3, indexed = ?4, min_time = ?5, max_time = ?6
+             WHERE id = ?1",
+            params![
+                row.id,
+                row.path.to_string_lossy(),
+                row.head,
+                row.indexed.cast_signed(),
+                row.min_time,
+                row.max_time
+            ],
+        )
+        .map_err(io)?;
+        tx.commit().map_err(io)?;
+        self.backlog
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(chunk.len() as u64))
+            })
+            .ok();
+        state.files.insert((row.dev, row.ino), row.clone());
+        Ok(())
+    }
+
+    /// One page of `q`, newest first.
+    fn page(&self, q: &EventQuery) -> Result<EventPage, String> {
+        // What was written before the lookup is indexed first (the caller may have just made
+        // the call it looks for).
+        if self.seen.load(Ordering::Acquire) != self.written.load(Ordering::Acquire) {
+            self.catch_up();
+        }
+        for attempt in 0..2 {
+            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(conn) = &state.conn else {
+                return Err("the index cannot be opened".into());
+            };
+            let hits = find(conn, &state.files, q).map_err(|e| e.to_string())?;
+            let files: HashMap<i64, FileRow> = state.files.values().map(|f| (f.id, f.clone())).collect();
+            drop(state);
+            match read_hits(&files, q, &hits) {
+                Some(page) => return Ok(page),
+                // A file moved (rotated) or went since the last pass: look again.
+                None if attempt == 0 => self.catch_up(),
+                None => {}
+            }
+        }
+        Err("the audit files changed while they were read".into())
     }
 }
 
 impl EventIndex for Index {
-    fn lookup(&self, q: &EventQuery) -> EventPage {
-        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        let list = match &q.attribute {
-            None => inner.by_account.get(&q.account),
-            Some((k, v)) => inner.by_attribute.get(&(q.account.clone(), *k, v.clone())),
-        };
-        let Some(list) = list else {
-            return EventPage::default();
-        };
-        let end = q
-            .after
-            .map_or(list.len(), |after| list.partition_point(|&p| p < after));
-        let mut page = EventPage::default();
-        let mut last_taken = None;
-        for &pos in list[..end].iter().rev() {
-            let Some(e) = usize::try_from(pos).ok().and_then(|p| inner.events.get(p)) else {
-                continue;
-            };
-            let t = e.event.event_time_ms;
-            if t < q.start_ms.saturating_sub(TIME_SLACK_MS) {
-                break;
-            }
-            if t < q.start_ms || t > q.end_ms {
-                continue;
-            }
-            if page.events.len() == q.max_results {
-                // One more matches: the next page starts after the last one returned.
-                page.next = last_taken;
-                break;
-            }
-            page.events.push(e.event.clone());
-            last_taken = Some(pos);
-        }
-        page
+    fn lookup(&self, q: &EventQuery) -> Result<EventPage, String> {
+        self.page(q)
     }
 }
 
-/// Reads one record line.
-fn parse(line: &[u8]) -> Option<Indexed> {
+fn run(index: &std::sync::Weak<Index>) {
+    loop {
+        let Some(me) = index.upgrade() else { return };
+        if me.stop.load(Ordering::Acquire) {
+            return;
+        }
+        me.catch_up();
+        let mut woken = me.wake_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*woken {
+            woken = me
+                .wake
+                .wait_timeout(woken, IDLE)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *woken = false;
+    }
+}
+
+/// The hits of `q` (at most one more than a page), newest first: (time, file id, offset).
+fn find(
+    conn: &Connection,
+    files: &HashMap<(u64, u64), FileRow>,
+    q: &EventQuery,
+) -> rusqlite::Result<Vec<(i64, i64, i64)>> {
+    let want = q.max_results + 1;
+    let t = match &q.attribute {
+        None => term(&q.account, None, ""),
+        Some((k, v)) => term(&q.account, Some(*k), v),
+    };
+    let mut order: Vec<&FileRow> = files
+        .values()
+        .filter(|f| f.indexed > 0 && f.max_time >= q.start_ms && f.min_time <= q.end_ms)
+        .collect();
+    order.sort_by_key(|f| std::cmp::Reverse((f.max_time, f.id)));
+    let mut hits: Vec<(i64, i64, i64)> = Vec::new();
+    for f in order {
+        if hits.len() >= want && hits.get(want - 1).is_some_and(|h| f.max_time < h.0) {
+            break;
+        }
+        // Below the cursor in the order (time, file, offset), and within the range.
+        let (mut time, mut offset) = match q.after {
+            None => (q.end_ms, i64::MAX),
+            Some(c) => {
+                let (file, at) = split(c.position);
+                match f.id.cmp(&file) {
+                    std::cmp::Ordering::Greater => (c.time_ms, i64::MIN),
+                    std::cmp::Ordering::Equal => (c.time_ms, at),
+                    std::cmp::Ordering::Less => (c.time_ms, i64::MAX),
+                }
+            }
+        };
+        if q.end_ms < time {
+            (time, offset) = (q.end_ms, i64::MAX);
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT time, offset FROM at_{} WHERE term = ?1 AND time >= ?2 AND (time, offset) < (?3, ?4)
+             ORDER BY time DESC, offset DESC LIMIT ?5",
+            f.id
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                t,
+                q.start_ms,
+                time,
+                offset,
+                i64::try_from(want).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get::<_, i64>(0)?, f.id, r.get::<_, i64>(1)?)),
+        )?;
+        for r in rows {
+            hits.push(r?);
+        }
+        hits.sort_unstable_by(|a, b| b.cmp(a));
+        hits.truncate(want);
+    }
+    Ok(hits)
+}
+
+/// Reads the records of `hits` into a page; `None` when a file is no longer where the index
+/// has it.
+fn read_hits(files: &HashMap<i64, FileRow>, q: &EventQuery, hits: &[(i64, i64, i64)]) -> Option<EventPage> {
+    let mut page = EventPage::default();
+    let mut open: HashMap<i64, File> = HashMap::new();
+    for (i, &(_, file, offset)) in hits.iter().enumerate() {
+        if i == q.max_results {
+            page.next = hits.get(i - 1).map(|&(time_ms, file, at)| Cursor {
+                time_ms,
+                position: join(file, at),
+            });
+            break;
+        }
+        let row = files.get(&file)?;
+        let f = match open.entry(file) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let f = File::open(&row.path).ok()?;
+                let m = f.metadata().ok()?;
+                if (m.dev(), m.ino()) != (row.dev, row.ino) {
+                    return None;
+                }
+                e.insert(f)
+            }
+        };
+        let line = read_line(f, u64::try_from(offset).ok()?)?;
+        let Some(event) = parse(&line) else { continue };
+        // The hash matched; the record itself must too.
+        if !event.matches(q) {
+            continue;
+        }
+        page.events.push(event.event);
+    }
+    Some(page)
+}
+
+fn join(file: i64, offset: i64) -> u64 {
+    (file.cast_unsigned() << OFFSET_BITS) | (offset.cast_unsigned() & ((1 << OFFSET_BITS) - 1))
+}
+
+fn split(position: u64) -> (i64, i64) {
+    (
+        (position >> OFFSET_BITS).cast_signed(),
+        (position & ((1 << OFFSET_BITS) - 1)).cast_signed(),
+    )
+}
+
+/// Reads into `buf` from `at` until it is full or the file ends; returns how much was read.
+fn read_at_most(file: &mut File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The line that starts at `at`.
+fn read_line(file: &File, at: u64) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut chunk = vec![0; 4096];
+    loop {
+        let n = file.read_at(&mut chunk, at + line.len() as u64).ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(end) = chunk[..n].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&chunk[..end]);
+            return Some(line);
+        }
+        line.extend_from_slice(&chunk[..n]);
+        if line.len() > MAX_RECORD {
+            return None;
+        }
+    }
+}
+
+/// SHA-256 of the file's first line.
+fn first_record_digest(file: &File) -> std::io::Result<Vec<u8>> {
+    let mut line = read_line(file, 0).unwrap_or_default();
+    line.push(b'\n');
+    Ok(digest::digest(&digest::SHA256, &line).as_ref().to_vec())
+}
+
+/// The name an attribute is hashed under.
+fn key_name(key: Option<LookupKey>) -> &'static str {
+    match key {
+        None => "*",
+        Some(LookupKey::EventId) => "EventId",
+        Some(LookupKey::EventName) => "EventName",
+        Some(LookupKey::ReadOnly) => "ReadOnly",
+        Some(LookupKey::Username) => "Username",
+        Some(LookupKey::ResourceType) => "ResourceType",
+        Some(LookupKey::ResourceName) => "ResourceName",
+        Some(LookupKey::EventSource) => "EventSource",
+        Some(LookupKey::AccessKeyId) => "AccessKeyId",
+    }
+}
+
+/// The term of (account, attribute, value): `None` is every event of the account.
+fn term(account: &str, key: Option<LookupKey>, value: &str) -> i64 {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for part in [account, key_name(key), value] {
+        ctx.update(&(part.len() as u64).to_le_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let d = ctx.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d.as_ref()[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// What the index needs of a record, read without building the whole JSON value.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFields<'a> {
+    #[serde(rename = "eventID", borrow)]
+    event_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    event_name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    event_source: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    event_time: Option<std::borrow::Cow<'a, str>>,
+    read_only: Option<bool>,
+    #[serde(borrow)]
+    recipient_account_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    user_identity: Option<RawIdentity<'a>>,
+    #[serde(borrow, default)]
+    resources: Vec<RawResource<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawIdentity<'a> {
+    #[serde(borrow)]
+    account_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    access_key_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawResource<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "ARN", borrow)]
+    arn: Option<std::borrow::Cow<'a, str>>,
+}
+
+struct Fields<'a> {
+    raw: RawFields<'a>,
+    time_ms: i64,
+}
+
+impl<'a> Fields<'a> {
+    fn parse(line: &'a [u8]) -> Option<Fields<'a>> {
+        let raw: RawFields<'a> = serde_json::from_slice(line).ok()?;
+        raw.event_id.as_ref()?;
+        let time_ms = time_ms(raw.event_time.as_deref()?)?;
+        Some(Fields { raw, time_ms })
+    }
+
+    /// Every (account, attribute, value) the record is found under.
+    fn terms(&self, mut each: impl FnMut(&str, Option<LookupKey>, &str)) {
+        let r = &self.raw;
+        let id = r.user_identity.as_ref();
+        let mut accounts: Vec<&str> = [
+            id.and_then(|i| i.account_id.as_deref()),
+            r.recipient_account_id.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        accounts.dedup();
+        let username = id.and_then(|i| i.arn.as_deref()).and_then(username);
+        let read_only = r.read_only.map(|b| if b { "true" } else { "false" });
+        for account in accounts {
+            each(account, None, "");
+            let single = [
+                (LookupKey::EventId, r.event_id.as_deref()),
+                (LookupKey::EventName, r.event_name.as_deref()),
+                (LookupKey::EventSource, r.event_source.as_deref()),
+                (
+                    LookupKey::AccessKeyId,
+                    id.and_then(|i| i.access_key_id.as_deref()),
+                ),
+                (LookupKey::ReadOnly, read_only),
+                (LookupKey::Username, username.as_deref()),
+            ];
+            for (k, v) in single {
+                if let Some(v) = v.filter(|v| !v.is_empty()) {
+                    each(account, Some(k), v);
+                }
+            }
+            for res in &r.resources {
+                if let Some(t) = res.kind.as_deref().filter(|v| !v.is_empty()) {
+                    each(account, Some(LookupKey::ResourceType), t);
+                }
+                if let Some(a) = res.arn.as_deref().filter(|v| !v.is_empty()) {
+                    each(account, Some(LookupKey::ResourceName), a);
+                }
+            }
+        }
+    }
+}
+
+fn time_ms(text: &str) -> Option<i64> {
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// A record read back for a page.
+struct Read {
+    accounts: Vec<String>,
+    event: FoundEvent,
+    attributes: Vec<(LookupKey, String)>,
+}
+
+impl Read {
+    fn matches(&self, q: &EventQuery) -> bool {
+        self.accounts.contains(&q.account)
+            && q.attribute
+                .as_ref()
+                .is_none_or(|(k, v)| self.attributes.iter().any(|(k2, v2)| k2 == k && v2 == v))
+    }
+}
+
+/// Reads one record line as LookupEvents returns it.
+fn parse(line: &[u8]) -> Option<Read> {
+    let fields = Fields::parse(line)?;
+    let mut accounts = Vec::new();
+    let mut attributes = Vec::new();
+    fields.terms(|account, key, value| match key {
+        None => accounts.push(account.to_owned()),
+        Some(k) => attributes.push((k, value.to_owned())),
+    });
+    let r = &fields.raw;
+    let id = r.user_identity.as_ref();
+    let event = FoundEvent {
+        event_id: r.event_id.as_deref().unwrap_or_default().to_owned(),
+        event_name: r.event_name.as_deref().unwrap_or_default().to_owned(),
+        read_only: r.read_only,
+        access_key_id: id
+            .and_then(|i| i.access_key_id.as_deref())
+            .unwrap_or_default()
+            .to_owned(),
+        event_time_ms: fields.time_ms,
+        event_source: r.event_source.as_deref().unwrap_or_default().to_owned(),
+        username: id.and_then(|i| i.arn.as_deref()).and_then(username),
+        resources: r
+            .resources
+            .iter()
+            .filter_map(|res| Some((res.kind.as_deref()?.to_owned(), res.arn.as_deref()?.to_owned())))
+            .collect(),
+        cloud_trail_event: String::new(),
+    };
     let mut v: Value = serde_json::from_slice(line).ok()?;
     let obj = v.as_object_mut()?;
     // The chain's members are the file's, not CloudTrail's.
     obj.remove("sequence");
     obj.remove("chain");
-    let s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-    let identity = obj.get("userIdentity");
-    let id = |k: &str| identity.and_then(|i| i.get(k)).and_then(Value::as_str);
-    let time = s("eventTime")?;
-    let time = time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339).ok()?;
-    let event_time_ms = i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()?;
-    let mut accounts: Vec<String> = [
-        id("accountId"),
-        obj.get("recipientAccountId").and_then(Value::as_str),
-    ]
-    .into_iter()
-    .flatten()
-    .map(str::to_owned)
-    .collect();
-    accounts.dedup();
-    let resources = obj
-        .get("resources")
-        .and_then(Value::as_array)
-        .map(|rs| {
-            rs.iter()
-                .filter_map(|r| {
-                    Some((
-                        r.get("type")?.as_str()?.to_owned(),
-                        r.get("ARN")?.as_str()?.to_owned(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let event = FoundEvent {
-        event_id: s("eventID")?,
-        event_name: s("eventName").unwrap_or_default(),
-        read_only: obj.get("readOnly").and_then(Value::as_bool),
-        access_key_id: id("accessKeyId").unwrap_or_default().to_owned(),
-        event_time_ms,
-        event_source: s("eventSource").unwrap_or_default(),
-        username: id("arn").and_then(username),
-        resources,
-        cloud_trail_event: String::new(),
-    };
     let text = serde_json::to_string(&v).ok()?;
-    Some(Indexed {
+    Some(Read {
         accounts,
+        attributes,
         event: FoundEvent {
             cloud_trail_event: text,
             ..event
@@ -215,5 +897,37 @@ fn username(arn: &str) -> Option<String> {
     match kind {
         "user" | "assumed-role" | "federated-user" => rest.rsplit('/').next().map(str::to_owned),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_keep_file_and_offset() {
+        for (file, offset) in [(1, 0), (7, 123_456), (65_000, (1 << OFFSET_BITS) - 1)] {
+            assert_eq!(split(join(file, offset)), (file, offset));
+        }
+        assert!(join(2, 0) > join(1, 999));
+    }
+
+    #[test]
+    fn terms_differ_by_account_attribute_and_value() {
+        let a = term("111111111111", Some(LookupKey::EventName), "GetSecretValue");
+        assert_ne!(
+            a,
+            term("222222222222", Some(LookupKey::EventName), "GetSecretValue")
+        );
+        assert_ne!(
+            a,
+            term("111111111111", Some(LookupKey::Username), "GetSecretValue")
+        );
+        assert_ne!(
+            a,
+            term("111111111111", Some(LookupKey::EventName), "CreateSecret")
+        );
+        // Lengths are hashed too: the parts cannot run into each other.
+        assert_ne!(term("ab", None, "c"), term("a", None, "bc"));
     }
 }

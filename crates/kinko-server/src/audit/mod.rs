@@ -7,7 +7,7 @@
 //! and while records cannot be written calls are refused before they run.
 
 mod chain;
-mod index;
+pub mod index;
 mod record;
 mod seal;
 mod verify;
@@ -29,8 +29,9 @@ use crate::bootstrap::StartError;
 /// The server's audit sink: nowhere (`--audit-log none`), stdout, or a file.
 pub(crate) struct Audit {
     writer: Option<writer::Writer>,
-    /// What LookupEvents reads: the records written, indexed.
-    index: std::sync::Arc<index::Index>,
+    /// What LookupEvents reads: the records written, indexed (none when the trail goes to
+    /// stdout or nowhere).
+    index: Option<std::sync::Arc<index::Index>>,
 }
 
 /// What the audit writer has done since start (for metrics).
@@ -45,7 +46,18 @@ pub struct AuditStats {
     pub write_micros: u64,
     /// Whether records can be written now.
     pub healthy: bool,
+    /// Bytes of records written.
+    pub bytes: u64,
+    /// Batches written, by how long writing (and syncing) took: counts per bucket of
+    /// [`WRITE_BUCKETS_MICROS`] (the last counts the slower ones).
+    pub write_histogram: [u64; WRITE_BUCKETS],
+    /// Bytes of the log LookupEvents' index has not read yet.
+    pub index_lag_bytes: u64,
+    /// Bytes of the log the index read since start (at a start, what it did not hold yet).
+    pub index_read_bytes: u64,
 }
+
+pub use writer::{WRITE_BUCKETS, WRITE_BUCKETS_MICROS};
 
 impl Audit {
     /// Audit records go to `path` (`-` = stdout), or nowhere when `None`. Rotated files are
@@ -58,14 +70,10 @@ impl Audit {
         let Some(path) = path else {
             return Ok(Audit {
                 writer: None,
-                index: std::sync::Arc::default(),
+                index: None,
             });
         };
-        let index = if path == Path::new("-") {
-            index::Index::default()
-        } else {
-            index::Index::load_log(path)
-        };
+        let index = (path != Path::new("-")).then(|| index::Index::open(path));
         let out = if path == Path::new("-") {
             writer::Out::Stdout(std::io::stdout(), chain::Link::START)
         } else {
@@ -83,11 +91,19 @@ impl Audit {
                 .map_err(|e| StartError::Write(path.to_owned(), e))?;
             writer::Out::File(Box::new(file))
         };
-        let writer = writer::Writer::start(out, options.durability)
+        let notify: Option<writer::OnWrite> = index.clone().map(|i| {
+            let f: writer::OnWrite = std::sync::Arc::new(move |bytes| i.written(bytes));
+            f
+        });
+        let writer = writer::Writer::start(out, options.durability, notify)
             .map_err(|e| StartError::Write(path.to_owned(), e))?;
+        // Indexes what was written before this start (off the start's path), then what is written.
+        if let Some(i) = &index {
+            i.start();
+        }
         Ok(Audit {
             writer: Some(writer),
-            index: std::sync::Arc::new(index),
+            index,
         })
     }
 
@@ -103,33 +119,23 @@ impl Audit {
         let Some(writer) = &self.writer else {
             return Box::pin(std::future::ready(Ok(())));
         };
-        let (batch, lines) = SCRATCH.with_borrow_mut(|scratch| {
+        let batch = SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             record::write_records(scratch, e, kms);
             let batch = writer.shared.append(scratch);
-            let lines = scratch.clone();
             if scratch.capacity() > SCRATCH_KEEP {
                 *scratch = Vec::new();
             }
-            (batch, lines)
+            batch
         });
+        // The index reads the records from the file once written: the call waits for its
+        // records to be durable, never for the index.
         match (batch, writer.shared.durability) {
             (None, _) => Box::pin(std::future::ready(Err(AuditFailed(
                 "the audit log is closed".into(),
             )))),
-            (Some(_), Durability::Buffered) => {
-                self.index.add_lines(&lines);
-                Box::pin(std::future::ready(Ok(())))
-            }
-            (Some(batch), Durability::Fsync) => {
-                // Indexed once written, so LookupEvents shows only records that are on disk.
-                let index = self.index.clone();
-                Box::pin(async move {
-                    batch.wait().await?;
-                    index.add_lines(&lines);
-                    Ok(())
-                })
-            }
+            (Some(_), Durability::Buffered) => Box::pin(std::future::ready(Ok(()))),
+            (Some(batch), Durability::Fsync) => Box::pin(batch.wait()),
         }
     }
 
@@ -149,6 +155,8 @@ impl Audit {
     }
 
     pub fn stats(&self) -> AuditStats {
+        let index_lag_bytes = self.index.as_ref().map_or(0, |i| i.lag_bytes());
+        let index_read_bytes = self.index.as_ref().map_or(0, |i| i.read_bytes());
         match &self.writer {
             None => AuditStats {
                 healthy: true,
@@ -162,6 +170,10 @@ impl Audit {
                     failures: s.failures.load(Ordering::Relaxed),
                     write_micros: s.write_micros.load(Ordering::Relaxed),
                     healthy: w.shared.ready().is_ok(),
+                    bytes: s.bytes.load(Ordering::Relaxed),
+                    write_histogram: std::array::from_fn(|i| s.histogram[i].load(Ordering::Relaxed)),
+                    index_lag_bytes,
+                    index_read_bytes,
                 }
             }
         }
@@ -169,12 +181,18 @@ impl Audit {
 
     /// What LookupEvents reads.
     pub fn events(&self) -> std::sync::Arc<dyn kinko_api::trail::EventIndex> {
-        self.index.clone()
+        match &self.index {
+            Some(i) => i.clone(),
+            None => std::sync::Arc::new(kinko_api::trail::NoEvents),
+        }
     }
 
     pub fn close(&self) {
         if let Some(w) = &self.writer {
             w.close();
+        }
+        if let Some(i) = &self.index {
+            i.close();
         }
     }
 }

@@ -122,7 +122,21 @@ pub struct WriterStats {
     pub failures: AtomicU64,
     /// Total time spent writing and syncing batches, in microseconds.
     pub write_micros: AtomicU64,
+    /// Bytes of records written (chained, as in the file).
+    pub bytes: AtomicU64,
+    /// Batches by the time they took to write, per bucket of [`WRITE_BUCKETS_MICROS`].
+    pub histogram: [AtomicU64; WRITE_BUCKETS],
 }
+
+/// Upper bounds of the write-time buckets, in microseconds (the last bucket counts the rest).
+pub const WRITE_BUCKETS_MICROS: [u64; WRITE_BUCKETS - 1] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+pub const WRITE_BUCKETS: usize = 13;
+
+/// Told, from the writer's thread, of each batch written (its bytes) and of each look at the
+/// file (rotation, retention), before the batch's calls are answered.
+pub(super) type OnWrite = Arc<dyn Fn(u64) + Send + Sync>;
 
 pub(super) struct Shared {
     pending: Mutex<Pending>,
@@ -177,7 +191,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(out: Out, durability: Durability) -> std::io::Result<Writer> {
+    pub(super) fn start(
+        out: Out,
+        durability: Durability,
+        on_write: Option<OnWrite>,
+    ) -> std::io::Result<Writer> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(64 * 1024),
@@ -194,7 +212,7 @@ impl Writer {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kinko-audit".into())
-            .spawn(move || run(&s, out))?;
+            .spawn(move || run(&s, out, on_write.as_ref()))?;
         Ok(Writer {
             shared,
             thread: Mutex::new(Some(thread)),
@@ -211,7 +229,12 @@ impl Writer {
     }
 }
 
-fn run(s: &Shared, mut out: Out) {
+fn run(s: &Shared, mut out: Out, on_write: Option<&OnWrite>) {
+    let told = |bytes: u64| {
+        if let Some(f) = on_write {
+            f(bytes);
+        }
+    };
     let mut taken = Vec::with_capacity(64 * 1024);
     let mut last_tick = Instant::now();
     loop {
@@ -246,6 +269,7 @@ fn run(s: &Shared, mut out: Out) {
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             out.tick();
+            told(0);
         }
         if reopen {
             out.reopen("the server was asked to reopen it (SIGHUP)");
@@ -255,10 +279,17 @@ fn run(s: &Shared, mut out: Out) {
             let result = out.write_batch(&taken, s.durability == Durability::Fsync);
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             s.stats.write_micros.fetch_add(micros, Ordering::Relaxed);
+            let bucket = WRITE_BUCKETS_MICROS
+                .iter()
+                .position(|&b| micros <= b)
+                .unwrap_or(WRITE_BUCKETS - 1);
+            s.stats.histogram[bucket].fetch_add(1, Ordering::Relaxed);
             match result {
-                Ok(n) => {
+                Ok((n, bytes)) => {
                     s.stats.batches.fetch_add(1, Ordering::Relaxed);
                     s.stats.records.fetch_add(n, Ordering::Relaxed);
+                    s.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    told(bytes);
                     if !s.healthy.swap(true, Ordering::AcqRel) {
                         tracing::warn!("audit log writable again: calls are served again");
                     }
@@ -310,8 +341,8 @@ impl Out {
         }
     }
 
-    /// Writes a batch; returns how many records it held.
-    fn write_batch(&mut self, batch: &[u8], sync: bool) -> std::io::Result<u64> {
+    /// Writes a batch; returns how many records and bytes it held.
+    fn write_batch(&mut self, batch: &[u8], sync: bool) -> std::io::Result<(u64, u64)> {
         match self {
             Out::Stdout(out, link) => {
                 let mut buf = Vec::with_capacity(batch.len() + batch.len() / 4);
@@ -320,7 +351,7 @@ impl Out {
                 lock.write_all(&buf)?;
                 lock.flush()?;
                 *link = next;
-                Ok(n)
+                Ok((n, buf.len() as u64))
             }
             Out::File(f) => f.write_batch(batch, sync),
         }
@@ -571,12 +602,13 @@ impl LogFile {
             .ok_or_else(|| std::io::Error::other("audit log not open"))
     }
 
-    fn write_batch(&mut self, batch: &[u8], sync: bool) -> std::io::Result<u64> {
+    fn write_batch(&mut self, batch: &[u8], sync: bool) -> std::io::Result<(u64, u64)> {
         self.maybe_rotate()?;
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         let (link, n) = chain_batch(&mut out, batch, &self.last);
         let written = self.append(&out, sync);
+        let bytes = out.len() as u64;
         if written.is_ok() {
             self.len += out.len() as u64;
             self.digest.update(&out);
@@ -587,7 +619,7 @@ impl LogFile {
             out = Vec::new();
         }
         self.out = out;
-        written.map(|()| n)
+        written.map(|()| (n, bytes))
     }
 
     fn append(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
