@@ -215,7 +215,7 @@ pub fn run(args: &AuditIndexArgs) -> anyhow::Result<()> {
     let built = started.elapsed();
     let mut index_bytes = 0;
     for e in std::fs::read_dir(&dir)?.flatten() {
-        if e.file_name().to_string_lossy().starts_with("audit.log.index") {
+        if e.file_name().to_string_lossy().starts_with("audit.log-index") {
             index_bytes += e.metadata()?.len();
         }
     }

@@ -204,7 +204,7 @@ async fn lookup_needs_cloudtrail_lookup_events() {
 /// The index LookupEvents reads, beside the log.
 fn index_path(log: &Path) -> PathBuf {
     let mut p = log.as_os_str().to_owned();
-    p.push(".index");
+    p.push("-index.sqlite");
     PathBuf::from(p)
 }
 

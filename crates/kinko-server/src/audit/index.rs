@@ -1,5 +1,6 @@
-//! The index LookupEvents reads: a SQLite file beside the audit log (`NAME.index`) that maps
-//! each lookup attribute to where its records are in the log files. The log stays the source of
+//! The index LookupEvents reads: a SQLite file beside the audit log (`NAME-index.sqlite`, not
+//! `NAME.*`, which tools shipping rotated logs match) that maps each lookup attribute to where
+//! its records are in the log files. The log stays the source of
 //! truth: the index holds no record, only hashes of the looked-up values, times and offsets, and
 //! it is rebuilt from the files whenever it is missing, unreadable or of another version.
 //!
@@ -82,10 +83,10 @@ struct FileRow {
 }
 
 impl Index {
-    /// The index of the log at `log`, in `LOG.index` (opened on first use).
+    /// The index of the log at `log`, in `LOG-index.sqlite` (opened on first use).
     pub fn open(log: &Path) -> Arc<Index> {
         let mut db = log.as_os_str().to_owned();
-        db.push(".index");
+        db.push("-index.sqlite");
         Arc::new(Index {
             log: log.to_owned(),
             db: PathBuf::from(db),
