@@ -39,6 +39,9 @@ pub struct AuditEvent {
     pub resources: Vec<AuditResource>,
     /// The TLS session the request came over (`tlsDetails`), when it came over TLS.
     pub tls_details: Option<TlsDetails>,
+    /// The AWS service that made the call on its own behalf (`userIdentity.type` `AWSService`
+    /// with this `invokedBy`): `ec2.amazonaws.com` assuming an instance profile's role.
+    pub invoked_by: Option<&'static str>,
 }
 
 /// CloudTrail's `tlsDetails` of a request that came over TLS.
@@ -79,6 +82,7 @@ impl AuditEvent {
             response_elements: None,
             resources: Vec::new(),
             tls_details: rc.tls_details.clone(),
+            invoked_by: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod authz;
 pub mod cloudtrail;
 pub mod iam;
 pub mod keyring;
+pub mod kinko;
 pub mod kms;
 pub mod operation;
 pub mod organizations;
@@ -81,6 +82,8 @@ pub enum ServiceName {
     Sts,
     Organizations,
     CloudTrail,
+    /// kinko's own actions (workload attachments).
+    Kinko,
 }
 
 impl ServiceName {
@@ -93,6 +96,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::PREFIX,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::PREFIX,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::PREFIX,
+            ServiceName::Kinko => <kinko::Kinko as operation::Service>::PREFIX,
         }
     }
 
@@ -107,6 +111,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::EVENT_SOURCE,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::EVENT_SOURCE,
+            ServiceName::Kinko => <kinko::Kinko as operation::Service>::EVENT_SOURCE,
         }
     }
 
@@ -119,6 +124,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::CLOUDTRAIL,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::CLOUDTRAIL,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::CLOUDTRAIL,
+            ServiceName::Kinko => <kinko::Kinko as operation::Service>::CLOUDTRAIL,
         }
     }
 }
@@ -159,6 +165,9 @@ pub async fn call(
         }
         (Some(ServiceName::CloudTrail), CallInput::Json(body), _) => {
             trail::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::Kinko), CallInput::Json(body), _) => {
+            kinko::handle(services, rc, operation, body).await
         }
         (Some(ServiceName::Kms), CallInput::Json(body), _) => {
             kms::handle(services, rc, operation, body).await
@@ -222,6 +231,7 @@ fn audit_failure(
         Some(ServiceName::Sts) => sts::StsError::internal(detail).to_wire(),
         Some(ServiceName::Organizations) => organizations::OrgError::internal(detail).to_wire(),
         Some(ServiceName::CloudTrail) => trail::TrailError::internal(detail).to_wire(),
+        Some(ServiceName::Kinko) => kinko::KinkoError::internal(detail).to_wire(),
         None => kinko_wire::WireError::new("InternalFailure", 500, "An internal error occurred."),
     }
 }

@@ -1,6 +1,7 @@
 //! The `kinko` binary.
 
 mod agent;
+mod attachment;
 mod exec;
 
 use std::net::SocketAddr;
@@ -70,6 +71,9 @@ enum Command {
     /// the SSRF token in `X-Aws-Parameters-Secrets-Token`; the agent reads from kinko (or AWS)
     /// with the default credential chain, so it runs under `kinko exec --role ...`.
     Agent(agent::AgentArgs),
+    /// Create, list and revoke the instance attachments and container credentials tokens the
+    /// server's credentials endpoints serve (as an operator, with your own credentials).
+    Attachment(attachment::AttachmentArgs),
 }
 
 #[derive(Subcommand)]
@@ -215,6 +219,24 @@ struct ServerArgs {
         value_parser = kinko_server::parse_oidc_jwks_setting
     )]
     oidc_jwks: Vec<(String, String)>,
+    /// Serve the instance metadata endpoint (IMDSv2) on this address: one port per instance
+    /// attachment (`kinko attachment create-instance`), for AWS_EC2_METADATA_SERVICE_ENDPOINT.
+    /// Keep it on loopback (127.0.0.1): whoever reaches a port gets its role's credentials.
+    #[arg(long, value_name = "IP")]
+    imds_listen: Option<std::net::IpAddr>,
+    /// Serve the container credentials endpoint on this address (e.g. 127.0.0.1:8782), for
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI=http://ADDR/v1/credentials with a container
+    /// credentials token (`kinko attachment create-token`).
+    #[arg(long, value_name = "ADDR")]
+    container_credentials_listen: Option<std::net::SocketAddr>,
+    /// Lifetime of the role sessions both endpoints serve, in seconds (60 to 43200).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = kinko_server::DEFAULT_WORKLOAD_SESSION_SECONDS,
+        value_parser = clap::value_parser!(i64).range(60..=43_200)
+    )]
+    workload_session_seconds: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -301,6 +323,9 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             (Some(cert), Some(key)) => Some(kinko_server::TlsFiles::new(cert, key)),
             _ => None,
         },
+        imds_listen: args.imds_listen,
+        container_credentials_listen: args.container_credentials_listen,
+        workload_session_seconds: args.workload_session_seconds,
         ..Config::default()
     };
     let dev = config.dev;
@@ -335,6 +360,12 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
     println!("kinko listening on {scheme}://{}", running.local_addr());
     if let Some(addr) = running.metrics_addr() {
         println!("kinko serving metrics on {scheme}://{addr}/metrics");
+    }
+    if let Some(addr) = running.container_credentials_addr() {
+        println!(
+            "kinko serving container credentials on http://{addr}{}",
+            kinko_server::CONTAINER_CREDENTIALS_PATH
+        );
     }
     let running = Arc::new(running);
     let hup = reopen_on_sighup(running.clone());
@@ -613,5 +644,6 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Verify(args)) => run_audit_verify(args),
         Command::Exec(args) => runtime.block_on(exec::run(args)),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
+        Command::Attachment(args) => runtime.block_on(attachment::run(args)),
     }
 }

@@ -80,3 +80,10 @@ pub enum CryptoError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// SHA-256 of `data`, lower-case hex: how a high-entropy bearer token is stored and looked up.
+/// A token of 256 random bits needs no salt or stretching: its hash can't be reversed or guessed.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}

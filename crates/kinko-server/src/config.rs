@@ -8,6 +8,14 @@ use zeroize::Zeroizing;
 
 pub use crate::ops::MetricsListen;
 
+/// How long the endpoints' role sessions last by default: an hour, as EC2's and ECS's (the SDKs
+/// refresh them in their last 15 minutes).
+pub const DEFAULT_WORKLOAD_SESSION_SECONDS: i64 = 3600;
+
+/// The shortest and longest sessions the endpoints issue (STS's 12 hours at most). Below 15
+/// minutes the SDKs fetch new credentials on every call, which tests use to exercise refresh.
+pub const WORKLOAD_SESSION_SECONDS: std::ops::RangeInclusive<i64> = 60..=43_200;
+
 #[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -50,6 +58,13 @@ pub struct Config {
     /// Where the key set (JWKS) of each OpenID Connect issuer comes from: (issuer as IAM names
     /// providers, without `https://`; a file path or an `http://` URL).
     pub oidc_jwks: Vec<(String, String)>,
+    /// Where the instance metadata endpoint listens: one port per instance attachment on this
+    /// address (loopback unless the operator says otherwise); none: not served.
+    pub imds_listen: Option<std::net::IpAddr>,
+    /// Where the container credentials endpoint listens; none: not served.
+    pub container_credentials_listen: Option<SocketAddr>,
+    /// How long the role sessions both endpoints issue last, in seconds.
+    pub workload_session_seconds: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -67,6 +82,9 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("log_requests", &self.log_requests)
             .field("tls", &self.tls)
+            .field("imds_listen", &self.imds_listen)
+            .field("container_credentials_listen", &self.container_credentials_listen)
+            .field("workload_session_seconds", &self.workload_session_seconds)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +111,9 @@ impl Default for Config {
             log_requests: false,
             oidc_jwks: Vec::new(),
             tls: None,
+            imds_listen: None,
+            container_credentials_listen: None,
+            workload_session_seconds: DEFAULT_WORKLOAD_SESSION_SECONDS,
         }
     }
 }

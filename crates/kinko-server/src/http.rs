@@ -75,6 +75,7 @@ fn json_service(target: &str) -> Result<(Service, &str), WireError> {
         Some(("secretsmanager", op)) => Ok((Service::SecretsManager, op)),
         Some(("AWSOrganizationsV20161128", op)) => Ok((Service::Organizations, op)),
         Some(("TrentService", op)) => Ok((Service::Kms, op)),
+        Some(("Kinko", op)) => Ok((Service::Kinko, op)),
         // The SDKs send CloudTrail's target by its shape name, the AWS CLI by its full id.
         Some(("CloudTrail_20131101", op)) => Ok((Service::CloudTrail, op)),
         _ => match target.rsplit_once('.') {
@@ -379,6 +380,7 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
                 response_elements: None,
                 resources: Vec::new(),
                 tls_details,
+                invoked_by: None,
             };
             // The refusal is answered once its record is durable; if it cannot be written the
             // answer is the same refusal (nothing ran).

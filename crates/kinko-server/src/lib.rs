@@ -19,6 +19,7 @@ mod postgres;
 mod readiness;
 mod sqlite;
 mod tls;
+mod workload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,11 +37,12 @@ pub use admin::{
 pub use audit::index::Index as AuditIndex;
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
-pub use config::{Config, MetricsListen};
+pub use config::{Config, DEFAULT_WORKLOAD_SESSION_SECONDS, MetricsListen, WORKLOAD_SESSION_SECONDS};
 pub use jwks::parse_setting as parse_oidc_jwks_setting;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
 pub use listener::{Acceptor, ConnectionLimits, Plain, TlsSession, default_max_connections};
 pub use tls::{TlsError, TlsFiles};
+pub use workload::CONTAINER_CREDENTIALS_PATH;
 
 /// Shared state of a running server.
 pub(crate) struct App {
@@ -70,6 +72,8 @@ pub struct Running {
     ops: Option<ops::OpsListener>,
     /// The listeners' TLS and the task watching its files.
     tls: Option<(tls::Tls, JoinHandle<()>)>,
+    container: Option<workload::ContainerListener>,
+    imds: Option<(Arc<workload::ImdsListeners>, JoinHandle<()>)>,
 }
 
 impl Running {
@@ -81,6 +85,19 @@ impl Running {
     /// The address of the listener of its own `/metrics` is served on (`--metrics-listen ADDR`).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.ops.as_ref().map(|o| o.addr)
+    }
+
+    /// The address of the container credentials endpoint (`--container-credentials-listen`).
+    pub fn container_credentials_addr(&self) -> Option<SocketAddr> {
+        self.container.as_ref().map(|c| c.addr)
+    }
+
+    /// Listens on the instance metadata port of every instance attachment now, and stops
+    /// listening on those revoked (the server also does it every few seconds).
+    pub async fn sync_imds_listeners(&self) {
+        if let Some((imds, _)) = &self.imds {
+            imds.sync().await;
+        }
     }
 
     /// The management account's root credentials, when this start created or was given them.
@@ -144,6 +161,12 @@ impl Running {
         }
         if let Some(ops) = self.ops {
             let _ = ops.task.await;
+        }
+        if let Some(container) = self.container {
+            let _ = container.task.await;
+        }
+        if let Some((_, task)) = self.imds {
+            let _ = task.await;
         }
         self.jobs.stop().await;
         self.app.audit.close();
@@ -250,6 +273,31 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         ),
         MetricsListen::Main | MetricsListen::Off => None,
     };
+    if !(config::WORKLOAD_SESSION_SECONDS).contains(&config.workload_session_seconds) {
+        return Err(StartError::Config(format!(
+            "workload session seconds must be within {}..={}",
+            config::WORKLOAD_SESSION_SECONDS.start(),
+            config::WORKLOAD_SESSION_SECONDS.end()
+        )));
+    }
+    let endpoints = Arc::new(workload::Endpoints::new(
+        app.services.clone(),
+        config.workload_session_seconds,
+    ));
+    let container = match config.container_credentials_listen {
+        Some(a) => Some(
+            workload::ContainerListener::start(a, endpoints.clone(), config.connections.clone(), rx.clone())
+                .await
+                .map_err(|e| StartError::Listen(a, e))?,
+        ),
+        None => None,
+    };
+    let imds = config.imds_listen.map(|ip| {
+        let listeners =
+            workload::ImdsListeners::new(ip, endpoints.clone(), config.connections.clone(), rx.clone());
+        let task = listeners.spawn();
+        (listeners, task)
+    });
     let router = http::router(app.clone());
     let server = match &tls {
         Some(tls) => tokio::spawn(crate::listener::serve(
@@ -299,5 +347,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         admin,
         ops,
         tls,
+        container,
+        imds,
     })
 }

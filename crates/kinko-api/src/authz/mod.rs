@@ -154,6 +154,10 @@ pub struct Check<'a> {
     /// request carries. The check is made for that provider as the principal (a `Federated`
     /// principal of the role's trust policy), whoever signed the request, if anyone did.
     pub web_identity: Option<&'a str>,
+    /// Asked by an AWS service principal (`ec2.amazonaws.com` assuming an instance profile's
+    /// role): the check is made for that service as the principal, by the resource policy alone
+    /// (a role's trust policy naming it as a `Service` principal), whoever else is involved.
+    pub service_principal: Option<&'a str>,
 }
 
 impl<'a> Check<'a> {
@@ -169,6 +173,7 @@ impl<'a> Check<'a> {
             called_via: None,
             shown_as: None,
             web_identity: None,
+            service_principal: None,
         }
     }
 
@@ -215,6 +220,12 @@ impl<'a> Check<'a> {
     /// Made by `service` (its service principal) with the caller's credentials.
     pub fn called_via(mut self, service: &'a str) -> Self {
         self.called_via = Some(service);
+        self
+    }
+
+    /// Asked by the service principal `service` (see [`Check::service_principal`]).
+    pub fn service_principal(mut self, service: &'a str) -> Self {
+        self.service_principal = Some(service);
         self
     }
 
@@ -493,9 +504,23 @@ async fn principal_policies(
 /// Decides one request: the named rules, then the policies.
 pub async fn check(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
     rules::before_policies(rc, c).map_err(AuthzError::Refused)?;
-    match c.web_identity {
-        Some(provider) => decide_web_identity(services, rc, c, provider)?,
-        None => decide(services, rc, c).await?,
+    match (c.web_identity, c.service_principal) {
+        (Some(provider), _) => decide_by_resource_policy(
+            services,
+            rc,
+            c,
+            &PrincipalCtx::identity_provider(provider),
+            WEB_IDENTITY_DENIED,
+        )?,
+        (None, Some(service)) => {
+            let denied = format!(
+                "{service} is not authorized to perform: {} on resource: {}",
+                c.action,
+                c.resource.arn().unwrap_or("*")
+            );
+            decide_by_resource_policy(services, rc, c, &PrincipalCtx::service(service), &denied)?;
+        }
+        (None, None) => decide(services, rc, c).await?,
     }
     rules::after_policies(rc, c).map_err(AuthzError::Refused)
 }
@@ -587,18 +612,18 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
 /// AssumeRoleWithWebIdentity; the text as AWS sends it, without an ARN).
 pub const WEB_IDENTITY_DENIED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
 
-/// Decides a check made for an identity provider: only the role's trust policy can allow it, by
-/// naming the provider as a `Federated` principal, under its conditions on the token's claims
-/// (`<issuer>:sub`, `<issuer>:aud`, `<issuer>:amr`, in the check's context). No identity-based
-/// policy applies: the provider is no IAM identity.
-fn decide_web_identity(
+/// Decides a check made for an identity provider or an AWS service: only the role's trust policy
+/// can allow it, by naming the provider as a `Federated` principal (under its conditions on the
+/// token's claims, `<issuer>:sub`, `<issuer>:aud`, `<issuer>:amr`, in the check's context) or the
+/// service as a `Service` principal. No identity-based policy applies: neither is an IAM identity.
+fn decide_by_resource_policy(
     services: &Services,
     rc: &RequestContext,
     c: &Check<'_>,
-    provider: &str,
+    principal: &PrincipalCtx,
+    denied: &str,
 ) -> Result<(), AuthzError> {
-    let principal = PrincipalCtx::identity_provider(provider);
-    let ctx = request_context(rc, &principal, c, services.clock.now());
+    let ctx = request_context(rc, principal, c, services.clock.now());
     let trust = match c.resource_policy {
         Some(ResourcePolicy::Trust(b)) => {
             services
@@ -617,7 +642,7 @@ fn decide_web_identity(
         resource_policy_required: true,
     };
     let req = kinko_policy::Request {
-        principal: &principal,
+        principal,
         action: c.action,
         resource,
         resource_account,
@@ -627,7 +652,7 @@ fn decide_web_identity(
         return Ok(());
     }
     Err(AuthzError::Denied(Denied {
-        message: WEB_IDENTITY_DENIED.to_owned(),
+        message: denied.to_owned(),
     }))
 }
 

@@ -113,8 +113,16 @@ fn temporary_secret() -> Zeroizing<String> {
     )
 }
 
-/// Issues credentials for `principal` and writes the `<Credentials>` element.
-fn issue(cx: &Cx<'_>, principal: Principal, session: Session, x: &mut Xml) -> Result<(), StsError> {
+/// Temporary credentials, as issued.
+pub struct Issued {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    pub session_token: String,
+    pub expiration: kinko_core::Timestamp,
+}
+
+/// Issues credentials for `principal`: the one place session credentials are made.
+fn mint(services: &Services, principal: Principal, session: Session) -> Result<Issued, StsError> {
     let access_key_id = temporary_access_key_id();
     let secret = temporary_secret();
     let expiration = session.expiration;
@@ -124,12 +132,27 @@ fn issue(cx: &Cx<'_>, principal: Principal, session: Session, x: &mut Xml) -> Re
         principal,
         session,
     };
-    let token = token::seal(&cx.services.keyring.root().current(), &claims).map_err(StsError::Internal)?;
+    let session_token =
+        token::seal(&services.keyring.root().current(), &claims).map_err(StsError::Internal)?;
+    Ok(Issued {
+        access_key_id,
+        secret_access_key: secret,
+        session_token,
+        expiration,
+    })
+}
+
+/// Issues credentials for `principal` and writes the `<Credentials>` element.
+fn issue(cx: &Cx<'_>, principal: Principal, session: Session, x: &mut Xml) -> Result<(), StsError> {
+    let issued = mint(cx.services, principal, session)?;
     x.open("Credentials")
-        .elem("AccessKeyId", &access_key_id)
-        .elem("SecretAccessKey", &secret)
-        .elem("SessionToken", &token)
-        .elem("Expiration", &kinko_wire::query::timestamp(expiration.millis()))
+        .elem("AccessKeyId", &issued.access_key_id)
+        .elem("SecretAccessKey", &issued.secret_access_key)
+        .elem("SessionToken", &issued.session_token)
+        .elem(
+            "Expiration",
+            &kinko_wire::query::timestamp(issued.expiration.millis()),
+        )
         .close("Credentials");
     Ok(())
 }
@@ -618,4 +641,140 @@ pub fn open_session_token(
         return Err(SessionRefused::Expired);
     }
     Ok(claims)
+}
+
+/// A role session an AWS service asks for on its own behalf, as EC2 does for an instance profile's
+/// role and ECS for a task's role: what [`service_role_session`] needs.
+pub struct ServiceSession<'a> {
+    /// The service principal (`ec2.amazonaws.com`, `ecs-tasks.amazonaws.com`).
+    pub service: &'static str,
+    pub role_arn: &'a str,
+    pub session_name: &'a str,
+    /// Session tags (they need `sts:TagSession` in the trust policy too, as for ECS).
+    pub tags: &'a [(String, String)],
+    pub duration_secs: i64,
+    /// The region the audit record names.
+    pub region: &'a str,
+}
+
+/// Issues a session of a role for an AWS service principal, through the same checks and the same
+/// credentials as AssumeRole: the role's trust policy must allow the service `sts:AssumeRole` (and
+/// `sts:TagSession` with tags), through the one authorization path. Recorded as CloudTrail records
+/// the sessions EC2 and ECS assume: an `AssumeRole` event whose `userIdentity` is the service
+/// (`type` `AWSService`, `invokedBy`), with the credentials' access key id and expiration, never
+/// their secrets. Fails closed: no credentials when the record can't be written.
+pub async fn service_role_session(
+    services: &Services,
+    s: &ServiceSession<'_>,
+) -> Result<(Issued, Principal), WireError> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let rc = RequestContext::new(Principal::anonymous(), s.region, &request_id);
+    let event_time = services.clock.now();
+    if let Err(e) = services.audit.ready() {
+        tracing::error!(error = %e, "no role session while audit records cannot be written");
+        return Err(StsError::Internal(e.to_string()).to_wire());
+    }
+    let result = service_role_session_checked(services, &rc, s).await;
+    let mut event =
+        crate::audit::AuditEvent::of(&rc, event_time, <Sts as Service>::EVENT_SOURCE, "AssumeRole");
+    event.invoked_by = Some(s.service);
+    event.source_ip = Some(s.service.to_owned());
+    event.user_agent = Some(s.service.to_owned());
+    event.read_only = Some(true);
+    event.request_parameters = Some(serde_json::json!({
+        "roleArn": s.role_arn,
+        "roleSessionName": s.session_name,
+        "durationSeconds": s.duration_secs,
+    }));
+    event.resources = crate::cloudtrail::resource(s.role_arn).into_iter().collect();
+    match &result {
+        Ok((issued, principal)) => {
+            event.account_id = Some(principal.account_id.clone());
+            event.response_elements = Some(serde_json::json!({
+                "credentials": {
+                    "accessKeyId": issued.access_key_id,
+                    "expiration": kinko_wire::query::timestamp(issued.expiration.millis()),
+                },
+                "assumedRoleUser": {
+                    "assumedRoleId": user_id(principal),
+                    "arn": principal.arn,
+                },
+            }));
+        }
+        Err(e) => {
+            let wire = e.to_wire();
+            event.error_code = Some(wire.code.to_owned());
+            if wire.status < 500 {
+                event.error_message = Some(wire.message.clone());
+            }
+        }
+    }
+    if let Err(e) = services.audit.record(&event, &[]).await {
+        tracing::error!(error = %e, "audit record of a role session not written");
+        return Err(StsError::Internal(e.to_string()).to_wire());
+    }
+    result.map_err(|e| {
+        use crate::operation::ServiceError as _;
+        if let Some(detail) = e.internal_detail() {
+            tracing::error!(request_id = %request_id, detail = %detail, "internal error");
+        }
+        e.to_wire()
+    })
+}
+
+async fn service_role_session_checked(
+    services: &Services,
+    rc: &RequestContext,
+    s: &ServiceSession<'_>,
+) -> Result<(Issued, Principal), StsError> {
+    use crate::operation::ServiceError as _;
+    let (account, name) = role_account_and_name(s.role_arn)?;
+    let iam = services.store.iam_state(account).await?;
+    let role = iam.role(name).filter(|r| r.arn == s.role_arn);
+    let resource = Resource::Arn {
+        arn: s.role_arn,
+        account_id: account,
+    };
+    let mut check = Check::new("sts:AssumeRole", resource)
+        .service_principal(s.service)
+        .condition("sts:RoleSessionName", s.session_name)
+        .request_tags(s.tags);
+    if let Some(role) = role {
+        check = check
+            .policy(ResourcePolicy::Trust(Bound {
+                document: &role.assume_role_policy_document,
+                principals: &role.trust_principals,
+            }))
+            .tags(Some("iam"), &role.tags);
+    }
+    authz::check(services, rc, &check)
+        .await
+        .map_err(crate::operation::authz_error::<StsError>)?;
+    if !s.tags.is_empty() {
+        let mut tag = check.clone();
+        tag.action = "sts:TagSession";
+        authz::check(services, rc, &tag)
+            .await
+            .map_err(crate::operation::authz_error::<StsError>)?;
+    }
+    let Some(role) = role else {
+        return Err(StsError::access_denied(format!(
+            "{} is not authorized to perform: sts:AssumeRole on resource: {}",
+            s.service, s.role_arn
+        )));
+    };
+    let duration = s.duration_secs.clamp(900, role.max_session_duration.max(900));
+    let now = services.clock.now();
+    let principal = assumed_role_principal(account, role, s.session_name);
+    let session = Session {
+        kind: SessionKind::AssumedRole,
+        policies: vec![],
+        tags: s.tags.to_vec(),
+        transitive_tag_keys: vec![],
+        issued: now,
+        expiration: now.plus_millis(duration * 1000),
+        source_identity: None,
+    };
+    let issued = mint(services, principal.clone(), session)?;
+    Ok((issued, principal))
 }

@@ -193,6 +193,7 @@ fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> 
             Some(a) if a.ends_with(":root") => "Root",
             Some(a) if a.contains(":assumed-role/") => "AssumedRole",
             Some(_) => "IAMUser",
+            None if e.invoked_by.is_some() => "AWSService",
             None => "Unknown",
         },
         arn: e.principal_arn.as_deref(),
@@ -240,7 +241,7 @@ fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'
     let error_code = e.error_code.as_deref();
     Record {
         event_version: "1.08",
-        user_identity: identity(e, None),
+        user_identity: identity(e, e.invoked_by),
         event_time: time,
         event_source: e.event_source,
         event_name: bounded(&e.event_name, MAX_EVENT_NAME_CHARS),
