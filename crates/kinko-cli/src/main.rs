@@ -356,16 +356,17 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             creds.secret_access_key.as_str()
         );
     }
-    let scheme = if running.serves_tls() { "https" } else { "http" };
-    println!("kinko listening on {scheme}://{}", running.local_addr());
-    if let Some(addr) = running.metrics_addr() {
-        println!("kinko serving metrics on {scheme}://{addr}/metrics");
-    }
+    // Before the listening line, which tools wait for as the sign that everything is up.
     if let Some(addr) = running.container_credentials_addr() {
         println!(
             "kinko serving container credentials on http://{addr}{}",
             kinko_server::CONTAINER_CREDENTIALS_PATH
         );
+    }
+    let scheme = if running.serves_tls() { "https" } else { "http" };
+    println!("kinko listening on {scheme}://{}", running.local_addr());
+    if let Some(addr) = running.metrics_addr() {
+        println!("kinko serving metrics on {scheme}://{addr}/metrics");
     }
     let running = Arc::new(running);
     let hup = reopen_on_sighup(running.clone());

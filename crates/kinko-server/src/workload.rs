@@ -262,11 +262,8 @@ const MAX_TTL: u64 = 21_600;
 
 /// The instance id EC2 would name the attachment's instance by: `i-` and 17 hex digits of its id.
 pub fn instance_id(attachment_id: &str) -> String {
-    let hex: String = attachment_id
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .take(17)
-        .collect();
+    let tail = attachment_id.rsplit('-').next().unwrap_or_default();
+    let hex: String = tail.chars().filter(char::is_ascii_hexdigit).take(17).collect();
     format!("i-{hex:0>17}")
 }
 
