@@ -5,7 +5,9 @@
 #   - rustfmt and clippy for the toolchain in use;
 #   - curl and openssl (Debian packages), when missing;
 #   - a Python virtual environment in target/tools/venv with the pinned clients of
-#     tests/compat/requirements.txt (AWS CLI, boto3, pytest).
+#     tests/compat/requirements.txt (AWS CLI, boto3, pytest);
+#   - the pinned AWS SDK for JavaScript v3 packages of tests/node (npm ci, from its
+#     package-lock.json), which tests/compat runs as Node programs.
 #
 # scripts/test.sh sources it; `scripts/setup.sh` alone prepares a machine without running tests.
 # After it, target/tools/venv/bin is first on PATH for the caller that sourced it.
@@ -49,3 +51,11 @@ if ! stamp_ok python "$py_hash" || [[ ! -x "$venv/bin/python" ]]; then
   stamp_set python "$py_hash"
 fi
 export PATH="$venv/bin:$PATH"
+
+node_dir="$repo_root/tests/node"
+node_hash="$(cat "$node_dir/package-lock.json" | sha256sum | cut -d' ' -f1)-$(node --version 2>&1)"
+if ! stamp_ok node "$node_hash" || [[ ! -d "$node_dir/node_modules" ]]; then
+  echo "== setup: AWS SDK for JavaScript v3 (tests/node/package-lock.json)"
+  (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  stamp_set node "$node_hash"
+fi

@@ -26,6 +26,7 @@ import pytest
 
 from kinko_compat import (
     ACCESS_KEY,
+    CONTAINER_RE,
     LISTEN_RE,
     OIDC_ISSUER,
     SECRET_KEY,
@@ -85,6 +86,8 @@ class KinkoServer:
     stdout_lines: list[str]
     # The key set (JWKS) file of OIDC_ISSUER, which the server reads at each use.
     oidc_jwks: Path | None = None
+    # AWS_CONTAINER_CREDENTIALS_FULL_URI of the server's container credentials endpoint.
+    container_credentials_url: str | None = None
 
     def stderr(self) -> str:
         try:
@@ -126,6 +129,14 @@ def kinko_server() -> Iterator[KinkoServer]:
             "127.0.0.1:0",
             "--oidc-jwks",
             f"{OIDC_ISSUER}={oidc_jwks}",
+            # The server's own credentials endpoints (test_workload_endpoints.py); sessions short
+            # enough that the SDKs refresh them on every call.
+            "--imds-listen",
+            "127.0.0.1",
+            "--container-credentials-listen",
+            "127.0.0.1:0",
+            "--workload-session-seconds",
+            "60",
         ],
         cwd=workdir,
         stdin=subprocess.DEVNULL,
@@ -166,7 +177,8 @@ def kinko_server() -> Iterator[KinkoServer]:
     assert match is not None
 
     endpoint, port = match.group(1), int(match.group(2))
-    server = KinkoServer(endpoint, port, proc, stderr_path, lines, oidc_jwks)
+    container = next((m.group(1) for m in map(CONTAINER_RE.search, list(lines)) if m), None)
+    server = KinkoServer(endpoint, port, proc, stderr_path, lines, oidc_jwks, container)
     try:
         yield server
     finally:

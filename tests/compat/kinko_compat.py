@@ -34,6 +34,7 @@ CLI_TIMEOUT = 60.0
 
 LISTEN_RE = re.compile(r"kinko listening on (http://127\.0\.0\.1:(\d+))")
 LISTEN_TLS_RE = re.compile(r"kinko listening on (https://127\.0\.0\.1:(\d+))")
+CONTAINER_RE = re.compile(r"kinko serving container credentials on (http://127\.0\.0\.1:\d+/\S+)")
 
 # Exact messages recorded from real AWS (see the Secrets Manager reference).
 NOT_FOUND = "Secrets Manager can't find the specified secret."
