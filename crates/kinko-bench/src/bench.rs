@@ -23,7 +23,7 @@ use crate::signing::Signer;
 use crate::stats::{self, RunResult, Server};
 
 /// Account id given to a kinko started by the benchmark.
-const ACCOUNT_ID: &str = "000000000000";
+pub(crate) const ACCOUNT_ID: &str = "000000000000";
 
 /// Whether every request succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,7 +321,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
 }
 
 /// The root (or session) credentials requests are signed with.
-struct Credentials {
+pub(crate) struct Credentials {
     access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
@@ -329,7 +329,7 @@ struct Credentials {
 
 impl Credentials {
     /// Fresh random root credentials in the AWS format.
-    fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let mut rng = rand::rng();
         let mut random = |len: usize| -> String {
             (&mut rng)
@@ -345,7 +345,7 @@ impl Credentials {
         }
     }
 
-    fn signer(&self, authority: &str, region: &str) -> Result<Signer> {
+    pub(crate) fn signer(&self, authority: &str, region: &str) -> Result<Signer> {
         Signer::new(
             authority,
             region,
@@ -361,6 +361,15 @@ impl Credentials {
 enum Audit {
     Durable,
     Buffered,
+}
+
+/// A kinko on a fresh data directory under `dir` with `credentials` as root, durable audit.
+pub(crate) async fn start_durable_kinko(
+    binary: &Path,
+    dir: &Path,
+    credentials: &Credentials,
+) -> Result<ServerProcess> {
+    start_kinko(binary, dir, credentials, Audit::Durable).await
 }
 
 async fn start_kinko(

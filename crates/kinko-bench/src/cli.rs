@@ -31,6 +31,24 @@ pub enum Command {
     Agent(AgentArgs),
     /// Time LookupEvents' index over a generated audit trail of N records.
     AuditIndex(crate::audit_index::AuditIndexArgs),
+    /// Time `kinko exec --role ROLE -- true` against plain `true` on a warm server: what
+    /// `kinko exec` adds to a command's start.
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Path of the kinko binary to start and to run `kinko exec` with.
+    #[arg(long, default_value = "target/release/kinko")]
+    pub kinko: PathBuf,
+
+    /// Measured runs of each command (alternating).
+    #[arg(long, default_value_t = 200)]
+    pub runs: usize,
+
+    /// Unmeasured runs of each command first.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@
 //! kinko-bench bare --listen 127.0.0.1:0 --body-file response.json
 //! kinko-bench agent --concurrency 64 --aws-agent /path/to/aws_secretsmanager_agent
 //! kinko-bench audit-index --records 10000000
+//! kinko-bench exec --runs 200
 //! ```
 //!
 //! `kinko-bench agent` loads cache hits through `kinko agent` (and AWS's agent, side by side).
@@ -30,6 +31,7 @@ mod child;
 mod cli;
 mod client;
 mod cpu;
+mod exec;
 mod load;
 mod ops;
 mod setup;
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Some(Command::Bare(args)) => runtime.block_on(bare::serve(args)).map(|()| Outcome::Clean),
         Some(Command::Agent(args)) => runtime.block_on(agent::run(args)),
         Some(Command::AuditIndex(args)) => audit_index::run(&args).map(|()| Outcome::Clean),
+        Some(Command::Exec(args)) => runtime.block_on(exec::run(args)).map(|()| Outcome::Clean),
         None => runtime.block_on(bench::run(cli.bench)),
     };
     // Don't wait for tasks still blocked on sockets of stopped servers.

@@ -108,6 +108,34 @@ impl Signer {
         Ok(request)
     }
 
+    /// A signed Query-protocol `POST /` (IAM, STS) of `params` (`Action` first) for `service`.
+    pub fn query_request(&self, service: &str, params: &[(&str, &str)]) -> Result<Request<Full<Bytes>>> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        form.append_pair(
+            "Version",
+            if service == "sts" {
+                "2011-06-15"
+            } else {
+                "2010-05-08"
+            },
+        );
+        let body = Bytes::from(form.finish());
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
+            .header(CONTENT_LENGTH, body.len())
+            .header(USER_AGENT, AGENT)
+            .body(Full::new(body.clone()))
+            .context("building request")?;
+        self.sign(&mut request, &body, service)?;
+        Ok(request)
+    }
+
     /// Adds `x-amz-date`, `authorization` (and `x-amz-security-token` for
     /// temporary credentials) to `request`.
     fn sign<B>(&self, request: &mut Request<B>, body: &[u8], service: &str) -> Result<()> {
