@@ -174,6 +174,46 @@ fn flags_override_the_file_and_the_file_applies_otherwise() {
 }
 
 #[test]
+fn every_audit_setting_is_read_from_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("trail.jsonl");
+    let file = write(
+        dir.path(),
+        "kinko.toml",
+        &format!(
+            "dev = true\nlisten = \"127.0.0.1:0\"\naudit_log = \"{}\"\naudit_durability = \"buffered\"\n\
+             audit_rotate_size = 1\naudit_rotate_hours = 0\naudit_keep_files = 3\naudit_keep_days = 7\n",
+            log.display()
+        ),
+    );
+    let s = start(kinko().args(["server", "--config"]).arg(&file));
+    let err = s.stop();
+    // The trail went where the file said, buffered as it said.
+    assert!(log.is_file(), "the audit log at the file's audit_log: {err}");
+    assert!(
+        err.contains("audit records are buffered, not synced"),
+        "audit_durability from the file: {err}"
+    );
+    // Each key is read by its flag's own parser: a bad value is refused naming that flag.
+    for (key, flag) in [
+        ("audit_durability", "--audit-durability"),
+        ("audit_rotate_size", "--audit-rotate-size"),
+        ("audit_rotate_hours", "--audit-rotate-hours"),
+        ("audit_keep_files", "--audit-keep-files"),
+        ("audit_keep_days", "--audit-keep-days"),
+    ] {
+        let bad = write(dir.path(), "bad.toml", &format!("dev = true\n{key} = \"x\"\n"));
+        let out = failed_start(kinko().args(["server", "--config"]).arg(&bad));
+        assert_eq!(out.status.code(), Some(2), "{key}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid value 'x' for '{flag}")),
+            "{key}: {err}"
+        );
+    }
+}
+
+#[test]
 fn the_environment_overrides_the_file_and_secrets_come_from_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");

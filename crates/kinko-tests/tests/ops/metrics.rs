@@ -196,6 +196,30 @@ async fn audit_writes_are_timed_and_counted() {
     assert!(s.value("kinko_audit_write_seconds_total", &[]) > 0.0);
     assert_eq!(s.value("kinko_audit_write_failures_total", &[]), 0.0);
     assert_eq!(s.value("kinko_audit_healthy", &[]), 1.0);
+    // Bytes written: what the file holds (the scrapes themselves are not audited).
+    let on_disk = std::fs::metadata(dir.path().join("audit.log"))
+        .expect("log")
+        .len() as f64;
+    assert_eq!(s.value("kinko_audit_written_bytes_total", &[]), on_disk);
+    // Each batch's write time, in the histogram: one observation a batch, the same total time.
+    let batches = s.value("kinko_audit_batches_total", &[]);
+    assert_eq!(s.value("kinko_audit_batch_write_seconds_count", &[]), batches);
+    assert_eq!(
+        s.value("kinko_audit_batch_write_seconds_bucket", &[("le", "+Inf")]),
+        batches
+    );
+    let sum = s.value("kinko_audit_batch_write_seconds_sum", &[]);
+    assert!(
+        (sum - s.value("kinko_audit_write_seconds_total", &[])).abs() < 1e-9,
+        "{}",
+        s.text
+    );
+    // The index LookupEvents reads catches up with the log by itself.
+    let s = scrape_until(server.addr(), |s| {
+        s.has("kinko_audit_index_lag_bytes") && s.value("kinko_audit_index_lag_bytes", &[]) == 0.0
+    })
+    .await;
+    assert!(s.has("kinko_audit_index_lag_bytes"));
     server.shutdown().await;
 }
 
