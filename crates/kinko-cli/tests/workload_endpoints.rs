@@ -13,7 +13,10 @@
 //!   same child with only `AWS_EC2_METADATA_SERVICE_ENDPOINT` runs as the role, its session named
 //!   by the instance id; once revoked, the port answers nothing at once;
 //! - on a server with a manual clock, the SDK's IMDS provider gets new credentials across an
-//!   expiry, and the old ones are refused as expired.
+//!   expiry, and the old ones are refused as expired;
+//! - a served session is audited as CloudTrail records ECS assuming a task role (userIdentity
+//!   `AWSService`, invoked by `ecs-tasks.amazonaws.com`, no secret), and so is a role whose trust
+//!   policy refuses the service.
 //!
 //! The child is this test binary itself, run with `KINKO_WORKLOAD_PROBE` set (see [`probe`]).
 
@@ -581,4 +584,97 @@ async fn instance_credentials_are_refreshed_across_their_expiry() {
         .send()
         .await
         .expect("the new session works");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_sessions_are_audited_as_the_service_assuming_the_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("audit.log");
+    let config = kinko_server::Config {
+        dev: true,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        audit_log: Some(log.clone()),
+        container_credentials_listen: Some(SocketAddr::new(LOOPBACK, 0)),
+        ..kinko_server::Config::default()
+    };
+    let server = kinko_server::start(config, Arc::new(kinko_core::SystemClock))
+        .await
+        .expect("server starts");
+    let endpoint = format!("http://{}", server.local_addr());
+    let iam = aws_sdk_iam::Client::new(&root_config(&endpoint));
+    iam.create_role()
+        .role_name("task")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("create role");
+    let f = Fixture {
+        endpoint,
+        operator: ("test".to_owned(), "test".to_owned()),
+        no_pass_role: ("test".to_owned(), "test".to_owned()),
+        server,
+    };
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/task");
+    let created = attachment(
+        &f,
+        &f.operator,
+        &["create-token", "--role", &role, "--session-name", "t1"],
+    )
+    .expect("token");
+    let token = created["Token"].as_str().expect("Token").to_owned();
+    let addr = f.server.container_credentials_addr().expect("endpoint");
+    let (status, body) = request(addr, "GET", "/v1/credentials", &[("Authorization", &token)]).await;
+    assert_eq!(status, 200, "{body}");
+    let creds: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    let secret = creds["SecretAccessKey"].as_str().expect("secret");
+    assert!(
+        !text.contains(secret) && !text.contains(&token),
+        "a secret in the audit log"
+    );
+    let record: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["eventName"] == "AssumeRole")
+        .expect("an AssumeRole record");
+    assert_eq!(record["eventSource"], "sts.amazonaws.com");
+    assert_eq!(record["userIdentity"]["type"], "AWSService");
+    assert_eq!(record["userIdentity"]["invokedBy"], "ecs-tasks.amazonaws.com");
+    assert_eq!(record["sourceIPAddress"], "ecs-tasks.amazonaws.com");
+    assert_eq!(record["requestParameters"]["roleArn"], role.as_str());
+    assert_eq!(
+        record["responseElements"]["credentials"]["accessKeyId"],
+        creds["AccessKeyId"]
+    );
+    assert_eq!(
+        record["responseElements"]["assumedRoleUser"]["arn"],
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/task/t1").as_str()
+    );
+    // A role that trusts only EC2 gets no session on the container path, and the refusal is
+    // recorded.
+    iam.create_role()
+        .role_name("untrusting")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .expect("create role");
+    let other = format!("arn:aws:iam::{ACCOUNT}:role/untrusting");
+    let created = attachment(&f, &f.operator, &["create-token", "--role", &other]).expect("token");
+    let token = created["Token"].as_str().expect("Token").to_owned();
+    let (status, body) = request(addr, "GET", "/v1/credentials", &[("Authorization", &token)]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("ecs-tasks.amazonaws.com is not authorized to perform: sts:AssumeRole"),
+        "{body}"
+    );
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"AccessDenied\"") && l.contains(&other)),
+        "no record of the refusal"
+    );
 }
