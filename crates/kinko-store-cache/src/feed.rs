@@ -6,11 +6,24 @@
 //! begun before a change that was committed just before the reader did, so it is not enough; the
 //! next one is, since it sees every commit that came before it started. Under load that is one
 //! query per round for all readers, each waiting at most for the one in flight and its successor.
+//!
+//! # Commit wait: reads without a query
+//!
+//! A query is not needed at all while the latest applied one was *sent* less than `window` ago,
+//! because every write through this layer waits `commit_wait` (longer than `window`) after its
+//! commit before it returns (see the crate docs). A change acknowledged before a read began was
+//! committed at least `commit_wait` before the read; a query sent less than `window` before the
+//! read was therefore sent after that commit, and its answer (applied before the read looks at
+//! the cache) holds the change. The two durations are measured on different machines' monotonic
+//! clocks, so the margin between them covers their rates differing (by far less than the margin);
+//! a machine suspended while a query is fresh would break it, as it would any lease.
 
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use kinko_core::store::{ChangedKey, Changes, Store, StoreError};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 #[derive(Default)]
 struct State {
@@ -21,10 +34,14 @@ struct State {
     running: bool,
     /// The number of the latest query that succeeded (its changes are applied).
     succeeded: u64,
+    /// When the latest query that succeeded was sent.
+    fresh_as_of: Option<Instant>,
 }
 
 pub(crate) struct Feed {
     state: Mutex<State>,
+    /// How long after an applied query was sent reads may rely on it without a new one.
+    window: Duration,
     /// The number of the latest query that ended, successfully or not.
     ended: watch::Sender<u64>,
 }
@@ -46,6 +63,7 @@ enum Step {
 struct Turn<'a> {
     feed: &'a Feed,
     number: u64,
+    sent: Instant,
     outcome: Option<u64>,
 }
 
@@ -57,6 +75,7 @@ impl Drop for Turn<'_> {
             if let Some(seq) = self.outcome {
                 st.applied = st.applied.max(seq);
                 st.succeeded = self.number;
+                st.fresh_as_of = Some(st.fresh_as_of.map_or(self.sent, |t| t.max(self.sent)));
             }
         }
         self.feed.ended.send_replace(self.number);
@@ -64,9 +83,11 @@ impl Drop for Turn<'_> {
 }
 
 impl Feed {
-    pub fn new() -> Self {
+    /// `window`: how long an applied query serves reads without a new one (zero: never).
+    pub fn new(window: Duration) -> Self {
         Feed {
             state: Mutex::new(State::default()),
+            window,
             ended: watch::Sender::new(0),
         }
     }
@@ -82,9 +103,19 @@ impl Feed {
         store: &S,
         apply: impl Fn(Apply<'_>),
     ) -> Result<bool, StoreError> {
+        let arrived = Instant::now();
+        let needed = {
+            let st = self.lock();
+            if st
+                .fresh_as_of
+                .is_some_and(|sent| arrived.saturating_duration_since(sent) < self.window)
+            {
+                return Ok(false);
+            }
+            // The first query that can serve this call is the next one to start.
+            st.started + 1
+        };
         let mut ended = self.ended.subscribe();
-        // The first query that can serve this call is the next one to start.
-        let needed = self.lock().started + 1;
         loop {
             let step = {
                 let mut st = self.lock();
@@ -111,6 +142,7 @@ impl Feed {
                     let mut turn = Turn {
                         feed: self,
                         number,
+                        sent: Instant::now(),
                         outcome: None,
                     };
                     let (seq, changes) = store.changes_since(since).await?;

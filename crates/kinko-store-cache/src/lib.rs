@@ -30,7 +30,16 @@
 //! and only then looks at the cache. A change another process committed before the read began is
 //! in that query's answer, so its invalidation is recorded before the lookup, and any entry read
 //! before the change is refused as in single-process mode. A cache miss reads the backend after
-//! that, and sees the change too. The cost is one (shared) feed query per cached read.
+//! that, and sees the change too.
+//!
+//! A feed query per read would put the database on every request's path. Instead, every write
+//! through this layer that succeeded waits [`COMMIT_WAIT`] after its commit before it returns (it
+//! is *acknowledged* only then), and a read needs no query while the latest applied one was sent
+//! less than four fifths of that ago: such a query was sent after the commit of every write
+//! acknowledged before the read began, so its answer is already applied (see `feed`). Under load
+//! that is one feed query every few milliseconds for all reads together, and a read waits for one
+//! only when none was sent recently; writes pay the commit wait in latency, not in CPU. A write that
+//! failed needs no wait: it was not acknowledged.
 
 mod entries;
 mod feed;
@@ -38,6 +47,7 @@ mod validity;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kinko_core::Timestamp;
@@ -60,6 +70,11 @@ use validity::{Unit, Validity};
 /// secrets read once (metadata, name and sealed value each) would weigh about 1.5 GB; the bound
 /// keeps the hottest part and the server well below 256 MB resident.
 pub const DEFAULT_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// Shared mode: how long a successful write waits after its commit before it returns, so that
+/// other processes' caches need no feed query for reads of the next few milliseconds (see the
+/// crate docs). Long enough for a feed query's round trip to a database on the same network.
+pub const COMMIT_WAIT: Duration = Duration::from_millis(5);
 
 /// Whether other processes write the same database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +123,8 @@ pub struct CachedStore<S: Store + ?Sized = dyn Store> {
     entries: quick_cache::sync::Cache<EntryKey, Entry, Weigh>,
     validity: Validity,
     feed: Option<Feed>,
+    /// Shared mode: how long a successful write waits before it returns.
+    commit_wait: Duration,
     capacity: u64,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -124,12 +141,34 @@ impl<S: Store + ?Sized> CachedStore<S> {
             inner,
             entries: quick_cache::sync::Cache::with_weighter(items, config.capacity.max(1), Weigh),
             validity: Validity::new(),
-            feed: (config.freshness == Freshness::Shared).then(Feed::new),
+            feed: (config.freshness == Freshness::Shared).then(|| Feed::new(window(COMMIT_WAIT))),
+            commit_wait: COMMIT_WAIT,
             capacity: config.capacity,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             feed_queries: AtomicU64::new(0),
         }
+    }
+
+    /// Shared mode: waits `wait` after each successful write instead of [`COMMIT_WAIT`] (every
+    /// process sharing the database must use the same). Zero makes every cached read query the
+    /// change feed.
+    #[must_use]
+    pub fn with_commit_wait(mut self, wait: Duration) -> Self {
+        if self.feed.is_some() {
+            self.feed = Some(Feed::new(window(wait)));
+            self.commit_wait = wait;
+        }
+        self
+    }
+
+    /// Shared mode: after a write that succeeded, waits until other processes' caches may no
+    /// longer serve reads from before it (see the crate docs). Failed writes return at once.
+    async fn acknowledge<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.feed.is_some() && r.is_ok() && !self.commit_wait.is_zero() {
+            tokio::time::sleep(self.commit_wait).await;
+        }
+        r
     }
 
     /// The store behind the cache.
@@ -306,6 +345,12 @@ impl<S: Store + ?Sized> CachedStore<S> {
     }
 }
 
+/// How long after it was sent an applied feed query serves reads: four fifths of the commit
+/// wait, the rest a margin for the processes' clocks running at slightly different rates.
+fn window(commit_wait: Duration) -> Duration {
+    commit_wait * 4 / 5
+}
+
 #[async_trait]
 impl<S: Store + ?Sized> Store for CachedStore<S> {
     async fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -348,7 +393,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         let id = key.access_key_id.clone();
         let r = self.inner.put_access_key(key).await;
         self.access_key_written(&id);
-        r
+        self.acknowledge(r).await
     }
 
     async fn list_access_keys(
@@ -366,13 +411,13 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     ) -> Result<bool, StoreError> {
         let r = self.inner.update_access_key_status(access_key_id, status).await;
         self.access_key_written(access_key_id);
-        r
+        self.acknowledge(r).await
     }
 
     async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, StoreError> {
         let r = self.inner.delete_access_key(access_key_id).await;
         self.access_key_written(access_key_id);
-        r
+        self.acknowledge(r).await
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
@@ -391,7 +436,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         let account = state.account_id.clone();
         let r = self.inner.write_iam_state(state).await;
         self.written(&[Unit::Iam(&account)], &[KeyRef::Iam(&account)]);
-        r
+        self.acknowledge(r).await
     }
 
     async fn organization(&self) -> Result<Option<Organization>, StoreError> {
@@ -411,7 +456,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     async fn write_organization(&self, org: Organization) -> Result<(), StoreError> {
         let r = self.inner.write_organization(org).await;
         self.written(&[Unit::Organization], &[KeyRef::Organization]);
-        r
+        self.acknowledge(r).await
     }
 
     async fn create_member_account(
@@ -426,7 +471,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
             &[Unit::Organization, Unit::Iam(&id)],
             &[KeyRef::Organization, KeyRef::Iam(&id)],
         );
-        r
+        self.acknowledge(r).await
     }
 
     async fn secret_by_name(
@@ -532,7 +577,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         let mut drop: Vec<KeyRef<'_>> = versions.iter().map(|v| KeyRef::Value(&arn, v)).collect();
         drop.push(KeyRef::Secret(&arn));
         self.written(&[Unit::Secret(&arn)], &drop);
-        r
+        self.acknowledge(r).await
     }
 
     async fn secrets_due_for_deletion(
@@ -607,7 +652,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         if let Some(a) = &alias_name {
             self.alias_written(&account, &region, a);
         }
-        r
+        self.acknowledge(r).await
     }
 
     async fn kms_material(&self, key_arn: &str, version: u32) -> Result<Option<WrappedMaterial>, StoreError> {
@@ -626,21 +671,21 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         let r = self.inner.rewrap_root_sealed(meta_keys, rewrap).await;
         // Cached access keys hold their secrets as sealed before.
         self.clear();
-        r
+        self.acknowledge(r).await
     }
 
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {
         let arn = key.arn.clone();
         let r = self.inner.update_kms_key(key).await;
         self.kms_key_written(&arn);
-        r
+        self.acknowledge(r).await
     }
 
     async fn add_kms_material(&self, key: KmsKey, material: WrappedMaterial) -> Result<(), StoreError> {
         let arn = key.arn.clone();
         let r = self.inner.add_kms_material(key, material).await;
         self.kms_key_written(&arn);
-        r
+        self.acknowledge(r).await
     }
 
     async fn list_kms_keys(&self, account_id: &str, region: &str) -> Result<Vec<KmsKey>, StoreError> {
@@ -650,7 +695,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     async fn delete_kms_key(&self, arn: &str, revision: i64) -> Result<(), StoreError> {
         let r = self.inner.delete_kms_key(arn, revision).await;
         self.kms_key_written(arn);
-        r
+        self.acknowledge(r).await
     }
 
     async fn kms_keys_due_for_deletion(
@@ -681,7 +726,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         );
         let r = self.inner.create_kms_alias(alias).await;
         self.alias_written(&account, &region, &name);
-        r
+        self.acknowledge(r).await
     }
 
     async fn update_kms_alias(&self, alias: KmsAlias) -> Result<bool, StoreError> {
@@ -692,7 +737,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         );
         let r = self.inner.update_kms_alias(alias).await;
         self.alias_written(&account, &region, &name);
-        r
+        self.acknowledge(r).await
     }
 
     async fn delete_kms_alias(
@@ -703,7 +748,7 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     ) -> Result<bool, StoreError> {
         let r = self.inner.delete_kms_alias(account_id, region, alias_name).await;
         self.alias_written(account_id, region, alias_name);
-        r
+        self.acknowledge(r).await
     }
 
     // Attachments are never cached: the credentials endpoints read them from the store on every

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kinko_core::Timestamp;
@@ -304,11 +305,16 @@ fn config(freshness: Freshness) -> CacheConfig {
 }
 
 fn setup(freshness: Freshness) -> Setup {
+    setup_waiting(freshness, kinko_store_cache::COMMIT_WAIT)
+}
+
+/// In shared mode, with `wait` as the commit wait (zero: every cached read queries the feed).
+fn setup_waiting(freshness: Freshness, wait: Duration) -> Setup {
     let dir = tempfile::tempdir().expect("test setup");
     let gated = Arc::new(Gated::new(
         SqliteStore::open(&dir.path().join("kinko.db")).expect("test setup"),
     ));
-    let cached = Arc::new(CachedStore::new(gated.clone(), config(freshness)));
+    let cached = Arc::new(CachedStore::new(gated.clone(), config(freshness)).with_commit_wait(wait));
     Setup {
         gated,
         cached,
@@ -616,8 +622,9 @@ async fn shared_a_read_straddling_another_process_write_does_not_leave_the_old_s
 /// Runs on one thread, so that a spawned read is known to have reached its wait after a yield.
 #[tokio::test(flavor = "current_thread")]
 async fn shared_a_read_arriving_during_a_feed_query_waits_for_the_next_one() {
-    let t = setup(Freshness::Shared);
-    let other = other_process(&t._dir);
+    // No commit wait: every read queries the feed, as reads do once the last query is too old.
+    let t = setup_waiting(Freshness::Shared, Duration::ZERO);
+    let other = other_process(&t._dir).with_commit_wait(Duration::ZERO);
     assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 0);
 
     // A first read's feed query sees no change and stops before its answer is applied.
@@ -647,7 +654,7 @@ async fn shared_a_read_arriving_during_a_feed_query_waits_for_the_next_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_a_reader_cancelled_during_its_feed_query_does_not_block_the_others() {
-    let t = setup(Freshness::Shared);
+    let t = setup_waiting(Freshness::Shared, Duration::ZERO);
     let gate = t.gated.arm("changes_since");
     let cached = t.cached.clone();
     let first = tokio::spawn(async move { cached.iam_revision(ACCOUNT).await });
@@ -656,4 +663,42 @@ async fn shared_a_reader_cancelled_during_its_feed_query_does_not_block_the_othe
     assert!(first.await.unwrap_err().is_cancelled());
     // The next read runs its own query rather than waiting for the abandoned one.
     assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 0);
+}
+
+/// Shared mode: reads soon after an applied feed query need no query of their own (writers
+/// through this layer wait out the window before they answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_reads_soon_after_a_feed_query_need_none_of_their_own() {
+    let t = setup_waiting(Freshness::Shared, Duration::from_secs(600));
+    assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 0);
+    let queries = t.cached.stats().feed_queries;
+    assert!(queries >= 1);
+    for _ in 0..10 {
+        assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 0);
+    }
+    assert_eq!(t.cached.stats().feed_queries, queries);
+}
+
+/// ...and still see every write another process acknowledged before they began: its write
+/// answered only after the window of any query sent before its commit had passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_a_write_acknowledged_elsewhere_is_seen_by_the_next_read() {
+    let wait = Duration::from_millis(300);
+    let t = setup_waiting(Freshness::Shared, wait);
+    let other = other_process(&t._dir).with_commit_wait(wait);
+    let v1 = create_secret(&other).await;
+    // Cached, right after a feed query.
+    assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 0);
+    assert_eq!(
+        t.cached.secret_by_arn(&v1.arn).await.unwrap().unwrap().revision,
+        1
+    );
+    other
+        .write_iam_state(with_user(IamState::new(ACCOUNT), "alice"))
+        .await
+        .unwrap();
+    assert_eq!(t.cached.iam_revision(ACCOUNT).await.unwrap(), 1);
+    other.write_secret(put_version(&v1, "v2")).await.unwrap();
+    let s = t.cached.secret_by_arn(&v1.arn).await.unwrap().unwrap();
+    assert_eq!((s.revision, current(&s)), (2, "v2"));
 }
