@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use base64::Engine as _;
+use kinko_store_postgres::scratch::ScratchSchema;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde_json::json;
@@ -16,7 +18,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::child::{ServerProcess, tail};
 use crate::cli::BenchArgs;
 use crate::client::{Endpoint, Response, health};
-use crate::load::{self, RunSpec, Target};
+use crate::load::{self, Node, RunSpec, Target};
 use crate::ops::Op;
 use crate::setup;
 use crate::signing::Signer;
@@ -47,16 +49,17 @@ pub async fn run(args: BenchArgs) -> Result<Outcome> {
         _ = terminate.recv() => Err(anyhow!("terminated")),
     };
 
-    let crashed = match (&outcome, servers.kinko.as_mut()) {
-        (Err(_), Some(kinko)) => kinko.exited().map(|status| (status, kinko.log().to_owned())),
-        _ => None,
-    };
-    if let Some((status, log)) = crashed {
-        eprintln!(
-            "kinko exited unexpectedly ({status}); log {}:\n{}",
-            log.display(),
-            tail(&log)
-        );
+    if outcome.is_err() {
+        for kinko in servers.kinko.iter_mut().chain(servers.postgres.iter_mut()) {
+            if let Some(status) = kinko.exited() {
+                let log = kinko.log();
+                eprintln!(
+                    "kinko exited unexpectedly ({status}); log {}:\n{}",
+                    log.display(),
+                    tail(log)
+                );
+            }
+        }
     }
     servers.stop_all().await;
     if args.keep {
@@ -110,15 +113,25 @@ struct Servers {
     kinko: Option<ServerProcess>,
     bare: Option<ServerProcess>,
     buffered: Option<ServerProcess>,
+    /// The nodes on PostgreSQL (`--compare-stores`).
+    postgres: Vec<ServerProcess>,
+    /// Their scratch schemas, dropped once they are stopped.
+    schemas: Vec<ScratchSchema>,
 }
 
 impl Servers {
     async fn stop_all(&mut self) {
-        for (name, server) in [
+        let postgres = std::mem::take(&mut self.postgres)
+            .into_iter()
+            .map(|node| ("kinko-postgres", Some(node)));
+        let servers = [
             ("bare", self.bare.take()),
             ("kinko-buffered-audit", self.buffered.take()),
             ("kinko", self.kinko.take()),
-        ] {
+        ]
+        .into_iter()
+        .chain(postgres);
+        for (name, server) in servers {
             if let Some(server) = server {
                 let pid = server.pid();
                 match server.stop().await {
@@ -127,6 +140,22 @@ impl Servers {
                 }
             }
         }
+        for schema in self.schemas.drain(..) {
+            let name = schema.name().to_owned();
+            drop(schema);
+            eprintln!("dropped schema {name}");
+        }
+    }
+
+    /// A server that has exited while it should be serving, and how it ended.
+    fn exited(&mut self) -> Option<String> {
+        self.kinko
+            .iter_mut()
+            .chain(self.postgres.iter_mut())
+            .find_map(|s| {
+                s.exited()
+                    .map(|status| format!("{} ({status})", s.log().display()))
+            })
     }
 }
 
@@ -191,12 +220,12 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
     let status = health(&kinko).await.context("GET /health")?;
     ensure!(status.is_success(), "GET /health answered {status}");
 
-    let kinko = Arc::new(Target {
-        server: Server::Kinko,
-        signer: credentials.signer(&kinko.authority, &args.region)?,
-        endpoint: kinko,
-        pid: servers.kinko.as_ref().map(ServerProcess::pid).or(args.server_pid),
-    });
+    let kinko = Arc::new(Target::single(
+        Server::Kinko,
+        kinko.clone(),
+        credentials.signer(&kinko.authority, &args.region)?,
+        servers.kinko.as_ref().map(ServerProcess::pid).or(args.server_pid),
+    ));
 
     let prepared = setup::prepare(&kinko, args).await?;
     let workload = Arc::new(prepared.workload);
@@ -209,18 +238,32 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
             process.pid(),
             process.endpoint().authority
         );
-        let target = Arc::new(Target {
-            server: Server::KinkoBuffered,
-            signer: credentials.signer(&process.endpoint().authority, &args.region)?,
-            endpoint: process.endpoint().clone(),
-            pid: Some(process.pid()),
-        });
+        let target = Arc::new(Target::single(
+            Server::KinkoBuffered,
+            process.endpoint().clone(),
+            credentials.signer(&process.endpoint().authority, &args.region)?,
+            Some(process.pid()),
+        ));
         servers.buffered = Some(process);
         setup::prepare(&target, args).await?;
         Some(target)
     } else {
         None
     };
+
+    // The same server on PostgreSQL: one node, and two nodes sharing one database.
+    let mut on_postgres = Vec::new();
+    if args.compare_stores {
+        let url = args.postgres_url().context(
+            "--compare-stores needs a PostgreSQL database: --postgres URL, KINKO_BENCH_POSTGRES_URL \
+             or KINKO_TEST_POSTGRES_URL",
+        )?;
+        for (server, nodes) in [(Server::KinkoPostgres, 1), (Server::KinkoPostgres2, 2)] {
+            let target = start_postgres_nodes(args, dir, &credentials, &url, server, nodes, servers).await?;
+            setup::prepare(&target, args).await?;
+            on_postgres.push(target);
+        }
+    }
 
     let mut results: Vec<RunResult> = Vec::new();
     for &op in &args.ops {
@@ -238,16 +281,16 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
 
         let bare = if op == Op::Get && !args.no_bare && probe.status.is_success() {
             let process = start_bare(dir, &probe).await?;
-            let bare = Arc::new(Target {
-                server: Server::Bare,
-                signer: credentials.signer(&process.endpoint().authority, &args.region)?,
-                endpoint: process.endpoint().clone(),
-                pid: Some(process.pid()),
-            });
+            let bare = Arc::new(Target::single(
+                Server::Bare,
+                process.endpoint().clone(),
+                credentials.signer(&process.endpoint().authority, &args.region)?,
+                Some(process.pid()),
+            ));
             eprintln!(
                 "bare server (pid {}) listening on http://{}, answering a {}-byte {op} body",
                 process.pid(),
-                bare.endpoint.authority,
+                bare.first().endpoint.authority,
                 probe.body.len()
             );
             servers.bare = Some(process);
@@ -268,13 +311,17 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
                 duration: settings.duration,
             };
             let buffered = buffered.as_ref().filter(|_| op == Op::Get);
-            for target in std::iter::once(&kinko).chain(bare.as_ref()).chain(buffered) {
+            let targets = std::iter::once(&kinko)
+                .chain(bare.as_ref())
+                .chain(buffered)
+                .chain(&on_postgres);
+            for target in targets {
                 let result = load::run(Arc::clone(target), spec.clone()).await?;
                 eprintln!("{}", result.summary());
                 results.push(result);
             }
-            if let Some(status) = servers.kinko.as_mut().and_then(ServerProcess::exited) {
-                bail!("kinko exited during the {op} run ({status})");
+            if let Some(which) = servers.exited() {
+                bail!("a kinko server exited during the {op} run: {which}");
             }
         }
 
@@ -305,6 +352,17 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
             "seeded with CreateSecret"
         },
     };
+    let mut context = context;
+    if args.compare_stores {
+        context.notes.push(format!(
+            "PostgreSQL: each deployment in a scratch schema of its own (dropped at the end), \
+             pool_size={} per node; `kinko-postgres` is one node, `kinko-postgres-2-nodes` two nodes \
+             on one database with the connections split between them and their CPU summed. Each \
+             node keeps its audit trail in its own data dir with the same durability as the SQLite \
+             server. Server CPU does not include PostgreSQL's own processes (they are in \"other\")",
+            args.postgres_pool_size,
+        ));
+    }
     let report = report(&context, settings, &results);
     print!("{report}");
     if let Some(path) = &args.json {
@@ -408,6 +466,68 @@ async fn start_kinko(
         .env("KINKO_ACCOUNT_ID", ACCOUNT_ID)
         .stdin(Stdio::null());
     ServerProcess::start("kinko", command, &log).await
+}
+
+/// Starts `nodes` kinko servers on one new scratch schema of `url`, one after the other (the first
+/// creates the schema and the account), all with the same root key and credentials.
+async fn start_postgres_nodes(
+    args: &BenchArgs,
+    dir: &Path,
+    credentials: &Credentials,
+    url: &str,
+    server: Server,
+    nodes: usize,
+    servers: &mut Servers,
+) -> Result<Arc<Target>> {
+    let schema = ScratchSchema::new(url);
+    let store = schema.url(args.postgres_pool_size);
+    eprintln!("{}: schema {}", server.name(), schema.name());
+    servers.schemas.push(schema);
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    let root_key = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut target = Target {
+        server,
+        nodes: Vec::new(),
+        pids: Vec::new(),
+    };
+    for n in 1..=nodes {
+        let label = format!("{}-{n}", server.name());
+        let data = dir.join(format!("data-{label}"));
+        std::fs::create_dir(&data).with_context(|| format!("creating {}", data.display()))?;
+        let mut command = Command::new(&args.kinko);
+        command
+            .arg("server")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--audit-durability")
+            .arg("fsync")
+            .env("KINKO_STORE", &store)
+            .env("KINKO_ROOT_KEY", &root_key)
+            .env("KINKO_ROOT_ACCESS_KEY_ID", &credentials.access_key_id)
+            .env("KINKO_ROOT_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+            .env("KINKO_ACCOUNT_ID", ACCOUNT_ID)
+            .stdin(Stdio::null());
+        let process =
+            ServerProcess::start("kinko on PostgreSQL", command, &dir.join(format!("{label}.log"))).await?;
+        let endpoint = process.endpoint().clone();
+        eprintln!(
+            "{label} (pid {}) listening on http://{}",
+            process.pid(),
+            endpoint.authority
+        );
+        let status = health(&endpoint).await.context("GET /health")?;
+        ensure!(status.is_success(), "{label}: GET /health answered {status}");
+        target.nodes.push(Arc::new(Node {
+            signer: credentials.signer(&endpoint.authority, &args.region)?,
+            endpoint,
+        }));
+        target.pids.push(process.pid());
+        servers.postgres.push(process);
+    }
+    Ok(Arc::new(target))
 }
 
 /// Starts `kinko-bench bare` answering the bytes of `captured`.
@@ -553,6 +673,17 @@ fn report(context: &ReportInfo, settings: &Settings, results: &[RunResult]) -> S
             stats::audit_ratio_table(&audit)
         );
     }
+    let stores = stats::store_rows(results);
+    if !stores.is_empty() {
+        let _ = writeln!(
+            out,
+            "The same kinko on SQLite / on one PostgreSQL node / on two PostgreSQL nodes sharing \
+             one database (the connections split between them, server CPU summed over both), side \
+             by side in this run; the last column divides the PostgreSQL server CPU per request by \
+             the SQLite server's (one node / two nodes):\n\n{}",
+            stats::store_table(&stores)
+        );
+    }
     let cmk = stats::cmk_ratios(results);
     if !cmk.is_empty() {
         let _ = writeln!(
@@ -626,6 +757,7 @@ fn write_json(
         "kinko_over_bare": stats::ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         "durable_over_buffered_audit": stats::audit_ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         "cmk_over_default_key": stats::cmk_ratios(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        "stores": stats::store_rows(results).iter().map(|r| r.to_json()).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&document).context("encoding JSON")?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))

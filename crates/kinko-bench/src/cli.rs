@@ -112,6 +112,27 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "endpoint")]
     pub compare_audit: bool,
 
+    /// Also start kinko on PostgreSQL, one node and then two nodes sharing one database, seed each
+    /// alike and run every operation against them beside the SQLite server: the two nodes share
+    /// the load (half the connections each) and their CPU is summed. The database is --postgres.
+    #[arg(long, conflicts_with = "endpoint")]
+    pub compare_stores: bool,
+
+    /// The PostgreSQL database for --compare-stores (default: KINKO_TEST_POSTGRES_URL). Each
+    /// deployment works in a scratch schema of its own, dropped at the end.
+    #[arg(
+        long,
+        env = "KINKO_BENCH_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub postgres: Option<String>,
+
+    /// Connections each PostgreSQL node may open (the URL's pool_size); PostgreSQL's
+    /// max_connections is shared with whatever else uses the database.
+    #[arg(long, default_value_t = 16)]
+    pub postgres_pool_size: usize,
+
     /// Skip the bare-server ceiling runs.
     #[arg(long)]
     pub no_bare: bool,
@@ -143,6 +164,15 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// The database for --compare-stores: --postgres (or KINKO_BENCH_POSTGRES_URL), else
+    /// KINKO_TEST_POSTGRES_URL.
+    pub fn postgres_url(&self) -> Option<String> {
+        self.postgres
+            .clone()
+            .or_else(|| std::env::var("KINKO_TEST_POSTGRES_URL").ok())
+            .filter(|url| !url.is_empty())
+    }
+
     /// Number of secrets under the customer managed key (`--cmk-secrets`, else `--secrets`).
     pub fn cmk_secrets(&self) -> usize {
         self.cmk_secrets.unwrap_or(self.secrets)

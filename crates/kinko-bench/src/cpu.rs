@@ -14,17 +14,27 @@ pub struct Sample {
     machine: Option<u64>,
     /// This process (all its threads).
     client: Option<u64>,
-    /// The server under load, when it is a known local process.
+    /// The server under load (the sum of its nodes), when it is known local processes.
     server: Option<u64>,
 }
 
 impl Sample {
-    pub fn now(server_pid: Option<u32>) -> Self {
+    /// `server_pids`: the processes of the server under load (several nodes are summed); none
+    /// when it isn't a local process.
+    pub fn now(server_pids: &[u32]) -> Self {
+        let server = if server_pids.is_empty() {
+            None
+        } else {
+            server_pids
+                .iter()
+                .map(|pid| process_time(&pid.to_string()))
+                .sum::<Option<u64>>()
+        };
         Self {
             at: Instant::now(),
             machine: machine_busy(),
             client: process_time("self"),
-            server: server_pid.and_then(|pid| process_time(&pid.to_string())),
+            server,
         }
     }
 }

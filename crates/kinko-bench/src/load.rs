@@ -25,21 +25,63 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause before reconnecting after a failed connection attempt.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 
-/// A server under load and how to sign requests for it.
-pub struct Target {
-    pub server: Server,
+/// One server process of a target: where to send requests and how to sign them for it.
+pub struct Node {
     pub endpoint: Endpoint,
     pub signer: Signer,
-    /// The server's process, when it runs on this machine and its id is known.
-    pub pid: Option<u32>,
+}
+
+/// What is under load: one server, or several nodes sharing one database (the load is spread
+/// over them: worker `k` of a run talks to node `k mod n`).
+pub struct Target {
+    pub server: Server,
+    pub nodes: Vec<Arc<Node>>,
+    /// The processes whose CPU time is the server's (summed), when they run on this machine and
+    /// their ids are known.
+    pub pids: Vec<u32>,
 }
 
 impl Target {
-    /// Sends one signed request on a fresh connection.
+    /// One server.
+    pub fn single(server: Server, endpoint: Endpoint, signer: Signer, pid: Option<u32>) -> Self {
+        Self {
+            server,
+            nodes: vec![Arc::new(Node { endpoint, signer })],
+            pids: pid.into_iter().collect(),
+        }
+    }
+
+    /// The first node (the one setup calls and probes go to).
+    pub fn first(&self) -> &Node {
+        &self.nodes[0]
+    }
+
+    /// The node worker `k` talks to.
+    fn node(&self, k: usize) -> &Arc<Node> {
+        &self.nodes[k % self.nodes.len()]
+    }
+
+    /// Each node as a target of its own (for what must be done on every node, like warming its
+    /// cache).
+    pub fn each_node(&self) -> Vec<Arc<Target>> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                Arc::new(Target {
+                    server: self.server,
+                    nodes: vec![Arc::clone(node)],
+                    pids: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// Sends one signed request to the first node on a fresh connection.
     pub async fn call(&self, api: Api, operation: &str, body: Vec<u8>) -> Result<Response> {
         let mut rng = SmallRng::from_os_rng();
-        let request = self.signer.request(api, operation, body, &mut rng)?;
-        let mut conn = Conn::connect(self.endpoint.addr).await?;
+        let node = self.first();
+        let request = node.signer.request(api, operation, body, &mut rng)?;
+        let mut conn = Conn::connect(node.endpoint.addr).await?;
         timeout(REQUEST_TIMEOUT, conn.send(request))
             .await
             .with_context(|| format!("{operation} timed out after {REQUEST_TIMEOUT:?}"))?
@@ -60,20 +102,21 @@ pub struct RunSpec {
 /// and one request in flight, for warm-up plus the measured duration.
 pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
     let mut connections = Vec::with_capacity(spec.concurrency);
-    for _ in 0..spec.concurrency {
-        let conn = timeout(REQUEST_TIMEOUT, Conn::connect(target.endpoint.addr))
+    for k in 0..spec.concurrency {
+        let node = Arc::clone(target.node(k));
+        let conn = timeout(REQUEST_TIMEOUT, Conn::connect(node.endpoint.addr))
             .await
             .context("connecting timed out")??;
-        connections.push(conn);
+        connections.push((node, conn));
     }
 
     let start = Instant::now();
     let measure_from = start + spec.warmup;
     let end = measure_from + spec.duration;
     let mut workers = JoinSet::new();
-    for conn in connections {
+    for (node, conn) in connections {
         let worker = Worker {
-            target: Arc::clone(&target),
+            node,
             spec: spec.clone(),
             measure_from,
             end,
@@ -84,9 +127,9 @@ pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
 
     // Where the CPU time goes during the measured window.
     sleep_until(measure_from).await;
-    let cpu_start = cpu::Sample::now(target.pid);
+    let cpu_start = cpu::Sample::now(&target.pids);
     sleep_until(end).await;
-    let cpu = cpu::Usage::between(&cpu_start, &cpu::Sample::now(target.pid));
+    let cpu = cpu::Usage::between(&cpu_start, &cpu::Sample::now(&target.pids));
 
     let mut tally = Tally::new();
     while let Some(joined) = workers.join_next().await {
@@ -103,7 +146,7 @@ pub async fn run(target: Arc<Target>, spec: RunSpec) -> Result<RunResult> {
 }
 
 struct Worker {
-    target: Arc<Target>,
+    node: Arc<Node>,
     spec: RunSpec,
     measure_from: Instant,
     end: Instant,
@@ -128,7 +171,7 @@ impl Worker {
                     if stale.is_some() {
                         tally.reconnects += 1;
                     }
-                    match timeout_at(self.end, Conn::connect(self.target.endpoint.addr)).await {
+                    match timeout_at(self.end, Conn::connect(self.node.endpoint.addr)).await {
                         Ok(Ok(c)) => c,
                         Ok(Err(e)) => {
                             tally.error(measured, "connect".into(), || format!("{e:#}"));
@@ -142,7 +185,7 @@ impl Worker {
 
             let body = op.body(&mut self.rng, &self.spec.workload);
             let request = self
-                .target
+                .node
                 .signer
                 .request(op.api(), op.operation(), body, &mut self.rng)?;
             let sent = Instant::now();
@@ -208,14 +251,14 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let mut workers = JoinSet::new();
-    for _ in 0..concurrency.clamp(1, count.max(1)) {
-        let target = Arc::clone(&target);
+    for k in 0..concurrency.clamp(1, count.max(1)) {
+        let node = Arc::clone(target.node(k));
         let (call, check) = (Arc::clone(&call), Arc::clone(&check));
         let next = Arc::clone(&next);
         let done = Arc::clone(&done);
         workers.spawn(async move {
             let mut rng = SmallRng::from_os_rng();
-            let mut conn = Conn::connect(target.endpoint.addr).await?;
+            let mut conn = Conn::connect(node.endpoint.addr).await?;
             let mut results = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -223,10 +266,10 @@ where
                     return Ok::<_, anyhow::Error>(results);
                 }
                 if conn.is_closed() {
-                    conn = Conn::connect(target.endpoint.addr).await?;
+                    conn = Conn::connect(node.endpoint.addr).await?;
                 }
                 let Call { api, operation, body } = call(&mut rng, index);
-                let request = target.signer.request(api, operation, body, &mut rng)?;
+                let request = node.signer.request(api, operation, body, &mut rng)?;
                 let response = timeout(REQUEST_TIMEOUT, conn.send(request))
                     .await
                     .with_context(|| format!("{operation} timed out"))??;

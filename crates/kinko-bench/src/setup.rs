@@ -123,7 +123,10 @@ pub async fn prepare(target: &Arc<Target>, args: &BenchArgs) -> Result<Prepared>
             (Op::GetCmk, cmk_secret_name, args.cmk_secrets()),
         ] {
             if args.ops.contains(&op) {
-                pre_read(target, name, count, args.seed_concurrency).await?;
+                // Every node has a cache of its own.
+                for node in target.each_node() {
+                    pre_read(&node, name, count, args.seed_concurrency).await?;
+                }
             }
         }
         notes.push(

@@ -21,6 +21,10 @@ pub enum Server {
     /// A second kinko whose audit records are buffered, not synced before the answer
     /// (`--audit-durability buffered`), for `--compare-audit`.
     KinkoBuffered,
+    /// One kinko node on PostgreSQL (`--compare-stores`).
+    KinkoPostgres,
+    /// Two kinko nodes on one PostgreSQL database, the load spread over both (`--compare-stores`).
+    KinkoPostgres2,
 }
 
 impl Server {
@@ -29,6 +33,8 @@ impl Server {
             Server::Kinko => "kinko",
             Server::Bare => "bare",
             Server::KinkoBuffered => "kinko-buffered-audit",
+            Server::KinkoPostgres => "kinko-postgres",
+            Server::KinkoPostgres2 => "kinko-postgres-2-nodes",
         }
     }
 }
@@ -143,6 +149,11 @@ impl RunResult {
 
     pub fn throughput(&self) -> f64 {
         self.requests() as f64 / self.measured.as_secs_f64()
+    }
+
+    /// Server CPU microseconds per request (all its nodes), where `/proc` tells.
+    pub fn server_cpu_us(&self) -> Option<f64> {
+        self.cpu.and_then(|c| c.server_us_per_request(self.throughput()))
     }
 
     /// Server CPU microseconds per request, for display.
@@ -486,6 +497,102 @@ pub fn cmk_ratio_table(ratios: &[CmkRatio<'_>]) -> String {
             format_us(r.cmk.p99_us()),
             r.default_key.server_cpu_per_request(),
             r.cmk.server_cpu_per_request(),
+        );
+    }
+    out
+}
+
+/// One operation at one concurrency level on SQLite, one PostgreSQL node and two PostgreSQL nodes
+/// (`--compare-stores`), from the same run.
+pub struct StoreRow<'a> {
+    pub sqlite: &'a RunResult,
+    pub postgres: Option<&'a RunResult>,
+    pub postgres_2: Option<&'a RunResult>,
+}
+
+impl StoreRow<'_> {
+    /// Server CPU per request of one PostgreSQL node over the SQLite server's.
+    pub fn postgres_cpu_ratio(&self) -> Option<f64> {
+        let sqlite = self.sqlite.server_cpu_us()?;
+        Some(self.postgres?.server_cpu_us()? / sqlite)
+    }
+
+    /// The same for two nodes (their CPU summed).
+    pub fn postgres_2_cpu_ratio(&self) -> Option<f64> {
+        let sqlite = self.sqlite.server_cpu_us()?;
+        Some(self.postgres_2?.server_cpu_us()? / sqlite)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let one = |r: Option<&RunResult>| {
+            r.map(|r| {
+                json!({
+                    "requests_per_sec": r.throughput(),
+                    "p50_us": r.p50_us(),
+                    "p99_us": r.p99_us(),
+                    "server_cpu_us_per_request": r.server_cpu_us(),
+                    "valid": r.is_valid(),
+                })
+            })
+        };
+        json!({
+            "op": self.sqlite.op.name(),
+            "concurrency": self.sqlite.concurrency,
+            "sqlite": one(Some(self.sqlite)),
+            "postgres_1_node": one(self.postgres),
+            "postgres_2_nodes": one(self.postgres_2),
+            "postgres_over_sqlite_cpu_per_request": self.postgres_cpu_ratio(),
+            "postgres_2_nodes_over_sqlite_cpu_per_request": self.postgres_2_cpu_ratio(),
+        })
+    }
+}
+
+/// Pairs each kinko (SQLite) run with the PostgreSQL runs of the same operation and concurrency.
+pub fn store_rows(results: &[RunResult]) -> Vec<StoreRow<'_>> {
+    let find = |server: Server, like: &RunResult| {
+        results
+            .iter()
+            .find(|r| r.server == server && r.op == like.op && r.concurrency == like.concurrency)
+    };
+    results
+        .iter()
+        .filter(|r| r.server == Server::Kinko)
+        .filter_map(|sqlite| {
+            let postgres = find(Server::KinkoPostgres, sqlite);
+            let postgres_2 = find(Server::KinkoPostgres2, sqlite);
+            (postgres.is_some() || postgres_2.is_some()).then_some(StoreRow {
+                sqlite,
+                postgres,
+                postgres_2,
+            })
+        })
+        .collect()
+}
+
+pub fn store_table(rows: &[StoreRow<'_>]) -> String {
+    let mut out = String::from(
+        "| operation | concurrency | req/s | p50 | p99 | server CPU per request | \
+         PostgreSQL / SQLite CPU per request |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let three = |f: &dyn Fn(&RunResult) -> String, row: &StoreRow<'_>| {
+        [Some(row.sqlite), row.postgres, row.postgres_2]
+            .map(|r| r.map_or_else(|| "–".to_owned(), f))
+            .join(" / ")
+    };
+    let ratio = |r: Option<f64>| r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"));
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} / {} |",
+            row.sqlite.op.name(),
+            row.sqlite.concurrency,
+            three(&|r| format_rate(r.throughput()), row),
+            three(&|r| r.latency(r.p50_us()), row),
+            three(&|r| r.latency(r.p99_us()), row),
+            three(&RunResult::server_cpu_per_request, row),
+            ratio(row.postgres_cpu_ratio()),
+            ratio(row.postgres_2_cpu_ratio()),
         );
     }
     out
