@@ -1,7 +1,8 @@
 """The README's worked example "Two nodes on one database", run as written.
 
 The commands between the README's ``<!-- several-nodes-example -->`` markers are run by bash,
-unchanged but for what a shared test machine needs: the database URL becomes a scratch schema of
+unchanged (they make their own test CA and serve HTTPS) but for what a shared test machine needs:
+the database URL becomes a scratch schema of
 KINKO_TEST_POSTGRES_URL (skipped when it is unset), the ports 8781 and 8782 become free ones, and
 ``kinko`` is KINKO_BIN. What the commands print must be what the README says they print, so the
 example cannot rot.

@@ -170,12 +170,12 @@ fn agent_command(program: &Path, url: &str, token: &str) -> Command {
 
 /// Creates the secret on the dev server (root credentials `test` / `test`).
 async fn seed(endpoint: &Endpoint) -> Result<()> {
-    let target = Target {
-        server: Server::Kinko,
-        endpoint: endpoint.clone(),
-        signer: Signer::new(&endpoint.authority, "us-east-1", "test", "test", None)?,
-        pid: None,
-    };
+    let target = Target::single(
+        Server::Kinko,
+        endpoint.clone(),
+        Signer::new(&endpoint.authority, "us-east-1", "test", "test", None)?,
+        None,
+    );
     // Signed requests come without the token an SDK generates: give it as the SDK would.
     let body = serde_json::json!({
         "Name": SECRET,
@@ -298,10 +298,10 @@ async fn load(agent: &Agent, token: &str, concurrency: usize, args: &AgentArgs) 
         });
     }
     sleep_until(measure_from).await;
-    let pid = Some(agent.process.pid());
-    let cpu_start = cpu::Sample::now(pid);
+    let pids = [agent.process.pid()];
+    let cpu_start = cpu::Sample::now(&pids);
     sleep_until(end).await;
-    let cpu = cpu::Usage::between(&cpu_start, &cpu::Sample::now(pid));
+    let cpu = cpu::Usage::between(&cpu_start, &cpu::Sample::now(&pids));
     let mut tally = Tally::new();
     while let Some(joined) = workers.join_next().await {
         tally.merge(joined.context("load worker panicked")??);
