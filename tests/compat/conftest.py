@@ -137,6 +137,9 @@ def kinko_server() -> Iterator[KinkoServer]:
             "127.0.0.1:0",
             "--workload-session-seconds",
             "60",
+            # The trail CloudTrail's LookupEvents reads (--dev keeps none unless told).
+            "--audit-log",
+            str(workdir / "audit.log"),
         ],
         cwd=workdir,
         stdin=subprocess.DEVNULL,
