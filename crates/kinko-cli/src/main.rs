@@ -195,6 +195,15 @@ struct ServerArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM; then every connection is closed.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
+    /// Seconds between runs of the background jobs (purging deleted secrets and KMS keys,
+    /// rotating KMS keys).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    job_interval: Duration,
+    /// Seconds a node's lease on the background jobs lasts unless extended: with several nodes,
+    /// one runs them, and another takes over this long after it dies (at least twice
+    /// --job-interval).
+    #[arg(long, value_name = "SECS", default_value = "180", value_parser = seconds)]
+    job_lease: Duration,
     /// Seconds between the readiness probe's writes to the store (GET /ready answers 503 when one fails).
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     ready_probe_interval: Duration,
@@ -316,6 +325,8 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             shutdown_grace: args.shutdown_grace,
         },
         ready_probe_interval: args.ready_probe_interval,
+        job_interval: args.job_interval,
+        job_lease: args.job_lease,
         metrics_listen: args.metrics_listen,
         log_requests: args.log_requests,
         oidc_jwks: args.oidc_jwks,
@@ -326,7 +337,6 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
         imds_listen: args.imds_listen,
         container_credentials_listen: args.container_credentials_listen,
         workload_session_seconds: args.workload_session_seconds,
-        ..Config::default()
     };
     let dev = config.dev;
     let generated_creds = !dev && config.root_access_key_id.is_none();

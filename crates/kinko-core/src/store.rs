@@ -143,6 +143,14 @@ pub enum Changes {
 /// operator, without secrets.
 pub type RootRewrap = dyn Fn(RootSealed<'_>) -> Result<Vec<u8>, String> + Send + Sync;
 
+/// Who holds a named lease ([`Store::acquire_lease`]) and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+    pub expires: Timestamp,
+}
+
 /// How many stored values a root key rotation re-wrapped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RewrapCounts {
@@ -317,6 +325,29 @@ pub trait Store: Send + Sync + 'static {
     async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError>;
     /// Revokes an attachment of an account; returns false when there is no such attachment.
     async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
+    // --- leases ---
+    /// Takes the lease `name` for `holder` until `expires`, or extends it, when at `now` nobody
+    /// holds it, its holder's time has run out (its expiry is at or before `now`), or `holder`
+    /// holds it already. Returns whether `holder` holds it now. One conditional write: of several
+    /// holders asking at once, exactly one gets a free lease.
+    ///
+    /// Times come from the callers' clocks, which must agree to well within a lease's length. A
+    /// lease is no lock: a holder that stalls past its expiry may still be finishing work when
+    /// another takes over, so work done under a lease must still be safe to race (revision-checked
+    /// writes), the lease only keeps it from being done twice in the normal case.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Ends the lease if `holder` holds it, so another holder may take it at once; returns whether
+    /// it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+    /// The lease's holder and expiry (which may have passed); `None` when nobody took it since it
+    /// was last released.
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
 
     // --- change feed ---
     /// The changes committed after position `seq` of the change feed (0: its start), and the

@@ -42,6 +42,10 @@ pub struct Config {
     pub audit: crate::audit::AuditOptions,
     /// How often background jobs (purging deleted secrets) run.
     pub job_interval: Duration,
+    /// How long a node's lease on a background job lasts unless extended (at every run): when a
+    /// node dies, another takes its jobs over after at most this long. At least twice
+    /// `job_interval`.
+    pub job_lease: Duration,
     /// Bound of the store cache, in bytes of cached data (approximate sizes); 0 turns it off.
     pub cache_capacity: u64,
     /// Connection timeouts and limits.
@@ -104,6 +108,7 @@ impl Default for Config {
             audit_log: None,
             audit: crate::audit::AuditOptions::default(),
             job_interval: Duration::from_secs(60),
+            job_lease: Duration::from_secs(180),
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
             connections: crate::ConnectionLimits::default(),
             ready_probe_interval: Duration::from_secs(5),

@@ -1,12 +1,21 @@
 //! Background jobs: removing secrets whose recovery window has passed, and KMS keys whose deletion
 //! date has passed (with their aliases and material); rotating KMS keys whose automatic rotation
-//! is due. Each change is a write based on the revision read, so with several nodes exactly one of
-//! them removes a given secret or key, or rotates a key once.
+//! is due.
+//!
+//! With several nodes on one database, each job runs on one node at a time: the one holding the
+//! job's lease in the store (`Store::acquire_lease`, named `job/<name>`). Every node tries to take
+//! or extend each lease at every tick; the holder extends it and runs the job, the others skip it.
+//! When the holder dies, its lease runs out and the next node to tick takes it over, within the
+//! lease's length and one tick. The lease is no lock (a holder that stalls past its expiry may
+//! overlap with the next): each change is still a write based on the revision read, so a secret
+//! or key is removed, or a key rotated, at most once whatever happens. Later scheduled work
+//! (secret rotation) takes a lease of its own name the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kinko_api::Services;
+use kinko_core::Timestamp;
 use kinko_core::kms::RotationType;
 use kinko_core::store::{SecretWrite, StoreError};
 use tokio::sync::watch;
@@ -16,44 +25,121 @@ use crate::metrics::{JobReport, Metrics};
 
 const BATCH: usize = 256;
 
+/// The jobs, in the order a run does them.
+const JOBS: [&str; 3] = ["purge_secrets", "purge_kms_keys", "rotate_kms_keys"];
+
+/// Who this node is to the jobs' leases, and how long a lease it takes.
+#[derive(Clone, Debug)]
+pub(crate) struct Leases {
+    /// This node's holder id: host name, process id and a random part (unique per start).
+    pub holder: String,
+    pub length: Duration,
+}
+
+impl Leases {
+    /// A new holder id, and leases of `length`, at least twice `every` (the holder extends its
+    /// lease at every tick: a shorter one would lapse between two).
+    pub fn new(length: Duration, every: Duration) -> Leases {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        Leases {
+            holder: format!("{host}/{}/{:08x}", std::process::id(), rand::random::<u32>()),
+            length: length.max(every.saturating_mul(2)),
+        }
+    }
+
+    fn name(job: &str) -> String {
+        format!("job/{job}")
+    }
+}
+
 pub(crate) struct Jobs {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    services: Services,
+    leases: Leases,
 }
 
 impl Jobs {
-    pub fn start(services: Services, metrics: Arc<Metrics>, every: Duration) -> Jobs {
+    pub fn start(services: Services, metrics: Arc<Metrics>, every: Duration, leases: Leases) -> Jobs {
         let (stop, mut rx) = watch::channel(false);
+        let (s, l) = (services.clone(), leases.clone());
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => run_once(&services, &metrics).await,
+                    _ = tick.tick() => run_once(&s, &metrics, &l).await,
                     _ = rx.changed() => break,
                 }
             }
         });
-        Jobs { stop, task }
+        Jobs {
+            stop,
+            task,
+            services,
+            leases,
+        }
     }
 
+    /// Stops the jobs and gives their leases up, so another node takes them over at its next
+    /// tick rather than after they run out.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        for job in JOBS {
+            if let Err(e) = self
+                .services
+                .store
+                .release_lease(&Leases::name(job), &self.leases.holder)
+                .await
+            {
+                tracing::warn!(error = %e, job, "giving up a job lease failed; it runs out on its own");
+            }
+        }
     }
 }
 
-/// Purges every secret and KMS key whose deletion date has passed, then rotates the KMS keys
-/// whose automatic rotation is due; each job's result goes to `metrics`.
-pub(crate) async fn run_once(services: &Services, metrics: &Metrics) {
-    let started = Instant::now();
-    let report = purge_secrets(services).await;
-    job_done(services, metrics, "purge_secrets", report, started);
-    let started = Instant::now();
-    let report = purge_kms_keys(services).await;
-    job_done(services, metrics, "purge_kms_keys", report, started);
-    let started = Instant::now();
-    let report = rotate_kms_keys(services).await;
-    job_done(services, metrics, "rotate_kms_keys", report, started);
+/// Takes or extends the lease of `job`; whether this node holds it (and so runs the job).
+async fn lease(services: &Services, metrics: &Metrics, leases: &Leases, job: &'static str) -> bool {
+    let now = services.clock.now();
+    let length = i64::try_from(leases.length.as_millis()).unwrap_or(i64::MAX);
+    let expires = Timestamp(now.millis().saturating_add(length));
+    let held = match services
+        .store
+        .acquire_lease(&Leases::name(job), &leases.holder, now, expires)
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            // Unknown: another node may run the job meanwhile; this one waits for the next tick.
+            tracing::error!(error = %e, job, "taking a job lease failed");
+            false
+        }
+    };
+    metrics.job_lease(job, &leases.holder, held);
+    held
+}
+
+/// Runs each job whose lease this node holds (taking or extending it first): purges every secret
+/// and KMS key whose deletion date has passed, then rotates the KMS keys whose automatic rotation
+/// is due; each job's result goes to `metrics`.
+pub(crate) async fn run_once(services: &Services, metrics: &Metrics, leases: &Leases) {
+    for job in JOBS {
+        if !lease(services, metrics, leases, job).await {
+            continue;
+        }
+        let started = Instant::now();
+        let report = match job {
+            "purge_secrets" => purge_secrets(services).await,
+            "purge_kms_keys" => purge_kms_keys(services).await,
+            _ => rotate_kms_keys(services).await,
+        };
+        job_done(services, metrics, job, report, started);
+    }
 }
 
 fn job_done(services: &Services, metrics: &Metrics, job: &'static str, report: JobReport, started: Instant) {

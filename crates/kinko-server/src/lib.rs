@@ -65,6 +65,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: jobs::Jobs,
+    leases: jobs::Leases,
     probe: JoinHandle<()>,
     store: Arc<CachedStore>,
     app: Arc<App>,
@@ -141,7 +142,7 @@ impl Running {
 
     /// Runs the background jobs once, now (they also run on their own schedule).
     pub async fn run_jobs_now(&self) {
-        jobs::run_once(&self.app.services, &self.app.metrics).await;
+        jobs::run_once(&self.app.services, &self.app.metrics, &self.leases).await;
     }
 
     /// Stops accepting connections, lets in-flight requests finish, stops the jobs and closes the
@@ -319,7 +320,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         let watch = t.watch();
         (t, watch)
     });
-    let jobs = jobs::Jobs::start(app.services.clone(), app.metrics.clone(), config.job_interval);
+    let leases = jobs::Leases::new(config.job_lease, config.job_interval);
+    tracing::info!(holder = %leases.holder, "background jobs run under leases held as this node");
+    let jobs = jobs::Jobs::start(
+        app.services.clone(),
+        app.metrics.clone(),
+        config.job_interval,
+        leases.clone(),
+    );
     let admin = if config.dev {
         None
     } else {
@@ -341,6 +349,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         shutdown,
         server,
         jobs,
+        leases,
         probe,
         store: boot.store,
         app,

@@ -64,6 +64,12 @@ struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobNodeLabels {
+    job: &'static str,
+    node: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobOutcomeLabels {
     job: &'static str,
     outcome: &'static str,
@@ -182,6 +188,7 @@ pub(crate) struct Metrics {
     job_items: Family<JobItemLabels, Counter>,
     job_seconds: HistogramFamily<JobLabels>,
     job_last_success: Family<JobLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    job_lease_held: Family<JobNodeLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -238,6 +245,12 @@ impl Metrics {
             "When each background job last ran without a failure (Unix time)",
             job_last_success.clone(),
         );
+        let job_lease_held = Family::<JobNodeLabels, Gauge>::default();
+        registry.register(
+            "job_lease_held",
+            "1 while this node (named by its lease holder id) holds the lease of a background job, and so runs it; 0 while another node does",
+            job_lease_held.clone(),
+        );
         registry.register(
             "build",
             "The running kinko version",
@@ -255,6 +268,7 @@ impl Metrics {
             job_items,
             job_seconds,
             job_last_success,
+            job_lease_held,
         }
     }
 
@@ -301,6 +315,16 @@ impl Metrics {
         self.latency
             .get_or_create(&ActionLabels { service, action })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Notes whether this node, `node`, holds the lease of the background job `job`.
+    pub fn job_lease(&self, job: &'static str, node: &str, held: bool) {
+        self.job_lease_held
+            .get_or_create(&JobNodeLabels {
+                job,
+                node: node.to_owned(),
+            })
+            .set(i64::from(held));
     }
 
     /// Notes one run of the background job `job`, ended at `now_unix` (seconds).

@@ -19,7 +19,7 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::{Secret, ValueKind};
 use kinko_core::store::{
-    Account, Changes, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
+    Account, Changes, Lease, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
 use kinko_store_cache::{CacheConfig, CachedStore, Freshness};
@@ -280,6 +280,21 @@ impl Store for Gated {
     }
     async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
         self.inner.delete_attachment(account_id, id).await
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.acquire_lease(name, holder, now, expires).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.inner.lease(name).await
     }
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         let r = self.inner.changes_since(seq).await;

@@ -99,6 +99,8 @@ macro_rules! __with_contract_tests {
             kms_keys_due_for_deletion_and_rotation,
             kms_aliases_create_update_delete_and_list,
             kms_key_concurrent_writers_lose_nothing,
+            lease_is_held_by_one_holder_until_it_expires_or_is_released,
+            lease_concurrent_takers_get_it_once,
             rewrap_is_all_or_nothing_and_later_reads_see_it,
             change_feed_reports_every_write,
             fresh_secret_after_writes,

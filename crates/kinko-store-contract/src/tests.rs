@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::KeyState;
 use kinko_core::principal::AccessKeyStatus;
@@ -1011,6 +1012,111 @@ pub async fn kms_key_concurrent_writers_lose_nothing(h: Handles) {
 }
 
 /// "Re-wraps" by prefixing `tag:`, keeping values that carry it; refuses values with `bad`.
+pub async fn lease_is_held_by_one_holder_until_it_expires_or_is_released(h: Handles) {
+    let s = h.a.as_ref();
+    let t = Timestamp(1_000_000);
+    let at = |ms: i64| Timestamp(t.0 + ms);
+    assert_eq!(s.lease("jobs").await.expect("store"), None);
+    assert!(
+        s.acquire_lease("jobs", "node-a", t, at(10_000))
+            .await
+            .expect("store")
+    );
+    let held = s.lease("jobs").await.expect("store").expect("store");
+    assert_eq!(
+        (held.name.as_str(), held.holder.as_str(), held.expires),
+        ("jobs", "node-a", at(10_000))
+    );
+    // Another holder is refused while it runs; other names are independent.
+    assert!(
+        !s.acquire_lease("jobs", "node-b", at(9_999), at(20_000))
+            .await
+            .expect("store")
+    );
+    assert!(
+        s.acquire_lease("rotation", "node-b", t, at(10_000))
+            .await
+            .expect("store")
+    );
+    // The holder extends it.
+    assert!(
+        s.acquire_lease("jobs", "node-a", at(5_000), at(15_000))
+            .await
+            .expect("store")
+    );
+    assert!(
+        !s.acquire_lease("jobs", "node-b", at(14_999), at(20_000))
+            .await
+            .expect("store")
+    );
+    assert_eq!(
+        s.lease("jobs").await.expect("store").expect("store").expires,
+        at(15_000)
+    );
+    // Expired: another holder takes it, and the old one is refused.
+    assert!(
+        s.acquire_lease("jobs", "node-b", at(15_000), at(25_000))
+            .await
+            .expect("store")
+    );
+    assert!(
+        !s.acquire_lease("jobs", "node-a", at(16_000), at(26_000))
+            .await
+            .expect("store")
+    );
+    assert_eq!(
+        s.lease("jobs").await.expect("store").expect("store").holder,
+        "node-b"
+    );
+    // Only the holder releases it; then anyone takes it at once.
+    assert!(!s.release_lease("jobs", "node-a").await.expect("store"));
+    assert!(s.release_lease("jobs", "node-b").await.expect("store"));
+    assert_eq!(s.lease("jobs").await.expect("store"), None);
+    assert!(
+        s.acquire_lease("jobs", "node-a", at(16_000), at(26_000))
+            .await
+            .expect("store")
+    );
+    // The other handle sees the same holder.
+    assert_eq!(
+        h.b.lease("jobs").await.expect("store").expect("store").holder,
+        "node-a"
+    );
+    assert!(
+        !h.b.acquire_lease("jobs", "node-c", at(17_000), at(27_000))
+            .await
+            .expect("store")
+    );
+}
+
+pub async fn lease_concurrent_takers_get_it_once(h: Handles) {
+    let t = Timestamp(1_000_000);
+    // A free lease, then an expired one: of many takers at once, exactly one gets each.
+    for (round, now) in [(0, t), (1, Timestamp(t.0 + 60_000))] {
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let s = if w % 2 == 0 { h.a.clone() } else { h.b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let holder = format!("node-{round}-{w}");
+                let got = s
+                    .acquire_lease("purge", &holder, now, Timestamp(now.0 + 30_000))
+                    .await
+                    .expect("store");
+                got.then_some(holder)
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            winners.extend(task.await.expect("taker"));
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        assert_eq!(
+            h.a.lease("purge").await.expect("store").expect("store").holder,
+            winners[0]
+        );
+    }
+}
+
 fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
     Arc::new(move |v: RootSealed<'_>| {
         let bytes = match v {

@@ -11,6 +11,7 @@ use crate::{PostgresOptions, backend};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_attachments.sql"),
+    include_str!("../migrations/0003_leases.sql"),
 ];
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):

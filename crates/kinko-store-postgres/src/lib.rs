@@ -50,8 +50,8 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, ChangedKey, Changes, ListOrder, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite,
-    Store, StoreError,
+    Account, ChangedKey, Changes, Lease, ListOrder, ListPage, RewrapCounts, RootRewrap, SealedValue,
+    SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
 use tokio_postgres::Row;
@@ -1222,6 +1222,50 @@ impl Store for PostgresStore {
         }
         w.commit().await?;
         Ok(n == 1)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // One statement: the insert, or the update of a row whose holder is the caller or has
+        // run out of time, under the row's lock. Of two nodes taking a free lease at once, the
+        // second waits for the first's commit, then finds the condition false.
+        let row = self
+            .query_opt(
+                "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $4)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+                 WHERE leases.holder = excluded.holder OR leases.expires_ms <= $3
+                 RETURNING holder",
+                &[&name, &holder, &now.millis(), &expires.millis()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .await
+            .map_err(db)?;
+        Ok(c.execute(&stmt, &[&name, &holder]).await.map_err(db)? == 1)
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.query_opt("SELECT holder, expires_ms FROM leases WHERE name = $1", &[&name])
+            .await?
+            .map(|row| {
+                Ok(Lease {
+                    name: name.to_owned(),
+                    holder: row.try_get(0).map_err(backend)?,
+                    expires: Timestamp(row.try_get(1).map_err(backend)?),
+                })
+            })
+            .transpose()
     }
 
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {

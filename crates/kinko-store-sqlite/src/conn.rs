@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_kms_rotation.sql"),
     include_str!("../migrations/0005_changes.sql"),
     include_str!("../migrations/0006_attachments.sql"),
+    include_str!("../migrations/0007_leases.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

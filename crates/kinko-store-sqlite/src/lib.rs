@@ -26,7 +26,7 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, Changes, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
+    Account, Changes, Lease, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
 
@@ -366,6 +366,30 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| queries::delete_attachment(c, &account_id, &id))
             .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.db
+            .write(move |c| queries::acquire_lease(c, &name, &holder, now, expires))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.db
+            .write(move |c| queries::release_lease(c, &name, &holder))
+            .await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        self.db.read(|c| queries::lease(c, name))
     }
 
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {

@@ -8,7 +8,7 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, ChangedKey, Changes, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
+    Account, ChangedKey, Changes, Lease, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
 };
 use kinko_core::workload::Attachment;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -162,6 +162,51 @@ pub fn meta_put_if_absent(c: &Connection, key: &str, value: &[u8]) -> Result<boo
         changed(c, META, key)?;
     }
     Ok(n == 1)
+}
+
+/// Takes or extends a lease (see `Store::acquire_lease`): the insert, or the update of a row whose
+/// holder is the caller or has run out of time.
+pub fn acquire_lease(
+    c: &Connection,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+    expires: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, ?4)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+             WHERE leases.holder = excluded.holder OR leases.expires_ms <= ?3",
+        )
+        .map_err(backend)?
+        .execute(params![name, holder, now.millis(), expires.millis()])
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn release_lease(c: &Connection, name: &str, holder: &str) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+            params![name, holder],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub fn lease(c: &Connection, name: &str) -> Result<Option<Lease>, StoreError> {
+    c.prepare_cached("SELECT holder, expires_ms FROM leases WHERE name = ?1")
+        .map_err(backend)?
+        .query_row(params![name], |r| {
+            Ok(Lease {
+                name: name.to_owned(),
+                holder: r.get(0)?,
+                expires: Timestamp(r.get(1)?),
+            })
+        })
+        .optional()
+        .map_err(backend)
 }
 
 /// The meta row the readiness probe rewrites.
