@@ -355,7 +355,10 @@ pub async fn execute<O: Operation>(
     authz::rules::request(rc, <O::Service as Service>::PREFIX, O::NAME).map_err(Err::<O>::refused)?;
     let input = <O::Input as FromRequest<O::Service>>::from_request(raw)?;
     O::validate(&input)?;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            conflict_backoff(attempt).await;
+        }
         let resolved = O::resolve(&cx, &input).await?;
         {
             let authorization = O::authorization(&cx, &input, &resolved)?;
@@ -373,6 +376,16 @@ pub async fn execute<O: Operation>(
     Err(Err::<O>::internal(
         "too many conflicting concurrent changes".into(),
     ))
+}
+
+/// Waits before retry number `attempt` after a conflict: a random time up to 1 ms, doubling with
+/// each attempt up to 64 ms. Writers that collided (on several nodes, each read, compute and write
+/// take a database round trip or more) then retry at different moments instead of colliding again
+/// in lockstep until their attempts run out.
+async fn conflict_backoff(attempt: usize) {
+    let cap_us: u64 = 1_000u64 << attempt.min(6);
+    let wait = rand::random_range(0..=cap_us);
+    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
 }
 
 /// The one tail: logs an internal failure with the request id and turns the error into its wire
