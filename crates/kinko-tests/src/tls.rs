@@ -8,7 +8,7 @@
 //! # async fn example() {
 //! let dir = tempfile::tempdir().unwrap();
 //! let ca = TestCa::new("kinko test CA");
-//! let files = ca.issue_files(dir.path(), "server");
+//! let (files, _issued) = ca.issue_files(dir.path(), "server");
 //! let config = Config { tls: Some(files), ..dev_config() };
 //! let server = TestServer::start_with(config, TestClock::System).await.trusting(&ca);
 //! server.client().list_secrets().send().await.unwrap();
