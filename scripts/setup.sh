@@ -41,7 +41,8 @@ fi
 
 req="$repo_root/tests/compat/requirements.txt"
 venv="$tools/venv"
-py_hash="$(cat "$req" | sha256sum | cut -d' ' -f1)-$(python3 --version 2>&1)"
+# The venv's scripts name its absolute path: a target dir moved elsewhere needs a new venv.
+py_hash="$(cat "$req" | sha256sum | cut -d' ' -f1)-$(python3 --version 2>&1)-$venv"
 if ! stamp_ok python "$py_hash" || [[ ! -x "$venv/bin/python" ]]; then
   echo "== setup: Python clients (tests/compat/requirements.txt) into $venv"
   rm -rf "$venv"
