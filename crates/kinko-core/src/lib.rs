@@ -8,6 +8,7 @@ pub mod arn;
 pub mod aws_managed_policies;
 pub mod clock;
 pub mod filters;
+pub mod function;
 pub mod iam;
 pub mod kms;
 pub mod organizations;
