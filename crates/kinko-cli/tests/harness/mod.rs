@@ -7,6 +7,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a part of the harness")]
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -387,6 +389,23 @@ impl Cluster {
     /// Each node's clients with `creds`.
     pub fn clients(&self, creds: &Creds) -> Vec<Clients> {
         self.nodes.iter().map(|n| n.clients(creds)).collect()
+    }
+
+    /// Starts one more node like the others (a data dir of its own), reaching the database
+    /// through `store_url` (a proxy in front of it); its index in `nodes`.
+    pub fn add_node(&mut self, store_url: &str) -> usize {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut launch = self.nodes[0].launch.clone();
+        launch.data_dir = dir.path().to_owned();
+        let at = launch
+            .args
+            .iter()
+            .position(|a| a == "--store")
+            .expect("a cluster's nodes have --store");
+        launch.args[at + 1] = store_url.to_owned();
+        self.dirs.push(dir);
+        self.nodes.push(Node::start(&launch));
+        self.nodes.len() - 1
     }
 
     /// Starts node `i` again (after a kill) with the same launch; its clients change address.
