@@ -113,10 +113,9 @@ struct Load {
 impl Load {
     /// Creates the writers' secrets, then starts the load.
     async fn start(clients: Vec<Clients>) -> Load {
-        for w in 0..NODES {
-            clients[w]
-                .sm
-                .create_secret()
+        assert_eq!(clients.len(), NODES);
+        for (w, c) in clients.iter().enumerate() {
+            c.sm.create_secret()
                 .name(secret_name(w))
                 .secret_string("0")
                 .send()
