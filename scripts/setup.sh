@@ -60,3 +60,23 @@ if ! stamp_ok node "$node_hash" || [[ ! -d "$node_dir/node_modules" ]]; then
   (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   stamp_set node "$node_hash"
 fi
+
+# The AWS SDKs of the function runtimes, installed once here: nothing is fetched when a function runs.
+sdk_src="$repo_root/crates/kinko-functions/sdk"
+sdks="$tools/function-sdks"
+sdk_hash="$(cat "$sdk_src/python/requirements.txt" "$sdk_src"/nodejs-v*/package-lock.json | sha256sum | cut -d' ' -f1)-$(node --version 2>&1)-$sdks"
+if ! stamp_ok function-sdks "$sdk_hash" || [[ ! -d "$sdks/python" ]]; then
+  echo "== setup: AWS SDKs for functions (crates/kinko-functions/sdk) into $sdks"
+  rm -rf "$sdks.new"
+  mkdir -p "$sdks.new"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --target "$sdks.new/python" -r "$sdk_src/python/requirements.txt"
+  for v in nodejs-v2 nodejs-v3; do
+    mkdir -p "$sdks.new/$v"
+    cp "$sdk_src/$v/package.json" "$sdk_src/$v/package-lock.json" "$sdks.new/$v/"
+    (cd "$sdks.new/$v" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  done
+  rm -rf "$sdks"
+  mv "$sdks.new" "$sdks"
+  stamp_set function-sdks "$sdk_hash"
+fi
