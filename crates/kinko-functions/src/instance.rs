@@ -222,17 +222,7 @@ impl Instance {
                                 log: output,
                             };
                         }
-                        Some(Event::Exited(status)) => {
-                            self.dead = true;
-                            self.drain_log(&mut output, None).await;
-                            return Finished {
-                                outcome: Outcome::Failed {
-                                    document: exit_error(request_id, &status),
-                                    reusable: false,
-                                },
-                                log: output,
-                            };
-                        }
+                        Some(Event::Exited(status)) => return self.exited(request_id, &status, output).await,
                         Some(_) => {}
                         None => break,
                     },
@@ -284,17 +274,7 @@ impl Instance {
                         append(&mut output, &o);
                         log_done = true;
                     }
-                    Some(Event::Exited(status)) => {
-                        self.dead = true;
-                        self.drain_log(&mut output, None).await;
-                        return Finished {
-                            outcome: Outcome::Failed {
-                                document: exit_error(request_id, &status),
-                                reusable: false,
-                            },
-                            log: output,
-                        };
-                    }
+                    Some(Event::Exited(status)) => return self.exited(request_id, &status, output).await,
                     Some(Event::InitError(_)) => {
                         // A runtime may only report init errors before its first `/next`.
                         self.dead = true;
@@ -328,6 +308,19 @@ impl Instance {
             self.dead = true;
         }
         Finished { outcome, log: output }
+    }
+
+    /// The process exited during an invocation (`Runtime.ExitError`).
+    async fn exited(&mut self, request_id: &str, status: &str, mut output: Vec<u8>) -> Finished {
+        self.dead = true;
+        self.drain_log(&mut output, None).await;
+        Finished {
+            outcome: Outcome::Failed {
+                document: exit_error(request_id, status),
+                reusable: false,
+            },
+            log: output,
+        }
     }
 
     /// Takes the time its first invocation spent starting the instance (once).
@@ -566,8 +559,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 async fn serve(listener: TcpListener, state: Arc<ApiState>) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, most likely: let the process finish what it has.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
