@@ -31,8 +31,12 @@ use kinko_wire::query::{Params, Xml, xml_escape};
 use crate::authz::{self, AuthzError, Check, Refusal};
 use crate::{RequestContext, Services};
 
-/// Attempts at an operation whose write lost an optimistic-concurrency race.
-pub const MAX_ATTEMPTS: usize = 16;
+/// How long an operation whose write keeps losing optimistic-concurrency races is retried before
+/// it fails with the service's internal error. A count of attempts is not a bound that holds: with
+/// several writers on one secret through several nodes, a loaded machine makes each read-compute-write
+/// window long and a writer can lose many rounds in a row; a time budget lets it keep its turn in the
+/// draw (each round it wins with a fair share) while a request still ends in bounded time.
+pub const CONFLICT_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A wire protocol: what a request's input is read from.
 pub trait Protocol: Send + Sync + 'static {
@@ -355,8 +359,12 @@ pub async fn execute<O: Operation>(
     authz::rules::request(rc, <O::Service as Service>::PREFIX, O::NAME).map_err(Err::<O>::refused)?;
     let input = <O::Input as FromRequest<O::Service>>::from_request(raw)?;
     O::validate(&input)?;
-    for attempt in 0..MAX_ATTEMPTS {
+    let started = std::time::Instant::now();
+    for attempt in 0.. {
         if attempt > 0 {
+            if started.elapsed() >= CONFLICT_RETRY_BUDGET {
+                break;
+            }
             conflict_backoff(attempt).await;
         }
         let resolved = O::resolve(&cx, &input).await?;
@@ -379,11 +387,11 @@ pub async fn execute<O: Operation>(
 }
 
 /// Waits before retry number `attempt` after a conflict: a random time up to 1 ms, doubling with
-/// each attempt up to 64 ms. Writers that collided (on several nodes, each read, compute and write
+/// each attempt up to 128 ms. Writers that collided (on several nodes, each read, compute and write
 /// take a database round trip or more) then retry at different moments instead of colliding again
 /// in lockstep until their attempts run out.
 async fn conflict_backoff(attempt: usize) {
-    let cap_us: u64 = 1_000u64 << attempt.min(6);
+    let cap_us: u64 = 1_000u64 << attempt.min(7);
     let wait = rand::random_range(0..=cap_us);
     tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
 }
