@@ -25,6 +25,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use kinko_api::trail::{Cursor, EventIndex, EventPage, EventQuery, FoundEvent, LookupKey};
+
+use super::writer::Committed;
 use ring::digest;
 use rusqlite::{Connection, params};
 use serde::Deserialize;
@@ -57,6 +59,9 @@ pub struct Index {
     written_bytes_seen: AtomicU64,
     /// Bytes of log files this index read since it was opened.
     read_bytes: AtomicU64,
+    /// Where the writer's records end in the active file: nothing past it is indexed (a batch
+    /// whose write failed is cut off and written over; it must not be taken for records).
+    committed: Mutex<Option<Committed>>,
     stop: AtomicBool,
     wake: Condvar,
     wake_lock: Mutex<bool>,
@@ -100,6 +105,7 @@ impl Index {
             backlog: AtomicU64::new(0),
             written_bytes_seen: AtomicU64::new(0),
             read_bytes: AtomicU64::new(0),
+            committed: Mutex::new(None),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
             wake_lock: Mutex::new(false),
@@ -121,8 +127,12 @@ impl Index {
         }
     }
 
-    /// The writer wrote `bytes` (or rotated, or removed files): there is something to index.
-    pub fn written(&self, bytes: u64) {
+    /// The writer wrote `bytes` (or rotated, or removed files): there is something to index, up
+    /// to `committed` in the active file.
+    pub(super) fn written(&self, bytes: u64, committed: Option<Committed>) {
+        if let Some(c) = committed {
+            *self.committed.lock().unwrap_or_else(PoisonError::into_inner) = Some(c);
+        }
         self.written_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.written.fetch_add(1, Ordering::Release);
         *self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
@@ -319,7 +329,13 @@ impl Index {
         if (opened.dev(), opened.ino()) != key {
             return Ok(());
         }
-        let size = opened.len();
+        // The file the writer writes is read up to where its written records end; past that
+        // may be a failed batch's records, about to be cut off and written over.
+        let committed = *self.committed.lock().unwrap_or_else(PoisonError::into_inner);
+        let size = match committed {
+            Some(c) if c.file == key => opened.len().min(c.len),
+            _ => opened.len(),
+        };
         if let Some(known) = state.files.get(&key).cloned() {
             let replaced = size < known.indexed
                 || (known.path != path || size > known.indexed)
@@ -452,6 +468,9 @@ impl Index {
                 .map_err(io)?;
             let mut offset = row.indexed;
             let mut terms = Vec::new();
+            // The chunk's rows, inserted in key order: neighbouring rows land on the same pages
+            // of the table's B-tree instead of one page each.
+            let mut rows: Vec<(i64, i64, i64)> = Vec::new();
             for line in chunk.split_inclusive(|&b| b == b'\n') {
                 let at = offset;
                 offset += line.len() as u64;
@@ -468,9 +487,11 @@ impl Index {
                 row.min_time = row.min_time.min(fields.time_ms);
                 row.max_time = row.max_time.max(fields.time_ms);
                 let at = at.cast_signed();
-                for t in &terms {
-                    insert.execute(params![t, fields.time_ms, at]).map_err(io)?;
-                }
+                rows.extend(terms.iter().map(|&t| (t, fields.time_ms, at)));
+            }
+            rows.sort_unstable();
+            for (t, time, at) in rows {
+                insert.execute(params![t, time, at]).map_err(io)?;
             }
             row.indexed = offset;
         }
@@ -754,6 +775,18 @@ struct RawIdentity<'a> {
     access_key_id: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     arn: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    user_name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// CloudTrail's `Username` of a record's caller: from its ARN, or for a caller without one (a web
+/// identity) its `userName`.
+fn raw_username(id: Option<&RawIdentity<'_>>) -> Option<String> {
+    let id = id?;
+    match id.arn.as_deref() {
+        Some(arn) => username(arn),
+        None => id.user_name.as_deref().map(str::to_owned),
+    }
 }
 
 #[derive(Deserialize)]
@@ -781,15 +814,14 @@ impl<'a> Fields<'a> {
     fn terms(&self, mut each: impl FnMut(&str, Option<LookupKey>, &str)) {
         let r = &self.raw;
         let id = r.user_identity.as_ref();
-        let mut accounts: Vec<&str> = [
-            id.and_then(|i| i.account_id.as_deref()),
-            r.recipient_account_id.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        accounts.dedup();
-        let username = id.and_then(|i| i.arn.as_deref()).and_then(username);
+        // The account the record is for: a cross-account call has a record in each account, and
+        // each account sees its own.
+        let account = r
+            .recipient_account_id
+            .as_deref()
+            .or_else(|| id.and_then(|i| i.account_id.as_deref()));
+        let accounts = account.into_iter();
+        let username = raw_username(id);
         let read_only = r.read_only.map(|b| if b { "true" } else { "false" });
         for account in accounts {
             each(account, None, "");
@@ -863,7 +895,7 @@ fn parse(line: &[u8]) -> Option<Read> {
             .to_owned(),
         event_time_ms: fields.time_ms,
         event_source: r.event_source.as_deref().unwrap_or_default().to_owned(),
-        username: id.and_then(|i| i.arn.as_deref()).and_then(username),
+        username: raw_username(id),
         resources: r
             .resources
             .iter()
@@ -911,6 +943,154 @@ mod tests {
             assert_eq!(split(join(file, offset)), (file, offset));
         }
         assert!(join(2, 0) > join(1, 999));
+    }
+
+    const ACCOUNT: &str = "111111111111";
+
+    /// A record of `name` (its `eventID` too), at second `second` of a day.
+    fn record(name: &str, second: u32) -> String {
+        format!(
+            "{{\"eventTime\":\"2026-01-01T00:00:{second:02}Z\",\"eventName\":\"{name}\",\"eventID\":\"{name}\",\"recipientAccountId\":\"{ACCOUNT}\"}}\n"
+        )
+    }
+
+    /// The event ids of every record of the account, oldest first.
+    fn ids(index: &Index) -> Vec<String> {
+        let q = EventQuery {
+            account: ACCOUNT.into(),
+            attribute: None,
+            start_ms: 0,
+            end_ms: i64::MAX,
+            max_results: 50,
+            after: None,
+        };
+        let mut ids: Vec<String> = index
+            .lookup(&q)
+            .expect("lookup")
+            .events
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        ids.reverse();
+        ids
+    }
+
+    fn append(path: &Path, text: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open");
+        f.write_all(text.as_bytes()).expect("write");
+    }
+
+    /// Tells the index where the writer's records end, as the writer does after each batch.
+    fn committed(index: &Index, path: &Path) {
+        let m = std::fs::metadata(path).expect("metadata");
+        let c = Committed {
+            file: (m.dev(), m.ino()),
+            len: m.len(),
+        };
+        index.written(0, Some(c));
+    }
+
+    /// A batch whose write failed (its records reached the file, its sync did not) is cut off
+    /// and the next batch written in its place: the index never held the failed records, so it
+    /// neither points at them nor skips the records written over them.
+    #[test]
+    fn records_of_a_failed_write_are_not_indexed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("audit.log");
+        append(&log, &record("A", 1));
+        let index = Index::open(&log);
+        committed(&index, &log);
+        // The failed batch: whole records in the file, past what the writer has written.
+        append(&log, &record("FailedOne", 2));
+        append(&log, &record("FailedTwo", 3));
+        index.written(0, None);
+        assert_eq!(ids(&index), ["A"]);
+        // Cut off, then longer records written in their place.
+        let kept = u64::try_from(record("A", 1).len()).expect("length");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .expect("open")
+            .set_len(kept)
+            .expect("cut");
+        append(&log, &record("WrittenAfterTheFailure", 4));
+        append(&log, &record("AndAnotherOneAfterIt", 5));
+        append(&log, &record("AndAThird", 6));
+        committed(&index, &log);
+        assert_eq!(
+            ids(&index),
+            ["A", "WrittenAfterTheFailure", "AndAnotherOneAfterIt", "AndAThird"]
+        );
+        index.close();
+    }
+
+    /// A record cut short by a crash is never indexed; the next start removes it and writes on
+    /// from there.
+    #[test]
+    fn a_record_cut_short_is_not_indexed_and_what_replaces_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("audit.log");
+        let whole = record("A", 1);
+        let torn = record("Torn", 2);
+        append(&log, &whole);
+        append(&log, &torn[..torn.len() / 2]);
+        let index = Index::open(&log);
+        index.written(0, None);
+        assert_eq!(ids(&index), ["A"]);
+        index.close();
+        // The restart: the torn record removed, new ones written.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .expect("open")
+            .set_len(u64::try_from(whole.len()).expect("length"))
+            .expect("cut");
+        append(&log, &record("AfterTheRestart", 3));
+        let index = Index::open(&log);
+        committed(&index, &log);
+        assert_eq!(ids(&index), ["A", "AfterTheRestart"]);
+        index.close();
+    }
+
+    /// Rotation keeps a file's entries (it is the same file under another name); retention
+    /// removing a file removes its entries; an active file replaced by another is indexed anew.
+    #[test]
+    fn rotation_retention_and_replacement_keep_the_index_true_to_the_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("audit.log");
+        append(&log, &record("One", 1));
+        let index = Index::open(&log);
+        committed(&index, &log);
+        assert_eq!(ids(&index), ["One"]);
+        let first = super::super::writer::rotated_path(&log, 1);
+        std::fs::rename(&log, &first).expect("rotate");
+        append(&log, &record("Two", 2));
+        committed(&index, &log);
+        assert_eq!(ids(&index), ["One", "Two"]);
+        let read = index.read_bytes();
+        let second = super::super::writer::rotated_path(&log, 2);
+        std::fs::rename(&log, &second).expect("rotate");
+        append(&log, &record("Three", 3));
+        committed(&index, &log);
+        assert_eq!(ids(&index), ["One", "Two", "Three"]);
+        // Only the new file was read: the rotated ones kept their entries.
+        assert_eq!(index.read_bytes() - read, record("Three", 3).len() as u64);
+        // Retention.
+        std::fs::remove_file(&first).expect("retention");
+        index.written(0, None);
+        assert_eq!(ids(&index), ["Two", "Three"]);
+        // The active file replaced by one with other records, as long as the old one.
+        let other = dir.path().join("other");
+        append(&other, &record("Other", 4));
+        std::fs::rename(&other, &log).expect("replace");
+        committed(&index, &log);
+        assert_eq!(ids(&index), ["Two", "Other"]);
+        index.close();
     }
 
     #[test]

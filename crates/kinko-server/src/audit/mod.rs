@@ -92,7 +92,7 @@ impl Audit {
             writer::Out::File(Box::new(file))
         };
         let notify: Option<writer::OnWrite> = index.clone().map(|i| {
-            let f: writer::OnWrite = std::sync::Arc::new(move |bytes| i.written(bytes));
+            let f: writer::OnWrite = std::sync::Arc::new(move |bytes, committed| i.written(bytes, committed));
             f
         });
         let writer = writer::Writer::start(out, options.durability, notify)

@@ -135,8 +135,18 @@ pub const WRITE_BUCKETS_MICROS: [u64; WRITE_BUCKETS - 1] = [
 pub const WRITE_BUCKETS: usize = 13;
 
 /// Told, from the writer's thread, of each batch written (its bytes) and of each look at the
-/// file (rotation, retention), before the batch's calls are answered.
-pub(super) type OnWrite = Arc<dyn Fn(u64) + Send + Sync>;
+/// file (rotation, retention), before the batch's calls are answered, with where the records
+/// written so far end in the active file.
+pub(super) type OnWrite = Arc<dyn Fn(u64, Option<Committed>) + Send + Sync>;
+
+/// Where the records the writer has written end in the active file: the file (device and inode)
+/// and its length. Past it there may be part of a batch whose write failed (it is cut off again)
+/// or a record cut short by a crash (removed at the next start), which nobody must read as records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Committed {
+    pub file: (u64, u64),
+    pub len: u64,
+}
 
 pub(super) struct Shared {
     pending: Mutex<Pending>,
@@ -230,11 +240,13 @@ impl Writer {
 }
 
 fn run(s: &Shared, mut out: Out, on_write: Option<&OnWrite>) {
-    let told = |bytes: u64| {
+    let told = |bytes: u64, out: &Out| {
         if let Some(f) = on_write {
-            f(bytes);
+            f(bytes, out.committed());
         }
     };
+    // Where the file's records end before anything is written.
+    told(0, &out);
     let mut taken = Vec::with_capacity(64 * 1024);
     let mut last_tick = Instant::now();
     loop {
@@ -269,7 +281,7 @@ fn run(s: &Shared, mut out: Out, on_write: Option<&OnWrite>) {
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             out.tick();
-            told(0);
+            told(0, &out);
         }
         if reopen {
             out.reopen("the server was asked to reopen it (SIGHUP)");
@@ -289,7 +301,7 @@ fn run(s: &Shared, mut out: Out, on_write: Option<&OnWrite>) {
                     s.stats.batches.fetch_add(1, Ordering::Relaxed);
                     s.stats.records.fetch_add(n, Ordering::Relaxed);
                     s.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
-                    told(bytes);
+                    told(bytes, &out);
                     if !s.healthy.swap(true, Ordering::AcqRel) {
                         tracing::warn!("audit log writable again: calls are served again");
                     }
@@ -354,6 +366,17 @@ impl Out {
                 Ok((n, buf.len() as u64))
             }
             Out::File(f) => f.write_batch(batch, sync),
+        }
+    }
+
+    /// Where the records written end in the active file (none on stdout).
+    fn committed(&self) -> Option<Committed> {
+        match self {
+            Out::Stdout(..) => None,
+            Out::File(f) => Some(Committed {
+                file: f.id,
+                len: f.len,
+            }),
         }
     }
 
