@@ -20,7 +20,17 @@ pub struct AuditEvent {
     pub request_id: String,
     pub access_key_id: String,
     pub principal_arn: Option<String>,
+    /// The caller's account (`userIdentity.accountId`).
     pub account_id: Option<String>,
+    /// Who the caller is, in the detail CloudTrail's `userIdentity` shows for its kind.
+    pub caller: Caller,
+    /// The account the record is written for (`recipientAccountId`): the caller's, or for a caller
+    /// without an account (a web identity) the account of the resource it asked for.
+    pub recipient_account_id: Option<String>,
+    /// Accounts other than the caller's that own a resource the call was authorized on: each
+    /// gets a copy of the record (CloudTrail's cross-account events, `userIdentity.type`
+    /// `AWSAccount`), both copies sharing a `sharedEventID`.
+    pub shared_with: Vec<String>,
     pub error_code: Option<String>,
     /// The error's message for client errors (internal failures are only logged).
     pub error_message: Option<String>,
@@ -42,6 +52,104 @@ pub struct AuditEvent {
     /// The AWS service that made the call on its own behalf (`userIdentity.type` `AWSService`
     /// with this `invokedBy`): `ec2.amazonaws.com` assuming an instance profile's role.
     pub invoked_by: Option<&'static str>,
+}
+
+/// The caller as CloudTrail's `userIdentity` describes it, beyond its ARN and account (which the
+/// event holds for every kind).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Caller {
+    /// No principal: a call made by an AWS service on its own behalf (`AWSService`, with the
+    /// event's `invoked_by`), or a request refused before anyone was identified.
+    #[default]
+    Unknown,
+    /// The account's root user (`Root`, `principalId` the account id).
+    Root,
+    /// An IAM user (`IAMUser`), with the attributes of its `GetSessionToken` session when it
+    /// signed with one.
+    IamUser {
+        principal_id: String,
+        user_name: String,
+        session: Option<SessionAttributes>,
+    },
+    /// A role session (`AssumedRole`): `principalId` `<role id>:<session name>`, and the role
+    /// that issued it.
+    AssumedRole {
+        principal_id: String,
+        issuer: SessionIssuer,
+        attributes: SessionAttributes,
+        source_identity: Option<String>,
+    },
+    /// The holder of a web identity token calling `AssumeRoleWithWebIdentity` (`WebIdentityUser`):
+    /// `principalId` `<provider>:<audience>:<subject>`, `userName` the subject.
+    WebIdentity {
+        principal_id: String,
+        user_name: String,
+        identity_provider: String,
+    },
+}
+
+/// `sessionContext.sessionIssuer` of a role session: the role (`type` `Role`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionIssuer {
+    /// The role's unique id (`AROA...`).
+    pub principal_id: String,
+    /// The role's ARN, with its path.
+    pub arn: String,
+    pub account_id: String,
+    /// The role's name.
+    pub user_name: String,
+}
+
+/// `sessionContext.attributes` of temporary credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAttributes {
+    /// When the credentials were issued.
+    pub creation_date: Timestamp,
+    /// Whether they were issued with MFA (kinko issues none with MFA).
+    pub mfa_authenticated: bool,
+}
+
+impl Caller {
+    /// The caller behind `rc`: its principal and the session it signed with.
+    pub fn of(rc: &RequestContext) -> Caller {
+        use kinko_core::principal::PrincipalKind;
+        let p = &rc.principal;
+        let attributes = |s: &crate::Session| SessionAttributes {
+            creation_date: s.issued,
+            mfa_authenticated: false,
+        };
+        match &p.kind {
+            PrincipalKind::Root => Caller::Root,
+            PrincipalKind::User { name, user_id } => Caller::IamUser {
+                principal_id: user_id.clone(),
+                user_name: name.clone(),
+                session: rc.session.as_ref().map(attributes),
+            },
+            PrincipalKind::AssumedRole {
+                role_name,
+                role_id,
+                session_name,
+            } => Caller::AssumedRole {
+                principal_id: format!("{role_id}:{session_name}"),
+                issuer: SessionIssuer {
+                    principal_id: role_id.clone(),
+                    // Without its path: [`crate::call`] names the role as IAM has it.
+                    arn: format!("arn:aws:iam::{}:role/{role_name}", p.account_id),
+                    account_id: p.account_id.clone(),
+                    user_name: role_name.clone(),
+                },
+                attributes: rc.session.as_ref().map_or(
+                    SessionAttributes {
+                        creation_date: Timestamp(0),
+                        mfa_authenticated: false,
+                    },
+                    attributes,
+                ),
+                source_identity: rc.session.as_ref().and_then(|s| s.source_identity.clone()),
+            },
+            PrincipalKind::Anonymous => Caller::Unknown,
+        }
+    }
 }
 
 /// CloudTrail's `tlsDetails` of a request that came over TLS.
@@ -73,6 +181,9 @@ impl AuditEvent {
             // An unsigned request (AssumeRoleWithWebIdentity) has no principal of its own.
             principal_arn: (!rc.principal.is_anonymous()).then(|| rc.principal.arn.clone()),
             account_id: (!rc.principal.is_anonymous()).then(|| rc.principal.account_id.clone()),
+            caller: Caller::of(rc),
+            recipient_account_id: (!rc.principal.is_anonymous()).then(|| rc.principal.account_id.clone()),
+            shared_with: Vec::new(),
             error_code: None,
             error_message: None,
             source_ip: rc.source_ip.map(|ip| ip.to_string()),

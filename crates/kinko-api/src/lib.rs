@@ -204,6 +204,15 @@ pub async fn call(
             input,
             result.as_deref().ok(),
         );
+        if let Some(caller) = notes.caller {
+            event.caller = caller;
+        }
+    }
+    describe_accounts(&mut event);
+    if let audit::Caller::AssumedRole { issuer, .. } = &mut event.caller
+        && let Some(arn) = authz::session_role_arn(services, &rc.principal).await
+    {
+        issuer.arn = arn;
     }
     // The KMS calls made for the caller are recorded after the call's own record, as their own
     // events. The call is answered once they are durable; if they cannot be written, it fails with
@@ -268,6 +277,32 @@ fn describe_call(
     }
 }
 
+/// Sets who the record is for: the caller's account, or for a caller without one (a web identity)
+/// the account of the first resource; and the other accounts owning a resource of the call, which
+/// get a copy of it (CloudTrail's cross-account events).
+fn describe_accounts(event: &mut audit::AuditEvent) {
+    if event.recipient_account_id.is_none() {
+        event.recipient_account_id = event
+            .resources
+            .iter()
+            .map(|r| r.account_id.clone())
+            .find(|a| organizations::is_account_id(a));
+    }
+    let Some(own) = event.account_id.as_deref() else {
+        return;
+    };
+    for r in &event.resources {
+        let account = r.account_id.as_str();
+        // An account id, not `aws` (the account of AWS managed policies).
+        if organizations::is_account_id(account)
+            && account != own
+            && !event.shared_with.iter().any(|a| a == account)
+        {
+            event.shared_with.push(account.to_owned());
+        }
+    }
+}
+
 /// One authenticated request.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -326,6 +361,9 @@ pub struct AuditNote {
     pub defaults: &'static [(&'static str, &'static str)],
     /// The ARNs the authorization checks named, in order.
     pub resources: Vec<String>,
+    /// Who the caller is, when the operation itself established it (the holder of the web
+    /// identity token `AssumeRoleWithWebIdentity` verified).
+    pub caller: Option<audit::Caller>,
 }
 
 impl AuditNotes {
@@ -343,6 +381,15 @@ impl AuditNotes {
             if let Some(n) = n {
                 n.resources.clear();
                 n.resources.extend(arns.map(str::to_owned));
+            }
+        });
+    }
+
+    /// The caller as the operation established it.
+    pub(crate) fn caller(&self, caller: audit::Caller) {
+        self.with(|n| {
+            if let Some(n) = n {
+                n.caller = Some(caller);
             }
         });
     }

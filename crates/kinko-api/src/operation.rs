@@ -355,6 +355,7 @@ pub async fn execute<O: Operation>(
         members: <O::Input as FromRequest<O::Service>>::members(),
         defaults: O::DEFAULT_PARAMETERS,
         resources: Vec::new(),
+        caller: None,
     });
     authz::rules::request(rc, <O::Service as Service>::PREFIX, O::NAME).map_err(Err::<O>::refused)?;
     let input = <O::Input as FromRequest<O::Service>>::from_request(raw)?;

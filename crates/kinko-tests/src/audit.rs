@@ -25,14 +25,19 @@ impl AuditedServer {
 
     /// A server whose audit log rotates and is kept as `options` say.
     pub async fn start_with(options: kinko_server::AuditOptions) -> AuditedServer {
+        Self::start_configured(|c| c.audit = options).await
+    }
+
+    /// A server configured further by `configure`.
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> AuditedServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.log");
-        let config = Config {
+        let mut config = Config {
             audit_log: Some(path.clone()),
-            audit: options,
             root_key_base64: Some(AUDIT_ROOT_KEY.to_owned().into()),
             ..dev_config()
         };
+        configure(&mut config);
         AuditedServer {
             server: TestServer::start_with(config, TestClock::System).await,
             path,

@@ -35,6 +35,7 @@ pub mod audit;
 pub mod errors;
 pub mod kms;
 pub mod metrics;
+pub mod oidc;
 pub mod policy;
 pub mod principal;
 mod raw;

@@ -410,6 +410,16 @@ fn unique_id(p: &Principal) -> &str {
     }
 }
 
+/// The ARN, with its path, of the role a session was issued for (CloudTrail's
+/// `sessionIssuer.arn`); none for other callers, or when the role is gone or can't be read.
+pub(crate) async fn session_role_arn(services: &Services, p: &Principal) -> Option<String> {
+    if !matches!(p.kind, PrincipalKind::AssumedRole { .. }) {
+        return None;
+    }
+    let pp = principal_policies(services, p).await.ok()?;
+    pp.exists.then(|| pp.ctx.issuer_arn.clone()).flatten()
+}
+
 async fn principal_policies(
     services: &Services,
     p: &Principal,

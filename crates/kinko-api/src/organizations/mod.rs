@@ -23,6 +23,7 @@ use crate::operation::{Cx, Json, Service, execute, finish, json_service};
 use crate::{RequestContext, Services};
 
 pub use error::OrgError;
+pub(crate) use ops::is_account_id;
 
 /// Organizations, as the one operation contract sees it.
 pub struct Organizations;

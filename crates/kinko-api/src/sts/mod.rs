@@ -687,9 +687,11 @@ pub async fn service_role_session(
         "durationSeconds": s.duration_secs,
     }));
     event.resources = crate::cloudtrail::resource(s.role_arn).into_iter().collect();
+    // Recorded for the role's account.
+    event.recipient_account_id = event.resources.first().map(|r| r.account_id.clone());
     match &result {
         Ok((issued, principal)) => {
-            event.account_id = Some(principal.account_id.clone());
+            event.recipient_account_id = Some(principal.account_id.clone());
             event.response_elements = Some(serde_json::json!({
                 "credentials": {
                     "accessKeyId": issued.access_key_id,

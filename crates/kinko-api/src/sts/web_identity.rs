@@ -338,6 +338,13 @@ impl Operation for AssumeRoleWithWebIdentity {
         let iam = cx.services.store.iam_state(account).await?;
         let now = cx.now().millis().div_euclid(1000);
         let token = verify(cx.services.jwks.as_ref(), &iam, &i.token, now).await?;
+        // CloudTrail's `WebIdentityUser`: the provider, the audience and the subject the token
+        // proved.
+        cx.rc.audit_notes.caller(crate::audit::Caller::WebIdentity {
+            principal_id: format!("{}:{}:{}", token.provider_arn, token.audience, token.subject),
+            user_name: token.subject.clone(),
+            identity_provider: token.provider_arn.clone(),
+        });
         let keys = [
             format!("{}:sub", token.url),
             format!("{}:aud", token.url),

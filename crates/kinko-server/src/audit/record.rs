@@ -5,23 +5,89 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use kinko_api::audit::{AuditEvent, AuditResource};
+use kinko_api::audit::{AuditEvent, AuditResource, Caller, SessionAttributes};
 use kinko_api::{KmsCall, KmsOperation};
 use kinko_core::Timestamp;
 use serde::Serialize;
 
+/// `userIdentity`, with the members CloudTrail writes for the caller's kind.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Identity<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     arn: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
-    access_key_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     invoked_by: Option<&'a str>,
+}
+
+/// `sessionContext` of temporary credentials: the role that issued a role session (`{}` for a
+/// user's own session), `webIdFederationData` (`{}`: sessions are used with their role's
+/// identity), and when and how they were issued.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    session_issuer: Issuer<'a>,
+    web_id_federation_data: Empty,
+    attributes: Attributes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_identity: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Issuer<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+}
+
+/// An empty JSON object.
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    /// Whole seconds, as CloudTrail writes it (`2024-05-01T12:34:56Z`).
+    #[serde(serialize_with = "inline_str")]
+    creation_date: Inline<40>,
+    /// `"true"` or `"false"`: a string, as CloudTrail writes it.
+    mfa_authenticated: &'static str,
+}
+
+fn inline_str<S: serde::Serializer, const N: usize>(v: &Inline<N>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.as_str())
+}
+
+impl Attributes {
+    fn of(a: &SessionAttributes) -> Attributes {
+        let ms = a.creation_date.millis();
+        Attributes {
+            creation_date: event_time(Timestamp::from_millis(ms - ms.rem_euclid(1000))),
+            mfa_authenticated: if a.mfa_authenticated { "true" } else { "false" },
+        }
+    }
 }
 
 /// One record, with CloudTrail's members in CloudTrail's order. `requestParameters` and
@@ -60,6 +126,9 @@ struct Record<'a> {
     management_event: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient_account_id: Option<&'a str>,
+    /// The id the copies of one cross-account call share.
+    #[serde(rename = "sharedEventID", skip_serializing_if = "Option::is_none")]
+    shared_event_id: Option<&'a str>,
     event_category: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_details: Option<Tls<'a>>,
@@ -131,10 +200,34 @@ struct Tls<'a> {
 }
 
 /// Serializes the record of `e` and those of the KMS calls made for its caller, one JSON object
-/// and a newline each, onto `out`.
+/// and a newline each, onto `out`. A call on resources of other accounts is recorded once more for
+/// each of them, as CloudTrail records cross-account calls: the caller's account named as an
+/// `AWSAccount`, both records sharing a `sharedEventID`.
 pub(super) fn write_records(out: &mut Vec<u8>, e: &AuditEvent, kms: &[KmsCall]) {
     let (id, time) = (event_id(), event_time(e.event_time));
-    write_line(out, &request_record(e, id.as_str(), time.as_str()));
+    let shared = (!e.shared_with.is_empty()).then(event_id);
+    let shared = shared.as_ref().map(Inline::as_str);
+    let mut record = request_record(e, id.as_str(), time.as_str());
+    record.shared_event_id = shared;
+    write_line(out, &record);
+    for account in &e.shared_with {
+        let id = event_id();
+        let mut record = request_record(e, id.as_str(), time.as_str());
+        record.user_identity = Identity {
+            kind: "AWSAccount",
+            principal_id: principal_id(e),
+            arn: None,
+            account_id: e.account_id.as_deref(),
+            access_key_id: None,
+            user_name: None,
+            identity_provider: None,
+            session_context: None,
+            invoked_by: None,
+        };
+        record.recipient_account_id = Some(account);
+        record.shared_event_id = shared;
+        write_line(out, &record);
+    }
     for call in kms {
         let (id, time) = (event_id(), event_time(call.event_time));
         write_line(out, &kms_record(e, call, id.as_str(), time.as_str()));
@@ -187,20 +280,95 @@ fn event_id() -> Inline<{ uuid::fmt::Hyphenated::LENGTH }> {
     }
 }
 
+/// CloudTrail's `principalId` of the caller: the unique id of a user, `<role id>:<session>` of a
+/// role session, the account of its root user, `<provider>:<audience>:<subject>` of a web identity.
+fn principal_id(e: &AuditEvent) -> Option<&str> {
+    match &e.caller {
+        Caller::Root => e.account_id.as_deref(),
+        Caller::IamUser { principal_id, .. }
+        | Caller::AssumedRole { principal_id, .. }
+        | Caller::WebIdentity { principal_id, .. } => Some(principal_id),
+        Caller::Unknown => None,
+    }
+}
+
+/// `userIdentity` of `e`'s caller, as CloudTrail shapes it for each kind; `invoked_by` is the
+/// service that made the call for it (KMS calls Secrets Manager makes as the caller).
 fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> {
-    Identity {
-        kind: match e.principal_arn.as_deref() {
-            Some(a) if a.ends_with(":root") => "Root",
-            Some(a) if a.contains(":assumed-role/") => "AssumedRole",
-            Some(_) => "IAMUser",
-            None if e.invoked_by.is_some() => "AWSService",
-            None => "Unknown",
-        },
+    let mut id = Identity {
+        kind: "Unknown",
+        principal_id: principal_id(e),
         arn: e.principal_arn.as_deref(),
         account_id: e.account_id.as_deref(),
-        access_key_id: &e.access_key_id,
+        access_key_id: Some(&e.access_key_id),
+        user_name: None,
+        identity_provider: None,
+        session_context: None,
         invoked_by,
+    };
+    match &e.caller {
+        Caller::Root => id.kind = "Root",
+        Caller::IamUser {
+            user_name, session, ..
+        } => {
+            id.kind = "IAMUser";
+            id.user_name = Some(user_name);
+            // A user's own session (GetSessionToken) has no issuer.
+            id.session_context = session.as_ref().map(|a| SessionContext {
+                session_issuer: Issuer::default(),
+                web_id_federation_data: Empty {},
+                attributes: Attributes::of(a),
+                source_identity: None,
+            });
+        }
+        Caller::AssumedRole {
+            issuer,
+            attributes,
+            source_identity,
+            ..
+        } => {
+            id.kind = "AssumedRole";
+            id.session_context = Some(SessionContext {
+                session_issuer: Issuer {
+                    kind: Some("Role"),
+                    principal_id: Some(&issuer.principal_id),
+                    arn: Some(&issuer.arn),
+                    account_id: Some(&issuer.account_id),
+                    user_name: Some(&issuer.user_name),
+                },
+                web_id_federation_data: Empty {},
+                attributes: Attributes::of(attributes),
+                source_identity: source_identity.as_deref(),
+            });
+        }
+        Caller::WebIdentity {
+            user_name,
+            identity_provider,
+            ..
+        } => {
+            // Unsigned: no access key, no ARN or account of its own.
+            id.kind = "WebIdentityUser";
+            id.user_name = Some(user_name);
+            id.identity_provider = Some(identity_provider);
+            id.access_key_id = None;
+        }
+        // A service acting on its own behalf is named by its `invokedBy` alone.
+        Caller::Unknown if e.principal_arn.is_none() && e.invoked_by.is_some() => {
+            return Identity {
+                kind: "AWSService",
+                principal_id: None,
+                arn: None,
+                account_id: None,
+                access_key_id: None,
+                user_name: None,
+                identity_provider: None,
+                session_context: None,
+                invoked_by: e.invoked_by,
+            };
+        }
+        Caller::Unknown => {}
     }
+    id
 }
 
 /// Longest `errorMessage` a record holds, in characters. A message may echo a parameter (AWS's
@@ -265,7 +433,8 @@ fn request_record<'a>(e: &'a AuditEvent, id: &'a str, time: &'a str) -> Record<'
         resources: Resources::Call(&e.resources),
         event_type: "AwsApiCall",
         management_event: true,
-        recipient_account_id: e.account_id.as_deref(),
+        recipient_account_id: e.recipient_account_id.as_deref(),
+        shared_event_id: None,
         event_category: "Management",
         tls_details: e.tls_details.as_ref().map(|t| Tls {
             tls_version: &t.tls_version,
@@ -320,7 +489,8 @@ fn kms_record<'a>(e: &'a AuditEvent, call: &'a KmsCall, id: &'a str, time: &'a s
         }),
         event_type: "AwsApiCall",
         management_event: true,
-        recipient_account_id: e.account_id.as_deref(),
+        recipient_account_id: e.recipient_account_id.as_deref(),
+        shared_event_id: None,
         event_category: "Management",
         // A call one service makes to another within AWS carries no TLS details of the client's.
         tls_details: None,

@@ -3,6 +3,7 @@
 //! secret value, a plaintext, a ciphertext, a secret access key, a session token or a password
 //! (`scan`).
 
+mod identities;
 mod scan;
 mod table;
 

@@ -6,7 +6,7 @@ mod organization;
 
 use kinko_wire::validate::Violations;
 
-pub(crate) use accounts::{DescribeAccount, ListAccounts};
+pub(crate) use accounts::{DescribeAccount, ListAccounts, is_account_id};
 pub(crate) use create_account::{CreateAccount, DescribeCreateAccountStatus, ListCreateAccountStatus};
 pub(crate) use organization::{DescribeOrganization, ListRoots};
 
