@@ -640,8 +640,13 @@ async fn served_sessions_are_audited_as_the_service_assuming_the_role() {
         .find(|r| r["eventName"] == "AssumeRole")
         .expect("an AssumeRole record");
     assert_eq!(record["eventSource"], "sts.amazonaws.com");
-    assert_eq!(record["userIdentity"]["type"], "AWSService");
-    assert_eq!(record["userIdentity"]["invokedBy"], "ecs-tasks.amazonaws.com");
+    // CloudTrail names a service acting on its own behalf by its `invokedBy` alone; the record
+    // is the role's account's.
+    assert_eq!(
+        record["userIdentity"],
+        serde_json::json!({"type": "AWSService", "invokedBy": "ecs-tasks.amazonaws.com"})
+    );
+    assert_eq!(record["recipientAccountId"], ACCOUNT);
     assert_eq!(record["sourceIPAddress"], "ecs-tasks.amazonaws.com");
     assert_eq!(record["requestParameters"]["roleArn"], role.as_str());
     assert_eq!(
