@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 /// from a file (`<key>_file`). The root key's file is the `root_key_file` setting (`--root-key-file`).
 pub const ENV_KEYS: &[(&str, &str, bool)] = &[
     ("root_key", "KINKO_ROOT_KEY", false),
+    ("new_root_key", "KINKO_NEW_ROOT_KEY", false),
     ("account_id", "KINKO_ACCOUNT_ID", false),
     ("root_access_key_id", "KINKO_ROOT_ACCESS_KEY_ID", false),
     ("root_secret_access_key", "KINKO_ROOT_SECRET_ACCESS_KEY", true),

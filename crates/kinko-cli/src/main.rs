@@ -121,15 +121,24 @@ struct RotateArgs {
     /// Directory holding the database and, by default, the root key.
     #[arg(long, default_value = "kinko-data")]
     data_dir: PathBuf,
-    /// Root key file (default DATA_DIR/root.key), when no server runs on the data dir.
+    /// Root key file (default DATA_DIR/root.key), when no server runs on the data dir, or with
+    /// --store.
     #[arg(long)]
     root_key_file: Option<PathBuf>,
+    /// Rotate the root key of this database several nodes share (a postgres:// URL) from here.
+    /// The new key is given in KINKO_NEW_ROOT_KEY or --new-root-key-file, and every node must
+    /// hold it first (its --new-root-key-file); the nodes switch to it by themselves.
+    #[arg(long, env = "KINKO_STORE", value_name = "URL", hide_env_values = true)]
+    store: Option<String>,
+    /// With --store: the new root key's file (or KINKO_NEW_ROOT_KEY).
+    #[arg(long, value_name = "PATH")]
+    new_root_key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 struct ServerArgs {
     /// TOML config file of these settings (keys: the flags' names with `_` for `-`, and
-    /// root_key, account_id, root_access_key_id, root_secret_access_key[_file], store_file, log); flags and
+    /// root_key, new_root_key, account_id, root_access_key_id, root_secret_access_key[_file], store_file, log); flags and
     /// variables override it. Also KINKO_CONFIG.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -145,6 +154,12 @@ struct ServerArgs {
     /// Root key file (default DATA_DIR/root.key). Created with a new data dir if absent.
     #[arg(long)]
     root_key_file: Option<PathBuf>,
+    /// With --store: the next root key's file (or KINKO_NEW_ROOT_KEY), held besides the current
+    /// key before `kinko rotate-root-key --store` rotates the database to it; the node switches to
+    /// it then. Both key files are read again every second: keys are added and removed without a
+    /// restart.
+    #[arg(long, value_name = "PATH")]
+    new_root_key_file: Option<PathBuf>,
     /// Audit log file, JSON lines (default DATA_DIR/audit.log; none in --dev). `-` for stdout;
     /// `none` for no audit trail at all.
     #[arg(long)]
@@ -300,6 +315,8 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
         dev: args.dev,
         root_key_file: args.root_key_file,
         root_key_base64: setting("KINKO_ROOT_KEY", &file).map(Zeroizing::new),
+        new_root_key_file: args.new_root_key_file,
+        new_root_key_base64: setting("KINKO_NEW_ROOT_KEY", &file).map(Zeroizing::new),
         account_id: setting("KINKO_ACCOUNT_ID", &file),
         root_access_key_id: setting("KINKO_ROOT_ACCESS_KEY_ID", &file),
         root_secret_access_key: setting("KINKO_ROOT_SECRET_ACCESS_KEY", &file).map(Zeroizing::new),
@@ -410,9 +427,35 @@ async fn run_rotate(args: RotateArgs) -> ExitCode {
         data_dir: args.data_dir,
         root_key_file: args.root_key_file,
         root_key_base64: env("KINKO_ROOT_KEY").map(Zeroizing::new),
+        store: args.store,
+        new_root_key_file: args.new_root_key_file,
         ..Config::default()
     };
     let new_key = env("KINKO_NEW_ROOT_KEY").map(Zeroizing::new);
+    if config.store.is_some() {
+        return match kinko_server::rotate_root_key(&config, new_key).await {
+            Ok(report) => {
+                println!(
+                    "kinko rotated the root key of the database: re-wrapped {} and {}.",
+                    count(report.kms_materials, "KMS key material"),
+                    count(report.access_keys, "access key secret"),
+                );
+                println!(
+                    "Every node switches to the new key by itself (kinko_root_key_switches). Once all have, make \
+                     the new key each node's root key (its root key file or KINKO_ROOT_KEY) and remove the old one."
+                );
+                println!("Sessions from STS issued before now have ended: callers assume their roles again.");
+                if let Some(w) = &report.warning {
+                    eprintln!("kinko: warning: {w}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kinko: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let report = match kinko_server::rotate_root_key(&config, new_key).await {
         Ok(r) => r,
         Err(e) => {

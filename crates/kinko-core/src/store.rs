@@ -143,6 +143,16 @@ pub enum Changes {
 /// operator, without secrets.
 pub type RootRewrap = dyn Fn(RootSealed<'_>) -> Result<Vec<u8>, String> + Send + Sync;
 
+/// What a process's root-sealed writes are fenced on (see [`Store::fence_root_sealed`]): the `meta`
+/// value that names the root key the process seals under (its check value), and the re-wrap
+/// function from the key it sealed under before, for values sealed just before it switched.
+#[derive(Clone)]
+pub struct RootFence {
+    pub meta_key: String,
+    pub value: Vec<u8>,
+    pub rewrap: Option<Arc<RootRewrap>>,
+}
+
 /// Who holds a named lease ([`Store::acquire_lease`]) and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -277,6 +287,13 @@ pub trait Store: Send + Sync + 'static {
         meta_keys: &[&str],
         rewrap: Arc<RootRewrap>,
     ) -> Result<RewrapCounts, StoreError>;
+    /// Root key rotation by another process, on a store several processes write: from now on, a
+    /// write of a root-sealed value by this process passes the value through `fence.rewrap` (when
+    /// given), and fails (`Backend`, nothing written) when, inside its transaction, the `meta`
+    /// value `fence.meta_key` is not `fence.value`: the store was rotated to a root key this
+    /// process does not seal under yet, and the value would stay under the old one. A store that
+    /// only one process writes (which does its rotations itself) ignores it.
+    async fn fence_root_sealed(&self, fence: RootFence);
     /// Replaces a key's metadata, based on `key.revision`; `Conflict` when it changed.
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError>;
     /// One transaction: the key's metadata (based on its revision, with `current_material` already

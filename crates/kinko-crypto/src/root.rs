@@ -260,6 +260,32 @@ impl SharedRootKey {
         true
     }
 
+    /// The key a rotation is being committed to (or, on a node of several, the next key loaded
+    /// for an upcoming rotation), if any.
+    pub fn next(&self) -> Option<Arc<RootKey>> {
+        match &self.read().other {
+            Other::Next(k) => Some(k.clone()),
+            Other::None | Other::Previous(_) => None,
+        }
+    }
+
+    /// On a node of several, which learns of rotations from the database: keeps `extra` (a
+    /// configured key that is not the current one) for opening values, or drops the other key
+    /// when `None`. A key already held stays as it is (the previous key stays the previous one);
+    /// any other becomes the next key.
+    pub fn hold(&self, extra: Option<&RootKey>) {
+        let mut keys = self.write();
+        let other = match extra {
+            None => Other::None,
+            Some(k) if *k == *keys.current => Other::None,
+            Some(k) => match &keys.other {
+                Other::Next(held) | Other::Previous(held) if **held == *k => return,
+                _ => Other::Next(Arc::new(k.clone())),
+            },
+        };
+        keys.other = other;
+    }
+
     /// The staged rotation failed: forget its key.
     pub fn unstage(&self) {
         let mut keys = self.write();
@@ -573,6 +599,18 @@ mod tests {
             clone.open(&under_new, b"other"),
             Err(CryptoError::InvalidCiphertext)
         ));
+        // A node of several keeps a configured key, and drops it once it is no longer configured.
+        clone.hold(Some(&old));
+        assert!(clone.next().is_none(), "the previous key stays the previous one");
+        assert!(clone.open(&under_old, b"aad").is_ok());
+        clone.hold(Some(&new));
+        assert!(clone.open(&under_old, b"aad").is_ok());
+        clone.hold(None);
+        assert!(clone.open(&under_old, b"aad").is_err());
+        assert!(clone.open(&under_new, b"aad").is_ok());
+        clone.hold(Some(&old));
+        assert_eq!(clone.next().as_deref(), Some(&old));
+        assert!(clone.open(&under_old, b"aad").is_ok());
         // A later rotation drops the key before the last one.
         let third = RootKey::generate().unwrap();
         shared.stage(third.clone());

@@ -89,7 +89,7 @@ fn reseal(old: &RootKey, new: &RootKey, sealed: &[u8], aad: &[u8]) -> Result<Vec
     }
 }
 
-fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap> {
+pub(crate) fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap> {
     Arc::new(move |value: RootSealed<'_>| match value {
         RootSealed::KmsMaterial {
             key_arn,
@@ -291,6 +291,9 @@ pub async fn rotate_root_key(
         .as_deref()
         .map(|b64| RootKey::from_base64(b64).map_err(|e| RotateError::NewKey(e.to_string())))
         .transpose()?;
+    if let Some(url) = &config.store {
+        return rotate_database(config, url, new).await;
+    }
     if !config.data_dir.join(DB_FILE).is_file() {
         return Err(RotateError::NoDataDir(config.data_dir.clone()));
     }
@@ -311,6 +314,82 @@ pub async fn rotate_root_key(
         Err(StartError::InUse(dir)) => ask_server(&dir, new_root_key).await,
         Err(e) => Err(RotateError::Open(e)),
     }
+}
+
+/// `kinko rotate-root-key --store URL`: rotates a database several nodes share, from this
+/// process, in one transaction (`Store::rewrap_root_sealed`: the root-sealed values are KMS key
+/// material and access key secrets, a few thousand rows at most, so neither batches nor a lease
+/// are needed; a concurrent rotation waits for its table locks, then finds nothing under the key
+/// it expects and changes nothing). The nodes switch on their own (see `ring`): each must hold
+/// the new key beforehand. The new key is never written anywhere by this. Running it again after
+/// it committed changes nothing and succeeds, so a rotation whose answer was lost is simply run
+/// again.
+async fn rotate_database(
+    config: &Config,
+    url: &str,
+    new: Option<RootKey>,
+) -> Result<RotateReport, RotateError> {
+    let sources = crate::ring::KeySources::from_config(config);
+    let new = match new {
+        Some(k) => k,
+        None => sources.next().map_err(RotateError::NewKey)?.ok_or_else(|| {
+            RotateError::NewKey(
+                "a database several nodes share needs the new root key given (KINKO_NEW_ROOT_KEY or \
+                 --new-root-key-file), and every node must hold it before the rotation"
+                    .into(),
+            )
+        })?,
+    };
+    let current = match (&sources.root_base64, &sources.root_file) {
+        (Some(b64), _) => RootKey::from_base64(b64),
+        (None, Some(path)) => RootKey::load(path),
+        (None, None) => RootKey::load(&config.data_dir.join(bootstrap::ROOT_KEY_FILE)),
+    }
+    .map_err(|e| RotateError::Open(StartError::RootKey(e.to_string())))?;
+    if new == current {
+        return Err(RotateError::NewKey("the new root key is the current one".into()));
+    }
+    if !crate::postgres::is_postgres_url(url) {
+        return Err(RotateError::Open(StartError::Config(format!(
+            "--store must be a postgres:// URL, got {}",
+            crate::postgres::redacted(url)
+        ))));
+    }
+    let store = crate::postgres::open(url)
+        .await
+        .map_err(|e| RotateError::Open(e.into()))?;
+    let check = store
+        .meta_get(META_ROOT_CHECK)
+        .await
+        .map_err(|e| RotateError::Open(e.into()))?
+        .ok_or_else(|| RotateError::Failed("the database holds no kinko data".into()))?;
+    let already = new.verify_check(&check);
+    if !already && !current.verify_check(&check) {
+        return Err(RotateError::Open(StartError::DatabaseRootKeyMismatch));
+    }
+    let counts = store
+        .rewrap_root_sealed(&[META_ROOT_CHECK], rewrap_fn(Arc::new(current), Arc::new(new)))
+        .await
+        .map_err(|e| {
+            RotateError::Failed(format!(
+                "{e}; nothing was changed, unless the answer to the commit was lost: run the rotation again \
+                 (after a commit it changes nothing)"
+            ))
+        })?;
+    store.close();
+    tracing::info!(
+        kms_materials = counts.kms_materials,
+        access_keys = counts.access_keys,
+        "root key of the database rotated"
+    );
+    Ok(RotateReport {
+        online: true,
+        kms_materials: counts.kms_materials,
+        access_keys: counts.access_keys,
+        key_file: None,
+        warning: already
+            .then(|| "the database was under the new root key already: nothing needed re-wrapping".into()),
+    })
 }
 
 async fn ask_server(

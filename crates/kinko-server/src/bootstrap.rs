@@ -45,7 +45,7 @@ pub enum StartError {
     )]
     RootKeyMismatch(PathBuf),
     #[error(
-        "the root key given does not match the one the database was created with or last rotated to; refusing to start (nothing was changed)"
+        "the root key given does not match the one the database was created with or last rotated to; refusing to start (nothing was changed). If the database was rotated to a new root key, give this node that key (in its root key file, KINKO_ROOT_KEY, --new-root-key-file or KINKO_NEW_ROOT_KEY)"
     )]
     DatabaseRootKeyMismatch,
     #[error("the data dir {0} is in use by another kinko process")]
@@ -378,6 +378,15 @@ async fn open_database(
                 }
                 RootKey::load_or_create(&key_path).map_err(root_key_error)?.0
             }
+        };
+        // After a rotation, a node whose root key file still holds the old key starts with the
+        // new key it is given as the next one (see `ring`).
+        let root = match &check {
+            Some(c) if !root.verify_check(c) => match crate::ring::KeySources::from_config(config).next() {
+                Ok(Some(next)) if next.verify_check(c) => next,
+                _ => root,
+            },
+            _ => root,
         };
         (root, config.root_key_base64.is_none().then_some(key_path))
     };

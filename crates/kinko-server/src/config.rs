@@ -30,6 +30,13 @@ pub struct Config {
     pub root_key_file: Option<PathBuf>,
     /// The root key itself, base64 (takes precedence over any file).
     pub root_key_base64: Option<Zeroizing<String>>,
+    /// With `store`: the next root key, for a rotation of the database by another process
+    /// (`kinko rotate-root-key --store`). The node opens values under it too, switches to it when
+    /// the database is rotated to it, and re-reads the key files (this one and `root_key_file`)
+    /// while it runs, so a key is added or removed without a restart.
+    pub new_root_key_file: Option<PathBuf>,
+    /// The next root key itself, base64 (takes precedence over `new_root_key_file`).
+    pub new_root_key_base64: Option<Zeroizing<String>>,
     /// The management account id used when a data dir is first created.
     pub account_id: Option<String>,
     /// The management account's root access key, used when a data dir is first created.
@@ -79,6 +86,7 @@ impl std::fmt::Debug for Config {
             .field("store", &self.store.as_deref().map(crate::postgres::redacted))
             .field("dev", &self.dev)
             .field("root_key_file", &self.root_key_file)
+            .field("new_root_key_file", &self.new_root_key_file)
             .field("account_id", &self.account_id)
             .field("root_access_key_id", &self.root_access_key_id)
             .field("cache_capacity", &self.cache_capacity)
@@ -102,6 +110,8 @@ impl Default for Config {
             dev: false,
             root_key_file: None,
             root_key_base64: None,
+            new_root_key_file: None,
+            new_root_key_base64: None,
             account_id: None,
             root_access_key_id: None,
             root_secret_access_key: None,

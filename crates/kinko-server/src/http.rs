@@ -48,12 +48,18 @@ pub(crate) async fn health() -> &'static str {
 
 /// 200 while the store takes writes and the audit trail takes records, 503 once the readiness probe
 /// found the store can't be written or the audit log can't be (calls are refused then; see
-/// `readiness` and `audit`).
+/// `readiness` and `audit`), or while the database is under a root key this node does not hold
+/// (see `ring`).
 pub(crate) async fn ready(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
     if !app.readiness.ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the store cannot be written",
+        )
+    } else if app.readiness.root_key_missing() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database is under a root key this node does not hold",
         )
     } else if app.audit.ready().is_err() {
         (

@@ -17,6 +17,7 @@ mod metrics;
 mod ops;
 mod postgres;
 mod readiness;
+mod ring;
 mod sqlite;
 mod tls;
 mod workload;
@@ -67,6 +68,8 @@ pub struct Running {
     jobs: jobs::Jobs,
     leases: jobs::Leases,
     probe: JoinHandle<()>,
+    /// Several nodes on one database: the task keeping the root key in step with it.
+    ring: Option<JoinHandle<()>>,
     store: Arc<CachedStore>,
     app: Arc<App>,
     admin: Option<admin::AdminSocket>,
@@ -157,6 +160,9 @@ impl Running {
             Err(e) => Err(std::io::Error::other(e)),
         };
         self.probe.abort();
+        if let Some(ring) = self.ring {
+            ring.abort();
+        }
         if let Some((_, watch)) = self.tls {
             watch.abort();
         }
@@ -250,6 +256,21 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .readiness
         .clone()
         .spawn(app.services.store.clone(), config.ready_probe_interval);
+    // Several nodes on one database: another process may rotate the root key.
+    let ring = match (&config.store, config.dev) {
+        (Some(_), false) => Some(
+            ring::Ring::start(
+                boot.root.clone(),
+                boot.store.clone(),
+                ring::KeySources::from_config(&config),
+                app.metrics.root_key(),
+                app.readiness.root_key_flag(),
+            )
+            .await
+            .spawn(),
+        ),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen(config.listen, e))?;
@@ -328,7 +349,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         config.job_interval,
         leases.clone(),
     );
-    let admin = if config.dev {
+    // A database several nodes share is rotated with `kinko rotate-root-key --store` (see `ring`),
+    // not through one node's socket.
+    let admin = if config.dev || config.store.is_some() {
         None
     } else {
         let rotator = admin::Rotator::new(app.services.store.clone(), boot.root.clone(), boot.key_file, true);
@@ -351,6 +374,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         jobs,
         leases,
         probe,
+        ring,
         store: boot.store,
         app,
         admin,

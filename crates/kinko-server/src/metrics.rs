@@ -189,6 +189,18 @@ pub(crate) struct Metrics {
     job_seconds: HistogramFamily<JobLabels>,
     job_last_success: Family<JobLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     job_lease_held: Family<JobNodeLabels, Gauge>,
+    root_key: RootKeyMetrics,
+}
+
+/// The root key figures of a node on a database several nodes share (see `ring`).
+#[derive(Clone, Default)]
+pub(crate) struct RootKeyMetrics {
+    /// 1 while the database is under a root key this node does not hold.
+    pub missing: Gauge,
+    /// 1 while a next root key is loaded (ready for a rotation to it).
+    pub next_loaded: Gauge,
+    /// Switches to the key another process rotated the database to.
+    pub switches: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -251,6 +263,22 @@ impl Metrics {
             "1 while this node (named by its lease holder id) holds the lease of a background job, and so runs it; 0 while another node does",
             job_lease_held.clone(),
         );
+        let root_key = RootKeyMetrics::default();
+        registry.register(
+            "root_key_missing",
+            "1 while the database is under a root key this node does not hold (it cannot open what is sealed under it: give it the key)",
+            root_key.missing.clone(),
+        );
+        registry.register(
+            "root_key_next_loaded",
+            "1 while this node holds a next root key besides the current one (every node needs it before the database is rotated to it)",
+            root_key.next_loaded.clone(),
+        );
+        registry.register(
+            "root_key_switches",
+            "Times this node switched to the root key another process rotated the database to",
+            root_key.switches.clone(),
+        );
         registry.register(
             "build",
             "The running kinko version",
@@ -269,7 +297,12 @@ impl Metrics {
             job_seconds,
             job_last_success,
             job_lease_held,
+            root_key,
         }
+    }
+
+    pub fn root_key(&self) -> RootKeyMetrics {
+        self.root_key.clone()
     }
 
     /// Counts one answered request. `service` is the service's signing name when the request named

@@ -13,11 +13,23 @@ use tokio::task::JoinHandle;
 #[derive(Default)]
 pub(crate) struct Readiness {
     unwritable: AtomicBool,
+    /// Set by the node's root key ring (several nodes on one database): the database is under a
+    /// root key this node does not hold.
+    root_key_missing: Arc<AtomicBool>,
 }
 
 impl Readiness {
     pub(crate) fn ready(&self) -> bool {
         !self.unwritable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn root_key_missing(&self) -> bool {
+        self.root_key_missing.load(Ordering::Relaxed)
+    }
+
+    /// The flag the root key ring sets.
+    pub(crate) fn root_key_flag(&self) -> Arc<AtomicBool> {
+        self.root_key_missing.clone()
     }
 
     /// Runs one probe (bounded by `within`) and records its outcome.

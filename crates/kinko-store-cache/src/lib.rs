@@ -57,8 +57,8 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, ChangedKey, Changes, Lease, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store,
-    StoreError,
+    Account, ChangedKey, Changes, Lease, ListPage, RewrapCounts, RootFence, RootRewrap, SealedValue,
+    SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
 
@@ -129,6 +129,9 @@ pub struct CachedStore<S: Store + ?Sized = dyn Store> {
     hits: AtomicU64,
     misses: AtomicU64,
     feed_queries: AtomicU64,
+    /// Shared mode: signalled when the change feed reports a root key rotation by another process
+    /// (or changes too many to list, which may hide one).
+    root_sealed: Arc<tokio::sync::Notify>,
 }
 
 impl<S: Store + ?Sized> CachedStore<S> {
@@ -147,7 +150,14 @@ impl<S: Store + ?Sized> CachedStore<S> {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             feed_queries: AtomicU64::new(0),
+            root_sealed: Arc::default(),
         }
+    }
+
+    /// Signalled (one stored permit) when the change feed shows that another process may have
+    /// rotated the root key: the server then re-reads the check value and switches keys.
+    pub fn root_sealed_changes(&self) -> Arc<tokio::sync::Notify> {
+        self.root_sealed.clone()
     }
 
     /// Shared mode: waits `wait` after each successful write instead of [`COMMIT_WAIT`] (every
@@ -202,7 +212,10 @@ impl<S: Store + ?Sized> CachedStore<S> {
         };
         let ran = feed
             .catch_up(self.inner.as_ref(), |apply| match apply {
-                Apply::ClearAll => self.clear(),
+                Apply::ClearAll => {
+                    self.clear();
+                    self.root_sealed.notify_one();
+                }
                 Apply::Keys(keys) => self.apply_changes(keys),
             })
             .await?;
@@ -227,7 +240,10 @@ impl<S: Store + ?Sized> CachedStore<S> {
                 ChangedKey::Organization => units.push(Unit::Organization),
                 ChangedKey::AccessKey(id) => units.push(Unit::AccessKey(id)),
                 // Cached access keys hold sealed secrets: a root key rotation changed them all.
-                ChangedKey::RootSealed => return self.clear(),
+                ChangedKey::RootSealed => {
+                    self.root_sealed.notify_one();
+                    return self.clear();
+                }
                 // Not cached.
                 ChangedKey::Meta(_) | ChangedKey::Account(_) | ChangedKey::Attachment(_) => {}
             }
@@ -672,6 +688,10 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         // Cached access keys hold their secrets as sealed before.
         self.clear();
         self.acknowledge(r).await
+    }
+
+    async fn fence_root_sealed(&self, fence: RootFence) {
+        self.inner.fence_root_sealed(fence).await
     }
 
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {

@@ -19,7 +19,8 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::{Secret, ValueKind};
 use kinko_core::store::{
-    Account, Changes, Lease, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
+    Account, Changes, Lease, ListPage, RewrapCounts, RootFence, RootRewrap, SealedValue, SecretWrite, Store,
+    StoreError,
 };
 use kinko_core::workload::Attachment;
 use kinko_store_cache::{CacheConfig, CachedStore, Freshness};
@@ -216,6 +217,10 @@ impl Store for Gated {
     async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError> {
         self.inner.all_kms_materials().await
     }
+    async fn fence_root_sealed(&self, fence: RootFence) {
+        self.inner.fence_root_sealed(fence).await
+    }
+
     async fn rewrap_root_sealed(
         &self,
         meta_keys: &[&str],

@@ -5,19 +5,32 @@
 //! comes back. Writers of root-sealed values in this process hold [`Late::writing`] across their
 //! transaction and a rotation holds [`Late::rotating`] across its own until the function is
 //! installed, so each such write is either re-wrapped by the rotation or applies its function.
+//!
+//! Other processes (the other nodes, `kinko rotate-root-key`) rotate too. A node learns of it from
+//! the change feed and switches keys ([`Store::fence_root_sealed`](kinko_core::store::Store)),
+//! which installs the re-wrap function from its old key the same way, and the check value of its
+//! new key as the fence: each write of a root-sealed value reads the check value `FOR SHARE` as
+//! the last statement of its transaction and is refused when it differs. A rotation by another
+//! process that committed first is seen there (the write then fails, and the node switches keys);
+//! one that comes later waits (its table locks) for the write to commit and re-wraps its value.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kinko_core::kms::WrappedMaterial;
 use kinko_core::principal::AccessKeyRecord;
-use kinko_core::store::{RewrapCounts, RootRewrap, RootSealed, StoreError};
+use kinko_core::store::{RewrapCounts, RootFence, RootRewrap, RootSealed, StoreError};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use crate::{Write, backend};
 
+/// The `meta` key and value of a fence.
+type Fence = Option<(String, Vec<u8>)>;
+
 #[derive(Default, Clone)]
 pub(crate) struct Late {
     f: Arc<Mutex<Option<Arc<RootRewrap>>>>,
+    /// The `meta` key and value every write of a root-sealed value checks in its transaction.
+    fence: Arc<Mutex<Fence>>,
     order: Arc<RwLock<()>>,
 }
 
@@ -28,9 +41,24 @@ pub(crate) struct Rotation {
 }
 
 impl Rotation {
-    /// The rotation committed: later writes pass through `f`.
-    pub fn installed(self, f: Arc<RootRewrap>) {
+    /// The rotation committed: later writes pass through `f`, and check `fence` (the fence's new
+    /// value, read in the rotation's transaction) when one is set.
+    pub fn installed(self, f: Arc<RootRewrap>, fence: Option<Vec<u8>>) {
         *self.late.f.lock().unwrap_or_else(PoisonError::into_inner) = Some(f);
+        if let Some(value) = fence {
+            let mut set = self.late.fence.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, v)) = set.as_mut() {
+                *v = value;
+            }
+        }
+    }
+
+    /// Another process rotated: later writes pass through `f` (when given) and check `fence`.
+    pub fn fenced(self, fence: RootFence) {
+        if let Some(f) = fence.rewrap {
+            *self.late.f.lock().unwrap_or_else(PoisonError::into_inner) = Some(f);
+        }
+        *self.late.fence.lock().unwrap_or_else(PoisonError::into_inner) = Some((fence.meta_key, fence.value));
     }
 }
 
@@ -43,6 +71,38 @@ impl Late {
         Rotation {
             late: self.clone(),
             _guard: self.order.clone().write_owned().await,
+        }
+    }
+
+    /// The `meta` key of the fence, if one is set.
+    pub fn fence_key(&self) -> Option<String> {
+        self.fence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Inside a write of a root-sealed value (holding [`Late::writing`]): refuses it when the
+    /// store is under another root key than the one this process seals under.
+    pub async fn check_fence(&self, w: &Write<'_>) -> Result<(), StoreError> {
+        let fence = self.fence.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let Some((key, expected)) = fence else {
+            return Ok(());
+        };
+        let found: Option<Vec<u8>> = w
+            .query_opt("SELECT value FROM meta WHERE key = $1 FOR SHARE", &[&key])
+            .await?
+            .map(|r| r.try_get(0).map_err(backend))
+            .transpose()?;
+        if found.as_deref() == Some(expected.as_slice()) {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(
+                "the root key was rotated by another process and this one has not switched to the new key yet; \
+                 nothing was written (retry)"
+                    .into(),
+            ))
         }
     }
 

@@ -21,8 +21,9 @@
 //! PostgreSQL 12 or later: `BIGSERIAL`, `BYTEA`, `INSERT ... ON CONFLICT`, `DELETE/UPDATE ...
 //! RETURNING`, data-modifying `WITH`, `unnest(...) WITH ORDINALITY`, partial indexes,
 //! `COLLATE "C"` (names order byte-wise, as on SQLite), `LOCK TABLE ... IN SHARE ROW EXCLUSIVE
-//! MODE` (root key rotation), transaction-level advisory locks (migrations) and READ COMMITTED
-//! row locking. No extensions, no `LISTEN/NOTIFY`, no stored procedures.
+//! MODE` (root key rotation), `SELECT ... FOR SHARE` (root-sealed writes checking which root key
+//! the database is under, see `late`), transaction-level advisory locks (migrations) and READ
+//! COMMITTED row locking. No extensions, no `LISTEN/NOTIFY`, no stored procedures.
 //!
 //! CockroachDB and YugabyteDB speak the same protocol and SQL for all of it except: CockroachDB
 //! has no advisory locks (its `pg_advisory_xact_lock` is a no-op: start the first node alone, or
@@ -50,8 +51,8 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, ChangedKey, Changes, Lease, ListOrder, ListPage, RewrapCounts, RootRewrap, SealedValue,
-    SecretWrite, Store, StoreError,
+    Account, ChangedKey, Changes, Lease, ListOrder, ListPage, RewrapCounts, RootFence, RootRewrap,
+    SealedValue, SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
 use tokio_postgres::Row;
@@ -518,6 +519,8 @@ impl Store for PostgresStore {
         )
         .await?;
         w.changed(ACCESS_KEY, &k.access_key_id);
+        // Last, after the writes that wait for a rotation's table locks.
+        self.late.check_fence(&w).await?;
         w.commit().await
     }
 
@@ -910,6 +913,8 @@ impl Store for PostgresStore {
             w.alias_changed(&key.account_id, &key.region, alias)?;
         }
         w.changed(KMS_KEY, &key.arn);
+        // Last, after the writes that wait for a rotation's table locks.
+        self.late.check_fence(&w).await?;
         w.commit().await
     }
 
@@ -963,10 +968,23 @@ impl Store for PostgresStore {
         )
         .await?;
         let counts = late::rewrap_all(&w, meta_keys, rewrap.as_ref()).await?;
+        let fence = match self.late.fence_key() {
+            Some(key) => w
+                .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+                .await?
+                .map(|r| r.try_get(0).map_err(backend))
+                .transpose()?,
+            None => None,
+        };
         w.changed(ROOT_SEALED, "");
         w.commit().await?;
-        rotation.installed(rewrap);
+        rotation.installed(rewrap, fence);
         Ok(counts)
+    }
+
+    async fn fence_root_sealed(&self, fence: RootFence) {
+        // Waits for this process's writes of root-sealed values under way.
+        self.late.rotating().await.fenced(fence);
     }
 
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {
@@ -991,6 +1009,8 @@ impl Store for PostgresStore {
             ],
         )
         .await?;
+        // Last, after the writes that wait for a rotation's table locks.
+        self.late.check_fence(&w).await?;
         w.commit().await
     }
 

@@ -139,3 +139,106 @@ async fn the_password_can_come_from_a_file() {
     let url = format!("{url}{sep}password_file={}", file.display());
     store(&url, &schema).await.close();
 }
+
+fn access_key(id: &str, sealed: &str) -> kinko_core::principal::AccessKeyRecord {
+    kinko_core::principal::AccessKeyRecord {
+        access_key_id: id.to_owned(),
+        principal: kinko_core::principal::Principal::root("123456789012"),
+        status: kinko_core::principal::AccessKeyStatus::Active,
+        sealed_secret: sealed.as_bytes().to_vec(),
+        created_date: kinko_core::Timestamp::from_millis(1_700_000_000_000),
+    }
+}
+
+/// Re-wraps by prefixing `tag:` (once).
+fn prefixing(tag: &'static str) -> Arc<kinko_core::store::RootRewrap> {
+    Arc::new(move |v: kinko_core::store::RootSealed<'_>| {
+        use kinko_core::store::RootSealed;
+        let bytes = match v {
+            RootSealed::KmsMaterial { wrapped, .. } => wrapped,
+            RootSealed::AccessKey { sealed_secret, .. } => sealed_secret,
+            RootSealed::Meta { value, .. } => value,
+        };
+        let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
+        let prefix = format!("{tag}:");
+        Ok(if text.starts_with(&prefix) {
+            text.into_bytes()
+        } else {
+            format!("{prefix}{text}").into_bytes()
+        })
+    })
+}
+
+/// Two nodes: once another one rotated the root key, a node's writes of root-sealed values are
+/// refused (nothing written) until it switches with `fence_root_sealed`; then they are re-wrapped
+/// from its old key and accepted. A node's own rotation moves its fence along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn root_sealed_writes_are_fenced_on_the_check_value() {
+    use kinko_core::store::RootFence;
+    let Some(url) = test_url("the root key fence test") else {
+        return;
+    };
+    let schema = ScratchSchema::new(&url);
+    let a = store(&url, &schema).await;
+    let b = store(&url, &schema).await;
+    assert!(a.meta_put_if_absent("check", b"c".to_vec()).await.expect("put"));
+    let fence = |value: &[u8], rewrap| RootFence {
+        meta_key: "check".into(),
+        value: value.to_vec(),
+        rewrap,
+    };
+    a.fence_root_sealed(fence(b"c", None)).await;
+    a.put_access_key(access_key("AKIA1", "s1"))
+        .await
+        .expect("under the fence's key");
+
+    // b rotates; a has not switched.
+    b.rewrap_root_sealed(&["check"], prefixing("new"))
+        .await
+        .expect("rotate");
+    assert!(a.put_access_key(access_key("AKIA2", "s2")).await.is_err());
+    assert!(
+        b.access_key("AKIA2").await.expect("read").is_none(),
+        "nothing written"
+    );
+
+    // a switches: a value sealed under its old key is re-wrapped as it is written.
+    a.fence_root_sealed(fence(b"new:c", Some(prefixing("new")))).await;
+    a.put_access_key(access_key("AKIA2", "s2"))
+        .await
+        .expect("after the switch");
+    assert_eq!(
+        b.access_key("AKIA2")
+            .await
+            .expect("read")
+            .expect("key")
+            .sealed_secret,
+        b"new:s2"
+    );
+    assert_eq!(
+        b.access_key("AKIA1")
+            .await
+            .expect("read")
+            .expect("key")
+            .sealed_secret,
+        b"new:s1"
+    );
+
+    // a rotates itself: its fence follows, b's (still on the old value) refuses.
+    b.fence_root_sealed(fence(b"new:c", None)).await;
+    a.rewrap_root_sealed(&["check"], prefixing("third"))
+        .await
+        .expect("rotate");
+    a.put_access_key(access_key("AKIA3", "s3"))
+        .await
+        .expect("after its own rotation");
+    assert_eq!(
+        a.access_key("AKIA3")
+            .await
+            .expect("read")
+            .expect("key")
+            .sealed_secret,
+        b"third:s3"
+    );
+    assert!(b.put_access_key(access_key("AKIA4", "s4")).await.is_err());
+}

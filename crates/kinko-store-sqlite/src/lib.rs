@@ -26,7 +26,8 @@ use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
 use kinko_core::store::{
-    Account, Changes, Lease, ListPage, RewrapCounts, RootRewrap, SealedValue, SecretWrite, Store, StoreError,
+    Account, Changes, Lease, ListPage, RewrapCounts, RootFence, RootRewrap, SealedValue, SecretWrite, Store,
+    StoreError,
 };
 use kinko_core::workload::Attachment;
 
@@ -277,6 +278,11 @@ impl Store for SqliteStore {
                 move || late.set(rewrap),
             )
             .await
+    }
+
+    async fn fence_root_sealed(&self, _fence: RootFence) {
+        // One process writes a SQLite data dir (it holds the data dir's lock) and rotates it
+        // itself: no other process can rotate it under this one.
     }
 
     async fn update_kms_key(&self, key: KmsKey) -> Result<(), StoreError> {

@@ -632,8 +632,13 @@ pub fn open_session_token(
     access_key_id: &str,
     token: &str,
 ) -> Result<token::Claims, SessionRefused> {
-    // Only the current root key: rotating it ends every session sealed before.
-    let claims = token::open(&services.keyring.root().current(), token).ok_or(SessionRefused::Invalid)?;
+    // The current root key, or the next one: rotating it ends every session sealed before, and
+    // on a node of several that has not switched to the new key yet, the sessions that nodes
+    // which did switch issue are accepted already.
+    let root = services.keyring.root();
+    let claims = token::open(&root.current(), token)
+        .or_else(|| root.next().and_then(|next| token::open(&next, token)))
+        .ok_or(SessionRefused::Invalid)?;
     if claims.access_key_id != access_key_id {
         return Err(SessionRefused::Invalid);
     }
