@@ -603,11 +603,13 @@ mod tests {
         clone.hold(Some(&old));
         assert!(clone.next().is_none(), "the previous key stays the previous one");
         assert!(clone.open(&under_old, b"aad").is_ok());
-        clone.hold(Some(&new));
-        assert!(clone.open(&under_old, b"aad").is_ok());
         clone.hold(None);
         assert!(clone.open(&under_old, b"aad").is_err());
         assert!(clone.open(&under_new, b"aad").is_ok());
+        // The current key is no other key.
+        clone.hold(Some(&new));
+        assert!(clone.next().is_none());
+        assert!(clone.open(&under_old, b"aad").is_err());
         clone.hold(Some(&old));
         assert_eq!(clone.next().as_deref(), Some(&old));
         assert!(clone.open(&under_old, b"aad").is_ok());
