@@ -12,6 +12,8 @@
 //!   bounds, IMDSv1 refused, X-Forwarded-For refused, the identity document and iam/info); the
 //!   same child with only `AWS_EC2_METADATA_SERVICE_ENDPOINT` runs as the role, its session named
 //!   by the instance id; once revoked, the port answers nothing at once;
+//! - two attachments side by side each serve only their own role: an IMDSv2 session token is good
+//!   only on the port (and attachment) that issued it, and revoking one leaves the other serving;
 //! - on a server with a manual clock, the SDK's IMDS provider gets new credentials across an
 //!   expiry, and the old ones are refused as expired;
 //! - a served session is audited as CloudTrail records ECS assuming a task role (userIdentity
@@ -490,6 +492,220 @@ async fn instance_attachment_serves_its_profile_until_revoked() {
     f.server.sync_imds_listeners().await;
     let (passed, out) = run_probe(&f, "no-credentials", &env);
     assert!(passed, "{out}");
+}
+
+/// The assumed-role ARN `creds` (a credentials endpoint's JSON answer) sign as.
+async fn caller_arn(f: &Fixture, creds: &serde_json::Value) -> String {
+    let field = |k: &str| creds[k].as_str().expect(k).to_owned();
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&f.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                field("AccessKeyId"),
+                field("SecretAccessKey"),
+                Some(field("Token")),
+                None,
+                "endpoint",
+            ))
+            .build(),
+    );
+    sts.get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity")
+        .arn()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An IMDSv2 session token of the port at `addr`.
+async fn imds_token(addr: SocketAddr) -> String {
+    let (status, token) = request(
+        addr,
+        "PUT",
+        "/latest/api/token",
+        &[("x-aws-ec2-metadata-token-ttl-seconds", "600")],
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    token
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_attachment_serves_only_its_own_role() {
+    let f = fixture().await;
+    let root = root_config(&f.endpoint);
+    let iam = aws_sdk_iam::Client::new(&root);
+    // A second role and instance profile, which the operator may pass too.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","ecs-tasks.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("batch")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("create role");
+    iam.create_instance_profile()
+        .instance_profile_name("jobs")
+        .send()
+        .await
+        .expect("instance profile");
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("jobs")
+        .role_name("batch")
+        .send()
+        .await
+        .expect("add role");
+    iam.put_user_policy()
+        .user_name("op")
+        .policy_name("pass-batch")
+        .policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::{ACCOUNT}:role/batch"}}]}}"#
+        ))
+        .send()
+        .await
+        .expect("user policy");
+    let assumed = |role: &str| format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/");
+
+    // Container path: each token answers its own role's session, and no other.
+    let token_of = |role: &str, name: &str| {
+        let created = attachment(
+            &f,
+            &f.operator,
+            &[
+                "create-token",
+                "--role",
+                &format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+                "--session-name",
+                name,
+            ],
+        )
+        .expect("token");
+        (
+            created["Token"].as_str().expect("Token").to_owned(),
+            created["ContainerCredentialsToken"]["TokenId"]
+                .as_str()
+                .expect("TokenId")
+                .to_owned(),
+        )
+    };
+    let (app_token, app_token_id) = token_of("app", "aa");
+    let (batch_token, _) = token_of("batch", "bb");
+    let cc = f.server.container_credentials_addr().expect("container endpoint");
+    let mut container = Vec::new();
+    for token in [&app_token, &batch_token] {
+        let (status, body) = request(cc, "GET", "/v1/credentials", &[("Authorization", token)]).await;
+        assert_eq!(status, 200, "{body}");
+        container.push(serde_json::from_str::<serde_json::Value>(&body).expect("JSON"));
+    }
+    assert_eq!(
+        caller_arn(&f, &container[0]).await,
+        format!("{}aa", assumed("app"))
+    );
+    assert_eq!(
+        caller_arn(&f, &container[1]).await,
+        format!("{}bb", assumed("batch"))
+    );
+    attachment(&f, &f.operator, &["delete-token", &app_token_id]).expect("revoke");
+    assert_eq!(
+        request(cc, "GET", "/v1/credentials", &[("Authorization", &app_token)])
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        request(cc, "GET", "/v1/credentials", &[("Authorization", &batch_token)])
+            .await
+            .0,
+        200,
+        "revoking one token leaves the others"
+    );
+
+    // Instance path: each port serves its own profile's role.
+    let attach = |profile: &str, port: u16| {
+        attachment(
+            &f,
+            &f.operator,
+            &[
+                "create-instance",
+                "--instance-profile",
+                profile,
+                "--port",
+                &port.to_string(),
+            ],
+        )
+        .expect("attach")["InstanceAttachment"]["AttachmentId"]
+            .as_str()
+            .expect("AttachmentId")
+            .to_owned()
+    };
+    let web_port = free_port();
+    let jobs_port = loop {
+        let p = free_port();
+        if p != web_port {
+            break p;
+        }
+    };
+    let web_id = attach("web", web_port);
+    attach("jobs", jobs_port);
+    f.server.sync_imds_listeners().await;
+    let (web, jobs) = (
+        SocketAddr::new(LOOPBACK, web_port),
+        SocketAddr::new(LOOPBACK, jobs_port),
+    );
+    let (web_token, jobs_token) = (imds_token(web).await, imds_token(jobs).await);
+    let creds = "/latest/meta-data/iam/security-credentials/";
+    let get = |addr: SocketAddr, path: String, token: String| async move {
+        request(addr, "GET", &path, &[("x-aws-ec2-metadata-token", &token)]).await
+    };
+    assert_eq!(
+        get(web, creds.to_owned(), web_token.clone()).await,
+        (200, "app".to_owned())
+    );
+    assert_eq!(
+        get(jobs, creds.to_owned(), jobs_token.clone()).await,
+        (200, "batch".to_owned())
+    );
+    // A session token is good only on the port that issued it.
+    assert_eq!(get(jobs, creds.to_owned(), web_token.clone()).await.0, 401);
+    assert_eq!(get(web, creds.to_owned(), jobs_token.clone()).await.0, 401);
+    // A port names only its own role.
+    assert_eq!(get(jobs, format!("{creds}app"), jobs_token.clone()).await.0, 404);
+    let (status, body) = get(jobs, format!("{creds}batch"), jobs_token.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let jobs_creds: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        caller_arn(&f, &jobs_creds)
+            .await
+            .starts_with(&format!("{}i-", assumed("batch")))
+    );
+    let (status, body) = get(web, format!("{creds}app"), web_token.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let web_creds: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        caller_arn(&f, &web_creds)
+            .await
+            .starts_with(&format!("{}i-", assumed("app")))
+    );
+
+    // Revoking one attachment stops its port at once and leaves the other serving.
+    attachment(&f, &f.operator, &["delete-instance", &web_id]).expect("revoke");
+    assert_eq!(get(web, creds.to_owned(), web_token.clone()).await.0, 404);
+    assert_eq!(
+        get(jobs, creds.to_owned(), jobs_token.clone()).await,
+        (200, "batch".to_owned())
+    );
+    // The port attached again, to another profile before the listeners are brought in step: the
+    // session tokens issued under the revoked attachment are refused, new ones see the new role.
+    attach("jobs", web_port);
+    assert_eq!(get(web, creds.to_owned(), web_token.clone()).await.0, 401);
+    let fresh = imds_token(web).await;
+    assert_eq!(
+        get(web, creds.to_owned(), fresh.clone()).await,
+        (200, "batch".to_owned())
+    );
+    assert_eq!(get(web, format!("{creds}app"), fresh).await.0, 404);
 }
 
 /// The server's manual clock, as the SDK's time source.
