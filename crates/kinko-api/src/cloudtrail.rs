@@ -456,6 +456,7 @@ pub fn resource(arn: &str) -> Option<AuditResource> {
         "iam" => "IAM",
         "sts" => "STS",
         "organizations" => "Organizations",
+        "lambda" => "Lambda",
         _ => return None,
     };
     let type_name = parsed.resource.split(['/', ':']).next().unwrap_or_default();

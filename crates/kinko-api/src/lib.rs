@@ -11,6 +11,7 @@ pub mod iam;
 pub mod keyring;
 pub mod kinko;
 pub mod kms;
+pub mod lambda;
 pub mod operation;
 pub mod organizations;
 pub mod secretsmanager;
@@ -39,6 +40,8 @@ pub struct Services {
     pub jwks: Arc<dyn sts::web_identity::JwksSource>,
     /// Where CloudTrail's LookupEvents finds the audit trail's events.
     pub events: Arc<dyn trail::EventIndex>,
+    /// What runs Lambda functions.
+    pub functions: Arc<dyn kinko_core::function::FunctionRunner>,
 }
 
 impl Services {
@@ -51,7 +54,14 @@ impl Services {
             audit: Arc::new(audit::NoAudit),
             jwks: Arc::new(sts::web_identity::NoJwks),
             events: Arc::new(trail::NoEvents),
+            functions: Arc::new(kinko_core::function::NoRunner),
         }
+    }
+
+    /// The same services, running functions with `runner`.
+    pub fn with_functions(mut self, runner: Arc<dyn kinko_core::function::FunctionRunner>) -> Self {
+        self.functions = runner;
+        self
     }
 
     /// The same services, taking OpenID Connect key sets from `jwks`.
@@ -82,6 +92,7 @@ pub enum ServiceName {
     Sts,
     Organizations,
     CloudTrail,
+    Lambda,
     /// kinko's own actions (workload attachments).
     Kinko,
 }
@@ -96,6 +107,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::PREFIX,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::PREFIX,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::PREFIX,
+            ServiceName::Lambda => <lambda::Lambda as operation::Service>::PREFIX,
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::PREFIX,
         }
     }
@@ -111,6 +123,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::EVENT_SOURCE,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::EVENT_SOURCE,
+            ServiceName::Lambda => <lambda::Lambda as operation::Service>::EVENT_SOURCE,
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::EVENT_SOURCE,
         }
     }
@@ -124,6 +137,7 @@ impl ServiceName {
             ServiceName::Sts => <sts::Sts as operation::Service>::CLOUDTRAIL,
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::CLOUDTRAIL,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::CLOUDTRAIL,
+            ServiceName::Lambda => <lambda::Lambda as operation::Service>::CLOUDTRAIL,
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::CLOUDTRAIL,
         }
     }
@@ -136,6 +150,8 @@ pub enum CallInput<'a> {
     Json(&'a [u8]),
     /// Query-protocol parameters, or why they could not be read.
     Query(&'a Result<kinko_wire::query::Params, kinko_wire::WireError>),
+    /// A REST-JSON request.
+    Rest(&'a operation::RestRequest<'a>),
 }
 
 /// The one way into the services for every entry point: runs `operation` of `service` for the
@@ -168,6 +184,9 @@ pub async fn call(
         }
         (Some(ServiceName::Kinko), CallInput::Json(body), _) => {
             kinko::handle(services, rc, operation, body).await
+        }
+        (Some(ServiceName::Lambda), CallInput::Rest(req), _) => {
+            lambda::handle(services, rc, operation, req).await
         }
         (Some(ServiceName::Kms), CallInput::Json(body), _) => {
             kms::handle(services, rc, operation, body).await
@@ -241,6 +260,7 @@ fn audit_failure(
         Some(ServiceName::Organizations) => organizations::OrgError::internal(detail).to_wire(),
         Some(ServiceName::CloudTrail) => trail::TrailError::internal(detail).to_wire(),
         Some(ServiceName::Kinko) => kinko::KinkoError::internal(detail).to_wire(),
+        Some(ServiceName::Lambda) => lambda::LambdaError::internal(detail).to_wire(),
         None => kinko_wire::WireError::new("InternalFailure", 500, "An internal error occurred."),
     }
 }
@@ -260,6 +280,7 @@ fn describe_call(
         CallInput::Json(body) => cloudtrail::json_parameters(shape, body, notes.members, notes.defaults),
         CallInput::Query(Ok(params)) => cloudtrail::query_parameters(shape, params),
         CallInput::Query(Err(_)) => None,
+        CallInput::Rest(req) => lambda::audit_parameters(shape, req, notes.members),
     };
     event.resources = Vec::with_capacity(notes.resources.len());
     for arn in &notes.resources {
@@ -273,6 +294,7 @@ fn describe_call(
         event.response_elements = match input {
             CallInput::Json(_) => cloudtrail::json_elements(shape, body),
             CallInput::Query(_) => cloudtrail::query_elements(shape, body),
+            CallInput::Rest(_) => cloudtrail::json_elements(shape, body),
         };
     }
 }
@@ -324,6 +346,8 @@ pub struct RequestContext {
     pub tls_details: Option<audit::TlsDetails>,
     /// What the operation contract noted about the call for its audit record.
     pub audit_notes: AuditNotes,
+    /// The status and headers of a REST answer.
+    pub reply: operation::ReplyHead,
 }
 
 impl RequestContext {
@@ -339,6 +363,7 @@ impl RequestContext {
             user_agent: None,
             tls_details: None,
             audit_notes: AuditNotes::default(),
+            reply: operation::ReplyHead::default(),
         }
     }
 }

@@ -58,6 +58,59 @@ impl Protocol for Query {
     type Raw<'a> = &'a Params;
 }
 
+/// REST-JSON (Lambda): the operation and its path labels come from the method and path, members
+/// from the path, the query string, headers and the JSON body (or the raw body, for a payload).
+pub struct RestJson;
+
+impl Protocol for RestJson {
+    type Raw<'a> = &'a RestRequest<'a>;
+}
+
+/// One REST-JSON request, as its service's router read it.
+#[derive(Debug, Clone)]
+pub struct RestRequest<'a> {
+    /// The members the path, query string and headers carry, by model name, as the router read
+    /// them (percent-decoded; a repeated query parameter is a list).
+    pub members: Vec<(&'static str, serde_json::Value)>,
+    /// Whether the body is the operation's raw payload (Invoke) rather than a JSON object of
+    /// members; it is then the `Payload` member.
+    pub raw_body: bool,
+    pub body: &'a [u8],
+}
+
+/// What a REST answer puts besides its body: the status and headers, which the HTTP layer takes
+/// from the request's context once the operation has answered.
+#[derive(Debug, Default)]
+pub struct ReplyHead(std::sync::Mutex<Option<Head>>);
+
+/// A REST answer's status and headers.
+pub type Head = (u16, Vec<(&'static str, String)>);
+
+impl ReplyHead {
+    pub fn set(&self, status: u16, headers: Vec<(&'static str, String)>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((status, headers));
+    }
+
+    /// The status and headers set, leaving none.
+    pub fn take(&self) -> Option<Head> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl Clone for ReplyHead {
+    fn clone(&self) -> Self {
+        ReplyHead(std::sync::Mutex::new(
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        ))
+    }
+}
+
 /// The raw request of a service's protocol.
 pub type Raw<'a, S> = <<S as Service>::Protocol as Protocol>::Raw<'a>;
 

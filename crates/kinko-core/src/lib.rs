@@ -11,6 +11,7 @@ pub mod filters;
 pub mod function;
 pub mod iam;
 pub mod kms;
+pub mod lambda;
 pub mod organizations;
 pub mod password;
 pub mod principal;

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::iam::IamState;
 use crate::kms::{KmsAlias, KmsKey, WrappedMaterial};
+use crate::lambda::{Function, FunctionWrite};
 use crate::organizations::Organization;
 use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
@@ -126,6 +127,8 @@ pub enum ChangedKey {
     RootSealed,
     /// A workload attachment (by id): created or revoked.
     Attachment(String),
+    /// A Lambda function (by unqualified ARN): its configuration, versions, policy, tags or code.
+    Function(String),
 }
 
 /// What changed after a position of the change feed.
@@ -342,6 +345,16 @@ pub trait Store: Send + Sync + 'static {
     async fn list_attachments(&self, account_id: Option<&str>) -> Result<Vec<Attachment>, StoreError>;
     /// Revokes an attachment of an account; returns false when there is no such attachment.
     async fn delete_attachment(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
+
+    // --- Lambda functions ---
+    /// The function with this unqualified ARN.
+    async fn function(&self, arn: &str) -> Result<Option<Function>, StoreError>;
+    /// Every function of an account and region, ordered by name.
+    async fn list_functions(&self, account_id: &str, region: &str) -> Result<Vec<Function>, StoreError>;
+    /// The deployment package of a function whose SHA-256 (base64, as `CodeSha256`) is `code_sha256`.
+    async fn function_code(&self, arn: &str, code_sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError>;
+
     // --- leases ---
     /// Takes the lease `name` for `holder` until `expires`, or extends it, when at `now` nobody
     /// holds it, its holder's time has run out (its expiry is at or before `now`), or `holder`

@@ -81,6 +81,14 @@ pub enum CryptoError {
     Io(#[from] std::io::Error),
 }
 
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// SHA-256 of `data`, lower-case hex: how a high-entropy bearer token is stored and looked up.
 /// A token of 256 random bits needs no salt or stretching: its hash can't be reversed or guessed.
 pub fn sha256_hex(data: &[u8]) -> String {

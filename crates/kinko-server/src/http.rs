@@ -139,6 +139,37 @@ fn json_error(e: &WireError, request_id: &str) -> Response {
     )
 }
 
+/// A Lambda error: the code in `x-amzn-ErrorType`, Lambda's `{"Type","Message"}` body.
+fn lambda_error(e: &WireError, request_id: &str) -> Response {
+    let mut resp = json_response(
+        e.status,
+        request_id,
+        kinko_api::lambda::error_body(e),
+        Some(e.code),
+    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A REST answer: the status and headers the operation set, its body.
+fn rest_response(
+    request_id: &str,
+    body: Vec<u8>,
+    head: Option<(u16, Vec<(&'static str, String)>)>,
+) -> Response {
+    let (status, headers) = head.unwrap_or((200, Vec::new()));
+    let mut resp = json_response(status, request_id, body, None);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
 fn query_error(e: &WireError, request_id: &str, service: Option<Service>) -> Response {
     let xmlns = match service {
         Some(Service::Sts) => kinko_api::sts::XMLNS,
@@ -241,7 +272,9 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
         .get(header::USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let json_target = target(&parts.headers).map(str::to_owned);
-    let protocol = if json_target.is_some() {
+    // Lambda speaks REST-JSON: known by its paths (its SigV4 scope is checked as `lambda`).
+    let lambda = json_target.is_none() && kinko_api::lambda::is_lambda_path(parts.uri.path());
+    let protocol = if json_target.is_some() || lambda {
         Protocol::Json
     } else {
         Protocol::Query
@@ -249,10 +282,30 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
     let error = |seen: &mut Seen, e: WireError, service: Option<Service>| {
         seen.error = Some((e.code, e.status));
         match protocol {
+            Protocol::Json if lambda => lambda_error(&e, &request_id),
             Protocol::Json => json_error(&e, &request_id),
             Protocol::Query => query_error(&e, &request_id, service),
         }
     };
+    let header_pairs: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| std::str::from_utf8(v.as_bytes()).ok().map(|v| (n.as_str(), v)))
+        .collect();
+    let lambda_route = if lambda {
+        match kinko_api::lambda::route(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &header_pairs,
+        ) {
+            Ok(r) => Some(r),
+            Err(e) => return error(seen, e, Some(Service::Lambda)),
+        }
+    } else {
+        None
+    };
+    let body_limit = lambda_route.as_ref().map_or(MAX_BODY, |r| r.body_limit);
     // A declared length over the limit is refused before any of the body is read.
     let declared = parts
         .headers
@@ -260,20 +313,20 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = |seen: &mut Seen| {
-        closing(error(
-            seen,
-            WireError::new(
+        let e = match &lambda_route {
+            Some(r) => kinko_api::lambda::too_large(r),
+            None => WireError::new(
                 "RequestEntityTooLargeException",
                 413,
                 format!("Request body is larger than the limit of {MAX_BODY} bytes."),
             ),
-            None,
-        ))
+        };
+        closing(error(seen, e, None))
     };
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > body_limit as u64) {
         return too_large(seen);
     }
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let body: Bytes = match axum::body::to_bytes(body, body_limit).await {
         Ok(b) => b,
         // The body read timeout (see `listener`): AWS's answer to a request body that stops arriving.
         Err(e) if crate::listener::is_body_timeout(&e) => {
@@ -290,16 +343,11 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
         }
         Err(_) => return too_large(seen),
     };
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| std::str::from_utf8(v.as_bytes()).ok().map(|v| (n.as_str(), v)))
-        .collect();
     let sreq = kinko_sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),
-        headers: &headers,
+        headers: &header_pairs,
         body: &body,
     };
     let auth = match Authenticator::parse(&sreq, protocol) {
@@ -330,12 +378,13 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
         }
     };
     // Which service and operation.
-    let (service, operation, params) = match &json_target {
-        Some(t) => match json_service(t) {
+    let (service, operation, params) = match (&json_target, &lambda_route) {
+        (_, Some(r)) => (Some(Service::Lambda), r.operation.to_owned(), None),
+        (Some(t), None) => match json_service(t) {
             Ok((service, op)) => (Some(service), op.to_owned(), None),
             Err(e) => (None, t.clone(), Some(Err(e))),
         },
-        None => {
+        (None, None) => {
             let params = query_params(parts.uri.query(), &body, auth.form);
             let action = params
                 .as_ref()
@@ -408,12 +457,19 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
     rc.user_agent = user_agent;
     // Set when the request came over TLS (also what makes `aws:SecureTransport` true).
     rc.tls_details = tls_details;
-    let input = match &params {
-        Some(p) => kinko_api::CallInput::Query(p),
-        None => kinko_api::CallInput::Json(&body),
+    let rest = lambda_route.map(|r| kinko_api::operation::RestRequest {
+        members: r.members,
+        raw_body: r.raw_body,
+        body: &body,
+    });
+    let input = match (&params, &rest) {
+        (_, Some(r)) => kinko_api::CallInput::Rest(r),
+        (Some(p), None) => kinko_api::CallInput::Query(p),
+        (None, None) => kinko_api::CallInput::Json(&body),
     };
     // The call's audit record is written by the services' one entry point.
     match kinko_api::call(&app.services, &rc, service, &operation, input).await {
+        Ok(out) if lambda => rest_response(&request_id, out, rc.reply.take()),
         Ok(out) => match protocol {
             Protocol::Json => json_response(200, &request_id, out, None),
             Protocol::Query => xml_response(&request_id, out),

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod config;
+pub mod functions;
 mod http;
 mod jobs;
 mod jwks;

@@ -53,6 +53,7 @@ use async_trait::async_trait;
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
+use kinko_core::lambda::{Function, FunctionWrite};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
@@ -245,7 +246,10 @@ impl<S: Store + ?Sized> CachedStore<S> {
                     return self.clear();
                 }
                 // Not cached.
-                ChangedKey::Meta(_) | ChangedKey::Account(_) | ChangedKey::Attachment(_) => {}
+                ChangedKey::Meta(_)
+                | ChangedKey::Account(_)
+                | ChangedKey::Attachment(_)
+                | ChangedKey::Function(_) => {}
             }
         }
         if !units.is_empty() {
@@ -809,6 +813,24 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
 
     async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
         self.inner.lease(name).await
+    }
+
+    // Functions are not cached: they are read once per API call, and the runner keeps the
+    // instances of a function's revision warm on its own.
+    async fn function(&self, arn: &str) -> Result<Option<Function>, StoreError> {
+        self.inner.function(arn).await
+    }
+
+    async fn list_functions(&self, account_id: &str, region: &str) -> Result<Vec<Function>, StoreError> {
+        self.inner.list_functions(account_id, region).await
+    }
+
+    async fn function_code(&self, arn: &str, code_sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.function_code(arn, code_sha256).await
+    }
+
+    async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError> {
+        self.inner.write_function(write).await
     }
 
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {

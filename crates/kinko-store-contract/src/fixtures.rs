@@ -209,3 +209,36 @@ where
 pub fn is_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
     matches!(r, Err(StoreError::Conflict))
 }
+
+pub fn function_config(version: &str, sha: &str, revision_id: &str) -> kinko_core::lambda::FunctionConfig {
+    kinko_core::lambda::FunctionConfig {
+        version: version.to_owned(),
+        runtime: "python3.12".to_owned(),
+        handler: "index.handler".to_owned(),
+        role: format!("arn:aws:iam::{ACCOUNT}:role/fn"),
+        description: String::new(),
+        timeout: 3,
+        memory_size: 128,
+        environment: [("A".to_owned(), "1".to_owned())].into(),
+        code_sha256: sha.to_owned(),
+        code_size: 4,
+        last_modified: at(T0),
+        revision_id: revision_id.to_owned(),
+    }
+}
+
+pub fn function(account: &str, name: &str) -> kinko_core::lambda::Function {
+    kinko_core::lambda::Function {
+        arn: kinko_core::lambda::function_arn(REGION, account, name),
+        account_id: account.to_owned(),
+        region: REGION.to_owned(),
+        name: name.to_owned(),
+        latest: function_config(kinko_core::lambda::LATEST, "sha-1", "r1"),
+        versions: vec![],
+        last_version: 0,
+        policy: None,
+        tags: [("team".to_owned(), "a".to_owned())].into(),
+        created: at(T0),
+        revision: 0,
+    }
+}

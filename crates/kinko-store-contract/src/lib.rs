@@ -110,6 +110,8 @@ macro_rules! __with_contract_tests {
             fresh_access_key_after_writes,
             attachments_are_found_by_port_and_token_and_revoked,
             attachment_ports_tokens_and_ids_are_unique,
+            functions_are_written_by_revision_with_their_code,
+            function_concurrent_writers_lose_nothing,
         }
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::KeyState;
+use kinko_core::lambda::FunctionWrite;
 use kinko_core::principal::AccessKeyStatus;
 use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
 use kinko_core::store::{
@@ -1605,4 +1606,165 @@ pub async fn attachment_ports_tokens_and_ids_are_unique(h: Handles) {
     s.create_attachment(instance_attachment("ia-3", MEMBER, 41001, 6))
         .await
         .expect("create on a freed port");
+}
+
+pub async fn functions_are_written_by_revision_with_their_code(h: Handles) {
+    let (a, b) = (h.a.as_ref(), h.b.as_ref());
+    let (start, _) = changes(a, 0).await;
+    let f = function(ACCOUNT, "beta");
+    let write = |function, code: &[u8]| FunctionWrite::Create {
+        function,
+        code: code.to_vec(),
+    };
+    a.write_function(write(f.clone(), b"zip1")).await.expect("create");
+    a.write_function(write(function(ACCOUNT, "alpha"), b"zipa"))
+        .await
+        .expect("create");
+    a.write_function(write(function(MEMBER, "beta"), b"zipm"))
+        .await
+        .expect("create");
+    // The ARN is unique.
+    assert!(is_conflict(a.write_function(write(f.clone(), b"zip2")).await));
+    let stored = b.function(&f.arn).await.expect("read").expect("created");
+    assert_eq!(stored.revision, 1);
+    assert_eq!(FunctionView(&stored), FunctionView(&f));
+    assert_eq!(
+        b.function_code(&f.arn, "sha-1").await.expect("code").as_deref(),
+        Some(b"zip1".as_slice())
+    );
+    assert_eq!(b.function_code(&f.arn, "sha-2").await.expect("code"), None);
+    let names: Vec<String> = b
+        .list_functions(ACCOUNT, REGION)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    assert!(
+        b.list_functions(ACCOUNT, "eu-west-1")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // New code, a published version keeping the old one: both packages are kept.
+    let mut v1 = stored.clone();
+    v1.versions.push(function_config("1", "sha-1", "r2"));
+    v1.last_version = 1;
+    v1.latest = function_config(kinko_core::lambda::LATEST, "sha-2", "r3");
+    a.write_function(FunctionWrite::Update {
+        function: v1.clone(),
+        code: Some(b"zip2".to_vec()),
+    })
+    .await
+    .expect("update");
+    // A write based on the old revision changes nothing.
+    let mut stale = stored.clone();
+    "stale".clone_into(&mut stale.latest.description);
+    assert!(is_conflict(
+        a.write_function(FunctionWrite::Update {
+            function: stale,
+            code: None,
+        })
+        .await
+    ));
+    let now = b.function(&f.arn).await.expect("read").expect("exists");
+    assert_eq!(now.revision, 2);
+    assert_eq!(FunctionView(&now), FunctionView(&v1));
+    for (sha, zip) in [("sha-1", b"zip1"), ("sha-2", b"zip2")] {
+        assert_eq!(
+            b.function_code(&f.arn, sha).await.expect("code").as_deref(),
+            Some(zip.as_slice())
+        );
+    }
+    // Once no configuration uses a package, it is dropped.
+    let mut v2 = now.clone();
+    v2.versions.clear();
+    a.write_function(FunctionWrite::Update {
+        function: v2,
+        code: None,
+    })
+    .await
+    .expect("update");
+    assert_eq!(b.function_code(&f.arn, "sha-1").await.expect("code"), None);
+    assert!(b.function_code(&f.arn, "sha-2").await.expect("code").is_some());
+
+    // Delete: by revision, with its code; the name is free again.
+    assert!(is_conflict(
+        a.write_function(FunctionWrite::Delete {
+            arn: f.arn.clone(),
+            revision: 2,
+        })
+        .await
+    ));
+    a.write_function(FunctionWrite::Delete {
+        arn: f.arn.clone(),
+        revision: 3,
+    })
+    .await
+    .expect("delete");
+    assert_eq!(b.function(&f.arn).await.expect("read"), None);
+    assert_eq!(b.function_code(&f.arn, "sha-2").await.expect("code"), None);
+    a.write_function(write(f.clone(), b"zip9"))
+        .await
+        .expect("create again");
+    assert_eq!(
+        b.function_code(&f.arn, "sha-1").await.expect("code").as_deref(),
+        Some(b"zip9".as_slice())
+    );
+    let (_, keys) = changes(a, start).await;
+    assert!(keys.contains(&ChangedKey::Function(f.arn.clone())), "{keys:?}");
+}
+
+pub async fn function_concurrent_writers_lose_nothing(h: Handles) {
+    let s = h.a.clone();
+    let f = function(ACCOUNT, "counter");
+    s.write_function(FunctionWrite::Create {
+        function: f.clone(),
+        code: b"zip".to_vec(),
+    })
+    .await
+    .expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let s = s.clone();
+        let arn = f.arn.clone();
+        tasks.push(tokio::spawn(async move {
+            retry(|| {
+                let s = s.clone();
+                let arn = arn.clone();
+                async move {
+                    let mut f = s.function(&arn).await?.expect("exists");
+                    f.tags.insert(format!("k{i}"), "v".to_owned());
+                    s.write_function(FunctionWrite::Update {
+                        function: f,
+                        code: None,
+                    })
+                    .await
+                }
+            })
+            .await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let f = s.function(&f.arn).await.expect("read").expect("exists");
+    assert_eq!(f.tags.len(), WRITERS + 1);
+    assert_eq!(f.revision, 1 + WRITERS as i64);
+}
+
+/// A function without its store revision, to compare what was written with what is read.
+#[derive(Debug)]
+struct FunctionView<'a>(&'a kinko_core::lambda::Function);
+
+impl PartialEq for FunctionView<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let mut a = self.0.clone();
+        let mut b = other.0.clone();
+        a.revision = 0;
+        b.revision = 0;
+        a == b
+    }
 }

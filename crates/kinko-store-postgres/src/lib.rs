@@ -47,6 +47,7 @@ use deadpool_postgres::{Object, Pool, Transaction};
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
+use kinko_core::lambda::{Function, FunctionWrite};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
@@ -124,6 +125,7 @@ const KMS_KEY: &str = "kms_key";
 const KMS_ALIAS: &str = "kms_alias";
 const ROOT_SEALED: &str = "root_sealed";
 const ATTACHMENT: &str = "attachment";
+const FUNCTION: &str = "function";
 
 fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
     Some(match kind {
@@ -144,6 +146,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
         }
         ROOT_SEALED => ChangedKey::RootSealed,
         ATTACHMENT => ChangedKey::Attachment(key),
+        FUNCTION => ChangedKey::Function(key),
         _ => return None,
     })
 }
@@ -277,6 +280,32 @@ impl PostgresStore {
 fn attachment(row: &Row) -> Result<Attachment, StoreError> {
     let body: String = row.try_get(0).map_err(backend)?;
     serde_json::from_str(&body).map_err(backend)
+}
+
+fn function_of(row: &Row) -> Result<Function, StoreError> {
+    let body: String = row.try_get(0).map_err(backend)?;
+    let mut f: Function = serde_json::from_str(&body).map_err(backend)?;
+    f.revision = row.try_get(1).map_err(backend)?;
+    Ok(f)
+}
+
+/// Stores a function's new package (if any) and drops those no configuration uses any more.
+async fn put_code(w: &Write<'_>, f: &Function, code: Option<&Vec<u8>>) -> Result<(), StoreError> {
+    if let Some(zip) = code {
+        w.execute(
+            "INSERT INTO function_code (function_arn, code_sha256, zip) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&f.arn, &f.latest.code_sha256, zip],
+        )
+        .await?;
+    }
+    let in_use: Vec<String> = f.code_in_use().into_iter().map(str::to_owned).collect();
+    w.execute(
+        "DELETE FROM function_code WHERE function_arn = $1 AND NOT (code_sha256 = ANY($2))",
+        &[&f.arn, &in_use],
+    )
+    .await?;
+    Ok(())
 }
 
 fn limit(n: usize) -> i64 {
@@ -1242,6 +1271,80 @@ impl Store for PostgresStore {
         }
         w.commit().await?;
         Ok(n == 1)
+    }
+
+    async fn function(&self, arn: &str) -> Result<Option<Function>, StoreError> {
+        self.query_opt("SELECT body, revision FROM functions WHERE arn = $1", &[&arn])
+            .await?
+            .map(|r| function_of(&r))
+            .transpose()
+    }
+
+    async fn list_functions(&self, account_id: &str, region: &str) -> Result<Vec<Function>, StoreError> {
+        self.query(
+            "SELECT body, revision FROM functions WHERE account_id = $1 AND region = $2 ORDER BY name",
+            &[&account_id, &region],
+        )
+        .await?
+        .iter()
+        .map(function_of)
+        .collect()
+    }
+
+    async fn function_code(&self, arn: &str, code_sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query_opt(
+            "SELECT zip FROM function_code WHERE function_arn = $1 AND code_sha256 = $2",
+            &[&arn, &code_sha256],
+        )
+        .await?
+        .map(|r| r.try_get(0).map_err(backend))
+        .transpose()
+    }
+
+    async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        match &write {
+            FunctionWrite::Create { function: f, code } => {
+                let body = serde_json::to_string(f).map_err(backend)?;
+                w.execute(
+                    "INSERT INTO functions (arn, account_id, region, name, revision, body)
+                     VALUES ($1, $2, $3, $4, 1, $5)",
+                    &[&f.arn, &f.account_id, &f.region, &f.name, &body],
+                )
+                .await?;
+                put_code(&w, f, Some(code)).await?;
+                w.changed(FUNCTION, &f.arn);
+            }
+            FunctionWrite::Update { function: f, code } => {
+                let body = serde_json::to_string(f).map_err(backend)?;
+                let n = w
+                    .execute(
+                        "UPDATE functions SET body = $1, revision = revision + 1
+                         WHERE arn = $2 AND revision = $3",
+                        &[&body, &f.arn, &f.revision],
+                    )
+                    .await?;
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                put_code(&w, f, code.as_ref()).await?;
+                w.changed(FUNCTION, &f.arn);
+            }
+            FunctionWrite::Delete { arn, revision } => {
+                let n = w
+                    .execute(
+                        "DELETE FROM functions WHERE arn = $1 AND revision = $2",
+                        &[arn, revision],
+                    )
+                    .await?;
+                if n != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                w.changed(FUNCTION, arn);
+            }
+        }
+        w.commit().await
     }
 
     async fn acquire_lease(

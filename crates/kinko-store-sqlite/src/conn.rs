@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_changes.sql"),
     include_str!("../migrations/0006_attachments.sql"),
     include_str!("../migrations/0007_leases.sql"),
+    include_str!("../migrations/0008_functions.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

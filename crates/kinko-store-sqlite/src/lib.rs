@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
+use kinko_core::lambda::{Function, FunctionWrite};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
@@ -372,6 +373,22 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| queries::delete_attachment(c, &account_id, &id))
             .await
+    }
+
+    async fn function(&self, arn: &str) -> Result<Option<Function>, StoreError> {
+        self.db.read(|c| queries::function(c, arn))
+    }
+
+    async fn list_functions(&self, account_id: &str, region: &str) -> Result<Vec<Function>, StoreError> {
+        self.db.read(|c| queries::list_functions(c, account_id, region))
+    }
+
+    async fn function_code(&self, arn: &str, code_sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.read(|c| queries::function_code(c, arn, code_sha256))
+    }
+
+    async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError> {
+        self.db.write(move |c| queries::write_function(c, &write)).await
     }
 
     async fn acquire_lease(

@@ -4,6 +4,7 @@
 use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
+use kinko_core::lambda::{Function, FunctionWrite};
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
@@ -47,6 +48,7 @@ const KMS_KEY: &str = "kms_key";
 const KMS_ALIAS: &str = "kms_alias";
 pub(crate) const ROOT_SEALED: &str = "root_sealed";
 const ATTACHMENT: &str = "attachment";
+const FUNCTION: &str = "function";
 
 /// Appends a changed key to the change feed, in the writer's transaction (so only committed
 /// writes are in the feed, in commit order).
@@ -81,6 +83,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
         }
         ROOT_SEALED => ChangedKey::RootSealed,
         ATTACHMENT => ChangedKey::Attachment(key),
+        FUNCTION => ChangedKey::Function(key),
         _ => return None,
     })
 }
@@ -1055,4 +1058,111 @@ pub fn delete_attachment(c: &Connection, account: &str, id: &str) -> Result<bool
         changed(c, ATTACHMENT, id)?;
     }
     Ok(n == 1)
+}
+
+// --- Lambda functions ---
+
+fn function_row(r: &Row<'_>) -> rusqlite::Result<(String, i64)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn read_function((body, revision): (String, i64)) -> Result<Function, StoreError> {
+    let mut f: Function = serde_json::from_str(&body).map_err(backend)?;
+    f.revision = revision;
+    Ok(f)
+}
+
+pub fn function(c: &Connection, arn: &str) -> Result<Option<Function>, StoreError> {
+    c.prepare_cached("SELECT body, revision FROM functions WHERE arn = ?1")
+        .and_then(|mut s| s.query_row([arn], function_row).optional())
+        .map_err(backend)?
+        .map(read_function)
+        .transpose()
+}
+
+pub fn list_functions(c: &Connection, account: &str, region: &str) -> Result<Vec<Function>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT body, revision FROM functions WHERE account_id = ?1 AND region = ?2 ORDER BY name",
+        )
+        .map_err(backend)?;
+    let rows = stmt.query_map([account, region], function_row).map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(read_function(row.map_err(backend)?)?);
+    }
+    Ok(out)
+}
+
+pub fn function_code(c: &Connection, arn: &str, sha: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    c.prepare_cached("SELECT zip FROM function_code WHERE function_arn = ?1 AND code_sha256 = ?2")
+        .and_then(|mut s| s.query_row([arn, sha], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+fn put_code(c: &Connection, f: &Function, code: Option<&Vec<u8>>) -> Result<(), StoreError> {
+    if let Some(zip) = code {
+        c.prepare_cached(
+            "INSERT OR IGNORE INTO function_code (function_arn, code_sha256, zip) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![f.arn, f.latest.code_sha256, zip]))
+        .map_err(backend)?;
+    }
+    let in_use = f.code_in_use();
+    let stored: Vec<String> = c
+        .prepare_cached("SELECT code_sha256 FROM function_code WHERE function_arn = ?1")
+        .and_then(|mut s| {
+            s.query_map([&f.arn], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(backend)?;
+    for sha in stored.iter().filter(|s| !in_use.contains(&s.as_str())) {
+        c.prepare_cached("DELETE FROM function_code WHERE function_arn = ?1 AND code_sha256 = ?2")
+            .and_then(|mut s| s.execute(params![f.arn, sha]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub fn write_function(c: &Connection, w: &FunctionWrite) -> Result<(), StoreError> {
+    match w {
+        FunctionWrite::Create { function: f, code } => {
+            let body = serde_json::to_string(f).map_err(backend)?;
+            c.prepare_cached(
+                "INSERT INTO functions (arn, account_id, region, name, revision, body)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![f.arn, f.account_id, f.region, f.name, body]))
+            .map_err(insert_err)?;
+            put_code(c, f, Some(code))?;
+            changed(c, FUNCTION, &f.arn)
+        }
+        FunctionWrite::Update { function: f, code } => {
+            let body = serde_json::to_string(f).map_err(backend)?;
+            let n = c
+                .prepare_cached(
+                    "UPDATE functions SET body = ?1, revision = revision + 1 WHERE arn = ?2 AND revision = ?3",
+                )
+                .and_then(|mut s| s.execute(params![body, f.arn, f.revision]))
+                .map_err(backend)?;
+            if n != 1 {
+                return Err(StoreError::Conflict);
+            }
+            put_code(c, f, code.as_ref())?;
+            changed(c, FUNCTION, &f.arn)
+        }
+        FunctionWrite::Delete { arn, revision } => {
+            let n = c
+                .prepare_cached("DELETE FROM functions WHERE arn = ?1 AND revision = ?2")
+                .and_then(|mut s| s.execute(params![arn, revision]))
+                .map_err(backend)?;
+            if n != 1 {
+                return Err(StoreError::Conflict);
+            }
+            c.prepare_cached("DELETE FROM function_code WHERE function_arn = ?1")
+                .and_then(|mut s| s.execute([arn]))
+                .map_err(backend)?;
+            changed(c, FUNCTION, arn)
+        }
+    }
 }

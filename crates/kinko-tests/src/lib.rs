@@ -24,6 +24,8 @@
 //! - [`tls`]: [`TestCa`] (a CA of the test's own issuing server certificates as `--tls-cert` /
 //!   `--tls-key` files), [`TestServer::trusting`] (clients over HTTPS), [`TlsProbe`] (one TLS
 //!   connection, showing the certificate the server presents).
+//! - [`lambda`]: deployment packages ([`zip_of`]), execution roles trusting Lambda
+//!   ([`Principal::execution_role`]), a function created with the SDK.
 //! - [`kms`]: [`KmsExt`] (keys, aliases, encryption, the `try_*` outcomes), key policies granting a
 //!   principal, KMS's messages.
 //!
@@ -34,6 +36,7 @@
 pub mod audit;
 pub mod errors;
 pub mod kms;
+pub mod lambda;
 pub mod metrics;
 pub mod oidc;
 pub mod policy;
@@ -49,6 +52,7 @@ pub use audit::*;
 pub use errors::*;
 pub use kinko_server::{Config, MetricsListen, TlsFiles};
 pub use kms::*;
+pub use lambda::*;
 pub use metrics::*;
 pub use policy::*;
 pub use principal::*;

@@ -504,6 +504,16 @@ impl TestServer {
         aws_sdk_cloudtrail::Client::from_conf(sdk_config_builder!(aws_sdk_cloudtrail, self, creds).build())
     }
 
+    /// A Lambda client with the server's root credentials.
+    pub fn lambda_client(&self) -> aws_sdk_lambda::Client {
+        self.lambda_client_as(&self.root_credentials())
+    }
+
+    /// A Lambda client signing with `creds`.
+    pub fn lambda_client_as(&self, creds: &TestCredentials) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::from_conf(sdk_config_builder!(aws_sdk_lambda, self, creds).build())
+    }
+
     /// A KMS client with the server's root credentials.
     pub fn kms_client(&self) -> aws_sdk_kms::Client {
         self.kms_client_as(&self.root_credentials())
