@@ -1,11 +1,13 @@
 """The AWS CLI, unmodified, against kinko's Lambda API: create-function from a zip file,
-get-function, list-functions, delete-function, and the errors the CLI prints."""
+get-function, list-functions, delete-function, the errors the CLI prints, and invoke running the
+guide's function under its execution role."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
+import json
 import zipfile
 
 from kinko_compat import ACCOUNT, REGION, assert_cli_error, policy, short_id
@@ -155,3 +157,121 @@ def test_a_role_lambda_cannot_assume(aws, tmp_path):
         "CreateFunction",
         "The role defined for the function cannot be assumed by Lambda.",
     )
+
+
+def create_role(aws, tmp_path, name: str, inline_policy: str | None = None) -> str:
+    (tmp_path / "trust.json").write_text(LAMBDA_TRUST)
+    arn = aws(
+        "iam",
+        "create-role",
+        "--role-name",
+        name,
+        "--assume-role-policy-document",
+        "file://trust.json",
+        cwd=tmp_path,
+    ).json()["Role"]["Arn"]
+    if inline_policy is not None:
+        (tmp_path / "policy.json").write_text(inline_policy)
+        aws(
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            name,
+            "--policy-name",
+            "read",
+            "--policy-document",
+            "file://policy.json",
+            cwd=tmp_path,
+        )
+    return arn
+
+
+def create_guide_function(aws, tmp_path, name: str, role: str) -> None:
+    (tmp_path / "function.zip").write_bytes(function_zip())
+    aws(
+        "lambda",
+        "create-function",
+        "--function-name",
+        name,
+        "--runtime",
+        "nodejs12.x",
+        "--handler",
+        "index.handler",
+        "--role",
+        role,
+        "--zip-file",
+        "fileb://function.zip",
+        cwd=tmp_path,
+    )
+    aws("lambda", "wait", "function-active-v2", "--function-name", name)
+
+
+def test_the_guides_function_runs_under_its_role(aws, tmp_path):
+    """The guide's Node.js function, unchanged, run with `aws lambda invoke`: under a role that may
+    read MySecret it returns the secret; under a role that may not, the AccessDeniedException."""
+    value = '{"username":"guide","password":"cli-guide-pass"}'
+    secret = aws(
+        "--region",
+        "ap-northeast-1",
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        "MySecret",
+        "--secret-string",
+        value,
+    ).json()
+    reader_role_name = f"guide-reader-{short_id()}"
+    reader_role = create_role(
+        aws,
+        tmp_path,
+        reader_role_name,
+        policy(
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret["ARN"],
+            }
+        ),
+    )
+    other_role_name = f"guide-other-{short_id()}"
+    other_role = create_role(aws, tmp_path, other_role_name)
+    reader = f"guide-reader-{short_id()}"
+    other = f"guide-other-{short_id()}"
+    create_guide_function(aws, tmp_path, reader, reader_role)
+    create_guide_function(aws, tmp_path, other, other_role)
+
+    out = aws("lambda", "invoke", "--function-name", reader, "outfile", cwd=tmp_path).json()
+    assert out == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+    returned = json.loads((tmp_path / "outfile").read_text())
+    response = json.loads(returned)["response"]
+    assert response["Name"] == "MySecret"
+    assert response["ARN"] == secret["ARN"]
+    assert response["SecretString"] == value
+
+    out = aws("lambda", "invoke", "--function-name", other, "outfile", cwd=tmp_path).json()
+    assert out == {
+        "StatusCode": 200,
+        "FunctionError": "Unhandled",
+        "ExecutedVersion": "$LATEST",
+    }
+    error = json.loads((tmp_path / "outfile").read_text())
+    assert error["errorType"] == "AccessDeniedException"
+    assert error["errorMessage"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{other_role_name}/{other} is not authorized "
+        "to perform: secretsmanager:GetSecretValue on resource: MySecret because no "
+        "identity-based policy allows the secretsmanager:GetSecretValue action"
+    )
+
+    # --log-type Tail: the last 4 KB of the invocation's log, base64, with Lambda's lines.
+    out = aws(
+        "lambda",
+        "invoke",
+        "--function-name",
+        reader,
+        "--log-type",
+        "Tail",
+        "outfile",
+        cwd=tmp_path,
+    ).json()
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert "START RequestId: " in log and "REPORT RequestId: " in log, log

@@ -34,6 +34,27 @@ pub enum Command {
     /// Time `kinko exec --role ROLE -- true` against plain `true` on a warm server: what
     /// `kinko exec` adds to a command's start.
     Exec(ExecArgs),
+    /// Time Lambda invocations of trivial Python and Node functions, warm and cold.
+    Functions(FunctionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FunctionsArgs {
+    /// Path of the kinko binary to start.
+    #[arg(long, default_value = "target/release/kinko")]
+    pub kinko: PathBuf,
+
+    /// Measured warm invocations of each function.
+    #[arg(long, default_value_t = 1000)]
+    pub runs: usize,
+
+    /// Unmeasured warm invocations of each function first.
+    #[arg(long, default_value_t = 50)]
+    pub warmup: usize,
+
+    /// Measured cold invocations of each function (each after a configuration change).
+    #[arg(long, default_value_t = 30)]
+    pub cold_runs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,7 @@ use crate::signing::Signer;
 const REGION: &str = "us-east-1";
 
 /// The text of the first `<name>` element of an XML answer.
-fn element(xml: &str, name: &str) -> Option<String> {
+pub(crate) fn element(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{name}>"))? + start;
@@ -30,7 +30,7 @@ fn element(xml: &str, name: &str) -> Option<String> {
 }
 
 /// One IAM (Query protocol) call as root: the XML answer.
-async fn iam(endpoint: &Endpoint, signer: &Signer, params: &[(&str, &str)]) -> Result<String> {
+pub(crate) async fn iam(endpoint: &Endpoint, signer: &Signer, params: &[(&str, &str)]) -> Result<String> {
     let request = signer.query_request("iam", params)?;
     let mut connection = Conn::connect(endpoint.addr).await?;
     let response = connection.send(request).await?;
@@ -65,7 +65,7 @@ async fn time(mut command: Command) -> Result<Duration> {
     Ok(elapsed)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
@@ -76,7 +76,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 

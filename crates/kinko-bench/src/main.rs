@@ -19,6 +19,7 @@
 //! kinko-bench agent --concurrency 64 --aws-agent /path/to/aws_secretsmanager_agent
 //! kinko-bench audit-index --records 10000000
 //! kinko-bench exec --runs 200
+//! kinko-bench functions --runs 1000 --cold-runs 30
 //! ```
 //!
 //! `kinko-bench agent` loads cache hits through `kinko agent` (and AWS's agent, side by side).
@@ -32,6 +33,7 @@ mod cli;
 mod client;
 mod cpu;
 mod exec;
+mod functions;
 mod load;
 mod ops;
 mod setup;
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Agent(args)) => runtime.block_on(agent::run(args)),
         Some(Command::AuditIndex(args)) => audit_index::run(&args).map(|()| Outcome::Clean),
         Some(Command::Exec(args)) => runtime.block_on(exec::run(args)).map(|()| Outcome::Clean),
+        Some(Command::Functions(args)) => runtime.block_on(functions::run(args)).map(|()| Outcome::Clean),
         None => runtime.block_on(bench::run(cli.bench)),
     };
     // Don't wait for tasks still blocked on sockets of stopped servers.

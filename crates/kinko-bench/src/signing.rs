@@ -136,9 +136,43 @@ impl Signer {
         Ok(request)
     }
 
+    /// A signed REST-JSON request (Lambda): `method` on `path_and_query`, a JSON body (or none),
+    /// with `headers` besides the signed defaults.
+    pub fn rest_request(
+        &self,
+        service: &str,
+        method: Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<Request<Full<Bytes>>> {
+        let body = Bytes::from(body);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, body.len())
+            .header(USER_AGENT, AGENT);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder
+            .body(Full::new(body.clone()))
+            .context("building request")?;
+        let url = format!("{}{}", self.url.trim_end_matches('/'), path_and_query);
+        self.sign_at(&mut request, &url, &body, service)?;
+        Ok(request)
+    }
+
     /// Adds `x-amz-date`, `authorization` (and `x-amz-security-token` for
     /// temporary credentials) to `request`.
     fn sign<B>(&self, request: &mut Request<B>, body: &[u8], service: &str) -> Result<()> {
+        self.sign_at(request, &self.url, body, service)
+    }
+
+    /// [`Signer::sign`] for the absolute `url` of the request.
+    fn sign_at<B>(&self, request: &mut Request<B>, url: &str, body: &[u8], service: &str) -> Result<()> {
         let headers = request
             .headers()
             .iter()
@@ -146,7 +180,7 @@ impl Signer {
             .collect::<Result<Vec<_>>>()?;
         let signable = SignableRequest::new(
             request.method().as_str(),
-            self.url.as_str(),
+            url,
             headers.into_iter(),
             SignableBody::Bytes(body),
         )

@@ -261,6 +261,34 @@ struct ServerArgs {
         value_parser = clap::value_parser!(i64).range(60..=43_200)
     )]
     workload_session_seconds: i64,
+    /// Lambda function instances running at once, over all functions; 0 runs no functions
+    /// (Invoke fails with ServiceException; the rest of the Lambda API works).
+    #[arg(long, value_name = "N", default_value_t = kinko_server::DEFAULT_FUNCTION_INSTANCES)]
+    functions_max_instances: usize,
+    /// Seconds an idle function instance is kept warm before it is stopped.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "300",
+        value_parser = seconds
+    )]
+    functions_idle_timeout: Duration,
+    /// Where functions' unpacked code is kept (default DATA_DIR/functions; a temporary
+    /// directory in --dev).
+    #[arg(long, value_name = "PATH")]
+    functions_cache_dir: Option<PathBuf>,
+    /// The AWS SDKs functions use, as scripts/setup.sh installs them (default:
+    /// tools/function-sdks above the kinko executable, e.g. target/tools/function-sdks).
+    #[arg(long, value_name = "PATH")]
+    functions_sdk_dir: Option<PathBuf>,
+    /// kinko's endpoint as functions call it (default: the main listener on loopback,
+    /// http://127.0.0.1:PORT, or https://localhost:PORT with TLS).
+    #[arg(long, value_name = "URL")]
+    functions_endpoint_url: Option<String>,
+    /// With TLS: certificates (PEM) functions trust to reach the endpoint (default: the
+    /// --tls-cert file, enough for a self-signed certificate).
+    #[arg(long, value_name = "PATH")]
+    functions_ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -354,6 +382,14 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
         imds_listen: args.imds_listen,
         container_credentials_listen: args.container_credentials_listen,
         workload_session_seconds: args.workload_session_seconds,
+        functions: kinko_server::FunctionsConfig {
+            max_instances: args.functions_max_instances,
+            idle_timeout: args.functions_idle_timeout,
+            cache_dir: args.functions_cache_dir,
+            sdk_dir: args.functions_sdk_dir,
+            endpoint_url: args.functions_endpoint_url,
+            ca_bundle: args.functions_ca_bundle,
+        },
     };
     let dev = config.dev;
     let generated_creds = !dev && config.root_access_key_id.is_none();

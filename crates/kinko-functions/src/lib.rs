@@ -111,6 +111,10 @@ pub struct RunnerConfig {
     pub sdk_dir: PathBuf,
     /// kinko's endpoint as functions call it (`AWS_ENDPOINT_URL`).
     pub endpoint_url: String,
+    /// Certificates (PEM) the functions' SDKs trust besides the system's, for an `https://`
+    /// endpoint with a certificate of its own: given as `AWS_CA_BUNDLE` (boto3) and
+    /// `NODE_EXTRA_CA_CERTS` (Node).
+    pub ca_bundle: Option<PathBuf>,
     /// Instances running at once, over all functions.
     pub max_instances: usize,
     /// How long an instance stays idle before it is stopped.
@@ -126,6 +130,7 @@ impl RunnerConfig {
             cache_dir,
             sdk_dir,
             endpoint_url,
+            ca_bundle: None,
             max_instances: DEFAULT_MAX_INSTANCES,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             python: None,
@@ -559,6 +564,11 @@ impl Inner {
         ];
         for (name, value) in reserved {
             env.insert(name.to_owned(), value);
+        }
+        if let Some(bundle) = &self.config.ca_bundle {
+            let bundle = bundle.display().to_string();
+            env.insert("AWS_CA_BUNDLE".into(), bundle.clone());
+            env.insert("NODE_EXTRA_CA_CERTS".into(), bundle);
         }
         match runtime {
             Runtime::Python => {

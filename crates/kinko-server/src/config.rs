@@ -76,6 +76,44 @@ pub struct Config {
     pub container_credentials_listen: Option<SocketAddr>,
     /// How long the role sessions both endpoints issue last, in seconds.
     pub workload_session_seconds: i64,
+    /// Where and how Lambda functions run.
+    pub functions: FunctionsConfig,
+}
+
+/// Where and how Lambda functions run (see `kinko-functions`).
+#[derive(Debug, Clone)]
+pub struct FunctionsConfig {
+    /// Instances running at once over all functions; 0 runs no functions (every `Invoke` that
+    /// would run one fails with `ServiceException`; the rest of the Lambda API works).
+    pub max_instances: usize,
+    /// How long an idle instance is kept warm.
+    pub idle_timeout: Duration,
+    /// Where unpacked code and kinko's bootstraps are kept (default `DATA_DIR/functions`; in dev
+    /// mode a temporary directory removed at shutdown).
+    pub cache_dir: Option<PathBuf>,
+    /// The AWS SDKs for functions, as `scripts/setup.sh` installs them (default: `tools/function-sdks`
+    /// found above the kinko executable).
+    pub sdk_dir: Option<PathBuf>,
+    /// kinko's endpoint as functions call it (`AWS_ENDPOINT_URL`). Default: the main listener on
+    /// loopback (`http://127.0.0.1:PORT`, or `https://localhost:PORT` with TLS).
+    pub endpoint_url: Option<String>,
+    /// With TLS: the certificates (PEM) functions trust besides the system's, to reach the
+    /// endpoint. Default: the server's certificate file, which is enough for a self-signed
+    /// certificate; give the issuing CA's certificate for one a private CA signed.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Default for FunctionsConfig {
+    fn default() -> Self {
+        FunctionsConfig {
+            max_instances: kinko_functions::DEFAULT_MAX_INSTANCES,
+            idle_timeout: kinko_functions::DEFAULT_IDLE_TIMEOUT,
+            cache_dir: None,
+            sdk_dir: None,
+            endpoint_url: None,
+            ca_bundle: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("imds_listen", &self.imds_listen)
             .field("container_credentials_listen", &self.container_credentials_listen)
             .field("workload_session_seconds", &self.workload_session_seconds)
+            .field("functions", &self.functions)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +168,7 @@ impl Default for Config {
             imds_listen: None,
             container_credentials_listen: None,
             workload_session_seconds: DEFAULT_WORKLOAD_SESSION_SECONDS,
+            functions: FunctionsConfig::default(),
         }
     }
 }

@@ -39,8 +39,11 @@ pub use admin::{
 pub use audit::index::Index as AuditIndex;
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
-pub use config::{Config, DEFAULT_WORKLOAD_SESSION_SECONDS, MetricsListen, WORKLOAD_SESSION_SECONDS};
+pub use config::{
+    Config, DEFAULT_WORKLOAD_SESSION_SECONDS, FunctionsConfig, MetricsListen, WORKLOAD_SESSION_SECONDS,
+};
 pub use jwks::parse_setting as parse_oidc_jwks_setting;
+pub use kinko_functions::DEFAULT_MAX_INSTANCES as DEFAULT_FUNCTION_INSTANCES;
 pub use kinko_store_cache::{CacheStats, DEFAULT_CAPACITY as DEFAULT_CACHE_CAPACITY};
 pub use listener::{Acceptor, ConnectionLimits, Plain, TlsSession, default_max_connections};
 pub use tls::{TlsError, TlsFiles};
@@ -79,6 +82,8 @@ pub struct Running {
     tls: Option<(tls::Tls, JoinHandle<()>)>,
     container: Option<workload::ContainerListener>,
     imds: Option<(Arc<workload::ImdsListeners>, JoinHandle<()>)>,
+    /// The runner of Lambda functions, unless they are off.
+    functions: Option<functions::Functions>,
 }
 
 impl Running {
@@ -123,6 +128,11 @@ impl Running {
     /// Reopens the audit log file at its path (after external log rotation moved it: SIGHUP).
     pub fn reopen_audit_log(&self) {
         self.app.audit.reopen();
+    }
+
+    /// Function instances running now (idle or busy).
+    pub fn function_instances(&self) -> usize {
+        self.functions.as_ref().map_or(0, |f| f.runner.live_instances())
     }
 
     /// Whether the listeners serve HTTPS.
@@ -177,6 +187,9 @@ impl Running {
             let _ = task.await;
         }
         self.jobs.stop().await;
+        if let Some(functions) = self.functions {
+            functions.stop();
+        }
         self.app.audit.close();
         self.store.close();
         served
@@ -241,6 +254,18 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .with_audit(audit.clone())
         .with_jwks(Arc::new(jwks))
         .with_events(audit.events());
+    // The listener is bound first: functions are told its address.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let functions = functions::Functions::start(&config, addr, &services)?;
+    let services = match &functions {
+        Some(f) => services.with_functions(f.runner.clone()),
+        None => services,
+    };
     let app = Arc::new(App {
         auth: auth::Authenticator::new(services.clone()),
         audit,
@@ -272,12 +297,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         ),
         _ => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Listen(config.listen, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Listen(config.listen, e))?;
     if let Some(warning) = tls::plain_http_warning(config.listen, tls.is_some()) {
         tracing::warn!("{warning}");
     }
@@ -383,5 +402,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         tls,
         container,
         imds,
+        functions,
     })
 }

@@ -93,6 +93,21 @@ pub fn echo_python_zip() -> Vec<u8> {
     )])
 }
 
+/// The Node.js handler of the typical guide, unchanged: reads `MySecret` in `ap-northeast-1`
+/// with the AWS SDK for JavaScript v2 and returns the response as a JSON string.
+pub const GUIDE_NODE_HANDLER: &str = "const AWS = require('aws-sdk')
+exports.handler = async function (event, context) {
+  const secretsManager = new AWS.SecretsManager({ region: 'ap-northeast-1' })
+  const response = await secretsManager.getSecretValue({ SecretId: 'MySecret' }).promise()
+  return JSON.stringify({ response }, null, 2)
+}
+";
+
+/// [`GUIDE_NODE_HANDLER`] as `index.js` of a deployment package (handler `index.handler`).
+pub fn guide_node_zip() -> Vec<u8> {
+    zip_of(&[("index.js", GUIDE_NODE_HANDLER.as_bytes())])
+}
+
 impl Principal<'_> {
     /// A Lambda client signing as this principal.
     pub fn lambda(&self) -> aws_sdk_lambda::Client {

@@ -368,7 +368,7 @@ async fn tags_are_listed_added_and_removed() {
 }
 
 #[tokio::test]
-async fn invoke_dry_run_and_a_server_without_a_runner() {
+async fn invoke_dry_run_and_run() {
     let lambda = server().lambda_client();
     let role = execution_role().await;
     let name = format!("invoke-{}", short_id());
@@ -394,10 +394,37 @@ async fn invoke_dry_run_and_a_server_without_a_runner() {
         .send()
         .await;
     assert_eq!(error_code(not_json), "InvalidParameterValueException");
-    // The shared server runs no functions: a ServiceException saying so.
-    let run = lambda.invoke().function_name(&name).send().await;
+    // The server runs it.
+    let run = ok(lambda
+        .invoke()
+        .function_name(&name)
+        .payload(Blob::new("{\"echo\": [1, 2]}"))
+        .send()
+        .await);
+    assert_eq!(run.status_code(), 200);
+    assert_eq!(run.function_error(), None);
+    assert_eq!(
+        run.payload().map(|p| p.as_ref().to_vec()),
+        Some(b"{\"echo\": [1, 2]}".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_runs_no_functions() {
+    let mut config = dev_config();
+    config.functions.max_instances = 0;
+    let server = TestServer::start_with(config, TestClock::System).await;
+    let role = server.root().execution_role("no-runner", None).await;
+    server.root().python_function("no-runner", &role).await;
+    let run = server
+        .lambda_client()
+        .invoke()
+        .function_name("no-runner")
+        .send()
+        .await;
     assert_eq!(
         outcome(run),
         failed("ServiceException", "this server runs no functions")
     );
+    server.shutdown().await;
 }

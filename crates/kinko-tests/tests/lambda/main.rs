@@ -1,13 +1,13 @@
 //! Lambda through the AWS SDK for Rust: functions created, read, listed, updated, published,
 //! tagged and deleted; errors and validation as Lambda answers them; who may do what (the caller's
 //! policies, `iam:PassRole`, the execution role's trust policy, the function's resource policy
-//! across accounts); and Invoke's answers that need no runner (DryRun, a server that runs no
-//! functions).
+//! across accounts); and functions run by the server under their execution roles (invoke).
 //!
 //! Tests share one server and make functions and roles with unique names.
 
 mod authz;
 mod functions;
+mod invoke;
 
 use kinko_tests::*;
 

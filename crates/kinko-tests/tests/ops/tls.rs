@@ -345,3 +345,76 @@ async fn the_metrics_listener_serves_https_with_the_same_certificate() {
     assert!(body.contains("kinko_"), "{body}");
     server.shutdown().await;
 }
+
+/// Functions call a server serving HTTPS at `https://localhost:PORT`, trusting the certificates of
+/// its `--tls-cert` file (here the chain ends with the test CA): boto3 through `AWS_CA_BUNDLE`, the
+/// JavaScript SDK v2 through `NODE_EXTRA_CA_CERTS`.
+#[tokio::test]
+async fn functions_call_the_server_over_https() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("kinko test CA");
+    let (server, _, _) = tls_server(&ca, dir.path(), |_| {}).await;
+    let name = unique_name("tls-fn");
+    server.client().create_string(&name, "read over TLS").await;
+    let role = server
+        .root()
+        .execution_role(
+            "tls-reader",
+            Some(&allow(&["secretsmanager:GetSecretValue"], &["*"])),
+        )
+        .await;
+    let python = b"import boto3, os\n\
+def handler(event, context):\n    \
+return [os.environ['AWS_ENDPOINT_URL'], boto3.client('secretsmanager').get_secret_value(SecretId=event['id'])['SecretString']]\n";
+    let node = b"const AWS = require('aws-sdk');\n\
+exports.handler = async (event) => [process.env.AWS_ENDPOINT_URL, \
+(await new AWS.SecretsManager().getSecretValue({ SecretId: event.id }).promise()).SecretString];\n";
+    let lambda = server.lambda_client();
+    for (function, runtime, handler, file, code) in [
+        ("tls-py", Runtime::Python312, "app.handler", "app.py", &python[..]),
+        (
+            "tls-node",
+            Runtime::Nodejs14x,
+            "index.handler",
+            "index.js",
+            &node[..],
+        ),
+    ] {
+        lambda
+            .create_function()
+            .function_name(function)
+            .runtime(runtime)
+            .handler(handler)
+            .role(&role)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip_of(&[(file, code)])))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateFunction");
+        let out = lambda
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(json!({"id": name}).to_string()))
+            .send()
+            .await
+            .expect("Invoke");
+        let body: serde_json::Value =
+            serde_json::from_slice(out.payload().expect("payload").as_ref()).expect("JSON");
+        assert_eq!(out.function_error(), None, "{function}: {body}");
+        assert_eq!(
+            body,
+            json!([
+                format!("https://localhost:{}", server.addr().port()),
+                "read over TLS"
+            ]),
+            "{function}"
+        );
+    }
+    server.shutdown().await;
+}
