@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from audit_scan import SEEN, find_leaks, install_boto3_hook
 from kinko_compat import (
     ACCESS_KEY,
     CONTAINER_RE,
@@ -109,6 +110,7 @@ def _pump_stdout(proc: subprocess.Popen, lines: list[str], found: threading.Even
 
 @pytest.fixture(scope="session")
 def kinko_server() -> Iterator[KinkoServer]:
+    install_boto3_hook()
     binary = kinko_bin()
     if not binary.is_file():
         pytest.fail(
@@ -203,7 +205,16 @@ def kinko_server() -> Iterator[KinkoServer]:
         pump.join(timeout=5)
         stderr_file.close()
         text = stderr_path.read_text(errors="replace")
+        # No record of the whole run holds a secret it handled (see audit_scan).
+        logs = sorted(workdir.glob("audit*.log*"))
+        leaks = find_leaks(logs)
+        recorded = sum(p.stat().st_size for p in logs if p.is_file())
         shutil.rmtree(workdir, ignore_errors=True)
+        assert not leaks, (
+            f"the audit log holds secrets the run handled: {leaks[:20]}"
+            f" ({len(leaks)} of {len(SEEN.values)} values looked for)"
+        )
+        assert recorded > 0 and SEEN.values, "the scan of the audit log looked at nothing"
         assert proc.returncode == 0, (
             f"kinko exited with code {proc.returncode} after SIGTERM (expected a clean 0)\n"
             f"--- kinko stderr ---\n{text}"

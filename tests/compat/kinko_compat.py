@@ -23,6 +23,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from audit_scan import SEEN
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -169,6 +171,7 @@ class AwsCli:
             stdin=subprocess.DEVNULL,
         )
         result = CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+        SEEN.collect_cli(args, proc.stdout)
         if check:
             assert result.returncode == 0, f"AWS CLI failed\n{result}"
         return result
@@ -203,6 +206,8 @@ def raw_call(
 ) -> RawResponse:
     """POST a JSON 1.1 request signed with SigV4 (optionally at a chosen time)."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
+    if isinstance(payload, dict):
+        SEEN.collect(payload, f"raw {operation}")
     request = AWSRequest(
         method="POST",
         url=endpoint + "/",
@@ -226,9 +231,14 @@ def raw_call(
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(req, timeout=30) as resp:
-            return RawResponse(resp.status, dict(resp.headers.items()), resp.read())
+            response = RawResponse(resp.status, dict(resp.headers.items()), resp.read())
     except urllib.error.HTTPError as err:
         return RawResponse(err.code, dict(err.headers.items()), err.read())
+    try:
+        SEEN.collect(json.loads(response.body), f"raw {operation}")
+    except ValueError:
+        pass
+    return response
 
 
 def b64(data: bytes) -> str:
