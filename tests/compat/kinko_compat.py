@@ -337,6 +337,48 @@ def aws_as(aws: AwsCli, creds: Creds, *args: str, check: bool = True, cwd=None) 
     return result
 
 
+def cli_create_role(
+    aws: AwsCli,
+    tmp_path,
+    name: str,
+    trust_doc: str,
+    policy_doc: str | None = None,
+    creds: Creds | None = None,
+) -> str:
+    """`aws iam create-role --assume-role-policy-document file://trust.json`, then `put-role-policy`
+    (policy `inline`) when `policy_doc` is given, as `creds` (root by default); the role's ARN."""
+    creds = creds or ROOT_CREDS
+    (tmp_path / "trust.json").write_text(trust_doc)
+    role = aws_as(
+        aws,
+        creds,
+        "iam",
+        "create-role",
+        "--role-name",
+        name,
+        "--assume-role-policy-document",
+        "file://trust.json",
+        cwd=tmp_path,
+    ).json()["Role"]
+    assert role["RoleId"].startswith("AROA")
+    if policy_doc is not None:
+        (tmp_path / "role-policy.json").write_text(policy_doc)
+        aws_as(
+            aws,
+            creds,
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            name,
+            "--policy-name",
+            "inline",
+            "--policy-document",
+            "file://role-policy.json",
+            cwd=tmp_path,
+        )
+    return role["Arn"]
+
+
 def policy(*statements: dict) -> str:
     """A policy document (JSON text) with the given statements."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -16,6 +16,7 @@ from kinko_compat import (
     Creds,
     allow,
     aws_as,
+    cli_create_role,
     denied,
     no_identity_policy,
     policy,
@@ -57,41 +58,6 @@ def create_user(aws, tmp_path, name: str, policy_doc: str | None = None) -> tupl
     return user["Arn"], Creds.from_access_key(key)
 
 
-def create_role(
-    aws, tmp_path, name: str, trust_doc: str, policy_doc: str | None = None, creds=ROOT_CREDS
-) -> str:
-    """`aws iam create-role --assume-role-policy-document file://trust.json` (+ put-role-policy)."""
-    (tmp_path / "trust.json").write_text(trust_doc)
-    role = aws_as(
-        aws,
-        creds,
-        "iam",
-        "create-role",
-        "--role-name",
-        name,
-        "--assume-role-policy-document",
-        "file://trust.json",
-        cwd=tmp_path,
-    ).json()["Role"]
-    assert role["RoleId"].startswith("AROA")
-    if policy_doc is not None:
-        (tmp_path / "role-policy.json").write_text(policy_doc)
-        aws_as(
-            aws,
-            creds,
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            name,
-            "--policy-name",
-            "inline",
-            "--policy-document",
-            "file://role-policy.json",
-            cwd=tmp_path,
-        )
-    return role["Arn"]
-
-
 def assume_role(aws, creds: Creds, role_arn: str, session: str, *extra: str) -> dict:
     return aws_as(
         aws,
@@ -128,7 +94,7 @@ def test_cli_developer_role(aws, tmp_path):
     aws(SM, "create-secret", "--name", azure, "--secret-string", conn)
     aws(SM, "create-secret", "--name", f"{p}/dev/sql", "--secret-string", "x")
     role = f"dev-app-{p}"
-    role_arn = create_role(
+    role_arn = cli_create_role(
         aws,
         tmp_path,
         role,
@@ -207,7 +173,7 @@ def test_cli_read_only_user(aws, tmp_path):
 
 def test_cli_root_cannot_assume_role_and_duration_is_capped(aws, tmp_path):
     p = short_id()
-    role_arn = create_role(aws, tmp_path, f"capped-{p}", trust(ROOT_ARN))
+    role_arn = cli_create_role(aws, tmp_path, f"capped-{p}", trust(ROOT_ARN))
     r = aws(
         "sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "root", check=False
     )
@@ -294,7 +260,7 @@ def test_cli_cross_account(aws, tmp_path):
 
     name = f"{p}/shared/db"
     secret_arn = aws(SM, "create-secret", "--name", name, "--secret-string", "mgmt").json()["ARN"]
-    reader_arn = create_role(
+    reader_arn = cli_create_role(
         aws,
         tmp_path,
         "reader",

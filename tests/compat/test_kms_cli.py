@@ -21,6 +21,7 @@ from kinko_compat import (
     aws_as,
     aws_pipeline,
     azure_connection_string,
+    cli_create_role,
     denied,
     key_arn_re,
     key_root_statement,
@@ -41,37 +42,6 @@ SM = "secretsmanager"
 
 def describe_key(aws, key_id: str) -> dict:
     return aws("kms", "describe-key", "--key-id", key_id).json()["KeyMetadata"]
-
-
-def create_role(aws, creds: Creds, tmp_path, name: str, trust_doc: str, policy_doc: str) -> str:
-    """`aws iam create-role` and `put-role-policy`, both documents from files."""
-    (tmp_path / "trust.json").write_text(trust_doc)
-    (tmp_path / "role-policy.json").write_text(policy_doc)
-    role = aws_as(
-        aws,
-        creds,
-        "iam",
-        "create-role",
-        "--role-name",
-        name,
-        "--assume-role-policy-document",
-        "file://trust.json",
-        cwd=tmp_path,
-    ).json()["Role"]
-    aws_as(
-        aws,
-        creds,
-        "iam",
-        "put-role-policy",
-        "--role-name",
-        name,
-        "--policy-name",
-        "read-shared-secrets",
-        "--policy-document",
-        "file://role-policy.json",
-        cwd=tmp_path,
-    )
-    return role["Arn"]
 
 
 def assume_role(aws, creds: Creds, role_arn: str, session: str) -> tuple[Creds, str]:
@@ -234,11 +204,13 @@ def test_cli_security_team_shares_a_secret_with_a_member_account(aws, tmp_path):
         allow("secretsmanager:GetSecretValue", secret_arn_pattern(f"{p}/shared/*")),
         allow("kms:Decrypt", key_arn),
     )
-    reader = create_role(aws, admin, tmp_path, "azure-reader", trust(ROOT_ARN), reader_policy)
+    reader = cli_create_role(
+        aws, tmp_path, "azure-reader", trust(ROOT_ARN), reader_policy, creds=admin
+    )
     assert reader == f"arn:aws:iam::{member}:role/azure-reader"
     # The same identity policy, but the key policy won't name this one.
-    outsider = create_role(
-        aws, admin, tmp_path, "not-in-key-policy", trust(ROOT_ARN), reader_policy
+    outsider = cli_create_role(
+        aws, tmp_path, "not-in-key-policy", trust(ROOT_ARN), reader_policy, creds=admin
     )
 
     # The key policy: the management account's IAM decides for its own principals; the member's

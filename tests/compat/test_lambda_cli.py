@@ -10,7 +10,7 @@ import io
 import json
 import zipfile
 
-from kinko_compat import ACCOUNT, REGION, assert_cli_error, policy, short_id
+from kinko_compat import ACCOUNT, REGION, assert_cli_error, cli_create_role, policy, short_id
 
 LAMBDA_TRUST = policy(
     {
@@ -36,23 +36,10 @@ def function_zip() -> bytes:
     return buf.getvalue()
 
 
-def test_create_get_list_delete(aws, tmp_path):
-    role_name = f"lambda-{short_id()}"
-    (tmp_path / "trust.json").write_text(LAMBDA_TRUST)
-    role = aws(
-        "iam",
-        "create-role",
-        "--role-name",
-        role_name,
-        "--assume-role-policy-document",
-        "file://trust.json",
-        cwd=tmp_path,
-    ).json()["Role"]["Arn"]
-    data = function_zip()
-    (tmp_path / "function.zip").write_bytes(data)
-    name = f"reader-{short_id()}"
-    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    created = aws(
+def create_function(aws, tmp_path, name: str, role: str, check: bool = True):
+    """`aws lambda create-function` of the guide's function (nodejs12.x) from `function.zip`."""
+    (tmp_path / "function.zip").write_bytes(function_zip())
+    return aws(
         "lambda",
         "create-function",
         "--function-name",
@@ -66,7 +53,16 @@ def test_create_get_list_delete(aws, tmp_path):
         "--zip-file",
         "fileb://function.zip",
         cwd=tmp_path,
-    ).json()
+        check=check,
+    )
+
+
+def test_create_get_list_delete(aws, tmp_path):
+    role = cli_create_role(aws, tmp_path, f"lambda-{short_id()}", LAMBDA_TRUST)
+    data = function_zip()
+    name = f"reader-{short_id()}"
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    created = create_function(aws, tmp_path, name, role).json()
     assert created["FunctionArn"] == arn
     assert created["Runtime"] == "nodejs12.x"
     assert created["CodeSize"] == len(data)
@@ -86,22 +82,7 @@ def test_create_get_list_delete(aws, tmp_path):
     page = aws("lambda", "list-functions", "--max-items", "1").json()
     assert len(page["Functions"]) == 1
 
-    again = aws(
-        "lambda",
-        "create-function",
-        "--function-name",
-        name,
-        "--runtime",
-        "nodejs12.x",
-        "--handler",
-        "index.handler",
-        "--role",
-        role,
-        "--zip-file",
-        "fileb://function.zip",
-        cwd=tmp_path,
-        check=False,
-    )
+    again = create_function(aws, tmp_path, name, role, check=False)
     assert_cli_error(
         aws, again, "ResourceConflictException", "CreateFunction", f"Function already exist: {name}"
     )
@@ -114,42 +95,19 @@ def test_create_get_list_delete(aws, tmp_path):
 
 
 def test_a_role_lambda_cannot_assume(aws, tmp_path):
-    role_name = f"ec2-only-{short_id()}"
-    (tmp_path / "trust.json").write_text(
+    role = cli_create_role(
+        aws,
+        tmp_path,
+        f"ec2-only-{short_id()}",
         policy(
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "ec2.amazonaws.com"},
                 "Action": "sts:AssumeRole",
             }
-        )
+        ),
     )
-    role = aws(
-        "iam",
-        "create-role",
-        "--role-name",
-        role_name,
-        "--assume-role-policy-document",
-        "file://trust.json",
-        cwd=tmp_path,
-    ).json()["Role"]["Arn"]
-    (tmp_path / "function.zip").write_bytes(function_zip())
-    result = aws(
-        "lambda",
-        "create-function",
-        "--function-name",
-        f"untrusted-{short_id()}",
-        "--runtime",
-        "nodejs12.x",
-        "--handler",
-        "index.handler",
-        "--role",
-        role,
-        "--zip-file",
-        "fileb://function.zip",
-        cwd=tmp_path,
-        check=False,
-    )
+    result = create_function(aws, tmp_path, f"untrusted-{short_id()}", role, check=False)
     assert_cli_error(
         aws,
         result,
@@ -159,50 +117,8 @@ def test_a_role_lambda_cannot_assume(aws, tmp_path):
     )
 
 
-def create_role(aws, tmp_path, name: str, inline_policy: str | None = None) -> str:
-    (tmp_path / "trust.json").write_text(LAMBDA_TRUST)
-    arn = aws(
-        "iam",
-        "create-role",
-        "--role-name",
-        name,
-        "--assume-role-policy-document",
-        "file://trust.json",
-        cwd=tmp_path,
-    ).json()["Role"]["Arn"]
-    if inline_policy is not None:
-        (tmp_path / "policy.json").write_text(inline_policy)
-        aws(
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            name,
-            "--policy-name",
-            "read",
-            "--policy-document",
-            "file://policy.json",
-            cwd=tmp_path,
-        )
-    return arn
-
-
 def create_guide_function(aws, tmp_path, name: str, role: str) -> None:
-    (tmp_path / "function.zip").write_bytes(function_zip())
-    aws(
-        "lambda",
-        "create-function",
-        "--function-name",
-        name,
-        "--runtime",
-        "nodejs12.x",
-        "--handler",
-        "index.handler",
-        "--role",
-        role,
-        "--zip-file",
-        "fileb://function.zip",
-        cwd=tmp_path,
-    )
+    create_function(aws, tmp_path, name, role)
     aws("lambda", "wait", "function-active-v2", "--function-name", name)
 
 
@@ -221,10 +137,11 @@ def test_the_guides_function_runs_under_its_role(aws, tmp_path):
         value,
     ).json()
     reader_role_name = f"guide-reader-{short_id()}"
-    reader_role = create_role(
+    reader_role = cli_create_role(
         aws,
         tmp_path,
         reader_role_name,
+        LAMBDA_TRUST,
         policy(
             {
                 "Effect": "Allow",
@@ -234,7 +151,7 @@ def test_the_guides_function_runs_under_its_role(aws, tmp_path):
         ),
     )
     other_role_name = f"guide-other-{short_id()}"
-    other_role = create_role(aws, tmp_path, other_role_name)
+    other_role = cli_create_role(aws, tmp_path, other_role_name, LAMBDA_TRUST)
     reader = f"guide-reader-{short_id()}"
     other = f"guide-other-{short_id()}"
     create_guide_function(aws, tmp_path, reader, reader_role)
