@@ -100,6 +100,12 @@ pub struct Secret {
     /// When the background job removes the secret for good (DeleteSecret's `DeletionDate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<Timestamp>,
+    /// Rotation (RotateSecret); `None` until rotation was first configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<crate::rotation::RotationConfig>,
+    /// When the last rotation completed (`LastRotatedDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated_date: Option<Timestamp>,
     /// Versions in creation order.
     pub versions: Vec<Version>,
     /// Optimistic concurrency: the store only accepts a write based on the revision it holds.
@@ -134,6 +140,78 @@ pub enum SecretError {
 impl Secret {
     pub fn is_scheduled_for_deletion(&self) -> bool {
         self.deleted_date.is_some()
+    }
+
+    /// Whether rotation is turned on.
+    pub fn rotation_enabled(&self) -> bool {
+        self.rotation.as_ref().is_some_and(|r| r.enabled)
+    }
+
+    /// `NextRotationDate`: when rotation is on and scheduled, the end of the next rotation window
+    /// after the last rotation (or after rotation was configured, before the first one).
+    pub fn next_rotation_date(&self) -> Option<Timestamp> {
+        let r = self.rotation.as_ref().filter(|r| r.enabled)?;
+        let base = match self.last_rotated_date {
+            Some(last) if last > r.configured_date => last,
+            _ => r.configured_date,
+        };
+        r.rules.as_ref()?.next_rotation_date(base)
+    }
+
+    /// When the scheduler should rotate the secret: its `NextRotationDate`, unless it is scheduled
+    /// for deletion. Stores index it.
+    pub fn rotation_due_date(&self) -> Option<Timestamp> {
+        if self.is_scheduled_for_deletion() {
+            return None;
+        }
+        self.next_rotation_date()
+    }
+
+    /// The version a rotation in progress works on: the one holding `AWSPENDING` that is not also
+    /// `AWSCURRENT` (AWS's test for "a previous rotation isn't complete").
+    pub fn pending_rotation(&self) -> Option<&Version> {
+        self.version_with_stage(AWSPENDING)
+            .filter(|v| !v.has_stage(AWSCURRENT))
+    }
+
+    /// Starts a rotation: a new version `id` with only `AWSPENDING` (taken from the current version,
+    /// where a finished rotation may have left it), holding a value of `kind` or none (a
+    /// placeholder the rotation function fills with PutSecretValue).
+    pub fn add_pending_version(
+        &mut self,
+        id: &str,
+        kind: Option<ValueKind>,
+        kms_key_arn: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), SecretError> {
+        for v in &mut self.versions {
+            v.remove_stage(AWSPENDING);
+        }
+        self.versions.push(Version {
+            id: id.to_owned(),
+            stages: vec![AWSPENDING.to_owned()],
+            created_date: now,
+            last_accessed_date: None,
+            kind,
+            kms_key_arn,
+        });
+        if self.label_count() > MAX_LABELS_PER_SECRET {
+            return Err(SecretError::TooManyLabels);
+        }
+        self.purge_old_versions(now)?;
+        Ok(())
+    }
+
+    /// Ends a rotation that made `id` current: removes `AWSPENDING` from it, as Secrets Manager
+    /// does outside the rotation function. Returns whether `id` is current.
+    pub fn complete_rotation(&mut self, id: &str) -> bool {
+        match self.versions.iter_mut().find(|v| v.id == id) {
+            Some(v) if v.has_stage(AWSCURRENT) => {
+                v.remove_stage(AWSPENDING);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn version(&self, id: &str) -> Option<&Version> {
@@ -341,6 +419,8 @@ mod tests {
             last_accessed_date: None,
             deleted_date: None,
             deletion_date: None,
+            rotation: None,
+            last_rotated_date: None,
             versions: vec![],
             revision: 0,
         }
