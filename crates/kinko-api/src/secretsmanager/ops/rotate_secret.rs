@@ -94,12 +94,7 @@ impl Operation for RotateSecret {
             );
             let d = r.duration.as_deref();
             v.length("rotationRules.duration", d, 2, 3, false);
-            v.pattern(
-                "rotationRules.duration",
-                d,
-                "[0-9h]+",
-                d.is_none_or(|d| d.bytes().all(|b| b.is_ascii_digit() || b == b'h')),
-            );
+            v.pattern("rotationRules.duration", d, "[0-9]+h", d.is_none_or(duration_ok));
             let e = r.schedule_expression.as_deref();
             v.length("rotationRules.scheduleExpression", e, 1, 256, false);
             v.pattern(
@@ -117,13 +112,6 @@ impl Operation for RotateSecret {
             return Err(SmError::InvalidParameter(TOKEN_REQUIRED.into()));
         }
         if let Some(r) = &i.rotation_rules {
-            if let Some(d) = r.duration.as_deref()
-                && !duration_ok(d)
-            {
-                return Err(SmError::InvalidParameter(format!(
-                    "Invalid rotation window duration {d}: it must be a number of hours, such as 3h"
-                )));
-            }
             r.to_rules()
                 .schedule()
                 .map_err(|e| SmError::InvalidParameter(e.to_string()))?;
