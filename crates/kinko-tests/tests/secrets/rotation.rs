@@ -659,4 +659,24 @@ async fn rotation_lambda_arn_is_a_condition_key() {
         &no_identity_policy(&user.arn, "secretsmanager:RotateSecret", Some(&arn)),
     );
     assert!(sm.describe(&name).await.rotation_enabled().is_none());
+
+    // `secretsmanager:resource/AllowRotationLambdaArn`: the function the secret is configured with.
+    let policy = policy_document(&[serde_json::json!({
+        "Effect": "Allow",
+        "Action": "secretsmanager:DescribeSecret",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}}
+    })]);
+    let auditor = server().root().new_user("auditor", Some(&policy)).await;
+    let e = expect_err!(auditor.sm().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(e.meta().code(), Some("AccessDeniedException"));
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(days(3))
+        .send()
+        .await);
+    let d = ok(auditor.sm().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
 }
