@@ -422,9 +422,18 @@ async fn a_failed_step_leaves_the_current_value_and_blocks_the_next_rotation() {
         Some(token.as_str())
     );
 
-    // The next rotation is refused while AWSPENDING is on another version.
+    // The next rotation is refused while AWSPENDING is on another version; a retry of the request
+    // that started it (same ClientRequestToken) answers as it did and starts nothing.
     let e = expect_err!(sm.rotate_secret().secret_id(&name).send().await);
     assert_error(&e, "InvalidRequestException", PREVIOUS_ROTATION);
+    let retried = ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .send()
+        .await);
+    assert_eq!(retried.version_id(), Some(token.as_str()));
+    assert_eq!(stages(&sm.describe(&name).await), stages(&d));
 
     // CancelRotateSecret turns rotation off, names the unfinished version, keeps the labels.
     let out = ok(sm.cancel_rotate_secret().secret_id(&name).send().await);

@@ -182,10 +182,19 @@ impl Operation for RotateSecret {
         let Some(lambda_arn) = r.lambda_arn else {
             return Err(SmError::InvalidRequest(NO_LAMBDA.into()));
         };
-        if secret.pending_rotation().is_some() {
+        let token = i.client_request_token.clone().unwrap_or_default();
+        if let Some(pending) = secret.pending_rotation() {
+            // `ClientRequestToken` is an idempotency token: a retry of the request that started
+            // this rotation answers as that request did, and starts nothing.
+            if pending.id == token {
+                return Ok(Output {
+                    arn: secret.arn.clone(),
+                    name: secret.name.clone(),
+                    version_id: token,
+                });
+            }
             return Err(SmError::InvalidRequest(PREVIOUS_ROTATION.into()));
         }
-        let token = i.client_request_token.clone().unwrap_or_default();
         if secret.version(&token).is_some() {
             return Err(SmError::ResourceExists(format!(
                 "You can't use ClientRequestToken {token} because that value is already in use for a version of secret {}.",
