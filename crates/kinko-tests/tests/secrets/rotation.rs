@@ -23,7 +23,7 @@ const PREVIOUS_ROTATION: &str = "A previous rotation isn't complete. That rotati
 /// A rotation function in the manner of AWS's generic template: createSecret puts a new random
 /// password as AWSPENDING (when the pending version has no value yet), setSecret does nothing,
 /// testSecret reads the pending value and tags the secret `tested=<token>`, finishSecret moves
-/// AWSCURRENT. `FAIL_STEP` names a step that fails.
+/// AWSCURRENT. `FAIL_STEP` names a step that fails (after tagging the secret `failed=<token>`).
 const ROTATION_FUNCTION: &str = r#"import os
 import boto3
 
@@ -46,6 +46,7 @@ def lambda_handler(event, context):
     elif "AWSPENDING" not in versions[token]:
         raise ValueError("Secret version %s not set as AWSPENDING for rotation of secret %s." % (token, arn))
     if step == os.environ.get('FAIL_STEP'):
+        client.tag_resource(SecretId=arn, Tags=[{'Key': 'failed', 'Value': token}])
         raise RuntimeError("failing %s as configured" % step)
     if step == "createSecret":
         client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
@@ -391,23 +392,11 @@ async fn a_failed_step_leaves_the_current_value_and_blocks_the_next_rotation() {
         .rotation_rules(days(1))
         .send()
         .await);
-    // createSecret ran (the pending version has a value), then testSecret failed.
-    let mut filled = false;
-    for _ in 0..600 {
-        let read = sm
-            .get_secret_value()
-            .secret_id(&name)
-            .version_stage("AWSPENDING")
-            .send()
-            .await;
-        if read.is_ok() {
-            filled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(filled, "createSecret filled the pending version");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // createSecret and setSecret ran, then testSecret failed.
+    wait_for(&sm, &name, "the failing step", |d| {
+        tag(d, "failed").as_deref() == Some(token.as_str())
+    })
+    .await;
     let d = sm.describe(&name).await;
     assert_eq!(
         stages(&d),
