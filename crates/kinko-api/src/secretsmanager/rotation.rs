@@ -120,11 +120,14 @@ impl Run {
         let function = crate::lambda::function_target(&cx, &self.function_arn)
             .await
             .map_err(|e| Stop::Failed(e.to_string()))?;
+        let started = self.services.clock.now();
         let allowed = function
             .service_may_invoke(&self.services, &rc, SERVICE, &secret.arn, &secret.account_id)
             .await
             .map_err(|e| Stop::Failed(e.to_string()))?;
         if !allowed {
+            self.record_invoke(&rc, started, function.arn(), Some("AccessDeniedException"))
+                .await;
             return Err(Stop::Failed(super::error::CANNOT_INVOKE.to_owned()));
         }
         let event = serde_json::json!({
@@ -135,8 +138,10 @@ impl Run {
         });
         let result = function
             .invoke_for_service(&self.services, &request_id, event.to_string().into_bytes())
-            .await
-            .map_err(|e| Stop::Failed(e.to_string()))?;
+            .await;
+        let failure = result.as_ref().err().map(|e| e.code());
+        self.record_invoke(&rc, started, function.arn(), failure).await;
+        let result = result.map_err(|e| Stop::Failed(e.to_string()))?;
         if let Some(kind) = result.function_error {
             // The error document's type only: its message may quote the secret's data.
             let error_type = serde_json::from_slice::<serde_json::Value>(&result.payload)
@@ -148,6 +153,35 @@ impl Run {
             )));
         }
         Ok(())
+    }
+
+    /// The audit record of one invocation Secrets Manager made on its own behalf: Lambda's
+    /// `Invoke` with `userIdentity` `AWSService`, `invokedBy` `secretsmanager.amazonaws.com`, as
+    /// CloudTrail records a service's calls; the function is its resource, `failure` its error
+    /// code (a function error is the function's answer, not a failed call). A record that can't be
+    /// written is logged: the rotation has no caller to fail.
+    async fn record_invoke(
+        &self,
+        rc: &RequestContext,
+        started: kinko_core::Timestamp,
+        function_arn: &str,
+        failure: Option<&str>,
+    ) {
+        let mut event = crate::audit::AuditEvent::of(rc, started, crate::lambda::LAMBDA_SERVICE, "Invoke");
+        event.invoked_by = Some(SERVICE);
+        event.read_only = Some(false);
+        event.request_parameters = Some(serde_json::json!({
+            "functionName": function_arn,
+            "invocationType": "RequestResponse",
+        }));
+        if let Some(r) = crate::cloudtrail::resource(function_arn) {
+            event.recipient_account_id = Some(r.account_id.clone());
+            event.resources.push(r);
+        }
+        event.error_code = failure.map(str::to_owned);
+        if let Err(e) = self.services.audit.record(&event, &[]).await {
+            tracing::error!(secret = %self.secret_arn, error = %e, "audit record of a rotation step not written");
+        }
     }
 
     /// After finishSecret: the new version must be current; Secrets Manager then removes

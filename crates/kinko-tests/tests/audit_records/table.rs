@@ -748,8 +748,9 @@ async fn oversized_parameters_are_omitted() {
 }
 
 /// RotateSecret is authorized on the secret and on the function the caller has Secrets Manager
-/// invoke: both are the record's resources. CancelRotateSecret names the unfinished version (an
-/// echoing function never moves AWSCURRENT, so the rotation is left pending).
+/// invoke: both are the record's resources. Each step's invocation is recorded as Lambda's
+/// `Invoke` made by `secretsmanager.amazonaws.com` itself. CancelRotateSecret names the unfinished
+/// version (an echoing function never moves AWSCURRENT, so the rotation is left pending).
 #[tokio::test]
 async fn rotation_calls_are_recorded() {
     let audited = AuditedServer::start().await;
@@ -786,6 +787,32 @@ async fn rotation_calls_are_recorded() {
         .send()
         .await);
     let rotate_id = request_id!(out);
+    let invokes = || {
+        read_records(audited.path())
+            .into_iter()
+            .filter(|r| r["eventName"] == "Invoke" && r["userIdentity"]["type"] == "AWSService")
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..600 {
+        if invokes().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let steps = invokes();
+    assert_eq!(steps.len(), 4, "one record per step");
+    for r in &steps {
+        assert_eq!(r["eventSource"], "lambda.amazonaws.com", "{r:#}");
+        assert_eq!(
+            r["userIdentity"]["invokedBy"], "secretsmanager.amazonaws.com",
+            "{r:#}"
+        );
+        assert_eq!(r["recipientAccountId"], DEV_ACCOUNT, "{r:#}");
+        assert_eq!(r["resources"][0]["type"], "AWS::Lambda::Function", "{r:#}");
+        assert_eq!(r["resources"][0]["ARN"], function.as_str(), "{r:#}");
+        assert_eq!(r["requestParameters"]["functionName"], function.as_str(), "{r:#}");
+        assert_eq!(r.get("errorCode"), None, "{r:#}");
+    }
     let out = ok(sm.cancel_rotate_secret().secret_id(&name).send().await);
     assert!(out.version_id().is_some());
     let cancel_id = request_id!(out);
