@@ -678,3 +678,73 @@ async fn rotation_lambda_arn_is_a_condition_key() {
     let d = ok(auditor.sm().describe_secret().secret_id(&arn).send().await);
     assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
 }
+
+#[tokio::test]
+async fn the_pending_version_has_no_value_until_put_secret_value_fills_it() {
+    let (sm, name, _, v1, function_arn, _) = rotatable("placeholder", Some("createSecret")).await;
+    let token = token();
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&function_arn)
+        .send()
+        .await);
+    wait_for(&sm, &name, "the failing step", |d| {
+        tag(d, "failed").as_deref() == Some(token.as_str())
+    })
+    .await;
+    assert_eq!(
+        stages(&sm.describe(&name).await),
+        stage_map(&[(&v1, &["AWSCURRENT"]), (&token, &["AWSPENDING"])])
+    );
+    // Reading it, by stage or by id, is ResourceNotFoundException (what createSecret relies on).
+    let by_stage = sm
+        .get_secret_value()
+        .secret_id(&name)
+        .version_stage("AWSPENDING")
+        .send()
+        .await;
+    assert!(expect_err!(by_stage).is_resource_not_found_exception());
+    let by_id = sm
+        .get_secret_value()
+        .secret_id(&name)
+        .version_id(&token)
+        .version_stage("AWSPENDING")
+        .send()
+        .await;
+    assert!(expect_err!(by_id).is_resource_not_found_exception());
+    // PutSecretValue with its token fills it in place, keeping its label.
+    let out = ok(sm
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .secret_string("filled-by-hand")
+        .version_stages("AWSPENDING")
+        .send()
+        .await);
+    assert_eq!(out.version_id(), Some(token.as_str()));
+    assert_eq!(
+        sm.get_stage(&name, "AWSPENDING").await.secret_string(),
+        Some("filled-by-hand")
+    );
+    assert_eq!(sm.value(&name).await, "first-password");
+    // The same request again is an idempotent retry; another value under the token is refused.
+    ok(sm
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .secret_string("filled-by-hand")
+        .version_stages("AWSPENDING")
+        .send()
+        .await);
+    let e = expect_err!(
+        sm.put_secret_value()
+            .secret_id(&name)
+            .client_request_token(&token)
+            .secret_string("another")
+            .send()
+            .await
+    );
+    assert!(e.is_resource_exists_exception(), "{e:?}");
+}
