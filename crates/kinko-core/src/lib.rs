@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod organizations;
 pub mod password;
 pub mod principal;
+pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod workload;

@@ -100,6 +100,12 @@ pub struct Secret {
     /// When the background job removes the secret for good (DeleteSecret's `DeletionDate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<Timestamp>,
+    /// Rotation (RotateSecret); `None` until rotation was first configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<crate::rotation::RotationConfig>,
+    /// When the last rotation completed (`LastRotatedDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated_date: Option<Timestamp>,
     /// Versions in creation order.
     pub versions: Vec<Version>,
     /// Optimistic concurrency: the store only accepts a write based on the revision it holds.
@@ -134,6 +140,85 @@ pub enum SecretError {
 impl Secret {
     pub fn is_scheduled_for_deletion(&self) -> bool {
         self.deleted_date.is_some()
+    }
+
+    /// Whether rotation is turned on.
+    pub fn rotation_enabled(&self) -> bool {
+        self.rotation.as_ref().is_some_and(|r| r.enabled)
+    }
+
+    /// `NextRotationDate`: when rotation is on and scheduled, the end of the next rotation window
+    /// after the last rotation (or after rotation was configured, before the first one). For
+    /// `AutomaticallyAfterDays` a new current value stored by hand (PutSecretValue, UpdateSecret)
+    /// counts as a rotation, as AWS documents: the days count from the current version's creation.
+    pub fn next_rotation_date(&self) -> Option<Timestamp> {
+        let r = self.rotation.as_ref().filter(|r| r.enabled)?;
+        let rules = r.rules.as_ref()?;
+        let mut base = r
+            .configured_date
+            .max(self.last_rotated_date.unwrap_or(r.configured_date));
+        if rules.automatically_after_days.is_some()
+            && let Some(current) = self.current()
+        {
+            base = base.max(current.created_date);
+        }
+        rules.next_rotation_date(base)
+    }
+
+    /// When the scheduler should rotate the secret: its `NextRotationDate`, unless it is scheduled
+    /// for deletion. Stores index it.
+    pub fn rotation_due_date(&self) -> Option<Timestamp> {
+        if self.is_scheduled_for_deletion() {
+            return None;
+        }
+        self.next_rotation_date()
+    }
+
+    /// The version a rotation in progress works on: the one holding `AWSPENDING` that is not also
+    /// `AWSCURRENT` (AWS's test for "a previous rotation isn't complete").
+    pub fn pending_rotation(&self) -> Option<&Version> {
+        self.version_with_stage(AWSPENDING)
+            .filter(|v| !v.has_stage(AWSCURRENT))
+    }
+
+    /// Starts a rotation: a new version `id` with only `AWSPENDING` (taken from the current version,
+    /// where a finished rotation may have left it), holding a value of `kind` or none (a
+    /// placeholder the rotation function fills with PutSecretValue).
+    pub fn add_pending_version(
+        &mut self,
+        id: &str,
+        kind: Option<ValueKind>,
+        kms_key_arn: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), SecretError> {
+        for v in &mut self.versions {
+            v.remove_stage(AWSPENDING);
+        }
+        self.versions.push(Version {
+            id: id.to_owned(),
+            stages: vec![AWSPENDING.to_owned()],
+            created_date: now,
+            last_accessed_date: None,
+            kind,
+            kms_key_arn,
+        });
+        if self.label_count() > MAX_LABELS_PER_SECRET {
+            return Err(SecretError::TooManyLabels);
+        }
+        self.purge_old_versions(now)?;
+        Ok(())
+    }
+
+    /// Ends a rotation that made `id` current: removes `AWSPENDING` from it, as Secrets Manager
+    /// does outside the rotation function. Returns whether `id` is current.
+    pub fn complete_rotation(&mut self, id: &str) -> bool {
+        match self.versions.iter_mut().find(|v| v.id == id) {
+            Some(v) if v.has_stage(AWSCURRENT) => {
+                v.remove_stage(AWSPENDING);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn version(&self, id: &str) -> Option<&Version> {
@@ -341,6 +426,8 @@ mod tests {
             last_accessed_date: None,
             deleted_date: None,
             deletion_date: None,
+            rotation: None,
+            last_rotated_date: None,
             versions: vec![],
             revision: 0,
         }
@@ -472,6 +559,70 @@ mod tests {
             s.select(Some("zz"), None),
             Err(SecretError::VersionNotFound("zz".into()))
         );
+    }
+
+    #[test]
+    fn next_rotation_date_counts_from_the_last_rotation_or_new_current_value() {
+        use crate::rotation::{RotationConfig, RotationRules};
+        const DAY: i64 = 86_400_000;
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        assert_eq!(s.next_rotation_date(), None, "rotation never configured");
+        s.rotation = Some(RotationConfig {
+            enabled: true,
+            lambda_arn: None,
+            rules: Some(RotationRules {
+                automatically_after_days: Some(3),
+                ..RotationRules::default()
+            }),
+            configured_date: Timestamp(10 * DAY + 5),
+        });
+        // From the configuration, to the end of the UTC day three days on.
+        assert_eq!(s.next_rotation_date(), Some(Timestamp(14 * DAY - 1000)));
+        s.last_rotated_date = Some(Timestamp(20 * DAY + 7));
+        assert_eq!(s.next_rotation_date(), Some(Timestamp(24 * DAY - 1000)));
+        // A value put by hand later counts as a rotation.
+        s.add_version("v2", None, Some(ValueKind::String), None, Timestamp(30 * DAY))
+            .unwrap();
+        assert_eq!(s.next_rotation_date(), Some(Timestamp(34 * DAY - 1000)));
+        // ... but not for a schedule expression; and never while rotation is off or pending deletion.
+        if let Some(r) = s.rotation.as_mut() {
+            r.rules = Some(RotationRules {
+                schedule_expression: Some("rate(3 days)".into()),
+                ..RotationRules::default()
+            });
+        }
+        assert_eq!(s.next_rotation_date(), Some(Timestamp(24 * DAY - 1000)));
+        s.deleted_date = Some(Timestamp(40 * DAY));
+        assert_eq!(s.rotation_due_date(), None);
+        s.deleted_date = None;
+        if let Some(r) = s.rotation.as_mut() {
+            r.enabled = false;
+        }
+        assert_eq!(s.next_rotation_date(), None);
+    }
+
+    #[test]
+    fn a_rotation_takes_pending_from_the_current_version_and_finishes() {
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        put(&mut s, "v2", Some(&["AWSPENDING"]));
+        s.update_stage("AWSCURRENT", Some("v1"), Some("v2")).unwrap();
+        // AWSPENDING left on the current version is no rotation in progress.
+        assert!(s.pending_rotation().is_none());
+        s.add_pending_version("v3", None, None, Timestamp(0)).unwrap();
+        assert_eq!(stages(&s, "v2"), ["AWSCURRENT"]);
+        assert_eq!(stages(&s, "v3"), ["AWSPENDING"]);
+        assert_eq!(s.pending_rotation().map(|v| v.id.as_str()), Some("v3"));
+        assert_eq!(
+            s.select(Some("v3"), Some("AWSPENDING")),
+            Err(SecretError::NoValue)
+        );
+        assert!(!s.complete_rotation("v3"), "not current yet");
+        s.update_stage("AWSCURRENT", Some("v2"), Some("v3")).unwrap();
+        assert!(s.complete_rotation("v3"));
+        assert_eq!(stages(&s, "v3"), ["AWSCURRENT"]);
+        assert_eq!(stages(&s, "v2"), ["AWSPREVIOUS"]);
     }
 
     #[test]

@@ -255,6 +255,10 @@ pub trait Store: Send + Sync + 'static {
     /// Secrets whose `deletion_date` is at or before `now`, at most `limit`.
     async fn secrets_due_for_deletion(&self, now: Timestamp, limit: usize)
     -> Result<Vec<Secret>, StoreError>;
+    /// Secrets whose [`Secret::rotation_due_date`] is at or before `now`, soonest first, at most
+    /// `limit`.
+    async fn secrets_due_for_rotation(&self, now: Timestamp, limit: usize)
+    -> Result<Vec<Secret>, StoreError>;
 
     // --- KMS keys ---
     async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError>;

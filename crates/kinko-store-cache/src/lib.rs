@@ -608,6 +608,14 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         self.inner.secrets_due_for_deletion(now, limit).await
     }
 
+    async fn secrets_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Secret>, StoreError> {
+        self.inner.secrets_due_for_rotation(now, limit).await
+    }
+
     async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError> {
         self.catch_up().await?;
         let units = [Unit::KmsKey(arn)];

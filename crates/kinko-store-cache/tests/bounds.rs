@@ -45,6 +45,8 @@ async fn create(store: &dyn Store, i: usize) -> String {
         last_accessed_date: None,
         deleted_date: None,
         deletion_date: None,
+        rotation: None,
+        last_rotated_date: None,
         versions: vec![],
         revision: 0,
     };

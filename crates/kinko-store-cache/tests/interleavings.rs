@@ -193,6 +193,14 @@ impl Store for Gated {
     ) -> Result<Vec<Secret>, StoreError> {
         self.inner.secrets_due_for_deletion(now, limit).await
     }
+
+    async fn secrets_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Secret>, StoreError> {
+        self.inner.secrets_due_for_rotation(now, limit).await
+    }
     async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError> {
         self.inner.kms_key(arn).await
     }
@@ -412,6 +420,8 @@ async fn create_secret(store: &dyn Store) -> Secret {
         last_accessed_date: None,
         deleted_date: None,
         deletion_date: None,
+        rotation: None,
+        last_rotated_date: None,
         versions: vec![],
         revision: 0,
     };

@@ -43,6 +43,8 @@ pub fn bare_secret(name: &str, created: i64) -> Secret {
         last_accessed_date: None,
         deleted_date: None,
         deletion_date: None,
+        rotation: None,
+        last_rotated_date: None,
         versions: Vec::new(),
         revision: 0,
     }

@@ -92,6 +92,7 @@ macro_rules! __with_contract_tests {
             secret_concurrent_writers_lose_no_version,
             secret_listing_orders_and_pages,
             secrets_due_for_deletion,
+            secrets_due_for_rotation,
             kms_key_is_created_with_material_and_alias,
             kms_key_with_a_taken_alias_is_not_created,
             kms_key_update_and_material_by_revision,

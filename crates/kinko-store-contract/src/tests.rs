@@ -668,6 +668,89 @@ pub async fn secrets_due_for_deletion(h: Handles) {
     assert_eq!(due(30, 10).await, ["sooner", "late"]);
 }
 
+pub async fn secrets_due_for_rotation(h: Handles) {
+    use kinko_core::rotation::{RotationConfig, RotationRules};
+    let s = h.a.as_ref();
+    let rotation = |days: i64, enabled: bool| RotationConfig {
+        enabled,
+        lambda_arn: Some("arn:aws:lambda:us-east-1:000000000000:function:rotate".into()),
+        rules: Some(RotationRules {
+            automatically_after_days: Some(days),
+            ..RotationRules::default()
+        }),
+        configured_date: at(T0),
+    };
+    for (name, days, enabled, deleted) in [
+        ("monthly", 30, true, false),
+        ("weekly", 7, true, false),
+        ("daily", 1, true, false),
+        ("off", 1, false, false),
+        ("deleted", 1, true, true),
+        ("never", 0, false, false),
+    ] {
+        let mut secret = bare_secret(name, 0);
+        add_version(&mut secret, "v1");
+        if days > 0 {
+            secret.rotation = Some(rotation(days, enabled));
+        }
+        if deleted {
+            secret.deleted_date = Some(at(T0));
+            secret.deletion_date = Some(at(T0 + 30 * DAY_MS));
+        }
+        s.write_secret(SecretWrite::Create {
+            secret,
+            values: vec![],
+        })
+        .await
+        .expect("create");
+    }
+    let due = |days: i64, limit| async move {
+        s.secrets_due_for_rotation(at(T0 + days * DAY_MS), limit)
+            .await
+            .expect("due")
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(due(0, 10).await.is_empty());
+    assert_eq!(due(2, 10).await, ["daily"], "due once its window has closed");
+    assert_eq!(due(8, 10).await, ["daily", "weekly"]);
+    assert_eq!(due(31, 10).await, ["daily", "weekly", "monthly"]);
+    assert_eq!(due(31, 1).await, ["daily"]);
+    // A rotation moves the next date on; turning rotation off makes it never due.
+    let mut daily = s
+        .secret_by_name(ACCOUNT, REGION, "daily")
+        .await
+        .expect("read")
+        .expect("secret");
+    daily.last_rotated_date = Some(at(T0 + 9 * DAY_MS));
+    s.write_secret(SecretWrite::Update {
+        secret: daily,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("rotated");
+    assert_eq!(due(10, 10).await, ["weekly"]);
+    assert_eq!(due(11, 10).await, ["weekly", "daily"], "soonest first");
+    let mut weekly = s
+        .secret_by_name(ACCOUNT, REGION, "weekly")
+        .await
+        .expect("read")
+        .expect("secret");
+    if let Some(r) = weekly.rotation.as_mut() {
+        r.enabled = false;
+    }
+    s.write_secret(SecretWrite::Update {
+        secret: weekly,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("cancelled");
+    assert_eq!(due(31, 10).await, ["daily", "monthly"]);
+}
+
 pub async fn kms_key_is_created_with_material_and_alias(h: Handles) {
     let s = h.a.as_ref();
     let k = kms_key("k1");

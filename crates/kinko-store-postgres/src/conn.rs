@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_attachments.sql"),
     include_str!("../migrations/0003_leases.sql"),
     include_str!("../migrations/0004_functions.sql"),
+    include_str!("../migrations/0005_secret_rotation.sql"),
 ];
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):

@@ -784,8 +784,8 @@ impl Store for PostgresStore {
                 let doc = serde_json::to_string(secret).map_err(backend)?;
                 let id: i64 = w
                     .query_opt(
-                        "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc)
-                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7) RETURNING id",
+                        "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc, rotation_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
                         &[
                             &secret.arn,
                             &secret.account_id,
@@ -794,6 +794,7 @@ impl Store for PostgresStore {
                             &secret.created_date.millis(),
                             &secret.deletion_date.map(Timestamp::millis),
                             &doc,
+                            &secret.rotation_due_date().map(Timestamp::millis),
                         ],
                     )
                     .await?
@@ -810,13 +811,14 @@ impl Store for PostgresStore {
                 let doc = serde_json::to_string(secret).map_err(backend)?;
                 let Some(row) = w
                     .query_opt(
-                        "UPDATE secrets SET doc = $1, deletion_ms = $2, revision = revision + 1
+                        "UPDATE secrets SET doc = $1, deletion_ms = $2, rotation_ms = $5, revision = revision + 1
                          WHERE arn = $3 AND revision = $4 RETURNING id",
                         &[
                             &doc,
                             &secret.deletion_date.map(Timestamp::millis),
                             &secret.arn,
                             &secret.revision,
+                            &secret.rotation_due_date().map(Timestamp::millis),
                         ],
                     )
                     .await?
@@ -859,6 +861,22 @@ impl Store for PostgresStore {
         self.query(
             "SELECT doc, revision FROM secrets WHERE deletion_ms IS NOT NULL AND deletion_ms <= $1
              ORDER BY deletion_ms LIMIT $2",
+            &[&now.millis(), &limit(limit_to)],
+        )
+        .await?
+        .iter()
+        .map(secret)
+        .collect()
+    }
+
+    async fn secrets_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit_to: usize,
+    ) -> Result<Vec<Secret>, StoreError> {
+        self.query(
+            "SELECT doc, revision FROM secrets WHERE rotation_ms IS NOT NULL AND rotation_ms <= $1
+             ORDER BY rotation_ms LIMIT $2",
             &[&now.millis(), &limit(limit_to)],
         )
         .await?

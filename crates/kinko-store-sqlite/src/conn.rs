@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_attachments.sql"),
     include_str!("../migrations/0007_leases.sql"),
     include_str!("../migrations/0008_functions.sql"),
+    include_str!("../migrations/0009_secret_rotation.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

@@ -226,6 +226,14 @@ impl Store for SqliteStore {
         self.db.read(|c| queries::secrets_due_for_deletion(c, now, limit))
     }
 
+    async fn secrets_due_for_rotation(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Secret>, StoreError> {
+        self.db.read(|c| queries::secrets_due_for_rotation(c, now, limit))
+    }
+
     async fn kms_key(&self, arn: &str) -> Result<Option<KmsKey>, StoreError> {
         self.db.read(|c| queries::kms_key(c, arn))
     }

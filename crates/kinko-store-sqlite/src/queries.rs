@@ -585,8 +585,8 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
         SecretWrite::Create { secret, values } => {
             let doc = serde_json::to_string(secret).map_err(backend)?;
             c.prepare_cached(
-                "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)",
+                "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc, rotation_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -596,7 +596,8 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                     secret.name,
                     secret.created_date.millis(),
                     secret.deletion_date.map(Timestamp::millis),
-                    doc
+                    doc,
+                    secret.rotation_due_date().map(Timestamp::millis)
                 ])
             })
             .map_err(insert_err)?;
@@ -611,7 +612,7 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
             let doc = serde_json::to_string(secret).map_err(backend)?;
             let id: Option<i64> = c
                 .prepare_cached(
-                    "UPDATE secrets SET doc = ?1, deletion_ms = ?2, revision = revision + 1
+                    "UPDATE secrets SET doc = ?1, deletion_ms = ?2, rotation_ms = ?5, revision = revision + 1
                      WHERE arn = ?3 AND revision = ?4 RETURNING id",
                 )
                 .and_then(|mut s| {
@@ -620,7 +621,8 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                             doc,
                             secret.deletion_date.map(Timestamp::millis),
                             secret.arn,
-                            secret.revision
+                            secret.revision,
+                            secret.rotation_due_date().map(Timestamp::millis)
                         ],
                         |r| r.get(0),
                     )
@@ -664,6 +666,24 @@ pub fn secrets_due_for_deletion(
         .prepare_cached(
             "SELECT doc, revision FROM secrets WHERE deletion_ms IS NOT NULL AND deletion_ms <= ?1
              ORDER BY deletion_ms LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![now.millis(), limit], secret_from_row)
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
+}
+
+pub fn secrets_due_for_rotation(
+    c: &Connection,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<Secret>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, revision FROM secrets WHERE rotation_ms IS NOT NULL AND rotation_ms <= ?1
+             ORDER BY rotation_ms LIMIT ?2",
         )
         .map_err(backend)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);

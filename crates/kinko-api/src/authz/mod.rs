@@ -622,10 +622,12 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
 /// AssumeRoleWithWebIdentity; the text as AWS sends it, without an ARN).
 pub const WEB_IDENTITY_DENIED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
 
-/// Decides a check made for an identity provider or an AWS service: only the role's trust policy
-/// can allow it, by naming the provider as a `Federated` principal (under its conditions on the
-/// token's claims, `<issuer>:sub`, `<issuer>:aud`, `<issuer>:amr`, in the check's context) or the
-/// service as a `Service` principal. No identity-based policy applies: neither is an IAM identity.
+/// Decides a check made for an identity provider or an AWS service: only the resource's policy can
+/// allow it — a role's trust policy naming the provider as a `Federated` principal (under its
+/// conditions on the token's claims, `<issuer>:sub`, `<issuer>:aud`, `<issuer>:amr`, in the check's
+/// context) or the service as a `Service` principal, or a resource-based policy naming the service
+/// (a function's policy letting `secretsmanager.amazonaws.com` invoke it). No identity-based policy
+/// applies: neither is an IAM identity.
 fn decide_by_resource_policy(
     services: &Services,
     rc: &RequestContext,
@@ -639,6 +641,11 @@ fn decide_by_resource_policy(
             services
                 .policies
                 .parsed_bound(PolicyKindKey::Trust, b.document, b.principals)
+        }
+        Some(ResourcePolicy::Resource(b)) => {
+            services
+                .policies
+                .parsed_bound(PolicyKindKey::Resource, b.document, b.principals)
         }
         _ => None,
     };

@@ -1343,22 +1343,8 @@ impl Operation for Invoke {
     }
 
     async fn run(cx: &Cx<'_>, i: &InvokeInput, t: Target) -> Result<Reply, LambdaError> {
-        let (f, c) = t.config()?;
-        let spec = FunctionSpec {
-            function_arn: f.arn.clone(),
-            function_name: f.name.clone(),
-            version: c.version.clone(),
-            account_id: f.account_id.clone(),
-            region: f.region.clone(),
-            runtime: c.runtime.clone(),
-            handler: c.handler.clone(),
-            code_sha256: c.code_sha256.clone(),
-            environment: c.environment.clone(),
-            timeout: Duration::from_secs(u64::from(c.timeout)),
-            memory_mb: c.memory_size,
-            role_arn: c.role.clone(),
-            revision_id: c.revision_id.clone(),
-        };
+        let (_, c) = t.config()?;
+        let spec = t.spec()?;
         let payload = if i.payload.iter().all(u8::is_ascii_whitespace) {
             b"{}".to_vec()
         } else {
@@ -1420,6 +1406,107 @@ impl Operation for Invoke {
             }
         }
     }
+}
+
+// --- invoked by an AWS service ---
+
+impl Target {
+    /// The function version the request names, as the runner runs it.
+    fn spec(&self) -> Result<FunctionSpec, LambdaError> {
+        let (f, c) = self.config()?;
+        Ok(FunctionSpec {
+            function_arn: f.arn.clone(),
+            function_name: f.name.clone(),
+            version: c.version.clone(),
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            runtime: c.runtime.clone(),
+            handler: c.handler.clone(),
+            code_sha256: c.code_sha256.clone(),
+            environment: c.environment.clone(),
+            timeout: Duration::from_secs(u64::from(c.timeout)),
+            memory_mb: c.memory_size,
+            role_arn: c.role.clone(),
+            revision_id: c.revision_id.clone(),
+        })
+    }
+
+    /// The function's ARN, qualified when the request named a version or alias.
+    pub(crate) fn arn(&self) -> &str {
+        &self.authorized_arn
+    }
+
+    /// `lambda:InvokeFunction` on the function, for the caller who has a service invoke it.
+    pub(crate) fn invoke_check(&self) -> Check<'_> {
+        self.check("lambda:InvokeFunction")
+    }
+
+    /// Whether the AWS service `service` may invoke the function for the resource `source_arn` of
+    /// `source_account`: Invoke's check, made for the service principal, so the function's
+    /// resource policy alone decides (a statement AddPermission made for the service, with its
+    /// `aws:SourceArn` and `aws:SourceAccount` conditions). A function that doesn't exist (or whose
+    /// qualifier names nothing) may not be invoked.
+    pub(crate) async fn service_may_invoke(
+        &self,
+        services: &crate::Services,
+        rc: &crate::RequestContext,
+        service: &str,
+        source_arn: &str,
+        source_account: &str,
+    ) -> Result<bool, LambdaError> {
+        if self.config().is_err() {
+            return Ok(false);
+        }
+        let check = self
+            .invoke_check()
+            .service_principal(service)
+            .condition("aws:SourceArn", source_arn)
+            .condition("aws:SourceAccount", source_account);
+        // Asked for the service, not for whoever made the request that led to it.
+        let service_rc = crate::RequestContext::new(
+            kinko_core::principal::Principal::anonymous(),
+            &rc.region,
+            &rc.request_id,
+        );
+        match crate::authz::check(services, &service_rc, &check).await {
+            Ok(()) => Ok(true),
+            Err(crate::authz::AuthzError::Denied(_) | crate::authz::AuthzError::Refused(_)) => Ok(false),
+            Err(crate::authz::AuthzError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Runs one synchronous invocation (`RequestResponse`) of the function, as a service does after
+    /// [`Target::service_may_invoke`].
+    pub(crate) async fn invoke_for_service(
+        &self,
+        services: &crate::Services,
+        request_id: &str,
+        payload: Vec<u8>,
+    ) -> Result<kinko_core::function::InvocationResult, LambdaError> {
+        let spec = self.spec()?;
+        services
+            .functions
+            .invoke(
+                &spec,
+                Invocation {
+                    request_id: request_id.to_owned(),
+                    payload,
+                    client_context: None,
+                    tail_logs: false,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                RunError::TooManyRequests(m) => LambdaError::TooManyRequests(m),
+                RunError::Service(m) => LambdaError::Service(m),
+            })
+    }
+}
+
+/// The function `name` (a name or an ARN, optionally qualified) names for the caller, as Invoke
+/// finds it: for a service the caller configures to invoke it.
+pub(crate) async fn function_target(cx: &Cx<'_>, name: &str) -> Result<Target, LambdaError> {
+    target(cx, name, None).await
 }
 
 // --- the function's resource policy ---

@@ -14,6 +14,13 @@ pub const MARKED_FOR_DELETION: &str =
 pub const INVALID_NAME: &str = "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!";
 pub const TOKEN_REQUIRED: &str =
     "You must provide a ClientRequestToken value. We recommend a UUID-type value.";
+/// RotateSecret when the rotation function may not be invoked by Secrets Manager (its resource
+/// policy doesn't allow `secretsmanager.amazonaws.com`, or it doesn't exist).
+pub const CANNOT_INVOKE: &str = "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.";
+/// RotateSecret with no RotationLambdaARN given or stored.
+pub const NO_LAMBDA: &str = "No Lambda rotation function ARN is associated with this secret.";
+/// RotateSecret while `AWSPENDING` is on a version other than the current one.
+pub const PREVIOUS_ROTATION: &str = "A previous rotation isn't complete. That rotation will be reattempted.";
 pub const BOTH_VALUES: &str = "The request had invalid params: You can't specify both a binary secret value and a string secret value in the same secret.";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,6 +11,7 @@ mod error;
 mod model;
 mod ops;
 mod public_access;
+mod rotation;
 
 use kinko_core::arn::SecretRef;
 use kinko_core::secret::Secret;
@@ -91,13 +92,11 @@ pub async fn handle(
         "UpdateSecret" => execute::<ops::UpdateSecret>(services, rc, body).await,
         "UpdateSecretVersionStage" => execute::<ops::UpdateSecretVersionStage>(services, rc, body).await,
         "ValidateResourcePolicy" => execute::<ops::ValidateResourcePolicy>(services, rc, body).await,
-        "RotateSecret"
-        | "CancelRotateSecret"
-        | "ReplicateSecretToRegions"
-        | "RemoveRegionsFromReplication"
-        | "StopReplicationToReplica" => Err(SmError::InvalidRequest(format!(
-            "{operation} is not supported by this server yet."
-        ))),
+        "RotateSecret" => execute::<ops::RotateSecret>(services, rc, body).await,
+        "CancelRotateSecret" => execute::<ops::CancelRotateSecret>(services, rc, body).await,
+        "ReplicateSecretToRegions" | "RemoveRegionsFromReplication" | "StopReplicationToReplica" => Err(
+            SmError::InvalidRequest(format!("{operation} is not supported by this server yet.")),
+        ),
         _ => {
             return Err(WireError::new(
                 "UnknownOperationException",
@@ -226,6 +225,10 @@ fn with_secret<'a>(c: Check<'a>, secret: Option<&'a Secret>) -> Check<'a> {
     let mut c = c
         .tags(Some("secretsmanager"), s.tags.as_deref().unwrap_or_default())
         .condition("secretsmanager:SecretId", s.arn.as_str())
+        .condition_opt(
+            "secretsmanager:resource/AllowRotationLambdaArn",
+            s.rotation.as_ref().and_then(|r| r.lambda_arn.as_deref()),
+        )
         .facts(Facts {
             secret_under_default_key: s.kms_key_id.is_none(),
             ..Facts::default()

@@ -490,3 +490,63 @@ pub mod token {
             .ok_or_else(|| SmError::InvalidNextToken("The NextToken value is invalid.".into()))
     }
 }
+
+/// `RotationRules` on the wire.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationRulesShape {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatically_after_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+}
+
+impl RotationRulesShape {
+    pub fn to_rules(&self) -> kinko_core::rotation::RotationRules {
+        kinko_core::rotation::RotationRules {
+            automatically_after_days: self.automatically_after_days,
+            schedule_expression: self.schedule_expression.clone(),
+            duration: self.duration.clone(),
+        }
+    }
+
+    fn of(r: &kinko_core::rotation::RotationRules) -> Self {
+        RotationRulesShape {
+            automatically_after_days: r.automatically_after_days,
+            duration: r.duration.clone(),
+            schedule_expression: r.schedule_expression.clone(),
+        }
+    }
+}
+
+/// The rotation members DescribeSecret and ListSecrets show: none for a secret whose rotation was
+/// never configured; `NextRotationDate` only while rotation is on.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_enabled: Option<bool>,
+    #[serde(rename = "RotationLambdaARN", skip_serializing_if = "Option::is_none")]
+    rotation_lambda_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_rules: Option<RotationRulesShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_rotated_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_rotation_date: Option<f64>,
+}
+
+impl RotationFields {
+    pub fn of(s: &Secret) -> Self {
+        let r = s.rotation.as_ref();
+        RotationFields {
+            rotation_enabled: r.map(|r| r.enabled),
+            rotation_lambda_arn: r.and_then(|r| r.lambda_arn.clone()),
+            rotation_rules: r.and_then(|r| r.rules.as_ref()).map(RotationRulesShape::of),
+            last_rotated_date: s.last_rotated_date.map(|t| t.epoch_seconds()),
+            next_rotation_date: s.next_rotation_date().map(|t| t.epoch_seconds()),
+        }
+    }
+}

@@ -746,3 +746,102 @@ async fn oversized_parameters_are_omitted() {
         Some(sorted(&["omitted", "originalSize"]))
     );
 }
+
+/// RotateSecret is authorized on the secret and on the function the caller has Secrets Manager
+/// invoke: both are the record's resources. Each step's invocation is recorded as Lambda's
+/// `Invoke` made by `secretsmanager.amazonaws.com` itself. CancelRotateSecret names the unfinished
+/// version (an echoing function never moves AWSCURRENT, so the rotation is left pending).
+#[tokio::test]
+async fn rotation_calls_are_recorded() {
+    let audited = AuditedServer::start().await;
+    let server = &audited.server;
+    let sm = server.client();
+    let name = unique_name("audit/rotate");
+    ok(sm.create_secret().name(&name).secret_string("v").send().await);
+    let role = server
+        .root()
+        .execution_role(&format!("audit-rotation-{}", short_id()), None)
+        .await;
+    let function = server
+        .root()
+        .python_function(&format!("audit-rotation-{}", short_id()), &role)
+        .await;
+    ok(server
+        .lambda_client()
+        .add_permission()
+        .function_name(&function)
+        .statement_id("SecretsManager")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .send()
+        .await);
+    let rules = aws_sdk_secretsmanager::types::RotationRulesType::builder()
+        .automatically_after_days(7)
+        .build();
+    let out = ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(token())
+        .rotation_lambda_arn(&function)
+        .rotation_rules(rules)
+        .send()
+        .await);
+    let rotate_id = request_id!(out);
+    let invokes = || {
+        read_records(audited.path())
+            .into_iter()
+            .filter(|r| r["eventName"] == "Invoke" && r["userIdentity"]["type"] == "AWSService")
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..600 {
+        if invokes().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let steps = invokes();
+    assert_eq!(steps.len(), 4, "one record per step");
+    for r in &steps {
+        assert_eq!(r["eventSource"], "lambda.amazonaws.com", "{r:#}");
+        assert_eq!(
+            r["userIdentity"]["invokedBy"], "secretsmanager.amazonaws.com",
+            "{r:#}"
+        );
+        assert_eq!(r["recipientAccountId"], DEV_ACCOUNT, "{r:#}");
+        assert_eq!(r["resources"][0]["type"], "AWS::Lambda::Function", "{r:#}");
+        assert_eq!(r["resources"][0]["ARN"], function.as_str(), "{r:#}");
+        assert_eq!(r["requestParameters"]["functionName"], function.as_str(), "{r:#}");
+        assert_eq!(r.get("errorCode"), None, "{r:#}");
+    }
+    let out = ok(sm.cancel_rotate_secret().secret_id(&name).send().await);
+    assert!(out.version_id().is_some());
+    let cancel_id = request_id!(out);
+    let log = audited.stop().await;
+    check(
+        &log,
+        &rotate_id,
+        &row(
+            "RotateSecret",
+            &[
+                "secretId",
+                "clientRequestToken",
+                "rotationLambdaARN",
+                "rotationRules",
+            ],
+            Some(&["arn", "name", "versionId"]),
+            &[SECRET, "AWS::Lambda::Function"],
+            false,
+        ),
+    );
+    check(
+        &log,
+        &cancel_id,
+        &row(
+            "CancelRotateSecret",
+            &["secretId"],
+            Some(&["arn", "name", "versionId"]),
+            &[SECRET],
+            false,
+        ),
+    );
+}

@@ -1,6 +1,6 @@
 //! Errors outside a single operation's business logic: authentication (SigV4 through the SDK),
 //! SecretId validation shared by every operation, the operations this server doesn't support yet
-//! (rotation, replication), which answer InvalidRequestException, and the error shape on the wire.
+//! (replication), which answer InvalidRequestException, and the error shape on the wire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,16 +209,17 @@ async fn over_long_secret_id_is_validation_error() {
     );
 }
 
-/// Rotation isn't supported: RotateSecret and CancelRotateSecret are InvalidRequest and change
-/// nothing.
+/// Rotation with a function that doesn't exist is AccessDenied, and CancelRotateSecret of a secret
+/// never configured for rotation is InvalidRequest; neither changes anything (rotation itself is
+/// tested in `rotation`).
 #[tokio::test]
-async fn rotation_operations_are_invalid_requests() {
+async fn rotation_without_a_function_changes_nothing() {
     let (sm, name, _, v1) = secret("rotate", "v").await;
     let lambda = "arn:aws:lambda:us-east-1:000000000000:function:rotate";
     let rules = RotationRulesType::builder().automatically_after_days(1).build();
     let rotate = sm.rotate_secret().secret_id(&name).rotation_lambda_arn(lambda);
     let rotate = rotate.rotation_rules(rules).send().await;
-    assert_eq!(error_code(rotate), "InvalidRequestException", "RotateSecret");
+    assert_eq!(error_code(rotate), "AccessDeniedException", "RotateSecret");
     let cancel = sm.cancel_rotate_secret().secret_id(&name).send().await;
     assert_eq!(
         error_code(cancel),

@@ -1,6 +1,7 @@
 //! Secrets Manager through the official `aws-sdk-secretsmanager` client, a module per feature:
 //! creating, reading, updating and describing secrets, versions and staging labels, deletion and
-//! recovery, listing, tags, resource policies, random passwords, what works on a secret missing or
+//! recovery, listing, tags, resource policies, random passwords, rotation by a rotation function,
+//! what works on a secret missing or
 //! scheduled for deletion (a table), errors shared by every operation, and encryption under KMS
 //! keys.
 //!
@@ -17,6 +18,7 @@ mod get;
 mod listing;
 mod random_password;
 mod resource_policy;
+mod rotation;
 mod stages;
 mod states;
 mod tags;

@@ -166,6 +166,8 @@ impl Operation for CreateSecret {
             last_accessed_date: None,
             deleted_date: None,
             deletion_date: None,
+            rotation: None,
+            last_rotated_date: None,
             versions: vec![],
             revision: 0,
         };

@@ -35,6 +35,8 @@ pub(crate) struct Output {
     created_date: f64,
     #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
     secret_type: Option<String>,
+    #[serde(flatten)]
+    rotation: model::RotationFields,
 }
 
 pub(crate) struct DescribeSecret;
@@ -83,6 +85,7 @@ impl Operation for DescribeSecret {
             version_ids_to_stages: versions_to_stages(&s),
             created_date: s.created_date.epoch_seconds(),
             secret_type: s.secret_type.clone(),
+            rotation: model::RotationFields::of(&s),
         })
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct Entry {
     created_date: f64,
     #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
     secret_type: Option<String>,
+    #[serde(flatten)]
+    rotation: model::RotationFields,
 }
 
 #[derive(Serialize)]
@@ -169,6 +171,7 @@ fn entry(s: &Secret) -> Entry {
         secret_versions_to_stages: versions_to_stages(s),
         created_date: s.created_date.epoch_seconds(),
         secret_type: s.secret_type.clone(),
+        rotation: model::RotationFields::of(s),
     }
 }
 

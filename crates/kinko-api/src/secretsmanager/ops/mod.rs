@@ -1,6 +1,7 @@
 //! One file per Secrets Manager operation.
 
 mod batch_get_secret_value;
+mod cancel_rotate_secret;
 mod create_secret;
 mod delete_secret;
 mod describe_secret;
@@ -11,11 +12,13 @@ mod list_secrets;
 mod put_secret_value;
 mod resource_policy;
 mod restore_secret;
+mod rotate_secret;
 mod tag_resource;
 mod update_secret;
 mod update_secret_version_stage;
 
 pub(crate) use batch_get_secret_value::BatchGetSecretValue;
+pub(crate) use cancel_rotate_secret::CancelRotateSecret;
 pub(crate) use create_secret::CreateSecret;
 pub(crate) use delete_secret::DeleteSecret;
 pub(crate) use describe_secret::DescribeSecret;
@@ -28,6 +31,7 @@ pub(crate) use resource_policy::{
     DeleteResourcePolicy, GetResourcePolicy, PutResourcePolicy, ValidateResourcePolicy,
 };
 pub(crate) use restore_secret::RestoreSecret;
+pub(crate) use rotate_secret::RotateSecret;
 pub(crate) use tag_resource::{TagResource, UntagResource};
 pub(crate) use update_secret::UpdateSecret;
 pub(crate) use update_secret_version_stage::UpdateSecretVersionStage;

@@ -1,0 +1,750 @@
+//! Rotation: RotateSecret and CancelRotateSecret through the SDK, with a Python rotation function
+//! (boto3, the four steps of AWS's generic template) run by the server under its execution role
+//! and invoked as `secretsmanager.amazonaws.com`, which the function's policy must allow.
+//!
+//! Rotation runs asynchronously, as in AWS: RotateSecret answers at once and the tests wait for
+//! the secret's state to show the outcome.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+use aws_sdk_secretsmanager::types::RotationRulesType;
+use kinko_tests::*;
+
+use crate::secret;
+
+const CANNOT_INVOKE: &str = "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.";
+const PREVIOUS_ROTATION: &str = "A previous rotation isn't complete. That rotation will be reattempted.";
+
+/// A rotation function in the manner of AWS's generic template: createSecret puts a new random
+/// password as AWSPENDING (when the pending version has no value yet), setSecret does nothing,
+/// testSecret reads the pending value and tags the secret `tested=<token>`, finishSecret moves
+/// AWSCURRENT. `FAIL_STEP` names a step that fails (after tagging the secret `failed=<token>`).
+const ROTATION_FUNCTION: &str = r#"import os
+import boto3
+
+client = boto3.client('secretsmanager')
+
+
+def lambda_handler(event, context):
+    arn = event['SecretId']
+    token = event['ClientRequestToken']
+    step = event['Step']
+    assert event['RotationToken']
+    metadata = client.describe_secret(SecretId=arn)
+    if not metadata['RotationEnabled']:
+        raise ValueError("Secret %s is not enabled for rotation" % arn)
+    versions = metadata['VersionIdsToStages']
+    if token not in versions:
+        raise ValueError("Secret version %s has no stage for rotation of secret %s." % (token, arn))
+    if "AWSCURRENT" in versions[token]:
+        return
+    elif "AWSPENDING" not in versions[token]:
+        raise ValueError("Secret version %s not set as AWSPENDING for rotation of secret %s." % (token, arn))
+    if step == os.environ.get('FAIL_STEP'):
+        client.tag_resource(SecretId=arn, Tags=[{'Key': 'failed', 'Value': token}])
+        raise RuntimeError("failing %s as configured" % step)
+    if step == "createSecret":
+        client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        try:
+            client.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+        except client.exceptions.ResourceNotFoundException:
+            password = client.get_random_password(ExcludeCharacters='/@"\'\\')
+            client.put_secret_value(SecretId=arn, ClientRequestToken=token,
+                                    SecretString=password['RandomPassword'], VersionStages=['AWSPENDING'])
+    elif step == "setSecret":
+        pass
+    elif step == "testSecret":
+        client.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+        client.tag_resource(SecretId=arn, Tags=[{'Key': 'tested', 'Value': token}])
+    elif step == "finishSecret":
+        current = None
+        for version, stages in client.describe_secret(SecretId=arn)["VersionIdsToStages"].items():
+            if "AWSCURRENT" in stages:
+                if version == token:
+                    return
+                current = version
+                break
+        client.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT",
+                                           MoveToVersionId=token, RemoveFromVersionId=current)
+    else:
+        raise ValueError("Invalid step parameter")
+"#;
+
+fn server() -> &'static TestServer {
+    TestServer::start()
+}
+
+/// The actions AWS documents for a rotation function's role, on `secret_arn`.
+fn rotation_role_policy(secret_arn: &str) -> String {
+    policy_document(&[
+        statement(
+            "Allow",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+                "secretsmanager:TagResource",
+            ],
+            &[secret_arn],
+        ),
+        statement("Allow", &["secretsmanager:GetRandomPassword"], &["*"]),
+    ])
+}
+
+/// Creates the rotation function for `secret_arn` (its role may work on that secret only), with
+/// `FAIL_STEP` set when given; returns its ARN and name.
+async fn rotation_function(secret_arn: &str, fail_step: Option<&str>) -> (String, String) {
+    let id = short_id();
+    let role = server()
+        .root()
+        .execution_role(&format!("rotation-{id}"), Some(&rotation_role_policy(secret_arn)))
+        .await;
+    let name = format!("rotate-{id}");
+    let mut request = server()
+        .lambda_client()
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Python312)
+        .handler("lambda_function.lambda_handler")
+        .role(&role)
+        .timeout(30)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(zip_of(&[(
+                    "lambda_function.py",
+                    ROTATION_FUNCTION.as_bytes(),
+                )])))
+                .build(),
+        );
+    if let Some(step) = fail_step {
+        request = request.environment(Environment::builder().variables("FAIL_STEP", step).build());
+    }
+    let arn = ok(request.send().await)
+        .function_arn
+        .expect("CreateFunction returns the ARN");
+    (arn, name)
+}
+
+/// Lets Secrets Manager invoke `function` for `secret_arn` (AWS's recommended statement).
+async fn allow_secrets_manager(function: &str, secret_arn: &str) {
+    ok(server()
+        .lambda_client()
+        .add_permission()
+        .function_name(function)
+        .statement_id("SecretsManagerAccess")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .source_account(DEV_ACCOUNT)
+        .source_arn(secret_arn)
+        .send()
+        .await);
+}
+
+/// A secret with a rotation function Secrets Manager may invoke: `(client, name, ARN, first
+/// version, function ARN, function name)`.
+async fn rotatable(
+    prefix: &str,
+    fail_step: Option<&str>,
+) -> (Client, String, String, String, String, String) {
+    let (sm, name, arn, v1) = secret(prefix, "first-password").await;
+    let (function_arn, function_name) = rotation_function(&arn, fail_step).await;
+    allow_secrets_manager(&function_name, &arn).await;
+    (sm, name, arn, v1, function_arn, function_name)
+}
+
+fn days(n: i32) -> RotationRulesType {
+    RotationRulesType::builder()
+        .automatically_after_days(i64::from(n))
+        .build()
+}
+
+/// Waits (up to a minute) until the secret's description satisfies `done`.
+async fn wait_for(
+    sm: &Client,
+    id: &str,
+    what: &str,
+    done: impl Fn(&DescribeSecretOutput) -> bool,
+) -> DescribeSecretOutput {
+    for _ in 0..600 {
+        let d = sm.describe(id).await;
+        if done(&d) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not reached within a minute: {:?}", sm.describe(id).await);
+}
+
+fn stages(d: &DescribeSecretOutput) -> BTreeMap<String, Vec<String>> {
+    d.version_ids_to_stages
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+fn has_pending(d: &DescribeSecretOutput) -> bool {
+    stages(d).values().any(|s| s.iter().any(|l| l == "AWSPENDING"))
+}
+
+fn tag(d: &DescribeSecretOutput, key: &str) -> Option<String> {
+    d.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(str::to_owned))
+}
+
+/// The last second of the UTC day `days` after today, as NextRotationDate shows a day schedule.
+fn end_of_day_in(days: i64) -> i64 {
+    let now = now_secs();
+    now - now.rem_euclid(DAY) + days * DAY + DAY - 1
+}
+
+/// Rotates `name` once, waits for the rotation to complete and checks its outcome; returns the new
+/// version id.
+async fn rotate_once(
+    sm: &Client,
+    name: &str,
+    function_arn: Option<&str>,
+    rules: Option<RotationRulesType>,
+) -> String {
+    let before = sm.describe(name).await;
+    let current = stages(&before)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a current version");
+    let old_value = sm.value(name).await;
+    let token = token();
+    let out = ok(sm
+        .rotate_secret()
+        .secret_id(name)
+        .client_request_token(&token)
+        .set_rotation_lambda_arn(function_arn.map(str::to_owned))
+        .set_rotation_rules(rules)
+        .send()
+        .await);
+    assert_eq!(out.version_id(), Some(token.as_str()));
+    assert_eq!(out.name(), before.name());
+    assert_eq!(out.arn(), before.arn());
+    let d = wait_for(sm, name, "rotation", |d| {
+        d.last_rotated_date() != before.last_rotated_date() && !has_pending(d)
+    })
+    .await;
+    assert_eq!(
+        stages(&d),
+        stage_map(&[(&current, &["AWSPREVIOUS"]), (&token, &["AWSCURRENT"])]),
+        "labels moved in finishSecret, AWSPENDING removed after it"
+    );
+    let new_value = sm.value(name).await;
+    assert_ne!(new_value, old_value);
+    assert_eq!(new_value.len(), 32, "GetRandomPassword's default length");
+    assert_eq!(
+        sm.get_stage(name, "AWSPREVIOUS").await.secret_string(),
+        Some(old_value.as_str())
+    );
+    assert_eq!(tag(&d, "tested").as_deref(), Some(token.as_str()));
+    token
+}
+
+#[tokio::test]
+async fn a_python_function_rotates_a_secret_three_times() {
+    let (sm, name, arn, v1, function_arn, _) = rotatable("rotated", None).await;
+    let first = rotate_once(&sm, &name, Some(&function_arn), Some(days(30))).await;
+
+    let d = sm.describe(&name).await;
+    assert_eq!(d.rotation_enabled(), Some(true));
+    assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
+    assert_eq!(
+        d.rotation_rules().and_then(|r| r.automatically_after_days()),
+        Some(30)
+    );
+    let rotated = d.last_rotated_date().expect("LastRotatedDate").secs();
+    assert!((rotated - now_secs()).abs() < 60, "LastRotatedDate is now");
+    assert_eq!(
+        d.next_rotation_date().map(|t| t.secs()),
+        Some(end_of_day_in(30)),
+        "NextRotationDate: the end of the day 30 days after the last rotation"
+    );
+    // ListSecrets shows the same rotation members.
+    let listed = ok(sm.list_secrets().filters(name_filter(&name)).send().await);
+    let entry = listed.secret_list().first().expect("listed");
+    assert_eq!(entry.rotation_enabled(), Some(true));
+    assert_eq!(entry.rotation_lambda_arn(), Some(function_arn.as_str()));
+    assert_eq!(
+        entry.rotation_rules().and_then(|r| r.automatically_after_days()),
+        Some(30)
+    );
+    assert_eq!(entry.last_rotated_date(), d.last_rotated_date());
+    assert_eq!(entry.next_rotation_date(), d.next_rotation_date());
+
+    // Again with the stored function and rules, by ARN; then with a schedule expression.
+    let second = rotate_once(&sm, &arn, None, None).await;
+    let schedule = RotationRulesType::builder()
+        .schedule_expression("rate(10 days)")
+        .duration("2h")
+        .build();
+    let third = rotate_once(&sm, &name, None, Some(schedule)).await;
+    let d = sm.describe(&name).await;
+    let rules = d.rotation_rules().expect("rules");
+    assert_eq!(rules.schedule_expression(), Some("rate(10 days)"));
+    assert_eq!(rules.duration(), Some("2h"));
+    assert_eq!(rules.automatically_after_days(), None);
+    let now = now_secs();
+    assert_eq!(
+        d.next_rotation_date().map(|t| t.secs()),
+        Some(now - now.rem_euclid(DAY) + 10 * DAY + 2 * 3600 - 1),
+        "the window of the day 10 days on, two hours from midnight"
+    );
+    // Every version is kept: the first two without labels now.
+    let versions = sm.versions(&name, true).await;
+    let ids: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id())
+        .collect();
+    assert_eq!(ids, [v1.as_str(), &first, &second, &third]);
+}
+
+#[tokio::test]
+async fn a_function_secrets_manager_may_not_invoke_is_access_denied() {
+    let (sm, name, arn, v1) = secret("no-permission", "kept").await;
+    let (function_arn, function_name) = rotation_function(&arn, None).await;
+    let rotate = || {
+        sm.rotate_secret()
+            .secret_id(&name)
+            .rotation_lambda_arn(&function_arn)
+            .rotation_rules(days(7))
+            .send()
+    };
+    // No statement for the service.
+    let e = expect_err!(rotate().await);
+    assert_error(&e, "AccessDeniedException", CANNOT_INVOKE);
+    // A statement for the service, but for another secret.
+    ok(server()
+        .lambda_client()
+        .add_permission()
+        .function_name(&function_name)
+        .statement_id("OtherSecret")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .source_arn(format!("{arn}-other"))
+        .send()
+        .await);
+    let e = expect_err!(rotate().await);
+    assert_error(&e, "AccessDeniedException", CANNOT_INVOKE);
+    // A function that doesn't exist.
+    let missing = format!(
+        "arn:aws:lambda:{REGION}:{DEV_ACCOUNT}:function:missing-{}",
+        short_id()
+    );
+    let e = expect_err!(
+        sm.rotate_secret()
+            .secret_id(&name)
+            .rotation_lambda_arn(&missing)
+            .send()
+            .await
+    );
+    assert_error(&e, "AccessDeniedException", CANNOT_INVOKE);
+    // Nothing changed.
+    let d = sm.describe(&name).await;
+    assert_eq!(d.rotation_enabled(), None);
+    assert!(d.rotation_rules().is_none() && d.rotation_lambda_arn().is_none());
+    assert_eq!(stages(&d), stage_map(&[(&v1, &["AWSCURRENT"])]));
+    assert_eq!(sm.value(&name).await, "kept");
+
+    // The caller must be allowed to invoke the function too.
+    allow_secrets_manager(&function_name, &arn).await;
+    let user = server()
+        .root()
+        .new_user("rotator", Some(&allow(&["secretsmanager:RotateSecret"], &[&arn])))
+        .await;
+    let e = expect_err!(
+        user.sm()
+            .rotate_secret()
+            .secret_id(&arn)
+            .rotation_lambda_arn(&function_arn)
+            .send()
+            .await
+    );
+    assert_error(
+        &e,
+        "AccessDeniedException",
+        &no_identity_policy(&user.arn, "lambda:InvokeFunction", Some(&function_arn)),
+    );
+}
+
+#[tokio::test]
+async fn a_failed_step_leaves_the_current_value_and_blocks_the_next_rotation() {
+    let (sm, name, _, v1, function_arn, function_name) = rotatable("failing", Some("testSecret")).await;
+    let token = token();
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(days(1))
+        .send()
+        .await);
+    // createSecret and setSecret ran, then testSecret failed.
+    wait_for(&sm, &name, "the failing step", |d| {
+        tag(d, "failed").as_deref() == Some(token.as_str())
+    })
+    .await;
+    let d = sm.describe(&name).await;
+    assert_eq!(
+        stages(&d),
+        stage_map(&[(&v1, &["AWSCURRENT"]), (&token, &["AWSPENDING"])]),
+        "AWSCURRENT unchanged, AWSPENDING left on the new version"
+    );
+    assert_eq!(sm.value(&name).await, "first-password");
+    assert!(d.last_rotated_date().is_none());
+    assert_eq!(tag(&d, "tested"), None);
+    assert_eq!(
+        sm.get_stage(&name, "AWSPENDING").await.version_id(),
+        Some(token.as_str())
+    );
+
+    // The next rotation is refused while AWSPENDING is on another version; a retry of the request
+    // that started it (same ClientRequestToken) answers as it did and starts nothing.
+    let e = expect_err!(sm.rotate_secret().secret_id(&name).send().await);
+    assert_error(&e, "InvalidRequestException", PREVIOUS_ROTATION);
+    let retried = ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .send()
+        .await);
+    assert_eq!(retried.version_id(), Some(token.as_str()));
+    assert_eq!(stages(&sm.describe(&name).await), stages(&d));
+
+    // CancelRotateSecret turns rotation off, names the unfinished version, keeps the labels.
+    let out = ok(sm.cancel_rotate_secret().secret_id(&name).send().await);
+    assert_eq!(out.version_id(), Some(token.as_str()));
+    assert_eq!(out.name(), Some(name.as_str()));
+    let d = sm.describe(&name).await;
+    assert_eq!(d.rotation_enabled(), Some(false));
+    assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
+    assert_eq!(
+        d.rotation_rules().and_then(|r| r.automatically_after_days()),
+        Some(1)
+    );
+    assert!(d.next_rotation_date().is_none());
+    assert!(stages(&d)[&token].contains(&"AWSPENDING".to_owned()));
+
+    // Once the label is removed and the function fixed, rotation works again.
+    sm.move_stage(&name, "AWSPENDING", Some(&token), None).await;
+    ok(server()
+        .lambda_client()
+        .update_function_configuration()
+        .function_name(&function_name)
+        .environment(Environment::builder().variables("FAIL_STEP", "none").build())
+        .send()
+        .await);
+    rotate_once(&sm, &name, None, None).await;
+    assert_eq!(sm.describe(&name).await.rotation_enabled(), Some(true));
+}
+
+#[tokio::test]
+async fn rotate_immediately_false_only_tests_the_function() {
+    let (sm, name, _, v1, function_arn, _) = rotatable("later", None).await;
+    let token = token();
+    let out = ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(days(5))
+        .rotate_immediately(false)
+        .send()
+        .await);
+    assert_eq!(out.version_id(), Some(token.as_str()));
+    // testSecret ran on a pending copy of the current value, which then went.
+    let d = wait_for(&sm, &name, "testSecret", |d| {
+        tag(d, "tested").as_deref() == Some(token.as_str()) && !has_pending(d)
+    })
+    .await;
+    assert_eq!(stages(&d), stage_map(&[(&v1, &["AWSCURRENT"])]));
+    assert_eq!(sm.value(&name).await, "first-password");
+    assert_eq!(d.rotation_enabled(), Some(true));
+    assert!(d.last_rotated_date().is_none());
+    assert_eq!(
+        d.next_rotation_date().map(|t| t.secs()),
+        Some(end_of_day_in(5)),
+        "counted from when rotation was configured"
+    );
+    let versions = sm.versions(&name, true).await;
+    assert_eq!(versions.versions().len(), 1, "the test version is removed");
+}
+
+#[tokio::test]
+async fn rotation_requests_are_validated() {
+    let (sm, name, arn, _) = secret("validated", "v").await;
+    let function = format!("arn:aws:lambda:{REGION}:{DEV_ACCOUNT}:function:never-called");
+    let rotate = |rules: RotationRulesType| {
+        sm.rotate_secret()
+            .secret_id(&name)
+            .rotation_lambda_arn(&function)
+            .rotation_rules(rules)
+            .send()
+    };
+    let e = expect_err!(rotate(days(0)).await);
+    assert_error(
+        &e,
+        "ValidationException",
+        &model_min_value("rotationRules.automaticallyAfterDays", 0, 1),
+    );
+    let e = expect_err!(rotate(days(1001)).await);
+    assert_error(
+        &e,
+        "ValidationException",
+        &model_max_value("rotationRules.automaticallyAfterDays", 1001, 1000),
+    );
+    let e = expect_err!(
+        rotate(
+            RotationRulesType::builder()
+                .automatically_after_days(1)
+                .duration("2d")
+                .build()
+        )
+        .await
+    );
+    assert_error(
+        &e,
+        "ValidationException",
+        &model_pattern("rotationRules.duration", "2d", "[0-9]+h"),
+    );
+    let both = RotationRulesType::builder()
+        .automatically_after_days(1)
+        .schedule_expression("rate(1 days)")
+        .build();
+    let e = expect_err!(rotate(both).await);
+    assert_error(
+        &e,
+        "InvalidParameterException",
+        "You cannot specify both rotation frequency and schedule expression together.",
+    );
+    for expression in [
+        "rate(2 hours)",
+        "rate(1001 days)",
+        "rate(2 weeks)",
+        "cron(30 10 * * ? *)",
+        "cron(0 10 * * ? 2030)",
+        "cron(0 10 * * * *)",
+        "cron(0 10 ? *)",
+        "daily",
+    ] {
+        let e = expect_err!(
+            rotate(
+                RotationRulesType::builder()
+                    .schedule_expression(expression)
+                    .build()
+            )
+            .await
+        );
+        assert_eq!(e.meta().code(), Some("InvalidParameterException"), "{expression}");
+        assert!(
+            e.meta()
+                .message()
+                .is_some_and(|m| m.starts_with(&format!("Invalid schedule expression {expression}: "))),
+            "{expression}: {e:?}"
+        );
+    }
+    // A window past the end of the day, or into the next window.
+    for (expression, duration) in [
+        ("cron(0 22 * * ? *)", "3h"),
+        ("rate(4 hours)", "5h"),
+        ("rate(1 days)", "25h"),
+    ] {
+        let rules = RotationRulesType::builder()
+            .schedule_expression(expression)
+            .duration(duration)
+            .build();
+        let e = expect_err!(rotate(rules).await);
+        assert_eq!(
+            e.meta().code(),
+            Some("InvalidParameterException"),
+            "{expression} {duration}"
+        );
+        assert!(
+            e.meta()
+                .message()
+                .is_some_and(|m| m.starts_with(&format!("Invalid rotation window duration {duration}: "))),
+            "{e:?}"
+        );
+    }
+    // No function given or stored.
+    let e = expect_err!(sm.rotate_secret().secret_id(&name).send().await);
+    assert_error(
+        &e,
+        "InvalidRequestException",
+        "No Lambda rotation function ARN is associated with this secret.",
+    );
+    // A secret that doesn't exist, or is scheduled for deletion.
+    let e = expect_err!(
+        sm.rotate_secret()
+            .secret_id(unique_name("missing"))
+            .rotation_lambda_arn(&function)
+            .send()
+            .await
+    );
+    assert_error(
+        &e,
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret.",
+    );
+    let e = expect_err!(
+        sm.cancel_rotate_secret()
+            .secret_id(unique_name("missing"))
+            .send()
+            .await
+    );
+    assert_error(
+        &e,
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret.",
+    );
+    // CancelRotateSecret on a secret whose rotation was never configured.
+    let e = expect_err!(sm.cancel_rotate_secret().secret_id(&arn).send().await);
+    assert_error(
+        &e,
+        "InvalidRequestException",
+        "You can't cancel rotation because rotation isn't configured for this secret.",
+    );
+    sm.schedule_deletion(&name).await;
+    let e = expect_err!(rotate(days(1)).await);
+    assert_error(
+        &e,
+        "InvalidRequestException",
+        "You can't perform this operation on the secret because it was marked for deletion.",
+    );
+    // Nothing was stored by any of these.
+    let d = sm.describe(&name).await;
+    assert!(d.rotation_enabled().is_none() && d.rotation_rules().is_none());
+}
+
+#[tokio::test]
+async fn rotation_lambda_arn_is_a_condition_key() {
+    let (sm, name, arn, _, function_arn, _) = rotatable("condition", None).await;
+    let policy = policy_document(&[
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": "secretsmanager:RotateSecret",
+            "Resource": arn,
+            "Condition": {"ArnLike": {"secretsmanager:RotationLambdaARN": "arn:aws:lambda:*:*:function:approved-*"}}
+        }),
+        statement("Allow", &["lambda:InvokeFunction"], &["*"]),
+    ]);
+    let user = server().root().new_user("conditioned", Some(&policy)).await;
+    let e = expect_err!(
+        user.sm()
+            .rotate_secret()
+            .secret_id(&arn)
+            .rotation_lambda_arn(&function_arn)
+            .rotation_rules(days(3))
+            .send()
+            .await
+    );
+    assert_error(
+        &e,
+        "AccessDeniedException",
+        &no_identity_policy(&user.arn, "secretsmanager:RotateSecret", Some(&arn)),
+    );
+    assert!(sm.describe(&name).await.rotation_enabled().is_none());
+
+    // `secretsmanager:resource/AllowRotationLambdaArn`: the function the secret is configured with.
+    let policy = policy_document(&[serde_json::json!({
+        "Effect": "Allow",
+        "Action": "secretsmanager:DescribeSecret",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}}
+    })]);
+    let auditor = server().root().new_user("auditor", Some(&policy)).await;
+    let e = expect_err!(auditor.sm().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(e.meta().code(), Some("AccessDeniedException"));
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(days(3))
+        .send()
+        .await);
+    let d = ok(auditor.sm().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
+}
+
+#[tokio::test]
+async fn the_pending_version_has_no_value_until_put_secret_value_fills_it() {
+    let (sm, name, _, v1, function_arn, _) = rotatable("placeholder", Some("createSecret")).await;
+    let token = token();
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&function_arn)
+        .send()
+        .await);
+    wait_for(&sm, &name, "the failing step", |d| {
+        tag(d, "failed").as_deref() == Some(token.as_str())
+    })
+    .await;
+    assert_eq!(
+        stages(&sm.describe(&name).await),
+        stage_map(&[(&v1, &["AWSCURRENT"]), (&token, &["AWSPENDING"])])
+    );
+    // Reading it, by stage or by id, is ResourceNotFoundException (what createSecret relies on).
+    let by_stage = sm
+        .get_secret_value()
+        .secret_id(&name)
+        .version_stage("AWSPENDING")
+        .send()
+        .await;
+    assert!(expect_err!(by_stage).is_resource_not_found_exception());
+    let by_id = sm
+        .get_secret_value()
+        .secret_id(&name)
+        .version_id(&token)
+        .version_stage("AWSPENDING")
+        .send()
+        .await;
+    assert!(expect_err!(by_id).is_resource_not_found_exception());
+    // PutSecretValue with its token fills it in place, keeping its label.
+    let out = ok(sm
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .secret_string("filled-by-hand")
+        .version_stages("AWSPENDING")
+        .send()
+        .await);
+    assert_eq!(out.version_id(), Some(token.as_str()));
+    assert_eq!(
+        sm.get_stage(&name, "AWSPENDING").await.secret_string(),
+        Some("filled-by-hand")
+    );
+    assert_eq!(sm.value(&name).await, "first-password");
+    // The same request again is an idempotent retry; another value under the token is refused.
+    ok(sm
+        .put_secret_value()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .secret_string("filled-by-hand")
+        .version_stages("AWSPENDING")
+        .send()
+        .await);
+    let e = expect_err!(
+        sm.put_secret_value()
+            .secret_id(&name)
+            .client_request_token(&token)
+            .secret_string("another")
+            .send()
+            .await
+    );
+    assert!(e.is_resource_exists_exception(), "{e:?}");
+}
