@@ -463,6 +463,15 @@ impl MariaDb {
         }
     }
 
+    /// A guard dropping user `name`@`%` (one that something else created, such as the clone an
+    /// alternating-users rotation creates) when it is dropped.
+    pub fn adopt_user(&self, name: &str) -> MariaDbUser {
+        MariaDbUser {
+            server: self.clone(),
+            name: name.to_owned(),
+        }
+    }
+
     /// Logs in as `user` with `password` on the URL's database and runs `SELECT 1`.
     pub fn login(&self, user: &str, password: &str) -> LoginOutcome {
         let out = self.query_as(user, password, "SELECT 1")?;

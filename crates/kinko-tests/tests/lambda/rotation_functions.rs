@@ -1,8 +1,12 @@
 //! AWS's published Secrets Manager rotation functions for databases
 //! (aws-samples/aws-secrets-manager-rotation-lambdas), run unchanged as kinko functions: each one's
 //! `lambda_function.py` zipped with the database driver it imports, as AWS users bundle it, under
-//! an execution role with the permissions AWS documents for rotation functions. And the databases
-//! that rotating them needs: logins that need their passwords.
+//! an execution role with the permissions AWS documents for rotation functions. Each one loads,
+//! describes its secret under its role, and rotates a real database password when invoked with
+//! the four steps in turn (the new version staged AWSPENDING beforehand, as RotateSecret stages
+//! it): single-user functions change the user's own password, alternating-users ones create the
+//! `_clone` user with the administrator's secret. And the databases that needs: logins that need
+//! their passwords.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
@@ -279,4 +283,277 @@ async fn a_mariadb_user_needs_its_password() {
     assert!(db.login(user.name(), &password).is_err());
     drop(user);
     assert!(db.login(&name, &changed).is_err());
+}
+
+/// Deploys AWS's function `folder` for the secret `secret_arn` (and the administrator's secret
+/// `master_arn` of the alternating-users functions); returns its name.
+async fn deploy_rotation_function(
+    lambdas: &std::path::Path,
+    folder: &str,
+    secret_arn: &str,
+    master_arn: Option<&str>,
+) -> String {
+    let server = server();
+    let role = server
+        .root()
+        .execution_role(
+            &format!("rotation-{}", short_id()),
+            Some(&rotation_role_policy(secret_arn, master_arn)),
+        )
+        .await;
+    let name = format!("rotate-{}", short_id());
+    ok(server
+        .lambda_client()
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Python39)
+        .handler("lambda_function.lambda_handler")
+        .role(&role)
+        .timeout(30)
+        .environment(
+            Environment::builder()
+                .variables("SECRETS_MANAGER_ENDPOINT", server.endpoint_url())
+                .build(),
+        )
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(aws_rotation_function_zip(lambdas, folder)))
+                .build(),
+        )
+        .send()
+        .await);
+    name
+}
+
+/// Rotates `secret_arn` to `pending` (its new value, staged AWSPENDING here with the version id
+/// `token` as Secrets Manager stages a rotation's version) by invoking `function` with the four
+/// steps in order, each of which must succeed, as RotateSecret would; returns the version that
+/// was AWSCURRENT.
+async fn rotate_by_steps(function: &str, secret_arn: &str, pending: &Value) -> String {
+    let sm = server().client();
+    let before = ok(sm.describe_secret().secret_id(secret_arn).send().await);
+    let current = before
+        .version_ids_to_stages()
+        .expect("versions")
+        .iter()
+        .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+        .map(|(id, _)| id.clone())
+        .expect("an AWSCURRENT version");
+    let token = uuid::Uuid::new_v4().to_string();
+    ok(sm
+        .put_secret_value()
+        .secret_id(secret_arn)
+        .client_request_token(&token)
+        .secret_string(pending.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await);
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        let event = json!({"SecretId": secret_arn, "ClientRequestToken": token, "Step": step});
+        let (error, doc) = invoke_event(function, &event).await;
+        assert_eq!(error, None, "{step}: {doc}");
+        assert_eq!(doc, Value::Null, "{step}");
+    }
+    let after = ok(sm.describe_secret().secret_id(secret_arn).send().await);
+    let stages = after.version_ids_to_stages().expect("versions");
+    // finishSecret moves AWSCURRENT (and so AWSPREVIOUS); AWSPENDING is Secrets Manager's to
+    // remove once the rotation it runs has finished, so it is still on the new version here.
+    let mut new_stages = stages[&token].clone();
+    new_stages.sort();
+    assert_eq!(new_stages, ["AWSCURRENT", "AWSPENDING"]);
+    assert_eq!(stages[&current], ["AWSPREVIOUS"]);
+    current
+}
+
+#[tokio::test]
+async fn awss_postgresql_single_user_function_rotates_a_password_step_by_step() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(pg) = PrivatePostgres::start().await else {
+        return;
+    };
+    let user = db_user_name();
+    let old = db_password();
+    pg.create_user(&user, &old).await;
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": pg.port(),
+                       "username": user, "password": old, "dbname": "postgres"});
+    let secret_arn = ok(server()
+        .client()
+        .create_secret()
+        .name(format!("rot-pg-{}", short_id()))
+        .secret_string(value.to_string())
+        .send()
+        .await)
+    .arn()
+    .expect("arn")
+    .to_owned();
+    let function = deploy_rotation_function(
+        &lambdas,
+        "SecretsManagerRDSPostgreSQLRotationSingleUser",
+        &secret_arn,
+        None,
+    )
+    .await;
+    let new = db_password();
+    let mut pending = value.clone();
+    pending["password"] = json!(new);
+    rotate_by_steps(&function, &secret_arn, &pending).await;
+
+    assert_eq!(pg.login(&user, &new).await, Ok(()), "{}", pg.log());
+    assert!(pg.login(&user, &old).await.is_err());
+}
+
+#[tokio::test]
+async fn awss_mariadb_and_mysql_single_user_functions_rotate_a_password_step_by_step() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(db) = MariaDb::from_env() else {
+        return;
+    };
+    for (folder, engine) in [
+        ("SecretsManagerRDSMariaDBRotationSingleUser", "mariadb"),
+        ("SecretsManagerRDSMySQLRotationSingleUser", "mysql"),
+    ] {
+        let name = db_user_name();
+        let old = db_password();
+        let _user = db.create_user(&name, &old, &[&format!("SELECT ON {}.*", db.database())]);
+        // `"ssl": false`: the functions look for Amazon Linux's CA bundle
+        // (/etc/pki/tls/cert.pem) whenever they try TLS, and PyMySQL fails on a missing one
+        // (FileNotFoundError, which they do not catch).
+        let value = json!({"engine": engine, "host": db.host(), "port": db.port(),
+                           "username": name, "password": old, "dbname": db.database(),
+                           "ssl": false});
+        let secret_arn = ok(server()
+            .client()
+            .create_secret()
+            .name(format!("rot-{engine}-{}", short_id()))
+            .secret_string(value.to_string())
+            .send()
+            .await)
+        .arn()
+        .expect("arn")
+        .to_owned();
+        let function = deploy_rotation_function(&lambdas, folder, &secret_arn, None).await;
+        let new = db_password();
+        let mut pending = value.clone();
+        pending["password"] = json!(new);
+        rotate_by_steps(&function, &secret_arn, &pending).await;
+
+        assert_eq!(db.login(&name, &new), Ok(()), "{folder}");
+        assert!(db.login(&name, &old).is_err(), "{folder}");
+    }
+}
+
+/// A secret holding `value`; its ARN.
+async fn secret_of(prefix: &str, value: &Value) -> String {
+    ok(server()
+        .client()
+        .create_secret()
+        .name(format!("{prefix}-{}", short_id()))
+        .secret_string(value.to_string())
+        .send()
+        .await)
+    .arn()
+    .expect("arn")
+    .to_owned()
+}
+
+#[tokio::test]
+async fn awss_postgresql_alternating_users_function_rotates_to_the_clone_step_by_step() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(pg) = PrivatePostgres::start().await else {
+        return;
+    };
+    let master_arn = secret_of(
+        "rot-pg-master",
+        &json!({"engine": "postgres", "host": "127.0.0.1", "port": pg.port(),
+                "username": PrivatePostgres::SUPERUSER, "password": pg.superuser_password(),
+                "dbname": "postgres"}),
+    )
+    .await;
+    let user = db_user_name();
+    let old = db_password();
+    pg.create_user(&user, &old).await;
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": pg.port(),
+                       "username": user, "password": old, "dbname": "postgres",
+                       "masterarn": master_arn});
+    let secret_arn = secret_of("rot-pg-multi", &value).await;
+    let function = deploy_rotation_function(
+        &lambdas,
+        "SecretsManagerRDSPostgreSQLRotationMultiUser",
+        &secret_arn,
+        Some(&master_arn),
+    )
+    .await;
+    let clone = format!("{user}_clone");
+    let new = db_password();
+    let mut pending = value.clone();
+    pending["username"] = json!(clone);
+    pending["password"] = json!(new);
+    rotate_by_steps(&function, &secret_arn, &pending).await;
+
+    // The clone was created with the new password; the user it alternates with keeps its own.
+    assert_eq!(pg.login(&clone, &new).await, Ok(()), "{}", pg.log());
+    assert!(pg.login(&clone, &old).await.is_err());
+    assert_eq!(pg.login(&user, &old).await, Ok(()));
+}
+
+#[tokio::test]
+async fn awss_mariadb_and_mysql_alternating_users_functions_rotate_to_the_clone_step_by_step() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(db) = MariaDb::from_env() else {
+        return;
+    };
+    for (folder, engine) in [
+        ("SecretsManagerRDSMariaDBRotationMultiUser", "mariadb"),
+        ("SecretsManagerRDSMySQLRotationMultiUser", "mysql"),
+    ] {
+        // The administrator whose secret is `masterarn` (with a password, unlike root here).
+        let admin_name = db_user_name();
+        let admin_password = db_password();
+        let _admin = db.create_user(
+            &admin_name,
+            &admin_password,
+            &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"],
+        );
+        let master_arn = secret_of(
+            &format!("rot-{engine}-master"),
+            &json!({"engine": engine, "host": db.host(), "port": db.port(),
+                    "username": admin_name, "password": admin_password, "ssl": false}),
+        )
+        .await;
+        let name = db_user_name();
+        let old = db_password();
+        let grant = format!("SELECT ON {}.*", db.database());
+        let _user = db.create_user(&name, &old, &[&grant]);
+        let clone = format!("{name}_clone");
+        let _clone = db.adopt_user(&clone);
+        let value = json!({"engine": engine, "host": db.host(), "port": db.port(),
+                           "username": name, "password": old, "dbname": db.database(),
+                           "masterarn": master_arn, "ssl": false});
+        let secret_arn = secret_of(&format!("rot-{engine}-multi"), &value).await;
+        let function = deploy_rotation_function(&lambdas, folder, &secret_arn, Some(&master_arn)).await;
+        let new = db_password();
+        let mut pending = value.clone();
+        pending["username"] = json!(clone);
+        pending["password"] = json!(new);
+        rotate_by_steps(&function, &secret_arn, &pending).await;
+
+        // The clone was created with the new password and the user's grants; the user it
+        // alternates with keeps its own password.
+        assert_eq!(db.login(&clone, &new), Ok(()), "{folder}");
+        assert!(db.login(&clone, &old).is_err(), "{folder}");
+        assert_eq!(db.login(&name, &old), Ok(()), "{folder}");
+        let grants = db.execute(&format!("SHOW GRANTS FOR '{clone}'@'%'"));
+        assert!(
+            grants.contains(&format!("GRANT SELECT ON `{}`.* TO `{clone}`@`%`", db.database())),
+            "{folder}: {grants}"
+        );
+    }
 }
