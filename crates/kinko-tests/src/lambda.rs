@@ -143,7 +143,7 @@ impl Principal<'_> {
 
 /// Where AWS's published rotation functions (aws-samples/aws-secrets-manager-rotation-lambdas,
 /// unmodified) are read from: `KINKO_TEST_ROTATION_LAMBDAS`, or
-/// `/work/shared/testdata/aws-rotation-lambdas`. `None` (with the reason printed) when the
+/// `../shared/testdata/aws-rotation-lambdas` beside the repository. `None` (with the reason printed) when the
 /// variable is unset and that directory is absent; panics when the variable names a missing one.
 pub fn aws_rotation_lambdas_dir() -> Option<std::path::PathBuf> {
     match std::env::var_os("KINKO_TEST_ROTATION_LAMBDAS") {
@@ -157,7 +157,9 @@ pub fn aws_rotation_lambdas_dir() -> Option<std::path::PathBuf> {
             Some(dir)
         }
         None => {
-            let dir = std::path::PathBuf::from("/work/shared/testdata/aws-rotation-lambdas");
+            // `shared/` beside the repository (this crate is `crates/kinko-tests` in it).
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/testdata/aws-rotation-lambdas");
             if dir.is_dir() {
                 Some(dir)
             } else {
