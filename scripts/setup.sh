@@ -7,7 +7,10 @@
 #   - a Python virtual environment in target/tools/venv with the pinned clients of
 #     tests/compat/requirements.txt (AWS CLI, boto3, pytest);
 #   - the pinned AWS SDK for JavaScript v3 packages of tests/node (npm ci, from its
-#     package-lock.json), which tests/compat runs as Node programs.
+#     package-lock.json), which tests/compat runs as Node programs;
+#   - the AWS SDKs of the function runtimes (crates/kinko-functions/sdk);
+#   - the database drivers of AWS's rotation functions (crates/kinko-tests/rotation-deps), with
+#     gcc, libpq-dev and the Python headers (Debian packages) that PyGreSQL builds with.
 #
 # scripts/test.sh sources it; `scripts/setup.sh` alone prepares a machine without running tests.
 # After it, target/tools/venv/bin is first on PATH for the caller that sourced it.
@@ -31,6 +34,13 @@ missing=()
 for tool in curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# PyGreSQL, the PostgreSQL driver of AWS's rotation functions, is a C extension built against libpq.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+if ! command -v pg_config >/dev/null 2>&1 || [[ ! -f "$(pg_config --includedir)/libpq-fe.h" ]]; then
+  missing+=(libpq-dev)
+fi
+py_include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+[[ -f "$py_include/Python.h" ]] || missing+=(python3-dev)
 if ((${#missing[@]})); then
   echo "== setup: ${missing[*]} (Debian packages)"
   sudo=""
@@ -79,4 +89,22 @@ if ! stamp_ok function-sdks "$sdk_hash" || [[ ! -d "$sdks/python" ]]; then
   rm -rf "$sdks"
   mv "$sdks.new" "$sdks"
   stamp_set function-sdks "$sdk_hash"
+fi
+
+# The database drivers of AWS's rotation functions, which the tests zip with each function's
+# lambda_function.py as AWS users bundle them. PyGreSQL's extension is built here, for this
+# machine's python3 (the interpreter functions run on) and libpq.
+rot_req="$repo_root/crates/kinko-tests/rotation-deps/requirements.txt"
+rot_deps="$tools/rotation-deps"
+rot_hash="$(cat "$rot_req" | sha256sum | cut -d' ' -f1)-$(python3 --version 2>&1)-$(pg_config --version 2>&1)"
+if ! stamp_ok rotation-deps "$rot_hash" || [[ ! -d "$rot_deps/python" ]]; then
+  echo "== setup: database drivers of the rotation functions (crates/kinko-tests/rotation-deps) into $rot_deps"
+  rm -rf "$rot_deps.new"
+  mkdir -p "$rot_deps.new"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+    --no-compile --target "$rot_deps.new/python" -r "$rot_req"
+  python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import pymysql, pg, pgdb' "$rot_deps.new/python"
+  rm -rf "$rot_deps"
+  mv "$rot_deps.new" "$rot_deps"
+  stamp_set rotation-deps "$rot_hash"
 fi

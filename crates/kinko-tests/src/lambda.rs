@@ -140,3 +140,88 @@ impl Principal<'_> {
         out.function_arn.expect("CreateFunction returns the ARN")
     }
 }
+
+/// Where AWS's published rotation functions (aws-samples/aws-secrets-manager-rotation-lambdas,
+/// unmodified) are read from: `KINKO_TEST_ROTATION_LAMBDAS`, or
+/// `../shared/testdata/aws-rotation-lambdas` beside the repository. `None` (with the reason printed) when the
+/// variable is unset and that directory is absent; panics when the variable names a missing one.
+pub fn aws_rotation_lambdas_dir() -> Option<std::path::PathBuf> {
+    match std::env::var_os("KINKO_TEST_ROTATION_LAMBDAS") {
+        Some(dir) => {
+            let dir = std::path::PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "KINKO_TEST_ROTATION_LAMBDAS names no directory: {}",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None => {
+            // `shared/` beside the repository (this crate is `crates/kinko-tests` in it).
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/testdata/aws-rotation-lambdas");
+            if dir.is_dir() {
+                Some(dir)
+            } else {
+                println!(
+                    "skipping: AWS's rotation functions are not at {} (set KINKO_TEST_ROTATION_LAMBDAS)",
+                    dir.display()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The database drivers of AWS's rotation functions, as `scripts/setup.sh` installs them
+/// (`target/tools/rotation-deps/python`: `pymysql`, PyGreSQL's `pg` and `pgdb`); panics when
+/// they are missing.
+pub fn rotation_deps_dir() -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/rotation-deps/python");
+    assert!(
+        dir.join("pymysql").is_dir() && dir.join("pgdb.py").is_file(),
+        "the rotation functions' database drivers are missing from {}: run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// The deployment package of AWS's rotation function in folder `function` of
+/// [`aws_rotation_lambdas_dir`] (`SecretsManagerRDSPostgreSQLRotationSingleUser`, ...), as AWS
+/// users bundle it: its `lambda_function.py`, unchanged, beside the database drivers of
+/// [`rotation_deps_dir`] at the archive's root.
+pub fn aws_rotation_function_zip(lambdas: &std::path::Path, function: &str) -> Vec<u8> {
+    let source = lambdas.join(function).join("lambda_function.py");
+    let code = std::fs::read(&source).unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
+    let mut files = vec![("lambda_function.py".to_owned(), code)];
+    collect_files(&rotation_deps_dir(), "", &mut files);
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, data)| (name.as_str(), data.as_slice()))
+        .collect();
+    zip_of(&refs)
+}
+
+/// Every file under `dir` (but `__pycache__`), named by its path under the archive's root.
+fn collect_files(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry"))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "__pycache__" {
+            continue;
+        }
+        let path = entry.path();
+        let archived = format!("{prefix}{name}");
+        if path.is_dir() {
+            collect_files(&path, &format!("{archived}/"), out);
+        } else {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            out.push((archived, data));
+        }
+    }
+}

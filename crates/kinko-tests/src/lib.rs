@@ -28,12 +28,16 @@
 //!   ([`Principal::execution_role`]), a function created with the SDK.
 //! - [`kms`]: [`KmsExt`] (keys, aliases, encryption, the `try_*` outcomes), key policies granting a
 //!   principal, KMS's messages.
+//! - [`databases`]: databases whose logins need their passwords, for rotation functions:
+//!   [`PrivatePostgres`] (a PostgreSQL cluster of the test's own, SCRAM-SHA-256 on 127.0.0.1) and
+//!   [`MariaDb`] (the server `KINKO_TEST_MYSQL_URL` names), with users and login checks.
 //!
 //! Test binaries are one per area (`tests/<area>/main.rs` with a module per feature): each binary
 //! links the AWS SDKs, so a new feature's tests go into a module of its area's binary, not into a
 //! new `tests/*.rs`.
 
 pub mod audit;
+pub mod databases;
 pub mod errors;
 pub mod kms;
 pub mod lambda;
@@ -49,6 +53,7 @@ pub mod tls;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use audit::*;
+pub use databases::*;
 pub use errors::*;
 pub use kinko_server::{Config, MetricsListen, TlsFiles};
 pub use kms::*;

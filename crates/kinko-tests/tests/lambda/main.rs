@@ -1,13 +1,16 @@
 //! Lambda through the AWS SDK for Rust: functions created, read, listed, updated, published,
 //! tagged and deleted; errors and validation as Lambda answers them; who may do what (the caller's
 //! policies, `iam:PassRole`, the execution role's trust policy, the function's resource policy
-//! across accounts); and functions run by the server under their execution roles (invoke).
+//! across accounts); functions run by the server under their execution roles (invoke); AWS's
+//! published database rotation functions run unchanged, and databases whose logins need passwords
+//! (rotation_functions).
 //!
 //! Tests share one server and make functions and roles with unique names.
 
 mod authz;
 mod functions;
 mod invoke;
+mod rotation_functions;
 
 use kinko_tests::*;
 
