@@ -282,3 +282,21 @@ impl SecretsExt for Client {
         out.versions.unwrap_or_default().into_iter().map(entry).collect()
     }
 }
+
+/// Waits (up to a minute, looking every 100 ms) until the description of secret `id` satisfies
+/// `done`, as when a rotation runs after RotateSecret has answered; panics with `what` otherwise.
+pub async fn wait_for_secret(
+    sm: &Client,
+    id: &str,
+    what: &str,
+    done: impl Fn(&DescribeSecretOutput) -> bool,
+) -> DescribeSecretOutput {
+    for _ in 0..600 {
+        let d = sm.describe(id).await;
+        if done(&d) {
+            return d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not reached within a minute: {:?}", sm.describe(id).await);
+}

@@ -5,8 +5,8 @@
 //! describes its secret under its role, and rotates a real database password when invoked with
 //! the four steps in turn (the new version staged AWSPENDING beforehand, as RotateSecret stages
 //! it): single-user functions change the user's own password, alternating-users ones create the
-//! `_clone` user with the administrator's secret. And the databases that needs: logins that need
-//! their passwords.
+//! `_clone` user with the administrator's secret; and driven by RotateSecret itself, as AWS runs
+//! them, rotation after rotation. And the databases that needs: logins that need their passwords.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
@@ -556,4 +556,146 @@ async fn awss_mariadb_and_mysql_alternating_users_functions_rotate_to_the_clone_
             "{folder}: {grants}"
         );
     }
+}
+
+/// Lets Secrets Manager invoke `function` for `secret_arn` (AWS's recommended statement).
+async fn allow_secrets_manager(function: &str, secret_arn: &str) {
+    ok(server()
+        .lambda_client()
+        .add_permission()
+        .function_name(function)
+        .statement_id("SecretsManagerAccess")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .source_account(DEV_ACCOUNT)
+        .source_arn(secret_arn)
+        .send()
+        .await);
+}
+
+/// `aws secretsmanager rotate-secret` with `function`, rotation every 30 days, as it starts at
+/// once; waits until Secrets Manager has run the four steps and finished the rotation (the new
+/// version AWSCURRENT alone); returns the secret's new value.
+async fn rotate_secret(function: &str, secret_arn: &str) -> Value {
+    let sm = server().client();
+    let function_arn = format!("arn:aws:lambda:{REGION}:{DEV_ACCOUNT}:function:{function}");
+    let out = ok(sm
+        .rotate_secret()
+        .secret_id(secret_arn)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .send()
+        .await);
+    let version = out.version_id().expect("VersionId").to_owned();
+    let done = wait_for_secret(&sm, secret_arn, "the rotation", |d| {
+        d.version_ids_to_stages()
+            .and_then(|v| v.get(&version))
+            .is_some_and(|stages| stages == &["AWSCURRENT".to_owned()])
+    })
+    .await;
+    assert_eq!(done.rotation_enabled(), Some(true));
+    assert!(done.last_rotated_date().is_some());
+    let value = sm.value(secret_arn).await;
+    serde_json::from_str(&value).expect("the rotated value is JSON")
+}
+
+#[tokio::test]
+async fn awss_postgresql_single_user_function_rotates_through_rotate_secret_three_times() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(pg) = PrivatePostgres::start().await else {
+        return;
+    };
+    let user = db_user_name();
+    let first = db_password();
+    pg.create_user(&user, &first).await;
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": pg.port(),
+                       "username": user, "password": first, "dbname": "postgres"});
+    let secret_arn = secret_of("rot-pg-rs", &value).await;
+    let function = deploy_rotation_function(
+        &lambdas,
+        "SecretsManagerRDSPostgreSQLRotationSingleUser",
+        &secret_arn,
+        None,
+    )
+    .await;
+    allow_secrets_manager(&function, &secret_arn).await;
+    let mut previous = first;
+    for round in 1..=3 {
+        let rotated = rotate_secret(&function, &secret_arn).await;
+        let password = rotated["password"].as_str().expect("password").to_owned();
+        assert_ne!(password, previous, "rotation {round}");
+        assert_eq!(rotated["username"], user.as_str());
+        // The password Secrets Manager generated is the user's now; the one before no longer is.
+        assert_eq!(
+            pg.login(&user, &password).await,
+            Ok(()),
+            "rotation {round}: {}",
+            pg.log()
+        );
+        assert!(pg.login(&user, &previous).await.is_err(), "rotation {round}");
+        previous = password;
+    }
+}
+
+#[tokio::test]
+async fn awss_mariadb_alternating_users_function_rotates_through_rotate_secret() {
+    let Some(lambdas) = aws_rotation_lambdas_dir() else {
+        return;
+    };
+    let Some(db) = MariaDb::from_env() else {
+        return;
+    };
+    let admin_name = db_user_name();
+    let admin_password = db_password();
+    let _admin = db.create_user(
+        &admin_name,
+        &admin_password,
+        &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"],
+    );
+    let master_arn = secret_of(
+        "rot-mariadb-rs-master",
+        &json!({"engine": "mariadb", "host": db.host(), "port": db.port(),
+                "username": admin_name, "password": admin_password, "ssl": false}),
+    )
+    .await;
+    let name = db_user_name();
+    let first = db_password();
+    let grant = format!("SELECT ON {}.*", db.database());
+    let _user = db.create_user(&name, &first, &[&grant]);
+    let clone = format!("{name}_clone");
+    let _clone = db.adopt_user(&clone);
+    let value = json!({"engine": "mariadb", "host": db.host(), "port": db.port(),
+                       "username": name, "password": first, "dbname": db.database(),
+                       "masterarn": master_arn, "ssl": false});
+    let secret_arn = secret_of("rot-mariadb-rs", &value).await;
+    let function = deploy_rotation_function(
+        &lambdas,
+        "SecretsManagerRDSMariaDBRotationMultiUser",
+        &secret_arn,
+        Some(&master_arn),
+    )
+    .await;
+    allow_secrets_manager(&function, &secret_arn).await;
+
+    // First rotation: to the clone, with a new password; the user keeps its own meanwhile, so
+    // whoever read the secret before still logs in.
+    let rotated = rotate_secret(&function, &secret_arn).await;
+    assert_eq!(rotated["username"], clone.as_str());
+    let clone_password = rotated["password"].as_str().expect("password").to_owned();
+    assert_eq!(db.login(&clone, &clone_password), Ok(()));
+    assert_eq!(db.login(&name, &first), Ok(()));
+    // Second: back to the user, with a password of its own, new; the clone keeps its password.
+    let rotated = rotate_secret(&function, &secret_arn).await;
+    assert_eq!(rotated["username"], name.as_str());
+    let user_password = rotated["password"].as_str().expect("password").to_owned();
+    assert_ne!(user_password, first);
+    assert_eq!(db.login(&name, &user_password), Ok(()));
+    assert!(db.login(&name, &first).is_err());
+    assert_eq!(db.login(&clone, &clone_password), Ok(()));
 }

@@ -6,7 +6,6 @@
 //! the secret's state to show the outcome.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
@@ -164,23 +163,6 @@ fn days(n: i32) -> RotationRulesType {
         .build()
 }
 
-/// Waits (up to a minute) until the secret's description satisfies `done`.
-async fn wait_for(
-    sm: &Client,
-    id: &str,
-    what: &str,
-    done: impl Fn(&DescribeSecretOutput) -> bool,
-) -> DescribeSecretOutput {
-    for _ in 0..600 {
-        let d = sm.describe(id).await;
-        if done(&d) {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not reached within a minute: {:?}", sm.describe(id).await);
-}
-
 fn stages(d: &DescribeSecretOutput) -> BTreeMap<String, Vec<String>> {
     d.version_ids_to_stages
         .clone()
@@ -233,7 +215,7 @@ async fn rotate_once(
     assert_eq!(out.version_id(), Some(token.as_str()));
     assert_eq!(out.name(), before.name());
     assert_eq!(out.arn(), before.arn());
-    let d = wait_for(sm, name, "rotation", |d| {
+    let d = wait_for_secret(sm, name, "rotation", |d| {
         d.last_rotated_date() != before.last_rotated_date() && !has_pending(d)
     })
     .await;
@@ -393,7 +375,7 @@ async fn a_failed_step_leaves_the_current_value_and_blocks_the_next_rotation() {
         .send()
         .await);
     // createSecret and setSecret ran, then testSecret failed.
-    wait_for(&sm, &name, "the failing step", |d| {
+    wait_for_secret(&sm, &name, "the failing step", |d| {
         tag(d, "failed").as_deref() == Some(token.as_str())
     })
     .await;
@@ -466,7 +448,7 @@ async fn rotate_immediately_false_only_tests_the_function() {
         .await);
     assert_eq!(out.version_id(), Some(token.as_str()));
     // testSecret ran on a pending copy of the current value, which then went.
-    let d = wait_for(&sm, &name, "testSecret", |d| {
+    let d = wait_for_secret(&sm, &name, "testSecret", |d| {
         tag(d, "tested").as_deref() == Some(token.as_str()) && !has_pending(d)
     })
     .await;
@@ -690,7 +672,7 @@ async fn the_pending_version_has_no_value_until_put_secret_value_fills_it() {
         .rotation_lambda_arn(&function_arn)
         .send()
         .await);
-    wait_for(&sm, &name, "the failing step", |d| {
+    wait_for_secret(&sm, &name, "the failing step", |d| {
         tag(d, "failed").as_deref() == Some(token.as_str())
     })
     .await;
