@@ -91,10 +91,10 @@ fn hex(bytes: &[u8]) -> String {
 /// directory under its final name is always complete.
 fn unpack_into(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, CodeError> {
     let io = |what: &str, e: std::io::Error| CodeError(format!("{what}: {e}"));
-    std::fs::create_dir_all(dir).map_err(|e| io("creating the code cache", e))?;
+    crate::private_dir(dir).map_err(|e| io("creating the code cache", e))?;
     let target = dir.join(name);
     let staging = dir.join(format!(".unpacking-{name}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir(&staging).map_err(|e| io("creating the code directory", e))?;
+    crate::private_dir(&staging).map_err(|e| io("creating the code directory", e))?;
     let result = unpack(bytes, &staging).and_then(|()| {
         seal(&staging).map_err(|e| io("making the code read-only", e))?;
         match std::fs::rename(&staging, &target) {
@@ -158,7 +158,9 @@ pub fn unpack(bytes: &[u8], root: &Path) -> Result<(), CodeError> {
         {
             use std::os::unix::fs::PermissionsExt as _;
             let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-            let mode = if executable { 0o555 } else { 0o444 };
+            // Owner only: code may hold what its author considers private, and it lives in the
+            // server's (private) data dir.
+            let mode = if executable { 0o500 } else { 0o400 };
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                 .map_err(|e| invalid(e.to_string()))?;
         }
@@ -194,7 +196,7 @@ fn seal(root: &Path) -> std::io::Result<()> {
                 seal(&entry.path())?;
             }
         }
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o555))?;
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o500))?;
     }
     Ok(())
 }
@@ -205,7 +207,7 @@ pub fn remove_tree(root: &Path) {
     {
         use std::os::unix::fs::PermissionsExt as _;
         fn open(dir: &Path) {
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
             if let Ok(entries) = std::fs::read_dir(dir) {
                 for entry in entries.flatten() {
                     if entry.file_type().is_ok_and(|t| t.is_dir()) {

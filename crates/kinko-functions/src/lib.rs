@@ -21,8 +21,9 @@
 //! endpoint, honoured by boto3, the JavaScript SDK v3 and the other current SDKs). The JavaScript
 //! SDK v2 ignores `AWS_ENDPOINT_URL`: the Node bootstrap sets the v2 SDK's global `endpoint` when
 //! the function loads `aws-sdk`, so functions written for Lambda run unchanged. Its working
-//! directory is its unpacked code (`LAMBDA_TASK_ROOT`), read-only by its modes (directories 0555,
-//! files 0444 or 0555): a server running as root writes through them, like any root process.
+//! directory is its unpacked code (`LAMBDA_TASK_ROOT`), read-only and private by its modes
+//! (directories 0500, files 0400 or 0500; the cache dir 0700, bootstraps 0600): a server running as
+//! root writes through them, like any root process.
 //!
 //! The AWS SDKs come from a directory made once by `scripts/setup.sh` ([`default_sdk_dir`]):
 //! boto3 for `python3.x`, `aws-sdk` (v2) for `nodejs16.x` and older, `@aws-sdk/*` (v3) for
@@ -749,6 +750,32 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 
 /// Writes the bootstraps into `cache_dir/runtime-<hash>/` (named after their content, so that
 /// servers of different versions sharing a cache dir each find their own) and returns that dir.
+/// Creates `dir` (and its parents) readable by the server's user alone, as everything in its
+/// data dir is.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `data` to a new file at `path` readable by the server's user alone.
+fn write_private(path: &Path, data: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(data.as_bytes())
+}
+
 fn write_bootstraps(cache_dir: &Path) -> std::io::Result<PathBuf> {
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     hasher.update(BOOTSTRAP_PY.as_bytes());
@@ -759,11 +786,11 @@ fn write_bootstraps(cache_dir: &Path) -> std::io::Result<PathBuf> {
     if dir.join("bootstrap.js").is_file() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(cache_dir)?;
+    private_dir(cache_dir)?;
     let staging = cache_dir.join(format!(".runtime-{name}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir(&staging)?;
-    std::fs::write(staging.join("bootstrap.py"), BOOTSTRAP_PY)?;
-    std::fs::write(staging.join("bootstrap.js"), BOOTSTRAP_JS)?;
+    private_dir(&staging)?;
+    write_private(&staging.join("bootstrap.py"), BOOTSTRAP_PY)?;
+    write_private(&staging.join("bootstrap.js"), BOOTSTRAP_JS)?;
     match std::fs::rename(&staging, &dir) {
         Ok(()) => Ok(dir),
         Err(_) if dir.join("bootstrap.js").is_file() => {

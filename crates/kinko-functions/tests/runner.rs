@@ -256,8 +256,9 @@ async fn python_gets_only_lambdas_environment_in_its_read_only_code_dir() {
             .starts_with("127.0.0.1:")
     );
     assert_eq!(out["cwd"], env["LAMBDA_TASK_ROOT"]);
-    // Read-only by its modes; root (uid 0) writes through them, any other user cannot.
-    assert_eq!(out["modes"], json!(["0o555", "0o444"]));
+    // Read-only and private by its modes; root (uid 0) writes through them, any other user
+    // cannot.
+    assert_eq!(out["modes"], json!(["0o500", "0o400"]));
     if out["uid"] != 0 {
         assert_eq!(out["task_root_writable"], false);
     }
