@@ -10,6 +10,7 @@ mod get_secret_value;
 mod list_secret_version_ids;
 mod list_secrets;
 mod put_secret_value;
+mod replicate_secret_to_regions;
 mod resource_policy;
 mod restore_secret;
 mod rotate_secret;
@@ -27,6 +28,7 @@ pub(crate) use get_secret_value::GetSecretValue;
 pub(crate) use list_secret_version_ids::ListSecretVersionIds;
 pub(crate) use list_secrets::ListSecrets;
 pub(crate) use put_secret_value::PutSecretValue;
+pub(crate) use replicate_secret_to_regions::ReplicateSecretToRegions;
 pub(crate) use resource_policy::{
     DeleteResourcePolicy, GetResourcePolicy, PutResourcePolicy, ValidateResourcePolicy,
 };
