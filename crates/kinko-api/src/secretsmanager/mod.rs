@@ -96,9 +96,10 @@ pub async fn handle(
         "RotateSecret" => execute::<ops::RotateSecret>(services, rc, body).await,
         "CancelRotateSecret" => execute::<ops::CancelRotateSecret>(services, rc, body).await,
         "ReplicateSecretToRegions" => execute::<ops::ReplicateSecretToRegions>(services, rc, body).await,
-        "RemoveRegionsFromReplication" | "StopReplicationToReplica" => Err(SmError::InvalidRequest(format!(
-            "{operation} is not supported by this server yet."
-        ))),
+        "RemoveRegionsFromReplication" => {
+            execute::<ops::RemoveRegionsFromReplication>(services, rc, body).await
+        }
+        "StopReplicationToReplica" => execute::<ops::StopReplicationToReplica>(services, rc, body).await,
         _ => {
             return Err(WireError::new(
                 "UnknownOperationException",

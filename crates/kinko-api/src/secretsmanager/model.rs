@@ -283,6 +283,47 @@ pub async fn open_value(
     .map_err(|_| SmError::DecryptionFailure(DECRYPTION_FAILURE.into()))
 }
 
+/// Opens a value this request has just sealed for `version` of `secret` (to seal it again for the
+/// secret's replicas). The caller gave the value in this request, so it is opened without another
+/// KMS permission check, with the data key KMS itself unwraps.
+pub async fn open_fresh(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version: &Version,
+    sealed: &SealedValue,
+) -> Result<Zeroizing<Vec<u8>>, SmError> {
+    let key = Via::secretsmanager_in(cx, &secret.region)
+        .key_by_arn(&version_key_arn(cx, secret, version).await?)
+        .await
+        .map_err(decrypt_error)?;
+    let data_key = cx
+        .services
+        .keyring
+        .decrypt_with(
+            &key,
+            &sealed.encrypted_data_key,
+            &context(&secret.arn, &version.id),
+        )
+        .await
+        .map_err(|e| SmError::Internal(e.to_string()))?;
+    let data_key =
+        kinko_crypto::Key256::from_bytes(&data_key).map_err(|e| SmError::Internal(e.to_string()))?;
+    kinko_crypto::open(
+        &data_key,
+        &sealed.ciphertext,
+        &value_aad(&secret.arn, &version.id),
+    )
+    .map_err(|_| SmError::DecryptionFailure(DECRYPTION_FAILURE.into()))
+}
+
+/// Writes a change of a secret: the one place operations commit a secret, so that a primary's
+/// change reaches its replicas in the same store transaction
+/// ([`crate::secretsmanager::replication::with_replicas`]).
+pub async fn commit(cx: &Cx<'_>, write: kinko_core::store::SecretWrite) -> Result<(), SmError> {
+    let writes = crate::secretsmanager::replication::with_replicas(cx.services, Some(cx), write).await?;
+    Ok(cx.services.store.write_secrets(writes).await?)
+}
+
 /// After a secret's KMS key changed to `key`: re-encrypts the versions labelled AWSCURRENT,
 /// AWSPENDING or AWSPREVIOUS under it, as AWS does, when the caller may use `kms:Encrypt` on the
 /// new key. The data key is decrypted with the old key and encrypted under the new one; the value's

@@ -18,6 +18,7 @@ use kinko_core::store::{SealedValue, SecretWrite};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
+use crate::Services;
 use crate::secretsmanager::model;
 use crate::secretsmanager::{Cx, SmError};
 
@@ -276,6 +277,99 @@ pub(crate) async fn status(cx: &Cx<'_>, primary: &Secret) -> Result<Option<Vec<S
         });
     }
     Ok(Some(out))
+}
+
+/// The writes that make a change of a secret: with a primary's update, the updates of its replicas
+/// in sync, each rebuilt from the primary (versions, labels, description, tags, resource policy)
+/// keeping what is its own (revision, `LastAccessedDate`, the keys of the values it holds), with
+/// the primary's new values sealed under the replica's key as the caller (`cx`). When that fails
+/// for a region (KMS refuses), the region's replication is `Failed` and its replica is left as
+/// it was. Without a caller (rotation's own label moves), only metadata may change.
+pub(crate) async fn with_replicas(
+    services: &Services,
+    cx: Option<&Cx<'_>>,
+    write: SecretWrite,
+) -> Result<Vec<SecretWrite>, SmError> {
+    let SecretWrite::Update {
+        mut secret,
+        new_values,
+        removed_versions,
+    } = write
+    else {
+        return Ok(vec![write]);
+    };
+    let mut writes = Vec::new();
+    for n in 0..secret.replicas.len() {
+        let r = secret.replicas[n].clone();
+        if r.status != ReplicationState::InSync {
+            continue;
+        }
+        let arn = secret.replica_arn(&r.region);
+        let Some(current) = services.store.secret_by_arn(&arn).await? else {
+            continue;
+        };
+        let mut next = replica_of(&secret, &r.region, r.kms_key_id.as_deref());
+        next.revision = current.revision;
+        next.last_accessed_date = current.last_accessed_date;
+        for v in &mut next.versions {
+            if let Some(old) = current.version(&v.id) {
+                v.last_accessed_date = old.last_accessed_date;
+                if old.kind.is_some() {
+                    v.kms_key_arn.clone_from(&old.kms_key_arn);
+                }
+            }
+        }
+        let mut values = Vec::new();
+        let mut failed = None;
+        for (id, sealed) in &new_values {
+            // A value the replica holds already (the primary's re-encryption under a new key of
+            // its own) stays as it is under the replica's key.
+            if current.version(id).is_some_and(|v| v.kind.is_some()) {
+                continue;
+            }
+            let Some(version) = secret.version(id) else {
+                continue;
+            };
+            let Some(cx) = cx else {
+                return Err(SmError::Internal(format!(
+                    "a new value for {} without a caller to seal it for its replicas",
+                    secret.arn
+                )));
+            };
+            let resealed = match model::open_fresh(cx, &secret, version, sealed).await {
+                Ok(plain) => seal(cx, &mut next, id, &plain).await,
+                Err(e) => Err(e),
+            };
+            match resealed {
+                Ok(v) => values.push((id.clone(), v)),
+                Err(e) => {
+                    failed = Some(failure::<()>(e)?.err().unwrap_or_default());
+                    break;
+                }
+            }
+        }
+        if let Some(message) = failed {
+            secret.replicas[n].status = ReplicationState::Failed;
+            secret.replicas[n].status_message = Some(message);
+            continue;
+        }
+        let removed = removed_versions
+            .iter()
+            .filter(|v| current.version(v).is_some())
+            .cloned()
+            .collect();
+        writes.push(SecretWrite::Update {
+            secret: next,
+            new_values: values,
+            removed_versions: removed,
+        });
+    }
+    writes.push(SecretWrite::Update {
+        secret,
+        new_values,
+        removed_versions,
+    });
+    Ok(writes)
 }
 
 /// Refuses a write on a replica with AWS's error.

@@ -290,3 +290,275 @@ async fn replication_is_authorized_per_requested_region() {
     let created = req.add_replica_regions(region("ap-south-1")).send().await;
     assert_eq!(error_code(created), "AccessDeniedException");
 }
+
+const ON_REPLICA: &str =
+    "Operation not permitted on a replica secret. Call must be made in primary secret's region.";
+
+/// A primary with a replica in `region`: `(primary client, replica client, name, primary ARN, v1)`.
+async fn replicated(prefix: &str, region_name: &str) -> (Client, Client, String, String, String) {
+    let (client, name, arn, version) = secret(prefix, "v1").await;
+    let req = client.replicate_secret_to_regions().secret_id(&name);
+    ok(req.add_replica_regions(region(region_name)).send().await);
+    (client, sm_in(region_name), name, arn, version)
+}
+
+/// Every change of the primary is on its replica when the call returns: values, labels,
+/// description and tags.
+#[tokio::test]
+async fn primary_changes_reach_the_replica_at_once() {
+    let (client, eu, name, _, v1) = replicated("repl-follow", "eu-west-1").await;
+    let v2 = client.put_string(&name, "v2").await;
+    assert_eq!(eu.value(&name).await, "v2");
+    assert_eq!(stages_of(&eu, &name).await, stages_of(&client, &name).await);
+
+    let req = client
+        .update_secret()
+        .secret_id(&name)
+        .description("d2")
+        .secret_string("v3");
+    let v3 = ok(req.send().await).version_id.expect("VersionId");
+    assert_eq!(eu.value(&name).await, "v3");
+    assert_eq!(eu.describe(&name).await.description(), Some("d2"));
+
+    let req = client
+        .update_secret_version_stage()
+        .secret_id(&name)
+        .version_stage("AWSCURRENT")
+        .remove_from_version_id(&v3)
+        .move_to_version_id(&v1);
+    ok(req.send().await);
+    assert_eq!(eu.value(&name).await, "v1");
+    assert_eq!(
+        stages_of(&eu, &name).await,
+        stage_map(&[(&v1, &["AWSCURRENT"]), (&v3, &["AWSPREVIOUS"])])
+    );
+    let old = eu
+        .get_secret_value()
+        .secret_id(&name)
+        .version_id(&v2)
+        .send()
+        .await;
+    assert_eq!(
+        ok(old).secret_string(),
+        Some("v2"),
+        "unlabelled versions stay readable"
+    );
+
+    ok(client
+        .tag_resource()
+        .secret_id(&name)
+        .tags(tag("a", "1"))
+        .tags(tag("b", "2"))
+        .send()
+        .await);
+    ok(client
+        .untag_resource()
+        .secret_id(&name)
+        .tag_keys("a")
+        .send()
+        .await);
+    assert_eq!(tag_pairs(eu.describe(&name).await.tags()), vec![("b", "2")]);
+}
+
+/// Writes to a replica are refused with AWS's error: they are made on the primary.
+#[tokio::test]
+async fn writes_to_a_replica_are_refused() {
+    let (_, eu, name, _, v1) = replicated("repl-readonly", "eu-west-1").await;
+    let refused = failed("InvalidParameterException", ON_REPLICA);
+    let policy = json!({"Version": "2012-10-17", "Statement": []}).to_string();
+    let outcomes = [
+        (
+            "PutSecretValue",
+            outcome(
+                eu.put_secret_value()
+                    .secret_id(&name)
+                    .secret_string("x")
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "UpdateSecret",
+            outcome(eu.update_secret().secret_id(&name).description("x").send().await),
+        ),
+        (
+            "UpdateSecretVersionStage",
+            outcome(
+                eu.update_secret_version_stage()
+                    .secret_id(&name)
+                    .version_stage("extra")
+                    .move_to_version_id(&v1)
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "TagResource",
+            outcome(
+                eu.tag_resource()
+                    .secret_id(&name)
+                    .tags(tag("k", "v"))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "UntagResource",
+            outcome(eu.untag_resource().secret_id(&name).tag_keys("k").send().await),
+        ),
+        (
+            "DeleteSecret",
+            outcome(eu.delete_secret().secret_id(&name).send().await),
+        ),
+        (
+            "RestoreSecret",
+            outcome(eu.restore_secret().secret_id(&name).send().await),
+        ),
+        (
+            "RotateSecret",
+            outcome(eu.rotate_secret().secret_id(&name).send().await),
+        ),
+        (
+            "CancelRotateSecret",
+            outcome(eu.cancel_rotate_secret().secret_id(&name).send().await),
+        ),
+        (
+            "PutResourcePolicy",
+            outcome(
+                eu.put_resource_policy()
+                    .secret_id(&name)
+                    .resource_policy(&policy)
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "DeleteResourcePolicy",
+            outcome(eu.delete_resource_policy().secret_id(&name).send().await),
+        ),
+        (
+            "ReplicateSecretToRegions",
+            outcome(
+                eu.replicate_secret_to_regions()
+                    .secret_id(&name)
+                    .add_replica_regions(region("ap-south-1"))
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "RemoveRegionsFromReplication",
+            outcome(
+                eu.remove_regions_from_replication()
+                    .secret_id(&name)
+                    .remove_replica_regions(REGION)
+                    .send()
+                    .await,
+            ),
+        ),
+    ];
+    for (operation, got) in outcomes {
+        assert_eq!(got, refused, "{operation}");
+    }
+    assert_eq!(eu.value(&name).await, "v1");
+}
+
+/// A primary with replicas can't be deleted until they are removed; RemoveRegionsFromReplication
+/// deletes the replicas at once and lists the regions left.
+#[tokio::test]
+async fn replicas_are_removed_before_the_primary_is_deleted() {
+    let (client, name, _, _) = secret("repl-remove", "v").await;
+    let req = client.replicate_secret_to_regions().secret_id(&name);
+    let req = req
+        .add_replica_regions(region("eu-west-1"))
+        .add_replica_regions(region("ap-south-1"));
+    ok(req.send().await);
+    let delete = client.delete_secret().secret_id(&name).send().await;
+    assert_eq!(
+        outcome(delete),
+        failed(
+            "InvalidParameterException",
+            &format!("You can't delete secret {name} that still has replica regions [eu-west-1,ap-south-1]")
+        )
+    );
+    let req = client.remove_regions_from_replication().secret_id(&name);
+    let out = ok(req.remove_replica_regions("eu-west-1").send().await);
+    assert_eq!(
+        statuses(out.replication_status()),
+        vec![in_sync("ap-south-1", "alias/aws/secretsmanager")]
+    );
+    let gone = sm_in("eu-west-1").describe_secret().secret_id(&name).send().await;
+    assert_eq!(error_code(gone), "ResourceNotFoundException");
+    assert_eq!(sm_in("ap-south-1").value(&name).await, "v");
+
+    let req = client.remove_regions_from_replication().secret_id(&name);
+    let again = req.remove_replica_regions("eu-west-1").send().await;
+    assert_eq!(
+        outcome(again),
+        failed("InvalidParameterException", "Invalid replica region.")
+    );
+    let req = client.remove_regions_from_replication().secret_id(&name);
+    let out = ok(req.remove_replica_regions("ap-south-1").send().await);
+    assert!(out.replication_status().is_empty());
+    let primary = client.describe(&name).await;
+    assert_eq!(primary.primary_region(), None);
+    ok(client
+        .delete_secret()
+        .secret_id(&name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await);
+}
+
+/// StopReplicationToReplica, called in the replica's region, makes the replica a standalone
+/// secret: writable, no PrimaryRegion, no longer following the primary, nor in its status.
+#[tokio::test]
+async fn stopping_replication_makes_the_replica_standalone() {
+    let (client, eu, name, arn, _) = replicated("repl-stop", "eu-west-1").await;
+    let out = ok(eu.stop_replication_to_replica().secret_id(&name).send().await);
+    assert_eq!(out.arn(), Some(replica_arn(&arn, "eu-west-1").as_str()));
+    let standalone = eu.describe(&name).await;
+    assert_eq!(standalone.primary_region(), None);
+    assert!(client.describe(&name).await.replication_status().is_empty());
+    eu.put_string(&name, "own").await;
+    client.put_string(&name, "primary").await;
+    assert_eq!(eu.value(&name).await, "own");
+    let not_replica = client.stop_replication_to_replica().secret_id(&name).send().await;
+    assert_eq!(error_code(not_replica), "InvalidParameterException");
+}
+
+/// ListSecrets' `primary-region` filter: replicated secrets by their primary's region, in the
+/// primary's region and in the replica's; a secret that isn't replicated has no primary region.
+#[tokio::test]
+async fn list_secrets_filters_by_primary_region() {
+    use aws_sdk_secretsmanager::types::FilterNameStringType as Key;
+    let prefix = format!("repl-list-{}", short_id());
+    let client = sm();
+    let name = format!("{prefix}/replicated");
+    let req = client.create_secret().name(&name).secret_string("v");
+    ok(req.add_replica_regions(region("eu-west-1")).send().await);
+    client.create_string(&format!("{prefix}/alone"), "v").await;
+    let listed = |c: Client, primary: &'static str| {
+        let prefix = prefix.clone();
+        async move {
+            let req = c
+                .list_secrets()
+                .filters(name_filter(&prefix))
+                .filters(filter(Key::PrimaryRegion, &[primary]));
+            let out = ok(req.send().await);
+            out.secret_list()
+                .iter()
+                .map(|e| {
+                    (
+                        e.name().unwrap_or_default().to_owned(),
+                        e.primary_region().map(str::to_owned),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let expected = vec![(name.clone(), Some(REGION.to_owned()))];
+    assert_eq!(listed(client.clone(), "us-east").await, expected);
+    assert_eq!(listed(sm_in("eu-west-1"), REGION).await, expected);
+    assert!(listed(sm_in("eu-west-1"), "eu-west-1").await.is_empty());
+}
