@@ -562,3 +562,61 @@ async fn list_secrets_filters_by_primary_region() {
     assert_eq!(listed(sm_in("eu-west-1"), REGION).await, expected);
     assert!(listed(sm_in("eu-west-1"), "eu-west-1").await.is_empty());
 }
+
+/// When KMS refuses the caller the replica's key for a later write of the primary, the primary's
+/// write is made and that region's replication is `Failed` with Secrets Manager's KMS message; the
+/// replica keeps its last value, and RemoveRegionsFromReplication still deletes it.
+#[tokio::test]
+async fn a_write_the_replica_key_refuses_fails_that_regions_replication() {
+    let server = TestServer::start();
+    let (key_id, key_arn) = server
+        .kms_client_in("eu-west-3", &server.root_credentials())
+        .new_key()
+        .await;
+    let prefix = format!("repl-kms-later-{}", short_id());
+    let sm_statement = statement(
+        "Allow",
+        &["secretsmanager:*"],
+        &[&secret_arn_pattern("*", &format!("{prefix}/*")).replacen(REGION, "*", 1)],
+    );
+    let kms = statement("Allow", &["kms:GenerateDataKey", "kms:Decrypt"], &[&key_arn]);
+    let user = server
+        .user(
+            "repl-kms-later",
+            Some(&policy_document(&[sm_statement.clone(), kms])),
+        )
+        .await;
+    let app = user.sm();
+    let name = format!("{prefix}/s");
+    app.create_string(&name, "v1").await;
+    let req = app.replicate_secret_to_regions().secret_id(&name);
+    ok(req
+        .add_replica_regions(region_under("eu-west-3", &key_id))
+        .send()
+        .await);
+
+    let req = server.iam_client().put_user_policy().user_name(&user.name);
+    let req = req
+        .policy_name("inline")
+        .policy_document(policy_document(&[sm_statement]));
+    ok(req.send().await);
+    app.put_string(&name, "v2").await;
+    assert_eq!(app.value(&name).await, "v2");
+    let failed = (
+        "eu-west-3".to_owned(),
+        key_id.clone(),
+        StatusType::Failed,
+        Some(KMS_DENIED.to_owned()),
+    );
+    assert_eq!(
+        statuses(app.describe(&name).await.replication_status()),
+        vec![failed]
+    );
+    let eu = sm_in("eu-west-3");
+    assert_eq!(eu.value(&name).await, "v1");
+
+    let req = app.remove_regions_from_replication().secret_id(&name);
+    ok(req.remove_replica_regions("eu-west-3").send().await);
+    let gone = eu.describe_secret().secret_id(&name).send().await;
+    assert_eq!(error_code(gone), "ResourceNotFoundException");
+}

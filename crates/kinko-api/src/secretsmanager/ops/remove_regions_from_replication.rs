@@ -1,6 +1,5 @@
 //! RemoveRegionsFromReplication: deletes a primary's replicas in the given regions.
 
-use kinko_core::secret::ReplicationState;
 use kinko_core::store::SecretWrite;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
@@ -77,14 +76,14 @@ impl Operation for RemoveRegionsFromReplication {
         }
         let mut writes = Vec::new();
         for region in regions {
-            // Only a replica this secret made is deleted: a region whose replication failed
-            // (its name taken) keeps the other secret.
-            if secret.replica(region).map(|r| r.status) == Some(ReplicationState::InSync)
-                && let Some(replica) = cx
-                    .services
-                    .store
-                    .secret_by_arn(&secret.replica_arn(region))
-                    .await?
+            // Only a replica this secret made is deleted (one that stopped following it when
+            // KMS refused a later write too): a region whose replication failed because its name
+            // was taken keeps that other secret, whose ARN differs.
+            if let Some(replica) = cx
+                .services
+                .store
+                .secret_by_arn(&secret.replica_arn(region))
+                .await?
                 && replica.primary_region.as_deref() == Some(secret.region.as_str())
             {
                 writes.push(SecretWrite::Delete {
