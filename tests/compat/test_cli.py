@@ -332,6 +332,68 @@ def test_resource_policy_put_get_delete(aws, tmp_path):
     assert "ResourcePolicy" not in aws(SM, "get-resource-policy", "--secret-id", name).json()
 
 
+def test_replicate_describe_and_stop_replication(aws):
+    name = unique("dev/replicated")
+    out = create(
+        aws,
+        name,
+        "--secret-string",
+        "primary-value",
+        "--add-replica-regions",
+        "Region=eu-west-1",
+    )
+    assert [(r["Region"], r["Status"]) for r in out["ReplicationStatus"]] == [("eu-west-1", "InSync")]
+    assert get_text(aws, name, "--region", "eu-west-1").strip() == "primary-value"
+    replica = aws(SM, "describe-secret", "--secret-id", name, "--region", "eu-west-1").json()
+    assert replica["PrimaryRegion"] == "us-east-1"
+    assert secret_arn_re(name, region="eu-west-1").match(replica["ARN"])
+
+    aws(SM, "put-secret-value", "--secret-id", name, "--secret-string", "second")
+    assert get_text(aws, name, "--region", "eu-west-1").strip() == "second"
+    r = aws(
+        SM,
+        "put-secret-value",
+        "--secret-id",
+        name,
+        "--secret-string",
+        "x",
+        "--region",
+        "eu-west-1",
+        check=False,
+    )
+    assert_service_error(
+        aws,
+        r,
+        "InvalidParameterException",
+        "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
+    )
+
+    aws(SM, "stop-replication-to-replica", "--secret-id", name, "--region", "eu-west-1")
+    standalone = aws(SM, "describe-secret", "--secret-id", name, "--region", "eu-west-1").json()
+    assert "PrimaryRegion" not in standalone
+    assert "ReplicationStatus" not in describe(aws, name)
+
+
+def test_replicate_to_regions_and_remove(aws):
+    name = unique("dev/replicate-later")
+    create(aws, name, "--secret-string", "v")
+    out = aws(
+        SM,
+        "replicate-secret-to-regions",
+        "--secret-id",
+        name,
+        "--add-replica-regions",
+        "Region=ap-south-1",
+    ).json()
+    assert out["ReplicationStatus"][0]["KmsKeyId"] == "alias/aws/secretsmanager"
+    out = aws(
+        SM, "remove-regions-from-replication", "--secret-id", name, "--remove-replica-regions", "ap-south-1"
+    ).json()
+    assert out["ReplicationStatus"] == []
+    r = aws(SM, "describe-secret", "--secret-id", name, "--region", "ap-south-1", check=False)
+    assert_service_error(aws, r, "ResourceNotFoundException", NOT_FOUND)
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------

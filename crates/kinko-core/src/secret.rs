@@ -106,11 +106,50 @@ pub struct Secret {
     /// When the last rotation completed (`LastRotatedDate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rotated_date: Option<Timestamp>,
+    /// On a replica: the region of its primary (AWS's `PrimaryRegion`). A replica is read-only; its
+    /// primary's writes are applied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    /// On a primary: its replicas, one per region, in the order they were added (AWS's
+    /// `ReplicationStatus`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Replica>,
     /// Versions in creation order.
     pub versions: Vec<Version>,
     /// Optimistic concurrency: the store only accepts a write based on the revision it holds.
     #[serde(skip)]
     pub revision: i64,
+}
+
+/// The state of a primary's replica in one region (ReplicateSecretToRegions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicationState {
+    InSync,
+    Failed,
+    InProgress,
+}
+
+impl ReplicationState {
+    /// AWS's `Status` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicationState::InSync => "InSync",
+            ReplicationState::Failed => "Failed",
+            ReplicationState::InProgress => "InProgress",
+        }
+    }
+}
+
+/// One region a primary replicates to: the key the replica is under and how its replication went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    pub region: String,
+    /// As the caller supplied it; `None` means that region's AWS managed key `aws/secretsmanager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    pub status: ReplicationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
 }
 
 /// Domain errors of the version/stage state machine; Secrets Manager maps each to its AWS error.
@@ -138,6 +177,25 @@ pub enum SecretError {
 }
 
 impl Secret {
+    /// Whether this secret is a replica of a primary in another region.
+    pub fn is_replica(&self) -> bool {
+        self.primary_region.is_some()
+    }
+
+    /// The ARN of this secret's replica in `region`: its own ARN with the other region.
+    pub fn replica_arn(&self, region: &str) -> String {
+        let mut parts: Vec<&str> = self.arn.splitn(5, ':').collect();
+        if parts.len() == 5 {
+            parts[3] = region;
+        }
+        parts.join(":")
+    }
+
+    /// The replica in `region`, if the secret replicates there.
+    pub fn replica(&self, region: &str) -> Option<&Replica> {
+        self.replicas.iter().find(|r| r.region == region)
+    }
+
     pub fn is_scheduled_for_deletion(&self) -> bool {
         self.deleted_date.is_some()
     }
@@ -168,7 +226,8 @@ impl Secret {
     /// When the scheduler should rotate the secret: its `NextRotationDate`, unless it is scheduled
     /// for deletion. Stores index it.
     pub fn rotation_due_date(&self) -> Option<Timestamp> {
-        if self.is_scheduled_for_deletion() {
+        // A replica is rotated through its primary, never on its own.
+        if self.is_scheduled_for_deletion() || self.is_replica() {
             return None;
         }
         self.next_rotation_date()
@@ -428,6 +487,8 @@ mod tests {
             deletion_date: None,
             rotation: None,
             last_rotated_date: None,
+            primary_region: None,
+            replicas: vec![],
             versions: vec![],
             revision: 0,
         }

@@ -252,6 +252,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<Secret>, bool), StoreError>;
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError>;
     async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError>;
+    /// Several secret writes in one transaction (a primary and its replicas): all of them, or
+    /// none when any fails.
+    async fn write_secrets(&self, writes: Vec<SecretWrite>) -> Result<(), StoreError>;
     /// Secrets whose `deletion_date` is at or before `now`, at most `limit`.
     async fn secrets_due_for_deletion(&self, now: Timestamp, limit: usize)
     -> Result<Vec<Secret>, StoreError>;

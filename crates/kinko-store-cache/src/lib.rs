@@ -290,6 +290,46 @@ impl<S: Store + ?Sized> CachedStore<S> {
 
     /// After a write that changed (or may have changed) `units`: entries read before now are
     /// invalid; `drop` are removed to free their memory at once.
+    /// What a secret write touches, known before it moves into the backend: the secret, and the
+    /// cached values it replaces or removes (to free them; they are invalid anyway).
+    fn touched(&self, write: &SecretWrite) -> (String, Vec<String>) {
+        match write {
+            SecretWrite::Create { secret, .. } => (secret.arn.clone(), Vec::new()),
+            SecretWrite::Update {
+                secret,
+                new_values,
+                removed_versions,
+            } => (
+                secret.arn.clone(),
+                new_values
+                    .iter()
+                    .map(|(v, _)| v.clone())
+                    .chain(removed_versions.iter().cloned())
+                    .collect(),
+            ),
+            SecretWrite::Delete { arn, .. } => {
+                let cached = self.entries.get(&KeyRef::Secret(arn));
+                let versions = match cached {
+                    Some(Entry {
+                        data: Data::Secret(s),
+                        ..
+                    }) => s.versions.iter().map(|v| v.id.clone()).collect(),
+                    _ => Vec::new(),
+                };
+                (arn.clone(), versions)
+            }
+        }
+    }
+
+    /// After secret writes (committed or not): their secrets and values are stale.
+    fn forget(&self, touched: &[(String, Vec<String>)]) {
+        for (arn, versions) in touched {
+            let mut drop: Vec<KeyRef<'_>> = versions.iter().map(|v| KeyRef::Value(arn, v)).collect();
+            drop.push(KeyRef::Secret(arn));
+            self.written(&[Unit::Secret(arn)], &drop);
+        }
+    }
+
     fn written(&self, units: &[Unit<'_>], drop: &[KeyRef<'_>]) {
         self.validity.invalidate(units);
         for k in drop {
@@ -565,38 +605,16 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     }
 
     async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError> {
-        // What the write touches, known before it moves into the backend: the secret, and the
-        // cached values it replaces or removes (to free them; they are invalid anyway).
-        let (arn, versions): (String, Vec<String>) = match &write {
-            SecretWrite::Create { secret, .. } => (secret.arn.clone(), Vec::new()),
-            SecretWrite::Update {
-                secret,
-                new_values,
-                removed_versions,
-            } => (
-                secret.arn.clone(),
-                new_values
-                    .iter()
-                    .map(|(v, _)| v.clone())
-                    .chain(removed_versions.iter().cloned())
-                    .collect(),
-            ),
-            SecretWrite::Delete { arn, .. } => {
-                let cached = self.entries.get(&KeyRef::Secret(arn));
-                let versions = match cached {
-                    Some(Entry {
-                        data: Data::Secret(s),
-                        ..
-                    }) => s.versions.iter().map(|v| v.id.clone()).collect(),
-                    _ => Vec::new(),
-                };
-                (arn.clone(), versions)
-            }
-        };
+        let touched = self.touched(&write);
         let r = self.inner.write_secret(write).await;
-        let mut drop: Vec<KeyRef<'_>> = versions.iter().map(|v| KeyRef::Value(&arn, v)).collect();
-        drop.push(KeyRef::Secret(&arn));
-        self.written(&[Unit::Secret(&arn)], &drop);
+        self.forget(&[touched]);
+        self.acknowledge(r).await
+    }
+
+    async fn write_secrets(&self, writes: Vec<SecretWrite>) -> Result<(), StoreError> {
+        let touched: Vec<_> = writes.iter().map(|w| self.touched(w)).collect();
+        let r = self.inner.write_secrets(writes).await;
+        self.forget(&touched);
         self.acknowledge(r).await
     }
 

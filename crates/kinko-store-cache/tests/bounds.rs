@@ -47,6 +47,8 @@ async fn create(store: &dyn Store, i: usize) -> String {
         deletion_date: None,
         rotation: None,
         last_rotated_date: None,
+        primary_region: None,
+        replicas: vec![],
         versions: vec![],
         revision: 0,
     };

@@ -186,6 +186,11 @@ impl Store for Gated {
         self.stop("write_secret").await;
         r
     }
+    async fn write_secrets(&self, writes: Vec<SecretWrite>) -> Result<(), StoreError> {
+        let r = self.inner.write_secrets(writes).await;
+        self.stop("write_secrets").await;
+        r
+    }
     async fn secrets_due_for_deletion(
         &self,
         now: Timestamp,
@@ -422,6 +427,8 @@ async fn create_secret(store: &dyn Store) -> Secret {
         deletion_date: None,
         rotation: None,
         last_rotated_date: None,
+        primary_region: None,
+        replicas: vec![],
         versions: vec![],
         revision: 0,
     };

@@ -45,6 +45,8 @@ pub fn bare_secret(name: &str, created: i64) -> Secret {
         deletion_date: None,
         rotation: None,
         last_rotated_date: None,
+        primary_region: None,
+        replicas: vec![],
         versions: Vec::new(),
         revision: 0,
     }

@@ -90,6 +90,7 @@ macro_rules! __with_contract_tests {
             secret_update_adds_replaces_and_removes_values,
             secret_delete_removes_values_and_frees_the_name,
             secret_concurrent_writers_lose_no_version,
+            secret_writes_together_are_all_or_nothing,
             secret_listing_orders_and_pages,
             secrets_due_for_deletion,
             secrets_due_for_rotation,

@@ -406,6 +406,91 @@ pub async fn secret_update_with_a_stale_revision_changes_nothing(h: Handles) {
     assert!(s.secret_by_arn(&base.arn).await.expect("read").is_some());
 }
 
+/// `write_secrets` (a primary and its replicas): every write is made, or none when one fails, and
+/// a replica keeps `primary_region` and a primary its `replicas`.
+pub async fn secret_writes_together_are_all_or_nothing(h: Handles) {
+    use kinko_core::secret::{Replica, ReplicationState};
+    let s = h.a.as_ref();
+    let base = create(s, "together").await;
+    let replica_in = |region: &str, primary: &kinko_core::secret::Secret| {
+        let mut r = primary.clone();
+        r.arn = primary.replica_arn(region);
+        r.region = region.to_owned();
+        r.primary_region = Some(primary.region.clone());
+        r.revision = 0;
+        r
+    };
+    let mut primary = base.clone();
+    primary.replicas = vec![Replica {
+        region: "eu-west-1".to_owned(),
+        kms_key_id: None,
+        status: ReplicationState::InSync,
+        status_message: None,
+    }];
+    let replica = replica_in("eu-west-1", &base);
+    s.write_secrets(vec![
+        SecretWrite::Create {
+            secret: replica.clone(),
+            values: vec![("v1".to_owned(), sealed("replica-v1"))],
+        },
+        SecretWrite::Update {
+            secret: primary.clone(),
+            new_values: vec![],
+            removed_versions: vec![],
+        },
+    ])
+    .await
+    .expect("primary and replica");
+    let stored = s.secret_by_arn(&base.arn).await.expect("read").expect("primary");
+    assert_eq!(stored.replicas, primary.replicas);
+    let stored_replica = s
+        .secret_by_name(ACCOUNT, "eu-west-1", &base.name)
+        .await
+        .expect("read")
+        .expect("replica");
+    assert_eq!(stored_replica.primary_region.as_deref(), Some(REGION));
+    assert_eq!(stored_replica.arn, replica.arn);
+    assert_eq!(
+        s.sealed_value(&replica.arn, "v1").await.expect("read"),
+        Some(sealed("replica-v1"))
+    );
+
+    // A stale write among them: the other writes are not made either.
+    let mut next = stored.clone();
+    add_version(&mut next, "v2");
+    let mut next_replica = stored_replica.clone();
+    add_version(&mut next_replica, "v2");
+    let another = replica_in("ap-south-1", &base);
+    assert!(is_conflict(
+        s.write_secrets(vec![
+            SecretWrite::Update {
+                secret: next_replica,
+                new_values: vec![("v2".to_owned(), sealed("replica-v2"))],
+                removed_versions: vec![],
+            },
+            SecretWrite::Create {
+                secret: another.clone(),
+                values: vec![],
+            },
+            SecretWrite::Update {
+                secret: base.clone(),
+                new_values: vec![("v2".to_owned(), sealed("v2"))],
+                removed_versions: vec![],
+            },
+        ])
+        .await
+    ));
+    assert_eq!(
+        s.secret_by_name(ACCOUNT, "eu-west-1", &base.name)
+            .await
+            .expect("read"),
+        Some(stored_replica)
+    );
+    assert_eq!(s.sealed_value(&replica.arn, "v2").await.expect("read"), None);
+    assert!(s.secret_by_arn(&another.arn).await.expect("read").is_none());
+    assert_eq!(s.secret_by_arn(&base.arn).await.expect("read"), Some(stored));
+}
+
 pub async fn secret_update_adds_replaces_and_removes_values(h: Handles) {
     let s = h.a.as_ref();
     let base = create(s, "values").await;

@@ -779,76 +779,15 @@ impl Store for PostgresStore {
     async fn write_secret(&self, write: SecretWrite) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let mut w = Write::begin(&mut c).await?;
-        match &write {
-            SecretWrite::Create { secret, values } => {
-                let doc = serde_json::to_string(secret).map_err(backend)?;
-                let id: i64 = w
-                    .query_opt(
-                        "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc, rotation_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
-                        &[
-                            &secret.arn,
-                            &secret.account_id,
-                            &secret.region,
-                            &secret.name,
-                            &secret.created_date.millis(),
-                            &secret.deletion_date.map(Timestamp::millis),
-                            &doc,
-                            &secret.rotation_due_date().map(Timestamp::millis),
-                        ],
-                    )
-                    .await?
-                    .ok_or_else(|| StoreError::Backend("the insert returned no id".into()))?
-                    .get(0);
-                insert_values(&w, id, values).await?;
-                w.changed(SECRET, &secret.arn);
-            }
-            SecretWrite::Update {
-                secret,
-                new_values,
-                removed_versions,
-            } => {
-                let doc = serde_json::to_string(secret).map_err(backend)?;
-                let Some(row) = w
-                    .query_opt(
-                        "UPDATE secrets SET doc = $1, deletion_ms = $2, rotation_ms = $5, revision = revision + 1
-                         WHERE arn = $3 AND revision = $4 RETURNING id",
-                        &[
-                            &doc,
-                            &secret.deletion_date.map(Timestamp::millis),
-                            &secret.arn,
-                            &secret.revision,
-                            &secret.rotation_due_date().map(Timestamp::millis),
-                        ],
-                    )
-                    .await?
-                else {
-                    return Err(StoreError::Conflict);
-                };
-                let id: i64 = row.get(0);
-                if !removed_versions.is_empty() {
-                    w.execute(
-                        "DELETE FROM secret_values WHERE secret_id = $1 AND version_id = ANY($2)",
-                        &[&id, removed_versions],
-                    )
-                    .await?;
-                }
-                insert_values(&w, id, new_values).await?;
-                w.changed(SECRET, &secret.arn);
-            }
-            SecretWrite::Delete { arn, revision } => {
-                // The values go with the secret (ON DELETE CASCADE).
-                let n = w
-                    .execute(
-                        "DELETE FROM secrets WHERE arn = $1 AND revision = $2",
-                        &[arn, revision],
-                    )
-                    .await?;
-                if n != 1 {
-                    return Err(StoreError::Conflict);
-                }
-                w.changed(SECRET, arn);
-            }
+        apply_secret_write(&mut w, &write).await?;
+        w.commit().await
+    }
+
+    async fn write_secrets(&self, writes: Vec<SecretWrite>) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        for write in &writes {
+            apply_secret_write(&mut w, write).await?;
         }
         w.commit().await
     }
@@ -1472,4 +1411,80 @@ impl Store for PostgresStore {
     fn close(&self) {
         self.pool.close();
     }
+}
+
+/// One secret write inside an open transaction.
+async fn apply_secret_write(w: &mut Write<'_>, write: &SecretWrite) -> Result<(), StoreError> {
+    match write {
+        SecretWrite::Create { secret, values } => {
+            let doc = serde_json::to_string(secret).map_err(backend)?;
+            let id: i64 = w
+                .query_opt(
+                    "INSERT INTO secrets (arn, account_id, region, name, created_ms, deletion_ms, revision, doc, rotation_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
+                    &[
+                        &secret.arn,
+                        &secret.account_id,
+                        &secret.region,
+                        &secret.name,
+                        &secret.created_date.millis(),
+                        &secret.deletion_date.map(Timestamp::millis),
+                        &doc,
+                        &secret.rotation_due_date().map(Timestamp::millis),
+                    ],
+                )
+                .await?
+                .ok_or_else(|| StoreError::Backend("the insert returned no id".into()))?
+                .get(0);
+            insert_values(w, id, values).await?;
+            w.changed(SECRET, &secret.arn);
+        }
+        SecretWrite::Update {
+            secret,
+            new_values,
+            removed_versions,
+        } => {
+            let doc = serde_json::to_string(secret).map_err(backend)?;
+            let Some(row) = w
+                .query_opt(
+                    "UPDATE secrets SET doc = $1, deletion_ms = $2, rotation_ms = $5, revision = revision + 1
+                     WHERE arn = $3 AND revision = $4 RETURNING id",
+                    &[
+                        &doc,
+                        &secret.deletion_date.map(Timestamp::millis),
+                        &secret.arn,
+                        &secret.revision,
+                        &secret.rotation_due_date().map(Timestamp::millis),
+                    ],
+                )
+                .await?
+            else {
+                return Err(StoreError::Conflict);
+            };
+            let id: i64 = row.get(0);
+            if !removed_versions.is_empty() {
+                w.execute(
+                    "DELETE FROM secret_values WHERE secret_id = $1 AND version_id = ANY($2)",
+                    &[&id, removed_versions],
+                )
+                .await?;
+            }
+            insert_values(w, id, new_values).await?;
+            w.changed(SECRET, &secret.arn);
+        }
+        SecretWrite::Delete { arn, revision } => {
+            // The values go with the secret (ON DELETE CASCADE).
+            let n = w
+                .execute(
+                    "DELETE FROM secrets WHERE arn = $1 AND revision = $2",
+                    &[arn, revision],
+                )
+                .await?;
+            if n != 1 {
+                return Err(StoreError::Conflict);
+            }
+            w.changed(SECRET, arn);
+        }
+    }
+    Ok(())
 }

@@ -218,6 +218,12 @@ impl Store for SqliteStore {
         self.db.write(move |c| queries::write_secret(c, &write)).await
     }
 
+    async fn write_secrets(&self, writes: Vec<SecretWrite>) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| writes.iter().try_for_each(|w| queries::write_secret(c, w)))
+            .await
+    }
+
     async fn secrets_due_for_deletion(
         &self,
         now: Timestamp,

@@ -524,6 +524,15 @@ impl TestServer {
         aws_sdk_kms::Client::from_conf(sdk_config_builder!(aws_sdk_kms, self, creds).build())
     }
 
+    /// A KMS client signing with `creds` for `region` instead of [`REGION`].
+    pub fn kms_client_in(&self, region: &str, creds: &TestCredentials) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            sdk_config_builder!(aws_sdk_kms, self, creds)
+                .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
     /// Runs the server's background jobs (purging secrets and keys past their window, rotating
     /// keys) now. Only for servers made with [`TestServer::start_with`].
     pub async fn run_jobs_now(&self) {

@@ -258,6 +258,11 @@ impl Found {
 
 /// Finds the key a parsed `KeyId` names, in the request's region.
 pub(crate) async fn find(cx: &Cx<'_>, key_ref: KeyRef) -> Result<Found, KmsError> {
+    find_in(cx, cx.region(), key_ref).await
+}
+
+/// Finds the key a parsed `KeyId` names, in `region` (Secrets Manager's replica keys).
+pub(crate) async fn find_in(cx: &Cx<'_>, region: &str, key_ref: KeyRef) -> Result<Found, KmsError> {
     let store = &cx.services.store;
     Ok(match key_ref {
         KeyRef::Key { arn } => match store.kms_key(&arn).await? {
@@ -268,7 +273,7 @@ pub(crate) async fn find(cx: &Cx<'_>, key_ref: KeyRef) -> Result<Found, KmsError
             }
         },
         KeyRef::Alias { account, name } => {
-            let target = store.kms_alias_target(&account, cx.region(), &name).await?;
+            let target = store.kms_alias_target(&account, region, &name).await?;
             let key = match &target {
                 Some(arn) => store.kms_key(arn).await?,
                 None => None,
@@ -280,11 +285,11 @@ pub(crate) async fn find(cx: &Cx<'_>, key_ref: KeyRef) -> Result<Found, KmsError
                     Found::NewAwsManaged(
                         cx.services
                             .keyring
-                            .new_secretsmanager_default_key(&account, cx.region()),
+                            .new_secretsmanager_default_key(&account, region),
                     )
                 }
                 None => {
-                    let alias_arn = kms::alias_arn(cx.region(), &account, &name);
+                    let alias_arn = kms::alias_arn(region, &account, &name);
                     let error = KmsError::NotFound(format!("Alias {alias_arn} is not found."));
                     Found::missing(alias_arn, error)
                 }

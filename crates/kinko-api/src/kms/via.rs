@@ -21,7 +21,7 @@ use kinko_crypto::blob::EncryptionContext;
 use zeroize::Zeroizing;
 
 use super::{
-    Accepts, Found, KmsError, context_names, find, key_check, model, parse_key_ref, usable, with_context,
+    Accepts, Found, KmsError, context_names, find_in, key_check, model, parse_key_ref, usable, with_context,
 };
 use crate::operation::Cx;
 use crate::{KmsCall, KmsOperation};
@@ -34,29 +34,38 @@ pub struct Via<'a> {
     service: String,
     /// The audit records' `invokedBy`.
     invoked_by: &'static str,
+    /// The region whose keys the service uses (a replica's region for its replica).
+    region: String,
 }
 
 impl<'a> Via<'a> {
     /// Secrets Manager, serving `cx`, in the request's region.
     pub fn secretsmanager(cx: &'a Cx<'a>) -> Self {
+        Self::secretsmanager_in(cx, cx.region())
+    }
+
+    /// Secrets Manager in `region`, serving `cx`: the keys of that region, as Secrets Manager
+    /// there uses them for a replica (`kms:ViaService` names that region's endpoint).
+    pub fn secretsmanager_in(cx: &'a Cx<'a>, region: &str) -> Self {
         Via {
-            service: format!("secretsmanager.{}.amazonaws.com", cx.region()),
+            service: format!("secretsmanager.{region}.amazonaws.com"),
             invoked_by: "secretsmanager.amazonaws.com",
+            region: region.to_owned(),
             cx,
         }
     }
 
     /// Whether `key_ref` has the form of a key id, key ARN, alias name or alias ARN in this region.
     pub fn well_formed(&self, key_ref: &str) -> bool {
-        parse_key_ref(self.cx.account(), self.cx.region(), key_ref, Accepts::KeyOrAlias).is_ok()
+        parse_key_ref(self.cx.account(), &self.region, key_ref, Accepts::KeyOrAlias).is_ok()
     }
 
     /// The key a `KmsKeyId` names, resolved as KMS resolves it for the caller: a key id or alias
     /// name means the caller's account (so another account's key must be named by ARN). The AWS
     /// managed `alias/aws/secretsmanager` key is created on first use.
     pub async fn key(&self, key_ref: &str) -> Result<KmsKey, KmsError> {
-        let parsed = parse_key_ref(self.cx.account(), self.cx.region(), key_ref, Accepts::KeyOrAlias)?;
-        match find(self.cx, parsed).await? {
+        let parsed = parse_key_ref(self.cx.account(), &self.region, key_ref, Accepts::KeyOrAlias)?;
+        match find_in(self.cx, &self.region, parsed).await? {
             Found::Key(key) => Ok(key),
             Found::NewAwsManaged(_) => self.secretsmanager_default_key().await,
             Found::Missing { error, .. } => Err(error),
@@ -79,7 +88,7 @@ impl<'a> Via<'a> {
             .cx
             .services
             .keyring
-            .secretsmanager_default_key(self.cx.account(), self.cx.region())
+            .secretsmanager_default_key(self.cx.account(), &self.region)
             .await?)
     }
 

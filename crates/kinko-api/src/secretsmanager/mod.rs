@@ -11,6 +11,7 @@ mod error;
 mod model;
 mod ops;
 mod public_access;
+mod replication;
 mod rotation;
 
 use kinko_core::arn::SecretRef;
@@ -94,9 +95,11 @@ pub async fn handle(
         "ValidateResourcePolicy" => execute::<ops::ValidateResourcePolicy>(services, rc, body).await,
         "RotateSecret" => execute::<ops::RotateSecret>(services, rc, body).await,
         "CancelRotateSecret" => execute::<ops::CancelRotateSecret>(services, rc, body).await,
-        "ReplicateSecretToRegions" | "RemoveRegionsFromReplication" | "StopReplicationToReplica" => Err(
-            SmError::InvalidRequest(format!("{operation} is not supported by this server yet.")),
-        ),
+        "ReplicateSecretToRegions" => execute::<ops::ReplicateSecretToRegions>(services, rc, body).await,
+        "RemoveRegionsFromReplication" => {
+            execute::<ops::RemoveRegionsFromReplication>(services, rc, body).await
+        }
+        "StopReplicationToReplica" => execute::<ops::StopReplicationToReplica>(services, rc, body).await,
         _ => {
             return Err(WireError::new(
                 "UnknownOperationException",

@@ -165,7 +165,12 @@ fn decrypt_error(e: KmsError) -> SmError {
 /// The KMS key a `KmsKeyId` names, as KMS resolves it for the caller. A malformed identifier is an
 /// InvalidParameterException, as in AWS.
 pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
-    let via = Via::secretsmanager(cx);
+    kms_key_in(cx, cx.region(), key_ref).await
+}
+
+/// The KMS key a `KmsKeyId` names in `region` (a replica's key).
+pub async fn kms_key_in(cx: &Cx<'_>, region: &str, key_ref: &str) -> Result<KmsKey, SmError> {
+    let via = Via::secretsmanager_in(cx, region);
     if !via.well_formed(key_ref) {
         return Err(SmError::InvalidParameter(
             "The operation failed because of an invalid KMS key: Invalid keyId".into(),
@@ -177,11 +182,11 @@ pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
 /// The key new versions of `secret` are sealed under: its KmsKeyId, or the AWS managed key.
 pub async fn sealing_key(cx: &Cx<'_>, secret: &Secret) -> Result<KmsKey, SmError> {
     match secret.kms_key_id.as_deref() {
-        None => Via::secretsmanager(cx)
+        None => Via::secretsmanager_in(cx, &secret.region)
             .secretsmanager_default_key()
             .await
             .map_err(encrypt_error),
-        Some(id) => kms_key(cx, id).await,
+        Some(id) => kms_key_in(cx, &secret.region, id).await,
     }
 }
 
@@ -189,7 +194,17 @@ pub async fn sealing_key(cx: &Cx<'_>, secret: &Secret) -> Result<KmsKey, SmError
 /// GenerateDataKey and Decrypt as the caller, so a key the caller can't use fails the request now
 /// rather than every later write or read.
 pub async fn validate_key_access(cx: &Cx<'_>, key: &KmsKey, secret_arn: &str) -> Result<(), SmError> {
-    let via = Via::secretsmanager(cx);
+    validate_key_access_in(cx, cx.region(), key, secret_arn).await
+}
+
+/// [`validate_key_access`] for a key of `region` (a replica's).
+pub async fn validate_key_access_in(
+    cx: &Cx<'_>,
+    region: &str,
+    key: &KmsKey,
+    secret_arn: &str,
+) -> Result<(), SmError> {
+    let via = Via::secretsmanager_in(cx, region);
     let ctx = context(secret_arn, VALIDATE_KEY_ACCESS);
     let (_, blob) = via.generate_data_key(key, &ctx).await.map_err(encrypt_error)?;
     via.decrypt(key, &blob, &ctx).await.map_err(encrypt_error)?;
@@ -206,7 +221,7 @@ pub async fn seal_value(
     plaintext: &[u8],
 ) -> Result<(SealedValue, String), SmError> {
     let key = sealing_key(cx, secret).await?;
-    let (data_key, encrypted_data_key) = Via::secretsmanager(cx)
+    let (data_key, encrypted_data_key) = Via::secretsmanager_in(cx, &secret.region)
         .generate_data_key(&key, &context(&secret.arn, version_id))
         .await
         .map_err(encrypt_error)?;
@@ -245,7 +260,7 @@ pub async fn open_value(
     version: &Version,
 ) -> Result<Zeroizing<Vec<u8>>, SmError> {
     let sealed = sealed(cx, secret, version).await?;
-    let via = Via::secretsmanager(cx);
+    let via = Via::secretsmanager_in(cx, &secret.region);
     let key = via
         .key_by_arn(&version_key_arn(cx, secret, version).await?)
         .await
@@ -266,6 +281,47 @@ pub async fn open_value(
         &value_aad(&secret.arn, &version.id),
     )
     .map_err(|_| SmError::DecryptionFailure(DECRYPTION_FAILURE.into()))
+}
+
+/// Opens a value this request has just sealed for `version` of `secret` (to seal it again for the
+/// secret's replicas). The caller gave the value in this request, so it is opened without another
+/// KMS permission check, with the data key KMS itself unwraps.
+pub async fn open_fresh(
+    cx: &Cx<'_>,
+    secret: &Secret,
+    version: &Version,
+    sealed: &SealedValue,
+) -> Result<Zeroizing<Vec<u8>>, SmError> {
+    let key = Via::secretsmanager_in(cx, &secret.region)
+        .key_by_arn(&version_key_arn(cx, secret, version).await?)
+        .await
+        .map_err(decrypt_error)?;
+    let data_key = cx
+        .services
+        .keyring
+        .decrypt_with(
+            &key,
+            &sealed.encrypted_data_key,
+            &context(&secret.arn, &version.id),
+        )
+        .await
+        .map_err(|e| SmError::Internal(e.to_string()))?;
+    let data_key =
+        kinko_crypto::Key256::from_bytes(&data_key).map_err(|e| SmError::Internal(e.to_string()))?;
+    kinko_crypto::open(
+        &data_key,
+        &sealed.ciphertext,
+        &value_aad(&secret.arn, &version.id),
+    )
+    .map_err(|_| SmError::DecryptionFailure(DECRYPTION_FAILURE.into()))
+}
+
+/// Writes a change of a secret: the one place operations commit a secret, so that a primary's
+/// change reaches its replicas in the same store transaction
+/// ([`crate::secretsmanager::replication::with_replicas`]).
+pub async fn commit(cx: &Cx<'_>, write: kinko_core::store::SecretWrite) -> Result<(), SmError> {
+    let writes = crate::secretsmanager::replication::with_replicas(cx.services, Some(cx), write).await?;
+    Ok(cx.services.store.write_secrets(writes).await?)
 }
 
 /// After a secret's KMS key changed to `key`: re-encrypts the versions labelled AWSCURRENT,

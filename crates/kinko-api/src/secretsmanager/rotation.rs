@@ -240,16 +240,19 @@ impl Run {
                 return Err("the secret is gone".into());
             };
             let removed_versions = change(&mut secret, self.services.clock.now())?;
-            match self
-                .services
-                .store
-                .write_secret(SecretWrite::Update {
+            // The primary's label moves reach its replicas in the same transaction.
+            let writes = crate::secretsmanager::replication::with_replicas(
+                &self.services,
+                None,
+                SecretWrite::Update {
                     secret,
                     new_values: vec![],
                     removed_versions,
-                })
-                .await
-            {
+                },
+            )
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+            match self.services.store.write_secrets(writes).await {
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.to_string()),
                 Ok(()) => return Ok(()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::RequestId;
-use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType};
+use aws_sdk_secretsmanager::types::RotationRulesType;
 use aws_smithy_async::time::SystemTimeSource;
 use kinko_core::{Clock, ManualClock};
 use kinko_tests::*;
@@ -230,43 +230,6 @@ async fn rotation_without_a_function_changes_nothing() {
     assert!(d.rotation_enabled.is_none() && d.rotation_rules.is_none());
     assert_eq!(d.version_ids_to_stages.map(|m| m.len()), Some(1));
     assert!(sm.stages(&name).await.contains_key(&v1));
-}
-
-/// Replication isn't supported: every replication call is InvalidRequest, and CreateSecret with
-/// replicas creates nothing.
-#[tokio::test]
-async fn replication_operations_are_invalid_requests() {
-    let (sm, name, ..) = secret("replicate", "v").await;
-    let region = || ReplicaRegionType::builder().region("eu-west-1").build();
-    let replicate = sm
-        .replicate_secret_to_regions()
-        .secret_id(&name)
-        .add_replica_regions(region());
-    let remove = sm.remove_regions_from_replication().secret_id(&name);
-    let remove = remove.remove_replica_regions("eu-west-1");
-    let other = unique_name("replicate-create");
-    let create = sm
-        .create_secret()
-        .name(&other)
-        .secret_string("v")
-        .add_replica_regions(region());
-    for (operation, code) in [
-        ("ReplicateSecretToRegions", error_code(replicate.send().await)),
-        ("RemoveRegionsFromReplication", error_code(remove.send().await)),
-        (
-            "StopReplicationToReplica",
-            error_code(sm.stop_replication_to_replica().secret_id(&name).send().await),
-        ),
-        ("CreateSecret with replicas", error_code(create.send().await)),
-    ] {
-        assert_eq!(code, "InvalidRequestException", "{operation}");
-    }
-    let describe = sm.describe_secret().secret_id(&other).send().await;
-    assert_eq!(
-        error_code(describe),
-        "ResourceNotFoundException",
-        "nothing was created"
-    );
 }
 
 /// HTTP 400 (not 404), JSON 1.1 with a request id, `__type` and a capital-M `Message`.

@@ -17,6 +17,7 @@ mod errors;
 mod get;
 mod listing;
 mod random_password;
+mod replication;
 mod resource_policy;
 mod rotation;
 mod stages;

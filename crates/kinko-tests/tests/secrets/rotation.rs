@@ -730,3 +730,24 @@ async fn the_pending_version_has_no_value_until_put_secret_value_fills_it() {
     );
     assert!(e.is_resource_exists_exception(), "{e:?}");
 }
+
+/// A rotation of a primary reaches its replica: the function's new value (PutSecretValue) and the
+/// label moves of finishSecret, each in the transaction that makes it on the primary.
+#[tokio::test]
+async fn a_rotation_of_a_primary_reaches_its_replica() {
+    use aws_sdk_secretsmanager::types::ReplicaRegionType;
+    let (sm, name, _, _, function_arn, _) = rotatable("replicated", None).await;
+    let region = ReplicaRegionType::builder().region("eu-west-1").build();
+    let req = sm.replicate_secret_to_regions().secret_id(&name);
+    ok(req.add_replica_regions(region).send().await);
+    rotate_once(&sm, &name, Some(&function_arn), Some(days(30))).await;
+    let eu = server().client_in("eu-west-1", &server().root_credentials());
+    assert_eq!(eu.value(&name).await, sm.value(&name).await);
+    assert_eq!(
+        stages(&eu.describe(&name).await),
+        stages(&sm.describe(&name).await)
+    );
+    let status = sm.describe(&name).await;
+    let status = status.replication_status().first().expect("ReplicationStatus");
+    assert_eq!(status.status().map(|s| s.as_str()), Some("InSync"));
+}

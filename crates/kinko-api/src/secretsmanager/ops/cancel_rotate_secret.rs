@@ -8,6 +8,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -64,6 +65,7 @@ impl Operation for CancelRotateSecret {
 
     async fn run(cx: &Cx<'_>, _: &Input, found: Found) -> Result<Output, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let Some(rotation) = secret.rotation.as_mut() else {
             return Err(SmError::InvalidRequest(NOT_CONFIGURED.into()));
@@ -75,14 +77,15 @@ impl Operation for CancelRotateSecret {
             name: secret.name.clone(),
             version_id: secret.pending_rotation().map(|v| v.id.clone()),
         };
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::{Check, Resource};
 use crate::secretsmanager::model::{self, TagShape};
+use crate::secretsmanager::replication::{self, RegionShape, StatusShape};
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -20,7 +21,8 @@ pub(crate) struct Input {
     secret_binary: Option<Vec<u8>>,
     secret_string: Option<String>,
     tags: Option<Vec<TagShape>>,
-    add_replica_regions: Option<Vec<serde_json::Value>>,
+    add_replica_regions: Option<Vec<RegionShape>>,
+    force_overwrite_replica_secret: Option<bool>,
     #[serde(rename = "Type")]
     secret_type: Option<String>,
 }
@@ -33,6 +35,8 @@ pub(crate) struct Output {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_status: Option<Vec<StatusShape>>,
 }
 
 pub(crate) struct CreateSecret;
@@ -53,12 +57,7 @@ impl Operation for CreateSecret {
         v.length("kmsKeyId", i.kms_key_id.as_deref(), 0, 2048, false);
         model::check_values(&mut v, &i.secret_string, &i.secret_binary);
         model::check_tags(&mut v, "tags", i.tags.as_deref());
-        v.list_length(
-            "addReplicaRegions",
-            i.add_replica_regions.as_deref(),
-            1,
-            usize::MAX,
-        );
+        replication::check_regions(&mut v, "addReplicaRegions", i.add_replica_regions.as_deref());
         v.length("type", i.secret_type.as_deref(), 0, 256, false);
         model::violations(v)?;
         model::check_name(i.name.as_deref().unwrap_or_default())?;
@@ -67,11 +66,6 @@ impl Operation for CreateSecret {
         if i.tags.as_ref().is_some_and(|t| t.len() > 50) {
             return Err(SmError::LimitExceeded(
                 "A secret can have at most 50 tags.".into(),
-            ));
-        }
-        if i.add_replica_regions.is_some() {
-            return Err(SmError::InvalidRequest(
-                "Replication is not supported by this server yet.".into(),
             ));
         }
         Ok(())
@@ -119,6 +113,7 @@ impl Operation for CreateSecret {
                         arn: existing.arn.clone(),
                         name: existing.name.clone(),
                         version_id: Some(token.clone()),
+                        replication_status: replication::status(cx, &existing).await?,
                     });
                 }
                 return Err(SmError::ResourceExists(format!(
@@ -136,6 +131,19 @@ impl Operation for CreateSecret {
             // Tagging at creation also needs TagResource, as in AWS.
             cx.authorize(&Check::new("secretsmanager:TagResource", Resource::of_arn(&arn)))
                 .await?;
+        }
+        if let Some(regions) = &i.add_replica_regions {
+            // Replicas at creation also need ReplicateSecretToRegions, as in AWS.
+            let mut check = Check::new("secretsmanager:ReplicateSecretToRegions", Resource::of_arn(&arn));
+            for r in regions {
+                check = check.condition_opt("secretsmanager:AddReplicaRegions", r.region.as_deref());
+            }
+            let check = check.condition_opt(
+                "secretsmanager:ForceOverwriteReplicaSecret",
+                i.force_overwrite_replica_secret
+                    .map(|f| if f { "true" } else { "false" }),
+            );
+            cx.authorize(&check).await?;
         }
         let kms_key_id = i.kms_key_id.clone().filter(|k| !k.is_empty());
         if let Some(key_ref) = &kms_key_id {
@@ -168,6 +176,8 @@ impl Operation for CreateSecret {
             deletion_date: None,
             rotation: None,
             last_rotated_date: None,
+            primary_region: None,
+            replicas: vec![],
             versions: vec![],
             revision: 0,
         };
@@ -180,14 +190,24 @@ impl Operation for CreateSecret {
             values.push((token.clone(), sealed));
             version_id = Some(token);
         }
-        cx.services
-            .store
-            .write_secret(SecretWrite::Create { secret, values })
-            .await?;
+        let mut writes = Vec::new();
+        if let Some(regions) = &i.add_replica_regions {
+            let regions = replication::requested(&secret, regions)?;
+            let force = i.force_overwrite_replica_secret.unwrap_or(false);
+            let given = match (&version_id, value) {
+                (Some(id), Some((_, bytes))) => Some((id.as_str(), bytes)),
+                _ => None,
+            };
+            writes = replication::add(cx, &mut secret, regions, force, given).await?;
+        }
+        let primary = secret.clone();
+        writes.push(SecretWrite::Create { secret, values });
+        cx.services.store.write_secrets(writes).await?;
         Ok(Output {
             arn,
             name,
             version_id,
+            replication_status: replication::status(cx, &primary).await?,
         })
     }
 }

@@ -5,6 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -112,6 +113,15 @@ impl Operation for DeleteSecret {
                 deletion_date: now.epoch_seconds(),
             });
         };
+        replication::not_replica(&secret)?;
+        if !secret.replicas.is_empty() {
+            let regions: Vec<&str> = secret.replicas.iter().map(|r| r.region.as_str()).collect();
+            return Err(SmError::InvalidParameter(format!(
+                "You can't delete secret {} that still has replica regions [{}]",
+                i.secret_id.as_deref().unwrap_or_default(),
+                regions.join(",")
+            )));
+        }
         if force {
             let out = Output {
                 arn: secret.arn.clone(),
@@ -140,14 +150,15 @@ impl Operation for DeleteSecret {
             name: secret.name.clone(),
             deletion_date: deletion.epoch_seconds(),
         };
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::list_secrets::versions_to_stages;
 use crate::secretsmanager::model::{self, TagShape};
+use crate::secretsmanager::replication::{self, StatusShape};
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -37,6 +38,10 @@ pub(crate) struct Output {
     secret_type: Option<String>,
     #[serde(flatten)]
     rotation: model::RotationFields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replication_status: Option<Vec<StatusShape>>,
 }
 
 pub(crate) struct DescribeSecret;
@@ -71,7 +76,7 @@ impl Operation for DescribeSecret {
         )))
     }
 
-    async fn run(_: &Cx<'_>, _: &Input, found: Found) -> Result<Output, SmError> {
+    async fn run(cx: &Cx<'_>, _: &Input, found: Found) -> Result<Output, SmError> {
         let s = model::found(found.secret)?;
         Ok(Output {
             arn: s.arn.clone(),
@@ -86,6 +91,18 @@ impl Operation for DescribeSecret {
             created_date: s.created_date.epoch_seconds(),
             secret_type: s.secret_type.clone(),
             rotation: model::RotationFields::of(&s),
+            primary_region: primary_region(&s),
+            replication_status: replication::status(cx, &s).await?,
         })
+    }
+}
+
+/// `PrimaryRegion`: shown only for a replicated secret (AWS omits it otherwise): a replica's
+/// primary's region, or a primary's own.
+pub(crate) fn primary_region(s: &kinko_core::secret::Secret) -> Option<String> {
+    match &s.primary_region {
+        Some(r) => Some(r.clone()),
+        None if !s.replicas.is_empty() => Some(s.region.clone()),
+        None => None,
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct Entry {
     secret_type: Option<String>,
     #[serde(flatten)]
     rotation: model::RotationFields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_region: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -135,12 +137,13 @@ pub(crate) async fn matching(
                 .flatten()
                 .map(|t| (t.key.clone(), t.value.clone()))
                 .collect();
+            let primary_region = super::describe_secret::primary_region(s);
             filters::matches(
                 &FilterTarget {
                     name: &s.name,
                     description: s.description.as_deref(),
                     tags: &tags,
-                    primary_region: None,
+                    primary_region: primary_region.as_deref(),
                     owning_service: None,
                 },
                 filters,
@@ -172,6 +175,7 @@ fn entry(s: &Secret) -> Entry {
         created_date: s.created_date.epoch_seconds(),
         secret_type: s.secret_type.clone(),
         rotation: model::RotationFields::of(s),
+        primary_region: super::describe_secret::primary_region(s),
     }
 }
 

@@ -10,9 +10,12 @@ mod get_secret_value;
 mod list_secret_version_ids;
 mod list_secrets;
 mod put_secret_value;
+mod remove_regions_from_replication;
+mod replicate_secret_to_regions;
 mod resource_policy;
 mod restore_secret;
 mod rotate_secret;
+mod stop_replication_to_replica;
 mod tag_resource;
 mod update_secret;
 mod update_secret_version_stage;
@@ -27,11 +30,14 @@ pub(crate) use get_secret_value::GetSecretValue;
 pub(crate) use list_secret_version_ids::ListSecretVersionIds;
 pub(crate) use list_secrets::ListSecrets;
 pub(crate) use put_secret_value::PutSecretValue;
+pub(crate) use remove_regions_from_replication::RemoveRegionsFromReplication;
+pub(crate) use replicate_secret_to_regions::ReplicateSecretToRegions;
 pub(crate) use resource_policy::{
     DeleteResourcePolicy, GetResourcePolicy, PutResourcePolicy, ValidateResourcePolicy,
 };
 pub(crate) use restore_secret::RestoreSecret;
 pub(crate) use rotate_secret::RotateSecret;
+pub(crate) use stop_replication_to_replica::StopReplicationToReplica;
 pub(crate) use tag_resource::{TagResource, UntagResource};
 pub(crate) use update_secret::UpdateSecret;
 pub(crate) use update_secret_version_stage::UpdateSecretVersionStage;

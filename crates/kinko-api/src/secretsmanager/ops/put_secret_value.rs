@@ -5,6 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -77,6 +78,7 @@ impl Operation for PutSecretValue {
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let Some((kind, bytes)) = model::value_of(&i.secret_string, &i.secret_binary)? else {
             return Err(SmError::InvalidRequest(
@@ -133,14 +135,15 @@ impl Operation for PutSecretValue {
             version_id: token.clone(),
             version_stages,
         };
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![(token, sealed)],
                 removed_versions: removed,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::ArnName;
 use crate::secretsmanager::model;
 use crate::secretsmanager::public_access::grants_public_access;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 const MAX_POLICY_CHARS: usize = 20_480;
@@ -79,6 +80,7 @@ impl Operation for PutResourcePolicy {
 
     async fn run(cx: &Cx<'_>, i: &PutInput, found: Found) -> Result<ArnName, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         let doc = i.resource_policy.clone().unwrap_or_default();
         if let Some(problem) = policy_problems(&doc).into_iter().next() {
             return Err(SmError::MalformedPolicyDocument(format!(
@@ -100,14 +102,15 @@ impl Operation for PutResourcePolicy {
         secret.resource_policy_principals = bound;
         secret.last_changed_date = cx.services.clock.now();
         let out = ArnName::from(&secret);
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }
@@ -212,18 +215,20 @@ impl Operation for DeleteResourcePolicy {
 
     async fn run(cx: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<ArnName, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         let out = ArnName::from(&secret);
         secret.resource_policy_principals.clear();
         if secret.resource_policy.take().is_some() {
             secret.last_changed_date = cx.services.clock.now();
-            cx.services
-                .store
-                .write_secret(SecretWrite::Update {
+            model::commit(
+                cx,
+                SecretWrite::Update {
                     secret,
                     new_values: vec![],
                     removed_versions: vec![],
-                })
-                .await?;
+                },
+            )
+            .await?;
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::ArnName;
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -48,20 +49,22 @@ impl Operation for RestoreSecret {
 
     async fn run(cx: &Cx<'_>, _: &Input, found: Found) -> Result<ArnName, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         let out = ArnName::from(&secret);
         // Restoring a secret that isn't scheduled for deletion is a no-op.
         if secret.is_scheduled_for_deletion() {
             secret.deleted_date = None;
             secret.deletion_date = None;
             secret.last_changed_date = cx.services.clock.now();
-            cx.services
-                .store
-                .write_secret(SecretWrite::Update {
+            model::commit(
+                cx,
+                SecretWrite::Update {
                     secret,
                     new_values: vec![],
                     removed_versions: vec![],
-                })
-                .await?;
+                },
+            )
+            .await?;
         }
         Ok(out)
     }

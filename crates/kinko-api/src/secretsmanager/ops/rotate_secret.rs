@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::lambda::{LambdaError, Target as FunctionTarget};
 use crate::secretsmanager::error::{CANNOT_INVOKE, NO_LAMBDA, PREVIOUS_ROTATION, TOKEN_REQUIRED};
 use crate::secretsmanager::model::{self, RotationRulesShape};
+use crate::secretsmanager::replication;
 use crate::secretsmanager::rotation::{Run, SERVICE};
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
@@ -178,6 +179,7 @@ impl Operation for RotateSecret {
 
     async fn run(cx: &Cx<'_>, i: &Input, r: Resolved) -> Result<Output, SmError> {
         let mut secret = model::found(r.found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let Some(lambda_arn) = r.lambda_arn else {
             return Err(SmError::InvalidRequest(NO_LAMBDA.into()));
@@ -244,14 +246,15 @@ impl Operation for RotateSecret {
             name: secret.name.clone(),
             version_id: token.clone(),
         };
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values,
                 removed_versions,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Run {
             services: cx.services.clone(),
             region: cx.region().to_owned(),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::Empty;
 use crate::secretsmanager::model::{self, TagShape};
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 const MAX_TAGS: usize = 50;
@@ -71,6 +72,7 @@ impl Operation for TagResource {
 
     async fn run(cx: &Cx<'_>, i: &TagInput, found: Found) -> Result<Empty, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let tags = secret.tags.get_or_insert_with(Vec::new);
         for t in i.tags.iter().flatten() {
@@ -87,14 +89,15 @@ impl Operation for TagResource {
             ));
         }
         secret.last_changed_date = cx.services.clock.now();
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Empty {})
     }
 }
@@ -161,6 +164,7 @@ impl Operation for UntagResource {
 
     async fn run(cx: &Cx<'_>, i: &UntagInput, found: Found) -> Result<Empty, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let keys = i.tag_keys.as_deref().unwrap_or_default();
         // Untagging a secret that was never tagged leaves it never tagged; missing keys are ignored.
@@ -168,14 +172,15 @@ impl Operation for UntagResource {
             tags.retain(|t| !keys.contains(&t.key));
         }
         secret.last_changed_date = cx.services.clock.now();
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Empty {})
     }
 }

@@ -5,6 +5,7 @@ use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -77,6 +78,7 @@ impl Operation for UpdateSecret {
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<Output, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         let now = cx.services.clock.now();
         if let Some(d) = &i.description {
@@ -136,14 +138,15 @@ impl Operation for UpdateSecret {
             name: secret.name.clone(),
             version_id,
         };
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values,
                 removed_versions,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::ArnName;
 use crate::secretsmanager::model;
+use crate::secretsmanager::replication;
 use crate::secretsmanager::{Authorization, Cx, Found, Operation, SecretsManager, SmError, Target};
 
 #[derive(Deserialize)]
@@ -64,6 +65,7 @@ impl Operation for UpdateSecretVersionStage {
 
     async fn run(cx: &Cx<'_>, i: &Input, found: Found) -> Result<ArnName, SmError> {
         let mut secret = model::found(found.secret)?;
+        replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
         secret.update_stage(
             i.version_stage.as_deref().unwrap_or_default(),
@@ -72,14 +74,15 @@ impl Operation for UpdateSecretVersionStage {
         )?;
         secret.last_changed_date = cx.services.clock.now();
         let out = ArnName::from(&secret);
-        cx.services
-            .store
-            .write_secret(SecretWrite::Update {
+        model::commit(
+            cx,
+            SecretWrite::Update {
                 secret,
                 new_values: vec![],
                 removed_versions: vec![],
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(out)
     }
 }
