@@ -11,7 +11,7 @@ mod error;
 mod model;
 mod ops;
 mod public_access;
-mod rotation;
+pub mod rotation;
 
 use kinko_core::arn::SecretRef;
 use kinko_core::secret::Secret;
