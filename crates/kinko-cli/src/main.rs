@@ -2,6 +2,7 @@
 
 mod agent;
 mod attachment;
+mod dev;
 mod exec;
 
 use std::net::SocketAddr;
@@ -74,6 +75,9 @@ enum Command {
     /// Create, list and revoke the instance attachments and container credentials tokens the
     /// server's credentials endpoints serve (as an operator, with your own credentials).
     Attachment(attachment::AttachmentArgs),
+    /// Tools for a server in --dev mode: `kinko dev clock advance 7d` moves its clock forward
+    /// (the account's root credentials only).
+    Dev(dev::DevArgs),
 }
 
 #[derive(Subcommand)]
@@ -735,5 +739,6 @@ fn main() -> ExitCode {
         Command::Exec(args) => runtime.block_on(exec::run(args)),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Attachment(args) => runtime.block_on(attachment::run(args)),
+        Command::Dev(args) => runtime.block_on(dev::run(args)),
     }
 }

@@ -221,8 +221,15 @@ pub fn verify_audit_log(config: &Config, files: &[std::path::PathBuf]) -> Verify
     report
 }
 
-/// Starts a server with `config`, taking time from `clock`.
+/// Starts a server with `config`, taking time from `clock`. A `--dev` server's clock can be moved
+/// forward by the account's root user (`Kinko.AdvanceClock`, `kinko dev clock advance`): `clock`
+/// plus an offset (see [`kinko_core::DevClock`]); any other server's is `clock` as it is.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let clock: Arc<dyn Clock> = if config.dev {
+        Arc::new(kinko_core::DevClock::new(clock))
+    } else {
+        clock
+    };
     // A bad certificate or key stops the start before anything is opened.
     let tls = config.tls.as_ref().map(tls::Tls::new).transpose()?;
     let boot = bootstrap::bootstrap(&config, clock.clone()).await?;
