@@ -87,6 +87,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// Moves a `--dev` server's clock forward by `by` (as `kinko dev clock advance` does); its
+    /// new offset from the clock it was started with, or `None` outside `--dev`.
+    pub fn advance_dev_clock(&self, by: std::time::Duration) -> Option<std::time::Duration> {
+        let clock = self.app.services.clock.dev_clock()?;
+        let offset = clock.advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        Some(std::time::Duration::from_millis(
+            u64::try_from(offset).unwrap_or(0),
+        ))
+    }
+
     /// The address the server accepts requests on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr

@@ -742,11 +742,64 @@ async fn the_pending_version_has_no_value_until_put_secret_value_fills_it() {
 
 // --- scheduled rotation ---
 //
-// The server's background job starts a rotation once its window opens. These tests move a
-// manual clock; the rotation function signs its own calls with the system's time, which the
+// The server's background job starts a rotation once its window opens. Most of these tests move
+// a manual clock; the rotation function signs its own calls with the system's time, which the
 // server then refuses as too far from its own once the clock moved days on, so the scheduled run
-// itself ends unfinished here: what the tests check is that it started (a new AWSPENDING version,
-// of a token the scheduler made), when, and only once.
+// itself ends unfinished there: what they check is that it started (a new AWSPENDING version, of
+// a token the scheduler made), when, and only once. The first moves a dev server's clock instead
+// (as `kinko dev clock advance` does), against which the function's signatures still hold, and
+// sees the scheduled rotation through to its end.
+
+#[tokio::test]
+async fn a_scheduled_rotation_runs_the_function_to_the_end() {
+    let s = TestServer::start_with(dev_config(), TestClock::System).await;
+    let (sm, name) = scheduled_on(&s, days(2)).await;
+    let before = sm.describe(&name).await;
+    let current = stages(&before)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a current version");
+    s.running()
+        .advance_dev_clock(std::time::Duration::from_secs(3 * 86_400))
+        .expect("a dev server's clock moves");
+    s.run_jobs_now().await;
+    let d = wait_for_secret(&sm, &name, "scheduled rotation", |d| {
+        d.last_rotated_date().is_some() && !has_pending(d)
+    })
+    .await;
+    let new = stages(&d)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a current version");
+    assert_ne!(new, current);
+    assert_eq!(
+        stages(&d),
+        stage_map(&[(&current, &["AWSPREVIOUS"]), (&new, &["AWSCURRENT"])])
+    );
+    assert_eq!(tag(&d, "tested").as_deref(), Some(new.as_str()));
+    assert_ne!(sm.value(&name).await, "first-password");
+    // The next window counts from this rotation: nothing more starts now.
+    s.run_jobs_now().await;
+    assert_eq!(pending_version(&sm, &name).await, None);
+    let scrape = wait_scrape(&s, |sc| scheduled_count(sc, "succeeded") >= 1.0).await;
+    assert_eq!(scheduled_count(&scrape, "started"), 1.0);
+    assert_eq!(scheduled_count(&scrape, "failed"), 0.0);
+    s.shutdown().await;
+}
+
+/// Scrapes `s`'s metrics until `done` holds of them.
+async fn wait_scrape(s: &TestServer, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    for _ in 0..600 {
+        let scrape = Scrape::of(s.addr()).await;
+        if done(&scrape) {
+            return scrape;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("metrics never reached the expected state");
+}
 
 /// On server `s`: a secret whose rotation is configured with `rules` and tested by its function
 /// (RotateImmediately=false, so nothing rotates now); returns `(client, name)` once the test
