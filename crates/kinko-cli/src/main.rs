@@ -215,7 +215,7 @@ struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
     /// Seconds between runs of the background jobs (purging deleted secrets and KMS keys,
-    /// rotating KMS keys).
+    /// rotating KMS keys, starting the secret rotations that are due).
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
     job_interval: Duration,
     /// Seconds a node's lease on the background jobs lasts unless extended: with several nodes,
