@@ -15,6 +15,8 @@
 //! CreateContainerCredentialsToken, ListContainerCredentialsTokens,
 //! DeleteContainerCredentialsToken. A token is shown once, in CreateContainerCredentialsToken's
 //! answer, and stored only as its SHA-256. Lists are not paged.
+//!
+//! And, on a `--dev` server only, AdvanceClock (see [`AdvanceClock`]).
 
 use kinko_core::iam::IamState;
 use kinko_core::store::StoreError;
@@ -164,6 +166,7 @@ pub async fn handle(
         "DeleteContainerCredentialsToken" => {
             execute::<DeleteContainerCredentialsToken>(services, rc, body).await
         }
+        "AdvanceClock" => execute::<AdvanceClock>(services, rc, body).await,
         other => Err(KinkoError::UnknownOperation(format!(
             "The operation {other} is not supported by this server."
         ))),
@@ -797,5 +800,96 @@ impl Operation for DeleteContainerCredentialsToken {
             "Container credentials token",
         )
         .await
+    }
+}
+
+// --- the dev server's clock ---
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AdvanceClockInput {
+    duration: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AdvanceClockOutput {
+    /// The server's time after the move (epoch seconds).
+    now: f64,
+    /// How far ahead of the system's time the server's clock now is, in seconds.
+    offset_seconds: i64,
+}
+
+/// The message of AdvanceClock on a server not in `--dev` mode.
+pub const CLOCK_NOT_MOVABLE: &str =
+    "The clock of this server cannot be moved: only a server in --dev mode has a movable clock.";
+
+/// AdvanceClock (`{"Duration": "7d"}`, also `36h`, `90m`, `30s`): moves a `--dev` server's clock
+/// forward, so recovery windows, rotation schedules, key deletions and credential expiry can be
+/// tried in seconds (`kinko dev clock advance`). Beyond AWS, for people testing their own code.
+///
+/// How it is reached, by choice: as one more operation of kinko's own service on the main
+/// listener, so it goes through the same SigV4 authentication, authorization
+/// (`kinko:AdvanceClock`) and audit record as every call, and works where a dev server has no data
+/// dir (nothing for an admin socket to live in). Only the account's root user may call it (any
+/// other caller is AccessDeniedException even when a policy allows the action: moving time
+/// changes every account's expiries), and only on a `--dev` server (else ValidationException,
+/// [`CLOCK_NOT_MOVABLE`]): elsewhere the clock is the system's and nothing can move it. The
+/// clock never moves back; the background jobs see the new time at their next run.
+pub(crate) struct AdvanceClock;
+
+impl Operation for AdvanceClock {
+    type Service = Kinko;
+    const NAME: &'static str = "AdvanceClock";
+    type Input = AdvanceClockInput;
+    type Output = AdvanceClockOutput;
+    type Resolved = ();
+
+    fn validate(i: &AdvanceClockInput) -> Result<(), KinkoError> {
+        let mut v = Violations::new();
+        v.length("duration", i.duration.as_deref(), 2, 32, false);
+        if let Some(message) = v.message() {
+            return Err(KinkoError::Validation(message));
+        }
+        kinko_core::clock::parse_duration(i.duration.as_deref().unwrap_or_default())
+            .map(|_| ())
+            .map_err(|e| KinkoError::Validation(e.to_string()))
+    }
+
+    async fn resolve(_: &Cx<'_>, _: &AdvanceClockInput) -> Result<(), KinkoError> {
+        Ok(())
+    }
+
+    fn authorization<'a>(
+        _: &'a Cx<'_>,
+        _: &'a AdvanceClockInput,
+        _: &'a (),
+    ) -> Result<Authorization<'a>, KinkoError> {
+        Ok(Authorization::of(Check::new("kinko:AdvanceClock", Resource::Any)))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &AdvanceClockInput, _: ()) -> Result<AdvanceClockOutput, KinkoError> {
+        if !cx.rc.principal.is_root() {
+            return Err(KinkoError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kinko:AdvanceClock: only the account's root user may move the server's clock",
+                cx.rc.principal.arn
+            )));
+        }
+        let Some(clock) = cx.services.clock.dev_clock() else {
+            return Err(KinkoError::Validation(CLOCK_NOT_MOVABLE.to_owned()));
+        };
+        let ms = kinko_core::clock::parse_duration(i.duration.as_deref().unwrap_or_default())
+            .map_err(|e| KinkoError::Validation(e.to_string()))?;
+        let offset = clock.advance(ms);
+        let now = cx.services.clock.now();
+        tracing::warn!(
+            offset_ms = offset,
+            advanced_ms = ms,
+            "the dev server's clock was moved forward"
+        );
+        Ok(AdvanceClockOutput {
+            now: seconds(now),
+            offset_seconds: offset / 1000,
+        })
     }
 }

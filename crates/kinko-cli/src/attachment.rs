@@ -117,9 +117,30 @@ fn call(command: &AttachmentCommand) -> Result<(&'static str, serde_json::Value)
 }
 
 pub async fn run(args: AttachmentArgs) -> ExitCode {
-    let endpoint = args
-        .endpoint
-        .clone()
+    let (operation, input) = match call(&args.command) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    call_kinko(
+        args.endpoint.as_deref(),
+        args.region.as_deref(),
+        operation,
+        &input,
+    )
+    .await
+}
+
+/// Calls `Kinko.<operation>` with `input` at `endpoint` (default: AWS_ENDPOINT_URL, else
+/// http://127.0.0.1:8780), signed for `region` with the caller's credentials from the default
+/// chain; prints the answer (JSON), or the error and fails.
+pub(crate) async fn call_kinko(
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    operation: &str,
+    input: &serde_json::Value,
+) -> ExitCode {
+    let endpoint = endpoint
+        .map(str::to_owned)
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8780".to_owned());
     let Some(authority) = endpoint
@@ -130,13 +151,9 @@ pub async fn run(args: AttachmentArgs) -> ExitCode {
             "{endpoint}: only http:// endpoints are supported (the server speaks plain HTTP)"
         ));
     };
-    let (operation, input) = match call(&args.command) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = &args.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     let config = loader.load().await;
     let region = config

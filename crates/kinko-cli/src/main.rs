@@ -2,6 +2,7 @@
 
 mod agent;
 mod attachment;
+mod dev;
 mod exec;
 
 use std::net::SocketAddr;
@@ -74,6 +75,9 @@ enum Command {
     /// Create, list and revoke the instance attachments and container credentials tokens the
     /// server's credentials endpoints serve (as an operator, with your own credentials).
     Attachment(attachment::AttachmentArgs),
+    /// Tools for a server in --dev mode: `kinko dev clock advance 7d` moves its clock forward
+    /// (the account's root credentials only).
+    Dev(dev::DevArgs),
 }
 
 #[derive(Subcommand)]
@@ -211,7 +215,7 @@ struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     shutdown_grace: Duration,
     /// Seconds between runs of the background jobs (purging deleted secrets and KMS keys,
-    /// rotating KMS keys).
+    /// rotating KMS keys, starting the secret rotations that are due).
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
     job_interval: Duration,
     /// Seconds a node's lease on the background jobs lasts unless extended: with several nodes,
@@ -735,5 +739,6 @@ fn main() -> ExitCode {
         Command::Exec(args) => runtime.block_on(exec::run(args)),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Attachment(args) => runtime.block_on(attachment::run(args)),
+        Command::Dev(args) => runtime.block_on(dev::run(args)),
     }
 }

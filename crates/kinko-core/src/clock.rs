@@ -44,6 +44,97 @@ impl Timestamp {
 /// The source of "now". Production uses [`SystemClock`]; tests inject a [`ManualClock`].
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+
+    /// The time request signatures are checked against (and the `Date` header shows): `now`,
+    /// except on a [`DevClock`] moved forward, where clients still sign with their own clock.
+    fn signing_now(&self) -> Timestamp {
+        self.now()
+    }
+
+    /// The dev server's movable clock, when this is one.
+    fn dev_clock(&self) -> Option<&DevClock> {
+        None
+    }
+}
+
+/// The clock of a `--dev` server: another clock (the system's) plus an offset the operator moves
+/// forward (`kinko dev clock advance 7d`), so that recovery windows, rotation schedules, key
+/// deletions and credential expiry can be tried in seconds. It never moves back. Requests are
+/// still signed by clients with their own clock: signatures are checked against the clock
+/// underneath ([`Clock::signing_now`]), everything else against the moved one.
+pub struct DevClock {
+    inner: std::sync::Arc<dyn Clock>,
+    offset_ms: AtomicI64,
+}
+
+impl std::fmt::Debug for DevClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevClock")
+            .field("offset_ms", &self.offset_ms.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevClock {
+    pub fn new(inner: std::sync::Arc<dyn Clock>) -> Self {
+        DevClock {
+            inner,
+            offset_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Moves the clock forward by `ms` (at least 0); the new offset from the clock underneath.
+    pub fn advance(&self, ms: i64) -> i64 {
+        let ms = ms.max(0);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst).saturating_add(ms)
+    }
+
+    /// How far ahead of the clock underneath it is.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for DevClock {
+    fn now(&self) -> Timestamp {
+        self.inner.now().plus_millis(self.offset_ms())
+    }
+
+    fn signing_now(&self) -> Timestamp {
+        self.inner.signing_now()
+    }
+
+    fn dev_clock(&self) -> Option<&DevClock> {
+        Some(self)
+    }
+}
+
+/// Why a duration such as `7d` doesn't parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {0:?}: expected a whole number and a unit, d, h, m or s (7d, 36h, 90m)")]
+pub struct DurationError(pub String);
+
+/// A duration written `<n>d`, `<n>h`, `<n>m` or `<n>s` (`7d`, `36h`, `90m`), in milliseconds; at
+/// most 100 years.
+pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
+    let bad = || DurationError(text.to_owned());
+    let t = text.trim();
+    let unit_at = t.len().checked_sub(1).ok_or_else(bad)?;
+    let (n, unit) = t.split_at(unit_at);
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let unit_ms = match unit {
+        "d" => DAY_MS,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit_ms)
+        .filter(|ms| *ms <= 100 * 366 * DAY_MS)
+        .ok_or_else(bad)
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -95,6 +186,28 @@ mod tests {
         assert_eq!(t.epoch_seconds(), 1_524_085_349.095);
         assert_eq!(t.start_of_day().0 % DAY_MS, 0);
         assert!(t.start_of_day() <= t && t.start_of_day().plus_days(1) > t);
+    }
+
+    #[test]
+    fn durations_and_the_dev_clock() {
+        assert_eq!(parse_duration("7d"), Ok(7 * DAY_MS));
+        assert_eq!(parse_duration("36h"), Ok(36 * 3_600_000));
+        assert_eq!(parse_duration("90m"), Ok(90 * 60_000));
+        assert_eq!(parse_duration("5s"), Ok(5000));
+        for bad in ["", "d", "7", "7w", "-1d", "1.5h", "99999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        let under = std::sync::Arc::new(ManualClock::new(Timestamp(1000)));
+        let dev = DevClock::new(under.clone());
+        assert_eq!(dev.advance(DAY_MS), DAY_MS);
+        assert_eq!(dev.now(), Timestamp(1000 + DAY_MS));
+        assert_eq!(
+            dev.signing_now(),
+            Timestamp(1000),
+            "signatures go by the clock underneath"
+        );
+        assert_eq!(dev.advance(-5), DAY_MS, "never back");
+        assert!(dev.dev_clock().is_some() && under.dev_clock().is_none());
     }
 
     #[test]

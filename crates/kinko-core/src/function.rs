@@ -68,6 +68,13 @@ pub trait FunctionHost: Send + Sync {
 
     /// The deployment package (zip bytes) of `spec`, whose SHA-256 is `spec.code_sha256`.
     async fn code(&self, spec: &FunctionSpec) -> Result<Arc<Vec<u8>>, String>;
+
+    /// The server's time, which credentials' expiration is judged by (a dev server's clock moved
+    /// forward expires the credentials warm instances hold). The system's time by default.
+    fn now(&self) -> crate::Timestamp {
+        use crate::Clock as _;
+        crate::SystemClock.now()
+    }
 }
 
 /// One invocation.

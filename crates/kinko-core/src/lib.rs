@@ -20,4 +20,4 @@ pub mod secret;
 pub mod store;
 pub mod workload;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use clock::{Clock, DevClock, ManualClock, SystemClock, Timestamp};

@@ -48,7 +48,30 @@ pub struct RotationConfig {
     pub rules: Option<RotationRules>,
     /// When RotateSecret last configured rotation: a schedule's start before its first rotation.
     pub configured_date: Timestamp,
+    /// The last rotation run started (by RotateSecret or the scheduler), while its version may
+    /// still be pending: what the scheduler's retries of a rotation left unfinished go by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<RotationAttempt>,
 }
+
+/// A rotation run started, and how many times its version has been tried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationAttempt {
+    /// The version the run rotates to (its `ClientRequestToken`).
+    pub token: String,
+    /// When the latest run for it started.
+    pub started: Timestamp,
+    /// Runs started for this version, the first included.
+    pub count: u32,
+}
+
+/// How many runs the scheduler gives one rotation (the first included) before leaving it
+/// unfinished for the user to see, as AWS retries a failed rotation "several times".
+pub const MAX_ROTATION_ATTEMPTS: u32 = 5;
+/// How long after a run started the scheduler takes its version, still pending, for a run that
+/// ended unfinished (failed, or cut by a restart) and runs it again. Longer than a run can last:
+/// four steps of at most a function's longest timeout (15 minutes) each.
+pub const ROTATION_RETRY_AFTER_MS: i64 = 2 * HOUR_MS;
 
 /// Why `RotationRules` are refused (InvalidParameterException).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +110,12 @@ impl RotationRules {
             window_hours(&schedule, Some(d))?;
         }
         Ok(schedule)
+    }
+
+    /// When the next rotation window after `base` opens: the scheduler rotates from then on.
+    /// `None` for rules that don't parse.
+    pub fn next_window_start(&self, base: Timestamp) -> Option<Timestamp> {
+        next_window_start(&self.schedule().ok()?, base)
     }
 
     /// The last moment of the next rotation window after `base` (the last rotation, or when

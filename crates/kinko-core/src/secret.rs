@@ -205,11 +205,12 @@ impl Secret {
         self.rotation.as_ref().is_some_and(|r| r.enabled)
     }
 
-    /// `NextRotationDate`: when rotation is on and scheduled, the end of the next rotation window
-    /// after the last rotation (or after rotation was configured, before the first one). For
-    /// `AutomaticallyAfterDays` a new current value stored by hand (PutSecretValue, UpdateSecret)
-    /// counts as a rotation, as AWS documents: the days count from the current version's creation.
-    pub fn next_rotation_date(&self) -> Option<Timestamp> {
+    /// The rules and the moment the next rotation window is counted from: the last rotation (or
+    /// when rotation was configured, before the first one). For `AutomaticallyAfterDays` a new
+    /// current value stored by hand (PutSecretValue, UpdateSecret) counts as a rotation, as AWS
+    /// documents: the days count from the current version's creation. `None` while rotation is off
+    /// or has no schedule.
+    fn rotation_schedule_base(&self) -> Option<(&crate::rotation::RotationRules, Timestamp)> {
         let r = self.rotation.as_ref().filter(|r| r.enabled)?;
         let rules = r.rules.as_ref()?;
         let mut base = r
@@ -220,17 +221,50 @@ impl Secret {
         {
             base = base.max(current.created_date);
         }
+        Some((rules, base))
+    }
+
+    /// `NextRotationDate`: when rotation is on and scheduled, the end of the next rotation window.
+    pub fn next_rotation_date(&self) -> Option<Timestamp> {
+        let (rules, base) = self.rotation_schedule_base()?;
         rules.next_rotation_date(base)
     }
 
-    /// When the scheduler should rotate the secret: its `NextRotationDate`, unless it is scheduled
-    /// for deletion. Stores index it.
+    /// When the next rotation window opens (rotation on and scheduled).
+    pub fn next_rotation_window_start(&self) -> Option<Timestamp> {
+        let (rules, base) = self.rotation_schedule_base()?;
+        rules.next_window_start(base)
+    }
+
+    /// When the scheduler should start a rotation of the secret; stores index it. Never for a
+    /// secret scheduled for deletion or with rotation off. With a rotation pending (`AWSPENDING`
+    /// on a version not current) that a run started ([`RotationConfig::attempt`] names its
+    /// version): [`ROTATION_RETRY_AFTER_MS`] after that run started, to run it again, until
+    /// [`MAX_ROTATION_ATTEMPTS`] runs were made; a pending version no run recorded (the
+    /// temporary one of `RotateImmediately=false`) is not the scheduler's. Else when the next
+    /// rotation window opens.
+    ///
+    /// [`RotationConfig::attempt`]: crate::rotation::RotationConfig::attempt
+    /// [`ROTATION_RETRY_AFTER_MS`]: crate::rotation::ROTATION_RETRY_AFTER_MS
+    /// [`MAX_ROTATION_ATTEMPTS`]: crate::rotation::MAX_ROTATION_ATTEMPTS
     pub fn rotation_due_date(&self) -> Option<Timestamp> {
         // A replica is rotated through its primary, never on its own.
         if self.is_scheduled_for_deletion() || self.is_replica() {
             return None;
         }
-        self.next_rotation_date()
+        let r = self.rotation.as_ref().filter(|r| r.enabled)?;
+        if let Some(pending) = self.pending_rotation() {
+            let attempt = r.attempt.as_ref().filter(|a| a.token == pending.id)?;
+            if attempt.count >= crate::rotation::MAX_ROTATION_ATTEMPTS {
+                return None;
+            }
+            return Some(
+                attempt
+                    .started
+                    .plus_millis(crate::rotation::ROTATION_RETRY_AFTER_MS),
+            );
+        }
+        self.next_rotation_window_start()
     }
 
     /// The version a rotation in progress works on: the one holding `AWSPENDING` that is not also
@@ -637,6 +671,7 @@ mod tests {
                 ..RotationRules::default()
             }),
             configured_date: Timestamp(10 * DAY + 5),
+            attempt: None,
         });
         // From the configuration, to the end of the UTC day three days on.
         assert_eq!(s.next_rotation_date(), Some(Timestamp(14 * DAY - 1000)));
@@ -661,6 +696,49 @@ mod tests {
             r.enabled = false;
         }
         assert_eq!(s.next_rotation_date(), None);
+    }
+
+    #[test]
+    fn rotation_is_due_when_the_window_opens_and_a_started_run_is_retried_a_few_times() {
+        use crate::rotation::{
+            MAX_ROTATION_ATTEMPTS, ROTATION_RETRY_AFTER_MS, RotationAttempt, RotationConfig, RotationRules,
+        };
+        const DAY: i64 = 86_400_000;
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        s.rotation = Some(RotationConfig {
+            enabled: true,
+            lambda_arn: None,
+            rules: Some(RotationRules {
+                automatically_after_days: Some(3),
+                ..RotationRules::default()
+            }),
+            configured_date: Timestamp(10 * DAY + 5),
+            attempt: None,
+        });
+        // The window is the UTC day three days on: due from its first moment.
+        assert_eq!(s.rotation_due_date(), Some(Timestamp(13 * DAY)));
+        assert_eq!(s.next_rotation_date(), Some(Timestamp(14 * DAY - 1000)));
+        // A pending version no run recorded (RotateImmediately=false's test) is not the scheduler's.
+        s.add_pending_version("t", None, None, Timestamp(13 * DAY))
+            .unwrap();
+        assert_eq!(s.rotation_due_date(), None);
+        // A run started: retried a while after it started, up to the most runs.
+        if let Some(r) = s.rotation.as_mut() {
+            r.attempt = Some(RotationAttempt {
+                token: "t".into(),
+                started: Timestamp(13 * DAY),
+                count: 1,
+            });
+        }
+        assert_eq!(
+            s.rotation_due_date(),
+            Some(Timestamp(13 * DAY + ROTATION_RETRY_AFTER_MS))
+        );
+        if let Some(a) = s.rotation.as_mut().and_then(|r| r.attempt.as_mut()) {
+            a.count = MAX_ROTATION_ATTEMPTS;
+        }
+        assert_eq!(s.rotation_due_date(), None);
     }
 
     #[test]

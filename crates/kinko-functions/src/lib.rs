@@ -80,7 +80,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use kinko_core::Timestamp;
 use kinko_core::function::{
     FunctionHost, FunctionRunner, FunctionSpec, Invocation, InvocationResult, RunError,
 };
@@ -377,7 +376,10 @@ impl Inner {
             version: spec.version.clone(),
             revision_id: spec.revision_id.clone(),
         };
-        let needed = now_timestamp().plus_millis(millis(spec.timeout) + millis(CREDENTIALS_MARGIN));
+        let needed = self
+            .host
+            .now()
+            .plus_millis(millis(spec.timeout) + millis(CREDENTIALS_MARGIN));
         let mut discarded = Vec::new();
         let mut pools = self.pools();
         let epoch = pools.epoch(&key.function_arn);
@@ -719,14 +721,6 @@ fn log_tail(
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn now_timestamp() -> Timestamp {
-    Timestamp::from_millis(millis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default(),
-    ))
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {

@@ -118,6 +118,10 @@ impl Host {
 
 #[async_trait]
 impl FunctionHost for Host {
+    fn now(&self) -> kinko_core::Timestamp {
+        self.services.clock.now()
+    }
+
     /// A session of the execution role named after the function, issued for
     /// `lambda.amazonaws.com` through STS's session machinery: the role's trust policy must allow
     /// Lambda, the session is audited as Lambda assuming the role, and the function's calls are

@@ -191,7 +191,8 @@ fn query_error(e: &WireError, request_id: &str, service: Option<Service>) -> Res
 
 async fn aws(State(app): State<Arc<App>>, req: Request) -> Response {
     let started = Instant::now();
-    let now = app.services.clock.now();
+    // What SDKs correct their clock by: the time they sign with (see `Clock::signing_now`).
+    let now = app.services.clock.signing_now();
     let mut seen = Seen::default();
     let resp = handle(&app, req, &mut seen).await;
     observe(&app, &seen, resp.status(), started.elapsed());

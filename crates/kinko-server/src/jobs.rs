@@ -1,6 +1,6 @@
 //! Background jobs: removing secrets whose recovery window has passed, and KMS keys whose deletion
 //! date has passed (with their aliases and material); rotating KMS keys whose automatic rotation
-//! is due.
+//! is due; starting the secret rotations whose window has opened.
 //!
 //! With several nodes on one database, each job runs on one node at a time: the one holding the
 //! job's lease in the store (`Store::acquire_lease`, named `job/<name>`). Every node tries to take
@@ -8,10 +8,18 @@
 //! When the holder dies, its lease runs out and the next node to tick takes it over, within the
 //! lease's length and one tick. The lease is no lock (a holder that stalls past its expiry may
 //! overlap with the next): each change is still a write based on the revision read, so a secret
-//! or key is removed, or a key rotated, at most once whatever happens. Later scheduled work
-//! (secret rotation) takes a lease of its own name the same way.
+//! or key is removed, a key rotated, or a secret's rotation started, at most once whatever
+//! happens.
+//!
+//! Scheduled secret rotation (`rotate_secrets`) keeps nothing in memory: each run asks the store
+//! for the secrets due (an indexed date each secret's writes keep, see
+//! `Secret::rotation_due_date`), so a restarted server, or the node that takes the lease over,
+//! starts what is due from the stored state alone, retrying a rotation a stop left unfinished
+//! (see `kinko_api::secretsmanager::rotation::start_scheduled`).
 
 use std::sync::Arc;
+
+use kinko_api::secretsmanager::rotation::{Scheduled, start_scheduled};
 use std::time::{Duration, Instant};
 
 use kinko_api::Services;
@@ -26,7 +34,12 @@ use crate::metrics::{JobReport, Metrics};
 const BATCH: usize = 256;
 
 /// The jobs, in the order a run does them.
-const JOBS: [&str; 3] = ["purge_secrets", "purge_kms_keys", "rotate_kms_keys"];
+const JOBS: [&str; 4] = [
+    "purge_secrets",
+    "purge_kms_keys",
+    "rotate_kms_keys",
+    "rotate_secrets",
+];
 
 /// Who this node is to the jobs' leases, and how long a lease it takes.
 #[derive(Clone, Debug)]
@@ -125,9 +138,9 @@ async fn lease(services: &Services, metrics: &Metrics, leases: &Leases, job: &'s
 }
 
 /// Runs each job whose lease this node holds (taking or extending it first): purges every secret
-/// and KMS key whose deletion date has passed, then rotates the KMS keys whose automatic rotation
-/// is due; each job's result goes to `metrics`.
-pub(crate) async fn run_once(services: &Services, metrics: &Metrics, leases: &Leases) {
+/// and KMS key whose deletion date has passed, rotates the KMS keys whose automatic rotation is
+/// due, then starts the secret rotations that are due; each job's result goes to `metrics`.
+pub(crate) async fn run_once(services: &Services, metrics: &Arc<Metrics>, leases: &Leases) {
     for job in JOBS {
         if !lease(services, metrics, leases, job).await {
             continue;
@@ -136,7 +149,8 @@ pub(crate) async fn run_once(services: &Services, metrics: &Metrics, leases: &Le
         let report = match job {
             "purge_secrets" => purge_secrets(services).await,
             "purge_kms_keys" => purge_kms_keys(services).await,
-            _ => rotate_kms_keys(services).await,
+            "rotate_kms_keys" => rotate_kms_keys(services).await,
+            _ => rotate_secrets(services, metrics).await,
         };
         job_done(services, metrics, job, report, started);
     }
@@ -196,6 +210,52 @@ async fn rotate_kms_keys(services: &Services) -> JobReport {
         // A full batch of which none could be rotated would come back the same: stop until the
         // next run.
         if n < BATCH || rotated == 0 {
+            return report;
+        }
+    }
+}
+
+/// Starts the rotation of every secret due for it (rotation on, its window open, or a rotation
+/// left unfinished to retry), each through the same run RotateSecret starts. The runs go on in the
+/// background; `metrics` counts the scheduled rotations started, and those that failed (could not
+/// start, or ended unfinished) or succeeded. A secret changed since it was listed is left to the
+/// next run, which sees its new state.
+async fn rotate_secrets(services: &Services, metrics: &Arc<Metrics>) -> JobReport {
+    let mut report = JobReport::default();
+    loop {
+        let now = services.clock.now();
+        let due = match services.store.secrets_due_for_rotation(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "listing secrets due for rotation failed");
+                report.list_failed = true;
+                return report;
+            }
+        };
+        let n = due.len();
+        let mut started = 0;
+        for s in due {
+            match start_scheduled(services, s).await {
+                Scheduled::Started { run, .. } => {
+                    started += 1;
+                    report.done += 1;
+                    metrics.scheduled_rotation("started");
+                    let metrics = metrics.clone();
+                    tokio::spawn(async move {
+                        let ok = run.await.unwrap_or(false);
+                        metrics.scheduled_rotation(if ok { "succeeded" } else { "failed" });
+                    });
+                }
+                Scheduled::Skipped(_) => report.conflicts += 1,
+                Scheduled::Failed(_) => {
+                    report.failed += 1;
+                    metrics.scheduled_rotation("failed");
+                }
+            }
+        }
+        // A full batch of which none could be started would come back the same: stop until the
+        // next run.
+        if n < BATCH || started == 0 {
             return report;
         }
     }

@@ -87,6 +87,16 @@ pub struct Running {
 }
 
 impl Running {
+    /// Moves a `--dev` server's clock forward by `by` (as `kinko dev clock advance` does); its
+    /// new offset from the clock it was started with, or `None` outside `--dev`.
+    pub fn advance_dev_clock(&self, by: std::time::Duration) -> Option<std::time::Duration> {
+        let clock = self.app.services.clock.dev_clock()?;
+        let offset = clock.advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        Some(std::time::Duration::from_millis(
+            u64::try_from(offset).unwrap_or(0),
+        ))
+    }
+
     /// The address the server accepts requests on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -221,8 +231,15 @@ pub fn verify_audit_log(config: &Config, files: &[std::path::PathBuf]) -> Verify
     report
 }
 
-/// Starts a server with `config`, taking time from `clock`.
+/// Starts a server with `config`, taking time from `clock`. A `--dev` server's clock can be moved
+/// forward by the account's root user (`Kinko.AdvanceClock`, `kinko dev clock advance`): `clock`
+/// plus an offset (see [`kinko_core::DevClock`]); any other server's is `clock` as it is.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let clock: Arc<dyn Clock> = if config.dev {
+        Arc::new(kinko_core::DevClock::new(clock))
+    } else {
+        clock
+    };
     // A bad certificate or key stops the start before anything is opened.
     let tls = config.tls.as_ref().map(tls::Tls::new).transpose()?;
     let boot = bootstrap::bootstrap(&config, clock.clone()).await?;

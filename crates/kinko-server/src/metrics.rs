@@ -76,6 +76,11 @@ struct JobOutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobItemLabels {
     job: &'static str,
     result: &'static str,
@@ -189,6 +194,7 @@ pub(crate) struct Metrics {
     job_seconds: HistogramFamily<JobLabels>,
     job_last_success: Family<JobLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     job_lease_held: Family<JobNodeLabels, Gauge>,
+    scheduled_rotations: Family<ResultLabels, Counter>,
     root_key: RootKeyMetrics,
 }
 
@@ -263,6 +269,16 @@ impl Metrics {
             "1 while this node (named by its lease holder id) holds the lease of a background job, and so runs it; 0 while another node does",
             job_lease_held.clone(),
         );
+        let scheduled_rotations = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "secret_rotations_scheduled",
+            "Secret rotations the scheduler ran, by result (started: a run began, retries included; failed: could not start, or the run ended unfinished; succeeded)",
+            scheduled_rotations.clone(),
+        );
+        for result in ["started", "failed", "succeeded"] {
+            // Shown at 0 before the first rotation.
+            let _ = scheduled_rotations.get_or_create(&ResultLabels { result });
+        }
         let root_key = RootKeyMetrics::default();
         registry.register(
             "root_key_missing",
@@ -297,6 +313,7 @@ impl Metrics {
             job_seconds,
             job_last_success,
             job_lease_held,
+            scheduled_rotations,
             root_key,
         }
     }
@@ -358,6 +375,13 @@ impl Metrics {
                 node: node.to_owned(),
             })
             .set(i64::from(held));
+    }
+
+    /// Counts a scheduled secret rotation's `result`: `started`, `failed` or `succeeded`.
+    pub fn scheduled_rotation(&self, result: &'static str) {
+        self.scheduled_rotations
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     /// Notes one run of the background job `job`, ended at `now_unix` (seconds).

@@ -764,6 +764,7 @@ pub async fn secrets_due_for_rotation(h: Handles) {
             ..RotationRules::default()
         }),
         configured_date: at(T0),
+        attempt: None,
     };
     for (name, days, enabled, deleted) in [
         ("monthly", 30, true, false),
@@ -798,7 +799,7 @@ pub async fn secrets_due_for_rotation(h: Handles) {
             .collect::<Vec<_>>()
     };
     assert!(due(0, 10).await.is_empty());
-    assert_eq!(due(2, 10).await, ["daily"], "due once its window has closed");
+    assert_eq!(due(2, 10).await, ["daily"], "due once its window has opened");
     assert_eq!(due(8, 10).await, ["daily", "weekly"]);
     assert_eq!(due(31, 10).await, ["daily", "weekly", "monthly"]);
     assert_eq!(due(31, 1).await, ["daily"]);
@@ -816,8 +817,8 @@ pub async fn secrets_due_for_rotation(h: Handles) {
     })
     .await
     .expect("rotated");
-    assert_eq!(due(10, 10).await, ["weekly"]);
-    assert_eq!(due(11, 10).await, ["weekly", "daily"], "soonest first");
+    assert_eq!(due(9, 10).await, ["weekly"]);
+    assert_eq!(due(10, 10).await, ["weekly", "daily"], "soonest first");
     let mut weekly = s
         .secret_by_name(ACCOUNT, REGION, "weekly")
         .await

@@ -12,7 +12,7 @@ mod model;
 mod ops;
 mod public_access;
 mod replication;
-mod rotation;
+pub mod rotation;
 
 use kinko_core::arn::SecretRef;
 use kinko_core::secret::Secret;

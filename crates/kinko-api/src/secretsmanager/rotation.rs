@@ -14,12 +14,16 @@
 //! `{"Step", "SecretId": <secret ARN>, "ClientRequestToken": <new version id>, "RotationToken"}`.
 //! The function's own calls are made under its execution role, as any invocation's.
 //!
-//! Where kinko differs from AWS, by choice: a failed step is not retried (AWS retries the whole
-//! rotation several times; here the failure is logged and left for the user to see and clean up,
-//! or to be run again by RotateSecret after removing `AWSPENDING`). A CancelRotateSecret between
-//! steps stops the run before the next step.
+//! A failed step ends the run at once; the whole rotation is run again later by the scheduler, as
+//! AWS retries a failed rotation "several times" (see [`start_scheduled`]). A CancelRotateSecret
+//! between steps stops the run before the next step.
+//!
+//! Scheduled rotation: the server's background job (`rotate_secrets`, one node at a time) lists
+//! the secrets the store finds due ([`Secret::rotation_due_date`]) and calls [`start_scheduled`]
+//! for each, which starts the same run RotateSecret starts.
 
-use kinko_core::secret::AWSPENDING;
+use kinko_core::rotation::RotationAttempt;
+use kinko_core::secret::{AWSPENDING, Secret};
 use kinko_core::store::{SecretWrite, StoreError};
 
 use crate::operation::Cx;
@@ -59,32 +63,34 @@ enum Stop {
 }
 
 impl Run {
-    pub(crate) fn spawn(self) {
-        tokio::spawn(self.run());
+    /// Starts the run in the background; its task answers whether the rotation succeeded.
+    pub(crate) fn spawn(self) -> tokio::task::JoinHandle<bool> {
+        tokio::spawn(self.run())
     }
 
-    async fn run(self) {
+    async fn run(self) -> bool {
         let steps: &[&str] = if self.immediately { &STEPS } else { &TEST_ONLY };
         for step in steps {
             match self.step(step).await {
                 Ok(()) => {}
                 Err(Stop::Superseded(why)) => {
                     tracing::info!(secret = %self.secret_arn, step, why, "rotation stopped");
-                    return;
+                    return false;
                 }
                 Err(Stop::Failed(why)) => {
                     tracing::warn!(secret = %self.secret_arn, step, error = %why, "rotation failed");
                     if !self.immediately {
                         self.finish_test().await;
                     }
-                    return;
+                    return false;
                 }
             }
         }
         if self.immediately {
-            self.finish_rotation().await;
+            self.finish_rotation().await
         } else {
             self.finish_test().await;
+            true
         }
     }
 
@@ -186,7 +192,7 @@ impl Run {
 
     /// After finishSecret: the new version must be current; Secrets Manager then removes
     /// `AWSPENDING` from it and records the rotation (`LastRotatedDate`, hence `NextRotationDate`).
-    async fn finish_rotation(&self) {
+    async fn finish_rotation(&self) -> bool {
         let result = self
             .rewrite(|secret, now| {
                 if !secret.complete_rotation(&self.token) {
@@ -194,12 +200,21 @@ impl Run {
                 }
                 secret.last_rotated_date = Some(now);
                 secret.last_changed_date = now;
+                if let Some(r) = secret.rotation.as_mut() {
+                    r.attempt = None;
+                }
                 Ok(vec![])
             })
             .await;
         match result {
-            Ok(()) => tracing::info!(secret = %self.secret_arn, version = %self.token, "rotation succeeded"),
-            Err(why) => tracing::warn!(secret = %self.secret_arn, error = %why, "rotation failed"),
+            Ok(()) => {
+                tracing::info!(secret = %self.secret_arn, version = %self.token, "rotation succeeded");
+                true
+            }
+            Err(why) => {
+                tracing::warn!(secret = %self.secret_arn, error = %why, "rotation failed");
+                false
+            }
         }
     }
 
@@ -259,5 +274,152 @@ impl Run {
             }
         }
         Err("too many concurrent changes".into())
+    }
+}
+
+/// What [`start_scheduled`] did with a secret the store listed as due.
+#[derive(Debug)]
+pub enum Scheduled {
+    /// A rotation run started (a new one, or a retry of the pending one); its task answers
+    /// whether the rotation succeeded.
+    Started {
+        token: String,
+        retry: bool,
+        run: tokio::task::JoinHandle<bool>,
+    },
+    /// Not due anymore, or changed since it was listed (by a request, or by another node): the
+    /// next run of the job decides on what the store then holds.
+    Skipped(&'static str),
+    /// Could not be started: the reason (already logged and recorded).
+    Failed(String),
+}
+
+/// Starts the rotation of a secret whose rotation is due ([`Secret::rotation_due_date`] at or
+/// before now), as RotateSecret would: the same [`Run`] of the four steps, invoked as
+/// `secretsmanager.amazonaws.com` with the function stored in the secret's configuration.
+///
+/// - No rotation pending: a new version with a new `ClientRequestToken` (a random UUID, as AWS
+///   makes one) gets `AWSPENDING` and no value, and the run starts.
+/// - A rotation pending whose run started [`ROTATION_RETRY_AFTER_MS`] ago or more (it failed, or
+///   the server stopped in its middle): it is retried as AWS retries a failed rotation, all four
+///   steps again with the same token, so the same pending version. AWS's rotation functions are
+///   written for this: createSecret keeps an `AWSPENDING` version of the token that already has a
+///   value, and finishSecret does nothing when the token is already current. At most
+///   [`MAX_ROTATION_ATTEMPTS`] runs are made; then the rotation is left unfinished, for the user
+///   to see (RotateSecret refuses "A previous rotation isn't complete") and clean up, as AWS
+///   leaves a rotation that keeps failing.
+///
+/// The version and the attempt are written based on the revision read, so of two nodes or runs
+/// that both found it due only one starts a run (the other gets a conflict and skips): at most
+/// one rotation of a secret runs at a time. Each start is recorded in the audit trail as
+/// `RotationStarted` by `secretsmanager.amazonaws.com` (CloudTrail's service event), a start that
+/// failed with its error code; the run's invocations are recorded as for RotateSecret.
+///
+/// [`ROTATION_RETRY_AFTER_MS`]: kinko_core::rotation::ROTATION_RETRY_AFTER_MS
+/// [`MAX_ROTATION_ATTEMPTS`]: kinko_core::rotation::MAX_ROTATION_ATTEMPTS
+pub async fn start_scheduled(services: &Services, mut secret: Secret) -> Scheduled {
+    let now = services.clock.now();
+    if secret.rotation_due_date().is_none_or(|d| d > now) {
+        return Scheduled::Skipped("not due");
+    }
+    let Some(lambda_arn) = secret.rotation.as_ref().and_then(|r| r.lambda_arn.clone()) else {
+        let why = super::error::NO_LAMBDA.to_owned();
+        record_start(services, &secret, None, Some("InvalidRequestException")).await;
+        return Scheduled::Failed(why);
+    };
+    // The configuration keeps the function as RotateSecret was given it: a name is the secret's
+    // account's function in its region.
+    let function_arn = if lambda_arn.starts_with("arn:") {
+        lambda_arn
+    } else {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{lambda_arn}",
+            secret.region, secret.account_id
+        )
+    };
+    let pending = secret.pending_rotation().map(|v| v.id.clone());
+    let retry = pending.is_some();
+    let token = pending.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let before: Vec<String> = secret.versions.iter().map(|v| v.id.clone()).collect();
+    if !retry && let Err(e) = secret.add_pending_version(&token, None, None, now) {
+        let why = e.to_string();
+        tracing::warn!(secret = %secret.arn, error = %why, "scheduled rotation not started");
+        record_start(services, &secret, Some(&token), Some("LimitExceededException")).await;
+        return Scheduled::Failed(why);
+    }
+    if let Some(r) = secret.rotation.as_mut() {
+        let count = match &r.attempt {
+            Some(a) if retry && a.token == token => a.count + 1,
+            _ => 1,
+        };
+        r.attempt = Some(RotationAttempt {
+            token: token.clone(),
+            started: now,
+            count,
+        });
+    }
+    secret.last_changed_date = now;
+    let removed_versions: Vec<String> = before
+        .into_iter()
+        .filter(|id| secret.version(id).is_none())
+        .collect();
+    let (arn, region) = (secret.arn.clone(), secret.region.clone());
+    let written = services
+        .store
+        .write_secret(SecretWrite::Update {
+            secret: secret.clone(),
+            new_values: vec![],
+            removed_versions,
+        })
+        .await;
+    match written {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Scheduled::Skipped("changed since it was listed"),
+        Err(e) => {
+            let why = e.to_string();
+            tracing::error!(secret = %arn, error = %why, "scheduled rotation not started");
+            record_start(services, &secret, Some(&token), Some("InternalServiceError")).await;
+            return Scheduled::Failed(why);
+        }
+    }
+    record_start(services, &secret, Some(&token), None).await;
+    tracing::info!(secret = %arn, version = %token, retry, "scheduled rotation started");
+    let run = Run {
+        services: services.clone(),
+        region,
+        secret_arn: arn,
+        function_arn,
+        token: token.clone(),
+        rotation_token: uuid::Uuid::new_v4().to_string(),
+        immediately: true,
+    }
+    .spawn();
+    Scheduled::Started { token, retry, run }
+}
+
+/// The audit record of a rotation the scheduler started (or failed to start): CloudTrail's
+/// `RotationStarted` service event, made by `secretsmanager.amazonaws.com` in the secret's
+/// account, the secret its resource.
+async fn record_start(services: &Services, secret: &Secret, token: Option<&str>, failure: Option<&str>) {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let rc = RequestContext::new(
+        kinko_core::principal::Principal::anonymous(),
+        &secret.region,
+        &request_id,
+    );
+    let mut event = crate::audit::AuditEvent::of(&rc, services.clock.now(), SERVICE, "RotationStarted");
+    event.invoked_by = Some(SERVICE);
+    event.read_only = Some(false);
+    event.recipient_account_id = Some(secret.account_id.clone());
+    event.request_parameters = Some(match token {
+        Some(t) => serde_json::json!({"secretId": secret.arn, "clientRequestToken": t}),
+        None => serde_json::json!({"secretId": secret.arn}),
+    });
+    if let Some(r) = crate::cloudtrail::resource(&secret.arn) {
+        event.resources.push(r);
+    }
+    event.error_code = failure.map(str::to_owned);
+    if let Err(e) = services.audit.record(&event, &[]).await {
+        tracing::error!(secret = %secret.arn, error = %e, "audit record of a scheduled rotation not written");
     }
 }

@@ -264,7 +264,12 @@ async fn background_job_results_are_counted() {
     let purged = [("job", "purge_secrets"), ("result", "done")];
     let items = "kinko_job_items_total";
     assert_eq!(after.value(items, &purged) - before.value(items, &purged), 1.0);
-    for job in ["purge_secrets", "purge_kms_keys", "rotate_kms_keys"] {
+    for job in [
+        "purge_secrets",
+        "purge_kms_keys",
+        "rotate_kms_keys",
+        "rotate_secrets",
+    ] {
         let ok = [("job", job), ("outcome", "ok")];
         let runs = "kinko_job_runs_total";
         assert_eq!(after.value(runs, &ok) - before.value(runs, &ok), 1.0, "{job}");

@@ -99,13 +99,18 @@ fn rotation_role_policy(secret_arn: &str) -> String {
 /// Creates the rotation function for `secret_arn` (its role may work on that secret only), with
 /// `FAIL_STEP` set when given; returns its ARN and name.
 async fn rotation_function(secret_arn: &str, fail_step: Option<&str>) -> (String, String) {
+    rotation_function_on(server(), secret_arn, fail_step).await
+}
+
+/// [`rotation_function`] on server `s`.
+async fn rotation_function_on(s: &TestServer, secret_arn: &str, fail_step: Option<&str>) -> (String, String) {
     let id = short_id();
-    let role = server()
+    let role = s
         .root()
         .execution_role(&format!("rotation-{id}"), Some(&rotation_role_policy(secret_arn)))
         .await;
     let name = format!("rotate-{id}");
-    let mut request = server()
+    let mut request = s
         .lambda_client()
         .create_function()
         .function_name(&name)
@@ -132,14 +137,18 @@ async fn rotation_function(secret_arn: &str, fail_step: Option<&str>) -> (String
 
 /// Lets Secrets Manager invoke `function` for `secret_arn` (AWS's recommended statement).
 async fn allow_secrets_manager(function: &str, secret_arn: &str) {
-    ok(server()
-        .lambda_client()
+    allow_secrets_manager_on(server(), function, secret_arn).await
+}
+
+/// [`allow_secrets_manager`] on server `s`.
+async fn allow_secrets_manager_on(s: &TestServer, function: &str, secret_arn: &str) {
+    ok(s.lambda_client()
         .add_permission()
         .function_name(function)
         .statement_id("SecretsManagerAccess")
         .action("lambda:InvokeFunction")
         .principal("secretsmanager.amazonaws.com")
-        .source_account(DEV_ACCOUNT)
+        .source_account(s.account_id())
         .source_arn(secret_arn)
         .send()
         .await);
@@ -750,4 +759,265 @@ async fn a_rotation_of_a_primary_reaches_its_replica() {
     let status = sm.describe(&name).await;
     let status = status.replication_status().first().expect("ReplicationStatus");
     assert_eq!(status.status().map(|s| s.as_str()), Some("InSync"));
+}
+
+// --- scheduled rotation ---
+//
+// The server's background job starts a rotation once its window opens. Most of these tests move
+// a manual clock; the rotation function signs its own calls with the system's time, which the
+// server then refuses as too far from its own once the clock moved days on, so the scheduled run
+// itself ends unfinished there: what they check is that it started (a new AWSPENDING version, of
+// a token the scheduler made), when, and only once. The first moves a dev server's clock instead
+// (as `kinko dev clock advance` does), against which the function's signatures still hold, and
+// sees the scheduled rotation through to its end.
+
+#[tokio::test]
+async fn a_scheduled_rotation_runs_the_function_to_the_end() {
+    let s = TestServer::start_with(dev_config(), TestClock::System).await;
+    let (sm, name) = scheduled_on(&s, days(2)).await;
+    let before = sm.describe(&name).await;
+    let current = stages(&before)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a current version");
+    s.running()
+        .advance_dev_clock(std::time::Duration::from_secs(3 * 86_400))
+        .expect("a dev server's clock moves");
+    s.run_jobs_now().await;
+    let d = wait_for_secret(&sm, &name, "scheduled rotation", |d| {
+        d.last_rotated_date().is_some() && !has_pending(d)
+    })
+    .await;
+    let new = stages(&d)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a current version");
+    assert_ne!(new, current);
+    assert_eq!(
+        stages(&d),
+        stage_map(&[(&current, &["AWSPREVIOUS"]), (&new, &["AWSCURRENT"])])
+    );
+    assert_eq!(tag(&d, "tested").as_deref(), Some(new.as_str()));
+    assert_ne!(sm.value(&name).await, "first-password");
+    // The next window counts from this rotation: nothing more starts now.
+    s.run_jobs_now().await;
+    assert_eq!(pending_version(&sm, &name).await, None);
+    let scrape = wait_scrape(&s, |sc| scheduled_count(sc, "succeeded") >= 1.0).await;
+    assert_eq!(scheduled_count(&scrape, "started"), 1.0);
+    assert_eq!(scheduled_count(&scrape, "failed"), 0.0);
+    s.shutdown().await;
+}
+
+/// Scrapes `s`'s metrics until `done` holds of them.
+async fn wait_scrape(s: &TestServer, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    for _ in 0..600 {
+        let scrape = Scrape::of(s.addr()).await;
+        if done(&scrape) {
+            return scrape;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("metrics never reached the expected state");
+}
+
+/// On server `s`: a secret whose rotation is configured with `rules` and tested by its function
+/// (RotateImmediately=false, so nothing rotates now); returns `(client, name)` once the test
+/// version went.
+async fn scheduled_on(s: &TestServer, rules: RotationRulesType) -> (Client, String) {
+    let sm = s.client();
+    let name = unique_name("scheduled");
+    let (arn, _) = sm.create_string(&name, "first-password").await;
+    let (function_arn, function_name) = rotation_function_on(s, &arn, None).await;
+    allow_secrets_manager_on(s, &function_name, &arn).await;
+    let token = token();
+    ok(sm
+        .rotate_secret()
+        .secret_id(&name)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&function_arn)
+        .rotation_rules(rules)
+        .rotate_immediately(false)
+        .send()
+        .await);
+    wait_for_secret(&sm, &name, "testSecret", |d| {
+        tag(d, "tested").as_deref() == Some(token.as_str()) && !has_pending(d)
+    })
+    .await;
+    (sm, name)
+}
+
+/// The pending version's id, if a rotation is pending.
+async fn pending_version(sm: &Client, name: &str) -> Option<String> {
+    stages(&sm.describe(name).await)
+        .into_iter()
+        .find(|(_, s)| s.iter().any(|l| l == "AWSPENDING") && !s.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+}
+
+fn scheduled_count(scrape: &Scrape, result: &str) -> f64 {
+    scrape.value("kinko_secret_rotations_scheduled_total", &[("result", result)])
+}
+
+#[tokio::test]
+async fn a_rotation_every_n_days_starts_once_its_window_opens_and_only_once() {
+    let (s, manual) = TestServer::start_manual().await;
+    let (sm, name) = scheduled_on(&s, days(3)).await;
+    let d = sm.describe(&name).await;
+    let next = d
+        .next_rotation_date()
+        .map(|t| t.secs())
+        .expect("NextRotationDate");
+    // The window is the whole UTC day of NextRotationDate.
+    let window_start = next + 1 - DAY;
+    // Jobs run just before the window opens: nothing starts.
+    let to_start = window_start - s.now_secs();
+    manual.advance(std::time::Duration::from_secs((to_start - 60) as u64));
+    s.run_jobs_now().await;
+    assert_eq!(pending_version(&sm, &name).await, None, "not before the window");
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 0.0);
+    // Once it opened, the next run starts the rotation with a token of its own.
+    manual.advance(std::time::Duration::from_secs(120));
+    s.run_jobs_now().await;
+    let pending = pending_version(&sm, &name).await.expect("a rotation started");
+    assert!(
+        uuid::Uuid::parse_str(&pending).is_ok(),
+        "a new ClientRequestToken: {pending}"
+    );
+    let d = sm.describe(&name).await;
+    assert_eq!(d.rotation_enabled(), Some(true));
+    // Later runs within the window leave it be: one rotation at a time.
+    s.run_jobs_now().await;
+    s.run_jobs_now().await;
+    assert_eq!(
+        pending_version(&sm, &name).await.as_deref(),
+        Some(pending.as_str())
+    );
+    let versions = sm.versions(&name, true).await;
+    assert_eq!(versions.versions().len(), 2, "one new version: {versions:?}");
+    let scrape = Scrape::of(s.addr()).await;
+    assert_eq!(scheduled_count(&scrape, "started"), 1.0, "{}", scrape.text);
+    // A RotateSecret meanwhile is refused as for any rotation in progress.
+    let e = expect_err!(sm.rotate_secret().secret_id(&name).send().await);
+    assert_error(&e, "InvalidRequestException", PREVIOUS_ROTATION);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_run_left_unfinished_is_retried_with_the_same_version_a_few_times() {
+    let (s, manual) = TestServer::start_manual().await;
+    let (sm, name) = scheduled_on(&s, days(1)).await;
+    s.advance_days(2).await;
+    let pending = pending_version(&sm, &name).await.expect("a rotation started");
+    // The run ends unfinished (see above); an hour on it is not retried yet, three hours on it is,
+    // with the same version.
+    wait_until_scheduled(&s, "failed", 1.0).await;
+    manual.advance(std::time::Duration::from_secs(3600));
+    s.run_jobs_now().await;
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 1.0);
+    for attempt in 2..=5 {
+        manual.advance(std::time::Duration::from_secs(3 * 3600));
+        s.run_jobs_now().await;
+        assert_eq!(
+            scheduled_count(&Scrape::of(s.addr()).await, "started"),
+            f64::from(attempt),
+            "attempt {attempt}"
+        );
+        assert_eq!(
+            pending_version(&sm, &name).await.as_deref(),
+            Some(pending.as_str())
+        );
+        wait_until_scheduled(&s, "failed", f64::from(attempt)).await;
+    }
+    // Five runs in all: then it is left for the user to see.
+    s.advance_days(3).await;
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 5.0);
+    assert_eq!(
+        pending_version(&sm, &name).await.as_deref(),
+        Some(pending.as_str())
+    );
+    s.shutdown().await;
+}
+
+/// Waits for the scheduled rotations counted as `result` to reach `n`.
+async fn wait_until_scheduled(s: &TestServer, result: &str, n: f64) {
+    for _ in 0..600 {
+        if scheduled_count(&Scrape::of(s.addr()).await, result) >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("scheduled rotations {result} did not reach {n}");
+}
+
+#[tokio::test]
+async fn rate_and_cron_schedules_start_rotations_in_their_windows() {
+    let (s, manual) = TestServer::start_manual().await;
+    // cron: every day at an hour two hours on (the window opens between one and two hours on).
+    let hour = (s.now_secs().rem_euclid(DAY) / 3600 + 2) % 24;
+    let cron = RotationRulesType::builder()
+        .schedule_expression(format!("cron(0 {hour} * * ? *)"))
+        .build();
+    let (sm, by_cron) = scheduled_on(&s, cron).await;
+    let rate = RotationRulesType::builder()
+        .schedule_expression("rate(2 days)")
+        .duration("3h")
+        .build();
+    let by_rate = scheduled_on(&s, rate).await.1;
+    manual.advance(std::time::Duration::from_secs(50 * 60));
+    s.run_jobs_now().await;
+    assert_eq!(pending_version(&sm, &by_cron).await, None);
+    assert_eq!(pending_version(&sm, &by_rate).await, None);
+    manual.advance(std::time::Duration::from_secs(2 * 3600));
+    s.run_jobs_now().await;
+    assert!(
+        pending_version(&sm, &by_cron).await.is_some(),
+        "cron's window opened"
+    );
+    assert_eq!(pending_version(&sm, &by_rate).await, None, "rate(2 days) not yet");
+    s.advance_days(2).await;
+    assert!(
+        pending_version(&sm, &by_rate).await.is_some(),
+        "rate's window opened"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelled_or_deleted_secrets_are_not_rotated() {
+    let (s, _) = TestServer::start_manual().await;
+    let (sm, cancelled) = scheduled_on(&s, days(1)).await;
+    ok(sm.cancel_rotate_secret().secret_id(&cancelled).send().await);
+    let deleted = scheduled_on(&s, days(1)).await.1;
+    sm.schedule_deletion_in(&deleted, 30).await;
+    s.advance_days(3).await;
+    s.run_jobs_now().await;
+    assert_eq!(pending_version(&sm, &cancelled).await, None);
+    assert_eq!(pending_version(&sm, &deleted).await, None);
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 0.0);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_server_starts_a_rotation_that_came_due_while_it_was_down() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (clock, manual) = TestClock::manual();
+    let s = TestServer::start_with(sqlite_config(dir.path()), clock.clone()).await;
+    let (sm, name) = scheduled_on(&s, days(2)).await;
+    s.run_jobs_now().await;
+    s.shutdown().await;
+    manual.advance(std::time::Duration::from_secs(3 * 86_400));
+    let s = TestServer::start_with(sqlite_config(dir.path()), clock).await;
+    let sm2 = s.client();
+    // The jobs also run on their own as the server starts: started once, whichever run did it.
+    s.run_jobs_now().await;
+    assert!(
+        pending_version(&sm2, &name).await.is_some(),
+        "started from the stored state"
+    );
+    let versions = sm2.versions(&name, true).await;
+    assert_eq!(versions.versions().len(), 2, "one new version: {versions:?}");
+    drop(sm);
+    s.shutdown().await;
 }

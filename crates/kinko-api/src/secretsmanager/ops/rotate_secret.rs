@@ -14,7 +14,7 @@
 //! must let `secretsmanager.amazonaws.com` invoke it, else AccessDeniedException and nothing
 //! changes.
 
-use kinko_core::rotation::RotationConfig;
+use kinko_core::rotation::{RotationAttempt, RotationConfig};
 use kinko_core::store::SecretWrite;
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
@@ -224,6 +224,13 @@ impl Operation for RotateSecret {
             lambda_arn: Some(lambda_arn),
             rules,
             configured_date: now,
+            // A run of all four steps is recorded, for the scheduler to retry it if it ends
+            // unfinished (see `secretsmanager::rotation`).
+            attempt: immediately.then(|| RotationAttempt {
+                token: token.clone(),
+                started: now,
+                count: 1,
+            }),
         });
         let before: Vec<String> = secret.versions.iter().map(|v| v.id.clone()).collect();
         let mut new_values = Vec::new();
