@@ -103,34 +103,7 @@ async fn awss_database_rotation_functions_load_their_drivers_and_describe_the_se
         let secret_arn = created.arn().expect("arn").to_owned();
         let current_version = created.version_id().expect("version").to_owned();
 
-        let role = server
-            .root()
-            .execution_role(
-                &format!("rotation-{}", short_id()),
-                Some(&rotation_role_policy(&secret_arn, master_arn.as_deref())),
-            )
-            .await;
-        let name = format!("rotate-{engine}-{}", short_id());
-        ok(server
-            .lambda_client()
-            .create_function()
-            .function_name(&name)
-            .runtime(Runtime::Python39)
-            .handler("lambda_function.lambda_handler")
-            .role(&role)
-            .timeout(30)
-            .environment(
-                Environment::builder()
-                    .variables("SECRETS_MANAGER_ENDPOINT", server.endpoint_url())
-                    .build(),
-            )
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(aws_rotation_function_zip(&lambdas, folder)))
-                    .build(),
-            )
-            .send()
-            .await);
+        let name = deploy_rotation_function(&lambdas, folder, &secret_arn, master_arn.as_deref()).await;
 
         // A createSecret step for a version the secret does not have: the function loads (its
         // driver imported), describes the secret under its role, and refuses with its own
