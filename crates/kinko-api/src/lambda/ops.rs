@@ -795,6 +795,16 @@ pub(crate) struct FunctionInput {
     qualifier: Option<String>,
 }
 
+/// The function (and version) a [`FunctionInput`] names.
+async fn named_target(cx: &Cx<'_>, i: &FunctionInput) -> Result<Target, LambdaError> {
+    target(
+        cx,
+        i.function_name.as_deref().unwrap_or_default(),
+        i.qualifier.as_deref(),
+    )
+    .await
+}
+
 fn check_function_input(i: &FunctionInput) -> Result<(), LambdaError> {
     let mut v = Violations::new();
     v.required("functionName", &i.function_name);
@@ -817,12 +827,7 @@ impl Operation for GetFunction {
     }
 
     async fn resolve(cx: &Cx<'_>, i: &FunctionInput) -> Result<Target, LambdaError> {
-        target(
-            cx,
-            i.function_name.as_deref().unwrap_or_default(),
-            i.qualifier.as_deref(),
-        )
-        .await
+        named_target(cx, i).await
     }
 
     fn authorization<'a>(
@@ -860,12 +865,7 @@ impl Operation for GetFunctionConfiguration {
     }
 
     async fn resolve(cx: &Cx<'_>, i: &FunctionInput) -> Result<Target, LambdaError> {
-        target(
-            cx,
-            i.function_name.as_deref().unwrap_or_default(),
-            i.qualifier.as_deref(),
-        )
-        .await
+        named_target(cx, i).await
     }
 
     fn authorization<'a>(
@@ -1000,12 +1000,7 @@ impl Operation for DeleteFunction {
     }
 
     async fn resolve(cx: &Cx<'_>, i: &FunctionInput) -> Result<Target, LambdaError> {
-        target(
-            cx,
-            i.function_name.as_deref().unwrap_or_default(),
-            i.qualifier.as_deref(),
-        )
-        .await
+        named_target(cx, i).await
     }
 
     fn authorization<'a>(
@@ -1778,12 +1773,7 @@ impl Operation for GetPolicy {
     }
 
     async fn resolve(cx: &Cx<'_>, i: &FunctionInput) -> Result<Target, LambdaError> {
-        target(
-            cx,
-            i.function_name.as_deref().unwrap_or_default(),
-            i.qualifier.as_deref(),
-        )
-        .await
+        named_target(cx, i).await
     }
 
     fn authorization<'a>(
