@@ -5,8 +5,14 @@ Secrets Manager may not invoke; and RotateSecret on the wire without a ClientReq
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 import time
+import urllib.parse
 import zipfile
+
+import pytest
 
 from kinko_compat import ACCOUNT, REGION, assert_cli_error, policy, short_id
 
@@ -47,7 +53,8 @@ CANNOT_INVOKE = (
 )
 
 
-def rotation_function(aws, tmp_path, secret_arn: str) -> str:
+def rotation_role(aws, tmp_path, secret_arn: str) -> str:
+    """A role for rotation functions of `secret_arn`, with the permissions AWS documents."""
     role_name = f"rotation-{short_id()}"
     (tmp_path / "trust.json").write_text(LAMBDA_TRUST)
     role = aws(
@@ -85,6 +92,11 @@ def rotation_function(aws, tmp_path, secret_arn: str) -> str:
         "file://policy.json",
         cwd=tmp_path,
     )
+    return role
+
+
+def rotation_function(aws, tmp_path, secret_arn: str) -> str:
+    role = rotation_role(aws, tmp_path, secret_arn)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("lambda_function.py", ROTATION_FUNCTION)
@@ -111,6 +123,35 @@ def rotation_function(aws, tmp_path, secret_arn: str) -> str:
     return name
 
 
+def allow_secrets_manager(aws, function: str) -> None:
+    aws(
+        "lambda",
+        "add-permission",
+        "--function-name",
+        function,
+        "--statement-id",
+        "SecretsManager",
+        "--action",
+        "lambda:InvokeFunction",
+        "--principal",
+        "secretsmanager.amazonaws.com",
+        "--source-account",
+        ACCOUNT,
+    )
+
+
+def wait_for_rotation(aws, arn: str, version: str) -> dict:
+    """DescribeSecret once the rotation to `version` has finished."""
+    described = {}
+    for _ in range(600):
+        described = aws("secretsmanager", "describe-secret", "--secret-id", arn).json()
+        stages = described.get("VersionIdsToStages", {})
+        if "LastRotatedDate" in described and "AWSPENDING" not in stages.get(version, []):
+            break
+        time.sleep(0.1)
+    return described
+
+
 def test_rotate_secret_then_describe_secret(aws, tmp_path):
     secret = aws(
         "secretsmanager", "create-secret", "--name", f"rotated-{short_id()}", "--secret-string", "v1"
@@ -132,20 +173,7 @@ def test_rotate_secret_then_describe_secret(aws, tmp_path):
     assert_cli_error(aws, denied, "AccessDeniedException", "RotateSecret", CANNOT_INVOKE)
     assert "RotationEnabled" not in aws("secretsmanager", "describe-secret", "--secret-id", arn).json()
 
-    aws(
-        "lambda",
-        "add-permission",
-        "--function-name",
-        function,
-        "--statement-id",
-        "SecretsManager",
-        "--action",
-        "lambda:InvokeFunction",
-        "--principal",
-        "secretsmanager.amazonaws.com",
-        "--source-account",
-        ACCOUNT,
-    )
+    allow_secrets_manager(aws, function)
     out = aws(
         "secretsmanager",
         "rotate-secret",
@@ -160,13 +188,7 @@ def test_rotate_secret_then_describe_secret(aws, tmp_path):
     assert out["Name"] == secret["Name"]
     new_version = out["VersionId"]
 
-    described = {}
-    for _ in range(600):
-        described = aws("secretsmanager", "describe-secret", "--secret-id", arn).json()
-        stages = described.get("VersionIdsToStages", {})
-        if "LastRotatedDate" in described and "AWSPENDING" not in stages.get(new_version, []):
-            break
-        time.sleep(0.1)
+    described = wait_for_rotation(aws, arn, new_version)
     assert described["VersionIdsToStages"] == {
         secret["VersionId"]: ["AWSPREVIOUS"],
         new_version: ["AWSCURRENT"],
@@ -194,3 +216,53 @@ def test_rotate_secret_without_a_token_on_the_wire(raw):
         "__type": "InvalidParameterException",
         "Message": "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
     }
+
+
+def mariadb(url, *sql_args: str, user: str = "", password: str = "") -> subprocess.CompletedProcess:
+    """The `mariadb` client on the database of `url`, as `user` (the URL's by default)."""
+    env = dict(os.environ)
+    env["MYSQL_PWD"] = password if user else (url.password or "")
+    return subprocess.run(
+        ["mariadb", "--protocol=TCP", "-h", url.hostname, "-P", str(url.port or 3306),
+         "-u", user or url.username, "--batch", "--skip-column-names", *sql_args],
+        env=env, capture_output=True, text=True, timeout=30,
+    )
+
+
+def test_the_builtin_rotator_rotates_a_mariadb_password_with_the_cli(aws, tmp_path):
+    """README "Without Python: kinko's built-in rotators": a function on provided.al2023 with
+    the handler kinko:MariaDBSingleUser and no package, rotating a real MariaDB user's password."""
+    url_text = os.environ.get("KINKO_TEST_MYSQL_URL")
+    if not url_text:
+        pytest.skip("KINKO_TEST_MYSQL_URL is not set: no MariaDB to rotate a password in")
+    url = urllib.parse.urlparse(url_text)
+    user, first = f"kinko_{short_id()}", f"Pw{short_id()}{short_id()}"
+    created = mariadb(url, "-e", f"CREATE USER '{user}'@'%' IDENTIFIED BY '{first}'")
+    assert created.returncode == 0, created.stderr
+    try:
+        assert mariadb(url, "-e", "SELECT 1", user=user, password=first).returncode == 0
+        value = {"engine": "mariadb", "host": url.hostname, "port": url.port or 3306,
+                 "username": user, "password": first}
+        arn = aws("secretsmanager", "create-secret", "--name", f"app/db-{short_id()}",
+                  "--secret-string", json.dumps(value)).json()["ARN"]
+        role = rotation_role(aws, tmp_path, arn)
+        function = f"rotate-builtin-{short_id()}"
+        created = aws("lambda", "create-function", "--function-name", function,
+                      "--runtime", "provided.al2023", "--handler", "kinko:MariaDBSingleUser",
+                      "--role", role, "--timeout", "30", "--code", "{}").json()
+        assert created["Handler"] == "kinko:MariaDBSingleUser"
+        allow_secrets_manager(aws, function)
+        out = aws("secretsmanager", "rotate-secret", "--secret-id", arn,
+                  "--rotation-lambda-arn", created["FunctionArn"],
+                  "--rotation-rules", '{"ScheduleExpression": "cron(0 2 ? * SUN *)", "Duration": "4h"}'
+                  ).json()
+        described = wait_for_rotation(aws, arn, out["VersionId"])
+        assert described["VersionIdsToStages"][out["VersionId"]] == ["AWSCURRENT"]
+        rotated = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", arn,
+                                 "--query", "SecretString", "--output", "text").stdout)
+        assert rotated["username"] == user
+        assert rotated["password"] != first and len(rotated["password"]) == 32
+        assert mariadb(url, "-e", "SELECT 1", user=user, password=rotated["password"]).returncode == 0
+        assert mariadb(url, "-e", "SELECT 1", user=user, password=first).returncode != 0
+    finally:
+        mariadb(url, "-e", f"DROP USER IF EXISTS '{user}'@'%'")

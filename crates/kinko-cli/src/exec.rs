@@ -380,7 +380,6 @@ pub(crate) async fn sdk_config(
 /// certificates (PEM) that an `https://` server's certificate must chain to, instead of the
 /// system's. A bundle that can't be read is said, and the system's roots are used.
 fn ca_bundle_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    use aws_smithy_http_client::tls;
     let path = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty())?;
     let pem = match std::fs::read(&path) {
         Ok(pem) => pem,
@@ -392,16 +391,11 @@ fn ca_bundle_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttp
             return None;
         }
     };
-    let context = tls::TlsContext::builder()
-        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
-        .build()
-        .ok()?;
-    Some(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
-            .tls_context(context)
-            .build_https(),
-    )
+    kinko_rotators::https_client_trusting(pem)
+        .map_err(|e| {
+            tracing::warn!("AWS_CA_BUNDLE: {e}; checking the server's certificate against the system's roots")
+        })
+        .ok()
 }
 
 pub async fn run(args: ExecArgs) -> ExitCode {

@@ -137,3 +137,57 @@ impl FunctionRunner for NoRunner {
 
     fn retire(&self, _: &str) {}
 }
+
+/// The built-in rotation functions: database password rotators in kinko itself, for people who
+/// would rather not deploy Python. A function whose runtime is one of Lambda's OS-only runtimes
+/// (`provided`, `provided.al2`, `provided.al2023`) and whose handler is `kinko:` and one of these
+/// names runs the built-in rotator, under its execution role like any function, instead of a
+/// `bootstrap` from its package (which it then needs no more than `Code: {}`).
+///
+/// The names are the `RotationType`s of CloudFormation's `HostedRotationLambda` (and of AWS's
+/// published rotation functions); `MultiUser` is AWS's name for the alternating-users strategy.
+pub const BUILTIN_ROTATORS: [&str; 6] = [
+    "PostgreSQLSingleUser",
+    "PostgreSQLMultiUser",
+    "MySQLSingleUser",
+    "MySQLMultiUser",
+    "MariaDBSingleUser",
+    "MariaDBMultiUser",
+];
+
+/// The prefix of a built-in rotator's handler.
+pub const BUILTIN_HANDLER_PREFIX: &str = "kinko:";
+
+/// The built-in rotator a function runs: `Some(name)` when `runtime` is an OS-only runtime and
+/// `handler` names one of [`BUILTIN_ROTATORS`].
+pub fn builtin_rotator(runtime: &str, handler: &str) -> Option<&'static str> {
+    if !matches!(runtime, "provided" | "provided.al2" | "provided.al2023") {
+        return None;
+    }
+    let name = handler.strip_prefix(BUILTIN_HANDLER_PREFIX)?;
+    BUILTIN_ROTATORS.iter().copied().find(|n| *n == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rotators_need_an_os_only_runtime_and_a_kinko_handler() {
+        assert_eq!(
+            builtin_rotator("provided.al2023", "kinko:PostgreSQLSingleUser"),
+            Some("PostgreSQLSingleUser")
+        );
+        assert_eq!(
+            builtin_rotator("provided", "kinko:MariaDBMultiUser"),
+            Some("MariaDBMultiUser")
+        );
+        assert_eq!(builtin_rotator("python3.12", "kinko:PostgreSQLSingleUser"), None);
+        assert_eq!(builtin_rotator("provided.al2023", "PostgreSQLSingleUser"), None);
+        assert_eq!(
+            builtin_rotator("provided.al2023", "kinko:postgresqlsingleuser"),
+            None
+        );
+        assert_eq!(builtin_rotator("provided.al2023", "bootstrap"), None);
+    }
+}

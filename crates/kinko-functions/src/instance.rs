@@ -461,24 +461,30 @@ fn oversize_error() -> Bytes {
 
 /// The timeout error: the process was killed.
 fn timed_out(request_id: &str, timeout: Duration, mut output: Vec<u8>) -> Finished {
-    let seconds = format!("{:.2}", timeout.as_secs_f64());
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    append(
-        &mut output,
-        format!("{stamp} {request_id} Task timed out after {seconds} seconds\n").as_bytes(),
-    );
+    let (document, line) = timeout_document(request_id, timeout);
+    append(&mut output, &line);
     Finished {
         outcome: Outcome::Failed {
-            document: json(serde_json::json!({
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
-            })),
+            document,
             reusable: false,
         },
         log: output,
     }
+}
+
+/// Lambda's `Sandbox.Timedout` document of an invocation that ran out of `timeout`, and the line
+/// its log ends with.
+pub(crate) fn timeout_document(request_id: &str, timeout: Duration) -> (Bytes, Vec<u8>) {
+    let seconds = format!("{:.2}", timeout.as_secs_f64());
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let document = json(serde_json::json!({
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
+    }));
+    let line = format!("{stamp} {request_id} Task timed out after {seconds} seconds\n").into_bytes();
+    (document, line)
 }
 
 /// The error document a runtime posted, kept as it is when it is a JSON object (runtimes differ:

@@ -55,6 +55,8 @@
 //!   ([`FunctionHost::credentials`]). Like Lambda, kinko replaces instances rather than changing a
 //!   running process's environment: an instance whose credentials would expire before an
 //!   invocation's deadline (plus a minute) is not reused; a new one starts with fresh credentials.
+//! - **Built-in rotators**: a function with handler `kinko:<name>` on `provided*` runs kinko's own
+//!   rotator in the server, with its role's credentials (see `builtin`).
 //! - **Concurrency**: at most [`RunnerConfig::max_instances`] instances run at once over all
 //!   functions; an invocation that finds none idle starts one, evicting an idle instance of another
 //!   function when at the limit, and otherwise fails with `TooManyRequestsException`. Instances idle
@@ -70,6 +72,7 @@
 //! as that user. Running kinko under a dedicated user with no other files limits what a function
 //! can reach.
 
+mod builtin;
 mod code;
 mod instance;
 
@@ -236,6 +239,8 @@ struct Inner {
     python: tokio::sync::OnceCell<Option<PathBuf>>,
     node: tokio::sync::OnceCell<Option<PathBuf>>,
     pools: Mutex<Pools>,
+    /// Invocations of built-in rotators running now, at most `max_instances`.
+    builtin_slots: tokio::sync::Semaphore,
 }
 
 /// The process runner. See the crate documentation.
@@ -249,6 +254,7 @@ impl ProcessRunner {
     /// runtime, when there is one).
     pub fn new(config: RunnerConfig, host: Arc<dyn FunctionHost>) -> std::io::Result<Self> {
         let runtime_dir = write_bootstraps(&config.cache_dir)?;
+        let builtin_slots = tokio::sync::Semaphore::new(config.max_instances);
         let inner = Arc::new(Inner {
             code: code::CodeCache::new(config.cache_dir.join("code")),
             config,
@@ -257,6 +263,7 @@ impl ProcessRunner {
             python: tokio::sync::OnceCell::new(),
             node: tokio::sync::OnceCell::new(),
             pools: Mutex::new(Pools::default()),
+            builtin_slots,
         });
         let reaper = tokio::runtime::Handle::try_current()
             .ok()
@@ -609,6 +616,9 @@ impl FunctionRunner for ProcessRunner {
         spec: &FunctionSpec,
         invocation: Invocation,
     ) -> Result<InvocationResult, RunError> {
+        if let Some(name) = kinko_core::function::builtin_rotator(&spec.runtime, &spec.handler) {
+            return builtin::invoke(&self.inner, name, spec, invocation).await;
+        }
         let runtime = Runtime::parse(&spec.runtime).ok_or_else(|| {
             RunError::Service(format!(
                 "The runtime {} is not supported by this server",

@@ -459,6 +459,28 @@ fn zip_of(zip_file: Option<&Vec<u8>>, elsewhere: bool) -> Result<&Vec<u8>, Lambd
     Ok(zip)
 }
 
+/// An empty zip archive: the package of a built-in rotator's function created without one.
+const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// CreateFunction's package: `Code.ZipFile`; a built-in rotator's function
+/// ([`kinko_core::function::builtin_rotator`]) runs no package, so `Code: {}` gives it an empty
+/// one (kinko's choice: Lambda has no such functions, and asking for a dummy zip helps no one).
+fn new_package(i: &CreateFunctionInput) -> Result<&[u8], LambdaError> {
+    let code = i.code.as_ref();
+    let zip_file = code.and_then(|c| c.zip_file.as_ref());
+    let elsewhere =
+        code.is_some_and(|c| c.s3_bucket.is_some() || c.s3_key.is_some() || c.image_uri.is_some());
+    let builtin = kinko_core::function::builtin_rotator(
+        i.runtime.as_deref().unwrap_or_default(),
+        i.handler.as_deref().unwrap_or_default(),
+    )
+    .is_some();
+    if zip_file.is_none() && !elsewhere && builtin {
+        return Ok(EMPTY_ZIP);
+    }
+    zip_of(zip_file, elsewhere).map(Vec::as_slice)
+}
+
 /// Whether `bytes` end with a zip archive's end-of-central-directory record (within the 64 KiB a
 /// comment may take), and start like a zip.
 fn looks_like_zip(bytes: &[u8]) -> bool {
@@ -676,11 +698,7 @@ impl Operation for CreateFunction {
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
             ));
         }
-        let code = i.code.as_ref();
-        zip_of(
-            code.and_then(|c| c.zip_file.as_ref()),
-            code.is_some_and(|c| c.s3_bucket.is_some() || c.s3_key.is_some() || c.image_uri.is_some()),
-        )?;
+        new_package(i)?;
         if let Some(vars) = i.environment.as_ref().and_then(|e| e.variables.as_ref()) {
             check_environment(vars)?;
         }
@@ -739,7 +757,7 @@ impl Operation for CreateFunction {
         }
         let role = i.role.clone().unwrap_or_default();
         assumable_by_lambda(cx, &role).await?;
-        let zip = zip_of(i.code.as_ref().and_then(|c| c.zip_file.as_ref()), false)?;
+        let zip = new_package(i)?;
         let now = cx.now();
         let latest = FunctionConfig {
             version: LATEST.to_owned(),
@@ -777,7 +795,7 @@ impl Operation for CreateFunction {
             cx,
             FunctionWrite::Create {
                 function: f.clone(),
-                code: zip.clone(),
+                code: zip.to_vec(),
             },
         )
         .await?;

@@ -8,6 +8,7 @@
 //! Tests share one server and make functions and roles with unique names.
 
 mod authz;
+mod builtin_rotators;
 mod functions;
 mod invoke;
 mod rotation_functions;

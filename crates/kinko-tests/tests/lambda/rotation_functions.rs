@@ -28,7 +28,7 @@ const FUNCTIONS: [(&str, &str, bool); 6] = [
 /// The execution role policy AWS documents for rotation functions: read, describe, write and
 /// restage the secret, generate passwords; the alternating-users functions also read the
 /// administrator's secret (`masterarn`).
-fn rotation_role_policy(secret_arn: &str, master_arn: Option<&str>) -> String {
+pub(crate) fn rotation_role_policy(secret_arn: &str, master_arn: Option<&str>) -> String {
     let mut statements = vec![
         statement(
             "Allow",
@@ -49,7 +49,7 @@ fn rotation_role_policy(secret_arn: &str, master_arn: Option<&str>) -> String {
 }
 
 /// Invokes `name` with `event`: the function error and the payload as JSON.
-async fn invoke_event(name: &str, event: &Value) -> (Option<String>, Value) {
+pub(crate) async fn invoke_event(name: &str, event: &Value) -> (Option<String>, Value) {
     let out = ok(server()
         .lambda_client()
         .invoke()
@@ -302,7 +302,7 @@ async fn deploy_rotation_function(
 /// `token` as Secrets Manager stages a rotation's version) by invoking `function` with the four
 /// steps in order, each of which must succeed, as RotateSecret would; returns the version that
 /// was AWSCURRENT.
-async fn rotate_by_steps(function: &str, secret_arn: &str, pending: &Value) -> String {
+pub(crate) async fn rotate_by_steps(function: &str, secret_arn: &str, pending: &Value) -> String {
     let sm = server().client();
     let before = ok(sm.describe_secret().secret_id(secret_arn).send().await);
     let current = before
@@ -420,7 +420,7 @@ async fn awss_mariadb_and_mysql_single_user_functions_rotate_a_password_step_by_
 }
 
 /// A secret holding `value`; its ARN.
-async fn secret_of(prefix: &str, value: &Value) -> String {
+pub(crate) async fn secret_of(prefix: &str, value: &Value) -> String {
     ok(server()
         .client()
         .create_secret()
@@ -532,7 +532,7 @@ async fn awss_mariadb_and_mysql_alternating_users_functions_rotate_to_the_clone_
 }
 
 /// Lets Secrets Manager invoke `function` for `secret_arn` (AWS's recommended statement).
-async fn allow_secrets_manager(function: &str, secret_arn: &str) {
+pub(crate) async fn allow_secrets_manager(function: &str, secret_arn: &str) {
     ok(server()
         .lambda_client()
         .add_permission()
@@ -549,7 +549,7 @@ async fn allow_secrets_manager(function: &str, secret_arn: &str) {
 /// `aws secretsmanager rotate-secret` with `function`, rotation every 30 days, as it starts at
 /// once; waits until Secrets Manager has run the four steps and finished the rotation (the new
 /// version AWSCURRENT alone); returns the secret's new value.
-async fn rotate_secret(function: &str, secret_arn: &str) -> Value {
+pub(crate) async fn rotate_secret(function: &str, secret_arn: &str) -> Value {
     let sm = server().client();
     let function_arn = format!("arn:aws:lambda:{REGION}:{DEV_ACCOUNT}:function:{function}");
     let out = ok(sm
