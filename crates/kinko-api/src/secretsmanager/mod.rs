@@ -122,6 +122,10 @@ pub(crate) async fn lookup(cx: &Cx<'_>, secret_id: &str) -> Result<Option<Secret
                 .secret_by_name(&cx.rc.principal.account_id, region, &name)
                 .await?
         }
+        // An ARN ending in `-XXXXXX` is a full ARN and must match exactly, with no fallback to
+        // the name: `...:secret:test-secret` of a secret named `test-secret` finds nothing, as
+        // AWS answers it (recorded for a name ending in `-a1b2c3`). moto's
+        // `test_describe_secret_with_arn[test-secret]` falls back to the name.
         Some(SecretRef::FullArn { arn, region: r, .. }) if r == region => store.secret_by_arn(&arn).await?,
         Some(SecretRef::PartialArn {
             name,
@@ -149,6 +153,8 @@ pub(crate) async fn resolve(cx: &Cx<'_>, target: Target<'_>) -> Result<Found, Sm
                 .store
                 .secret_by_name(cx.account(), cx.region(), name)
                 .await?;
+            // The suffix is always random: a tag never chooses it (moto's
+            // `test_create_secret_with_tag_custom_id` sets it with moto's own tag `_custom_id_`).
             let arn = match &existing {
                 Some(s) => s.arn.clone(),
                 None => kinko_core::arn::secret_arn(

@@ -53,7 +53,12 @@ pub fn check_secret_id(v: &mut Violations, id: &Option<String>) {
     v.length("secretId", id.as_deref(), 1, 2048, false);
 }
 
-/// `ClientRequestToken`: 32-64 characters.
+/// `ClientRequestToken`: 32-64 characters, checked with the model's other constraints, so a
+/// token out of range is a ValidationException (`Value '...' at 'clientRequestToken' failed to
+/// satisfy constraint: ...`). Secrets Manager validates its model this way (GetRandomPassword's
+/// `passwordLength` answer, as moto itself quotes it, is one). moto answers
+/// InvalidParameterException `ClientRequestToken must be 32-64 characters long.`, a text no AWS
+/// reply shows (`test_rotate_secret_client_request_token_too_short`).
 pub fn check_token(v: &mut Violations, token: &Option<String>) {
     v.length("clientRequestToken", token.as_deref(), 32, 64, false);
 }
@@ -163,7 +168,10 @@ fn decrypt_error(e: KmsError) -> SmError {
 }
 
 /// The KMS key a `KmsKeyId` names, as KMS resolves it for the caller. A malformed identifier is an
-/// InvalidParameterException, as in AWS.
+/// InvalidParameterException, as in AWS (its text as AWS users quote it). moto's
+/// `test_describe_secret_with_KmsKeyId` and `test_update_secret_with_KmsKeyId` create secrets
+/// under `dummy_arn` / `foo_arn`, which moto stores unchecked; AWS encrypts the value with the key
+/// at once and so refuses a key that isn't there.
 pub async fn kms_key(cx: &Cx<'_>, key_ref: &str) -> Result<KmsKey, SmError> {
     kms_key_in(cx, cx.region(), key_ref).await
 }

@@ -22,7 +22,10 @@ use crate::Services;
 use crate::secretsmanager::model;
 use crate::secretsmanager::{Cx, SmError};
 
-/// AWS's `StatusMessage` for a region where a secret of the same name exists.
+/// AWS's `StatusMessage` for a region where a secret of the same name exists (the API
+/// reference's example, `ReplicationStatusType`). moto's `test_replicate_secret__existing_secret`
+/// expects `Replication failed: Secret name simple already exists in region <region>.`, with the
+/// name `simple` fixed whatever the secret's name is.
 pub const NAME_TAKEN: &str = "Replication failed: Secret with this name already exists in this region.";
 /// AWS's answer to a write on a replica.
 pub const ON_REPLICA: &str =

@@ -21,6 +21,12 @@
 //! Scheduled rotation: the server's background job (`rotate_secrets`, one node at a time) lists
 //! the secrets the store finds due ([`Secret::rotation_due_date`]) and calls [`start_scheduled`]
 //! for each, which starts the same run RotateSecret starts.
+//!
+//! Three of moto's rotation tests can't pass here whatever this module does: its
+//! `test_rotate_secret_using_lambda` and `..._dont_rotate_immediately` keep their state in a
+//! DynamoDB table (no DynamoDB here), and `test_cancel_rotate_secret` creates its function at a
+//! fixed `http://localhost:5000` after an IAM role whose trust policy is `some policy`, which IAM
+//! refuses.
 
 use kinko_core::rotation::RotationAttempt;
 use kinko_core::secret::{AWSPENDING, Secret};

@@ -463,6 +463,35 @@ async fn writes_to_a_replica_are_refused() {
     assert_eq!(eu.value(&name).await, "v1");
 }
 
+/// GetResourcePolicy is a read: a replica answers it with the primary's policy, and follows the
+/// primary when the policy is deleted there.
+#[tokio::test]
+async fn a_replica_shows_the_primarys_resource_policy() {
+    let (client, eu, name, arn, _) = replicated("repl-policy", "eu-west-1").await;
+    let grant = principal_statement(
+        "Allow",
+        &root_arn(DEV_ACCOUNT),
+        &["secretsmanager:GetSecretValue"],
+    );
+    let policy = policy_document(&[grant]);
+    let put = client
+        .put_resource_policy()
+        .secret_id(&name)
+        .resource_policy(&policy);
+    ok(put.send().await);
+    let got = ok(eu.get_resource_policy().secret_id(&name).send().await);
+    assert_eq!(got.arn(), Some(replica_arn(&arn, "eu-west-1").as_str()));
+    assert_eq!(got.name(), Some(name.as_str()));
+    let shown: serde_json::Value =
+        serde_json::from_str(got.resource_policy().expect("ResourcePolicy")).expect("JSON");
+    let sent: serde_json::Value = serde_json::from_str(&policy).expect("JSON");
+    assert_eq!(shown, sent);
+
+    ok(client.delete_resource_policy().secret_id(&name).send().await);
+    let got = ok(eu.get_resource_policy().secret_id(&name).send().await);
+    assert!(got.resource_policy().is_none(), "{got:?}");
+}
+
 /// A primary with replicas can't be deleted until they are removed; RemoveRegionsFromReplication
 /// deletes the replicas at once and lists the regions left.
 #[tokio::test]

@@ -53,7 +53,14 @@ async fn current_value(
         None => check,
     };
     cx.authorize(&check).await?;
+    // A secret scheduled for deletion answers GetSecretValue's InvalidRequestException text
+    // (`...because it was marked for deletion.`, as AWS's replies quote it); moto's
+    // `test_batch_get_secret_value_for_secret_id_list_with_deleted_secret` looks for moto's own
+    // `currently marked deleted`, which no AWS reply has.
     model::not_deleted(secret)?;
+    // A secret without a current value is this secret's entry in `Errors`, as every per-secret
+    // failure is (API reference, `APIErrorType`); moto's `test_batch_get_secret_value_missing_value`
+    // expects the whole call to fail instead.
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
     model::touch_accessed(cx, secret, &version.id).await;

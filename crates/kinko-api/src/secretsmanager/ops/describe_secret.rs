@@ -84,6 +84,9 @@ impl Operation for DescribeSecret {
             description: s.description.clone().filter(|d| !d.is_empty()),
             kms_key_id: s.kms_key_id.clone(),
             last_changed_date: s.last_changed_date.epoch_seconds(),
+            // Present once the secret was read (day resolution), as AWS shows it; moto's
+            // `test_update_secret_without_value` expects it absent after a GetSecretValue though
+            // its own comment says AWS includes it.
             last_accessed_date: s.last_accessed_date.map(|t| t.epoch_seconds()),
             deleted_date: s.deleted_date.map(|t| t.epoch_seconds()),
             tags: s.tags.as_deref().map(model::tags_out),

@@ -37,6 +37,10 @@ impl Operation for GetRandomPassword {
 
     fn validate(i: &Input) -> Result<(), SmError> {
         let mut v = Violations::new();
+        // Out of 1-4096 is the model's ValidationException, as AWS answers (moto's own code quotes
+        // AWS's `1 validation error detected: Value '5555' at 'passwordLength' ...`, yet answers
+        // the code `InvalidParameterValue`, which moto's `test_get_random_too_long_password`
+        // asserts and Secrets Manager doesn't have).
         v.range("passwordLength", i.password_length, 1, 4096);
         v.length(
             "excludeCharacters",
@@ -72,6 +76,11 @@ impl Operation for GetRandomPassword {
             exclude_punctuation: i.exclude_punctuation.unwrap_or(false),
             exclude_uppercase: i.exclude_uppercase.unwrap_or(false),
             exclude_lowercase: i.exclude_lowercase.unwrap_or(false),
+            // With RequireEachIncludedType (the default) the space counts as one of the
+            // included types, so a password must have room for one of each: 4 characters with
+            // IncludeSpace is too short. AWS's reference ("at least one of every character
+            // type") doesn't say more; moto's `test_get_random_include_space_true` expects a
+            // space in 4 characters, where moto returns 5 characters.
             include_space: i.include_space.unwrap_or(false),
             require_each_included_type: i.require_each_included_type.unwrap_or(true),
         };

@@ -63,6 +63,10 @@ pub(crate) struct Output {
     next_token: Option<String>,
 }
 
+/// `FilterNameStringType`, in the model's order: the enum list of the ValidationException for an
+/// unknown key names all seven. moto's `test_with_invalid_filter_key` expects the five keys of an
+/// older model (`[all, name, tag-key, description, tag-value]`); AWS's model has seven since
+/// `primary-region` and `owning-service` came (docs/compatibility.md).
 const FILTER_KEYS: &[&str] = &[
     "description",
     "name",
@@ -144,6 +148,10 @@ pub(crate) async fn matching(
                     description: s.description.as_deref(),
                     tags: &tags,
                     primary_region: primary_region.as_deref(),
+                    // OwningService belongs to secrets another AWS service manages, and that
+                    // service sets it; no secret here has one. A tag does not make one: moto's
+                    // `test_list_replica_secret_with_filters` reads its own tag
+                    // `aws:secretsmanager:owningService` as the owner, which AWS does not.
                     owning_service: None,
                 },
                 filters,

@@ -82,6 +82,9 @@ impl Operation for PutResourcePolicy {
         let mut secret = model::found(found.secret)?;
         replication::not_replica(&secret)?;
         let doc = i.resource_policy.clone().unwrap_or_default();
+        // A document that is no policy (moto's `test_delete_resource_policy` saves the text
+        // `some policy`, which moto accepts) is a MalformedPolicyDocumentException, as AWS
+        // answers it.
         if let Some(problem) = policy_problems(&doc).into_iter().next() {
             return Err(SmError::MalformedPolicyDocument(format!(
                 "This resource policy contains a syntax error. {problem}"
@@ -94,7 +97,9 @@ impl Operation for PutResourcePolicy {
             ));
         }
         // IAM users and roles the policy names are bound to their unique ids; a principal that
-        // doesn't exist is refused (AWS's text, as AWS answers such a policy).
+        // doesn't exist is refused (AWS's text, as AWS answers such a policy). moto's
+        // `test_put_resource_policy` names a role its account doesn't have and expects success;
+        // AWS refuses it until the role exists (terraform-provider-aws retries on this text).
         let bound = crate::authz::bind_principals(cx.services, &doc)
             .await?
             .map_err(|_| SmError::MalformedPolicyDocument(UNSUPPORTED_PRINCIPAL.into()))?;
@@ -121,6 +126,10 @@ pub(crate) struct SecretIdInput {
     secret_id: Option<String>,
 }
 
+/// `SecretId` of Get/Put/DeleteResourcePolicy: its length, then the name's characters, as for
+/// every operation taking a `SecretId`. moto's `test_policies_for_unknown_secrets` uses the id
+/// `unknown secret` and expects ResourceNotFoundException; the space makes it an invalid name,
+/// which AWS answers with ValidationException before looking the secret up.
 fn check_secret_id_input(i: &SecretIdInput) -> Result<(), SmError> {
     let mut v = Violations::new();
     model::check_secret_id(&mut v, &i.secret_id);
@@ -169,6 +178,11 @@ impl Operation for GetResourcePolicy {
 
     async fn run(cx: &Cx<'_>, _: &SecretIdInput, found: Found) -> Result<GetOutput, SmError> {
         let s = model::found(found.secret)?;
+        // A read, so a replica answers it too: it holds the primary's policy, as it holds its
+        // values (DescribeSecret and GetSecretValue work on replicas). AWS documents only writes
+        // as refused on a replica ("can't be updated independently from its primary"); moto's
+        // `test_update_replica` also refuses this read, which no AWS source shows. The choice
+        // is what a client reading a replica's settings expects.
         // A named user or role that no longer exists shows as its unique id, as in AWS.
         let resource_policy = match &s.resource_policy {
             Some(doc) => {

@@ -87,6 +87,10 @@ impl Operation for RotateSecret {
             false,
         );
         if let Some(r) = &i.rotation_rules {
+            // The model's range, as a ValidationException like every model constraint (see
+            // `model::check_token`). moto's `test_rotate_secret_rotation_period_validation`
+            // expects InvalidParameterException `RotationRules.AutomaticallyAfterDays must be
+            // within 1-1000.`, a text only emulators use.
             v.range(
                 "rotationRules.automaticallyAfterDays",
                 r.automatically_after_days,
@@ -181,6 +185,10 @@ impl Operation for RotateSecret {
         let mut secret = model::found(r.found.secret)?;
         replication::not_replica(&secret)?;
         model::not_deleted(&secret)?;
+        // Rotation needs a function, as AWS answers (recorded). moto rotates without one, and
+        // `test_rotate_secret`, `test_rotate_secret_enable_rotation`,
+        // `test_rotate_secret_without_secretstring` and `test_get_secret_version_stage_mismatch`
+        // rely on it (the third says itself that AWS always requires a function).
         let Some(lambda_arn) = r.lambda_arn else {
             return Err(SmError::InvalidRequest(NO_LAMBDA.into()));
         };
