@@ -39,6 +39,11 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 if ! command -v pg_config >/dev/null 2>&1 || [[ ! -f "$(pg_config --includedir)/libpq-fe.h" ]]; then
   missing+=(libpq-dev)
 fi
+# The console's browser tests: Debian's Chromium and the ChromeDriver of the same version.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# A Japanese font, so that the console's Japanese pages render in the tests' screenshots.
+[[ -d /usr/share/fonts/opentype/ipafont-gothic ]] || missing+=(fonts-ipafont-gothic)
 py_include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 [[ -f "$py_include/Python.h" ]] || missing+=(python3-dev)
 if ((${#missing[@]})); then

@@ -78,6 +78,16 @@ enum Command {
     /// Tools for a server in --dev mode: `kinko dev clock advance 7d` moves its clock forward
     /// (the account's root credentials only).
     Dev(dev::DevArgs),
+    /// Web console tools: `kinko console hash-password` reads a password on stdin and prints its
+    /// argon2id hash, for KINKO_CONSOLE_ROOT_PASSWORD_HASH (the root user's console password).
+    #[command(subcommand)]
+    Console(ConsoleCommand),
+}
+
+#[derive(Subcommand)]
+enum ConsoleCommand {
+    /// Read a password from stdin (one line) and print its argon2id hash (a PHC string).
+    HashPassword,
 }
 
 #[derive(Subcommand)]
@@ -293,6 +303,17 @@ struct ServerArgs {
     /// --tls-cert file, enough for a self-signed certificate).
     #[arg(long, value_name = "PATH")]
     functions_ca_bundle: Option<PathBuf>,
+    /// Serve the web console under /console/ on the main listener. IAM users sign in with their
+    /// console passwords (CreateLoginProfile); the root user with the password whose hash is in
+    /// KINKO_CONSOLE_ROOT_PASSWORD_HASH (`kinko console hash-password`).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    console: bool,
+    /// Seconds a console session may go without a request before it ends.
+    #[arg(long, value_name = "SECS", default_value = "900", value_parser = seconds)]
+    console_idle_timeout: Duration,
+    /// Seconds after sign-in a console session ends, used or not.
+    #[arg(long, value_name = "SECS", default_value = "28800", value_parser = seconds)]
+    console_session_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -393,6 +414,12 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             sdk_dir: args.functions_sdk_dir,
             endpoint_url: args.functions_endpoint_url,
             ca_bundle: args.functions_ca_bundle,
+        },
+        console: kinko_server::ConsoleSettings {
+            enabled: args.console,
+            root_password_hash: setting("KINKO_CONSOLE_ROOT_PASSWORD_HASH", &file),
+            idle_timeout: args.console_idle_timeout,
+            session_timeout: args.console_session_timeout,
         },
     };
     let dev = config.dev;
@@ -740,5 +767,30 @@ fn main() -> ExitCode {
         Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Attachment(args) => runtime.block_on(attachment::run(args)),
         Command::Dev(args) => runtime.block_on(dev::run(args)),
+        Command::Console(ConsoleCommand::HashPassword) => hash_password(),
+    }
+}
+
+/// `kinko console hash-password`: the argon2id hash of the password on stdin's first line.
+fn hash_password() -> ExitCode {
+    let mut line = Zeroizing::new(String::new());
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("kinko: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.chars().count() < 8 {
+        eprintln!("kinko: the console password must be at least 8 characters");
+        return ExitCode::FAILURE;
+    }
+    match kinko_console::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kinko: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

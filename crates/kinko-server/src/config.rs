@@ -78,6 +78,33 @@ pub struct Config {
     pub workload_session_seconds: i64,
     /// Where and how Lambda functions run.
     pub functions: FunctionsConfig,
+    /// The web console under `/console/`.
+    pub console: ConsoleSettings,
+}
+
+/// The web console (see `kinko-console`).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// Whether `/console/` is served.
+    pub enabled: bool,
+    /// The management account's root user's console password, an argon2id PHC string (`kinko
+    /// console hash-password`). None: the root user cannot sign in to the console.
+    pub root_password_hash: Option<String>,
+    /// A session ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in.
+    pub session_timeout: Duration,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            enabled: true,
+            root_password_hash: None,
+            idle_timeout: Duration::from_secs(15 * 60),
+            session_timeout: Duration::from_secs(8 * 3600),
+        }
+    }
 }
 
 /// Where and how Lambda functions run (see `kinko-functions`).
@@ -169,6 +196,7 @@ impl Default for Config {
             container_credentials_listen: None,
             workload_session_seconds: DEFAULT_WORKLOAD_SESSION_SECONDS,
             functions: FunctionsConfig::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }

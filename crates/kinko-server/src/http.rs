@@ -29,6 +29,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     if app.metrics_on_main {
         router = router.route("/metrics", get(crate::ops::metrics));
     }
+    if let Some(console) = &app.console {
+        router = router.nest_service("/console", kinko_console::router(console.clone()));
+    }
     router
         .fallback(any(aws))
         .with_state(app)

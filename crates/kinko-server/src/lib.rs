@@ -40,7 +40,8 @@ pub use audit::index::Index as AuditIndex;
 pub use audit::{AuditOptions, AuditStats, Durability as AuditDurability, FileSummary, VerifyReport};
 pub use bootstrap::{RootCredentials, StartError};
 pub use config::{
-    Config, DEFAULT_WORKLOAD_SESSION_SECONDS, FunctionsConfig, MetricsListen, WORKLOAD_SESSION_SECONDS,
+    Config, ConsoleSettings, DEFAULT_WORKLOAD_SESSION_SECONDS, FunctionsConfig, MetricsListen,
+    WORKLOAD_SESSION_SECONDS,
 };
 pub use jwks::parse_setting as parse_oidc_jwks_setting;
 pub use kinko_functions::DEFAULT_MAX_INSTANCES as DEFAULT_FUNCTION_INSTANCES;
@@ -59,6 +60,8 @@ pub(crate) struct App {
     /// Whether `/metrics` is served on the main listener.
     pub metrics_on_main: bool,
     pub log_requests: bool,
+    /// The web console, when served.
+    pub console: Option<Arc<kinko_console::Console>>,
 }
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -283,7 +286,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Some(f) => services.with_functions(f.runner.clone()),
         None => services,
     };
+    let console = config.console.enabled.then(|| {
+        let mut c = kinko_console::ConsoleConfig::new(&boot.account_id);
+        c.tls = tls.is_some();
+        c.root_password_hash
+            .clone_from(&config.console.root_password_hash);
+        c.idle_timeout = config.console.idle_timeout;
+        c.absolute_timeout = config.console.session_timeout;
+        kinko_console::Console::new(services.clone(), c)
+    });
     let app = Arc::new(App {
+        console,
         auth: auth::Authenticator::new(services.clone()),
         audit,
         services,

@@ -37,6 +37,7 @@
 //! new `tests/*.rs`.
 
 pub mod audit;
+pub mod browser;
 pub mod databases;
 pub mod errors;
 pub mod kms;

@@ -67,6 +67,21 @@ pub(crate) struct Found {
     pub arn: Option<String>,
 }
 
+/// When the secret `arn` will be deleted for good (DeleteSecret's `DeletionDate`), for the
+/// console's "scheduled for deletion on" banner: AWS's DescribeSecret shows only when the
+/// deletion was asked for (`DeletedDate`). The console reads it only for a secret it has just
+/// described as the signed-in principal, so it shows nothing that principal may not see.
+pub async fn deletion_date(
+    services: &Services,
+    arn: &str,
+) -> Result<Option<kinko_core::Timestamp>, kinko_core::store::StoreError> {
+    Ok(services
+        .store
+        .secret_by_arn(arn)
+        .await?
+        .and_then(|s| s.deletion_date))
+}
+
 /// Runs one Secrets Manager operation and returns the response body.
 pub async fn handle(
     services: &Services,

@@ -1,0 +1,281 @@
+//! The console's two languages, English and Japanese: chosen by the `kinko-lang` cookie (the
+//! switch in the header), else by `Accept-Language`.
+
+/// A language of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// From the cookie's value or the `Accept-Language` header (the first of `en`/`ja` listed).
+    pub fn choose(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+        match cookie {
+            Some("ja") => return Lang::Ja,
+            Some("en") => return Lang::En,
+            _ => {}
+        }
+        let Some(header) = accept_language else {
+            return Lang::En;
+        };
+        let mut best = (Lang::En, -1.0f32);
+        for part in header.split(',') {
+            let mut fields = part.trim().split(';');
+            let tag = fields.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = fields
+                .find_map(|f| f.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = if tag == "ja" || tag.starts_with("ja-") {
+                Lang::Ja
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if q > best.1 {
+                best = (lang, q);
+            }
+        }
+        best.0
+    }
+
+    /// The `lang` attribute and cookie value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    /// The other language, which the switch offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Ja,
+            Lang::Ja => Lang::En,
+        }
+    }
+
+    /// The text `key` names in this language.
+    pub fn t(self, key: &str) -> &'static str {
+        match STRINGS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, en, ja)) => match self {
+                Lang::En => en,
+                Lang::Ja => ja,
+            },
+            None => {
+                debug_assert!(false, "no console text {key}");
+                "?"
+            }
+        }
+    }
+}
+
+/// Every text of the console: (key, English, Japanese).
+const STRINGS: &[(&str, &str, &str)] = &[
+    ("language", "日本語", "English"),
+    ("console", "kinko console", "kinko コンソール"),
+    ("sign_in", "Sign in", "サインイン"),
+    ("sign_out", "Sign out", "サインアウト"),
+    ("signed_in_as", "Signed in as", "サインイン中:"),
+    ("root_user", "Root user", "ルートユーザー"),
+    ("iam_user", "IAM user", "IAM ユーザー"),
+    ("account", "Account ID or alias", "アカウント ID またはエイリアス"),
+    ("user_name", "IAM user name", "IAM ユーザー名"),
+    ("password", "Password", "パスワード"),
+    (
+        "sign_in_failed",
+        "Your authentication information is incorrect. Please try again.",
+        "認証情報が正しくありません。もう一度お試しください。",
+    ),
+    (
+        "sign_in_throttled",
+        "Too many sign-in attempts. Wait a few minutes, then try again.",
+        "サインインの試行回数が多すぎます。数分待ってからもう一度お試しください。",
+    ),
+    (
+        "session_expired",
+        "Your session has ended. Sign in again.",
+        "セッションが終了しました。もう一度サインインしてください。",
+    ),
+    (
+        "csrf_refused",
+        "The request was refused: it did not come from this console's page. Reload the page and try again.",
+        "このコンソールのページからの要求ではないため拒否されました。ページを再読み込みしてもう一度お試しください。",
+    ),
+    ("secrets_manager", "Secrets Manager", "Secrets Manager"),
+    ("secrets", "Secrets", "シークレット"),
+    (
+        "store_new_secret",
+        "Store a new secret",
+        "新しいシークレットを保存する",
+    ),
+    (
+        "search",
+        "Filter secrets by name, description, tag key or value",
+        "名前、説明、タグのキーまたは値でシークレットを絞り込む",
+    ),
+    ("search_button", "Search", "検索"),
+    (
+        "show_deleted",
+        "Show secrets scheduled for deletion",
+        "削除予定のシークレットを表示",
+    ),
+    ("secret_name", "Secret name", "シークレットの名前"),
+    ("description", "Description", "説明"),
+    ("last_retrieved", "Last retrieved (UTC)", "最終取得日 (UTC)"),
+    ("last_changed", "Last changed", "最終変更日"),
+    ("created", "Created", "作成日"),
+    (
+        "no_secrets",
+        "No secrets to show.",
+        "表示するシークレットはありません。",
+    ),
+    ("next_page", "Next page", "次のページ"),
+    ("first_page", "First page", "最初のページ"),
+    ("newest_first", "Newest first", "新しい順"),
+    ("oldest_first", "Oldest first", "古い順"),
+    ("secret_type", "Secret type", "シークレットのタイプ"),
+    (
+        "other_type",
+        "Other type of secret",
+        "その他のシークレットのタイプ",
+    ),
+    ("key_value", "Key/value", "キー/値"),
+    ("plaintext", "Plaintext", "プレーンテキスト"),
+    ("key", "Key", "キー"),
+    ("value", "Value", "値"),
+    ("add_row", "+ Add row", "+ 行を追加する"),
+    ("remove", "Remove", "削除"),
+    ("encryption_key", "Encryption key", "暗号化キー"),
+    ("tags", "Tags", "タグ"),
+    (
+        "tags_warning",
+        "Don't store sensitive information in tags because they aren't encrypted.",
+        "タグは暗号化されないため、機密情報を保存しないでください。",
+    ),
+    (
+        "resource_permissions",
+        "Resource permissions (optional)",
+        "リソースのアクセス許可 (オプション)",
+    ),
+    ("store", "Store", "保存する"),
+    ("cancel", "Cancel", "キャンセル"),
+    ("secret_details", "Secret details", "シークレットの詳細"),
+    ("secret_arn", "Secret ARN", "シークレットの ARN"),
+    ("copy", "Copy", "コピー"),
+    ("copied", "Copied", "コピーしました"),
+    ("secret_value", "Secret value", "シークレットの値"),
+    (
+        "retrieve_secret_value",
+        "Retrieve secret value",
+        "シークレットの値を取得する",
+    ),
+    ("copy_value", "Copy secret value", "シークレットの値をコピー"),
+    ("hide_value", "Hide", "非表示"),
+    ("versions", "Versions", "バージョン"),
+    ("version_id", "Version ID", "バージョン ID"),
+    ("staging_labels", "Staging labels", "ステージングラベル"),
+    ("rotation", "Rotation", "ローテーション"),
+    ("rotation_off", "Rotation is off.", "ローテーションは無効です。"),
+    ("rotation_on", "Rotation is on.", "ローテーションは有効です。"),
+    ("next_rotation", "Next rotation date", "次回のローテーション日"),
+    ("last_rotated", "Last rotated date", "最終ローテーション日"),
+    ("rotation_function", "Rotation function", "ローテーション関数"),
+    ("replication", "Replication", "レプリケーション"),
+    (
+        "no_replicas",
+        "This secret is not replicated.",
+        "このシークレットはレプリケートされていません。",
+    ),
+    ("primary_region", "Primary Region", "プライマリリージョン"),
+    (
+        "resource_policy",
+        "Resource permissions",
+        "リソースのアクセス許可",
+    ),
+    (
+        "no_resource_policy",
+        "No resource policy.",
+        "リソースポリシーはありません。",
+    ),
+    ("actions", "Actions", "アクション"),
+    ("delete_secret", "Delete secret", "シークレットを削除する"),
+    ("waiting_period", "Waiting period (in days)", "待機期間 (日数)"),
+    (
+        "waiting_period_help",
+        "Enter a waiting period of 7 to 30 days.",
+        "7 日から 30 日までの待機期間を入力してください。",
+    ),
+    ("schedule_deletion", "Schedule deletion", "削除をスケジュールする"),
+    (
+        "scheduled_for_deletion",
+        "This secret is scheduled for deletion on",
+        "このシークレットは次の日時に削除される予定です:",
+    ),
+    ("cancel_deletion", "Cancel deletion", "削除をキャンセルする"),
+    (
+        "deletion_scheduled",
+        "Deletion scheduled.",
+        "削除をスケジュールしました。",
+    ),
+    (
+        "deletion_cancelled",
+        "Deletion cancelled.",
+        "削除をキャンセルしました。",
+    ),
+    ("secret_stored", "Secret stored.", "シークレットを保存しました。"),
+    ("edit_value", "Edit secret value", "シークレットの値を編集する"),
+    ("save", "Save", "保存"),
+    (
+        "value_saved",
+        "A new version of the secret value is stored.",
+        "シークレットの値の新しいバージョンを保存しました。",
+    ),
+    ("access_denied", "Access denied", "アクセスが拒否されました"),
+    ("error", "Error", "エラー"),
+    ("not_found", "Not found", "見つかりません"),
+    ("pending_deletion", "Scheduled for deletion", "削除予定"),
+    (
+        "value_while_deleted",
+        "The value of a secret scheduled for deletion cannot be retrieved. Cancel the deletion first.",
+        "削除予定のシークレットの値は取得できません。先に削除をキャンセルしてください。",
+    ),
+    (
+        "kms_default",
+        "aws/secretsmanager (default)",
+        "aws/secretsmanager (デフォルト)",
+    ),
+    ("add_tag", "+ Add tag", "+ タグを追加する"),
+    ("none", "None", "なし"),
+    (
+        "binary",
+        "This secret's value is binary: retrieve it with the AWS CLI or an SDK.",
+        "このシークレットの値はバイナリです。AWS CLI または SDK で取得してください。",
+    ),
+    ("skip_to_content", "Skip to content", "本文へスキップ"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_has_both_languages_and_keys_are_unique() {
+        let mut keys = std::collections::BTreeSet::new();
+        for (key, en, ja) in STRINGS {
+            assert!(keys.insert(*key), "{key} twice");
+            assert!(!en.is_empty() && !ja.is_empty(), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_wins_then_accept_language_by_quality() {
+        assert_eq!(Lang::choose(Some("ja"), Some("en")), Lang::Ja);
+        assert_eq!(Lang::choose(None, Some("ja-JP,ja;q=0.9,en;q=0.8")), Lang::Ja);
+        assert_eq!(Lang::choose(None, Some("en-US,ja;q=0.5")), Lang::En);
+        assert_eq!(Lang::choose(None, Some("fr-FR, ja;q=0.3")), Lang::Ja);
+        assert_eq!(Lang::choose(None, Some("fr")), Lang::En);
+        assert_eq!(Lang::choose(Some("xx"), None), Lang::En);
+    }
+}

@@ -1,0 +1,271 @@
+//! Signing in, as AWS's console does it: the root user (account id + password) or an IAM user
+//! (account id or alias + user name + password).
+//!
+//! A refusal says the same whatever was wrong (no such account, user or password, a wrong one,
+//! no console password): "Your authentication information is incorrect". Every attempt costs
+//! one argon2id verification (against a fixed dummy hash when there is nothing to check), so the
+//! time taken does not tell either. Attempts are limited per source address and per account and
+//! user name as typed ([`Limiter`]): past the limit, every attempt for them is refused for a few
+//! minutes, right password or not. Each attempt is in the audit trail as CloudTrail records it:
+//! `ConsoleLogin` from `signin.amazonaws.com`, `responseElements.ConsoleLogin` `Success` or
+//! `Failure`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use kinko_core::principal::Principal;
+
+use crate::session::SignedIn;
+use crate::{Console, Ctx, Form, check_post, pages};
+
+/// Failed attempts allowed per account and user name within [`WINDOW`].
+const MAX_FAILURES: u32 = 5;
+/// Failed attempts allowed per source address within [`WINDOW`] (many people may share one).
+const MAX_ADDRESS_FAILURES: u32 = 50;
+const WINDOW: Duration = Duration::from_secs(300);
+/// Most keys the limiter keeps.
+const MAX_KEYS: usize = 100_000;
+
+/// A hash no password matches in practice, verified when there is no real one, so that every
+/// attempt takes one verification's time.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$a2lua28tY29uc29sZS1kdW1teQ$Yx5hS+RZmsJ8gqA7JZrJkqZ0Ic7n3s2mFbwWQ7N3yQs";
+
+/// Failed sign-ins counted per key (a source address, an account and user name as typed).
+#[derive(Default)]
+pub(crate) struct Limiter {
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Limiter {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u32)>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether any of `keys` is past its limit now.
+    fn throttled(&self, keys: &[String]) -> bool {
+        let now = Instant::now();
+        let map = self.lock();
+        keys.iter().any(|k| {
+            let limit = if k.starts_with("ip:") {
+                MAX_ADDRESS_FAILURES
+            } else {
+                MAX_FAILURES
+            };
+            map.get(k)
+                .is_some_and(|(since, n)| now.duration_since(*since) < WINDOW && *n >= limit)
+        })
+    }
+
+    fn failed(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, (since, _)| now.duration_since(*since) < WINDOW);
+        }
+        for k in keys {
+            let entry = map.entry(k.clone()).or_insert((now, 0));
+            if now.duration_since(entry.0) >= WINDOW {
+                *entry = (now, 0);
+            }
+            entry.1 += 1;
+        }
+    }
+
+    fn succeeded(&self, user_key: &str) {
+        self.lock().remove(user_key);
+    }
+}
+
+/// Checks `password` against the PHC string `hash` (argon2's verification compares in constant
+/// time).
+pub(crate) fn password_matches(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The sign-in page; a session (for its CSRF token) is made when there is none.
+pub(crate) async fn page(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    if ctx.session.as_ref().is_some_and(|s| s.signed_in.is_some()) {
+        return Redirect::to("/console/secrets").into_response();
+    }
+    let (id, csrf, new) = match (&ctx.session_id, &ctx.session) {
+        (Some(id), Some(s)) => (id.clone(), s.csrf.clone(), false),
+        _ => {
+            let (id, s) = console.sessions.create();
+            (id, s.csrf, true)
+        }
+    };
+    let flash = console.sessions.take_flash(&id);
+    let mut resp = pages::respond(
+        StatusCode::OK,
+        pages::signin_page(ctx.lang, &csrf, flash.as_ref(), None),
+    );
+    if new && let Ok(v) = HeaderValue::from_str(&console.session_cookie(&id)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// A sign-in attempt.
+pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let root = form.get("kind") == Some("root");
+    let account = form.get("account").unwrap_or_default().trim().to_owned();
+    let user_name = if root {
+        String::new()
+    } else {
+        form.get("user_name").unwrap_or_default().trim().to_owned()
+    };
+    let password = form.get("password").unwrap_or_default();
+    let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
+    let user_key = format!("user:{account}/{user_name}");
+    let mut keys = vec![user_key.clone()];
+    if let Some(ip) = ctx.source_ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    if console.limiter.throttled(&keys) {
+        // The verification is still done, so a throttled attempt takes as long as any.
+        password_matches(DUMMY_HASH, password);
+        audit_attempt(&console, &ctx, None, Some("Too many attempts")).await;
+        let flash = (true, ctx.lang.t("sign_in_throttled").to_owned());
+        return pages::respond(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
+        );
+    }
+    let who = if root {
+        verify_root(&console, &account, password)
+    } else {
+        verify_user(&console, &account, &user_name, password).await
+    };
+    let Some(principal) = who else {
+        console.limiter.failed(&keys);
+        audit_attempt(&console, &ctx, None, Some("Failed authentication")).await;
+        let flash = (true, ctx.lang.t("sign_in_failed").to_owned());
+        return pages::respond(
+            StatusCode::UNAUTHORIZED,
+            pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
+        );
+    };
+    console.limiter.succeeded(&user_key);
+    audit_attempt(&console, &ctx, Some(&principal), None).await;
+    let id = console.sessions.sign_in(
+        ctx.session_id.as_deref(),
+        SignedIn {
+            principal: principal.clone(),
+            session: None,
+            account_label: account,
+            signed_in_as: principal,
+        },
+    );
+    let mut resp = Redirect::to("/console/secrets").into_response();
+    if let Ok(v) = HeaderValue::from_str(&console.session_cookie(&id)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The root user of the management account, with the console password the operator set.
+fn verify_root(console: &Console, account: &str, password: &str) -> Option<Principal> {
+    let hash = console
+        .config
+        .root_password_hash
+        .as_deref()
+        .filter(|_| account == console.config.root_account_id);
+    let matches = password_matches(hash.unwrap_or(DUMMY_HASH), password);
+    (matches && hash.is_some()).then(|| Principal::root(account))
+}
+
+/// An IAM user with a console password (a login profile).
+async fn verify_user(console: &Console, account: &str, user_name: &str, password: &str) -> Option<Principal> {
+    let _ = (console, account, user_name);
+    // IAM users get console passwords with CreateLoginProfile; until a user has one, nothing
+    // matches.
+    password_matches(DUMMY_HASH, password);
+    None
+}
+
+/// The audit record of a sign-in attempt (`ConsoleLogin`).
+async fn audit_attempt(console: &Console, ctx: &Ctx, who: Option<&Principal>, failure: Option<&str>) {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let principal = who.cloned().unwrap_or_else(Principal::anonymous);
+    let mut rc = kinko_api::RequestContext::new(principal, &console.config.region, &request_id);
+    rc.source_ip = ctx.source_ip;
+    rc.user_agent = ctx
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let now = kinko_core::Clock::now(&*console.services.clock);
+    let mut event = kinko_api::audit::AuditEvent::of(&rc, now, "signin.amazonaws.com", "ConsoleLogin");
+    event.read_only = Some(false);
+    event.response_elements = Some(serde_json::json!({
+        "ConsoleLogin": if failure.is_some() { "Failure" } else { "Success" }
+    }));
+    event.error_message = failure.map(str::to_owned);
+    if let Err(e) = console.services.audit.record(&event, &[]).await {
+        tracing::error!(error = %e, "the audit record of a console sign-in could not be written");
+    }
+}
+
+/// Signing out: the session ends on the server, the cookie is cleared.
+pub(crate) async fn sign_out(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    if let Some(id) = &ctx.session_id {
+        console.sessions.end(id);
+    }
+    let mut resp = Redirect::to("/console/signin").into_response();
+    if let Ok(v) = HeaderValue::from_str(&console.clear_cookie()) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_hash_that_nothing_simple_matches() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!password_matches(DUMMY_HASH, ""));
+        assert!(!password_matches(DUMMY_HASH, "password"));
+    }
+
+    #[test]
+    fn the_limiter_refuses_after_five_failures_per_key() {
+        let limiter = Limiter::default();
+        let keys = vec!["user:1/a".to_owned(), "ip:127.0.0.1".to_owned()];
+        for _ in 0..MAX_FAILURES {
+            assert!(!limiter.throttled(&keys));
+            limiter.failed(&keys);
+        }
+        assert!(limiter.throttled(&keys));
+        // An address many people may share has a higher limit.
+        assert!(!limiter.throttled(&["ip:127.0.0.1".to_owned()]));
+        assert!(!limiter.throttled(&["user:1/b".to_owned()]));
+        for _ in MAX_FAILURES..MAX_ADDRESS_FAILURES {
+            limiter.failed(&["ip:127.0.0.1".to_owned()]);
+        }
+        assert!(limiter.throttled(&["ip:127.0.0.1".to_owned(), "user:1/b".to_owned()]));
+    }
+}
