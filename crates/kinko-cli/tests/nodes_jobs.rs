@@ -107,21 +107,13 @@ async fn wait_purged(cluster: &Cluster, live: &[usize], name: &str) {
     }
 }
 
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test database");
-    tokio::spawn(conn);
-    client
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_purge_runs_on_one_node_and_moves_on_when_that_node_dies() {
     let Some(url) = harness::postgres_url("background jobs across nodes") else {
         return;
     };
     let mut cluster = Cluster::start(&url, 3, &["--job-interval", "0.2", "--job-lease", "2"]);
-    let db = connect(&url).await;
+    let db = harness::connect_db(&url).await;
 
     delete_and_age(&cluster, 0, "jobs/first", &db).await;
     wait_purged(&cluster, &[0, 1, 2], "jobs/first").await;
@@ -170,7 +162,7 @@ async fn a_node_stopped_with_sigterm_hands_its_leases_over_at_once() {
     };
     // Leases far longer than the test: only a release can move them.
     let mut cluster = Cluster::start(&url, 2, &["--job-interval", "0.2", "--job-lease", "600"]);
-    let db = connect(&url).await;
+    let db = harness::connect_db(&url).await;
     delete_and_age(&cluster, 0, "jobs/handover-1", &db).await;
     wait_purged(&cluster, &[0, 1], "jobs/handover-1").await;
     let figures = job_figures(&cluster.nodes.iter().collect::<Vec<_>>());

@@ -237,12 +237,17 @@ impl Secret {
     }
 
     /// When the scheduler should start a rotation of the secret; stores index it. Never for a
-    /// secret scheduled for deletion or with rotation off. With a rotation pending (`AWSPENDING`
-    /// on a version not current) that a run started ([`RotationConfig::attempt`] names its
+    /// secret scheduled for deletion or with rotation off. With a rotation unfinished (see
+    /// [`Secret::unfinished_rotation`]) that a run started ([`RotationConfig::attempt`] names its
     /// version): [`ROTATION_RETRY_AFTER_MS`] after that run started, to run it again, until
     /// [`MAX_ROTATION_ATTEMPTS`] runs were made; a pending version no run recorded (the
     /// temporary one of `RotateImmediately=false`) is not the scheduler's. Else when the next
     /// rotation window opens.
+    ///
+    /// A run whose function's finishSecret made its version current is unfinished until the run
+    /// records its end (`LastRotatedDate`, which the next window counts from): the window it
+    /// rotated for must not look open again meanwhile, or a scheduler tick in between would start
+    /// a second rotation.
     ///
     /// [`RotationConfig::attempt`]: crate::rotation::RotationConfig::attempt
     /// [`ROTATION_RETRY_AFTER_MS`]: crate::rotation::ROTATION_RETRY_AFTER_MS
@@ -253,8 +258,8 @@ impl Secret {
             return None;
         }
         let r = self.rotation.as_ref().filter(|r| r.enabled)?;
-        if let Some(pending) = self.pending_rotation() {
-            let attempt = r.attempt.as_ref().filter(|a| a.token == pending.id)?;
+        if let Some(unfinished) = self.unfinished_rotation() {
+            let attempt = r.attempt.as_ref().filter(|a| a.token == unfinished.id)?;
             if attempt.count >= crate::rotation::MAX_ROTATION_ATTEMPTS {
                 return None;
             }
@@ -272,6 +277,18 @@ impl Secret {
     pub fn pending_rotation(&self) -> Option<&Version> {
         self.version_with_stage(AWSPENDING)
             .filter(|v| !v.has_stage(AWSCURRENT))
+    }
+
+    /// The version a rotation not finished works on: the pending one ([`Secret::pending_rotation`]),
+    /// or else the version of the last run started ([`RotationConfig::attempt`], which the run
+    /// clears when it records its end) once its function's finishSecret made it `AWSCURRENT`.
+    ///
+    /// [`RotationConfig::attempt`]: crate::rotation::RotationConfig::attempt
+    pub fn unfinished_rotation(&self) -> Option<&Version> {
+        self.pending_rotation().or_else(|| {
+            let attempt = self.rotation.as_ref()?.attempt.as_ref()?;
+            self.version(&attempt.token).filter(|v| v.has_stage(AWSCURRENT))
+        })
     }
 
     /// Starts a rotation: a new version `id` with only `AWSPENDING` (taken from the current version,
@@ -739,6 +756,76 @@ mod tests {
             a.count = MAX_ROTATION_ATTEMPTS;
         }
         assert_eq!(s.rotation_due_date(), None);
+    }
+
+    #[test]
+    fn a_run_past_finish_secret_is_no_new_rotation_until_its_end_is_recorded() {
+        use crate::rotation::{
+            MAX_ROTATION_ATTEMPTS, ROTATION_RETRY_AFTER_MS, RotationAttempt, RotationConfig, RotationRules,
+        };
+        const DAY: i64 = 86_400_000;
+        let mut s = secret();
+        put(&mut s, "v1", None);
+        s.rotation = Some(RotationConfig {
+            enabled: true,
+            lambda_arn: None,
+            rules: Some(RotationRules {
+                schedule_expression: Some("rate(10 days)".into()),
+                ..RotationRules::default()
+            }),
+            configured_date: Timestamp(0),
+            attempt: None,
+        });
+        assert_eq!(s.rotation_due_date(), Some(Timestamp(10 * DAY)));
+        // The scheduler starts a run for v2 once due.
+        s.add_pending_version("v2", None, None, Timestamp(11 * DAY))
+            .unwrap();
+        if let Some(r) = s.rotation.as_mut() {
+            r.attempt = Some(RotationAttempt {
+                token: "v2".into(),
+                started: Timestamp(11 * DAY),
+                count: 1,
+            });
+        }
+        let retry = Some(Timestamp(11 * DAY + ROTATION_RETRY_AFTER_MS));
+        assert_eq!(s.rotation_due_date(), retry);
+        assert_eq!(s.unfinished_rotation().map(|v| v.id.as_str()), Some("v2"));
+        // The function's finishSecret moves AWSCURRENT; the run has yet to record its end. Until
+        // it does (or if its node stops first), that run is the one to finish, by a retry: the
+        // rotation the schedule asked for is under way, not due again.
+        s.update_stage("AWSCURRENT", Some("v1"), Some("v2")).unwrap();
+        assert!(s.pending_rotation().is_none());
+        assert_eq!(s.unfinished_rotation().map(|v| v.id.as_str()), Some("v2"));
+        assert_eq!(s.rotation_due_date(), retry);
+        if let Some(a) = s.rotation.as_mut().and_then(|r| r.attempt.as_mut()) {
+            a.count = MAX_ROTATION_ATTEMPTS;
+        }
+        assert_eq!(s.rotation_due_date(), None);
+        // The end recorded: the next window counts from this rotation.
+        assert!(s.complete_rotation("v2"));
+        s.last_rotated_date = Some(Timestamp(11 * DAY + 5));
+        if let Some(r) = s.rotation.as_mut() {
+            r.attempt = None;
+        }
+        assert!(s.unfinished_rotation().is_none());
+        assert_eq!(s.rotation_due_date(), Some(Timestamp(21 * DAY)));
+        // A function that took AWSPENDING off its version itself still leaves a run to record.
+        s.add_pending_version("v3", None, None, Timestamp(22 * DAY))
+            .unwrap();
+        if let Some(r) = s.rotation.as_mut() {
+            r.attempt = Some(RotationAttempt {
+                token: "v3".into(),
+                started: Timestamp(22 * DAY),
+                count: 1,
+            });
+        }
+        s.update_stage("AWSCURRENT", Some("v2"), Some("v3")).unwrap();
+        s.update_stage("AWSPENDING", Some("v3"), None).unwrap();
+        assert_eq!(s.unfinished_rotation().map(|v| v.id.as_str()), Some("v3"));
+        assert_eq!(
+            s.rotation_due_date(),
+            Some(Timestamp(22 * DAY + ROTATION_RETRY_AFTER_MS))
+        );
     }
 
     #[test]

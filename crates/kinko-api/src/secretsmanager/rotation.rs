@@ -29,7 +29,7 @@
 //! refuses.
 
 use kinko_core::rotation::RotationAttempt;
-use kinko_core::secret::{AWSPENDING, Secret};
+use kinko_core::secret::{AWSCURRENT, AWSPENDING, Secret};
 use kinko_core::store::{SecretWrite, StoreError};
 
 use crate::operation::Cx;
@@ -116,9 +116,11 @@ impl Run {
         if !secret.rotation_enabled() && self.immediately {
             return Err(Stop::Superseded("rotation was cancelled"));
         }
+        // A version already current is a retry of a run that went through finishSecret: its
+        // steps run again (AWS's functions do nothing for a current token) and it ends recorded.
         if !secret
             .version(&self.token)
-            .is_some_and(|v| v.has_stage(AWSPENDING))
+            .is_some_and(|v| v.has_stage(AWSPENDING) || v.has_stage(AWSCURRENT))
         {
             return Err(Stop::Superseded("the version is no longer AWSPENDING"));
         }
@@ -314,6 +316,10 @@ pub enum Scheduled {
 ///   [`MAX_ROTATION_ATTEMPTS`] runs are made; then the rotation is left unfinished, for the user
 ///   to see (RotateSecret refuses "A previous rotation isn't complete") and clean up, as AWS
 ///   leaves a rotation that keeps failing.
+/// - A run whose steps went to their end (its finishSecret made its version `AWSCURRENT`) but
+///   which did not record it (the server stopped first): retried the same way, with its token
+///   ([`Secret::unfinished_rotation`]); the function's steps find it current and do nothing, and
+///   the run records the rotation. It is no new rotation: the one the schedule asked for is done.
 ///
 /// The version and the attempt are written based on the revision read, so of two nodes or runs
 /// that both found it due only one starts a run (the other gets a conflict and skips): at most
@@ -343,7 +349,7 @@ pub async fn start_scheduled(services: &Services, mut secret: Secret) -> Schedul
             secret.region, secret.account_id
         )
     };
-    let pending = secret.pending_rotation().map(|v| v.id.clone());
+    let pending = secret.unfinished_rotation().map(|v| v.id.clone());
     let retry = pending.is_some();
     let token = pending.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let before: Vec<String> = secret.versions.iter().map(|v| v.id.clone()).collect();

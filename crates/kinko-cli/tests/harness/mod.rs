@@ -206,6 +206,7 @@ impl Node {
             kms: aws_sdk_kms::Client::new(&conf),
             iam: aws_sdk_iam::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
+            lambda: aws_sdk_lambda::Client::new(&conf),
         }
     }
 
@@ -289,6 +290,7 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 /// A fresh random root key, base64.
@@ -303,6 +305,16 @@ pub fn random_root_key() -> String {
 /// after printing why the caller skips.
 pub fn postgres_url(what: &str) -> Option<String> {
     kinko_store_postgres::scratch::test_url(what)
+}
+
+/// A connection of the test's own to the database `url` names, to look at or change what the
+/// nodes stored (tables of a cluster's schema are named `"SCHEMA".table`, see [`Cluster::schema`]).
+pub async fn connect_db(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(conn);
+    client
 }
 
 /// Several `kinko server` nodes on one PostgreSQL scratch schema (dropped with the cluster), with

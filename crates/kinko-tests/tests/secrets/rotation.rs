@@ -22,7 +22,8 @@ const PREVIOUS_ROTATION: &str = "A previous rotation isn't complete. That rotati
 /// A rotation function in the manner of AWS's generic template: createSecret puts a new random
 /// password as AWSPENDING (when the pending version has no value yet), setSecret does nothing,
 /// testSecret reads the pending value and tags the secret `tested=<token>`, finishSecret moves
-/// AWSCURRENT. `FAIL_STEP` names a step that fails (after tagging the secret `failed=<token>`).
+/// AWSCURRENT. `FAIL_STEP` names a step that fails (after tagging the secret `failed=<token>`);
+/// `FAIL_AFTER_STEP` one that fails once it has done its work.
 const ROTATION_FUNCTION: &str = r#"import os
 import boto3
 
@@ -72,6 +73,8 @@ def lambda_handler(event, context):
                                            MoveToVersionId=token, RemoveFromVersionId=current)
     else:
         raise ValueError("Invalid step parameter")
+    if step == os.environ.get('FAIL_AFTER_STEP'):
+        raise RuntimeError("failing after %s as configured" % step)
 "#;
 
 fn server() -> &'static TestServer {
@@ -104,6 +107,12 @@ async fn rotation_function(secret_arn: &str, fail_step: Option<&str>) -> (String
 
 /// [`rotation_function`] on server `s`.
 async fn rotation_function_on(s: &TestServer, secret_arn: &str, fail_step: Option<&str>) -> (String, String) {
+    let env: Vec<(&str, &str)> = fail_step.map(|step| ("FAIL_STEP", step)).into_iter().collect();
+    rotation_function_with(s, secret_arn, &env).await
+}
+
+/// [`rotation_function`] on server `s`, with the environment variables `env`.
+async fn rotation_function_with(s: &TestServer, secret_arn: &str, env: &[(&str, &str)]) -> (String, String) {
     let id = short_id();
     let role = s
         .root()
@@ -126,8 +135,12 @@ async fn rotation_function_on(s: &TestServer, secret_arn: &str, fail_step: Optio
                 )])))
                 .build(),
         );
-    if let Some(step) = fail_step {
-        request = request.environment(Environment::builder().variables("FAIL_STEP", step).build());
+    if !env.is_empty() {
+        let mut vars = Environment::builder();
+        for (k, v) in env {
+            vars = vars.variables(*k, *v);
+        }
+        request = request.environment(vars.build());
     }
     let arn = ok(request.send().await)
         .function_arn
@@ -810,6 +823,68 @@ async fn a_scheduled_rotation_runs_the_function_to_the_end() {
     s.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_run_stopped_after_finish_secret_is_finished_by_its_retry_not_followed_by_another() {
+    let s = TestServer::start_with(dev_config(), TestClock::System).await;
+    // A rate: its windows count from the last rotation alone (not from the current value's
+    // creation, as AutomaticallyAfterDays does), so until the rotation is recorded the window it
+    // rotated for is the next one.
+    let rate = RotationRulesType::builder()
+        .schedule_expression("rate(2 days)")
+        .build();
+    let (sm, name) = scheduled_with(&s, rate, &[("FAIL_AFTER_STEP", "finishSecret")]).await;
+    let current = |d: &DescribeSecretOutput| {
+        stages(d)
+            .into_iter()
+            .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+            .map(|(v, _)| v)
+            .expect("a current version")
+    };
+    let first = current(&sm.describe(&name).await);
+    s.running()
+        .advance_dev_clock(std::time::Duration::from_secs(3 * 86_400))
+        .expect("a dev server's clock moves");
+    s.run_jobs_now().await;
+    wait_until_scheduled(&s, "failed", 1.0).await;
+    // finishSecret moved AWSCURRENT, then the function failed: the run ended without recording
+    // the rotation.
+    let d = sm.describe(&name).await;
+    let new = current(&d);
+    assert_ne!(new, first);
+    let mut sorted = stages(&d);
+    sorted.values_mut().for_each(|s| s.sort());
+    assert_eq!(
+        sorted,
+        stage_map(&[(&first, &["AWSPREVIOUS"]), (&new, &["AWSCURRENT", "AWSPENDING"])])
+    );
+    assert_eq!(d.last_rotated_date(), None);
+    // The rotation the schedule asked for is under way, not due again: later runs start nothing.
+    s.run_jobs_now().await;
+    s.run_jobs_now().await;
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 1.0);
+    assert_eq!(sm.versions(&name, true).await.versions().len(), 2);
+    // Its retry runs the steps again with the same token; the function finds the version current
+    // and does nothing; the run records the rotation.
+    s.running()
+        .advance_dev_clock(std::time::Duration::from_secs(3 * 3600))
+        .expect("a dev server's clock moves");
+    s.run_jobs_now().await;
+    let scrape = wait_scrape(&s, |sc| scheduled_count(sc, "succeeded") >= 1.0).await;
+    assert_eq!(scheduled_count(&scrape, "started"), 2.0);
+    let d = wait_for_secret(&sm, &name, "the retry", |d| {
+        d.last_rotated_date().is_some() && !has_pending(d)
+    })
+    .await;
+    assert_eq!(
+        stages(&d),
+        stage_map(&[(&first, &["AWSPREVIOUS"]), (&new, &["AWSCURRENT"])])
+    );
+    assert_eq!(sm.versions(&name, true).await.versions().len(), 2);
+    s.run_jobs_now().await;
+    assert_eq!(scheduled_count(&Scrape::of(s.addr()).await, "started"), 2.0);
+    s.shutdown().await;
+}
+
 /// Scrapes `s`'s metrics until `done` holds of them.
 async fn wait_scrape(s: &TestServer, done: impl Fn(&Scrape) -> bool) -> Scrape {
     for _ in 0..600 {
@@ -826,10 +901,15 @@ async fn wait_scrape(s: &TestServer, done: impl Fn(&Scrape) -> bool) -> Scrape {
 /// (RotateImmediately=false, so nothing rotates now); returns `(client, name)` once the test
 /// version went.
 async fn scheduled_on(s: &TestServer, rules: RotationRulesType) -> (Client, String) {
+    scheduled_with(s, rules, &[]).await
+}
+
+/// [`scheduled_on`], with the rotation function's environment variables `env`.
+async fn scheduled_with(s: &TestServer, rules: RotationRulesType, env: &[(&str, &str)]) -> (Client, String) {
     let sm = s.client();
     let name = unique_name("scheduled");
     let (arn, _) = sm.create_string(&name, "first-password").await;
-    let (function_arn, function_name) = rotation_function_on(s, &arn, None).await;
+    let (function_arn, function_name) = rotation_function_with(s, &arn, env).await;
     allow_secrets_manager_on(s, &function_name, &arn).await;
     let token = token();
     ok(sm
