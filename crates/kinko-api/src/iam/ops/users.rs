@@ -102,6 +102,7 @@ impl Operation for CreateUser {
             attached_policies: vec![],
             permissions_boundary: boundary,
             groups: vec![],
+            login_profile: None,
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
