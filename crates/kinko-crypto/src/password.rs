@@ -37,6 +37,24 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
         .map_err(|e| CryptoError::InvalidKey(format!("Argon2 hashing failed: {e}")))
 }
 
+/// A hash with the cost of real ones, of no password anyone knows, for checks that must take as
+/// long when there is no real hash to check against (a sign-in for a user that doesn't exist).
+/// Made once, deterministically (a fixed salt and a long random-looking password that is never
+/// written anywhere else), so it needs no randomness.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let made = SaltString::encode_b64(b"kinko-dummy-salt").ok().and_then(|salt| {
+            let argon2 = hasher().ok()?;
+            argon2
+                .hash_password(b"b3c1d7e0-5a2f-4f9e-9c8b-dummy-never-a-password", &salt)
+                .ok()
+                .map(|h| h.to_string())
+        });
+        made.unwrap_or_default()
+    })
+}
+
 /// Whether `password` is the one `hash` (a PHC string from [`hash_password`]) was made from. A
 /// malformed hash verifies nothing. The comparison runs in constant time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -61,6 +79,12 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("correct hors", &h));
         assert!(!verify_password("", &h));
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_cost_of_real_ones() {
+        assert!(dummy_hash().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!verify_password("", dummy_hash()));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod input;
 mod ops;
 mod output;
 mod policy_document;
+pub mod sign_in;
 
 use std::borrow::Cow;
 
@@ -57,6 +58,9 @@ impl Service for Iam {
         numbers: &[
             "MaxItems",
             "MaxSessionDuration",
+            "MinimumPasswordLength",
+            "MaxPasswordAge",
+            "PasswordReusePrevention",
             "AttachmentCount",
             "PermissionsBoundaryUsageCount",
         ],
@@ -64,6 +68,12 @@ impl Service for Iam {
             "OnlyAttached",
             "SetAsDefault",
             "PasswordResetRequired",
+            "RequireSymbols",
+            "RequireNumbers",
+            "RequireUppercaseCharacters",
+            "RequireLowercaseCharacters",
+            "AllowUsersToChangePassword",
+            "HardExpiry",
             "IsAttachable",
             "IsDefaultVersion",
             "IsTruncated",
@@ -232,6 +242,9 @@ async fn dispatch(
         DeleteOpenIDConnectProvider, UpdateOpenIDConnectProviderThumbprint,
         AddClientIDToOpenIDConnectProvider, RemoveClientIDFromOpenIDConnectProvider,
         AddTags<OpenIdConnectProvider>, RemoveTags<OpenIdConnectProvider>, ListTags<OpenIdConnectProvider>,
+        CreateLoginProfile, GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile, ChangePassword,
+        GetAccountPasswordPolicy, UpdateAccountPasswordPolicy, DeleteAccountPasswordPolicy,
+        CreateAccountAlias, DeleteAccountAlias, ListAccountAliases,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -322,7 +322,10 @@ impl Operation for DeleteUser {
     async fn run(cx: &Cx<'_>, i: &DeleteUserInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
         let user = User::get(&state, &i.name)?;
-        // The order AWS checks a user's dependents in.
+        // The order AWS checks a user's dependents in (DeleteUser lists the password first).
+        if user.login_profile.is_some() {
+            return Err(delete_conflict("must delete login profile first"));
+        }
         if !cx
             .services
             .store
