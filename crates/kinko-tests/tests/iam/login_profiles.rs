@@ -440,7 +440,7 @@ async fn account_aliases_are_one_per_account_and_unique() {
     let (first, second) = (format!("acme-{}", short_id()), format!("acme2-{}", short_id()));
     assert!(aliases(&ia).await.is_empty());
     ok(ia.create_account_alias().account_alias(&first).send().await);
-    assert_eq!(aliases(&ia).await, [first.clone()]);
+    assert_eq!(aliases(&ia).await, [first.as_str()]);
     // Again: nothing changes.
     ok(ia.create_account_alias().account_alias(&first).send().await);
     assert_eq!(
@@ -452,9 +452,9 @@ async fn account_aliases_are_one_per_account_and_unique() {
     );
     // A second alias replaces the first, which another account may then take.
     ok(ia.create_account_alias().account_alias(&second).send().await);
-    assert_eq!(aliases(&ia).await, [second.clone()]);
+    assert_eq!(aliases(&ia).await, [second.as_str()]);
     ok(ib.create_account_alias().account_alias(&first).send().await);
-    assert_eq!(aliases(&ib).await, [first.clone()]);
+    assert_eq!(aliases(&ib).await, [first.as_str()]);
 
     assert_eq!(
         outcome(ia.delete_account_alias().account_alias(&first).send().await),
