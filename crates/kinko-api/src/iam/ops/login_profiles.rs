@@ -11,6 +11,7 @@ use kinko_core::iam::{IamState, User};
 use kinko_core::login::{self, LoginProfile, PasswordHash};
 use kinko_core::principal::PrincipalKind;
 use kinko_wire::query::Params;
+use zeroize::Zeroizing;
 
 use super::Entity;
 use crate::iam::error::IamError;
@@ -24,7 +25,7 @@ const USER_NAME: usize = 128;
 
 /// Hashes a password off the async runtime (Argon2id takes tens of milliseconds by design).
 async fn hash(password: &str) -> Result<PasswordHash, IamError> {
-    let password = zeroize::Zeroizing::new(password.to_owned());
+    let password = Zeroizing::new(password.to_owned());
     tokio::task::spawn_blocking(move || kinko_crypto::password::hash_password(&password))
         .await
         .map_err(|e| IamError::Internal(format!("password hashing task: {e}")))?
@@ -34,7 +35,7 @@ async fn hash(password: &str) -> Result<PasswordHash, IamError> {
 
 /// Whether `password` is one of `hashes`, off the async runtime.
 async fn matches_any(password: &str, hashes: Vec<PasswordHash>) -> Result<bool, IamError> {
-    let password = zeroize::Zeroizing::new(password.to_owned());
+    let password = Zeroizing::new(password.to_owned());
     tokio::task::spawn_blocking(move || {
         hashes
             .iter()
@@ -88,9 +89,10 @@ async fn read_user(cx: &Cx<'_>, name: &str) -> Result<Found, IamError> {
 
 pub(crate) struct CreateLoginProfile;
 
+/// Passwords are wiped from memory once the request is done with them.
 pub(crate) struct CreateLoginProfileInput {
     user_name: String,
-    password: String,
+    password: Zeroizing<String>,
     reset_required: bool,
 }
 
@@ -103,7 +105,7 @@ impl FromRequest<Iam> for CreateLoginProfileInput {
         r.finish()?;
         Ok(CreateLoginProfileInput {
             user_name,
-            password: password.unwrap_or_default(),
+            password: Zeroizing::new(password.unwrap_or_default()),
             reset_required: reset_required.unwrap_or(false),
         })
     }
@@ -195,7 +197,7 @@ pub(crate) struct UpdateLoginProfile;
 
 pub(crate) struct UpdateLoginProfileInput {
     user_name: String,
-    password: Option<String>,
+    password: Option<Zeroizing<String>>,
     reset_required: Option<bool>,
 }
 
@@ -208,7 +210,7 @@ impl FromRequest<Iam> for UpdateLoginProfileInput {
         r.finish()?;
         Ok(UpdateLoginProfileInput {
             user_name,
-            password,
+            password: password.map(Zeroizing::new),
             reset_required,
         })
     }
@@ -292,8 +294,8 @@ impl Operation for DeleteLoginProfile {
 pub(crate) struct ChangePassword;
 
 pub(crate) struct ChangePasswordInput {
-    old_password: String,
-    new_password: String,
+    old_password: Zeroizing<String>,
+    new_password: Zeroizing<String>,
 }
 
 impl FromRequest<Iam> for ChangePasswordInput {
@@ -303,8 +305,8 @@ impl FromRequest<Iam> for ChangePasswordInput {
         let new_password = r.password("NewPassword", true);
         r.finish()?;
         Ok(ChangePasswordInput {
-            old_password: old_password.unwrap_or_default(),
-            new_password: new_password.unwrap_or_default(),
+            old_password: Zeroizing::new(old_password.unwrap_or_default()),
+            new_password: Zeroizing::new(new_password.unwrap_or_default()),
         })
     }
 }
