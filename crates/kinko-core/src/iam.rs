@@ -41,6 +41,21 @@ pub struct User {
     pub login_profile: Option<crate::login::LoginProfile>,
 }
 
+impl User {
+    /// The principal this user is to policies and messages, whether they call with an access key
+    /// or signed in to the console with their password.
+    pub fn principal(&self, account_id: &str) -> crate::principal::Principal {
+        crate::principal::Principal {
+            account_id: account_id.to_owned(),
+            arn: self.arn.clone(),
+            kind: crate::principal::PrincipalKind::User {
+                name: self.name.clone(),
+                user_id: self.user_id.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     pub name: String,

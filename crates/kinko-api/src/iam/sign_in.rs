@@ -12,7 +12,7 @@
 //! Signing in is no IAM action: it needs no permission, as on AWS, and what the user may do once
 //! signed in is decided per request through the one authorization path, as for their access keys.
 
-use kinko_core::principal::{Principal, PrincipalKind};
+use kinko_core::principal::Principal;
 
 use crate::Services;
 
@@ -135,14 +135,7 @@ async fn find(
         None
     };
     Ok(Some(Found {
-        principal: Principal {
-            account_id: account.clone(),
-            arn: user.arn.clone(),
-            kind: PrincipalKind::User {
-                name: user.name.clone(),
-                user_id: user.user_id.clone(),
-            },
-        },
+        principal: user.principal(&account),
         hash: profile.password_hash.0.clone(),
         password_change,
         hard_expired: expired && hard_expiry,
