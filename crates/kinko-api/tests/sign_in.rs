@@ -214,16 +214,16 @@ async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
     w.user("alice", false).await;
     // The least of several, taken in turns, so that other work on the machine slows both alike.
     let (mut wrong_password, mut no_user) = (Duration::MAX, Duration::MAX);
-    for _ in 0..5 {
+    for _ in 0..7 {
         wrong_password = wrong_password.min(timed(&w, "alice", "Wrong-Horse-7").await);
         no_user = no_user.min(timed(&w, "nobody", "Wrong-Horse-7").await);
     }
     // Both run one Argon2id verification of the same cost (kinko-crypto checks the dummy hash's
-    // parameters); without the dummy one an unknown user would answer in microseconds. Only
-    // this side is asserted: on a busy machine either side may be slowed, but neither can be
-    // faster than one verification.
+    // parameters); without the dummy one an unknown user would answer in well under a
+    // millisecond, a hundred times faster. The bound is loose and one-sided: on a busy machine
+    // either side may be slowed, but neither can be much faster than one verification.
     assert!(
-        no_user * 2 > wrong_password,
+        no_user * 4 > wrong_password,
         "unknown user {no_user:?}, wrong password {wrong_password:?}"
     );
 }
