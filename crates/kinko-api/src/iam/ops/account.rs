@@ -230,6 +230,8 @@ impl Operation for CreateAccountAlias {
         if state.account_alias.as_deref() == Some(i.alias.as_str()) {
             return Ok(QueryReply::Empty);
         }
+        // AWS documents EntityAlreadyExists for a taken alias but not its message; this one
+        // is worded as IAM words its other EntityAlreadyExists.
         if let Some(owner) = cx.services.store.account_by_alias(&i.alias).await?
             && owner != cx.account()
         {
@@ -267,6 +269,8 @@ impl Operation for DeleteAccountAlias {
 
     async fn run(cx: &Cx<'_>, i: &AliasInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
+        // An alias the account doesn't have: NoSuchEntity (AWS documents the error, not its
+        // message; this one is worded as IAM's other NoSuchEntity messages).
         if state.account_alias.as_deref() != Some(i.alias.as_str()) {
             return Err(IamError::NoSuchEntity(format!(
                 "The account alias {} cannot be found.",

@@ -243,6 +243,9 @@ impl Operation for UpdateLoginProfile {
             .clone()
             .ok_or_else(|| IamError::login_profile_not_found(&user.name))?;
         if let Some(password) = &i.password {
+            // An administrator's new password obeys the policy too, PasswordReusePrevention
+            // included: AWS says the policy applies to every IAM user password, and names no
+            // exception for UpdateLoginProfile.
             check_policy(&state, password)?;
             check_reuse(&state, &profile, password).await?;
             profile.set_password(hash(password).await?, cx.now());
