@@ -17,6 +17,7 @@ mod error;
 mod input;
 mod ops;
 mod output;
+mod passwords;
 mod policy_document;
 pub mod sign_in;
 

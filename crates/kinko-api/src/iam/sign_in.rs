@@ -67,14 +67,12 @@ pub async fn verify_password(
         || kinko_crypto::password::dummy_hash().to_owned(),
         |f| f.hash.clone(),
     );
-    let password = zeroize::Zeroizing::new(password.to_owned());
-    let matches =
-        tokio::task::spawn_blocking(move || kinko_crypto::password::verify_password(&password, &hash))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "console sign-in: the verification task failed");
-                SignInRefused::Unavailable
-            })?;
+    let matches = super::passwords::matches_any(password, vec![hash])
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "console sign-in: the verification failed");
+            SignInRefused::Unavailable
+        })?;
     match found {
         Some(f) if matches => {
             if f.hard_expired {

@@ -1,7 +1,7 @@
 //! CreateLoginProfile, GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile and ChangePassword:
 //! the console passwords of IAM users.
 //!
-//! A password is hashed (Argon2id, `kinko_crypto::password`) on a blocking thread, after the
+//! A password is hashed (Argon2id, `kinko_crypto::password`, bounded by `passwords`), after the
 //! request is authorized, and only its hash is kept; audit records show that one was given, never
 //! what it is (`Password`, `OldPassword`, `NewPassword` are hidden in the `Iam` CloudTrail shape).
 //! A new password must satisfy the account password policy (or AWS's default policy when none is
@@ -17,32 +17,25 @@ use super::Entity;
 use crate::iam::error::IamError;
 use crate::iam::input::Reader;
 use crate::iam::output::{self, XmlExt};
-use crate::iam::{Found, Iam, save};
+use crate::iam::{Found, Iam, passwords, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
 /// Operations on existing users accept names up to 128 characters.
 const USER_NAME: usize = 128;
 
-/// Hashes a password off the async runtime (Argon2id takes tens of milliseconds by design).
+/// The hash of a new password.
 async fn hash(password: &str) -> Result<PasswordHash, IamError> {
-    let password = Zeroizing::new(password.to_owned());
-    tokio::task::spawn_blocking(move || kinko_crypto::password::hash_password(&password))
+    passwords::hash(password)
         .await
-        .map_err(|e| IamError::Internal(format!("password hashing task: {e}")))?
-        .map(PasswordHash)
         .map_err(|e| IamError::Internal(e.to_string()))
 }
 
-/// Whether `password` is one of `hashes`, off the async runtime.
+/// Whether `password` is one of `hashes`.
 async fn matches_any(password: &str, hashes: Vec<PasswordHash>) -> Result<bool, IamError> {
-    let password = Zeroizing::new(password.to_owned());
-    tokio::task::spawn_blocking(move || {
-        hashes
-            .iter()
-            .any(|h| kinko_crypto::password::verify_password(&password, &h.0))
-    })
-    .await
-    .map_err(|e| IamError::Internal(format!("password verification task: {e}")))
+    let hashes = hashes.into_iter().map(|h| h.0).collect();
+    passwords::matches_any(password, hashes)
+        .await
+        .map_err(|e| IamError::Internal(e.to_string()))
 }
 
 /// The account password policy's verdict on a new password.
