@@ -49,3 +49,21 @@ pub(crate) async fn matches_any(password: &str, hashes: Vec<String>) -> Result<b
     })
     .await
 }
+
+/// Whether `password` is the one `hash` was made from; without a hash, the same work against a
+/// dummy hash, which matches nothing (a sign-in for a user that doesn't exist).
+pub(crate) async fn matches_or_dummy(password: &str, hash: Option<String>) -> Result<bool, WorkFailed> {
+    let password = Zeroizing::new(password.to_owned());
+    bounded(move || match &hash {
+        Some(h) => kinko_crypto::password::verify_password(&password, h),
+        None => {
+            // The result is thrown away; `black_box` keeps the work from being optimized out.
+            std::hint::black_box(kinko_crypto::password::verify_password(
+                &password,
+                kinko_crypto::password::dummy_hash(),
+            ));
+            false
+        }
+    })
+    .await
+}

@@ -63,11 +63,8 @@ pub async fn verify_password(
         tracing::error!(error = %e, "console sign-in: reading the store failed");
         SignInRefused::Unavailable
     })?;
-    let hash = found.as_ref().map_or_else(
-        || kinko_crypto::password::dummy_hash().to_owned(),
-        |f| f.hash.clone(),
-    );
-    let matches = super::passwords::matches_any(password, vec![hash])
+    let hash = found.as_ref().map(|f| f.hash.clone());
+    let matches = super::passwords::matches_or_dummy(password, hash)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "console sign-in: the verification failed");
