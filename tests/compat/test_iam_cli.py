@@ -318,3 +318,103 @@ def test_cli_cross_account(aws, tmp_path):
     assert_service_error(
         aws, r, "NoSuchEntity", "GetUser", f"The user with name operator-{p} cannot be found."
     )
+
+
+def test_cli_console_password(aws, tmp_path):
+    """A console password set by an administrator, then changed by its user under the account
+    password policy; the account's alias. The policy is removed again at the end (the account is
+    shared with the other tests, none of which sets a password)."""
+    name = f"console-{short_id()}"
+    user_arn, creds = create_user(aws, tmp_path, name)
+    r = aws("iam", "get-login-profile", "--user-name", name, check=False)
+    assert_service_error(
+        aws, r, "NoSuchEntity", "GetLoginProfile", f"Login Profile for User {name} cannot be found."
+    )
+    aws(
+        "iam",
+        "update-account-password-policy",
+        "--minimum-password-length",
+        "10",
+        "--require-numbers",
+        "--allow-users-to-change-password",
+    )
+    try:
+        got = aws("iam", "get-account-password-policy").json()["PasswordPolicy"]
+        assert got["MinimumPasswordLength"] == 10
+        assert got["RequireNumbers"] and got["AllowUsersToChangePassword"]
+        assert not got["ExpirePasswords"] and "MaxPasswordAge" not in got
+
+        r = aws(
+            "iam", "create-login-profile", "--user-name", name, "--password", "too-short", check=False
+        )
+        assert_service_error(
+            aws,
+            r,
+            "PasswordPolicyViolation",
+            "CreateLoginProfile",
+            "Password should have a minimum length of 10",
+        )
+        profile = aws(
+            "iam",
+            "create-login-profile",
+            "--user-name",
+            name,
+            "--password",
+            "first-pass-1",
+            "--password-reset-required",
+        ).json()["LoginProfile"]
+        assert profile["UserName"] == name and profile["PasswordResetRequired"] is True
+
+        r = aws_as(
+            aws,
+            creds,
+            "iam",
+            "change-password",
+            "--old-password",
+            "not-the-password-1",
+            "--new-password",
+            "second-pass-2",
+            check=False,
+        )
+        assert_service_error(
+            aws, r, "AccessDenied", "ChangePassword", "The old password you specified is incorrect."
+        )
+        aws_as(
+            aws,
+            creds,
+            "iam",
+            "change-password",
+            "--old-password",
+            "first-pass-1",
+            "--new-password",
+            "second-pass-2",
+        )
+        got = aws("iam", "get-login-profile", "--user-name", name).json()["LoginProfile"]
+        assert got["PasswordResetRequired"] is False
+    finally:
+        aws("iam", "delete-account-password-policy")
+    r = aws("iam", "get-account-password-policy", check=False)
+    assert_service_error(
+        aws,
+        r,
+        "NoSuchEntity",
+        "GetAccountPasswordPolicy",
+        f"The Password Policy with domain name {ACCOUNT} cannot be found.",
+    )
+    r = aws("iam", "delete-user", "--user-name", name, check=False)
+    assert_service_error(
+        aws,
+        r,
+        "DeleteConflict",
+        "DeleteUser",
+        "Cannot delete entity, must delete login profile first.",
+    )
+    aws("iam", "delete-login-profile", "--user-name", name)
+
+    alias = f"compat-{short_id()}"
+    aws("iam", "create-account-alias", "--account-alias", alias)
+    try:
+        assert aws("iam", "list-account-aliases").json()["AccountAliases"] == [alias]
+    finally:
+        aws("iam", "delete-account-alias", "--account-alias", alias)
+    assert aws("iam", "list-account-aliases").json()["AccountAliases"] == []

@@ -36,6 +36,24 @@ pub struct User {
     /// Names of the groups the user belongs to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The user's console password (CreateLoginProfile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_profile: Option<crate::login::LoginProfile>,
+}
+
+impl User {
+    /// The principal this user is to policies and messages, whether they call with an access key
+    /// or signed in to the console with their password.
+    pub fn principal(&self, account_id: &str) -> crate::principal::Principal {
+        crate::principal::Principal {
+            account_id: account_id.to_owned(),
+            arn: self.arn.clone(),
+            kind: crate::principal::PrincipalKind::User {
+                name: self.name.clone(),
+                user_id: self.user_id.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +234,13 @@ pub struct IamState {
     pub instance_profiles: Vec<InstanceProfile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oidc_providers: Vec<OpenIdConnectProvider>,
+    /// The account's custom password policy (`None`: AWS's default policy applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<crate::login::PasswordPolicy>,
+    /// The account's alias (an account has at most one). The store keeps aliases unique across
+    /// accounts and finds an account by its alias (`Store::account_by_alias`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
     /// Optimistic concurrency (0 = never stored).
     #[serde(skip)]
     pub revision: i64,
@@ -445,6 +470,7 @@ mod tests {
             attached_policies: vec![arn.into()],
             permissions_boundary: Some(arn.into()),
             groups: vec!["Admins".into()],
+            login_profile: None,
         });
         assert_eq!(s.attachment_count(arn), 1);
         assert_eq!(s.boundary_usage_count(arn), 1);

@@ -12,6 +12,7 @@ pub mod function;
 pub mod iam;
 pub mod kms;
 pub mod lambda;
+pub mod login;
 pub mod organizations;
 pub mod password;
 pub mod principal;

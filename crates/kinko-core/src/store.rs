@@ -209,8 +209,11 @@ pub trait Store: Send + Sync + 'static {
     async fn iam_revision(&self, account_id: &str) -> Result<i64, StoreError> {
         Ok(self.iam_state(account_id).await?.revision)
     }
-    /// Stores the state, based on `state.revision` (0 = first write); `Conflict` when it changed.
+    /// Stores the state, based on `state.revision` (0 = first write); `Conflict` when it changed,
+    /// or when its `account_alias` is another account's.
     async fn write_iam_state(&self, state: IamState) -> Result<(), StoreError>;
+    /// The account whose IAM state has `alias` as its `account_alias`.
+    async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError>;
 
     // --- Organizations ---
     async fn organization(&self) -> Result<Option<Organization>, StoreError>;

@@ -5,6 +5,7 @@
 //! - [`Key256`]: a zeroizing 256-bit key that never prints its bytes.
 //! - [`seal`] / [`open`]: versioned AES-256-GCM envelopes, used for secret values under their data
 //!   keys and for anything wrapped by the root key (KMS key material, IAM secret access keys).
+//! - [`password`]: Argon2id hashes of console passwords, verified in constant time.
 //! - [`RootKey`]: the key that lives outside the database, in a `0600` key file or supplied by the
 //!   operator, plus a check value that tells whether a supplied root key is the one a data dir was
 //!   created with. [`SharedRootKey`] is the root key a running server holds, replaceable while it
@@ -12,7 +13,7 @@
 //! - [`blob`]: self-describing KMS ciphertext blobs with the encryption context bound in, so
 //!   `Decrypt` needs no key id and old key material keeps decrypting after rotation.
 //!
-//! All algorithms come from `ring` (`AES_256_GCM`, `SystemRandom`). Every parser is total: a
+//! All algorithms come from `ring` (`AES_256_GCM`, `SystemRandom`), except Argon2id (`argon2`). Every parser is total: a
 //! malformed, truncated or tampered input yields [`CryptoError::InvalidCiphertext`], never a panic.
 //! Errors and `Debug` output never contain key bytes or plaintext.
 //!
@@ -49,6 +50,7 @@
 mod aead;
 pub mod blob;
 mod key;
+pub mod password;
 mod root;
 
 pub use aead::{SEAL_VERSION, encode_aad, open, seal};

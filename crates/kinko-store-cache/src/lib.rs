@@ -499,6 +499,11 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         self.acknowledge(r).await
     }
 
+    /// Not cached: asked once per console sign-in by alias.
+    async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        self.inner.account_by_alias(alias).await
+    }
+
     async fn organization(&self) -> Result<Option<Organization>, StoreError> {
         Ok((*self.org().await?).clone())
     }

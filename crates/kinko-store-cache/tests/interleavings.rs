@@ -126,6 +126,9 @@ impl Store for Gated {
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         self.inner.list_accounts().await
     }
+    async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        self.inner.account_by_alias(alias).await
+    }
     async fn iam_state(&self, account_id: &str) -> Result<IamState, StoreError> {
         let r = self.inner.iam_state(account_id).await;
         self.stop("iam_state").await;
@@ -388,6 +391,7 @@ fn user(name: &str) -> User {
         attached_policies: vec![],
         permissions_boundary: None,
         groups: vec![],
+        login_profile: None,
     }
 }
 

@@ -125,6 +125,7 @@ pub fn user(name: &str) -> User {
         attached_policies: vec![],
         permissions_boundary: None,
         groups: vec![],
+        login_profile: None,
     }
 }
 

@@ -82,6 +82,7 @@ macro_rules! __with_contract_tests {
             access_key_status_and_deletion,
             iam_state_starts_empty_and_is_written_by_revision,
             iam_concurrent_writers_lose_nothing,
+            account_aliases_are_unique_and_find_their_account,
             organization_is_written_by_revision,
             member_account_creation_is_one_transaction,
             secret_is_read_by_arn_and_name_with_its_values,

@@ -203,6 +203,57 @@ pub async fn iam_concurrent_writers_lose_nothing(h: Handles) {
     assert_eq!(user_names(&h.b.iam_state(ACCOUNT).await.expect("read")), expected);
 }
 
+pub async fn account_aliases_are_unique_and_find_their_account(h: Handles) {
+    let s = h.a.as_ref();
+    assert_eq!(s.account_by_alias("acme").await.expect("lookup"), None);
+    let mut mine = s.iam_state(ACCOUNT).await.expect("read");
+    mine.account_alias = Some("acme".into());
+    s.write_iam_state(mine).await.expect("write");
+    assert_eq!(
+        h.b.account_by_alias("acme").await.expect("lookup").as_deref(),
+        Some(ACCOUNT)
+    );
+
+    // Another account can't take it: the whole write is refused.
+    let mut theirs = s.iam_state(MEMBER).await.expect("read");
+    theirs.users.push(user("mallory"));
+    theirs.account_alias = Some("acme".into());
+    assert!(is_conflict(s.write_iam_state(theirs.clone()).await));
+    assert_eq!(s.iam_state(MEMBER).await.expect("read").revision, 0);
+    assert_eq!(
+        s.account_by_alias("acme").await.expect("lookup").as_deref(),
+        Some(ACCOUNT)
+    );
+
+    // A new alias replaces the account's old one, which is free again.
+    let mut mine = s.iam_state(ACCOUNT).await.expect("read");
+    mine.account_alias = Some("acme-two".into());
+    s.write_iam_state(mine).await.expect("write");
+    assert_eq!(s.account_by_alias("acme").await.expect("lookup"), None);
+    assert_eq!(
+        s.account_by_alias("acme-two").await.expect("lookup").as_deref(),
+        Some(ACCOUNT)
+    );
+    s.write_iam_state(theirs).await.expect("the freed alias");
+    assert_eq!(
+        h.b.account_by_alias("acme").await.expect("lookup").as_deref(),
+        Some(MEMBER)
+    );
+
+    // Writes that keep the alias keep it; removing it frees it.
+    let mut mine = s.iam_state(ACCOUNT).await.expect("read");
+    mine.users.push(user("alice"));
+    s.write_iam_state(mine).await.expect("write");
+    assert_eq!(
+        s.account_by_alias("acme-two").await.expect("lookup").as_deref(),
+        Some(ACCOUNT)
+    );
+    let mut mine = s.iam_state(ACCOUNT).await.expect("read");
+    mine.account_alias = None;
+    s.write_iam_state(mine).await.expect("write");
+    assert_eq!(s.account_by_alias("acme-two").await.expect("lookup"), None);
+}
+
 pub async fn organization_is_written_by_revision(h: Handles) {
     let s = h.a.as_ref();
     assert!(s.organization().await.expect("read").is_none());

@@ -428,6 +428,18 @@ async fn write_iam_state(w: &mut Write<'_>, state: &IamState) -> Result<(), Stor
     if n != 1 {
         return Err(StoreError::Conflict);
     }
+    w.execute(
+        "DELETE FROM account_aliases WHERE account_id = $1",
+        &[&state.account_id],
+    )
+    .await?;
+    if let Some(alias) = &state.account_alias {
+        w.execute(
+            "INSERT INTO account_aliases (alias, account_id) VALUES ($1, $2)",
+            &[alias, &state.account_id],
+        )
+        .await?;
+    }
     w.changed(IAM, &state.account_id);
     Ok(())
 }
@@ -654,6 +666,16 @@ impl Store for PostgresStore {
         let mut w = Write::begin(&mut c).await?;
         write_iam_state(&mut w, &state).await?;
         w.commit().await
+    }
+
+    async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        self.query_opt(
+            "SELECT account_id FROM account_aliases WHERE alias = $1",
+            &[&alias],
+        )
+        .await?
+        .map(|r| r.try_get(0).map_err(backend))
+        .transpose()
     }
 
     async fn organization(&self) -> Result<Option<Organization>, StoreError> {

@@ -163,6 +163,10 @@ impl Store for SqliteStore {
         self.db.write(move |c| queries::write_iam_state(c, &state)).await
     }
 
+    async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        self.db.read(|c| queries::account_by_alias(c, alias))
+    }
+
     async fn organization(&self) -> Result<Option<Organization>, StoreError> {
         self.db.read(queries::organization)
     }

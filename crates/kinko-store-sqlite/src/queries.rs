@@ -432,7 +432,25 @@ pub fn write_iam_state(c: &Connection, state: &IamState) -> Result<(), StoreErro
     if n != 1 {
         return Err(StoreError::Conflict);
     }
+    c.execute(
+        "DELETE FROM account_aliases WHERE account_id = ?1",
+        params![state.account_id],
+    )
+    .map_err(backend)?;
+    if let Some(alias) = &state.account_alias {
+        c.execute(
+            "INSERT INTO account_aliases (alias, account_id) VALUES (?1, ?2)",
+            params![alias, state.account_id],
+        )
+        .map_err(insert_err)?;
+    }
     changed(c, IAM, &state.account_id)
+}
+
+pub fn account_by_alias(c: &Connection, alias: &str) -> Result<Option<String>, StoreError> {
+    c.prepare_cached("SELECT account_id FROM account_aliases WHERE alias = ?1")
+        .and_then(|mut s| s.query_row([alias], |r| r.get(0)).optional())
+        .map_err(backend)
 }
 
 pub fn organization(c: &Connection) -> Result<Option<Organization>, StoreError> {

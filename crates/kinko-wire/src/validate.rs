@@ -192,6 +192,17 @@ impl Violations {
         }
     }
 
+    /// A pattern on a sensitive member (a password): reported without its value.
+    pub fn sensitive_pattern(&mut self, path: &str, v: Option<&str>, pattern: &str, ok: bool) {
+        if let (Some(_), false) = (v, ok) {
+            self.push(
+                None,
+                path,
+                &format!("must satisfy regular expression pattern: {pattern}"),
+            );
+        }
+    }
+
     pub fn pattern(&mut self, path: &str, v: Option<&str>, pattern: &str, ok: bool) {
         if let (Some(s), false) = (v, ok) {
             self.push(

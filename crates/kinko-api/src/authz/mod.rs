@@ -420,6 +420,28 @@ pub(crate) async fn session_role_arn(services: &Services, p: &Principal) -> Opti
     pp.exists.then(|| pp.ctx.issuer_arn.clone()).flatten()
 }
 
+/// What the account password policy's `AllowUsersToChangePassword` grants: every IAM user may
+/// call `iam:ChangePassword` on themselves, with no policy of their own ("Allow users to change
+/// their own password", IAM User Guide, "Set an account password policy for IAM users"). It counts
+/// as one more identity-based policy of the user's: an explicit deny, a permissions boundary or a
+/// session policy still limit it.
+fn own_password_change(iam: &IamState, user_arn: &str) -> Option<String> {
+    iam.password_policy
+        .as_ref()
+        .filter(|p| p.allow_users_to_change_password)
+        .map(|_| {
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": "iam:ChangePassword",
+                    "Resource": user_arn,
+                }],
+            })
+            .to_string()
+        })
+}
+
 async fn principal_policies(
     services: &Services,
     p: &Principal,
@@ -451,6 +473,7 @@ async fn principal_policies(
                     docs.extend(g.inline_policies.iter().map(|i| i.document.clone()));
                     docs.extend(g.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
                 }
+                docs.extend(own_password_change(&iam, &u.arn));
                 let ctx = PrincipalCtx::user(&u.arn, &u.user_id).with_tags(tags_of(&u.tags));
                 let boundary = u
                     .permissions_boundary

@@ -230,3 +230,26 @@ fn request_context_values() {
         assert_eq!(value(&ctx, "aws:RequestedRegion"), [region], "{}", checks[row].0);
     }
 }
+
+/// AllowUsersToChangePassword grants each user iam:ChangePassword on their own ARN, nothing more.
+#[test]
+fn allow_users_to_change_password_grants_each_user_their_own() {
+    use kinko_core::iam::IamState;
+    use kinko_core::login::PasswordPolicy;
+
+    let alice = format!("arn:aws:iam::{ACCOUNT}:user/team/alice");
+    let mut iam = IamState::new(ACCOUNT);
+    assert_eq!(super::own_password_change(&iam, &alice), None);
+    iam.password_policy = Some(PasswordPolicy::default());
+    assert_eq!(super::own_password_change(&iam, &alice), None);
+    iam.password_policy = Some(PasswordPolicy {
+        allow_users_to_change_password: true,
+        ..PasswordPolicy::default()
+    });
+    let doc = super::own_password_change(&iam, &alice).expect("a grant");
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("JSON");
+    assert_eq!(
+        doc["Statement"],
+        serde_json::json!([{"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": alice}])
+    );
+}

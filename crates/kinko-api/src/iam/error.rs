@@ -25,6 +25,12 @@ pub enum IamError {
     InvalidInput(String),
     #[error("{0}")]
     AccessDenied(String),
+    /// A new console password the account's password policy refuses.
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
+    /// ChangePassword by a caller that is not an IAM user.
+    #[error("{0}")]
+    InvalidUserType(String),
     #[error("{0}")]
     InvalidAction(String),
     #[error("{0}")]
@@ -51,6 +57,8 @@ impl IamError {
             IamError::Validation(_) => "ValidationError",
             IamError::InvalidInput(_) => "InvalidInput",
             IamError::AccessDenied(_) => "AccessDenied",
+            IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
+            IamError::InvalidUserType(_) => "InvalidUserType",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
             IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
@@ -66,6 +74,8 @@ impl IamError {
             }
             IamError::AccessDenied(_) | IamError::InvalidClientTokenId(_) => 403,
             IamError::MalformedPolicyDocument(_)
+            | IamError::PasswordPolicyViolation(_)
+            | IamError::InvalidUserType(_)
             | IamError::Validation(_)
             | IamError::InvalidInput(_)
             | IamError::InvalidAction(_)
@@ -113,6 +123,10 @@ impl IamError {
     /// A permissions boundary that is neither the account's nor AWS managed.
     pub fn boundary_not_attachable(arn: &str) -> Self {
         IamError::NoSuchEntity(format!("Scope ARN: {arn} does not exist or is not attachable."))
+    }
+
+    pub fn login_profile_not_found(user: &str) -> Self {
+        IamError::NoSuchEntity(format!("Login Profile for User {user} cannot be found."))
     }
 
     pub fn invalid_arn(arn: &str) -> Self {

@@ -22,6 +22,7 @@ const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
 const WORD_PATTERN: &str = r"[\w]+";
 const INTEGER_PATTERN: &str = "-?[0-9]+";
 const BOOLEAN_PATTERN: &str = "true|false";
+const ACCOUNT_ALIAS_PATTERN: &str = "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$";
 /// At most this many tags on a user, role or policy.
 pub const MAX_TAGS: usize = 50;
 /// Default `MaxItems` of list operations.
@@ -229,6 +230,34 @@ impl<'a> Reader<'a> {
             (DOCUMENT_PATTERN, |s| {
                 is_latin1_text(s, |c| ('\u{20}'..='\u{ff}').contains(&c))
             }),
+        )
+        .unwrap_or_default()
+    }
+
+    /// A console password (`Password`, `OldPassword`, `NewPassword`): 1-128 characters of
+    /// `[\u0009\u000A\u000D\u0020-\u00FF]+`, reported without its value.
+    pub fn password(&mut self, param: &str, required: bool) -> Option<String> {
+        let value = self.required(param, required);
+        let m = member(param);
+        self.v.length(&m, value.as_deref(), 1, 128, true);
+        if let Some(s) = value.as_deref() {
+            self.v.sensitive_pattern(
+                &m,
+                Some(s),
+                DOCUMENT_PATTERN,
+                is_latin1_text(s, |c| ('\u{20}'..='\u{ff}').contains(&c)),
+            );
+        }
+        value
+    }
+
+    /// `AccountAlias`: 3-63 characters of `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`.
+    pub fn account_alias(&mut self) -> String {
+        self.checked(
+            "AccountAlias",
+            true,
+            (3, 63),
+            (ACCOUNT_ALIAS_PATTERN, kinko_core::login::valid_account_alias),
         )
         .unwrap_or_default()
     }

@@ -17,7 +17,9 @@ mod error;
 mod input;
 mod ops;
 mod output;
+mod passwords;
 mod policy_document;
+pub mod sign_in;
 
 use std::borrow::Cow;
 
@@ -57,6 +59,9 @@ impl Service for Iam {
         numbers: &[
             "MaxItems",
             "MaxSessionDuration",
+            "MinimumPasswordLength",
+            "MaxPasswordAge",
+            "PasswordReusePrevention",
             "AttachmentCount",
             "PermissionsBoundaryUsageCount",
         ],
@@ -64,6 +69,12 @@ impl Service for Iam {
             "OnlyAttached",
             "SetAsDefault",
             "PasswordResetRequired",
+            "RequireSymbols",
+            "RequireNumbers",
+            "RequireUppercaseCharacters",
+            "RequireLowercaseCharacters",
+            "AllowUsersToChangePassword",
+            "HardExpiry",
             "IsAttachable",
             "IsDefaultVersion",
             "IsTruncated",
@@ -232,6 +243,9 @@ async fn dispatch(
         DeleteOpenIDConnectProvider, UpdateOpenIDConnectProviderThumbprint,
         AddClientIDToOpenIDConnectProvider, RemoveClientIDFromOpenIDConnectProvider,
         AddTags<OpenIdConnectProvider>, RemoveTags<OpenIdConnectProvider>, ListTags<OpenIdConnectProvider>,
+        CreateLoginProfile, GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile, ChangePassword,
+        GetAccountPasswordPolicy, UpdateAccountPasswordPolicy, DeleteAccountPasswordPolicy,
+        CreateAccountAlias, DeleteAccountAlias, ListAccountAliases,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -369,8 +369,38 @@ async fn no_record_of_a_workload_holds_a_secret() {
         .expect("request id")
         .to_owned();
     ids.push(password_id.clone());
+    // Console passwords: set, changed by the user, reset by an administrator.
+    let iam = server.iam_client();
+    let console = server
+        .user("scan-console", Some(&allow(&["iam:ChangePassword"], &["*"])))
+        .await;
+    let first = format!("Aa1-{}", secrets.text("a-console-password"));
+    let req = iam
+        .create_login_profile()
+        .user_name(&console.name)
+        .password(&first);
+    let out = req.send().await.expect("CreateLoginProfile");
+    let profile_id = request_id!(out);
+    ids.push(profile_id.clone());
+    let second = format!("Bb2-{}", secrets.text("a-changed-password"));
+    let req = console
+        .iam()
+        .change_password()
+        .old_password(&first)
+        .new_password(&second);
+    let out = req.send().await.expect("ChangePassword");
+    let change_id = request_id!(out);
+    ids.push(change_id.clone());
+    let third = format!("Cc3-{}", secrets.text("a-reset-password"));
+    let req = iam
+        .update_login_profile()
+        .user_name(&console.name)
+        .password(&third);
+    let out = req.send().await.expect("UpdateLoginProfile");
+    let reset_id = request_id!(out);
+    ids.push(reset_id.clone());
 
-    drop((sm_only, nobody, assumer));
+    drop((sm_only, nobody, assumer, console));
     let log = audited.stop().await;
 
     for id in &ids {
@@ -381,6 +411,18 @@ async fn no_record_of_a_workload_holds_a_secret() {
         log.call(&password_id)["requestParameters"]["password"],
         "HIDDEN_DUE_TO_SECURITY_REASONS"
     );
+    for (id, member) in [
+        (&profile_id, "password"),
+        (&change_id, "oldPassword"),
+        (&change_id, "newPassword"),
+        (&reset_id, "password"),
+    ] {
+        assert_eq!(
+            log.call(id)["requestParameters"][member],
+            "HIDDEN_DUE_TO_SECURITY_REASONS",
+            "{member}"
+        );
+    }
     for (what, value) in &secrets.0 {
         log.assert_absent(value, what);
     }

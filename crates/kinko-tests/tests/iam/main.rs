@@ -17,6 +17,7 @@ mod condition_keys;
 mod denies;
 mod grant_changes;
 mod instance_profiles;
+mod login_profiles;
 mod recreated_principals;
 mod resource_policies;
 mod roles;

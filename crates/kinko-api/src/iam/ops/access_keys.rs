@@ -112,17 +112,7 @@ impl Operation for CreateAccessKey {
         }
         let principal = match &owner {
             KeyOwner::Root => Principal::root(cx.account()),
-            KeyOwner::User(name) => {
-                let user = User::get(&state, name)?;
-                Principal {
-                    account_id: cx.account().to_owned(),
-                    arn: user.arn.clone(),
-                    kind: PrincipalKind::User {
-                        name: user.name.clone(),
-                        user_id: user.user_id.clone(),
-                    },
-                }
-            }
+            KeyOwner::User(name) => User::get(&state, name)?.principal(cx.account()),
         };
         let access_key_id = output::access_key_id();
         let secret = output::secret_access_key();

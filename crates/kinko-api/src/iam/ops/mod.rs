@@ -7,6 +7,7 @@
 //! names its actions and limits for the kinds it exists for.
 
 mod access_keys;
+mod account;
 mod account_authorization_details;
 mod attachments;
 mod boundaries;
@@ -14,6 +15,7 @@ mod groups;
 mod inline_policies;
 mod instance_profiles;
 mod listing;
+mod login_profiles;
 mod managed_policies;
 mod oidc_providers;
 mod policy_versions;
@@ -32,6 +34,10 @@ use crate::operation::{Authorization, Cx};
 pub(crate) use access_keys::{
     CreateAccessKey, DeleteAccessKey, GetAccessKeyLastUsed, ListAccessKeys, UpdateAccessKey,
 };
+pub(crate) use account::{
+    CreateAccountAlias, DeleteAccountAlias, DeleteAccountPasswordPolicy, GetAccountPasswordPolicy,
+    ListAccountAliases, UpdateAccountPasswordPolicy,
+};
 pub(crate) use account_authorization_details::GetAccountAuthorizationDetails;
 pub(crate) use attachments::{AttachPolicy, DetachPolicy, ListAttachedPolicies, ListEntitiesForPolicy};
 pub(crate) use boundaries::{DeletePermissionsBoundary, PutPermissionsBoundary};
@@ -44,6 +50,9 @@ pub(crate) use instance_profiles::{
     ListInstanceProfiles, ListInstanceProfilesForRole, RemoveRoleFromInstanceProfile,
 };
 pub(crate) use listing::ListEntities;
+pub(crate) use login_profiles::{
+    ChangePassword, CreateLoginProfile, DeleteLoginProfile, GetLoginProfile, UpdateLoginProfile,
+};
 pub(crate) use managed_policies::{CreatePolicy, DeletePolicy, GetPolicy, ListPolicies};
 pub(crate) use oidc_providers::{
     AddClientIDToOpenIDConnectProvider, CreateOpenIDConnectProvider, DeleteOpenIDConnectProvider,

@@ -102,6 +102,7 @@ impl Operation for CreateUser {
             attached_policies: vec![],
             permissions_boundary: boundary,
             groups: vec![],
+            login_profile: None,
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
@@ -321,7 +322,10 @@ impl Operation for DeleteUser {
     async fn run(cx: &Cx<'_>, i: &DeleteUserInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
         let user = User::get(&state, &i.name)?;
-        // The order AWS checks a user's dependents in.
+        // The order AWS checks a user's dependents in (DeleteUser lists the password first).
+        if user.login_profile.is_some() {
+            return Err(delete_conflict("must delete login profile first"));
+        }
         if !cx
             .services
             .store
