@@ -94,6 +94,34 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "サインインの試行回数が多すぎます。数分待ってからもう一度お試しください。",
     ),
     (
+        "sign_in_unavailable",
+        "Sign-in is unavailable right now. Try again in a moment.",
+        "現在サインインできません。しばらくしてからもう一度お試しください。",
+    ),
+    ("change_password", "Change password", "パスワードを変更する"),
+    (
+        "must_change_password",
+        "You must set a new password before you continue.",
+        "続行する前に新しいパスワードを設定する必要があります。",
+    ),
+    ("old_password", "Old password", "現在のパスワード"),
+    ("new_password", "New password", "新しいパスワード"),
+    (
+        "confirm_password",
+        "Retype new password",
+        "新しいパスワードを再入力",
+    ),
+    (
+        "passwords_differ",
+        "The new passwords do not match.",
+        "新しいパスワードが一致しません。",
+    ),
+    (
+        "password_changed",
+        "Your password is changed.",
+        "パスワードを変更しました。",
+    ),
+    (
         "session_expired",
         "Your session has ended. Sign in again.",
         "セッションが終了しました。もう一度サインインしてください。",

@@ -137,15 +137,10 @@ impl Console {
     }
 }
 
-/// The argon2id hash (a PHC string, OWASP's parameters) of a console password.
+/// The argon2id hash (a PHC string) of a console password, as `kinko console hash-password`
+/// prints it for KINKO_CONSOLE_ROOT_PASSWORD_HASH.
 pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::PasswordHasher as _;
-    let salt = argon2::password_hash::SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| e.to_string())?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    kinko_crypto::password::hash_password(password).map_err(|e| e.to_string())
 }
 
 /// The console's routes, to be nested under `/console`.
@@ -155,6 +150,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", post(signin::sign_out))
         .route("/lang", get(switch_language))
+        .route(
+            "/password",
+            get(pages::password::form).post(pages::password::submit),
+        )
         .route("/assets/{name}", get(asset))
         .merge(pages::secrets::routes())
         .fallback(not_found)
@@ -168,6 +167,8 @@ pub fn router(console: Arc<Console>) -> Router {
 /// What every console request knows about itself.
 pub(crate) struct Ctx {
     pub lang: Lang,
+    /// The request's path (under `/console`, as the nested router sees it).
+    pub path: String,
     pub session_id: Option<String>,
     pub session: Option<Session>,
     pub source_ip: Option<IpAddr>,
@@ -175,7 +176,12 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn of(console: &Console, headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>) -> Ctx {
+    fn of(
+        console: &Console,
+        path: &str,
+        headers: &HeaderMap,
+        connect: Option<&ConnectInfo<SocketAddr>>,
+    ) -> Ctx {
         let cookies = cookies(headers);
         let lang = Lang::choose(
             cookies
@@ -192,6 +198,7 @@ impl Ctx {
         let session = session_id.as_deref().and_then(|id| console.sessions.get(id));
         Ctx {
             lang,
+            path: path.to_owned(),
             session_id: session_id.filter(|_| session.is_some()),
             session,
             source_ip: connect.map(|c| c.0.ip()),
@@ -199,10 +206,14 @@ impl Ctx {
         }
     }
 
-    /// Who is signed in, or the redirect to the sign-in page.
+    /// Who is signed in, or the redirect to the sign-in page (or to the password page, for a
+    /// user who must set a new password first).
     pub fn signed_in(&self) -> Result<(&str, &Session, &SignedIn), Response> {
         match (&self.session_id, &self.session) {
             (Some(id), Some(s)) => match &s.signed_in {
+                Some(who) if who.must_change_password && self.path != "/password" => {
+                    Err(Redirect::to("/console/password").into_response())
+                }
                 Some(who) => Ok((id, s, who)),
                 None => Err(Redirect::to("/console/signin").into_response()),
             },
@@ -235,7 +246,7 @@ where
     async fn from_request_parts(parts: &mut http::request::Parts, state: &S) -> Result<Ctx, Self::Rejection> {
         let console: Arc<Console> = axum::extract::FromRef::from_ref(state);
         let connect = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(Ctx::of(&console, &parts.headers, connect))
+        Ok(Ctx::of(&console, parts.uri.path(), &parts.headers, connect))
     }
 }
 
@@ -316,6 +327,42 @@ pub(crate) async fn call(
     )
     .await?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
+/// Runs the Query-protocol `action` of `service` (IAM, STS) with `params` as the signed-in
+/// principal, through the services' one entry point: its XML answer, or its error.
+pub(crate) async fn call_query(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    service: ServiceName,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Result<String, WireError> {
+    let body = {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("Action", action);
+        body.append_pair("Version", kinko_api::iam::VERSION);
+        for (k, v) in params {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    };
+    let params = kinko_wire::query::Params::parse(body.as_bytes());
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut rc = RequestContext::new(who.principal.clone(), &console.config.region, &request_id);
+    rc.session = who.session.clone();
+    rc.source_ip = ctx.source_ip;
+    rc.user_agent = Some(USER_AGENT.to_owned());
+    let out = kinko_api::call(
+        &console.services,
+        &rc,
+        Some(service),
+        action,
+        CallInput::Query(&params),
+    )
+    .await?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 async fn home(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {

@@ -28,6 +28,9 @@ pub struct SignedIn {
     pub account_label: String,
     /// The identity that signed in, kept across "switch role" to switch back.
     pub signed_in_as: Principal,
+    /// The user must set a new password (ChangePassword) before anything else: an administrator
+    /// asked for it (`PasswordResetRequired`) or the password is older than the policy allows.
+    pub must_change_password: bool,
 }
 
 /// One browser's session.
@@ -193,6 +196,7 @@ mod tests {
             session: None,
             account_label: "123456789012".into(),
             signed_in_as: Principal::root("123456789012"),
+            must_change_password: false,
         };
         let new = sessions.sign_in(Some(&old), who);
         assert_ne!(old, new);

@@ -14,12 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier as _};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kinko_core::principal::Principal;
+
+use kinko_api::iam::sign_in::{self, SignInRefused};
 
 use crate::session::SignedIn;
 use crate::{Console, Ctx, Form, check_post, pages};
@@ -31,11 +32,6 @@ const MAX_ADDRESS_FAILURES: u32 = 50;
 const WINDOW: Duration = Duration::from_secs(300);
 /// Most keys the limiter keeps.
 const MAX_KEYS: usize = 100_000;
-
-/// A hash no password matches in practice, verified when there is no real one, so that every
-/// attempt takes one verification's time.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$a2lua28tY29uc29sZS1kdW1teQ$Yx5hS+RZmsJ8gqA7JZrJkqZ0Ic7n3s2mFbwWQ7N3yQs";
 
 /// Failed sign-ins counted per key (a source address, an account and user name as typed).
 #[derive(Default)]
@@ -85,17 +81,6 @@ impl Limiter {
     }
 }
 
-/// Checks `password` against the PHC string `hash` (argon2's verification compares in constant
-/// time).
-pub(crate) fn password_matches(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// The sign-in page; a session (for its CSRF token) is made when there is none.
 pub(crate) async fn page(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
     if ctx.session.as_ref().is_some_and(|s| s.signed_in.is_some()) {
@@ -141,7 +126,7 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
     }
     if console.limiter.throttled(&keys) {
         // The verification is still done, so a throttled attempt takes as long as any.
-        password_matches(DUMMY_HASH, password);
+        let _ = sign_in::password_matches(password, None).await;
         audit_attempt(&console, &ctx, None, Some("Too many attempts")).await;
         let flash = (true, ctx.lang.t("sign_in_throttled").to_owned());
         return pages::respond(
@@ -150,18 +135,30 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
         );
     }
     let who = if root {
-        verify_root(&console, &account, password)
+        verify_root(&console, &account, password).await
     } else {
-        verify_user(&console, &account, &user_name, password).await
+        sign_in::verify_password(&console.services, &account, &user_name, password)
+            .await
+            .map(|s| (s.principal, s.password_change.is_some()))
     };
-    let Some(principal) = who else {
-        console.limiter.failed(&keys);
-        audit_attempt(&console, &ctx, None, Some("Failed authentication")).await;
-        let flash = (true, ctx.lang.t("sign_in_failed").to_owned());
-        return pages::respond(
-            StatusCode::UNAUTHORIZED,
-            pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
-        );
+    let (principal, must_change_password) = match who {
+        Ok(who) => who,
+        Err(SignInRefused::Refused) => {
+            console.limiter.failed(&keys);
+            audit_attempt(&console, &ctx, None, Some("Failed authentication")).await;
+            let flash = (true, ctx.lang.t("sign_in_failed").to_owned());
+            return pages::respond(
+                StatusCode::UNAUTHORIZED,
+                pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
+            );
+        }
+        Err(SignInRefused::Unavailable) => {
+            let flash = (true, ctx.lang.t("sign_in_unavailable").to_owned());
+            return pages::respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
+            );
+        }
     };
     console.limiter.succeeded(&user_key);
     audit_attempt(&console, &ctx, Some(&principal), None).await;
@@ -172,9 +169,15 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
             session: None,
             account_label: account,
             signed_in_as: principal,
+            must_change_password,
         },
     );
-    let mut resp = Redirect::to("/console/secrets").into_response();
+    let next = if must_change_password {
+        "/console/password"
+    } else {
+        "/console/secrets"
+    };
+    let mut resp = Redirect::to(next).into_response();
     if let Ok(v) = HeaderValue::from_str(&console.session_cookie(&id)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -182,23 +185,21 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
 }
 
 /// The root user of the management account, with the console password the operator set.
-fn verify_root(console: &Console, account: &str, password: &str) -> Option<Principal> {
+async fn verify_root(
+    console: &Console,
+    account: &str,
+    password: &str,
+) -> Result<(Principal, bool), SignInRefused> {
     let hash = console
         .config
         .root_password_hash
         .as_deref()
         .filter(|_| account == console.config.root_account_id);
-    let matches = password_matches(hash.unwrap_or(DUMMY_HASH), password);
-    (matches && hash.is_some()).then(|| Principal::root(account))
-}
-
-/// An IAM user with a console password (a login profile).
-async fn verify_user(console: &Console, account: &str, user_name: &str, password: &str) -> Option<Principal> {
-    let _ = (console, account, user_name);
-    // IAM users get console passwords with CreateLoginProfile; until a user has one, nothing
-    // matches.
-    password_matches(DUMMY_HASH, password);
-    None
+    if sign_in::password_matches(password, hash).await? && hash.is_some() {
+        Ok((Principal::root(account), false))
+    } else {
+        Err(SignInRefused::Refused)
+    }
 }
 
 /// The audit record of a sign-in attempt (`ConsoleLogin`).
@@ -243,13 +244,6 @@ pub(crate) async fn sign_out(State(console): State<Arc<Console>>, ctx: Ctx, body
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_dummy_hash_is_a_valid_hash_that_nothing_simple_matches() {
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
-        assert!(!password_matches(DUMMY_HASH, ""));
-        assert!(!password_matches(DUMMY_HASH, "password"));
-    }
 
     #[test]
     fn the_limiter_refuses_after_five_failures_per_key() {

@@ -84,6 +84,18 @@ pub async fn verify_password(
     }
 }
 
+/// Checks a password against `hash` (a PHC string), on the same bounded threads as
+/// [`verify_password`]; without a hash, against the dummy one, so it takes as long and matches
+/// nothing. The console checks the root user's password this way.
+pub async fn password_matches(password: &str, hash: Option<&str>) -> Result<bool, SignInRefused> {
+    super::passwords::matches_or_dummy(password, hash.map(str::to_owned))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "console sign-in: the verification failed");
+            SignInRefused::Unavailable
+        })
+}
+
 /// A user with a login profile, as found by account and name.
 struct Found {
     principal: Principal,

@@ -1,5 +1,6 @@
 //! The pages: one layout, the sign-in page, and each service's pages.
 
+pub(crate) mod password;
 pub(crate) mod secrets;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -6,6 +6,7 @@
 
 mod secrets;
 mod security;
+mod users;
 
 use std::sync::OnceLock;
 
