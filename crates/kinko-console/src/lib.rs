@@ -156,6 +156,7 @@ pub fn router(console: Arc<Console>) -> Router {
         )
         .route("/assets/{name}", get(asset))
         .merge(pages::secrets::routes())
+        .merge(pages::iam::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),

@@ -1,5 +1,6 @@
 //! The pages: one layout, the sign-in page, and each service's pages.
 
+pub(crate) mod iam;
 pub(crate) mod password;
 pub(crate) mod secrets;
 
@@ -56,6 +57,7 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                     @if p.who.is_some() {
                         nav aria-label="Services" {
                             a href="/console/secrets" { (t("secrets_manager")) }
+                            a href="/console/iam/users" { "IAM" }
                         }
                     }
                     div.spacer {}

@@ -4,6 +4,7 @@
 //! `target/console-screenshots/`. Plain HTTP checks of the same rules (headers, CSRF) need no
 //! browser.
 
+mod iam;
 mod secrets;
 mod security;
 mod users;

@@ -1,0 +1,699 @@
+//! IAM: policies (a JSON editor whose syntax errors name their line and column, then IAM's own
+//! validation), users (created with a console password and access keys shown once, policies
+//! attached directly), a user's details. Every action is the IAM operation of the same name, run
+//! as the signed-in principal; creating or deleting access keys asks for the signed-in
+//! identity's password again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use kinko_api::ServiceName;
+use kinko_wire::WireError;
+use maud::html;
+
+use super::{Page, error_box, layout, respond};
+use crate::session::SignedIn;
+use crate::{Console, Ctx, Form, call_query, check_post};
+
+pub(crate) fn routes() -> Router<Arc<Console>> {
+    Router::new()
+        .route("/iam/users", get(users))
+        .route("/iam/users/new", get(new_user_form).post(new_user_submit))
+        .route("/iam/users/details", get(user_details).post(user_action))
+        .route("/iam/policies", get(policies))
+        .route("/iam/policies/new", get(new_policy_form).post(new_policy_submit))
+}
+
+async fn iam(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Result<String, WireError> {
+    call_query(console, ctx, who, ServiceName::Iam, action, params).await
+}
+
+/// The `member`s of the first element named `list` in an IAM answer, each as its child
+/// elements' texts.
+fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+    let Ok(doc) = roxmltree::Document::parse(xml) else {
+        return Vec::new();
+    };
+    let Some(node) = doc.descendants().find(|n| n.has_tag_name(list)) else {
+        return Vec::new();
+    };
+    node.children()
+        .filter(|n| n.has_tag_name("member"))
+        .map(|m| {
+            m.children()
+                .filter(roxmltree::Node::is_element)
+                .map(|c| {
+                    (
+                        c.tag_name().name().to_owned(),
+                        c.text().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The text of the first element named `tag` in an IAM answer.
+fn text(xml: &str, tag: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .find(|n| n.has_tag_name(tag))
+        .and_then(|n| n.text())
+        .map(str::to_owned)
+}
+
+fn user_url(name: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("/console/iam/users/details?name={q}")
+}
+
+/// IAM's own sections.
+fn iam_nav(lang: crate::Lang) -> maud::Markup {
+    html! {
+        nav.sub aria-label="IAM" {
+            a href="/console/iam/users" { (lang.t("users")) }
+            a href="/console/iam/policies" { (lang.t("policies")) }
+        }
+    }
+}
+
+fn page<'a>(
+    ctx: &'a Ctx,
+    who: &'a SignedIn,
+    csrf: &'a str,
+    title: &'a str,
+    back: &'a str,
+    flash: Option<(bool, String)>,
+) -> Page<'a> {
+    Page {
+        lang: ctx.lang,
+        title,
+        who: Some(who),
+        csrf,
+        back,
+        flash,
+    }
+}
+
+/// Checks the signed-in identity's own password again (before access keys are made or deleted).
+async fn reauthenticate(console: &Console, who: &SignedIn, password: &str) -> bool {
+    use kinko_core::principal::PrincipalKind;
+    match &who.signed_in_as.kind {
+        PrincipalKind::Root => {
+            let hash = console.config.root_password_hash.as_deref();
+            kinko_api::iam::sign_in::password_matches(password, hash)
+                .await
+                .unwrap_or(false)
+                && hash.is_some()
+        }
+        PrincipalKind::User { name, .. } => kinko_api::iam::sign_in::verify_password(
+            &console.services,
+            &who.signed_in_as.account_id,
+            name,
+            password,
+        )
+        .await
+        .is_ok(),
+        _ => false,
+    }
+}
+
+async fn users(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let listed = iam(&console, &ctx, who, "ListUsers", &[("MaxItems", "1000")]).await;
+    let p = page(
+        &ctx,
+        who,
+        &session.csrf,
+        t("users"),
+        "/console/iam/users",
+        console.sessions.take_flash(id),
+    );
+    let content = html! {
+        (iam_nav(ctx.lang))
+        div.heading {
+            h1 { (t("users")) }
+            a.button.primary href="/console/iam/users/new" { (t("create_user")) }
+        }
+        @match &listed {
+            Err(e) => (error_box(e)),
+            Ok(xml) => {
+                @let list = members(xml, "Users");
+                @if list.is_empty() { p.empty { (t("none")) } } @else {
+                    table.list {
+                        thead { tr { th scope="col" { (t("user_name_short")) } th scope="col" { "ARN" } th scope="col" { (t("created")) } } }
+                        tbody { @for u in &list {
+                            tr {
+                                td { a href=(user_url(&u["UserName"])) { (u["UserName"]) } }
+                                td { code { (u.get("Arn").map_or("", String::as_str)) } }
+                                td { (u.get("CreateDate").map_or("", String::as_str)) }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+/// The policies a user can be given directly: the account's and AWS's.
+async fn attachable(console: &Console, ctx: &Ctx, who: &SignedIn) -> Vec<BTreeMap<String, String>> {
+    match iam(
+        console,
+        ctx,
+        who,
+        "ListPolicies",
+        &[("Scope", "All"), ("MaxItems", "1000")],
+    )
+    .await
+    {
+        Ok(xml) => members(&xml, "Policies"),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn new_user_form(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (_, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let policies = attachable(&console, &ctx, who).await;
+    new_user_page(&ctx, who, &session.csrf, &policies, None, StatusCode::OK)
+}
+
+fn new_user_page(
+    ctx: &Ctx,
+    who: &SignedIn,
+    csrf: &str,
+    policies: &[BTreeMap<String, String>],
+    flash: Option<(bool, String)>,
+    status: StatusCode,
+) -> Response {
+    let t = |k| ctx.lang.t(k);
+    let p = page(ctx, who, csrf, t("create_user"), "/console/iam/users/new", flash);
+    let content = html! {
+        h1 { (t("create_user")) }
+        form.card method="post" action="/console/iam/users/new" {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="user" { (t("user_name_short")) }
+            input #user type="text" name="user" required maxlength="64" autocomplete="off";
+            fieldset {
+                legend { (t("console_access")) }
+                label { input #console type="checkbox" name="console" value="on"; " " (t("provide_console_access")) }
+                label for="password" { (t("console_password")) }
+                input #password type="password" name="password" autocomplete="new-password";
+                label { input #reset type="checkbox" name="reset" value="on" checked; " " (t("require_reset")) }
+            }
+            fieldset {
+                legend { (t("access_keys")) }
+                label { input #access_key type="checkbox" name="access_key" value="on"; " " (t("create_access_key")) }
+            }
+            fieldset {
+                legend { (t("attach_policies")) }
+                div.checklist {
+                    @for pol in policies {
+                        label { input type="checkbox" name="policy" value=(pol["Arn"]); " " (pol["PolicyName"]) }
+                    }
+                }
+            }
+            label for="confirm_password" { (t("confirm_with_password")) }
+            input #confirm_password type="password" name="confirm_password" autocomplete="current-password";
+            p.hint { (t("confirm_with_password_help")) }
+            div.buttons {
+                a.button href="/console/iam/users" { (t("cancel")) }
+                button.primary type="submit" { (t("create_user")) }
+            }
+        }
+    };
+    respond(status, layout(&p, content))
+}
+
+async fn new_user_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (_, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let user = form.get("user").unwrap_or_default().trim().to_owned();
+    let wants_key = form.get("access_key") == Some("on");
+    let policies = form.all("policy");
+    let again = |message: String| async {
+        let listed = attachable(&console, &ctx, who).await;
+        new_user_page(
+            &ctx,
+            who,
+            &session.csrf,
+            &listed,
+            Some((true, message)),
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    if wants_key && !reauthenticate(&console, who, form.get("confirm_password").unwrap_or_default()).await {
+        return again(t("reauth_failed").to_owned()).await;
+    }
+    if let Err(e) = iam(&console, &ctx, who, "CreateUser", &[("UserName", &user)]).await {
+        return again(format!("{}: {}", e.code, e.message)).await;
+    }
+    // The user exists from here on; a later step that fails says so on the result page.
+    let mut problems = Vec::new();
+    if form.get("console") == Some("on") {
+        let reset = if form.get("reset") == Some("on") {
+            "true"
+        } else {
+            "false"
+        };
+        let password = form.get("password").unwrap_or_default();
+        if let Err(e) = iam(
+            &console,
+            &ctx,
+            who,
+            "CreateLoginProfile",
+            &[
+                ("UserName", &user),
+                ("Password", password),
+                ("PasswordResetRequired", reset),
+            ],
+        )
+        .await
+        {
+            problems.push(e);
+        }
+    }
+    for arn in policies {
+        if let Err(e) = iam(
+            &console,
+            &ctx,
+            who,
+            "AttachUserPolicy",
+            &[("UserName", &user), ("PolicyArn", arn)],
+        )
+        .await
+        {
+            problems.push(e);
+        }
+    }
+    let mut key = None;
+    if wants_key {
+        match iam(&console, &ctx, who, "CreateAccessKey", &[("UserName", &user)]).await {
+            Ok(xml) => key = text(&xml, "AccessKeyId").zip(text(&xml, "SecretAccessKey")),
+            Err(e) => problems.push(e),
+        }
+    }
+    let p = page(
+        &ctx,
+        who,
+        &session.csrf,
+        t("user_created"),
+        "/console/iam/users",
+        Some((false, t("user_created").to_owned())),
+    );
+    let content = html! {
+        h1 { (user) }
+        @for e in &problems { (error_box(e)) }
+        @if let Some((id, secret)) = &key {
+            section.card {
+                h2 { (t("access_keys")) }
+                div.alert.warning role="status" { (t("key_shown_once")) }
+                dl.props {
+                    dt { (t("access_key_id")) } dd { code #access-key-id { (id) } }
+                    dt { (t("secret_access_key")) } dd { code #secret-access-key { (secret) } " " button.small type="button" data-copy-text=(secret) data-copied=(t("copied")) { (t("copy")) } }
+                }
+            }
+        }
+        p { a.button href=(user_url(&user)) { (t("view_user")) } }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+#[derive(serde::Deserialize)]
+struct NameQuery {
+    name: String,
+}
+
+async fn user_details(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<NameQuery>) -> Response {
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let flash = console.sessions.take_flash(id);
+    user_page(&console, &ctx, who, &q.name, flash, None).await
+}
+
+async fn user_page(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    name: &str,
+    flash: Option<(bool, String)>,
+    new_key: Option<(String, String)>,
+) -> Response {
+    let t = |k| ctx.lang.t(k);
+    let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
+    let back = user_url(name);
+    let user = iam(console, ctx, who, "GetUser", &[("UserName", name)]).await;
+    let attached = iam(
+        console,
+        ctx,
+        who,
+        "ListAttachedUserPolicies",
+        &[("UserName", name)],
+    )
+    .await;
+    let keys = iam(console, ctx, who, "ListAccessKeys", &[("UserName", name)]).await;
+    let policies = attachable(console, ctx, who).await;
+    let p = page(ctx, who, &csrf, name, &back, flash);
+    let content = html! {
+        h1 { (name) }
+        @match &user {
+            Err(e) => (error_box(e)),
+            Ok(xml) => {
+                section.card {
+                    dl.props {
+                        dt { "ARN" } dd { code { (text(xml, "Arn").unwrap_or_default()) } }
+                        dt { (t("created")) } dd { (text(xml, "CreateDate").unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { (t("attach_policies")) }
+            @match &attached {
+                Err(e) => (error_box(e)),
+                Ok(xml) => {
+                    ul { @for a in members(xml, "AttachedPolicies") { li { (a["PolicyName"]) " " code { (a["PolicyArn"]) } } } }
+                }
+            }
+            form.inline method="post" action=(back) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="op" value="attach";
+                label for="attach" { (t("attach_policies")) }
+                select #attach name="policy" {
+                    @for pol in &policies { option value=(pol["Arn"]) { (pol["PolicyName"]) } }
+                }
+                " " button type="submit" { (t("attach")) }
+            }
+        }
+        section.card {
+            h2 { (t("access_keys")) }
+            @if let Some((id, secret)) = &new_key {
+                div.alert.warning role="status" { (t("key_shown_once")) }
+                dl.props {
+                    dt { (t("access_key_id")) } dd { code #access-key-id { (id) } }
+                    dt { (t("secret_access_key")) } dd { code #secret-access-key { (secret) } }
+                }
+            }
+            @match &keys {
+                Err(e) => (error_box(e)),
+                Ok(xml) => {
+                    table.list {
+                        thead { tr { th scope="col" { (t("access_key_id")) } th scope="col" { (t("status")) } th scope="col" {} } }
+                        tbody { @for k in members(xml, "AccessKeyMetadata") {
+                            tr {
+                                td { code { (k["AccessKeyId"]) } }
+                                td { (k.get("Status").map_or("", String::as_str)) }
+                                td {
+                                    form.inline method="post" action=(back) {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="op" value="delete_key";
+                                        input type="hidden" name="key" value=(k["AccessKeyId"]);
+                                        input type="password" name="confirm_password" placeholder=(t("confirm_with_password")) aria-label=(t("confirm_with_password")) autocomplete="current-password";
+                                        " " button.danger.small type="submit" { (t("delete")) }
+                                    }
+                                }
+                            }
+                        } }
+                    }
+                }
+            }
+            form method="post" action=(back) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="op" value="create_key";
+                label for="confirm_password" { (t("confirm_with_password")) }
+                input #confirm_password type="password" name="confirm_password" autocomplete="current-password";
+                div.buttons { button.primary type="submit" { (t("create_access_key")) } }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+async fn user_action(
+    State(console): State<Arc<Console>>,
+    ctx: Ctx,
+    Query(q): Query<NameQuery>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let name = q.name.as_str();
+    let result = match form.get("op") {
+        Some("attach") => {
+            let arn = form.get("policy").unwrap_or_default();
+            iam(
+                &console,
+                &ctx,
+                who,
+                "AttachUserPolicy",
+                &[("UserName", name), ("PolicyArn", arn)],
+            )
+            .await
+            .map(|_| None)
+        }
+        Some(op @ ("create_key" | "delete_key")) => {
+            if !reauthenticate(&console, who, form.get("confirm_password").unwrap_or_default()).await {
+                let flash = Some((true, t("reauth_failed").to_owned()));
+                return user_page(&console, &ctx, who, name, flash, None).await;
+            }
+            if op == "create_key" {
+                iam(&console, &ctx, who, "CreateAccessKey", &[("UserName", name)])
+                    .await
+                    .map(|xml| text(&xml, "AccessKeyId").zip(text(&xml, "SecretAccessKey")))
+            } else {
+                let key = form.get("key").unwrap_or_default();
+                iam(
+                    &console,
+                    &ctx,
+                    who,
+                    "DeleteAccessKey",
+                    &[("UserName", name), ("AccessKeyId", key)],
+                )
+                .await
+                .map(|_| None)
+            }
+        }
+        _ => return Redirect::to(&user_url(name)).into_response(),
+    };
+    match result {
+        // A new key is shown on this answer only, never stored for a later page.
+        Ok(Some(key)) => user_page(&console, &ctx, who, name, None, Some(key)).await,
+        Ok(None) => {
+            console
+                .sessions
+                .update(id, |s| s.flash = Some((false, t("done").to_owned())));
+            Redirect::to(&user_url(name)).into_response()
+        }
+        Err(e) => {
+            let flash = Some((true, format!("{}: {}", e.code, e.message)));
+            user_page(&console, &ctx, who, name, flash, None).await
+        }
+    }
+}
+
+async fn policies(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let listed = iam(
+        &console,
+        &ctx,
+        who,
+        "ListPolicies",
+        &[("Scope", "Local"), ("MaxItems", "1000")],
+    )
+    .await;
+    let p = page(
+        &ctx,
+        who,
+        &session.csrf,
+        t("policies"),
+        "/console/iam/policies",
+        console.sessions.take_flash(id),
+    );
+    let content = html! {
+        (iam_nav(ctx.lang))
+        div.heading {
+            h1 { (t("policies")) }
+            a.button.primary href="/console/iam/policies/new" { (t("create_policy")) }
+        }
+        @match &listed {
+            Err(e) => (error_box(e)),
+            Ok(xml) => {
+                @let list = members(xml, "Policies");
+                @if list.is_empty() { p.empty { (t("none")) } } @else {
+                    table.list {
+                        thead { tr { th scope="col" { (t("policy_name")) } th scope="col" { "ARN" } th scope="col" { (t("attachments")) } } }
+                        tbody { @for pol in &list {
+                            tr { td { (pol["PolicyName"]) } td { code { (pol["Arn"]) } } td { (pol.get("AttachmentCount").map_or("0", String::as_str)) } }
+                        } }
+                    }
+                }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+async fn new_policy_form(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let _ = &console;
+    let (_, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let starter = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Action\": [],\n      \"Resource\": []\n    }\n  ]\n}";
+    policy_page(&ctx, who, &session.csrf, "", "", starter, None, StatusCode::OK)
+}
+
+#[allow(clippy::too_many_arguments, reason = "the form's fields, re-shown as typed")]
+fn policy_page(
+    ctx: &Ctx,
+    who: &SignedIn,
+    csrf: &str,
+    name: &str,
+    description: &str,
+    document: &str,
+    flash: Option<(bool, String)>,
+    status: StatusCode,
+) -> Response {
+    let t = |k| ctx.lang.t(k);
+    let p = page(
+        ctx,
+        who,
+        csrf,
+        t("create_policy"),
+        "/console/iam/policies/new",
+        flash,
+    );
+    let content = html! {
+        h1 { (t("create_policy")) }
+        form.card method="post" action="/console/iam/policies/new" {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="document" { (t("policy_editor")) " (JSON)" }
+            textarea #document name="document" rows="18" spellcheck="false" { (document) }
+            label for="name" { (t("policy_name")) }
+            input #name type="text" name="name" value=(name) required maxlength="128";
+            label for="description" { (t("description")) }
+            input #description type="text" name="description" value=(description) maxlength="1000";
+            div.buttons {
+                a.button href="/console/iam/policies" { (t("cancel")) }
+                button.primary type="submit" { (t("create_policy")) }
+            }
+        }
+    };
+    respond(status, layout(&p, content))
+}
+
+/// A JSON syntax error as the editor shows it: `Ln L, Col C: what`.
+fn syntax_error(document: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(document)
+        .err()
+        .map(|e| {
+            let what = e.to_string();
+            let what = what.split(" at line ").next().unwrap_or(&what).to_owned();
+            format!("Ln {}, Col {}: {what}", e.line(), e.column())
+        })
+}
+
+async fn new_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let description = form.get("description").unwrap_or_default().to_owned();
+    let document = form.get("document").unwrap_or_default().to_owned();
+    let again = |message: String| {
+        policy_page(
+            &ctx,
+            who,
+            &session.csrf,
+            &name,
+            &description,
+            &document,
+            Some((true, message)),
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    if let Some(e) = syntax_error(&document) {
+        return again(e);
+    }
+    let mut params = vec![
+        ("PolicyName", name.as_str()),
+        ("PolicyDocument", document.as_str()),
+    ];
+    if !description.is_empty() {
+        params.push(("Description", description.as_str()));
+    }
+    match iam(&console, &ctx, who, "CreatePolicy", &params).await {
+        Ok(_) => {
+            let done = ctx.lang.t("policy_created").to_owned();
+            console.sessions.update(id, |s| s.flash = Some((false, done)));
+            Redirect::to("/console/iam/policies").into_response()
+        }
+        Err(e) => again(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_name_their_line_and_column() {
+        assert_eq!(syntax_error("{\"Version\": \"2012-10-17\"}"), None);
+        let e = syntax_error("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}").expect("an error");
+        assert!(e.starts_with("Ln 4, Col 1: "), "{e}");
+    }
+
+    #[test]
+    fn members_reads_iam_lists() {
+        let xml = "<ListUsersResponse><ListUsersResult><Users><member><UserName>a</UserName><Arn>arn:1</Arn></member><member><UserName>b</UserName></member></Users></ListUsersResult></ListUsersResponse>";
+        let list = members(xml, "Users");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["Arn"], "arn:1");
+        assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
+    }
+}
