@@ -333,6 +333,24 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("attachments", "Attached to", "アタッチ先の数"),
     ("policy_editor", "Policy editor", "ポリシーエディタ"),
     ("policy_created", "Policy created.", "ポリシーを作成しました。"),
+    ("audit", "Audit trail", "監査証跡"),
+    (
+        "audit_value",
+        "Value to look for (empty: every event)",
+        "検索する値 (空欄: すべてのイベント)",
+    ),
+    ("no_events", "No events.", "イベントはありません。"),
+    ("event_time", "Time (UTC)", "日時 (UTC)"),
+    ("event_name", "Event", "イベント"),
+    ("event_user", "User", "ユーザー"),
+    ("source_ip", "Source IP", "送信元 IP"),
+    ("event_error", "Error", "エラー"),
+    ("activity", "Activity", "アクティビティ"),
+    (
+        "activity_help",
+        "Who read or changed this secret, newest first, from the audit trail.",
+        "このシークレットを読み取った、または変更したユーザー (新しい順、監査証跡より)。",
+    ),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

@@ -157,6 +157,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/assets/{name}", get(asset))
         .merge(pages::secrets::routes())
         .merge(pages::iam::routes())
+        .merge(pages::audit::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),

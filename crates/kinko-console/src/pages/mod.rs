@@ -1,5 +1,6 @@
 //! The pages: one layout, the sign-in page, and each service's pages.
 
+pub(crate) mod audit;
 pub(crate) mod iam;
 pub(crate) mod password;
 pub(crate) mod secrets;
@@ -58,6 +59,7 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                         nav aria-label="Services" {
                             a href="/console/secrets" { (t("secrets_manager")) }
                             a href="/console/iam/users" { "IAM" }
+                            a href="/console/audit" { (t("audit")) }
                         }
                     }
                     div.spacer {}
@@ -182,4 +184,9 @@ pub(crate) fn date(value: &serde_json::Value) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// A day of the API (epoch seconds at midnight UTC, as `LastAccessedDate`) as `YYYY-MM-DD`.
+pub(crate) fn day(value: &serde_json::Value) -> String {
+    date(value).chars().take(10).collect()
 }

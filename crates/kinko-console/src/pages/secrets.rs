@@ -136,7 +136,7 @@ async fn list(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<Lis
                                         }
                                     }
                                     td { (s["Description"].as_str().unwrap_or_default()) }
-                                    td { (date(&s["LastAccessedDate"])) }
+                                    td { (super::day(&s["LastAccessedDate"])) }
                                     td { (date(&s["CreatedDate"])) }
                                 }
                             }
@@ -473,6 +473,7 @@ async fn details_page(
     };
     let arn = d["ARN"].as_str().unwrap_or_default().to_owned();
     let policy = sm(console, ctx, who, "GetResourcePolicy", json!({"SecretId": arn})).await;
+    let activity = super::audit::lookup(console, ctx, who, "ResourceName", &arn, 20).await;
     let deleted = !d["DeletedDate"].is_null();
     // When it will be deleted: after its waiting period (see `deletion_date`'s note).
     let deletion_date = if deleted {
@@ -511,7 +512,7 @@ async fn details_page(
                 dt { (t("description")) } dd { (d["Description"].as_str().unwrap_or("-")) }
                 dt { (t("created")) } dd { (date(&d["CreatedDate"])) }
                 dt { (t("last_changed")) } dd { (date(&d["LastChangedDate"])) }
-                dt { (t("last_retrieved")) } dd { (date(&d["LastAccessedDate"])) }
+                dt { (t("last_retrieved")) } dd { (super::day(&d["LastAccessedDate"])) }
             }
         }
         section.card #value {
@@ -600,6 +601,14 @@ async fn details_page(
                         p { (t("no_resource_policy")) }
                     }
                 }
+                Err(e) => (error_box(e)),
+            }
+        }
+        section.card #activity {
+            h2 { (t("activity")) }
+            p.hint { (t("activity_help")) }
+            @match &activity {
+                Ok(out) => (super::audit::events_table(lang, out)),
                 Err(e) => (error_box(e)),
             }
         }

@@ -23,6 +23,9 @@ static CONSOLE: OnceLock<TestServer> = OnceLock::new();
 fn server() -> &'static TestServer {
     TestServer::start_shared_with(&CONSOLE, |c| {
         c.console.root_password_hash = Some(kinko_console::hash_password(ROOT_PASSWORD).expect("a hash"));
+        // An audit trail, for the console's activity and audit pages; kept for the test run.
+        let dir = Box::leak(Box::new(tempfile::tempdir().expect("a temp dir")));
+        c.audit_log = Some(dir.path().join("audit.log"));
     })
 }
 

@@ -99,7 +99,31 @@ async fn store_my_secret_read_it_with_boto3_then_delete_and_restore_it() {
     assert_eq!(b.text("#secret-plaintext").await, expected);
     b.screenshot("06-value").await;
 
+    // Who read it: the audit trail on its page, the console's own read and boto3's, as root.
+    b.client
+        .goto(&url(&format!("/console/secrets/details?id={arn}")))
+        .await
+        .expect("goto");
+    let activity = b.text("#activity table").await;
+    assert!(
+        activity.contains("GetSecretValue") && activity.contains("CreateSecret"),
+        "{activity}"
+    );
+    assert!(activity.contains("root"), "{activity}");
+    assert!(!activity.contains("s3cr3t-Value-9x"));
+    b.screenshot("06b-activity").await;
+    // And in the audit page, by event name.
+    b.client
+        .goto(&url("/console/audit?key=EventName&value=GetSecretValue"))
+        .await
+        .expect("goto");
+    assert!(b.text("table.events").await.contains("GetSecretValue"));
+
     // Delete with a 7-day waiting period: the banner gives the date.
+    b.client
+        .goto(&url(&format!("/console/secrets/details?id={arn}")))
+        .await
+        .expect("goto");
     b.fill("#days", "7").await;
     b.click_to_next_page("button.danger").await;
     assert_eq!(b.text(".alert.ok").await, "Deletion scheduled.");
