@@ -351,6 +351,19 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Who read or changed this secret, newest first, from the audit trail.",
         "このシークレットを読み取った、または変更したユーザー (新しい順、監査証跡より)。",
     ),
+    ("switch_role", "Switch role", "ロールの切り替え"),
+    ("switch_back", "Switch back", "元に戻す"),
+    (
+        "switch_role_help",
+        "Work as a role of this or another account (for example OrganizationAccountAccessRole of a member account), with that role's permissions.",
+        "このアカウントまたは別のアカウントのロール (メンバーアカウントの OrganizationAccountAccessRole など) として、そのロールの権限で操作します。",
+    ),
+    ("role_name", "Role name", "ロール名"),
+    (
+        "root_cannot_switch",
+        "The root user cannot switch roles. Sign in as an IAM user.",
+        "ルートユーザーはロールを切り替えられません。IAM ユーザーとしてサインインしてください。",
+    ),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

@@ -158,6 +158,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .merge(pages::secrets::routes())
         .merge(pages::iam::routes())
         .merge(pages::audit::routes())
+        .merge(pages::switch::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),
@@ -304,6 +305,25 @@ pub(crate) fn check_post(console: &Console, ctx: &Ctx, form: &Form) -> Result<()
     Ok(())
 }
 
+/// The request context of a console action: the signed-in principal (and its role session after
+/// "switch role", refused once it has expired, as the API refuses expired credentials).
+fn request_context(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<RequestContext, WireError> {
+    let now = kinko_core::Clock::now(&*console.services.clock);
+    if who.session.as_ref().is_some_and(|s| s.expiration < now) {
+        return Err(WireError::new(
+            "ExpiredTokenException",
+            403,
+            "The security token included in the request is expired",
+        ));
+    }
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut rc = RequestContext::new(who.principal.clone(), &console.config.region, &request_id);
+    rc.session = who.session.clone();
+    rc.source_ip = ctx.source_ip;
+    rc.user_agent = Some(USER_AGENT.to_owned());
+    Ok(rc)
+}
+
 /// Runs `operation` of `service` as the signed-in principal, through the services' one entry
 /// point (authorized and audited as an API call): its JSON answer, or its error.
 pub(crate) async fn call(
@@ -314,11 +334,7 @@ pub(crate) async fn call(
     operation: &str,
     input: &Value,
 ) -> Result<Value, WireError> {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut rc = RequestContext::new(who.principal.clone(), &console.config.region, &request_id);
-    rc.session = who.session.clone();
-    rc.source_ip = ctx.source_ip;
-    rc.user_agent = Some(USER_AGENT.to_owned());
+    let rc = request_context(console, ctx, who)?;
     let body = serde_json::to_vec(input).unwrap_or_default();
     let out = kinko_api::call(
         &console.services,
@@ -351,11 +367,7 @@ pub(crate) async fn call_query(
         body.finish()
     };
     let params = kinko_wire::query::Params::parse(body.as_bytes());
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut rc = RequestContext::new(who.principal.clone(), &console.config.region, &request_id);
-    rc.session = who.session.clone();
-    rc.source_ip = ctx.source_ip;
-    rc.user_agent = Some(USER_AGENT.to_owned());
+    let rc = request_context(console, ctx, who)?;
     let out = kinko_api::call(
         &console.services,
         &rc,

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod iam;
 pub(crate) mod password;
 pub(crate) mod secrets;
+pub(crate) mod switch;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +54,7 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
             }
             body {
                 a.skip href="#main" { (t("skip_to_content")) }
-                header.top {
+                header.top.switched[p.who.is_some_and(|w| w.session.is_some())] {
                     a.brand href="/console/" { span.mark { "金庫" } " kinko" }
                     @if p.who.is_some() {
                         nav aria-label="Services" {
@@ -67,6 +68,14 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                     @if let Some(who) = p.who {
                         span.who title=(who.principal.arn) {
                             (t("signed_in_as")) " " strong { (display_name(who)) } " @ " (who.account_label)
+                        }
+                        @if who.session.is_some() {
+                            form.inline method="post" action="/console/switch-back" {
+                                input type="hidden" name="csrf" value=(p.csrf);
+                                button.link type="submit" { (t("switch_back")) }
+                            }
+                        } @else if !who.signed_in_as.is_root() {
+                            a href="/console/switch-role" { (t("switch_role")) }
                         }
                         form.inline method="post" action="/console/signout" {
                             input type="hidden" name="csrf" value=(p.csrf);

@@ -124,3 +124,133 @@ async fn a_user_changes_the_given_password_then_reads_one_secret_and_is_denied_a
     let r = ok(iam.get_login_profile().user_name(&user).send().await);
     assert!(!r.login_profile().expect("profile").password_reset_required());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_switches_into_a_member_accounts_organization_role_and_back() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let member = create_member_account(s).await;
+    let user = format!("switcher-{}", short_id());
+    let iam = s.iam_client();
+    ok(iam.create_user().user_name(&user).send().await);
+    let role_arn = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    ok(iam
+        .put_user_policy()
+        .user_name(&user)
+        .policy_name("switch")
+        .policy_document(policy_document(&[statement(
+            "Allow",
+            &["sts:AssumeRole"],
+            &[&role_arn],
+        )]))
+        .send()
+        .await);
+    let password = "Switch-Passw0rd-1";
+    ok(iam
+        .create_login_profile()
+        .user_name(&user)
+        .password(password)
+        .send()
+        .await);
+    b.client.goto(&url("/console/signin")).await.expect("goto");
+    b.fill("#account", s.account_id()).await;
+    b.fill("#user_name", &user).await;
+    b.fill("#password", password).await;
+    b.click_to_next_page("form button.primary").await;
+    // The user may list no secrets of their own account.
+    assert!(
+        b.text(".alert.error")
+            .await
+            .starts_with("AccessDeniedException: ")
+    );
+
+    b.click_to_next_page("header a[href='/console/switch-role']")
+        .await;
+    b.fill("#account", &member).await;
+    b.fill("#role", "OrganizationAccountAccessRole").await;
+    b.screenshot("15-switch-role").await;
+    b.click_to_next_page("form button.primary").await;
+    // Now the member account's administrator role: its secrets, and storing one.
+    let who = b.text("header .who").await;
+    assert!(
+        who.contains(&format!("OrganizationAccountAccessRole/{user}")) && who.contains(&member),
+        "{who}"
+    );
+    assert!(
+        b.client
+            .find(fantoccini::Locator::Css(".alert.error"))
+            .await
+            .is_err()
+    );
+    b.click_to_next_page("a.button.primary").await;
+    b.fill("tbody tr:nth-child(1) input[name=k]", "k").await;
+    b.fill("tbody tr:nth-child(1) input[name=v]", "v").await;
+    b.fill("#name", "member-secret").await;
+    b.click_to_next_page("button[value=store]").await;
+    assert_eq!(b.text(".alert.ok").await, "Secret stored.");
+    let arn = b
+        .client
+        .find(fantoccini::Locator::Css("table.list a"))
+        .await
+        .expect("the secret")
+        .attr("href")
+        .await
+        .expect("href")
+        .unwrap_or_default();
+    assert!(
+        arn.contains(&format!("%3A{member}%3Asecret%3Amember-secret-")),
+        "{arn}"
+    );
+    b.screenshot("16-switched").await;
+
+    // Back: the user's own (lack of) permissions again.
+    b.click_to_next_page("header form[action='/console/switch-back'] button")
+        .await;
+    assert!(
+        b.text(".alert.error")
+            .await
+            .starts_with("AccessDeniedException: ")
+    );
+    assert!(b.text("header .who").await.contains(&user));
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_denied_the_role_stays_who_they_are() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let user = format!("noswitch-{}", short_id());
+    let iam = s.iam_client();
+    ok(iam.create_user().user_name(&user).send().await);
+    let password = "NoSwitch-Passw0rd-1";
+    ok(iam
+        .create_login_profile()
+        .user_name(&user)
+        .password(password)
+        .send()
+        .await);
+    b.client.goto(&url("/console/signin")).await.expect("goto");
+    b.fill("#account", s.account_id()).await;
+    b.fill("#user_name", &user).await;
+    b.fill("#password", password).await;
+    b.click_to_next_page("form button.primary").await;
+    b.client.goto(&url("/console/switch-role")).await.expect("goto");
+    b.fill("#account", s.account_id()).await;
+    b.fill("#role", "some-role").await;
+    b.click_to_next_page("form button.primary").await;
+    let denied = b.text(".alert.error").await;
+    assert!(
+        denied.starts_with(&format!(
+            "AccessDenied: User: arn:aws:iam::{}:user/{user} is not authorized to perform: sts:AssumeRole",
+            s.account_id()
+        )),
+        "{denied}"
+    );
+    assert!(b.text("header .who").await.contains(&user));
+    b.quit().await;
+}
