@@ -364,6 +364,10 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "The root user cannot switch roles. Sign in as an IAM user.",
         "ルートユーザーはロールを切り替えられません。IAM ユーザーとしてサインインしてください。",
     ),
+    ("move_label", "Move a label here", "ラベルをここに移動"),
+    ("move_here", "Move", "移動"),
+    ("compare_versions", "Compare versions", "バージョンを比較"),
+    ("compare", "Compare", "比較"),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

@@ -28,6 +28,9 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/secrets/value", post(value_json))
         .route("/secrets/delete", post(delete))
         .route("/secrets/restore", post(restore))
+        .route("/secrets/put", post(put_value))
+        .route("/secrets/stage", post(move_stage))
+        .route("/secrets/compare", post(compare))
 }
 
 async fn sm(
@@ -533,7 +536,21 @@ async fn details_page(
                     }
                 }
                 Some(Err(e)) => (error_box(e)),
-                Some(Ok(v)) => (value_view(lang, v)),
+                Some(Ok(v)) => {
+                    (value_view(lang, v))
+                    @if let Some(text) = v["SecretString"].as_str() {
+                        details.edit {
+                            summary { (t("edit_value")) }
+                            form method="post" action="/console/secrets/put" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="id" value=(arn);
+                                label for="new-value" { (t("plaintext")) }
+                                textarea #new-value name="value" rows="6" spellcheck="false" { (text) }
+                                div.buttons { button.primary type="submit" { (t("save")) } }
+                            }
+                        }
+                    }
+                }
             }
         }
         section.card {
@@ -551,21 +568,39 @@ async fn details_page(
         }
         section.card {
             h2 { (t("versions")) }
-            table.list {
-                thead { tr { th scope="col" { (t("version_id")) } th scope="col" { (t("staging_labels")) } } }
+            @let versions = d["VersionIdsToStages"].as_object().cloned().unwrap_or_default();
+            table.list.versions {
+                thead { tr { th scope="col" { (t("version_id")) } th scope="col" { (t("staging_labels")) } th scope="col" { (t("move_label")) } } }
                 tbody {
-                    @if let Some(versions) = d["VersionIdsToStages"].as_object() {
-                        @for (version, stages) in versions {
-                            tr {
-                                td { code { (version) } }
-                                td {
-                                    @for stage in stages.as_array().cloned().unwrap_or_default() {
-                                        span.badge { (stage.as_str().unwrap_or_default()) } " "
-                                    }
+                    @for (version, stages) in &versions {
+                        tr {
+                            td { code { (version) } }
+                            td {
+                                @for stage in stages.as_array().cloned().unwrap_or_default() {
+                                    span.badge { (stage.as_str().unwrap_or_default()) } " "
+                                }
+                            }
+                            td {
+                                form.inline method="post" action="/console/secrets/stage" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="id" value=(arn);
+                                    input type="hidden" name="version" value=(version);
+                                    input.short type="text" name="stage" value="AWSCURRENT" aria-label=(t("staging_labels"));
+                                    " " button.small type="submit" { (t("move_here")) }
                                 }
                             }
                         }
                     }
+                }
+            }
+            @if versions.len() > 1 && !deleted {
+                form.compare method="post" action="/console/secrets/compare" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="id" value=(arn);
+                    label for="cmp-a" { (t("compare_versions")) }
+                    select #cmp-a name="a" { @for (v, _) in &versions { option value=(v) { (v) } } }
+                    select #cmp-b name="b" aria-label=(t("compare_versions")) { @for (i, (v, _)) in versions.iter().enumerate() { option value=(v) selected[i == 1] { (v) } } }
+                    " " button type="submit" { (t("compare")) }
                 }
             }
         }
@@ -776,4 +811,156 @@ async fn restore(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> 
     };
     console.sessions.update(id, |s| s.flash = Some(flash));
     Redirect::to(&details_url(&secret_id)).into_response()
+}
+
+/// Stores a new version (PutSecretValue), which becomes `AWSCURRENT`.
+async fn put_value(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let secret_id = form.get("id").unwrap_or_default().to_owned();
+    let input = json!({
+        "SecretId": secret_id,
+        "SecretString": form.get("value").unwrap_or_default(),
+        "ClientRequestToken": uuid::Uuid::new_v4().to_string(),
+    });
+    let flash = match sm(&console, &ctx, who, "PutSecretValue", input).await {
+        Ok(_) => (false, ctx.lang.t("value_saved").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to(&details_url(&secret_id)).into_response()
+}
+
+/// Moves a staging label to a version (UpdateSecretVersionStage), from the version that has it.
+async fn move_stage(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let secret_id = form.get("id").unwrap_or_default().to_owned();
+    let stage = form.get("stage").unwrap_or_default().trim().to_owned();
+    let version = form.get("version").unwrap_or_default().to_owned();
+    let described = sm(
+        &console,
+        &ctx,
+        who,
+        "DescribeSecret",
+        json!({"SecretId": secret_id}),
+    )
+    .await;
+    let holder = described.as_ref().ok().and_then(|d| {
+        d["VersionIdsToStages"].as_object().and_then(|m| {
+            m.iter()
+                .find(|(_, stages)| {
+                    stages
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == stage.as_str()))
+                })
+                .map(|(v, _)| v.clone())
+        })
+    });
+    let mut input = json!({"SecretId": secret_id, "VersionStage": stage, "MoveToVersionId": version});
+    if let Some(from) = holder {
+        input["RemoveFromVersionId"] = json!(from);
+    }
+    let flash = match sm(&console, &ctx, who, "UpdateSecretVersionStage", input).await {
+        Ok(_) => (false, ctx.lang.t("done").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to(&details_url(&secret_id)).into_response()
+}
+
+/// Two versions side by side: for JSON objects, the keys added, removed and changed.
+async fn compare(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (_, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = ctx.lang;
+    let t = |k| lang.t(k);
+    let secret_id = form.get("id").unwrap_or_default().to_owned();
+    let mut values = Vec::new();
+    for side in ["a", "b"] {
+        let version = form.get(side).unwrap_or_default().to_owned();
+        let got = sm(
+            &console,
+            &ctx,
+            who,
+            "GetSecretValue",
+            json!({"SecretId": secret_id, "VersionId": version}),
+        )
+        .await;
+        values.push((version, got));
+    }
+    let back = details_url(&secret_id);
+    let page = Page {
+        lang,
+        title: t("compare_versions"),
+        who: Some(who),
+        csrf: &session.csrf,
+        back: &back,
+        flash: None,
+    };
+    let text = |r: &Result<Value, WireError>| {
+        r.as_ref()
+            .ok()
+            .and_then(|v| v["SecretString"].as_str().map(str::to_owned))
+    };
+    let (a, b) = (text(&values[0].1), text(&values[1].1));
+    let objects = a
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<serde_json::Map<String, Value>>(a).ok())
+        .zip(
+            b.as_deref()
+                .and_then(|b| serde_json::from_str::<serde_json::Map<String, Value>>(b).ok()),
+        );
+    let content = html! {
+        h1 { (t("compare_versions")) }
+        p { a href=(back) { (t("secret_details")) } }
+        @for (_, got) in &values { @if let Err(e) = got { (error_box(e)) } }
+        @if let Some((old, new)) = &objects {
+            table.list.diff {
+                thead { tr { th scope="col" { (t("key")) } th scope="col" { code { (values[0].0) } } th scope="col" { code { (values[1].0) } } } }
+                tbody {
+                    @for key in old.keys().chain(new.keys().filter(|k| !old.contains_key(*k))) {
+                        @let (x, y) = (old.get(key), new.get(key));
+                        tr class=(if x == y { "same" } else { "changed" }) {
+                            td { (key) }
+                            td { code { (x.map(show).unwrap_or_default()) } }
+                            td { code { (y.map(show).unwrap_or_default()) } }
+                        }
+                    }
+                }
+            }
+        } @else {
+            div.sidebyside {
+                div { h3 { code { (values[0].0) } } pre.code { (a.unwrap_or_default()) } }
+                div { h3 { code { (values[1].0) } } pre.code { (b.unwrap_or_default()) } }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout(&page, content))
+}
+
+/// A JSON value as the comparison shows it: a string as itself, anything else as JSON.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }

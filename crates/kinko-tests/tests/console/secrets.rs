@@ -172,3 +172,76 @@ async fn the_console_speaks_japanese() {
     assert_clean_log(&b).await;
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_a_value_compare_the_versions_and_move_the_current_label_back() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let sm = server().client();
+    let created = ok(sm
+        .create_secret()
+        .name(format!("edited-{}", short_id()))
+        .secret_string(r#"{"a":"1","b":"2"}"#)
+        .send()
+        .await);
+    let arn = created.arn().expect("arn").to_owned();
+    let first = created.version_id().expect("version").to_owned();
+    sign_in_as_root(&b).await;
+    b.client
+        .goto(&url(&format!("/console/secrets/details?id={arn}")))
+        .await
+        .expect("goto");
+    b.click_to_next_page("#value button.primary").await;
+    b.click("details.edit summary").await;
+    b.fill("#new-value", r#"{"a":"1","b":"3","c":"4"}"#).await;
+    b.click_to_next_page("details.edit button.primary").await;
+    assert_eq!(
+        b.text(".alert.ok").await,
+        "A new version of the secret value is stored."
+    );
+    assert_eq!(sm.value(&arn).await, r#"{"a":"1","b":"3","c":"4"}"#);
+
+    // The two versions compared, key by key.
+    b.client
+        .execute(
+            &format!("document.getElementById('cmp-a').value = '{first}';"),
+            vec![],
+        )
+        .await
+        .expect("choose the first version");
+    let current = ok(sm.describe_secret().secret_id(&arn).send().await)
+        .version_ids_to_stages()
+        .expect("versions")
+        .iter()
+        .find(|(_, s)| s.iter().any(|x| x == "AWSCURRENT"))
+        .map(|(v, _)| v.clone())
+        .expect("current");
+    b.client
+        .execute(
+            &format!("document.getElementById('cmp-b').value = '{current}';"),
+            vec![],
+        )
+        .await
+        .expect("choose the current version");
+    b.click_to_next_page("form.compare button").await;
+    let changed = b.text("table.diff").await;
+    assert!(
+        changed.contains("b\n2\n3") || changed.contains("b 2 3"),
+        "{changed}"
+    );
+    assert!(changed.contains('c') && changed.contains('4'), "{changed}");
+    b.screenshot("17-compare-versions").await;
+
+    // AWSCURRENT back on the first version: its value is current again.
+    b.client
+        .goto(&url(&format!("/console/secrets/details?id={arn}")))
+        .await
+        .expect("goto");
+    b.click_to_next_page(&format!("table.versions form:has(input[value='{first}']) button"))
+        .await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(sm.value(&arn).await, r#"{"a":"1","b":"2"}"#);
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
