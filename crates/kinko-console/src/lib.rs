@@ -159,6 +159,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .merge(pages::iam::routes())
         .merge(pages::audit::routes())
         .merge(pages::switch::routes())
+        .merge(pages::kms::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod iam;
+pub(crate) mod kms;
 pub(crate) mod password;
 pub(crate) mod secrets;
 pub(crate) mod switch;
@@ -60,6 +61,8 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                         nav aria-label="Services" {
                             a href="/console/secrets" { (t("secrets_manager")) }
                             a href="/console/iam/users" { "IAM" }
+                            a href="/console/kms" { "KMS" }
+                            a href="/console/organizations" { (t("organization")) }
                             a href="/console/audit" { (t("audit")) }
                         }
                     }

@@ -696,7 +696,7 @@ fn value_view(lang: crate::Lang, v: &Value) -> Markup {
 }
 
 /// A policy document indented, when it is JSON.
-fn pretty(doc: &str) -> String {
+pub(crate) fn pretty(doc: &str) -> String {
     serde_json::from_str::<Value>(doc)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())

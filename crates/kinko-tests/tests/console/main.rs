@@ -5,6 +5,7 @@
 //! browser.
 
 mod iam;
+mod kms;
 mod secrets;
 mod security;
 mod users;

@@ -1,0 +1,412 @@
+//! KMS keys and Organizations accounts: the keys (create with an alias and a description, a
+//! key's details with its key policy editor, enable/disable, automatic rotation, schedule and
+//! cancel deletion) and the organization's accounts (list, create). Each action is the
+//! operation of the same name, run as the signed-in principal.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use kinko_api::ServiceName;
+use kinko_wire::WireError;
+use maud::html;
+use serde_json::{Value, json};
+
+use super::{Page, date, error_box, layout, respond};
+use crate::session::SignedIn;
+use crate::{Console, Ctx, Form, call, check_post};
+
+pub(crate) fn routes() -> Router<Arc<Console>> {
+    Router::new()
+        .route("/kms", get(keys).post(create_key))
+        .route("/kms/key", get(key).post(key_action))
+        .route("/organizations", get(accounts).post(create_account))
+}
+
+async fn kms(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    op: &str,
+    input: Value,
+) -> Result<Value, WireError> {
+    call(console, ctx, who, ServiceName::Kms, op, &input).await
+}
+
+fn key_url(id: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/console/kms/key?id={q}")
+}
+
+fn failed(e: &WireError) -> (bool, String) {
+    (true, format!("{}: {}", e.code, e.message))
+}
+
+async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let listed = kms(&console, &ctx, who, "ListKeys", json!({"Limit": 100})).await;
+    let aliases = kms(&console, &ctx, who, "ListAliases", json!({"Limit": 100}))
+        .await
+        .unwrap_or(Value::Null);
+    let mut rows = Vec::new();
+    if let Ok(out) = &listed {
+        for k in out["Keys"].as_array().cloned().unwrap_or_default() {
+            let key_id = k["KeyId"].as_str().unwrap_or_default().to_owned();
+            let described = kms(&console, &ctx, who, "DescribeKey", json!({"KeyId": key_id}))
+                .await
+                .ok();
+            let meta = described.map(|d| d["KeyMetadata"].clone()).unwrap_or(Value::Null);
+            // AWS managed keys are listed by the console's other tab; this one shows the caller's.
+            if meta["KeyManager"] == "AWS" {
+                continue;
+            }
+            let alias: Vec<String> = aliases["Aliases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["TargetKeyId"] == key_id.as_str())
+                .filter_map(|a| a["AliasName"].as_str().map(str::to_owned))
+                .collect();
+            rows.push((key_id, alias.join(", "), meta));
+        }
+    }
+    let page = Page {
+        lang: ctx.lang,
+        title: t("kms_keys"),
+        who: Some(who),
+        csrf: &session.csrf,
+        back: "/console/kms",
+        flash: console.sessions.take_flash(id),
+    };
+    let content = html! {
+        h1 { (t("kms_keys")) }
+        @if let Err(e) = &listed { (error_box(e)) }
+        @if rows.is_empty() { p.empty { (t("none")) } } @else {
+            table.list.keys {
+                thead { tr { th scope="col" { (t("aliases")) } th scope="col" { (t("key_id")) } th scope="col" { (t("status")) } th scope="col" { (t("description")) } } }
+                tbody { @for (key_id, alias, meta) in &rows {
+                    tr {
+                        td { a href=(key_url(key_id)) { @if alias.is_empty() { "-" } @else { (alias) } } }
+                        td { code { (key_id) } }
+                        td { (meta["KeyState"].as_str().unwrap_or_default()) }
+                        td { (meta["Description"].as_str().unwrap_or_default()) }
+                    }
+                } }
+            }
+        }
+        form.card method="post" action="/console/kms" {
+            h2 { (t("create_key")) }
+            input type="hidden" name="csrf" value=(session.csrf);
+            label for="alias" { (t("alias")) }
+            input #alias type="text" name="alias" placeholder="alias/my-key";
+            label for="description" { (t("description")) }
+            input #description type="text" name="description";
+            div.buttons { button.primary type="submit" { (t("create_key")) } }
+        }
+    };
+    respond(StatusCode::OK, layout(&page, content))
+}
+
+async fn create_key(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut input = json!({});
+    let description = form.get("description").unwrap_or_default();
+    if !description.is_empty() {
+        input["Description"] = json!(description);
+    }
+    let created = match kms(&console, &ctx, who, "CreateKey", input).await {
+        Ok(out) => out,
+        Err(e) => {
+            console.sessions.update(id, |s| s.flash = Some(failed(&e)));
+            return Redirect::to("/console/kms").into_response();
+        }
+    };
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let alias = form.get("alias").unwrap_or_default().trim();
+    let mut flash = (false, ctx.lang.t("done").to_owned());
+    if !alias.is_empty() {
+        let alias = if alias.starts_with("alias/") {
+            alias.to_owned()
+        } else {
+            format!("alias/{alias}")
+        };
+        if let Err(e) = kms(
+            &console,
+            &ctx,
+            who,
+            "CreateAlias",
+            json!({"AliasName": alias, "TargetKeyId": key_id}),
+        )
+        .await
+        {
+            flash = failed(&e);
+        }
+    }
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to(&key_url(&key_id)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct KeyQuery {
+    id: String,
+}
+
+async fn key(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<KeyQuery>) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let described = kms(&console, &ctx, who, "DescribeKey", json!({"KeyId": q.id})).await;
+    let policy = kms(
+        &console,
+        &ctx,
+        who,
+        "GetKeyPolicy",
+        json!({"KeyId": q.id, "PolicyName": "default"}),
+    )
+    .await;
+    let rotation = kms(
+        &console,
+        &ctx,
+        who,
+        "GetKeyRotationStatus",
+        json!({"KeyId": q.id}),
+    )
+    .await;
+    let back = key_url(&q.id);
+    let page = Page {
+        lang: ctx.lang,
+        title: &q.id,
+        who: Some(who),
+        csrf: &session.csrf,
+        back: &back,
+        flash: console.sessions.take_flash(id),
+    };
+    let csrf = &session.csrf;
+    let action = |op: &'static str, label: &'static str, class: &'static str| {
+        html! {
+            form.inline method="post" action=(back) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="op" value=(op);
+                button class=(class) type="submit" { (t(label)) }
+            }
+        }
+    };
+    let content = html! {
+        h1 { (q.id) }
+        @match &described {
+            Err(e) => (error_box(e)),
+            Ok(d) => {
+                @let m = &d["KeyMetadata"];
+                @let state = m["KeyState"].as_str().unwrap_or_default();
+                @if state == "PendingDeletion" {
+                    div.alert.warning role="status" {
+                        span { (t("key_pending_deletion")) " " strong { (date(&m["DeletionDate"])) } "." }
+                        (action("cancel_deletion", "cancel_deletion", ""))
+                    }
+                }
+                section.card {
+                    dl.props {
+                        dt { "ARN" } dd { code #key-arn { (m["Arn"].as_str().unwrap_or_default()) } }
+                        dt { (t("status")) } dd #key-state { (state) }
+                        dt { (t("description")) } dd { (m["Description"].as_str().unwrap_or("-")) }
+                        dt { (t("created")) } dd { (date(&m["CreationDate"])) }
+                        dt { (t("rotation")) } dd {
+                            @match &rotation {
+                                Ok(r) => { @if r["KeyRotationEnabled"].as_bool() == Some(true) { (t("rotation_on")) } @else { (t("rotation_off")) } }
+                                Err(e) => (e.code),
+                            }
+                        }
+                    }
+                    div.buttons {
+                        @if state == "Enabled" { (action("disable", "disable_key", "")) }
+                        @if state == "Disabled" { (action("enable", "enable_key", "")) }
+                        @if rotation.as_ref().is_ok_and(|r| r["KeyRotationEnabled"].as_bool() == Some(true)) {
+                            (action("rotation_off", "rotation_disable", ""))
+                        } @else if state == "Enabled" {
+                            (action("rotation_on", "rotation_enable", ""))
+                        }
+                    }
+                }
+                section.card {
+                    h2 { (t("key_policy")) }
+                    @match &policy {
+                        Err(e) => (error_box(e)),
+                        Ok(p) => {
+                            form method="post" action=(back) {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="op" value="policy";
+                                textarea #key-policy name="policy" rows="16" spellcheck="false" aria-label=(t("key_policy")) {
+                                    (super::secrets::pretty(p["Policy"].as_str().unwrap_or_default()))
+                                }
+                                div.buttons { button type="submit" { (t("save")) } }
+                            }
+                        }
+                    }
+                }
+                @if state != "PendingDeletion" {
+                    section.card.danger {
+                        h2 { (t("schedule_key_deletion")) }
+                        form method="post" action=(back) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="op" value="schedule_deletion";
+                            label for="days" { (t("waiting_period")) }
+                            input #days type="number" name="days" min="7" max="30" value="30" required;
+                            button.danger type="submit" { (t("schedule_deletion")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    respond(StatusCode::OK, layout(&page, content))
+}
+
+async fn key_action(
+    State(console): State<Arc<Console>>,
+    ctx: Ctx,
+    Query(q): Query<KeyQuery>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let key_id = q.id.as_str();
+    let (op, input) = match form.get("op").unwrap_or_default() {
+        "enable" => ("EnableKey", json!({"KeyId": key_id})),
+        "disable" => ("DisableKey", json!({"KeyId": key_id})),
+        "rotation_on" => ("EnableKeyRotation", json!({"KeyId": key_id})),
+        "rotation_off" => ("DisableKeyRotation", json!({"KeyId": key_id})),
+        "cancel_deletion" => ("CancelKeyDeletion", json!({"KeyId": key_id})),
+        "policy" => (
+            "PutKeyPolicy",
+            json!({"KeyId": key_id, "PolicyName": "default", "Policy": form.get("policy").unwrap_or_default()}),
+        ),
+        "schedule_deletion" => {
+            let days = form.get("days").and_then(|d| d.trim().parse::<i64>().ok());
+            (
+                "ScheduleKeyDeletion",
+                json!({"KeyId": key_id, "PendingWindowInDays": days}),
+            )
+        }
+        _ => return Redirect::to(&key_url(key_id)).into_response(),
+    };
+    let flash = match kms(&console, &ctx, who, op, input).await {
+        Ok(_) => (false, ctx.lang.t("done").to_owned()),
+        Err(e) => failed(&e),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to(&key_url(key_id)).into_response()
+}
+
+async fn accounts(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let listed = call(
+        &console,
+        &ctx,
+        who,
+        ServiceName::Organizations,
+        "ListAccounts",
+        &json!({}),
+    )
+    .await;
+    let page = Page {
+        lang: ctx.lang,
+        title: t("organization"),
+        who: Some(who),
+        csrf: &session.csrf,
+        back: "/console/organizations",
+        flash: console.sessions.take_flash(id),
+    };
+    let content = html! {
+        h1 { (t("organization")) }
+        @match &listed {
+            Err(e) => (error_box(e)),
+            Ok(out) => {
+                table.list.accounts {
+                    thead { tr { th scope="col" { (t("account_name")) } th scope="col" { (t("account_id")) } th scope="col" { (t("email")) } th scope="col" { (t("status")) } } }
+                    tbody { @for a in out["Accounts"].as_array().cloned().unwrap_or_default() {
+                        tr {
+                            td { (a["Name"].as_str().unwrap_or_default()) }
+                            td { code { (a["Id"].as_str().unwrap_or_default()) } }
+                            td { (a["Email"].as_str().unwrap_or_default()) }
+                            td { (a["Status"].as_str().unwrap_or_default()) }
+                        }
+                    } }
+                }
+            }
+        }
+        form.card method="post" action="/console/organizations" {
+            h2 { (t("create_account")) }
+            input type="hidden" name="csrf" value=(session.csrf);
+            label for="account_name" { (t("account_name")) }
+            input #account_name type="text" name="name" required;
+            label for="email" { (t("email")) }
+            input #email type="email" name="email" required;
+            div.buttons { button.primary type="submit" { (t("create_account")) } }
+        }
+    };
+    respond(StatusCode::OK, layout(&page, content))
+}
+
+async fn create_account(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let input = json!({"AccountName": form.get("name").unwrap_or_default(), "Email": form.get("email").unwrap_or_default()});
+    let flash = match call(
+        &console,
+        &ctx,
+        who,
+        ServiceName::Organizations,
+        "CreateAccount",
+        &input,
+    )
+    .await
+    {
+        Ok(out) => (
+            false,
+            format!(
+                "{} {}",
+                ctx.lang.t("account_requested"),
+                out["CreateAccountStatus"]["State"].as_str().unwrap_or_default()
+            ),
+        ),
+        Err(e) => failed(&e),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to("/console/organizations").into_response()
+}
