@@ -402,6 +402,20 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("email", "Email address", "E メールアドレス"),
     ("create_account", "Create an AWS account", "AWS アカウントを作成"),
     ("account_requested", "Account creation:", "アカウントの作成:"),
+    ("roles", "Roles", "ロール"),
+    ("create_role", "Create role", "ロールを作成"),
+    ("trust_policy", "Trust policy", "信頼ポリシー"),
+    ("role_created", "Role created.", "ロールを作成しました。"),
+    (
+        "password_policy",
+        "Account password policy",
+        "アカウントのパスワードポリシー",
+    ),
+    (
+        "default_password_policy",
+        "No password policy is set: the default applies (8 characters, three of upper case, lower case, numbers and symbols).",
+        "パスワードポリシーは設定されていません。デフォルト (8 文字、大文字・小文字・数字・記号のうち 3 種類) が適用されます。",
+    ),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

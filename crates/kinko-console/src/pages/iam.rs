@@ -28,6 +28,11 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/iam/users/details", get(user_details).post(user_action))
         .route("/iam/policies", get(policies))
         .route("/iam/policies/new", get(new_policy_form).post(new_policy_submit))
+        .route("/iam/roles", get(roles).post(create_role))
+        .route(
+            "/iam/password-policy",
+            get(password_policy).post(password_policy_submit),
+        )
 }
 
 async fn iam(
@@ -85,6 +90,8 @@ fn iam_nav(lang: crate::Lang) -> maud::Markup {
         nav.sub aria-label="IAM" {
             a href="/console/iam/users" { (lang.t("users")) }
             a href="/console/iam/policies" { (lang.t("policies")) }
+            a href="/console/iam/roles" { (lang.t("roles")) }
+            a href="/console/iam/password-policy" { (lang.t("password_policy")) }
         }
     }
 }
@@ -696,4 +703,209 @@ mod tests {
         assert_eq!(list[0]["Arn"], "arn:1");
         assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
     }
+}
+
+/// The trust policy a new role starts with: an AWS service may assume it.
+const LAMBDA_TRUST: &str = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Principal\": {\"Service\": \"lambda.amazonaws.com\"},\n      \"Action\": \"sts:AssumeRole\"\n    }\n  ]\n}";
+
+/// Roles: the list, and a new role from a trust policy (the editor checks JSON syntax with line
+/// and column, then IAM validates) with policies attached.
+async fn roles(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let flash = console.sessions.take_flash(id);
+    roles_page(
+        &console,
+        &ctx,
+        who,
+        &session.csrf,
+        "",
+        LAMBDA_TRUST,
+        flash,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments, reason = "the form's fields, re-shown as typed")]
+async fn roles_page(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    csrf: &str,
+    name: &str,
+    trust: &str,
+    flash: Option<(bool, String)>,
+    status: StatusCode,
+) -> Response {
+    let t = |k| ctx.lang.t(k);
+    let listed = iam(console, ctx, who, "ListRoles", &[("MaxItems", "1000")]).await;
+    let policies = attachable(console, ctx, who).await;
+    let p = page(ctx, who, csrf, t("roles"), "/console/iam/roles", flash);
+    let content = html! {
+        (iam_nav(ctx.lang))
+        h1 { (t("roles")) }
+        @match &listed {
+            Err(e) => (error_box(e)),
+            Ok(xml) => {
+                table.list.roles {
+                    thead { tr { th scope="col" { (t("role_name")) } th scope="col" { "ARN" } th scope="col" { (t("created")) } } }
+                    tbody { @for r in members(xml, "Roles") {
+                        tr { td { (r["RoleName"]) } td { code { (r.get("Arn").map_or("", String::as_str)) } } td { (r.get("CreateDate").map_or("", String::as_str)) } }
+                    } }
+                }
+            }
+        }
+        form.card method="post" action="/console/iam/roles" {
+            h2 { (t("create_role")) }
+            input type="hidden" name="csrf" value=(csrf);
+            label for="role_name" { (t("role_name")) }
+            input #role_name type="text" name="name" value=(name) required maxlength="64";
+            label for="trust" { (t("trust_policy")) " (JSON)" }
+            textarea #trust name="trust" rows="12" spellcheck="false" { (trust) }
+            fieldset {
+                legend { (t("attach_policies")) }
+                div.checklist { @for pol in &policies {
+                    label { input type="checkbox" name="policy" value=(pol["Arn"]); " " (pol["PolicyName"]) }
+                } }
+            }
+            div.buttons { button.primary type="submit" { (t("create_role")) } }
+        }
+    };
+    respond(status, layout(&p, content))
+}
+
+async fn create_role(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let trust = form.get("trust").unwrap_or_default().to_owned();
+    let refuse = |message: String| {
+        roles_page(
+            &console,
+            &ctx,
+            who,
+            &session.csrf,
+            &name,
+            &trust,
+            Some((true, message)),
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    if let Some(e) = syntax_error(&trust) {
+        return refuse(e).await;
+    }
+    if let Err(e) = iam(
+        &console,
+        &ctx,
+        who,
+        "CreateRole",
+        &[("RoleName", &name), ("AssumeRolePolicyDocument", &trust)],
+    )
+    .await
+    {
+        return refuse(format!("{}: {}", e.code, e.message)).await;
+    }
+    let mut flash = (false, ctx.lang.t("role_created").to_owned());
+    for arn in form.all("policy") {
+        if let Err(e) = iam(
+            &console,
+            &ctx,
+            who,
+            "AttachRolePolicy",
+            &[("RoleName", &name), ("PolicyArn", arn)],
+        )
+        .await
+        {
+            flash = (true, format!("{}: {}", e.code, e.message));
+        }
+    }
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to("/console/iam/roles").into_response()
+}
+
+/// The account password policy's fields: (form field and IAM parameter, whether a flag).
+const POLICY_FIELDS: [(&str, bool); 9] = [
+    ("MinimumPasswordLength", false),
+    ("RequireSymbols", true),
+    ("RequireNumbers", true),
+    ("RequireUppercaseCharacters", true),
+    ("RequireLowercaseCharacters", true),
+    ("AllowUsersToChangePassword", true),
+    ("MaxPasswordAge", false),
+    ("PasswordReusePrevention", false),
+    ("HardExpiry", true),
+];
+
+async fn password_policy(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let current = iam(&console, &ctx, who, "GetAccountPasswordPolicy", &[]).await;
+    let p = page(
+        &ctx,
+        who,
+        &session.csrf,
+        t("password_policy"),
+        "/console/iam/password-policy",
+        console.sessions.take_flash(id),
+    );
+    let value = |field: &str| current.as_ref().ok().and_then(|xml| text(xml, field));
+    let content = html! {
+        (iam_nav(ctx.lang))
+        h1 { (t("password_policy")) }
+        @if let Err(e) = &current {
+            @if e.code == "NoSuchEntity" { p.hint { (t("default_password_policy")) } } @else { (error_box(e)) }
+        }
+        form.card method="post" action="/console/iam/password-policy" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            @for (field, flag) in POLICY_FIELDS {
+                @if flag {
+                    label { input type="checkbox" name=(field) value="true" checked[value(field).as_deref() == Some("true")]; " " (field) }
+                } @else {
+                    label for=(field) { (field) }
+                    input id=(field) type="number" name=(field) value=(value(field).unwrap_or_default());
+                }
+            }
+            div.buttons { button.primary type="submit" { (t("save")) } }
+        }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // As UpdateAccountPasswordPolicy works: a field left out goes back to its default.
+    let mut params: Vec<(&str, String)> = Vec::new();
+    for (field, flag) in POLICY_FIELDS {
+        if flag {
+            params.push((field, (form.get(field) == Some("true")).to_string()));
+        } else if let Some(v) = form.get(field).map(str::trim).filter(|v| !v.is_empty()) {
+            params.push((field, v.to_owned()));
+        }
+    }
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let flash = match iam(&console, &ctx, who, "UpdateAccountPasswordPolicy", &params).await {
+        Ok(_) => (false, ctx.lang.t("done").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to("/console/iam/password-policy").into_response()
 }

@@ -143,3 +143,48 @@ async fn create_a_policy_and_a_user_with_an_access_key_then_use_it_with_the_cli(
     assert_clean_log(&b).await;
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_from_a_trust_policy_and_the_account_password_policy() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    sign_in_as_root(&b).await;
+    b.client.goto(&url("/console/iam/roles")).await.expect("goto");
+    let role = format!("fn-role-{}", short_id());
+    b.fill("#role_name", &role).await;
+    b.fill("#trust", "{\"Version\": \"2012-10-17\", \"Statement\": [}")
+        .await;
+    b.click_to_next_page("form.card button.primary").await;
+    assert!(b.text(".alert.error").await.starts_with("Ln 1, Col "));
+    // The starter trust policy (Lambda may assume the role) as it is.
+    b.client.goto(&url("/console/iam/roles")).await.expect("goto");
+    b.fill("#role_name", &role).await;
+    b.click_to_next_page("form.card button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Role created.");
+    assert!(b.text("table.roles").await.contains(&role));
+    let got = ok(s.iam_client().get_role().role_name(&role).send().await);
+    let trust = got
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .expect("trust policy");
+    assert!(trust.contains("lambda.amazonaws.com"), "{trust}");
+
+    // The account password policy.
+    b.click_to_next_page("nav.sub a[href='/console/iam/password-policy']")
+        .await;
+    b.fill("#MinimumPasswordLength", "12").await;
+    b.click("input[name=RequireNumbers]").await;
+    b.click_to_next_page("form.card button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let policy = ok(s.iam_client().get_account_password_policy().send().await);
+    let policy = policy.password_policy().expect("policy");
+    assert_eq!(policy.minimum_password_length(), Some(12));
+    assert!(policy.require_numbers());
+    assert!(!policy.require_symbols());
+    b.screenshot("20-password-policy").await;
+    ok(s.iam_client().delete_account_password_policy().send().await);
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
