@@ -684,27 +684,6 @@ async fn new_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn syntax_errors_name_their_line_and_column() {
-        assert_eq!(syntax_error("{\"Version\": \"2012-10-17\"}"), None);
-        let e = syntax_error("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}").expect("an error");
-        assert!(e.starts_with("Ln 4, Col 1: "), "{e}");
-    }
-
-    #[test]
-    fn members_reads_iam_lists() {
-        let xml = "<ListUsersResponse><ListUsersResult><Users><member><UserName>a</UserName><Arn>arn:1</Arn></member><member><UserName>b</UserName></member></Users></ListUsersResult></ListUsersResponse>";
-        let list = members(xml, "Users");
-        assert_eq!(list.len(), 2);
-        assert_eq!(list[0]["Arn"], "arn:1");
-        assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
-    }
-}
-
 /// The trust policy a new role starts with: an AWS service may assume it.
 const LAMBDA_TRUST: &str = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Principal\": {\"Service\": \"lambda.amazonaws.com\"},\n      \"Action\": \"sts:AssumeRole\"\n    }\n  ]\n}";
 
@@ -908,4 +887,25 @@ async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, b
     };
     console.sessions.update(id, |s| s.flash = Some(flash));
     Redirect::to("/console/iam/password-policy").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_name_their_line_and_column() {
+        assert_eq!(syntax_error("{\"Version\": \"2012-10-17\"}"), None);
+        let e = syntax_error("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}").expect("an error");
+        assert!(e.starts_with("Ln 4, Col 1: "), "{e}");
+    }
+
+    #[test]
+    fn members_reads_iam_lists() {
+        let xml = "<ListUsersResponse><ListUsersResult><Users><member><UserName>a</UserName><Arn>arn:1</Arn></member><member><UserName>b</UserName></member></Users></ListUsersResult></ListUsersResponse>";
+        let list = members(xml, "Users");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["Arn"], "arn:1");
+        assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
+    }
 }
