@@ -431,10 +431,16 @@ async fn not_found(ctx: Ctx) -> Response {
     pages::refused(ctx.lang, StatusCode::NOT_FOUND, ctx.lang.t("not_found"))
 }
 
-/// The headers of every console response.
+/// The headers of every console response, and its server time (`Server-Timing`).
 async fn security_headers(State(console): State<Arc<Console>>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    // The page's server time, which the browser's developer tools show (Server-Timing).
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.1}")) {
+        h.insert("server-timing", v);
+    }
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
