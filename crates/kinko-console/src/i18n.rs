@@ -416,6 +416,10 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "No password policy is set: the default applies (8 characters, three of upper case, lower case, numbers and symbols).",
         "パスワードポリシーは設定されていません。デフォルト (8 文字、大文字・小文字・数字・記号のうち 3 種類) が適用されます。",
     ),
+    ("groups", "User groups", "ユーザーグループ"),
+    ("create_group", "Create group", "グループを作成"),
+    ("group_name", "Group name", "グループ名"),
+    ("add_user", "Add user", "ユーザーを追加"),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

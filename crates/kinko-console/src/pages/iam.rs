@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/iam/policies", get(policies))
         .route("/iam/policies/new", get(new_policy_form).post(new_policy_submit))
         .route("/iam/roles", get(roles).post(create_role))
+        .route("/iam/groups", get(groups).post(groups_action))
         .route(
             "/iam/password-policy",
             get(password_policy).post(password_policy_submit),
@@ -90,6 +91,7 @@ fn iam_nav(lang: crate::Lang) -> maud::Markup {
         nav.sub aria-label="IAM" {
             a href="/console/iam/users" { (lang.t("users")) }
             a href="/console/iam/policies" { (lang.t("policies")) }
+            a href="/console/iam/groups" { (lang.t("groups")) }
             a href="/console/iam/roles" { (lang.t("roles")) }
             a href="/console/iam/password-policy" { (lang.t("password_policy")) }
         }
@@ -887,6 +889,133 @@ async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, b
     };
     console.sessions.update(id, |s| s.flash = Some(flash));
     Redirect::to("/console/iam/password-policy").into_response()
+}
+
+/// Groups: the list with their members, a new group, a user added, a policy attached.
+async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, session, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = |k| ctx.lang.t(k);
+    let listed = iam(&console, &ctx, who, "ListGroups", &[("MaxItems", "1000")]).await;
+    let users = iam(&console, &ctx, who, "ListUsers", &[("MaxItems", "1000")])
+        .await
+        .map(|x| members(&x, "Users"))
+        .unwrap_or_default();
+    let policies = attachable(&console, &ctx, who).await;
+    let mut rows = Vec::new();
+    if let Ok(xml) = &listed {
+        for g in members(xml, "Groups") {
+            let name = g["GroupName"].clone();
+            let in_group = iam(&console, &ctx, who, "GetGroup", &[("GroupName", &name)])
+                .await
+                .map(|x| members(&x, "Users"))
+                .unwrap_or_default();
+            let attached = iam(
+                &console,
+                &ctx,
+                who,
+                "ListAttachedGroupPolicies",
+                &[("GroupName", &name)],
+            )
+            .await
+            .map(|x| members(&x, "AttachedPolicies"))
+            .unwrap_or_default();
+            rows.push((name, in_group, attached));
+        }
+    }
+    let p = page(
+        &ctx,
+        who,
+        &session.csrf,
+        t("groups"),
+        "/console/iam/groups",
+        console.sessions.take_flash(id),
+    );
+    let csrf = &session.csrf;
+    let content = html! {
+        (iam_nav(ctx.lang))
+        h1 { (t("groups")) }
+        @if let Err(e) = &listed { (error_box(e)) }
+        @for (name, in_group, attached) in &rows {
+            section.card.group {
+                h2 { (name) }
+                dl.props {
+                    dt { (t("users")) } dd { @for u in in_group { span.badge { (u["UserName"]) } " " } }
+                    dt { (t("attach_policies")) } dd { @for a in attached { span.badge { (a["PolicyName"]) } " " } }
+                }
+                form.inline method="post" action="/console/iam/groups" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="group" value=(name);
+                    input type="hidden" name="op" value="add_user";
+                    select name="user" aria-label=(t("users")) { @for u in &users { option value=(u["UserName"]) { (u["UserName"]) } } }
+                    " " button.small type="submit" { (t("add_user")) }
+                }
+                " "
+                form.inline method="post" action="/console/iam/groups" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="group" value=(name);
+                    input type="hidden" name="op" value="attach";
+                    select name="policy" aria-label=(t("attach_policies")) { @for pol in &policies { option value=(pol["Arn"]) { (pol["PolicyName"]) } } }
+                    " " button.small type="submit" { (t("attach")) }
+                }
+            }
+        }
+        form.card method="post" action="/console/iam/groups" {
+            h2 { (t("create_group")) }
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="op" value="create";
+            label for="group_name" { (t("group_name")) }
+            input #group_name type="text" name="group" required maxlength="128";
+            div.buttons { button.primary type="submit" { (t("create_group")) } }
+        }
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+async fn groups_action(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let group = form.get("group").unwrap_or_default().trim();
+    let result = match form.get("op").unwrap_or_default() {
+        "create" => iam(&console, &ctx, who, "CreateGroup", &[("GroupName", group)]).await,
+        "add_user" => {
+            let user = form.get("user").unwrap_or_default();
+            iam(
+                &console,
+                &ctx,
+                who,
+                "AddUserToGroup",
+                &[("GroupName", group), ("UserName", user)],
+            )
+            .await
+        }
+        "attach" => {
+            let arn = form.get("policy").unwrap_or_default();
+            iam(
+                &console,
+                &ctx,
+                who,
+                "AttachGroupPolicy",
+                &[("GroupName", group), ("PolicyArn", arn)],
+            )
+            .await
+        }
+        _ => return Redirect::to("/console/iam/groups").into_response(),
+    };
+    let flash = match result {
+        Ok(_) => (false, ctx.lang.t("done").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to("/console/iam/groups").into_response()
 }
 
 #[cfg(test)]

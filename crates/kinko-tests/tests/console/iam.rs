@@ -188,3 +188,54 @@ async fn a_role_from_a_trust_policy_and_the_account_password_policy() {
     assert_clean_log(&b).await;
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_gets_a_user_and_a_policy() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let user = format!("grouped-{}", short_id());
+    ok(s.iam_client().create_user().user_name(&user).send().await);
+    sign_in_as_root(&b).await;
+    b.client.goto(&url("/console/iam/groups")).await.expect("goto");
+    let group = format!("readers-{}", short_id());
+    b.fill("#group_name", &group).await;
+    b.click_to_next_page("form.card button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let card = format!("section.group:has(input[value='{group}'])");
+    b.client
+        .execute(
+            &format!(
+                "document.querySelector(\"{card} select[name=user]\").value = '{user}'; document.querySelector(\"{card} select[name=policy]\").value = 'arn:aws:iam::aws:policy/SecretsManagerReadWrite';"
+            ),
+            vec![],
+        )
+        .await
+        .expect("choose");
+    b.click_to_next_page(&format!("{card} form:has(input[value=add_user]) button"))
+        .await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    b.click_to_next_page(&format!("{card} form:has(input[value=attach]) button"))
+        .await;
+    let shown = b.text(&card).await;
+    assert!(shown.contains(&user), "{shown}");
+    let groups = ok(s
+        .iam_client()
+        .list_groups_for_user()
+        .user_name(&user)
+        .send()
+        .await);
+    assert_eq!(
+        groups.groups().first().map(|g| g.group_name()),
+        Some(group.as_str())
+    );
+    let attached = ok(s
+        .iam_client()
+        .list_attached_group_policies()
+        .group_name(&group)
+        .send()
+        .await);
+    assert_eq!(attached.attached_policies().len(), 1, "{shown}");
+    b.quit().await;
+}
