@@ -420,6 +420,27 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("create_group", "Create group", "グループを作成"),
     ("group_name", "Group name", "グループ名"),
     ("add_user", "Add user", "ユーザーを追加"),
+    ("edit_rotation", "Edit rotation", "ローテーションを編集"),
+    (
+        "rotation_schedule",
+        "Rotation schedule",
+        "ローテーションスケジュール",
+    ),
+    (
+        "rotation_schedule_help",
+        "rate(N days), rate(N hours) or cron(...), as RotateSecret takes it.",
+        "RotateSecret と同じ形式: rate(N days)、rate(N hours) または cron(...)。",
+    ),
+    (
+        "rotate_immediately",
+        "Rotate immediately",
+        "すぐにローテーションする",
+    ),
+    (
+        "cancel_rotation",
+        "Turn rotation off",
+        "ローテーションを無効にする",
+    ),
     ("skip_to_content", "Skip to content", "本文へスキップ"),
 ];
 

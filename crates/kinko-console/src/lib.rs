@@ -348,6 +348,33 @@ pub(crate) async fn call(
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
+/// Runs the Lambda (REST-JSON) request `method` `path` as the signed-in principal, routed as the
+/// API routes it, through the services' one entry point: its JSON answer, or its error.
+pub(crate) async fn call_lambda(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    method: &str,
+    path: &str,
+) -> Result<Value, WireError> {
+    let route = kinko_api::lambda::route(method, path, None, &[])?;
+    let rc = request_context(console, ctx, who)?;
+    let req = kinko_api::operation::RestRequest {
+        members: route.members,
+        raw_body: route.raw_body,
+        body: b"",
+    };
+    let out = kinko_api::call(
+        &console.services,
+        &rc,
+        Some(ServiceName::Lambda),
+        route.operation,
+        CallInput::Rest(&req),
+    )
+    .await?;
+    Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
 /// Runs the Query-protocol `action` of `service` (IAM, STS) with `params` as the signed-in
 /// principal, through the services' one entry point: its XML answer, or its error.
 pub(crate) async fn call_query(

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/secrets/put", post(put_value))
         .route("/secrets/stage", post(move_stage))
         .route("/secrets/compare", post(compare))
+        .route("/secrets/rotation", post(rotation))
 }
 
 async fn sm(
@@ -477,6 +478,18 @@ async fn details_page(
     let arn = d["ARN"].as_str().unwrap_or_default().to_owned();
     let policy = sm(console, ctx, who, "GetResourcePolicy", json!({"SecretId": arn})).await;
     let activity = super::audit::lookup(console, ctx, who, "ResourceName", &arn, 20).await;
+    // The functions the principal may list, for the rotation form (none if it may not).
+    let functions: Vec<String> = crate::call_lambda(console, ctx, who, "GET", "/2015-03-31/functions/")
+        .await
+        .ok()
+        .and_then(|out| {
+            out["Functions"].as_array().map(|fs| {
+                fs.iter()
+                    .filter_map(|f| f["FunctionArn"].as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
     let deleted = !d["DeletedDate"].is_null();
     // When it will be deleted: after its waiting period (see `deletion_date`'s note).
     let deletion_date = if deleted {
@@ -564,6 +577,31 @@ async fn details_page(
                 }
             } @else {
                 p { (t("rotation_off")) }
+            }
+            @if !deleted {
+                details.edit {
+                    summary { (t("edit_rotation")) }
+                    form method="post" action="/console/secrets/rotation" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="id" value=(arn);
+                        label for="rotation-function" { (t("rotation_function")) }
+                        select #rotation-function name="function" {
+                            @for f in &functions {
+                                option value=(f) selected[d["RotationLambdaARN"].as_str() == Some(f.as_str())] { (f) }
+                            }
+                        }
+                        label for="schedule" { (t("rotation_schedule")) }
+                        input #schedule type="text" name="schedule" value=(schedule_of(&d)) placeholder="rate(30 days)";
+                        p.hint { (t("rotation_schedule_help")) }
+                        label { input type="checkbox" name="immediately" value="true" checked; " " (t("rotate_immediately")) }
+                        div.buttons {
+                            @if d["RotationEnabled"].as_bool() == Some(true) {
+                                button type="submit" name="op" value="cancel" { (t("cancel_rotation")) }
+                            }
+                            button.primary type="submit" name="op" value="rotate" { (t("save")) }
+                        }
+                    }
+                }
             }
         }
         section.card {
@@ -963,4 +1001,58 @@ fn show(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// The schedule of a secret's rotation rules as the form shows it: its expression, or
+/// `rate(N days)` for `AutomaticallyAfterDays`.
+fn schedule_of(d: &Value) -> String {
+    let rules = &d["RotationRules"];
+    if let Some(e) = rules["ScheduleExpression"].as_str() {
+        return e.to_owned();
+    }
+    rules["AutomaticallyAfterDays"]
+        .as_i64()
+        .map(|n| format!("rate({n} days)"))
+        .unwrap_or_default()
+}
+
+/// Turns rotation on with a function and a schedule (RotateSecret), or off (CancelRotateSecret).
+async fn rotation(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let secret_id = form.get("id").unwrap_or_default().to_owned();
+    let result = if form.get("op") == Some("cancel") {
+        sm(
+            &console,
+            &ctx,
+            who,
+            "CancelRotateSecret",
+            json!({"SecretId": secret_id}),
+        )
+        .await
+    } else {
+        let mut input = json!({
+            "SecretId": secret_id,
+            "RotationLambdaARN": form.get("function").unwrap_or_default(),
+            "RotateImmediately": form.get("immediately") == Some("true"),
+            "ClientRequestToken": uuid::Uuid::new_v4().to_string(),
+        });
+        let schedule = form.get("schedule").unwrap_or_default().trim();
+        if !schedule.is_empty() {
+            input["RotationRules"] = json!({"ScheduleExpression": schedule});
+        }
+        sm(&console, &ctx, who, "RotateSecret", input).await
+    };
+    let flash = match result {
+        Ok(_) => (false, ctx.lang.t("done").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    };
+    console.sessions.update(id, |s| s.flash = Some(flash));
+    Redirect::to(&details_url(&secret_id)).into_response()
 }

@@ -245,3 +245,81 @@ async fn edit_a_value_compare_the_versions_and_move_the_current_label_back() {
     assert_clean_log(&b).await;
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_is_turned_on_with_a_function_and_a_schedule_then_off() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let arn = ok(s
+        .client()
+        .create_secret()
+        .name(format!("rotated-{}", short_id()))
+        .secret_string(r#"{"engine":"postgres","host":"127.0.0.1","username":"app","password":"p"}"#)
+        .send()
+        .await)
+    .arn()
+    .expect("arn")
+    .to_owned();
+    // A built-in rotator Secrets Manager may invoke.
+    let role = s
+        .root()
+        .execution_role(&format!("console-rotator-{}", short_id()), None)
+        .await;
+    let function = format!("console-rotator-{}", short_id());
+    let created = ok(s
+        .lambda_client()
+        .create_function()
+        .function_name(&function)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("kinko:PostgreSQLSingleUser")
+        .role(&role)
+        .code(aws_sdk_lambda::types::FunctionCode::builder().build())
+        .send()
+        .await);
+    let function_arn = created.function_arn().expect("arn").to_owned();
+    ok(s.lambda_client()
+        .add_permission()
+        .function_name(&function)
+        .statement_id("SecretsManager")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .send()
+        .await);
+
+    sign_in_as_root(&b).await;
+    b.client
+        .goto(&url(&format!("/console/secrets/details?id={arn}")))
+        .await
+        .expect("goto");
+    b.click("details.edit summary").await;
+    b.client
+        .execute(
+            &format!("document.getElementById('rotation-function').value = '{function_arn}';"),
+            vec![],
+        )
+        .await
+        .expect("choose the function");
+    b.fill("#schedule", "rate(10 days)").await;
+    b.click("input[name=immediately]").await;
+    b.click_to_next_page("form[action='/console/secrets/rotation'] button[value=rotate]")
+        .await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let d = ok(s.client().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(d.rotation_enabled(), Some(true));
+    assert_eq!(d.rotation_lambda_arn(), Some(function_arn.as_str()));
+    assert_eq!(
+        d.rotation_rules().and_then(|r| r.schedule_expression()),
+        Some("rate(10 days)")
+    );
+    b.screenshot("21-rotation").await;
+
+    b.click("details.edit summary").await;
+    b.click_to_next_page("form[action='/console/secrets/rotation'] button[value=cancel]")
+        .await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let d = ok(s.client().describe_secret().secret_id(&arn).send().await);
+    assert_eq!(d.rotation_enabled(), Some(false));
+    b.quit().await;
+}
