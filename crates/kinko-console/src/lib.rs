@@ -325,6 +325,35 @@ fn request_context(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<Reque
     Ok(rc)
 }
 
+/// A signed-in user's state change: the form, once its CSRF token and origin are checked, and who
+/// is signed in (session id, session, identity); or the answer refusing it.
+pub(crate) fn posted<'a>(
+    console: &Console,
+    ctx: &'a Ctx,
+    body: &Bytes,
+) -> Result<(Form, &'a str, &'a Session, &'a SignedIn), Response> {
+    let form = Form::parse(body);
+    check_post(console, ctx, &form)?;
+    let (id, session, who) = ctx.signed_in()?;
+    Ok((form, id, session, who))
+}
+
+impl Console {
+    /// Leaves `flash` for the next page of session `id` and sends the browser to `to`.
+    pub(crate) fn redirect_with(&self, id: &str, flash: (bool, String), to: &str) -> Response {
+        self.sessions.update(id, |s| s.flash = Some(flash));
+        Redirect::to(to).into_response()
+    }
+}
+
+/// The message an action leaves: "Done." or the operation's error.
+pub(crate) fn outcome<T>(lang: Lang, result: &Result<T, WireError>) -> (bool, String) {
+    match result {
+        Ok(_) => (false, lang.t("done").to_owned()),
+        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+    }
+}
+
 /// Runs `operation` of `service` as the signed-in principal, through the services' one entry
 /// point (authorized and audited as an API call): its JSON answer, or its error.
 pub(crate) async fn call(

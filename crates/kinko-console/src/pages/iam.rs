@@ -19,7 +19,7 @@ use maud::html;
 
 use super::{Page, error_box, layout, respond};
 use crate::session::SignedIn;
-use crate::{Console, Ctx, Form, call_query, check_post};
+use crate::{Console, Ctx, call_query};
 
 pub(crate) fn routes() -> Router<Arc<Console>> {
     Router::new()
@@ -255,12 +255,8 @@ fn new_user_page(
 }
 
 async fn new_user_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (_, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, _, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
@@ -473,12 +469,8 @@ async fn user_action(
     Query(q): Query<NameQuery>,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
@@ -643,12 +635,8 @@ fn syntax_error(document: &str) -> Option<String> {
 }
 
 async fn new_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let name = form.get("name").unwrap_or_default().trim().to_owned();
@@ -759,12 +747,8 @@ async fn roles_page(
 }
 
 async fn create_role(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let name = form.get("name").unwrap_or_default().trim().to_owned();
@@ -809,8 +793,7 @@ async fn create_role(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes)
             flash = (true, format!("{}: {}", e.code, e.message));
         }
     }
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to("/console/iam/roles").into_response()
+    console.redirect_with(id, flash, "/console/iam/roles")
 }
 
 /// The account password policy's fields: (form field and IAM parameter, whether a flag).
@@ -865,12 +848,8 @@ async fn password_policy(State(console): State<Arc<Console>>, ctx: Ctx) -> Respo
 }
 
 async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     // As UpdateAccountPasswordPolicy works: a field left out goes back to its default.
@@ -883,12 +862,11 @@ async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, b
         }
     }
     let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let flash = match iam(&console, &ctx, who, "UpdateAccountPasswordPolicy", &params).await {
-        Ok(_) => (false, ctx.lang.t("done").to_owned()),
-        Err(e) => (true, format!("{}: {}", e.code, e.message)),
-    };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to("/console/iam/password-policy").into_response()
+    let flash = crate::outcome(
+        ctx.lang,
+        &iam(&console, &ctx, who, "UpdateAccountPasswordPolicy", &params).await,
+    );
+    console.redirect_with(id, flash, "/console/iam/password-policy")
 }
 
 /// Groups: the list with their members, a new group, a user added, a policy attached.
@@ -975,12 +953,8 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
 }
 
 async fn groups_action(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let group = form.get("group").unwrap_or_default().trim();
@@ -1014,8 +988,7 @@ async fn groups_action(State(console): State<Arc<Console>>, ctx: Ctx, body: Byte
         Ok(_) => (false, ctx.lang.t("done").to_owned()),
         Err(e) => (true, format!("{}: {}", e.code, e.message)),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to("/console/iam/groups").into_response()
+    console.redirect_with(id, flash, "/console/iam/groups")
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::{Page, date, error_box, layout, respond};
 use crate::session::SignedIn;
-use crate::{Console, Ctx, Form, call, check_post};
+use crate::{Console, Ctx, call};
 
 pub(crate) fn routes() -> Router<Arc<Console>> {
     Router::new()
@@ -116,12 +116,8 @@ async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
 }
 
 async fn create_key(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let mut input = json!({});
@@ -160,8 +156,7 @@ async fn create_key(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) 
             flash = failed(&e);
         }
     }
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&key_url(&key_id)).into_response()
+    console.redirect_with(id, flash, &key_url(&key_id))
 }
 
 #[derive(serde::Deserialize)]
@@ -287,12 +282,8 @@ async fn key_action(
     Query(q): Query<KeyQuery>,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let key_id = q.id.as_str();
@@ -319,8 +310,7 @@ async fn key_action(
         Ok(_) => (false, ctx.lang.t("done").to_owned()),
         Err(e) => failed(&e),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&key_url(key_id)).into_response()
+    console.redirect_with(id, flash, &key_url(key_id))
 }
 
 async fn accounts(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
@@ -378,12 +368,8 @@ async fn accounts(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
 }
 
 async fn create_account(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let input = json!({"AccountName": form.get("name").unwrap_or_default(), "Email": form.get("email").unwrap_or_default()});
@@ -407,6 +393,5 @@ async fn create_account(State(console): State<Arc<Console>>, ctx: Ctx, body: Byt
         ),
         Err(e) => failed(&e),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to("/console/organizations").into_response()
+    console.redirect_with(id, flash, "/console/organizations")
 }

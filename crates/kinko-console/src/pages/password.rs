@@ -11,7 +11,7 @@ use kinko_api::ServiceName;
 use maud::html;
 
 use super::{Page, layout, respond};
-use crate::{Console, Ctx, Form, call_query, check_post};
+use crate::{Console, Ctx, call_query};
 
 pub(crate) async fn form(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
     let (id, session, who) = match ctx.signed_in() {
@@ -66,12 +66,8 @@ fn page(
 }
 
 pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let old = form.get("old").unwrap_or_default();

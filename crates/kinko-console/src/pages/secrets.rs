@@ -326,12 +326,8 @@ fn new_page(
 }
 
 async fn new_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let mut draft = Draft::of(&form);
@@ -743,12 +739,8 @@ pub(crate) fn pretty(doc: &str) -> String {
 
 /// Shows the value: GetSecretValue as the principal, on the details page.
 async fn reveal(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (_, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, _, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -799,12 +791,8 @@ async fn value_json(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) 
 
 /// Schedules the deletion, with the waiting period given.
 async fn delete(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -820,18 +808,13 @@ async fn delete(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> R
         Ok(_) => (false, ctx.lang.t("deletion_scheduled").to_owned()),
         Err(e) => (true, format!("{}: {}", e.code, e.message)),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&details_url(&secret_id)).into_response()
+    console.redirect_with(id, flash, &details_url(&secret_id))
 }
 
 /// Cancels a scheduled deletion (RestoreSecret).
 async fn restore(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -847,18 +830,13 @@ async fn restore(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> 
         Ok(_) => (false, ctx.lang.t("deletion_cancelled").to_owned()),
         Err(e) => (true, format!("{}: {}", e.code, e.message)),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&details_url(&secret_id)).into_response()
+    console.redirect_with(id, flash, &details_url(&secret_id))
 }
 
 /// Stores a new version (PutSecretValue), which becomes `AWSCURRENT`.
 async fn put_value(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -871,18 +849,13 @@ async fn put_value(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -
         Ok(_) => (false, ctx.lang.t("value_saved").to_owned()),
         Err(e) => (true, format!("{}: {}", e.code, e.message)),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&details_url(&secret_id)).into_response()
+    console.redirect_with(id, flash, &details_url(&secret_id))
 }
 
 /// Moves a staging label to a version (UpdateSecretVersionStage), from the version that has it.
 async fn move_stage(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -911,22 +884,17 @@ async fn move_stage(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) 
     if let Some(from) = holder {
         input["RemoveFromVersionId"] = json!(from);
     }
-    let flash = match sm(&console, &ctx, who, "UpdateSecretVersionStage", input).await {
-        Ok(_) => (false, ctx.lang.t("done").to_owned()),
-        Err(e) => (true, format!("{}: {}", e.code, e.message)),
-    };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&details_url(&secret_id)).into_response()
+    let flash = crate::outcome(
+        ctx.lang,
+        &sm(&console, &ctx, who, "UpdateSecretVersionStage", input).await,
+    );
+    console.redirect_with(id, flash, &details_url(&secret_id))
 }
 
 /// Two versions side by side: for JSON objects, the keys added, removed and changed.
 async fn compare(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (_, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, _, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let lang = ctx.lang;
@@ -1018,12 +986,8 @@ fn schedule_of(d: &Value) -> String {
 
 /// Turns rotation on with a function and a schedule (RotateSecret), or off (CancelRotateSecret).
 async fn rotation(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
@@ -1053,6 +1017,5 @@ async fn rotation(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) ->
         Ok(_) => (false, ctx.lang.t("done").to_owned()),
         Err(e) => (true, format!("{}: {}", e.code, e.message)),
     };
-    console.sessions.update(id, |s| s.flash = Some(flash));
-    Redirect::to(&details_url(&secret_id)).into_response()
+    console.redirect_with(id, flash, &details_url(&secret_id))
 }

@@ -17,7 +17,7 @@ use maud::html;
 
 use super::{Page, layout, respond};
 use crate::session::SignedIn;
-use crate::{Console, Ctx, Form, call_query, check_post};
+use crate::{Console, Ctx, call_query};
 
 pub(crate) fn routes() -> Router<Arc<Console>> {
     Router::new()
@@ -73,12 +73,8 @@ async fn form(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
 }
 
 async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, session, who) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (form, id, session, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
@@ -143,12 +139,8 @@ async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> R
 
 /// Back to the identity that signed in.
 async fn back(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
-    let form = Form::parse(&body);
-    if let Err(refused) = check_post(&console, &ctx, &form) {
-        return refused;
-    }
-    let (id, _, _) = match ctx.signed_in() {
-        Ok(s) => s,
+    let (_, id, _, _) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     console.sessions.update(id, |s| {
