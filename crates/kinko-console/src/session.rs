@@ -2,11 +2,13 @@
 //! token and the timestamps live here. A session ends at sign-out, after `idle` without a request,
 //! or `absolute` after sign-in, whichever comes first; a sign-in always makes a new id.
 //!
-//! Sessions are kept in the node's memory (bounded: the oldest are dropped past
-//! [`MAX_SESSIONS`]): with several nodes behind one address, route a browser to the same node
+//! Sessions are kept in the node's memory, bounded: at most [`MAX_ANONYMOUS`] that nobody signed in
+//! to (each sign-in page made one, for its CSRF token), the oldest dropped first, so that a flood of
+//! page loads never pushes out signed-in users; and at most [`MAX_SESSIONS`] in all, the least
+//! recently used dropped first. With several nodes behind one address, route a browser to the same node
 //! (sticky sessions), or it is asked to sign in again on another. A restart signs everyone out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,8 @@ use kinko_core::principal::Principal;
 
 /// Most sessions kept at once (signed in or signing in); the least recently used go first.
 pub const MAX_SESSIONS: usize = 100_000;
+/// Most sessions nobody has signed in to; the oldest go first.
+pub const MAX_ANONYMOUS: usize = 10_000;
 
 /// Who a session is signed in as.
 #[derive(Debug, Clone)]
@@ -41,17 +45,24 @@ pub struct Session {
     pub signed_in: Option<SignedIn>,
     /// A message for the next page (after a redirect): (is an error, text).
     pub flash: Option<(bool, String)>,
-    /// Secret values shown once (a new access key's secret): never in a URL, gone after one read.
-    pub once: Option<Vec<(String, String)>>,
     created: Instant,
     last_seen: Instant,
 }
 
 /// The sessions of this node.
 pub struct Sessions {
-    map: Mutex<HashMap<[u8; 32], Session>>,
+    inner: Mutex<Inner>,
     idle: Duration,
     absolute: Duration,
+    max_anonymous: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<[u8; 32], Session>,
+    /// The sessions made, oldest first, at most `max_anonymous`: those still nobody's are dropped
+    /// from the front when more come.
+    made: VecDeque<[u8; 32]>,
 }
 
 /// A new random id (256 bits), as the cookie carries it.
@@ -71,15 +82,22 @@ fn key(id: &str) -> [u8; 32] {
 
 impl Sessions {
     pub fn new(idle: Duration, absolute: Duration) -> Self {
+        Self::with_anonymous_limit(idle, absolute, MAX_ANONYMOUS)
+    }
+
+    fn with_anonymous_limit(idle: Duration, absolute: Duration, max_anonymous: usize) -> Self {
         Sessions {
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
             idle,
             absolute,
+            max_anonymous,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A new session (nobody signed in yet); its id.
@@ -89,12 +107,21 @@ impl Sessions {
             csrf: new_id(),
             signed_in: None,
             flash: None,
-            once: None,
             created: now,
             last_seen: now,
         };
         let id = new_id();
-        let mut map = self.lock();
+        let k = key(&id);
+        let mut inner = self.lock();
+        inner.made.push_back(k);
+        while inner.made.len() > self.max_anonymous {
+            if let Some(old) = inner.made.pop_front()
+                && inner.map.get(&old).is_some_and(|s| s.signed_in.is_none())
+            {
+                inner.map.remove(&old);
+            }
+        }
+        let map = &mut inner.map;
         if map.len() >= MAX_SESSIONS {
             let (idle, absolute) = (self.idle, self.absolute);
             map.retain(|_, s| !expired(s, now, idle, absolute));
@@ -104,7 +131,7 @@ impl Sessions {
                 map.remove(&oldest);
             }
         }
-        map.insert(key(&id), session.clone());
+        map.insert(k, session.clone());
         (id, session)
     }
 
@@ -113,10 +140,10 @@ impl Sessions {
     pub fn get(&self, id: &str) -> Option<Session> {
         let now = Instant::now();
         let k = key(id);
-        let mut map = self.lock();
-        let session = map.get_mut(&k)?;
+        let mut inner = self.lock();
+        let session = inner.map.get_mut(&k)?;
         if expired(session, now, self.idle, self.absolute) {
-            map.remove(&k);
+            inner.map.remove(&k);
             return None;
         }
         session.last_seen = now;
@@ -125,7 +152,7 @@ impl Sessions {
 
     /// Changes the session `id` with `f`; false when it is gone.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Session)) -> bool {
-        match self.lock().get_mut(&key(id)) {
+        match self.lock().map.get_mut(&key(id)) {
             Some(session) => {
                 f(session);
                 true
@@ -147,7 +174,7 @@ impl Sessions {
 
     /// Ends the session `id`.
     pub fn end(&self, id: &str) {
-        self.lock().remove(&key(id));
+        self.lock().map.remove(&key(id));
     }
 
     /// The message left for the next page, taken.
@@ -185,6 +212,28 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(30));
         assert!(sessions.get(&id).is_none());
+    }
+
+    #[test]
+    fn a_flood_of_sign_in_pages_drops_the_oldest_anonymous_sessions_never_a_signed_in_one() {
+        let sessions = Sessions::with_anonymous_limit(Duration::from_secs(60), Duration::from_secs(60), 5);
+        let who = SignedIn {
+            principal: Principal::root("123456789012"),
+            session: None,
+            account_label: "123456789012".into(),
+            signed_in_as: Principal::root("123456789012"),
+            must_change_password: false,
+        };
+        let (first, _) = sessions.create();
+        let signed_in = sessions.sign_in(None, who);
+        let made: Vec<String> = (0..20).map(|_| sessions.create().0).collect();
+        assert!(
+            sessions.get(&signed_in).is_some(),
+            "a signed-in session was dropped"
+        );
+        assert!(sessions.get(&first).is_none());
+        assert!(sessions.get(&made[0]).is_none());
+        assert!(made[15..].iter().all(|id| sessions.get(id).is_some()));
     }
 
     #[test]
