@@ -11,7 +11,8 @@ use kinko_tests::*;
 use serde_json::{Value, json};
 
 use crate::rotation_functions::{
-    allow_secrets_manager, invoke_event, rotate_by_steps, rotate_secret, rotation_role_policy, secret_of,
+    allow_secrets_manager, invoke_event, mariadb_master, rotate_by_steps, rotate_secret,
+    rotation_role_policy, secret_of,
 };
 use crate::*;
 
@@ -374,19 +375,8 @@ async fn the_builtin_mariadb_alternating_users_rotator_copies_grants_and_never_l
     let Some(db) = MariaDb::from_env() else {
         return;
     };
-    let admin_name = db_user_name();
-    let admin_password = db_password();
-    let _admin = db.create_user(
-        &admin_name,
-        &admin_password,
-        &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"],
-    );
-    let master_arn = secret_of(
-        "builtin-mariadb-master",
-        &json!({"engine": "mariadb", "host": db.host(), "port": db.port(),
-                "username": admin_name, "password": admin_password}),
-    )
-    .await;
+    // No `ssl` key: the rotator tries TLS first and falls back to a plain connection.
+    let (_admin, master_arn) = mariadb_master(&db, "mariadb", None).await;
     let name = db_user_name();
     let first = db_password();
     let grant = format!("SELECT ON {}.*", db.database());

@@ -487,20 +487,7 @@ async fn awss_mariadb_and_mysql_alternating_users_functions_rotate_to_the_clone_
         ("SecretsManagerRDSMariaDBRotationMultiUser", "mariadb"),
         ("SecretsManagerRDSMySQLRotationMultiUser", "mysql"),
     ] {
-        // The administrator whose secret is `masterarn` (with a password, unlike root here).
-        let admin_name = db_user_name();
-        let admin_password = db_password();
-        let _admin = db.create_user(
-            &admin_name,
-            &admin_password,
-            &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"],
-        );
-        let master_arn = secret_of(
-            &format!("rot-{engine}-master"),
-            &json!({"engine": engine, "host": db.host(), "port": db.port(),
-                    "username": admin_name, "password": admin_password, "ssl": false}),
-        )
-        .await;
+        let (_admin, master_arn) = mariadb_master(&db, engine, Some(false)).await;
         let name = db_user_name();
         let old = db_password();
         let grant = format!("SELECT ON {}.*", db.database());
@@ -529,6 +516,22 @@ async fn awss_mariadb_and_mysql_alternating_users_functions_rotate_to_the_clone_
             "{folder}: {grants}"
         );
     }
+}
+
+/// The administrator whose secret `masterarn` names (all privileges, with grant option, and a
+/// password, unlike root here), of `engine`, and that secret's ARN; `ssl` is the secret's `ssl`
+/// key when given. The user is dropped with the guard.
+pub(crate) async fn mariadb_master(db: &MariaDb, engine: &str, ssl: Option<bool>) -> (MariaDbUser, String) {
+    let name = db_user_name();
+    let password = db_password();
+    let admin = db.create_user(&name, &password, &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"]);
+    let mut value = json!({"engine": engine, "host": db.host(), "port": db.port(),
+                           "username": name, "password": password});
+    if let Some(ssl) = ssl {
+        value["ssl"] = json!(ssl);
+    }
+    let arn = secret_of(&format!("rot-{engine}-master"), &value).await;
+    (admin, arn)
 }
 
 /// Lets Secrets Manager invoke `function` for `secret_arn` (AWS's recommended statement).
@@ -624,19 +627,7 @@ async fn awss_mariadb_alternating_users_function_rotates_through_rotate_secret()
     let Some(db) = MariaDb::from_env() else {
         return;
     };
-    let admin_name = db_user_name();
-    let admin_password = db_password();
-    let _admin = db.create_user(
-        &admin_name,
-        &admin_password,
-        &["ALL PRIVILEGES ON *.* WITH GRANT OPTION"],
-    );
-    let master_arn = secret_of(
-        "rot-mariadb-rs-master",
-        &json!({"engine": "mariadb", "host": db.host(), "port": db.port(),
-                "username": admin_name, "password": admin_password, "ssl": false}),
-    )
-    .await;
+    let (_admin, master_arn) = mariadb_master(&db, "mariadb", Some(false)).await;
     let name = db_user_name();
     let first = db_password();
     let grant = format!("SELECT ON {}.*", db.database());
