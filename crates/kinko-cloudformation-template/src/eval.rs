@@ -225,9 +225,16 @@ impl<'t> Evaluator<'t> {
             }
             "Fn::Equals" => {
                 let ops = intrinsic::condition_operands(name, arg)?;
-                let a = self.resolve(&ops[0], &NoResources)?;
-                let b = self.resolve(&ops[1], &NoResources)?;
-                Ok(comparable(a.as_ref()) == comparable(b.as_ref()))
+                let mut texts = Vec::with_capacity(2);
+                for op in ops {
+                    let v = self.resolve(op, &NoResources)?;
+                    texts.push(
+                        v.as_ref()
+                            .and_then(Value::scalar_text)
+                            .ok_or_else(intrinsic::equals_error)?,
+                    );
+                }
+                Ok(texts[0] == texts[1])
             }
             "Fn::Not" => {
                 let ops = intrinsic::condition_operands(name, arg)?;
@@ -534,18 +541,6 @@ pub fn substitute_dynamic_references(value: &Value, resolver: &dyn Resolver) -> 
         }
         other => other.clone(),
     })
-}
-
-/// `Fn::Equals` compares values as text (`1` equals `"1"`, `true` equals `"true"`).
-fn comparable(v: Option<&Value>) -> Option<serde_json::Value> {
-    fn norm(v: &Value) -> serde_json::Value {
-        match v {
-            Value::List(l) => serde_json::Value::Array(l.iter().map(norm).collect()),
-            Value::Map(_) | Value::Null => v.to_json(),
-            s => serde_json::Value::String(s.scalar_text().unwrap_or_default()),
-        }
-    }
-    v.map(norm)
 }
 
 /// The resolver used for conditions, which may not name resources (validation refuses it).

@@ -160,6 +160,9 @@ fn sub_error() -> TemplateError {
 pub fn if_args(arg: &Value) -> Result<(&str, &Value, &Value)> {
     match arg.as_list() {
         Some([Value::String(c), a, b]) => Ok((c, a, b)),
+        Some([_, _, _]) => Err(TemplateError::template(
+            "Fn::If requires a list argument with the first element being a condition",
+        )),
         // [unverified wording]
         _ => Err(TemplateError::template(
             "Fn::If requires a list argument with three elements",
@@ -187,16 +190,22 @@ pub fn condition_operands<'a>(name: &str, arg: &'a Value) -> Result<&'a [Value]>
     };
     match arg.as_list() {
         Some(l) if (min..=max).contains(&l.len()) => Ok(l),
+        _ if name == "Fn::Equals" => Err(equals_error()),
         // [unverified wording]
-        _ if min == max => Err(TemplateError::template(format!(
-            "{name} requires a list argument with {} element{}",
-            if min == 1 { "one" } else { "two" },
-            if min == 1 { "" } else { "s" }
-        ))),
+        _ if name == "Fn::Not" => Err(TemplateError::template(
+            "Fn::Not requires a list argument with one element",
+        )),
+        // [unverified wording]
         _ => Err(TemplateError::template(format!(
             "{name} requires a list argument with between {min} and {max} elements"
         ))),
     }
+}
+
+/// The error for a `Fn::Equals` that does not compare two strings (also when an operand turns
+/// out to be a list, such as a `CommaDelimitedList` parameter).
+pub fn equals_error() -> TemplateError {
+    TemplateError::template("every Fn::Equals object requires a list of 2 string parameters.")
 }
 
 /// One piece of a `Fn::Sub` string.

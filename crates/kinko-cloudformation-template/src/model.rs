@@ -264,7 +264,8 @@ impl Template {
             Some(v) => match text(v) {
                 Some(t) if t == FORMAT_VERSION => Some(t),
                 // [unverified wording]
-                _ => {
+                other => {
+                    let v = other.unwrap_or_else(|| v.to_string());
                     return Err(TemplateError::format(format!(
                         "Unsupported template format version {v}"
                     )));
@@ -335,6 +336,25 @@ impl Template {
     /// The resource with logical id `id`.
     pub fn resource(&self, id: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.logical_id == id)
+    }
+
+    /// Checks every resource type against what the caller can create, with CloudFormation's
+    /// text (`Template format error: Unrecognized resource types: [AWS::S3::Bucket]`, each type
+    /// once, in template order).
+    pub fn check_resource_types(&self, supported: &dyn Fn(&str) -> bool) -> Result<()> {
+        let mut unknown: Vec<&str> = Vec::new();
+        for r in &self.resources {
+            if !supported(&r.resource_type) && !unknown.contains(&r.resource_type.as_str()) {
+                unknown.push(&r.resource_type);
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(TemplateError::format(format!(
+            "Unrecognized resource types: [{}]",
+            unknown.join(", ")
+        )))
     }
 
     /// The condition named `name`.
@@ -492,11 +512,10 @@ fn parse_resource(id: &str, def: &Value) -> Result<Resource> {
         Some(Value::List(l)) if l.iter().all(|v| v.as_str().is_some()) => {
             l.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
         }
-        // [unverified wording]
         Some(_) => {
-            return Err(TemplateError::format(format!(
-                "DependsOn of resource {id} must be a string or a list of strings"
-            )));
+            return Err(TemplateError::format(
+                "DependsOn must be a string or list of strings.",
+            ));
         }
     };
     let policy = |key: &str| -> Result<Option<DeletionPolicy>> {
@@ -507,17 +526,17 @@ fn parse_resource(id: &str, def: &Value) -> Result<Resource> {
                 .and_then(DeletionPolicy::parse)
                 .map(Some)
                 // [unverified wording]
-                .ok_or_else(|| TemplateError::format(format!("Unrecognized {key} {v} for resource {id}"))),
+                .ok_or_else(|| {
+                    let v = v.scalar_text().unwrap_or_else(|| v.to_string());
+                    TemplateError::format(format!("Unrecognized {key} {v} for resource {id}"))
+                }),
         }
     };
     let condition = match def.get("Condition") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        // [unverified wording]
         Some(_) => {
-            return Err(TemplateError::format(format!(
-                "Condition of resource {id} must be a string"
-            )));
+            return Err(TemplateError::format("Every Condition member must be a string."));
         }
     };
     Ok(Resource {
@@ -564,9 +583,7 @@ fn parse_output(id: &str, def: &Value) -> Result<Output> {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            return Err(TemplateError::format(format!(
-                "Condition of output {id} must be a string"
-            )));
+            return Err(TemplateError::format("Every Condition member must be a string."));
         }
     };
     Ok(Output {

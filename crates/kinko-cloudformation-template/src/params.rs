@@ -133,7 +133,9 @@ pub fn check_value(p: &Parameter, value: &str) -> Result<()> {
             return Err(failed("must be one of AllowedValues".to_owned()));
         }
     }
-    if let Some(pattern) = &p.allowed_pattern {
+    // AllowedPattern, MinLength and MaxLength apply to string types, MinValue and MaxValue to
+    // numbers (the Parameters reference).
+    if let Some(pattern) = p.allowed_pattern.as_ref().filter(|_| !numeric) {
         // Parsing the template already proved the pattern compiles.
         if let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$"))
             && !members.iter().all(|m| re.is_match(m))
@@ -142,12 +144,12 @@ pub fn check_value(p: &Parameter, value: &str) -> Result<()> {
         }
     }
     let chars = value.chars().count() as u64;
-    if let Some(min) = p.min_length
+    if let Some(min) = p.min_length.filter(|_| !numeric)
         && chars < min
     {
         return Err(failed(format!("must contain at least {min} characters")));
     }
-    if let Some(max) = p.max_length
+    if let Some(max) = p.max_length.filter(|_| !numeric)
         && chars > max
     {
         // [unverified wording], the counterpart of the MinLength text.

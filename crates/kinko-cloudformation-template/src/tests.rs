@@ -603,6 +603,22 @@ fn template_format_errors() {
             "Template format error: Invalid outputs property : [Count].",
         ),
         (
+            "Resources:\n  A:\n    Type: T::A\n    Properties:\n      X: !If [!Ref P, a, b]\n",
+            "Template error: Fn::If requires a list argument with the first element being a condition",
+        ),
+        (
+            "Resources:\n  A:\n    Type: T::A\n    Properties:\n      X: !Equals [a]\n",
+            "Template error: every Fn::Equals object requires a list of 2 string parameters.",
+        ),
+        (
+            "Resources:\n  A:\n    Type: T::A\n    DependsOn: {Ref: B}\n  B:\n    Type: T::B\n",
+            "Template format error: DependsOn must be a string or list of strings.",
+        ),
+        (
+            "Resources:\n  A:\n    Type: T::A\n    Condition: [C]\n",
+            "Template format error: Every Condition member must be a string.",
+        ),
+        (
             "- just\n- a list\n",
             "Template format error: unsupported structure.",
         ),
@@ -777,7 +793,7 @@ fn resource_attributes_are_read() {
     assert!(a.metadata.is_some());
     assert_eq!(
         parse_err("Resources:\n  A:\n    Type: T::A\n    DeletionPolicy: Keep\n"),
-        "Template format error: Unrecognized DeletionPolicy \"Keep\" for resource A"
+        "Template format error: Unrecognized DeletionPolicy Keep for resource A"
     );
 }
 
@@ -790,4 +806,33 @@ fn transform_needs_auto_expand() {
         t.check_capabilities(&[]).unwrap_err().message(),
         "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
     );
+}
+
+#[test]
+fn equals_on_a_list_parameter_is_refused() {
+    let t = Template::parse(
+        "Parameters:\n  Envs: {Type: CommaDelimitedList, Default: 'dev,test'}\nConditions:\n  C: !Not [!Equals [!Ref Envs, '']]\nResources:\n  A:\n    Type: T::A\n",
+    )
+    .unwrap();
+    t.validate().unwrap();
+    let e = Evaluator::new(&t, bind_parameters(&t, &[]).unwrap(), context()).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "Template error: every Fn::Equals object requires a list of 2 string parameters."
+    );
+}
+
+#[test]
+fn unsupported_resource_types() {
+    let t = Template::parse(
+        "Resources:\n  A:\n    Type: AWS::S3::Bucket\n  B:\n    Type: AWS::IAM::Role\n  C:\n    Type: AWS::S3::Bucket\n  D:\n    Type: AWS::SNS::Topic\n",
+    )
+    .unwrap();
+    assert_eq!(
+        t.check_resource_types(&|t| t.starts_with("AWS::IAM::"))
+            .unwrap_err()
+            .message(),
+        "Template format error: Unrecognized resource types: [AWS::S3::Bucket, AWS::SNS::Topic]"
+    );
+    assert!(t.check_resource_types(&|_| true).is_ok());
 }
