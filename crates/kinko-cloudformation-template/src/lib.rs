@@ -51,7 +51,7 @@ pub use model::{DeletionPolicy, FORMAT_VERSION, Output, Parameter, ParameterType
 pub use naming::{Capability, RequiredCapabilities, SUFFIX_LEN, physical_name, random_suffix};
 pub use params::{BoundParameters, bind_parameters, check_defaults, check_value};
 pub use parse::{Format, parse_body};
-pub use validate::{Dependencies, creation_order, deletion_order};
+pub use validate::{Dependencies, creation_order, deletion_order, unsupported_attribute};
 pub use value::{Map, Value};
 
 #[cfg(test)]

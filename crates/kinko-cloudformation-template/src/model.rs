@@ -357,6 +357,31 @@ impl Template {
         )))
     }
 
+    /// Every dynamic reference in the resources' properties, as (logical id, reference), in
+    /// template order, so the caller can refuse the kinds it does not serve (`ssm`,
+    /// `ssm-secure`) before it creates anything. A malformed reference is an error here.
+    pub fn dynamic_references(&self) -> Result<Vec<(String, crate::DynamicReference)>> {
+        fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::List(l) => l.iter().for_each(|x| strings(x, out)),
+                Value::Map(m) => m.iter().for_each(|(_, x)| strings(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        for r in &self.resources {
+            let mut texts = Vec::new();
+            r.properties.iter().for_each(|(_, v)| strings(v, &mut texts));
+            for t in texts {
+                for (_, reference) in crate::dynref::find(t)? {
+                    found.push((r.logical_id.clone(), reference));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The condition named `name`.
     pub fn condition(&self, name: &str) -> Option<&Value> {
         self.conditions.iter().find(|(n, _)| n == name).map(|(_, v)| v)

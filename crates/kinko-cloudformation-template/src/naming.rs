@@ -139,12 +139,17 @@ impl Template {
 
     /// Checks that `acknowledged` covers what the template needs, with CloudFormation's
     /// `InsufficientCapabilities` text (`Requires capabilities : [CAPABILITY_IAM]`).
-    /// `CAPABILITY_NAMED_IAM` also covers unnamed IAM resources.
-    pub fn check_capabilities(&self, acknowledged: &[Capability]) -> Result<()> {
+    /// `CAPABILITY_NAMED_IAM` also covers unnamed IAM resources. `CAPABILITY_AUTO_EXPAND` is
+    /// only asked of a stack created or updated directly (`through_change_set` false): AWS
+    /// documents it for templates with macros processed "without first reviewing the resulting
+    /// changes in a change set", which is why `aws cloudformation deploy` of a transformed
+    /// template works without it.
+    pub fn check_capabilities(&self, acknowledged: &[Capability], through_change_set: bool) -> Result<()> {
         let required = self.required_capabilities();
         for c in required.capabilities {
             let ok = acknowledged.contains(&c)
-                || (c == Capability::Iam && acknowledged.contains(&Capability::NamedIam));
+                || (c == Capability::Iam && acknowledged.contains(&Capability::NamedIam))
+                || (c == Capability::AutoExpand && through_change_set);
             if !ok {
                 return Err(TemplateError::InsufficientCapabilities(format!(
                     "Requires capabilities : [{}]",

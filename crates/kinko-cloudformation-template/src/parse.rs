@@ -71,6 +71,10 @@ fn yaml_error(mark: Marker) -> TemplateError {
     ))
 }
 
+/// How deep lists and maps may nest: the limit serde_json applies to JSON bodies, so evaluation,
+/// which recurses, never runs out of stack on a hostile body.
+const MAX_DEPTH: usize = 128;
+
 enum Frame {
     Seq {
         items: Vec<Value>,
@@ -79,7 +83,7 @@ enum Frame {
     },
     Map {
         map: Map,
-        key: Option<String>,
+        key: Option<(String, Marker)>,
         anchor: usize,
         tag: Option<Tag>,
     },
@@ -102,14 +106,14 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 // A scalar where a map expects a key is the key, taken as written.
                 if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
-                    *key = Some(text);
+                    *key = Some((text, mark));
                     return;
                 }
                 let value = apply_tag(scalar(text, style, tag.as_ref()), tag.as_ref());
                 self.finish(value, anchor, mark);
             }
             Event::SequenceStart(anchor, tag) => {
-                if self.expecting_key() {
+                if self.expecting_key() || self.stack.len() >= MAX_DEPTH {
                     self.error = Some(mark);
                     return;
                 }
@@ -120,7 +124,7 @@ impl MarkedEventReceiver for Builder {
                 });
             }
             Event::MappingStart(anchor, tag) => {
-                if self.expecting_key() {
+                if self.expecting_key() || self.stack.len() >= MAX_DEPTH {
                     self.error = Some(mark);
                     return;
                 }
@@ -171,8 +175,9 @@ impl Builder {
         match self.stack.last_mut() {
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map { map, key, .. }) => match key.take() {
-                Some(k) if map.contains_key(&k) => self.error = Some(mark),
-                Some(k) => map.insert(k, value),
+                // A repeated key is reported where it is written.
+                Some((k, key_mark)) if map.contains_key(&k) => self.error = Some(key_mark),
+                Some((k, _)) => map.insert(k, value),
                 None => self.error = Some(mark),
             },
             None => {
@@ -380,9 +385,29 @@ mod tests {
         let e = parse_body("a: 1\na: 2\n").map(|_| ()).unwrap_err();
         assert_eq!(
             e.message(),
-            "Template format error: YAML not well-formed. (line 2, column 4)"
+            "Template format error: YAML not well-formed. (line 2, column 1)"
         );
         assert!(parse_body("").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("a: {}1{}", "[".repeat(20_000), "]".repeat(20_000));
+        assert!(
+            parse_body(&deep)
+                .unwrap_err()
+                .message()
+                .starts_with("Template format error: YAML not well-formed.")
+        );
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(20_000), "]".repeat(20_000));
+        assert!(
+            parse_body(&deep)
+                .unwrap_err()
+                .message()
+                .starts_with("Template format error: JSON not well-formed.")
+        );
+        let ok = format!("a: {}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse_body(&ok).is_ok());
     }
 
     #[test]

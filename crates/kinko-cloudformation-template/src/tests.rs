@@ -174,17 +174,17 @@ fn guide_template_parses_and_orders_roles_before_functions() {
         Some("The following resource(s) require capabilities: [AWS::IAM::Role]")
     );
     assert_eq!(
-        t.check_capabilities(&[]),
+        t.check_capabilities(&[], true),
         Err(TemplateError::InsufficientCapabilities(
             "Requires capabilities : [CAPABILITY_IAM]".into()
         ))
     );
     assert_eq!(
-        t.check_capabilities(&[]).unwrap_err().code(),
+        t.check_capabilities(&[], true).unwrap_err().code(),
         "InsufficientCapabilitiesException"
     );
-    assert!(t.check_capabilities(&[Capability::Iam]).is_ok());
-    assert!(t.check_capabilities(&[Capability::NamedIam]).is_ok());
+    assert!(t.check_capabilities(&[Capability::Iam], true).is_ok());
+    assert!(t.check_capabilities(&[Capability::NamedIam], true).is_ok());
 }
 
 #[test]
@@ -194,10 +194,12 @@ fn named_iam_resources_need_named_iam() {
     )
     .unwrap();
     assert_eq!(
-        t.check_capabilities(&[Capability::Iam]).unwrap_err().message(),
+        t.check_capabilities(&[Capability::Iam], true)
+            .unwrap_err()
+            .message(),
         "Requires capabilities : [CAPABILITY_NAMED_IAM]"
     );
-    assert!(t.check_capabilities(&[Capability::NamedIam]).is_ok());
+    assert!(t.check_capabilities(&[Capability::NamedIam], true).is_ok());
     let t = Template::parse("Resources:\n  K:\n    Type: AWS::KMS::Key\n").unwrap();
     assert_eq!(t.required_capabilities(), RequiredCapabilities::default());
 }
@@ -803,9 +805,12 @@ fn transform_needs_auto_expand() {
         .unwrap();
     assert_eq!(t.transform, ["AWS::SecretsManager-2020-07-23"]);
     assert_eq!(
-        t.check_capabilities(&[]).unwrap_err().message(),
+        t.check_capabilities(&[], false).unwrap_err().message(),
         "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
     );
+    assert!(t.check_capabilities(&[Capability::AutoExpand], false).is_ok());
+    // Through a change set, as `aws cloudformation deploy` goes, the transform needs nothing.
+    assert!(t.check_capabilities(&[], true).is_ok());
 }
 
 #[test]
@@ -835,4 +840,72 @@ fn unsupported_resource_types() {
         "Template format error: Unrecognized resource types: [AWS::S3::Bucket, AWS::SNS::Topic]"
     );
     assert!(t.check_resource_types(&|_| true).is_ok());
+}
+
+#[test]
+fn get_att_references_for_the_caller_to_check() {
+    let t = Template::parse(GUIDE).unwrap();
+    assert_eq!(
+        t.get_att_references(),
+        [
+            ("AuthorizedLambdaExecutionRole".to_owned(), "Arn".to_owned()),
+            ("UnauthorizedLambdaExecutionRole".to_owned(), "Arn".to_owned()),
+        ]
+    );
+    let t = Template::parse(SHORT).unwrap();
+    assert_eq!(
+        t.get_att_references(),
+        [
+            ("Bucket".to_owned(), "Arn".to_owned()),
+            ("Bucket".to_owned(), "DomainName".to_owned()),
+        ]
+    );
+    assert_eq!(
+        unsupported_attribute("Role", "Nope").message(),
+        "Template error: resource Role does not support attribute type Nope in Fn::GetAtt"
+    );
+}
+
+#[test]
+fn export_names_may_not_depend_on_resources() {
+    assert_eq!(
+        parse_err(
+            "Resources:\n  A:\n    Type: T::A\nOutputs:\n  O:\n    Value: !Ref A\n    Export:\n      Name: !Sub '${AWS::StackName}-${A}'\n"
+        ),
+        "Template format error: Output O is malformed.  The Name field of Export must not depend on any resources, imported values, or Fn::GetAZs."
+    );
+    assert_eq!(
+        parse_err(
+            "Resources:\n  A:\n    Type: T::A\nOutputs:\n  O:\n    Value: x\n    Export:\n      Name: !ImportValue other\n"
+        ),
+        "Template format error: Output O is malformed.  The Name field of Export must not depend on any resources, imported values, or Fn::GetAZs."
+    );
+}
+
+#[test]
+fn dynamic_references_are_listed_before_anything_is_created() {
+    let t = Template::parse(
+        "Resources:\n  A:\n    Type: T::A\n    Properties:\n      P: '{{resolve:secretsmanager:Db:SecretString:password}}'\n  \
+         B:\n    Type: T::B\n    Properties:\n      L: [x, 'k={{resolve:ssm-secure:/k}}']\n",
+    )
+    .unwrap();
+    let found = t.dynamic_references().unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].0, "A");
+    assert_eq!(
+        found[1],
+        (
+            "B".to_owned(),
+            DynamicReference::SsmSecure {
+                name: "/k".into(),
+                version: None
+            }
+        )
+    );
+    // The stored template keeps the reference text, never a value.
+    assert!(
+        t.body
+            .to_string()
+            .contains("{{resolve:secretsmanager:Db:SecretString:password}}")
+    );
 }

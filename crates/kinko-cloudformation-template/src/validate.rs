@@ -36,12 +36,22 @@ struct Refs {
     resources: Vec<String>,
     /// Names that are neither parameters, resources nor pseudo parameters.
     unresolved: Vec<String>,
+    /// `Fn::GetAtt` (and `${Resource.Attribute}`) uses with a written-out attribute name.
+    attributes: Vec<(String, String)>,
+    /// Whether `Fn::ImportValue` or `Fn::GetAZs` is used.
+    imports_or_azs: bool,
 }
 
 impl Refs {
     fn add_resource(&mut self, id: &str) {
         if !self.resources.iter().any(|r| r == id) {
             self.resources.push(id.to_owned());
+        }
+    }
+
+    fn add_attribute(&mut self, id: &str, attribute: &str) {
+        if !self.attributes.iter().any(|(r, a)| r == id && a == attribute) {
+            self.attributes.push((id.to_owned(), attribute.to_owned()));
         }
     }
 
@@ -103,8 +113,9 @@ impl Walker<'_> {
                     )));
                 }
                 refs.add_resource(resource);
-                if let GetAttName::Value(v) = attribute {
-                    self.walk(v, refs)?;
+                match attribute {
+                    GetAttName::Literal(a) => refs.add_attribute(resource, a),
+                    GetAttName::Value(v) => self.walk(v, refs)?,
                 }
                 Ok(())
             }
@@ -116,7 +127,7 @@ impl Walker<'_> {
                         continue;
                     }
                     match var.split_once('.') {
-                        Some((resource, _)) => {
+                        Some((resource, attribute)) => {
                             if self.template.resource(resource).is_none() {
                                 return Err(TemplateError::template(format!(
                                     "instance of Fn::GetAtt references undefined resource \
@@ -124,6 +135,7 @@ impl Walker<'_> {
                                 )));
                             }
                             refs.add_resource(resource);
+                            refs.add_attribute(resource, attribute);
                         }
                         None => self.name(&var, refs),
                     }
@@ -166,10 +178,21 @@ impl Walker<'_> {
                     .ok_or_else(|| TemplateError::template("Condition requires a condition name"))?;
                 self.condition_name(target, "Condition")
             }
-            "Fn::Base64" | "Fn::GetAZs" | "Fn::ImportValue" => self.walk(arg, refs),
+            "Fn::GetAZs" | "Fn::ImportValue" => {
+                refs.imports_or_azs = true;
+                self.walk(arg, refs)
+            }
+            "Fn::Base64" => self.walk(arg, refs),
             other => Err(intrinsic::unsupported(other)),
         }
     }
+}
+
+/// CloudFormation's error for `Fn::GetAtt` naming an attribute the resource's type does not have.
+pub fn unsupported_attribute(resource: &str, attribute: &str) -> TemplateError {
+    TemplateError::template(format!(
+        "resource {resource} does not support attribute type {attribute} in Fn::GetAtt"
+    ))
 }
 
 fn unresolved(names: &[String], block: Block) -> TemplateError {
@@ -281,7 +304,16 @@ impl Template {
             let mut refs = Refs::default();
             outputs.walk(&output.value, &mut refs)?;
             if let Some(e) = &output.export_name {
-                outputs.walk(e, &mut refs)?;
+                let mut name_refs = Refs::default();
+                outputs.walk(e, &mut name_refs)?;
+                if !name_refs.resources.is_empty() || name_refs.imports_or_azs {
+                    return Err(TemplateError::format(format!(
+                        "Output {} is malformed.  The Name field of Export must not depend on \
+                         any resources, imported values, or Fn::GetAZs.",
+                        output.logical_id
+                    )));
+                }
+                refs.unresolved.extend(name_refs.unresolved);
             }
             for u in &refs.unresolved {
                 missing.add_unresolved(u);
@@ -293,6 +325,35 @@ impl Template {
 
         creation_order(&graph, &|_| true)?;
         Ok(graph)
+    }
+
+    /// Every `Fn::GetAtt` (and `${Resource.Attribute}`) whose attribute is written out, as
+    /// (resource, attribute), each once, in template order (resources, then outputs). The
+    /// caller checks them against what each resource type offers and reports a miss with
+    /// [`unsupported_attribute`]. Assumes [`Template::validate`] passed.
+    pub fn get_att_references(&self) -> Vec<(String, String)> {
+        let mut refs = Refs::default();
+        let resources = Walker {
+            template: self,
+            block: Block::Resources,
+        };
+        for r in &self.resources {
+            for (_, v) in r.properties.iter() {
+                // Errors were reported by validate; what was collected before one still counts.
+                let _ = resources.walk(v, &mut refs);
+            }
+            if let Some(m) = &r.metadata {
+                let _ = resources.walk(m, &mut refs);
+            }
+        }
+        let outputs = Walker {
+            template: self,
+            block: Block::Outputs,
+        };
+        for o in &self.outputs {
+            let _ = outputs.walk(&o.value, &mut refs);
+        }
+        refs.attributes
     }
 
     /// Conditions that name each other in a circle can never be evaluated.
