@@ -778,6 +778,10 @@ fn defaults_are_checked_like_values() {
         check_defaults(&t).unwrap_err().message(),
         "Parameter 'Naming' must contain at least 12 characters"
     );
+    assert_eq!(
+        t.validate().unwrap_err().message(),
+        "Parameter 'Naming' must contain at least 12 characters"
+    );
 }
 
 #[test]
@@ -908,4 +912,49 @@ fn dynamic_references_are_listed_before_anything_is_created() {
             .to_string()
             .contains("{{resolve:secretsmanager:Db:SecretString:password}}")
     );
+}
+
+#[test]
+fn computed_attribute_names_and_region_pseudo_parameters() {
+    let t = Template::parse(
+        "Parameters:\n  Attr: {Type: String, Default: Arn}\n  L: {Type: CommaDelimitedList, Default: 'a,b'}\n\
+         Resources:\n  R:\n    Type: T::R\n  S:\n    Type: T::S\n    Properties:\n      \
+         A: !GetAtt [R, !Ref Attr]\n      Z: !GetAZs\n        Ref: AWS::Region\n      \
+         Bad: !Sub '${L}'\n",
+    )
+    .unwrap();
+    t.validate().unwrap();
+    let ctx = StackContext::new("s", "id", "cn-north-1", "111122223333");
+    assert_eq!(ctx.partition, "aws-cn");
+    assert_eq!(ctx.url_suffix, "amazonaws.com.cn");
+    assert_eq!(
+        StackContext::new("s", "id", "us-gov-west-1", "1").partition,
+        "aws-us-gov"
+    );
+    let ev = Evaluator::new(&t, bind_parameters(&t, &[]).unwrap(), ctx).unwrap();
+    let s = t.resource("S").unwrap();
+    let resolve = |key: &str| ev.resolve(s.properties.get(key).unwrap(), &Fake);
+    assert_eq!(resolve("A").unwrap(), Some(Value::string("R/Arn")));
+    assert_eq!(
+        resolve("Z").unwrap().unwrap().to_string(),
+        r#"["cn-north-1a","cn-north-1b"]"#
+    );
+    assert_eq!(
+        resolve("Bad").unwrap_err().message(),
+        "Template error: variable L in Fn::Sub expression does not resolve to a string"
+    );
+}
+
+#[test]
+fn values_convert_to_json_for_resource_handlers() {
+    let t = Template::parse(
+        "Resources:\n  A:\n    Type: T::A\n    Properties:\n      Port: 5432\n      Account: 012345678901\n      On: true\n      Nothing: null\n",
+    )
+    .unwrap();
+    let json = Value::Map(t.resource("A").unwrap().properties.clone()).to_json();
+    assert_eq!(
+        json,
+        serde_json::json!({"Port": 5432, "Account": "012345678901", "On": true, "Nothing": null})
+    );
+    assert_eq!(Value::from_json(&json).to_json(), json);
 }

@@ -214,8 +214,9 @@ pub struct Dependencies {
 
 impl Template {
     /// Checks the template as `ValidateTemplate` does (after [`Template::parse`]'s shape
-    /// checks): functions and their arguments, references, conditions and circular
-    /// dependencies. Returns each resource's dependencies.
+    /// checks): functions and their arguments, references, conditions, circular dependencies,
+    /// and parameter defaults against their own constraints. Returns each resource's
+    /// dependencies.
     pub fn validate(&self) -> Result<Vec<Dependencies>> {
         if let Some(clash) = self.parameters.iter().find(|p| self.resource(&p.name).is_some()) {
             // [unverified wording]
@@ -324,6 +325,7 @@ impl Template {
         }
 
         creation_order(&graph, &|_| true)?;
+        crate::params::check_defaults(self)?;
         Ok(graph)
     }
 
