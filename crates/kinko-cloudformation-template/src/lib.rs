@@ -28,6 +28,29 @@
 //! AWS's documentation or in errors users quote are used as they are; the others are marked
 //! `[unverified wording]` where they are written.
 //!
+//! ```
+//! use kinko_cloudformation_template::*;
+//!
+//! let template = Template::parse(
+//!     r#"
+//! Resources:
+//!   Role:
+//!     Type: AWS::IAM::Role
+//!   Function:
+//!     Type: AWS::Lambda::Function
+//!     Properties:
+//!       Role: !GetAtt Role.Arn
+//! "#,
+//! )?;
+//! let graph = template.validate()?;
+//! template.check_capabilities(&[Capability::Iam], true)?;
+//! let parameters = bind_parameters(&template, &[])?;
+//! let context = StackContext::new("demo", "stack-id", "us-east-1", "111122223333");
+//! let evaluator = Evaluator::new(&template, parameters, context)?;
+//! assert_eq!(evaluator.creation_order(&graph)?, ["Role", "Function"]);
+//! # Ok::<(), TemplateError>(())
+//! ```
+//!
 //! The crate is pure: no I/O, no clock, no randomness of its own (the caller supplies random
 //! bytes), no async, and no dependency on other kinko crates. Resource types and what `Ref` and
 //! `Fn::GetAtt` return for them belong to the stack engine, not here.
