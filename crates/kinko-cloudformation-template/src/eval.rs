@@ -100,9 +100,21 @@ pub struct Evaluator<'t> {
     conditions: Vec<(String, bool)>,
 }
 
-fn unresolved_resource(id: &str) -> TemplateError {
+/// Where a reference is evaluated, for the unresolved-dependency message.
+#[derive(Clone, Copy)]
+enum Block {
+    Resources,
+    Outputs,
+}
+
+/// A reference to a resource that is not part of the stack (its condition is false).
+fn unresolved_resource(id: &str, block: Block) -> TemplateError {
+    let block = match block {
+        Block::Resources => "Resources",
+        Block::Outputs => "Outputs",
+    };
     TemplateError::format(format!(
-        "Unresolved resource dependencies [{id}] in the Resources block of the template"
+        "Unresolved resource dependencies [{id}] in the {block} block of the template"
     ))
 }
 
@@ -263,7 +275,7 @@ impl<'t> Evaluator<'t> {
         }
     }
 
-    fn ref_name(&self, name: &str, resolver: &dyn Resolver) -> Result<Option<Value>> {
+    fn ref_name(&self, name: &str, resolver: &dyn Resolver, block: Block) -> Result<Option<Value>> {
         if let Some(p) = self.template.parameter(name) {
             return Ok(self.parameters.ref_value(p));
         }
@@ -278,18 +290,18 @@ impl<'t> Evaluator<'t> {
             "AWS::URLSuffix" => Value::string(&c.url_suffix),
             "AWS::NotificationARNs" => Value::List(c.notification_arns.iter().map(Value::string).collect()),
             id if self.is_active(id) => resolver.resource_ref(id)?,
-            id => return Err(unresolved_resource(id)),
+            id => return Err(unresolved_resource(id, block)),
         }))
     }
 
-    fn get_att(&self, id: &str, attribute: &str, resolver: &dyn Resolver) -> Result<Value> {
+    fn get_att(&self, id: &str, attribute: &str, resolver: &dyn Resolver, block: Block) -> Result<Value> {
         if self.template.resource(id).is_none() {
             return Err(TemplateError::template(format!(
                 "instance of Fn::GetAtt references undefined resource {id}"
             )));
         }
         if !self.is_active(id) {
-            return Err(unresolved_resource(id));
+            return Err(unresolved_resource(id, block));
         }
         resolver.get_att(id, attribute)
     }
@@ -298,14 +310,18 @@ impl<'t> Evaluator<'t> {
     /// drops the property it was the value of. Dynamic references are left as they are (see
     /// [`Evaluator::resolve_properties`]).
     pub fn resolve(&self, value: &Value, resolver: &dyn Resolver) -> Result<Option<Value>> {
+        self.resolve_in(value, resolver, Block::Resources)
+    }
+
+    fn resolve_in(&self, value: &Value, resolver: &dyn Resolver, block: Block) -> Result<Option<Value>> {
         if let Some((name, arg)) = intrinsic::call(value, false) {
-            return self.resolve_call(name, arg, resolver);
+            return self.resolve_call(name, arg, resolver, block);
         }
         Ok(Some(match value {
             Value::List(l) => {
                 let mut out = Vec::with_capacity(l.len());
                 for v in l {
-                    if let Some(v) = self.resolve(v, resolver)? {
+                    if let Some(v) = self.resolve_in(v, resolver, block)? {
                         out.push(v);
                     }
                 }
@@ -314,7 +330,7 @@ impl<'t> Evaluator<'t> {
             Value::Map(m) => {
                 let mut out = Map::new();
                 for (k, v) in m.iter() {
-                    if let Some(v) = self.resolve(v, resolver)? {
+                    if let Some(v) = self.resolve_in(v, resolver, block)? {
                         out.insert(k, v);
                     }
                 }
@@ -324,8 +340,8 @@ impl<'t> Evaluator<'t> {
         }))
     }
 
-    fn text(&self, value: &Value, resolver: &dyn Resolver, what: &str) -> Result<String> {
-        self.resolve(value, resolver)?
+    fn text(&self, value: &Value, resolver: &dyn Resolver, block: Block, what: &str) -> Result<String> {
+        self.resolve_in(value, resolver, block)?
             .as_ref()
             .and_then(Value::scalar_text)
             .ok_or_else(|| {
@@ -334,16 +350,22 @@ impl<'t> Evaluator<'t> {
             })
     }
 
-    fn resolve_call(&self, name: &str, arg: &Value, resolver: &dyn Resolver) -> Result<Option<Value>> {
+    fn resolve_call(
+        &self,
+        name: &str,
+        arg: &Value,
+        resolver: &dyn Resolver,
+        block: Block,
+    ) -> Result<Option<Value>> {
         match name {
-            "Ref" => self.ref_name(intrinsic::ref_target(arg)?, resolver),
+            "Ref" => self.ref_name(intrinsic::ref_target(arg)?, resolver, block),
             "Fn::GetAtt" => {
                 let (id, attribute) = intrinsic::get_att_args(arg)?;
                 let attribute = match attribute {
                     GetAttName::Literal(a) => a.to_owned(),
-                    GetAttName::Value(v) => self.text(v, resolver, "Fn::GetAtt")?,
+                    GetAttName::Value(v) => self.text(v, resolver, block, "Fn::GetAtt")?,
                 };
-                self.get_att(id, &attribute, resolver).map(Some)
+                self.get_att(id, &attribute, resolver, block).map(Some)
             }
             "Fn::Sub" => {
                 let (s, vars) = intrinsic::sub_args(arg)?;
@@ -353,12 +375,12 @@ impl<'t> Evaluator<'t> {
                         SubPart::Literal(l) => out.push_str(&l),
                         SubPart::Variable(var) => {
                             let value = match vars.and_then(|m| m.get(&var)) {
-                                Some(v) => self.resolve(v, resolver)?,
+                                Some(v) => self.resolve_in(v, resolver, block)?,
                                 None => match var.split_once('.') {
                                     Some((id, attr)) if !var.starts_with("AWS::") => {
-                                        Some(self.get_att(id, attr, resolver)?)
+                                        Some(self.get_att(id, attr, resolver, block)?)
                                     }
-                                    _ => self.ref_name(&var, resolver)?,
+                                    _ => self.ref_name(&var, resolver, block)?,
                                 },
                             };
                             let text = value.as_ref().and_then(Value::scalar_text).ok_or_else(|| {
@@ -376,7 +398,7 @@ impl<'t> Evaluator<'t> {
             }
             "Fn::Join" => {
                 let (delimiter, list) = intrinsic::join_args(arg)?;
-                let Some(Value::List(items)) = self.resolve(list, resolver)? else {
+                let Some(Value::List(items)) = self.resolve_in(list, resolver, block)? else {
                     return Err(intrinsic::join_error());
                 };
                 let parts: Option<Vec<String>> = items.iter().map(Value::scalar_text).collect();
@@ -386,13 +408,13 @@ impl<'t> Evaluator<'t> {
             }
             "Fn::Split" => {
                 let (delimiter, s) = intrinsic::split_args(arg)?;
-                let s = self.text(s, resolver, "Fn::Split")?;
+                let s = self.text(s, resolver, block, "Fn::Split")?;
                 Ok(Some(Value::List(s.split(delimiter).map(Value::string).collect())))
             }
             "Fn::Select" => {
                 let (index, list) = intrinsic::select_args(arg)?;
-                let index = self.text(index, resolver, "Fn::Select")?;
-                let Some(Value::List(items)) = self.resolve(list, resolver)? else {
+                let index = self.text(index, resolver, block, "Fn::Select")?;
+                let Some(Value::List(items)) = self.resolve_in(list, resolver, block)? else {
                     return Err(intrinsic::select_error());
                 };
                 index
@@ -418,13 +440,13 @@ impl<'t> Evaluator<'t> {
                         )));
                     }
                 };
-                self.resolve(chosen, resolver)
+                self.resolve_in(chosen, resolver, block)
             }
             "Fn::FindInMap" => {
                 let [m, k1, k2] = intrinsic::find_in_map_args(arg)?;
-                let m = self.text(m, resolver, "Fn::FindInMap")?;
-                let k1 = self.text(k1, resolver, "Fn::FindInMap")?;
-                let k2 = self.text(k2, resolver, "Fn::FindInMap")?;
+                let m = self.text(m, resolver, block, "Fn::FindInMap")?;
+                let k1 = self.text(k1, resolver, block, "Fn::FindInMap")?;
+                let k2 = self.text(k2, resolver, block, "Fn::FindInMap")?;
                 self.template
                     .mappings
                     .get(&m)
@@ -436,13 +458,13 @@ impl<'t> Evaluator<'t> {
                     })
             }
             "Fn::Base64" => {
-                let s = self.text(arg, resolver, "Fn::Base64")?;
+                let s = self.text(arg, resolver, block, "Fn::Base64")?;
                 Ok(Some(Value::String(
                     base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
                 )))
             }
             "Fn::GetAZs" => {
-                let region = self.text(arg, resolver, "Fn::GetAZs")?;
+                let region = self.text(arg, resolver, block, "Fn::GetAZs")?;
                 let region = if region.is_empty() {
                     self.context.region.clone()
                 } else {
@@ -457,7 +479,7 @@ impl<'t> Evaluator<'t> {
                 )))
             }
             "Fn::ImportValue" => {
-                let export = self.text(arg, resolver, "Fn::ImportValue")?;
+                let export = self.text(arg, resolver, block, "Fn::ImportValue")?;
                 resolver.import_value(&export).map(Some)
             }
             "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" => {
@@ -503,13 +525,13 @@ impl<'t> Evaluator<'t> {
                     v => v.scalar_text(),
                 }
             };
-            let value = text(self.resolve(&o.value, resolver)?).unwrap_or_default();
+            let value = text(self.resolve_in(&o.value, resolver, Block::Outputs)?).unwrap_or_default();
             let description = match &o.description {
-                Some(d) => text(self.resolve(d, resolver)?),
+                Some(d) => text(self.resolve_in(d, resolver, Block::Outputs)?),
                 None => None,
             };
             let export_name = match &o.export_name {
-                Some(e) => text(self.resolve(e, resolver)?),
+                Some(e) => text(self.resolve_in(e, resolver, Block::Outputs)?),
                 None => None,
             };
             out.push(ResolvedOutput {

@@ -958,3 +958,19 @@ fn values_convert_to_json_for_resource_handlers() {
     );
     assert_eq!(Value::from_json(&json).to_json(), json);
 }
+
+#[test]
+fn an_output_naming_a_skipped_resource_is_unresolved_in_the_outputs_block() {
+    // As AWS answers for an output without the Condition of the resource it names.
+    let t = Template::parse(
+        "Conditions:\n  No: !Equals [a, b]\nResources:\n  A:\n    Type: T::A\n    Condition: No\n  B:\n    Type: T::B\n\
+         Outputs:\n  O:\n    Value: !GetAtt A.Arn\n",
+    )
+    .unwrap();
+    t.validate().unwrap();
+    let ev = Evaluator::new(&t, bind_parameters(&t, &[]).unwrap(), context()).unwrap();
+    assert_eq!(
+        ev.outputs(&Fake).unwrap_err().message(),
+        "Template format error: Unresolved resource dependencies [A] in the Outputs block of the template"
+    );
+}
