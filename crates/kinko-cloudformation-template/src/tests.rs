@@ -621,6 +621,14 @@ fn template_format_errors() {
             "Template format error: Every Condition member must be a string.",
         ),
         (
+            "Resources:\n  A:\n    Type: T::A\n    Condition: ListenForHttps\n",
+            "Template format error: Condition ListenForHttps is not defined.",
+        ),
+        (
+            "Resources:\n  A:\n    Type: T::A\nOutputs:\n  O:\n    Condition: Nope\n    Value: x\n",
+            "Template format error: Condition Nope is not defined.",
+        ),
+        (
             "- just\n- a list\n",
             "Template format error: unsupported structure.",
         ),

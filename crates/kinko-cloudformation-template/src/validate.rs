@@ -256,11 +256,7 @@ impl Template {
             if let Some(c) = &resource.condition
                 && self.condition(c).is_none()
             {
-                // [unverified wording]
-                return Err(TemplateError::format(format!(
-                    "Unresolved condition dependencies [{c}] in the Resources block of the \
-                     template"
-                )));
+                return Err(TemplateError::format(format!("Condition {c} is not defined.")));
             }
             let mut refs = Refs::default();
             for (_, v) in resource.properties.iter() {
@@ -297,10 +293,7 @@ impl Template {
             if let Some(c) = &output.condition
                 && self.condition(c).is_none()
             {
-                // [unverified wording]
-                return Err(TemplateError::format(format!(
-                    "Unresolved condition dependencies [{c}] in the Outputs block of the template"
-                )));
+                return Err(TemplateError::format(format!("Condition {c} is not defined.")));
             }
             let mut refs = Refs::default();
             outputs.walk(&output.value, &mut refs)?;
