@@ -264,7 +264,7 @@ impl Operation for ListSecretReaders {
         let iam = &found.iam;
         let everyone = principals(iam);
         let mut readers = Vec::new();
-        for (kind, principal) in everyone.iter().take(MAX_PRINCIPALS) {
+        for &(kind, ref principal) in everyone.iter().take(MAX_PRINCIPALS) {
             let pp = authz::gather(iam, &cx.services.policies, principal);
             let access = ask.access(principal, &pp, varies);
             if access != Access::Denied {
@@ -274,11 +274,7 @@ impl Operation for ListSecretReaders {
                     }
                     _ => principal.arn.clone(),
                 };
-                readers.push(ReaderShape {
-                    arn,
-                    kind: *kind,
-                    access,
-                });
+                readers.push(ReaderShape { arn, kind, access });
             }
         }
 

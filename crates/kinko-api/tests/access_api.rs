@@ -124,7 +124,6 @@ fn explained(rc: &RequestContext, e: &WireError) -> Why {
 
 struct World {
     s: Services,
-    read: String,
     my_secret: String,
     keyed_secret: String,
     key_arn: String,
@@ -299,7 +298,6 @@ async fn world() -> World {
 
     World {
         s,
-        read,
         my_secret,
         keyed_secret,
         key_arn,
@@ -379,6 +377,16 @@ async fn explanations_name_the_deciding_policy_without_changing_the_answer() {
         }
     );
 
+    // Allowed only from 10.0.0.0/8, and this request has no source address: no allow applies.
+    let e = denied(&w, &w.frank, "MySecret").await;
+    assert_eq!(
+        explained(&w.frank, &e).decided,
+        Decided::ImplicitDeny {
+            missing: ImplicitDenyReason::NoIdentityPolicy,
+            policy: None,
+        }
+    );
+
     // The permissions boundary lacks the allow.
     let e = denied(&w, &w.dave, "MySecret").await;
     assert_eq!(
@@ -423,7 +431,6 @@ async fn explanations_name_the_deciding_policy_without_changing_the_answer() {
             sid: Some("NoDecryptForKeyless".into()),
         }
     );
-    let _ = (&w.read, &w.my_secret, &w.keyed_secret);
 }
 
 #[tokio::test]
@@ -514,6 +521,7 @@ async fn readers_are_who_the_evaluator_allows() {
 async fn a_customer_managed_key_and_other_accounts_count() {
     let w = world().await;
     let out = readers(&w, &root(), "KeyedSecret").await.expect("root may ask");
+    assert_eq!(out["ARN"], w.keyed_secret.as_str());
     let got: Vec<String> = listed(&out).into_iter().map(|(a, _)| a).collect();
     assert!(got.contains(&arn("alice")), "{got:?}");
     assert!(
