@@ -16,6 +16,8 @@
 //! DeleteContainerCredentialsToken. A token is shown once, in CreateContainerCredentialsToken's
 //! answer, and stored only as its SHA-256. Lists are not paged.
 //!
+//! ListSecretReaders answers who may read a secret ([`crate::access`]).
+//!
 //! And, on a `--dev` server only, AdvanceClock (see [`AdvanceClock`]).
 
 use kinko_core::iam::IamState;
@@ -167,6 +169,7 @@ pub async fn handle(
             execute::<DeleteContainerCredentialsToken>(services, rc, body).await
         }
         "AdvanceClock" => execute::<AdvanceClock>(services, rc, body).await,
+        "ListSecretReaders" => execute::<crate::access::ListSecretReaders>(services, rc, body).await,
         other => Err(KinkoError::UnknownOperation(format!(
             "The operation {other} is not supported by this server."
         ))),

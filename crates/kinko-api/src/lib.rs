@@ -4,6 +4,7 @@
 //! optimistic-concurrency conflicts; an operation only does its work. No HTTP and no SQL in this
 //! crate: it sees requests as (operation name, body bytes) and storage through `kinko_core::Store`.
 
+pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod cloudtrail;
@@ -348,6 +349,9 @@ pub struct RequestContext {
     pub audit_notes: AuditNotes,
     /// The status and headers of a REST answer.
     pub reply: operation::ReplyHead,
+    /// The policy denials of the request's checks and what decided each, for the console to
+    /// explain an AccessDenied to the principal who got it; never sent on the wire.
+    pub denials: authz::DenialNote,
 }
 
 impl RequestContext {
@@ -364,6 +368,7 @@ impl RequestContext {
             tls_details: None,
             audit_notes: AuditNotes::default(),
             reply: operation::ReplyHead::default(),
+            denials: authz::DenialNote::default(),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod i18n;
 mod pages;
 pub mod session;
 mod signin;
+mod why;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -160,6 +161,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .merge(pages::audit::routes())
         .merge(pages::switch::routes())
         .merge(pages::kms::routes())
+        .merge(pages::readers::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             console.clone(),
@@ -346,11 +348,19 @@ impl Console {
     }
 }
 
-/// The message an action leaves: "Done." or the operation's error.
+/// The message an action leaves: "Done." or the operation's error, with the lines explaining an
+/// AccessDenied under it ([`why`]).
 pub(crate) fn outcome<T>(lang: Lang, result: &Result<T, WireError>) -> (bool, String) {
     match result {
         Ok(_) => (false, lang.t("done").to_owned()),
-        Err(e) => (true, format!("{}: {}", e.code, e.message)),
+        Err(e) => {
+            let mut text = format!("{}: {}", e.code, e.message);
+            for line in why::lines(e) {
+                text.push('\n');
+                text.push_str(&line);
+            }
+            (true, text)
+        }
     }
 }
 
@@ -373,7 +383,8 @@ pub(crate) async fn call(
         operation,
         CallInput::Json(&body),
     )
-    .await?;
+    .await
+    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
@@ -400,7 +411,8 @@ pub(crate) async fn call_lambda(
         route.operation,
         CallInput::Rest(&req),
     )
-    .await?;
+    .await
+    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
@@ -432,7 +444,8 @@ pub(crate) async fn call_query(
         action,
         CallInput::Query(&params),
     )
-    .await?;
+    .await
+    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -490,7 +503,8 @@ async fn not_found(ctx: Ctx) -> Response {
 /// The headers of every console response, and its server time (`Server-Timing`).
 async fn security_headers(State(console): State<Arc<Console>>, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let mut resp = next.run(req).await;
+    // Room for the "why denied?" explanations of the request's calls (see `why`).
+    let mut resp = why::scope(next.run(req)).await;
     let h = resp.headers_mut();
     // The page's server time, which the browser's developer tools show (Server-Timing).
     let ms = started.elapsed().as_secs_f64() * 1000.0;

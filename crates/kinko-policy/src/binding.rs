@@ -77,6 +77,31 @@ pub fn named_principals(doc: &str) -> Vec<String> {
     out
 }
 
+/// The `AWS` principal values of a policy document's `Allow` statements with a `Principal` element
+/// (ARNs, account ids, `*`), once each, in document order, as written: whom a resource-based
+/// policy may grant something. A document that doesn't parse names nobody.
+pub fn allowed_principals(doc: &str) -> Vec<String> {
+    let Some(root) = Json::parse(doc) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for statement in statements(&root) {
+        let members = statement.as_object().unwrap_or_default();
+        let allow = members
+            .iter()
+            .any(|(k, v)| k == "Effect" && matches!(v, Json::String(e) if e == "Allow"));
+        if !allow || !members.iter().any(|(k, _)| k == "Principal") {
+            continue;
+        }
+        for value in aws_values(statement) {
+            if !out.iter().any(|o| o == value) {
+                out.push(value.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Rewrites the `AWS` principal values of a document for which `replace` gives a new value (the
 /// unique id of a principal that no longer exists). `None` when nothing changed (the document is
 /// then shown as stored); otherwise the document, re-serialized in its member order.
@@ -175,6 +200,18 @@ mod tests {
             ]
         );
         assert!(named_principals("not json").is_empty());
+    }
+
+    #[test]
+    fn allowed_principals_are_those_of_allow_statements() {
+        assert_eq!(
+            allowed_principals(DOC),
+            vec![
+                "arn:aws:iam::111122223333:user/bob".to_owned(),
+                "arn:aws:iam::111122223333:root".to_owned(),
+            ]
+        );
+        assert!(allowed_principals("not json").is_empty());
     }
 
     #[test]

@@ -384,6 +384,11 @@ impl Condition {
     }
 
     /// Evaluates this condition against the request context.
+    /// The condition key, lowercased.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     pub(crate) fn eval(&self, ctx: &ConditionContext) -> bool {
         let present = ctx.get(&self.key).filter(|v| !v.is_empty());
         if let Values::Null(wanted) = &self.values {

@@ -183,8 +183,23 @@ enum Slot {
     Resource,
 }
 
+/// Conditions taken as decided rather than evaluated: those on a key for which `varies` is true
+/// hold for `Allow` statements and fail for `Deny` statements when `favourable`, and the other
+/// way round when not.
+#[derive(Clone, Copy)]
+struct Assume<'f> {
+    varies: &'f dyn Fn(&str) -> bool,
+    favourable: bool,
+}
+
 /// The grant a statement gives for this request, if it applies at all.
-fn applies(st: &Statement, req: &Request<'_>, slot: Slot, has_boundary: bool) -> Option<Grant> {
+fn applies(
+    st: &Statement,
+    req: &Request<'_>,
+    slot: Slot,
+    has_boundary: bool,
+    assume: Option<Assume<'_>>,
+) -> Option<Grant> {
     if !st.action.matches(req.action) {
         return None;
     }
@@ -220,7 +235,11 @@ fn applies(st: &Statement, req: &Request<'_>, slot: Slot, has_boundary: bool) ->
     {
         return None;
     }
-    if !st.conditions.iter().all(|c| c.eval(req.context)) {
+    let holds = |c: &crate::condition::Condition| match assume {
+        Some(a) if (a.varies)(c.key()) => (st.effect() == Effect::Allow) == a.favourable,
+        _ => c.eval(req.context),
+    };
+    if !st.conditions.iter().all(holds) {
         return None;
     }
     Some(grant)
@@ -233,10 +252,10 @@ struct Scan {
     allow: Option<usize>,
 }
 
-fn scan(policy: &Policy, req: &Request<'_>, has_boundary: bool) -> Scan {
+fn scan(policy: &Policy, req: &Request<'_>, has_boundary: bool, assume: Option<Assume<'_>>) -> Scan {
     let mut out = Scan::default();
     for (i, st) in policy.statements().iter().enumerate() {
-        if applies(st, req, Slot::Principal, has_boundary).is_some() {
+        if applies(st, req, Slot::Principal, has_boundary, assume).is_some() {
             match st.effect() {
                 Effect::Deny => {
                     out.deny = Some(i);
@@ -310,6 +329,27 @@ impl Stage {
 /// # Ok::<(), PolicyError>(())
 /// ```
 pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
+    decide(req, set, None)
+}
+
+/// Evaluates `req` against `set` with every condition on a key for which `varies` is true (keys
+/// whose value depends on the request itself: its source address, time, MFA, ...) taken as
+/// decided rather than evaluated: in the caller's favour (such conditions of `Allow` statements
+/// hold, those of `Deny` statements fail) when `favourable`, against them otherwise.
+///
+/// Together the two answer for every request of this principal, action and resource whatever
+/// those keys are: allowed in the unfavourable case means always allowed, denied in the
+/// favourable case means never allowed, and anything else depends on the request.
+pub fn evaluate_assuming(
+    req: &Request<'_>,
+    set: &PolicySet<'_>,
+    varies: &dyn Fn(&str) -> bool,
+    favourable: bool,
+) -> Decision {
+    decide(req, set, Some(Assume { varies, favourable }))
+}
+
+fn decide(req: &Request<'_>, set: &PolicySet<'_>, assume: Option<Assume<'_>>) -> Decision {
     let p = req.principal;
     let has_boundary = set.boundary.is_some();
     let resource_kind = set.resource.map(Policy::kind);
@@ -324,7 +364,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
     // 1. Explicit denies, and the allows of each policy type on the way.
     let mut scp_all_allow = true;
     for (i, policy) in set.scp.iter().enumerate() {
-        let s = scan(policy, req, has_boundary);
+        let s = scan(policy, req, has_boundary, assume);
         if let Some(si) = s.deny {
             return Decision::ExplicitDeny {
                 statement: stmt_ref(PolicyType::ServiceControl, policy, i, si),
@@ -337,7 +377,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
     let mut resource_allow: [Option<usize>; 3] = [None; 3];
     if let Some(policy) = set.resource {
         for (si, st) in policy.statements().iter().enumerate() {
-            let Some(grant) = applies(st, req, Slot::Resource, has_boundary) else {
+            let Some(grant) = applies(st, req, Slot::Resource, has_boundary, assume) else {
                 continue;
             };
             match st.effect() {
@@ -356,7 +396,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
 
     let mut identity_allow: Option<(usize, usize)> = None;
     for (pi, policy) in set.identity.iter().enumerate() {
-        let s = scan(policy, req, has_boundary);
+        let s = scan(policy, req, has_boundary, assume);
         if let Some(si) = s.deny {
             return Decision::ExplicitDeny {
                 statement: stmt_ref(PolicyType::Identity, policy, pi, si),
@@ -369,7 +409,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
 
     let mut boundary_ok = true;
     if let Some(policy) = set.boundary {
-        let s = scan(policy, req, has_boundary);
+        let s = scan(policy, req, has_boundary, assume);
         if let Some(si) = s.deny {
             return Decision::ExplicitDeny {
                 statement: stmt_ref(PolicyType::PermissionsBoundary, policy, 0, si),
@@ -380,7 +420,7 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
 
     let mut session_allow = false;
     for (pi, policy) in set.session.iter().enumerate() {
-        let s = scan(policy, req, has_boundary);
+        let s = scan(policy, req, has_boundary, assume);
         if let Some(si) = s.deny {
             return Decision::ExplicitDeny {
                 statement: stmt_ref(PolicyType::Session, policy, pi, si),
@@ -510,5 +550,84 @@ pub fn evaluate(req: &Request<'_>, set: &PolicySet<'_>) -> Decision {
     match identity_path {
         Ok(()) => allow_identity(AllowBasis::IdentityPolicy),
         Err(stage) => deny(issuer_failure.map_or(stage, |f| f.max(stage)).reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app-AbCdEf";
+
+    fn policy(doc: &str, kind: PolicyKind) -> Policy {
+        Policy::parse(doc, kind).expect("parses")
+    }
+
+    /// (unfavourable, favourable) answers: whether the request is allowed in each case.
+    fn range(set: &PolicySet<'_>) -> (bool, bool) {
+        let alice = PrincipalCtx::user("arn:aws:iam::111122223333:user/alice", "AIDAALICE");
+        let ctx = ConditionContext::for_request(&alice, time::OffsetDateTime::UNIX_EPOCH);
+        let req = Request {
+            principal: &alice,
+            action: "secretsmanager:GetSecretValue",
+            resource: SECRET,
+            resource_account: None,
+            context: &ctx,
+        };
+        let varies = |k: &str| k == "aws:sourceip";
+        (
+            evaluate_assuming(&req, set, &varies, false).is_allowed(),
+            evaluate_assuming(&req, set, &varies, true).is_allowed(),
+        )
+    }
+
+    #[test]
+    fn request_dependent_conditions_give_a_range() {
+        let by_ip = policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*",
+                "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#,
+            PolicyKind::Identity,
+        );
+        let plain = policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+        );
+        let deny_by_ip = policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"secretsmanager:*","Resource":"*",
+                "Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#,
+            PolicyKind::Identity,
+        );
+        let deny_for_bob = policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},
+                "Action":"secretsmanager:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#,
+            PolicyKind::Resource,
+        );
+        let identity = |identity: &[&Policy]| {
+            range(&PolicySet {
+                identity,
+                ..PolicySet::default()
+            })
+        };
+        assert_eq!(identity(&[&plain]), (true, true), "always");
+        assert_eq!(identity(&[&by_ip]), (false, true), "conditionally");
+        assert_eq!(identity(&[]), (false, false), "never");
+        assert_eq!(
+            identity(&[&plain, &deny_by_ip]),
+            (false, true),
+            "unless denied by address"
+        );
+        // A statement naming someone else changes nothing for alice.
+        let set = PolicySet {
+            identity: &[&plain],
+            resource: Some(&deny_for_bob),
+            ..PolicySet::default()
+        };
+        assert_eq!(range(&set), (true, true));
+        let bounded = PolicySet {
+            identity: &[&plain],
+            boundary: Some(&by_ip),
+            ..PolicySet::default()
+        };
+        assert_eq!(range(&bounded), (false, true), "the boundary's condition counts");
     }
 }

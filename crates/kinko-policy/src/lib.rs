@@ -67,11 +67,12 @@ mod pattern;
 mod policy;
 mod principal;
 
-pub use binding::{named_principals, rewrite_principals};
+pub use binding::{allowed_principals, named_principals, rewrite_principals};
 pub use context::{ConditionContext, ContextValue, RequestKeys};
 pub use error::PolicyError;
 pub use eval::{
     AllowBasis, Decision, ImplicitDenyReason, PolicySet, PolicyType, Request, StatementRef, evaluate,
+    evaluate_assuming,
 };
 pub use message::access_denied_message;
 pub use policy::{Effect, Policy, PolicyKind, PolicyVersion, Statement};

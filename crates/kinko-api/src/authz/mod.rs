@@ -32,14 +32,124 @@ use kinko_core::secret::Tag;
 use kinko_core::store::StoreError;
 use kinko_policy::{ConditionContext, PolicyKind, PolicySet, PrincipalCtx, RequestKeys};
 
+pub use kinko_policy::ImplicitDenyReason;
 pub use rules::Refusal;
 
 use crate::{RequestContext, Services, SessionKind};
 
-/// Why a request was denied; rendered as AWS's AccessDenied message.
+/// Why a request was denied: AWS's AccessDenied message, and which policy decided.
+///
+/// Only `message` goes on the wire. `why` names the policy and statement that decided (never its
+/// document); AWS never reveals those through the API, because they may be policies the caller
+/// cannot read. The console shows it to the signed-in principal about their own request (see
+/// [`DenialNote`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
     pub message: String,
+    /// `None` for the checks made for an identity provider or an AWS service.
+    pub why: Option<Box<Why>>,
+}
+
+/// The user, group or role an inline policy is embedded in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    User(String),
+    Group(String),
+    Role(String),
+}
+
+/// A policy, as IAM identifies it: what a denial names as the policy that decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// A managed policy (customer or AWS managed) attached to the user or role, or to the user's
+    /// group `via_group`.
+    Managed { arn: String, via_group: Option<String> },
+    /// An inline policy of a user, group or role.
+    Inline { owner: Owner, policy_name: String },
+    /// The permission to change one's own password the account password policy grants.
+    PasswordPolicy,
+    /// The resource's resource-based policy (a secret's, a function's).
+    ResourcePolicy,
+    /// The KMS key's key policy.
+    KeyPolicy,
+    /// The role's trust policy.
+    TrustPolicy,
+    /// The caller's permissions boundary (a managed policy).
+    PermissionsBoundary { arn: String },
+    /// A session policy of the caller's role session, by its position (the inline `Policy`
+    /// first, then the `PolicyArns` in order).
+    SessionPolicy { index: usize },
+}
+
+/// Which policy decided a denial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// An applicable `Deny` statement: its policy, its index in the policy's `Statement` list
+    /// (from 0) and its `Sid`.
+    ExplicitDeny {
+        policy: PolicySource,
+        statement_index: usize,
+        sid: Option<String>,
+    },
+    /// No applicable `Allow` in the type of policy `missing` names; `policy` is that policy when
+    /// it is a single one (the boundary, the resource's policy).
+    ImplicitDeny {
+        missing: kinko_policy::ImplicitDenyReason,
+        policy: Option<PolicySource>,
+    },
+}
+
+/// The explanation of one denied check: the action and resource it was about, and what decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Why {
+    pub action: String,
+    /// The resource as the AccessDenied message names it; `None` for actions without one.
+    pub resource: Option<String>,
+    pub decided: Decided,
+}
+
+/// The policy denials of one request, for the console: [`check`] notes each one here; the API
+/// answers only the message and never reads this. A console action runs as the signed-in
+/// principal, so what it shows is always about the principal's own request.
+///
+/// Only the task serving the request touches it. A clone starts with a copy of the denials.
+#[derive(Debug, Default)]
+pub struct DenialNote(Mutex<Vec<Denied>>);
+
+/// Denials kept per request: a batch denies at most a few dozen checks.
+const DENIALS_KEPT: usize = 64;
+
+impl DenialNote {
+    fn record(&self, denied: &Denied) {
+        let mut v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if v.len() < DENIALS_KEPT {
+            v.push(denied.clone());
+        }
+    }
+
+    /// What decided the AccessDenied answer `message`: the denial with that message, or else the
+    /// last one (a service that words a denied check in its own text, as Secrets Manager words a
+    /// denied `kms:Decrypt` "Access to KMS is not allowed"). `None` when no policy denied a check
+    /// of the request (a named access rule refused it).
+    pub fn explain(&self, message: &str) -> Option<Why> {
+        let v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        v.iter()
+            .rev()
+            .find(|d| d.message == message)
+            .or_else(|| v.last())
+            .and_then(|d| d.why.as_deref().cloned())
+    }
+}
+
+impl Clone for DenialNote {
+    fn clone(&self) -> Self {
+        let v = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        DenialNote(Mutex::new(v))
+    }
 }
 
 /// How an authorization failed.
@@ -236,11 +346,12 @@ impl<'a> Check<'a> {
     }
 }
 
-/// The caller's identity-based policies, parsed.
-struct PrincipalPolicies {
+/// The caller's identity-based policies, parsed, each with what it is.
+pub(crate) struct PrincipalPolicies {
     ctx: PrincipalCtx,
-    identity: Vec<Arc<kinko_policy::Policy>>,
-    boundary: Option<Arc<kinko_policy::Policy>>,
+    identity: Vec<(PolicySource, Arc<kinko_policy::Policy>)>,
+    /// The permissions boundary and its ARN.
+    boundary: Option<(String, Arc<kinko_policy::Policy>)>,
     /// False when the user or role the credentials were issued for no longer exists (deleted, or
     /// re-created under the same name with a new unique id): nothing grants then.
     exists: bool,
@@ -458,68 +569,7 @@ async fn principal_policies(
         return Ok(hit);
     }
     let iam = services.store.iam_state(&p.account_id).await?;
-    let cache = &services.policies;
-    let mut docs: Vec<String> = Vec::new();
-    let (ctx, boundary, exists) = match &p.kind {
-        PrincipalKind::Root => (PrincipalCtx::root(&p.account_id), None, true),
-        // An unsigned request has no policies: nothing grants it anything.
-        PrincipalKind::Anonymous => (PrincipalCtx::anonymous(), None, false),
-        PrincipalKind::User { name, user_id } => match iam.user(name) {
-            // The user the credentials were issued for: same name and the same unique id.
-            Some(u) if &u.user_id == user_id => {
-                docs.extend(u.inline_policies.iter().map(|i| i.document.clone()));
-                docs.extend(u.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
-                for g in u.groups.iter().filter_map(|g| iam.group(g)) {
-                    docs.extend(g.inline_policies.iter().map(|i| i.document.clone()));
-                    docs.extend(g.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
-                }
-                docs.extend(own_password_change(&iam, &u.arn));
-                let ctx = PrincipalCtx::user(&u.arn, &u.user_id).with_tags(tags_of(&u.tags));
-                let boundary = u
-                    .permissions_boundary
-                    .as_deref()
-                    .and_then(|b| managed_doc(&iam, b));
-                (ctx, boundary, true)
-            }
-            // Deleted, or re-created under the same name: the old credentials get nothing.
-            _ => (PrincipalCtx::user(&p.arn, user_id), None, false),
-        },
-        PrincipalKind::AssumedRole {
-            role_name,
-            role_id,
-            session_name,
-        } => match iam.role(role_name) {
-            Some(r) if &r.role_id == role_id => {
-                docs.extend(r.inline_policies.iter().map(|i| i.document.clone()));
-                docs.extend(r.attached_policies.iter().filter_map(|a| managed_doc(&iam, a)));
-                let ctx =
-                    PrincipalCtx::assumed_role(&r.arn, session_name, &r.role_id).with_tags(tags_of(&r.tags));
-                let boundary = r
-                    .permissions_boundary
-                    .as_deref()
-                    .and_then(|b| managed_doc(&iam, b));
-                (ctx, boundary, true)
-            }
-            // The role was deleted (or re-created: a new role id): its sessions get nothing.
-            _ => {
-                let role_arn = format!("arn:aws:iam::{}:role/{role_name}", p.account_id);
-                (
-                    PrincipalCtx::assumed_role(&role_arn, session_name, role_id),
-                    None,
-                    false,
-                )
-            }
-        },
-    };
-    let built = Arc::new(PrincipalPolicies {
-        ctx,
-        identity: docs
-            .iter()
-            .filter_map(|d| cache.parsed(PolicyKindKey::Identity, d))
-            .collect(),
-        boundary: boundary.and_then(|b| cache.parsed(PolicyKindKey::Boundary, &b)),
-        exists,
-    });
+    let built = Arc::new(gather(&iam, &services.policies, p));
     if let Ok(mut m) = services.policies.principals.lock() {
         if m.len() >= MAX_CACHED && !m.contains_key(p.arn.as_str()) {
             m.clear();
@@ -534,8 +584,138 @@ async fn principal_policies(
     Ok(built)
 }
 
-/// Decides one request: the named rules, then the policies.
+/// The managed policies `attached` (to a user, group or role), named for a denial.
+fn managed<'i>(
+    iam: &'i IamState,
+    attached: &'i [String],
+    via_group: Option<&'i str>,
+) -> impl Iterator<Item = (PolicySource, String)> + 'i {
+    attached.iter().filter_map(move |a| {
+        managed_doc(iam, a).map(|d| {
+            let source = PolicySource::Managed {
+                arn: a.clone(),
+                via_group: via_group.map(str::to_owned),
+            };
+            (source, d)
+        })
+    })
+}
+
+/// The inline policies of `owner`, named for a denial.
+fn inline<'i>(
+    policies: &'i [kinko_core::iam::InlinePolicy],
+    owner: impl Fn() -> Owner + 'i,
+) -> impl Iterator<Item = (PolicySource, String)> + 'i {
+    policies.iter().map(move |i| {
+        let source = PolicySource::Inline {
+            owner: owner(),
+            policy_name: i.name.clone(),
+        };
+        (source, i.document.clone())
+    })
+}
+
+/// A principal of another account, for the question what a resource's own policies let it do:
+/// its account's policies are taken to allow everything (they are that account's to grant).
+pub(crate) fn outside(ctx: PrincipalCtx, cache: &PolicyCache) -> PrincipalPolicies {
+    const ANYTHING: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    PrincipalPolicies {
+        ctx,
+        identity: cache
+            .parsed(PolicyKindKey::Identity, ANYTHING)
+            .map(|p| {
+                let source = PolicySource::Managed {
+                    arn: "arn:aws:iam::aws:policy/AdministratorAccess".to_owned(),
+                    via_group: None,
+                };
+                (source, p)
+            })
+            .into_iter()
+            .collect(),
+        boundary: None,
+        exists: true,
+    }
+}
+
+/// Gathers the identity-based policies and permissions boundary of `p` from its account's IAM
+/// state: the one place they are collected, for a request ([`principal_policies`]) and for the
+/// question who may do something ([`crate::access`]).
+pub(crate) fn gather(iam: &IamState, cache: &PolicyCache, p: &Principal) -> PrincipalPolicies {
+    let mut docs: Vec<(PolicySource, String)> = Vec::new();
+    let (ctx, boundary, exists) = match &p.kind {
+        PrincipalKind::Root => (PrincipalCtx::root(&p.account_id), None, true),
+        // An unsigned request has no policies: nothing grants it anything.
+        PrincipalKind::Anonymous => (PrincipalCtx::anonymous(), None, false),
+        PrincipalKind::User { name, user_id } => match iam.user(name) {
+            // The user the credentials were issued for: same name and the same unique id.
+            Some(u) if &u.user_id == user_id => {
+                docs.extend(inline(&u.inline_policies, || Owner::User(u.name.clone())));
+                docs.extend(managed(iam, &u.attached_policies, None));
+                for g in u.groups.iter().filter_map(|g| iam.group(g)) {
+                    docs.extend(inline(&g.inline_policies, || Owner::Group(g.name.clone())));
+                    docs.extend(managed(iam, &g.attached_policies, Some(&g.name)));
+                }
+                docs.extend(own_password_change(iam, &u.arn).map(|d| (PolicySource::PasswordPolicy, d)));
+                let ctx = PrincipalCtx::user(&u.arn, &u.user_id).with_tags(tags_of(&u.tags));
+                let boundary = u
+                    .permissions_boundary
+                    .as_deref()
+                    .and_then(|b| managed_doc(iam, b).map(|d| (b.to_owned(), d)));
+                (ctx, boundary, true)
+            }
+            // Deleted, or re-created under the same name: the old credentials get nothing.
+            _ => (PrincipalCtx::user(&p.arn, user_id), None, false),
+        },
+        PrincipalKind::AssumedRole {
+            role_name,
+            role_id,
+            session_name,
+        } => match iam.role(role_name) {
+            Some(r) if &r.role_id == role_id => {
+                docs.extend(inline(&r.inline_policies, || Owner::Role(r.name.clone())));
+                docs.extend(managed(iam, &r.attached_policies, None));
+                let ctx =
+                    PrincipalCtx::assumed_role(&r.arn, session_name, &r.role_id).with_tags(tags_of(&r.tags));
+                let boundary = r
+                    .permissions_boundary
+                    .as_deref()
+                    .and_then(|b| managed_doc(iam, b).map(|d| (b.to_owned(), d)));
+                (ctx, boundary, true)
+            }
+            // The role was deleted (or re-created: a new role id): its sessions get nothing.
+            _ => {
+                let role_arn = format!("arn:aws:iam::{}:role/{role_name}", p.account_id);
+                (
+                    PrincipalCtx::assumed_role(&role_arn, session_name, role_id),
+                    None,
+                    false,
+                )
+            }
+        },
+    };
+    PrincipalPolicies {
+        ctx,
+        identity: docs
+            .into_iter()
+            .filter_map(|(source, d)| cache.parsed(PolicyKindKey::Identity, &d).map(|p| (source, p)))
+            .collect(),
+        boundary: boundary.and_then(|(arn, b)| cache.parsed(PolicyKindKey::Boundary, &b).map(|p| (arn, p))),
+        exists,
+    }
+}
+
+/// Decides one request: the named rules, then the policies. A policy denial is noted in the
+/// request's [`DenialNote`] with what decided it.
 pub async fn check(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
+    let result = check_once(services, rc, c).await;
+    if let Err(AuthzError::Denied(d)) = &result {
+        rc.denials.record(d);
+    }
+    result
+}
+
+async fn check_once(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
     rules::before_policies(rc, c).map_err(AuthzError::Refused)?;
     match (c.web_identity, c.service_principal) {
         (Some(provider), _) => decide_by_resource_policy(
@@ -564,6 +744,46 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
         .store
         .organization_id_of(&rc.principal.account_id)
         .await?;
+    let (decision, usable) = with_policy_set(services, rc, c, &pp, org_id, kinko_policy::evaluate);
+    if decision.is_allowed() && usable {
+        return Ok(());
+    }
+    let decision = if decision.is_allowed() {
+        kinko_policy::Decision::ImplicitDeny {
+            reason: kinko_policy::ImplicitDenyReason::NoIdentityPolicy,
+        }
+    } else {
+        decision
+    };
+    let (resource, _) = evaluated_resource(rc, c);
+    let on = match c.resource {
+        Resource::Any | Resource::UnknownCiphertextKey => None,
+        _ => Some(c.shown_as.unwrap_or(resource)),
+    };
+    Err(AuthzError::Denied(Denied {
+        message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),
+        why: explain(&decision, &pp, c).map(|decided| {
+            Box::new(Why {
+                action: c.action.to_owned(),
+                resource: on.map(str::to_owned),
+                decided,
+            })
+        }),
+    }))
+}
+
+/// Builds the [`PolicySet`] of check `c` for the principal whose policies are `pp`, in request
+/// `rc` (its session, session tags and condition keys), and hands it to `f` with the request: the
+/// one place a check's policies are put together. The flag is false when nothing may be allowed
+/// whatever the policies say: the user or role is gone, or a session policy no longer parses.
+pub(crate) fn with_policy_set<R>(
+    services: &Services,
+    rc: &RequestContext,
+    c: &Check<'_>,
+    pp: &PrincipalPolicies,
+    org_id: Option<String>,
+    f: impl FnOnce(&kinko_policy::Request<'_>, &PolicySet<'_>) -> R,
+) -> (R, bool) {
     let session_tags = rc.session.as_ref().map_or(&[][..], |s| s.tags.as_slice());
     // The cached principal as it is, unless the request adds session tags or an organization.
     let principal: Cow<'_, PrincipalCtx> = if session_tags.is_empty() && org_id.is_none() {
@@ -592,7 +812,7 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
         .filter_map(|d| cache.parsed(PolicyKindKey::Session, d))
         .collect();
     let identity: Vec<&kinko_policy::Policy> = if pp.exists {
-        pp.identity.iter().map(AsRef::as_ref).collect()
+        pp.identity.iter().map(|(_, p)| p.as_ref()).collect()
     } else {
         vec![]
     };
@@ -606,7 +826,7 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
     let set = PolicySet {
         identity: &identity,
         resource: resource_policy.as_deref(),
-        boundary: pp.boundary.as_deref(),
+        boundary: pp.boundary.as_ref().map(|(_, b)| b.as_ref()),
         session: &session_refs,
         scp: &[],
         resource_policy_required: matches!(
@@ -621,24 +841,57 @@ async fn decide(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Resu
         resource_account,
         context: &ctx,
     };
-    let decision = kinko_policy::evaluate(&req, &set);
-    if decision.is_allowed() && !session_broken && (pp.exists || rc.principal.is_root()) {
-        return Ok(());
-    }
-    let decision = if decision.is_allowed() {
-        kinko_policy::Decision::ImplicitDeny {
-            reason: kinko_policy::ImplicitDenyReason::NoIdentityPolicy,
+    let usable = !session_broken && (pp.exists || rc.principal.is_root());
+    (f(&req, &set), usable)
+}
+
+/// The resource's own policy in a check, as a denial names it.
+fn resource_policy_source(c: &Check<'_>) -> Option<PolicySource> {
+    c.resource_policy.map(|rp| match rp {
+        ResourcePolicy::Resource(_) => PolicySource::ResourcePolicy,
+        ResourcePolicy::Trust(_) => PolicySource::TrustPolicy,
+        ResourcePolicy::Key(_) => PolicySource::KeyPolicy,
+    })
+}
+
+/// What decided a denial, by the policies [`with_policy_set`] gave the evaluator: the statement's
+/// position in the [`PolicySet`] mapped back to the policy's name.
+fn explain(decision: &kinko_policy::Decision, pp: &PrincipalPolicies, c: &Check<'_>) -> Option<Decided> {
+    use kinko_policy::{Decision, ImplicitDenyReason as R, PolicyType as T};
+    match decision {
+        Decision::Allow { .. } => None,
+        Decision::ExplicitDeny { statement } => {
+            let policy = match statement.policy_type {
+                T::Identity => pp.identity.get(statement.policy_index)?.0.clone(),
+                T::Resource => resource_policy_source(c)?,
+                T::RoleTrust => PolicySource::TrustPolicy,
+                T::PermissionsBoundary => PolicySource::PermissionsBoundary {
+                    arn: pp.boundary.as_ref()?.0.clone(),
+                },
+                T::Session => PolicySource::SessionPolicy {
+                    index: statement.policy_index,
+                },
+                // Organizations' service control policies are not evaluated here.
+                T::ServiceControl => return None,
+            };
+            Some(Decided::ExplicitDeny {
+                policy,
+                statement_index: statement.statement_index,
+                sid: statement.sid.clone(),
+            })
         }
-    } else {
-        decision
-    };
-    let on = match c.resource {
-        Resource::Any | Resource::UnknownCiphertextKey => None,
-        _ => Some(c.shown_as.unwrap_or(resource)),
-    };
-    Err(AuthzError::Denied(Denied {
-        message: kinko_policy::access_denied_message(&rc.principal.arn, c.action, on, &decision),
-    }))
+        Decision::ImplicitDeny { reason } => Some(Decided::ImplicitDeny {
+            missing: *reason,
+            policy: match reason {
+                R::NoPermissionsBoundary => pp
+                    .boundary
+                    .as_ref()
+                    .map(|(arn, _)| PolicySource::PermissionsBoundary { arn: arn.clone() }),
+                R::NoResourcePolicy | R::NoRoleTrustPolicy => resource_policy_source(c),
+                R::NoIdentityPolicy | R::NoSessionPolicy | R::NoServiceControlPolicy => None,
+            },
+        }),
+    }
 }
 
 /// AWS's answer when a role's trust policy doesn't let a web identity assume it (STS API Reference,
@@ -693,6 +946,7 @@ fn decide_by_resource_policy(
     }
     Err(AuthzError::Denied(Denied {
         message: denied.to_owned(),
+        why: None,
     }))
 }
 

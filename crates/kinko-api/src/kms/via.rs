@@ -102,13 +102,28 @@ impl<'a> Via<'a> {
         context: &EncryptionContext,
     ) -> Result<(), KmsError> {
         let names = context_names(context);
-        let mut check = with_context(key_check(self.cx.account(), action, key), context, &names)
+        Ok(self
+            .cx
+            .authorize(&self.check(action, key, context, &names))
+            .await?)
+    }
+
+    /// The check of `action` on `key` through this service, with `context` (its
+    /// [`context_names`] are `names`): what [`Via::authorize`] decides.
+    pub(crate) fn check<'b>(
+        &'b self,
+        action: &'b str,
+        key: &'b KmsKey,
+        context: &'b EncryptionContext,
+        names: &'b [String],
+    ) -> crate::authz::Check<'b> {
+        let mut check = with_context(key_check(self.cx.account(), action, key), context, names)
             .condition("kms:ViaService", self.service.as_str())
             .called_via(self.invoked_by);
         if matches!(action, "kms:Encrypt" | "kms:Decrypt") {
             check = check.condition("kms:EncryptionAlgorithm", model::SYMMETRIC_DEFAULT);
         }
-        Ok(self.cx.authorize(&check).await?)
+        check
     }
 
     /// GenerateDataKey (AES_256): a fresh data key and its ciphertext blob under `key`.

@@ -7,8 +7,8 @@
 //! authorized as the caller passed it before the not-found answer, so callers without permission
 //! can't probe for names.
 
-mod error;
-mod model;
+pub(crate) mod error;
+pub(crate) mod model;
 mod ops;
 mod public_access;
 mod replication;

@@ -124,7 +124,7 @@ pub fn require_token(token: &Option<String>, has_value: bool) -> Result<(), SmEr
     }
 }
 
-fn context(secret_arn: &str, version_id: &str) -> EncryptionContext {
+pub(crate) fn context(secret_arn: &str, version_id: &str) -> EncryptionContext {
     EncryptionContext::from([
         ("SecretARN".to_owned(), secret_arn.to_owned()),
         ("SecretVersionId".to_owned(), version_id.to_owned()),

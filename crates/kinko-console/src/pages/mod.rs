@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod iam;
 pub(crate) mod kms;
 pub(crate) mod password;
+pub(crate) mod readers;
 pub(crate) mod secrets;
 pub(crate) mod switch;
 
@@ -88,7 +89,10 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                 }
                 main #main {
                     @if let Some((is_error, text)) = &p.flash {
+                        // An action's error may carry its "why denied?" lines (crate::outcome).
+                        @let (text, why) = text.split_once('\n').unwrap_or((text.as_str(), ""));
                         div class=(if *is_error { "alert error" } else { "alert ok" }) role=(if *is_error { "alert" } else { "status" }) { (text) }
+                        (crate::why::block(why.lines()))
                     }
                     (content)
                 }
@@ -118,6 +122,7 @@ pub(crate) fn error_box(e: &WireError) -> Markup {
         div.alert.error role="alert" {
             strong { (e.code) } ": " (e.message)
         }
+        (crate::why::markup(e))
     }
 }
 

@@ -673,6 +673,7 @@ async fn details_page(
                 Err(e) => (error_box(e)),
             }
         }
+        (super::readers::section(lang, &arn))
         section.card #activity {
             h2 { (t("activity")) }
             p.hint { (t("activity_help")) }

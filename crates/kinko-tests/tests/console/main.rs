@@ -9,6 +9,7 @@ mod kms;
 mod secrets;
 mod security;
 mod users;
+mod why;
 
 use std::sync::OnceLock;
 
