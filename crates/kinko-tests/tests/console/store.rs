@@ -26,6 +26,17 @@ async fn details(b: &Browser, id: &str) {
         .expect("goto");
 }
 
+/// Scrolls the element `css` selects into view, for the screenshot of it.
+async fn show(b: &Browser, css: &str) {
+    b.client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView()",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .expect("scrolled");
+}
+
 /// The problems listed next to the policy editor `id`.
 async fn problems(b: &Browser, id: &str) -> String {
     b.text(&format!("#{id}-problems")).await
@@ -70,6 +81,7 @@ async fn a_binary_secret_uploaded_from_a_file_reads_back_byte_for_byte() {
     assert!(!b.source().await.contains(&encoded[..40]));
     b.click_to_next_page("#value button.primary").await;
     assert_eq!(b.text("#secret-binary").await, encoded);
+    show(&b, "#value").await;
     b.screenshot("21-binary-value").await;
 
     // Download: the bytes as a file, by a POST of the page's form (as the button sends it).
@@ -149,6 +161,7 @@ async fn replica_regions_added_on_the_form_and_the_details_page() {
     assert_eq!(b.text(".alert.ok").await, "Done.");
     let table = b.text("#replication table.replicas").await;
     assert!(table.contains("ap-south-1"), "{table}");
+    show(&b, "#replication").await;
     b.screenshot("23-replicas").await;
     let described = ok(server().client().describe_secret().secret_id(&name).send().await);
     let regions: Vec<&str> = described
@@ -227,6 +240,7 @@ async fn an_invalid_resource_policy_is_refused_with_aws_validation_text_and_noth
             .as_deref(),
         Some(name.as_str())
     );
+    show(&b, "#policy").await;
     b.screenshot("24-policy-refused").await;
     let missing = sm.describe_secret().secret_id(&name).send().await;
     assert_eq!(error_code(missing), "ResourceNotFoundException");
@@ -256,6 +270,7 @@ async fn an_invalid_resource_policy_is_refused_with_aws_validation_text_and_noth
     b.fill("#edit-policy", PUBLIC).await;
     b.click_to_next_page("#permissions button[value=save]").await;
     assert_eq!(problems(&b, "edit-policy").await, aws_says.join("\n"));
+    show(&b, "#permissions").await;
     b.screenshot("25-edit-permissions-refused").await;
     let policy = ok(sm.get_resource_policy().secret_id(&arn).send().await);
     assert_eq!(policy.resource_policy(), None);
@@ -312,6 +327,7 @@ async fn a_valid_resource_policy_is_stored_edited_and_deleted() {
         as_json(stored.resource_policy().expect("a policy")),
         as_json(&policy("DescribeSecret"))
     );
+    show(&b, "#permissions").await;
     b.screenshot("26-permissions").await;
 
     // Delete policy.
@@ -384,6 +400,7 @@ async fn edit_the_description_the_key_and_the_tags() {
         .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
         .collect();
     assert_eq!(tags, [("env", "prod")]);
+    show(&b, "#tags").await;
     b.screenshot("27-edited").await;
     assert!(b.client.find(Locator::Css("#edit-details")).await.is_ok());
 
