@@ -1215,7 +1215,8 @@ fn edit_details(lang: crate::Lang, csrf: &str, arn: &str, d: &Value) -> Markup {
     let description = d["Description"].as_str().unwrap_or_default();
     let key = d["KmsKeyId"].as_str().unwrap_or_default();
     html! {
-        details.edit #edit-details {
+        // Not `details.edit`: the first of those on the page is the value's or rotation's editor.
+        details.edit-details #edit-details {
             summary { (t("edit_details")) }
             form method="post" action="/console/secrets/update" {
                 input type="hidden" name="csrf" value=(csrf);
