@@ -198,7 +198,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
         }
         None => {
             let credentials = Credentials::generate();
-            let process = start_kinko(&args.kinko, dir, &credentials, Audit::Durable).await?;
+            let process = start_kinko(&args.kinko, dir, &credentials, Audit::Durable, &[]).await?;
             let endpoint = process.endpoint().clone();
             eprintln!(
                 "kinko (pid {}) listening on http://{}, data dir {}",
@@ -232,7 +232,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
 
     // The same server with buffered audit, seeded alike, for GetSecretValue side by side.
     let buffered = if args.compare_audit {
-        let process = start_kinko(&args.kinko, dir, &credentials, Audit::Buffered).await?;
+        let process = start_kinko(&args.kinko, dir, &credentials, Audit::Buffered, &[]).await?;
         eprintln!(
             "kinko with buffered audit (pid {}) listening on http://{}",
             process.pid(),
@@ -427,7 +427,17 @@ pub(crate) async fn start_durable_kinko(
     dir: &Path,
     credentials: &Credentials,
 ) -> Result<ServerProcess> {
-    start_kinko(binary, dir, credentials, Audit::Durable).await
+    start_kinko(binary, dir, credentials, Audit::Durable, &[]).await
+}
+
+/// [`start_durable_kinko`] with more environment variables (`env`) for the server.
+pub(crate) async fn start_durable_kinko_with(
+    binary: &Path,
+    dir: &Path,
+    credentials: &Credentials,
+    env: &[(&str, &str)],
+) -> Result<ServerProcess> {
+    start_kinko(binary, dir, credentials, Audit::Durable, env).await
 }
 
 async fn start_kinko(
@@ -435,6 +445,7 @@ async fn start_kinko(
     dir: &Path,
     credentials: &Credentials,
     audit: Audit,
+    env: &[(&str, &str)],
 ) -> Result<ServerProcess> {
     if !binary.exists() {
         bail!(
@@ -464,6 +475,7 @@ async fn start_kinko(
         .env("KINKO_ROOT_ACCESS_KEY_ID", &credentials.access_key_id)
         .env("KINKO_ROOT_SECRET_ACCESS_KEY", &credentials.secret_access_key)
         .env("KINKO_ACCOUNT_ID", ACCOUNT_ID)
+        .envs(env.iter().copied())
         .stdin(Stdio::null());
     ServerProcess::start("kinko", command, &log).await
 }

@@ -36,6 +36,36 @@ pub enum Command {
     Exec(ExecArgs),
     /// Time Lambda invocations of trivial Python and Node functions, warm and cold.
     Functions(FunctionsArgs),
+    /// Time every page type of the web console (server time from `Server-Timing`, and wall
+    /// time) with many secrets and users; fails when a page's p99 server time is over budget.
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Path of the kinko binary to start.
+    #[arg(long, default_value = "target/release/kinko")]
+    pub kinko: PathBuf,
+
+    /// Secrets to create before the pages are requested.
+    #[arg(long, default_value_t = 1000)]
+    pub secrets: usize,
+
+    /// IAM users to create (each with a policy attached; a policy per two users).
+    #[arg(long, default_value_t = 100)]
+    pub users: usize,
+
+    /// Measured requests of each page type.
+    #[arg(long, default_value_t = 100)]
+    pub runs: usize,
+
+    /// Unmeasured requests of each page type first.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+
+    /// The most a page's p99 server time may be, in milliseconds (exit status 1 beyond it).
+    #[arg(long, default_value_t = 20.0)]
+    pub budget_ms: f64,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,7 @@
 //! kinko-bench audit-index --records 10000000
 //! kinko-bench exec --runs 200
 //! kinko-bench functions --runs 1000 --cold-runs 30
+//! kinko-bench console --secrets 1000 --runs 100
 //! ```
 //!
 //! `kinko-bench agent` loads cache hits through `kinko agent` (and AWS's agent, side by side).
@@ -31,6 +32,7 @@ mod bench;
 mod child;
 mod cli;
 mod client;
+mod console;
 mod cpu;
 mod exec;
 mod functions;
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Some(Command::AuditIndex(args)) => audit_index::run(&args).map(|()| Outcome::Clean),
         Some(Command::Exec(args)) => runtime.block_on(exec::run(args)).map(|()| Outcome::Clean),
         Some(Command::Functions(args)) => runtime.block_on(functions::run(args)).map(|()| Outcome::Clean),
+        Some(Command::Console(args)) => runtime.block_on(console::run(args)),
         None => runtime.block_on(bench::run(cli.bench)),
     };
     // Don't wait for tasks still blocked on sockets of stopped servers.

@@ -189,7 +189,7 @@ async fn check_secrets(target: &Target, name: fn(usize) -> String, count: usize)
 }
 
 /// Calls `operation` and returns its JSON output; an error for anything but 200.
-async fn call_ok(target: &Target, api: Api, operation: &str, body: &Value) -> Result<Value> {
+pub(crate) async fn call_ok(target: &Target, api: Api, operation: &str, body: &Value) -> Result<Value> {
     let response = target.call(api, operation, body.to_string().into_bytes()).await?;
     if response.status != StatusCode::OK {
         bail!(

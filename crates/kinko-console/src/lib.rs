@@ -28,6 +28,7 @@
 )]
 
 pub mod i18n;
+mod multipart;
 mod pages;
 pub mod session;
 mod signin;
@@ -256,24 +257,66 @@ where
     }
 }
 
-/// A form's fields, in order (repeated names kept: key/value rows).
-pub(crate) struct Form(pub Vec<(String, String)>);
+/// A form's fields, in order (repeated names kept: key/value rows), and the files it uploaded.
+pub(crate) struct Form {
+    fields: Vec<(String, String)>,
+    files: Vec<multipart::Upload>,
+}
 
 impl Form {
+    /// A form sent as `application/x-www-form-urlencoded`.
     pub fn parse(body: &Bytes) -> Form {
-        Form(form_urlencoded::parse(body).into_owned().collect())
+        Form {
+            fields: form_urlencoded::parse(body).into_owned().collect(),
+            files: Vec::new(),
+        }
+    }
+
+    /// A form as the request's `Content-Type` says it was sent: `multipart/form-data` (a form
+    /// with a file input) or URL-encoded. A malformed multipart body is an empty form, which
+    /// the CSRF check refuses.
+    pub fn of(headers: &HeaderMap, body: &Bytes) -> Form {
+        let boundary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(multipart::boundary);
+        match boundary {
+            None => Form::parse(body),
+            Some(b) => multipart::parse(body, &b).map_or(
+                Form {
+                    fields: Vec::new(),
+                    files: Vec::new(),
+                },
+                |parts| Form {
+                    fields: parts.fields,
+                    files: parts.files,
+                },
+            ),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0
+        self.fields
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// The file uploaded through input `name`: its file name and bytes (none when no file was
+    /// chosen: browsers send an empty part without a file name).
+    pub fn file(&self, name: &str) -> Option<(&str, &[u8])> {
+        self.files
+            .iter()
+            .find(|f| f.name == name && !(f.file_name.is_empty() && f.bytes.is_empty()))
+            .map(|f| (f.file_name.as_str(), f.bytes.as_slice()))
     }
 }
 
@@ -334,7 +377,7 @@ pub(crate) fn posted<'a>(
     ctx: &'a Ctx,
     body: &Bytes,
 ) -> Result<(Form, &'a str, &'a Session, &'a SignedIn), Response> {
-    let form = Form::parse(body);
+    let form = Form::of(&ctx.headers, body);
     check_post(console, ctx, &form)?;
     let (id, session, who) = ctx.signed_in()?;
     Ok((form, id, session, who))
@@ -375,6 +418,32 @@ pub(crate) async fn call(
     input: &Value,
 ) -> Result<Value, WireError> {
     let rc = request_context(console, ctx, who)?;
+    call_as(console, rc, service, operation, input).await
+}
+
+/// [`call`] in `region` rather than the console's: what a client of that region would send (a
+/// replica's StopReplicationToReplica is called in the replica's region).
+pub(crate) async fn call_in_region(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    region: &str,
+    service: ServiceName,
+    operation: &str,
+    input: &Value,
+) -> Result<Value, WireError> {
+    let mut rc = request_context(console, ctx, who)?;
+    region.clone_into(&mut rc.region);
+    call_as(console, rc, service, operation, input).await
+}
+
+async fn call_as(
+    console: &Console,
+    rc: RequestContext,
+    service: ServiceName,
+    operation: &str,
+    input: &Value,
+) -> Result<Value, WireError> {
     let body = serde_json::to_vec(input).unwrap_or_default();
     let out = kinko_api::call(
         &console.services,

@@ -624,7 +624,7 @@ fn policy_page(
 }
 
 /// A JSON syntax error as the editor shows it: `Ln L, Col C: what`.
-fn syntax_error(document: &str) -> Option<String> {
+pub(crate) fn syntax_error(document: &str) -> Option<String> {
     serde_json::from_str::<serde_json::Value>(document)
         .err()
         .map(|e| {

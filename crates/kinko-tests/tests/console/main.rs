@@ -8,6 +8,7 @@ mod iam;
 mod kms;
 mod secrets;
 mod security;
+mod store;
 mod users;
 mod why;
 
