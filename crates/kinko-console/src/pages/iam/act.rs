@@ -199,6 +199,12 @@ fn find(op: &str) -> Option<&'static Act> {
     ACTS.iter().find(|a| a.op == op)
 }
 
+/// Whether `op` is one of the actions.
+#[cfg(test)]
+pub(super) fn is_op(op: &str) -> bool {
+    find(op).is_some()
+}
+
 /// The page an action comes from and goes back to.
 fn back(a: &Act, field: impl Fn(&str) -> String) -> String {
     match a.back {
@@ -343,6 +349,23 @@ pub(super) async fn account_alias(console: &Console, ctx: &Ctx, who: &SignedIn, 
                         p { code #account-alias-name { (alias) } " " (confirm_link(ctx.lang, "delete_account_alias", &[("AccountAlias", alias)], alias)) }
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_op_is_one_action_and_each_question_has_its_texts() {
+        let mut ops = std::collections::BTreeSet::new();
+        for a in ACTS {
+            assert!(ops.insert(a.op), "{} twice", a.op);
+            if let Some(q) = a.confirm {
+                assert_ne!(Lang::En.t(q), "?");
+                assert_ne!(Lang::Ja.t(q), "?");
             }
         }
     }

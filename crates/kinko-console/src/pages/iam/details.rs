@@ -33,10 +33,17 @@ impl Entity {
         }
     }
 
-    fn op(self, what: &str) -> String {
-        match self {
-            Entity::User => format!("{what}_user"),
-            Entity::Role => format!("{what}_role"),
+    /// Its actions' `op`s (see `act.rs`): `put_boundary`, `delete_boundary`, `tag` or `untag`.
+    fn op(self, what: &str) -> &'static str {
+        match (self, what) {
+            (Entity::User, "put_boundary") => "put_user_boundary",
+            (Entity::User, "delete_boundary") => "delete_user_boundary",
+            (Entity::User, "tag") => "tag_user",
+            (Entity::User, _) => "untag_user",
+            (Entity::Role, "put_boundary") => "put_role_boundary",
+            (Entity::Role, "delete_boundary") => "delete_role_boundary",
+            (Entity::Role, "tag") => "tag_role",
+            (Entity::Role, _) => "untag_role",
         }
     }
 }
@@ -72,13 +79,13 @@ fn boundary_and_tags(
             h2 { (t("permissions_boundary")) }
             p.hint { (t("permissions_boundary_help")) }
             @if let Some(arn) = boundary {
-                p { code #boundary-arn { (arn) } " " (confirm_link(lang, &entity.op("delete"), &[(param, name)], arn)) }
+                p { code #boundary-arn { (arn) } " " (confirm_link(lang, entity.op("delete_boundary"), &[(param, name)], arn)) }
             } @else {
                 p.empty { (t("no_boundary")) }
             }
             form.inline method="post" action="/console/iam/act" {
                 input type="hidden" name="csrf" value=(csrf);
-                (hidden("op", &entity.op("put")))
+                (hidden("op", entity.op("put_boundary")))
                 (hidden(param, name))
                 label for="boundary_policy" { (t("set_boundary")) }
                 select #boundary_policy name="PermissionsBoundary" {
@@ -101,7 +108,7 @@ fn boundary_and_tags(
                                 tr {
                                     td { (key) }
                                     td { (tag.get("Value").map_or("", String::as_str)) }
-                                    td { (confirm_link(lang, &entity.op("untag"), &[(param, name), ("TagKeys.member.1", key)], key)) }
+                                    td { (confirm_link(lang, entity.op("untag"), &[(param, name), ("TagKeys.member.1", key)], key)) }
                                 }
                             } }
                         }
@@ -110,7 +117,7 @@ fn boundary_and_tags(
             }
             form method="post" action="/console/iam/act" {
                 input type="hidden" name="csrf" value=(csrf);
-                (hidden("op", &entity.op("tag")))
+                (hidden("op", entity.op("tag")))
                 (hidden(param, name))
                 label for="tag_key" { (t("key")) }
                 input #tag_key type="text" name="Tags.member.1.Key" required maxlength="128";
@@ -373,4 +380,23 @@ pub(super) async fn policy(
         }
     };
     respond(StatusCode::OK, layout(&p, content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entities_ops_are_actions() {
+        for e in [Entity::User, Entity::Role] {
+            for what in ["put_boundary", "delete_boundary", "tag", "untag"] {
+                assert!(super::super::act::is_op(e.op(what)), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn documents_are_decoded_as_iam_encodes_them() {
+        assert_eq!(decoded("%7B%22a%22%3A%20%22b%2Bc%22%7D"), "{\"a\": \"b+c\"}");
+    }
 }

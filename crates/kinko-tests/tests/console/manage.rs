@@ -1,0 +1,445 @@
+//! Managing IAM and KMS in the console, as the AWS console does it: a user deleted with what
+//! depends on it (its access key, policies, group membership), each removal an operation of the
+//! signed-in principal after their password; a permissions boundary that takes effect for the
+//! user's own key; policy versions (AWS's limit of five); KMS aliases; and AWS's AccessDenied
+//! text for a principal not allowed to delete.
+
+use kinko_tests::browser::Browser;
+use kinko_tests::*;
+
+use crate::*;
+
+/// Follows the first link `css` selects (a removal's confirmation page), then confirms.
+async fn confirm(b: &Browser, css: &str) {
+    b.click_to_next_page(css).await;
+    b.click_to_next_page("form.confirm button.danger").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_a_key_a_policy_and_a_group_is_deleted() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    let user = s
+        .root()
+        .new_user("leaving", Some(&allow(&["secretsmanager:ListSecrets"], &["*"])))
+        .await;
+    let group = format!("leavers-{}", short_id());
+    ok(iam.create_group().group_name(&group).send().await);
+    ok(iam
+        .add_user_to_group()
+        .group_name(&group)
+        .user_name(&user.name)
+        .send()
+        .await);
+    ok(iam
+        .attach_user_policy()
+        .user_name(&user.name)
+        .policy_arn("arn:aws:iam::aws:policy/SecretsManagerReadWrite")
+        .send()
+        .await);
+    ok(iam
+        .create_login_profile()
+        .user_name(&user.name)
+        .password("Leaving-Passw0rd-1")
+        .send()
+        .await);
+    // DeleteUser alone refuses while anything depends on the user.
+    assert_eq!(
+        error_code(iam.delete_user().user_name(&user.name).send().await),
+        "DeleteConflict"
+    );
+    sign_in_as_root(&b).await;
+    b.client
+        .goto(&url(&format!("/console/iam/users/details?name={}", user.name)))
+        .await
+        .expect("goto");
+    assert!(b.text("#groups").await.contains(&group));
+    b.click_to_next_page("a[href^='/console/iam/delete?kind=user']")
+        .await;
+    let steps = b.text("ol.steps").await;
+    for op in [
+        "iam:DeleteAccessKey",
+        "iam:DeleteLoginProfile",
+        "iam:DeleteUserPolicy",
+        "iam:DetachUserPolicy",
+        "iam:RemoveUserFromGroup",
+        "iam:DeleteUser",
+    ] {
+        assert!(steps.contains(op), "{op} in {steps}");
+    }
+    b.screenshot("21-delete-user-confirmation").await;
+    // A wrong password: nothing is removed.
+    b.fill("#confirm_password", "not the password").await;
+    b.click_to_next_page("form.confirm button.danger").await;
+    assert_eq!(
+        b.text(".alert.error").await,
+        "Your password is not correct: nothing was changed."
+    );
+    ok(iam.get_login_profile().user_name(&user.name).send().await);
+    b.click_to_next_page("a[href^='/console/iam/delete?kind=user']")
+        .await;
+    b.fill("#confirm_password", ROOT_PASSWORD).await;
+    b.click_to_next_page("form.confirm button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "User deleted.");
+    assert_eq!(
+        b.client.current_url().await.expect("url").path(),
+        "/console/iam/users"
+    );
+    assert_eq!(
+        error_code(iam.get_user().user_name(&user.name).send().await),
+        "NoSuchEntity"
+    );
+    let members = ok(iam.get_group().group_name(&group).send().await);
+    assert!(members.users().is_empty());
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permissions_boundary_limits_what_the_users_key_may_do() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    let user = s
+        .root()
+        .new_user(
+            "bounded",
+            Some(&allow(
+                &[
+                    "secretsmanager:ListSecrets",
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                &["*"],
+            )),
+        )
+        .await;
+    let boundary_name = format!("list-only-{}", short_id());
+    let boundary = ok(iam
+        .create_policy()
+        .policy_name(&boundary_name)
+        .policy_document(allow(&["secretsmanager:ListSecrets"], &["*"]))
+        .send()
+        .await)
+    .policy
+    .and_then(|p| p.arn)
+    .expect("the policy's ARN");
+    let sm = user.sm();
+    let secret = ok(sm
+        .create_secret()
+        .name(format!("bounded/{}", short_id()))
+        .secret_string("v")
+        .send()
+        .await)
+    .arn
+    .expect("the secret's ARN");
+    ok(sm.describe_secret().secret_id(&secret).send().await);
+
+    sign_in_as_root(&b).await;
+    b.client
+        .goto(&url(&format!("/console/iam/users/details?name={}", user.name)))
+        .await
+        .expect("goto");
+    assert_eq!(
+        b.text("#boundary p.empty").await,
+        "No permissions boundary is set."
+    );
+    b.client
+        .execute(
+            &format!("document.querySelector('#boundary_policy').value = '{boundary}';"),
+            vec![],
+        )
+        .await
+        .expect("choose");
+    b.click_to_next_page("#boundary form button").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(b.text("#boundary-arn").await, boundary);
+    // Tags on the same page.
+    b.fill("#tag_key", "team").await;
+    b.fill("#tag_value", "payments").await;
+    b.click_to_next_page("#tags form button").await;
+    assert!(b.text("table.tags").await.contains("payments"));
+    b.screenshot("22-user-boundary-and-tags").await;
+
+    // The user's own key: still listing, but describing is outside the boundary.
+    ok(sm.list_secrets().send().await);
+    assert_error(
+        &expect_err!(sm.describe_secret().secret_id(&secret).send().await),
+        "AccessDeniedException",
+        &access_denied(
+            &user.arn,
+            "secretsmanager:DescribeSecret",
+            Some(&secret),
+            Denial::NoBoundary,
+        ),
+    );
+
+    // Removed again (after confirmation): the policy allows it again.
+    confirm(&b, "#boundary a.button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(
+        b.text("#boundary p.empty").await,
+        "No permissions boundary is set."
+    );
+    ok(sm.describe_secret().secret_id(&secret).send().await);
+    confirm(&b, "table.tags a.button.danger").await;
+    let tags = ok(iam.list_user_tags().user_name(&user.name).send().await);
+    assert!(tags.tags().is_empty());
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_versions_are_created_made_default_and_deleted_up_to_five() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    let name = format!("versioned-{}", short_id());
+    let arn = ok(iam
+        .create_policy()
+        .policy_name(&name)
+        .policy_document(allow(&["secretsmanager:ListSecrets"], &["*"]))
+        .send()
+        .await)
+    .policy
+    .and_then(|p| p.arn)
+    .expect("the policy's ARN");
+    let user = s.root().new_user("versioned", None).await;
+    ok(iam
+        .attach_user_policy()
+        .user_name(&user.name)
+        .policy_arn(&arn)
+        .send()
+        .await);
+    sign_in_as_root(&b).await;
+    b.client.goto(&url("/console/iam/policies")).await.expect("goto");
+    b.click_to_next_page(&format!("table.list a[href*='{name}']"))
+        .await;
+    assert_eq!(b.text("#default-version").await, "v1");
+    // The editor starts from the default version; a syntax error names its line and column.
+    assert!(
+        b.find("#document")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+            .contains("secretsmanager:ListSecrets")
+    );
+    b.fill("#document", "{\n\"Version\": \"2012-10-17\",\n}").await;
+    b.click_to_next_page("#versions form button.primary").await;
+    assert!(b.text(".alert.error").await.starts_with("Ln 3, Col 1: "));
+    let v2 = allow(
+        &["secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"],
+        &["*"],
+    );
+    b.fill("#document", &v2).await;
+    b.click_to_next_page("#versions form button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(b.text("#default-version").await, "v2");
+    // Without "set as default": v3 is kept aside.
+    b.fill("#document", &v2).await;
+    b.click("#set_as_default").await;
+    b.click_to_next_page("#versions form button.primary").await;
+    assert_eq!(b.text("#default-version").await, "v2");
+    for _ in 0..2 {
+        ok(iam
+            .create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(&v2)
+            .send()
+            .await);
+    }
+    // A sixth: AWS's limit, in its words.
+    b.fill("#document", &v2).await;
+    b.click_to_next_page("#versions form button.primary").await;
+    assert_eq!(
+        b.text(".alert.error").await,
+        "LimitExceeded: A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version."
+    );
+    b.screenshot("23-policy-versions").await;
+    b.click_to_next_page("#version-v1 form button").await;
+    assert_eq!(b.text("#default-version").await, "v1");
+    confirm(&b, "#version-v3 a.button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let versions = ok(iam.list_policy_versions().policy_arn(&arn).send().await);
+    let ids: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id())
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert!(!ids.contains(&"v3"), "{ids:?}");
+    let policy = ok(iam.get_policy().policy_arn(&arn).send().await);
+    assert_eq!(policy.policy().and_then(|p| p.default_version_id()), Some("v1"));
+
+    // Deleted as the console does: detached from the user, other versions deleted first.
+    b.click_to_next_page("a[href^='/console/iam/delete?kind=policy']")
+        .await;
+    let steps = b.text("ol.steps").await;
+    assert!(
+        steps.contains("iam:DetachUserPolicy") && steps.contains("iam:DeletePolicyVersion"),
+        "{steps}"
+    );
+    b.click_to_next_page("form.confirm button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Policy deleted.");
+    assert_eq!(
+        error_code(iam.get_policy().policy_arn(&arn).send().await),
+        "NoSuchEntity"
+    );
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kms_alias_is_created_pointed_at_another_key_and_deleted() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let kms = s.kms_client();
+    let first = ok(kms.create_key().description("first").send().await)
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    let second = ok(kms.create_key().description("second").send().await)
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    sign_in_as_root(&b).await;
+    b.client.goto(&url("/console/kms")).await.expect("goto");
+    b.click_to_next_page("nav.sub a[href='/console/kms/aliases']")
+        .await;
+    let alias = format!("console-alias-{}", short_id());
+    b.fill("#alias", &alias).await;
+    b.client
+        .execute(
+            &format!("document.querySelector('#alias_key').value = '{first}';"),
+            vec![],
+        )
+        .await
+        .expect("choose");
+    b.click_to_next_page("form.card button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let full = format!("alias/{alias}");
+    let target = |listed: aws_sdk_kms::operation::list_aliases::ListAliasesOutput| {
+        listed
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some(full.as_str()))
+            .and_then(|a| a.target_key_id().map(str::to_owned))
+    };
+    assert_eq!(target(ok(kms.list_aliases().send().await)), Some(first.clone()));
+    let row = format!("table.aliases tr:has(input[value='{full}'])");
+    b.client
+        .execute(
+            &format!("document.querySelector(\"{row} select\").value = '{second}';"),
+            vec![],
+        )
+        .await
+        .expect("choose");
+    b.click_to_next_page(&format!("{row} form button")).await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(target(ok(kms.list_aliases().send().await)), Some(second.clone()));
+    b.screenshot("24-kms-aliases").await;
+    confirm(&b, &format!("{row} a.button.danger")).await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(target(ok(kms.list_aliases().send().await)), None);
+
+    // The key's description, edited on its page.
+    b.client
+        .goto(&url(&format!("/console/kms/key?id={second}")))
+        .await
+        .expect("goto");
+    b.fill("#key-description", "second, renamed").await;
+    b.click_to_next_page("form:has(#key-description) button").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let described = ok(kms.describe_key().key_id(&second).send().await);
+    assert_eq!(
+        described.key_metadata().and_then(|m| m.description()),
+        Some("second, renamed")
+    );
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_not_allowed_to_delete_sees_awss_access_denied() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    let group = format!("kept-{}", short_id());
+    ok(iam.create_group().group_name(&group).send().await);
+    // May read IAM, not change it.
+    let reader = s
+        .root()
+        .new_user("iam-reader", Some(&allow(&["iam:Get*", "iam:List*"], &["*"])))
+        .await;
+    let password = "Reader-Passw0rd-1";
+    ok(iam
+        .create_login_profile()
+        .user_name(&reader.name)
+        .password(password)
+        .send()
+        .await);
+    b.client.goto(&url("/console/signin")).await.expect("goto");
+    b.fill("#account", s.account_id()).await;
+    b.fill("#user_name", &reader.name).await;
+    b.fill("#password", password).await;
+    b.click_to_next_page("form button.primary").await;
+    b.client.goto(&url("/console/iam/groups")).await.expect("goto");
+    b.click_to_next_page(&format!(
+        "section.group:has(input[value='{group}']) a[href^='/console/iam/delete?kind=group']"
+    ))
+    .await;
+    assert!(b.text("ol.steps").await.contains("iam:DeleteGroup"));
+    b.click_to_next_page("form.confirm button.danger").await;
+    let group_arn = format!("arn:aws:iam::{}:group/{group}", s.account_id());
+    assert_eq!(
+        b.text(".alert.error").await,
+        format!(
+            "AccessDenied: {}",
+            no_identity_policy(&reader.arn, "iam:DeleteGroup", Some(&group_arn))
+        )
+    );
+    b.screenshot("25-delete-access-denied").await;
+    ok(iam.get_group().group_name(&group).send().await);
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_alias_is_created_and_deleted() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    // One account alias for the whole server: this test is the only one to set it.
+    sign_in_as_root(&b).await;
+    b.client
+        .goto(&url("/console/iam/password-policy"))
+        .await
+        .expect("goto");
+    let alias = format!("console-{}", short_id());
+    b.fill("#account_alias", &alias).await;
+    b.click_to_next_page("#account-alias button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(b.text("#account-alias-name").await, alias);
+    let listed = ok(iam.list_account_aliases().send().await);
+    assert_eq!(listed.account_aliases(), [alias.clone()]);
+    confirm(&b, "#account-alias a.button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let listed = ok(iam.list_account_aliases().send().await);
+    assert!(listed.account_aliases().is_empty());
+    b.quit().await;
+}
