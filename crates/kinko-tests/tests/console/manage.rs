@@ -164,6 +164,10 @@ async fn a_permissions_boundary_limits_what_the_users_key_may_do() {
     b.fill("#tag_value", "payments").await;
     b.click_to_next_page("#tags form button").await;
     assert!(b.text("table.tags").await.contains("payments"));
+    b.client
+        .execute("document.querySelector('#boundary').scrollIntoView();", vec![])
+        .await
+        .expect("scrolled");
     b.screenshot("22-user-boundary-and-tags").await;
 
     // The user's own key: still listing, but describing is outside the boundary.
@@ -336,7 +340,10 @@ async fn a_kms_alias_is_created_pointed_at_another_key_and_deleted() {
             .find(|a| a.alias_name() == Some(full.as_str()))
             .and_then(|a| a.target_key_id().map(str::to_owned))
     };
-    assert_eq!(target(ok(kms.list_aliases().send().await)), Some(first.clone()));
+    assert_eq!(
+        target(ok(kms.list_aliases().limit(100).send().await)),
+        Some(first.clone())
+    );
     let row = format!("table.aliases tr:has(input[value='{full}'])");
     b.client
         .execute(
@@ -347,11 +354,14 @@ async fn a_kms_alias_is_created_pointed_at_another_key_and_deleted() {
         .expect("choose");
     b.click_to_next_page(&format!("{row} form button")).await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
-    assert_eq!(target(ok(kms.list_aliases().send().await)), Some(second.clone()));
+    assert_eq!(
+        target(ok(kms.list_aliases().limit(100).send().await)),
+        Some(second.clone())
+    );
     b.screenshot("24-kms-aliases").await;
     confirm(&b, &format!("{row} a.button.danger")).await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
-    assert_eq!(target(ok(kms.list_aliases().send().await)), None);
+    assert_eq!(target(ok(kms.list_aliases().limit(100).send().await)), None);
 
     // The key's description, edited on its page.
     b.client
@@ -441,5 +451,76 @@ async fn the_account_alias_is_created_and_deleted() {
     assert_eq!(b.text(".alert.ok").await, "Done.");
     let listed = ok(iam.list_account_aliases().send().await);
     assert!(listed.account_aliases().is_empty());
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_gets_and_loses_a_policy_then_is_deleted_with_its_instance_profile_membership() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let iam = s.iam_client();
+    let role = format!("worker-{}", short_id());
+    s.root()
+        .new_role(
+            &role,
+            &trust_policy(&[s.account_id()]),
+            Some(&allow(&["secretsmanager:ListSecrets"], &["*"])),
+        )
+        .await;
+    let profile = format!("worker-profile-{}", short_id());
+    ok(iam
+        .create_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await);
+    ok(iam
+        .add_role_to_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&role)
+        .send()
+        .await);
+    sign_in_as_root(&b).await;
+    b.client.goto(&url("/console/iam/roles")).await.expect("goto");
+    b.click_to_next_page(&format!("table.roles a[href$='={role}']"))
+        .await;
+    assert!(b.text("#role-arn").await.ends_with(&format!(":role/{role}")));
+    let policy = "arn:aws:iam::aws:policy/SecretsManagerReadWrite";
+    b.client
+        .execute(
+            &format!("document.querySelector('#attach').value = '{policy}';"),
+            vec![],
+        )
+        .await
+        .expect("choose");
+    b.click_to_next_page("#policies form button").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert!(b.text("#policies ul").await.contains("SecretsManagerReadWrite"));
+    confirm(&b, "#policies ul a.button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let attached = ok(iam.list_attached_role_policies().role_name(&role).send().await);
+    assert!(attached.attached_policies().is_empty());
+    // Deleted as the console does: out of the instance profile, the inline policy deleted.
+    b.click_to_next_page("a[href^='/console/iam/delete?kind=role']")
+        .await;
+    let steps = b.text("ol.steps").await;
+    assert!(
+        steps.contains("iam:RemoveRoleFromInstanceProfile") && steps.contains("iam:DeleteRolePolicy"),
+        "{steps}"
+    );
+    b.click_to_next_page("form.confirm button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Role deleted.");
+    assert_eq!(
+        error_code(iam.get_role().role_name(&role).send().await),
+        "NoSuchEntity"
+    );
+    let kept = ok(iam
+        .get_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await);
+    assert!(kept.instance_profile().expect("profile").roles().is_empty());
+    assert_clean_log(&b).await;
     b.quit().await;
 }

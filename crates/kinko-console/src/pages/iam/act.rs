@@ -224,7 +224,13 @@ pub(crate) fn confirm_link(lang: Lang, op: &str, fields: &[(&str, &str)], what: 
     for (k, v) in fields {
         q.append_pair(k, v);
     }
-    let label = lang.t("remove");
+    let label = lang.t(
+        if op.starts_with("delete_") && op != "delete_user_boundary" && op != "delete_role_boundary" {
+            "delete"
+        } else {
+            "remove"
+        },
+    );
     html! {
         a.button.small.danger href={ "/console/iam/act?" (q.finish()) } aria-label={ (label) ": " (what) } { (label) }
     }
