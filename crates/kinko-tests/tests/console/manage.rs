@@ -446,7 +446,7 @@ async fn the_account_alias_is_created_and_deleted() {
     assert_eq!(b.text(".alert.ok").await, "Done.");
     assert_eq!(b.text("#account-alias-name").await, alias);
     let listed = ok(iam.list_account_aliases().send().await);
-    assert_eq!(listed.account_aliases(), [alias.clone()]);
+    assert_eq!(listed.account_aliases(), std::slice::from_ref(&alias));
     confirm(&b, "#account-alias a.button.danger").await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
     let listed = ok(iam.list_account_aliases().send().await);
