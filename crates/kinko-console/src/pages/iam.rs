@@ -54,9 +54,8 @@ async fn iam(
     call_query(console, ctx, who, ServiceName::Iam, action, params).await
 }
 
-/// The `member`s of the first element named `list` in an IAM answer, each as its child
-/// elements' texts.
-fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+/// Each `member` of the first element named `list` in an IAM answer, as `read` reads it.
+fn each_member<T>(xml: &str, list: &str, read: impl Fn(roxmltree::Node<'_, '_>) -> T) -> Vec<T> {
     let Ok(doc) = roxmltree::Document::parse(xml) else {
         return Vec::new();
     };
@@ -65,18 +64,24 @@ fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
     };
     node.children()
         .filter(|n| n.has_tag_name("member"))
-        .map(|m| {
-            m.children()
-                .filter(roxmltree::Node::is_element)
-                .map(|c| {
-                    (
-                        c.tag_name().name().to_owned(),
-                        c.text().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
+        .map(read)
         .collect()
+}
+
+/// The `member`s of the first element named `list` in an IAM answer, each as its child
+/// elements' texts.
+fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+    each_member(xml, list, |m| {
+        m.children()
+            .filter(roxmltree::Node::is_element)
+            .map(|c| {
+                (
+                    c.tag_name().name().to_owned(),
+                    c.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    })
 }
 
 /// The text of the first element named `tag` in an IAM answer.
@@ -90,16 +95,7 @@ fn text(xml: &str, tag: &str) -> Option<String> {
 
 /// The texts of the first element named `list` in an IAM answer (a list of strings).
 fn strings(xml: &str, list: &str) -> Vec<String> {
-    let Ok(doc) = roxmltree::Document::parse(xml) else {
-        return Vec::new();
-    };
-    let Some(node) = doc.descendants().find(|n| n.has_tag_name(list)) else {
-        return Vec::new();
-    };
-    node.children()
-        .filter(|n| n.has_tag_name("member"))
-        .map(|m| m.text().unwrap_or_default().to_owned())
-        .collect()
+    each_member(xml, list, |m| m.text().unwrap_or_default().to_owned())
 }
 
 fn user_url(name: &str) -> String {
@@ -1053,5 +1049,7 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["Arn"], "arn:1");
         assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
+        let names = "<ListUserPoliciesResponse><ListUserPoliciesResult><PolicyNames><member>one</member><member>two</member></PolicyNames></ListUserPoliciesResult></ListUserPoliciesResponse>";
+        assert_eq!(strings(names, "PolicyNames"), ["one", "two"]);
     }
 }

@@ -9,6 +9,15 @@ use kinko_tests::*;
 
 use crate::*;
 
+/// Chooses `value` in the select `css` selects.
+async fn choose(b: &Browser, css: &str, value: &str) {
+    b.find(css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+}
+
 /// Follows the first link `css` selects (a removal's confirmation page), then confirms.
 async fn confirm(b: &Browser, css: &str) {
     b.click_to_next_page(css).await;
@@ -149,13 +158,7 @@ async fn a_permissions_boundary_limits_what_the_users_key_may_do() {
         b.text("#boundary p.empty").await,
         "No permissions boundary is set."
     );
-    b.client
-        .execute(
-            &format!("document.querySelector('#boundary_policy').value = '{boundary}';"),
-            vec![],
-        )
-        .await
-        .expect("choose");
+    choose(&b, "#boundary_policy", &boundary).await;
     b.click_to_next_page("#boundary form button").await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
     assert_eq!(b.text("#boundary-arn").await, boundary);
@@ -323,13 +326,7 @@ async fn a_kms_alias_is_created_pointed_at_another_key_and_deleted() {
         .await;
     let alias = format!("console-alias-{}", short_id());
     b.fill("#alias", &alias).await;
-    b.client
-        .execute(
-            &format!("document.querySelector('#alias_key').value = '{first}';"),
-            vec![],
-        )
-        .await
-        .expect("choose");
+    choose(&b, "#alias_key", &first).await;
     b.click_to_next_page("form.card button.primary").await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
     let full = format!("alias/{alias}");
@@ -345,13 +342,7 @@ async fn a_kms_alias_is_created_pointed_at_another_key_and_deleted() {
         Some(first.clone())
     );
     let row = format!("table.aliases tr:has(input[value='{full}'])");
-    b.client
-        .execute(
-            &format!("document.querySelector(\"{row} select\").value = '{second}';"),
-            vec![],
-        )
-        .await
-        .expect("choose");
+    choose(&b, &format!("{row} select"), &second).await;
     b.click_to_next_page(&format!("{row} form button")).await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
     assert_eq!(
@@ -487,13 +478,7 @@ async fn a_role_gets_and_loses_a_policy_then_is_deleted_with_its_instance_profil
         .await;
     assert!(b.text("#role-arn").await.ends_with(&format!(":role/{role}")));
     let policy = "arn:aws:iam::aws:policy/SecretsManagerReadWrite";
-    b.client
-        .execute(
-            &format!("document.querySelector('#attach').value = '{policy}';"),
-            vec![],
-        )
-        .await
-        .expect("choose");
+    choose(&b, "#attach", policy).await;
     b.click_to_next_page("#policies form button").await;
     assert_eq!(b.text(".alert.ok").await, "Done.");
     assert!(b.text("#policies ul").await.contains("SecretsManagerReadWrite"));
