@@ -243,6 +243,9 @@ async fn policy_versions_are_created_made_default_and_deleted_up_to_five() {
     b.fill("#document", "{\n\"Version\": \"2012-10-17\",\n}").await;
     b.click_to_next_page("#versions form button.primary").await;
     assert!(b.text(".alert.error").await.starts_with("Ln 3, Col 1: "));
+    // The document is kept as typed.
+    let kept = b.find("#document").await.prop("value").await.expect("value");
+    assert_eq!(kept.as_deref(), Some("{\n\"Version\": \"2012-10-17\",\n}"));
     let v2 = allow(
         &["secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"],
         &["*"],

@@ -322,9 +322,23 @@ pub(super) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
     };
     let params = fields(a, |k| form.get(k));
     let to = back(a, |k| form.get(k).unwrap_or_default().to_owned());
-    // The editor's JSON syntax errors name their line and column before IAM sees the document.
-    if let Some(e) = form.get("PolicyDocument").and_then(syntax_error) {
-        return console.redirect_with(id, (true, e), &to);
+    // A new policy version refused (a JSON syntax error, named by line and column before IAM
+    // sees the document, or IAM's own refusal) is shown again in the editor as typed.
+    if let Some(typed) = form.get("PolicyDocument") {
+        let arn = form.get("PolicyArn").unwrap_or_default();
+        let refused = match syntax_error(typed) {
+            Some(e) => Some(e),
+            None => iam(&console, &ctx, who, a.action, &params)
+                .await
+                .err()
+                .map(|e| format!("{}: {}", e.code, e.message)),
+        };
+        return match refused {
+            Some(e) => {
+                super::details::policy_page(&console, &ctx, who, arn, Some((true, e)), Some(typed)).await
+            }
+            None => console.redirect_with(id, (false, ctx.lang.t("done").to_owned()), &to),
+        };
     }
     let result = iam(&console, &ctx, who, a.action, &params).await;
     console.redirect_with(id, crate::outcome(ctx.lang, &result), &to)

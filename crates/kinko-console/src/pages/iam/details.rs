@@ -270,40 +270,49 @@ pub(super) async fn policy(
     ctx: Ctx,
     Query(q): Query<ArnQuery>,
 ) -> Response {
-    let (id, session, who) = match ctx.signed_in() {
+    let (id, _, who) = match ctx.signed_in() {
         Ok(s) => s,
         Err(r) => return r,
     };
+    let flash = console.sessions.take_flash(id);
+    policy_page(&console, &ctx, who, &q.arn, flash, None).await
+}
+
+/// A policy's page, with `flash`; the new version's editor holds `typed` (a document refused,
+/// shown again as typed, with status 400) or else the default version.
+pub(super) async fn policy_page(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    arn: &str,
+    flash: Option<(bool, String)>,
+    typed: Option<&str>,
+) -> Response {
     let t = |k| ctx.lang.t(k);
-    let arn = q.arn.as_str();
     let p_arn = ("PolicyArn", arn);
-    let policy = iam(&console, &ctx, who, "GetPolicy", &[p_arn]).await;
-    let versions = iam(&console, &ctx, who, "ListPolicyVersions", &[p_arn]).await;
-    let entities = iam(&console, &ctx, who, "ListEntitiesForPolicy", &[p_arn]).await;
+    let policy = iam(console, ctx, who, "GetPolicy", &[p_arn]).await;
+    let versions = iam(console, ctx, who, "ListPolicyVersions", &[p_arn]).await;
+    let entities = iam(console, ctx, who, "ListEntitiesForPolicy", &[p_arn]).await;
     let default = policy.as_ref().ok().and_then(|xml| text(xml, "DefaultVersionId"));
-    let document = match &default {
-        Some(v) => iam(
-            &console,
-            &ctx,
-            who,
-            "GetPolicyVersion",
-            &[p_arn, ("VersionId", v)],
-        )
-        .await
-        .ok()
-        .and_then(|xml| text(&xml, "Document"))
-        .map(|d| crate::pages::secrets::pretty(&decoded(&d)))
-        .unwrap_or_default(),
-        None => String::new(),
+    let document = match (typed, &default) {
+        (Some(typed), _) => typed.to_owned(),
+        (None, Some(v)) => iam(console, ctx, who, "GetPolicyVersion", &[p_arn, ("VersionId", v)])
+            .await
+            .ok()
+            .and_then(|xml| text(&xml, "Document"))
+            .map(|d| crate::pages::secrets::pretty(&decoded(&d)))
+            .unwrap_or_default(),
+        (None, None) => String::new(),
     };
-    let csrf = &session.csrf;
+    let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
+    let csrf = csrf.as_str();
     let back = super::policy_url(arn);
     let name = policy
         .as_ref()
         .ok()
         .and_then(|xml| text(xml, "PolicyName"))
         .unwrap_or_else(|| arn.to_owned());
-    let p = page(&ctx, who, csrf, &name, &back, console.sessions.take_flash(id));
+    let p = page(ctx, who, csrf, &name, &back, flash);
     let content = html! {
         (iam_nav(ctx.lang))
         h1 { (name) }
@@ -379,7 +388,12 @@ pub(super) async fn policy(
             (delete_link(ctx.lang, "policy", arn, "delete_policy"))
         }
     };
-    respond(StatusCode::OK, layout(&p, content))
+    let status = if typed.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    respond(status, layout(&p, content))
 }
 
 #[cfg(test)]
