@@ -21,6 +21,10 @@ use super::{Page, error_box, layout, respond};
 use crate::session::SignedIn;
 use crate::{Console, Ctx, call_query};
 
+pub(super) mod act;
+mod delete;
+mod details;
+
 pub(crate) fn routes() -> Router<Arc<Console>> {
     Router::new()
         .route("/iam/users", get(users))
@@ -34,6 +38,10 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
             "/iam/password-policy",
             get(password_policy).post(password_policy_submit),
         )
+        .route("/iam/act", get(act::confirm).post(act::submit))
+        .route("/iam/delete", get(delete::confirm).post(delete::submit))
+        .route("/iam/roles/details", get(details::role))
+        .route("/iam/policies/details", get(details::policy))
 }
 
 async fn iam(
@@ -46,9 +54,8 @@ async fn iam(
     call_query(console, ctx, who, ServiceName::Iam, action, params).await
 }
 
-/// The `member`s of the first element named `list` in an IAM answer, each as its child
-/// elements' texts.
-fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+/// Each `member` of the first element named `list` in an IAM answer, as `read` reads it.
+fn each_member<T>(xml: &str, list: &str, read: impl Fn(roxmltree::Node<'_, '_>) -> T) -> Vec<T> {
     let Ok(doc) = roxmltree::Document::parse(xml) else {
         return Vec::new();
     };
@@ -57,18 +64,24 @@ fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
     };
     node.children()
         .filter(|n| n.has_tag_name("member"))
-        .map(|m| {
-            m.children()
-                .filter(roxmltree::Node::is_element)
-                .map(|c| {
-                    (
-                        c.tag_name().name().to_owned(),
-                        c.text().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
+        .map(read)
         .collect()
+}
+
+/// The `member`s of the first element named `list` in an IAM answer, each as its child
+/// elements' texts.
+fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+    each_member(xml, list, |m| {
+        m.children()
+            .filter(roxmltree::Node::is_element)
+            .map(|c| {
+                (
+                    c.tag_name().name().to_owned(),
+                    c.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    })
 }
 
 /// The text of the first element named `tag` in an IAM answer.
@@ -80,9 +93,24 @@ fn text(xml: &str, tag: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The texts of the first element named `list` in an IAM answer (a list of strings).
+fn strings(xml: &str, list: &str) -> Vec<String> {
+    each_member(xml, list, |m| m.text().unwrap_or_default().to_owned())
+}
+
 fn user_url(name: &str) -> String {
     let q: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
     format!("/console/iam/users/details?name={q}")
+}
+
+fn role_url(name: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("/console/iam/roles/details?name={q}")
+}
+
+fn policy_url(arn: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(arn.as_bytes()).collect();
+    format!("/console/iam/policies/details?arn={q}")
 }
 
 /// IAM's own sections.
@@ -352,7 +380,7 @@ async fn new_user_submit(State(console): State<Arc<Console>>, ctx: Ctx, body: By
 }
 
 #[derive(serde::Deserialize)]
-struct NameQuery {
+pub(super) struct NameQuery {
     name: String,
 }
 
@@ -387,6 +415,7 @@ async fn user_page(
     .await;
     let keys = iam(console, ctx, who, "ListAccessKeys", &[("UserName", name)]).await;
     let policies = attachable(console, ctx, who).await;
+    let more = details::user_sections(console, ctx, who, name, &csrf).await;
     let p = page(ctx, who, &csrf, name, &back, flash);
     let content = html! {
         h1 { (name) }
@@ -406,7 +435,9 @@ async fn user_page(
             @match &attached {
                 Err(e) => (error_box(e)),
                 Ok(xml) => {
-                    ul { @for a in members(xml, "AttachedPolicies") { li { (a["PolicyName"]) " " code { (a["PolicyArn"]) } } } }
+                    ul { @for a in members(xml, "AttachedPolicies") {
+                        li { (a["PolicyName"]) " " code { (a["PolicyArn"]) } " " (act::confirm_link(ctx.lang, "detach_user_policy", &[("UserName", name), ("PolicyArn", a["PolicyArn"].as_str())], &a["PolicyName"])) }
+                    } }
                 }
             }
             form.inline method="post" action=(back) {
@@ -459,6 +490,7 @@ async fn user_page(
                 div.buttons { button.primary type="submit" { (t("create_access_key")) } }
             }
         }
+        (more)
     };
     respond(StatusCode::OK, layout(&p, content))
 }
@@ -564,7 +596,7 @@ async fn policies(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
                     table.list {
                         thead { tr { th scope="col" { (t("policy_name")) } th scope="col" { "ARN" } th scope="col" { (t("attachments")) } } }
                         tbody { @for pol in &list {
-                            tr { td { (pol["PolicyName"]) } td { code { (pol["Arn"]) } } td { (pol.get("AttachmentCount").map_or("0", String::as_str)) } }
+                            tr { td { a href=(policy_url(&pol["Arn"])) { (pol["PolicyName"]) } } td { code { (pol["Arn"]) } } td { (pol.get("AttachmentCount").map_or("0", String::as_str)) } }
                         } }
                     }
                 }
@@ -722,7 +754,7 @@ async fn roles_page(
                 table.list.roles {
                     thead { tr { th scope="col" { (t("role_name")) } th scope="col" { "ARN" } th scope="col" { (t("created")) } } }
                     tbody { @for r in members(xml, "Roles") {
-                        tr { td { (r["RoleName"]) } td { code { (r.get("Arn").map_or("", String::as_str)) } } td { (r.get("CreateDate").map_or("", String::as_str)) } }
+                        tr { td { a href=(role_url(&r["RoleName"])) { (r["RoleName"]) } } td { code { (r.get("Arn").map_or("", String::as_str)) } } td { (r.get("CreateDate").map_or("", String::as_str)) } }
                     } }
                 }
             }
@@ -816,6 +848,7 @@ async fn password_policy(State(console): State<Arc<Console>>, ctx: Ctx) -> Respo
     };
     let t = |k| ctx.lang.t(k);
     let current = iam(&console, &ctx, who, "GetAccountPasswordPolicy", &[]).await;
+    let alias = act::account_alias(&console, &ctx, who, &session.csrf).await;
     let p = page(
         &ctx,
         who,
@@ -843,6 +876,7 @@ async fn password_policy(State(console): State<Arc<Console>>, ctx: Ctx) -> Respo
             }
             div.buttons { button.primary type="submit" { (t("save")) } }
         }
+        (alias)
     };
     respond(StatusCode::OK, layout(&p, content))
 }
@@ -920,8 +954,12 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
             section.card.group {
                 h2 { (name) }
                 dl.props {
-                    dt { (t("users")) } dd { @for u in in_group { span.badge { (u["UserName"]) } " " } }
-                    dt { (t("attach_policies")) } dd { @for a in attached { span.badge { (a["PolicyName"]) } " " } }
+                    dt { (t("users")) } dd { @for u in in_group {
+                        span.badge { (u["UserName"]) } " " (act::confirm_link(ctx.lang, "remove_group_user", &[("GroupName", name), ("UserName", u["UserName"].as_str())], &u["UserName"])) " "
+                    } }
+                    dt { (t("attach_policies")) } dd { @for a in attached {
+                        span.badge { (a["PolicyName"]) } " " (act::confirm_link(ctx.lang, "detach_group_policy", &[("GroupName", name), ("PolicyArn", a["PolicyArn"].as_str())], &a["PolicyName"])) " "
+                    } }
                 }
                 form.inline method="post" action="/console/iam/groups" {
                     input type="hidden" name="csrf" value=(csrf);
@@ -938,6 +976,8 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
                     select name="policy" aria-label=(t("attach_policies")) { @for pol in &policies { option value=(pol["Arn"]) { (pol["PolicyName"]) } } }
                     " " button.small type="submit" { (t("attach")) }
                 }
+                " "
+                (details::delete_link(ctx.lang, "group", name, "delete_group"))
             }
         }
         form.card method="post" action="/console/iam/groups" {
@@ -1009,5 +1049,7 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["Arn"], "arn:1");
         assert_eq!(text(xml, "UserName").as_deref(), Some("a"));
+        let names = "<ListUserPoliciesResponse><ListUserPoliciesResult><PolicyNames><member>one</member><member>two</member></PolicyNames></ListUserPoliciesResult></ListUserPoliciesResponse>";
+        assert_eq!(strings(names, "PolicyNames"), ["one", "two"]);
     }
 }

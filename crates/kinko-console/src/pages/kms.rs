@@ -20,10 +20,15 @@ use super::{Page, date, error_box, layout, respond};
 use crate::session::SignedIn;
 use crate::{Console, Ctx, call};
 
+mod aliases;
+
 pub(crate) fn routes() -> Router<Arc<Console>> {
     Router::new()
         .route("/kms", get(keys).post(create_key))
         .route("/kms/key", get(key).post(key_action))
+        .route("/kms/aliases", get(aliases::list).post(aliases::submit))
+        .route("/kms/aliases/delete", get(aliases::confirm_delete))
+        .route("/kms/key/untag", get(confirm_untag))
         .route("/organizations", get(accounts).post(create_account))
 }
 
@@ -46,28 +51,47 @@ fn failed(e: &WireError) -> (bool, String) {
     (true, format!("{}: {}", e.code, e.message))
 }
 
+/// KMS's own sections.
+fn kms_nav(lang: crate::Lang) -> maud::Markup {
+    html! {
+        nav.sub aria-label="KMS" {
+            a href="/console/kms" { (lang.t("kms_keys")) }
+            a href="/console/kms/aliases" { (lang.t("aliases")) }
+        }
+    }
+}
+
+/// The caller's keys (customer managed: AWS managed keys are listed by the console's other
+/// tab), each as DescribeKey's `KeyMetadata`.
+async fn customer_keys(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<Vec<Value>, WireError> {
+    let listed = kms(console, ctx, who, "ListKeys", json!({"Limit": 100})).await?;
+    let mut keys = Vec::new();
+    for k in listed["Keys"].as_array().cloned().unwrap_or_default() {
+        let described = kms(console, ctx, who, "DescribeKey", json!({"KeyId": k["KeyId"]}))
+            .await
+            .ok();
+        let meta = described.map(|d| d["KeyMetadata"].clone()).unwrap_or(Value::Null);
+        if meta["KeyManager"] != "AWS" {
+            keys.push(meta);
+        }
+    }
+    Ok(keys)
+}
+
 async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
     let (id, session, who) = match ctx.signed_in() {
         Ok(s) => s,
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
-    let listed = kms(&console, &ctx, who, "ListKeys", json!({"Limit": 100})).await;
+    let listed = customer_keys(&console, &ctx, who).await;
     let aliases = kms(&console, &ctx, who, "ListAliases", json!({"Limit": 100}))
         .await
         .unwrap_or(Value::Null);
     let mut rows = Vec::new();
-    if let Ok(out) = &listed {
-        for k in out["Keys"].as_array().cloned().unwrap_or_default() {
-            let key_id = k["KeyId"].as_str().unwrap_or_default().to_owned();
-            let described = kms(&console, &ctx, who, "DescribeKey", json!({"KeyId": key_id}))
-                .await
-                .ok();
-            let meta = described.map(|d| d["KeyMetadata"].clone()).unwrap_or(Value::Null);
-            // AWS managed keys are listed by the console's other tab; this one shows the caller's.
-            if meta["KeyManager"] == "AWS" {
-                continue;
-            }
+    if let Ok(keys) = &listed {
+        for meta in keys {
+            let key_id = meta["KeyId"].as_str().unwrap_or_default().to_owned();
             let alias: Vec<String> = aliases["Aliases"]
                 .as_array()
                 .into_iter()
@@ -75,7 +99,7 @@ async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
                 .filter(|a| a["TargetKeyId"] == key_id.as_str())
                 .filter_map(|a| a["AliasName"].as_str().map(str::to_owned))
                 .collect();
-            rows.push((key_id, alias.join(", "), meta));
+            rows.push((key_id, alias.join(", "), meta.clone()));
         }
     }
     let page = Page {
@@ -87,6 +111,7 @@ async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
         flash: console.sessions.take_flash(id),
     };
     let content = html! {
+        (kms_nav(ctx.lang))
         h1 { (t("kms_keys")) }
         @if let Err(e) = &listed { (error_box(e)) }
         @if rows.is_empty() { p.empty { (t("none")) } } @else {
@@ -139,11 +164,7 @@ async fn create_key(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) 
     let alias = form.get("alias").unwrap_or_default().trim();
     let mut flash = (false, ctx.lang.t("done").to_owned());
     if !alias.is_empty() {
-        let alias = if alias.starts_with("alias/") {
-            alias.to_owned()
-        } else {
-            format!("alias/{alias}")
-        };
+        let alias = aliases::full_name(alias);
         if let Err(e) = kms(
             &console,
             &ctx,
@@ -187,6 +208,7 @@ async fn key(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<KeyQ
         json!({"KeyId": q.id}),
     )
     .await;
+    let tags = kms(&console, &ctx, who, "ListResourceTags", json!({"KeyId": q.id})).await;
     let back = key_url(&q.id);
     let page = Page {
         lang: ctx.lang,
@@ -223,7 +245,14 @@ async fn key(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<KeyQ
                     dl.props {
                         dt { "ARN" } dd { code #key-arn { (m["Arn"].as_str().unwrap_or_default()) } }
                         dt { (t("status")) } dd #key-state { (state) }
-                        dt { (t("description")) } dd { (m["Description"].as_str().unwrap_or("-")) }
+                        dt { (t("description")) } dd {
+                            form.inline method="post" action=(back) {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="op" value="description";
+                                input #key-description type="text" name="description" maxlength="8192" aria-label=(t("description")) value=(m["Description"].as_str().unwrap_or_default());
+                                " " button.small type="submit" { (t("save")) }
+                            }
+                        }
                         dt { (t("created")) } dd { (date(&m["CreationDate"])) }
                         dt { (t("rotation")) } dd {
                             @match &rotation {
@@ -256,6 +285,37 @@ async fn key(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<KeyQ
                                 div.buttons { button type="submit" { (t("save")) } }
                             }
                         }
+                    }
+                }
+                section.card #tags {
+                    h2 { (t("tags")) }
+                    @match &tags {
+                        Err(e) => (error_box(e)),
+                        Ok(out) => {
+                            @let list = out["Tags"].as_array().cloned().unwrap_or_default();
+                            @if list.is_empty() { p.empty { (t("none")) } } @else {
+                                table.list.tags {
+                                    thead { tr { th scope="col" { (t("key")) } th scope="col" { (t("value")) } th scope="col" { span.visually-hidden { (t("actions")) } } } }
+                                    tbody { @for tag in &list {
+                                        @let k = tag["TagKey"].as_str().unwrap_or_default();
+                                        tr {
+                                            td { (k) }
+                                            td { (tag["TagValue"].as_str().unwrap_or_default()) }
+                                            td { a.button.small.danger href=(untag_url(&q.id, k)) aria-label={ (t("remove")) ": " (k) } { (t("remove")) } }
+                                        }
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                    form method="post" action=(back) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="op" value="tag";
+                        label for="tag_key" { (t("key")) }
+                        input #tag_key type="text" name="tag_key" required maxlength="128";
+                        label for="tag_value" { (t("value")) }
+                        input #tag_value type="text" name="tag_value" maxlength="256";
+                        div.buttons { button type="submit" { (t("add_tag_button")) } }
                     }
                 }
                 @if state != "PendingDeletion" {
@@ -293,6 +353,18 @@ async fn key_action(
         "rotation_on" => ("EnableKeyRotation", json!({"KeyId": key_id})),
         "rotation_off" => ("DisableKeyRotation", json!({"KeyId": key_id})),
         "cancel_deletion" => ("CancelKeyDeletion", json!({"KeyId": key_id})),
+        "description" => (
+            "UpdateKeyDescription",
+            json!({"KeyId": key_id, "Description": form.get("description").unwrap_or_default()}),
+        ),
+        "tag" => (
+            "TagResource",
+            json!({"KeyId": key_id, "Tags": [{"TagKey": form.get("tag_key").unwrap_or_default(), "TagValue": form.get("tag_value").unwrap_or_default()}]}),
+        ),
+        "untag" => (
+            "UntagResource",
+            json!({"KeyId": key_id, "TagKeys": [form.get("tag_key").unwrap_or_default()]}),
+        ),
         "policy" => (
             "PutKeyPolicy",
             json!({"KeyId": key_id, "PolicyName": "default", "Policy": form.get("policy").unwrap_or_default()}),
@@ -311,6 +383,45 @@ async fn key_action(
         Err(e) => failed(&e),
     };
     console.redirect_with(id, flash, &key_url(key_id))
+}
+
+fn untag_url(key_id: &str, tag_key: &str) -> String {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("id", key_id)
+        .append_pair("tag", tag_key)
+        .finish();
+    format!("/console/kms/key/untag?{q}")
+}
+
+#[derive(serde::Deserialize)]
+struct UntagQuery {
+    id: String,
+    tag: String,
+}
+
+/// Asks before a key's tag is removed.
+async fn confirm_untag(
+    State(console): State<Arc<Console>>,
+    ctx: Ctx,
+    Query(q): Query<UntagQuery>,
+) -> Response {
+    let _ = &console;
+    let (_, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let back = key_url(&q.id);
+    let about = html! { p { code { "kms:UntagResource" } } dl.props { dt { (ctx.lang.t("key")) } dd { code { (q.tag) } } } };
+    super::iam::act::confirm_page(
+        &ctx,
+        who,
+        ctx.lang.t("confirm_remove_tag"),
+        about,
+        &back,
+        &[("op", "untag"), ("tag_key", &q.tag)],
+        &back,
+        html! {},
+    )
 }
 
 async fn accounts(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {

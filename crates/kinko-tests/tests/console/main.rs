@@ -6,6 +6,7 @@
 
 mod iam;
 mod kms;
+mod manage;
 mod secrets;
 mod security;
 mod store;
