@@ -6,6 +6,7 @@
 
 mod iam;
 mod kms;
+mod mfa;
 mod secrets;
 mod security;
 mod users;
