@@ -191,6 +191,18 @@ async fn a_virtual_mfa_device_is_created_assigned_and_deleted() {
         .send()
         .await;
     assert_eq!(outcome(delete), failed("DeleteConflict", "MFA Device is in use."));
+    // Its other dependents gone, the user is still kept by the device.
+    let keys = ok(iam.list_access_keys().user_name(&user.name).send().await);
+    for k in keys.access_key_metadata {
+        let id = k.access_key_id.expect("id");
+        ok(iam.delete_access_key().user_name(&user.name).access_key_id(id).send().await);
+    }
+    ok(iam
+        .delete_user_policy()
+        .user_name(&user.name)
+        .policy_name("mfa-actions")
+        .send()
+        .await);
     let delete_user = iam.delete_user().user_name(&user.name).send().await;
     assert_eq!(
         outcome(delete_user),
