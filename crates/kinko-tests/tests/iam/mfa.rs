@@ -195,7 +195,12 @@ async fn a_virtual_mfa_device_is_created_assigned_and_deleted() {
     let keys = ok(iam.list_access_keys().user_name(&user.name).send().await);
     for k in keys.access_key_metadata {
         let id = k.access_key_id.expect("id");
-        ok(iam.delete_access_key().user_name(&user.name).access_key_id(id).send().await);
+        ok(iam
+            .delete_access_key()
+            .user_name(&user.name)
+            .access_key_id(id)
+            .send()
+            .await);
     }
     ok(iam
         .delete_user_policy()
