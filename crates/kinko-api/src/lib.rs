@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod kinko;
 pub mod kms;
 pub mod lambda;
+pub mod mfa;
 pub mod operation;
 pub mod organizations;
 pub mod secretsmanager;
@@ -335,6 +336,10 @@ pub struct RequestContext {
     pub request_id: String,
     /// Set when the request was signed with temporary (STS) credentials.
     pub session: Option<Session>,
+    /// When the caller of a request without temporary credentials proved an MFA code: a console
+    /// sign-in with MFA, or the code an STS request carries, checked before it is authorized.
+    /// Temporary credentials carry theirs in `session`.
+    pub mfa_authenticated: Option<kinko_core::Timestamp>,
     /// The client's address (`aws:SourceIp`).
     pub source_ip: Option<std::net::IpAddr>,
     /// The access key the request was signed with (the audit record's `accessKeyId`).
@@ -361,6 +366,7 @@ impl RequestContext {
             region: region.to_owned(),
             request_id: request_id.to_owned(),
             session: None,
+            mfa_authenticated: None,
             source_ip: None,
             access_key_id: String::new(),
             kms_calls: KmsCalls::default(),
@@ -531,6 +537,11 @@ pub struct Session {
     /// The source identity, set once along a role chain (`aws:SourceIdentity`).
     #[serde(default)]
     pub source_identity: Option<String>,
+    /// When the caller proved an MFA device's code for these credentials (GetSessionToken or
+    /// AssumeRole with `SerialNumber` and `TokenCode`): `aws:MultiFactorAuthPresent` is then
+    /// `true` and `aws:MultiFactorAuthAge` counts from it.
+    #[serde(default)]
+    pub mfa_authenticated: Option<kinko_core::Timestamp>,
 }
 
 fn issued_before_claimed() -> kinko_core::Timestamp {
@@ -538,6 +549,11 @@ fn issued_before_claimed() -> kinko_core::Timestamp {
 }
 
 impl Session {
+    /// Whether these credentials were issued with MFA.
+    pub fn with_mfa(&self) -> bool {
+        self.mfa_authenticated.is_some()
+    }
+
     /// The session's tags that the sessions it assumes inherit.
     pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
         self.tags

@@ -150,6 +150,7 @@ pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/signin", get(signin::page).post(signin::submit))
+        .route("/signin/mfa", post(signin::submit_mfa))
         .route("/signout", post(signin::sign_out))
         .route("/lang", get(switch_language))
         .route(
@@ -365,6 +366,7 @@ fn request_context(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<Reque
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut rc = RequestContext::new(who.principal.clone(), &console.config.region, &request_id);
     rc.session = who.session.clone();
+    rc.mfa_authenticated = who.mfa_authenticated;
     rc.source_ip = ctx.source_ip;
     rc.user_agent = Some(USER_AGENT.to_owned());
     Ok(rc)

@@ -35,6 +35,44 @@ pub struct SignedIn {
     /// The user must set a new password (ChangePassword) before anything else: an administrator
     /// asked for it (`PasswordResetRequired`) or the password is older than the policy allows.
     pub must_change_password: bool,
+    /// When the user proved an MFA code at sign-in: their requests then carry
+    /// `aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge`, as AWS console sessions do.
+    pub mfa_authenticated: Option<kinko_core::Timestamp>,
+}
+
+/// A sign-in whose password was right, waiting for the user's MFA code.
+#[derive(Debug, Clone)]
+pub struct PendingMfa {
+    /// Who signs in once the code is proved.
+    pub who: SignedIn,
+    /// The user's name (their devices are looked up by it).
+    pub user_name: String,
+    /// The rate limiter's key of the account and user name as typed.
+    pub user_key: String,
+    /// When the password was accepted: the code must follow within [`PENDING_MFA`].
+    pub since: Instant,
+}
+
+/// How long a sign-in waits for its MFA code after the password.
+pub const PENDING_MFA: Duration = Duration::from_secs(5 * 60);
+
+/// A virtual MFA device being assigned on a user's page: made (CreateVirtualMFADevice), not yet
+/// enabled. Its QR code and secret key are shown again until it is, and only to this session.
+#[derive(Clone)]
+pub struct MfaSetup {
+    pub user_name: String,
+    pub serial_number: String,
+    pub base32_seed: zeroize::Zeroizing<String>,
+    pub qr_png: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for MfaSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaSetup")
+            .field("user_name", &self.user_name)
+            .field("serial_number", &self.serial_number)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One browser's session.
@@ -45,6 +83,10 @@ pub struct Session {
     pub signed_in: Option<SignedIn>,
     /// A message for the next page (after a redirect): (is an error, text).
     pub flash: Option<(bool, String)>,
+    /// A sign-in waiting for its MFA code.
+    pub pending_mfa: Option<PendingMfa>,
+    /// An MFA device being assigned.
+    pub mfa_setup: Option<MfaSetup>,
     created: Instant,
     last_seen: Instant,
 }
@@ -107,6 +149,8 @@ impl Sessions {
             csrf: new_id(),
             signed_in: None,
             flash: None,
+            pending_mfa: None,
+            mfa_setup: None,
             created: now,
             last_seen: now,
         };
@@ -223,6 +267,7 @@ mod tests {
             account_label: "123456789012".into(),
             signed_in_as: Principal::root("123456789012"),
             must_change_password: false,
+            mfa_authenticated: None,
         };
         let (first, _) = sessions.create();
         let signed_in = sessions.sign_in(None, who);
@@ -246,6 +291,7 @@ mod tests {
             account_label: "123456789012".into(),
             signed_in_as: Principal::root("123456789012"),
             must_change_password: false,
+            mfa_authenticated: None,
         };
         let new = sessions.sign_in(Some(&old), who);
         assert_ne!(old, new);

@@ -9,6 +9,12 @@
 //! minutes, right password or not. Each attempt is in the audit trail as CloudTrail records it:
 //! `ConsoleLogin` from `signin.amazonaws.com`, `responseElements.ConsoleLogin` `Success` or
 //! `Failure`.
+//!
+//! An IAM user with an enabled MFA device signs in in two steps, as on AWS: after the right
+//! password, the page asks for an MFA code, which must follow within a few minutes; the same
+//! limiter counts wrong codes, and the session is signed in (with the time of the code, for
+//! `aws:MultiFactorAuthAge`) only once the code is proved. The second step appears only after the
+//! right password, so it tells nothing about which users exist.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,11 +24,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use kinko_core::principal::Principal;
+use kinko_core::principal::{Principal, PrincipalKind};
 
 use kinko_api::iam::sign_in::{self, SignInRefused};
 
-use crate::session::SignedIn;
+use crate::session::{PENDING_MFA, PendingMfa, SignedIn};
 use crate::{Console, Ctx, Form, check_post, pages};
 
 /// Failed attempts allowed per account and user name within [`WINDOW`].
@@ -160,18 +166,106 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
             );
         }
     };
-    console.limiter.succeeded(&user_key);
-    audit_attempt(&console, &ctx, Some(&principal), None).await;
-    let id = console.sessions.sign_in(
-        ctx.session_id.as_deref(),
-        SignedIn {
-            principal: principal.clone(),
-            session: None,
-            account_label: account,
-            signed_in_as: principal,
-            must_change_password,
-        },
-    );
+    let who = SignedIn {
+        principal: principal.clone(),
+        session: None,
+        account_label: account.clone(),
+        signed_in_as: principal.clone(),
+        must_change_password,
+        mfa_authenticated: None,
+    };
+    if let PrincipalKind::User { name, .. } = &principal.kind {
+        match kinko_api::mfa::enabled_device_of(&console.services, &principal.account_id, name).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let pending = PendingMfa {
+                    who,
+                    user_name: name.clone(),
+                    user_key,
+                    since: Instant::now(),
+                };
+                if let Some(id) = &ctx.session_id {
+                    console.sessions.update(id, |s| s.pending_mfa = Some(pending));
+                }
+                return pages::respond(StatusCode::OK, pages::mfa_page(ctx.lang, &csrf, None));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "console sign-in: reading MFA devices failed");
+                let flash = (true, ctx.lang.t("sign_in_unavailable").to_owned());
+                return pages::respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&account)),
+                );
+            }
+        }
+    }
+    complete(&console, &ctx, &user_key, who).await
+}
+
+/// The sign-in's second step: the MFA code of a user whose password was right.
+pub(crate) async fn submit_mfa(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    if let Err(refused) = check_post(&console, &ctx, &form) {
+        return refused;
+    }
+    let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
+    let pending = ctx
+        .session
+        .as_ref()
+        .and_then(|s| s.pending_mfa.clone())
+        .filter(|p| p.since.elapsed() < PENDING_MFA);
+    let (Some(id), Some(pending)) = (ctx.session_id.as_deref(), pending) else {
+        return Redirect::to("/console/signin").into_response();
+    };
+    let mut keys = vec![pending.user_key.clone()];
+    if let Some(ip) = ctx.source_ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    if console.limiter.throttled(&keys) {
+        audit_attempt(&console, &ctx, None, Some("Too many attempts")).await;
+        console.sessions.update(id, |s| s.pending_mfa = None);
+        let flash = (true, ctx.lang.t("sign_in_throttled").to_owned());
+        return pages::respond(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::signin_page(ctx.lang, &csrf, Some(&flash), Some(&pending.who.account_label)),
+        );
+    }
+    let code = form.get("mfa_code").unwrap_or_default().trim();
+    let account = pending.who.principal.account_id.clone();
+    match kinko_api::mfa::prove_any(&console.services, &account, &pending.user_name, code).await {
+        Ok(at) => {
+            let who = SignedIn {
+                mfa_authenticated: Some(at),
+                ..pending.who
+            };
+            complete(&console, &ctx, &pending.user_key, who).await
+        }
+        Err(kinko_api::mfa::MfaRefused::InvalidCode | kinko_api::mfa::MfaRefused::NoDevice) => {
+            console.limiter.failed(&keys);
+            audit_attempt(&console, &ctx, None, Some("Failed authentication")).await;
+            let flash = (true, ctx.lang.t("mfa_code_refused").to_owned());
+            pages::respond(
+                StatusCode::UNAUTHORIZED,
+                pages::mfa_page(ctx.lang, &csrf, Some(&flash)),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "console sign-in: checking the MFA code failed");
+            let flash = (true, ctx.lang.t("sign_in_unavailable").to_owned());
+            pages::respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::mfa_page(ctx.lang, &csrf, Some(&flash)),
+            )
+        }
+    }
+}
+
+/// Signs `who` in (a new session) and sends them on.
+async fn complete(console: &Console, ctx: &Ctx, user_key: &str, who: SignedIn) -> Response {
+    console.limiter.succeeded(user_key);
+    audit_attempt(console, ctx, Some(&who.principal), None).await;
+    let must_change_password = who.must_change_password;
+    let id = console.sessions.sign_in(ctx.session_id.as_deref(), who);
     let next = if must_change_password {
         "/console/password"
     } else {

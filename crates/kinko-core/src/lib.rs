@@ -13,6 +13,7 @@ pub mod iam;
 pub mod kms;
 pub mod lambda;
 pub mod login;
+pub mod mfa;
 pub mod organizations;
 pub mod password;
 pub mod principal;

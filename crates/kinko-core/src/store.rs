@@ -17,6 +17,7 @@ use crate::Timestamp;
 use crate::iam::IamState;
 use crate::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use crate::lambda::{Function, FunctionWrite};
+use crate::mfa::MfaDevice;
 use crate::organizations::Organization;
 use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
@@ -101,6 +102,11 @@ pub enum RootSealed<'a> {
         access_key_id: &'a str,
         sealed_secret: &'a [u8],
     },
+    /// A virtual MFA device's TOTP seed ([`MfaDevice::sealed_seed`]).
+    MfaSeed {
+        serial_number: &'a str,
+        sealed_seed: &'a [u8],
+    },
     /// A `meta` value named in the call.
     Meta { key: &'a str, value: &'a [u8] },
 }
@@ -129,6 +135,8 @@ pub enum ChangedKey {
     Attachment(String),
     /// A Lambda function (by unqualified ARN): its configuration, versions, policy, tags or code.
     Function(String),
+    /// A virtual MFA device (by serial number): created, assigned, used, deactivated or deleted.
+    MfaDevice(String),
 }
 
 /// What changed after a position of the change feed.
@@ -169,6 +177,7 @@ pub struct Lease {
 pub struct RewrapCounts {
     pub kms_materials: u64,
     pub access_keys: u64,
+    pub mfa_devices: u64,
     pub meta: u64,
 }
 
@@ -199,6 +208,20 @@ pub trait Store: Send + Sync + 'static {
     /// Returns false when there is no such key.
     async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, StoreError>;
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    // --- virtual MFA devices ---
+    /// The device whose serial number (ARN) this is.
+    async fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDevice>, StoreError>;
+    /// An account's devices, by serial number.
+    async fn list_mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDevice>, StoreError>;
+    /// Stores a new device at revision 1 (its `revision` is not read); `Conflict` when its serial
+    /// number is taken.
+    async fn create_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError>;
+    /// Replaces the device, based on `device.revision`, and bumps the revision; `Conflict` when it
+    /// changed since or is gone. Its sealed seed is not replaced.
+    async fn update_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError>;
+    /// Deletes the device, based on `revision`; `Conflict` when it changed since or is gone.
+    async fn delete_mfa_device(&self, serial_number: &str, revision: i64) -> Result<(), StoreError>;
 
     // --- IAM ---
     /// The account's IAM state; an empty one with revision 0 when nothing was stored yet.

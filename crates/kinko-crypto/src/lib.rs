@@ -6,6 +6,7 @@
 //! - [`seal`] / [`open`]: versioned AES-256-GCM envelopes, used for secret values under their data
 //!   keys and for anything wrapped by the root key (KMS key material, IAM secret access keys).
 //! - [`password`]: Argon2id hashes of console passwords, verified in constant time.
+//! - [`totp`]: the one-time codes of virtual MFA devices (RFC 6238), checked in constant time.
 //! - [`RootKey`]: the key that lives outside the database, in a `0600` key file or supplied by the
 //!   operator, plus a check value that tells whether a supplied root key is the one a data dir was
 //!   created with. [`SharedRootKey`] is the root key a running server holds, replaceable while it
@@ -52,6 +53,7 @@ pub mod blob;
 mod key;
 pub mod password;
 mod root;
+pub mod totp;
 
 pub use aead::{SEAL_VERSION, encode_aad, open, seal};
 pub use key::{Key256, random_bytes};

@@ -105,6 +105,10 @@ pub(crate) fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap>
             access_key_id,
             sealed_secret,
         } => reseal(&old, &new, sealed_secret, access_key_id.as_bytes()),
+        RootSealed::MfaSeed {
+            serial_number,
+            sealed_seed,
+        } => reseal(&old, &new, sealed_seed, serial_number.as_bytes()),
         RootSealed::Meta { key, value } if key == META_ROOT_CHECK => {
             if old.verify_check(value) {
                 new.make_check().map_err(|e| e.to_string())
@@ -220,6 +224,7 @@ impl Rotator {
         tracing::info!(
             kms_materials = counts.kms_materials,
             access_keys = counts.access_keys,
+            mfa_devices = counts.mfa_devices,
             "root key rotated"
         );
         Ok(RotateReport {
@@ -380,6 +385,7 @@ async fn rotate_database(
     tracing::info!(
         kms_materials = counts.kms_materials,
         access_keys = counts.access_keys,
+        mfa_devices = counts.mfa_devices,
         "root key of the database rotated"
     );
     Ok(RotateReport {

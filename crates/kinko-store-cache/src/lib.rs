@@ -54,6 +54,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
@@ -249,7 +250,8 @@ impl<S: Store + ?Sized> CachedStore<S> {
                 ChangedKey::Meta(_)
                 | ChangedKey::Account(_)
                 | ChangedKey::Attachment(_)
-                | ChangedKey::Function(_) => {}
+                | ChangedKey::Function(_)
+                | ChangedKey::MfaDevice(_) => {}
             }
         }
         if !units.is_empty() {
@@ -482,6 +484,30 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
 
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         self.inner.list_accounts().await
+    }
+
+    // MFA devices are not cached: each use of one is a write (its last accepted code) anyway.
+    async fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDevice>, StoreError> {
+        self.inner.mfa_device(serial_number).await
+    }
+
+    async fn list_mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDevice>, StoreError> {
+        self.inner.list_mfa_devices(account_id).await
+    }
+
+    async fn create_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        let r = self.inner.create_mfa_device(device).await;
+        self.acknowledge(r).await
+    }
+
+    async fn update_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        let r = self.inner.update_mfa_device(device).await;
+        self.acknowledge(r).await
+    }
+
+    async fn delete_mfa_device(&self, serial_number: &str, revision: i64) -> Result<(), StoreError> {
+        let r = self.inner.delete_mfa_device(serial_number, revision).await;
+        self.acknowledge(r).await
     }
 
     async fn iam_state(&self, account_id: &str) -> Result<IamState, StoreError> {

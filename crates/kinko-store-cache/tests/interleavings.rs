@@ -16,6 +16,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::{IamState, User};
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::{Secret, ValueKind};
@@ -125,6 +126,21 @@ impl Store for Gated {
     }
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         self.inner.list_accounts().await
+    }
+    async fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDevice>, StoreError> {
+        self.inner.mfa_device(serial_number).await
+    }
+    async fn list_mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDevice>, StoreError> {
+        self.inner.list_mfa_devices(account_id).await
+    }
+    async fn create_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        self.inner.create_mfa_device(device).await
+    }
+    async fn update_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        self.inner.update_mfa_device(device).await
+    }
+    async fn delete_mfa_device(&self, serial_number: &str, revision: i64) -> Result<(), StoreError> {
+        self.inner.delete_mfa_device(serial_number, revision).await
     }
     async fn account_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
         self.inner.account_by_alias(alias).await

@@ -5,6 +5,7 @@ use std::future::Future;
 use kinko_core::Timestamp;
 use kinko_core::iam::{IamState, User};
 use kinko_core::kms::{KeyManager, KeyState, KmsAlias, KmsKey, WrappedMaterial};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::{OrgAccount, Organization};
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::{Secret, ValueKind};
@@ -189,6 +190,26 @@ pub fn access_key(id: &str, user: Option<&str>, sealed: &str) -> AccessKeyRecord
         status: AccessKeyStatus::Active,
         sealed_secret: sealed.as_bytes().to_vec(),
         created_date: at(T0),
+    }
+}
+
+/// A virtual MFA device `name` at `/` in `account`, unassigned, with `sealed` as its sealed seed.
+pub fn mfa_device(account: &str, name: &str, sealed: &str) -> MfaDevice {
+    MfaDevice {
+        account_id: account.to_owned(),
+        serial_number: MfaDevice::serial_number_of(account, "/", name),
+        name: name.to_owned(),
+        path: "/".to_owned(),
+        sealed_seed: sealed.as_bytes().to_vec(),
+        user_name: None,
+        enable_date: None,
+        create_date: at(T0),
+        tags: vec![kinko_core::secret::Tag {
+            key: "team".to_owned(),
+            value: "ops".to_owned(),
+        }],
+        last_step: 0,
+        revision: 0,
     }
 }
 

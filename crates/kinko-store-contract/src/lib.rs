@@ -80,6 +80,8 @@ macro_rules! __with_contract_tests {
             accounts_are_stored_listed_and_unique,
             access_keys_round_trip_and_list_by_user,
             access_key_status_and_deletion,
+            mfa_devices_are_created_once_and_listed_per_account,
+            mfa_devices_are_updated_and_deleted_by_revision,
             iam_state_starts_empty_and_is_written_by_revision,
             iam_concurrent_writers_lose_nothing,
             account_aliases_are_unique_and_find_their_account,

@@ -7,6 +7,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::KeyState;
 use kinko_core::lambda::FunctionWrite;
+use kinko_core::mfa::MfaDevice;
 use kinko_core::principal::AccessKeyStatus;
 use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
 use kinko_core::store::{
@@ -140,6 +141,71 @@ pub async fn access_key_status_and_deletion(h: Handles) {
     assert!(!s.delete_access_key("AKIA1").await.expect("delete"));
     assert!(s.access_key("AKIA1").await.expect("read").is_none());
     assert!(s.list_access_keys(ACCOUNT, None).await.expect("list").is_empty());
+}
+
+pub async fn mfa_devices_are_created_once_and_listed_per_account(h: Handles) {
+    let s = h.a.as_ref();
+    let phone = MfaDevice::serial_number_of(ACCOUNT, "/", "phone");
+    assert!(s.mfa_device(&phone).await.expect("read").is_none());
+    s.create_mfa_device(mfa_device(ACCOUNT, "phone", "seed1"))
+        .await
+        .expect("create");
+    s.create_mfa_device(mfa_device(ACCOUNT, "alpha", "seed2"))
+        .await
+        .expect("create");
+    s.create_mfa_device(mfa_device(MEMBER, "phone", "seed3"))
+        .await
+        .expect("create");
+    assert!(
+        is_conflict(s.create_mfa_device(mfa_device(ACCOUNT, "phone", "other")).await),
+        "a serial number is taken once"
+    );
+    let read = s.mfa_device(&phone).await.expect("read").expect("device");
+    let mut expected = mfa_device(ACCOUNT, "phone", "seed1");
+    expected.revision = 1;
+    assert_eq!(read, expected);
+    let listed: Vec<String> = s
+        .list_mfa_devices(ACCOUNT)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(listed, ["alpha", "phone"]);
+    assert_eq!(s.list_mfa_devices(MEMBER).await.expect("list").len(), 1);
+}
+
+pub async fn mfa_devices_are_updated_and_deleted_by_revision(h: Handles) {
+    let s = h.a.as_ref();
+    let serial = MfaDevice::serial_number_of(ACCOUNT, "/", "phone");
+    s.create_mfa_device(mfa_device(ACCOUNT, "phone", "seed"))
+        .await
+        .expect("create");
+    let mut d = s.mfa_device(&serial).await.expect("read").expect("device");
+    d.user_name = Some("alice".into());
+    d.enable_date = Some(at(T0 + 5));
+    d.last_step = 42;
+    s.update_mfa_device(d.clone()).await.expect("update");
+    assert!(
+        is_conflict(s.update_mfa_device(d.clone()).await),
+        "an update based on a stale revision is a conflict"
+    );
+    // The seed is not replaced by an update.
+    let mut other_seed = d.clone();
+    other_seed.revision = 2;
+    other_seed.sealed_seed = b"replaced".to_vec();
+    s.update_mfa_device(other_seed).await.expect("update");
+    let read = h.b.mfa_device(&serial).await.expect("read").expect("device");
+    assert_eq!(read.revision, 3);
+    assert_eq!(read.sealed_seed, b"seed");
+    assert_eq!(read.user_name.as_deref(), Some("alice"));
+    assert_eq!(read.enable_date, Some(at(T0 + 5)));
+    assert_eq!(read.last_step, 42);
+    assert!(is_conflict(s.delete_mfa_device(&serial, 2).await));
+    s.delete_mfa_device(&serial, 3).await.expect("delete");
+    assert!(s.mfa_device(&serial).await.expect("read").is_none());
+    assert!(is_conflict(s.delete_mfa_device(&serial, 3).await), "gone");
+    assert!(is_conflict(s.update_mfa_device(read).await), "gone");
 }
 
 pub async fn iam_state_starts_empty_and_is_written_by_revision(h: Handles) {
@@ -1343,6 +1409,7 @@ fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
         let bytes = match v {
             RootSealed::KmsMaterial { wrapped, .. } => wrapped,
             RootSealed::AccessKey { sealed_secret, .. } => sealed_secret,
+            RootSealed::MfaSeed { sealed_seed, .. } => sealed_seed,
             RootSealed::Meta { value, .. } => value,
         };
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
@@ -1370,6 +1437,9 @@ pub async fn rewrap_is_all_or_nothing_and_later_reads_see_it(h: Handles) {
     s.put_access_key(access_key("AKIA2", None, "bad"))
         .await
         .expect("put");
+    s.create_mfa_device(mfa_device(ACCOUNT, "phone", "seed"))
+        .await
+        .expect("create");
     assert!(s.meta_put_if_absent("check", b"c".to_vec()).await.expect("put"));
     // Cached on both handles before the rotation.
     for store in [&h.a, &h.b] {
@@ -1400,6 +1470,7 @@ pub async fn rewrap_is_all_or_nothing_and_later_reads_see_it(h: Handles) {
         RewrapCounts {
             kms_materials: 1,
             access_keys: 1,
+            mfa_devices: 1,
             meta: 1
         }
     );
@@ -1417,7 +1488,16 @@ pub async fn rewrap_is_all_or_nothing_and_later_reads_see_it(h: Handles) {
             Some(b"new:c".to_vec())
         );
     }
+    let phone = MfaDevice::serial_number_of(ACCOUNT, "/", "phone");
+    let device = h.b.mfa_device(&phone).await.expect("read").expect("device");
+    assert_eq!(device.sealed_seed, b"new:seed");
     // Written after the rotation: re-wrapped as written.
+    s.create_mfa_device(mfa_device(ACCOUNT, "tablet", "seed2"))
+        .await
+        .expect("create");
+    let tablet = MfaDevice::serial_number_of(ACCOUNT, "/", "tablet");
+    let device = h.b.mfa_device(&tablet).await.expect("read").expect("device");
+    assert_eq!(device.sealed_seed, b"new:seed2");
     s.put_access_key(access_key("AKIA3", None, "s3"))
         .await
         .expect("put");

@@ -17,6 +17,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kinko_core::kms::WrappedMaterial;
+use kinko_core::mfa::MfaDevice;
 use kinko_core::principal::AccessKeyRecord;
 use kinko_core::store::{RewrapCounts, RootFence, RootRewrap, RootSealed, StoreError};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
@@ -122,6 +123,18 @@ impl Late {
         Ok(k)
     }
 
+    /// A new MFA device about to be written, its seed re-wrapped if a rotation happened.
+    pub fn mfa_device(&self, mut d: MfaDevice) -> Result<MfaDevice, StoreError> {
+        if let Some(f) = self.get() {
+            d.sealed_seed = f(RootSealed::MfaSeed {
+                serial_number: &d.serial_number,
+                sealed_seed: &d.sealed_seed,
+            })
+            .map_err(|e| failed("a new MFA device", &e))?;
+        }
+        Ok(d)
+    }
+
     /// KMS key material about to be written, re-wrapped if a rotation happened.
     pub fn material(&self, mut m: WrappedMaterial) -> Result<WrappedMaterial, StoreError> {
         if let Some(f) = self.get() {
@@ -192,6 +205,28 @@ pub(crate) async fn rewrap_all(
         )
         .await?;
         counts.access_keys += 1;
+    }
+
+    let seeds = w
+        .query(
+            "SELECT serial_number, sealed_seed FROM mfa_devices ORDER BY serial_number",
+            &[],
+        )
+        .await?;
+    for row in &seeds {
+        let serial_number: String = row.try_get(0).map_err(backend)?;
+        let sealed_seed: Vec<u8> = row.try_get(1).map_err(backend)?;
+        let rewrapped = f(RootSealed::MfaSeed {
+            serial_number: &serial_number,
+            sealed_seed: &sealed_seed,
+        })
+        .map_err(|e| failed(&format!("the seed of MFA device {serial_number}"), &e))?;
+        w.execute(
+            "UPDATE mfa_devices SET sealed_seed = $1 WHERE serial_number = $2",
+            &[&rewrapped, &serial_number],
+        )
+        .await?;
+        counts.mfa_devices += 1;
     }
 
     for key in meta_keys {

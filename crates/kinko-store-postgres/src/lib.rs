@@ -48,6 +48,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
@@ -126,6 +127,7 @@ const KMS_ALIAS: &str = "kms_alias";
 const ROOT_SEALED: &str = "root_sealed";
 const ATTACHMENT: &str = "attachment";
 const FUNCTION: &str = "function";
+const MFA_DEVICE: &str = "mfa_device";
 
 fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
     Some(match kind {
@@ -147,6 +149,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
         ROOT_SEALED => ChangedKey::RootSealed,
         ATTACHMENT => ChangedKey::Attachment(key),
         FUNCTION => ChangedKey::Function(key),
+        MFA_DEVICE => ChangedKey::MfaDevice(key),
         _ => return None,
     })
 }
@@ -344,6 +347,23 @@ fn status_str(s: AccessKeyStatus) -> &'static str {
         AccessKeyStatus::Active => "Active",
         AccessKeyStatus::Inactive => "Inactive",
     }
+}
+
+/// A device row: the JSON document holds all but the sealed seed and the revision, which have
+/// their own columns (the seed is re-wrapped on its own by a root key rotation).
+fn mfa_device(row: &Row) -> Result<MfaDevice, StoreError> {
+    let doc: String = row.try_get(2).map_err(backend)?;
+    let mut d: MfaDevice = serde_json::from_str(&doc).map_err(backend)?;
+    d.sealed_seed = row.try_get(0).map_err(backend)?;
+    d.revision = row.try_get(1).map_err(backend)?;
+    Ok(d)
+}
+
+fn mfa_document(d: &MfaDevice) -> Result<String, StoreError> {
+    let mut doc = d.clone();
+    doc.sealed_seed = Vec::new();
+    doc.revision = 0;
+    serde_json::to_string(&doc).map_err(backend)
 }
 
 const ACCESS_KEY_COLUMNS: &str = "access_key_id, principal, status, sealed_secret, created_ms";
@@ -619,6 +639,81 @@ impl Store for PostgresStore {
         }
         w.commit().await?;
         Ok(n == 1)
+    }
+
+    async fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDevice>, StoreError> {
+        self.query_opt(
+            "SELECT sealed_seed, revision, device FROM mfa_devices WHERE serial_number = $1",
+            &[&serial_number],
+        )
+        .await?
+        .as_ref()
+        .map(mfa_device)
+        .transpose()
+    }
+
+    async fn list_mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDevice>, StoreError> {
+        self.query(
+            "SELECT sealed_seed, revision, device FROM mfa_devices WHERE account_id = $1
+             ORDER BY serial_number",
+            &[&account_id],
+        )
+        .await?
+        .iter()
+        .map(mfa_device)
+        .collect()
+    }
+
+    async fn create_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        let _rotation = self.late.writing().await;
+        let d = self.late.mfa_device(device)?;
+        let doc = mfa_document(&d)?;
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        w.execute(
+            "INSERT INTO mfa_devices (serial_number, account_id, sealed_seed, revision, device)
+             VALUES ($1, $2, $3, 1, $4)",
+            &[&d.serial_number, &d.account_id, &d.sealed_seed, &doc],
+        )
+        .await?;
+        w.changed(MFA_DEVICE, &d.serial_number);
+        // Last, after the writes that wait for a rotation's table locks.
+        self.late.check_fence(&w).await?;
+        w.commit().await
+    }
+
+    async fn update_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        let doc = mfa_document(&device)?;
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        let n = w
+            .execute(
+                "UPDATE mfa_devices SET device = $1, revision = revision + 1
+                 WHERE serial_number = $2 AND revision = $3",
+                &[&doc, &device.serial_number, &device.revision],
+            )
+            .await?;
+        if n != 1 {
+            return Err(StoreError::Conflict);
+        }
+        w.changed(MFA_DEVICE, &device.serial_number);
+        w.commit().await
+    }
+
+    async fn delete_mfa_device(&self, serial_number: &str, revision: i64) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let mut w = Write::begin(&mut c).await?;
+        let n = w
+            .execute(
+                "DELETE FROM mfa_devices WHERE serial_number = $1 AND revision = $2",
+                &[&serial_number, &revision],
+            )
+            .await?;
+        if n != 1 {
+            return Err(StoreError::Conflict);
+        }
+        w.changed(MFA_DEVICE, serial_number);
+        w.commit().await
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
@@ -971,7 +1066,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let mut w = Write::begin(&mut c).await?;
         w.execute(
-            "LOCK TABLE kms_materials, access_keys, meta IN SHARE ROW EXCLUSIVE MODE",
+            "LOCK TABLE kms_materials, access_keys, mfa_devices, meta IN SHARE ROW EXCLUSIVE MODE",
             &[],
         )
         .await?;

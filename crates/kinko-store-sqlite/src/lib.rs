@@ -23,6 +23,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus};
 use kinko_core::secret::Secret;
@@ -145,6 +146,34 @@ impl Store for SqliteStore {
     async fn delete_access_key(&self, access_key_id: &str) -> Result<bool, StoreError> {
         let id = access_key_id.to_owned();
         self.db.write(move |c| queries::delete_access_key(c, &id)).await
+    }
+
+    async fn mfa_device(&self, serial_number: &str) -> Result<Option<MfaDevice>, StoreError> {
+        self.db.read(|c| queries::mfa_device(c, serial_number))
+    }
+
+    async fn list_mfa_devices(&self, account_id: &str) -> Result<Vec<MfaDevice>, StoreError> {
+        self.db.read(|c| queries::list_mfa_devices(c, account_id))
+    }
+
+    async fn create_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        let late = self.late_rewrap.clone();
+        self.db
+            .write(move |c| queries::create_mfa_device(c, &late.mfa_device(device)?))
+            .await
+    }
+
+    async fn update_mfa_device(&self, device: MfaDevice) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| queries::update_mfa_device(c, &device))
+            .await
+    }
+
+    async fn delete_mfa_device(&self, serial_number: &str, revision: i64) -> Result<(), StoreError> {
+        let serial_number = serial_number.to_owned();
+        self.db
+            .write(move |c| queries::delete_mfa_device(c, &serial_number, revision))
+            .await
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {

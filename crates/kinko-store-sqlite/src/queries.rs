@@ -5,6 +5,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
+use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
@@ -49,6 +50,7 @@ const KMS_ALIAS: &str = "kms_alias";
 pub(crate) const ROOT_SEALED: &str = "root_sealed";
 const ATTACHMENT: &str = "attachment";
 const FUNCTION: &str = "function";
+const MFA_DEVICE: &str = "mfa_device";
 
 /// Appends a changed key to the change feed, in the writer's transaction (so only committed
 /// writes are in the feed, in commit order).
@@ -84,6 +86,7 @@ fn decode_change(kind: &str, key: String) -> Option<ChangedKey> {
         ROOT_SEALED => ChangedKey::RootSealed,
         ATTACHMENT => ChangedKey::Attachment(key),
         FUNCTION => ChangedKey::Function(key),
+        MFA_DEVICE => ChangedKey::MfaDevice(key),
         _ => return None,
     })
 }
@@ -371,6 +374,86 @@ pub fn delete_access_key(c: &Connection, id: &str) -> Result<bool, StoreError> {
         changed(c, ACCESS_KEY, id)?;
     }
     Ok(n == 1)
+}
+
+// --- virtual MFA devices ---
+
+/// A device row: the JSON document holds all but the sealed seed and the revision, which have
+/// their own columns (the seed is re-wrapped on its own by a root key rotation).
+fn mfa_device_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, i64, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn mfa_device_of((sealed_seed, revision, doc): (Vec<u8>, i64, String)) -> Result<MfaDevice, StoreError> {
+    let mut d: MfaDevice = serde_json::from_str(&doc).map_err(backend)?;
+    d.sealed_seed = sealed_seed;
+    d.revision = revision;
+    Ok(d)
+}
+
+fn mfa_document(d: &MfaDevice) -> Result<String, StoreError> {
+    let mut doc = d.clone();
+    doc.sealed_seed = Vec::new();
+    doc.revision = 0;
+    serde_json::to_string(&doc).map_err(backend)
+}
+
+pub fn mfa_device(c: &Connection, serial_number: &str) -> Result<Option<MfaDevice>, StoreError> {
+    let row = c
+        .prepare_cached("SELECT sealed_seed, revision, device FROM mfa_devices WHERE serial_number = ?1")
+        .and_then(|mut s| s.query_row([serial_number], mfa_device_row).optional())
+        .map_err(backend)?;
+    row.map(mfa_device_of).transpose()
+}
+
+pub fn list_mfa_devices(c: &Connection, account: &str) -> Result<Vec<MfaDevice>, StoreError> {
+    let rows: Vec<(Vec<u8>, i64, String)> = {
+        let mut stmt = c
+            .prepare_cached(
+                "SELECT sealed_seed, revision, device FROM mfa_devices WHERE account_id = ?1 ORDER BY serial_number",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([account], mfa_device_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    rows.into_iter().map(mfa_device_of).collect()
+}
+
+pub fn create_mfa_device(c: &Connection, d: &MfaDevice) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO mfa_devices (serial_number, account_id, sealed_seed, revision, device)
+         VALUES (?1, ?2, ?3, 1, ?4)",
+        params![d.serial_number, d.account_id, d.sealed_seed, mfa_document(d)?],
+    )
+    .map_err(insert_err)?;
+    changed(c, MFA_DEVICE, &d.serial_number)
+}
+
+pub fn update_mfa_device(c: &Connection, d: &MfaDevice) -> Result<(), StoreError> {
+    let n = c
+        .execute(
+            "UPDATE mfa_devices SET device = ?1, revision = revision + 1
+             WHERE serial_number = ?2 AND revision = ?3",
+            params![mfa_document(d)?, d.serial_number, d.revision],
+        )
+        .map_err(backend)?;
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    changed(c, MFA_DEVICE, &d.serial_number)
+}
+
+pub fn delete_mfa_device(c: &Connection, serial_number: &str, revision: i64) -> Result<(), StoreError> {
+    let n = c
+        .execute(
+            "DELETE FROM mfa_devices WHERE serial_number = ?1 AND revision = ?2",
+            params![serial_number, revision],
+        )
+        .map_err(backend)?;
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    changed(c, MFA_DEVICE, serial_number)
 }
 
 pub fn list_accounts(c: &Connection) -> Result<Vec<Account>, StoreError> {

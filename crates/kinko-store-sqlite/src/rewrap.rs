@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kinko_core::kms::WrappedMaterial;
+use kinko_core::mfa::MfaDevice;
 use kinko_core::principal::AccessKeyRecord;
 use kinko_core::store::{RewrapCounts, RootRewrap, RootSealed, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -38,6 +39,18 @@ impl Late {
             .map_err(|e| failed("a new access key", &e))?;
         }
         Ok(k)
+    }
+
+    /// A new MFA device about to be written, its seed re-wrapped if a rotation happened.
+    pub fn mfa_device(&self, mut d: MfaDevice) -> Result<MfaDevice, StoreError> {
+        if let Some(f) = self.get() {
+            d.sealed_seed = f(RootSealed::MfaSeed {
+                serial_number: &d.serial_number,
+                sealed_seed: &d.sealed_seed,
+            })
+            .map_err(|e| failed("a new MFA device", &e))?;
+        }
+        Ok(d)
     }
 
     /// KMS key material about to be written, re-wrapped if a rotation happened.
@@ -111,6 +124,29 @@ pub(crate) fn rewrap_all(
         )
         .map_err(backend)?;
         counts.access_keys += 1;
+    }
+
+    let seeds: Vec<(String, Vec<u8>)> = {
+        let mut stmt = c
+            .prepare("SELECT serial_number, sealed_seed FROM mfa_devices ORDER BY serial_number")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for (serial_number, sealed_seed) in &seeds {
+        let rewrapped = f(RootSealed::MfaSeed {
+            serial_number,
+            sealed_seed,
+        })
+        .map_err(|e| failed(&format!("the seed of MFA device {serial_number}"), &e))?;
+        c.execute(
+            "UPDATE mfa_devices SET sealed_seed = ?1 WHERE serial_number = ?2",
+            params![rewrapped, serial_number],
+        )
+        .map_err(backend)?;
+        counts.mfa_devices += 1;
     }
 
     for key in meta_keys {

@@ -67,6 +67,10 @@ fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
                 access_key_id,
                 sealed_secret,
             } => (access_key_id.to_owned(), sealed_secret),
+            RootSealed::MfaSeed {
+                serial_number,
+                sealed_seed,
+            } => (serial_number.to_owned(), sealed_seed),
             RootSealed::Meta { key, value } => (key.to_owned(), value),
         };
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
@@ -161,6 +165,7 @@ async fn rewraps_everything_in_one_transaction_and_later_writes_too() {
         RewrapCounts {
             kms_materials: 3,
             access_keys: 2,
+            mfa_devices: 0,
             meta: 1
         }
     );

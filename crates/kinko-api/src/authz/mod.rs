@@ -268,6 +268,10 @@ pub struct Check<'a> {
     /// role): the check is made for that service as the principal, by the resource policy alone
     /// (a role's trust policy naming it as a `Service` principal), whoever else is involved.
     pub service_principal: Option<&'a str>,
+    /// When the request itself proved an MFA code (STS `GetSessionToken` or `AssumeRole` with
+    /// `SerialNumber` and `TokenCode`, checked before authorization): the check then sees
+    /// `aws:MultiFactorAuthPresent` `true`, as AWS evaluates such a call.
+    pub mfa_proved: Option<kinko_core::Timestamp>,
 }
 
 impl<'a> Check<'a> {
@@ -284,7 +288,14 @@ impl<'a> Check<'a> {
             shown_as: None,
             web_identity: None,
             service_principal: None,
+            mfa_proved: None,
         }
+    }
+
+    /// The request proved an MFA code at `at` (see [`Check::mfa_proved`]).
+    pub fn mfa_proved(mut self, at: Option<kinko_core::Timestamp>) -> Self {
+        self.mfa_proved = at.or(self.mfa_proved);
+        self
     }
 
     /// Names the resource in an AccessDenied message as `shown` (see [`Check::shown_as`]).
@@ -982,9 +993,11 @@ fn requested_region<'a>(rc: &'a RequestContext, action: &str) -> &'a str {
 ///   kinko's own TLS listener), `aws:RequestedRegion`, `aws:ResourceAccount` (when the resource has an account),
 ///   `aws:ViaAWSService`, and `aws:CalledVia`, `aws:CalledViaFirst`, `aws:CalledViaLast` when a
 ///   service makes the request with the caller's credentials;
-/// - of temporary credentials: `aws:TokenIssueTime`, `aws:MultiFactorAuthPresent` (`false`: no
-///   session is issued with MFA; long-term access keys have neither key, nor
-///   `aws:MultiFactorAuthAge`) and `aws:SourceIdentity` when the session has one;
+/// - of temporary credentials: `aws:TokenIssueTime`, `aws:MultiFactorAuthPresent` (`true` for
+///   sessions issued with an MFA code, `false` for the others; long-term access keys have
+///   neither key) and `aws:SourceIdentity` when the session has one; `aws:MultiFactorAuthPresent`
+///   `true` and `aws:MultiFactorAuthAge` (seconds since the code was proved) with MFA, also for a
+///   console sign-in with MFA and for the STS call that proves a code;
 /// - the check's own: `aws:ResourceTag/*`, `aws:RequestTag/*` and `aws:TagKeys`, and the
 ///   service's keys (`secretsmanager:SecretId`, `kms:ViaService`, `sts:ExternalId`, ...).
 pub fn request_context(
@@ -1000,12 +1013,22 @@ pub fn request_context(
     // TLS terminated by kinko itself; a proxy terminating TLS in front of plain HTTP is not seen.
     ctx.set_secure_transport(rc.tls_details.is_some());
     let session = rc.session.as_ref();
+    let mfa = c.mfa_proved.or(match session {
+        Some(s) => s.mfa_authenticated,
+        None => rc.mfa_authenticated,
+    });
+    // Present for temporary credentials (false without MFA) and whenever MFA was proved.
+    let mfa_present = if mfa.is_some() {
+        Some(true)
+    } else {
+        session.map(|_| false)
+    };
     ctx.add_request_keys(&RequestKeys {
         requested_region: Some(requested_region(rc, c.action)),
         resource_account: evaluated_resource(rc, c).1,
         token_issue_time: session.map(|s| s.issued.to_offset_date_time()),
-        multi_factor_auth_present: session.map(|_| false),
-        multi_factor_auth_age: None,
+        multi_factor_auth_present: mfa_present,
+        multi_factor_auth_age: mfa.map(|at| (now.millis() - at.millis()).max(0) / 1000),
         source_identity: session.and_then(|s| s.source_identity.as_deref()),
         called_via: c.called_via.as_slice(),
     });

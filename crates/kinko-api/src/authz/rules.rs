@@ -13,7 +13,7 @@
 //! | an unsigned request may only call STS `AssumeRoleWithWebIdentity` | STS API Reference, AssumeRoleWithWebIdentity ("Calling AssumeRoleWithWebIdentity does not require the use of AWS security credentials") |
 
 use super::{Check, Resource};
-use crate::{RequestContext, SessionKind};
+use crate::{RequestContext, Session, SessionKind};
 
 /// Why a named rule refused a request. Each service answers it with its own error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,10 @@ fn session_token_only(rc: &RequestContext) -> bool {
         .is_some_and(|s| s.kind == SessionKind::SessionToken)
 }
 
+fn session_token_with_mfa(rc: &RequestContext) -> bool {
+    rc.session.as_ref().is_some_and(Session::with_mfa)
+}
+
 /// Rules about the request as a whole, before its input is read: credentials from
 /// `GetSessionToken` without MFA can't call IAM, and of STS only `AssumeRole` and
 /// `GetCallerIdentity` (AWS's GetSessionToken documentation).
@@ -89,7 +93,7 @@ pub fn request(rc: &RequestContext, service: &str, operation: &str) -> Result<()
         return Ok(());
     }
     match service {
-        "iam" => Err(Refusal::SessionTokenCallsIam),
+        "iam" if !session_token_with_mfa(rc) => Err(Refusal::SessionTokenCallsIam),
         "sts" if !matches!(operation, "AssumeRole" | "GetCallerIdentity") => {
             Err(Refusal::SessionTokenCallsSts {
                 operation: operation.to_owned(),
@@ -178,8 +182,8 @@ mod tests {
     use kinko_core::principal::{Principal, PrincipalKind};
 
     use super::*;
+    use crate::SessionKind;
     use crate::authz::Facts;
-    use crate::{Session, SessionKind};
 
     const A: &str = "111111111111";
     const B: &str = "222222222222";
@@ -208,6 +212,7 @@ mod tests {
             issued: Timestamp(0),
             expiration: Timestamp(0),
             source_identity: None,
+            mfa_authenticated: None,
         });
         rc
     }
@@ -246,6 +251,13 @@ mod tests {
         );
         assert_eq!(request(&rc, "sts", "AssumeRole"), Ok(()));
         assert_eq!(request(&rc, "sts", "GetCallerIdentity"), Ok(()));
+        // With MFA, IAM may be called; the other STS operations still may not.
+        let mut mfa = rc.clone();
+        if let Some(s) = mfa.session.as_mut() {
+            s.mfa_authenticated = Some(Timestamp(0));
+        }
+        assert_eq!(request(&mfa, "iam", "ListUsers"), Ok(()));
+        assert!(request(&mfa, "sts", "GetSessionToken").is_err());
         assert_eq!(request(&rc, "secretsmanager", "GetSecretValue"), Ok(()));
         // Role sessions and long-term keys are not limited.
         let role = with_session(user(A), SessionKind::AssumedRole);

@@ -76,6 +76,7 @@ fn callers() -> Vec<Caller> {
         issued: ISSUED,
         expiration: ISSUED.plus_millis(3_600_000),
         source_identity: Some("alice".into()),
+        mfa_authenticated: None,
     });
     vec![
         Caller {

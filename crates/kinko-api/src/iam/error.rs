@@ -28,6 +28,10 @@ pub enum IamError {
     /// A new console password the account's password policy refuses.
     #[error("{0}")]
     PasswordPolicyViolation(String),
+    /// The codes given to enable or resynchronize an MFA device are not two consecutive codes of
+    /// it.
+    #[error("{0}")]
+    InvalidAuthenticationCode(String),
     /// ChangePassword by a caller that is not an IAM user.
     #[error("{0}")]
     InvalidUserType(String),
@@ -59,6 +63,7 @@ impl IamError {
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
             IamError::InvalidUserType(_) => "InvalidUserType",
+            IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
             IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
@@ -72,7 +77,9 @@ impl IamError {
             IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => {
                 409
             }
-            IamError::AccessDenied(_) | IamError::InvalidClientTokenId(_) => 403,
+            IamError::AccessDenied(_)
+            | IamError::InvalidClientTokenId(_)
+            | IamError::InvalidAuthenticationCode(_) => 403,
             IamError::MalformedPolicyDocument(_)
             | IamError::PasswordPolicyViolation(_)
             | IamError::InvalidUserType(_)

@@ -22,6 +22,9 @@ const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
 const WORD_PATTERN: &str = r"[\w]+";
 const INTEGER_PATTERN: &str = "-?[0-9]+";
 const BOOLEAN_PATTERN: &str = "true|false";
+const SERIAL_NUMBER_PATTERN: &str = r"[\w+=/:,.@-]+";
+const AUTHENTICATION_CODE_PATTERN: &str = r"[\d]+";
+const ASSIGNMENT_STATUSES: &[&str] = &["Assigned", "Unassigned", "Any"];
 const ACCOUNT_ALIAS_PATTERN: &str = "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$";
 /// At most this many tags on a user, role or policy.
 pub const MAX_TAGS: usize = 50;
@@ -249,6 +252,41 @@ impl<'a> Reader<'a> {
             );
         }
         value
+    }
+
+    /// `SerialNumber` of an MFA device: 9-256 characters of `[\w+=/:,.@-]+`.
+    pub fn serial_number(&mut self, required: bool) -> Option<String> {
+        self.checked(
+            "SerialNumber",
+            required,
+            (9, 256),
+            (SERIAL_NUMBER_PATTERN, |s| {
+                s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || "+=/:,.@-".contains(c))
+            }),
+        )
+    }
+
+    /// `AuthenticationCode1`/`2`: six digits, reported without their value (a code is a
+    /// credential, and validation messages go into audit records).
+    pub fn authentication_code(&mut self, param: &str) -> zeroize::Zeroizing<String> {
+        let value = self.required(param, true);
+        let m = member(param);
+        self.v.length(&m, value.as_deref(), 6, 6, true);
+        if let Some(s) = value.as_deref() {
+            self.v.sensitive_pattern(
+                &m,
+                Some(s),
+                AUTHENTICATION_CODE_PATTERN,
+                s.bytes().all(|b| b.is_ascii_digit()),
+            );
+        }
+        zeroize::Zeroizing::new(value.unwrap_or_default())
+    }
+
+    /// `AssignmentStatus` of ListVirtualMFADevices.
+    pub fn assignment_status(&mut self) -> Option<String> {
+        self.one_of("AssignmentStatus", ASSIGNMENT_STATUSES, false)
     }
 
     /// `AccountAlias`: 3-63 characters of `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`.

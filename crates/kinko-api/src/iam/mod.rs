@@ -19,6 +19,7 @@ mod ops;
 mod output;
 mod passwords;
 mod policy_document;
+mod qr;
 pub mod sign_in;
 
 use std::borrow::Cow;
@@ -51,7 +52,17 @@ impl Service for Iam {
         // CreateAccessKey's answer is recorded with the access key id, never the secret access
         // key; likewise a server certificate's private key and a service credential's password.
         // Policy documents are kept, as CloudTrail keeps them.
-        omitted: &["SecretAccessKey", "PrivateKey", "ServicePassword"],
+        // A new virtual MFA device's seed and its QR code are left out likewise, and so are the
+        // codes that enable or resynchronize a device.
+        omitted: &[
+            "SecretAccessKey",
+            "PrivateKey",
+            "ServicePassword",
+            "Base32StringSeed",
+            "QRCodePNG",
+            "AuthenticationCode1",
+            "AuthenticationCode2",
+        ],
         // Login profile passwords (CreateLoginProfile, UpdateLoginProfile, ChangePassword): the
         // record shows one was set, as CloudTrail does, and never what it is.
         hidden: &["Password", "OldPassword", "NewPassword"],
@@ -246,6 +257,8 @@ async fn dispatch(
         CreateLoginProfile, GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile, ChangePassword,
         GetAccountPasswordPolicy, UpdateAccountPasswordPolicy, DeleteAccountPasswordPolicy,
         CreateAccountAlias, DeleteAccountAlias, ListAccountAliases,
+        CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice, DeactivateMFADevice,
+        DeleteVirtualMFADevice, GetMFADevice, ListMFADevices, ListVirtualMFADevices,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -67,6 +67,7 @@ mod tests {
                 issued: kinko_core::Timestamp(0),
                 expiration: kinko_core::Timestamp(1),
                 source_identity: None,
+                mfa_authenticated: None,
             },
         };
         let t = seal(&root, &claims).unwrap();

@@ -411,6 +411,7 @@ impl Operation for AssumeRoleWithWebIdentity {
             issued: now,
             expiration: now.plus_millis(duration * 1000),
             source_identity: None,
+            mfa_authenticated: None,
         };
         let mut x = cx.xml::<Sts>();
         issue(cx, principal, session, &mut x)?;

@@ -1,8 +1,8 @@
 //! IAM: policies (a JSON editor whose syntax errors name their line and column, then IAM's own
 //! validation), users (created with a console password and access keys shown once, policies
 //! attached directly), a user's details. Every action is the IAM operation of the same name, run
-//! as the signed-in principal; creating or deleting access keys asks for the signed-in
-//! identity's password again.
+//! as the signed-in principal; creating or deleting access keys (and removing an MFA device,
+//! [`super::mfa`]) asks for the signed-in identity's password again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/iam/users", get(users))
         .route("/iam/users/new", get(new_user_form).post(new_user_submit))
         .route("/iam/users/details", get(user_details).post(user_action))
+        .route("/iam/mfa-qr", get(super::mfa::qr))
         .route("/iam/policies", get(policies))
         .route("/iam/policies/new", get(new_policy_form).post(new_policy_submit))
         .route("/iam/roles", get(roles).post(create_role))
@@ -44,7 +45,7 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/iam/policies/details", get(details::policy))
 }
 
-async fn iam(
+pub(crate) async fn iam(
     console: &Console,
     ctx: &Ctx,
     who: &SignedIn,
@@ -70,7 +71,7 @@ fn each_member<T>(xml: &str, list: &str, read: impl Fn(roxmltree::Node<'_, '_>) 
 
 /// The `member`s of the first element named `list` in an IAM answer, each as its child
 /// elements' texts.
-fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
     each_member(xml, list, |m| {
         m.children()
             .filter(roxmltree::Node::is_element)
@@ -85,7 +86,7 @@ fn members(xml: &str, list: &str) -> Vec<BTreeMap<String, String>> {
 }
 
 /// The text of the first element named `tag` in an IAM answer.
-fn text(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn text(xml: &str, tag: &str) -> Option<String> {
     let doc = roxmltree::Document::parse(xml).ok()?;
     doc.descendants()
         .find(|n| n.has_tag_name(tag))
@@ -145,7 +146,7 @@ fn page<'a>(
 }
 
 /// Checks the signed-in identity's own password again (before access keys are made or deleted).
-async fn reauthenticate(console: &Console, who: &SignedIn, password: &str) -> bool {
+pub(crate) async fn reauthenticate(console: &Console, who: &SignedIn, password: &str) -> bool {
     use kinko_core::principal::PrincipalKind;
     match &who.signed_in_as.kind {
         PrincipalKind::Root => {
@@ -416,6 +417,7 @@ async fn user_page(
     let keys = iam(console, ctx, who, "ListAccessKeys", &[("UserName", name)]).await;
     let policies = attachable(console, ctx, who).await;
     let more = details::user_sections(console, ctx, who, name, &csrf).await;
+    let mfa = super::mfa::section(console, ctx, who, name, &csrf, &back).await;
     let p = page(ctx, who, &csrf, name, &back, flash);
     let content = html! {
         h1 { (name) }
@@ -491,6 +493,7 @@ async fn user_page(
             }
         }
         (more)
+        (mfa)
     };
     respond(StatusCode::OK, layout(&p, content))
 }
@@ -541,6 +544,17 @@ async fn user_action(
                 .await
                 .map(|_| None)
             }
+        }
+        Some(op @ ("create_mfa" | "enable_mfa" | "remove_mfa")) => {
+            if op == "remove_mfa"
+                && !reauthenticate(&console, who, form.get("confirm_password").unwrap_or_default()).await
+            {
+                let flash = Some((true, t("reauth_failed").to_owned()));
+                return user_page(&console, &ctx, who, name, flash, None).await;
+            }
+            super::mfa::action(&console, &ctx, id, who, name, op, &form)
+                .await
+                .map(|()| None)
         }
         _ => return Redirect::to(&user_url(name)).into_response(),
     };

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod iam;
 pub(crate) mod kms;
+pub(crate) mod mfa;
 pub(crate) mod password;
 pub(crate) mod readers;
 pub(crate) mod secrets;
@@ -178,6 +179,35 @@ pub(crate) fn signin_page(
                     input #password type="password" name="password" required autocomplete="current-password";
                     button.primary type="submit" { (t("sign_in")) }
                 }
+            }
+        },
+    )
+}
+
+/// The sign-in's second step, for a user with an MFA device: the code.
+pub(crate) fn mfa_page(lang: Lang, csrf: &str, flash: Option<&(bool, String)>) -> Markup {
+    let t = |k| lang.t(k);
+    let page = Page {
+        lang,
+        title: t("mfa_title"),
+        who: None,
+        csrf,
+        back: "/console/signin",
+        flash: flash.cloned(),
+    };
+    layout(
+        &page,
+        html! {
+            section.card.signin {
+                h1 { (t("mfa_title")) }
+                p { (t("mfa_prompt")) }
+                form method="post" action="/console/signin/mfa" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="mfa_code" { (t("mfa_code")) }
+                    input #mfa_code type="text" name="mfa_code" required inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code";
+                    button.primary type="submit" { (t("submit")) }
+                }
+                p { a href="/console/signin" { (t("mfa_cancel")) } }
             }
         },
     )

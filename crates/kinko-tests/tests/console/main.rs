@@ -7,6 +7,7 @@
 mod iam;
 mod kms;
 mod manage;
+mod mfa;
 mod secrets;
 mod security;
 mod store;

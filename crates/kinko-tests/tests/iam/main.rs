@@ -18,6 +18,7 @@ mod denies;
 mod grant_changes;
 mod instance_profiles;
 mod login_profiles;
+mod mfa;
 mod recreated_principals;
 mod resource_policies;
 mod roles;

@@ -17,6 +17,7 @@ mod instance_profiles;
 mod listing;
 mod login_profiles;
 mod managed_policies;
+mod mfa_devices;
 mod oidc_providers;
 mod policy_versions;
 mod roles;
@@ -54,6 +55,10 @@ pub(crate) use login_profiles::{
     ChangePassword, CreateLoginProfile, DeleteLoginProfile, GetLoginProfile, UpdateLoginProfile,
 };
 pub(crate) use managed_policies::{CreatePolicy, DeletePolicy, GetPolicy, ListPolicies};
+pub(crate) use mfa_devices::{
+    CreateVirtualMFADevice, DeactivateMFADevice, DeleteVirtualMFADevice, EnableMFADevice, GetMFADevice,
+    ListMFADevices, ListVirtualMFADevices, ResyncMFADevice,
+};
 pub(crate) use oidc_providers::{
     AddClientIDToOpenIDConnectProvider, CreateOpenIDConnectProvider, DeleteOpenIDConnectProvider,
     GetOpenIDConnectProvider, ListOpenIDConnectProviders, RemoveClientIDFromOpenIDConnectProvider,

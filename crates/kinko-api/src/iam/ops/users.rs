@@ -335,6 +335,16 @@ impl Operation for DeleteUser {
         {
             return Err(delete_conflict("must delete access keys first"));
         }
+        let has_mfa = cx
+            .services
+            .store
+            .list_mfa_devices(cx.account())
+            .await?
+            .iter()
+            .any(|d| d.assigned_to(&user.name));
+        if has_mfa {
+            return Err(delete_conflict("must delete MFA device first"));
+        }
         if !user.inline_policies.is_empty() {
             return Err(delete_conflict("must delete policies first"));
         }

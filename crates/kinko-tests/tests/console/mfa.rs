@@ -1,0 +1,141 @@
+//! MFA in the console: an IAM user assigns a virtual MFA device on their own page (QR code and
+//! secret key, then two consecutive codes), signs out, and signs in again with password and MFA
+//! code; a wrong code is refused. The session so made carries `aws:MultiFactorAuthPresent`: a
+//! policy that allows listing secrets only with MFA allows it now, and did not before.
+//!
+//! Codes are computed by the `totp-rs` crate from the secret key the page shows, at the system
+//! time the server also reads.
+
+use kinko_tests::browser::Browser;
+use kinko_tests::*;
+use serde_json::json;
+
+use crate::*;
+
+/// The code of the 30-second step `steps` away from now for the base32 `secret`.
+fn code(secret: &str, steps: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("a base32 secret");
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes).expect("TOTP");
+    let at = now_secs() + steps * 30;
+    totp.generate(u64::try_from(at).expect("after the epoch"))
+}
+
+/// Another six digits than `code`.
+fn other_than(code: &str) -> String {
+    format!(
+        "{:06}",
+        (code.parse::<u32>().expect("digits") + 500_000) % 1_000_000
+    )
+}
+
+async fn sign_in_with_password(b: &Browser, user: &str, password: &str) {
+    b.client.goto(&url("/console/signin")).await.expect("goto");
+    b.fill("#account", server().account_id()).await;
+    b.fill("#user_name", user).await;
+    b.fill("#password", password).await;
+    b.click_to_next_page("form button.primary").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_assigns_mfa_then_signs_in_with_a_code() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let s = server();
+    let user = format!("mfa-user-{}", short_id());
+    let iam = s.iam_client();
+    ok(iam.create_user().user_name(&user).send().await);
+    let policy = policy_document(&[
+        statement("Allow", &["iam:*"], &["*"]),
+        json!({
+            "Effect": "Allow",
+            "Action": "secretsmanager:ListSecrets",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }),
+    ]);
+    ok(iam
+        .put_user_policy()
+        .user_name(&user)
+        .policy_name("mfa-to-list")
+        .policy_document(policy)
+        .send()
+        .await);
+    let password = "Mfa-Passw0rd-Long!";
+    ok(iam
+        .create_login_profile()
+        .user_name(&user)
+        .password(password)
+        .send()
+        .await);
+
+    sign_in_with_password(&b, &user, password).await;
+    assert_eq!(
+        b.client.current_url().await.expect("url").path(),
+        "/console/secrets"
+    );
+    // Without MFA, the policy allows no listing.
+    assert!(
+        b.text(".alert.error")
+            .await
+            .starts_with("AccessDeniedException: "),
+        "denied without MFA"
+    );
+
+    // Assign a device on the user's own page.
+    let page = format!("/console/iam/users/details?name={user}");
+    b.client.goto(&url(&page)).await.expect("goto");
+    assert_eq!(b.text("#mfa-none").await, "No MFA device is assigned.");
+    b.click_to_next_page("#mfa form button.primary").await;
+    let secret = b.text("#mfa-secret-key").await;
+    assert_eq!(secret.len(), 64, "the secret key: {secret}");
+    // The QR code is an image the page's own policy lets the browser load.
+    let width = b
+        .client
+        .execute(
+            "const i = document.querySelector('#mfa-qr'); return i.complete ? i.naturalWidth : -1;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(width.as_i64().is_some_and(|w| w > 100), "QR image width {width}");
+    b.screenshot("16-assign-mfa").await;
+    b.fill("#mfa_code_1", &code(&secret, -1)).await;
+    b.fill("#mfa_code_2", &code(&secret, 0)).await;
+    b.click_to_next_page("#mfa form button.primary").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    let serial = format!("arn:aws:iam::{}:mfa/{user}", s.account_id());
+    assert_eq!(b.text("#mfa-devices td code").await, serial);
+    assert_clean_log(&b).await;
+
+    // Sign out, then in again: the password, then the MFA code.
+    b.click_to_next_page("form[action='/console/signout'] button")
+        .await;
+    sign_in_with_password(&b, &user, password).await;
+    assert_eq!(b.text("label[for=mfa_code]").await, "MFA code");
+    // The codes of the enabling are used; the next one is good, within a step of now.
+    let next = code(&secret, 1);
+    b.fill("#mfa_code", &other_than(&next)).await;
+    b.click_to_next_page("form button.primary").await;
+    assert_eq!(
+        b.text(".alert.error").await,
+        "The MFA code is not valid. Enter the current code from your device."
+    );
+    b.screenshot("17-mfa-code-refused").await;
+    b.fill("#mfa_code", &next).await;
+    b.click_to_next_page("form button.primary").await;
+    assert_eq!(
+        b.client.current_url().await.expect("url").path(),
+        "/console/secrets"
+    );
+    assert!(b.text("header .who").await.contains(&user));
+    // With MFA, the same policy allows the listing.
+    assert!(
+        !b.source().await.contains("AccessDeniedException"),
+        "listing allowed with MFA"
+    );
+    assert_clean_log(&b).await;
+    b.quit().await;
+}
