@@ -129,7 +129,7 @@ async fn a_virtual_mfa_device_is_created_assigned_and_deleted() {
     );
     assert_eq!(
         virtual_devices(&server, AssignmentStatusType::Unassigned).await,
-        [serial.clone()]
+        std::slice::from_ref(&serial)
     );
     assert!(
         virtual_devices(&server, AssignmentStatusType::Assigned)
