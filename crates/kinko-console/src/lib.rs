@@ -55,6 +55,11 @@ use session::{Session, SignedIn};
 /// The console's user agent in audit records.
 pub const USER_AGENT: &str = concat!("kinko-console/", env!("CARGO_PKG_VERSION"));
 
+/// How many independent API calls a page makes at once when it reads one item per row (a KMS
+/// key's DescribeKey, a group's members): enough for the audit trail to commit their records
+/// together, few enough that one page never floods the server.
+pub(crate) const CONCURRENT_CALLS: usize = 8;
+
 /// How the console runs.
 #[derive(Debug, Clone)]
 pub struct ConsoleConfig {
@@ -420,7 +425,7 @@ pub(crate) async fn call(
     input: &Value,
 ) -> Result<Value, WireError> {
     let rc = request_context(console, ctx, who)?;
-    call_as(console, rc, service, operation, input).await
+    call_as(console, ctx, rc, service, operation, input).await
 }
 
 /// [`call`] in `region` rather than the console's: what a client of that region would send (a
@@ -436,11 +441,12 @@ pub(crate) async fn call_in_region(
 ) -> Result<Value, WireError> {
     let mut rc = request_context(console, ctx, who)?;
     region.clone_into(&mut rc.region);
-    call_as(console, rc, service, operation, input).await
+    call_as(console, ctx, rc, service, operation, input).await
 }
 
 async fn call_as(
     console: &Console,
+    ctx: &Ctx,
     rc: RequestContext,
     service: ServiceName,
     operation: &str,

@@ -4,6 +4,7 @@
 //! as the signed-in principal; creating or deleting access keys (and removing an MFA device,
 //! [`super::mfa`]) asks for the signed-in identity's password again.
 
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -930,27 +931,29 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
         .map(|x| members(&x, "Users"))
         .unwrap_or_default();
     let policies = attachable(&console, &ctx, who).await;
-    let mut rows = Vec::new();
-    if let Ok(xml) = &listed {
-        for g in members(xml, "Groups") {
+    let groups = listed
+        .as_ref()
+        .map(|xml| members(xml, "Groups"))
+        .unwrap_or_default();
+    // Each group's members and policies, a few groups at a time (see CONCURRENT_CALLS).
+    let (console_ref, ctx_ref) = (&*console, &ctx);
+    let rows: Vec<_> = futures_util::stream::iter(groups)
+        .map(|g| async move {
             let name = g["GroupName"].clone();
-            let in_group = iam(&console, &ctx, who, "GetGroup", &[("GroupName", &name)])
-                .await
-                .map(|x| members(&x, "Users"))
+            let params = [("GroupName", name.as_str())];
+            let (in_group, attached) = futures_util::join!(
+                iam(console_ref, ctx_ref, who, "GetGroup", &params),
+                iam(console_ref, ctx_ref, who, "ListAttachedGroupPolicies", &params),
+            );
+            let in_group = in_group.map(|x| members(&x, "Users")).unwrap_or_default();
+            let attached = attached
+                .map(|x| members(&x, "AttachedPolicies"))
                 .unwrap_or_default();
-            let attached = iam(
-                &console,
-                &ctx,
-                who,
-                "ListAttachedGroupPolicies",
-                &[("GroupName", &name)],
-            )
-            .await
-            .map(|x| members(&x, "AttachedPolicies"))
-            .unwrap_or_default();
-            rows.push((name, in_group, attached));
-        }
-    }
+            (name, in_group, attached)
+        })
+        .buffered(crate::CONCURRENT_CALLS)
+        .collect()
+        .await;
     let p = page(
         &ctx,
         who,

@@ -3,6 +3,7 @@
 //! cancel deletion) and the organization's accounts (list, create). Each action is the
 //! operation of the same name, run as the signed-in principal.
 
+use futures_util::StreamExt;
 use std::sync::Arc;
 
 use axum::Router;
@@ -65,17 +66,24 @@ fn kms_nav(lang: crate::Lang) -> maud::Markup {
 /// tab), each as DescribeKey's `KeyMetadata`.
 async fn customer_keys(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<Vec<Value>, WireError> {
     let listed = kms(console, ctx, who, "ListKeys", json!({"Limit": 100})).await?;
-    let mut keys = Vec::new();
-    for k in listed["Keys"].as_array().cloned().unwrap_or_default() {
-        let described = kms(console, ctx, who, "DescribeKey", json!({"KeyId": k["KeyId"]}))
-            .await
-            .ok();
-        let meta = described.map(|d| d["KeyMetadata"].clone()).unwrap_or(Value::Null);
-        if meta["KeyManager"] != "AWS" {
-            keys.push(meta);
-        }
-    }
-    Ok(keys)
+    let ids = listed["Keys"].as_array().cloned().unwrap_or_default();
+    // One DescribeKey per key, a few at a time: each call is audited on its own and the audit
+    // trail commits concurrent records together, so the page waits for a handful of commits,
+    // not one per key. `buffered` keeps ListKeys' order.
+    let described: Vec<Value> = futures_util::stream::iter(ids)
+        .map(|k| async move {
+            kms(console, ctx, who, "DescribeKey", json!({"KeyId": k["KeyId"]}))
+                .await
+                .map(|d| d["KeyMetadata"].clone())
+                .unwrap_or(Value::Null)
+        })
+        .buffered(crate::CONCURRENT_CALLS)
+        .collect()
+        .await;
+    Ok(described
+        .into_iter()
+        .filter(|meta| meta["KeyManager"] != "AWS")
+        .collect())
 }
 
 async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {

@@ -598,11 +598,15 @@ async fn details_page(
         }
     };
     let arn = d["ARN"].as_str().unwrap_or_default().to_owned();
-    let policy = sm(console, ctx, who, "GetResourcePolicy", json!({"SecretId": arn})).await;
-    let activity = super::audit::lookup(console, ctx, who, "ResourceName", &arn, 20).await;
-    // The functions the principal may list, for the rotation form (none if it may not).
-    let functions: Vec<String> = crate::call_lambda(console, ctx, who, "GET", "/2015-03-31/functions/")
-        .await
+    // The page's other reads are independent of each other: made at once, so their audit
+    // records are committed together. The functions are those the principal may list, for the
+    // rotation form (none if it may not).
+    let (policy, activity, functions) = futures_util::join!(
+        sm(console, ctx, who, "GetResourcePolicy", json!({"SecretId": arn})),
+        super::audit::lookup(console, ctx, who, "ResourceName", &arn, 20),
+        crate::call_lambda(console, ctx, who, "GET", "/2015-03-31/functions/"),
+    );
+    let functions: Vec<String> = functions
         .ok()
         .and_then(|out| {
             out["Functions"].as_array().map(|fs| {

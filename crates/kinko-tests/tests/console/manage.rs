@@ -55,6 +55,23 @@ async fn a_user_with_a_key_a_policy_and_a_group_is_deleted() {
         .password("Leaving-Passw0rd-1")
         .send()
         .await);
+    let device = ok(iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name(format!("leaving-{}", short_id()))
+        .send()
+        .await);
+    let device = device.virtual_mfa_device().expect("the device");
+    let serial = device.serial_number().to_owned();
+    let seed =
+        String::from_utf8(device.base32_string_seed().expect("the seed").as_ref().to_vec()).expect("base32");
+    ok(iam
+        .enable_mfa_device()
+        .user_name(&user.name)
+        .serial_number(&serial)
+        .authentication_code1(crate::mfa::code(&seed, -1))
+        .authentication_code2(crate::mfa::code(&seed, 0))
+        .send()
+        .await);
     // DeleteUser alone refuses while anything depends on the user.
     assert_eq!(
         error_code(iam.delete_user().user_name(&user.name).send().await),
@@ -71,6 +88,8 @@ async fn a_user_with_a_key_a_policy_and_a_group_is_deleted() {
     let steps = b.text("ol.steps").await;
     for op in [
         "iam:DeleteAccessKey",
+        "iam:DeactivateMFADevice",
+        "iam:DeleteVirtualMFADevice",
         "iam:DeleteLoginProfile",
         "iam:DeleteUserPolicy",
         "iam:DetachUserPolicy",
@@ -103,6 +122,14 @@ async fn a_user_with_a_key_a_policy_and_a_group_is_deleted() {
     );
     let members = ok(iam.get_group().group_name(&group).send().await);
     assert!(members.users().is_empty());
+    let devices = ok(iam.list_virtual_mfa_devices().send().await);
+    assert!(
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .all(|d| d.serial_number() != serial),
+        "the user's MFA device is deleted with the user"
+    );
     assert_clean_log(&b).await;
     b.quit().await;
 }

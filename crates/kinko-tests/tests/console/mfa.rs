@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::*;
 
 /// The code of the 30-second step `steps` away from now for the base32 `secret`.
-fn code(secret: &str, steps: i64) -> String {
+pub(crate) fn code(secret: &str, steps: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned())
         .to_bytes()
         .expect("a base32 secret");

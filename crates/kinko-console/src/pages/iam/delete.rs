@@ -97,6 +97,13 @@ async fn plan(
                 Err(e) if e.code == "NoSuchEntity" => {}
                 Err(e) => return Err(e),
             }
+            // MFA devices: deactivated, and deleted (a virtual device has no other use once its
+            // user is gone), as IAM's guide to deleting a user lists them.
+            for d in members(&list("ListMFADevices", "UserName").await?, "MFADevices") {
+                let serial = d["SerialNumber"].as_str();
+                steps.push(step("DeactivateMFADevice", &[u, ("SerialNumber", serial)]));
+                steps.push(step("DeleteVirtualMFADevice", &[("SerialNumber", serial)]));
+            }
             for p in strings(&list("ListUserPolicies", "UserName").await?, "PolicyNames") {
                 steps.push(step("DeleteUserPolicy", &[u, ("PolicyName", p.as_str())]));
             }
