@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_functions.sql"),
     include_str!("../migrations/0005_secret_rotation.sql"),
     include_str!("../migrations/0006_account_aliases.sql"),
+    include_str!("../migrations/0007_stacks.sql"),
 ];
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):

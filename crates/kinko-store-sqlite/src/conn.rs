@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_functions.sql"),
     include_str!("../migrations/0009_secret_rotation.sql"),
     include_str!("../migrations/0010_account_aliases.sql"),
+    include_str!("../migrations/0011_stacks.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

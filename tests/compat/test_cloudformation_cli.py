@@ -1,0 +1,239 @@
+"""The AWS CLI, unmodified, against kinko's CloudFormation API: `aws cloudformation deploy` of the
+Secrets Manager guide's template (two roles trusting Lambda, one allowed to read the secret, and
+two Node.js functions with inline code), its functions invoked, the stack deleted; and a template
+whose resource fails, rolled back."""
+
+from __future__ import annotations
+
+import json
+
+from kinko_compat import ACCOUNT, short_id
+
+GUIDE_TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
+Description: Secrets Manager guide - an authorized and an unauthorized Lambda function
+Resources:
+  AuthorizedLambdaExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service:
+                - lambda.amazonaws.com
+            Action:
+              - sts:AssumeRole
+      Policies:
+        - PolicyName: SecretsManagerGetSecretValue
+          PolicyDocument:
+            Version: '2012-10-17'
+            Statement:
+              - Effect: Allow
+                Action:
+                  - secretsmanager:GetSecretValue
+                Resource: SECRET_ARN
+  UnauthorizedLambdaExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service:
+                - lambda.amazonaws.com
+            Action:
+              - sts:AssumeRole
+  AuthorizedFunction:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: index.handler
+      Role: !GetAtt AuthorizedLambdaExecutionRole.Arn
+      Runtime: nodejs12.x
+      Code:
+        ZipFile: |
+          const AWS = require('aws-sdk')
+          exports.handler = async function (event, context) {
+            const secretsManager = new AWS.SecretsManager({ region: 'ap-northeast-1' })
+            const response = await secretsManager.getSecretValue({ SecretId: 'MySecret' }).promise()
+            return JSON.stringify({ response }, null, 2)
+          }
+  UnauthorizedFunction:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: index.handler
+      Role: !GetAtt UnauthorizedLambdaExecutionRole.Arn
+      Runtime: nodejs12.x
+      Code:
+        ZipFile: |
+          const AWS = require('aws-sdk')
+          exports.handler = async function (event, context) {
+            const secretsManager = new AWS.SecretsManager({ region: 'ap-northeast-1' })
+            const response = await secretsManager.getSecretValue({ SecretId: 'MySecret' }).promise()
+            return JSON.stringify({ response }, null, 2)
+          }
+"""
+
+
+def physical_id(aws, stack: str, logical_id: str) -> str:
+    return aws(
+        "cloudformation",
+        "describe-stack-resource",
+        "--stack-name",
+        stack,
+        "--logical-resource-id",
+        logical_id,
+        "--query",
+        "StackResourceDetail.PhysicalResourceId",
+    ).json()
+
+
+def test_the_guides_template_deploys_runs_and_is_deleted(aws, tmp_path):
+    value = '{"username":"guide","password":"cfn-guide-pass"}'
+    secret = aws(
+        "--region",
+        "ap-northeast-1",
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        "MySecret",
+        "--secret-string",
+        value,
+    ).json()
+    (tmp_path / "template.yaml").write_text(GUIDE_TEMPLATE.replace("SECRET_ARN", secret["ARN"]))
+    stack = "SecretsManager"
+
+    # Without the capability, deploy is refused.
+    refused = aws(
+        "cloudformation",
+        "deploy",
+        "--stack-name",
+        stack,
+        "--template-file",
+        "template.yaml",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "InsufficientCapabilities" in refused.stderr, refused.stderr
+
+    aws(
+        "cloudformation",
+        "deploy",
+        "--stack-name",
+        stack,
+        "--template-file",
+        "template.yaml",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        cwd=tmp_path,
+    )
+    described = aws("cloudformation", "describe-stacks", "--stack-name", stack).json()["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+
+    authorized = physical_id(aws, stack, "AuthorizedFunction")
+    unauthorized = physical_id(aws, stack, "UnauthorizedFunction")
+    role = physical_id(aws, stack, "UnauthorizedLambdaExecutionRole")
+    assert authorized.startswith(f"{stack}-AuthorizedFunction-")
+    assert role.startswith(f"{stack}-UnauthorizedLambdaExecutionRole-")
+
+    aws("lambda", "invoke", "--function-name", authorized, "outfile-authorized", cwd=tmp_path)
+    returned = json.loads((tmp_path / "outfile-authorized").read_text())
+    assert json.loads(returned)["response"]["SecretString"] == value
+
+    out = aws(
+        "lambda", "invoke", "--function-name", unauthorized, "outfile-unauthorized", cwd=tmp_path
+    ).json()
+    assert out["FunctionError"] == "Unhandled"
+    error = json.loads((tmp_path / "outfile-unauthorized").read_text())
+    assert error["errorType"] == "AccessDeniedException"
+    assert error["errorMessage"].startswith(
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{unauthorized} is not authorized"
+    ), error
+
+    resources = aws("cloudformation", "list-stack-resources", "--stack-name", stack).json()
+    assert sorted(r["LogicalResourceId"] for r in resources["StackResourceSummaries"]) == [
+        "AuthorizedFunction",
+        "AuthorizedLambdaExecutionRole",
+        "UnauthorizedFunction",
+        "UnauthorizedLambdaExecutionRole",
+    ]
+    template = aws("cloudformation", "get-template", "--stack-name", stack).json()
+    assert "AuthorizedLambdaExecutionRole" in json.dumps(template["TemplateBody"])
+
+    # Deploying the same template again changes nothing.
+    again = aws(
+        "cloudformation",
+        "deploy",
+        "--stack-name",
+        stack,
+        "--template-file",
+        "template.yaml",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        cwd=tmp_path,
+    )
+    assert "No changes to deploy" in again.stdout + again.stderr
+
+    aws("cloudformation", "delete-stack", "--stack-name", stack)
+    aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", stack)
+    gone = aws("lambda", "get-function", "--function-name", authorized, check=False)
+    assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
+    missing = aws("cloudformation", "describe-stacks", "--stack-name", stack, check=False)
+    assert f"Stack with id {stack} does not exist" in missing.stderr
+
+
+FAILING_TEMPLATE = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    DependsOn: Role
+    Properties:
+      Name: NAME
+      KmsKeyId: alias/does-not-exist
+      SecretString: never
+"""
+
+
+def test_a_failing_template_rolls_back(aws, tmp_path):
+    stack = f"failing-{short_id()}"
+    (tmp_path / "template.yaml").write_text(FAILING_TEMPLATE.replace("NAME", stack))
+    result = aws(
+        "cloudformation",
+        "deploy",
+        "--stack-name",
+        stack,
+        "--template-file",
+        "template.yaml",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0
+    described = aws("cloudformation", "describe-stacks", "--stack-name", stack).json()["Stacks"][0]
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert described["StackStatusReason"] == (
+        "The following resource(s) failed to create: [Secret]. Rollback requested by user."
+    )
+    events = aws("cloudformation", "describe-stack-events", "--stack-name", stack).json()
+    failed = [e for e in events["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Secret"]
+    assert failed[0]["ResourceStatusReason"].startswith("Resource handler returned message: ")
+    role = [
+        e
+        for e in events["StackEvents"]
+        if e["LogicalResourceId"] == "Role" and e["ResourceStatus"] == "DELETE_COMPLETE"
+    ]
+    assert role, events
+    gone = aws("iam", "get-role", "--role-name", role[0]["PhysicalResourceId"], check=False)
+    assert gone.returncode != 0 and "NoSuchEntity" in gone.stderr
