@@ -240,3 +240,95 @@ def test_a_failing_template_rolls_back(aws, tmp_path):
     assert role, events
     gone = aws("iam", "get-role", "--role-name", role[0]["PhysicalResourceId"], check=False)
     assert gone.returncode != 0 and "NoSuchEntity" in gone.stderr
+
+
+SECRET_TEMPLATE = """Parameters:
+  Env:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Sub "${AWS::StackName} secrets"
+  KeyAlias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: !Sub "alias/${AWS::StackName}"
+      TargetKeyId: !Ref Key
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Description: !Sub "database password for ${Env}"
+      KmsKeyId: !GetAtt Key.Arn
+      GenerateSecretString:
+        SecretStringTemplate: '{"username": "app"}'
+        GenerateStringKey: password
+        PasswordLength: 24
+        ExcludePunctuation: true
+  SecretPolicy:
+    Type: AWS::SecretsManager::ResourcePolicy
+    Properties:
+      SecretId: !Ref Secret
+      BlockPublicPolicy: true
+      ResourcePolicy:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Deny
+            Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}
+            Action: secretsmanager:DeleteSecret
+            Resource: '*'
+Outputs:
+  SecretArn:
+    Value: !Ref Secret
+"""
+
+
+def deploy(aws, tmp_path, stack: str, *extra: str) -> None:
+    """`aws cloudformation deploy`; on failure, the stack's events are in the assertion."""
+    args = ["cloudformation", "deploy", "--stack-name", stack, "--template-file", "template.yaml"]
+    result = aws(*args, *extra, cwd=tmp_path, check=False)
+    if result.returncode != 0:
+        events = aws("cloudformation", "describe-stack-events", "--stack-name", stack, check=False)
+        raise AssertionError(f"{result}\n{events.stdout}")
+
+
+def test_a_generated_secret_under_a_key_with_a_policy_is_updated(aws, tmp_path):
+    stack = f"secrets-{short_id()}"
+    (tmp_path / "template.yaml").write_text(SECRET_TEMPLATE)
+    deploy(aws, tmp_path, stack)
+    described = aws("cloudformation", "describe-stacks", "--stack-name", stack).json()["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert described["Parameters"] == [{"ParameterKey": "Env", "ParameterValue": "dev"}]
+    arn = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}["SecretArn"]
+    assert arn == physical_id(aws, stack, "Secret")
+
+    value = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", arn).json()["SecretString"])
+    assert value["username"] == "app"
+    assert len(value["password"]) == 24 and value["password"].isalnum()
+    secret = aws("secretsmanager", "describe-secret", "--secret-id", arn).json()
+    key_id = physical_id(aws, stack, "Key")
+    assert secret["KmsKeyId"].endswith(key_id)
+    assert secret["Description"] == "database password for dev"
+    alias = aws("kms", "describe-key", "--key-id", f"alias/{stack}").json()
+    assert alias["KeyMetadata"]["KeyId"] == key_id
+    policy = aws("secretsmanager", "get-resource-policy", "--secret-id", arn).json()
+    assert "secretsmanager:DeleteSecret" in policy["ResourcePolicy"]
+
+    # An update changing the parameter changes the secret in place: same ARN, same value.
+    deploy(aws, tmp_path, stack, "--parameter-overrides", "Env=prod")
+    described = aws("cloudformation", "describe-stacks", "--stack-name", stack).json()["Stacks"][0]
+    assert described["StackStatus"] == "UPDATE_COMPLETE"
+    assert physical_id(aws, stack, "Secret") == arn
+    secret = aws("secretsmanager", "describe-secret", "--secret-id", arn).json()
+    assert secret["Description"] == "database password for prod"
+    again = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", arn).json()["SecretString"])
+    assert again == value
+
+    aws("cloudformation", "delete-stack", "--stack-name", stack)
+    aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", stack)
+    gone = aws("secretsmanager", "describe-secret", "--secret-id", arn, check=False)
+    assert "ResourceNotFoundException" in gone.stderr
+    key = aws("kms", "describe-key", "--key-id", key_id).json()
+    assert key["KeyMetadata"]["KeyState"] == "PendingDeletion"

@@ -518,7 +518,7 @@ impl Resolver for StackResolver<'_> {
 async fn deploy(
     caller: &Caller,
     stack: &mut Stack,
-    which: &(dyn Fn(&str) -> bool + Sync),
+    updating: bool,
     replaced: &mut Vec<StackResource>,
 ) -> Result<Option<(String, Reason)>, CfnError> {
     let template = Template::parse(&stack.template_body)?;
@@ -530,28 +530,34 @@ async fn deploy(
         Err((logical_id, reason)) => return Ok(Some((logical_id, reason))),
     };
     for logical_id in order {
-        if !which(&logical_id) {
-            continue;
-        }
         let Some(r) = template.resource(&logical_id) else {
             continue;
         };
         let now = caller.services.clock.now();
-        if let Some(old) = stack.resource(&logical_id).filter(|o| o.physical_id.is_some()) {
-            replaced.push(old.clone());
+        let definition = resolved_definition(&evaluator, r, stack);
+        let old = stack
+            .resource(&logical_id)
+            .filter(|o| o.physical_id.is_some())
+            .cloned();
+        if updating && old.as_ref().is_some_and(|o| o.properties == definition) {
+            continue;
         }
+        let (in_progress, complete, failed) = match old {
+            Some(_) => ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED"),
+            None => ("CREATE_IN_PROGRESS", "CREATE_COMPLETE", "CREATE_FAILED"),
+        };
         let pending = StackResource {
             logical_id: logical_id.clone(),
-            physical_id: None,
+            physical_id: old.as_ref().and_then(|o| o.physical_id.clone()),
             resource_type: r.resource_type.clone(),
             status: String::new(),
             status_reason: None,
             last_updated: now,
-            attributes: Vec::new(),
-            properties: definition(r),
-            cleanup: Vec::new(),
+            attributes: old.as_ref().map(|o| o.attributes.clone()).unwrap_or_default(),
+            properties: definition,
+            cleanup: old.as_ref().map(|o| o.cleanup.clone()).unwrap_or_default(),
         };
-        set_status(stack, pending.clone(), "CREATE_IN_PROGRESS", None, now);
+        set_status(stack, pending.clone(), in_progress, None, now);
         save(&caller.services, stack).await?;
         let properties = {
             let resolver = StackResolver {
@@ -560,9 +566,16 @@ async fn deploy(
             };
             evaluator.resolve_properties(r, &resolver)
         };
-        let result = match properties {
-            Ok(p) => create_resource(caller, stack, r, &p).await,
-            Err(e) => Err(e.message().to_owned()),
+        let result = match (properties, &old) {
+            (Err(e), _) => Err(e.message().to_owned()),
+            (Ok(p), Some(old)) => match update_in_place(caller, stack, old, r, &p).await {
+                Some(result) => result,
+                None => {
+                    replaced.push(old.clone());
+                    create_resource(caller, stack, r, &p).await
+                }
+            },
+            (Ok(p), None) => create_resource(caller, stack, r, &p).await,
         };
         let now = caller.services.clock.now();
         match result {
@@ -571,17 +584,89 @@ async fn deploy(
                 done.physical_id = Some(created.physical_id);
                 done.attributes = created.attributes;
                 done.cleanup = created.cleanup;
-                set_status(stack, done, "CREATE_COMPLETE", None, now);
+                set_status(stack, done, complete, None, now);
                 save(&caller.services, stack).await?;
             }
             Err(reason) => {
-                set_status(stack, pending, "CREATE_FAILED", Some(reason.clone()), now);
+                set_status(stack, pending, failed, Some(reason.clone()), now);
                 save(&caller.services, stack).await?;
                 return Ok(Some((logical_id, reason)));
             }
         }
     }
     Ok(None)
+}
+
+/// A resource's definition as deployed: its type and its properties with intrinsic functions
+/// evaluated against the stack as it is (dynamic references left as written, so no secret is in
+/// it). A resource whose properties can't be evaluated yet (they name a resource not created)
+/// has its definition as written.
+pub(crate) fn resolved_definition(evaluator: &Evaluator<'_>, r: &Resource, stack: &Stack) -> String {
+    let resolver = StackResolver { stack, dynamic: &[] };
+    match evaluator.resolve(&Value::Map(r.properties.clone()), &resolver) {
+        Ok(v) => json!({
+            "Type": r.resource_type,
+            "Properties": v.map(|v| v.to_json()),
+        })
+        .to_string(),
+        Err(_) => definition(r),
+    }
+}
+
+/// Updates a resource whose new properties AWS changes without replacement, or `None` when the
+/// change needs a new resource (kinko replaces every other change).
+async fn update_in_place(
+    caller: &Caller,
+    stack: &Stack,
+    old: &StackResource,
+    r: &Resource,
+    p: &Map,
+) -> Option<Result<Created, Reason>> {
+    let id = old.physical_id.clone()?;
+    let kept = |physical_id: String| Created {
+        physical_id,
+        attributes: old.attributes.clone(),
+        cleanup: old.cleanup.clone(),
+    };
+    match r.resource_type.as_str() {
+        "AWS::KMS::Alias" if text(p, "AliasName").as_deref() == Some(id.as_str()) => {
+            let target = text(p, "TargetKeyId")?;
+            Some(
+                caller
+                    .json(
+                        ServiceName::Kms,
+                        "UpdateAlias",
+                        json!({"AliasName": id, "TargetKeyId": target}),
+                    )
+                    .await
+                    .map(|_| kept(id)),
+            )
+        }
+        "AWS::SecretsManager::ResourcePolicy" if text(p, "SecretId").is_some_and(|s| s == id) => {
+            Some(create_resource(caller, stack, r, p).await)
+        }
+        "AWS::SecretsManager::Secret"
+            if text(p, "Name").is_none_or(|n| id.contains(&format!(":secret:{n}-"))) =>
+        {
+            let mut body = json!({"SecretId": id});
+            for key in ["Description", "KmsKeyId"] {
+                if let Some(v) = text(p, key) {
+                    body[key] = json!(v);
+                }
+            }
+            if let Some(v) = text(p, "SecretString") {
+                body["SecretString"] = json!(v);
+                body["ClientRequestToken"] = json!(uuid::Uuid::new_v4().to_string());
+            }
+            Some(
+                caller
+                    .json(ServiceName::SecretsManager, "UpdateSecret", body)
+                    .await
+                    .map(|_| kept(id)),
+            )
+        }
+        _ => None,
+    }
 }
 
 /// Deletes `resources` (newest first), honouring `DeletionPolicy: Retain` in `template`.
@@ -662,7 +747,7 @@ fn outputs(stack: &mut Stack) {
 
 async fn create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let mut replaced = Vec::new();
-    let failure = deploy(caller, stack, &|_| true, &mut replaced).await?;
+    let failure = deploy(caller, stack, false, &mut replaced).await?;
     let now = caller.services.clock.now();
     match failure {
         None => {
@@ -703,28 +788,8 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let template = Template::parse(&stack.template_body)?;
     let evaluator = evaluator(stack, &template, &stack.parameters.clone())?;
     let before = stack.clone();
-    // As in `changes`: with parameters, kinko counts every resource as changed.
-    let parameters_changed = !stack.parameters.is_empty();
-    let changed: Vec<String> = evaluator
-        .active_resources()
-        .filter(
-            |r| match stack.resource(&r.logical_id).filter(|d| d.physical_id.is_some()) {
-                None => true,
-                Some(d) => {
-                    d.properties != definition(r) || d.resource_type != r.resource_type || parameters_changed
-                }
-            },
-        )
-        .map(|r| r.logical_id.clone())
-        .collect();
     let mut replaced = Vec::new();
-    let failure = deploy(
-        caller,
-        stack,
-        &|id| changed.iter().any(|c| c == id),
-        &mut replaced,
-    )
-    .await?;
+    let failure = deploy(caller, stack, true, &mut replaced).await?;
     let now = caller.services.clock.now();
     match failure {
         None => {
@@ -1267,6 +1332,8 @@ async fn create_secret(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Res
     };
     if let Some(v) = &value {
         body["SecretString"] = json!(v.as_str());
+        // What the SDKs fill in; the API requires it with a value.
+        body["ClientRequestToken"] = json!(uuid::Uuid::new_v4().to_string());
     }
     let answer = caller
         .json(ServiceName::SecretsManager, "CreateSecret", body)

@@ -508,7 +508,6 @@ fn changes(
     parameters: &[StackParameter],
 ) -> Result<Vec<ResourceChange>, CfnError> {
     let evaluator = engine::evaluator(stack, template, parameters)?;
-    let parameters_changed = stack.parameters != parameters;
     let mut out = Vec::new();
     for r in evaluator.active_resources() {
         match stack.resource(&r.logical_id).filter(|d| d.physical_id.is_some()) {
@@ -520,13 +519,9 @@ fn changes(
                 replacement: None,
             }),
             Some(deployed) => {
-                let definition = engine::definition(r);
-                // A changed parameter may change any resource's properties: kinko counts every
-                // resource as modified then (AWS evaluates which ones are).
-                if deployed.properties != definition
-                    || deployed.resource_type != r.resource_type
-                    || parameters_changed
-                {
+                // Compared evaluated against the stack as deployed: a resource whose properties
+                // name one being replaced is counted when the engine gets to it.
+                if deployed.properties != engine::resolved_definition(&evaluator, r, stack) {
                     out.push(ResourceChange {
                         action: "Modify".into(),
                         logical_id: r.logical_id.clone(),
