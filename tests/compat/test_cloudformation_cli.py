@@ -6,8 +6,18 @@ whose resource fails, rolled back."""
 from __future__ import annotations
 
 import json
+import re
 
-from kinko_compat import ACCOUNT, short_id
+from kinko_compat import (
+    ACCOUNT,
+    Creds,
+    allow,
+    assert_cli_error,
+    aws_as,
+    no_identity_policy,
+    policy,
+    short_id,
+)
 
 GUIDE_TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
 Description: Secrets Manager guide - an authorized and an unauthorized Lambda function
@@ -332,3 +342,92 @@ def test_a_generated_secret_under_a_key_with_a_policy_is_updated(aws, tmp_path):
     assert "ResourceNotFoundException" in gone.stderr
     key = aws("kms", "describe-key", "--key-id", key_id).json()
     assert key["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+ROLE_ONLY_TEMPLATE = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+"""
+
+
+def test_resources_are_created_with_the_callers_permissions(aws, tmp_path):
+    """A user allowed CloudFormation but not iam:CreateRole: the stack operation is theirs, so
+    the role fails with their AccessDenied and the stack rolls back; without
+    cloudformation:CreateChangeSet, deploy itself is refused on the stack's ARN."""
+    user = f"cfn-only-{short_id()}"
+    aws("iam", "create-user", "--user-name", user)
+    aws(
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        user,
+        "--policy-name",
+        "cfn",
+        "--policy-document",
+        policy(allow("cloudformation:*")),
+    )
+    creds = Creds.from_access_key(aws("iam", "create-access-key", "--user-name", user).json())
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    (tmp_path / "template.yaml").write_text(ROLE_ONLY_TEMPLATE)
+    stack = f"caller-{short_id()}"
+    args = ["cloudformation", "deploy", "--stack-name", stack, "--template-file", "template.yaml"]
+    result = aws_as(aws, creds, *args, "--capabilities", "CAPABILITY_IAM", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    events = aws("cloudformation", "describe-stack-events", "--stack-name", stack).json()
+    failed = [e for e in events["StackEvents"] if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert len(failed) == 1, events
+    reason = failed[0]["ResourceStatusReason"]
+    message = no_identity_policy(
+        user_arn, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/{stack}-Role-SUFFIX"
+    )
+    expected = (
+        re.escape(f'Resource handler returned message: "{message} (Service: Iam, Status Code: 403, ')
+        + r'Request ID: [-0-9a-f]{36}\)" \(RequestToken: [-0-9a-f]{36}, HandlerErrorCode: AccessDenied\)'
+    ).replace("SUFFIX", "[A-Z0-9]{13}")
+    assert re.fullmatch(expected, reason), reason
+    status = aws("cloudformation", "describe-stacks", "--stack-name", stack).json()["Stacks"][0]
+    assert status["StackStatus"] == "ROLLBACK_COMPLETE"
+
+    aws(
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        user,
+        "--policy-name",
+        "cfn",
+        "--policy-document",
+        policy(allow("cloudformation:DescribeStacks")),
+    )
+    other = f"refused-{short_id()}"
+    result = aws_as(
+        aws,
+        creds,
+        "cloudformation",
+        "deploy",
+        "--stack-name",
+        other,
+        "--template-file",
+        "template.yaml",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert_cli_error(
+        aws,
+        result,
+        "AccessDenied",
+        "CreateChangeSet",
+        no_identity_policy(
+            user_arn,
+            "cloudformation:CreateChangeSet",
+            f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{other}/*",
+        ),
+    )
