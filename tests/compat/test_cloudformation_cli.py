@@ -111,7 +111,23 @@ def test_the_guides_template_deploys_runs_and_is_deleted(aws, tmp_path):
         "--secret-string",
         value,
     ).json()
-    (tmp_path / "template.yaml").write_text(GUIDE_TEMPLATE.replace("SECRET_ARN", secret["ARN"]))
+    try:
+        deploy_the_guide(aws, tmp_path, secret["ARN"], value)
+    finally:
+        # The guide's secret name is shared with the Lambda tests, on the same server.
+        aws(
+            "--region",
+            "ap-northeast-1",
+            "secretsmanager",
+            "delete-secret",
+            "--secret-id",
+            "MySecret",
+            "--force-delete-without-recovery",
+        )
+
+
+def deploy_the_guide(aws, tmp_path, secret_arn: str, value: str) -> None:
+    (tmp_path / "template.yaml").write_text(GUIDE_TEMPLATE.replace("SECRET_ARN", secret_arn))
     stack = "SecretsManager"
 
     # Without the capability, deploy is refused.
