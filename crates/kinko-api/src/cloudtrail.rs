@@ -457,6 +457,7 @@ pub fn resource(arn: &str) -> Option<AuditResource> {
         "sts" => "STS",
         "organizations" => "Organizations",
         "lambda" => "Lambda",
+        "cloudformation" => "CloudFormation",
         _ => return None,
     };
     let type_name = parsed.resource.split(['/', ':']).next().unwrap_or_default();

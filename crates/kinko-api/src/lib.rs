@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod authz;
+pub mod cloudformation;
 pub mod cloudtrail;
 pub mod iam;
 pub mod keyring;
@@ -95,6 +96,7 @@ pub enum ServiceName {
     Organizations,
     CloudTrail,
     Lambda,
+    CloudFormation,
     /// kinko's own actions (workload attachments).
     Kinko,
 }
@@ -110,6 +112,7 @@ impl ServiceName {
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::PREFIX,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::PREFIX,
             ServiceName::Lambda => <lambda::Lambda as operation::Service>::PREFIX,
+            ServiceName::CloudFormation => <cloudformation::CloudFormation as operation::Service>::PREFIX,
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::PREFIX,
         }
     }
@@ -126,6 +129,9 @@ impl ServiceName {
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::EVENT_SOURCE,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::EVENT_SOURCE,
             ServiceName::Lambda => <lambda::Lambda as operation::Service>::EVENT_SOURCE,
+            ServiceName::CloudFormation => {
+                <cloudformation::CloudFormation as operation::Service>::EVENT_SOURCE
+            }
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::EVENT_SOURCE,
         }
     }
@@ -140,6 +146,7 @@ impl ServiceName {
             ServiceName::Organizations => <organizations::Organizations as operation::Service>::CLOUDTRAIL,
             ServiceName::CloudTrail => <trail::CloudTrail as operation::Service>::CLOUDTRAIL,
             ServiceName::Lambda => <lambda::Lambda as operation::Service>::CLOUDTRAIL,
+            ServiceName::CloudFormation => <cloudformation::CloudFormation as operation::Service>::CLOUDTRAIL,
             ServiceName::Kinko => <kinko::Kinko as operation::Service>::CLOUDTRAIL,
         }
     }
@@ -198,6 +205,11 @@ pub async fn call(
         }
         (Some(ServiceName::Sts), CallInput::Query(Ok(p)), _) => {
             sts::handle(services, rc, p).await.map(String::into_bytes)
+        }
+        (Some(ServiceName::CloudFormation), CallInput::Query(Ok(p)), _) => {
+            cloudformation::handle(services, rc, p)
+                .await
+                .map(String::into_bytes)
         }
         _ => Err(kinko_wire::WireError::new(
             "InvalidAction",
@@ -263,6 +275,7 @@ fn audit_failure(
         Some(ServiceName::CloudTrail) => trail::TrailError::internal(detail).to_wire(),
         Some(ServiceName::Kinko) => kinko::KinkoError::internal(detail).to_wire(),
         Some(ServiceName::Lambda) => lambda::LambdaError::internal(detail).to_wire(),
+        Some(ServiceName::CloudFormation) => cloudformation::CfnError::internal(detail).to_wire(),
         None => kinko_wire::WireError::new("InternalFailure", 500, "An internal error occurred."),
     }
 }

@@ -19,6 +19,7 @@ pub mod password;
 pub mod principal;
 pub mod rotation;
 pub mod secret;
+pub mod stack;
 pub mod store;
 pub mod workload;
 

@@ -21,6 +21,7 @@ use crate::mfa::MfaDevice;
 use crate::organizations::Organization;
 use crate::principal::{AccessKeyRecord, AccessKeyStatus};
 use crate::secret::Secret;
+use crate::stack::Stack;
 use crate::workload::Attachment;
 
 #[derive(Debug, thiserror::Error)]
@@ -387,6 +388,15 @@ pub trait Store: Send + Sync + 'static {
     /// The deployment package of a function whose SHA-256 (base64, as `CodeSha256`) is `code_sha256`.
     async fn function_code(&self, arn: &str, code_sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError>;
+
+    // --- CloudFormation stacks ---
+    /// The stack with this id (`arn:aws:cloudformation:...:stack/NAME/UUID`), deleted or not.
+    async fn stack(&self, stack_id: &str) -> Result<Option<Stack>, StoreError>;
+    /// Every stack of an account and region, deleted ones included, oldest first.
+    async fn list_stacks(&self, account_id: &str, region: &str) -> Result<Vec<Stack>, StoreError>;
+    /// Writes a stack: a new one when its `revision` is 0 (a `Conflict` if the id exists), else
+    /// only if the stored revision is still `revision` (else `Conflict`).
+    async fn write_stack(&self, stack: Stack) -> Result<(), StoreError>;
 
     // --- leases ---
     /// Takes the lease `name` for `holder` until `expires`, or extends it, when at `now` nobody

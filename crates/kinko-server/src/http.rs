@@ -176,6 +176,7 @@ fn rest_response(
 fn query_error(e: &WireError, request_id: &str, service: Option<Service>) -> Response {
     let xmlns = match service {
         Some(Service::Sts) => kinko_api::sts::XMLNS,
+        Some(Service::CloudFormation) => kinko_api::cloudformation::XMLNS,
         _ => "https://iam.amazonaws.com/doc/2010-05-08/",
     };
     let body = kinko_wire::query::error_body(e, xmlns, request_id);
@@ -399,6 +400,7 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
             let service = match auth.service.as_str() {
                 "iam" => Some(Service::Iam),
                 "sts" => Some(Service::Sts),
+                "cloudformation" => Some(Service::CloudFormation),
                 _ => None,
             };
             (service, action, Some(params))

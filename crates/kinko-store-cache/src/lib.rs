@@ -890,6 +890,21 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
         self.inner.write_function(write).await
     }
 
+    // Stacks are not cached: the stack engine and the API read them a few times per operation.
+    async fn stack(&self, stack_id: &str) -> Result<Option<kinko_core::stack::Stack>, StoreError> {
+        self.inner.stack(stack_id).await
+    }
+    async fn list_stacks(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<kinko_core::stack::Stack>, StoreError> {
+        self.inner.list_stacks(account_id, region).await
+    }
+    async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
+        self.inner.write_stack(stack).await
+    }
+
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         self.inner.changes_since(seq).await
     }

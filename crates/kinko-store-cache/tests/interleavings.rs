@@ -346,6 +346,19 @@ impl Store for Gated {
     async fn write_function(&self, write: FunctionWrite) -> Result<(), StoreError> {
         self.inner.write_function(write).await
     }
+    async fn stack(&self, stack_id: &str) -> Result<Option<kinko_core::stack::Stack>, StoreError> {
+        self.inner.stack(stack_id).await
+    }
+    async fn list_stacks(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<kinko_core::stack::Stack>, StoreError> {
+        self.inner.list_stacks(account_id, region).await
+    }
+    async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
+        self.inner.write_stack(stack).await
+    }
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         let r = self.inner.changes_since(seq).await;
         self.stop("changes_since").await;

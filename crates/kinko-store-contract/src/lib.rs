@@ -117,6 +117,7 @@ macro_rules! __with_contract_tests {
             attachment_ports_tokens_and_ids_are_unique,
             functions_are_written_by_revision_with_their_code,
             function_concurrent_writers_lose_nothing,
+            stacks_are_written_by_revision_and_listed,
         }
     };
 }

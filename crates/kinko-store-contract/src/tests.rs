@@ -12,6 +12,7 @@ use kinko_core::principal::AccessKeyStatus;
 use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
 use kinko_core::store::{
     ChangedKey, Changes, ListOrder, ListPage, RewrapCounts, RootRewrap, RootSealed, SecretWrite, Store,
+    StoreError,
 };
 use kinko_core::workload::{Attachment, AttachmentKind};
 
@@ -2067,4 +2068,66 @@ impl PartialEq for FunctionView<'_> {
         b.revision = 0;
         a == b
     }
+}
+
+pub async fn stacks_are_written_by_revision_and_listed(h: Handles) {
+    let s = h.a.clone();
+    let stack = |name: &str, created: i64| kinko_core::stack::Stack {
+        stack_id: format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{name}/{created}"),
+        name: name.to_owned(),
+        account_id: ACCOUNT.to_owned(),
+        region: "us-east-1".to_owned(),
+        status: "REVIEW_IN_PROGRESS".to_owned(),
+        status_reason: None,
+        description: None,
+        creation_time: Timestamp(created),
+        last_updated_time: None,
+        deletion_time: None,
+        template_body: "Resources: {}".to_owned(),
+        parameters: Vec::new(),
+        capabilities: Vec::new(),
+        tags: Vec::new(),
+        resources: Vec::new(),
+        events: Vec::new(),
+        change_sets: Vec::new(),
+        outputs: Vec::new(),
+        disable_rollback: false,
+        revision: 0,
+    };
+    let first = stack("first", 2);
+    s.write_stack(first.clone()).await.expect("create");
+    assert!(matches!(
+        s.write_stack(first.clone()).await,
+        Err(StoreError::Conflict)
+    ));
+    s.write_stack(stack("second", 1)).await.expect("create");
+    let mut read = s.stack(&first.stack_id).await.expect("read").expect("exists");
+    assert_eq!(read.revision, 1);
+    assert_eq!(read.template_body, "Resources: {}");
+    read.status = "CREATE_IN_PROGRESS".to_owned();
+    s.write_stack(read.clone()).await.expect("update");
+    // A writer holding the old revision loses.
+    assert!(matches!(s.write_stack(read).await, Err(StoreError::Conflict)));
+    let again = h.b.stack(&first.stack_id).await.expect("read").expect("exists");
+    assert_eq!((again.status.as_str(), again.revision), ("CREATE_IN_PROGRESS", 2));
+    let names: Vec<String> = s
+        .list_stacks(ACCOUNT, "us-east-1")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|st| st.name)
+        .collect();
+    assert_eq!(names, ["second", "first"]);
+    assert!(
+        s.list_stacks(ACCOUNT, "eu-west-1")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        s.stack("arn:aws:cloudformation:us-east-1:1:stack/x/y")
+            .await
+            .expect("read")
+            .is_none()
+    );
 }

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_secret_rotation.sql"),
     include_str!("../migrations/0006_account_aliases.sql"),
     include_str!("../migrations/0007_mfa_devices.sql"),
+    include_str!("../migrations/0008_stacks.sql"),
 ];
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):

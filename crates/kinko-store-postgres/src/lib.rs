@@ -285,6 +285,13 @@ fn attachment(row: &Row) -> Result<Attachment, StoreError> {
     serde_json::from_str(&body).map_err(backend)
 }
 
+fn stack_of(row: &Row) -> Result<kinko_core::stack::Stack, StoreError> {
+    let body: String = row.try_get(0).map_err(backend)?;
+    let mut s: kinko_core::stack::Stack = serde_json::from_str(&body).map_err(backend)?;
+    s.revision = row.try_get(1).map_err(backend)?;
+    Ok(s)
+}
+
 fn function_of(row: &Row) -> Result<Function, StoreError> {
     let body: String = row.try_get(0).map_err(backend)?;
     let mut f: Function = serde_json::from_str(&body).map_err(backend)?;
@@ -1416,6 +1423,63 @@ impl Store for PostgresStore {
                     return Err(StoreError::Conflict);
                 }
                 w.changed(FUNCTION, arn);
+            }
+        }
+        w.commit().await
+    }
+
+    async fn stack(&self, stack_id: &str) -> Result<Option<kinko_core::stack::Stack>, StoreError> {
+        self.query_opt(
+            "SELECT body, revision FROM stacks WHERE stack_id = $1",
+            &[&stack_id],
+        )
+        .await?
+        .map(|r| stack_of(&r))
+        .transpose()
+    }
+
+    async fn list_stacks(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<kinko_core::stack::Stack>, StoreError> {
+        self.query(
+            "SELECT body, revision FROM stacks WHERE account_id = $1 AND region = $2 ORDER BY created, stack_id",
+            &[&account_id, &region],
+        )
+        .await?
+        .iter()
+        .map(stack_of)
+        .collect()
+    }
+
+    async fn write_stack(&self, s: kinko_core::stack::Stack) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&s).map_err(backend)?;
+        let mut c = self.client().await?;
+        let w = Write::begin(&mut c).await?;
+        if s.revision == 0 {
+            w.execute(
+                "INSERT INTO stacks (stack_id, account_id, region, name, created, revision, body)
+                 VALUES ($1, $2, $3, $4, $5, 1, $6)",
+                &[
+                    &s.stack_id,
+                    &s.account_id,
+                    &s.region,
+                    &s.name,
+                    &s.creation_time.0,
+                    &body,
+                ],
+            )
+            .await?;
+        } else {
+            let n = w
+                .execute(
+                    "UPDATE stacks SET body = $1, revision = revision + 1 WHERE stack_id = $2 AND revision = $3",
+                    &[&body, &s.stack_id, &s.revision],
+                )
+                .await?;
+            if n != 1 {
+                return Err(StoreError::Conflict);
             }
         }
         w.commit().await

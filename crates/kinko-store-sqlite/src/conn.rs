@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_secret_rotation.sql"),
     include_str!("../migrations/0010_account_aliases.sql"),
     include_str!("../migrations/0011_mfa_devices.sql"),
+    include_str!("../migrations/0012_stacks.sql"),
 ];
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

@@ -438,6 +438,22 @@ impl Store for SqliteStore {
         self.db.write(move |c| queries::write_function(c, &write)).await
     }
 
+    async fn stack(&self, stack_id: &str) -> Result<Option<kinko_core::stack::Stack>, StoreError> {
+        self.db.read(|c| queries::stack(c, stack_id))
+    }
+
+    async fn list_stacks(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<kinko_core::stack::Stack>, StoreError> {
+        self.db.read(|c| queries::list_stacks(c, account_id, region))
+    }
+
+    async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
+        self.db.write(move |c| queries::write_stack(c, &stack)).await
+    }
+
     async fn acquire_lease(
         &self,
         name: &str,

@@ -9,6 +9,7 @@ use kinko_core::mfa::MfaDevice;
 use kinko_core::organizations::Organization;
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, Principal, PrincipalKind};
 use kinko_core::secret::Secret;
+use kinko_core::stack::Stack;
 use kinko_core::store::{
     Account, ChangedKey, Changes, Lease, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
 };
@@ -1286,4 +1287,70 @@ pub fn write_function(c: &Connection, w: &FunctionWrite) -> Result<(), StoreErro
             changed(c, FUNCTION, arn)
         }
     }
+}
+
+// --- CloudFormation stacks ---
+
+fn read_stack((body, revision): (String, i64)) -> Result<Stack, StoreError> {
+    let mut s: Stack = serde_json::from_str(&body).map_err(backend)?;
+    s.revision = revision;
+    Ok(s)
+}
+
+fn stack_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+pub fn stack(c: &Connection, stack_id: &str) -> Result<Option<Stack>, StoreError> {
+    c.prepare_cached("SELECT body, revision FROM stacks WHERE stack_id = ?1")
+        .and_then(|mut s| s.query_row([stack_id], stack_row).optional())
+        .map_err(backend)?
+        .map(read_stack)
+        .transpose()
+}
+
+pub fn list_stacks(c: &Connection, account: &str, region: &str) -> Result<Vec<Stack>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT body, revision FROM stacks WHERE account_id = ?1 AND region = ?2 ORDER BY created, stack_id",
+        )
+        .map_err(backend)?;
+    let rows = stmt.query_map([account, region], stack_row).map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(read_stack(row.map_err(backend)?)?);
+    }
+    Ok(out)
+}
+
+pub fn write_stack(c: &Connection, s: &Stack) -> Result<(), StoreError> {
+    let body = serde_json::to_string(s).map_err(backend)?;
+    if s.revision == 0 {
+        c.prepare_cached(
+            "INSERT INTO stacks (stack_id, account_id, region, name, created, revision, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                s.stack_id,
+                s.account_id,
+                s.region,
+                s.name,
+                s.creation_time.0,
+                body
+            ])
+        })
+        .map_err(insert_err)?;
+        return Ok(());
+    }
+    let n = c
+        .prepare_cached(
+            "UPDATE stacks SET body = ?1, revision = revision + 1 WHERE stack_id = ?2 AND revision = ?3",
+        )
+        .and_then(|mut st| st.execute(params![body, s.stack_id, s.revision]))
+        .map_err(backend)?;
+    if n != 1 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
