@@ -212,7 +212,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("key", "Key", "キー"),
     ("value", "Value", "値"),
     ("add_row", "+ Add row", "+ 行を追加する"),
-    ("remove", "Remove", "削除"),
     ("encryption_key", "Encryption key", "暗号化キー"),
     ("tags", "Tags", "タグ"),
     (
