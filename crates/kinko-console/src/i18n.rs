@@ -730,7 +730,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("delete_user", "Delete user", "ユーザーを削除"),
     ("delete_role", "Delete role", "ロールを削除"),
     ("delete_group", "Delete group", "グループを削除"),
-    ("delete_policy", "Delete policy", "ポリシーを削除"),
     (
         "delete_user_help",
         "Its access keys, password, inline policies, attached policies and group memberships are removed first.",
@@ -770,7 +769,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Set permissions boundary",
         "アクセス許可の境界を設定",
     ),
-    ("add_tag_button", "Add tag", "タグを追加"),
     ("inline_policies", "Inline policies", "インラインポリシー"),
     ("default_version", "Default version", "デフォルトのバージョン"),
     ("policy_versions", "Policy versions", "ポリシーバージョン"),
