@@ -4,14 +4,12 @@
 //! policy deny; the readers of a secret by identity policies, groups, roles, boundaries, resource
 //! and key policies, request-dependent conditions, and who may ask.
 
-use std::sync::Arc;
+mod common;
+use common::{enc, services};
 
 use kinko_api::authz::{Decided, ImplicitDenyReason, Owner, PolicySource, Why};
-use kinko_api::{CallInput, Keyring, RequestContext, ServiceName, Services};
+use kinko_api::{CallInput, RequestContext, ServiceName, Services};
 use kinko_core::principal::{Principal, PrincipalKind};
-use kinko_core::store::Store;
-use kinko_core::{Clock, ManualClock, Timestamp};
-use kinko_store_sqlite::SqliteStore;
 use kinko_wire::WireError;
 use kinko_wire::query::Params;
 use serde_json::{Value, json};
@@ -26,14 +24,6 @@ const ONLY_S3: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 const FROM_OFFICE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#;
-
-fn services() -> Services {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let root = kinko_crypto::RootKey::generate().expect("root key");
-    let keyring = Arc::new(Keyring::new(store.clone(), clock.clone(), root));
-    Services::new(store, clock, keyring)
-}
 
 fn root() -> RequestContext {
     RequestContext::new(Principal::root(ACCOUNT), "us-east-1", "req-root")
@@ -61,18 +51,6 @@ async fn json_call(
     let body = body.to_string();
     let out = kinko_api::call(s, rc, Some(service), op, CallInput::Json(body.as_bytes())).await?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn iam(s: &Services, action: &str, ps: &[(&str, &str)]) -> String {

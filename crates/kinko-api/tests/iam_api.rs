@@ -2,14 +2,14 @@
 //! its XML answer and its errors (codes, HTTP statuses and AWS's messages), the delete conflicts,
 //! quotas, case-insensitive names, paging, policy versions and authorization of IAM users.
 
+mod common;
+use common::{enc, services};
+
 use std::sync::Arc;
 
 use kinko_api::iam::handle;
-use kinko_api::{Keyring, RequestContext, Services};
+use kinko_api::{RequestContext, Services};
 use kinko_core::principal::{AccessKeyStatus, Principal, PrincipalKind};
-use kinko_core::store::Store;
-use kinko_core::{Clock, ManualClock, Timestamp};
-use kinko_store_sqlite::SqliteStore;
 use kinko_wire::WireError;
 use kinko_wire::query::Params;
 
@@ -18,27 +18,6 @@ const ADMIN: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 const READ_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#;
-
-fn services() -> Services {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let root = kinko_crypto::RootKey::generate().expect("root key");
-    let keyring = Arc::new(Keyring::new(store.clone(), clock.clone(), root));
-    Services::new(store, clock, keyring)
-}
-
-/// `application/x-www-form-urlencoded` value encoding.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// The decoded form body of a call (a repeated parameter is refused as the server refuses it).
 fn params(action: &str, ps: &[(&str, &str)]) -> Result<Params, WireError> {

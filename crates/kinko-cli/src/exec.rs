@@ -531,6 +531,9 @@ pub async fn run(args: ExecArgs) -> ExitCode {
     for (name, value) in &secret_env {
         command.env(name, value.as_str());
     }
+    // Signals are caught before the child exists: a SIGTERM sent once the child runs must reach
+    // it, never end `kinko exec` by the default action and leave the child behind.
+    let forwarding = signals::Forwarding::install();
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -543,7 +546,7 @@ pub async fn run(args: ExecArgs) -> ExitCode {
         }
     };
     drop(secret_env);
-    let status = signals::wait_forwarding(&mut child).await;
+    let status = forwarding.wait(&mut child).await;
     signals::exit_like(status)
 }
 
@@ -553,38 +556,51 @@ mod signals {
 
     use tokio::signal::unix::{SignalKind, signal};
 
-    /// Waits for the child, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2.
-    pub async fn wait_forwarding(
-        child: &mut tokio::process::Child,
-    ) -> std::io::Result<std::process::ExitStatus> {
-        let pid = child.id().map(|p| p as i32);
-        let kinds = [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-            SignalKind::quit(),
-            SignalKind::user_defined1(),
-            SignalKind::user_defined2(),
-        ];
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<i32>();
-        for kind in kinds {
-            if let Ok(mut s) = signal(kind) {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while s.recv().await.is_some() {
-                        if tx.send(kind.as_raw_value()).is_err() {
-                            break;
+    /// SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2, caught from `install` on.
+    pub struct Forwarding {
+        received: tokio::sync::mpsc::UnboundedReceiver<i32>,
+    }
+
+    impl Forwarding {
+        /// Catches the signals to forward (from now on they no longer end this process).
+        pub fn install() -> Forwarding {
+            let kinds = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+                SignalKind::quit(),
+                SignalKind::user_defined1(),
+                SignalKind::user_defined2(),
+            ];
+            let (tx, received) = tokio::sync::mpsc::unbounded_channel::<i32>();
+            for kind in kinds {
+                if let Ok(mut s) = signal(kind) {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        while s.recv().await.is_some() {
+                            if tx.send(kind.as_raw_value()).is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
+                    });
+                }
             }
+            Forwarding { received }
         }
-        loop {
-            tokio::select! {
-                status = child.wait() => return status,
-                Some(sig) = rx.recv() => {
-                    if let Some(pid) = pid {
-                        send(pid, sig);
+
+        /// Waits for the child, forwarding each caught signal to it.
+        pub async fn wait(
+            mut self,
+            child: &mut tokio::process::Child,
+        ) -> std::io::Result<std::process::ExitStatus> {
+            let pid = child.id().map(|p| p as i32);
+            loop {
+                tokio::select! {
+                    status = child.wait() => return status,
+                    Some(sig) = self.received.recv() => {
+                        if let Some(pid) = pid {
+                            send(pid, sig);
+                        }
                     }
                 }
             }
