@@ -318,9 +318,10 @@ pub async fn run(args: AgentArgs) -> ExitCode {
     let addr = listener
         .local_addr()
         .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+    let stop = crate::StopSignals::install();
     println!("kinko agent listening on http://{addr}");
     let server = tokio::spawn(serve(listener, agent));
-    crate::wait_for_signal().await;
+    stop.wait().await;
     server.abort();
     ExitCode::SUCCESS
 }

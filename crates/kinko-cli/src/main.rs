@@ -450,7 +450,11 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
             creds.secret_access_key.as_str()
         );
     }
-    // Before the listening line, which tools wait for as the sign that everything is up.
+    // Before the listening line, which tools wait for as the sign that everything is up: the signal
+    // handlers, then the other addresses.
+    let stop = StopSignals::install();
+    let running = Arc::new(running);
+    let hup = reopen_on_sighup(running.clone());
     if let Some(addr) = running.container_credentials_addr() {
         println!(
             "kinko serving container credentials on http://{addr}{}",
@@ -462,9 +466,7 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
     if let Some(addr) = running.metrics_addr() {
         println!("kinko serving metrics on {scheme}://{addr}/metrics");
     }
-    let running = Arc::new(running);
-    let hup = reopen_on_sighup(running.clone());
-    wait_for_signal().await;
+    stop.wait().await;
     hup.abort();
     let _ = hup.await;
     let Ok(running) = Arc::try_unwrap(running) else {
@@ -595,9 +597,11 @@ fn run_backup(args: BackupArgs) -> ExitCode {
 
 /// SIGHUP reopens the audit log file (for external log rotation: move the file, then send SIGHUP)
 /// and reads the TLS certificate and key again.
+/// The handler is installed before this returns (SIGHUP's default action ends the process).
 fn reopen_on_sighup(running: Arc<kinko_server::Running>) -> tokio::task::JoinHandle<()> {
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = hup else {
             tracing::warn!(
                 "cannot listen for SIGHUP: the audit log is not reopened, nor the TLS files read again, on it"
             );
@@ -648,24 +652,54 @@ fn run_audit_verify(args: VerifyArgs) -> ExitCode {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// The signals that end a server (SIGTERM, SIGINT), caught from the moment this is made. Made before
+/// the listening line: a process manager may send SIGTERM as soon as it reads that line, and a signal
+/// that arrives before its handler exists ends the process uncleanly.
+pub(crate) struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    pub(crate) fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Returns when one of the signals has arrived (at once if it came before this call).
+    pub(crate) async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.term.is_none() && self.int.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
                 return;
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            tokio::select! {
+                _ = recv(&mut self.term) => {}
+                _ = recv(&mut self.int) => {}
+            }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// Logs go to stderr, filtered by `KINKO_LOG` (`tracing` syntax, default `info`).
