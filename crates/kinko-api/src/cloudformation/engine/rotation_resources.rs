@@ -383,3 +383,65 @@ pub(super) fn create_secret_target_attachment(p: &Map) -> Result<Created, Reason
         "Resource handler returned message: \"{kind} {target} not found. kinko has no Amazon RDS, Redshift or DocumentDB, so {target_type} targets cannot be attached: put the connection details (engine, host, port, dbname) in the secret's value instead.\" (HandlerErrorCode: NotFound)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(json: serde_json::Value) -> Map {
+        match Value::from_json(&json) {
+            Value::Map(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_function_is_the_same_by_arn_or_name() {
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:rotate";
+        assert!(same_function(arn, arn));
+        assert!(same_function(arn, "rotate"));
+        assert!(!same_function(arn, "other"));
+        assert!(!same_function(
+            "arn:aws:lambda:us-east-1:000000000000:function:rotate2",
+            "rotate"
+        ));
+    }
+
+    #[test]
+    fn the_hosted_role_may_rotate_the_secret_and_read_the_master_secret() {
+        let secret = "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf";
+        let master = "arn:aws:secretsmanager:us-east-1:000000000000:secret:admin-AbCdEf";
+        let policy = hosted_policy(
+            secret,
+            &map(json!({"RotationType": "PostgreSQLMultiUser", "MasterSecretArn": master})),
+        );
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements[0]["Resource"], json!(secret));
+        assert_eq!(statements[0]["Action"].as_array().unwrap().len(), 4);
+        assert_eq!(statements[1]["Action"], json!("secretsmanager:GetRandomPassword"));
+        assert_eq!(
+            statements[2],
+            json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": master})
+        );
+        assert_eq!(statements.len(), 3);
+    }
+
+    #[test]
+    fn a_target_attachment_names_its_missing_target_or_its_bad_type() {
+        let reason = |p| match create_secret_target_attachment(&map(p)) {
+            Err(r) => r,
+            Ok(_) => String::new(),
+        };
+        let base = json!({"SecretId": "s", "TargetId": "orders", "TargetType": "AWS::RDS::DBCluster"});
+        assert!(
+            reason(base.clone())
+                .starts_with("Resource handler returned message: \"DBCluster orders not found.")
+        );
+        let mut bad = base.clone();
+        bad["TargetType"] = json!("AWS::S3::Bucket");
+        assert!(reason(bad).contains("#/TargetType: AWS::S3::Bucket is not a valid enum value"));
+        let mut missing_id = base;
+        missing_id.as_object_mut().unwrap().remove("TargetId");
+        assert!(reason(missing_id).ends_with("required key [TargetId] not found"));
+    }
+}
