@@ -22,6 +22,17 @@ use super::{CfnError, stack_event};
 use crate::operation::Cx;
 use crate::{CallInput, RequestContext, ServiceName, Services};
 
+mod iam_resources;
+mod rotation_resources;
+
+use iam_resources::{
+    add_to_groups, create_group, create_instance_profile, create_user_to_group_addition,
+    delete_instance_profile, delete_user_to_group_addition,
+};
+use rotation_resources::{
+    create_rotation_schedule, create_secret_target_attachment, delete_rotation_schedule,
+};
+
 /// What a stack operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -36,11 +47,15 @@ const TYPES: &[&str] = &[
     "AWS::IAM::Policy",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::User",
+    "AWS::IAM::Group",
+    "AWS::IAM::UserToGroupAddition",
+    "AWS::IAM::InstanceProfile",
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
     "AWS::SecretsManager::Secret",
     "AWS::SecretsManager::ResourcePolicy",
     "AWS::SecretsManager::RotationSchedule",
+    "AWS::SecretsManager::SecretTargetAttachment",
     "AWS::KMS::Key",
     "AWS::KMS::Alias",
 ];
@@ -645,6 +660,15 @@ async fn update_in_place(
         "AWS::SecretsManager::ResourcePolicy" if text(p, "SecretId").is_some_and(|s| s == id) => {
             Some(create_resource(caller, stack, r, p).await)
         }
+        // A schedule with a function of the template's or the account's: RotateSecret again, with
+        // RotateImmediatelyOnUpdate. A hosted function is replaced with the schedule.
+        "AWS::SecretsManager::RotationSchedule"
+            if text(p, "SecretId").is_some_and(|s| s == id)
+                && !p.contains_key("HostedRotationLambda")
+                && !old.cleanup.iter().any(|c| c.starts_with("function:")) =>
+        {
+            Some(create_resource(caller, stack, r, p).await)
+        }
         "AWS::SecretsManager::Secret"
             if text(p, "Name").is_none_or(|n| id.contains(&format!(":secret:{n}-"))) =>
         {
@@ -950,6 +974,9 @@ async fn create_resource(caller: &Caller, stack: &Stack, r: &Resource, p: &Map) 
         "AWS::IAM::User" => create_user(caller, stack, id, p).await,
         "AWS::IAM::Policy" => create_policy(caller, stack, id, p).await,
         "AWS::IAM::ManagedPolicy" => create_managed_policy(caller, stack, id, p).await,
+        "AWS::IAM::Group" => create_group(caller, stack, id, p).await,
+        "AWS::IAM::UserToGroupAddition" => create_user_to_group_addition(caller, stack, id, p).await,
+        "AWS::IAM::InstanceProfile" => create_instance_profile(caller, stack, id, p).await,
         "AWS::Lambda::Function" => create_function(caller, stack, id, p).await,
         "AWS::Lambda::Permission" => create_permission(caller, stack, id, p).await,
         "AWS::SecretsManager::Secret" => create_secret(caller, stack, id, p).await,
@@ -970,37 +997,8 @@ async fn create_resource(caller: &Caller, stack: &Stack, r: &Resource, p: &Map) 
                 cleanup: Vec::new(),
             })
         }
-        "AWS::SecretsManager::RotationSchedule" => {
-            let secret = text(p, "SecretId").ok_or_else(|| missing("SecretId"))?;
-            let lambda = text(p, "RotationLambdaARN").ok_or_else(|| {
-                // [unverified wording] HostedRotationLambda needs the AWS Serverless Application Repository.
-                "HostedRotationLambda is not supported: give RotationLambdaARN (a function running one of kinko's built-in rotators)".to_owned()
-            })?;
-            let mut body = json!({"SecretId": secret, "RotationLambdaARN": lambda});
-            if let Some(rules) = p.get("RotationRules") {
-                let mut rules = rules.to_json();
-                if let Some(days) = rules
-                    .get("AutomaticallyAfterDays")
-                    .and_then(|d| d.as_str())
-                    .and_then(|d| d.parse::<i64>().ok())
-                {
-                    rules["AutomaticallyAfterDays"] = json!(days);
-                }
-                body["RotationRules"] = rules;
-            }
-            if let Some(now) = text(p, "RotateImmediatelyOnUpdate") {
-                body["RotateImmediately"] = json!(now == "true");
-            }
-            let answer = caller
-                .json(ServiceName::SecretsManager, "RotateSecret", body)
-                .await?;
-            let arn = answer["ARN"].as_str().unwrap_or(&secret).to_owned();
-            Ok(Created {
-                physical_id: arn.clone(),
-                attributes: vec![("Id".into(), arn)],
-                cleanup: Vec::new(),
-            })
-        }
+        "AWS::SecretsManager::RotationSchedule" => create_rotation_schedule(caller, stack, id, p).await,
+        "AWS::SecretsManager::SecretTargetAttachment" => create_secret_target_attachment(p),
         "AWS::KMS::Key" => {
             let mut body = json!({"Tags": tags_json(p, "TagKey", "TagValue")});
             for (from, to) in [
@@ -1154,7 +1152,11 @@ async fn create_user(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Resul
         attributes: vec![("Arn".into(), xml_text(&answer, "Arn").unwrap_or_default())],
         cleanup: Vec::new(),
     };
-    if let Err(e) = attach_policies(caller, "User", &name, p, &mut created.cleanup).await {
+    let mut result = attach_policies(caller, "User", &name, p, &mut created.cleanup).await;
+    if result.is_ok() {
+        result = add_to_groups(caller, &name, &list(p, "Groups"), &mut created.cleanup).await;
+    }
+    if let Err(e) = result {
         let _ = delete_principal(caller, "User", &name, &created.cleanup).await;
         return Err(e);
     }
@@ -1401,6 +1403,16 @@ async fn delete_principal(caller: &Caller, kind: &str, name: &str, cleanup: &[St
                     )
                     .await,
             )?;
+        } else if let Some(group) = c.strip_prefix("group:") {
+            ignore_missing(
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        "RemoveUserFromGroup",
+                        &[("GroupName", group), ("UserName", name)],
+                    )
+                    .await,
+            )?;
         } else if let Some(arn) = c.strip_prefix("managed:") {
             ignore_missing(
                 caller
@@ -1436,6 +1448,9 @@ async fn delete_resource(caller: &Caller, r: &StackResource) -> Result<(), Reaso
     match r.resource_type.as_str() {
         "AWS::IAM::Role" => delete_principal(caller, "Role", id, &r.cleanup).await,
         "AWS::IAM::User" => delete_principal(caller, "User", id, &r.cleanup).await,
+        "AWS::IAM::Group" => delete_principal(caller, "Group", id, &r.cleanup).await,
+        "AWS::IAM::UserToGroupAddition" => delete_user_to_group_addition(caller, &r.cleanup).await,
+        "AWS::IAM::InstanceProfile" => delete_instance_profile(caller, id, &r.cleanup).await,
         "AWS::IAM::Policy" => {
             let Some((name, targets)) = r.cleanup.split_first() else {
                 return Ok(());
@@ -1511,15 +1526,7 @@ async fn delete_resource(caller: &Caller, r: &StackResource) -> Result<(), Reaso
                 )
                 .await,
         ),
-        "AWS::SecretsManager::RotationSchedule" => ignore_missing(
-            caller
-                .json(
-                    ServiceName::SecretsManager,
-                    "CancelRotation",
-                    json!({"SecretId": id}),
-                )
-                .await,
-        ),
+        "AWS::SecretsManager::RotationSchedule" => delete_rotation_schedule(caller, id, &r.cleanup).await,
         "AWS::KMS::Key" => {
             let days = r
                 .cleanup
