@@ -74,14 +74,16 @@ impl Node {
     /// Marks the operation of `stack_id` as running here (`true`) or ended; when marking it
     /// running, whether it was not already.
     pub(crate) fn running(&self, stack_id: &str, running: bool) -> bool {
-        let mut set = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut set = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if running {
             set.insert(stack_id.to_owned())
         } else {
             set.remove(stack_id)
         }
     }
-
 }
 
 impl Default for Node {

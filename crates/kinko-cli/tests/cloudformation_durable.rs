@@ -83,7 +83,9 @@ async fn events(c: &Client, stack: &str) -> Vec<(String, String, String, String)
             (
                 e.logical_resource_id().unwrap_or_default().to_owned(),
                 e.physical_resource_id().unwrap_or_default().to_owned(),
-                e.resource_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                e.resource_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 e.resource_status_reason().unwrap_or_default().to_owned(),
             )
         })
@@ -125,7 +127,10 @@ fn forms(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
             let start = if shift == 0 { 0 } else { 4 };
             let end = enc.len().saturating_sub(4);
             if end > start + 8 {
-                out.push((format!("{label}, offset {shift}"), enc.as_bytes()[start..end].to_vec()));
+                out.push((
+                    format!("{label}, offset {shift}"),
+                    enc.as_bytes()[start..end].to_vec(),
+                ));
             }
         }
     }
@@ -150,7 +155,11 @@ fn assert_nowhere(dir: &Path, secrets: &[(&str, &str)], when: &str) {
     let mut found = Vec::new();
     let mut scanned = 0;
     for path in files(dir) {
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if name == "root.key" || name == "root-credentials" {
             continue;
         }
@@ -241,7 +250,12 @@ async fn update(c: &Client, stack: &str, template: &str) {
         .send()
         .await
         .expect("UpdateStack");
-    assert_eq!(settled(c, stack).await, "UPDATE_COMPLETE", "{:?}", events(c, stack).await);
+    assert_eq!(
+        settled(c, stack).await,
+        "UPDATE_COMPLETE",
+        "{:?}",
+        events(c, stack).await
+    );
 }
 
 /// Runs `kinko rotate-root-key` on the stopped data dir.
@@ -285,7 +299,12 @@ async fn stack_secrets_are_sealed_at_rest_and_work_after_restart_and_rotation() 
         .send()
         .await
         .expect("CreateStack");
-    assert_eq!(settled(&c, stack).await, "CREATE_COMPLETE", "{:?}", events(&c, stack).await);
+    assert_eq!(
+        settled(&c, stack).await,
+        "CREATE_COMPLETE",
+        "{:?}",
+        events(&c, stack).await
+    );
 
     // The template's secret holds what it asked for, and the key works.
     let credentials: serde_json::Value =
@@ -297,27 +316,50 @@ async fn stack_secrets_are_sealed_at_rest_and_work_after_restart_and_rotation() 
     assert!(key_id.starts_with("AKIA"), "{key_id}");
     assert_eq!(key_secret.len(), 40, "a secret access key");
     let as_user = node.clients(&Creds::new(&key_id, &key_secret));
-    let me = as_user.sts.get_caller_identity().send().await.expect("GetCallerIdentity");
+    let me = as_user
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
     assert!(me.arn().unwrap_or_default().ends_with(":user/cfn-durable-user"));
 
     // No other answer holds them: DescribeStacks shows the NoEcho value masked.
-    let described = c.describe_stacks().stack_name(stack).send().await.expect("DescribeStacks");
+    let described = c
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("DescribeStacks");
     let text = format!("{described:?}");
     assert!(!text.contains(&password) && !text.contains(&key_secret), "{text}");
     assert!(text.contains("****"), "{text}");
-    let template = c.get_template().stack_name(stack).send().await.expect("GetTemplate");
+    let template = c
+        .get_template()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("GetTemplate");
     let text = format!("{template:?}");
     assert!(!text.contains(&password) && !text.contains(&key_secret));
 
     node.terminate();
-    let secrets = [("NoEcho value", password.as_str()), ("secret access key", key_secret.as_str())];
+    let secrets = [
+        ("NoEcho value", password.as_str()),
+        ("secret access key", key_secret.as_str()),
+    ];
     assert_somewhere(&data, "cfn-durable-output-marker", "after the create");
     assert_nowhere(&data, &secrets, "after the create");
 
     // After a restart, a later operation reads both (UsePreviousValue, Fn::GetAtt).
     let mut node = Node::start(&launch(&data));
     let c = cfn(&node);
-    update(&c, stack, &with_extra_secret(SECRETS_TEMPLATE, &["cfn-durable/after-restart"])).await;
+    update(
+        &c,
+        stack,
+        &with_extra_secret(SECRETS_TEMPLATE, &["cfn-durable/after-restart"]),
+    )
+    .await;
     let expected = format!("{password}|{key_secret}");
     assert_eq!(secret_string(&node, "cfn-durable/after-restart").await, expected);
     node.terminate();
@@ -338,7 +380,11 @@ async fn stack_secrets_are_sealed_at_rest_and_work_after_restart_and_rotation() 
     .await;
     assert_eq!(secret_string(&node, "cfn-durable/after-rotation").await, expected);
     // The stack's delete removes the key it created.
-    c.delete_stack().stack_name(stack).send().await.expect("DeleteStack");
+    c.delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("DeleteStack");
     let stack_id = described.stacks()[0].stack_id().expect("id").to_owned();
     assert_eq!(settled(&c, &stack_id).await, "DELETE_COMPLETE");
     let listed = node
@@ -438,7 +484,11 @@ async fn a_create_interrupted_by_a_crash_is_rolled_back_after_restart() {
         let end = settled(&c, &stack_id).await;
         if end == "CREATE_COMPLETE" {
             // Finished before the kill: clean up and try a bigger stack.
-            c.delete_stack().stack_name(&stack).send().await.expect("DeleteStack");
+            c.delete_stack()
+                .stack_name(&stack)
+                .send()
+                .await
+                .expect("DeleteStack");
             assert_eq!(settled(&c, &stack_id).await, "DELETE_COMPLETE");
             assert!(users_under(&node, &stack).await.is_empty());
             continue;
@@ -458,6 +508,10 @@ async fn a_create_interrupted_by_a_crash_is_rolled_back_after_restart() {
             .map(|e| &e.1)
             .collect();
         assert!(created.len() >= 3, "{all:?}");
+        eprintln!(
+            "attempt {attempt}: {n} users, {} created before the crash, rolled back",
+            created.len()
+        );
         for user in &created {
             assert!(
                 all.iter().any(|e| &e.1 == *user && e.2 == "DELETE_COMPLETE"),

@@ -77,7 +77,10 @@ impl Stack {
     /// associated data binds besides the stack id, see [`sealed_name`]): the stack's and its change
     /// sets' NoEcho parameters, its resources' secret attributes, and those of the deployment an
     /// update started from. `f` may replace the value (root key rotation).
-    pub fn visit_sealed<E>(&mut self, f: &mut impl FnMut(&str, &mut Vec<u8>) -> Result<(), E>) -> Result<(), E> {
+    pub fn visit_sealed<E>(
+        &mut self,
+        f: &mut impl FnMut(&str, &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
         for p in &mut self.parameters {
             p.visit_sealed(f)?;
         }

@@ -109,7 +109,11 @@ pub(crate) fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap>
             serial_number,
             sealed_seed,
         } => reseal(&old, &new, sealed_seed, serial_number.as_bytes()),
-        RootSealed::StackValue { stack_id, name, sealed } => reseal(
+        RootSealed::StackValue {
+            stack_id,
+            name,
+            sealed,
+        } => reseal(
             &old,
             &new,
             sealed,

@@ -2133,7 +2133,10 @@ fn stack_with_sealed(name: &str, value: &str) -> kinko_core::stack::Stack {
         status_reason: None,
         last_updated: Timestamp(3),
         attributes: Vec::new(),
-        sealed_attributes: vec![("SecretAccessKey".to_owned(), Sealed(format!("{value}-key").into_bytes()))],
+        sealed_attributes: vec![(
+            "SecretAccessKey".to_owned(),
+            Sealed(format!("{value}-key").into_bytes()),
+        )],
         properties: String::new(),
         cleanup: Vec::new(),
     });
@@ -2175,7 +2178,9 @@ pub async fn stacks_with_sealed_values_are_rewrapped(h: Handles) {
     let read = h.b.stack(&stack.stack_id).await.expect("read").expect("stack");
     assert_eq!(read.status, "UPDATE_COMPLETE");
     assert!(
-        sealed_of(read).iter().all(|(_, v)| v.starts_with("new:") && !v.starts_with("new:new:")),
+        sealed_of(read)
+            .iter()
+            .all(|(_, v)| v.starts_with("new:") && !v.starts_with("new:new:")),
         "written after the rotation: re-wrapped once"
     );
 }

@@ -1507,9 +1507,7 @@ impl Store for PostgresStore {
                 &[&limit],
             )
             .await?;
-        rows.iter()
-            .map(|r| r.try_get(0).map_err(backend))
-            .collect()
+        rows.iter().map(|r| r.try_get(0).map_err(backend)).collect()
     }
 
     async fn acquire_lease(

@@ -519,7 +519,9 @@ fn background(
                             lost.store(true, std::sync::atomic::Ordering::SeqCst);
                             return;
                         }
-                        Err(e) => tracing::warn!(stack_id = %stack_id, error = %e, "extending a stack's lease failed"),
+                        Err(e) => {
+                            tracing::warn!(stack_id = %stack_id, error = %e, "extending a stack's lease failed")
+                        }
                     }
                 }
             })
@@ -921,8 +923,13 @@ async fn deploy(
                         done.attributes.push((name, value));
                         continue;
                     }
-                    let sealed =
-                        sealing::seal_attribute(&caller.services, &stack.stack_id, &logical_id, &name, &value);
+                    let sealed = sealing::seal_attribute(
+                        &caller.services,
+                        &stack.stack_id,
+                        &logical_id,
+                        &name,
+                        &value,
+                    );
                     zeroize::Zeroize::zeroize(&mut value);
                     done.sealed_attributes.push((name, sealed?));
                 }
@@ -1150,8 +1157,7 @@ const INTERRUPTED: &str = "Stack operation was interrupted: the server running i
 
 /// The status reason of a resource whose handler call was under way when its node stopped.
 // [unverified wording]
-const RESOURCE_INTERRUPTED: &str =
-    "Resource handler was interrupted: the server running it stopped; the resource may exist outside the stack.";
+const RESOURCE_INTERRUPTED: &str = "Resource handler was interrupted: the server running it stopped; the resource may exist outside the stack.";
 
 /// Ends an operation whose node is gone, from the stack's stored state: a create or update is
 /// rolled back, a rollback or delete finished (see the module's documentation).
@@ -1662,7 +1668,11 @@ async fn create_access_key(caller: &Caller, p: &Map) -> Result<Created, Reason> 
             .query(
                 ServiceName::Iam,
                 "UpdateAccessKey",
-                &[("UserName", &user), ("AccessKeyId", &key_id), ("Status", "Inactive")],
+                &[
+                    ("UserName", &user),
+                    ("AccessKeyId", &key_id),
+                    ("Status", "Inactive"),
+                ],
             )
             .await;
         if let Err(e) = updated {

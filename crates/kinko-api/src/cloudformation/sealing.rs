@@ -33,7 +33,12 @@ fn seal(services: &Services, stack_id: &str, name: &str, value: &[u8]) -> Result
         .map_err(|e| CfnError::Internal(format!("sealing {name} of {stack_id}: {e}")))
 }
 
-fn open(services: &Services, stack_id: &str, name: &str, sealed: &Sealed) -> Result<Zeroizing<String>, CfnError> {
+fn open(
+    services: &Services,
+    stack_id: &str,
+    name: &str,
+    sealed: &Sealed,
+) -> Result<Zeroizing<String>, CfnError> {
     let plain = services
         .keyring
         .root()
@@ -44,7 +49,11 @@ fn open(services: &Services, stack_id: &str, name: &str, sealed: &Sealed) -> Res
         .map_err(|_| CfnError::Internal(format!("{name} of {stack_id} is not text")))
 }
 
-fn seal_parameters_of(services: &Services, stack_id: &str, parameters: &mut [StackParameter]) -> Result<(), CfnError> {
+fn seal_parameters_of(
+    services: &Services,
+    stack_id: &str,
+    parameters: &mut [StackParameter],
+) -> Result<(), CfnError> {
     for p in parameters.iter_mut().filter(|p| p.no_echo && p.sealed.is_none()) {
         p.sealed = Some(seal(
             services,
@@ -73,7 +82,11 @@ pub fn seal_parameters(services: &Services, stack: &mut Stack) -> Result<(), Cfn
 }
 
 /// The value of parameter `p` of stack `stack_id`, opened if sealed.
-pub fn parameter_value(services: &Services, stack_id: &str, p: &StackParameter) -> Result<Zeroizing<String>, CfnError> {
+pub fn parameter_value(
+    services: &Services,
+    stack_id: &str,
+    p: &StackParameter,
+) -> Result<Zeroizing<String>, CfnError> {
     match &p.sealed {
         Some(sealed) => open(services, stack_id, &sealed_name::parameter(&p.key), sealed),
         None => Ok(Zeroizing::new(p.value.clone())),
