@@ -438,23 +438,24 @@ async fn users_under(node: &Node, path: &str) -> Vec<String> {
     out.users().iter().map(|u| u.user_name().to_owned()).collect()
 }
 
-/// Kills the server (SIGKILL) once more than `before` resources of `stack` are `CREATE_COMPLETE`
-/// plus three, starts it again on the same data dir, and waits for the stack to settle: its
-/// status then.
+/// Kills the server (SIGKILL) once three more than `before` resource events of `stack` have status
+/// `progress`, starts it again on the same data dir, and waits for the stack to settle: its status
+/// then.
 async fn crash_and_restart(
     node: &mut Node,
     data: &Path,
     stack: &str,
     stack_id: &str,
+    progress: &str,
     before: usize,
 ) -> String {
     let c = cfn(node);
     let deadline = Instant::now() + WAIT;
     loop {
-        let created = events(&c, stack)
+        let created = events(&c, stack_id)
             .await
             .iter()
-            .filter(|e| e.0 != stack && e.2 == "CREATE_COMPLETE")
+            .filter(|e| e.0 != stack && e.2 == progress)
             .count();
         if created >= before + 3 {
             break;
@@ -494,7 +495,7 @@ async fn a_create_interrupted_by_a_crash_is_rolled_back_after_restart() {
             .stack_id()
             .expect("id")
             .to_owned();
-        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, 0).await;
+        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, "CREATE_COMPLETE", 0).await;
         let c = cfn(&node);
         if end == "CREATE_COMPLETE" {
             // Finished before the kill: clean up and try a bigger stack.
@@ -586,7 +587,7 @@ async fn an_update_interrupted_by_a_crash_is_rolled_back_after_restart() {
             .send()
             .await
             .expect("UpdateStack");
-        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, 1).await;
+        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, "CREATE_COMPLETE", 1).await;
         let c = cfn(&node);
         if end == "UPDATE_COMPLETE" {
             c.delete_stack()
@@ -639,4 +640,61 @@ async fn an_update_interrupted_by_a_crash_is_rolled_back_after_restart() {
         return;
     }
     panic!("every update finished before the server was killed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_interrupted_by_a_crash_is_finished_after_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut node = Node::start(&launch(&data));
+    for (attempt, n) in [120, 250, 500].into_iter().enumerate() {
+        let stack = format!("cfn-delete-crash-{attempt}");
+        let c = cfn(&node);
+        c.create_stack()
+            .stack_name(&stack)
+            .template_body(users_template(&stack, n))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("CreateStack");
+        assert_eq!(settled(&c, &stack).await, "CREATE_COMPLETE");
+        let stack_id = c
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .expect("DescribeStacks")
+            .stacks()[0]
+            .stack_id()
+            .expect("id")
+            .to_owned();
+        c.delete_stack()
+            .stack_name(&stack)
+            .send()
+            .await
+            .expect("DeleteStack");
+        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, "DELETE_COMPLETE", 0).await;
+        let c = cfn(&node);
+        let all = events(&c, &stack_id).await;
+        assert_eq!(end, "DELETE_COMPLETE", "{all:?}\n{}", node.stderr());
+        let left = users_under(&node, &stack).await;
+        // Interrupted in its last few resources: the test needs a bigger stack.
+        let resumed = all
+            .iter()
+            .filter(|e| e.0 != stack && e.2 == "DELETE_COMPLETE")
+            .count();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(resumed >= n, "{resumed} of {n} deleted");
+        if all.iter().any(|e| e.3.contains("interrupted")) || took_over(&node) {
+            eprintln!("attempt {attempt}: {n} users, the delete was resumed");
+            node.terminate();
+            return;
+        }
+    }
+    panic!("every delete finished before the server was killed");
+}
+
+/// Whether the server took a stack operation over (its log says so).
+fn took_over(node: &Node) -> bool {
+    node.stderr().contains("taking over a stack operation")
 }
