@@ -5,7 +5,13 @@
 //!   for holds them; they still work in later operations of the stack, after a restart and after
 //!   root key rotation.
 //! - A create interrupted by SIGKILL is taken over when the server starts again on the same data
-//!   dir and rolled back: `ROLLBACK_COMPLETE`, with the resources it created gone.
+//!   dir and rolled back: `ROLLBACK_COMPLETE`, with the resources it created gone; an update is
+//!   rolled back to the previous deployment (`UPDATE_ROLLBACK_COMPLETE`); a delete is finished.
+//! - With several nodes on PostgreSQL, a node leaves the operations of a live node alone and takes
+//!   over those of a node killed mid-operation.
+//!
+//! Each crash test kills the server once a few resources are done; should the operation finish
+//! first, it tries again with a bigger stack, so it always ends having exercised an interruption.
 
 mod harness;
 
@@ -425,9 +431,9 @@ fn users_template(path: &str, n: usize) -> String {
     serde_json::json!({"Resources": resources}).to_string()
 }
 
-async fn users_under(node: &Node, path: &str) -> Vec<String> {
+async fn users_under(node: &Node, creds: &Creds, path: &str) -> Vec<String> {
     let out = node
-        .clients(&root())
+        .clients(creds)
         .iam
         .list_users()
         .path_prefix(format!("/{path}/"))
@@ -505,7 +511,7 @@ async fn a_create_interrupted_by_a_crash_is_rolled_back_after_restart() {
                 .await
                 .expect("DeleteStack");
             assert_eq!(settled(&c, &stack_id).await, "DELETE_COMPLETE");
-            assert!(users_under(&node, &stack).await.is_empty());
+            assert!(users_under(&node, &root(), &stack).await.is_empty());
             continue;
         }
         let all = events(&c, &stack_id).await;
@@ -535,7 +541,7 @@ async fn a_create_interrupted_by_a_crash_is_rolled_back_after_restart() {
         }
         // Of the users under the stack's path, none is left but (perhaps) the one whose creation
         // was under way at the crash: its outcome is unknown, and its event says so.
-        let left = users_under(&node, &stack).await;
+        let left = users_under(&node, &root(), &stack).await;
         assert!(left.len() <= 1, "{left:?}");
         for user in &left {
             let logical = format!("User{}", user.rsplit('-').next().unwrap_or_default());
@@ -625,7 +631,7 @@ async fn an_update_interrupted_by_a_crash_is_rolled_back_after_restart() {
             .filter_map(|r| r.logical_resource_id())
             .collect();
         assert_eq!(ids, ["User0"]);
-        let left = users_under(&node, &stack).await;
+        let left = users_under(&node, &root(), &stack).await;
         let kept = format!("{stack}-0");
         assert!(left.contains(&kept), "{left:?}");
         // Perhaps the one whose creation was under way at the crash (see the create's test).
@@ -677,7 +683,7 @@ async fn a_delete_interrupted_by_a_crash_is_finished_after_restart() {
         let c = cfn(&node);
         let all = events(&c, &stack_id).await;
         assert_eq!(end, "DELETE_COMPLETE", "{all:?}\n{}", node.stderr());
-        let left = users_under(&node, &stack).await;
+        let left = users_under(&node, &root(), &stack).await;
         // Interrupted in its last few resources: the test needs a bigger stack.
         let resumed = all
             .iter()
@@ -697,4 +703,99 @@ async fn a_delete_interrupted_by_a_crash_is_finished_after_restart() {
 /// Whether the server took a stack operation over (its log says so).
 fn took_over(node: &Node) -> bool {
     node.stderr().contains("taking over a stack operation")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several nodes on PostgreSQL.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_node_takes_over_only_when_the_owner_is_gone() {
+    let Some(url) = harness::postgres_url("stack operations across nodes") else {
+        return;
+    };
+    let flags = ["--job-interval", "1", "--job-lease", "2"];
+    let mut cluster = harness::Cluster::start(&url, 2, &flags);
+    let owner = Client::new(&cluster.nodes[0].sdk_config(&cluster.root));
+    let other = Client::new(&cluster.nodes[1].sdk_config(&cluster.root));
+    // While its node lives, the other node (ticking every second) leaves an operation alone.
+    owner
+        .create_stack()
+        .stack_name("cfn-nodes-alive")
+        .template_body(users_template("cfn-nodes-alive", 150))
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .expect("CreateStack");
+    assert_eq!(settled(&other, "cfn-nodes-alive").await, "CREATE_COMPLETE");
+    assert!(
+        !cluster.nodes[1]
+            .stderr()
+            .contains("taking over a stack operation")
+    );
+    for (attempt, n) in [120, 250, 500].into_iter().enumerate() {
+        let stack = format!("cfn-nodes-{attempt}");
+        owner
+            .create_stack()
+            .stack_name(&stack)
+            .template_body(users_template(&stack, n))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("CreateStack");
+        let stack_id = owner
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .expect("DescribeStacks")
+            .stacks()[0]
+            .stack_id()
+            .expect("id")
+            .to_owned();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let created = events(&other, &stack_id)
+                .await
+                .iter()
+                .filter(|e| e.0 != stack && e.2 == "CREATE_COMPLETE")
+                .count();
+            if created >= 3 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the create does not progress");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster.nodes[0].kill();
+        let end = settled(&other, &stack_id).await;
+        let all = events(&other, &stack_id).await;
+        if end == "CREATE_COMPLETE" {
+            assert!(!all.iter().any(|e| e.3.contains("interrupted")), "{all:?}");
+            other
+                .delete_stack()
+                .stack_name(&stack)
+                .send()
+                .await
+                .expect("DeleteStack");
+            assert_eq!(settled(&other, &stack_id).await, "DELETE_COMPLETE");
+            cluster.restart(0);
+            continue;
+        }
+        assert_eq!(end, "ROLLBACK_COMPLETE", "{all:?}\n{}", cluster.stderr());
+        assert!(
+            cluster.nodes[1]
+                .stderr()
+                .contains("taking over a stack operation"),
+            "{}",
+            cluster.stderr()
+        );
+        let created = all
+            .iter()
+            .filter(|e| e.0 != stack && e.2 == "CREATE_COMPLETE")
+            .count();
+        assert!(created >= 3, "{all:?}");
+        assert!(users_under(&cluster.nodes[1], &cluster.root, &stack).await.len() <= 1);
+        eprintln!("attempt {attempt}: {n} users, {created} created before the owner died");
+        return;
+    }
+    panic!("every create finished before its node was killed");
 }
