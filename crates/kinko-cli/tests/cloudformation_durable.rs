@@ -117,32 +117,6 @@ async fn physical_id(c: &Client, stack: &str, logical_id: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Secrets of a stack at rest.
 
-/// Every encoding of `secret` a file could hold it in: raw, hex, base64 (at each alignment).
-fn forms(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-    let mut out = vec![("raw".to_owned(), secret.to_vec())];
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    out.push(("hex".into(), hex.clone().into_bytes()));
-    out.push(("HEX".into(), hex.to_uppercase().into_bytes()));
-    for (label, engine) in [("base64", &STANDARD), ("base64url", &URL_SAFE)] {
-        for shift in 0..3 {
-            let mut buf = vec![0u8; shift];
-            buf.extend_from_slice(secret);
-            let enc = engine.encode(&buf);
-            let start = if shift == 0 { 0 } else { 4 };
-            let end = enc.len().saturating_sub(4);
-            if end > start + 8 {
-                out.push((
-                    format!("{label}, offset {shift}"),
-                    enc.as_bytes()[start..end].to_vec(),
-                ));
-            }
-        }
-    }
-    out
-}
-
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
@@ -172,7 +146,7 @@ fn assert_nowhere(dir: &Path, secrets: &[(&str, &str)], when: &str) {
         let bytes = std::fs::read(&path).expect("read a data file");
         scanned += bytes.len();
         for (what, secret) in secrets {
-            for (form, needle) in forms(secret.as_bytes()) {
+            for (form, needle) in harness::forms(secret.as_bytes()) {
                 if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
                     found.push(format!("{what} ({form}) in {}", path.display()));
                 }
