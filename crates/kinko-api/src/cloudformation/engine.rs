@@ -915,9 +915,12 @@ async fn deploy(
         match result {
             Ok(created) => {
                 let mut done = pending.clone();
+                // A resource changed in place keeps its secret attributes; a new one has its own.
+                if done.physical_id.as_deref() != Some(created.physical_id.as_str()) {
+                    done.sealed_attributes.clear();
+                }
                 done.physical_id = Some(created.physical_id);
                 done.attributes = created.attributes;
-                done.sealed_attributes = Vec::new();
                 for (name, mut value) in std::mem::take(&mut done.attributes) {
                     if !secret_attribute(&r.resource_type, &name) {
                         done.attributes.push((name, value));
@@ -931,6 +934,7 @@ async fn deploy(
                         &value,
                     );
                     zeroize::Zeroize::zeroize(&mut value);
+                    done.sealed_attributes.retain(|(n, _)| *n != name);
                     done.sealed_attributes.push((name, sealed?));
                 }
                 done.cleanup = created.cleanup;
