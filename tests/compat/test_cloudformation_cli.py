@@ -447,3 +447,60 @@ def test_resources_are_created_with_the_callers_permissions(aws, tmp_path):
             f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{other}/*",
         ),
     )
+
+
+ACCESS_KEY_TEMPLATE = """Parameters:
+  Password:
+    Type: String
+    NoEcho: true
+Resources:
+  User:
+    Type: AWS::IAM::User
+  Key:
+    Type: AWS::IAM::AccessKey
+    Properties:
+      UserName: !Ref User
+  Credentials:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      SecretString: !Sub '{"password":"${Password}","id":"${Key}","secret":"${Key.SecretAccessKey}"}'
+Outputs:
+  KeyId:
+    Value: !Ref Key
+  Credentials:
+    Value: !Ref Credentials
+"""
+
+
+def test_an_access_key_secret_and_a_noecho_value_reach_only_where_the_template_puts_them(aws, tmp_path):
+    stack = f"access-key-{short_id()}"
+    password = f"pw-{short_id()}-{short_id()}"
+    (tmp_path / "template.yaml").write_text(ACCESS_KEY_TEMPLATE)
+    deploy(aws, tmp_path, stack, "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", f"Password={password}")
+    described = aws("cloudformation", "describe-stacks", "--stack-name", stack)
+    stack_json = described.json()["Stacks"][0]
+    assert stack_json["Parameters"] == [{"ParameterKey": "Password", "ParameterValue": "****"}]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack_json["Outputs"]}
+    assert outputs["KeyId"] == physical_id(aws, stack, "Key")
+
+    value = json.loads(
+        aws("secretsmanager", "get-secret-value", "--secret-id", outputs["Credentials"]).json()["SecretString"]
+    )
+    assert value["password"] == password
+    assert value["id"] == outputs["KeyId"]
+    # The key works, and no CloudFormation answer holds its secret or the NoEcho value.
+    me = aws_as(aws, Creds(value["id"], value["secret"]), "sts", "get-caller-identity").json()
+    assert me["Arn"].endswith(":user/" + physical_id(aws, stack, "User"))
+    answers = [
+        described.stdout,
+        aws("cloudformation", "describe-stack-events", "--stack-name", stack).stdout,
+        aws("cloudformation", "describe-stack-resources", "--stack-name", stack).stdout,
+        aws("cloudformation", "get-template", "--stack-name", stack).stdout,
+    ]
+    for answer in answers:
+        assert value["secret"] not in answer and password not in answer
+
+    aws("cloudformation", "delete-stack", "--stack-name", stack)
+    aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", stack)
+    gone = aws_as(aws, Creds(value["id"], value["secret"]), "sts", "get-caller-identity", check=False)
+    assert gone.returncode != 0

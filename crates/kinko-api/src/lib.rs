@@ -45,6 +45,54 @@ pub struct Services {
     pub events: Arc<dyn trail::EventIndex>,
     /// What runs Lambda functions.
     pub functions: Arc<dyn kinko_core::function::FunctionRunner>,
+    /// Who this process is to the leases of the work it runs in the background (stack
+    /// operations), and how long a lease it takes.
+    pub node: Arc<Node>,
+}
+
+/// A process's name and lease length for the background work other nodes take over when it is
+/// gone (`Store::acquire_lease`), and what of it runs here.
+#[derive(Debug)]
+pub struct Node {
+    /// Unique per process start.
+    pub holder: String,
+    /// A holder extends its leases every third of this.
+    pub lease: std::time::Duration,
+    /// The stacks whose operation runs in this process.
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Node {
+    pub fn new(holder: String, lease: std::time::Duration) -> Self {
+        Node {
+            holder,
+            lease,
+            running: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Marks the operation of `stack_id` as running here (`true`) or ended; when marking it
+    /// running, whether it was not already.
+    pub(crate) fn running(&self, stack_id: &str, running: bool) -> bool {
+        let mut set = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running {
+            set.insert(stack_id.to_owned())
+        } else {
+            set.remove(stack_id)
+        }
+    }
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node::new(
+            format!("node/{}", uuid::Uuid::new_v4()),
+            std::time::Duration::from_secs(60),
+        )
+    }
 }
 
 impl Services {
@@ -58,7 +106,14 @@ impl Services {
             jwks: Arc::new(sts::web_identity::NoJwks),
             events: Arc::new(trail::NoEvents),
             functions: Arc::new(kinko_core::function::NoRunner),
+            node: Arc::default(),
         }
+    }
+
+    /// The same services, holding leases as `node`.
+    pub fn with_node(mut self, node: Node) -> Self {
+        self.node = Arc::new(node);
+        self
     }
 
     /// The same services, running functions with `runner`.

@@ -11,6 +11,8 @@
 //! - `--dev` writes nothing to the working directory.
 //! - Start-up on an empty data dir takes well under 2 s.
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
@@ -25,7 +27,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_secretsmanager::primitives::Blob;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::STANDARD;
 
 const REGION: &str = "us-east-1";
 const ACCOUNT_ID: &str = "345678901234";
@@ -345,32 +347,6 @@ fn assert_unchanged(before: &DirState, after: &DirState, what: &str) {
     }
 }
 
-/// The ways a secret could show up in a file: raw, hex, and base64 (standard and URL-safe) at
-/// each of the three byte alignments it could have inside a longer encoded value.
-fn forms(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![("raw".to_owned(), secret.to_vec())];
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    out.push(("hex".into(), hex.clone().into_bytes()));
-    out.push(("HEX".into(), hex.to_uppercase().into_bytes()));
-    for (label, engine) in [("base64", &STANDARD), ("base64url", &URL_SAFE)] {
-        for shift in 0..3 {
-            let mut buf = vec![0u8; shift];
-            buf.extend_from_slice(secret);
-            let enc = engine.encode(&buf);
-            // Drop the characters that also depend on neighbouring bytes.
-            let start = if shift == 0 { 0 } else { 4 };
-            let end = enc.len().saturating_sub(4);
-            if end > start + 8 {
-                out.push((
-                    format!("{label}, offset {shift}"),
-                    enc.as_bytes()[start..end].to_vec(),
-                ));
-            }
-        }
-    }
-    out
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -387,7 +363,7 @@ fn assert_nowhere(dir: &Path, skip: &[&str], secrets: &[(&str, &[u8])], when: &s
         let content = std::fs::read(&path).expect("read file");
         scanned.push(format!("{name} ({} bytes)", content.len()));
         for (label, secret) in secrets {
-            for (form, needle) in forms(secret) {
+            for (form, needle) in harness::forms(secret) {
                 if contains(&content, &needle) {
                     found.push(format!("{label} ({form}) in {name}"));
                 }
@@ -417,7 +393,7 @@ fn assert_found_somewhere(dir: &Path, needle: &[u8], when: &str) {
 fn assert_not_in_output(output: &Output, secrets: &[(&str, &[u8])], when: &str) {
     let text = format!("{}\n{}", output.stdout(), output.stderr());
     for (label, secret) in secrets {
-        for (form, needle) in forms(secret) {
+        for (form, needle) in harness::forms(secret) {
             assert!(
                 !contains(text.as_bytes(), &needle),
                 "{when}: {label} ({form}) appears in the server's output"

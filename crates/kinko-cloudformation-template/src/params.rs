@@ -26,6 +26,17 @@ impl BoundParameters {
         self.values.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// The same values with `name`'s replaced by `value`, unchecked: what a stack records of
+    /// its deployed resources in place of a NoEcho parameter's value.
+    pub fn with_value(mut self, name: &str, value: &str) -> BoundParameters {
+        for (n, v) in &mut self.values {
+            if n == name {
+                value.clone_into(v);
+            }
+        }
+        self
+    }
+
     /// What `Ref` to parameter `p` gives: a string, or a list of strings for list types (each
     /// member space-trimmed, as CloudFormation documents for `CommaDelimitedList`).
     pub(crate) fn ref_value(&self, p: &Parameter) -> Option<Value> {

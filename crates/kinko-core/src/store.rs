@@ -108,6 +108,13 @@ pub enum RootSealed<'a> {
         serial_number: &'a str,
         sealed_seed: &'a [u8],
     },
+    /// A value sealed in a CloudFormation stack's record ([`Stack::visit_sealed`]): its
+    /// associated data is the stack id and `name`.
+    StackValue {
+        stack_id: &'a str,
+        name: &'a str,
+        sealed: &'a [u8],
+    },
     /// A `meta` value named in the call.
     Meta { key: &'a str, value: &'a [u8] },
 }
@@ -179,6 +186,8 @@ pub struct RewrapCounts {
     pub kms_materials: u64,
     pub access_keys: u64,
     pub mfa_devices: u64,
+    /// Values sealed in CloudFormation stacks (NoEcho parameters, secret resource attributes).
+    pub stack_values: u64,
     pub meta: u64,
 }
 
@@ -311,7 +320,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every wrapped material and credential sealed under the root key, for root key rotation.
     async fn all_kms_materials(&self) -> Result<Vec<WrappedMaterial>, StoreError>;
     /// Root key rotation: passes every value sealed under the root key (all KMS key material, all
-    /// access key secrets, and the `meta` values named in `meta_keys`, which must exist) through
+    /// access key secrets, MFA seeds, the values sealed in stacks, and the `meta` values named in `meta_keys`, which must exist) through
     /// `rewrap` and stores the results, in one write transaction that reads them too, so a value
     /// written concurrently is either re-wrapped or written after the switch. Either every value
     /// is replaced, or (when `rewrap` fails for any) nothing changes.
@@ -397,6 +406,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a stack: a new one when its `revision` is 0 (a `Conflict` if the id exists), else
     /// only if the stored revision is still `revision` (else `Conflict`).
     async fn write_stack(&self, stack: Stack) -> Result<(), StoreError>;
+    /// The ids of the stacks (of every account and region) with an operation in progress
+    /// ([`Stack::operation`] set), at most `limit`: what a node checks for operations whose node
+    /// is gone. A scan of the stacks: there are few.
+    async fn stacks_in_operation(&self, limit: usize) -> Result<Vec<String>, StoreError>;
 
     // --- leases ---
     /// Takes the lease `name` for `holder` until `expires`, or extends it, when at `now` nobody

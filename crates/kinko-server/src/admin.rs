@@ -109,6 +109,16 @@ pub(crate) fn rewrap_fn(old: Arc<RootKey>, new: Arc<RootKey>) -> Arc<RootRewrap>
             serial_number,
             sealed_seed,
         } => reseal(&old, &new, sealed_seed, serial_number.as_bytes()),
+        RootSealed::StackValue {
+            stack_id,
+            name,
+            sealed,
+        } => reseal(
+            &old,
+            &new,
+            sealed,
+            &kinko_api::cloudformation::sealed_aad(stack_id, name),
+        ),
         RootSealed::Meta { key, value } if key == META_ROOT_CHECK => {
             if old.verify_check(value) {
                 new.make_check().map_err(|e| e.to_string())
@@ -225,6 +235,7 @@ impl Rotator {
             kms_materials = counts.kms_materials,
             access_keys = counts.access_keys,
             mfa_devices = counts.mfa_devices,
+            stack_values = counts.stack_values,
             "root key rotated"
         );
         Ok(RotateReport {
@@ -386,6 +397,7 @@ async fn rotate_database(
         kms_materials = counts.kms_materials,
         access_keys = counts.access_keys,
         mfa_devices = counts.mfa_devices,
+        stack_values = counts.stack_values,
         "root key of the database rotated"
     );
     Ok(RotateReport {

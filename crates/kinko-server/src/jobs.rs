@@ -16,6 +16,9 @@
 //! `Secret::rotation_due_date`), so a restarted server, or the node that takes the lease over,
 //! starts what is due from the stored state alone, retrying a rotation a stop left unfinished
 //! (see `kinko_api::secretsmanager::rotation::start_scheduled`).
+//!
+//! At every tick each node also looks for CloudFormation stack operations whose node is gone (the
+//! stack's own lease ran out) and takes them over.
 
 use std::sync::Arc;
 
@@ -153,6 +156,13 @@ pub(crate) async fn run_once(services: &Services, metrics: &Arc<Metrics>, leases
             _ => rotate_secrets(services, metrics).await,
         };
         job_done(services, metrics, job, report, started);
+    }
+    // Stack operations whose node is gone: every node looks, and the stack's own lease (see
+    // `kinko_api::cloudformation`) decides which one takes each over.
+    match kinko_api::cloudformation::take_over_abandoned(services).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(stacks = n, "took over stack operations whose node is gone"),
+        Err(e) => tracing::error!(error = %e, "looking for abandoned stack operations failed"),
     }
 }
 

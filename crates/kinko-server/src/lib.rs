@@ -268,9 +268,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     )?);
     let metrics = Arc::new(metrics::Metrics::new(boot.store.clone(), audit.clone()));
     let jwks = jwks::ConfiguredJwks::new(&config.oidc_jwks).map_err(StartError::Config)?;
+    let leases = jobs::Leases::new(config.job_lease, config.job_interval);
     let services = boot
         .services
         .clone()
+        .with_node(kinko_api::Node::new(leases.holder.clone(), leases.length))
         .with_audit(audit.clone())
         .with_jwks(Arc::new(jwks))
         .with_events(audit.events());
@@ -391,7 +393,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         let watch = t.watch();
         (t, watch)
     });
-    let leases = jobs::Leases::new(config.job_lease, config.job_interval);
     tracing::info!(holder = %leases.holder, "background jobs run under leases held as this node");
     let jobs = jobs::Jobs::start(
         app.services.clone(),

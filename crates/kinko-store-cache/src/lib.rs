@@ -904,6 +904,9 @@ impl<S: Store + ?Sized> Store for CachedStore<S> {
     async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
         self.inner.write_stack(stack).await
     }
+    async fn stacks_in_operation(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.stacks_in_operation(limit).await
+    }
 
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         self.inner.changes_since(seq).await

@@ -359,6 +359,9 @@ impl Store for Gated {
     async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
         self.inner.write_stack(stack).await
     }
+    async fn stacks_in_operation(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.stacks_in_operation(limit).await
+    }
     async fn changes_since(&self, seq: u64) -> Result<(u64, Changes), StoreError> {
         let r = self.inner.changes_since(seq).await;
         self.stop("changes_since").await;

@@ -118,6 +118,8 @@ macro_rules! __with_contract_tests {
             functions_are_written_by_revision_with_their_code,
             function_concurrent_writers_lose_nothing,
             stacks_are_written_by_revision_and_listed,
+            stacks_with_sealed_values_are_rewrapped,
+            stacks_in_operation_are_listed,
         }
     };
 }

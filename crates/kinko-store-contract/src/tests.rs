@@ -1411,6 +1411,7 @@ fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
             RootSealed::KmsMaterial { wrapped, .. } => wrapped,
             RootSealed::AccessKey { sealed_secret, .. } => sealed_secret,
             RootSealed::MfaSeed { sealed_seed, .. } => sealed_seed,
+            RootSealed::StackValue { sealed, .. } => sealed,
             RootSealed::Meta { value, .. } => value,
         };
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
@@ -1472,6 +1473,7 @@ pub async fn rewrap_is_all_or_nothing_and_later_reads_see_it(h: Handles) {
             kms_materials: 1,
             access_keys: 1,
             mfa_devices: 1,
+            stack_values: 0,
             meta: 1
         }
     );
@@ -2070,9 +2072,8 @@ impl PartialEq for FunctionView<'_> {
     }
 }
 
-pub async fn stacks_are_written_by_revision_and_listed(h: Handles) {
-    let s = h.a.clone();
-    let stack = |name: &str, created: i64| kinko_core::stack::Stack {
+fn test_stack(name: &str, created: i64) -> kinko_core::stack::Stack {
+    kinko_core::stack::Stack {
         stack_id: format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{name}/{created}"),
         name: name.to_owned(),
         account_id: ACCOUNT.to_owned(),
@@ -2092,8 +2093,123 @@ pub async fn stacks_are_written_by_revision_and_listed(h: Handles) {
         change_sets: Vec::new(),
         outputs: Vec::new(),
         disable_rollback: false,
+        operation: None,
         revision: 0,
+    }
+}
+
+/// A stack with a sealed NoEcho parameter (of the stack and of a change set) and a sealed
+/// resource attribute.
+fn stack_with_sealed(name: &str, value: &str) -> kinko_core::stack::Stack {
+    use kinko_core::stack::{ChangeSet, Sealed, StackParameter, StackResource};
+    let mut s = test_stack(name, 3);
+    let parameter = StackParameter {
+        key: "Password".to_owned(),
+        value: String::new(),
+        no_echo: true,
+        sealed: Some(Sealed(value.as_bytes().to_vec())),
     };
+    s.parameters.push(parameter.clone());
+    s.change_sets.push(ChangeSet {
+        id: "cs".to_owned(),
+        name: "cs".to_owned(),
+        change_set_type: "UPDATE".to_owned(),
+        status: "CREATE_COMPLETE".to_owned(),
+        status_reason: None,
+        execution_status: "AVAILABLE".to_owned(),
+        creation_time: Timestamp(3),
+        description: None,
+        template_body: String::new(),
+        parameters: vec![parameter],
+        capabilities: Vec::new(),
+        tags: Vec::new(),
+        changes: Vec::new(),
+    });
+    s.resources.push(StackResource {
+        logical_id: "Key".to_owned(),
+        physical_id: Some("AKIAX".to_owned()),
+        resource_type: "AWS::IAM::AccessKey".to_owned(),
+        status: "CREATE_COMPLETE".to_owned(),
+        status_reason: None,
+        last_updated: Timestamp(3),
+        attributes: Vec::new(),
+        sealed_attributes: vec![(
+            "SecretAccessKey".to_owned(),
+            Sealed(format!("{value}-key").into_bytes()),
+        )],
+        properties: String::new(),
+        cleanup: Vec::new(),
+    });
+    s
+}
+
+/// The sealed values of a stack, in [`kinko_core::stack::Stack::visit_sealed`]'s order.
+fn sealed_of(mut s: kinko_core::stack::Stack) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    s.visit_sealed(&mut |name, v| {
+        out.push((name.to_owned(), String::from_utf8_lossy(v).into_owned()));
+        Ok::<(), ()>(())
+    })
+    .expect("visit");
+    out
+}
+
+pub async fn stacks_with_sealed_values_are_rewrapped(h: Handles) {
+    let s = h.a.as_ref();
+    let stack = stack_with_sealed("sealed", "pw");
+    s.write_stack(stack.clone()).await.expect("create");
+    let counts = s.rewrap_root_sealed(&[], prefixing("new")).await.expect("rewrap");
+    assert_eq!(counts.stack_values, 3, "{counts:?}");
+    let read = h.b.stack(&stack.stack_id).await.expect("read").expect("stack");
+    assert_eq!(read.revision, 1, "a re-wrap leaves the revision");
+    assert_eq!(
+        sealed_of(read.clone()),
+        [
+            ("parameter/Password".to_owned(), "new:pw".to_owned()),
+            ("parameter/Password".to_owned(), "new:pw".to_owned()),
+            ("resource/Key/SecretAccessKey".to_owned(), "new:pw-key".to_owned()),
+        ]
+    );
+    // A writer that read the stack before the rotation writes its values re-wrapped.
+    let mut stale = stack.clone();
+    stale.revision = 1;
+    stale.status = "UPDATE_COMPLETE".to_owned();
+    s.write_stack(stale).await.expect("update");
+    let read = h.b.stack(&stack.stack_id).await.expect("read").expect("stack");
+    assert_eq!(read.status, "UPDATE_COMPLETE");
+    assert!(
+        sealed_of(read)
+            .iter()
+            .all(|(_, v)| v.starts_with("new:") && !v.starts_with("new:new:")),
+        "written after the rotation: re-wrapped once"
+    );
+}
+
+pub async fn stacks_in_operation_are_listed(h: Handles) {
+    let s = h.a.as_ref();
+    let mut busy = test_stack("busy", 5);
+    busy.status = "CREATE_IN_PROGRESS".to_owned();
+    busy.operation = Some(kinko_core::stack::StackOperation {
+        kind: "CREATE".to_owned(),
+        caller: "{}".to_owned(),
+        previous: None,
+    });
+    s.write_stack(busy.clone()).await.expect("create");
+    s.write_stack(test_stack("idle", 6)).await.expect("create");
+    assert_eq!(
+        h.b.stacks_in_operation(10).await.expect("list"),
+        [busy.stack_id.clone()]
+    );
+    let mut done = s.stack(&busy.stack_id).await.expect("read").expect("stack");
+    done.status = "CREATE_COMPLETE".to_owned();
+    done.operation = None;
+    s.write_stack(done).await.expect("update");
+    assert!(h.b.stacks_in_operation(10).await.expect("list").is_empty());
+}
+
+pub async fn stacks_are_written_by_revision_and_listed(h: Handles) {
+    let s = h.a.clone();
+    let stack = test_stack;
     let first = stack("first", 2);
     s.write_stack(first.clone()).await.expect("create");
     assert!(matches!(

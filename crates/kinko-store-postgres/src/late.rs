@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use kinko_core::kms::WrappedMaterial;
 use kinko_core::mfa::MfaDevice;
 use kinko_core::principal::AccessKeyRecord;
+use kinko_core::stack::Stack;
 use kinko_core::store::{RewrapCounts, RootFence, RootRewrap, RootSealed, StoreError};
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
@@ -135,6 +136,14 @@ impl Late {
         Ok(d)
     }
 
+    /// A stack about to be written, the values sealed in it re-wrapped if a rotation happened.
+    pub fn stack(&self, mut s: Stack) -> Result<Stack, StoreError> {
+        if let Some(f) = self.get() {
+            rewrap_stack(&mut s, f.as_ref())?;
+        }
+        Ok(s)
+    }
+
     /// KMS key material about to be written, re-wrapped if a rotation happened.
     pub fn material(&self, mut m: WrappedMaterial) -> Result<WrappedMaterial, StoreError> {
         if let Some(f) = self.get() {
@@ -147,6 +156,28 @@ impl Late {
         }
         Ok(m)
     }
+}
+
+/// Re-wraps the values sealed in `s`; returns how many.
+pub(crate) fn rewrap_stack(s: &mut Stack, f: &RootRewrap) -> Result<u64, StoreError> {
+    let stack_id = s.stack_id.clone();
+    let mut n = 0;
+    s.visit_sealed(&mut |name, sealed| {
+        *sealed = f(RootSealed::StackValue {
+            stack_id: &stack_id,
+            name,
+            sealed,
+        })
+        .map_err(|e| failed(&format!("{name} of stack {stack_id}"), &e))?;
+        n += 1;
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(n)
+}
+
+/// Whether `s` holds a value sealed under the root key.
+pub(crate) fn has_sealed(s: &mut Stack) -> bool {
+    s.visit_sealed(&mut |_, _| Err(())).is_err()
 }
 
 fn failed(what: &str, e: &str) -> StoreError {
@@ -227,6 +258,28 @@ pub(crate) async fn rewrap_all(
         )
         .await?;
         counts.mfa_devices += 1;
+    }
+
+    let stacks = w
+        .query("SELECT stack_id, body FROM stacks ORDER BY stack_id", &[])
+        .await?;
+    for row in &stacks {
+        let stack_id: String = row.try_get(0).map_err(backend)?;
+        let body: String = row.try_get(1).map_err(backend)?;
+        let mut stack: Stack = serde_json::from_str(&body).map_err(backend)?;
+        let n = rewrap_stack(&mut stack, f)?;
+        if n == 0 {
+            continue;
+        }
+        // The revision stays: a writer holding the stack read before rewrites its own sealed
+        // values, and those pass through the re-wrap function kept for later writes.
+        let body = serde_json::to_string(&stack).map_err(backend)?;
+        w.execute(
+            "UPDATE stacks SET body = $1 WHERE stack_id = $2",
+            &[&body, &stack_id],
+        )
+        .await?;
+        counts.stack_values += n;
     }
 
     for key in meta_keys {

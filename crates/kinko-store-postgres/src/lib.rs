@@ -1073,7 +1073,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let mut w = Write::begin(&mut c).await?;
         w.execute(
-            "LOCK TABLE kms_materials, access_keys, mfa_devices, meta IN SHARE ROW EXCLUSIVE MODE",
+            "LOCK TABLE kms_materials, access_keys, mfa_devices, stacks, meta IN SHARE ROW EXCLUSIVE MODE",
             &[],
         )
         .await?;
@@ -1453,7 +1453,16 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn write_stack(&self, s: kinko_core::stack::Stack) -> Result<(), StoreError> {
+    async fn write_stack(&self, mut s: kinko_core::stack::Stack) -> Result<(), StoreError> {
+        // A stack holding root-sealed values is written as the other root-sealed values are
+        // (see `late`): re-wrapped after a rotation, and fenced on another process's rotation.
+        let sealed = late::has_sealed(&mut s);
+        let _rotation = if sealed {
+            Some(self.late.writing().await)
+        } else {
+            None
+        };
+        let s = if sealed { self.late.stack(s)? } else { s };
         let body = serde_json::to_string(&s).map_err(backend)?;
         let mut c = self.client().await?;
         let w = Write::begin(&mut c).await?;
@@ -1482,7 +1491,23 @@ impl Store for PostgresStore {
                 return Err(StoreError::Conflict);
             }
         }
+        if sealed {
+            // Last, after the writes that wait for a rotation's table locks.
+            self.late.check_fence(&w).await?;
+        }
         w.commit().await
+    }
+
+    async fn stacks_in_operation(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT stack_id FROM stacks WHERE json_typeof(body::json -> 'operation') = 'object'
+                 ORDER BY created, stack_id LIMIT $1",
+                &[&limit],
+            )
+            .await?;
+        rows.iter().map(|r| r.try_get(0).map_err(backend)).collect()
     }
 
     async fn acquire_lease(

@@ -158,6 +158,7 @@ fn prefixing(tag: &'static str) -> Arc<kinko_core::store::RootRewrap> {
             RootSealed::KmsMaterial { wrapped, .. } => wrapped,
             RootSealed::AccessKey { sealed_secret, .. } => sealed_secret,
             RootSealed::MfaSeed { sealed_seed, .. } => sealed_seed,
+            RootSealed::StackValue { sealed, .. } => sealed,
             RootSealed::Meta { value, .. } => value,
         };
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;

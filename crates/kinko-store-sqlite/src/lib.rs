@@ -451,7 +451,14 @@ impl Store for SqliteStore {
     }
 
     async fn write_stack(&self, stack: kinko_core::stack::Stack) -> Result<(), StoreError> {
-        self.db.write(move |c| queries::write_stack(c, &stack)).await
+        let late = self.late_rewrap.clone();
+        self.db
+            .write(move |c| queries::write_stack(c, &late.stack(stack)?))
+            .await
+    }
+
+    async fn stacks_in_operation(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.db.read(|c| queries::stacks_in_operation(c, limit))
     }
 
     async fn acquire_lease(

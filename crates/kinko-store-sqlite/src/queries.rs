@@ -1323,6 +1323,18 @@ pub fn list_stacks(c: &Connection, account: &str, region: &str) -> Result<Vec<St
     Ok(out)
 }
 
+pub fn stacks_in_operation(c: &Connection, limit: usize) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT stack_id FROM stacks WHERE json_type(body, '$.operation') = 'object' ORDER BY created, stack_id LIMIT ?1",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
 pub fn write_stack(c: &Connection, s: &Stack) -> Result<(), StoreError> {
     let body = serde_json::to_string(s).map_err(backend)?;
     if s.revision == 0 {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use kinko_core::kms::WrappedMaterial;
 use kinko_core::mfa::MfaDevice;
 use kinko_core::principal::AccessKeyRecord;
+use kinko_core::stack::Stack;
 use kinko_core::store::{RewrapCounts, RootRewrap, RootSealed, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -53,6 +54,14 @@ impl Late {
         Ok(d)
     }
 
+    /// A stack about to be written, the values sealed in it re-wrapped if a rotation happened.
+    pub fn stack(&self, mut s: Stack) -> Result<Stack, StoreError> {
+        if let Some(f) = self.get() {
+            rewrap_stack(&mut s, f.as_ref())?;
+        }
+        Ok(s)
+    }
+
     /// KMS key material about to be written, re-wrapped if a rotation happened.
     pub fn material(&self, mut m: WrappedMaterial) -> Result<WrappedMaterial, StoreError> {
         if let Some(f) = self.get() {
@@ -65,6 +74,23 @@ impl Late {
         }
         Ok(m)
     }
+}
+
+/// Re-wraps the values sealed in `s`; returns how many.
+pub(crate) fn rewrap_stack(s: &mut Stack, f: &RootRewrap) -> Result<u64, StoreError> {
+    let stack_id = s.stack_id.clone();
+    let mut n = 0;
+    s.visit_sealed(&mut |name, sealed| {
+        *sealed = f(RootSealed::StackValue {
+            stack_id: &stack_id,
+            name,
+            sealed,
+        })
+        .map_err(|e| failed(&format!("{name} of stack {stack_id}"), &e))?;
+        n += 1;
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(n)
 }
 
 fn failed(what: &str, e: &str) -> StoreError {
@@ -147,6 +173,31 @@ pub(crate) fn rewrap_all(
         )
         .map_err(backend)?;
         counts.mfa_devices += 1;
+    }
+
+    let stacks: Vec<(String, String)> = {
+        let mut stmt = c
+            .prepare("SELECT stack_id, body FROM stacks ORDER BY stack_id")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    for (stack_id, body) in &stacks {
+        let mut stack: Stack = serde_json::from_str(body).map_err(backend)?;
+        let n = rewrap_stack(&mut stack, f)?;
+        if n == 0 {
+            continue;
+        }
+        // The revision stays: a writer holding the stack read before rewrites its own sealed
+        // values, and those pass through the re-wrap function kept for later writes.
+        c.execute(
+            "UPDATE stacks SET body = ?1 WHERE stack_id = ?2",
+            params![serde_json::to_string(&stack).map_err(backend)?, stack_id],
+        )
+        .map_err(backend)?;
+        counts.stack_values += n;
     }
 
     for key in meta_keys {

@@ -71,6 +71,11 @@ fn prefixing(tag: &'static str) -> Arc<RootRewrap> {
                 serial_number,
                 sealed_seed,
             } => (serial_number.to_owned(), sealed_seed),
+            RootSealed::StackValue {
+                stack_id,
+                name,
+                sealed,
+            } => (format!("{stack_id}#{name}"), sealed),
             RootSealed::Meta { key, value } => (key.to_owned(), value),
         };
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?;
@@ -166,6 +171,7 @@ async fn rewraps_everything_in_one_transaction_and_later_writes_too() {
             kms_materials: 3,
             access_keys: 2,
             mfa_devices: 0,
+            stack_values: 0,
             meta: 1
         }
     );

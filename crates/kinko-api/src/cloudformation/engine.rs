@@ -6,6 +6,16 @@
 //! A failed create rolls back (what was created is deleted, `ROLLBACK_COMPLETE`); a failed update
 //! deletes what it created and ends `UPDATE_ROLLBACK_COMPLETE`; `DeletionPolicy: Retain` resources
 //! are left in place on delete.
+//!
+//! An operation survives its node: the stack record holds what it needs to go on as the same
+//! caller ([`StackOperation`]: the caller's principal and request context, never a credential),
+//! and the node running it holds the stack's lease (`cloudformation/stack/ID`), extended while it
+//! runs. When the node is gone (its lease ran out), another node (or the same data dir started
+//! again) takes the operation over ([`take_over_abandoned`]) and ends it the safe way: a create is
+//! rolled back (`ROLLBACK_COMPLETE`, or `CREATE_FAILED` with rollback disabled), an update rolled
+//! back (what it created is deleted, the previous deployment restored; resources it changed in
+//! place keep their change), a rollback or a delete finished. A resource whose handler call was
+//! under way is marked failed: whether the call took effect is unknown.
 
 use std::io::Write as _;
 
@@ -14,10 +24,11 @@ use kinko_cloudformation_template::{
     BoundParameters, DeletionPolicy, DynamicReference, Evaluator, Map, Resolver, Resource, StackContext,
     Template, TemplateError, Value, bind_parameters, physical_name, random_suffix,
 };
-use kinko_core::stack::{Stack, StackEvent, StackOutput, StackParameter, StackResource};
+use kinko_core::stack::{Stack, StackEvent, StackOperation, StackOutput, StackParameter, StackResource};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use super::sealing::{self, placeholder};
 use super::{CfnError, stack_event};
 use crate::operation::Cx;
 use crate::{CallInput, RequestContext, ServiceName, Services};
@@ -50,6 +61,7 @@ const TYPES: &[&str] = &[
     "AWS::IAM::Group",
     "AWS::IAM::UserToGroupAddition",
     "AWS::IAM::InstanceProfile",
+    "AWS::IAM::AccessKey",
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
     "AWS::SecretsManager::Secret",
@@ -62,6 +74,14 @@ const TYPES: &[&str] = &[
 
 pub fn supported_type(t: &str) -> bool {
     TYPES.contains(&t)
+}
+
+/// The attributes that are secrets, by resource type: the stack record keeps them sealed, and
+/// only `Fn::GetAtt` in a resource's properties reads them.
+const SECRET_ATTRIBUTES: &[(&str, &str)] = &[("AWS::IAM::AccessKey", "SecretAccessKey")];
+
+fn secret_attribute(resource_type: &str, attribute: &str) -> bool {
+    SECRET_ATTRIBUTES.contains(&(resource_type, attribute))
 }
 
 /// Whether no operation is running on a stack in this status.
@@ -86,25 +106,86 @@ fn context(stack: &Stack) -> StackContext {
     StackContext::new(&stack.name, &stack.stack_id, &stack.region, &stack.account_id)
 }
 
-fn bound(template: &Template, parameters: &[StackParameter]) -> Result<BoundParameters, TemplateError> {
-    let given: Vec<(String, String)> = parameters
-        .iter()
-        .map(|p| (p.key.clone(), p.value.clone()))
-        .collect();
-    bind_parameters(template, &given)
+/// `parameters` bound to `template`, NoEcho values opened (or, when `hide_no_echo`, replaced by
+/// their [`placeholder`] once bound).
+fn bound(
+    services: &crate::Services,
+    stack: &Stack,
+    template: &Template,
+    parameters: &[StackParameter],
+    hide_no_echo: bool,
+) -> Result<BoundParameters, CfnError> {
+    let mut given = Vec::new();
+    for p in parameters {
+        let value = sealing::parameter_value(services, &stack.stack_id, p)?;
+        given.push((p.key.clone(), value.to_string()));
+    }
+    let mut bound = bind_parameters(template, &given)?;
+    given.iter_mut().for_each(|(_, v)| zeroize::Zeroize::zeroize(v));
+    if hide_no_echo {
+        for p in template.parameters.iter().filter(|p| p.no_echo) {
+            bound = bound.with_value(&p.name, &placeholder(&p.name));
+        }
+    }
+    Ok(bound)
 }
 
 /// The evaluator of `template` with `parameters` for `stack`.
 pub fn evaluator<'t>(
+    services: &crate::Services,
     stack: &Stack,
     template: &'t Template,
     parameters: &[StackParameter],
 ) -> Result<Evaluator<'t>, CfnError> {
     Ok(Evaluator::new(
         template,
-        bound(template, parameters)?,
+        bound(services, stack, template, parameters, false)?,
         context(stack),
     )?)
+}
+
+/// The evaluator of `template` with `parameters` for `stack`, NoEcho values replaced by their
+/// [`placeholder`]: what a deployed resource's definition is recorded and compared with (so the
+/// record holds no NoEcho value). Conditions on a NoEcho value see the placeholder.
+pub fn definition_evaluator<'t>(
+    services: &crate::Services,
+    stack: &Stack,
+    template: &'t Template,
+    parameters: &[StackParameter],
+) -> Result<Evaluator<'t>, CfnError> {
+    Ok(Evaluator::new(
+        template,
+        bound(services, stack, template, parameters, true)?,
+        context(stack),
+    )?)
+}
+
+/// The NoEcho parameters whose value differs between `old` and `new` (a resource whose
+/// definition holds one of their placeholders changed, though the definitions read the same).
+pub fn changed_no_echo(
+    services: &crate::Services,
+    stack_id: &str,
+    old: &[StackParameter],
+    new: &[StackParameter],
+) -> Result<Vec<String>, CfnError> {
+    let mut out = Vec::new();
+    for n in new.iter().filter(|p| p.no_echo) {
+        let value = sealing::parameter_value(services, stack_id, n)?;
+        let same = match old.iter().find(|o| o.key == n.key) {
+            Some(o) => *sealing::parameter_value(services, stack_id, o)? == *value,
+            None => false,
+        };
+        if !same {
+            out.push(n.key.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a resource recorded as `recorded` is deployed as `definition` with the NoEcho
+/// parameters `changed` changed.
+pub fn unchanged(recorded: &str, definition: &str, changed: &[String]) -> bool {
+    recorded == definition && !changed.iter().any(|k| definition.contains(&placeholder(k)))
 }
 
 /// The caller a stack operation acts as.
@@ -112,15 +193,68 @@ pub fn evaluator<'t>(
 struct Caller {
     services: Services,
     rc: RequestContext,
+    /// Set when this node lost the stack's lease (another node took the operation over): the
+    /// operation stops at its next write.
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why a call of a resource handler failed: the resource's status reason.
 type Reason = String;
 
+/// What a stack record keeps of the caller of its operation ([`StackOperation::caller`]): the
+/// principal and the request context its calls are authorized with; no credential.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CallerRecord {
+    principal: kinko_core::principal::Principal,
+    region: String,
+    #[serde(default)]
+    session: Option<crate::Session>,
+    #[serde(default)]
+    mfa_authenticated: Option<kinko_core::Timestamp>,
+    #[serde(default)]
+    source_ip: Option<std::net::IpAddr>,
+    #[serde(default)]
+    access_key_id: String,
+    #[serde(default)]
+    user_agent: Option<String>,
+}
+
 impl Caller {
+    /// The record of this caller, for the stack.
+    fn record(&self) -> Result<String, CfnError> {
+        serde_json::to_string(&CallerRecord {
+            principal: self.rc.principal.clone(),
+            region: self.rc.region.clone(),
+            session: self.rc.session.clone(),
+            mfa_authenticated: self.rc.mfa_authenticated,
+            source_ip: self.rc.source_ip,
+            access_key_id: self.rc.access_key_id.clone(),
+            user_agent: self.rc.user_agent.clone(),
+        })
+        .map_err(|e| CfnError::Internal(format!("recording the caller: {e}")))
+    }
+
+    /// The caller a stack record keeps.
+    fn from_record(services: &crate::Services, record: &str) -> Result<Self, CfnError> {
+        let r: CallerRecord = serde_json::from_str(record)
+            .map_err(|e| CfnError::Internal(format!("reading the caller of a stack operation: {e}")))?;
+        let mut rc = RequestContext::new(r.principal, &r.region, &uuid::Uuid::new_v4().to_string());
+        rc.session = r.session;
+        rc.mfa_authenticated = r.mfa_authenticated;
+        rc.source_ip = r.source_ip;
+        rc.access_key_id = r.access_key_id;
+        rc.user_agent = r.user_agent;
+        Ok(Caller {
+            services: services.clone(),
+            rc,
+            lost: std::sync::Arc::default(),
+        })
+    }
+
     fn of(cx: &Cx<'_>) -> Self {
         let mut rc = RequestContext::new(cx.rc.principal.clone(), &cx.rc.region, &cx.rc.request_id);
         rc.session = cx.rc.session.clone();
+        rc.mfa_authenticated = cx.rc.mfa_authenticated;
         rc.source_ip = cx.rc.source_ip;
         rc.access_key_id.clone_from(&cx.rc.access_key_id);
         rc.user_agent.clone_from(&cx.rc.user_agent);
@@ -128,6 +262,7 @@ impl Caller {
         Caller {
             services: cx.services.clone(),
             rc,
+            lost: std::sync::Arc::default(),
         }
     }
 
@@ -139,6 +274,7 @@ impl Caller {
             &uuid::Uuid::new_v4().to_string(),
         );
         rc.session.clone_from(&self.rc.session);
+        rc.mfa_authenticated = self.rc.mfa_authenticated;
         rc.source_ip = self.rc.source_ip;
         rc.access_key_id.clone_from(&self.rc.access_key_id);
         rc.user_agent.clone_from(&self.rc.user_agent);
@@ -263,8 +399,9 @@ fn xml_text(body: &str, tag: &str) -> Option<String> {
 
 // --- starting an operation ---
 
-/// Starts `kind` on `stack` with the template and parameters it will have: marks it in progress,
-/// records the stack event, and runs the operation in the background.
+/// Starts `kind` on `stack` with the template and parameters it will have: takes the stack's
+/// lease, marks it in progress with what another node needs to finish the operation, records the
+/// stack event, and runs the operation in the background.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     cx: &Cx<'_>,
@@ -281,6 +418,26 @@ pub async fn start(
         Kind::Update => "UPDATE_IN_PROGRESS",
         Kind::Delete => "DELETE_IN_PROGRESS",
     };
+    let caller = Caller::of(cx);
+    // What an update's rollback restores should the node running it be gone.
+    let previous = (kind == Kind::Update).then(|| {
+        Box::new(Stack {
+            events: Vec::new(),
+            change_sets: Vec::new(),
+            operation: None,
+            ..stack.clone()
+        })
+    });
+    stack.operation = Some(StackOperation {
+        kind: match kind {
+            Kind::Create => "CREATE",
+            Kind::Update => "UPDATE",
+            Kind::Delete => "DELETE",
+        }
+        .into(),
+        caller: caller.record()?,
+        previous,
+    });
     stack.description = Template::parse(&body)?.description;
     stack.status = status.into();
     stack.status_reason = None;
@@ -296,27 +453,166 @@ pub async fn start(
     let event = stack_event(&stack, status, Some("User Initiated"), now);
     stack.events.push(event);
     let stack_id = stack.stack_id.clone();
-    cx.services.store.write_stack(stack).await?;
-    tokio::spawn(background(Caller::of(cx), stack_id, kind));
+    sealing::seal_parameters(cx.services, &mut stack)?;
+    if !cx.services.node.running(&stack_id, true) {
+        return Err(CfnError::Conflict);
+    }
+    let written = match take_lease(cx.services, &stack_id).await {
+        // Another node still finishes an operation of the stack's (the status read said none).
+        Ok(false) => Err(CfnError::Conflict),
+        Ok(true) => match cx.services.store.write_stack(stack).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                release_lease(cx.services, &stack_id).await;
+                Err(e.into())
+            }
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        cx.services.node.running(&stack_id, false);
+        return Err(e);
+    }
+    tokio::spawn(background(caller, stack_id, Work::Run(kind)));
     Ok(())
 }
 
-/// The operation's task. Boxed: its calls go through [`crate::call`], which leads back here.
+/// What a background task does with a stack's operation.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// Runs it from its start.
+    Run(Kind),
+    /// Ends one whose node is gone.
+    TakeOver,
+}
+
+/// The name of a stack's lease.
+fn lease_name(stack_id: &str) -> String {
+    format!("cloudformation/stack/{stack_id}")
+}
+
+/// Takes or extends this node's lease of a stack's operation; whether it holds it.
+async fn take_lease(services: &Services, stack_id: &str) -> Result<bool, CfnError> {
+    let now = services.clock.now();
+    let length = i64::try_from(services.node.lease.as_millis()).unwrap_or(i64::MAX);
+    let expires = kinko_core::Timestamp(now.millis().saturating_add(length));
+    Ok(services
+        .store
+        .acquire_lease(&lease_name(stack_id), &services.node.holder, now, expires)
+        .await?)
+}
+
+async fn release_lease(services: &Services, stack_id: &str) {
+    if let Err(e) = services
+        .store
+        .release_lease(&lease_name(stack_id), &services.node.holder)
+        .await
+    {
+        tracing::warn!(stack_id = %stack_id, error = %e, "giving up a stack's lease failed; it runs out on its own");
+    }
+}
+
+/// The operation's task, holding the stack's lease (extended every third of its length) until it
+/// ends. Boxed: its calls go through [`crate::call`], which leads back here.
 fn background(
     caller: Caller,
     stack_id: String,
-    kind: Kind,
+    work: Work,
 ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        if let Err(e) = run(&caller, &stack_id, kind).await {
+        // The caller marked the operation as running here.
+        let services = caller.services.clone();
+        let heartbeat = {
+            let (services, stack_id, lost) = (services.clone(), stack_id.clone(), caller.lost.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(services.node.lease / 3).await;
+                    match take_lease(&services, &stack_id).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::error!(stack_id = %stack_id, "another node took this stack's operation over");
+                            lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(stack_id = %stack_id, error = %e, "extending a stack's lease failed")
+                        }
+                    }
+                }
+            })
+        };
+        let result = match work {
+            Work::Run(kind) => run(&caller, &stack_id, kind).await,
+            Work::TakeOver => take_over(&caller, &stack_id).await,
+        };
+        if let Err(e) = result {
             tracing::error!(stack_id = %stack_id, error = %e, "stack operation failed");
+        }
+        heartbeat.abort();
+        services.node.running(&stack_id, false);
+        if !caller.lost.load(std::sync::atomic::Ordering::SeqCst) {
+            release_lease(&services, &stack_id).await;
         }
     })
 }
 
+/// Takes over the operations of stacks whose node is gone (their lease ran out): each is ended in
+/// the background as its caller (see the module's documentation). Returns how many it took.
+pub async fn take_over_abandoned(services: &Services) -> Result<usize, CfnError> {
+    let mut taken = 0;
+    for stack_id in services.store.stacks_in_operation(256).await? {
+        if !services.node.running(&stack_id, true) {
+            continue;
+        }
+        let caller = match abandoned(services, &stack_id).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) => {
+                services.node.running(&stack_id, false);
+                continue;
+            }
+            Err(e) => {
+                services.node.running(&stack_id, false);
+                tracing::error!(stack_id = %stack_id, error = %e, "cannot take a stack's operation over");
+                continue;
+            }
+        };
+        tracing::warn!(stack_id = %stack_id, "taking over a stack operation whose node is gone");
+        tokio::spawn(background(caller, stack_id, Work::TakeOver));
+        taken += 1;
+    }
+    Ok(taken)
+}
+
+/// The caller of the operation of `stack_id` when its node is gone and this one now holds its
+/// lease; `None` when its node still holds it or it ended.
+async fn abandoned(services: &Services, stack_id: &str) -> Result<Option<Caller>, CfnError> {
+    if !take_lease(services, stack_id).await? {
+        return Ok(None);
+    }
+    let record = match services.store.stack(stack_id).await? {
+        Some(s) if !is_stable(&s.status) => s.operation.map(|o| o.caller),
+        _ => None,
+    };
+    match record {
+        Some(record) => Caller::from_record(services, &record).map(Some),
+        None => {
+            release_lease(services, stack_id).await;
+            Ok(None)
+        }
+    }
+}
+
 /// Writes `stack`, rebasing onto the stored one if another writer (a change set) changed it.
-async fn save(services: &Services, stack: &mut Stack) -> Result<(), CfnError> {
+/// Fails once another node took the operation over.
+async fn save(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
+    let services = &caller.services;
+    sealing::seal_parameters(services, stack)?;
     for _ in 0..20 {
+        if caller.lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CfnError::Internal(
+                "this node lost the stack's lease: another node took the operation over".into(),
+            ));
+        }
         match services.store.write_stack(stack.clone()).await {
             Ok(()) => {
                 stack.revision += 1;
@@ -387,6 +683,9 @@ fn set_status(
 }
 
 fn set_stack_status(stack: &mut Stack, status: &str, reason: Option<&str>, now: kinko_core::Timestamp) {
+    if is_stable(status) {
+        stack.operation = None;
+    }
     stack.status = status.into();
     stack.status_reason = reason.map(str::to_owned);
     let event = stack_event(stack, status, reason, now);
@@ -471,10 +770,12 @@ async fn dynamic_values(
     Ok(out)
 }
 
-/// What intrinsic functions see of a stack: its resources' physical ids and attributes.
+/// What intrinsic functions see of a stack: its resources' physical ids and attributes, the
+/// secret ones (sealed in the record) only when `secrets` is given.
 struct StackResolver<'a> {
     stack: &'a Stack,
     dynamic: &'a [(DynamicReference, Zeroizing<String>)],
+    secrets: Option<&'a Services>,
 }
 
 impl Resolver for StackResolver<'_> {
@@ -489,6 +790,20 @@ impl Resolver for StackResolver<'_> {
     }
 
     fn get_att(&self, logical_id: &str, attribute: &str) -> kinko_cloudformation_template::Result<Value> {
+        let sealed = self
+            .stack
+            .resource(logical_id)
+            .and_then(|r| r.sealed_attributes.iter().find(|(k, _)| k == attribute));
+        if let (Some((_, sealed)), Some(services)) = (sealed, self.secrets) {
+            return sealing::open_attribute(services, &self.stack.stack_id, logical_id, attribute, sealed)
+                .map(|v| Value::string(v.as_str()))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "opening a stack's sealed attribute failed");
+                    TemplateError::Validation(format!(
+                        "Template error: resource {logical_id} attribute {attribute} could not be read"
+                    ))
+                });
+        }
         self.stack
             .resource(logical_id)
             .and_then(|r| r.attribute(attribute))
@@ -538,7 +853,17 @@ async fn deploy(
 ) -> Result<Option<(String, Reason)>, CfnError> {
     let template = Template::parse(&stack.template_body)?;
     let graph = template.validate()?;
-    let evaluator = evaluator(stack, &template, &stack.parameters.clone())?;
+    let evaluator = evaluator(&caller.services, stack, &template, &stack.parameters.clone())?;
+    let recorder = definition_evaluator(&caller.services, stack, &template, &stack.parameters.clone())?;
+    let changed = match stack.operation.as_ref().and_then(|o| o.previous.as_ref()) {
+        Some(previous) => changed_no_echo(
+            &caller.services,
+            &stack.stack_id,
+            &previous.parameters,
+            &stack.parameters,
+        )?,
+        None => Vec::new(),
+    };
     let order = evaluator.creation_order(&graph)?;
     let dynamic = match dynamic_values(caller, &template).await {
         Ok(d) => d,
@@ -549,12 +874,16 @@ async fn deploy(
             continue;
         };
         let now = caller.services.clock.now();
-        let definition = resolved_definition(&evaluator, r, stack);
+        let definition = resolved_definition(&recorder, r, stack);
         let old = stack
             .resource(&logical_id)
             .filter(|o| o.physical_id.is_some())
             .cloned();
-        if updating && old.as_ref().is_some_and(|o| o.properties == definition) {
+        if updating
+            && old
+                .as_ref()
+                .is_some_and(|o| unchanged(&o.properties, &definition, &changed))
+        {
             continue;
         }
         let (in_progress, complete, failed) = match old {
@@ -569,15 +898,20 @@ async fn deploy(
             status_reason: None,
             last_updated: now,
             attributes: old.as_ref().map(|o| o.attributes.clone()).unwrap_or_default(),
+            sealed_attributes: old
+                .as_ref()
+                .map(|o| o.sealed_attributes.clone())
+                .unwrap_or_default(),
             properties: definition,
             cleanup: old.as_ref().map(|o| o.cleanup.clone()).unwrap_or_default(),
         };
         set_status(stack, pending.clone(), in_progress, None, now);
-        save(&caller.services, stack).await?;
+        save(caller, stack).await?;
         let properties = {
             let resolver = StackResolver {
                 stack,
                 dynamic: &dynamic,
+                secrets: Some(&caller.services),
             };
             evaluator.resolve_properties(r, &resolver)
         };
@@ -596,15 +930,35 @@ async fn deploy(
         match result {
             Ok(created) => {
                 let mut done = pending.clone();
+                // A resource changed in place keeps its secret attributes; a new one has its own.
+                if done.physical_id.as_deref() != Some(created.physical_id.as_str()) {
+                    done.sealed_attributes.clear();
+                }
                 done.physical_id = Some(created.physical_id);
                 done.attributes = created.attributes;
+                for (name, mut value) in std::mem::take(&mut done.attributes) {
+                    if !secret_attribute(&r.resource_type, &name) {
+                        done.attributes.push((name, value));
+                        continue;
+                    }
+                    let sealed = sealing::seal_attribute(
+                        &caller.services,
+                        &stack.stack_id,
+                        &logical_id,
+                        &name,
+                        &value,
+                    );
+                    zeroize::Zeroize::zeroize(&mut value);
+                    done.sealed_attributes.retain(|(n, _)| *n != name);
+                    done.sealed_attributes.push((name, sealed?));
+                }
                 done.cleanup = created.cleanup;
                 set_status(stack, done, complete, None, now);
-                save(&caller.services, stack).await?;
+                save(caller, stack).await?;
             }
             Err(reason) => {
                 set_status(stack, pending, failed, Some(reason.clone()), now);
-                save(&caller.services, stack).await?;
+                save(caller, stack).await?;
                 return Ok(Some((logical_id, reason)));
             }
         }
@@ -613,11 +967,16 @@ async fn deploy(
 }
 
 /// A resource's definition as deployed: its type and its properties with intrinsic functions
-/// evaluated against the stack as it is (dynamic references left as written, so no secret is in
-/// it). A resource whose properties can't be evaluated yet (they name a resource not created)
+/// evaluated against the stack as it is (dynamic references left as written, secret attributes
+/// unresolved and NoEcho values as their placeholder with a [`definition_evaluator`], so no
+/// secret is in it). A resource whose properties can't be evaluated yet (they name a resource not created)
 /// has its definition as written.
 pub(crate) fn resolved_definition(evaluator: &Evaluator<'_>, r: &Resource, stack: &Stack) -> String {
-    let resolver = StackResolver { stack, dynamic: &[] };
+    let resolver = StackResolver {
+        stack,
+        dynamic: &[],
+        secrets: None,
+    };
     match evaluator.resolve(&Value::Map(r.properties.clone()), &resolver) {
         Ok(v) => json!({
             "Type": r.resource_type,
@@ -721,7 +1080,7 @@ async fn remove(
         }
         if record {
             set_status(stack, r.clone(), "DELETE_IN_PROGRESS", None, now);
-            save(&caller.services, stack).await?;
+            save(caller, stack).await?;
         }
         let result = delete_resource(caller, &r).await;
         let now = caller.services.clock.now();
@@ -735,7 +1094,7 @@ async fn remove(
                 failure.get_or_insert(reason);
             }
         }
-        save(&caller.services, stack).await?;
+        save(caller, stack).await?;
     }
     Ok(failure)
 }
@@ -748,14 +1107,20 @@ fn complete_change_set(stack: &mut Stack, status: &str) {
     }
 }
 
-fn outputs(stack: &mut Stack) {
+/// The stack's outputs, evaluated without its secrets: a NoEcho value reads as its placeholder,
+/// and a secret attribute is not resolved (the record holds no secret in plaintext).
+fn outputs(services: &Services, stack: &mut Stack) {
     let Ok(template) = Template::parse(&stack.template_body) else {
         return;
     };
-    let Ok(evaluator) = evaluator(stack, &template, &stack.parameters.clone()) else {
+    let Ok(evaluator) = definition_evaluator(services, stack, &template, &stack.parameters.clone()) else {
         return;
     };
-    let resolver = StackResolver { stack, dynamic: &[] };
+    let resolver = StackResolver {
+        stack,
+        dynamic: &[],
+        secrets: None,
+    };
     if let Ok(resolved) = evaluator.outputs(&resolver) {
         stack.outputs = resolved
             .into_iter()
@@ -775,7 +1140,7 @@ async fn create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let now = caller.services.clock.now();
     match failure {
         None => {
-            outputs(stack);
+            outputs(&caller.services, stack);
             complete_change_set(stack, "EXECUTE_COMPLETE");
             set_stack_status(stack, "CREATE_COMPLETE", None, now);
         }
@@ -790,27 +1155,150 @@ async fn create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
                 "The following resource(s) failed to create: [{logical_id}]. Rollback requested by user."
             );
             set_stack_status(stack, "ROLLBACK_IN_PROGRESS", Some(&reason), now);
-            save(&caller.services, stack).await?;
+            save(caller, stack).await?;
+            roll_back_create(caller, stack).await?;
+        }
+    }
+    save(caller, stack).await
+}
+
+/// A create's rollback (the stack is `ROLLBACK_IN_PROGRESS`): deletes what was created.
+async fn roll_back_create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
+    let created: Vec<StackResource> = stack
+        .resources
+        .iter()
+        .filter(|r| r.physical_id.is_some() && r.status != "DELETE_COMPLETE")
+        .cloned()
+        .collect();
+    let failed = remove(caller, stack, created, None, true).await?;
+    let now = caller.services.clock.now();
+    match failed {
+        None => set_stack_status(stack, "ROLLBACK_COMPLETE", None, now),
+        Some(_) => set_stack_status(stack, "ROLLBACK_FAILED", None, now),
+    }
+    Ok(())
+}
+
+/// The status reason of an operation another node took over.
+// [unverified wording] AWS has no such case; it says what happened in CloudFormation's manner.
+const INTERRUPTED: &str = "Stack operation was interrupted: the server running it stopped.";
+
+/// The status reason of a resource whose handler call was under way when its node stopped.
+// [unverified wording]
+const RESOURCE_INTERRUPTED: &str = "Resource handler was interrupted: the server running it stopped; the resource may exist outside the stack.";
+
+/// Ends an operation whose node is gone, from the stack's stored state: a create or update is
+/// rolled back, a rollback or delete finished (see the module's documentation).
+async fn take_over(caller: &Caller, stack_id: &str) -> Result<(), CfnError> {
+    let services = &caller.services;
+    let Some(mut stack) = services.store.stack(stack_id).await? else {
+        return Ok(());
+    };
+    let stack = &mut stack;
+    if is_stable(&stack.status) {
+        return Ok(());
+    }
+    let now = services.clock.now();
+    let interrupted: Vec<StackResource> = stack
+        .resources
+        .iter()
+        .filter(|r| r.status.ends_with("_IN_PROGRESS"))
+        .cloned()
+        .collect();
+    for r in interrupted {
+        let failed = match r.status.as_str() {
+            "CREATE_IN_PROGRESS" => "CREATE_FAILED",
+            "UPDATE_IN_PROGRESS" => "UPDATE_FAILED",
+            _ => "DELETE_FAILED",
+        };
+        set_status(stack, r, failed, Some(RESOURCE_INTERRUPTED.into()), now);
+    }
+    match stack.status.as_str() {
+        "CREATE_IN_PROGRESS" if stack.disable_rollback => {
+            complete_change_set(stack, "EXECUTE_FAILED");
+            set_stack_status(stack, "CREATE_FAILED", Some(INTERRUPTED), now);
+        }
+        "CREATE_IN_PROGRESS" | "ROLLBACK_IN_PROGRESS" => {
+            complete_change_set(stack, "EXECUTE_FAILED");
+            if stack.status == "CREATE_IN_PROGRESS" {
+                let reason = format!("{INTERRUPTED} Rollback requested.");
+                set_stack_status(stack, "ROLLBACK_IN_PROGRESS", Some(&reason), now);
+            }
+            save(caller, stack).await?;
+            roll_back_create(caller, stack).await?;
+        }
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => {
+            // The update succeeded: what the template no longer has goes (replaced resources
+            // whose old physical id was not recorded yet are left).
+            let template = Template::parse(&stack.template_body)?;
+            let evaluator = evaluator(services, stack, &template, &stack.parameters.clone())?;
+            let gone: Vec<StackResource> = stack
+                .resources
+                .iter()
+                .filter(|r| r.physical_id.is_some() && !evaluator.is_active(&r.logical_id))
+                .cloned()
+                .collect();
+            let prior = stack
+                .operation
+                .as_ref()
+                .and_then(|o| o.previous.as_ref())
+                .and_then(|p| Template::parse(&p.template_body).ok());
+            remove(caller, stack, gone.clone(), prior.as_ref(), true).await?;
+            stack
+                .resources
+                .retain(|r| !gone.iter().any(|g| g.logical_id == r.logical_id));
+            outputs(services, stack);
+            complete_change_set(stack, "EXECUTE_COMPLETE");
+            let now = services.clock.now();
+            set_stack_status(stack, "UPDATE_COMPLETE", None, now);
+        }
+        "UPDATE_IN_PROGRESS" | "UPDATE_ROLLBACK_IN_PROGRESS" => {
+            complete_change_set(stack, "EXECUTE_FAILED");
+            if stack.status == "UPDATE_IN_PROGRESS" {
+                set_stack_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", Some(INTERRUPTED), now);
+            }
+            save(caller, stack).await?;
+            let previous = stack
+                .operation
+                .as_ref()
+                .and_then(|o| o.previous.clone())
+                .ok_or_else(|| CfnError::Internal("an update without its previous deployment".into()))?;
+            // What the update created goes (what it changed in place keeps its change); the
+            // previous deployment is restored.
             let created: Vec<StackResource> = stack
                 .resources
                 .iter()
-                .filter(|r| r.physical_id.is_some())
+                .filter(|r| {
+                    r.physical_id.is_some()
+                        && previous.resource(&r.logical_id).map(|b| &b.physical_id) != Some(&r.physical_id)
+                })
                 .cloned()
                 .collect();
-            let failed = remove(caller, stack, created, None, true).await?;
-            let now = caller.services.clock.now();
-            match failed {
-                None => set_stack_status(stack, "ROLLBACK_COMPLETE", None, now),
-                Some(_) => set_stack_status(stack, "ROLLBACK_FAILED", None, now),
-            }
+            remove(caller, stack, created, None, false).await?;
+            let events = std::mem::take(&mut stack.events);
+            let change_sets = std::mem::take(&mut stack.change_sets);
+            let revision = stack.revision;
+            *stack = Stack {
+                events,
+                change_sets,
+                revision,
+                ..*previous
+            };
+            let now = services.clock.now();
+            set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE", None, now);
+        }
+        "DELETE_IN_PROGRESS" => return delete(caller, stack).await,
+        other => {
+            tracing::error!(stack_id = %stack_id, status = %other, "no way to take this stack's operation over");
+            return Ok(());
         }
     }
-    save(&caller.services, stack).await
+    save(caller, stack).await
 }
 
 async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let template = Template::parse(&stack.template_body)?;
-    let evaluator = evaluator(stack, &template, &stack.parameters.clone())?;
+    let evaluator = evaluator(&caller.services, stack, &template, &stack.parameters.clone())?;
     let before = stack.clone();
     let mut replaced = Vec::new();
     let failure = deploy(caller, stack, true, &mut replaced).await?;
@@ -818,7 +1306,7 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     match failure {
         None => {
             set_stack_status(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, now);
-            save(&caller.services, stack).await?;
+            save(caller, stack).await?;
             // The replaced resources and those the template no longer has go.
             let gone: Vec<StackResource> = before
                 .resources
@@ -832,7 +1320,7 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
             stack
                 .resources
                 .retain(|r| !gone.iter().any(|g| g.logical_id == r.logical_id));
-            outputs(stack);
+            outputs(&caller.services, stack);
             complete_change_set(stack, "EXECUTE_COMPLETE");
             let now = caller.services.clock.now();
             set_stack_status(stack, "UPDATE_COMPLETE", None, now);
@@ -841,7 +1329,7 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
             complete_change_set(stack, "EXECUTE_FAILED");
             let reason = format!("The following resource(s) failed to update: [{logical_id}]. ");
             set_stack_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", Some(&reason), now);
-            save(&caller.services, stack).await?;
+            save(caller, stack).await?;
             // What this update created goes; the previous deployment stays as it was.
             let created: Vec<StackResource> = stack
                 .resources
@@ -866,14 +1354,17 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
             set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE", None, now);
         }
     }
-    save(&caller.services, stack).await
+    save(caller, stack).await
 }
 
 async fn delete(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let template = Template::parse(&stack.template_body).ok();
     // Deletion order: the reverse of creation order, which is the order resources were recorded.
     let order: Vec<String> = match &template {
-        Some(t) => match (t.validate(), evaluator(stack, t, &stack.parameters.clone())) {
+        Some(t) => match (
+            t.validate(),
+            evaluator(&caller.services, stack, t, &stack.parameters.clone()),
+        ) {
             (Ok(graph), Ok(ev)) => ev.creation_order(&graph).unwrap_or_default(),
             _ => Vec::new(),
         },
@@ -888,6 +1379,8 @@ async fn delete(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
             resources.push(r.clone());
         }
     }
+    // Those a delete taken over from another node deleted already.
+    resources.retain(|r| r.status != "DELETE_COMPLETE" && r.status != "DELETE_SKIPPED");
     let failed = remove(caller, stack, resources, template.as_ref(), true).await?;
     let now = caller.services.clock.now();
     match failed {
@@ -909,7 +1402,7 @@ async fn delete(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
             set_stack_status(stack, "DELETE_FAILED", Some(&reason), now);
         }
     }
-    save(&caller.services, stack).await
+    save(caller, stack).await
 }
 
 // --- resource handlers ---
@@ -972,6 +1465,7 @@ async fn create_resource(caller: &Caller, stack: &Stack, r: &Resource, p: &Map) 
     match r.resource_type.as_str() {
         "AWS::IAM::Role" => create_role(caller, stack, id, p).await,
         "AWS::IAM::User" => create_user(caller, stack, id, p).await,
+        "AWS::IAM::AccessKey" => create_access_key(caller, p).await,
         "AWS::IAM::Policy" => create_policy(caller, stack, id, p).await,
         "AWS::IAM::ManagedPolicy" => create_managed_policy(caller, stack, id, p).await,
         "AWS::IAM::Group" => create_group(caller, stack, id, p).await,
@@ -1161,6 +1655,48 @@ async fn create_user(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Resul
         return Err(e);
     }
     Ok(created)
+}
+
+/// `AWS::IAM::AccessKey`: a key of `UserName`, `Inactive` when `Status` says so. `Ref` is its id,
+/// `Fn::GetAtt SecretAccessKey` its secret (sealed in the stack record; see
+/// [`SECRET_ATTRIBUTES`]). A change of `Serial` (or any property) creates a new key.
+async fn create_access_key(caller: &Caller, p: &Map) -> Result<Created, Reason> {
+    let user = text(p, "UserName").ok_or_else(|| missing("UserName"))?;
+    let answer = Zeroizing::new(
+        caller
+            .query(ServiceName::Iam, "CreateAccessKey", &[("UserName", &user)])
+            .await?,
+    );
+    let key_id = xml_text(&answer, "AccessKeyId").unwrap_or_default();
+    let secret = xml_text(&answer, "SecretAccessKey").unwrap_or_default();
+    if text(p, "Status").as_deref() == Some("Inactive") {
+        let updated = caller
+            .query(
+                ServiceName::Iam,
+                "UpdateAccessKey",
+                &[
+                    ("UserName", &user),
+                    ("AccessKeyId", &key_id),
+                    ("Status", "Inactive"),
+                ],
+            )
+            .await;
+        if let Err(e) = updated {
+            let _ = caller
+                .query(
+                    ServiceName::Iam,
+                    "DeleteAccessKey",
+                    &[("UserName", &user), ("AccessKeyId", &key_id)],
+                )
+                .await;
+            return Err(e);
+        }
+    }
+    Ok(Created {
+        physical_id: key_id,
+        attributes: vec![("SecretAccessKey".into(), secret)],
+        cleanup: vec![user],
+    })
 }
 
 async fn create_policy(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Result<Created, Reason> {
@@ -1451,6 +1987,18 @@ async fn delete_resource(caller: &Caller, r: &StackResource) -> Result<(), Reaso
         "AWS::IAM::Group" => delete_principal(caller, "Group", id, &r.cleanup).await,
         "AWS::IAM::UserToGroupAddition" => delete_user_to_group_addition(caller, &r.cleanup).await,
         "AWS::IAM::InstanceProfile" => delete_instance_profile(caller, id, &r.cleanup).await,
+        "AWS::IAM::AccessKey" => {
+            let user = r.cleanup.first().map(String::as_str).unwrap_or_default();
+            ignore_missing(
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        "DeleteAccessKey",
+                        &[("UserName", user), ("AccessKeyId", id)],
+                    )
+                    .await,
+            )
+        }
         "AWS::IAM::Policy" => {
             let Some((name, targets)) = r.cleanup.split_first() else {
                 return Ok(());

@@ -7,6 +7,7 @@
 
 mod engine;
 mod error;
+mod sealing;
 
 use kinko_cloudformation_template::{Capability, Template, bind_parameters};
 use kinko_core::stack::{ChangeSet, ResourceChange, Stack, StackEvent, StackParameter};
@@ -18,7 +19,9 @@ use crate::operation::{
 };
 use crate::{RequestContext, Services};
 
+pub use engine::take_over_abandoned;
 pub use error::CfnError;
+pub use sealing::sealed_aad;
 
 pub const XMLNS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 /// The API version CloudFormation speaks.
@@ -316,9 +319,10 @@ fn tags(input: &In) -> Vec<(String, String)> {
 /// The parameter values of a request, bound to the template (defaults, constraints), with
 /// `UsePreviousValue` taken from `previous`.
 fn parameters(
+    cx: &Cx<'_>,
     input: &In,
     template: &Template,
-    previous: &[StackParameter],
+    previous: &Stack,
 ) -> Result<Vec<StackParameter>, CfnError> {
     let mut given = Vec::new();
     for p in input.0.struct_list("Parameters").unwrap_or_default() {
@@ -326,8 +330,11 @@ fn parameters(
             continue;
         };
         if p.get("UsePreviousValue").is_some_and(|v| v == "true") {
-            match previous.iter().find(|q| q.key == key) {
-                Some(q) => given.push((key, q.value.clone())),
+            match previous.parameters.iter().find(|q| q.key == key) {
+                Some(q) => {
+                    let value = sealing::parameter_value(cx.services, &previous.stack_id, q)?;
+                    given.push((key, value.to_string()));
+                }
                 None => {
                     // [unverified wording]
                     return Err(CfnError::Validation(format!(
@@ -346,6 +353,7 @@ fn parameters(
             key: k.to_owned(),
             value: v.to_owned(),
             no_echo: template.parameter(k).is_some_and(|p| p.no_echo),
+            sealed: None,
         })
         .collect())
 }
@@ -484,6 +492,7 @@ fn new_stack(cx: &Cx<'_>, name: &str, body: &str) -> Stack {
         change_sets: Vec::new(),
         outputs: Vec::new(),
         disable_rollback: false,
+        operation: None,
         revision: 0,
     }
 }
@@ -503,11 +512,14 @@ fn valid_stack_name(name: &str) -> Result<(), CfnError> {
 
 /// The changes that take `stack` (as deployed) to `template` with `parameters`.
 fn changes(
+    services: &Services,
     stack: &Stack,
     template: &Template,
     parameters: &[StackParameter],
 ) -> Result<Vec<ResourceChange>, CfnError> {
-    let evaluator = engine::evaluator(stack, template, parameters)?;
+    let evaluator = engine::evaluator(services, stack, template, parameters)?;
+    let recorder = engine::definition_evaluator(services, stack, template, parameters)?;
+    let changed = engine::changed_no_echo(services, &stack.stack_id, &stack.parameters, parameters)?;
     let mut out = Vec::new();
     for r in evaluator.active_resources() {
         match stack.resource(&r.logical_id).filter(|d| d.physical_id.is_some()) {
@@ -521,7 +533,8 @@ fn changes(
             Some(deployed) => {
                 // Compared evaluated against the stack as deployed: a resource whose properties
                 // name one being replaced is counted when the engine gets to it.
-                if deployed.properties != engine::resolved_definition(&evaluator, r, stack) {
+                let definition = engine::resolved_definition(&recorder, r, stack);
+                if !engine::unchanged(&deployed.properties, &definition, &changed) {
                     out.push(ResourceChange {
                         action: "Modify".into(),
                         logical_id: r.logical_id.clone(),
@@ -594,8 +607,8 @@ async fn create_change_set(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryRe
             "ChangeSet {name} already exists"
         )));
     }
-    let parameters = parameters(input, &template, &stack.parameters)?;
-    let changes = changes(&stack, &template, &parameters)?;
+    let parameters = parameters(cx, input, &template, &stack)?;
+    let changes = changes(cx.services, &stack, &template, &parameters)?;
     let empty = changes.is_empty() && change_set_type == "UPDATE";
     let id = format!(
         "arn:aws:cloudformation:{}:{}:changeSet/{name}/{}",
@@ -623,6 +636,7 @@ async fn create_change_set(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryRe
         changes,
     });
     let stack_id = stack.stack_id.clone();
+    sealing::seal_parameters(cx.services, &mut stack)?;
     cx.services.store.write_stack(stack).await?;
     let mut x = cx.xml::<CloudFormation>();
     x.elem("Id", &id).elem("StackId", &stack_id);
@@ -773,8 +787,8 @@ async fn create_stack(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryReply, 
     let (template, _) = parse_template(&body)?;
     let caps = capabilities(input);
     check_capabilities(&template, &caps, false)?;
-    let parameters = parameters(input, &template, &[])?;
     let mut stack = t.stack.unwrap_or_else(|| new_stack(cx, &name, &body));
+    let parameters = parameters(cx, input, &template, &stack)?;
     stack.disable_rollback =
         input.get("DisableRollback") == Some("true") || input.get("OnFailure") == Some("DO_NOTHING");
     let stack_id = stack.stack_id.clone();
@@ -809,8 +823,8 @@ async fn update_stack(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryReply, 
     let (template, _) = parse_template(&body)?;
     let caps = capabilities(input);
     check_capabilities(&template, &caps, false)?;
-    let parameters = parameters(input, &template, &stack.parameters)?;
-    if changes(&stack, &template, &parameters)?.is_empty() {
+    let parameters = parameters(cx, input, &template, &stack)?;
+    if changes(cx.services, &stack, &template, &parameters)?.is_empty() {
         return Err(CfnError::Validation("No updates are to be performed.".into()));
     }
     let stack_id = stack.stack_id.clone();

@@ -1,7 +1,7 @@
 //! The one harness for tests that run `kinko server` as a process: starting it (waiting for its
 //! listening line), its stderr, SIGKILL and SIGTERM, plain HTTP GETs (`/ready`, `/metrics`), AWS
 //! SDK clients of every service for a node, and clusters of nodes sharing one PostgreSQL scratch
-//! schema.
+//! schema; the encodings a secret could have in a data file (for scans of them).
 //!
 //! Each test binary uses a part of it.
 
@@ -291,6 +291,34 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
     pub lambda: aws_sdk_lambda::Client,
+}
+
+/// The ways a secret could show up in a file: raw, hex, and base64 (standard and URL-safe) at
+/// each of the three byte alignments it could have inside a longer encoded value.
+pub fn forms(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let mut out = vec![("raw".to_owned(), secret.to_vec())];
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    out.push(("hex".into(), hex.clone().into_bytes()));
+    out.push(("HEX".into(), hex.to_uppercase().into_bytes()));
+    for (label, engine) in [("base64", &STANDARD), ("base64url", &URL_SAFE)] {
+        for shift in 0..3 {
+            let mut buf = vec![0u8; shift];
+            buf.extend_from_slice(secret);
+            let enc = engine.encode(&buf);
+            // Drop the characters that also depend on neighbouring bytes.
+            let start = if shift == 0 { 0 } else { 4 };
+            let end = enc.len().saturating_sub(4);
+            if end > start + 8 {
+                out.push((
+                    format!("{label}, offset {shift}"),
+                    enc.as_bytes()[start..end].to_vec(),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// A fresh random root key, base64.
