@@ -1,11 +1,14 @@
 //! Time-based one-time passwords (RFC 6238) as virtual MFA devices make them: HMAC-SHA1, six
 //! digits, 30-second steps, the seed shown to people in base32 (RFC 4648).
 //!
-//! Checking a code costs the same whatever it is: every step of the window is computed and
-//! compared in constant time, and the answer is the step it matched (the caller keeps the last one
-//! it accepted, so no code is accepted twice).
+//! The codes themselves come from the `totp-rs` crate (the one authenticator-compatible TOTP
+//! implementation kinko relies on, also used by the tests to compute codes from the seed a device
+//! shows); what is kinko's own is the window and the once-only rule around it. Checking a code
+//! costs the same whatever it is: every step of the window is computed and compared in constant
+//! time, and the answer is the step it matched (the caller keeps the last one it accepted, so no
+//! code is accepted twice).
 
-use ring::hmac;
+use totp_rs::{Algorithm, TOTP};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
@@ -28,31 +31,44 @@ pub fn step_at(unix_seconds: i64) -> u64 {
     u64::try_from(unix_seconds.div_euclid(STEP_SECONDS)).unwrap_or(0)
 }
 
-/// The six-digit code of `step` (RFC 4226's HOTP of the step counter, RFC 6238).
+/// Digits of a code.
+const DIGITS: usize = 6;
+
+/// The code generator of `seed`. Its own skew is 0: the window is the caller's. The copy of the
+/// seed it holds is zeroized when it is dropped (`totp-rs`'s `zeroize` feature).
+fn generator(seed: &[u8]) -> TOTP {
+    TOTP::new_unchecked(
+        Algorithm::SHA1,
+        DIGITS,
+        0,
+        STEP_SECONDS.unsigned_abs(),
+        seed.to_vec(),
+    )
+}
+
+/// The code of `step` (RFC 4226's HOTP of the step counter, RFC 6238).
+fn code_of(totp: &TOTP, step: u64) -> Zeroizing<String> {
+    Zeroizing::new(totp.generate(step.saturating_mul(STEP_SECONDS.unsigned_abs())))
+}
+
+/// The six-digit code of `step`.
 pub fn code(seed: &[u8], step: u64) -> Zeroizing<String> {
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, seed);
-    let tag = hmac::sign(&key, &step.to_be_bytes());
-    let mac = tag.as_ref();
-    let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-    let binary = (u32::from(mac[offset] & 0x7f) << 24)
-        | (u32::from(mac[offset + 1]) << 16)
-        | (u32::from(mac[offset + 2]) << 8)
-        | u32::from(mac[offset + 3]);
-    Zeroizing::new(format!("{:06}", binary % 1_000_000))
+    code_of(&generator(seed), step)
 }
 
 /// Whether `given` is the code of `step`, compared in constant time.
-fn is_code(seed: &[u8], step: u64, given: &str) -> bool {
-    crate::key::ct_eq(code(seed, step).as_bytes(), given.as_bytes())
+fn is_code(totp: &TOTP, step: u64, given: &str) -> bool {
+    crate::key::ct_eq(code_of(totp, step).as_bytes(), given.as_bytes())
 }
 
 /// The step within `window` steps of `now` whose code `given` is, later than `after` (the last
 /// step accepted before: a code is good once); `None` when there is none.
 pub fn verify(seed: &[u8], given: &str, now: u64, window: u64, after: u64) -> Option<u64> {
+    let totp = generator(seed);
     let mut found = None;
     for step in now.saturating_sub(window)..=now.saturating_add(window) {
         // Every step is computed and compared, found or not.
-        let matched = is_code(seed, step, given);
+        let matched = is_code(&totp, step, given);
         if matched && step > after && found.is_none() {
             found = Some(step);
         }
@@ -71,9 +87,10 @@ pub fn verify_consecutive(
     window: u64,
     after: u64,
 ) -> Option<u64> {
+    let totp = generator(seed);
     let mut found = None;
     for step in now.saturating_sub(window + 1)..=now.saturating_add(window) {
-        let matched = is_code(seed, step, first) & is_code(seed, step + 1, second);
+        let matched = is_code(&totp, step, first) & is_code(&totp, step + 1, second);
         if matched && step > after && found.is_none() {
             found = Some(step + 1);
         }
@@ -83,22 +100,10 @@ pub fn verify_consecutive(
 
 /// `bytes` in base32 (RFC 4648, upper case, without padding), as authenticator apps take a seed.
 pub fn base32(bytes: &[u8]) -> Zeroizing<String> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = Zeroizing::new(String::with_capacity(bytes.len().div_ceil(5) * 8));
-    let mut buffer: u16 = 0;
-    let mut bits = 0u32;
-    for &b in bytes {
-        buffer = (buffer << 8) | u16::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(ALPHABET[usize::from((buffer >> bits) & 0x1f)]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[usize::from((buffer << (5 - bits)) & 0x1f)]));
-    }
-    out
+    Zeroizing::new(::base32::encode(
+        ::base32::Alphabet::Rfc4648 { padding: false },
+        bytes,
+    ))
 }
 
 #[cfg(test)]
@@ -155,5 +160,22 @@ mod tests {
         assert_eq!(base32(b"f").as_str(), "MY");
         assert_eq!(base32(b"foobar").as_str(), "MZXW6YTBOI");
         assert_eq!(base32(&[0u8; SEED_BYTES]).len(), 64);
+    }
+
+    /// What an authenticator app does with the secret key a device shows: decode it and compute
+    /// the codes, which are the ones checked here.
+    #[test]
+    fn a_seed_shown_in_base32_gives_the_same_codes_back() {
+        let seed = generate_seed().expect("seed");
+        let shown = base32(&seed);
+        let decoded = totp_rs::Secret::Encoded(shown.to_string())
+            .to_bytes()
+            .expect("base32");
+        assert_eq!(decoded.as_slice(), seed.as_slice());
+        let now = step_at(1_700_000_000);
+        let app = TOTP::new(Algorithm::SHA1, 6, 1, 30, decoded).expect("TOTP");
+        let code_now = app.generate(now * 30);
+        assert_eq!(verify(&seed, &code_now, now, 1, 0), Some(now));
+        assert!(app.check(&code(&seed, now + 1), now * 30));
     }
 }
