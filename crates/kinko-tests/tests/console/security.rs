@@ -300,3 +300,124 @@ async fn another_site_can_neither_frame_the_console_nor_post_to_it() {
     );
     b.quit().await;
 }
+
+/// The second step of an MFA sign-in: it can't be reached without the right password, a used
+/// code is refused like a wrong one, wrong codes count towards the same limit as wrong
+/// passwords (and are refused alike in Japanese), and none of it signs anyone in.
+#[tokio::test]
+async fn an_mfa_code_is_asked_after_the_password_used_once_and_limited() {
+    let s = server();
+    let iam = s.iam_client();
+    let user = format!("mfa-limit-{}", short_id());
+    let password = "Mfa-Limit-Passw0rd!";
+    ok(iam.create_user().user_name(&user).send().await);
+    ok(iam
+        .create_login_profile()
+        .user_name(&user)
+        .password(password)
+        .send()
+        .await);
+    let device = ok(iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name(&user)
+        .send()
+        .await)
+    .virtual_mfa_device
+    .expect("VirtualMFADevice");
+    let secret = String::from_utf8(device.base32_string_seed.expect("Base32StringSeed").into_inner())
+        .expect("base32 text");
+    ok(iam
+        .enable_mfa_device()
+        .user_name(&user)
+        .serial_number(&device.serial_number)
+        .authentication_code1(crate::mfa::code(&secret, -1))
+        .authentication_code2(crate::mfa::code(&secret, 0))
+        .send()
+        .await);
+
+    // The password step, from a new sign-in page: the MFA page, nobody signed in yet.
+    let password_step = async || {
+        let (cookie, csrf) = sign_in_page().await;
+        let r = post(
+            "/console/signin",
+            &cookie,
+            &[
+                ("kind", "iam"),
+                ("account", s.account_id()),
+                ("user_name", &user),
+                ("password", password),
+                ("csrf", &csrf),
+            ],
+            &[],
+        )
+        .await;
+        (cookie, csrf, r)
+    };
+    let code_step = async |cookie: &str, csrf: &str, code: &str, headers: &[(&str, &str)]| {
+        let r = post(
+            "/console/signin/mfa",
+            cookie,
+            &[("mfa_code", code), ("csrf", csrf)],
+            headers,
+        )
+        .await;
+        let html = String::from_utf8(r.body.clone()).expect("HTML");
+        (r, html)
+    };
+    let refused = "The MFA code is not valid. Enter the current code from your device.";
+
+    // No code step without the password step.
+    let (cookie, csrf) = sign_in_page().await;
+    let (r, _) = code_step(&cookie, &csrf, &crate::mfa::code(&secret, 0), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(header(&r, "location"), "/console/signin");
+    assert_eq!(get("/console/secrets", Some(&cookie)).await.status, 303);
+
+    let (cookie, csrf, r) = password_step().await;
+    assert_eq!(r.status, 200);
+    let html = String::from_utf8(r.body).expect("HTML");
+    assert!(html.contains("name=\"mfa_code\""), "{html}");
+    assert_eq!(get("/console/secrets", Some(&cookie)).await.status, 303);
+    // The next code signs in, with a new session id.
+    let next = crate::mfa::code(&secret, 1);
+    let (r, _) = code_step(&cookie, &csrf, &next, &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(header(&r, "location"), "/console/secrets");
+    let signed_in = set_cookie(&r);
+    assert!(signed_in.starts_with("kinko-console=") && signed_in != cookie);
+    assert_eq!(get("/console/secrets", Some(&signed_in)).await.status, 200);
+
+    // The same code again, in another sign-in: refused, not signed in.
+    let (cookie, csrf, r) = password_step().await;
+    assert_eq!(r.status, 200);
+    let (r, html) = code_step(&cookie, &csrf, &next, &[]).await;
+    assert_eq!(r.status, 401);
+    assert!(html.contains(refused), "{html}");
+    assert_eq!(header(&r, "set-cookie"), "");
+    assert_eq!(get("/console/secrets", Some(&cookie)).await.status, 303);
+
+    // Wrong codes (the used one counted): refused alike, in the visitor's language; the fifth
+    // failure for the user holds every attempt back for a while, the code step and the password
+    // step alike.
+    let wrong = format!(
+        "{:06}",
+        (next.parse::<u32>().expect("digits") + 500_000) % 1_000_000
+    );
+    for _ in 0..3 {
+        let (r, html) = code_step(&cookie, &csrf, &wrong, &[]).await;
+        assert_eq!(r.status, 401);
+        assert!(html.contains(refused), "{html}");
+    }
+    let (r, html) = code_step(&cookie, &csrf, "12345x", &[("accept-language", "ja")]).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        html.contains("MFA コードが無効です。デバイスに表示されている現在のコードを入力してください。"),
+        "{html}"
+    );
+    let (r, html) = code_step(&cookie, &csrf, &crate::mfa::code(&secret, 0), &[]).await;
+    assert_eq!(r.status, 429);
+    assert!(html.contains("Too many sign-in attempts"), "{html}");
+    assert_eq!(get("/console/secrets", Some(&cookie)).await.status, 303);
+    let (_, _, r) = password_step().await;
+    assert_eq!(r.status, 429);
+}
