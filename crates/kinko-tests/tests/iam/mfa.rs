@@ -650,3 +650,93 @@ async fn audit_records_never_hold_seeds_or_codes() {
         }
     }
 }
+
+/// AWS's "deny unless signed in with MFA" policy (IAM User Guide, "AWS: Allows MFA-authenticated
+/// IAM users to manage their own MFA device"): a Deny of everything but the MFA self-service
+/// actions and GetSessionToken on `BoolIfExists` `aws:MultiFactorAuthPresent` `false`. The user's
+/// access keys (no MFA key at all) may only set up their own device; a session without a code is
+/// denied like them; a session made with a code of that device is let through.
+#[tokio::test]
+async fn a_deny_unless_mfa_policy_lets_only_mfa_sessions_through() {
+    let (server, manual) = TestServer::start_manual().await;
+    let (arn, _) = server.client().create_string("mfa/deny-unless", "v").await;
+    let self_service = [
+        "iam:CreateVirtualMFADevice",
+        "iam:EnableMFADevice",
+        "iam:GetUser",
+        "iam:ListMFADevices",
+        "iam:ListVirtualMFADevices",
+        "iam:ResyncMFADevice",
+        "sts:GetSessionToken",
+    ];
+    let policy = policy_document(&[
+        statement("Allow", &self_service, &["*"]),
+        statement("Allow", &["secretsmanager:GetSecretValue"], &[&arn]),
+        json!({
+            "Sid": "BlockMostAccessUnlessSignedInWithMFA",
+            "Effect": "Deny",
+            "NotAction": self_service,
+            "Resource": "*",
+            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+        }),
+    ]);
+    let user = server.user_named("mfa-deny-unless", Some(&policy)).await;
+    let read_as = |c: &TestCredentials| server.client_as(c).get_secret_value().secret_id(&arn).send();
+    let denied = failed(
+        "AccessDeniedException",
+        &access_denied(
+            &user.arn,
+            "secretsmanager:GetSecretValue",
+            Some(&arn),
+            Denial::ExplicitIdentity,
+        ),
+    );
+    assert_eq!(outcome(read_as(&user.creds).await), denied);
+
+    // With its access keys, the user sets up its own device (the Deny leaves these actions out).
+    let iam = user.iam();
+    let out = ok(iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("mfa-deny-unless")
+        .send()
+        .await);
+    let created = out.virtual_mfa_device.expect("VirtualMFADevice");
+    let device = Device {
+        seed: String::from_utf8(created.base32_string_seed.expect("Base32StringSeed").into_inner())
+            .expect("base32 text"),
+        serial_number: created.serial_number,
+    };
+    ok(iam
+        .enable_mfa_device()
+        .user_name(&user.name)
+        .serial_number(&device.serial_number)
+        .authentication_code1(device.code(&server, -1))
+        .authentication_code2(device.code(&server, 0))
+        .send()
+        .await);
+    let listed = ok(iam.list_mfa_devices().send().await);
+    assert_eq!(listed.mfa_devices.len(), 1);
+    assert_eq!(listed.mfa_devices[0].serial_number, device.serial_number);
+
+    // A session without a code: `false`, denied.
+    let plain = ok(user.sts().get_session_token().send().await)
+        .credentials
+        .expect("Credentials");
+    assert_eq!(outcome(read_as(&TestCredentials::from(&plain)).await), denied);
+
+    // A session with a code: `true`, let through.
+    manual.advance(Duration::from_secs(30));
+    let mfa = ok(user
+        .sts()
+        .get_session_token()
+        .serial_number(&device.serial_number)
+        .token_code(device.code(&server, 0))
+        .send()
+        .await)
+    .credentials
+    .expect("Credentials");
+    ok(read_as(&TestCredentials::from(&mfa)).await);
+    // The access keys stay denied.
+    assert_eq!(outcome(read_as(&user.creds).await), denied);
+    server.shutdown().await;
+}
