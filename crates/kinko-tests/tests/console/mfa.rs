@@ -1,7 +1,8 @@
 //! MFA in the console: an IAM user assigns a virtual MFA device on their own page (QR code and
 //! secret key, then two consecutive codes), signs out, and signs in again with password and MFA
 //! code; a wrong code is refused. The session so made carries `aws:MultiFactorAuthPresent`: a
-//! policy that allows listing secrets only with MFA allows it now, and did not before.
+//! policy that allows listing secrets only with MFA allows it now, and did not before. Removing
+//! the device takes the password again; then the password alone signs the user in.
 //!
 //! Codes are computed by the `totp-rs` crate from the secret key the page shows, at the system
 //! time the server also reads.
@@ -102,6 +103,15 @@ async fn a_user_assigns_mfa_then_signs_in_with_a_code() {
         .expect("script");
     assert!(width.as_i64().is_some_and(|w| w > 100), "QR image width {width}");
     b.screenshot("16-assign-mfa").await;
+    // Two codes that don't follow each other: AWS's refusal, and the same device offered again.
+    b.fill("#mfa_code_1", &code(&secret, 0)).await;
+    b.fill("#mfa_code_2", &code(&secret, -1)).await;
+    b.click_to_next_page("#mfa form button.primary").await;
+    assert_eq!(
+        b.text(".alert.error").await,
+        "InvalidAuthenticationCode: Authentication code for device is not valid."
+    );
+    assert_eq!(b.text("#mfa-secret-key").await, secret);
     b.fill("#mfa_code_1", &code(&secret, -1)).await;
     b.fill("#mfa_code_2", &code(&secret, 0)).await;
     b.click_to_next_page("#mfa form button.primary").await;
@@ -135,6 +145,47 @@ async fn a_user_assigns_mfa_then_signs_in_with_a_code() {
     assert!(
         !b.source().await.contains("AccessDeniedException"),
         "listing allowed with MFA"
+    );
+    assert_clean_log(&b).await;
+
+    // Removing the device takes the password again: a wrong one changes nothing.
+    b.client.goto(&url(&page)).await.expect("goto");
+    b.fill("#mfa-devices input[name=confirm_password]", "not the password")
+        .await;
+    b.click_to_next_page("#mfa-devices button.danger").await;
+    assert_eq!(
+        b.text(".alert.error").await,
+        "Your password is not correct: nothing was changed."
+    );
+    assert_eq!(b.text("#mfa-devices td code").await, serial);
+    b.fill("#mfa-devices input[name=confirm_password]", password)
+        .await;
+    b.click_to_next_page("#mfa-devices button.danger").await;
+    assert_eq!(b.text(".alert.ok").await, "Done.");
+    assert_eq!(b.text("#mfa-none").await, "No MFA device is assigned.");
+    // Deactivated and deleted.
+    let devices = ok(iam.list_virtual_mfa_devices().send().await);
+    assert!(
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .all(|d| d.serial_number() != serial),
+        "the device is deleted"
+    );
+    // Without a device, the password alone signs the user in again (and without MFA, the
+    // listing is denied again).
+    b.click_to_next_page("form[action='/console/signout'] button")
+        .await;
+    sign_in_with_password(&b, &user, password).await;
+    assert_eq!(
+        b.client.current_url().await.expect("url").path(),
+        "/console/secrets"
+    );
+    assert!(
+        b.text(".alert.error")
+            .await
+            .starts_with("AccessDeniedException: "),
+        "denied without MFA"
     );
     assert_clean_log(&b).await;
     b.quit().await;
