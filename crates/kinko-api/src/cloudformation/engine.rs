@@ -946,20 +946,20 @@ async fn deploy(
                 let after = updates::recorded_properties(&pending.properties);
                 match updates::plan(&r.resource_type, &before, &after) {
                     updates::Plan::InPlace(changed) => {
-                        updates::apply(caller, stack, old, r, &p, &before, &changed).await
+                        Box::pin(updates::apply(caller, stack, old, r, &p, &before, &changed)).await
                     }
                     updates::Plan::Replace(_) => {
                         match updates::custom_name_kept(&r.resource_type, &before, &after) {
                             Some(name) => Err(updates::custom_name_reason(&name)),
                             None => {
                                 replaced.push(old.clone());
-                                create_resource(caller, stack, r, &p).await
+                                Box::pin(create_resource(caller, stack, r, &p)).await
                             }
                         }
                     }
                 }
             }
-            (Ok(p), None) => create_resource(caller, stack, r, &p).await,
+            (Ok(p), None) => Box::pin(create_resource(caller, stack, r, &p)).await,
         };
         let now = caller.services.clock.now();
         match result {
@@ -1250,7 +1250,7 @@ async fn create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
         Err(reason) => return fail_create(caller, stack, &reason).await,
     };
     let mut replaced = Vec::new();
-    let failure = deploy(caller, stack, false, &mut replaced, &exports).await?;
+    let failure = Box::pin(deploy(caller, stack, false, &mut replaced, &exports)).await?;
     match failure {
         None => {
             if let Some(reason) = publish(caller, stack, &exports, &[]).await? {
@@ -1392,7 +1392,7 @@ async fn restore_in_place(caller: &Caller, stack: &mut Stack, previous: &Stack) 
         let after = updates::recorded_properties(&target.properties);
         let keys = updates::changed_properties(&before, &after);
         let result = match properties {
-            Ok(p) => updates::apply(caller, previous, &current, r, &p, &before, &keys).await,
+            Ok(p) => Box::pin(updates::apply(caller, previous, &current, r, &p, &before, &keys)).await,
             Err(reason) => Err(reason),
         };
         let now = services.clock.now();
@@ -1518,7 +1518,7 @@ async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
     let template = Template::parse(&stack.template_body)?;
     let evaluator = evaluator(&caller.services, stack, &template, &stack.parameters.clone())?;
     let mut replaced = Vec::new();
-    let failure = deploy(caller, stack, true, &mut replaced, &exports).await?;
+    let failure = Box::pin(deploy(caller, stack, true, &mut replaced, &exports)).await?;
     if let Some((logical_id, _)) = failure {
         let reason = format!("The following resource(s) failed to update: [{logical_id}]. ");
         return fail_update(caller, stack, &previous, &reason).await;

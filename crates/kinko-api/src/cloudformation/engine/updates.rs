@@ -242,7 +242,8 @@ fn tags_of(p: &Map) -> Vec<(String, String)> {
 }
 
 /// Makes the in-place change `changed` (from [`plan`]) to the deployed resource `old`, whose
-/// recorded properties are `before`, so it has the evaluated properties `p` of `r`.
+/// recorded properties are `before`, so it has the evaluated properties `p` of `r`. Each type's
+/// change is a future of its own, boxed: they are large, and some call back into the engine.
 pub async fn apply(
     caller: &Caller,
     stack: &Stack,
@@ -261,236 +262,305 @@ pub async fn apply(
         attributes: old.attributes.clone(),
         cleanup: old.cleanup.clone(),
     };
-    let has = |k: &str| changed.iter().any(|c| c == k);
+    let d = &mut done;
     match r.resource_type.as_str() {
-        "AWS::IAM::Role" => {
-            if has("AssumeRolePolicyDocument") {
-                let doc = document(p, "AssumeRolePolicyDocument")
-                    .ok_or_else(|| missing("AssumeRolePolicyDocument"))?;
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "UpdateAssumeRolePolicy",
-                        &[("RoleName", &id), ("PolicyDocument", &doc)],
-                    )
-                    .await?;
-            }
-            if has("Description") || has("MaxSessionDuration") {
-                let description = text(p, "Description").unwrap_or_default();
-                // AWS's default when the property is removed.
-                let duration = text(p, "MaxSessionDuration").unwrap_or_else(|| "3600".into());
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "UpdateRole",
-                        &[
-                            ("RoleName", &id),
-                            ("Description", &description),
-                            ("MaxSessionDuration", &duration),
-                        ],
-                    )
-                    .await?;
-            }
-            if has("Tags") {
-                sync_iam_tags(caller, "Role", &id, before, p).await?;
-            }
-            sync_policies(caller, "Role", &id, before, p, changed, &mut done.cleanup).await?;
-        }
-        "AWS::IAM::User" => {
-            if has("Path") {
-                let path = text(p, "Path").unwrap_or_else(|| "/".into());
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "UpdateUser",
-                        &[("UserName", &id), ("NewPath", &path)],
-                    )
-                    .await?;
-            }
-            sync_policies(caller, "User", &id, before, p, changed, &mut done.cleanup).await?;
-            if has("Groups") {
-                let want = list(p, "Groups");
-                let mut had: Vec<String> = done
-                    .cleanup
-                    .iter()
-                    .filter_map(|c| c.strip_prefix("group:").map(str::to_owned))
-                    .collect();
-                had.extend(strings(before, "Groups"));
-                for g in &want {
-                    caller
-                        .query(
-                            ServiceName::Iam,
-                            "AddUserToGroup",
-                            &[("GroupName", g), ("UserName", &id)],
-                        )
-                        .await?;
-                }
-                for g in had.iter().filter(|g| !want.contains(g)) {
-                    super::ignore_missing(
-                        caller
-                            .query(
-                                ServiceName::Iam,
-                                "RemoveUserFromGroup",
-                                &[("GroupName", g), ("UserName", &id)],
-                            )
-                            .await,
-                    )?;
-                }
-                done.cleanup.retain(|c| !c.starts_with("group:"));
-                done.cleanup.extend(want.iter().map(|g| format!("group:{g}")));
-            }
-        }
-        "AWS::IAM::Group" => {
-            if has("Path") {
-                let path = text(p, "Path").unwrap_or_else(|| "/".into());
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "UpdateGroup",
-                        &[("GroupName", &id), ("NewPath", &path)],
-                    )
-                    .await?;
-            }
-            sync_policies(caller, "Group", &id, before, p, changed, &mut done.cleanup).await?;
-        }
-        "AWS::IAM::Policy" => {
-            done.cleanup = update_inline_policy(caller, old, before, p).await?;
-        }
+        "AWS::IAM::Role" => Box::pin(update_role(caller, &id, d, before, p, changed)).await?,
+        "AWS::IAM::User" => Box::pin(update_user(caller, &id, d, before, p, changed)).await?,
+        "AWS::IAM::Group" => Box::pin(update_group(caller, &id, d, before, p, changed)).await?,
+        "AWS::IAM::Policy" => d.cleanup = Box::pin(update_inline_policy(caller, old, before, p)).await?,
         "AWS::IAM::ManagedPolicy" => {
-            if has("PolicyDocument") {
-                let doc = document(p, "PolicyDocument").ok_or_else(|| missing("PolicyDocument"))?;
-                new_default_version(caller, &id, &doc).await?;
-            }
-            let mut cleanup = Vec::new();
-            for (kind, key) in [("Role", "Roles"), ("User", "Users"), ("Group", "Groups")] {
-                let want = list(p, key);
-                let mut had: Vec<String> = old
-                    .cleanup
-                    .iter()
-                    .filter_map(|c| c.strip_prefix(&format!("{kind}:")).map(str::to_owned))
-                    .collect();
-                had.extend(strings(before, key));
-                let name_key = format!("{kind}Name");
-                for t in want.iter().filter(|t| !had.contains(t)) {
-                    caller
-                        .query(
-                            ServiceName::Iam,
-                            &format!("Attach{kind}Policy"),
-                            &[(&name_key, t), ("PolicyArn", &id)],
-                        )
-                        .await?;
-                }
-                for t in had.iter().filter(|t| !want.contains(t)) {
-                    super::ignore_missing(
-                        caller
-                            .query(
-                                ServiceName::Iam,
-                                &format!("Detach{kind}Policy"),
-                                &[(&name_key, t), ("PolicyArn", &id)],
-                            )
-                            .await,
-                    )?;
-                }
-                cleanup.extend(want.iter().map(|t| format!("{kind}:{t}")));
-            }
-            done.cleanup = cleanup;
+            Box::pin(update_managed_policy(caller, &id, d, before, p, changed)).await?
         }
-        "AWS::Lambda::Function" => update_function(caller, &id, &done, before, p, changed).await?,
-        "AWS::KMS::Key" => {
-            if has("Description") {
-                caller
-                    .json(
-                        ServiceName::Kms,
-                        "UpdateKeyDescription",
-                        json!({"KeyId": id, "Description": text(p, "Description").unwrap_or_default()}),
-                    )
-                    .await?;
-            }
-            if has("KeyPolicy")
-                && let Some(policy) = document(p, "KeyPolicy")
-            {
-                caller
-                    .json(
-                        ServiceName::Kms,
-                        "PutKeyPolicy",
-                        json!({"KeyId": id, "PolicyName": "default", "Policy": policy}),
-                    )
-                    .await?;
-            }
-            if has("EnableKeyRotation") {
-                let on = text(p, "EnableKeyRotation").as_deref() == Some("true");
-                let action = if on {
-                    "EnableKeyRotation"
-                } else {
-                    "DisableKeyRotation"
-                };
-                caller
-                    .json(ServiceName::Kms, action, json!({"KeyId": id}))
-                    .await?;
-            }
-            if has("Enabled") {
-                let action = if text(p, "Enabled").as_deref() == Some("false") {
-                    "DisableKey"
-                } else {
-                    "EnableKey"
-                };
-                caller
-                    .json(ServiceName::Kms, action, json!({"KeyId": id}))
-                    .await?;
-            }
-            if has("Tags") {
-                let want = tags_of_kms(p);
-                let gone: Vec<String> = tag_pairs(before, "Key", "Value")
-                    .into_iter()
-                    .map(|(k, _)| k)
-                    .filter(|k| !want.iter().any(|(w, _)| w == k))
-                    .collect();
-                if !gone.is_empty() {
-                    caller
-                        .json(
-                            ServiceName::Kms,
-                            "UntagResource",
-                            json!({"KeyId": id, "TagKeys": gone}),
-                        )
-                        .await?;
-                }
-                if !want.is_empty() {
-                    let tags: Vec<_> = want
-                        .iter()
-                        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                        .collect();
-                    caller
-                        .json(
-                            ServiceName::Kms,
-                            "TagResource",
-                            json!({"KeyId": id, "Tags": tags}),
-                        )
-                        .await?;
-                }
-            }
-            if has("PendingWindowInDays") {
-                done.cleanup = vec![text(p, "PendingWindowInDays").unwrap_or_else(|| "30".into())];
-            }
-        }
-        "AWS::KMS::Alias" => {
-            let target = text(p, "TargetKeyId").ok_or_else(|| missing("TargetKeyId"))?;
-            caller
-                .json(
-                    ServiceName::Kms,
-                    "UpdateAlias",
-                    json!({"AliasName": id, "TargetKeyId": target}),
-                )
-                .await?;
-        }
-        "AWS::SecretsManager::Secret" => update_secret(caller, &id, before, p, changed).await?,
+        "AWS::Lambda::Function" => Box::pin(update_function(caller, &id, d, before, p, changed)).await?,
+        "AWS::KMS::Key" => Box::pin(update_key(caller, &id, d, before, p, changed)).await?,
+        "AWS::KMS::Alias" => Box::pin(update_alias(caller, &id, p)).await?,
+        "AWS::SecretsManager::Secret" => Box::pin(update_secret(caller, &id, before, p, changed)).await?,
         "AWS::SecretsManager::ResourcePolicy" | "AWS::SecretsManager::RotationSchedule" => {
-            let again = create_resource(caller, stack, r, p).await?;
-            done.attributes = again.attributes;
-            done.cleanup = again.cleanup;
+            let again = Box::pin(create_resource(caller, stack, r, p)).await?;
+            d.attributes = again.attributes;
+            d.cleanup = again.cleanup;
         }
         other => return Err(format!("Resource type {other} does not support in-place updates")),
     }
     Ok(done)
+}
+
+/// `AWS::IAM::Role`: trust policy, description and session length, tags, policies.
+async fn update_role(
+    caller: &Caller,
+    id: &str,
+    done: &mut Created,
+    before: &serde_json::Value,
+    p: &Map,
+    changed: &[String],
+) -> Result<(), Reason> {
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    let id = id.to_owned();
+    if has("AssumeRolePolicyDocument") {
+        let doc =
+            document(p, "AssumeRolePolicyDocument").ok_or_else(|| missing("AssumeRolePolicyDocument"))?;
+        caller
+            .query(
+                ServiceName::Iam,
+                "UpdateAssumeRolePolicy",
+                &[("RoleName", &id), ("PolicyDocument", &doc)],
+            )
+            .await?;
+    }
+    if has("Description") || has("MaxSessionDuration") {
+        let description = text(p, "Description").unwrap_or_default();
+        // AWS's default when the property is removed.
+        let duration = text(p, "MaxSessionDuration").unwrap_or_else(|| "3600".into());
+        caller
+            .query(
+                ServiceName::Iam,
+                "UpdateRole",
+                &[
+                    ("RoleName", &id),
+                    ("Description", &description),
+                    ("MaxSessionDuration", &duration),
+                ],
+            )
+            .await?;
+    }
+    if has("Tags") {
+        sync_iam_tags(caller, "Role", &id, before, p).await?;
+    }
+    sync_policies(caller, "Role", &id, before, p, changed, &mut done.cleanup).await?;
+    Ok(())
+}
+
+/// `AWS::IAM::User`: path, policies, groups.
+async fn update_user(
+    caller: &Caller,
+    id: &str,
+    done: &mut Created,
+    before: &serde_json::Value,
+    p: &Map,
+    changed: &[String],
+) -> Result<(), Reason> {
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    let id = id.to_owned();
+    if has("Path") {
+        let path = text(p, "Path").unwrap_or_else(|| "/".into());
+        caller
+            .query(
+                ServiceName::Iam,
+                "UpdateUser",
+                &[("UserName", &id), ("NewPath", &path)],
+            )
+            .await?;
+    }
+    sync_policies(caller, "User", &id, before, p, changed, &mut done.cleanup).await?;
+    if has("Groups") {
+        let want = list(p, "Groups");
+        let mut had: Vec<String> = done
+            .cleanup
+            .iter()
+            .filter_map(|c| c.strip_prefix("group:").map(str::to_owned))
+            .collect();
+        had.extend(strings(before, "Groups"));
+        for g in &want {
+            caller
+                .query(
+                    ServiceName::Iam,
+                    "AddUserToGroup",
+                    &[("GroupName", g), ("UserName", &id)],
+                )
+                .await?;
+        }
+        for g in had.iter().filter(|g| !want.contains(g)) {
+            super::ignore_missing(
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        "RemoveUserFromGroup",
+                        &[("GroupName", g), ("UserName", &id)],
+                    )
+                    .await,
+            )?;
+        }
+        done.cleanup.retain(|c| !c.starts_with("group:"));
+        done.cleanup.extend(want.iter().map(|g| format!("group:{g}")));
+    }
+    Ok(())
+}
+
+/// `AWS::IAM::Group`: path, policies.
+async fn update_group(
+    caller: &Caller,
+    id: &str,
+    done: &mut Created,
+    before: &serde_json::Value,
+    p: &Map,
+    changed: &[String],
+) -> Result<(), Reason> {
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    let id = id.to_owned();
+    if has("Path") {
+        let path = text(p, "Path").unwrap_or_else(|| "/".into());
+        caller
+            .query(
+                ServiceName::Iam,
+                "UpdateGroup",
+                &[("GroupName", &id), ("NewPath", &path)],
+            )
+            .await?;
+    }
+    sync_policies(caller, "Group", &id, before, p, changed, &mut done.cleanup).await?;
+    Ok(())
+}
+
+/// `AWS::IAM::ManagedPolicy`: a new default version of its document, its attachments.
+async fn update_managed_policy(
+    caller: &Caller,
+    id: &str,
+    done: &mut Created,
+    before: &serde_json::Value,
+    p: &Map,
+    changed: &[String],
+) -> Result<(), Reason> {
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    let id = id.to_owned();
+    if has("PolicyDocument") {
+        let doc = document(p, "PolicyDocument").ok_or_else(|| missing("PolicyDocument"))?;
+        new_default_version(caller, &id, &doc).await?;
+    }
+    let mut cleanup = Vec::new();
+    for (kind, key) in [("Role", "Roles"), ("User", "Users"), ("Group", "Groups")] {
+        let want = list(p, key);
+        let mut had: Vec<String> = done
+            .cleanup
+            .iter()
+            .filter_map(|c| c.strip_prefix(&format!("{kind}:")).map(str::to_owned))
+            .collect();
+        had.extend(strings(before, key));
+        let name_key = format!("{kind}Name");
+        for t in want.iter().filter(|t| !had.contains(t)) {
+            caller
+                .query(
+                    ServiceName::Iam,
+                    &format!("Attach{kind}Policy"),
+                    &[(&name_key, t), ("PolicyArn", &id)],
+                )
+                .await?;
+        }
+        for t in had.iter().filter(|t| !want.contains(t)) {
+            super::ignore_missing(
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        &format!("Detach{kind}Policy"),
+                        &[(&name_key, t), ("PolicyArn", &id)],
+                    )
+                    .await,
+            )?;
+        }
+        cleanup.extend(want.iter().map(|t| format!("{kind}:{t}")));
+    }
+    done.cleanup = cleanup;
+    Ok(())
+}
+
+/// `AWS::KMS::Key`: description, key policy, rotation, enabled, tags, deletion window.
+async fn update_key(
+    caller: &Caller,
+    id: &str,
+    done: &mut Created,
+    before: &serde_json::Value,
+    p: &Map,
+    changed: &[String],
+) -> Result<(), Reason> {
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    let id = id.to_owned();
+    if has("Description") {
+        caller
+            .json(
+                ServiceName::Kms,
+                "UpdateKeyDescription",
+                json!({"KeyId": id, "Description": text(p, "Description").unwrap_or_default()}),
+            )
+            .await?;
+    }
+    if has("KeyPolicy")
+        && let Some(policy) = document(p, "KeyPolicy")
+    {
+        caller
+            .json(
+                ServiceName::Kms,
+                "PutKeyPolicy",
+                json!({"KeyId": id, "PolicyName": "default", "Policy": policy}),
+            )
+            .await?;
+    }
+    if has("EnableKeyRotation") {
+        let on = text(p, "EnableKeyRotation").as_deref() == Some("true");
+        let action = if on {
+            "EnableKeyRotation"
+        } else {
+            "DisableKeyRotation"
+        };
+        caller
+            .json(ServiceName::Kms, action, json!({"KeyId": id}))
+            .await?;
+    }
+    if has("Enabled") {
+        let action = if text(p, "Enabled").as_deref() == Some("false") {
+            "DisableKey"
+        } else {
+            "EnableKey"
+        };
+        caller
+            .json(ServiceName::Kms, action, json!({"KeyId": id}))
+            .await?;
+    }
+    if has("Tags") {
+        let want = tags_of_kms(p);
+        let gone: Vec<String> = tag_pairs(before, "Key", "Value")
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !want.iter().any(|(w, _)| w == k))
+            .collect();
+        if !gone.is_empty() {
+            caller
+                .json(
+                    ServiceName::Kms,
+                    "UntagResource",
+                    json!({"KeyId": id, "TagKeys": gone}),
+                )
+                .await?;
+        }
+        if !want.is_empty() {
+            let tags: Vec<_> = want
+                .iter()
+                .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                .collect();
+            caller
+                .json(
+                    ServiceName::Kms,
+                    "TagResource",
+                    json!({"KeyId": id, "Tags": tags}),
+                )
+                .await?;
+        }
+    }
+    if has("PendingWindowInDays") {
+        done.cleanup = vec![text(p, "PendingWindowInDays").unwrap_or_else(|| "30".into())];
+    }
+    Ok(())
+}
+
+/// `AWS::KMS::Alias`: its target key.
+async fn update_alias(caller: &Caller, id: &str, p: &Map) -> Result<(), Reason> {
+    let target = text(p, "TargetKeyId").ok_or_else(|| missing("TargetKeyId"))?;
+    caller
+        .json(
+            ServiceName::Kms,
+            "UpdateAlias",
+            json!({"AliasName": id, "TargetKeyId": target}),
+        )
+        .await?;
+    Ok(())
 }
 
 /// KMS tags are written `Key`/`Value` in AWS::KMS::Key's `Tags`.
