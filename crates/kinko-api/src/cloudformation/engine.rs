@@ -1210,7 +1210,9 @@ async fn publish(
 }
 
 /// Gives up the stack's exports before it is deleted, under the exports lease; AWS's reason when
-/// another stack imports one.
+/// another stack imports one (the stack ends `DELETE_FAILED` with nothing deleted, its status
+/// reason `Delete canceled. Cannot delete export X as it is in use by Y`, as AWS re:Post quotes
+/// it).
 async fn give_up_exports(caller: &Caller, stack: &mut Stack) -> Result<Option<String>, CfnError> {
     if stack.outputs.iter().all(|o| o.export_name.is_none()) {
         return Ok(None);

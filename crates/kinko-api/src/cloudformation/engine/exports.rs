@@ -118,7 +118,10 @@ impl ExportsLease {
 }
 
 /// What keeps `stack` from publishing `new` outputs in place of `old` ones: an export name another
-/// stack has, or an export another stack imports that would go or change. AWS's texts.
+/// stack has, or an export another stack imports that would go or change. AWS's texts, as users
+/// quote them (`Export with name X is already exported by stack Y. Rollback requested by user.`,
+/// `Cannot delete/update export X as it is in use by Y`); several importers are listed
+/// comma-separated [unverified: AWS's joining is not documented].
 pub async fn publish_refusal(
     services: &Services,
     stack: &Stack,

@@ -38,6 +38,7 @@ const IN_PLACE: &[(&str, &[&str])] = &[
             "ManagedPolicyArns",
             "Description",
             "MaxSessionDuration",
+            "PermissionsBoundary",
             "Tags",
         ],
     ),
@@ -322,6 +323,28 @@ async fn update_role(
                 ],
             )
             .await?;
+    }
+    if has("PermissionsBoundary") {
+        match text(p, "PermissionsBoundary") {
+            Some(arn) => {
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        "PutRolePermissionsBoundary",
+                        &[("RoleName", &id), ("PermissionsBoundary", &arn)],
+                    )
+                    .await?;
+            }
+            None => super::ignore_missing(
+                caller
+                    .query(
+                        ServiceName::Iam,
+                        "DeleteRolePermissionsBoundary",
+                        &[("RoleName", &id)],
+                    )
+                    .await,
+            )?,
+        }
     }
     if has("Tags") {
         sync_iam_tags(caller, "Role", &id, before, p).await?;
