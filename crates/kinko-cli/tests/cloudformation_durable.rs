@@ -6,7 +6,8 @@
 //!   root key rotation.
 //! - A create interrupted by SIGKILL is taken over when the server starts again on the same data
 //!   dir and rolled back: `ROLLBACK_COMPLETE`, with the resources it created gone; an update is
-//!   rolled back to the previous deployment (`UPDATE_ROLLBACK_COMPLETE`); a delete is finished.
+//!   rolled back to the previous deployment (`UPDATE_ROLLBACK_COMPLETE`, what it changed in place
+//!   changed back); a delete is finished.
 //! - With several nodes on PostgreSQL, a node leaves the operations of a live node alone and takes
 //!   over those of a node killed mid-operation.
 //!
@@ -616,6 +617,89 @@ async fn an_update_interrupted_by_a_crash_is_rolled_back_after_restart() {
             .count();
         eprintln!("attempt {attempt}: {n} users, {created_by_update} created by the update before the crash");
         assert!(created_by_update >= 3);
+        node.terminate();
+        return;
+    }
+    panic!("every update finished before the server was killed");
+}
+
+/// A template of `n` IAM users named `NAME-i` under path `/PATH/`, each after the one before: a
+/// change of `PATH` alone changes every user in place (UpdateUser).
+fn users_at(name: &str, path: &str, n: usize) -> String {
+    let mut resources = serde_json::Map::new();
+    for i in 0..n {
+        let mut r = serde_json::json!({
+            "Type": "AWS::IAM::User",
+            "Properties": {"UserName": format!("{name}-{i}"), "Path": format!("/{path}/")}
+        });
+        if i > 0 {
+            r["DependsOn"] = serde_json::json!(format!("User{}", i - 1));
+        }
+        resources.insert(format!("User{i}"), r);
+    }
+    serde_json::json!({"Resources": resources}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_made_in_place_interrupted_by_a_crash_is_changed_back_after_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut node = Node::start(&launch(&data));
+    for (attempt, n) in [120, 250, 500].into_iter().enumerate() {
+        let stack = format!("cfn-in-place-crash-{attempt}");
+        let (first, second) = (format!("{stack}-first"), format!("{stack}-second"));
+        let c = cfn(&node);
+        c.create_stack()
+            .stack_name(&stack)
+            .template_body(users_at(&stack, &first, n))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("CreateStack");
+        assert_eq!(settled(&c, &stack).await, "CREATE_COMPLETE");
+        let stack_id = c
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .expect("DescribeStacks")
+            .stacks()[0]
+            .stack_id()
+            .expect("id")
+            .to_owned();
+        // Every user moves to the second path, in place.
+        c.update_stack()
+            .stack_name(&stack)
+            .template_body(users_at(&stack, &second, n))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("UpdateStack");
+        let end = crash_and_restart(&mut node, &data, &stack, &stack_id, "UPDATE_COMPLETE", 0).await;
+        let c = cfn(&node);
+        if end == "UPDATE_COMPLETE" {
+            c.delete_stack()
+                .stack_name(&stack)
+                .send()
+                .await
+                .expect("DeleteStack");
+            assert_eq!(settled(&c, &stack_id).await, "DELETE_COMPLETE");
+            continue;
+        }
+        let all = events(&c, &stack_id).await;
+        assert_eq!(end, "UPDATE_ROLLBACK_COMPLETE", "{all:?}\n{}", node.stderr());
+        // What the update changed in place (the one under way at the crash too) is changed
+        // back: every user is under the first path again, none was replaced.
+        let back = users_under(&node, &root(), &first).await;
+        assert_eq!(back.len(), n, "{back:?}");
+        assert!(users_under(&node, &root(), &second).await.is_empty());
+        let changed = all
+            .iter()
+            .filter(|e| e.0 != stack && e.2 == "UPDATE_COMPLETE")
+            .count();
+        eprintln!("attempt {attempt}: {n} users, {changed} changes and changes back");
+        assert!(changed >= 6, "{all:?}");
+        assert!(!all.iter().any(|e| e.0 != stack && e.2 == "DELETE_COMPLETE"));
         node.terminate();
         return;
     }

@@ -505,6 +505,67 @@ impl<'t> Evaluator<'t> {
         Ok(out)
     }
 
+    /// The export names `Fn::ImportValue` reads in the active resources and the outputs whose
+    /// condition holds, each once, in template order (only the branch `Fn::If` takes counts). A
+    /// name may be computed (`Ref` to a parameter, `Fn::Sub`); AWS doesn't let it depend on a
+    /// resource, so `resolver` is asked only for what the names need.
+    pub fn import_names(&self, resolver: &dyn Resolver) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for r in self.active_resources() {
+            for (_, v) in r.properties.iter() {
+                self.collect_imports(v, resolver, Block::Resources, &mut out)?;
+            }
+        }
+        for o in &self.template.outputs {
+            if let Some(c) = &o.condition
+                && self.condition(c) != Some(true)
+            {
+                continue;
+            }
+            self.collect_imports(&o.value, resolver, Block::Outputs, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn collect_imports(
+        &self,
+        value: &Value,
+        resolver: &dyn Resolver,
+        block: Block,
+        out: &mut Vec<String>,
+    ) -> Result<()> {
+        if let Some((name, arg)) = intrinsic::call(value, false) {
+            return match name {
+                "Fn::ImportValue" => {
+                    let export = self.text(arg, resolver, block, "Fn::ImportValue")?;
+                    if !out.contains(&export) {
+                        out.push(export);
+                    }
+                    Ok(())
+                }
+                "Fn::If" => {
+                    let (condition, then, otherwise) = intrinsic::if_args(arg)?;
+                    let taken = if self.condition(condition) == Some(true) {
+                        then
+                    } else {
+                        otherwise
+                    };
+                    self.collect_imports(taken, resolver, block, out)
+                }
+                _ => self.collect_imports(arg, resolver, block, out),
+            };
+        }
+        match value {
+            Value::List(l) => l
+                .iter()
+                .try_for_each(|v| self.collect_imports(v, resolver, block, out)),
+            Value::Map(m) => m
+                .iter()
+                .try_for_each(|(_, v)| self.collect_imports(v, resolver, block, out)),
+            _ => Ok(()),
+        }
+    }
+
     /// The outputs whose `Condition` (if any) is true, evaluated.
     pub fn outputs(&self, resolver: &dyn Resolver) -> Result<Vec<ResolvedOutput>> {
         let mut out = Vec::new();

@@ -982,3 +982,35 @@ fn an_output_naming_a_skipped_resource_is_unresolved_in_the_outputs_block() {
         "Template format error: Unresolved resource dependencies [A] in the Outputs block of the template"
     );
 }
+
+#[test]
+fn import_names_are_those_of_active_resources_and_taken_branches() {
+    let body = r#"
+Parameters:
+  Env: {Type: String, Default: prod}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  Never: !Equals [a, b]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !ImportValue {"Fn::Sub": "${Env}-role-name"}
+      Path: !If [IsProd, !ImportValue prod-path, !ImportValue dev-path]
+  Skipped:
+    Type: AWS::IAM::Role
+    Condition: Never
+    Properties:
+      RoleName: !ImportValue skipped
+Outputs:
+  Shared:
+    Value: !Join [",", [!ImportValue prod-path, !ImportValue out-only]]
+"#;
+    let t = Template::parse(body).unwrap();
+    let bound = bind_parameters(&t, &[]).unwrap();
+    let ev = Evaluator::new(&t, bound, context()).unwrap();
+    assert_eq!(
+        ev.import_names(&Fake).unwrap(),
+        ["prod-role-name", "prod-path", "out-only"]
+    );
+}

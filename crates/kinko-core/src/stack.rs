@@ -48,6 +48,11 @@ pub struct Stack {
     pub outputs: Vec<StackOutput>,
     #[serde(default)]
     pub disable_rollback: bool,
+    /// The export names the stack's template imports (`Fn::ImportValue`), as of its last
+    /// operation: what `ListImports` lists and what keeps another stack from deleting or changing
+    /// those exports. While an update runs, those of both templates.
+    #[serde(default)]
+    pub imports: Vec<String>,
     /// The operation running on the stack (while its status is `*_IN_PROGRESS`): what another
     /// node needs to finish it as the same caller when the node running it is gone.
     #[serde(default)]

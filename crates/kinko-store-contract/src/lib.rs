@@ -120,6 +120,7 @@ macro_rules! __with_contract_tests {
             stacks_are_written_by_revision_and_listed,
             stacks_with_sealed_values_are_rewrapped,
             stacks_in_operation_are_listed,
+            stack_exports_and_imports_are_kept,
         }
     };
 }

@@ -2093,6 +2093,7 @@ fn test_stack(name: &str, created: i64) -> kinko_core::stack::Stack {
         change_sets: Vec::new(),
         outputs: Vec::new(),
         disable_rollback: false,
+        imports: Vec::new(),
         operation: None,
         revision: 0,
     }
@@ -2205,6 +2206,37 @@ pub async fn stacks_in_operation_are_listed(h: Handles) {
     done.operation = None;
     s.write_stack(done).await.expect("update");
     assert!(h.b.stacks_in_operation(10).await.expect("list").is_empty());
+}
+
+/// CloudFormation's exports and imports are read from the stacks of an account and region (their
+/// outputs' export names, their `imports`), on every node.
+pub async fn stack_exports_and_imports_are_kept(h: Handles) {
+    let s = h.a.as_ref();
+    let mut exporter = test_stack("exporter", 7);
+    exporter.status = "CREATE_COMPLETE".to_owned();
+    exporter.outputs = vec![kinko_core::stack::StackOutput {
+        key: "RoleArn".to_owned(),
+        value: "arn:aws:iam::1:role/r".to_owned(),
+        description: None,
+        export_name: Some("shared-role".to_owned()),
+    }];
+    let mut importer = test_stack("importer", 8);
+    importer.status = "CREATE_COMPLETE".to_owned();
+    importer.imports = vec!["shared-role".to_owned()];
+    s.write_stack(exporter.clone()).await.expect("create");
+    s.write_stack(importer.clone()).await.expect("create");
+    let listed = h.b.list_stacks(ACCOUNT, "us-east-1").await.expect("list");
+    let exported: Vec<_> = listed
+        .iter()
+        .flat_map(|st| st.outputs.iter().filter_map(|o| o.export_name.clone()))
+        .collect();
+    assert_eq!(exported, ["shared-role"]);
+    let importers: Vec<_> = listed
+        .iter()
+        .filter(|st| st.imports.iter().any(|i| i == "shared-role"))
+        .map(|st| st.name.clone())
+        .collect();
+    assert_eq!(importers, ["importer"]);
 }
 
 pub async fn stacks_are_written_by_revision_and_listed(h: Handles) {

@@ -4,8 +4,8 @@
 //! of its own), so a permission the caller lacks is the resource's `CREATE_FAILED` reason.
 //!
 //! A failed create rolls back (what was created is deleted, `ROLLBACK_COMPLETE`); a failed update
-//! deletes what it created and ends `UPDATE_ROLLBACK_COMPLETE`; `DeletionPolicy: Retain` resources
-//! are left in place on delete.
+//! deletes what it created, changes back what it changed in place and ends
+//! `UPDATE_ROLLBACK_COMPLETE`; `DeletionPolicy: Retain` resources are left in place on delete.
 //!
 //! An operation survives its node: the stack record holds what it needs to go on as the same
 //! caller ([`StackOperation`]: the caller's principal and request context, never a credential),
@@ -13,9 +13,12 @@
 //! runs. When the node is gone (its lease ran out), another node (or the same data dir started
 //! again) takes the operation over ([`take_over_abandoned`]) and ends it the safe way: a create is
 //! rolled back (`ROLLBACK_COMPLETE`, or `CREATE_FAILED` with rollback disabled), an update rolled
-//! back (what it created is deleted, the previous deployment restored; resources it changed in
-//! place keep their change), a rollback or a delete finished. A resource whose handler call was
+//! back (what it created is deleted, what it changed in place changed back, the previous
+//! deployment restored), a rollback or a delete finished. A resource whose handler call was
 //! under way is marked failed: whether the call took effect is unknown.
+//!
+//! Which property changes are made in place and which replace a resource is [`updates`]'s;
+//! exports and imports between stacks are [`exports`]'s.
 
 use std::io::Write as _;
 
@@ -32,9 +35,14 @@ use super::sealing::{self, placeholder};
 use super::{CfnError, stack_event};
 use crate::operation::Cx;
 use crate::{CallInput, RequestContext, ServiceName, Services};
+use exports::{ExportsLease, missing_export, publish_refusal};
 
+mod exports;
 mod iam_resources;
 mod rotation_resources;
+mod updates;
+
+pub use exports::{Export, exports, importers};
 
 use iam_resources::{
     add_to_groups, create_group, create_instance_profile, create_user_to_group_addition,
@@ -331,7 +339,17 @@ impl Caller {
         path: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Reason> {
-        let route = crate::lambda::route(method, path, None, &[])
+        self.lambda_with_query(method, path, None, body).await
+    }
+
+    async fn lambda_with_query(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, Reason> {
+        let route = crate::lambda::route(method, path, query, &[])
             .map_err(|e| reason(ServiceName::Lambda, &self.rc.request_id, &e))?;
         let bytes = if body.is_null() {
             Vec::new()
@@ -776,6 +794,8 @@ struct StackResolver<'a> {
     stack: &'a Stack,
     dynamic: &'a [(DynamicReference, Zeroizing<String>)],
     secrets: Option<&'a Services>,
+    /// The exports of the stack's account and region, for `Fn::ImportValue`.
+    exports: &'a [Export],
 }
 
 impl Resolver for StackResolver<'_> {
@@ -825,10 +845,12 @@ impl Resolver for StackResolver<'_> {
     }
 
     fn import_value(&self, name: &str) -> kinko_cloudformation_template::Result<Value> {
-        // [unverified wording] exports of other stacks are not served yet.
-        Err(TemplateError::Validation(format!(
-            "No export named {name} found."
-        )))
+        // A stack's own exports are not there to import (they are published when it completes).
+        self.exports
+            .iter()
+            .find(|e| e.name == name && e.stack_id != self.stack.stack_id)
+            .map(|e| Value::string(e.value.as_str()))
+            .ok_or_else(|| TemplateError::Validation(missing_export(name)))
     }
 
     fn dynamic_reference(
@@ -850,6 +872,7 @@ async fn deploy(
     stack: &mut Stack,
     updating: bool,
     replaced: &mut Vec<StackResource>,
+    exports: &[Export],
 ) -> Result<Option<(String, Reason)>, CfnError> {
     let template = Template::parse(&stack.template_body)?;
     let graph = template.validate()?;
@@ -874,7 +897,7 @@ async fn deploy(
             continue;
         };
         let now = caller.services.clock.now();
-        let definition = resolved_definition(&recorder, r, stack);
+        let definition = resolved_definition(&recorder, r, stack, exports);
         let old = stack
             .resource(&logical_id)
             .filter(|o| o.physical_id.is_some())
@@ -912,19 +935,31 @@ async fn deploy(
                 stack,
                 dynamic: &dynamic,
                 secrets: Some(&caller.services),
+                exports,
             };
             evaluator.resolve_properties(r, &resolver)
         };
         let result = match (properties, &old) {
             (Err(e), _) => Err(e.message().to_owned()),
-            (Ok(p), Some(old)) => match update_in_place(caller, stack, old, r, &p).await {
-                Some(result) => result,
-                None => {
-                    replaced.push(old.clone());
-                    create_resource(caller, stack, r, &p).await
+            (Ok(p), Some(old)) => {
+                let before = updates::recorded_properties(&old.properties);
+                let after = updates::recorded_properties(&pending.properties);
+                match updates::plan(&r.resource_type, &before, &after) {
+                    updates::Plan::InPlace(changed) => {
+                        Box::pin(updates::apply(caller, stack, old, r, &p, &before, &changed)).await
+                    }
+                    updates::Plan::Replace(_) => {
+                        match updates::custom_name_kept(&r.resource_type, &before, &after) {
+                            Some(name) => Err(updates::custom_name_reason(&name)),
+                            None => {
+                                replaced.push(old.clone());
+                                Box::pin(create_resource(caller, stack, r, &p)).await
+                            }
+                        }
+                    }
                 }
-            },
-            (Ok(p), None) => create_resource(caller, stack, r, &p).await,
+            }
+            (Ok(p), None) => Box::pin(create_resource(caller, stack, r, &p)).await,
         };
         let now = caller.services.clock.now();
         match result {
@@ -971,11 +1006,17 @@ async fn deploy(
 /// unresolved and NoEcho values as their placeholder with a [`definition_evaluator`], so no
 /// secret is in it). A resource whose properties can't be evaluated yet (they name a resource not created)
 /// has its definition as written.
-pub(crate) fn resolved_definition(evaluator: &Evaluator<'_>, r: &Resource, stack: &Stack) -> String {
+pub(crate) fn resolved_definition(
+    evaluator: &Evaluator<'_>,
+    r: &Resource,
+    stack: &Stack,
+    exports: &[Export],
+) -> String {
     let resolver = StackResolver {
         stack,
         dynamic: &[],
         secrets: None,
+        exports,
     };
     match evaluator.resolve(&Value::Map(r.properties.clone()), &resolver) {
         Ok(v) => json!({
@@ -987,69 +1028,17 @@ pub(crate) fn resolved_definition(evaluator: &Evaluator<'_>, r: &Resource, stack
     }
 }
 
-/// Updates a resource whose new properties AWS changes without replacement, or `None` when the
-/// change needs a new resource (kinko replaces every other change).
-async fn update_in_place(
-    caller: &Caller,
-    stack: &Stack,
-    old: &StackResource,
-    r: &Resource,
-    p: &Map,
-) -> Option<Result<Created, Reason>> {
-    let id = old.physical_id.clone()?;
-    let kept = |physical_id: String| Created {
-        physical_id,
-        attributes: old.attributes.clone(),
-        cleanup: old.cleanup.clone(),
-    };
-    match r.resource_type.as_str() {
-        "AWS::KMS::Alias" if text(p, "AliasName").as_deref() == Some(id.as_str()) => {
-            let target = text(p, "TargetKeyId")?;
-            Some(
-                caller
-                    .json(
-                        ServiceName::Kms,
-                        "UpdateAlias",
-                        json!({"AliasName": id, "TargetKeyId": target}),
-                    )
-                    .await
-                    .map(|_| kept(id)),
-            )
-        }
-        "AWS::SecretsManager::ResourcePolicy" if text(p, "SecretId").is_some_and(|s| s == id) => {
-            Some(create_resource(caller, stack, r, p).await)
-        }
-        // A schedule with a function of the template's or the account's: RotateSecret again, with
-        // RotateImmediatelyOnUpdate. A hosted function is replaced with the schedule.
-        "AWS::SecretsManager::RotationSchedule"
-            if text(p, "SecretId").is_some_and(|s| s == id)
-                && !p.contains_key("HostedRotationLambda")
-                && !old.cleanup.iter().any(|c| c.starts_with("function:")) =>
-        {
-            Some(create_resource(caller, stack, r, p).await)
-        }
-        "AWS::SecretsManager::Secret"
-            if text(p, "Name").is_none_or(|n| id.contains(&format!(":secret:{n}-"))) =>
-        {
-            let mut body = json!({"SecretId": id});
-            for key in ["Description", "KmsKeyId"] {
-                if let Some(v) = text(p, key) {
-                    body[key] = json!(v);
-                }
-            }
-            if let Some(v) = text(p, "SecretString") {
-                body["SecretString"] = json!(v);
-                body["ClientRequestToken"] = json!(uuid::Uuid::new_v4().to_string());
-            }
-            Some(
-                caller
-                    .json(ServiceName::SecretsManager, "UpdateSecret", body)
-                    .await
-                    .map(|_| kept(id)),
-            )
-        }
-        _ => None,
-    }
+/// Whether an update replaces the resource recorded with the definition `recorded` to give it
+/// `definition` (as a change set's `Replacement` says).
+pub fn replaces(resource_type: &str, recorded: &str, definition: &str) -> bool {
+    matches!(
+        updates::plan(
+            resource_type,
+            &updates::recorded_properties(recorded),
+            &updates::recorded_properties(definition)
+        ),
+        updates::Plan::Replace(_)
+    )
 }
 
 /// Deletes `resources` (newest first), honouring `DeletionPolicy: Retain` in `template`.
@@ -1109,7 +1098,7 @@ fn complete_change_set(stack: &mut Stack, status: &str) {
 
 /// The stack's outputs, evaluated without its secrets: a NoEcho value reads as its placeholder,
 /// and a secret attribute is not resolved (the record holds no secret in plaintext).
-fn outputs(services: &Services, stack: &mut Stack) {
+fn outputs(services: &Services, stack: &mut Stack, exports: &[Export]) {
     let Ok(template) = Template::parse(&stack.template_body) else {
         return;
     };
@@ -1120,6 +1109,7 @@ fn outputs(services: &Services, stack: &mut Stack) {
         stack,
         dynamic: &[],
         secrets: None,
+        exports,
     };
     if let Ok(resolved) = evaluator.outputs(&resolver) {
         stack.outputs = resolved
@@ -1134,30 +1124,165 @@ fn outputs(services: &Services, stack: &mut Stack) {
     }
 }
 
+/// The export names the stack's template imports, each checked against the exports of other
+/// stacks, recorded in the stack (with those it had, while an update may still roll back to them)
+/// under the exports lease. Returns the names and the exports, or the reason the operation fails.
+async fn begin_imports(
+    caller: &Caller,
+    stack: &mut Stack,
+    keep_old: bool,
+) -> Result<Result<(Vec<String>, Vec<Export>), Reason>, CfnError> {
+    let services = &caller.services;
+    let lease = ExportsLease::take(services, &stack.account_id, &stack.region).await?;
+    let checked = async {
+        let all = exports::exports(services, &stack.account_id, &stack.region).await?;
+        let names = match template_imports(services, stack) {
+            Ok(names) => names,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        if let Some(name) = names
+            .iter()
+            .find(|n| !all.iter().any(|e| e.name == **n && e.stack_id != stack.stack_id))
+        {
+            return Ok(Err(missing_export(name)));
+        }
+        let mut recorded = if keep_old {
+            stack.imports.clone()
+        } else {
+            Vec::new()
+        };
+        for n in &names {
+            if !recorded.contains(n) {
+                recorded.push(n.clone());
+            }
+        }
+        if recorded != stack.imports {
+            stack.imports = recorded;
+            save(caller, stack).await?;
+        }
+        Ok::<_, CfnError>(Ok((names, all)))
+    }
+    .await;
+    lease.release().await;
+    checked
+}
+
+/// The export names the stack's template imports (see [`Evaluator::import_names`]).
+fn template_imports(services: &Services, stack: &Stack) -> Result<Vec<String>, Reason> {
+    let template = Template::parse(&stack.template_body).map_err(|e| e.message().to_owned())?;
+    let evaluator =
+        evaluator(services, stack, &template, &stack.parameters.clone()).map_err(|e| e.to_string())?;
+    let resolver = StackResolver {
+        stack,
+        dynamic: &[],
+        secrets: None,
+        exports: &[],
+    };
+    evaluator
+        .import_names(&resolver)
+        .map_err(|e| e.message().to_owned())
+}
+
+/// Evaluates the stack's outputs and publishes them, with their exports, under the exports lease.
+/// Returns why not (AWS's text) when another stack has one of its export names, or imports an
+/// export of `old` that would go or change; the outputs are then left as they were.
+async fn publish(
+    caller: &Caller,
+    stack: &mut Stack,
+    exports: &[Export],
+    old: &[StackOutput],
+) -> Result<Option<String>, CfnError> {
+    let services = &caller.services;
+    let lease = ExportsLease::take(services, &stack.account_id, &stack.region).await?;
+    let published = async {
+        let kept = stack.outputs.clone();
+        outputs(services, stack, exports);
+        if let Some(reason) = publish_refusal(services, stack, old, &stack.outputs).await? {
+            stack.outputs = kept;
+            return Ok(Some(reason));
+        }
+        save(caller, stack).await?;
+        Ok(None)
+    }
+    .await;
+    lease.release().await;
+    published
+}
+
+/// Gives up the stack's exports before it is deleted, under the exports lease; AWS's reason when
+/// another stack imports one (the stack ends `DELETE_FAILED` with nothing deleted, its status
+/// reason `Delete canceled. Cannot delete export X as it is in use by Y`, as AWS re:Post quotes
+/// it).
+async fn give_up_exports(caller: &Caller, stack: &mut Stack) -> Result<Option<String>, CfnError> {
+    if stack.outputs.iter().all(|o| o.export_name.is_none()) {
+        return Ok(None);
+    }
+    let services = &caller.services;
+    let lease = ExportsLease::take(services, &stack.account_id, &stack.region).await?;
+    let given = async {
+        for o in &stack.outputs {
+            let Some(name) = &o.export_name else { continue };
+            let users = importers(
+                services,
+                &stack.account_id,
+                &stack.region,
+                name,
+                Some(&stack.stack_id),
+            )
+            .await?;
+            if !users.is_empty() {
+                return Ok(Some(format!(
+                    "Delete canceled. Cannot delete export {name} as it is in use by {}",
+                    users.join(", ")
+                )));
+            }
+        }
+        stack.outputs.retain(|o| o.export_name.is_none());
+        save(caller, stack).await?;
+        Ok(None)
+    }
+    .await;
+    lease.release().await;
+    given
+}
+
 async fn create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
+    let exports = match begin_imports(caller, stack, false).await? {
+        Ok((_, exports)) => exports,
+        Err(reason) => return fail_create(caller, stack, &reason).await,
+    };
     let mut replaced = Vec::new();
-    let failure = deploy(caller, stack, false, &mut replaced).await?;
-    let now = caller.services.clock.now();
+    let failure = Box::pin(deploy(caller, stack, false, &mut replaced, &exports)).await?;
     match failure {
         None => {
-            outputs(&caller.services, stack);
+            if let Some(reason) = publish(caller, stack, &exports, &[]).await? {
+                return fail_create(caller, stack, &reason).await;
+            }
             complete_change_set(stack, "EXECUTE_COMPLETE");
+            let now = caller.services.clock.now();
             set_stack_status(stack, "CREATE_COMPLETE", None, now);
         }
-        Some((logical_id, _)) if stack.disable_rollback => {
-            complete_change_set(stack, "EXECUTE_FAILED");
-            let reason = format!("The following resource(s) failed to create: [{logical_id}]. ");
-            set_stack_status(stack, "CREATE_FAILED", Some(&reason), now);
-        }
         Some((logical_id, _)) => {
-            complete_change_set(stack, "EXECUTE_FAILED");
-            let reason = format!(
-                "The following resource(s) failed to create: [{logical_id}]. Rollback requested by user."
-            );
-            set_stack_status(stack, "ROLLBACK_IN_PROGRESS", Some(&reason), now);
-            save(caller, stack).await?;
-            roll_back_create(caller, stack).await?;
+            let reason = format!("The following resource(s) failed to create: [{logical_id}]");
+            return fail_create(caller, stack, &reason).await;
         }
+    }
+    save(caller, stack).await
+}
+
+/// Ends a create that failed for `reason` (a sentence without its full stop): `CREATE_FAILED`
+/// with rollback disabled, else rolled back, as AWS words it (`REASON. Rollback requested by
+/// user.`).
+async fn fail_create(caller: &Caller, stack: &mut Stack, reason: &str) -> Result<(), CfnError> {
+    let now = caller.services.clock.now();
+    complete_change_set(stack, "EXECUTE_FAILED");
+    if stack.disable_rollback {
+        set_stack_status(stack, "CREATE_FAILED", Some(&format!("{reason}. ")), now);
+    } else {
+        let reason = format!("{reason}. Rollback requested by user.");
+        set_stack_status(stack, "ROLLBACK_IN_PROGRESS", Some(&reason), now);
+        save(caller, stack).await?;
+        roll_back_create(caller, stack).await?;
     }
     save(caller, stack).await
 }
@@ -1172,11 +1297,117 @@ async fn roll_back_create(caller: &Caller, stack: &mut Stack) -> Result<(), CfnE
         .collect();
     let failed = remove(caller, stack, created, None, true).await?;
     let now = caller.services.clock.now();
+    // A stack rolled back holds nothing: it imports nothing.
+    stack.imports.clear();
     match failed {
         None => set_stack_status(stack, "ROLLBACK_COMPLETE", None, now),
         Some(_) => set_stack_status(stack, "ROLLBACK_FAILED", None, now),
     }
     Ok(())
+}
+
+/// An update's rollback (the stack is `UPDATE_ROLLBACK_IN_PROGRESS`): what the update created
+/// is deleted, what it changed in place is changed back to `previous`'s properties, and the
+/// previous deployment (template, parameters, resources, outputs, imports) restored.
+async fn roll_back_update(caller: &Caller, stack: &mut Stack, previous: &Stack) -> Result<(), CfnError> {
+    let created: Vec<StackResource> = stack
+        .resources
+        .iter()
+        .filter(|r| {
+            r.physical_id.is_some()
+                && previous.resource(&r.logical_id).map(|b| &b.physical_id) != Some(&r.physical_id)
+        })
+        .cloned()
+        .collect();
+    remove(caller, stack, created, None, false).await?;
+    let failed = restore_in_place(caller, stack, previous).await?;
+    let events = std::mem::take(&mut stack.events);
+    let change_sets = std::mem::take(&mut stack.change_sets);
+    let revision = stack.revision;
+    let operation = stack.operation.take();
+    *stack = Stack {
+        events,
+        change_sets,
+        revision,
+        operation,
+        ..previous.clone()
+    };
+    let now = caller.services.clock.now();
+    if failed {
+        set_stack_status(stack, "UPDATE_ROLLBACK_FAILED", None, now);
+    } else {
+        set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE", None, now);
+    }
+    Ok(())
+}
+
+/// Changes the resources an update changed in place back to their properties in `previous`
+/// (evaluated from its template and parameters, dynamic references read again as the caller).
+/// Returns whether one could not be.
+async fn restore_in_place(caller: &Caller, stack: &mut Stack, previous: &Stack) -> Result<bool, CfnError> {
+    let changed: Vec<StackResource> = stack
+        .resources
+        .iter()
+        .filter(|r| {
+            r.physical_id.is_some()
+                && previous
+                    .resource(&r.logical_id)
+                    .is_some_and(|b| b.physical_id == r.physical_id && b.properties != r.properties)
+        })
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    let services = &caller.services;
+    let template = Template::parse(&previous.template_body)?;
+    let evaluator = evaluator(services, previous, &template, &previous.parameters)?;
+    let all = exports::exports(services, &previous.account_id, &previous.region).await?;
+    let dynamic = dynamic_values(caller, &template).await;
+    let mut failed = false;
+    // Newest change first.
+    for current in changed.into_iter().rev() {
+        let (Some(r), Some(target)) = (
+            template.resource(&current.logical_id),
+            previous.resource(&current.logical_id),
+        ) else {
+            continue;
+        };
+        let now = services.clock.now();
+        set_status(stack, current.clone(), "UPDATE_IN_PROGRESS", None, now);
+        save(caller, stack).await?;
+        let properties = match &dynamic {
+            Ok(dynamic) => {
+                let resolver = StackResolver {
+                    stack: previous,
+                    dynamic,
+                    secrets: Some(services),
+                    exports: &all,
+                };
+                evaluator
+                    .resolve_properties(r, &resolver)
+                    .map_err(|e| e.message().to_owned())
+            }
+            Err((_, reason)) => Err(reason.clone()),
+        };
+        let before = updates::recorded_properties(&current.properties);
+        let after = updates::recorded_properties(&target.properties);
+        let keys = updates::changed_properties(&before, &after);
+        let result = match properties {
+            Ok(p) => Box::pin(updates::apply(caller, previous, &current, r, &p, &before, &keys)).await,
+            Err(reason) => Err(reason),
+        };
+        let now = services.clock.now();
+        match result {
+            Ok(_) => set_status(stack, target.clone(), "UPDATE_COMPLETE", None, now),
+            Err(reason) => {
+                failed = true;
+                set_status(stack, current, "UPDATE_FAILED", Some(reason), now);
+            }
+        }
+        save(caller, stack).await?;
+    }
+    Ok(failed)
 }
 
 /// The status reason of an operation another node took over.
@@ -1228,8 +1459,8 @@ async fn take_over(caller: &Caller, stack_id: &str) -> Result<(), CfnError> {
             roll_back_create(caller, stack).await?;
         }
         "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => {
-            // The update succeeded: what the template no longer has goes (replaced resources
-            // whose old physical id was not recorded yet are left).
+            // The update succeeded (its outputs are published): what the template no longer
+            // has goes (replaced resources whose old physical id was not recorded yet are left).
             let template = Template::parse(&stack.template_body)?;
             let evaluator = evaluator(services, stack, &template, &stack.parameters.clone())?;
             let gone: Vec<StackResource> = stack
@@ -1247,7 +1478,9 @@ async fn take_over(caller: &Caller, stack_id: &str) -> Result<(), CfnError> {
             stack
                 .resources
                 .retain(|r| !gone.iter().any(|g| g.logical_id == r.logical_id));
-            outputs(services, stack);
+            if let Ok(names) = template_imports(services, stack) {
+                stack.imports = names;
+            }
             complete_change_set(stack, "EXECUTE_COMPLETE");
             let now = services.clock.now();
             set_stack_status(stack, "UPDATE_COMPLETE", None, now);
@@ -1263,29 +1496,7 @@ async fn take_over(caller: &Caller, stack_id: &str) -> Result<(), CfnError> {
                 .as_ref()
                 .and_then(|o| o.previous.clone())
                 .ok_or_else(|| CfnError::Internal("an update without its previous deployment".into()))?;
-            // What the update created goes (what it changed in place keeps its change); the
-            // previous deployment is restored.
-            let created: Vec<StackResource> = stack
-                .resources
-                .iter()
-                .filter(|r| {
-                    r.physical_id.is_some()
-                        && previous.resource(&r.logical_id).map(|b| &b.physical_id) != Some(&r.physical_id)
-                })
-                .cloned()
-                .collect();
-            remove(caller, stack, created, None, false).await?;
-            let events = std::mem::take(&mut stack.events);
-            let change_sets = std::mem::take(&mut stack.change_sets);
-            let revision = stack.revision;
-            *stack = Stack {
-                events,
-                change_sets,
-                revision,
-                ..*previous
-            };
-            let now = services.clock.now();
-            set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE", None, now);
+            roll_back_update(caller, stack, &previous).await?;
         }
         "DELETE_IN_PROGRESS" => return delete(caller, stack).await,
         other => {
@@ -1297,67 +1508,70 @@ async fn take_over(caller: &Caller, stack_id: &str) -> Result<(), CfnError> {
 }
 
 async fn update(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
+    let previous = stack
+        .operation
+        .as_ref()
+        .and_then(|o| o.previous.clone())
+        .ok_or_else(|| CfnError::Internal("an update without its previous deployment".into()))?;
+    let (names, exports) = match begin_imports(caller, stack, true).await? {
+        Ok(checked) => checked,
+        Err(reason) => return fail_update(caller, stack, &previous, &reason).await,
+    };
     let template = Template::parse(&stack.template_body)?;
     let evaluator = evaluator(&caller.services, stack, &template, &stack.parameters.clone())?;
-    let before = stack.clone();
     let mut replaced = Vec::new();
-    let failure = deploy(caller, stack, true, &mut replaced).await?;
-    let now = caller.services.clock.now();
-    match failure {
-        None => {
-            set_stack_status(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, now);
-            save(caller, stack).await?;
-            // The replaced resources and those the template no longer has go.
-            let gone: Vec<StackResource> = before
-                .resources
-                .iter()
-                .filter(|r| r.physical_id.is_some() && !evaluator.is_active(&r.logical_id))
-                .cloned()
-                .collect();
-            remove(caller, stack, replaced, None, false).await?;
-            let prior = Template::parse(&before.template_body).ok();
-            remove(caller, stack, gone.clone(), prior.as_ref(), true).await?;
-            stack
-                .resources
-                .retain(|r| !gone.iter().any(|g| g.logical_id == r.logical_id));
-            outputs(&caller.services, stack);
-            complete_change_set(stack, "EXECUTE_COMPLETE");
-            let now = caller.services.clock.now();
-            set_stack_status(stack, "UPDATE_COMPLETE", None, now);
-        }
-        Some((logical_id, _)) => {
-            complete_change_set(stack, "EXECUTE_FAILED");
-            let reason = format!("The following resource(s) failed to update: [{logical_id}]. ");
-            set_stack_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", Some(&reason), now);
-            save(caller, stack).await?;
-            // What this update created goes; the previous deployment stays as it was.
-            let created: Vec<StackResource> = stack
-                .resources
-                .iter()
-                .filter(|r| {
-                    r.physical_id.is_some()
-                        && before.resource(&r.logical_id).map(|b| &b.physical_id) != Some(&r.physical_id)
-                })
-                .cloned()
-                .collect();
-            remove(caller, stack, created, None, false).await?;
-            let events = std::mem::take(&mut stack.events);
-            let change_sets = std::mem::take(&mut stack.change_sets);
-            let revision = stack.revision;
-            *stack = Stack {
-                events,
-                change_sets,
-                revision,
-                ..before
-            };
-            let now = caller.services.clock.now();
-            set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE", None, now);
-        }
+    let failure = Box::pin(deploy(caller, stack, true, &mut replaced, &exports)).await?;
+    if let Some((logical_id, _)) = failure {
+        let reason = format!("The following resource(s) failed to update: [{logical_id}]. ");
+        return fail_update(caller, stack, &previous, &reason).await;
     }
+    if let Some(reason) = publish(caller, stack, &exports, &previous.outputs).await? {
+        return fail_update(caller, stack, &previous, &reason).await;
+    }
+    let now = caller.services.clock.now();
+    set_stack_status(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, now);
+    save(caller, stack).await?;
+    // The replaced resources and those the template no longer has go.
+    let gone: Vec<StackResource> = previous
+        .resources
+        .iter()
+        .filter(|r| r.physical_id.is_some() && !evaluator.is_active(&r.logical_id))
+        .cloned()
+        .collect();
+    remove(caller, stack, replaced, None, false).await?;
+    let prior = Template::parse(&previous.template_body).ok();
+    remove(caller, stack, gone.clone(), prior.as_ref(), true).await?;
+    stack
+        .resources
+        .retain(|r| !gone.iter().any(|g| g.logical_id == r.logical_id));
+    stack.imports = names;
+    complete_change_set(stack, "EXECUTE_COMPLETE");
+    let now = caller.services.clock.now();
+    set_stack_status(stack, "UPDATE_COMPLETE", None, now);
+    save(caller, stack).await
+}
+
+/// Ends an update that failed for `reason`: rolled back to `previous`.
+async fn fail_update(
+    caller: &Caller,
+    stack: &mut Stack,
+    previous: &Stack,
+    reason: &str,
+) -> Result<(), CfnError> {
+    complete_change_set(stack, "EXECUTE_FAILED");
+    let now = caller.services.clock.now();
+    set_stack_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", Some(reason), now);
+    save(caller, stack).await?;
+    roll_back_update(caller, stack, previous).await?;
     save(caller, stack).await
 }
 
 async fn delete(caller: &Caller, stack: &mut Stack) -> Result<(), CfnError> {
+    if let Some(reason) = give_up_exports(caller, stack).await? {
+        let now = caller.services.clock.now();
+        set_stack_status(stack, "DELETE_FAILED", Some(&reason), now);
+        return save(caller, stack).await;
+    }
     let template = Template::parse(&stack.template_body).ok();
     // Deletion order: the reverse of creation order, which is the order resources were recorded.
     let order: Vec<String> = match &template {

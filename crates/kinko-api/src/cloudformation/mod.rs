@@ -77,6 +77,8 @@ pub async fn handle(
         "ListStackResources" => execute::<ListStackResources>(services, rc, params).await,
         "DescribeStackEvents" => execute::<DescribeStackEvents>(services, rc, params).await,
         "GetTemplate" => execute::<GetTemplate>(services, rc, params).await,
+        "ListExports" => execute::<ListExports>(services, rc, params).await,
+        "ListImports" => execute::<ListImports>(services, rc, params).await,
         other => Err(CfnError::InvalidAction(format!(
             "Could not find operation {other} for version {VERSION}"
         ))),
@@ -251,6 +253,8 @@ operation!(DescribeStackResources, "DescribeStackResources", stack_required: tru
 operation!(ListStackResources, "ListStackResources", stack_required: true, list_stack_resources);
 operation!(DescribeStackEvents, "DescribeStackEvents", stack_required: false, describe_stack_events);
 operation!(GetTemplate, "GetTemplate", stack_required: false, get_template);
+operation!(ListExports, "ListExports", stack_required: false, list_exports);
+operation!(ListImports, "ListImports", stack_required: false, list_imports);
 
 // --- templates ---
 
@@ -492,6 +496,7 @@ fn new_stack(cx: &Cx<'_>, name: &str, body: &str) -> Stack {
         change_sets: Vec::new(),
         outputs: Vec::new(),
         disable_rollback: false,
+        imports: Vec::new(),
         operation: None,
         revision: 0,
     }
@@ -516,6 +521,7 @@ fn changes(
     stack: &Stack,
     template: &Template,
     parameters: &[StackParameter],
+    exports: &[engine::Export],
 ) -> Result<Vec<ResourceChange>, CfnError> {
     let evaluator = engine::evaluator(services, stack, template, parameters)?;
     let recorder = engine::definition_evaluator(services, stack, template, parameters)?;
@@ -533,14 +539,15 @@ fn changes(
             Some(deployed) => {
                 // Compared evaluated against the stack as deployed: a resource whose properties
                 // name one being replaced is counted when the engine gets to it.
-                let definition = engine::resolved_definition(&recorder, r, stack);
+                let definition = engine::resolved_definition(&recorder, r, stack, exports);
                 if !engine::unchanged(&deployed.properties, &definition, &changed) {
+                    let replaces = engine::replaces(&r.resource_type, &deployed.properties, &definition);
                     out.push(ResourceChange {
                         action: "Modify".into(),
                         logical_id: r.logical_id.clone(),
                         physical_id: deployed.physical_id.clone(),
                         resource_type: r.resource_type.clone(),
-                        replacement: Some("True".into()),
+                        replacement: Some(if replaces { "True" } else { "False" }.into()),
                     });
                 }
             }
@@ -558,6 +565,12 @@ fn changes(
         }
     }
     Ok(out)
+}
+
+/// Whether `template`'s Outputs differ from the deployed template's: an update that changes only
+/// them (an export added or removed) is one to make, as on AWS.
+fn outputs_changed(stack: &Stack, template: &Template) -> bool {
+    Template::parse(&stack.template_body).map_or(true, |deployed| deployed.outputs != template.outputs)
 }
 
 async fn create_change_set(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryReply, CfnError> {
@@ -608,8 +621,9 @@ async fn create_change_set(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryRe
         )));
     }
     let parameters = parameters(cx, input, &template, &stack)?;
-    let changes = changes(cx.services, &stack, &template, &parameters)?;
-    let empty = changes.is_empty() && change_set_type == "UPDATE";
+    let exports = engine::exports(cx.services, cx.account(), cx.region()).await?;
+    let changes = changes(cx.services, &stack, &template, &parameters, &exports)?;
+    let empty = changes.is_empty() && change_set_type == "UPDATE" && !outputs_changed(&stack, &template);
     let id = format!(
         "arn:aws:cloudformation:{}:{}:changeSet/{name}/{}",
         cx.region(),
@@ -824,7 +838,10 @@ async fn update_stack(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryReply, 
     let caps = capabilities(input);
     check_capabilities(&template, &caps, false)?;
     let parameters = parameters(cx, input, &template, &stack)?;
-    if changes(cx.services, &stack, &template, &parameters)?.is_empty() {
+    let exports = engine::exports(cx.services, cx.account(), cx.region()).await?;
+    if changes(cx.services, &stack, &template, &parameters, &exports)?.is_empty()
+        && !outputs_changed(&stack, &template)
+    {
         return Err(CfnError::Validation("No updates are to be performed.".into()));
     }
     let stack_id = stack.stack_id.clone();
@@ -1071,4 +1088,105 @@ async fn get_template(cx: &Cx<'_>, input: &In, t: Target) -> Result<QueryReply, 
         .elem("member", "Processed")
         .close("StagesAvailable");
     Ok(QueryReply::Result(x))
+}
+
+// --- exports and imports ---
+
+/// How many entries a page of `ListExports` or `ListImports` holds (AWS pages them by 100).
+const EXPORTS_PAGE: usize = 100;
+
+/// A page of `items` (sorted, unique) from the one `NextToken` names, and the token of the next.
+/// The token is the next page's first item, base64-encoded (opaque to the caller).
+fn page<'a>(items: &'a [String], input: &In) -> Result<(&'a [String], Option<String>), CfnError> {
+    use base64::Engine as _;
+    let start = match input.get("NextToken") {
+        None => 0,
+        Some(token) => {
+            let first = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                // [unverified wording]
+                .ok_or_else(|| CfnError::Validation("Invalid NextToken".into()))?;
+            items.partition_point(|i| *i < first)
+        }
+    };
+    let end = (start + EXPORTS_PAGE).min(items.len());
+    let next = items
+        .get(end)
+        .map(|n| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.as_bytes()));
+    Ok((&items[start..end], next))
+}
+
+/// `ListExports`: the exports of the caller's account and region, by name, with the stack
+/// exporting each.
+async fn list_exports(cx: &Cx<'_>, input: &In, _: Target) -> Result<QueryReply, CfnError> {
+    let exports = engine::exports(cx.services, cx.account(), cx.region()).await?;
+    let names: Vec<String> = exports.iter().map(|e| e.name.clone()).collect();
+    let (shown, next) = page(&names, input)?;
+    let mut x = cx.xml::<CloudFormation>();
+    x.open("Exports");
+    for name in shown {
+        if let Some(e) = exports.iter().find(|e| e.name == *name) {
+            x.open("member")
+                .elem("ExportingStackId", &e.stack_id)
+                .elem("Name", &e.name)
+                .elem("Value", &e.value)
+                .close("member");
+        }
+    }
+    x.close("Exports");
+    x.opt("NextToken", next.as_deref());
+    Ok(QueryReply::Result(x))
+}
+
+/// `ListImports`: the stacks importing an export, by name.
+async fn list_imports(cx: &Cx<'_>, input: &In, _: Target) -> Result<QueryReply, CfnError> {
+    let name = input.required("ExportName")?;
+    let mut stacks = engine::importers(cx.services, cx.account(), cx.region(), name, None).await?;
+    if stacks.is_empty() {
+        return Err(CfnError::Validation(format!(
+            "Export '{name}' is not imported by any stack."
+        )));
+    }
+    stacks.sort();
+    stacks.dedup();
+    let (shown, next) = page(&stacks, input)?;
+    let mut x = cx.xml::<CloudFormation>();
+    x.open("Imports");
+    for s in shown {
+        x.elem("member", s);
+    }
+    x.close("Imports");
+    x.opt("NextToken", next.as_deref());
+    Ok(QueryReply::Result(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(token: Option<&str>) -> In {
+        let mut body = String::from("Action=ListExports");
+        if let Some(t) = token {
+            body.push_str(&format!("&NextToken={t}"));
+        }
+        In(Params::parse(body.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn exports_and_imports_are_paged_by_a_hundred() {
+        let items: Vec<String> = (0..250).map(|n| format!("export-{n:03}")).collect();
+        let (first, next) = page(&items, &input(None)).unwrap();
+        assert_eq!((first.len(), first[0].as_str()), (100, "export-000"));
+        let (second, next) = page(&items, &input(next.as_deref())).unwrap();
+        assert_eq!((second.len(), second[0].as_str()), (100, "export-100"));
+        let (third, next) = page(&items, &input(next.as_deref())).unwrap();
+        assert_eq!(
+            (third.len(), third[99.min(third.len() - 1)].as_str()),
+            (50, "export-249")
+        );
+        assert_eq!(next, None);
+        assert!(page(&items, &input(Some("%%%"))).is_err());
+    }
 }
