@@ -899,6 +899,20 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
     })
     .await
     .expect("update");
+    // An update that changes nothing searchable keeps the terms.
+    let mut read = s
+        .secret_by_arn(&secret_arn("prod/AppBeta/db"))
+        .await
+        .expect("read")
+        .expect("secret");
+    read.last_accessed_date = Some(at(T0 + 60));
+    s.write_secret(SecretWrite::Update {
+        secret: read,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("update");
     let gone = s
         .secret_by_arn(&secret_arn("gone"))
         .await

@@ -1723,12 +1723,40 @@ impl FilterSql {
     }
 }
 
-/// Replaces a secret's searchable terms with those of `secret`, in one statement.
+/// Replaces a secret's searchable terms with those of `secret`; leaves them when they are the
+/// same (most updates: a new value, a label moved, an access date), so such writes add no index
+/// churn.
 async fn write_secret_terms(tx: &Transaction<'_>, secret_id: i64, secret: &Secret) -> Result<(), StoreError> {
-    let terms = secret.filter_terms();
-    let kinds: Vec<&str> = terms.iter().map(|t| t.kind.code()).collect();
-    let attributes: Vec<i64> = terms.iter().map(|t| t.attribute).collect();
-    let texts: Vec<&str> = terms.iter().map(|t| t.text.as_str()).collect();
+    let mut terms: Vec<(&str, i64, String)> = secret
+        .filter_terms()
+        .into_iter()
+        .map(|t| (t.kind.code(), t.attribute, t.text))
+        .collect();
+    terms.sort_unstable();
+    let select = tx
+        .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = $1")
+        .await
+        .map_err(db)?;
+    let mut kept: Vec<(String, i64, String)> = Vec::new();
+    for row in tx.query(&select, &[&secret_id]).await.map_err(db)? {
+        kept.push((
+            row.try_get(0).map_err(backend)?,
+            row.try_get(1).map_err(backend)?,
+            row.try_get(2).map_err(backend)?,
+        ));
+    }
+    kept.sort_unstable();
+    let same = kept.len() == terms.len()
+        && kept
+            .iter()
+            .zip(&terms)
+            .all(|(k, t)| k.0 == t.0 && k.1 == t.1 && k.2 == t.2);
+    if same {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = terms.iter().map(|t| t.0).collect();
+    let attributes: Vec<i64> = terms.iter().map(|t| t.1).collect();
+    let texts: Vec<&str> = terms.iter().map(|t| t.2.as_str()).collect();
     let delete = tx
         .prepare_cached("DELETE FROM secret_terms WHERE secret_id = $1")
         .await

@@ -750,16 +750,35 @@ pub fn list_secrets_page(
     Ok((out, more))
 }
 
-/// Replaces a secret's searchable terms with those of `secret`.
+/// Replaces a secret's searchable terms with those of `secret`; leaves them when they are the
+/// same (most updates: a new value, a label moved, an access date), so such writes add no index
+/// churn.
 fn write_secret_terms(c: &Connection, secret_id: i64, secret: &Secret) -> Result<(), StoreError> {
+    let mut terms: Vec<(String, i64, String)> = secret
+        .filter_terms()
+        .into_iter()
+        .map(|t| (t.kind.code().to_owned(), t.attribute, t.text))
+        .collect();
+    terms.sort_unstable();
+    let mut kept: Vec<(String, i64, String)> = c
+        .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    kept.sort_unstable();
+    if kept == terms {
+        return Ok(());
+    }
     c.prepare_cached("DELETE FROM secret_terms WHERE secret_id = ?1")
         .and_then(|mut s| s.execute([secret_id]))
         .map_err(backend)?;
     let mut stmt = c
         .prepare_cached("INSERT INTO secret_terms (secret_id, kind, attribute, term) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
-    for t in secret.filter_terms() {
-        stmt.execute(params![secret_id, t.kind.code(), t.attribute, t.text])
+    for (kind, attribute, text) in terms {
+        stmt.execute(params![secret_id, kind, attribute, text])
             .map_err(backend)?;
     }
     Ok(())
