@@ -842,7 +842,9 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
                 .collect::<Vec<_>>(),
         )
     };
-    let specs: Vec<(&str, Option<&str>, Option<Vec<Tag>>)> = vec![
+    /// A secret's name, description and tags.
+    type Spec<'a> = (&'a str, Option<&'a str>, Option<Vec<Tag>>);
+    let specs: Vec<Spec<'_>> = vec![
         (
             "prod/AppBeta/db",
             Some("The primary Database"),
