@@ -66,6 +66,10 @@ pub struct ConsoleArgs {
     /// The most a page's p99 server time may be, in milliseconds (exit status 1 beyond it).
     #[arg(long, default_value_t = 20.0)]
     pub budget_ms: f64,
+
+    /// Also print each page's last `Server-Timing` header (its API calls and their times).
+    #[arg(long)]
+    pub show_timing: bool,
 }
 
 #[derive(Debug, Args)]

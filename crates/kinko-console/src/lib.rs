@@ -32,6 +32,7 @@ mod multipart;
 mod pages;
 pub mod session;
 mod signin;
+mod timing;
 mod why;
 
 use std::net::{IpAddr, SocketAddr};
@@ -453,6 +454,7 @@ async fn call_as(
     input: &Value,
 ) -> Result<Value, WireError> {
     let body = serde_json::to_vec(input).unwrap_or_default();
+    let started = std::time::Instant::now();
     let out = kinko_api::call(
         &console.services,
         &rc,
@@ -460,8 +462,9 @@ async fn call_as(
         operation,
         CallInput::Json(&body),
     )
-    .await
-    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
+    .await;
+    timing::record(operation, started.elapsed());
+    let out = out.inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
@@ -481,6 +484,7 @@ pub(crate) async fn call_lambda(
         raw_body: route.raw_body,
         body: b"",
     };
+    let started = std::time::Instant::now();
     let out = kinko_api::call(
         &console.services,
         &rc,
@@ -488,8 +492,9 @@ pub(crate) async fn call_lambda(
         route.operation,
         CallInput::Rest(&req),
     )
-    .await
-    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
+    .await;
+    timing::record(route.operation, started.elapsed());
+    let out = out.inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
@@ -514,6 +519,7 @@ pub(crate) async fn call_query(
     };
     let params = kinko_wire::query::Params::parse(body.as_bytes());
     let rc = request_context(console, ctx, who)?;
+    let started = std::time::Instant::now();
     let out = kinko_api::call(
         &console.services,
         &rc,
@@ -521,8 +527,9 @@ pub(crate) async fn call_query(
         action,
         CallInput::Query(&params),
     )
-    .await
-    .inspect_err(|e| why::note(ctx.lang, &rc, e))?;
+    .await;
+    timing::record(action, started.elapsed());
+    let out = out.inspect_err(|e| why::note(ctx.lang, &rc, e))?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -581,11 +588,12 @@ async fn not_found(ctx: Ctx) -> Response {
 async fn security_headers(State(console): State<Arc<Console>>, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     // Room for the "why denied?" explanations of the request's calls (see `why`).
-    let mut resp = why::scope(next.run(req)).await;
+    let (mut resp, calls) = timing::scope(why::scope(next.run(req))).await;
     let h = resp.headers_mut();
-    // The page's server time, which the browser's developer tools show (Server-Timing).
+    // The page's server time, which the browser's developer tools show (Server-Timing), then
+    // the time of its API calls.
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.1}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.1}{calls}")) {
         h.insert("server-timing", v);
     }
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {

@@ -204,6 +204,188 @@ pub fn split_camel_case(s: &str) -> Vec<&str> {
     parts
 }
 
+/// What a searchable term of a secret ([`Term`]) was taken from. A store keeps a secret's terms
+/// beside it (written with the secret, in the same transaction) and answers filters with them
+/// ([`conditions`]), so a filtered listing need not read every secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TermKind {
+    /// A lowercased whitespace-separated word of the description.
+    Description,
+    /// A tag key, as it is.
+    TagKey,
+    /// A tag value, as it is.
+    TagValue,
+    /// The primary region.
+    PrimaryRegion,
+    /// The owning service.
+    OwningService,
+    /// A word of the `all` search ([`search_words`]) of one attribute: the name, the
+    /// description, a tag key or a tag value, told apart by [`Term::attribute`].
+    Search,
+}
+
+impl TermKind {
+    /// The code a store keeps for this kind.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Description => "d",
+            Self::TagKey => "k",
+            Self::TagValue => "v",
+            Self::PrimaryRegion => "r",
+            Self::OwningService => "o",
+            Self::Search => "a",
+        }
+    }
+}
+
+/// One searchable term of a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Term {
+    pub kind: TermKind,
+    /// Which attribute a [`TermKind::Search`] word comes from (0: the name, 1: the description,
+    /// then each tag's key and value); 0 for the other kinds.
+    pub attribute: i64,
+    pub text: String,
+}
+
+/// Every searchable term of `target`, without duplicates. The name is not among them: a store
+/// matches name prefixes on the name it keeps anyway.
+pub fn terms(target: &FilterTarget<'_>) -> Vec<Term> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut push = |kind: TermKind, attribute: i64, text: String| {
+        let term = Term {
+            kind,
+            attribute,
+            text,
+        };
+        if seen.insert(term.clone()) {
+            out.push(term);
+        }
+    };
+    for word in target.description.map(whitespace_words).unwrap_or_default() {
+        push(TermKind::Description, 0, word);
+    }
+    for (k, v) in target.tags {
+        push(TermKind::TagKey, 0, k.clone());
+        push(TermKind::TagValue, 0, v.clone());
+    }
+    if let Some(r) = target.primary_region {
+        push(TermKind::PrimaryRegion, 0, r.to_owned());
+    }
+    if let Some(s) = target.owning_service {
+        push(TermKind::OwningService, 0, s.to_owned());
+    }
+    let mut attributes = vec![Some(target.name), target.description];
+    for (k, v) in target.tags {
+        attributes.push(Some(k));
+        attributes.push(Some(v));
+    }
+    for (n, attribute) in attributes.into_iter().enumerate() {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        for word in attribute.map(search_words).unwrap_or_default() {
+            push(TermKind::Search, n, word);
+        }
+    }
+    out
+}
+
+/// What one filter value asks of a secret, in terms a store evaluates on its columns and
+/// [`Term`]s. [`conditions`] turns filters into these with the exact rules of [`matches`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// The name starts with this (case-sensitive).
+    NamePrefix(String),
+    /// For each prefix, some term of the kind starts with it (they may be different terms).
+    TermPrefixes { kind: TermKind, prefixes: Vec<String> },
+    /// One attribute has, for each prefix, a [`TermKind::Search`] word starting with it.
+    SearchPrefixes(Vec<String>),
+    /// Nothing matches (a search value without words).
+    Never,
+}
+
+/// One filter value: its condition, or (a value starting with `!`) the condition's negation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    pub negated: bool,
+    pub condition: Condition,
+}
+
+/// `filters` as a store evaluates them: a secret matches when, for every inner list (a filter),
+/// some clause (one of its values) holds. Equivalent to [`matches`] on the secret's
+/// [`FilterTarget`] and [`terms`].
+pub fn conditions(filters: &[Filter]) -> Vec<Vec<Clause>> {
+    filters
+        .iter()
+        .map(|filter| {
+            filter
+                .values
+                .iter()
+                .map(|value| {
+                    let (negated, value) = match value.strip_prefix('!') {
+                        Some(rest) => (true, rest),
+                        None => (false, value.as_str()),
+                    };
+                    Clause {
+                        negated,
+                        condition: condition(filter.key, value),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn condition(key: FilterKey, value: &str) -> Condition {
+    let single = |kind| Condition::TermPrefixes {
+        kind,
+        prefixes: vec![value.to_owned()],
+    };
+    // Every word must prefix some word: a repeated word asks nothing more.
+    let distinct = |mut words: Vec<String>| {
+        let mut seen = std::collections::HashSet::new();
+        words.retain(|w| seen.insert(w.clone()));
+        words
+    };
+    match key {
+        FilterKey::Name => Condition::NamePrefix(value.to_owned()),
+        FilterKey::TagKey => single(TermKind::TagKey),
+        FilterKey::TagValue => single(TermKind::TagValue),
+        FilterKey::PrimaryRegion => single(TermKind::PrimaryRegion),
+        FilterKey::OwningService => single(TermKind::OwningService),
+        FilterKey::Description => match distinct(whitespace_words(value)) {
+            words if words.is_empty() => Condition::Never,
+            words => Condition::TermPrefixes {
+                kind: TermKind::Description,
+                prefixes: words,
+            },
+        },
+        FilterKey::All => match distinct(search_words(value)) {
+            words if words.is_empty() => Condition::Never,
+            words => Condition::SearchPrefixes(words),
+        },
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`, in code point order
+/// (the byte order of UTF-8, which both stores compare text in): `s` starts with `prefix`
+/// exactly when `prefix <= s` and, if there is a bound, `s < bound`. `None` when no string is
+/// greater (the empty prefix, or only `char::MAX`s).
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -746,5 +928,56 @@ mod tests {
         assert_eq!(select(&secrets, &[f("all", &["déf"])]), ["名前/ÀbcDéf"]);
         assert_eq!(select(&secrets, &[f("description", &["üNï"])]), ["名前/ÀbcDéf"]);
         assert_eq!(select(&secrets, &[f("name", &["名"])]), ["名前/ÀbcDéf"]);
+    }
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        for (prefix, s) in [
+            ("ab", "abz"),
+            ("ab", "ab"),
+            ("ab", "ac"),
+            ("ab", "aa\u{10FFFF}"),
+            ("é", "éa"),
+        ] {
+            let within = s >= prefix && prefix_upper_bound(prefix).is_none_or(|b| s < b.as_str());
+            assert_eq!(within, s.starts_with(prefix), "{prefix} {s}");
+        }
+    }
+
+    #[test]
+    fn search_terms_are_per_attribute() {
+        let s = Secret {
+            description: Some("One two"),
+            ..tagged("prod/AppBeta", &[("Team", "x y")])
+        };
+        let terms = terms(&s.target());
+        let search: Vec<(i64, &str)> = terms
+            .iter()
+            .filter(|t| t.kind == TermKind::Search)
+            .map(|t| (t.attribute, t.text.as_str()))
+            .collect();
+        assert_eq!(
+            search,
+            [
+                (0, "prod"),
+                (0, "app"),
+                (0, "beta"),
+                (1, "one"),
+                (1, "two"),
+                (2, "team"),
+                (3, "x"),
+                (3, "y")
+            ]
+        );
+        assert!(terms.contains(&Term {
+            kind: TermKind::TagValue,
+            attribute: 0,
+            text: "x y".into()
+        }));
     }
 }

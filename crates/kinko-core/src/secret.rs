@@ -177,6 +177,47 @@ pub enum SecretError {
 }
 
 impl Secret {
+    /// The `PrimaryRegion` DescribeSecret and ListSecrets report: a replica's primary region, a
+    /// primary's own region once it has replicas, else none.
+    pub fn reported_primary_region(&self) -> Option<&str> {
+        match &self.primary_region {
+            Some(r) => Some(r),
+            None if !self.replicas.is_empty() => Some(&self.region),
+            None => None,
+        }
+    }
+
+    /// Calls `f` with the attributes `ListSecrets` filters look at. OwningService belongs to
+    /// secrets another AWS service manages, and that service sets it; no secret here has one. A
+    /// tag does not make one: moto's `test_list_replica_secret_with_filters` reads its own tag
+    /// `aws:secretsmanager:owningService` as the owner, which AWS does not.
+    fn with_filter_target<R>(&self, f: impl FnOnce(&crate::filters::FilterTarget<'_>) -> R) -> R {
+        let tags: Vec<(String, String)> = self
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        f(&crate::filters::FilterTarget {
+            name: &self.name,
+            description: self.description.as_deref(),
+            tags: &tags,
+            primary_region: self.reported_primary_region(),
+            owning_service: None,
+        })
+    }
+
+    /// The searchable terms a store keeps for this secret ([`crate::filters::terms`]).
+    pub fn filter_terms(&self) -> Vec<crate::filters::Term> {
+        self.with_filter_target(crate::filters::terms)
+    }
+
+    /// Whether this secret passes `filters` ([`crate::filters::matches`]): what a store's
+    /// filtered listing must agree with.
+    pub fn matches_filters(&self, filters: &[crate::filters::Filter]) -> bool {
+        self.with_filter_target(|t| crate::filters::matches(t, filters))
+    }
+
     /// Whether this secret is a replica of a primary in another region.
     pub fn is_replica(&self) -> bool {
         self.primary_region.is_some()

@@ -279,11 +279,14 @@ pub trait Store: Send + Sync + 'static {
     async fn secret_by_arn(&self, arn: &str) -> Result<Option<Secret>, StoreError>;
     /// Every secret of an account and region, metadata only, ordered by creation.
     async fn list_secrets(&self, account_id: &str, region: &str) -> Result<Vec<Secret>, StoreError>;
-    /// One page of secrets (metadata only), and whether more follow.
+    /// One page of the secrets (metadata only) that pass `filters` (`ListSecrets`'s rules, see
+    /// [`crate::filters`]; none: every secret), and whether more follow. The database filters
+    /// and pages, with the secrets' [`Secret::filter_terms`] kept beside them.
     async fn list_secrets_page(
         &self,
         account_id: &str,
         region: &str,
+        filters: &[crate::filters::Filter],
         page: ListPage,
     ) -> Result<(Vec<Secret>, bool), StoreError>;
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError>;

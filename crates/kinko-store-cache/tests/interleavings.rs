@@ -191,9 +191,12 @@ impl Store for Gated {
         &self,
         account_id: &str,
         region: &str,
+        filters: &[kinko_core::filters::Filter],
         page: ListPage,
     ) -> Result<(Vec<Secret>, bool), StoreError> {
-        self.inner.list_secrets_page(account_id, region, page).await
+        self.inner
+            .list_secrets_page(account_id, region, filters, page)
+            .await
     }
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {
         let r = self.inner.sealed_value(arn, version_id).await;

@@ -95,6 +95,7 @@ macro_rules! __with_contract_tests {
             secret_concurrent_writers_lose_no_version,
             secret_writes_together_are_all_or_nothing,
             secret_listing_orders_and_pages,
+            secret_listing_filters_as_the_rules_say,
             secrets_due_for_deletion,
             secrets_due_for_rotation,
             kms_key_is_created_with_material_and_alias,

@@ -789,7 +789,7 @@ pub async fn secret_listing_orders_and_pages(h: Handles) {
     );
     let list = |order, offset, limit, deleted| async move {
         let (secrets, more) = s
-            .list_secrets_page(ACCOUNT, REGION, page(order, offset, limit, deleted))
+            .list_secrets_page(ACCOUNT, REGION, &[], page(order, offset, limit, deleted))
             .await
             .expect("page");
         (secrets.into_iter().map(|s| s.name).collect::<Vec<_>>(), more)
@@ -822,6 +822,251 @@ pub async fn secret_listing_orders_and_pages(h: Handles) {
         names(&s.list_secrets(ACCOUNT, "eu-west-1").await.expect("list")),
         ["e"]
     );
+}
+
+/// A filtered listing has exactly the secrets [`Secret::matches_filters`] passes (ListSecrets's
+/// rules, negation included), in each order and across pages, also after a secret's attributes
+/// changed or it was deleted.
+pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
+    use kinko_core::filters::{Filter, FilterKey};
+    use kinko_core::secret::Tag;
+    let s = h.a.as_ref();
+    let tags = |pairs: &[(&str, &str)]| {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: (*k).to_owned(),
+                    value: (*v).to_owned(),
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    /// A secret's name, description and tags.
+    type Spec<'a> = (&'a str, Option<&'a str>, Option<Vec<Tag>>);
+    let specs: Vec<Spec<'_>> = vec![
+        (
+            "prod/AppBeta/db",
+            Some("The primary Database"),
+            tags(&[("env", "prod"), ("team", "Platform")]),
+        ),
+        (
+            "prod_AppBeta_cache",
+            Some("a secret"),
+            tags(&[("env", "staging")]),
+        ),
+        ("uat/COMPANYthings/x", None, tags(&[("Owner", "a b")])),
+        ("Thirdsecret", Some("one two"), None),
+        (
+            "名前/ÀbcDéf",
+            Some("Ünïcødé word"),
+            tags(&[("ключ", "ЗначениеВажное")]),
+        ),
+        ("prod-AppBeta/mixed", Some(""), None),
+        ("planned", Some("to be deleted"), tags(&[("env", "prod")])),
+        ("changed", Some("before"), tags(&[("old", "x")])),
+        ("gone", Some("gone for good"), tags(&[("env", "prod")])),
+        ("prod%x", Some("100% literal"), None),
+    ];
+    for (n, (name, description, tags)) in specs.into_iter().enumerate() {
+        let mut secret = bare_secret(name, i64::try_from(n).expect("small"));
+        secret.description = description.map(str::to_owned);
+        secret.tags = tags;
+        if name == "Thirdsecret" {
+            secret.primary_region = Some("eu-west-1".to_owned());
+        }
+        if name == "planned" {
+            secret.deleted_date = Some(at(T0 + 50));
+            secret.deletion_date = Some(at(T0 + 100));
+        }
+        s.write_secret(SecretWrite::Create {
+            secret,
+            values: vec![],
+        })
+        .await
+        .expect("create");
+    }
+    // The terms follow the secret: an update replaces them, a delete removes them.
+    let mut changed = s
+        .secret_by_arn(&secret_arn("changed"))
+        .await
+        .expect("read")
+        .expect("secret");
+    changed.description = Some("after the Change".to_owned());
+    changed.tags = tags(&[("new", "y")]);
+    s.write_secret(SecretWrite::Update {
+        secret: changed,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("update");
+    // An update that changes nothing searchable keeps the terms.
+    let mut read = s
+        .secret_by_arn(&secret_arn("prod/AppBeta/db"))
+        .await
+        .expect("read")
+        .expect("secret");
+    read.last_accessed_date = Some(at(T0 + 60));
+    s.write_secret(SecretWrite::Update {
+        secret: read,
+        new_values: vec![],
+        removed_versions: vec![],
+    })
+    .await
+    .expect("update");
+    let gone = s
+        .secret_by_arn(&secret_arn("gone"))
+        .await
+        .expect("read")
+        .expect("secret");
+    s.write_secret(SecretWrite::Delete {
+        arn: gone.arn,
+        revision: gone.revision,
+    })
+    .await
+    .expect("delete");
+
+    let stored = s.list_secrets(ACCOUNT, REGION).await.expect("list");
+    let f = |key: FilterKey, values: &[&str]| Filter {
+        key,
+        values: values.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    use FilterKey::*;
+    let cases: Vec<Vec<Filter>> = vec![
+        vec![f(Name, &["prod"])],
+        vec![f(Name, &["prod/", "uat"])],
+        vec![f(Name, &["!prod"])],
+        vec![f(Name, &["Prod"])],
+        vec![f(Name, &["prod_"])],
+        vec![f(Name, &["prod%"])],
+        vec![f(Name, &["名"])],
+        vec![f(Name, &[""])],
+        vec![f(Name, &["!"])],
+        vec![f(Description, &["a"])],
+        vec![f(Description, &["a secret"])],
+        vec![f(Description, &["database PRI"])],
+        vec![f(Description, &["!one", "two"])],
+        vec![f(Description, &["!o"])],
+        vec![f(Description, &["ünï"])],
+        vec![f(Description, &["before"])],
+        vec![f(Description, &["change"])],
+        vec![f(Description, &["gone"])],
+        vec![f(Description, &["100%"])],
+        vec![f(Description, &["  "])],
+        vec![f(Description, &["!  "])],
+        vec![f(TagKey, &["env"])],
+        vec![f(TagKey, &["e"])],
+        vec![f(TagKey, &["!env"])],
+        vec![f(TagKey, &[""])],
+        vec![f(TagKey, &["!"])],
+        vec![f(TagKey, &["old"])],
+        vec![f(TagKey, &["new"])],
+        vec![f(TagValue, &["prod", "a b"])],
+        vec![f(TagValue, &["!prod"])],
+        vec![f(TagValue, &["Знач"])],
+        vec![f(TagKey, &["env"]), f(TagValue, &["staging"])],
+        vec![f(TagKey, &["env"]), f(Name, &["!prod/"])],
+        vec![f(PrimaryRegion, &["eu"])],
+        vec![f(PrimaryRegion, &["!eu"])],
+        vec![f(PrimaryRegion, &[""])],
+        vec![f(OwningService, &["rds"])],
+        vec![f(OwningService, &["!rds"])],
+        vec![f(All, &["app"])],
+        vec![f(All, &["app beta"])],
+        vec![f(All, &["beta app app"])],
+        vec![f(All, &["!app"])],
+        vec![f(All, &["+"])],
+        vec![f(All, &["!+"])],
+        vec![f(All, &["secret"])],
+        vec![f(All, &["d t"])],
+        vec![f(All, &["ythings"])],
+        vec![f(All, &["company"])],
+        vec![f(All, &["prod"])],
+        vec![f(All, &["a b"])],
+        vec![f(All, &["platform env"])],
+        vec![f(All, &["важ"])],
+        vec![f(All, &["déf"])],
+        vec![f(All, &["prod-appbeta/mixed"])],
+        vec![f(All, &["the"]), f(All, &["database"])],
+        vec![f(All, &["y"]), f(Description, &["after"])],
+        vec![f(All, &["prod", "!prod"]), f(Name, &["!uat"])],
+    ];
+    let orders = [
+        ListOrder::CreatedAsc,
+        ListOrder::CreatedDesc,
+        ListOrder::NameAsc,
+        ListOrder::NameDesc,
+    ];
+    for filters in &cases {
+        for include_deleted in [false, true] {
+            // `stored` is in creation order.
+            let created: Vec<&str> = stored
+                .iter()
+                .filter(|s| include_deleted || !s.is_scheduled_for_deletion())
+                .filter(|s| s.matches_filters(filters))
+                .map(|s| s.name.as_str())
+                .collect();
+            for order in orders {
+                let mut expected = created.clone();
+                match order {
+                    ListOrder::CreatedAsc => {}
+                    ListOrder::CreatedDesc => expected.reverse(),
+                    ListOrder::NameAsc => expected.sort_unstable(),
+                    ListOrder::NameDesc => {
+                        expected.sort_unstable();
+                        expected.reverse();
+                    }
+                }
+                let (all, more) = s
+                    .list_secrets_page(ACCOUNT, REGION, filters, page(order, 0, 100, include_deleted))
+                    .await
+                    .expect("filtered page");
+                assert_eq!(
+                    names(&all),
+                    expected,
+                    "{filters:?} {order:?} deleted: {include_deleted}"
+                );
+                assert!(!more);
+                // Two at a time: the same secrets, and `more` until the last page.
+                let mut paged = Vec::new();
+                for offset in (0..=expected.len()).step_by(2) {
+                    let (secrets, more) = s
+                        .list_secrets_page(ACCOUNT, REGION, filters, page(order, offset, 2, include_deleted))
+                        .await
+                        .expect("filtered page");
+                    assert_eq!(
+                        more,
+                        offset + 2 < expected.len(),
+                        "{filters:?} {order:?} at {offset}"
+                    );
+                    paged.extend(secrets.into_iter().map(|s| s.name));
+                }
+                assert_eq!(paged, expected, "{filters:?} {order:?} paged");
+            }
+        }
+    }
+    // The rules themselves, on a few cases, so the comparison above is not vacuous.
+    let only = |filters: Vec<Filter>| {
+        let stored = &stored;
+        async move {
+            let (secrets, _) = s
+                .list_secrets_page(ACCOUNT, REGION, &filters, page(ListOrder::NameAsc, 0, 100, false))
+                .await
+                .expect("filtered page");
+            assert!(secrets.iter().all(|x| stored.iter().any(|y| y.arn == x.arn)));
+            secrets.into_iter().map(|s| s.name).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        only(vec![f(All, &["app beta"])]).await,
+        ["prod/AppBeta/db", "prod_AppBeta_cache"]
+    );
+    assert_eq!(only(vec![f(Description, &["change"])]).await, ["changed"]);
+    assert!(only(vec![f(TagKey, &["old"])]).await.is_empty());
+    assert!(only(vec![f(Description, &["gone"])]).await.is_empty());
+    assert_eq!(only(vec![f(PrimaryRegion, &["eu"])]).await, ["Thirdsecret"]);
+    assert_eq!(only(vec![f(Name, &["prod%"])]).await, ["prod%x"]);
 }
 
 pub async fn secrets_due_for_deletion(h: Handles) {

@@ -17,7 +17,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_account_aliases.sql"),
     include_str!("../migrations/0007_mfa_devices.sql"),
     include_str!("../migrations/0008_stacks.sql"),
+    include_str!("../migrations/0009_secret_terms.sql"),
 ];
+/// The schema version that adds `secret_terms`: its migration also writes every existing secret's
+/// terms, which only kinko can compute.
+const SECRET_TERMS_VERSION: usize = 9;
 
 /// The advisory lock every node takes to migrate (any constant, the same in every version):
 /// several nodes starting at once apply each migration exactly once, one after another.
@@ -262,6 +266,9 @@ async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), StoreError> {
         .skip(usize::try_from(applied).unwrap_or(0))
     {
         tx.batch_execute(sql).await.map_err(crate::db)?;
+        if i + 1 == SECRET_TERMS_VERSION {
+            crate::write_all_secret_terms(&tx).await?;
+        }
         let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
         tx.execute("INSERT INTO kinko_migrations (version) VALUES ($1)", &[&version])
             .await

@@ -45,6 +45,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, Transaction};
 use kinko_core::Timestamp;
+use kinko_core::filters::{self, Condition, Filter, TermKind};
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
@@ -851,34 +852,44 @@ impl Store for PostgresStore {
         &self,
         account_id: &str,
         region: &str,
+        filters: &[kinko_core::filters::Filter],
         page: ListPage,
     ) -> Result<(Vec<Secret>, bool), StoreError> {
         let order = match page.order {
-            ListOrder::CreatedAsc => "created_ms, id",
-            ListOrder::CreatedDesc => "created_ms DESC, id DESC",
-            ListOrder::NameAsc => "name",
-            ListOrder::NameDesc => "name DESC",
+            ListOrder::CreatedAsc => "s.created_ms, s.id",
+            ListOrder::CreatedDesc => "s.created_ms DESC, s.id DESC",
+            ListOrder::NameAsc => "s.name",
+            ListOrder::NameDesc => "s.name DESC",
         };
+        let mut f = FilterSql::new(filters, 5);
         let sql = format!(
-            "SELECT doc, revision FROM secrets
-             WHERE account_id = $1 AND region = $2 AND ($3 OR deletion_ms IS NULL)
-             ORDER BY {order} LIMIT $4 OFFSET $5"
+            "SELECT s.doc, s.revision FROM secrets s
+             WHERE s.account_id = $1 AND s.region = $2 AND ($3 OR s.deletion_ms IS NULL){}
+             ORDER BY {order} LIMIT $4 OFFSET $5",
+            f.sql
         );
-        let mut out: Vec<Secret> = self
-            .query(
-                &sql,
-                &[
-                    &account_id,
-                    &region,
-                    &page.include_deleted,
-                    &limit(page.limit.saturating_add(1)),
-                    &limit(page.offset),
-                ],
-            )
-            .await?
+        let head: [Param; 5] = [
+            Box::new(account_id.to_owned()),
+            Box::new(region.to_owned()),
+            Box::new(page.include_deleted),
+            Box::new(limit(page.limit.saturating_add(1))),
+            Box::new(limit(page.offset)),
+        ];
+        for (n, p) in head.into_iter().enumerate() {
+            f.params[n] = p;
+        }
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = f
+            .params
             .iter()
-            .map(secret)
-            .collect::<Result<_, _>>()?;
+            .map(|p| &**p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let rows = if filters.is_empty() {
+            self.query(&sql, &params).await?
+        } else {
+            // A filtered listing's SQL is as varied as its filters: not kept prepared.
+            self.client().await?.query(&sql, &params).await.map_err(db)?
+        };
+        let mut out: Vec<Secret> = rows.iter().map(secret).collect::<Result<_, _>>()?;
         let more = out.len() > page.limit;
         out.truncate(page.limit);
         Ok((out, more))
@@ -1619,6 +1630,166 @@ impl Store for PostgresStore {
     }
 }
 
+type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// SQL and its parameters for a secret listing's filters, on `secrets` as `s`.
+struct FilterSql {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl FilterSql {
+    fn param(&mut self, v: String) -> String {
+        self.params.push(Box::new(v));
+        format!("${}", self.params.len())
+    }
+
+    /// `column` (`COLLATE "C"`: code point order) starts with `prefix`, as a range the index can
+    /// use.
+    fn prefix(&mut self, column: &str, prefix: &str) -> String {
+        let low = self.param(prefix.to_owned());
+        match filters::prefix_upper_bound(prefix) {
+            Some(high) => {
+                let high = self.param(high);
+                format!("{column} >= {low} AND {column} < {high}")
+            }
+            None => format!("{column} >= {low}"),
+        }
+    }
+
+    fn term(&mut self, alias: &str, kind: TermKind, prefix: &str) -> String {
+        let kind = self.param(kind.code().to_owned());
+        let range = self.prefix(&format!("{alias}.term"), prefix);
+        format!(
+            "EXISTS (SELECT 1 FROM secret_terms {alias} WHERE {alias}.secret_id = s.id AND {alias}.kind = {kind} AND {range}"
+        )
+    }
+
+    fn condition(&mut self, condition: &Condition) -> String {
+        match condition {
+            Condition::NamePrefix(p) => format!("({})", self.prefix("s.name", p)),
+            Condition::Never => "FALSE".into(),
+            Condition::TermPrefixes { kind, prefixes } => {
+                let parts: Vec<String> = prefixes
+                    .iter()
+                    .map(|p| format!("{})", self.term("t", *kind, p)))
+                    .collect();
+                format!("({})", parts.join(" AND "))
+            }
+            Condition::SearchPrefixes(words) => {
+                let Some((first, rest)) = words.split_first() else {
+                    return "FALSE".into();
+                };
+                let mut sql = self.term("a0", TermKind::Search, first);
+                for (n, word) in rest.iter().enumerate() {
+                    let alias = format!("a{}", n + 1);
+                    sql.push_str(&format!(
+                        " AND {} AND {alias}.attribute = a0.attribute)",
+                        self.term(&alias, TermKind::Search, word)
+                    ));
+                }
+                sql.push(')');
+                sql
+            }
+        }
+    }
+
+    /// The filters' SQL, with `first_param` parameters before its own for the caller to set.
+    fn new(filters: &[Filter], first_param: usize) -> FilterSql {
+        let mut f = FilterSql {
+            sql: String::new(),
+            params: Vec::new(),
+        };
+        for _ in 0..first_param {
+            f.params.push(Box::new(Option::<String>::None));
+        }
+        let mut ands = Vec::new();
+        for clauses in filters::conditions(filters) {
+            let ors: Vec<String> = clauses
+                .iter()
+                .map(|clause| {
+                    let c = f.condition(&clause.condition);
+                    if clause.negated { format!("NOT {c}") } else { c }
+                })
+                .collect();
+            ands.push(if ors.is_empty() {
+                "FALSE".to_owned()
+            } else {
+                format!("({})", ors.join(" OR "))
+            });
+        }
+        f.sql = ands.iter().map(|a| format!(" AND {a}")).collect();
+        f
+    }
+}
+
+/// Replaces a secret's searchable terms with those of `secret`; leaves them when they are the
+/// same (most updates: a new value, a label moved, an access date), so such writes add no index
+/// churn.
+async fn write_secret_terms(tx: &Transaction<'_>, secret_id: i64, secret: &Secret) -> Result<(), StoreError> {
+    let mut terms: Vec<(&str, i64, String)> = secret
+        .filter_terms()
+        .into_iter()
+        .map(|t| (t.kind.code(), t.attribute, t.text))
+        .collect();
+    terms.sort_unstable();
+    let select = tx
+        .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = $1")
+        .await
+        .map_err(db)?;
+    let mut kept: Vec<(String, i64, String)> = Vec::new();
+    for row in tx.query(&select, &[&secret_id]).await.map_err(db)? {
+        kept.push((
+            row.try_get(0).map_err(backend)?,
+            row.try_get(1).map_err(backend)?,
+            row.try_get(2).map_err(backend)?,
+        ));
+    }
+    kept.sort_unstable();
+    let same = kept.len() == terms.len()
+        && kept
+            .iter()
+            .zip(&terms)
+            .all(|(k, t)| k.0 == t.0 && k.1 == t.1 && k.2 == t.2);
+    if same {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = terms.iter().map(|t| t.0).collect();
+    let attributes: Vec<i64> = terms.iter().map(|t| t.1).collect();
+    let texts: Vec<&str> = terms.iter().map(|t| t.2.as_str()).collect();
+    let delete = tx
+        .prepare_cached("DELETE FROM secret_terms WHERE secret_id = $1")
+        .await
+        .map_err(db)?;
+    tx.execute(&delete, &[&secret_id]).await.map_err(db)?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO secret_terms (secret_id, kind, attribute, term)
+             SELECT $1, k, a, t FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u (k, a, t)",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(&insert, &[&secret_id, &kinds, &attributes, &texts])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Writes the terms of every secret (the migration that adds `secret_terms`).
+pub(crate) async fn write_all_secret_terms(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    for row in tx
+        .query("SELECT id, doc, revision FROM secrets", &[])
+        .await
+        .map_err(db)?
+    {
+        let id: i64 = row.try_get(0).map_err(backend)?;
+        let text: &str = row.try_get(1).map_err(backend)?;
+        let secret: Secret = serde_json::from_str(text).map_err(backend)?;
+        write_secret_terms(tx, id, &secret).await?;
+    }
+    Ok(())
+}
+
 /// One secret write inside an open transaction.
 async fn apply_secret_write(w: &mut Write<'_>, write: &SecretWrite) -> Result<(), StoreError> {
     match write {
@@ -1643,6 +1814,7 @@ async fn apply_secret_write(w: &mut Write<'_>, write: &SecretWrite) -> Result<()
                 .ok_or_else(|| StoreError::Backend("the insert returned no id".into()))?
                 .get(0);
             insert_values(w, id, values).await?;
+            write_secret_terms(&w.tx, id, secret).await?;
             w.changed(SECRET, &secret.arn);
         }
         SecretWrite::Update {
@@ -1676,10 +1848,11 @@ async fn apply_secret_write(w: &mut Write<'_>, write: &SecretWrite) -> Result<()
                 .await?;
             }
             insert_values(w, id, new_values).await?;
+            write_secret_terms(&w.tx, id, secret).await?;
             w.changed(SECRET, &secret.arn);
         }
         SecretWrite::Delete { arn, revision } => {
-            // The values go with the secret (ON DELETE CASCADE).
+            // The values and terms go with the secret (ON DELETE CASCADE).
             let n = w
                 .execute(
                     "DELETE FROM secrets WHERE arn = $1 AND revision = $2",

@@ -24,7 +24,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_account_aliases.sql"),
     include_str!("../migrations/0011_mfa_devices.sql"),
     include_str!("../migrations/0012_stacks.sql"),
+    include_str!("../migrations/0013_secret_terms.sql"),
 ];
+/// The schema version that adds `secret_terms`: its migration also writes every existing secret's
+/// terms, which only kinko can compute.
+const SECRET_TERMS_VERSION: usize = 13;
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -80,6 +84,9 @@ fn migrate(c: &mut Connection) -> Result<(), StoreError> {
     {
         let tx = c.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
+        if i + 1 == SECRET_TERMS_VERSION {
+            crate::queries::write_all_secret_terms(&tx)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .map_err(backend)?;
         tx.commit().map_err(backend)?;

@@ -237,10 +237,11 @@ impl Store for SqliteStore {
         &self,
         account_id: &str,
         region: &str,
+        filters: &[kinko_core::filters::Filter],
         page: ListPage,
     ) -> Result<(Vec<Secret>, bool), StoreError> {
         self.db
-            .read(|c| queries::list_secrets_page(c, account_id, region, page))
+            .read(|c| queries::list_secrets_page(c, account_id, region, filters, page))
     }
 
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {

@@ -2,6 +2,7 @@
 //! inside the writer's transaction.
 
 use kinko_core::Timestamp;
+use kinko_core::filters::{self, Condition, Filter, TermKind};
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
@@ -617,37 +618,186 @@ pub fn list_secrets(c: &Connection, account: &str, region: &str) -> Result<Vec<S
     rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
 }
 
+/// SQL and its parameters for a secret listing's filters, on `secrets` as `s`.
+struct FilterSql {
+    sql: String,
+    params: Vec<rusqlite::types::Value>,
+}
+
+impl FilterSql {
+    fn param(&mut self, v: impl Into<rusqlite::types::Value>) -> String {
+        self.params.push(v.into());
+        format!("?{}", self.params.len())
+    }
+
+    /// `column` starts with `prefix`, as a range the index can use (BINARY collation compares
+    /// UTF-8 bytes, which is code point order).
+    fn prefix(&mut self, column: &str, prefix: &str) -> String {
+        let low = self.param(prefix.to_owned());
+        match filters::prefix_upper_bound(prefix) {
+            Some(high) => {
+                let high = self.param(high);
+                format!("{column} >= {low} AND {column} < {high}")
+            }
+            None => format!("{column} >= {low}"),
+        }
+    }
+
+    fn term(&mut self, alias: &str, kind: TermKind, prefix: &str) -> String {
+        let kind = self.param(kind.code().to_owned());
+        let range = self.prefix(&format!("{alias}.term"), prefix);
+        format!(
+            "EXISTS (SELECT 1 FROM secret_terms {alias} WHERE {alias}.secret_id = s.id AND {alias}.kind = {kind} AND {range}"
+        )
+    }
+
+    fn condition(&mut self, condition: &Condition) -> String {
+        match condition {
+            Condition::NamePrefix(p) => format!("({})", self.prefix("s.name", p)),
+            Condition::Never => "0".into(),
+            Condition::TermPrefixes { kind, prefixes } => {
+                let parts: Vec<String> = prefixes
+                    .iter()
+                    .map(|p| format!("{})", self.term("t", *kind, p)))
+                    .collect();
+                format!("({})", parts.join(" AND "))
+            }
+            Condition::SearchPrefixes(words) => {
+                let Some((first, rest)) = words.split_first() else {
+                    return "0".into();
+                };
+                let mut sql = self.term("a0", TermKind::Search, first);
+                for (n, word) in rest.iter().enumerate() {
+                    let alias = format!("a{}", n + 1);
+                    sql.push_str(&format!(
+                        " AND {} AND {alias}.attribute = a0.attribute)",
+                        self.term(&alias, TermKind::Search, word)
+                    ));
+                }
+                sql.push(')');
+                sql
+            }
+        }
+    }
+
+    fn new(filters: &[Filter], first_param: usize) -> FilterSql {
+        let mut f = FilterSql {
+            sql: String::new(),
+            params: Vec::new(),
+        };
+        // Parameters before ours are bound by the caller: pad so ours are numbered after them.
+        f.params.resize(first_param, rusqlite::types::Value::Null);
+        let mut ands = Vec::new();
+        for clauses in filters::conditions(filters) {
+            let ors: Vec<String> = clauses
+                .iter()
+                .map(|clause| {
+                    let c = f.condition(&clause.condition);
+                    if clause.negated { format!("NOT {c}") } else { c }
+                })
+                .collect();
+            ands.push(if ors.is_empty() {
+                "0".to_owned()
+            } else {
+                format!("({})", ors.join(" OR "))
+            });
+        }
+        f.sql = ands.iter().map(|a| format!(" AND {a}")).collect();
+        f
+    }
+}
+
 pub fn list_secrets_page(
     c: &Connection,
     account: &str,
     region: &str,
+    filters: &[Filter],
     page: ListPage,
 ) -> Result<(Vec<Secret>, bool), StoreError> {
     let order = match page.order {
-        ListOrder::CreatedAsc => "created_ms, id",
-        ListOrder::CreatedDesc => "created_ms DESC, id DESC",
-        ListOrder::NameAsc => "name",
-        ListOrder::NameDesc => "name DESC",
+        ListOrder::CreatedAsc => "s.created_ms, s.id",
+        ListOrder::CreatedDesc => "s.created_ms DESC, s.id DESC",
+        ListOrder::NameAsc => "s.name",
+        ListOrder::NameDesc => "s.name DESC",
     };
-    let sql = format!(
-        "SELECT doc, revision FROM secrets WHERE account_id = ?1 AND region = ?2 AND (?3 OR deletion_ms IS NULL)
-         ORDER BY {order} LIMIT ?4 OFFSET ?5"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+    let mut f = FilterSql::new(filters, 5);
     let limit = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
     let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-    let rows = stmt
-        .query_map(
-            params![account, region, page.include_deleted, limit, offset],
-            secret_from_row,
-        )
-        .map_err(backend)?;
-    let mut out: Vec<Secret> = rows
-        .map(|r| r.map_err(backend).and_then(decode_secret))
-        .collect::<Result<_, _>>()?;
+    f.params[0] = account.to_owned().into();
+    f.params[1] = region.to_owned().into();
+    f.params[2] = i64::from(page.include_deleted).into();
+    f.params[3] = limit.into();
+    f.params[4] = offset.into();
+    let sql = format!(
+        "SELECT s.doc, s.revision FROM secrets s WHERE s.account_id = ?1 AND s.region = ?2
+         AND (?3 OR s.deletion_ms IS NULL){} ORDER BY {order} LIMIT ?4 OFFSET ?5",
+        f.sql
+    );
+    let read = |stmt: &mut rusqlite::Statement<'_>| -> Result<Vec<Secret>, StoreError> {
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(f.params), secret_from_row)
+            .map_err(backend)?;
+        rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
+    };
+    // A filtered listing's SQL is as varied as its filters: not worth a place in the cache.
+    let mut out = if filters.is_empty() {
+        read(&mut *c.prepare_cached(&sql).map_err(backend)?)?
+    } else {
+        read(&mut c.prepare(&sql).map_err(backend)?)?
+    };
     let more = out.len() > page.limit;
     out.truncate(page.limit);
     Ok((out, more))
+}
+
+/// Replaces a secret's searchable terms with those of `secret`; leaves them when they are the
+/// same (most updates: a new value, a label moved, an access date), so such writes add no index
+/// churn.
+fn write_secret_terms(c: &Connection, secret_id: i64, secret: &Secret) -> Result<(), StoreError> {
+    let mut terms: Vec<(String, i64, String)> = secret
+        .filter_terms()
+        .into_iter()
+        .map(|t| (t.kind.code().to_owned(), t.attribute, t.text))
+        .collect();
+    terms.sort_unstable();
+    let mut kept: Vec<(String, i64, String)> = c
+        .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    kept.sort_unstable();
+    if kept == terms {
+        return Ok(());
+    }
+    c.prepare_cached("DELETE FROM secret_terms WHERE secret_id = ?1")
+        .and_then(|mut s| s.execute([secret_id]))
+        .map_err(backend)?;
+    let mut stmt = c
+        .prepare_cached("INSERT INTO secret_terms (secret_id, kind, attribute, term) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?;
+    for (kind, attribute, text) in terms {
+        stmt.execute(params![secret_id, kind, attribute, text])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Writes the terms of every secret (the migration that adds `secret_terms`).
+pub(crate) fn write_all_secret_terms(c: &Connection) -> Result<(), StoreError> {
+    let mut stmt = c
+        .prepare("SELECT id, doc, revision FROM secrets")
+        .map_err(backend)?;
+    let rows: Vec<(i64, (String, i64))> = stmt
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for (id, row) in rows {
+        write_secret_terms(c, id, &decode_secret(row)?)?;
+    }
+    Ok(())
 }
 
 pub fn sealed_value(c: &Connection, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {
@@ -703,7 +853,9 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                 ])
             })
             .map_err(insert_err)?;
-            insert_values(c, c.last_insert_rowid(), values)?;
+            let id = c.last_insert_rowid();
+            insert_values(c, id, values)?;
+            write_secret_terms(c, id, secret)?;
             changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Update {
@@ -741,6 +893,7 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                 del.execute(params![id, v]).map_err(backend)?;
             }
             insert_values(c, id, new_values)?;
+            write_secret_terms(c, id, secret)?;
             changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Delete { arn, revision } => {
@@ -752,6 +905,9 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                 return Err(StoreError::Conflict);
             };
             c.prepare_cached("DELETE FROM secret_values WHERE secret_id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(backend)?;
+            c.prepare_cached("DELETE FROM secret_terms WHERE secret_id = ?1")
                 .and_then(|mut s| s.execute([id]))
                 .map_err(backend)?;
             changed(c, SECRET, arn)

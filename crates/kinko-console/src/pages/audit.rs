@@ -51,10 +51,26 @@ pub(crate) async fn lookup(
     call(console, ctx, who, ServiceName::CloudTrail, "LookupEvents", &input).await
 }
 
+/// What the events table shows of an event's CloudTrail record (`CloudTrailEvent`): read into
+/// these fields only, not into a whole JSON tree per event.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    user_identity: Option<Identity>,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<String>,
+    error_code: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Identity {
+    arn: Option<String>,
+}
+
 /// A table of LookupEvents' events: when, what, who, from where, and the error if it failed.
 pub(crate) fn events_table(lang: Lang, out: &Value) -> Markup {
     let t = |k| lang.t(k);
-    let events = out["Events"].as_array().cloned().unwrap_or_default();
+    let events: &[Value] = out["Events"].as_array().map_or(&[], Vec::as_slice);
     html! {
         @if events.is_empty() {
             p.hint { (t("no_events")) }
@@ -68,16 +84,16 @@ pub(crate) fn events_table(lang: Lang, out: &Value) -> Markup {
                     th scope="col" { (t("event_error")) }
                 } }
                 tbody {
-                    @for e in &events {
-                        @let detail: Value = e["CloudTrailEvent"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+                    @for e in events {
+                        @let detail: Detail = e["CloudTrailEvent"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
                         tr {
                             td { (date(&e["EventTime"])) }
                             td { (e["EventName"].as_str().unwrap_or_default()) }
-                            td title=(detail["userIdentity"]["arn"].as_str().unwrap_or_default()) {
+                            td title=(detail.user_identity.and_then(|i| i.arn).unwrap_or_default()) {
                                 (e["Username"].as_str().unwrap_or_default())
                             }
-                            td { (detail["sourceIPAddress"].as_str().unwrap_or_default()) }
-                            td { (detail["errorCode"].as_str().unwrap_or_default()) }
+                            td { (detail.source_ip_address.unwrap_or_default()) }
+                            td { (detail.error_code.unwrap_or_default()) }
                         }
                     }
                 }

@@ -406,19 +406,16 @@ async fn user_page(
     let t = |k| ctx.lang.t(k);
     let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
     let back = user_url(name);
-    let user = iam(console, ctx, who, "GetUser", &[("UserName", name)]).await;
-    let attached = iam(
-        console,
-        ctx,
-        who,
-        "ListAttachedUserPolicies",
-        &[("UserName", name)],
-    )
-    .await;
-    let keys = iam(console, ctx, who, "ListAccessKeys", &[("UserName", name)]).await;
-    let policies = attachable(console, ctx, who).await;
-    let more = details::user_sections(console, ctx, who, name, &csrf).await;
-    let mfa = super::mfa::section(console, ctx, who, name, &csrf, &back).await;
+    // Independent reads, made at once (their audit records are committed together).
+    let u = [("UserName", name)];
+    let (user, attached, keys, policies, mfa) = futures_util::join!(
+        iam(console, ctx, who, "GetUser", &u),
+        iam(console, ctx, who, "ListAttachedUserPolicies", &u),
+        iam(console, ctx, who, "ListAccessKeys", &u),
+        attachable(console, ctx, who),
+        super::mfa::section(console, ctx, who, name, &csrf, &back),
+    );
+    let more = details::user_sections(console, ctx, who, name, &csrf, &user, &policies).await;
     let p = page(ctx, who, &csrf, name, &back, flash);
     let content = html! {
         h1 { (name) }
@@ -757,8 +754,10 @@ async fn roles_page(
     status: StatusCode,
 ) -> Response {
     let t = |k| ctx.lang.t(k);
-    let listed = iam(console, ctx, who, "ListRoles", &[("MaxItems", "1000")]).await;
-    let policies = attachable(console, ctx, who).await;
+    let (listed, policies) = futures_util::join!(
+        iam(console, ctx, who, "ListRoles", &[("MaxItems", "1000")]),
+        attachable(console, ctx, who),
+    );
     let p = page(ctx, who, csrf, t("roles"), "/console/iam/roles", flash);
     let content = html! {
         (iam_nav(ctx.lang))
@@ -918,6 +917,147 @@ async fn password_policy_submit(State(console): State<Arc<Console>>, ctx: Ctx, b
     console.redirect_with(id, flash, "/console/iam/password-policy")
 }
 
+/// A group as the groups page shows it: its name, its members' user names and its attached
+/// policies (name, ARN).
+struct GroupRow {
+    name: String,
+    users: Vec<String>,
+    attached: Vec<(String, String)>,
+}
+
+/// The text of `node`'s first child element named `tag`.
+fn child_text(node: roxmltree::Node<'_, '_>, tag: &str) -> String {
+    node.children()
+        .find(|c| c.has_tag_name(tag))
+        .and_then(|c| c.text())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `member` children of `node`'s first child element named `list`.
+fn list_members<'a, 'i>(node: roxmltree::Node<'a, 'i>, list: &str) -> Vec<roxmltree::Node<'a, 'i>> {
+    node.children()
+        .find(|c| c.has_tag_name(list))
+        .map(|l| l.children().filter(|m| m.has_tag_name("member")).collect())
+        .unwrap_or_default()
+}
+
+/// Every group with its members and policies, and every user's name, from
+/// GetAccountAuthorizationDetails (users and groups, every page): one call where the per-group
+/// reads take two per group.
+async fn groups_by_details(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+) -> Result<(Vec<GroupRow>, Vec<String>), WireError> {
+    let mut users: Vec<(String, Vec<String>)> = Vec::new();
+    let mut groups: Vec<GroupRow> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut params = vec![
+            ("Filter.member.1", "User"),
+            ("Filter.member.2", "Group"),
+            ("MaxItems", "1000"),
+        ];
+        if let Some(m) = &marker {
+            params.push(("Marker", m.as_str()));
+        }
+        let xml = iam(console, ctx, who, "GetAccountAuthorizationDetails", &params).await?;
+        let Ok(doc) = roxmltree::Document::parse(&xml) else {
+            break;
+        };
+        let root = doc.root_element();
+        let result = root
+            .descendants()
+            .find(|n| n.has_tag_name("GetAccountAuthorizationDetailsResult"))
+            .unwrap_or(root);
+        for u in list_members(result, "UserDetailList") {
+            let in_groups = list_members(u, "GroupList")
+                .into_iter()
+                .filter_map(|g| g.text().map(str::to_owned))
+                .collect();
+            users.push((child_text(u, "UserName"), in_groups));
+        }
+        for g in list_members(result, "GroupDetailList") {
+            let attached = list_members(g, "AttachedManagedPolicies")
+                .into_iter()
+                .map(|a| (child_text(a, "PolicyName"), child_text(a, "PolicyArn")))
+                .collect();
+            groups.push(GroupRow {
+                name: child_text(g, "GroupName"),
+                users: Vec::new(),
+                attached,
+            });
+        }
+        marker = (child_text(result, "IsTruncated") == "true")
+            .then(|| child_text(result, "Marker"))
+            .filter(|m| !m.is_empty());
+        if marker.is_none() {
+            break;
+        }
+    }
+    // Users come by name, so each group's members do too (as GetGroup lists them).
+    for (user, in_groups) in &users {
+        for g in &mut groups {
+            if in_groups.contains(&g.name) {
+                g.users.push(user.clone());
+            }
+        }
+    }
+    Ok((groups, users.into_iter().map(|(name, _)| name).collect()))
+}
+
+/// Every group with its members and policies, and every user's name, by ListGroups, ListUsers
+/// and each group's GetGroup and ListAttachedGroupPolicies (a few groups at a time, see
+/// CONCURRENT_CALLS): for a principal allowed those but not GetAccountAuthorizationDetails.
+async fn groups_one_by_one(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+) -> Result<(Vec<GroupRow>, Vec<String>), WireError> {
+    let (listed, users) = futures_util::join!(
+        iam(console, ctx, who, "ListGroups", &[("MaxItems", "1000")]),
+        iam(console, ctx, who, "ListUsers", &[("MaxItems", "1000")]),
+    );
+    let users = users
+        .map(|x| members(&x, "Users"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| u["UserName"].clone())
+        .collect();
+    let groups = members(&listed?, "Groups");
+    let rows: Vec<GroupRow> = futures_util::stream::iter(groups)
+        .map(|g| async move {
+            let name = g["GroupName"].clone();
+            let params = [("GroupName", name.as_str())];
+            let (in_group, attached) = futures_util::join!(
+                iam(console, ctx, who, "GetGroup", &params),
+                iam(console, ctx, who, "ListAttachedGroupPolicies", &params),
+            );
+            let users = in_group
+                .map(|x| members(&x, "Users"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| u["UserName"].clone())
+                .collect();
+            let attached = attached
+                .map(|x| members(&x, "AttachedPolicies"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a["PolicyName"].clone(), a["PolicyArn"].clone()))
+                .collect();
+            GroupRow {
+                name,
+                users,
+                attached,
+            }
+        })
+        .buffered(crate::CONCURRENT_CALLS)
+        .collect()
+        .await;
+    Ok((rows, users))
+}
+
 /// Groups: the list with their members, a new group, a user added, a policy attached.
 async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
     let (id, session, who) = match ctx.signed_in() {
@@ -925,35 +1065,23 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
-    let listed = iam(&console, &ctx, who, "ListGroups", &[("MaxItems", "1000")]).await;
-    let users = iam(&console, &ctx, who, "ListUsers", &[("MaxItems", "1000")])
-        .await
-        .map(|x| members(&x, "Users"))
-        .unwrap_or_default();
-    let policies = attachable(&console, &ctx, who).await;
-    let groups = listed
-        .as_ref()
-        .map(|xml| members(xml, "Groups"))
-        .unwrap_or_default();
-    // Each group's members and policies, a few groups at a time (see CONCURRENT_CALLS).
-    let (console_ref, ctx_ref) = (&*console, &ctx);
-    let rows: Vec<_> = futures_util::stream::iter(groups)
-        .map(|g| async move {
-            let name = g["GroupName"].clone();
-            let params = [("GroupName", name.as_str())];
-            let (in_group, attached) = futures_util::join!(
-                iam(console_ref, ctx_ref, who, "GetGroup", &params),
-                iam(console_ref, ctx_ref, who, "ListAttachedGroupPolicies", &params),
-            );
-            let in_group = in_group.map(|x| members(&x, "Users")).unwrap_or_default();
-            let attached = attached
-                .map(|x| members(&x, "AttachedPolicies"))
-                .unwrap_or_default();
-            (name, in_group, attached)
-        })
-        .buffered(crate::CONCURRENT_CALLS)
-        .collect()
-        .await;
+    // One GetAccountAuthorizationDetails where the principal may call it; otherwise (its denial
+    // is audited as any other) the calls a principal allowed only the group reads needs. The
+    // policies to attach are read at the same time.
+    let ((listed, users), policies) = futures_util::join!(
+        async {
+            match groups_by_details(&console, &ctx, who).await {
+                Ok((rows, users)) => (Ok(rows), users),
+                Err(_) => match groups_one_by_one(&console, &ctx, who).await {
+                    Ok((rows, users)) => (Ok(rows), users),
+                    Err(e) => (Err(e), Vec::new()),
+                },
+            }
+        },
+        attachable(&console, &ctx, who),
+    );
+    let no_rows = Vec::new();
+    let rows = listed.as_ref().unwrap_or(&no_rows);
     let p = page(
         &ctx,
         who,
@@ -967,22 +1095,22 @@ async fn groups(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
         (iam_nav(ctx.lang))
         h1 { (t("groups")) }
         @if let Err(e) = &listed { (error_box(e)) }
-        @for (name, in_group, attached) in &rows {
+        @for GroupRow { name, users: in_group, attached } in rows {
             section.card.group {
                 h2 { (name) }
                 dl.props {
                     dt { (t("users")) } dd { @for u in in_group {
-                        span.badge { (u["UserName"]) } " " (act::confirm_link(ctx.lang, "remove_group_user", &[("GroupName", name), ("UserName", u["UserName"].as_str())], &u["UserName"])) " "
+                        span.badge { (u) } " " (act::confirm_link(ctx.lang, "remove_group_user", &[("GroupName", name), ("UserName", u.as_str())], u)) " "
                     } }
-                    dt { (t("attach_policies")) } dd { @for a in attached {
-                        span.badge { (a["PolicyName"]) } " " (act::confirm_link(ctx.lang, "detach_group_policy", &[("GroupName", name), ("PolicyArn", a["PolicyArn"].as_str())], &a["PolicyName"])) " "
+                    dt { (t("attach_policies")) } dd { @for (policy_name, policy_arn) in attached {
+                        span.badge { (policy_name) } " " (act::confirm_link(ctx.lang, "detach_group_policy", &[("GroupName", name), ("PolicyArn", policy_arn.as_str())], policy_name)) " "
                     } }
                 }
                 form.inline method="post" action="/console/iam/groups" {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="group" value=(name);
                     input type="hidden" name="op" value="add_user";
-                    select name="user" aria-label=(t("users")) { @for u in &users { option value=(u["UserName"]) { (u["UserName"]) } } }
+                    select name="user" aria-label=(t("users")) { @for u in &users { option value=(u) { (u) } } }
                     " " button.small type="submit" { (t("add_user")) }
                 }
                 " "

@@ -63,10 +63,43 @@ fn kms_nav(lang: crate::Lang) -> maud::Markup {
 }
 
 /// The caller's keys (customer managed: AWS managed keys are listed by the console's other
-/// tab), each as DescribeKey's `KeyMetadata`.
-async fn customer_keys(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<Vec<Value>, WireError> {
-    let listed = kms(console, ctx, who, "ListKeys", json!({"Limit": 100})).await?;
-    let ids = listed["Keys"].as_array().cloned().unwrap_or_default();
+/// tab), each as DescribeKey's `KeyMetadata`, with the account's aliases (ListAliases, read at
+/// the same time as ListKeys).
+async fn customer_keys(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+) -> (Result<Vec<Value>, WireError>, Result<Value, WireError>) {
+    let (listed, aliases) = futures_util::join!(
+        kms(console, ctx, who, "ListKeys", json!({"Limit": 100})),
+        kms(console, ctx, who, "ListAliases", json!({"Limit": 100})),
+    );
+    let listed = match listed {
+        Ok(listed) => listed,
+        Err(e) => return (Err(e), aliases),
+    };
+    // A key with an `alias/aws/...` alias is AWS managed (no one else may take such a name):
+    // not shown here, so not described.
+    let aws_managed: Vec<&str> = aliases
+        .as_ref()
+        .ok()
+        .and_then(|a| a["Aliases"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            a["AliasName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("alias/aws/"))
+        })
+        .filter_map(|a| a["TargetKeyId"].as_str())
+        .collect();
+    let ids: Vec<Value> = listed["Keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| !k["KeyId"].as_str().is_some_and(|id| aws_managed.contains(&id)))
+        .cloned()
+        .collect();
     // One DescribeKey per key, a few at a time: each call is audited on its own and the audit
     // trail commits concurrent records together, so the page waits for a handful of commits,
     // not one per key. `buffered` keeps ListKeys' order.
@@ -80,10 +113,11 @@ async fn customer_keys(console: &Console, ctx: &Ctx, who: &SignedIn) -> Result<V
         .buffered(crate::CONCURRENT_CALLS)
         .collect()
         .await;
-    Ok(described
+    let keys = described
         .into_iter()
         .filter(|meta| meta["KeyManager"] != "AWS")
-        .collect())
+        .collect();
+    (Ok(keys), aliases)
 }
 
 async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
@@ -92,10 +126,8 @@ async fn keys(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
-    let listed = customer_keys(&console, &ctx, who).await;
-    let aliases = kms(&console, &ctx, who, "ListAliases", json!({"Limit": 100}))
-        .await
-        .unwrap_or(Value::Null);
+    let (listed, aliases) = customer_keys(&console, &ctx, who).await;
+    let aliases = aliases.unwrap_or(Value::Null);
     let mut rows = Vec::new();
     if let Ok(keys) = &listed {
         for meta in keys {

@@ -550,7 +550,7 @@ async fn details(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<
         Err(r) => return r,
     };
     let flash = console.sessions.take_flash(id);
-    details_page(&console, &ctx, who, &q.id, None, flash, None).await
+    details_page(&console, &ctx, who, &q.id, std::future::ready(None), flash, None).await
 }
 
 /// The secret's details; with its value when `value` holds GetSecretValue's answer.
@@ -559,21 +559,24 @@ async fn details_page(
     ctx: &Ctx,
     who: &SignedIn,
     secret_id: &str,
-    value: Option<Result<Value, WireError>>,
+    value: impl Future<Output = Option<Result<Value, WireError>>>,
     flash: Option<(bool, String)>,
     policy_draft: Option<PolicyDraft>,
 ) -> Response {
     let lang = ctx.lang;
     let t = |k| lang.t(k);
     let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
-    let described = sm(
-        console,
-        ctx,
-        who,
-        "DescribeSecret",
-        json!({"SecretId": secret_id}),
-    )
-    .await;
+    // The value to show (GetSecretValue, when asked for) is read at the same time.
+    let (described, value) = futures_util::join!(
+        sm(
+            console,
+            ctx,
+            who,
+            "DescribeSecret",
+            json!({"SecretId": secret_id}),
+        ),
+        value,
+    );
     let back = details_url(secret_id);
     let title = described
         .as_ref()
@@ -862,15 +865,19 @@ async fn reveal(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> R
         Err(r) => return r,
     };
     let secret_id = form.get("id").unwrap_or_default().to_owned();
-    let value = sm(
-        &console,
-        &ctx,
-        who,
-        "GetSecretValue",
-        json!({"SecretId": secret_id}),
-    )
-    .await;
-    details_page(&console, &ctx, who, &secret_id, Some(value), None, None).await
+    let value = async {
+        Some(
+            sm(
+                &console,
+                &ctx,
+                who,
+                "GetSecretValue",
+                json!({"SecretId": secret_id}),
+            )
+            .await,
+        )
+    };
+    details_page(&console, &ctx, who, &secret_id, value, None, None).await
 }
 
 /// The value for "copy secret value": GetSecretValue's `SecretString` as JSON, read by the
@@ -1547,7 +1554,16 @@ async fn policy(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> R
         if !problems.is_empty() {
             let flash = Some((true, ctx.lang.t("policy_refused").to_owned()));
             let draft = PolicyDraft { document, problems };
-            return details_page(&console, &ctx, who, &secret_id, None, flash, Some(draft)).await;
+            return details_page(
+                &console,
+                &ctx,
+                who,
+                &secret_id,
+                std::future::ready(None),
+                flash,
+                Some(draft),
+            )
+            .await;
         }
         sm(
             &console,
@@ -1581,7 +1597,16 @@ async fn download(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) ->
     };
     let (Ok(v), Some(bytes)) = (&value, bytes) else {
         // An error, or a value that is not binary: the details page says which.
-        return details_page(&console, &ctx, who, &secret_id, Some(value), None, None).await;
+        return details_page(
+            &console,
+            &ctx,
+            who,
+            &secret_id,
+            std::future::ready(Some(value)),
+            None,
+            None,
+        )
+        .await;
     };
     // The secret's name, with what a file name may not hold replaced.
     let file_name: String = v["Name"]

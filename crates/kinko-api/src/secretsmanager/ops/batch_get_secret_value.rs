@@ -2,6 +2,7 @@
 //! that fails (not found, denied, scheduled for deletion) lands in `Errors`, not the whole call.
 
 use kinko_core::secret::Secret;
+use kinko_core::store::{ListOrder, ListPage};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -175,13 +176,19 @@ impl Operation for BatchGetSecretValue {
             .transpose()?
             .unwrap_or(0);
         let max = usize::try_from(i.max_results.unwrap_or(20)).unwrap_or(20);
-        let secrets = matching(cx, &filters, false).await?;
-        for secret in secrets.iter().skip(offset).take(max) {
+        let page = ListPage {
+            include_deleted: false,
+            order: ListOrder::CreatedAsc,
+            offset,
+            limit: max,
+        };
+        let (secrets, more) = matching(cx, &filters, page).await?;
+        for secret in &secrets {
             let r = current_value(cx, secret, None).await;
             record(&secret.arn, r, &mut out);
         }
         let next = offset.saturating_add(max);
-        out.next_token = (next < secrets.len()).then(|| token::encode(next));
+        out.next_token = more.then(|| token::encode(next));
         Ok(out)
     }
 }

@@ -103,9 +103,5 @@ impl Operation for DescribeSecret {
 /// `PrimaryRegion`: shown only for a replicated secret (AWS omits it otherwise): a replica's
 /// primary's region, or a primary's own.
 pub(crate) fn primary_region(s: &kinko_core::secret::Secret) -> Option<String> {
-    match &s.primary_region {
-        Some(r) => Some(r.clone()),
-        None if !s.replicas.is_empty() => Some(s.region.clone()),
-        None => None,
-    }
+    s.reported_primary_region().map(str::to_owned)
 }

@@ -1,6 +1,6 @@
 //! ListSecrets: the caller's secrets in this region, filtered, sorted and paginated.
 
-use kinko_core::filters::{self, Filter, FilterKey, FilterTarget};
+use kinko_core::filters::{Filter, FilterKey};
 use kinko_core::secret::Secret;
 use kinko_core::store::{ListOrder, ListPage};
 use kinko_wire::validate::Violations;
@@ -120,44 +120,18 @@ pub(crate) fn check_filters(filters: Option<&[FilterShape]>) -> Result<Vec<Filte
         .collect()
 }
 
-/// The caller's secrets in this region that pass `filters`, in creation order.
+/// One page of the caller's secrets in this region that pass `filters`, and whether more follow:
+/// the store filters, orders and pages.
 pub(crate) async fn matching(
     cx: &Cx<'_>,
     filters: &[Filter],
-    include_deleted: bool,
-) -> Result<Vec<Secret>, SmError> {
-    let all = cx
+    page: ListPage,
+) -> Result<(Vec<Secret>, bool), SmError> {
+    Ok(cx
         .services
         .store
-        .list_secrets(&cx.rc.principal.account_id, &cx.rc.region)
-        .await?;
-    Ok(all
-        .into_iter()
-        .filter(|s| include_deleted || !s.is_scheduled_for_deletion())
-        .filter(|s| {
-            let tags: Vec<(String, String)> = s
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect();
-            let primary_region = super::describe_secret::primary_region(s);
-            filters::matches(
-                &FilterTarget {
-                    name: &s.name,
-                    description: s.description.as_deref(),
-                    tags: &tags,
-                    primary_region: primary_region.as_deref(),
-                    // OwningService belongs to secrets another AWS service manages, and that
-                    // service sets it; no secret here has one. A tag does not make one: moto's
-                    // `test_list_replica_secret_with_filters` reads its own tag
-                    // `aws:secretsmanager:owningService` as the owner, which AWS does not.
-                    owning_service: None,
-                },
-                filters,
-            )
-        })
-        .collect())
+        .list_secrets_page(&cx.rc.principal.account_id, &cx.rc.region, filters, page)
+        .await?)
 }
 
 pub(crate) fn versions_to_stages(s: &Secret) -> Option<serde_json::Map<String, serde_json::Value>> {
@@ -238,7 +212,7 @@ impl Operation for ListSecrets {
         let max = usize::try_from(i.max_results.unwrap_or(100)).unwrap_or(100);
         let include_deleted = i.include_planned_deletion.unwrap_or(false);
         let desc = i.sort_order.as_deref() == Some("desc");
-        // Without filters, the database pages and orders: no need to read every secret.
+        // The database filters, pages and orders by creation or name.
         let order = match (i.sort_by.as_deref(), desc) {
             (None | Some("created-date"), false) => Some(ListOrder::CreatedAsc),
             (None | Some("created-date"), true) => Some(ListOrder::CreatedDesc),
@@ -246,30 +220,33 @@ impl Operation for ListSecrets {
             (Some("name"), true) => Some(ListOrder::NameDesc),
             _ => None,
         };
-        if let (true, Some(order)) = (filters.is_empty(), order) {
+        if let Some(order) = order {
             let page = ListPage {
                 include_deleted,
                 order,
                 offset,
                 limit: max,
             };
-            let (secrets, more) = cx
-                .services
-                .store
-                .list_secrets_page(&cx.rc.principal.account_id, &cx.rc.region, page)
-                .await?;
+            let (secrets, more) = matching(cx, &filters, page).await?;
             let next = offset + secrets.len();
             return Ok(Output {
                 secret_list: secrets.iter().map(entry).collect(),
                 next_token: more.then(|| token::encode(next)),
             });
         }
-        let mut secrets = matching(cx, &filters, include_deleted).await?;
+        // By a date the database does not order by: every matching secret, sorted here (stably,
+        // from creation order).
+        let every = ListPage {
+            include_deleted,
+            order: ListOrder::CreatedAsc,
+            offset: 0,
+            limit: usize::MAX,
+        };
+        let (mut secrets, _) = matching(cx, &filters, every).await?;
         match i.sort_by.as_deref() {
-            Some("name") => secrets.sort_by(|a, b| a.name.cmp(&b.name)),
             Some("last-changed-date") => secrets.sort_by_key(|s| s.last_changed_date),
             Some("last-accessed-date") => secrets.sort_by_key(|s| s.last_accessed_date),
-            _ => {} // creation order, as stored
+            _ => {}
         }
         if desc {
             secrets.reverse();

@@ -137,12 +137,17 @@ pub(super) async fn user_sections(
     who: &SignedIn,
     name: &str,
     csrf: &str,
+    user: &Result<String, WireError>,
+    policies: &[BTreeMap<String, String>],
 ) -> Markup {
     let t = |k| ctx.lang.t(k);
-    let user = iam(console, ctx, who, "GetUser", &[("UserName", name)]).await;
-    let groups = iam(console, ctx, who, "ListGroupsForUser", &[("UserName", name)]).await;
-    let tags = iam(console, ctx, who, "ListUserTags", &[("UserName", name)]).await;
-    let policies = attachable(console, ctx, who).await;
+    // Independent reads, made at once (their audit records are committed together); the user
+    // (GetUser) and the policies to attach are the page's own reads.
+    let u = [("UserName", name)];
+    let (groups, tags) = futures_util::join!(
+        iam(console, ctx, who, "ListGroupsForUser", &u),
+        iam(console, ctx, who, "ListUserTags", &u),
+    );
     let boundary = user
         .as_ref()
         .ok()
@@ -161,7 +166,7 @@ pub(super) async fn user_sections(
                 }
             }
         }
-        (boundary_and_tags(ctx.lang, csrf, Entity::User, name, boundary.as_deref(), &tags, &policies))
+        (boundary_and_tags(ctx.lang, csrf, Entity::User, name, boundary.as_deref(), &tags, policies))
         section.card.danger {
             h2 { (t("delete_user")) }
             p.hint { (t("delete_user_help")) }
@@ -183,12 +188,15 @@ pub(super) async fn role(
     };
     let t = |k| ctx.lang.t(k);
     let name = q.name.as_str();
-    let r = ("RoleName", name);
-    let role = iam(&console, &ctx, who, "GetRole", &[r]).await;
-    let attached = iam(&console, &ctx, who, "ListAttachedRolePolicies", &[r]).await;
-    let inline = iam(&console, &ctx, who, "ListRolePolicies", &[r]).await;
-    let tags = iam(&console, &ctx, who, "ListRoleTags", &[r]).await;
-    let policies = attachable(&console, &ctx, who).await;
+    let r = [("RoleName", name)];
+    // Independent reads, made at once (their audit records are committed together).
+    let (role, attached, inline, tags, policies) = futures_util::join!(
+        iam(&console, &ctx, who, "GetRole", &r),
+        iam(&console, &ctx, who, "ListAttachedRolePolicies", &r),
+        iam(&console, &ctx, who, "ListRolePolicies", &r),
+        iam(&console, &ctx, who, "ListRoleTags", &r),
+        attachable(&console, &ctx, who),
+    );
     let csrf = &session.csrf;
     let back = super::role_url(name);
     let p = page(&ctx, who, csrf, name, &back, console.sessions.take_flash(id));
@@ -218,7 +226,7 @@ pub(super) async fn role(
                 Err(e) => (error_box(e)),
                 Ok(xml) => {
                     ul { @for a in members(xml, "AttachedPolicies") {
-                        li { (a["PolicyName"]) " " code { (a["PolicyArn"]) } " " (confirm_link(ctx.lang, "detach_role_policy", &[r, ("PolicyArn", a["PolicyArn"].as_str())], &a["PolicyName"])) }
+                        li { (a["PolicyName"]) " " code { (a["PolicyArn"]) } " " (confirm_link(ctx.lang, "detach_role_policy", &[r[0], ("PolicyArn", a["PolicyArn"].as_str())], &a["PolicyName"])) }
                     } }
                 }
             }
@@ -290,9 +298,13 @@ pub(super) async fn policy_page(
 ) -> Response {
     let t = |k| ctx.lang.t(k);
     let p_arn = ("PolicyArn", arn);
-    let policy = iam(console, ctx, who, "GetPolicy", &[p_arn]).await;
-    let versions = iam(console, ctx, who, "ListPolicyVersions", &[p_arn]).await;
-    let entities = iam(console, ctx, who, "ListEntitiesForPolicy", &[p_arn]).await;
+    let p = [p_arn];
+    // Independent reads, made at once (their audit records are committed together).
+    let (policy, versions, entities) = futures_util::join!(
+        iam(console, ctx, who, "GetPolicy", &p),
+        iam(console, ctx, who, "ListPolicyVersions", &p),
+        iam(console, ctx, who, "ListEntitiesForPolicy", &p),
+    );
     let default = policy.as_ref().ok().and_then(|xml| text(xml, "DefaultVersionId"));
     let document = match (typed, &default) {
         (Some(typed), _) => typed.to_owned(),

@@ -43,8 +43,8 @@ pub(super) async fn list(State(console): State<Arc<Console>>, ctx: Ctx) -> Respo
         Err(r) => return r,
     };
     let t = |k| ctx.lang.t(k);
-    let listed = kms(&console, &ctx, who, "ListAliases", json!({"Limit": 100})).await;
-    let keys = customer_keys(&console, &ctx, who).await.unwrap_or_default();
+    let (keys, listed) = customer_keys(&console, &ctx, who).await;
+    let keys = keys.unwrap_or_default();
     let aliases: Vec<Value> = listed
         .as_ref()
         .ok()
