@@ -1815,16 +1815,7 @@ async fn create_role(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Resul
             params.push((key, v));
         }
     }
-    for (n, t) in maps(p, "Tags").into_iter().enumerate() {
-        params.push((
-            leak(format!("Tags.member.{}.Key", n + 1)),
-            text(t, "Key").unwrap_or_default(),
-        ));
-        params.push((
-            leak(format!("Tags.member.{}.Value", n + 1)),
-            text(t, "Value").unwrap_or_default(),
-        ));
-    }
+    params.extend(tag_params(p));
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let answer = caller.query(ServiceName::Iam, "CreateRole", &refs).await?;
     let mut created = Created {
@@ -1847,12 +1838,59 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
+/// The `Tags` property of a role or user as the query parameters of IAM's Create call.
+fn tag_params(p: &Map) -> Vec<(&'static str, String)> {
+    let mut params = Vec::new();
+    for (n, t) in maps(p, "Tags").into_iter().enumerate() {
+        params.push((
+            leak(format!("Tags.member.{}.Key", n + 1)),
+            text(t, "Key").unwrap_or_default(),
+        ));
+        params.push((
+            leak(format!("Tags.member.{}.Value", n + 1)),
+            text(t, "Value").unwrap_or_default(),
+        ));
+    }
+    params
+}
+
+/// The cleanup entry of a user's console password (`LoginProfile`), deleted before the user.
+const LOGIN_PROFILE: &str = "login-profile";
+
+/// Gives user `name` the console password of its `LoginProfile` property (`Password`,
+/// `PasswordResetRequired`): CreateLoginProfile, or UpdateLoginProfile when `exists`. The
+/// account's password policy applies, so a weak password fails the resource with IAM's message.
+async fn put_login_profile(caller: &Caller, name: &str, profile: &Map, exists: bool) -> Result<(), Reason> {
+    let password = Zeroizing::new(text(profile, "Password").ok_or_else(|| missing("Password"))?);
+    let reset = text(profile, "PasswordResetRequired").unwrap_or_else(|| "false".into());
+    let action = if exists {
+        "UpdateLoginProfile"
+    } else {
+        "CreateLoginProfile"
+    };
+    caller
+        .query(
+            ServiceName::Iam,
+            action,
+            &[
+                ("UserName", name),
+                ("Password", password.as_str()),
+                ("PasswordResetRequired", &reset),
+            ],
+        )
+        .await
+        .map(drop)
+}
+
 async fn create_user(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Result<Created, Reason> {
     let name = text(p, "UserName").unwrap_or_else(|| generated_name(stack, id, 64));
-    let mut params = vec![("UserName", name.clone())];
-    if let Some(path) = text(p, "Path") {
-        params.push(("Path", path));
+    let mut params: Vec<(&str, String)> = vec![("UserName", name.clone())];
+    for key in ["Path", "PermissionsBoundary"] {
+        if let Some(v) = text(p, key) {
+            params.push((key, v));
+        }
     }
+    params.extend(tag_params(p));
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let answer = caller.query(ServiceName::Iam, "CreateUser", &refs).await?;
     let mut created = Created {
@@ -1863,6 +1901,14 @@ async fn create_user(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Resul
     let mut result = attach_policies(caller, "User", &name, p, &mut created.cleanup).await;
     if result.is_ok() {
         result = add_to_groups(caller, &name, &list(p, "Groups"), &mut created.cleanup).await;
+    }
+    if result.is_ok()
+        && let Some(profile) = p.get("LoginProfile").and_then(Value::as_map)
+    {
+        result = put_login_profile(caller, &name, profile, false).await;
+        if result.is_ok() {
+            created.cleanup.push(LOGIN_PROFILE.into());
+        }
     }
     if let Err(e) = result {
         let _ = delete_principal(caller, "User", &name, &created.cleanup).await;
@@ -1916,29 +1962,35 @@ async fn create_access_key(caller: &Caller, p: &Map) -> Result<Created, Reason> 
 async fn create_policy(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Result<Created, Reason> {
     let name = text(p, "PolicyName").ok_or_else(|| missing("PolicyName"))?;
     let doc = document(p, "PolicyDocument").ok_or_else(|| missing("PolicyDocument"))?;
-    let mut cleanup = vec![name.clone()];
+    Ok(Created {
+        physical_id: generated_name(stack, id, 128),
+        attributes: Vec::new(),
+        cleanup: put_inline_policy(caller, &name, &doc, p).await?,
+    })
+}
+
+/// `AWS::IAM::Policy`'s document put as inline policy `name` on each of its `Roles`, `Users` and
+/// `Groups`. Returns the resource's cleanup: the policy name, then `Kind:target` per principal.
+async fn put_inline_policy(caller: &Caller, name: &str, doc: &str, p: &Map) -> Result<Vec<String>, Reason> {
+    let mut cleanup = vec![name.to_owned()];
     for (kind, key) in [("Role", "Roles"), ("User", "Users"), ("Group", "Groups")] {
+        let name_key = format!("{kind}Name");
         for target in list(p, key) {
-            let name_key = format!("{kind}Name");
             caller
                 .query(
                     ServiceName::Iam,
                     &format!("Put{kind}Policy"),
                     &[
                         (&name_key, &target),
-                        ("PolicyName", &name),
-                        ("PolicyDocument", &doc),
+                        ("PolicyName", name),
+                        ("PolicyDocument", doc),
                     ],
                 )
                 .await?;
             cleanup.push(format!("{kind}:{target}"));
         }
     }
-    Ok(Created {
-        physical_id: generated_name(stack, id, 128),
-        attributes: Vec::new(),
-        cleanup,
-    })
+    Ok(cleanup)
 }
 
 async fn create_managed_policy(caller: &Caller, stack: &Stack, id: &str, p: &Map) -> Result<Created, Reason> {
@@ -2139,11 +2191,17 @@ async fn generate(caller: &Caller, g: &Map) -> Result<Zeroizing<String>, Reason>
     }
 }
 
-/// Removes a role's or user's policies, then the principal.
+/// Removes a role's or user's policies, groups and console password, then the principal.
 async fn delete_principal(caller: &Caller, kind: &str, name: &str, cleanup: &[String]) -> Result<(), Reason> {
     let name_key = format!("{kind}Name");
     for c in cleanup {
-        if let Some(policy) = c.strip_prefix("inline:") {
+        if c == LOGIN_PROFILE {
+            ignore_missing(
+                caller
+                    .query(ServiceName::Iam, "DeleteLoginProfile", &[("UserName", name)])
+                    .await,
+            )?;
+        } else if let Some(policy) = c.strip_prefix("inline:") {
             ignore_missing(
                 caller
                     .query(

@@ -52,7 +52,15 @@ const IN_PLACE: &[(&str, &[&str])] = &[
     ),
     (
         "AWS::IAM::User",
-        &["Path", "Policies", "ManagedPolicyArns", "Groups"],
+        &[
+            "Path",
+            "Policies",
+            "ManagedPolicyArns",
+            "Groups",
+            "PermissionsBoundary",
+            "Tags",
+            "LoginProfile",
+        ],
     ),
     ("AWS::IAM::Group", &["Path", "Policies", "ManagedPolicyArns"]),
     (
@@ -325,26 +333,7 @@ async fn update_role(
             .await?;
     }
     if has("PermissionsBoundary") {
-        match text(p, "PermissionsBoundary") {
-            Some(arn) => {
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "PutRolePermissionsBoundary",
-                        &[("RoleName", &id), ("PermissionsBoundary", &arn)],
-                    )
-                    .await?;
-            }
-            None => super::ignore_missing(
-                caller
-                    .query(
-                        ServiceName::Iam,
-                        "DeleteRolePermissionsBoundary",
-                        &[("RoleName", &id)],
-                    )
-                    .await,
-            )?,
-        }
+        sync_boundary(caller, "Role", &id, p).await?;
     }
     if has("Tags") {
         sync_iam_tags(caller, "Role", &id, before, p).await?;
@@ -353,7 +342,31 @@ async fn update_role(
     Ok(())
 }
 
-/// `AWS::IAM::User`: path, policies, groups.
+/// A role's or user's `PermissionsBoundary`: put, or deleted when the property is gone.
+async fn sync_boundary(caller: &Caller, kind: &str, id: &str, p: &Map) -> Result<(), Reason> {
+    let name_key = format!("{kind}Name");
+    match text(p, "PermissionsBoundary") {
+        Some(arn) => caller
+            .query(
+                ServiceName::Iam,
+                &format!("Put{kind}PermissionsBoundary"),
+                &[(&name_key, id), ("PermissionsBoundary", &arn)],
+            )
+            .await
+            .map(drop),
+        None => super::ignore_missing(
+            caller
+                .query(
+                    ServiceName::Iam,
+                    &format!("Delete{kind}PermissionsBoundary"),
+                    &[(&name_key, id)],
+                )
+                .await,
+        ),
+    }
+}
+
+/// `AWS::IAM::User`: path, boundary, tags, console password, policies, groups.
 async fn update_user(
     caller: &Caller,
     id: &str,
@@ -373,6 +386,31 @@ async fn update_user(
                 &[("UserName", &id), ("NewPath", &path)],
             )
             .await?;
+    }
+    if has("PermissionsBoundary") {
+        sync_boundary(caller, "User", &id, p).await?;
+    }
+    if has("Tags") {
+        sync_iam_tags(caller, "User", &id, before, p).await?;
+    }
+    if has("LoginProfile") {
+        // What was there is read from the record and the previous properties, as for policies,
+        // so a change undone after a failure finds the password it put.
+        let had =
+            done.cleanup.iter().any(|c| c == super::LOGIN_PROFILE) || before.get("LoginProfile").is_some();
+        match p.get("LoginProfile").and_then(Value::as_map) {
+            Some(profile) => super::put_login_profile(caller, &id, profile, had).await?,
+            None if had => super::ignore_missing(
+                caller
+                    .query(ServiceName::Iam, "DeleteLoginProfile", &[("UserName", &id)])
+                    .await,
+            )?,
+            None => {}
+        }
+        done.cleanup.retain(|c| c != super::LOGIN_PROFILE);
+        if p.get("LoginProfile").is_some() {
+            done.cleanup.push(super::LOGIN_PROFILE.into());
+        }
     }
     sync_policies(caller, "User", &id, before, p, changed, &mut done.cleanup).await?;
     if has("Groups") {
@@ -740,24 +778,7 @@ async fn update_inline_policy(
             }
         }
     }
-    let mut cleanup = vec![name.clone()];
-    for (kind, key) in [("Role", "Roles"), ("User", "Users"), ("Group", "Groups")] {
-        for target in list(p, key) {
-            let name_key = format!("{kind}Name");
-            caller
-                .query(
-                    ServiceName::Iam,
-                    &format!("Put{kind}Policy"),
-                    &[
-                        (&name_key, &target),
-                        ("PolicyName", &name),
-                        ("PolicyDocument", &doc),
-                    ],
-                )
-                .await?;
-            cleanup.push(format!("{kind}:{target}"));
-        }
-    }
+    let cleanup = super::put_inline_policy(caller, &name, &doc, p).await?;
     for (old_name, kind, target) in had {
         if old_name == name && cleanup.contains(&format!("{kind}:{target}")) {
             continue;
@@ -1110,6 +1131,18 @@ mod tests {
             plan_of("AWS::IAM::User", old.clone(), new),
             Plan::InPlace(_)
         ));
+        let bounded = json!({"UserName": "u", "PermissionsBoundary": "arn:b", "Tags": [{"Key": "k", "Value": "v"}],
+            "LoginProfile": {"Password": "{{NoEcho:P}}", "PasswordResetRequired": true}});
+        assert_eq!(
+            plan_of("AWS::IAM::User", old.clone(), bounded),
+            Plan::InPlace(vec![
+                "Groups".into(),
+                "LoginProfile".into(),
+                "PermissionsBoundary".into(),
+                "Policies".into(),
+                "Tags".into()
+            ])
+        );
         let renamed = json!({"UserName": "v", "Policies": [], "Groups": ["a"]});
         assert_eq!(
             plan_of("AWS::IAM::User", old, renamed),
