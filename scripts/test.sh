@@ -16,13 +16,29 @@ echo "== cargo build"
 cargo build --workspace --locked
 echo "== cargo test"
 cargo test --workspace --locked
+# The integration tests of every service again, each server on PostgreSQL (a scratch schema of
+# its own; the storage contract ran on it above), beside the AWS CLI and boto3 compatibility
+# tests: both spend much of their time waiting (databases, servers, CloudFormation's waiters).
+pg_pid=""
+pg_log="$(mktemp)"
+trap 'rm -f "$pg_log"' EXIT
 if [ -n "${KINKO_TEST_POSTGRES_URL:-}" ]; then
-    # The integration tests of every service again, each server on PostgreSQL (a scratch schema
-    # of its own); the storage contract ran on it above.
-    echo "== cargo test -p kinko-tests on PostgreSQL"
-    KINKO_TEST_STORE=postgres cargo test -p kinko-tests --locked
+    echo "== cargo test -p kinko-tests on PostgreSQL (in the background; its output follows the compatibility tests')"
+    KINKO_TEST_STORE=postgres cargo test -p kinko-tests --locked >"$pg_log" 2>&1 &
+    pg_pid=$!
 else
     echo "== skipping the PostgreSQL runs: KINKO_TEST_POSTGRES_URL is not set"
 fi
 echo "== AWS CLI and boto3 compatibility tests"
-KINKO_BIN="$PWD/target/debug/kinko" bash tests/compat/run.sh
+compat_rc=0
+KINKO_BIN="$PWD/target/debug/kinko" bash tests/compat/run.sh || compat_rc=$?
+pg_rc=0
+if [ -n "$pg_pid" ]; then
+    wait "$pg_pid" || pg_rc=$?
+    echo "== cargo test -p kinko-tests on PostgreSQL: exit status $pg_rc"
+    cat "$pg_log"
+fi
+if [ "$compat_rc" -ne 0 ] || [ "$pg_rc" -ne 0 ]; then
+    echo "== FAILED: compatibility tests exit status $compat_rc, PostgreSQL run exit status $pg_rc"
+    exit 1
+fi

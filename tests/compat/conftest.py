@@ -2,7 +2,9 @@
 
 One kinko server (``kinko server --dev``) is started for the whole session on
 an ephemeral port; the tests talk to it through the real AWS CLI and boto3,
-exactly as a user would with ``--endpoint-url``.
+exactly as a user would with ``--endpoint-url``. tests/compat/run.sh runs the
+files in parallel (pytest-xdist, a file's tests on one worker): each worker is
+such a session, with a server of its own.
 
 Environment:
     KINKO_BIN  path to the kinko binary (default: target/debug/kinko,
@@ -11,6 +13,7 @@ Environment:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -106,6 +109,38 @@ def _pump_stdout(proc: subprocess.Popen, lines: list[str], found: threading.Even
         if LISTEN_RE.search(line):
             found.set()
     found.set()  # EOF: wake the waiter, it checks the process state
+
+
+# The audit log scans of this process's servers (values looked for, bytes scanned); with
+# pytest-xdist, the controller gathers those of its workers. Some worker's share of the files
+# may handle no secret, but the run as a whole must have scanned something.
+SCANS: list[dict[str, int]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist, on the controller: a worker's audit log scans."""
+    SCANS.extend(json.loads(getattr(node, "workeroutput", {}).get("audit_scans", "[]")))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["audit_scans"] = json.dumps(SCANS)
+        return
+    if not SCANS:
+        return  # no test started a server (e.g. one file that needs none)
+    values = sum(s["values"] for s in SCANS)
+    scanned = sum(s["bytes"] for s in SCANS)
+    if values == 0 or scanned == 0:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"FAILED: the scan of the audit logs looked at nothing ({values} values, "
+                f"{scanned} bytes, {len(SCANS)} servers)",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -210,11 +245,11 @@ def kinko_server() -> Iterator[KinkoServer]:
         leaks = find_leaks(logs)
         recorded = sum(p.stat().st_size for p in logs if p.is_file())
         shutil.rmtree(workdir, ignore_errors=True)
+        SCANS.append({"values": len(SEEN.values), "bytes": recorded})
         assert not leaks, (
             f"the audit log holds secrets the run handled: {leaks[:20]}"
             f" ({len(leaks)} of {len(SEEN.values)} values looked for)"
         )
-        assert recorded > 0 and SEEN.values, "the scan of the audit log looked at nothing"
         assert proc.returncode == 0, (
             f"kinko exited with code {proc.returncode} after SIGTERM (expected a clean 0)\n"
             f"--- kinko stderr ---\n{text}"
