@@ -8,7 +8,7 @@
 //! when two requests race with the same code (the device is written based on its revision).
 
 use kinko_core::Timestamp;
-use kinko_core::mfa::MfaDevice;
+use kinko_core::mfa::{Holder, MfaDevice};
 use kinko_core::store::StoreError;
 use kinko_crypto::totp;
 use zeroize::Zeroizing;
@@ -27,7 +27,7 @@ const ATTEMPTS: usize = 5;
 /// Why a code was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum MfaRefused {
-    /// The user has no enabled device with this serial number.
+    /// The user (or root user) has no enabled device with this serial number.
     #[error("no such MFA device for this user")]
     NoDevice,
     /// The code is wrong, outside the window, or was used already.
@@ -69,12 +69,12 @@ pub fn is_code(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks `code` against the enabled device `serial_number` of the IAM user `user_name` in
-/// `account`, and records it as used. Answers when the code was proved.
+/// Checks `code` against the enabled device `serial_number` of `holder` (an IAM user or the root
+/// user of `account`), and records it as used. Answers when the code was proved.
 pub async fn prove(
     services: &Services,
     account: &str,
-    user_name: &str,
+    holder: Holder<'_>,
     serial_number: &str,
     code: &str,
 ) -> Result<Timestamp, MfaRefused> {
@@ -83,7 +83,7 @@ pub async fn prove(
             .store
             .mfa_device(serial_number)
             .await?
-            .filter(|d| d.account_id == account && d.assigned_to(user_name) && d.enable_date.is_some())
+            .filter(|d| d.account_id == account && d.assigned_to(holder) && d.enable_date.is_some())
             .ok_or(MfaRefused::NoDevice)?;
         let seed = open_seed(services, &device)?;
         let step = totp::verify(&seed, code, now_step(services), WINDOW, device.last_step)
@@ -125,12 +125,12 @@ pub fn consecutive(
     ))
 }
 
-/// Checks `code` against each enabled device of the IAM user `user_name` (a user may have
+/// Checks `code` against each enabled device of `holder` (an IAM user or the root user may have
 /// several), as the console's sign-in does: when the code was proved, or why not.
 pub async fn prove_any(
     services: &Services,
     account: &str,
-    user_name: &str,
+    holder: Holder<'_>,
     code: &str,
 ) -> Result<Timestamp, MfaRefused> {
     let devices: Vec<MfaDevice> = services
@@ -138,11 +138,11 @@ pub async fn prove_any(
         .list_mfa_devices(account)
         .await?
         .into_iter()
-        .filter(|d| d.assigned_to(user_name) && d.enable_date.is_some())
+        .filter(|d| d.assigned_to(holder) && d.enable_date.is_some())
         .collect();
     let mut refused = MfaRefused::NoDevice;
     for d in devices {
-        match prove(services, account, user_name, &d.serial_number, code).await {
+        match prove(services, account, holder, &d.serial_number, code).await {
             Ok(at) => return Ok(at),
             Err(MfaRefused::InvalidCode | MfaRefused::NoDevice) => refused = MfaRefused::InvalidCode,
             Err(e) => return Err(e),
@@ -151,17 +151,17 @@ pub async fn prove_any(
     Err(refused)
 }
 
-/// The first enabled MFA device of the IAM user `user_name` in `account`, by serial number: the
-/// one the console's sign-in asks a code of. `None` when the user has none.
+/// The first enabled MFA device of `holder` (an IAM user or the root user) in `account`, by
+/// serial number: the one the console's sign-in asks a code of. `None` when it has none.
 pub async fn enabled_device_of(
     services: &Services,
     account: &str,
-    user_name: &str,
+    holder: Holder<'_>,
 ) -> Result<Option<MfaDevice>, StoreError> {
     Ok(services
         .store
         .list_mfa_devices(account)
         .await?
         .into_iter()
-        .find(|d| d.assigned_to(user_name) && d.enable_date.is_some()))
+        .find(|d| d.assigned_to(holder) && d.enable_date.is_some()))
 }

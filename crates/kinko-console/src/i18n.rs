@@ -79,6 +79,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("sign_out", "Sign out", "サインアウト"),
     ("signed_in_as", "Signed in as", "サインイン中:"),
     ("root_user", "Root user", "ルートユーザー"),
+    (
+        "security_credentials",
+        "Security credentials",
+        "セキュリティ認証情報",
+    ),
     ("iam_user", "IAM user", "IAM ユーザー"),
     ("account", "Account ID or alias", "アカウント ID またはエイリアス"),
     ("user_name", "IAM user name", "IAM ユーザー名"),

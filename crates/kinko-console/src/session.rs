@@ -45,8 +45,6 @@ pub struct SignedIn {
 pub struct PendingMfa {
     /// Who signs in once the code is proved.
     pub who: SignedIn,
-    /// The user's name (their devices are looked up by it).
-    pub user_name: String,
     /// The rate limiter's key of the account and user name as typed.
     pub user_key: String,
     /// When the password was accepted: the code must follow within [`PENDING_MFA`].
@@ -60,7 +58,8 @@ pub const PENDING_MFA: Duration = Duration::from_secs(5 * 60);
 /// enabled. Its QR code and secret key are shown again until it is, and only to this session.
 #[derive(Clone)]
 pub struct MfaSetup {
-    pub user_name: String,
+    /// The user it is for; `None`: the signed-in root user itself.
+    pub user_name: Option<String>,
     pub serial_number: String,
     pub base32_seed: zeroize::Zeroizing<String>,
     pub qr_png: zeroize::Zeroizing<Vec<u8>>,

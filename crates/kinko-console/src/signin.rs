@@ -10,7 +10,7 @@
 //! `ConsoleLogin` from `signin.amazonaws.com`, `responseElements.ConsoleLogin` `Success` or
 //! `Failure`.
 //!
-//! An IAM user with an enabled MFA device signs in in two steps, as on AWS: after the right
+//! An IAM user or the root user with an enabled MFA device signs in in two steps, as on AWS: after the right
 //! password, the page asks for an MFA code, which must follow within a few minutes; the same
 //! limiter counts wrong codes, and the session is signed in (with the time of the code, for
 //! `aws:MultiFactorAuthAge`) only once the code is proved. The second step appears only after the
@@ -24,6 +24,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use kinko_core::mfa::Holder;
 use kinko_core::principal::{Principal, PrincipalKind};
 
 use kinko_api::iam::sign_in::{self, SignInRefused};
@@ -174,13 +175,12 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
         must_change_password,
         mfa_authenticated: None,
     };
-    if let PrincipalKind::User { name, .. } = &principal.kind {
-        match kinko_api::mfa::enabled_device_of(&console.services, &principal.account_id, name).await {
+    if let Some(holder) = holder(&principal) {
+        match kinko_api::mfa::enabled_device_of(&console.services, &principal.account_id, holder).await {
             Ok(None) => {}
             Ok(Some(_)) => {
                 let pending = PendingMfa {
                     who,
-                    user_name: name.clone(),
                     user_key,
                     since: Instant::now(),
                 };
@@ -202,7 +202,18 @@ pub(crate) async fn submit(State(console): State<Arc<Console>>, ctx: Ctx, body: 
     complete(&console, &ctx, &user_key, who).await
 }
 
-/// The sign-in's second step: the MFA code of a user whose password was right.
+/// Whose MFA devices a sign-in of `principal` asks a code of: the IAM user's, or the root
+/// user's.
+fn holder(principal: &Principal) -> Option<Holder<'_>> {
+    match &principal.kind {
+        PrincipalKind::User { name, .. } => Some(Holder::User(name)),
+        PrincipalKind::Root => Some(Holder::Root),
+        PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => None,
+    }
+}
+
+/// The sign-in's second step: the MFA code of a user (or the root user) whose password was
+/// right.
 pub(crate) async fn submit_mfa(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
     let form = Form::parse(&body);
     if let Err(refused) = check_post(&console, &ctx, &form) {
@@ -231,8 +242,11 @@ pub(crate) async fn submit_mfa(State(console): State<Arc<Console>>, ctx: Ctx, bo
         );
     }
     let code = form.get("mfa_code").unwrap_or_default().trim();
-    let account = pending.who.principal.account_id.clone();
-    match kinko_api::mfa::prove_any(&console.services, &account, &pending.user_name, code).await {
+    let account = &pending.who.principal.account_id;
+    let Some(holder) = holder(&pending.who.principal) else {
+        return Redirect::to("/console/signin").into_response();
+    };
+    match kinko_api::mfa::prove_any(&console.services, account, holder, code).await {
         Ok(at) => {
             let who = SignedIn {
                 mfa_authenticated: Some(at),

@@ -202,6 +202,7 @@ pub fn mfa_device(account: &str, name: &str, sealed: &str) -> MfaDevice {
         path: "/".to_owned(),
         sealed_seed: sealed.as_bytes().to_vec(),
         user_name: None,
+        root: false,
         enable_date: None,
         create_date: at(T0),
         tags: vec![kinko_core::secret::Tag {

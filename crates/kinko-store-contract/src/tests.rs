@@ -7,7 +7,7 @@ use kinko_core::Timestamp;
 use kinko_core::iam::IamState;
 use kinko_core::kms::KeyState;
 use kinko_core::lambda::FunctionWrite;
-use kinko_core::mfa::MfaDevice;
+use kinko_core::mfa::{Holder, MfaDevice};
 use kinko_core::principal::AccessKeyStatus;
 use kinko_core::secret::{AWSCURRENT, AWSPREVIOUS};
 use kinko_core::store::{
@@ -207,6 +207,17 @@ pub async fn mfa_devices_are_updated_and_deleted_by_revision(h: Handles) {
     assert!(s.mfa_device(&serial).await.expect("read").is_none());
     assert!(is_conflict(s.delete_mfa_device(&serial, 3).await), "gone");
     assert!(is_conflict(s.update_mfa_device(read).await), "gone");
+
+    // A device of the root user keeps that through a write and a read on the other handle.
+    let root_serial = MfaDevice::serial_number_of(ACCOUNT, "/", "root-phone");
+    s.create_mfa_device(mfa_device(ACCOUNT, "root-phone", "seed"))
+        .await
+        .expect("create");
+    let mut d = s.mfa_device(&root_serial).await.expect("read").expect("device");
+    d.assign(Some(Holder::Root));
+    s.update_mfa_device(d).await.expect("update");
+    let read = h.b.mfa_device(&root_serial).await.expect("read").expect("device");
+    assert!(read.assigned_to(Holder::Root) && read.user_name.is_none());
 }
 
 pub async fn iam_state_starts_empty_and_is_written_by_revision(h: Handles) {

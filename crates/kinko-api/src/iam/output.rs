@@ -150,6 +150,16 @@ pub fn user(x: &mut Xml, u: &User, detail: Detail) {
     x.close("User");
 }
 
+/// The root user as a `User` structure (GetUser by the root user, the `User` of a root user's
+/// virtual MFA device): AWS describes it by its account id and ARN, with no name or path.
+pub fn root_user(x: &mut Xml, account: &str, created: Timestamp) {
+    x.open("User")
+        .elem("UserId", account)
+        .elem("Arn", &kinko_core::principal::Principal::root(account).arn)
+        .elem("CreateDate", &ts(created))
+        .close("User");
+}
+
 pub fn group_fields(x: &mut Xml, g: &Group) {
     x.elem("Path", &g.path)
         .elem("GroupName", &g.name)

@@ -10,6 +10,7 @@ pub mod token;
 pub mod web_identity;
 
 use kinko_core::iam::Role;
+use kinko_core::mfa::Holder;
 use kinko_core::principal::{Principal, PrincipalKind};
 use kinko_wire::WireError;
 use kinko_wire::query::{Params, Xml};
@@ -148,7 +149,7 @@ impl MfaInput {
         }
     }
 
-    /// Proves the code for the calling IAM user's device, when the request carries one: when it
+    /// Proves the code for the calling IAM user's (or root user's) device, when the request carries one: when it
     /// was proved. Done before the request is authorized, which sees `aws:MultiFactorAuthPresent`.
     async fn prove(&self, cx: &Cx<'_>) -> Result<Option<kinko_core::Timestamp>, StsError> {
         let (serial_number, code) = match (&self.serial_number, &self.token_code) {
@@ -157,11 +158,15 @@ impl MfaInput {
             (Some(_), None) => return Err(StsError::AccessDenied(MFA_INVALID_CODE.into())),
             (None, Some(_)) => return Err(StsError::AccessDenied(MFA_UNKNOWN_DEVICE.into())),
         };
-        // Only IAM users have devices kinko keeps.
-        let PrincipalKind::User { name, .. } = &cx.rc.principal.kind else {
-            return Err(StsError::AccessDenied(MFA_UNKNOWN_DEVICE.into()));
+        // IAM users and the root user have devices; a role session has none of its own.
+        let holder = match &cx.rc.principal.kind {
+            PrincipalKind::User { name, .. } => Holder::User(name),
+            PrincipalKind::Root => Holder::Root,
+            PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => {
+                return Err(StsError::AccessDenied(MFA_UNKNOWN_DEVICE.into()));
+            }
         };
-        match crate::mfa::prove(cx.services, cx.account(), name, serial_number, code).await {
+        match crate::mfa::prove(cx.services, cx.account(), holder, serial_number, code).await {
             Ok(at) => Ok(Some(at)),
             Err(crate::mfa::MfaRefused::NoDevice) => Err(StsError::AccessDenied(MFA_UNKNOWN_DEVICE.into())),
             Err(crate::mfa::MfaRefused::InvalidCode) => Err(StsError::AccessDenied(MFA_INVALID_CODE.into())),

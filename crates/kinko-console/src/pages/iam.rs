@@ -2,7 +2,8 @@
 //! validation), users (created with a console password and access keys shown once, policies
 //! attached directly), a user's details. Every action is the IAM operation of the same name, run
 //! as the signed-in principal; creating or deleting access keys (and removing an MFA device,
-//! [`super::mfa`]) asks for the signed-in identity's password again.
+//! [`super::mfa`]) asks for the signed-in identity's password again. The root user's own page
+//! ("security credentials") holds its MFA devices.
 
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/iam/users/new", get(new_user_form).post(new_user_submit))
         .route("/iam/users/details", get(user_details).post(user_action))
         .route("/iam/mfa-qr", get(super::mfa::qr))
+        .route("/iam/security", get(root_security).post(root_security_action))
         .route("/iam/policies", get(policies))
         .route("/iam/policies/new", get(new_policy_form).post(new_policy_submit))
         .route("/iam/roles", get(roles).post(create_role))
@@ -413,7 +415,7 @@ async fn user_page(
         iam(console, ctx, who, "ListAttachedUserPolicies", &u),
         iam(console, ctx, who, "ListAccessKeys", &u),
         attachable(console, ctx, who),
-        super::mfa::section(console, ctx, who, name, &csrf, &back),
+        super::mfa::section(console, ctx, who, Some(name), &csrf, &back),
     );
     let more = details::user_sections(console, ctx, who, name, &csrf, &user, &policies).await;
     let p = page(ctx, who, &csrf, name, &back, flash);
@@ -550,7 +552,7 @@ async fn user_action(
                 let flash = Some((true, t("reauth_failed").to_owned()));
                 return user_page(&console, &ctx, who, name, flash, None).await;
             }
-            super::mfa::action(&console, &ctx, id, who, name, op, &form)
+            super::mfa::action(&console, &ctx, id, who, Some(name), op, &form)
                 .await
                 .map(|()| None)
         }
@@ -568,6 +570,80 @@ async fn user_action(
         Err(e) => {
             let flash = Some((true, format!("{}: {}", e.code, e.message)));
             user_page(&console, &ctx, who, name, flash, None).await
+        }
+    }
+}
+
+/// Where the root user's security credentials page is.
+pub(crate) const ROOT_SECURITY_URL: &str = "/console/iam/security";
+
+/// The signed-in root user's security credentials: its MFA devices, managed as a user's are on
+/// the user's page. Anyone else (an IAM user, a role session, also one the root user switched
+/// to) is sent to the console's start.
+async fn root_security(State(console): State<Arc<Console>>, ctx: Ctx) -> Response {
+    let (id, _, who) = match ctx.signed_in() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !who.principal.is_root() {
+        return Redirect::to("/console/").into_response();
+    }
+    let flash = console.sessions.take_flash(id);
+    root_security_page(&console, &ctx, who, flash).await
+}
+
+async fn root_security_page(
+    console: &Console,
+    ctx: &Ctx,
+    who: &SignedIn,
+    flash: Option<(bool, String)>,
+) -> Response {
+    let t = |k| ctx.lang.t(k);
+    let csrf = ctx.session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
+    let mfa = super::mfa::section(console, ctx, who, None, &csrf, ROOT_SECURITY_URL).await;
+    let title = t("security_credentials");
+    let p = page(ctx, who, &csrf, title, ROOT_SECURITY_URL, flash);
+    let content = html! {
+        h1 { (title) }
+        section.card {
+            dl.props {
+                dt { (t("root_user")) } dd { code { (who.principal.arn) } }
+            }
+        }
+        (mfa)
+    };
+    respond(StatusCode::OK, layout(&p, content))
+}
+
+async fn root_security_action(State(console): State<Arc<Console>>, ctx: Ctx, body: Bytes) -> Response {
+    let (form, id, _, who) = match crate::posted(&console, &ctx, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !who.principal.is_root() {
+        return Redirect::to("/console/").into_response();
+    }
+    let t = |k| ctx.lang.t(k);
+    let op = match form.get("op") {
+        Some(op @ ("create_mfa" | "enable_mfa" | "remove_mfa")) => op,
+        _ => return Redirect::to(ROOT_SECURITY_URL).into_response(),
+    };
+    if op == "remove_mfa"
+        && !reauthenticate(&console, who, form.get("confirm_password").unwrap_or_default()).await
+    {
+        let flash = Some((true, t("reauth_failed").to_owned()));
+        return root_security_page(&console, &ctx, who, flash).await;
+    }
+    match super::mfa::action(&console, &ctx, id, who, None, op, &form).await {
+        Ok(()) => {
+            console
+                .sessions
+                .update(id, |s| s.flash = Some((false, t("done").to_owned())));
+            Redirect::to(ROOT_SECURITY_URL).into_response()
+        }
+        Err(e) => {
+            let flash = Some((true, format!("{}: {}", e.code, e.message)));
+            root_security_page(&console, &ctx, who, flash).await
         }
     }
 }

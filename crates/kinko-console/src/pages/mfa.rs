@@ -1,8 +1,9 @@
-//! The MFA section of an IAM user's page: the user's MFA devices, assigning a virtual MFA device
+//! The MFA section of an IAM user's page, and of the root user's security credentials page: the
+//! user's (or root user's) MFA devices, assigning a virtual MFA device
 //! (CreateVirtualMFADevice, then EnableMFADevice with two consecutive codes) and removing one
 //! (DeactivateMFADevice, then DeleteVirtualMFADevice, after the signed-in identity's password
 //! again, as for access keys). Each step is the IAM operation of the same name, run as the
-//! signed-in principal.
+//! signed-in principal; for the root user's own devices, without `UserName`.
 //!
 //! The new device's QR code and secret key stay in the browser's console session until the
 //! device is enabled, so they can be shown again after a wrong code; the QR code is served from
@@ -24,6 +25,14 @@ use super::iam::{iam, members, text};
 use crate::session::{MfaSetup, SignedIn};
 use crate::{Console, Ctx, Form};
 
+/// The name the device form suggests for the root user's device (the name AWS's console used).
+const ROOT_DEVICE_NAME: &str = "root-account-mfa-device";
+
+/// `UserName` for the user `name`, none for the root user itself.
+fn user_param(name: Option<&str>) -> Vec<(&str, &str)> {
+    name.map(|n| ("UserName", n)).into_iter().collect()
+}
+
 /// Where the QR code of the device being assigned is served.
 pub(crate) const QR_PATH: &str = "/console/iam/mfa-qr";
 
@@ -43,22 +52,23 @@ pub(crate) async fn qr(State(_console): State<Arc<Console>>, ctx: Ctx) -> Respon
     }
 }
 
-/// The section: devices, and the form of the next step.
+/// The section: devices of the user `name` (`None`: the signed-in root user), and the form of
+/// the next step.
 pub(crate) async fn section(
     console: &Console,
     ctx: &Ctx,
     who: &SignedIn,
-    name: &str,
+    name: Option<&str>,
     csrf: &str,
     back: &str,
 ) -> Markup {
     let t = |k| ctx.lang.t(k);
-    let devices = iam(console, ctx, who, "ListMFADevices", &[("UserName", name)]).await;
+    let devices = iam(console, ctx, who, "ListMFADevices", &user_param(name)).await;
     let setup = ctx
         .session
         .as_ref()
         .and_then(|s| s.mfa_setup.as_ref())
-        .filter(|s| s.user_name == name);
+        .filter(|s| s.user_name.as_deref() == name);
     html! {
         section.card #mfa {
             h2 { (t("mfa")) }
@@ -111,7 +121,7 @@ pub(crate) async fn section(
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="op" value="create_mfa";
                     label for="mfa_device_name" { (t("mfa_device_name")) }
-                    input #mfa_device_name type="text" name="device_name" required value=(name);
+                    input #mfa_device_name type="text" name="device_name" required value=(name.unwrap_or(ROOT_DEVICE_NAME));
                     div.buttons { button.primary type="submit" { (t("assign_mfa")) } }
                 }
             }
@@ -119,13 +129,14 @@ pub(crate) async fn section(
     }
 }
 
-/// What an MFA step of the user page did: `Ok` to show "Done.", or the operation's error.
+/// What an MFA step of the user page (`name`; `None`: the root user's page) did: `Ok` to show
+/// "Done.", or the operation's error.
 pub(crate) async fn action(
     console: &Console,
     ctx: &Ctx,
     id: &str,
     who: &SignedIn,
-    name: &str,
+    name: Option<&str>,
     op: &str,
     form: &Form,
 ) -> Result<(), WireError> {
@@ -157,7 +168,7 @@ pub(crate) async fn action(
                 ));
             };
             let setup = MfaSetup {
-                user_name: name.to_owned(),
+                user_name: name.map(str::to_owned),
                 serial_number,
                 base32_seed: Zeroizing::new(String::from_utf8_lossy(&seed).into_owned()),
                 qr_png,
@@ -170,42 +181,31 @@ pub(crate) async fn action(
                 .session
                 .as_ref()
                 .and_then(|s| s.mfa_setup.as_ref())
-                .filter(|s| s.user_name == name);
+                .filter(|s| s.user_name.as_deref() == name);
             let Some(setup) = setup else {
                 return Ok(());
             };
-            iam(
-                console,
-                ctx,
-                who,
-                "EnableMFADevice",
-                &[
-                    ("UserName", name),
-                    ("SerialNumber", &setup.serial_number),
-                    (
-                        "AuthenticationCode1",
-                        form.get("code1").unwrap_or_default().trim(),
-                    ),
-                    (
-                        "AuthenticationCode2",
-                        form.get("code2").unwrap_or_default().trim(),
-                    ),
-                ],
-            )
-            .await?;
+            let mut params = user_param(name);
+            params.extend([
+                ("SerialNumber", setup.serial_number.as_str()),
+                (
+                    "AuthenticationCode1",
+                    form.get("code1").unwrap_or_default().trim(),
+                ),
+                (
+                    "AuthenticationCode2",
+                    form.get("code2").unwrap_or_default().trim(),
+                ),
+            ]);
+            iam(console, ctx, who, "EnableMFADevice", &params).await?;
             console.sessions.update(id, |s| s.mfa_setup = None);
             Ok(())
         }
         _ => {
             let serial = form.get("serial").unwrap_or_default();
-            iam(
-                console,
-                ctx,
-                who,
-                "DeactivateMFADevice",
-                &[("UserName", name), ("SerialNumber", serial)],
-            )
-            .await?;
+            let mut params = user_param(name);
+            params.push(("SerialNumber", serial));
+            iam(console, ctx, who, "DeactivateMFADevice", &params).await?;
             iam(
                 console,
                 ctx,

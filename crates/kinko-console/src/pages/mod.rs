@@ -81,6 +81,8 @@ pub(crate) fn layout(p: &Page<'_>, content: Markup) -> Markup {
                             }
                         } @else if !who.signed_in_as.is_root() {
                             a href="/console/switch-role" { (t("switch_role")) }
+                        } @else {
+                            a #security-credentials href=(iam::ROOT_SECURITY_URL) { (t("security_credentials")) }
                         }
                         form.inline method="post" action="/console/signout" {
                             input type="hidden" name="csrf" value=(p.csrf);

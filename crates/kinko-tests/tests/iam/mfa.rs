@@ -740,3 +740,253 @@ async fn a_deny_unless_mfa_policy_lets_only_mfa_sessions_through() {
     assert_eq!(outcome(read_as(&user.creds).await), denied);
     server.shutdown().await;
 }
+
+/// EnableMFADevice of `device` for the root user itself (no `UserName`), as root.
+async fn enable_for_root(server: &TestServer, device: &Device) {
+    ok(server
+        .iam_client()
+        .enable_mfa_device()
+        .serial_number(&device.serial_number)
+        .authentication_code1(device.code(server, -1))
+        .authentication_code2(device.code(server, 0))
+        .send()
+        .await);
+}
+
+/// The root user's own device: made, assigned to the root user without `UserName`, listed
+/// (ListMFADevices and GetMFADevice without `UserName`, ListVirtualMFADevices showing the root user
+/// by account id and ARN), kept from users while in use, and deactivated, with AWS's answers.
+#[tokio::test]
+async fn the_root_user_assigns_lists_and_deactivates_its_own_device() {
+    let (server, _) = TestServer::start_manual().await;
+    let iam = server.iam_client();
+    let account = server.account_id().to_owned();
+    let device = create_device(&server, "root-account-mfa-device").await;
+    let serial = format!("arn:aws:iam::{account}:mfa/root-account-mfa-device");
+    assert_eq!(device.serial_number, serial);
+
+    let attempt = |code1: String, code2: String| {
+        iam.enable_mfa_device()
+            .serial_number(&serial)
+            .authentication_code1(code1)
+            .authentication_code2(code2)
+            .send()
+    };
+    let (previous, current) = (device.code(&server, -1), device.code(&server, 0));
+    assert_eq!(
+        outcome(attempt(current.clone(), previous.clone()).await),
+        failed("InvalidAuthenticationCode", INVALID_AUTHENTICATION_CODE)
+    );
+    ok(attempt(previous, current).await);
+
+    let listed = ok(iam.list_mfa_devices().send().await);
+    assert_eq!(listed.mfa_devices.len(), 1);
+    assert_eq!(listed.mfa_devices[0].serial_number, serial);
+    // The root user has no user name: the member is left out, which the SDK reads as empty.
+    assert_eq!(listed.mfa_devices[0].user_name, "");
+    let got = ok(iam.get_mfa_device().serial_number(&serial).send().await);
+    assert_eq!(got.serial_number, serial);
+    assert_eq!(got.user_name, None);
+    assert!(got.enable_date.is_some());
+    let assigned = ok(iam
+        .list_virtual_mfa_devices()
+        .assignment_status(AssignmentStatusType::Assigned)
+        .send()
+        .await);
+    assert_eq!(assigned.virtual_mfa_devices.len(), 1);
+    let entry = &assigned.virtual_mfa_devices[0];
+    assert_eq!(entry.serial_number, serial);
+    let root = entry.user.as_ref().expect("User");
+    assert_eq!(root.arn, root_arn(&account));
+    assert_eq!(root.user_id, account);
+    assert_eq!(root.user_name, "");
+    assert!(entry.enable_date.is_some());
+    assert!(
+        virtual_devices(&server, AssignmentStatusType::Unassigned)
+            .await
+            .is_empty()
+    );
+
+    // Not a user's: not in a user's list, not assignable to one, not deactivated as one's.
+    let user = server.user_named("mfa-beside-root", None).await;
+    let users = ok(iam.list_mfa_devices().user_name(&user.name).send().await);
+    assert!(users.mfa_devices.is_empty());
+    let taken = iam
+        .enable_mfa_device()
+        .user_name(&user.name)
+        .serial_number(&serial)
+        .authentication_code1(device.code(&server, 1))
+        .authentication_code2(device.code(&server, 2))
+        .send()
+        .await;
+    assert_eq!(
+        outcome(taken),
+        failed("EntityAlreadyExists", "MFA Device is already in use.")
+    );
+    let not_found = format!("VirtualMFADevice with serial number {serial} doesn't exist.");
+    let as_users = iam
+        .deactivate_mfa_device()
+        .user_name(&user.name)
+        .serial_number(&serial)
+        .send()
+        .await;
+    assert_eq!(outcome(as_users), failed("NoSuchEntity", &not_found));
+    let delete = iam
+        .delete_virtual_mfa_device()
+        .serial_number(&serial)
+        .send()
+        .await;
+    assert_eq!(outcome(delete), failed("DeleteConflict", "MFA Device is in use."));
+
+    ok(iam.deactivate_mfa_device().serial_number(&serial).send().await);
+    assert!(ok(iam.list_mfa_devices().send().await).mfa_devices.is_empty());
+    let again = iam.deactivate_mfa_device().serial_number(&serial).send().await;
+    assert_eq!(outcome(again), failed("NoSuchEntity", &not_found));
+    ok(iam
+        .delete_virtual_mfa_device()
+        .serial_number(&serial)
+        .send()
+        .await);
+    server.shutdown().await;
+}
+
+/// Only the root user assigns a device to itself by naming no user: an IAM user must name the
+/// user (AWS's model requires `UserName`), and a role session has no devices of its own.
+#[tokio::test]
+async fn only_the_root_user_may_leave_out_the_user_name_when_enabling() {
+    let (server, _) = TestServer::start_manual().await;
+    let user = server.user_named("mfa-unnamed", None).await;
+    let device = create_device(&server, "unnamed").await;
+    let client = iam_as(&server, &user, &["iam:EnableMFADevice"]).await;
+    let unnamed = client
+        .enable_mfa_device()
+        .serial_number(&device.serial_number)
+        .authentication_code1(device.code(&server, -1))
+        .authentication_code2(device.code(&server, 0))
+        .send()
+        .await;
+    assert_eq!(
+        outcome(unnamed),
+        failed(
+            "ValidationError",
+            &validation("Value null at 'userName' failed to satisfy constraint: Member must not be null")
+        )
+    );
+    let unassigned = virtual_devices(&server, AssignmentStatusType::Unassigned).await;
+    assert_eq!(unassigned, [device.serial_number.clone()]);
+    server.shutdown().await;
+}
+
+/// The root user may have eight devices, as an IAM user may.
+#[tokio::test]
+async fn the_root_user_may_have_eight_devices() {
+    let (server, _) = TestServer::start_manual().await;
+    for n in 0..8 {
+        let device = create_device(&server, &format!("root-{n}")).await;
+        enable_for_root(&server, &device).await;
+    }
+    let ninth = create_device(&server, "root-8").await;
+    let refused = server
+        .iam_client()
+        .enable_mfa_device()
+        .serial_number(&ninth.serial_number)
+        .authentication_code1(ninth.code(&server, -1))
+        .authentication_code2(ninth.code(&server, 0))
+        .send()
+        .await;
+    assert_eq!(
+        outcome(refused),
+        failed("LimitExceeded", "Cannot exceed quota for MFADevicesPerUser: 8")
+    );
+    assert_eq!(
+        ok(server.iam_client().list_mfa_devices().send().await)
+            .mfa_devices
+            .len(),
+        8
+    );
+    server.shutdown().await;
+}
+
+/// A resource policy that denies the root user reading the secret unless in a session made with
+/// MFA within five minutes (the root user's own permissions are not policies to condition).
+fn root_mfa_resource_policy(account: &str) -> String {
+    let deny = |condition: serde_json::Value| {
+        json!({
+            "Effect": "Deny",
+            "Principal": {"AWS": root_arn(account)},
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+            "Condition": condition,
+        })
+    };
+    policy_document(&[
+        deny(json!({"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}})),
+        deny(json!({"NumericGreaterThanIfExists": {"aws:MultiFactorAuthAge": "300"}})),
+    ])
+}
+
+/// GetSessionToken by the root user with its device and a code makes an MFA session (which may
+/// call IAM, as a session without MFA may not, and carries `aws:MultiFactorAuthPresent` and
+/// `aws:MultiFactorAuthAge`); a used code, or a device that is not the root user's, is AWS's
+/// AccessDenied.
+#[tokio::test]
+async fn get_session_token_as_root_with_a_code_makes_an_mfa_session() {
+    let (server, manual) = TestServer::start_manual().await;
+    let account = server.account_id().to_owned();
+    let (arn, _) = server.client().create_string("mfa/root-guarded", "v").await;
+    ok(server
+        .client()
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(root_mfa_resource_policy(&account))
+        .send()
+        .await);
+    let device = create_device(&server, "root-session").await;
+    enable_for_root(&server, &device).await;
+    let read_as = |c: &TestCredentials| server.client_as(c).get_secret_value().secret_id(&arn).send();
+    let sts = server.sts_client();
+    let plain = ok(sts.get_session_token().send().await)
+        .credentials
+        .expect("Credentials");
+    let plain = TestCredentials::from(&plain);
+    let iam_without_mfa = server.iam_client_as(&plain).list_mfa_devices().send().await;
+    assert_eq!(error_code(iam_without_mfa), "InvalidClientTokenId");
+    assert_eq!(error_code(read_as(&plain).await), "AccessDeniedException");
+    assert_eq!(
+        error_code(read_as(&server.root_credentials()).await),
+        "AccessDeniedException"
+    );
+
+    manual.advance(Duration::from_secs(30));
+    let with_code = |serial: String, code: String| {
+        sts.get_session_token()
+            .serial_number(serial)
+            .token_code(code)
+            .send()
+    };
+    let mfa = ok(with_code(device.serial_number.clone(), device.code(&server, 0)).await)
+        .credentials
+        .expect("Credentials");
+    let mfa = TestCredentials::from(&mfa);
+    let listed = ok(server.iam_client_as(&mfa).list_mfa_devices().send().await);
+    assert_eq!(listed.mfa_devices.len(), 1);
+    ok(read_as(&mfa).await);
+    assert_eq!(
+        outcome(with_code(device.serial_number.clone(), device.code(&server, 0)).await),
+        failed("AccessDenied", MFA_INVALID_CODE)
+    );
+    // A device of a user is not the root user's.
+    let user = server.user_named("mfa-not-root", None).await;
+    let users = create_device(&server, "users-device").await;
+    enable(&server, &user.name, &users).await;
+    assert_eq!(
+        outcome(with_code(users.serial_number.clone(), users.code(&server, 1)).await),
+        failed("AccessDenied", MFA_UNKNOWN_DEVICE)
+    );
+    // aws:MultiFactorAuthAge counts from the code: past five minutes the deny applies.
+    manual.advance(Duration::from_secs(299));
+    ok(read_as(&mfa).await);
+    manual.advance(Duration::from_secs(2));
+    assert_eq!(error_code(read_as(&mfa).await), "AccessDeniedException");
+    server.shutdown().await;
+}

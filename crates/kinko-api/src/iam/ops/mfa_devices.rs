@@ -9,17 +9,25 @@
 //! What each action is authorized on follows AWS's Service Authorization Reference: the device
 //! (`arn:aws:iam::<account>:mfa/<path/>name`) for CreateVirtualMFADevice and
 //! DeleteVirtualMFADevice, the user for the others, and nothing (`*`) for ListVirtualMFADevices.
+//!
+//! The root user's devices: the root user names no user, and then means itself, as with its
+//! access keys (the operation is then authorized on `arn:aws:iam::<account>:root`). AWS documents
+//! assigning a device to the root user as a console-only step ("Assign MFA devices in the AWS CLI
+//! or AWS API"); kinko's console runs these same operations as the signed-in principal, so the
+//! root user may call EnableMFADevice and ResyncMFADevice without `UserName` too. Everyone else
+//! must name the user, as AWS's model requires.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use kinko_core::iam::User;
-use kinko_core::mfa::MfaDevice;
+use kinko_core::mfa::{Holder, MfaDevice};
 use kinko_core::principal::PrincipalKind;
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
+use kinko_wire::validate::Violations;
 use zeroize::Zeroizing;
 
-use super::{Entity, KeyOwner, non_user_credentials};
+use super::KeyOwner;
+use super::users::root_created;
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::output::{self, Detail, members};
@@ -31,7 +39,8 @@ use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 const DEVICE_NAME: usize = 226;
 /// Operations on existing users accept names up to 128 characters.
 const USER_NAME: usize = 128;
-/// MFA devices one IAM user may have (IAM User Guide, "IAM and AWS STS quotas").
+/// MFA devices one IAM user, or the root user, may have (IAM User Guide, "IAM and AWS STS
+/// quotas"; the root user's limit is the same since AWS allowed it several devices in 2022).
 const DEVICES_PER_USER: usize = 8;
 
 /// AWS's answer to codes that are not two consecutive codes of the device.
@@ -63,31 +72,52 @@ async fn device(cx: &Cx<'_>, serial_number: &str) -> Result<Option<MfaDevice>, I
         .filter(|d| d.account_id == cx.account()))
 }
 
-/// The device if it is assigned to `user`, or the not-found error.
-async fn device_of(cx: &Cx<'_>, user: &User, serial_number: &str) -> Result<MfaDevice, IamError> {
+/// The device if it is assigned to `holder`, or the not-found error.
+async fn device_of(cx: &Cx<'_>, holder: Holder<'_>, serial_number: &str) -> Result<MfaDevice, IamError> {
     device(cx, serial_number)
         .await?
-        .filter(|d| d.assigned_to(&user.name))
+        .filter(|d| d.assigned_to(holder))
         .ok_or_else(|| device_not_found(serial_number))
 }
 
-/// The user's devices, oldest enabled first.
-async fn devices_of(cx: &Cx<'_>, user_name: &str) -> Result<Vec<MfaDevice>, IamError> {
+/// The devices of `holder`, oldest enabled first.
+async fn devices_of(cx: &Cx<'_>, holder: Holder<'_>) -> Result<Vec<MfaDevice>, IamError> {
     let mut devices: Vec<MfaDevice> = cx
         .services
         .store
         .list_mfa_devices(cx.account())
         .await?
         .into_iter()
-        .filter(|d| d.assigned_to(user_name))
+        .filter(|d| d.assigned_to(holder))
         .collect();
     devices.sort_by_key(|d| d.enable_date);
     Ok(devices)
 }
 
-/// The named user's ARN (with its tags), whether or not it exists.
-async fn read_user(cx: &Cx<'_>, name: &str) -> Result<Found, IamError> {
-    Found::read(cx, |state| Ok(User::target(cx, state, name))).await
+/// The named user's ARN (with its tags), whether or not it exists, or the root user's when the
+/// root user names none.
+async fn read_holder(cx: &Cx<'_>, user_name: Option<&str>) -> Result<Found, IamError> {
+    Found::read(cx, |state| KeyOwner::target(cx, state, user_name)).await
+}
+
+/// Who the device operation is about: the named user (which must exist), or the caller.
+fn holder_of(cx: &Cx<'_>, found: &Found, user_name: Option<&str>) -> Result<KeyOwner, IamError> {
+    KeyOwner::resolve(cx, &found.state, user_name)
+}
+
+/// EnableMFADevice and ResyncMFADevice name the user, but for the root user's own devices: the
+/// error AWS answers a missing `UserName` with, for any other caller. (Checked once the caller
+/// is known, so it comes alone, not with the other violations of the request.)
+fn require_user_name(cx: &Cx<'_>, user_name: Option<&str>) -> Result<(), IamError> {
+    if user_name.is_some() || matches!(cx.rc.principal.kind, PrincipalKind::Root) {
+        return Ok(());
+    }
+    let mut v = Violations::new();
+    v.required("userName", &None::<String>);
+    match v.message() {
+        Some(m) => Err(IamError::Validation(m)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) struct CreateVirtualMFADevice;
@@ -172,6 +202,7 @@ impl Operation for CreateVirtualMFADevice {
                 path: i.path.clone(),
                 sealed_seed,
                 user_name: None,
+                root: false,
                 enable_date: None,
                 create_date: cx.now(),
                 tags: i.tags.clone(),
@@ -194,9 +225,10 @@ impl Operation for CreateVirtualMFADevice {
     }
 }
 
-/// EnableMFADevice and ResyncMFADevice: a user, a device and two consecutive codes of it.
+/// EnableMFADevice and ResyncMFADevice: a user (none: the root user itself), a device and two
+/// consecutive codes of it.
 pub(crate) struct CodesInput {
-    user_name: String,
+    user_name: Option<String>,
     serial_number: String,
     code1: Zeroizing<String>,
     code2: Zeroizing<String>,
@@ -205,7 +237,7 @@ pub(crate) struct CodesInput {
 impl FromRequest<Iam> for CodesInput {
     fn from_request(p: &Params) -> Result<Self, IamError> {
         let mut r = Reader::new(p);
-        let user_name = r.req_name("UserName", USER_NAME);
+        let user_name = r.name("UserName", USER_NAME);
         let serial_number = r.serial_number(true);
         let code1 = r.authentication_code("AuthenticationCode1");
         let code2 = r.authentication_code("AuthenticationCode2");
@@ -236,7 +268,8 @@ impl Operation for EnableMFADevice {
     type Resolved = Found;
 
     async fn resolve(cx: &Cx<'_>, i: &CodesInput) -> Result<Found, IamError> {
-        read_user(cx, &i.user_name).await
+        require_user_name(cx, i.user_name.as_deref())?;
+        read_holder(cx, i.user_name.as_deref()).await
     }
 
     fn authorization<'a>(
@@ -248,30 +281,26 @@ impl Operation for EnableMFADevice {
     }
 
     async fn run(cx: &Cx<'_>, i: &CodesInput, found: Found) -> Result<QueryReply, IamError> {
-        let user = User::get(&found.state, &i.user_name)?;
+        let owner = holder_of(cx, &found, i.user_name.as_deref())?;
         let device = device(cx, &i.serial_number)
             .await?
             .ok_or_else(|| device_not_found(&i.serial_number))?;
-        if device.user_name.is_some() {
+        if device.is_assigned() {
             return Err(IamError::EntityAlreadyExists(
                 "MFA Device is already in use.".into(),
             ));
         }
-        if devices_of(cx, &user.name).await?.len() >= DEVICES_PER_USER {
+        if devices_of(cx, owner.holder()).await?.len() >= DEVICES_PER_USER {
             return Err(IamError::quota("MFADevicesPerUser", DEVICES_PER_USER));
         }
         let step = check_codes(cx, &device, i)?;
+        let mut device = device;
+        device.assign(Some(owner.holder()));
+        device.enable_date = Some(cx.now());
+        device.last_step = step;
         // A concurrent change surfaces as a conflict: the operation runs again on a fresh read
         // (and then finds the device in use, or the codes used).
-        cx.services
-            .store
-            .update_mfa_device(MfaDevice {
-                user_name: Some(user.name.clone()),
-                enable_date: Some(cx.now()),
-                last_step: step,
-                ..device
-            })
-            .await?;
+        cx.services.store.update_mfa_device(device).await?;
         Ok(QueryReply::Empty)
     }
 }
@@ -286,7 +315,8 @@ impl Operation for ResyncMFADevice {
     type Resolved = Found;
 
     async fn resolve(cx: &Cx<'_>, i: &CodesInput) -> Result<Found, IamError> {
-        read_user(cx, &i.user_name).await
+        require_user_name(cx, i.user_name.as_deref())?;
+        read_holder(cx, i.user_name.as_deref()).await
     }
 
     fn authorization<'a>(
@@ -298,8 +328,8 @@ impl Operation for ResyncMFADevice {
     }
 
     async fn run(cx: &Cx<'_>, i: &CodesInput, found: Found) -> Result<QueryReply, IamError> {
-        let user = User::get(&found.state, &i.user_name)?;
-        let device = device_of(cx, user, &i.serial_number).await?;
+        let owner = holder_of(cx, &found, i.user_name.as_deref())?;
+        let device = device_of(cx, owner.holder(), &i.serial_number).await?;
         let step = check_codes(cx, &device, i)?;
         cx.services
             .store
@@ -312,8 +342,8 @@ impl Operation for ResyncMFADevice {
     }
 }
 
-/// DeactivateMFADevice and GetMFADevice: a device, and the user it is assigned to (the caller
-/// when not named).
+/// DeactivateMFADevice and GetMFADevice: a device, and the user it is assigned to (the caller,
+/// an IAM user or the root user, when not named).
 pub(crate) struct DeviceOfUserInput {
     user_name: Option<String>,
     serial_number: String,
@@ -332,18 +362,6 @@ impl FromRequest<Iam> for DeviceOfUserInput {
     }
 }
 
-/// The user a device operation names, or the calling user. kinko keeps no MFA devices for the
-/// root user, so the root user must name a user.
-fn named_or_caller<'a>(cx: &'a Cx<'_>, user_name: Option<&'a str>) -> Result<&'a str, IamError> {
-    match (user_name, &cx.rc.principal.kind) {
-        (Some(name), _) => Ok(name),
-        (None, PrincipalKind::User { name, .. }) => Ok(name),
-        (None, PrincipalKind::Root | PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
-            Err(non_user_credentials())
-        }
-    }
-}
-
 pub(crate) struct DeactivateMFADevice;
 
 impl Operation for DeactivateMFADevice {
@@ -354,7 +372,7 @@ impl Operation for DeactivateMFADevice {
     type Resolved = Found;
 
     async fn resolve(cx: &Cx<'_>, i: &DeviceOfUserInput) -> Result<Found, IamError> {
-        read_user(cx, named_or_caller(cx, i.user_name.as_deref())?).await
+        read_holder(cx, i.user_name.as_deref()).await
     }
 
     fn authorization<'a>(
@@ -366,18 +384,13 @@ impl Operation for DeactivateMFADevice {
     }
 
     async fn run(cx: &Cx<'_>, i: &DeviceOfUserInput, found: Found) -> Result<QueryReply, IamError> {
-        let user = User::get(&found.state, named_or_caller(cx, i.user_name.as_deref())?)?;
-        let device = device_of(cx, user, &i.serial_number).await?;
+        let owner = holder_of(cx, &found, i.user_name.as_deref())?;
+        let mut device = device_of(cx, owner.holder(), &i.serial_number).await?;
         // The last accepted step stays: a code seen before can't be used again after a new
         // EnableMFADevice either.
-        cx.services
-            .store
-            .update_mfa_device(MfaDevice {
-                user_name: None,
-                enable_date: None,
-                ..device
-            })
-            .await?;
+        device.assign(None);
+        device.enable_date = None;
+        cx.services.store.update_mfa_device(device).await?;
         Ok(QueryReply::Empty)
     }
 }
@@ -392,7 +405,7 @@ impl Operation for GetMFADevice {
     type Resolved = Found;
 
     async fn resolve(cx: &Cx<'_>, i: &DeviceOfUserInput) -> Result<Found, IamError> {
-        read_user(cx, named_or_caller(cx, i.user_name.as_deref())?).await
+        read_holder(cx, i.user_name.as_deref()).await
     }
 
     fn authorization<'a>(
@@ -404,11 +417,14 @@ impl Operation for GetMFADevice {
     }
 
     async fn run(cx: &Cx<'_>, i: &DeviceOfUserInput, found: Found) -> Result<QueryReply, IamError> {
-        let user = User::get(&found.state, named_or_caller(cx, i.user_name.as_deref())?)?;
-        let device = device_of(cx, user, &i.serial_number).await?;
+        let owner = holder_of(cx, &found, i.user_name.as_deref())?;
+        let device = device_of(cx, owner.holder(), &i.serial_number).await?;
         let mut x = cx.xml::<Iam>();
-        x.elem("UserName", &user.name)
-            .elem("SerialNumber", &device.serial_number);
+        // The root user has no user name (as GetUser describes it): left out.
+        if let KeyOwner::User(name) = &owner {
+            x.elem("UserName", name);
+        }
+        x.elem("SerialNumber", &device.serial_number);
         if let Some(at) = device.enable_date {
             x.elem("EnableDate", &output::ts(at));
         }
@@ -477,7 +493,7 @@ impl Operation for DeleteVirtualMFADevice {
 
     async fn run(cx: &Cx<'_>, i: &SerialNumberInput, found: DeviceFound) -> Result<QueryReply, IamError> {
         let device = found.device.ok_or_else(|| device_not_found(&i.serial_number))?;
-        if device.user_name.is_some() {
+        if device.is_assigned() {
             return Err(IamError::DeleteConflict("MFA Device is in use.".into()));
         }
         // Changed meanwhile: the operation runs again on a fresh read.
@@ -526,14 +542,13 @@ impl Operation for ListMFADevices {
     }
 
     async fn run(cx: &Cx<'_>, i: &ListMFADevicesInput, found: Found) -> Result<QueryReply, IamError> {
-        // The root user has no devices kinko keeps.
-        let devices = match KeyOwner::resolve(cx, &found.state, i.user_name.as_deref())? {
-            KeyOwner::User(name) => devices_of(cx, &name).await?,
-            KeyOwner::Root => Vec::new(),
-        };
+        let owner = holder_of(cx, &found, i.user_name.as_deref())?;
+        let devices = devices_of(cx, owner.holder()).await?;
         let (page, next) = i.page.apply(devices)?;
         let mut x = cx.xml::<Iam>();
         members(&mut x, "MFADevices", &page, |x, d| {
+            // A root user's device names no user (the root user has no user name, as GetUser
+            // describes it); the SDKs read the missing member as empty.
             x.opt("UserName", d.user_name.as_deref())
                 .elem("SerialNumber", &d.serial_number);
             if let Some(at) = d.enable_date {
@@ -592,17 +607,26 @@ impl Operation for ListVirtualMFADevices {
             .await?
             .into_iter()
             .filter(|d| match i.assignment_status.as_deref() {
-                Some("Assigned") => d.user_name.is_some(),
-                Some("Unassigned") => d.user_name.is_none(),
+                Some("Assigned") => d.is_assigned(),
+                Some("Unassigned") => !d.is_assigned(),
                 _ => true,
             })
             .collect();
         let (page, next) = i.page.apply(devices)?;
+        let root_created = if page.iter().any(|d| d.root) {
+            Some(root_created(cx).await?)
+        } else {
+            None
+        };
         let mut x = cx.xml::<Iam>();
         members(&mut x, "VirtualMFADevices", &page, |x, d| {
             x.elem("SerialNumber", &d.serial_number);
             if let Some(user) = d.user_name.as_deref().and_then(|n| found.state.user(n)) {
                 output::user(x, user, Detail::Listed);
+            }
+            // The root user's device: AWS shows the root user by account id and ARN.
+            if let (true, Some(created)) = (d.root, root_created) {
+                output::root_user(x, cx.account(), created);
             }
             if let Some(at) = d.enable_date {
                 x.elem("EnableDate", &output::ts(at));

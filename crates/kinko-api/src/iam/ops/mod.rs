@@ -290,6 +290,14 @@ pub(crate) enum KeyOwner {
 }
 
 impl KeyOwner {
+    /// Whom a virtual MFA device of this owner is assigned to.
+    pub fn holder(&self) -> kinko_core::mfa::Holder<'_> {
+        match self {
+            KeyOwner::User(name) => kinko_core::mfa::Holder::User(name),
+            KeyOwner::Root => kinko_core::mfa::Holder::Root,
+        }
+    }
+
     pub fn resolve(cx: &Cx<'_>, state: &IamState, user_name: Option<&str>) -> Result<KeyOwner, IamError> {
         let name = match (user_name, &cx.rc.principal.kind) {
             (Some(name), _) => name,

@@ -1,6 +1,7 @@
 //! CreateUser, GetUser, UpdateUser, DeleteUser (ListUsers is in `listing`).
 
 use kinko_core::iam::{self, User};
+use kinko_core::mfa::Holder;
 use kinko_core::principal::{AccessKeyRecord, Principal, PrincipalKind};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
@@ -171,20 +172,21 @@ impl Operation for GetUser {
 /// GetUser by the root user without a name: AWS describes the root user by its account id and ARN
 /// (no name or path).
 async fn root_user(cx: &Cx<'_>) -> Result<QueryReply, IamError> {
-    let created = cx
+    let created = root_created(cx).await?;
+    let mut x = cx.xml::<Iam>();
+    output::root_user(&mut x, cx.account(), created);
+    Ok(QueryReply::Result(x))
+}
+
+/// When the caller's account (and so its root user) was created.
+pub(crate) async fn root_created(cx: &Cx<'_>) -> Result<kinko_core::Timestamp, IamError> {
+    Ok(cx
         .services
         .store
         .account(cx.account())
         .await?
         .map(|a| a.created_date)
-        .unwrap_or_else(|| cx.now());
-    let mut x = cx.xml::<Iam>();
-    x.open("User")
-        .elem("UserId", cx.account())
-        .elem("Arn", &cx.rc.principal.arn)
-        .elem("CreateDate", &output::ts(created))
-        .close("User");
-    Ok(QueryReply::Result(x))
+        .unwrap_or_else(|| cx.now()))
 }
 
 pub(crate) struct UpdateUser;
@@ -341,7 +343,7 @@ impl Operation for DeleteUser {
             .list_mfa_devices(cx.account())
             .await?
             .iter()
-            .any(|d| d.assigned_to(&user.name));
+            .any(|d| d.assigned_to(Holder::User(&user.name)));
         if has_mfa {
             return Err(delete_conflict("must delete MFA device first"));
         }
