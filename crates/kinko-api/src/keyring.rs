@@ -8,8 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use kinko_core::Clock;
-use kinko_core::kms::{self, KeyManager, KeyRotation, KeyState, KmsKey, RotationType, WrappedMaterial};
+use kinko_core::kms::{
+    self, KeyManager, KeyRotation, KeySpec, KeyState, KmsKey, RotationType, WrappedMaterial,
+};
 use kinko_core::store::{Store, StoreError};
+use kinko_crypto::asymmetric::{Mac, PrivateKey, Spec};
 use kinko_crypto::blob::{self, EncryptionContext};
 use kinko_crypto::{Key256, SharedRootKey};
 use zeroize::Zeroizing;
@@ -83,6 +86,35 @@ fn secretsmanager_key_policy(account_id: &str, region: &str) -> String {
     .to_string()
 }
 
+/// The key pair kind of an asymmetric key spec.
+pub fn asymmetric_spec(spec: KeySpec) -> Option<Spec> {
+    Some(match spec {
+        KeySpec::Rsa2048 => Spec::Rsa2048,
+        KeySpec::Rsa3072 => Spec::Rsa3072,
+        KeySpec::Rsa4096 => Spec::Rsa4096,
+        KeySpec::EccNistP256 => Spec::EccNistP256,
+        KeySpec::EccNistP384 => Spec::EccNistP384,
+        KeySpec::EccNistP521 => Spec::EccNistP521,
+        KeySpec::EccSecgP256k1 => Spec::EccSecgP256k1,
+        KeySpec::SymmetricDefault
+        | KeySpec::Hmac224
+        | KeySpec::Hmac256
+        | KeySpec::Hmac384
+        | KeySpec::Hmac512 => return None,
+    })
+}
+
+/// The HMAC algorithm of an HMAC key spec.
+pub fn mac_of(spec: KeySpec) -> Option<Mac> {
+    Some(match spec {
+        KeySpec::Hmac224 => Mac::Sha224,
+        KeySpec::Hmac256 => Mac::Sha256,
+        KeySpec::Hmac384 => Mac::Sha384,
+        KeySpec::Hmac512 => Mac::Sha512,
+        _ => return None,
+    })
+}
+
 impl Keyring {
     /// `root` is a `RootKey`, or a `SharedRootKey` whose clone the server keeps to rotate it.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, root: impl Into<SharedRootKey>) -> Self {
@@ -137,6 +169,8 @@ impl Keyring {
             region: region.to_owned(),
             description: "Default key that protects my Secrets Manager data when no other key is defined"
                 .into(),
+            key_spec: kinko_core::kms::KeySpec::SymmetricDefault,
+            key_usage: kinko_core::kms::KeyUsage::EncryptDecrypt,
             key_manager: KeyManager::Aws,
             key_state: KeyState::Enabled,
             creation_date: now,
@@ -203,12 +237,25 @@ impl Keyring {
         Ok((data_key, blob))
     }
 
-    /// Fresh key material for version `version` of `key_arn`, wrapped by the root key.
-    fn new_material(&self, key_arn: &str, version: u32) -> Result<WrappedMaterial, KeyringError> {
-        let material = Key256::generate().map_err(|e| KeyringError::Crypto(e.to_string()))?;
+    /// Fresh key material for version `version` of `key_arn`, a key of `spec`, wrapped by the
+    /// root key: 32 random bytes, a PKCS #8 private key, or an HMAC key.
+    fn new_material(
+        &self,
+        key_arn: &str,
+        version: u32,
+        spec: KeySpec,
+    ) -> Result<WrappedMaterial, KeyringError> {
+        let crypto = |e: kinko_crypto::CryptoError| KeyringError::Crypto(e.to_string());
+        let material: Zeroizing<Vec<u8>> = if let Some(spec) = asymmetric_spec(spec) {
+            Zeroizing::new(PrivateKey::generate(spec).map_err(crypto)?.pkcs8().to_vec())
+        } else if let Some(mac) = mac_of(spec) {
+            Self::random(mac.key_len())?
+        } else {
+            Zeroizing::new(Key256::generate().map_err(crypto)?.as_bytes().to_vec())
+        };
         let wrapped = self
             .root
-            .seal(material.as_bytes(), &material_aad(key_arn, version))
+            .seal(&material, &material_aad(key_arn, version))
             .map_err(|e| KeyringError::Crypto(e.to_string()))?;
         Ok(WrappedMaterial {
             key_arn: key_arn.to_owned(),
@@ -220,7 +267,7 @@ impl Keyring {
     /// Stores a new key (its `current_material` is 1) with fresh material. `Conflict` when an
     /// alias or the key exists.
     pub async fn create_key(&self, key: KmsKey, alias: Option<String>) -> Result<(), KeyringError> {
-        let material = self.new_material(&key.arn, key.current_material)?;
+        let material = self.new_material(&key.arn, key.current_material, key.key_spec)?;
         self.store.create_kms_key(key, material, alias).await?;
         Ok(())
     }
@@ -244,7 +291,7 @@ impl Keyring {
             date: now,
             rotation_type,
         });
-        let material = self.new_material(&key.arn, next.current_material)?;
+        let material = self.new_material(&key.arn, next.current_material, key.key_spec)?;
         self.store.add_kms_material(next.clone(), material).await?;
         next.revision += 1;
         Ok(next)
@@ -277,6 +324,32 @@ impl Keyring {
         }
         let material = self.material(&key.arn, header.material_version).await?;
         blob::decrypt(ciphertext, &material, context).map_err(|_| KeyringError::InvalidCiphertext)
+    }
+
+    /// The material of an asymmetric or HMAC key, unwrapped (such keys have one material: they
+    /// don't rotate). Not cached: parsing it costs little beside the operation it serves.
+    async fn raw_material(&self, key: &KmsKey) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let wrapped = self
+            .store
+            .kms_material(&key.arn, key.current_material)
+            .await?
+            .ok_or_else(|| KeyringError::Crypto("a key without material".into()))?;
+        self.root
+            .open(&wrapped.wrapped, &material_aad(&key.arn, key.current_material))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))
+    }
+
+    /// The private key of an asymmetric `key`, and its spec.
+    pub async fn private_key(&self, key: &KmsKey) -> Result<(Spec, PrivateKey), KeyringError> {
+        let spec = asymmetric_spec(key.key_spec)
+            .ok_or_else(|| KeyringError::Crypto("not an asymmetric key".into()))?;
+        Ok((spec, PrivateKey::from_pkcs8(&self.raw_material(key).await?)))
+    }
+
+    /// The HMAC key of an HMAC `key`, and its algorithm.
+    pub async fn mac_key(&self, key: &KmsKey) -> Result<(Mac, Zeroizing<Vec<u8>>), KeyringError> {
+        let mac = mac_of(key.key_spec).ok_or_else(|| KeyringError::Crypto("not an HMAC key".into()))?;
+        Ok((mac, self.raw_material(key).await?))
     }
 
     /// `n` random bytes (data keys, GenerateRandom).

@@ -22,7 +22,144 @@ pub enum KeyState {
     PendingDeletion,
 }
 
-/// A KMS key's metadata. Its material lives in separate rows, wrapped by the root key.
+/// What a key is (`KeySpec`): its material and so the algorithms it offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KeySpec {
+    #[default]
+    #[serde(rename = "SYMMETRIC_DEFAULT")]
+    SymmetricDefault,
+    #[serde(rename = "RSA_2048")]
+    Rsa2048,
+    #[serde(rename = "RSA_3072")]
+    Rsa3072,
+    #[serde(rename = "RSA_4096")]
+    Rsa4096,
+    #[serde(rename = "ECC_NIST_P256")]
+    EccNistP256,
+    #[serde(rename = "ECC_NIST_P384")]
+    EccNistP384,
+    #[serde(rename = "ECC_NIST_P521")]
+    EccNistP521,
+    #[serde(rename = "ECC_SECG_P256K1")]
+    EccSecgP256k1,
+    #[serde(rename = "HMAC_224")]
+    Hmac224,
+    #[serde(rename = "HMAC_256")]
+    Hmac256,
+    #[serde(rename = "HMAC_384")]
+    Hmac384,
+    #[serde(rename = "HMAC_512")]
+    Hmac512,
+}
+
+impl KeySpec {
+    pub const ALL: [KeySpec; 12] = [
+        KeySpec::SymmetricDefault,
+        KeySpec::Rsa2048,
+        KeySpec::Rsa3072,
+        KeySpec::Rsa4096,
+        KeySpec::EccNistP256,
+        KeySpec::EccNistP384,
+        KeySpec::EccNistP521,
+        KeySpec::EccSecgP256k1,
+        KeySpec::Hmac224,
+        KeySpec::Hmac256,
+        KeySpec::Hmac384,
+        KeySpec::Hmac512,
+    ];
+
+    /// The AWS name (`RSA_2048`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeySpec::SymmetricDefault => "SYMMETRIC_DEFAULT",
+            KeySpec::Rsa2048 => "RSA_2048",
+            KeySpec::Rsa3072 => "RSA_3072",
+            KeySpec::Rsa4096 => "RSA_4096",
+            KeySpec::EccNistP256 => "ECC_NIST_P256",
+            KeySpec::EccNistP384 => "ECC_NIST_P384",
+            KeySpec::EccNistP521 => "ECC_NIST_P521",
+            KeySpec::EccSecgP256k1 => "ECC_SECG_P256K1",
+            KeySpec::Hmac224 => "HMAC_224",
+            KeySpec::Hmac256 => "HMAC_256",
+            KeySpec::Hmac384 => "HMAC_384",
+            KeySpec::Hmac512 => "HMAC_512",
+        }
+    }
+
+    /// The spec an AWS name names, if this server offers it.
+    pub fn parse(name: &str) -> Option<KeySpec> {
+        KeySpec::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    pub fn is_rsa(self) -> bool {
+        matches!(self, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
+    }
+
+    pub fn is_ecc(self) -> bool {
+        matches!(
+            self,
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::EccSecgP256k1
+        )
+    }
+
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512
+        )
+    }
+
+    /// The key usages a key of this spec may have (CreateKey).
+    pub fn usages(self) -> &'static [KeyUsage] {
+        if self.is_rsa() {
+            &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+        } else if self.is_ecc() {
+            &[KeyUsage::SignVerify]
+        } else if self.is_hmac() {
+            &[KeyUsage::GenerateVerifyMac]
+        } else {
+            &[KeyUsage::EncryptDecrypt]
+        }
+    }
+}
+
+/// What a key is for (`KeyUsage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KeyUsage {
+    #[default]
+    #[serde(rename = "ENCRYPT_DECRYPT")]
+    EncryptDecrypt,
+    #[serde(rename = "SIGN_VERIFY")]
+    SignVerify,
+    #[serde(rename = "GENERATE_VERIFY_MAC")]
+    GenerateVerifyMac,
+}
+
+impl KeyUsage {
+    /// The AWS name (`SIGN_VERIFY`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyUsage::EncryptDecrypt => "ENCRYPT_DECRYPT",
+            KeyUsage::SignVerify => "SIGN_VERIFY",
+            KeyUsage::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        }
+    }
+
+    /// The usage an AWS name names, if this server offers it.
+    pub fn parse(name: &str) -> Option<KeyUsage> {
+        [
+            KeyUsage::EncryptDecrypt,
+            KeyUsage::SignVerify,
+            KeyUsage::GenerateVerifyMac,
+        ]
+        .into_iter()
+        .find(|u| u.name() == name)
+    }
+}
+
+/// A KMS key's metadata. Its material lives in separate rows, wrapped by the root key: 32 random
+/// bytes for a symmetric key, the PKCS #8 private key of an asymmetric one, the HMAC key bytes of
+/// an HMAC one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KmsKey {
     pub key_id: String,
@@ -30,6 +167,11 @@ pub struct KmsKey {
     pub account_id: String,
     pub region: String,
     pub description: String,
+    /// Records from before asymmetric keys are symmetric.
+    #[serde(default)]
+    pub key_spec: KeySpec,
+    #[serde(default)]
+    pub key_usage: KeyUsage,
     pub key_manager: KeyManager,
     pub key_state: KeyState,
     pub creation_date: Timestamp,

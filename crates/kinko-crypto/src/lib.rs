@@ -14,7 +14,11 @@
 //! - [`blob`]: self-describing KMS ciphertext blobs with the encryption context bound in, so
 //!   `Decrypt` needs no key id and old key material keeps decrypting after rotation.
 //!
-//! All algorithms come from `ring` (`AES_256_GCM`, `SystemRandom`), except Argon2id (`argon2`). Every parser is total: a
+//! - [`asymmetric`]: the RSA and elliptic-curve key pairs of asymmetric KMS keys (signatures,
+//!   RSAES-OAEP) and HMAC keys.
+//!
+//! All algorithms come from `ring` (`AES_256_GCM`, `SystemRandom`), except Argon2id (`argon2`)
+//! and the asymmetric and HMAC algorithms of KMS keys (`aws-lc-rs`, which rustls already uses). Every parser is total: a
 //! malformed, truncated or tampered input yields [`CryptoError::InvalidCiphertext`], never a panic.
 //! Errors and `Debug` output never contain key bytes or plaintext.
 //!
@@ -49,6 +53,7 @@
 //! creating root key files ([`RootKey::load_or_create`], [`RootKey::write_file`]).
 
 mod aead;
+pub mod asymmetric;
 pub mod blob;
 mod key;
 pub mod password;

@@ -80,6 +80,8 @@ pub fn kms_key(id: &str) -> KmsKey {
         account_id: ACCOUNT.to_owned(),
         region: REGION.to_owned(),
         description: String::new(),
+        key_spec: kinko_core::kms::KeySpec::SymmetricDefault,
+        key_usage: kinko_core::kms::KeyUsage::EncryptDecrypt,
         key_manager: KeyManager::Customer,
         key_state: KeyState::Enabled,
         creation_date: at(T0),

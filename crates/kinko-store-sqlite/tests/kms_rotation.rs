@@ -19,6 +19,8 @@ fn key(id: &str, period: Option<u32>, state: KeyState) -> KmsKey {
         account_id: ACCOUNT.to_owned(),
         region: "us-east-1".to_owned(),
         description: String::new(),
+        key_spec: kinko_core::kms::KeySpec::SymmetricDefault,
+        key_usage: kinko_core::kms::KeyUsage::EncryptDecrypt,
         key_manager: KeyManager::Customer,
         key_state: state,
         creation_date: Timestamp::from_millis(T0),

@@ -20,6 +20,8 @@ fn key(id: &str) -> KmsKey {
         account_id: ACCOUNT.to_owned(),
         region: "us-east-1".to_owned(),
         description: String::new(),
+        key_spec: kinko_core::kms::KeySpec::SymmetricDefault,
+        key_usage: kinko_core::kms::KeyUsage::EncryptDecrypt,
         key_manager: KeyManager::Customer,
         key_state: KeyState::Enabled,
         creation_date: Timestamp::from_millis(1),

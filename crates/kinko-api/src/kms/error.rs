@@ -23,6 +23,12 @@ pub enum KmsError {
     InvalidState(String),
     #[error("")]
     InvalidCiphertext,
+    /// Verify's answer to a signature that doesn't verify; AWS sends no message.
+    #[error("")]
+    InvalidSignature,
+    /// VerifyMac's answer to a MAC that doesn't verify; AWS sends no message.
+    #[error("")]
+    InvalidMac,
     #[error("{INCORRECT_KEY}")]
     IncorrectKey,
     #[error("{0}")]
@@ -65,6 +71,8 @@ impl KmsError {
             KmsError::Disabled(_) => "DisabledException",
             KmsError::InvalidState(_) => "KMSInvalidStateException",
             KmsError::InvalidCiphertext => "InvalidCiphertextException",
+            KmsError::InvalidSignature => "KMSInvalidSignatureException",
+            KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::IncorrectKey => "IncorrectKeyException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",

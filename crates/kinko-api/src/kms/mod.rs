@@ -1,5 +1,5 @@
 //! AWS KMS (JSON 1.1, `X-Amz-Target: TrentService.<Operation>`): symmetric encryption keys,
-//! aliases, key policies, tags, rotation and scheduled deletion.
+//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, aliases, key policies, tags, rotation and scheduled deletion.
 //!
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
@@ -17,7 +17,7 @@ mod model;
 mod ops;
 mod via;
 
-use kinko_core::kms::{self, KeyManager, KeyState, KmsKey};
+use kinko_core::kms::{self, KeyManager, KeySpec, KeyState, KeyUsage, KmsKey};
 use kinko_crypto::blob::EncryptionContext;
 use kinko_wire::WireError;
 
@@ -100,7 +100,16 @@ pub async fn handle(
         "GenerateDataKeyWithoutPlaintext" => {
             execute::<ops::GenerateDataKeyWithoutPlaintext>(services, rc, body).await
         }
+        "GenerateDataKeyPair" => execute::<ops::GenerateDataKeyPair>(services, rc, body).await,
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            execute::<ops::GenerateDataKeyPairWithoutPlaintext>(services, rc, body).await
+        }
         "GenerateRandom" => execute::<ops::GenerateRandom>(services, rc, body).await,
+        "GetPublicKey" => execute::<ops::GetPublicKey>(services, rc, body).await,
+        "Sign" => execute::<ops::Sign>(services, rc, body).await,
+        "Verify" => execute::<ops::Verify>(services, rc, body).await,
+        "GenerateMac" => execute::<ops::GenerateMac>(services, rc, body).await,
+        "VerifyMac" => execute::<ops::VerifyMac>(services, rc, body).await,
         "EnableKeyRotation" => execute::<ops::EnableKeyRotation>(services, rc, body).await,
         "DisableKeyRotation" => execute::<ops::DisableKeyRotation>(services, rc, body).await,
         "GetKeyRotationStatus" => execute::<ops::GetKeyRotationStatus>(services, rc, body).await,
@@ -321,19 +330,12 @@ pub(crate) async fn resolve_key_later(
     }
 }
 
-/// Condition keys every request on an existing key has (only symmetric AWS_KMS keys exist here).
-const KEY_CONDITIONS: [(&str, &str); 3] = [
-    ("kms:KeySpec", model::SYMMETRIC_DEFAULT),
-    ("kms:KeyUsage", model::ENCRYPT_DECRYPT),
-    ("kms:KeyOrigin", "AWS_KMS"),
-];
-
 /// The check of `action` on an existing key, for a caller of `caller_account`: the key's ARN, its
 /// key policy with its bound principals, its tags, `kms:CallerAccount`, `kms:KeySpec`,
 /// `kms:KeyUsage`, `kms:KeyOrigin`, and whether it is AWS managed. Every KMS operation and
 /// [`Via`] check a key with this.
 pub(crate) fn key_check<'a>(caller_account: &'a str, action: &'a str, key: &'a KmsKey) -> Check<'a> {
-    let mut check = Check::new(
+    Check::new(
         action,
         Resource::Arn {
             arn: &key.arn,
@@ -349,11 +351,10 @@ pub(crate) fn key_check<'a>(caller_account: &'a str, action: &'a str, key: &'a K
         aws_managed_key: key.key_manager == KeyManager::Aws,
         ..Facts::default()
     })
-    .condition("kms:CallerAccount", caller_account);
-    for (k, v) in KEY_CONDITIONS {
-        check = check.condition(k, v);
-    }
-    check
+    .condition("kms:CallerAccount", caller_account)
+    .condition("kms:KeySpec", key.key_spec.name())
+    .condition("kms:KeyUsage", key.key_usage.name())
+    .condition("kms:KeyOrigin", "AWS_KMS")
 }
 
 /// The check of `action` on identity policies alone: `"*"` (CreateKey, ListKeys, ListAliases,
@@ -417,6 +418,34 @@ pub(crate) fn usable(key: &KmsKey) -> Result<(), KmsError> {
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", key.arn))),
         KeyState::PendingDeletion => Err(pending_deletion(key)),
     }
+}
+
+/// An operation that needs a key of `usage`: AWS's `InvalidKeyUsageException` for any other
+/// (`<key ARN> key usage is SIGN_VERIFY which is not valid for Encrypt.`).
+pub(crate) fn for_usage(key: &KmsKey, usage: KeyUsage, operation: &str) -> Result<(), KmsError> {
+    if key.key_usage == usage {
+        return Ok(());
+    }
+    Err(KmsError::InvalidKeyUsage(format!(
+        "{} key usage is {} which is not valid for {operation}.",
+        key.arn,
+        key.key_usage.name()
+    )))
+}
+
+/// An operation only symmetric encryption keys do (GenerateDataKey, ReEncrypt, Secrets Manager's
+/// data keys): other usages as [`for_usage`]; an RSA encryption key gets the same exception, in
+/// words of its key spec (AWS documents the refusal, not its text).
+pub(crate) fn symmetric_only(key: &KmsKey, operation: &str) -> Result<(), KmsError> {
+    for_usage(key, KeyUsage::EncryptDecrypt, operation)?;
+    if key.key_spec == KeySpec::SymmetricDefault {
+        return Ok(());
+    }
+    Err(KmsError::InvalidKeyUsage(format!(
+        "{} key spec {} is not valid for {operation}.",
+        key.arn,
+        key.key_spec.name()
+    )))
 }
 
 /// Management operations refuse keys pending deletion.

@@ -1,11 +1,13 @@
 //! KMS shapes as they go on the wire (botocore's `kms` model), and checks several operations share.
 
-use kinko_core::kms::{KeyManager, KeyRotation, KeyState, KmsKey, RotationType};
+use kinko_core::kms::{KeyManager, KeyRotation, KeySpec, KeyState, KeyUsage, KmsKey, RotationType};
 use kinko_core::secret::Tag;
+use kinko_crypto::asymmetric::{Hash, Oaep, Signing};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
 use super::{KmsError, error};
+use crate::keyring;
 
 pub const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 pub const ENCRYPT_DECRYPT: &str = "ENCRYPT_DECRYPT";
@@ -39,7 +41,137 @@ pub const ENCRYPTION_ALGORITHMS: &[&str] = &[
     "RSAES_OAEP_SHA_256",
     "SM2PKE",
 ];
+pub const SIGNING_ALGORITHMS: &[&str] = &[
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "ECDSA_SHA_256",
+    "ECDSA_SHA_384",
+    "ECDSA_SHA_512",
+    "SM2DSA",
+    "ML_DSA_SHAKE_256",
+];
+pub const KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+];
+pub const MESSAGE_TYPES: &[&str] = &["RAW", "DIGEST", "EXTERNAL_MU"];
+pub const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
 const MAX_TAGS: usize = 50;
+
+/// A `SigningAlgorithm` this server signs with.
+pub(crate) fn signing(name: &str) -> Option<Signing> {
+    Some(match name {
+        "RSASSA_PSS_SHA_256" => Signing::RsaPss(Hash::Sha256),
+        "RSASSA_PSS_SHA_384" => Signing::RsaPss(Hash::Sha384),
+        "RSASSA_PSS_SHA_512" => Signing::RsaPss(Hash::Sha512),
+        "RSASSA_PKCS1_V1_5_SHA_256" => Signing::RsaPkcs1(Hash::Sha256),
+        "RSASSA_PKCS1_V1_5_SHA_384" => Signing::RsaPkcs1(Hash::Sha384),
+        "RSASSA_PKCS1_V1_5_SHA_512" => Signing::RsaPkcs1(Hash::Sha512),
+        "ECDSA_SHA_256" => Signing::Ecdsa(Hash::Sha256),
+        "ECDSA_SHA_384" => Signing::Ecdsa(Hash::Sha384),
+        "ECDSA_SHA_512" => Signing::Ecdsa(Hash::Sha512),
+        _ => return None,
+    })
+}
+
+/// The algorithms a key offers, as DescribeKey and GetPublicKey list them: only the member of
+/// its usage is present.
+pub(crate) struct Algorithms {
+    pub encryption: Option<&'static [&'static str]>,
+    pub signing: Option<&'static [&'static str]>,
+    pub mac: Option<&'static [&'static str]>,
+}
+
+pub(crate) fn algorithms(spec: KeySpec, usage: KeyUsage) -> Algorithms {
+    let none = Algorithms {
+        encryption: None,
+        signing: None,
+        mac: None,
+    };
+    match usage {
+        KeyUsage::EncryptDecrypt if spec.is_rsa() => Algorithms {
+            encryption: Some(&["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]),
+            ..none
+        },
+        KeyUsage::EncryptDecrypt => Algorithms {
+            encryption: Some(&[SYMMETRIC_DEFAULT]),
+            ..none
+        },
+        KeyUsage::SignVerify => Algorithms {
+            signing: Some(match spec {
+                KeySpec::EccNistP384 => &["ECDSA_SHA_384"],
+                KeySpec::EccNistP521 => &["ECDSA_SHA_512"],
+                KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => &["ECDSA_SHA_256"],
+                _ => &[
+                    "RSASSA_PKCS1_V1_5_SHA_256",
+                    "RSASSA_PKCS1_V1_5_SHA_384",
+                    "RSASSA_PKCS1_V1_5_SHA_512",
+                    "RSASSA_PSS_SHA_256",
+                    "RSASSA_PSS_SHA_384",
+                    "RSASSA_PSS_SHA_512",
+                ],
+            }),
+            ..none
+        },
+        KeyUsage::GenerateVerifyMac => Algorithms {
+            mac: Some(match spec {
+                KeySpec::Hmac224 => &["HMAC_SHA_224"],
+                KeySpec::Hmac384 => &["HMAC_SHA_384"],
+                KeySpec::Hmac512 => &["HMAC_SHA_512"],
+                _ => &["HMAC_SHA_256"],
+            }),
+            ..none
+        },
+    }
+}
+
+fn incompatible(alg: &str, spec: KeySpec) -> KmsError {
+    KmsError::InvalidKeyUsage(format!(
+        "Algorithm {alg} is incompatible with key spec {}.",
+        spec.name()
+    ))
+}
+
+/// The `EncryptionAlgorithm` of a request on an encryption key: `None` for a symmetric key
+/// (SYMMETRIC_DEFAULT, the default), RSAES-OAEP for an RSA key (which must name it). Anything else
+/// is refused as AWS does: `Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_4096.`
+pub(crate) fn encryption_algorithm(spec: KeySpec, alg: Option<&str>) -> Result<Option<Oaep>, KmsError> {
+    let alg = alg.unwrap_or(SYMMETRIC_DEFAULT);
+    match (spec, alg) {
+        (KeySpec::SymmetricDefault, SYMMETRIC_DEFAULT) => Ok(None),
+        (s, "RSAES_OAEP_SHA_1") if s.is_rsa() => Ok(Some(Oaep::Sha1)),
+        (s, "RSAES_OAEP_SHA_256") if s.is_rsa() => Ok(Some(Oaep::Sha256)),
+        (s, other) => Err(incompatible(other, s)),
+    }
+}
+
+/// The name of an encryption algorithm, as responses give it.
+pub(crate) fn encryption_algorithm_name(oaep: Option<Oaep>) -> &'static str {
+    match oaep {
+        None => SYMMETRIC_DEFAULT,
+        Some(Oaep::Sha1) => "RSAES_OAEP_SHA_1",
+        Some(Oaep::Sha256) => "RSAES_OAEP_SHA_256",
+    }
+}
+
+/// The `SigningAlgorithm` of a request on a signing key, which must suit its key spec.
+pub(crate) fn signing_algorithm(spec: KeySpec, alg: &str) -> Result<Signing, KmsError> {
+    let fits = keyring::asymmetric_spec(spec)
+        .zip(signing(alg))
+        .filter(|(s, a)| a.fits(*s));
+    fits.map(|(_, a)| a).ok_or_else(|| incompatible(alg, spec))
+}
 /// Largest key policy, in bytes (KMS quotas).
 pub const MAX_POLICY_BYTES: usize = 32_768;
 
@@ -57,16 +189,9 @@ pub(crate) fn check_key_id(v: &mut Violations, path: &str, key_id: &Option<Strin
     v.length(path, key_id.as_deref(), 1, 2048, false);
 }
 
-/// Only symmetric encryption is offered: any other algorithm is refused, in AWS's words for an
-/// algorithm that doesn't suit the key spec (`Algorithm SYMMETRIC_DEFAULT is incompatible with key
-/// spec RSA_4096.` the other way round).
+/// The algorithm of a symmetric key's request (ReEncrypt): SYMMETRIC_DEFAULT only.
 pub(crate) fn symmetric_algorithm(alg: Option<&str>) -> Result<(), KmsError> {
-    match alg {
-        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
-        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
-            "Algorithm {other} is incompatible with key spec {SYMMETRIC_DEFAULT}."
-        ))),
-    }
+    encryption_algorithm(KeySpec::SymmetricDefault, alg).map(|_| ())
 }
 
 /// `kms:RequestAlias`: the alias name a request names its key by (as an alias name or alias
@@ -249,13 +374,21 @@ pub(crate) struct KeyMetadata {
     key_manager: &'static str,
     customer_master_key_spec: &'static str,
     key_spec: &'static str,
-    encryption_algorithms: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_algorithms: Option<&'static [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_algorithms: Option<&'static [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac_algorithms: Option<&'static [&'static str]>,
     multi_region: bool,
-    current_key_material_id: String,
+    /// Symmetric keys only: the others have one material and no rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<String>,
 }
 
 impl From<&KmsKey> for KeyMetadata {
     fn from(k: &KmsKey) -> Self {
+        let algorithms = algorithms(k.key_spec, k.key_usage);
         KeyMetadata {
             aws_account_id: k.account_id.clone(),
             key_id: k.key_id.clone(),
@@ -263,7 +396,7 @@ impl From<&KmsKey> for KeyMetadata {
             creation_date: k.creation_date.epoch_seconds(),
             enabled: k.key_state == KeyState::Enabled,
             description: k.description.clone(),
-            key_usage: ENCRYPT_DECRYPT,
+            key_usage: k.key_usage.name(),
             key_state: state_name(k.key_state),
             deletion_date: k.deletion_date.map(|d| d.epoch_seconds()),
             origin: "AWS_KMS",
@@ -271,11 +404,14 @@ impl From<&KmsKey> for KeyMetadata {
                 KeyManager::Aws => "AWS",
                 KeyManager::Customer => "CUSTOMER",
             },
-            customer_master_key_spec: SYMMETRIC_DEFAULT,
-            key_spec: SYMMETRIC_DEFAULT,
-            encryption_algorithms: [SYMMETRIC_DEFAULT],
+            customer_master_key_spec: k.key_spec.name(),
+            key_spec: k.key_spec.name(),
+            encryption_algorithms: algorithms.encryption,
+            signing_algorithms: algorithms.signing,
+            mac_algorithms: algorithms.mac,
             multi_region: false,
-            current_key_material_id: key_material_id(&k.key_id, k.current_material),
+            current_key_material_id: (k.key_spec == KeySpec::SymmetricDefault)
+                .then(|| key_material_id(&k.key_id, k.current_material)),
         }
     }
 }

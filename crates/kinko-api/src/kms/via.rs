@@ -21,7 +21,8 @@ use kinko_crypto::blob::EncryptionContext;
 use zeroize::Zeroizing;
 
 use super::{
-    Accepts, Found, KmsError, context_names, find_in, key_check, model, parse_key_ref, usable, with_context,
+    Accepts, Found, KmsError, context_names, find_in, key_check, model, parse_key_ref, symmetric_only,
+    usable, with_context,
 };
 use crate::operation::Cx;
 use crate::{KmsCall, KmsOperation};
@@ -136,6 +137,7 @@ impl<'a> Via<'a> {
         let result = async {
             self.authorize("kms:GenerateDataKey", key, context).await?;
             usable(key)?;
+            symmetric_only(key, "GenerateDataKey")?;
             Ok(self.cx.services.keyring.generate_data_key(key, context).await?)
         }
         .await;
@@ -160,6 +162,7 @@ impl<'a> Via<'a> {
         let result = async {
             self.authorize("kms:Encrypt", key, context).await?;
             usable(key)?;
+            symmetric_only(key, "Encrypt")?;
             Ok(self
                 .cx
                 .services
@@ -183,6 +186,7 @@ impl<'a> Via<'a> {
         let result = async {
             self.authorize("kms:Decrypt", key, context).await?;
             usable(key)?;
+            symmetric_only(key, "Decrypt")?;
             Ok(self
                 .cx
                 .services

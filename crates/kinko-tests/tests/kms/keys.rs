@@ -71,7 +71,7 @@ async fn description_is_required_and_at_most_8192_characters() {
 }
 
 #[tokio::test]
-async fn only_symmetric_encryption_keys_are_offered() {
+async fn key_specs_outside_the_model_or_offered_set_are_refused() {
     let client = kms();
     let e = expect_err!(client.create_key().key_spec("RSA_1024".into()).send().await);
     let enum_prefix = "1 validation error detected: Value 'RSA_1024' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [";
@@ -81,7 +81,14 @@ async fn only_symmetric_encryption_keys_are_offered() {
     let usage = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.";
     assert_eq!(outcome(rsa().send().await), failed("ValidationException", usage));
     let signing = rsa().key_usage(KeyUsageType::SignVerify).send().await;
-    assert_eq!(error_code(signing), "UnsupportedOperationException");
+    assert_eq!(outcome(signing), Ok(()));
+    // Valid in AWS, not offered here: SM2 and key agreement.
+    let sm2 = client.create_key().key_spec(KeySpec::Sm2);
+    let sm2 = sm2.key_usage(KeyUsageType::SignVerify).send().await;
+    assert_eq!(error_code(sm2), "UnsupportedOperationException");
+    let agreement = client.create_key().key_spec(KeySpec::EccNistP256);
+    let agreement = agreement.key_usage(KeyUsageType::KeyAgreement).send().await;
+    assert_eq!(error_code(agreement), "UnsupportedOperationException");
     let explicit = client.create_key().key_spec(KeySpec::SymmetricDefault);
     let out = explicit.key_usage(KeyUsageType::EncryptDecrypt).send().await;
     let m = out

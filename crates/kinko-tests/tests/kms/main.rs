@@ -1,5 +1,5 @@
 //! KMS through the official `aws-sdk-kms` client, a module per feature: keys and their metadata,
-//! key identifiers, aliases, encryption and data keys, key states (a table of what works in
+//! key identifiers, aliases, encryption and data keys, asymmetric and HMAC keys, key states (a table of what works in
 //! which), rotation, tags, key policy documents, and authorization (key policies with identity
 //! policies, condition keys, other accounts' principals).
 //!
@@ -7,6 +7,7 @@
 //! that move time (purging keys, automatic rotation) run a server of their own on a manual clock.
 
 mod aliases;
+mod asymmetric;
 mod authorization;
 mod conditions;
 mod crypto;

@@ -1,21 +1,24 @@
-//! Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom.
+//! Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+//! GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateRandom.
 //!
 //! Ciphertext blobs name the key id and the material version that made them, so Decrypt needs no
 //! `KeyId` and ciphertexts from before a rotation keep decrypting. The encryption context is bound
 //! into the blob: decrypting needs exactly the same map, else `InvalidCiphertextException`.
 
-use kinko_core::kms::{self, KmsKey};
+use kinko_core::kms::{self, KeyUsage, KmsKey};
+use kinko_crypto::asymmetric::Oaep;
 use kinko_crypto::blob::{self, EncryptionContext};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::authz::{Check, Refusal, Resource};
-use crate::keyring::Keyring;
+use crate::keyring::{self, Keyring};
 use crate::kms::model::{self, SYMMETRIC_DEFAULT};
 use crate::kms::{
-    Accepts, Authorization, Cx, Found, Kms, KmsError, NO_CONTEXT, Operation, context_names, found_check,
-    identity_check, key_check, resolve_key, resolve_key_later, usable, with_context,
+    Accepts, Authorization, Cx, Found, Kms, KmsError, NO_CONTEXT, Operation, context_names, for_usage,
+    found_check, identity_check, key_check, resolve_key, resolve_key_later, symmetric_only, usable,
+    with_context,
 };
 use crate::operation::ServiceError;
 
@@ -26,6 +29,32 @@ fn b64(bytes: &[u8]) -> String {
 
 fn check_grant_tokens(v: &mut Violations, t: Option<&[String]>) {
     v.list_length("grantTokens", t, 0, 10);
+}
+
+/// Encryption contexts are for symmetric keys only (AWS documents the refusal, not its text).
+fn no_context(context: &EncryptionContext) -> Result<(), KmsError> {
+    if context.is_empty() {
+        return Ok(());
+    }
+    Err(KmsError::Validation(
+        "EncryptionContext is supported only with symmetric encryption KMS keys.".into(),
+    ))
+}
+
+/// An RSA key encrypts at most the plaintext its size and algorithm allow (RSA_2048 with
+/// RSAES_OAEP_SHA_256: 190 bytes; AWS documents the limits, not the error's text).
+fn oaep_fits(key: &KmsKey, alg: Oaep, plaintext: &[u8]) -> Result<(), KmsError> {
+    let max = keyring::asymmetric_spec(key.key_spec)
+        .and_then(|spec| alg.max_plaintext(spec))
+        .unwrap_or(0);
+    if plaintext.len() <= max {
+        return Ok(());
+    }
+    Err(KmsError::Validation(format!(
+        "Plaintext is too long: {} with key spec {} encrypts at most {max} bytes.",
+        model::encryption_algorithm_name(Some(alg)),
+        key.key_spec.name()
+    )))
 }
 
 /// Adds what a cryptographic request says to its check: the encryption context
@@ -147,19 +176,30 @@ impl Operation for Encrypt {
     async fn run(cx: &Cx<'_>, i: &EncryptInput, k: KeyUse) -> Result<EncryptOutput, KmsError> {
         let key = k.found.into_key(cx).await?;
         usable(&key)?;
-        model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
+        for_usage(&key, KeyUsage::EncryptDecrypt, Self::NAME)?;
+        let oaep = model::encryption_algorithm(key.key_spec, i.encryption_algorithm.as_deref())?;
+        let plaintext = i.plaintext.as_deref().unwrap_or_default();
+        if let Some(alg) = oaep {
+            no_context(i.context())?;
+            oaep_fits(&key, alg, plaintext)?;
+        }
         if i.dry_run {
             return Err(KmsError::DryRun);
         }
-        let blob = cx
-            .services
-            .keyring
-            .encrypt_with(&key, i.plaintext.as_deref().unwrap_or_default(), i.context())
-            .await?;
+        let keyring = &cx.services.keyring;
+        let blob = match oaep {
+            None => keyring.encrypt_with(&key, plaintext, i.context()).await?,
+            Some(alg) => {
+                let (spec, private) = keyring.private_key(&key).await?;
+                private
+                    .encrypt(spec, alg, plaintext)
+                    .map_err(|e| KmsError::Internal(e.to_string()))?
+            }
+        };
         Ok(EncryptOutput {
             ciphertext_blob: b64(&blob),
             key_id: key.arn,
-            encryption_algorithm: SYMMETRIC_DEFAULT,
+            encryption_algorithm: model::encryption_algorithm_name(oaep),
         })
     }
 }
@@ -182,16 +222,29 @@ impl BlobKey {
         blob_bytes: &[u8],
         requested: Option<&str>,
     ) -> Result<(BlobKey, u32), KmsError> {
-        let header = blob::header(blob_bytes).map_err(|_| KmsError::InvalidCiphertext)?;
+        let header = blob::header(blob_bytes).ok();
         let key = match requested {
             Some(r) => {
-                let found = resolve_key(cx, Some(r), Accepts::KeyOrAlias).await?;
+                let found = match (resolve_key(cx, Some(r), Accepts::KeyOrAlias).await, &header) {
+                    (Ok(found), _) => found,
+                    (Err(e), Some(_)) => return Err(e),
+                    (Err(_), None) => return Err(KmsError::InvalidCiphertext),
+                };
+                // An RSA key's ciphertext is bare RSAES-OAEP output: it names no key, so the
+                // request's key is the one to try (a failure is InvalidCiphertextException).
+                if found.key().is_some_and(|k| k.key_spec.is_rsa()) {
+                    return Ok((BlobKey::Named { found, matches: true }, 0));
+                }
+                let header = header.ok_or(KmsError::InvalidCiphertext)?;
                 let matches = found.key().is_some_and(|k| k.key_id == header.key_id);
-                BlobKey::Named { found, matches }
+                return Ok((BlobKey::Named { found, matches }, header.material_version));
             }
-            None => BlobKey::OfBlob(key_of_blob(cx, &header.key_id).await?),
+            None => header.ok_or(KmsError::InvalidCiphertext)?,
         };
-        Ok((key, header.material_version))
+        Ok((
+            BlobKey::OfBlob(key_of_blob(cx, &key.key_id).await?),
+            key.material_version,
+        ))
     }
 
     /// The check of `action` on the key: a ciphertext whose key doesn't exist is refused by the
@@ -285,7 +338,9 @@ pub(crate) struct DecryptOutput {
     key_id: String,
     plaintext: Zeroizing<String>,
     encryption_algorithm: &'static str,
-    key_material_id: String,
+    /// Symmetric keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_id: Option<String>,
 }
 
 /// What Decrypt works on: the key, the material version the blob names, and the condition key
@@ -348,20 +403,31 @@ impl Operation for Decrypt {
     async fn run(cx: &Cx<'_>, i: &DecryptInput, b: BlobUse) -> Result<DecryptOutput, KmsError> {
         let key = b.key.into_key(cx).await?;
         usable(&key)?;
-        model::symmetric_algorithm(i.encryption_algorithm.as_deref())?;
+        for_usage(&key, KeyUsage::EncryptDecrypt, Self::NAME)?;
+        let oaep = model::encryption_algorithm(key.key_spec, i.encryption_algorithm.as_deref())?;
+        if oaep.is_some() {
+            no_context(i.context())?;
+        }
         if i.dry_run {
             return Err(KmsError::DryRun);
         }
-        let plaintext = cx
-            .services
-            .keyring
-            .decrypt_with(&key, i.blob(), i.context())
-            .await?;
+        let keyring = &cx.services.keyring;
+        let plaintext = match oaep {
+            None => keyring.decrypt_with(&key, i.blob(), i.context()).await?,
+            Some(alg) => {
+                let (_, private) = keyring.private_key(&key).await?;
+                private
+                    .decrypt(alg, i.blob())
+                    .map_err(|_| KmsError::InvalidCiphertext)?
+            }
+        };
         Ok(DecryptOutput {
-            key_material_id: model::key_material_id(&key.key_id, b.material_version),
+            key_material_id: oaep
+                .is_none()
+                .then(|| model::key_material_id(&key.key_id, b.material_version)),
             key_id: key.arn,
             plaintext: Zeroizing::new(b64(&plaintext)),
-            encryption_algorithm: SYMMETRIC_DEFAULT,
+            encryption_algorithm: model::encryption_algorithm_name(oaep),
         })
     }
 }
@@ -498,6 +564,9 @@ impl Operation for ReEncrypt {
         let dest = r.destination?.into_key(cx).await?;
         usable(&source)?;
         usable(&dest)?;
+        // Re-encryption from or to an RSA key is not offered yet: only symmetric keys.
+        symmetric_only(&source, Self::NAME)?;
+        symmetric_only(&dest, Self::NAME)?;
         model::symmetric_algorithm(i.source_encryption_algorithm.as_deref())?;
         model::symmetric_algorithm(i.destination_encryption_algorithm.as_deref())?;
         if i.dry_run {
@@ -580,6 +649,12 @@ impl DataKeyInput {
     ) -> Result<DataKeyOutput, KmsError> {
         let key = k.found.into_key(cx).await?;
         usable(&key)?;
+        let operation = if with_plaintext {
+            GenerateDataKey::NAME
+        } else {
+            GenerateDataKeyWithoutPlaintext::NAME
+        };
+        symmetric_only(&key, operation)?;
         if self.dry_run {
             return Err(KmsError::DryRun);
         }
@@ -726,5 +801,168 @@ impl Operation for GenerateRandom {
         Ok(RandomOutput {
             plaintext: Zeroizing::new(b64(&bytes)),
         })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DataKeyPairInput {
+    key_id: Option<String>,
+    encryption_context: Option<EncryptionContext>,
+    key_pair_spec: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    recipient: Option<serde_json::Value>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+impl DataKeyPairInput {
+    fn context(&self) -> &EncryptionContext {
+        self.encryption_context.as_ref().unwrap_or(&NO_CONTEXT)
+    }
+
+    fn check(&self) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        model::check_key_id(&mut v, "keyId", &self.key_id);
+        v.required("keyPairSpec", &self.key_pair_spec);
+        v.one_of(
+            "keyPairSpec",
+            self.key_pair_spec.as_deref(),
+            model::KEY_PAIR_SPECS,
+        );
+        check_grant_tokens(&mut v, self.grant_tokens.as_deref());
+        model::violations(v)
+    }
+
+    fn use_check<'a>(&'a self, cx: &'a Cx<'_>, k: &'a KeyUse) -> Authorization<'a> {
+        Authorization::of(
+            use_conditions(
+                found_check(cx, cx.action, &k.found),
+                self.context(),
+                &k.context_names,
+                None,
+                self.key_id.as_deref(),
+            )
+            .condition_opt("kms:DataKeyPairSpec", self.key_pair_spec.as_deref()),
+        )
+    }
+
+    /// A fresh key pair of `KeyPairSpec`: its public key, and its private key (PKCS #8) as a
+    /// ciphertext blob under the symmetric key (with the encryption context bound in, so Decrypt
+    /// returns it) and, when asked, in plaintext.
+    async fn generate(
+        &self,
+        cx: &Cx<'_>,
+        k: KeyUse,
+        operation: &str,
+        with_plaintext: bool,
+    ) -> Result<DataKeyPairOutput, KmsError> {
+        let key = k.found.into_key(cx).await?;
+        usable(&key)?;
+        symmetric_only(&key, operation)?;
+        let name = self.key_pair_spec.as_deref().unwrap_or_default();
+        let spec = kinko_core::kms::KeySpec::parse(name)
+            .and_then(keyring::asymmetric_spec)
+            .ok_or_else(|| {
+                KmsError::Unsupported(format!("Key pair spec {name} is not supported by this server."))
+            })?;
+        if self.recipient.is_some() {
+            return Err(KmsError::Unsupported(
+                "Recipient (Nitro Enclaves attestation) is not supported by this server.".into(),
+            ));
+        }
+        if self.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let crypto = |e: kinko_crypto::CryptoError| KmsError::Internal(e.to_string());
+        let private = kinko_crypto::asymmetric::PrivateKey::generate(spec).map_err(crypto)?;
+        let public = private.public_key_der(spec).map_err(crypto)?;
+        let blob = cx
+            .services
+            .keyring
+            .encrypt_with(&key, private.pkcs8(), self.context())
+            .await?;
+        Ok(DataKeyPairOutput {
+            private_key_ciphertext_blob: b64(&blob),
+            private_key_plaintext: with_plaintext.then(|| Zeroizing::new(b64(private.pkcs8()))),
+            public_key: b64(&public),
+            key_material_id: model::key_material_id(&key.key_id, key.current_material),
+            key_id: key.arn,
+            key_pair_spec: name.to_owned(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DataKeyPairOutput {
+    private_key_ciphertext_blob: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key_plaintext: Option<Zeroizing<String>>,
+    public_key: String,
+    key_id: String,
+    key_pair_spec: String,
+    key_material_id: String,
+}
+
+pub(crate) struct GenerateDataKeyPair;
+
+impl Operation for GenerateDataKeyPair {
+    type Service = Kms;
+    const NAME: &'static str = "GenerateDataKeyPair";
+    const READ_ONLY: bool = true;
+    type Input = DataKeyPairInput;
+    type Output = DataKeyPairOutput;
+    type Resolved = KeyUse;
+
+    fn validate(i: &DataKeyPairInput) -> Result<(), KmsError> {
+        i.check()
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &DataKeyPairInput) -> Result<KeyUse, KmsError> {
+        KeyUse::resolve(cx, i.key_id.as_deref(), i.context()).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a DataKeyPairInput,
+        k: &'a KeyUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(i.use_check(cx, k))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DataKeyPairInput, k: KeyUse) -> Result<DataKeyPairOutput, KmsError> {
+        i.generate(cx, k, Self::NAME, true).await
+    }
+}
+
+pub(crate) struct GenerateDataKeyPairWithoutPlaintext;
+
+impl Operation for GenerateDataKeyPairWithoutPlaintext {
+    type Service = Kms;
+    const NAME: &'static str = "GenerateDataKeyPairWithoutPlaintext";
+    const READ_ONLY: bool = true;
+    type Input = DataKeyPairInput;
+    type Output = DataKeyPairOutput;
+    type Resolved = KeyUse;
+
+    fn validate(i: &DataKeyPairInput) -> Result<(), KmsError> {
+        i.check()
+    }
+
+    async fn resolve(cx: &Cx<'_>, i: &DataKeyPairInput) -> Result<KeyUse, KmsError> {
+        KeyUse::resolve(cx, i.key_id.as_deref(), i.context()).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        i: &'a DataKeyPairInput,
+        k: &'a KeyUse,
+    ) -> Result<Authorization<'a>, KmsError> {
+        Ok(i.use_check(cx, k))
+    }
+
+    async fn run(cx: &Cx<'_>, i: &DataKeyPairInput, k: KeyUse) -> Result<DataKeyPairOutput, KmsError> {
+        i.generate(cx, k, Self::NAME, false).await
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use kinko_core::kms::{self, KeyManager, KeyState, KmsKey};
+use kinko_core::kms::{self, KeyManager, KeySpec, KeyState, KeyUsage, KmsKey};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,17 @@ impl Operation for CreateKey {
                     .into(),
             ));
         }
+        // A usage the key spec can't have (emulators quote AWS's text; AWS documents only which
+        // combinations are valid).
+        if let (Some(spec), Some(usage)) = (KeySpec::parse(i.spec()), KeyUsage::parse(i.usage()))
+            && !spec.usages().contains(&usage)
+        {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {} is not compatible with KeySpec {}",
+                usage.name(),
+                spec.name()
+            )));
+        }
         Ok(())
     }
 
@@ -122,11 +133,11 @@ impl Operation for CreateKey {
         _: Vec<(String, String)>,
     ) -> Result<KeyMetadataOutput, KmsError> {
         let (spec, usage, origin) = (i.spec(), i.usage(), i.origin());
-        if spec != model::SYMMETRIC_DEFAULT || usage != model::ENCRYPT_DECRYPT {
+        let (Some(key_spec), Some(key_usage)) = (KeySpec::parse(spec), KeyUsage::parse(usage)) else {
             return Err(KmsError::Unsupported(format!(
                 "{spec} keys with key usage {usage} are not supported by this server."
             )));
-        }
+        };
         if origin != "AWS_KMS" || i.custom_key_store_id.is_some() || i.xks_key_id.is_some() {
             return Err(KmsError::Unsupported(format!(
                 "Keys with origin {origin} are not supported by this server."
@@ -151,6 +162,8 @@ impl Operation for CreateKey {
             account_id: cx.account().to_owned(),
             region: cx.region().to_owned(),
             description: i.description.clone().unwrap_or_default(),
+            key_spec,
+            key_usage,
             key_manager: KeyManager::Customer,
             key_state: KeyState::Enabled,
             creation_date: now,

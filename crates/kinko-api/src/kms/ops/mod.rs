@@ -1,8 +1,10 @@
 //! KMS operations, one file per family, each an [`crate::operation::Operation`].
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod keys;
+mod mac;
 mod policy;
 mod rotation;
 mod tags;
@@ -10,13 +12,16 @@ mod tags;
 use kinko_wire::validate::Violations;
 
 pub(crate) use aliases::{CreateAlias, DeleteAlias, ListAliases, UpdateAlias};
+pub(crate) use asymmetric::{GetPublicKey, Sign, Verify};
 pub(crate) use crypto::{
-    Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
+    Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
+    GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
 };
 pub(crate) use keys::{
     CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion,
     UpdateKeyDescription,
 };
+pub(crate) use mac::{GenerateMac, VerifyMac};
 pub(crate) use policy::{GetKeyPolicy, ListKeyPolicies, PutKeyPolicy};
 pub(crate) use rotation::{
     DisableKeyRotation, EnableKeyRotation, GetKeyRotationStatus, ListKeyRotations, RotateKeyOnDemand,

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use kinko_core::kms::{KeyState, KmsKey, RotationType};
+use kinko_core::kms::{KeySpec, KeyState, KmsKey, RotationType};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,19 @@ use crate::kms::{
 };
 
 const DEFAULT_PERIOD_DAYS: i64 = 365;
+
+/// AWS rotates only symmetric encryption keys: the others are `UnsupportedOperationException`
+/// (AWS documents the refusal, not its text).
+fn rotatable(key: &KmsKey) -> Result<(), KmsError> {
+    if key.key_spec == KeySpec::SymmetricDefault {
+        return Ok(());
+    }
+    Err(KmsError::Unsupported(format!(
+        "{} has key spec {}: only symmetric encryption keys can be rotated.",
+        key.arn,
+        key.key_spec.name()
+    )))
+}
 /// On-demand rotations a key may have ("a maximum of 25 times per KMS key", RotateKeyOnDemand).
 const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 
@@ -67,6 +80,7 @@ impl Operation for EnableKeyRotation {
     async fn run(cx: &Cx<'_>, i: &EnableRotationInput, found: Found) -> Result<Empty, KmsError> {
         let mut key = found.into_key(cx).await?;
         usable(&key)?;
+        rotatable(&key)?;
         // Turning rotation on starts the schedule ("one year from the enable date"); changing the
         // period of an enabled rotation keeps it, so a shorter period can make the key due at once.
         if key.rotation_period_days.is_none() {
@@ -106,6 +120,7 @@ impl Operation for DisableKeyRotation {
     async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<Empty, KmsError> {
         let mut key = found.into_key(cx).await?;
         usable(&key)?;
+        rotatable(&key)?;
         key.rotation_period_days = None;
         write_key(cx, key).await?;
         Ok(Empty {})
@@ -192,6 +207,7 @@ impl Operation for RotateKeyOnDemand {
     async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<KeyIdOutput, KmsError> {
         let key = found.into_key(cx).await?;
         usable(&key)?;
+        rotatable(&key)?;
         if key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
