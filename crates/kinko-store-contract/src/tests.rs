@@ -991,6 +991,15 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
         vec![f(All, &["the"]), f(All, &["database"])],
         vec![f(All, &["y"]), f(Description, &["after"])],
         vec![f(All, &["prod", "!prod"]), f(Name, &["!uat"])],
+        // Past four words, a value's other words are looked for another way (one parameter).
+        vec![f(Description, &["t p d the primary"])],
+        vec![f(Description, &["the primary database a zz"])],
+        vec![f(Description, &["!t p d the primary"])],
+        vec![f(All, &["prod app beta db p"])],
+        vec![f(All, &["prod app beta db cache"])],
+        vec![f(All, &["!prod app beta db p", "a b c d e"])],
+        vec![f(All, &["prod app beta db \u{10FFFF}"])],
+        vec![f(Description, &["!a b c d \u{10FFFF}"])],
     ];
     let orders = [
         ListOrder::CreatedAsc,
@@ -1067,6 +1076,14 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
     assert!(only(vec![f(Description, &["gone"])]).await.is_empty());
     assert_eq!(only(vec![f(PrimaryRegion, &["eu"])]).await, ["Thirdsecret"]);
     assert_eq!(only(vec![f(Name, &["prod%"])]).await, ["prod%x"]);
+    assert_eq!(
+        only(vec![f(All, &["prod app beta db p"])]).await,
+        ["prod/AppBeta/db"]
+    );
+    assert_eq!(
+        only(vec![f(Description, &["t p d the primary"])]).await,
+        ["prod/AppBeta/db"]
+    );
 }
 
 /// The largest filters ListSecrets takes (10 filters of 10 values of 512 characters), with as

@@ -11,14 +11,20 @@
 //! no character of a value is special. Case needs nothing here either: the terms the filters
 //! search case-insensitively are kept lowercased, and the conditions are lowercased to match.
 //!
-//! However long its values, a listing binds few parameters: a filter value binds at most three
-//! (its condition's first prefix as a range, and the other prefixes together as one JSON array),
+//! However long its values, a listing binds few parameters: a filter value binds at most nine
+//! (its condition's first four prefixes as ranges, and the others together as one JSON array),
 //! so the largest filters ListSecrets accepts (10 filters of 10 values, each value up to 512
-//! characters and so up to 256 words) bind at most 300, far below SQLite's 32,766 and
+//! characters and so up to 256 words) bind at most 900, far below SQLite's 32,766 and
 //! PostgreSQL's 65,535 parameters a statement.
 
 use kinko_core::filters::{self, Clause, Condition, Filter, TermKind};
 use serde_json::Value;
+
+/// How many of a condition's prefixes are index ranges of their own (two parameters each): as
+/// many words as a search usually has. With them PostgreSQL can start from the terms
+/// (`secret_terms_by_term`) when few secrets have them, rather than look at every secret; the
+/// other prefixes are one JSON parameter, looked for per secret.
+const RANGES: usize = 4;
 
 /// The SQL dialect of a store: what differs between the two in the filters' SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,29 +110,41 @@ impl FilterSql {
             Condition::Never => "FALSE".into(),
             Condition::TermPrefixes { kind, prefixes } => {
                 // Each prefix may be found in a different term.
-                let Some((first, rest)) = prefixes.split_first() else {
+                if prefixes.is_empty() {
                     return "FALSE".into();
-                };
-                let range = self.range("t.term", first);
-                let mut sql = format!("(EXISTS (SELECT 1 FROM {} AND {range})", terms("t", *kind));
-                if !rest.is_empty() {
-                    sql.push_str(" AND ");
-                    sql.push_str(&self.every_prefix(*kind, rest, None));
                 }
-                sql.push(')');
-                sql
+                let (ranged, rest) = prefixes.split_at(prefixes.len().min(RANGES));
+                let mut parts: Vec<String> = ranged
+                    .iter()
+                    .map(|p| {
+                        let range = self.range("t.term", p);
+                        format!("EXISTS (SELECT 1 FROM {} AND {range})", terms("t", *kind))
+                    })
+                    .collect();
+                if !rest.is_empty() {
+                    parts.push(self.every_prefix(*kind, rest, None));
+                }
+                format!("({})", parts.join(" AND "))
             }
             Condition::SearchPrefixes(words) => {
-                // One attribute (`a`) has a word starting with the first prefix and, for each
-                // other prefix, a word starting with it.
-                let Some((first, rest)) = words.split_first() else {
+                // One attribute (`a`'s) has, for each prefix, a word starting with it.
+                let Some((first, others)) = words.split_first() else {
                     return "FALSE".into();
                 };
+                let (ranged, rest) = others.split_at(others.len().min(RANGES - 1));
                 let range = self.range("a.term", first);
                 let mut sql = format!(
                     "EXISTS (SELECT 1 FROM {} AND {range}",
                     terms("a", TermKind::Search)
                 );
+                for (n, word) in ranged.iter().enumerate() {
+                    let alias = format!("a{}", n + 1);
+                    let range = self.range(&format!("{alias}.term"), word);
+                    sql.push_str(&format!(
+                        " AND EXISTS (SELECT 1 FROM {} AND {alias}.attribute = a.attribute AND {range})",
+                        terms(&alias, TermKind::Search)
+                    ));
+                }
                 if !rest.is_empty() {
                     sql.push_str(" AND ");
                     sql.push_str(&self.every_prefix(TermKind::Search, rest, Some("a.attribute")));
@@ -150,9 +168,9 @@ impl FilterSql {
     }
 
     /// For every one of `prefixes`, the secret has a term of `kind` (of the attribute
-    /// `attribute` names, when given) starting with it. The prefixes are one parameter, a JSON
-    /// array of `[low, high]` ranges (`high` null where there is none), so a value's many words
-    /// take one parameter: "no prefix lacks a term".
+    /// `attribute` names, when given) starting with it: "no prefix lacks a term". The prefixes
+    /// are one parameter, a JSON array of `[low, high]` ranges (`high` null where there is none),
+    /// however many there are.
     fn every_prefix(&mut self, kind: TermKind, prefixes: &[String], attribute: Option<&str>) -> String {
         let ranges: Vec<Value> = prefixes
             .iter()
@@ -186,6 +204,7 @@ fn terms(alias: &str, kind: TermKind) -> String {
 #[cfg(test)]
 mod tests {
     use kinko_core::filters::FilterKey;
+    use kinko_store_contract::words_filling;
 
     use super::*;
 
@@ -215,53 +234,42 @@ mod tests {
     }
 
     #[test]
-    fn a_values_other_words_are_one_json_parameter() {
+    fn a_values_words_past_the_fourth_are_one_json_parameter() {
+        // Up to four words: ranges only.
+        let four = [filter(FilterKey::Description, &["a b c d"])];
+        let f = FilterSql::new(Dialect::Sqlite, &four, 0);
+        assert_eq!(f.params.len(), 8);
+        assert!(!f.sql.contains("json_each"));
         // A prefix of only U+10FFFF has no upper bound: `null`.
-        let filters = [filter(FilterKey::All, &["app beta \u{10FFFF}"])];
-        let f = FilterSql::new(Dialect::Postgres, &filters, 0);
-        assert_eq!(f.params.len(), 3);
-        assert_eq!(f.params[..2], ["app", "apq"]);
-        assert_eq!(f.params[2], "[[\"beta\",\"betb\"],[\"\u{10FFFF}\",null]]");
+        let six = [filter(FilterKey::All, &["app beta c d e \u{10FFFF}"])];
+        let f = FilterSql::new(Dialect::Postgres, &six, 0);
+        assert_eq!(f.params[..8], ["app", "apq", "beta", "betb", "c", "d", "d", "e"]);
+        assert_eq!(f.params[8..], ["[[\"e\",\"f\"],[\"\u{10FFFF}\",null]]"]);
+        let json = "jsonb_array_elements($9::text::jsonb) AS p (value)";
+        assert!(f.sql.contains(json), "{}", f.sql);
         assert!(
             f.sql
-                .contains("jsonb_array_elements($3::text::jsonb) AS p (value)")
+                .contains("a3.attribute = a.attribute AND a3.term >= $7 AND a3.term < $8")
         );
         assert!(f.sql.contains("t.attribute = a.attribute"));
-        let f = FilterSql::new(Dialect::Sqlite, &filters, 0);
-        assert!(f.sql.contains("json_each(?3) AS p"));
+        let f = FilterSql::new(Dialect::Sqlite, &six, 0);
+        assert!(f.sql.contains("json_each(?9) AS p"), "{}", f.sql);
     }
 
     #[test]
-    fn the_largest_filters_bind_at_most_three_parameters_a_value() {
-        // 512 characters of distinct two-letter words: as many words as a value can have.
-        let words: Vec<String> = (b'a'..=b'z')
-            .flat_map(|x| (b'a'..=b'z').map(move |y| String::from_utf8(vec![x, y]).unwrap_or_default()))
-            .collect();
-        let value = |n: usize| {
-            let mut v = String::new();
-            for w in words.iter().skip(n) {
-                if v.len() + w.len() + 1 > 512 {
-                    break;
-                }
-                if !v.is_empty() {
-                    v.push(' ');
-                }
-                v.push_str(w);
-            }
-            v
-        };
+    fn the_largest_filters_bind_at_most_nine_parameters_a_value() {
+        let values: Vec<String> = (0..10).map(|n| words_filling(n * 40, 512)).collect();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
         for key in [
             FilterKey::All,
             FilterKey::Description,
             FilterKey::Name,
             FilterKey::TagValue,
         ] {
-            let values: Vec<String> = (0..10).map(value).collect();
-            let values: Vec<&str> = values.iter().map(String::as_str).collect();
             let filters: Vec<Filter> = (0..10).map(|_| filter(key, &values)).collect();
             for dialect in [Dialect::Sqlite, Dialect::Postgres] {
                 let f = FilterSql::new(dialect, &filters, 5);
-                assert!(f.params.len() <= 300, "{key:?}: {}", f.params.len());
+                assert!(f.params.len() <= 900, "{key:?}: {}", f.params.len());
             }
         }
     }
