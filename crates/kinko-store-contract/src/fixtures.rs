@@ -26,6 +26,27 @@ pub fn secret_arn(name: &str) -> String {
     format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf")
 }
 
+/// Distinct two-letter words, from the `skip`th on, joined by spaces into exactly `length`
+/// characters, the last one lengthened with `z`s to fill: a filter value with as many words as
+/// its length allows, whose last word is no other word's prefix.
+pub fn words_filling(skip: usize, length: usize) -> String {
+    let letters = || b'a'..=b'z';
+    let words = letters().flat_map(|x| letters().map(move |y| format!("{}{}", char::from(x), char::from(y))));
+    let mut out = String::new();
+    for word in words.skip(skip) {
+        // Room for the word, its space and at least one `z`.
+        if out.len() + word.len() + 2 > length {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    let short = length - out.len();
+    out + &"z".repeat(short)
+}
+
 /// A secret with no version yet, created at `T0 + created`.
 pub fn bare_secret(name: &str, created: i64) -> Secret {
     Secret {

@@ -16,9 +16,14 @@
 //! expect the write. For a single store, `b` is `a`; for a store shared by several processes
 //! (each with its own cache), `b` is another handle on the same database.
 //!
+//! [`words_filling`] makes the longest filter values, for tests over HTTP too.
+//!
 //! Depends on `kinko-core` and `tokio` only.
 
 mod fixtures;
+pub mod migration;
+
+pub use fixtures::words_filling;
 #[doc(hidden)]
 pub mod tests;
 
@@ -96,6 +101,7 @@ macro_rules! __with_contract_tests {
             secret_writes_together_are_all_or_nothing,
             secret_listing_orders_and_pages,
             secret_listing_filters_as_the_rules_say,
+            secret_listing_takes_the_largest_filters,
             secrets_due_for_deletion,
             secrets_due_for_rotation,
             kms_key_is_created_with_material_and_alias,

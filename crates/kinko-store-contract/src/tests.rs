@@ -1002,6 +1002,15 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
         vec![f(All, &["the"]), f(All, &["database"])],
         vec![f(All, &["y"]), f(Description, &["after"])],
         vec![f(All, &["prod", "!prod"]), f(Name, &["!uat"])],
+        // Past four words, a value's other words are looked for another way (one parameter).
+        vec![f(Description, &["t p d the primary"])],
+        vec![f(Description, &["the primary database a zz"])],
+        vec![f(Description, &["!t p d the primary"])],
+        vec![f(All, &["prod app beta db p"])],
+        vec![f(All, &["prod app beta db cache"])],
+        vec![f(All, &["!prod app beta db p", "a b c d e"])],
+        vec![f(All, &["prod app beta db \u{10FFFF}"])],
+        vec![f(Description, &["!a b c d \u{10FFFF}"])],
     ];
     let orders = [
         ListOrder::CreatedAsc,
@@ -1078,6 +1087,107 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
     assert!(only(vec![f(Description, &["gone"])]).await.is_empty());
     assert_eq!(only(vec![f(PrimaryRegion, &["eu"])]).await, ["Thirdsecret"]);
     assert_eq!(only(vec![f(Name, &["prod%"])]).await, ["prod%x"]);
+    assert_eq!(
+        only(vec![f(All, &["prod app beta db p"])]).await,
+        ["prod/AppBeta/db"]
+    );
+    assert_eq!(
+        only(vec![f(Description, &["t p d the primary"])]).await,
+        ["prod/AppBeta/db"]
+    );
+}
+
+/// The largest filters ListSecrets takes (10 filters of 10 values of 512 characters), with as
+/// many words in each value as fit: the store answers them, and as the rules say.
+pub async fn secret_listing_takes_the_largest_filters(h: Handles) {
+    use kinko_core::filters::{Filter, FilterKey};
+    use kinko_core::secret::Tag;
+    let s = h.a.as_ref();
+    let long = |prefix: &str| format!("{prefix}{}", "x".repeat(512 - prefix.len()));
+    let words = words_filling(0, 512);
+    let (last_word_at, _) = words.rmatch_indices(' ').next().expect("words");
+    let all_but_last = &words[..last_word_at];
+    let specs = [
+        (long("max/a"), Some(words.as_str()), ("env", "prod")),
+        (long("max/b"), Some(all_but_last), ("env", "dev")),
+        (long("max/c"), None, ("team", "x")),
+        ("other".to_owned(), Some(words.as_str()), ("env", "prod")),
+    ];
+    for (n, (name, description, (key, value))) in specs.iter().enumerate() {
+        let mut secret = bare_secret(name, i64::try_from(n).expect("small"));
+        secret.description = description.map(str::to_owned);
+        secret.tags = Some(vec![Tag {
+            key: (*key).to_owned(),
+            value: (*value).to_owned(),
+        }]);
+        s.write_secret(SecretWrite::Create {
+            secret,
+            values: vec![],
+        })
+        .await
+        .expect("create");
+    }
+    let stored = s.list_secrets(ACCOUNT, REGION).await.expect("list");
+    let filter = |key: FilterKey, values: Vec<String>| {
+        assert_eq!(values.len(), 10);
+        assert!(values.iter().all(|v| v.chars().count() == 512));
+        Filter { key, values }
+    };
+    // The names of a, b and c, and seven that are no secret's.
+    let name_values: Vec<String> = ["max/a", "max/b", "max/c"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..7).map(|n| format!("max/none{n}")))
+        .map(|p| long(&p))
+        .collect();
+    // `first`, then nine values of words (mostly) no secret has.
+    let words_and = |first: String| -> Vec<String> {
+        std::iter::once(first)
+            .chain((1..10).map(|n| words_filling(n * 40, 512)))
+            .collect()
+    };
+    let negated = format!("!{}", &words[..511]);
+    let absent_key = format!("!{}", long("e"));
+    let absent_key = &absent_key[..512];
+    let every_word = {
+        let mut f = vec![filter(FilterKey::Name, name_values.clone())];
+        for key in [FilterKey::Description, FilterKey::All] {
+            f.extend((0..4).map(|_| filter(key, words_and(words.clone()))));
+        }
+        f.push(filter(FilterKey::TagKey, vec![absent_key.to_owned(); 10]));
+        f
+    };
+    let some_word_missing = {
+        let mut f = vec![filter(FilterKey::Name, name_values.clone())];
+        for key in [FilterKey::Description, FilterKey::All] {
+            f.extend((0..4).map(|_| filter(key, words_and(negated.clone()))));
+        }
+        f.push(filter(FilterKey::TagValue, vec![absent_key.to_owned(); 10]));
+        f
+    };
+    for (filters, expected) in [
+        (every_word, vec![long("max/a")]),
+        (some_word_missing, vec![long("max/b"), long("max/c")]),
+    ] {
+        assert_eq!(filters.len(), 10);
+        let by_rules: Vec<&str> = stored
+            .iter()
+            .filter(|x| x.matches_filters(&filters))
+            .map(|x| x.name.as_str())
+            .collect();
+        assert_eq!(by_rules, expected);
+        let (found, more) = s
+            .list_secrets_page(
+                ACCOUNT,
+                REGION,
+                &filters,
+                page(ListOrder::CreatedAsc, 0, 100, false),
+            )
+            .await
+            .expect("the largest filters");
+        assert_eq!(names(&found), expected);
+        assert!(!more);
+    }
 }
 
 pub async fn secrets_due_for_deletion(h: Handles) {

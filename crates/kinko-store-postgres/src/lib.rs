@@ -45,7 +45,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, Transaction};
 use kinko_core::Timestamp;
-use kinko_core::filters::{self, Condition, Filter, TermKind};
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
@@ -58,6 +57,7 @@ use kinko_core::store::{
     SealedValue, SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
+use kinko_store_sql::{Dialect, FilterSql};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -861,28 +861,22 @@ impl Store for PostgresStore {
             ListOrder::NameAsc => "s.name",
             ListOrder::NameDesc => "s.name DESC",
         };
-        let mut f = FilterSql::new(filters, 5);
+        let f = FilterSql::new(Dialect::Postgres, filters, 5);
         let sql = format!(
             "SELECT s.doc, s.revision FROM secrets s
              WHERE s.account_id = $1 AND s.region = $2 AND ($3 OR s.deletion_ms IS NULL){}
              ORDER BY {order} LIMIT $4 OFFSET $5",
             f.sql
         );
-        let head: [Param; 5] = [
-            Box::new(account_id.to_owned()),
-            Box::new(region.to_owned()),
-            Box::new(page.include_deleted),
-            Box::new(limit(page.limit.saturating_add(1))),
-            Box::new(limit(page.offset)),
-        ];
-        for (n, p) in head.into_iter().enumerate() {
-            f.params[n] = p;
-        }
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = f
-            .params
-            .iter()
-            .map(|p| &**p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
+        let rows_wanted = limit(page.limit.saturating_add(1));
+        let offset = limit(page.offset);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&account_id, &region, &page.include_deleted, &rows_wanted, &offset];
+        params.extend(
+            f.params
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)),
+        );
         let rows = if filters.is_empty() {
             self.query(&sql, &params).await?
         } else {
@@ -1627,99 +1621,6 @@ impl Store for PostgresStore {
     /// Closes the pool: connections in use are closed when returned, later calls fail.
     fn close(&self) {
         self.pool.close();
-    }
-}
-
-type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
-
-/// SQL and its parameters for a secret listing's filters, on `secrets` as `s`.
-struct FilterSql {
-    sql: String,
-    params: Vec<Param>,
-}
-
-impl FilterSql {
-    fn param(&mut self, v: String) -> String {
-        self.params.push(Box::new(v));
-        format!("${}", self.params.len())
-    }
-
-    /// `column` (`COLLATE "C"`: code point order) starts with `prefix`, as a range the index can
-    /// use.
-    fn prefix(&mut self, column: &str, prefix: &str) -> String {
-        let low = self.param(prefix.to_owned());
-        match filters::prefix_upper_bound(prefix) {
-            Some(high) => {
-                let high = self.param(high);
-                format!("{column} >= {low} AND {column} < {high}")
-            }
-            None => format!("{column} >= {low}"),
-        }
-    }
-
-    fn term(&mut self, alias: &str, kind: TermKind, prefix: &str) -> String {
-        let kind = self.param(kind.code().to_owned());
-        let range = self.prefix(&format!("{alias}.term"), prefix);
-        format!(
-            "EXISTS (SELECT 1 FROM secret_terms {alias} WHERE {alias}.secret_id = s.id AND {alias}.kind = {kind} AND {range}"
-        )
-    }
-
-    fn condition(&mut self, condition: &Condition) -> String {
-        match condition {
-            Condition::NamePrefix(p) => format!("({})", self.prefix("s.name", p)),
-            Condition::Never => "FALSE".into(),
-            Condition::TermPrefixes { kind, prefixes } => {
-                let parts: Vec<String> = prefixes
-                    .iter()
-                    .map(|p| format!("{})", self.term("t", *kind, p)))
-                    .collect();
-                format!("({})", parts.join(" AND "))
-            }
-            Condition::SearchPrefixes(words) => {
-                let Some((first, rest)) = words.split_first() else {
-                    return "FALSE".into();
-                };
-                let mut sql = self.term("a0", TermKind::Search, first);
-                for (n, word) in rest.iter().enumerate() {
-                    let alias = format!("a{}", n + 1);
-                    sql.push_str(&format!(
-                        " AND {} AND {alias}.attribute = a0.attribute)",
-                        self.term(&alias, TermKind::Search, word)
-                    ));
-                }
-                sql.push(')');
-                sql
-            }
-        }
-    }
-
-    /// The filters' SQL, with `first_param` parameters before its own for the caller to set.
-    fn new(filters: &[Filter], first_param: usize) -> FilterSql {
-        let mut f = FilterSql {
-            sql: String::new(),
-            params: Vec::new(),
-        };
-        for _ in 0..first_param {
-            f.params.push(Box::new(Option::<String>::None));
-        }
-        let mut ands = Vec::new();
-        for clauses in filters::conditions(filters) {
-            let ors: Vec<String> = clauses
-                .iter()
-                .map(|clause| {
-                    let c = f.condition(&clause.condition);
-                    if clause.negated { format!("NOT {c}") } else { c }
-                })
-                .collect();
-            ands.push(if ors.is_empty() {
-                "FALSE".to_owned()
-            } else {
-                format!("({})", ors.join(" OR "))
-            });
-        }
-        f.sql = ands.iter().map(|a| format!(" AND {a}")).collect();
-        f
     }
 }
 

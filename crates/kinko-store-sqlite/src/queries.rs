@@ -2,7 +2,7 @@
 //! inside the writer's transaction.
 
 use kinko_core::Timestamp;
-use kinko_core::filters::{self, Condition, Filter, TermKind};
+use kinko_core::filters::Filter;
 use kinko_core::iam::IamState;
 use kinko_core::kms::{KmsAlias, KmsKey, WrappedMaterial};
 use kinko_core::lambda::{Function, FunctionWrite};
@@ -15,6 +15,7 @@ use kinko_core::store::{
     Account, ChangedKey, Changes, Lease, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
 };
 use kinko_core::workload::Attachment;
+use kinko_store_sql::{Dialect, FilterSql};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::conn::backend;
@@ -618,95 +619,6 @@ pub fn list_secrets(c: &Connection, account: &str, region: &str) -> Result<Vec<S
     rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
 }
 
-/// SQL and its parameters for a secret listing's filters, on `secrets` as `s`.
-struct FilterSql {
-    sql: String,
-    params: Vec<rusqlite::types::Value>,
-}
-
-impl FilterSql {
-    fn param(&mut self, v: impl Into<rusqlite::types::Value>) -> String {
-        self.params.push(v.into());
-        format!("?{}", self.params.len())
-    }
-
-    /// `column` starts with `prefix`, as a range the index can use (BINARY collation compares
-    /// UTF-8 bytes, which is code point order).
-    fn prefix(&mut self, column: &str, prefix: &str) -> String {
-        let low = self.param(prefix.to_owned());
-        match filters::prefix_upper_bound(prefix) {
-            Some(high) => {
-                let high = self.param(high);
-                format!("{column} >= {low} AND {column} < {high}")
-            }
-            None => format!("{column} >= {low}"),
-        }
-    }
-
-    fn term(&mut self, alias: &str, kind: TermKind, prefix: &str) -> String {
-        let kind = self.param(kind.code().to_owned());
-        let range = self.prefix(&format!("{alias}.term"), prefix);
-        format!(
-            "EXISTS (SELECT 1 FROM secret_terms {alias} WHERE {alias}.secret_id = s.id AND {alias}.kind = {kind} AND {range}"
-        )
-    }
-
-    fn condition(&mut self, condition: &Condition) -> String {
-        match condition {
-            Condition::NamePrefix(p) => format!("({})", self.prefix("s.name", p)),
-            Condition::Never => "0".into(),
-            Condition::TermPrefixes { kind, prefixes } => {
-                let parts: Vec<String> = prefixes
-                    .iter()
-                    .map(|p| format!("{})", self.term("t", *kind, p)))
-                    .collect();
-                format!("({})", parts.join(" AND "))
-            }
-            Condition::SearchPrefixes(words) => {
-                let Some((first, rest)) = words.split_first() else {
-                    return "0".into();
-                };
-                let mut sql = self.term("a0", TermKind::Search, first);
-                for (n, word) in rest.iter().enumerate() {
-                    let alias = format!("a{}", n + 1);
-                    sql.push_str(&format!(
-                        " AND {} AND {alias}.attribute = a0.attribute)",
-                        self.term(&alias, TermKind::Search, word)
-                    ));
-                }
-                sql.push(')');
-                sql
-            }
-        }
-    }
-
-    fn new(filters: &[Filter], first_param: usize) -> FilterSql {
-        let mut f = FilterSql {
-            sql: String::new(),
-            params: Vec::new(),
-        };
-        // Parameters before ours are bound by the caller: pad so ours are numbered after them.
-        f.params.resize(first_param, rusqlite::types::Value::Null);
-        let mut ands = Vec::new();
-        for clauses in filters::conditions(filters) {
-            let ors: Vec<String> = clauses
-                .iter()
-                .map(|clause| {
-                    let c = f.condition(&clause.condition);
-                    if clause.negated { format!("NOT {c}") } else { c }
-                })
-                .collect();
-            ands.push(if ors.is_empty() {
-                "0".to_owned()
-            } else {
-                format!("({})", ors.join(" OR "))
-            });
-        }
-        f.sql = ands.iter().map(|a| format!(" AND {a}")).collect();
-        f
-    }
-}
-
 pub fn list_secrets_page(
     c: &Connection,
     account: &str,
@@ -720,14 +632,17 @@ pub fn list_secrets_page(
         ListOrder::NameAsc => "s.name",
         ListOrder::NameDesc => "s.name DESC",
     };
-    let mut f = FilterSql::new(filters, 5);
+    let f = FilterSql::new(Dialect::Sqlite, filters, 5);
     let limit = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
     let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-    f.params[0] = account.to_owned().into();
-    f.params[1] = region.to_owned().into();
-    f.params[2] = i64::from(page.include_deleted).into();
-    f.params[3] = limit.into();
-    f.params[4] = offset.into();
+    let mut params: Vec<rusqlite::types::Value> = vec![
+        account.to_owned().into(),
+        region.to_owned().into(),
+        i64::from(page.include_deleted).into(),
+        limit.into(),
+        offset.into(),
+    ];
+    params.extend(f.params.into_iter().map(rusqlite::types::Value::from));
     let sql = format!(
         "SELECT s.doc, s.revision FROM secrets s WHERE s.account_id = ?1 AND s.region = ?2
          AND (?3 OR s.deletion_ms IS NULL){} ORDER BY {order} LIMIT ?4 OFFSET ?5",
@@ -735,7 +650,7 @@ pub fn list_secrets_page(
     );
     let read = |stmt: &mut rusqlite::Statement<'_>| -> Result<Vec<Secret>, StoreError> {
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(f.params), secret_from_row)
+            .query_map(rusqlite::params_from_iter(params), secret_from_row)
             .map_err(backend)?;
         rows.map(|r| r.map_err(backend).and_then(decode_secret)).collect()
     };

@@ -362,3 +362,143 @@ async fn list_rejects_bad_filters_and_limits() {
         assert_eq!(error_code(out), "ValidationException", "MaxResults {max}");
     }
 }
+
+/// `filter(key, values)` from owned values.
+fn filter_of(key: Key, values: &[String]) -> Filter {
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    filter(key, &values)
+}
+
+/// The largest filters ListSecrets and BatchGetSecretValue take (reference §ListSecrets: 10
+/// filters of 10 values of up to 512 characters), each value as many words as fit, so the most
+/// terms to look for: both answer as the rules say, values and all.
+#[tokio::test]
+async fn list_and_batch_get_take_the_largest_filters() {
+    use kinko_store_contract::words_filling;
+    let sm = sm();
+    let prefix = unique_name("maxf");
+    let long = |suffix: &str| {
+        let name = format!("{prefix}/{suffix}");
+        format!("{name}{}", "x".repeat(512 - name.len()))
+    };
+    let words = words_filling(0, 512);
+    let all_but_last = &words[..words.rfind(' ').expect("words")];
+    let (a, b, c, other) = (long("a"), long("b"), long("c"), format!("{prefix}-other"));
+    for (name, description, tag) in [
+        (&a, Some(words.as_str()), tag("env", "prod")),
+        (&b, Some(all_but_last), tag("env", "dev")),
+        (&c, None, tag("team", "x")),
+        (&other, Some(words.as_str()), tag("env", "prod")),
+    ] {
+        let req = sm.create_secret().name(name).tags(tag);
+        let req = req.set_description(description.map(str::to_owned));
+        ok(req.secret_string(format!("value of {name}")).send().await);
+    }
+    // The names of a, b and c, and seven no secret has: `other` is left out here.
+    let names: Vec<String> = [a.clone(), b.clone(), c.clone()]
+        .into_iter()
+        .chain((0..7).map(|n| long(&format!("none{n}"))))
+        .collect();
+    // No tag key or value starts with 511 characters: every secret passes its negation.
+    let absent = format!("!{}", &long("e")[..511]);
+    // Name, four `description` and four `all` filters (each `first` and nine values of words no
+    // secret has all of), and `last`, a negation every secret passes.
+    let largest = |first: &str, last: Key| {
+        let mut values = vec![first.to_owned()];
+        values.extend((1..10).map(|n| words_filling(n * 40, 512)));
+        let mut filters = vec![filter_of(Key::Name, &names)];
+        for key in [Key::Description, Key::All] {
+            filters.extend((0..4).map(|_| filter_of(key.clone(), &values)));
+        }
+        filters.push(filter_of(last, &vec![absent.clone(); 10]));
+        for f in &filters {
+            assert!(f.values().iter().all(|v| v.len() == 512), "{f:?}");
+        }
+        filters
+    };
+    let missing_a_word = format!("!{}", &words[..511]);
+    for (filters, expected) in [
+        // Every word of one attribute: a alone (b lacks the last word, c has no description).
+        (largest(&words, Key::TagKey), vec![&a]),
+        // Some word missing: b and c.
+        (largest(&missing_a_word, Key::TagValue), vec![&b, &c]),
+    ] {
+        assert_eq!(filters.len(), 10);
+        assert_eq!(name_set(&sm, filters.clone()).await, set(&expected));
+        let batch = |t| {
+            sm.batch_get_secret_value()
+                .set_filters(Some(filters.clone()))
+                .max_results(20)
+                .set_next_token(t)
+                .send()
+        };
+        let mut values = BTreeSet::new();
+        for out in follow_pages(batch, |p| p.next_token()).await {
+            assert!(out.errors().is_empty(), "{:?}", out.errors());
+            for v in out.secret_values() {
+                let name = v.name().unwrap_or_default().to_owned();
+                values.insert((name, v.secret_string().unwrap_or_default().to_owned()));
+            }
+        }
+        let expected: BTreeSet<(String, String)> = expected
+            .iter()
+            .map(|n| ((*n).clone(), format!("value of {n}")))
+            .collect();
+        assert_eq!(values, expected);
+    }
+}
+
+/// Past the limits of `Filters` (10 filters, 10 values, 512 characters a value): AWS's model
+/// violations, for ListSecrets and BatchGetSecretValue alike.
+#[tokio::test]
+async fn list_and_batch_get_reject_filters_past_the_limits() {
+    let sm = sm();
+    let one = || name_filter("x");
+    let violation = |path: &str, constraint: &str| {
+        format!("1 validation error detected: {path} failed to satisfy constraint: Member {constraint}")
+    };
+    let long = "x".repeat(513);
+    let cases = [
+        (
+            vec![one(); 11],
+            violation("Value at 'filters'", "must have length less than or equal to 10"),
+        ),
+        (
+            vec![filter(Key::Name, &["x"; 11])],
+            violation(
+                "Value at 'filters.1.member.values'",
+                "must have length less than or equal to 10",
+            ),
+        ),
+        (
+            vec![one(), filter(Key::Description, &[&long])],
+            violation(
+                &format!("Value '{long}' at 'filters.2.member.values.1.member'"),
+                "must have length less than or equal to 512",
+            ),
+        ),
+    ];
+    for (filters, message) in cases {
+        let listed = sm.list_secrets().set_filters(Some(filters.clone())).send().await;
+        assert_error(&expect_err!(listed), "ValidationException", &message);
+        let batch = sm
+            .batch_get_secret_value()
+            .set_filters(Some(filters))
+            .send()
+            .await;
+        assert_error(&expect_err!(batch), "ValidationException", &message);
+    }
+}
+
+/// `FilterValueStringType` has no least length in AWS's model: an empty value is a filter value
+/// (a `name` prefix every name has), not a validation error.
+#[tokio::test]
+async fn list_filters_take_an_empty_value() {
+    let sm = sm();
+    let f = fixture(&sm).await;
+    let filters = vec![name_filter(&format!("{}/", f.prefix)), filter(Key::Name, &[""])];
+    assert_eq!(
+        name_set(&sm, filters).await,
+        set(&[&f.alpha, &f.beta, &f.gamma, &f.epsilon])
+    );
+}

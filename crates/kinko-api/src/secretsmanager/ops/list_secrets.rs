@@ -94,7 +94,8 @@ pub(crate) fn check_filters(filters: Option<&[FilterShape]>) -> Result<Vec<Filte
         v.list_length(&format!("{path}.values"), f.values.as_deref(), 1, 10);
         for (m, value) in f.values.iter().flatten().enumerate() {
             let vpath = format!("{path}.values.{}.member", m + 1);
-            v.length(&vpath, Some(value), 1, 512, false);
+            // `FilterValueStringType` has a greatest length and no least: an empty value is valid.
+            v.length(&vpath, Some(value), 0, 512, false);
             v.pattern(
                 &vpath,
                 Some(value),
