@@ -196,6 +196,31 @@ pub struct OpenIdConnectProvider {
     pub tags: Vec<Tag>,
 }
 
+/// A deletion of a service-linked role. kinko's services hold no resources that use such a role,
+/// so the deletion completes at once; it stays visible by its task id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceLinkedRoleDeletion {
+    /// `task/aws-service-role/<service>/<role name>/<uuid>`
+    pub task_id: String,
+    /// The ARN of the role it deleted.
+    pub role_arn: String,
+    /// `SUCCEEDED`, `IN_PROGRESS`, `FAILED` or `NOT_STARTED`.
+    pub status: String,
+    pub create_date: Timestamp,
+}
+
+/// A credential report as it was generated: IAM hands out the same report until a new one is
+/// generated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialReport {
+    pub generated: Timestamp,
+    /// The CSV text.
+    pub content: String,
+}
+
+/// The path prefix of service-linked roles: `/aws-service-role/<service principal>/`.
+pub const SERVICE_LINKED_ROLE_PATH: &str = "/aws-service-role/";
+
 /// ARNs of AWS managed policies start with this.
 pub const AWS_MANAGED_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
 
@@ -241,6 +266,13 @@ pub struct IamState {
     /// accounts and finds an account by its alias (`Store::account_by_alias`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_alias: Option<String>,
+    /// The deletions of service-linked roles (DeleteServiceLinkedRole), newest last, for
+    /// GetServiceLinkedRoleDeletionStatus.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_linked_role_deletions: Vec<ServiceLinkedRoleDeletion>,
+    /// The account's latest credential report (GenerateCredentialReport).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_report: Option<CredentialReport>,
     /// Optimistic concurrency (0 = never stored).
     #[serde(skip)]
     pub revision: i64,

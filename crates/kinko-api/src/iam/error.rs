@@ -23,6 +23,15 @@ pub enum IamError {
     Validation(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// GetCredentialReport before any report was generated.
+    #[error("{0}")]
+    ReportNotPresent(String),
+    /// GetCredentialReport when the latest report is too old.
+    #[error("{0}")]
+    ReportExpired(String),
+    /// A change to something only AWS may change (a service-linked role).
+    #[error("{0}")]
+    UnmodifiableEntity(String),
     #[error("{0}")]
     AccessDenied(String),
     /// A new console password the account's password policy refuses.
@@ -60,6 +69,9 @@ impl IamError {
             IamError::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
             IamError::Validation(_) => "ValidationError",
             IamError::InvalidInput(_) => "InvalidInput",
+            IamError::UnmodifiableEntity(_) => "UnmodifiableEntity",
+            IamError::ReportNotPresent(_) => "ReportNotPresent",
+            IamError::ReportExpired(_) => "ReportExpired",
             IamError::AccessDenied(_) => "AccessDenied",
             IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
             IamError::InvalidUserType(_) => "InvalidUserType",
@@ -74,6 +86,7 @@ impl IamError {
     pub fn status(&self) -> u16 {
         match self {
             IamError::NoSuchEntity(_) => 404,
+            IamError::ReportNotPresent(_) | IamError::ReportExpired(_) => 410,
             IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => {
                 409
             }
@@ -85,6 +98,7 @@ impl IamError {
             | IamError::InvalidUserType(_)
             | IamError::Validation(_)
             | IamError::InvalidInput(_)
+            | IamError::UnmodifiableEntity(_)
             | IamError::InvalidAction(_)
             | IamError::MissingAction(_) => 400,
             IamError::Internal(_) | IamError::Conflict => 500,

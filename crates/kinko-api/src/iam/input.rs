@@ -340,6 +340,12 @@ impl<'a> Reader<'a> {
         .unwrap_or_default()
     }
 
+    /// `DeletionTaskId` of GetServiceLinkedRoleDeletionStatus: 1-1000 characters.
+    pub fn deletion_task_id(&mut self) -> String {
+        self.checked("DeletionTaskId", true, (1, 1000), ("", |_| true))
+            .unwrap_or_default()
+    }
+
     /// An integer with bounds.
     pub fn int(&mut self, param: &str, min: i64, max: i64) -> Option<i64> {
         let raw = self.opt(param)?;

@@ -11,6 +11,7 @@ mod account;
 mod account_authorization_details;
 mod attachments;
 mod boundaries;
+mod credential_report;
 mod groups;
 mod inline_policies;
 mod instance_profiles;
@@ -21,6 +22,7 @@ mod mfa_devices;
 mod oidc_providers;
 mod policy_versions;
 mod roles;
+mod service_linked_roles;
 mod tags;
 mod users;
 
@@ -42,6 +44,7 @@ pub(crate) use account::{
 pub(crate) use account_authorization_details::GetAccountAuthorizationDetails;
 pub(crate) use attachments::{AttachPolicy, DetachPolicy, ListAttachedPolicies, ListEntitiesForPolicy};
 pub(crate) use boundaries::{DeletePermissionsBoundary, PutPermissionsBoundary};
+pub(crate) use credential_report::{GenerateCredentialReport, GetCredentialReport};
 pub(crate) use groups::{
     AddUserToGroup, CreateGroup, DeleteGroup, GetGroup, ListGroupsForUser, RemoveUserFromGroup, UpdateGroup,
 };
@@ -69,6 +72,9 @@ pub(crate) use policy_versions::{
 };
 pub(crate) use roles::{
     CreateRole, DeleteRole, GetRole, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
+};
+pub(crate) use service_linked_roles::{
+    CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

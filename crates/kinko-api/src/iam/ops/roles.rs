@@ -398,6 +398,9 @@ impl Operation for DeleteRole {
     async fn run(cx: &Cx<'_>, i: &RoleInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
         let role = Role::get(&state, &i.name)?;
+        if super::service_linked_roles::is_service_linked(role) {
+            return Err(super::service_linked_roles::protected_role(&role.name));
+        }
         if !role.inline_policies.is_empty() {
             return Err(delete_conflict("must delete policies first"));
         }
