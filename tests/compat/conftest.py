@@ -111,6 +111,24 @@ def _pump_stdout(proc: subprocess.Popen, lines: list[str], found: threading.Even
     found.set()  # EOF: wake the waiter, it checks the process state
 
 
+# The files that take longest (CloudFormation's waiters, rotations, several servers), started first
+# so that the parallel run does not end waiting on one of them alone.
+SLOW_FIRST = (
+    "test_cloudformation_updates_cli.py",
+    "test_cloudformation_types_cli.py",
+    "test_cloudformation_cli.py",
+    "test_cloudformation_iam_user_cli.py",
+    "test_rotation_cli.py",
+    "test_several_nodes.py",
+    "test_lambda_cli.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))
+
+
 # The audit log scans of this process's servers (values looked for, bytes scanned); with
 # pytest-xdist, the controller gathers those of its workers. Some worker's share of the files
 # may handle no secret, but the run as a whole must have scanned something.
