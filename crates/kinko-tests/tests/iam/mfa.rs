@@ -873,7 +873,7 @@ async fn only_the_root_user_may_leave_out_the_user_name_when_enabling() {
         )
     );
     let unassigned = virtual_devices(&server, AssignmentStatusType::Unassigned).await;
-    assert_eq!(unassigned, [device.serial_number.clone()]);
+    assert_eq!(unassigned, std::slice::from_ref(&device.serial_number));
     server.shutdown().await;
 }
 

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kinko_core::Timestamp;
 use kinko_core::iam::{CredentialReport, IamState, User};
-use kinko_core::mfa::MfaDevice;
+use kinko_core::mfa::{Holder, MfaDevice};
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, PrincipalKind};
 use kinko_wire::query::Params;
 
@@ -66,7 +66,7 @@ fn build(
         "no_information".into(),
         "not_supported".into(),
         "not_supported".into(),
-        "false".into(),
+        devices.iter().any(|d| d.assigned_to(Holder::Root)).to_string(),
     ];
     key_columns(&mut root, &root_keys);
     root.extend(["false", "N/A", "false", "N/A"].map(String::from));
@@ -95,7 +95,7 @@ fn build(
             }
             None => row.extend(["false", "N/A", "N/A", "N/A"].map(String::from)),
         }
-        row.push(devices.iter().any(|d| d.assigned_to(&u.name)).to_string());
+        row.push(devices.iter().any(|d| d.assigned_to(Holder::User(&u.name))).to_string());
         key_columns(&mut row, &user_keys);
         row.extend(["false", "N/A", "false", "N/A"].map(String::from));
         lines.push(row.join(","));
