@@ -1,10 +1,11 @@
-//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken and
-//! AssumeRoleWithWebIdentity ([`web_identity`]), each an operation of the one [`Operation`]
+//! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken,
+//! AssumeRoleWithWebIdentity ([`web_identity`]) and GetAccessKeyInfo ([`access_key_info`]), each an operation of the one [`Operation`]
 //! contract.
 //!
 //! Temporary credentials are self-contained sealed tokens ([`token`]); the HTTP pipeline opens them
 //! with [`open_session_token`] to authenticate requests signed with them.
 
+mod access_key_info;
 mod error;
 pub mod token;
 pub mod web_identity;
@@ -69,6 +70,7 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         "GetCallerIdentity" => execute::<GetCallerIdentity>(services, rc, params).await,
         "AssumeRole" => execute::<AssumeRole>(services, rc, params).await,
         "GetSessionToken" => execute::<GetSessionToken>(services, rc, params).await,
+        "GetAccessKeyInfo" => execute::<access_key_info::GetAccessKeyInfo>(services, rc, params).await,
         "AssumeRoleWithWebIdentity" => {
             execute::<web_identity::AssumeRoleWithWebIdentity>(services, rc, params).await
         }
@@ -93,15 +95,6 @@ fn duration(params: &Params, min: i64, max: i64) -> Result<Option<i64>, StsError
         Some(m) => Err(StsError::Validation(m)),
         None => Ok(Some(d)),
     }
-}
-
-fn temporary_access_key_id() -> String {
-    const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut rng = rand::rng();
-    let tail: String = (0..16)
-        .map(|_| char::from(B32[rng.random_range(0..B32.len())]))
-        .collect();
-    format!("ASIA{tail}")
 }
 
 fn temporary_secret() -> Zeroizing<String> {
@@ -186,7 +179,7 @@ pub struct Issued {
 
 /// Issues credentials for `principal`: the one place session credentials are made.
 fn mint(services: &Services, principal: Principal, session: Session) -> Result<Issued, StsError> {
-    let access_key_id = temporary_access_key_id();
+    let access_key_id = access_key_info::temporary_access_key_id(&principal.account_id);
     let secret = temporary_secret();
     let expiration = session.expiration;
     let claims = token::Claims {

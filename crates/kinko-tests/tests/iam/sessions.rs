@@ -232,3 +232,61 @@ async fn temporary_credential_default_and_capped_durations() {
         "a role session lasts 1 hour by default, got {left} s"
     );
 }
+
+/// GetAccessKeyInfo names the account of a long-term key kinko keeps, of temporary credentials it
+/// issued, and of any other key id as AWS's key id layout encodes it; it needs
+/// sts:GetAccessKeyInfo, and the key id must be one by AWS's constraints.
+#[tokio::test]
+async fn access_key_info() {
+    let server = server();
+    let policy =
+        policy_document(&[json!({"Effect": "Allow", "Action": "sts:GetAccessKeyInfo", "Resource": "*"})]);
+    let user = server.user_named("key-info", Some(&policy)).await;
+    let account_of = |id: String| {
+        let sts = user.sts();
+        async move { ok(sts.get_access_key_info().access_key_id(id).send().await).account }
+    };
+    assert_eq!(
+        account_of(user.access_key_id.clone()).await.as_deref(),
+        Some(DEV_ACCOUNT)
+    );
+    let token = session_token(&user, Some(900)).await;
+    assert_eq!(
+        account_of(token.access_key_id.clone()).await.as_deref(),
+        Some(DEV_ACCOUNT)
+    );
+    // AWS's documented example key id: the account its layout encodes.
+    let example = account_of("AKIAIOSFODNN7EXAMPLE".into()).await;
+    assert_eq!(example.as_deref(), Some("581039954779"));
+
+    let short = user
+        .sts()
+        .get_access_key_info()
+        .access_key_id("AKIA")
+        .send()
+        .await;
+    assert_eq!(
+        outcome(short),
+        failed(
+            "ValidationError",
+            "1 validation error detected: Value 'AKIA' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16"
+        )
+    );
+    let other = server.user_named("key-info-none", None).await;
+    let denied = other
+        .sts()
+        .get_access_key_info()
+        .access_key_id(&user.access_key_id)
+        .send()
+        .await;
+    assert_eq!(
+        outcome(denied),
+        failed(
+            "AccessDenied",
+            &format!(
+                "User: {} is not authorized to perform: sts:GetAccessKeyInfo because no identity-based policy allows the sts:GetAccessKeyInfo action",
+                other.arn
+            )
+        )
+    );
+}
