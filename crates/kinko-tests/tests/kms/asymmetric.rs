@@ -55,12 +55,15 @@ const RSA_SIGNING: [Sig; 6] = [
     Sig::RsassaPssSha512,
 ];
 
+/// A key spec, a usage, and the signing, encryption and MAC algorithms DescribeKey lists for them.
+type SpecRow = (KeySpec, KeyUsageType, Vec<Sig>, Vec<Enc>, Vec<MacAlg>);
+
 /// Each key spec with its usages: the metadata names the spec (also as the deprecated
 /// CustomerMasterKeySpec), the usage and that usage's algorithms only.
 #[tokio::test]
 async fn create_key_describes_each_spec_and_usage_with_its_algorithms() {
     let client = kms();
-    let table: Vec<(KeySpec, KeyUsageType, Vec<Sig>, Vec<Enc>, Vec<MacAlg>)> = vec![
+    let table: Vec<SpecRow> = vec![
         (
             KeySpec::Rsa2048,
             KeyUsageType::SignVerify,

@@ -95,7 +95,12 @@ fn build(
             }
             None => row.extend(["false", "N/A", "N/A", "N/A"].map(String::from)),
         }
-        row.push(devices.iter().any(|d| d.assigned_to(Holder::User(&u.name))).to_string());
+        row.push(
+            devices
+                .iter()
+                .any(|d| d.assigned_to(Holder::User(&u.name)))
+                .to_string(),
+        );
         key_columns(&mut row, &user_keys);
         row.extend(["false", "N/A", "false", "N/A"].map(String::from));
         lines.push(row.join(","));
