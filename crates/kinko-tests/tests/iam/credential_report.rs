@@ -45,6 +45,8 @@ async fn the_credential_report_lists_root_and_users_and_is_kept_for_four_hours()
         .status(StatusType::Inactive)
         .send()
         .await);
+    // The report orders a user's keys by creation: the second key is a second younger.
+    clock.advance(std::time::Duration::from_secs(1));
     ok(iam.create_access_key().user_name("reported").send().await);
 
     let state = ok(iam.generate_credential_report().send().await).state;

@@ -34,6 +34,9 @@ fn report_time(t: Timestamp) -> String {
 
 /// The columns of two access keys, oldest first.
 fn key_columns(row: &mut Vec<String>, keys: &[&AccessKeyRecord]) {
+    // The store lists keys in no particular order: the report's first key is the older one.
+    let mut keys = keys.to_vec();
+    keys.sort_by_key(|k| (k.created_date, k.access_key_id.clone()));
     for n in 0..2 {
         match keys.get(n) {
             Some(k) => {
