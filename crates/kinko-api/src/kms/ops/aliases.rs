@@ -65,7 +65,26 @@ fn validate(i: &AliasInput, needs_target: bool) -> Result<(), KmsError> {
         model::check_key_id(&mut v, "targetKeyId", &i.target_key_id);
     }
     model::violations(v)?;
-    check_alias_rules(i.name())
+    check_alias_rules(i.name())?;
+    if needs_target {
+        check_new_alias(i.name(), i.target_key_id.as_deref().unwrap_or_default())?;
+    }
+    Ok(())
+}
+
+/// CreateAlias and UpdateAlias: the model's pattern lets a colon through, but an alias name may
+/// only hold letters, digits, `/`, `_` and `-` (developer guide, "Creating an alias"); and the
+/// target must name a key, not an alias. AWS's texts for both.
+fn check_new_alias(name: &str, target: &str) -> Result<(), KmsError> {
+    if name.contains(':') {
+        return Err(KmsError::Validation(format!(
+            "{name} contains invalid characters for an alias"
+        )));
+    }
+    if target.starts_with("alias/") || (target.starts_with("arn:") && target.contains(":alias/")) {
+        return Err(KmsError::Validation("Aliases must refer to keys. Not aliases".into()));
+    }
+    Ok(())
 }
 
 /// The alias `name` of the caller's account and the account's aliases.
