@@ -306,7 +306,7 @@ async fn key(State(console): State<Arc<Console>>, ctx: Ctx, Query(q): Query<KeyQ
                         @if state == "Disabled" { (action("enable", "enable_key", "")) }
                         @if rotation.as_ref().is_ok_and(|r| r["KeyRotationEnabled"].as_bool() == Some(true)) {
                             (action("rotation_off", "rotation_disable", ""))
-                        } @else if state == "Enabled" {
+                        } @else if state == "Enabled" && rotation.is_ok() {
                             (action("rotation_on", "rotation_enable", ""))
                         }
                     }

@@ -92,7 +92,10 @@ async fn alias_names_are_limited_in_characters_and_length() {
     let colon = "alias/my:alias";
     assert_eq!(
         outcome(create(colon).await),
-        failed("ValidationException", "alias/my:alias contains invalid characters for an alias")
+        failed(
+            "ValidationException",
+            "alias/my:alias contains invalid characters for an alias"
+        )
     );
     let long = format!("alias/{}", "x".repeat(251));
     let too_long = model_max_length("aliasName", &long, 256);
@@ -244,4 +247,60 @@ async fn deleted_aliases_are_gone() {
     );
     let bad = client.delete_alias().alias_name("no-prefix").send().await;
     assert_eq!(error_code(bad), "ValidationException");
+}
+
+/// Without a filter, ListAliases also shows the aliases of AWS managed keys: the key of one that a
+/// service has used is its target; one whose key doesn't exist yet has no target and no dates. A
+/// `KeyId` filter shows only that key's aliases.
+#[tokio::test]
+async fn predefined_aws_aliases_are_listed() {
+    // A region of its own: the listing is not disturbed by the other tests' aliases.
+    let (server, region) = (TestServer::start(), "ap-northeast-3");
+    let client = server.kms_client_in(region, &server.root_credentials());
+    let managed = client.describe("alias/aws/secretsmanager").await.key_id;
+    let (mut all, mut marker) = (Vec::new(), None);
+    loop {
+        let out = ok(client.list_aliases().limit(7).set_marker(marker).send().await);
+        all.extend(out.aliases().iter().cloned());
+        if !out.truncated {
+            break;
+        }
+        marker = out.next_marker;
+    }
+    let find = |name: &str| {
+        all.iter()
+            .find(|a| a.alias_name.as_deref() == Some(name))
+            .cloned()
+    };
+    let secrets = find("alias/aws/secretsmanager").expect("alias/aws/secretsmanager listed");
+    assert_eq!(secrets.target_key_id.as_deref(), Some(managed.as_str()));
+    assert!(secrets.creation_date.is_some());
+    for name in [
+        "alias/aws/xray",
+        "alias/aws/s3",
+        "alias/aws/ebs",
+        "alias/aws/lambda",
+    ] {
+        let entry = find(name).unwrap_or_else(|| panic!("{name} listed"));
+        let arn = format!("arn:aws:kms:{region}:{}:{name}", account());
+        assert_eq!(entry.alias_arn.as_deref(), Some(arn.as_str()));
+        assert_eq!(entry.target_key_id, None, "{name}");
+        assert_eq!(entry.creation_date, None, "{name}");
+    }
+    let names: Vec<_> = all.iter().filter_map(|a| a.alias_name.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "listed in name order, across pages");
+    assert_eq!(
+        sorted
+            .iter()
+            .filter(|n| n.as_str() == "alias/aws/secretsmanager")
+            .count(),
+        1
+    );
+    let (key, _) = client.new_key().await;
+    assert!(
+        alias_names(&client, &key).await.is_empty(),
+        "a key's own aliases only"
+    );
 }

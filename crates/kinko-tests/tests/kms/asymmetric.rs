@@ -320,6 +320,8 @@ async fn operations_of_another_usage_are_refused() {
     assert_eq!(outcome(mac), failed("InvalidKeyUsageException", &message));
     let rotation = client.enable_key_rotation().key_id(&signing).send().await;
     assert_eq!(error_code(rotation), "UnsupportedOperationException");
+    let status = client.get_key_rotation_status().key_id(&signing).send().await;
+    assert_eq!(error_code(status), "UnsupportedOperationException");
 }
 
 /// GetPublicKey: DER SubjectPublicKeyInfo, with the key's spec, usage and algorithms; the same

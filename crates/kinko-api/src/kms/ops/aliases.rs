@@ -82,7 +82,9 @@ fn check_new_alias(name: &str, target: &str) -> Result<(), KmsError> {
         )));
     }
     if target.starts_with("alias/") || (target.starts_with("arn:") && target.contains(":alias/")) {
-        return Err(KmsError::Validation("Aliases must refer to keys. Not aliases".into()));
+        return Err(KmsError::Validation(
+            "Aliases must refer to keys. Not aliases".into(),
+        ));
     }
     Ok(())
 }
@@ -358,10 +360,36 @@ pub(crate) struct ListAliasesInput {
 struct AliasListEntry {
     alias_name: String,
     alias_arn: String,
-    target_key_id: String,
-    creation_date: f64,
-    last_updated_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_updated_date: Option<f64>,
 }
+
+/// The aliases of AWS managed keys that ListAliases shows in every account and region, whether
+/// their key exists yet or not (the key is created the first time its service uses it). The set
+/// AWS lists varies a little by region and over time; this is the common one. An alias whose key
+/// does not exist yet has no `TargetKeyId` and no dates (API reference, ListAliases: "the response
+/// might include aliases that have no TargetKeyId field. These are predefined aliases that AWS has
+/// created but has not yet associated with a KMS key").
+const PREDEFINED_ALIASES: [&str; 14] = [
+    "alias/aws/acm",
+    "alias/aws/dynamodb",
+    "alias/aws/ebs",
+    "alias/aws/elasticfilesystem",
+    "alias/aws/es",
+    "alias/aws/glue",
+    "alias/aws/kinesisvideo",
+    "alias/aws/lambda",
+    "alias/aws/rds",
+    "alias/aws/redshift",
+    "alias/aws/s3",
+    "alias/aws/secretsmanager",
+    "alias/aws/ssm",
+    "alias/aws/xray",
+];
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -422,26 +450,38 @@ impl Operation for ListAliases {
 
     async fn run(cx: &Cx<'_>, i: &ListAliasesInput, l: Listing) -> Result<ListAliasesOutput, KmsError> {
         let mut aliases = l.aliases;
+        let filtered = l.key.is_some();
         if let Some(found) = l.key {
             let key = found?.into_key(cx).await?;
             aliases.retain(|a| a.target_arn == key.arn);
         }
-        let (page, next) = model::page(aliases, i.limit, 100, 50, i.marker.as_deref())?;
+        let mut entries: Vec<AliasListEntry> = aliases
+            .into_iter()
+            .map(|a| AliasListEntry {
+                alias_arn: kms::alias_arn(&a.region, &a.account_id, &a.alias_name),
+                target_key_id: a.target_arn.rsplit_once("key/").map(|(_, id)| id.to_owned()),
+                alias_name: a.alias_name,
+                creation_date: Some(a.creation_date.epoch_seconds()),
+                last_updated_date: Some(a.last_updated_date.epoch_seconds()),
+            })
+            .collect();
+        if !filtered {
+            for name in PREDEFINED_ALIASES {
+                if !entries.iter().any(|e| e.alias_name == name) {
+                    entries.push(AliasListEntry {
+                        alias_arn: kms::alias_arn(cx.region(), cx.account(), name),
+                        alias_name: name.to_owned(),
+                        target_key_id: None,
+                        creation_date: None,
+                        last_updated_date: None,
+                    });
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
+        let (page, next) = model::page(entries, i.limit, 100, 50, i.marker.as_deref())?;
         Ok(ListAliasesOutput {
-            aliases: page
-                .into_iter()
-                .map(|a| AliasListEntry {
-                    alias_arn: kms::alias_arn(&a.region, &a.account_id, &a.alias_name),
-                    target_key_id: a
-                        .target_arn
-                        .rsplit_once("key/")
-                        .map(|(_, id)| id.to_owned())
-                        .unwrap_or_default(),
-                    alias_name: a.alias_name,
-                    creation_date: a.creation_date.epoch_seconds(),
-                    last_updated_date: a.last_updated_date.epoch_seconds(),
-                })
-                .collect(),
+            aliases: page,
             truncated: next.is_some(),
             next_marker: next,
         })

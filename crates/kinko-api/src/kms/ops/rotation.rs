@@ -167,6 +167,9 @@ impl Operation for GetKeyRotationStatus {
 
     async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<RotationStatusOutput, KmsError> {
         let key = found.into_key(cx).await?;
+        // Key states table of the developer guide: GetKeyRotationStatus is for symmetric
+        // encryption keys only, like the other rotation operations.
+        rotatable(&key)?;
         // "While a KMS key is pending deletion, its key rotation status is false"; cancelling the
         // deletion brings it back. A disabled key keeps its status but isn't rotated meanwhile.
         let enabled = key.rotation_period_days.is_some() && key.key_state != KeyState::PendingDeletion;
