@@ -198,3 +198,25 @@ def test_data_key_pair_private_key_matches_its_public_key(kms):
         assert public_der == out["PublicKey"], spec
         opened = kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"], EncryptionContext={"k": "v"})
         assert opened["Plaintext"] == out["PrivateKeyPlaintext"]
+
+
+@pytest.mark.parametrize("spec", ["ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521"])
+def test_derive_shared_secret_matches_the_peers_ecdh(kms, spec):
+    """DeriveSharedSecret with a KEY_AGREEMENT key: the secret kinko derives from its private key
+    and the peer's public key is the one the peer derives with `cryptography` from its private
+    key and GetPublicKey's public key."""
+    key_id = new_key(kms, spec, "KEY_AGREEMENT")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyAgreementAlgorithms"] == ["ECDH"]
+    _, kms_public = public_key(kms, key_id)
+    peer = ec.generate_private_key(CURVES[spec][0]())
+    peer_der = peer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    out = kms.derive_shared_secret(KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=peer_der)
+    assert out["KeyAgreementAlgorithm"] == "ECDH"
+    assert out["SharedSecret"] == peer.exchange(ec.ECDH(), kms_public)
+    bare_point = b"\x04" + b"\x01" * 64
+    code, _, status = client_error(
+        kms.derive_shared_secret, KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=bare_point
+    )
+    assert (code, status) == ("ValidationException", 400)

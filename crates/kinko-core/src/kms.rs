@@ -113,8 +113,11 @@ impl KeySpec {
     pub fn usages(self) -> &'static [KeyUsage] {
         if self.is_rsa() {
             &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
-        } else if self.is_ecc() {
+        } else if self == KeySpec::EccSecgP256k1 {
             &[KeyUsage::SignVerify]
+        } else if self.is_ecc() {
+            // The NIST curves also derive shared secrets (ECDH).
+            &[KeyUsage::SignVerify, KeyUsage::KeyAgreement]
         } else if self.is_hmac() {
             &[KeyUsage::GenerateVerifyMac]
         } else {
@@ -133,6 +136,8 @@ pub enum KeyUsage {
     SignVerify,
     #[serde(rename = "GENERATE_VERIFY_MAC")]
     GenerateVerifyMac,
+    #[serde(rename = "KEY_AGREEMENT")]
+    KeyAgreement,
 }
 
 impl KeyUsage {
@@ -142,6 +147,7 @@ impl KeyUsage {
             KeyUsage::EncryptDecrypt => "ENCRYPT_DECRYPT",
             KeyUsage::SignVerify => "SIGN_VERIFY",
             KeyUsage::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+            KeyUsage::KeyAgreement => "KEY_AGREEMENT",
         }
     }
 
@@ -151,6 +157,7 @@ impl KeyUsage {
             KeyUsage::EncryptDecrypt,
             KeyUsage::SignVerify,
             KeyUsage::GenerateVerifyMac,
+            KeyUsage::KeyAgreement,
         ]
         .into_iter()
         .find(|u| u.name() == name)

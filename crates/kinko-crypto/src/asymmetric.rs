@@ -16,7 +16,7 @@ use aws_lc_rs::rsa::{
     OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::{agreement, digest, hmac};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
@@ -294,6 +294,27 @@ impl PrivateKey {
         Ok(ok)
     }
 
+    /// ECDH (KMS `DeriveSharedSecret`): the raw shared secret, the x-coordinate of the product of
+    /// this private key and the peer's public key, given as DER `SubjectPublicKeyInfo` on the same
+    /// NIST curve. `None` when the peer key is not such a key (wrong encoding, another curve, not a
+    /// point of the curve); an error when this key is not a NIST elliptic-curve key.
+    pub fn agree(&self, spec: Spec, peer_spki: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, CryptoError> {
+        let alg = match spec {
+            Spec::EccNistP256 => &agreement::ECDH_P256,
+            Spec::EccNistP384 => &agreement::ECDH_P384,
+            Spec::EccNistP521 => &agreement::ECDH_P521,
+            _ => return Err(invalid_key()),
+        };
+        let private = agreement::PrivateKey::from_private_key_der(alg, &self.0).map_err(|_| invalid_key())?;
+        // SubjectPublicKeyInfo only, as KMS takes it: a DER SEQUENCE. (The library would also
+        // take a bare SEC1 point.)
+        if peer_spki.first() != Some(&0x30) {
+            return Ok(None);
+        }
+        let peer = agreement::UnparsedPublicKey::new(alg, peer_spki);
+        Ok(agreement::agree(&private, peer, (), |secret| Ok(Zeroizing::new(secret.to_vec()))).ok())
+    }
+
     /// RSAES-OAEP encryption under the public key. `TooLarge` beyond [`Oaep::max_plaintext`].
     pub fn encrypt(&self, spec: Spec, alg: Oaep, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let max = alg.max_plaintext(spec).ok_or_else(invalid_key)?;
@@ -403,6 +424,53 @@ mod tests {
         (Spec::EccNistP521, &[Signing::Ecdsa(Hash::Sha512)]),
         (Spec::EccSecgP256k1, &[Signing::Ecdsa(Hash::Sha256)]),
     ];
+
+    #[test]
+    fn ecdh_gives_both_sides_the_same_secret_and_refuses_other_curves() {
+        for (spec, len) in [
+            (Spec::EccNistP256, 32),
+            (Spec::EccNistP384, 48),
+            (Spec::EccNistP521, 66),
+        ] {
+            let (alice, bob) = (
+                PrivateKey::generate(spec).unwrap(),
+                PrivateKey::generate(spec).unwrap(),
+            );
+            let ab = alice
+                .agree(spec, &bob.public_key_der(spec).unwrap())
+                .unwrap()
+                .unwrap();
+            let ba = bob
+                .agree(spec, &alice.public_key_der(spec).unwrap())
+                .unwrap()
+                .unwrap();
+            assert_eq!(ab.len(), len);
+            assert_eq!(*ab, *ba);
+            let other = if spec == Spec::EccNistP256 {
+                Spec::EccNistP384
+            } else {
+                Spec::EccNistP256
+            };
+            let foreign = PrivateKey::generate(other)
+                .unwrap()
+                .public_key_der(other)
+                .unwrap();
+            assert!(alice.agree(spec, &foreign).unwrap().is_none(), "another curve");
+            let rsa = PrivateKey::generate(Spec::Rsa2048)
+                .unwrap()
+                .public_key_der(Spec::Rsa2048)
+                .unwrap();
+            assert!(alice.agree(spec, &rsa).unwrap().is_none(), "an RSA key");
+            assert!(
+                alice.agree(spec, b"\x04not a point").unwrap().is_none(),
+                "a bare point"
+            );
+            assert!(alice.agree(spec, b"").unwrap().is_none());
+        }
+        let k1 = PrivateKey::generate(Spec::EccSecgP256k1).unwrap();
+        let peer = k1.public_key_der(Spec::EccSecgP256k1).unwrap();
+        assert!(k1.agree(Spec::EccSecgP256k1, &peer).is_err(), "not a NIST curve");
+    }
 
     #[test]
     fn signatures_verify_raw_and_as_digest_and_fail_when_tampered() {

@@ -39,7 +39,8 @@ impl Service for Kms {
         // KMS records keys, algorithms and encryption contexts, never data: not the plaintext
         // (Encrypt's input; Decrypt's, GenerateDataKey's and GenerateRandom's answers), not a
         // ciphertext blob (Decrypt's and ReEncrypt's input, Encrypt's and GenerateDataKey's
-        // answers), not a message, signature or MAC, not key material or an import token.
+        // answers), not a message, signature or MAC, not key material or an import token, not a
+        // derived shared secret.
         omitted: &[
             "Plaintext",
             "CiphertextBlob",
@@ -52,6 +53,7 @@ impl Service for Kms {
             "EncryptedKeyMaterial",
             "ImportToken",
             "AttestationDocument",
+            "SharedSecret",
         ],
         hidden: &[],
         // Encryption contexts are recorded as given (they are not secret, and CloudTrail shows
@@ -109,6 +111,7 @@ pub async fn handle(
         "Sign" => execute::<ops::Sign>(services, rc, body).await,
         "Verify" => execute::<ops::Verify>(services, rc, body).await,
         "GenerateMac" => execute::<ops::GenerateMac>(services, rc, body).await,
+        "DeriveSharedSecret" => execute::<ops::DeriveSharedSecret>(services, rc, body).await,
         "VerifyMac" => execute::<ops::VerifyMac>(services, rc, body).await,
         "EnableKeyRotation" => execute::<ops::EnableKeyRotation>(services, rc, body).await,
         "DisableKeyRotation" => execute::<ops::DisableKeyRotation>(services, rc, body).await,

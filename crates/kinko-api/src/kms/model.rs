@@ -65,6 +65,8 @@ pub const KEY_PAIR_SPECS: &[&str] = &[
     "SM2",
     "ECC_NIST_EDWARDS25519",
 ];
+/// The one `KeyAgreementAlgorithm`.
+pub const ECDH: &str = "ECDH";
 pub const MESSAGE_TYPES: &[&str] = &["RAW", "DIGEST", "EXTERNAL_MU"];
 pub const MAC_ALGORITHMS: &[&str] = &["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"];
 const MAX_TAGS: usize = 50;
@@ -91,6 +93,7 @@ pub(crate) struct Algorithms {
     pub encryption: Option<&'static [&'static str]>,
     pub signing: Option<&'static [&'static str]>,
     pub mac: Option<&'static [&'static str]>,
+    pub agreement: Option<&'static [&'static str]>,
 }
 
 pub(crate) fn algorithms(spec: KeySpec, usage: KeyUsage) -> Algorithms {
@@ -98,6 +101,7 @@ pub(crate) fn algorithms(spec: KeySpec, usage: KeyUsage) -> Algorithms {
         encryption: None,
         signing: None,
         mac: None,
+        agreement: None,
     };
     match usage {
         KeyUsage::EncryptDecrypt if spec.is_rsa() => Algorithms {
@@ -131,6 +135,10 @@ pub(crate) fn algorithms(spec: KeySpec, usage: KeyUsage) -> Algorithms {
                 KeySpec::Hmac512 => &["HMAC_SHA_512"],
                 _ => &["HMAC_SHA_256"],
             }),
+            ..none
+        },
+        KeyUsage::KeyAgreement => Algorithms {
+            agreement: Some(&[ECDH]),
             ..none
         },
     }
@@ -380,6 +388,8 @@ pub(crate) struct KeyMetadata {
     signing_algorithms: Option<&'static [&'static str]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mac_algorithms: Option<&'static [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_agreement_algorithms: Option<&'static [&'static str]>,
     multi_region: bool,
     /// Symmetric keys only: the others have one material and no rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -409,6 +419,7 @@ impl From<&KmsKey> for KeyMetadata {
             encryption_algorithms: algorithms.encryption,
             signing_algorithms: algorithms.signing,
             mac_algorithms: algorithms.mac,
+            key_agreement_algorithms: algorithms.agreement,
             multi_region: false,
             current_key_material_id: (k.key_spec == KeySpec::SymmetricDefault)
                 .then(|| key_material_id(&k.key_id, k.current_material)),

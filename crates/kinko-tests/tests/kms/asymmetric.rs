@@ -610,3 +610,104 @@ async fn generate_data_key_pair_wraps_the_private_key_under_a_symmetric_key() {
     let message = model_not_null("keyPairSpec");
     assert_eq!(outcome(missing), failed("ValidationException", &message));
 }
+
+/// KEY_AGREEMENT keys (the NIST curves): DescribeKey and GetPublicKey list ECDH; DeriveSharedSecret
+/// gives the ECDH secret of the key's private key and the peer's public key, the same secret the
+/// peer computes on its side (checked with `ring`'s ECDH for P-256, and between two KMS keys for
+/// every curve). Errors: wrong usage, another curve's public key, a bare point, DryRun.
+#[tokio::test]
+async fn derive_shared_secret_agrees_with_the_peer() {
+    use ring::agreement::{ECDH_P256, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
+    let client = kms();
+    let derive = |key: &str, public: Vec<u8>| {
+        client
+            .derive_shared_secret()
+            .key_id(key)
+            .key_agreement_algorithm(aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh)
+            .public_key(Blob::new(public))
+    };
+    let public_of = |key: String| {
+        let client = client.clone();
+        async move {
+            let out = ok(client.get_public_key().key_id(key).send().await);
+            assert_eq!(out.key_usage, Some(KeyUsageType::KeyAgreement));
+            let algs: Vec<&str> = out
+                .key_agreement_algorithms()
+                .iter()
+                .map(|a| a.as_str())
+                .collect();
+            assert_eq!(algs, ["ECDH"]);
+            out.public_key.expect("PublicKey").into_inner()
+        }
+    };
+    for (spec, len) in [
+        (KeySpec::EccNistP256, 32),
+        (KeySpec::EccNistP384, 48),
+        (KeySpec::EccNistP521, 66),
+    ] {
+        let (a, a_arn) = key_of(&client, spec.clone(), KeyUsageType::KeyAgreement).await;
+        let (b, _) = key_of(&client, spec.clone(), KeyUsageType::KeyAgreement).await;
+        let m = client.describe(&a).await;
+        let algs: Vec<&str> = m.key_agreement_algorithms().iter().map(|x| x.as_str()).collect();
+        assert_eq!(algs, ["ECDH"], "{spec:?}");
+        assert!(m.signing_algorithms().is_empty() && m.encryption_algorithms().is_empty());
+        let (pa, pb) = (public_of(a.clone()).await, public_of(b.clone()).await);
+        let ab = derive(&a, pb).send().await.expect("DeriveSharedSecret");
+        assert_eq!(ab.key_id.as_deref(), Some(a_arn.as_str()));
+        assert_eq!(
+            ab.key_agreement_algorithm.as_ref().map(|x| x.as_str()),
+            Some("ECDH")
+        );
+        assert_eq!(ab.key_origin.as_ref().map(|x| x.as_str()), Some("AWS_KMS"));
+        let ba = derive(&b, pa).send().await.expect("DeriveSharedSecret");
+        let (ab, ba) = (
+            ab.shared_secret.expect("secret"),
+            ba.shared_secret.expect("secret"),
+        );
+        assert_eq!(ab.as_ref().len(), len, "{spec:?}");
+        assert_eq!(ab.as_ref(), ba.as_ref(), "{spec:?}");
+    }
+    // P-256 against an independent ECDH: the peer's SubjectPublicKeyInfo is the fixed P-256
+    // header and the uncompressed point.
+    let (key, _) = key_of(&client, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let kms_public = public_of(key.clone()).await;
+    let rng = ring::rand::SystemRandom::new();
+    let peer = EphemeralPrivateKey::generate(&ECDH_P256, &rng).expect("peer key");
+    let point = peer.compute_public_key().expect("peer public key");
+    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    spki.extend_from_slice(point.as_ref());
+    let kms_point = kms_public[kms_public.len() - 65..].to_vec();
+    let ours = agree_ephemeral(peer, &UnparsedPublicKey::new(&ECDH_P256, kms_point), |s| {
+        s.to_vec()
+    })
+    .expect("ECDH");
+    let theirs = derive(&key, spki.clone())
+        .send()
+        .await
+        .expect("DeriveSharedSecret");
+    assert_eq!(theirs.shared_secret.expect("secret").as_ref(), ours.as_slice());
+    // Refusals.
+    let bare = derive(&key, point.as_ref().to_vec()).send().await;
+    assert_eq!(error_code(bare), "ValidationException");
+    let (p384, _) = key_of(&client, KeySpec::EccNistP384, KeyUsageType::KeyAgreement).await;
+    let other_curve = derive(&key, public_of(p384).await).send().await;
+    assert_eq!(error_code(other_curve), "ValidationException");
+    let dry = derive(&key, spki.clone()).dry_run(true).send().await;
+    assert_eq!(error_code(dry), "DryRunOperationException");
+    let (signing, signing_arn) = key_of(&client, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let wrong = derive(&signing, spki).send().await;
+    let message =
+        format!("{signing_arn} key usage is SIGN_VERIFY which is not valid for DeriveSharedSecret.");
+    assert_eq!(outcome(wrong), failed("InvalidKeyUsageException", &message));
+    let k1 = client.create_key().key_spec(KeySpec::EccSecgP256K1);
+    let k1 = k1.key_usage(KeyUsageType::KeyAgreement).send().await;
+    let incompatible = "KeyUsage KEY_AGREEMENT is not compatible with KeySpec ECC_SECG_P256K1";
+    assert_eq!(outcome(k1), failed("ValidationException", incompatible));
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}

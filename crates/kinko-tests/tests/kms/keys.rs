@@ -82,13 +82,13 @@ async fn key_specs_outside_the_model_or_offered_set_are_refused() {
     assert_eq!(outcome(rsa().send().await), failed("ValidationException", usage));
     let signing = rsa().key_usage(KeyUsageType::SignVerify).send().await;
     assert_eq!(outcome(signing), Ok(()));
-    // Valid in AWS, not offered here: SM2 and key agreement.
+    // Valid in AWS (China Regions only), not offered here: SM2.
     let sm2 = client.create_key().key_spec(KeySpec::Sm2);
     let sm2 = sm2.key_usage(KeyUsageType::SignVerify).send().await;
     assert_eq!(error_code(sm2), "UnsupportedOperationException");
     let agreement = client.create_key().key_spec(KeySpec::EccNistP256);
     let agreement = agreement.key_usage(KeyUsageType::KeyAgreement).send().await;
-    assert_eq!(error_code(agreement), "UnsupportedOperationException");
+    assert_eq!(outcome(agreement), Ok(()));
     let explicit = client.create_key().key_spec(KeySpec::SymmetricDefault);
     let out = explicit.key_usage(KeyUsageType::EncryptDecrypt).send().await;
     let m = out

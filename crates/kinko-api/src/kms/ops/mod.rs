@@ -12,7 +12,7 @@ mod tags;
 use kinko_wire::validate::Violations;
 
 pub(crate) use aliases::{CreateAlias, DeleteAlias, ListAliases, UpdateAlias};
-pub(crate) use asymmetric::{GetPublicKey, Sign, Verify};
+pub(crate) use asymmetric::{DeriveSharedSecret, GetPublicKey, Sign, Verify};
 pub(crate) use crypto::{
     Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
     GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
