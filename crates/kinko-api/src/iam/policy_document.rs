@@ -22,11 +22,11 @@ pub const TRUST_POLICY_SIZE: usize = 2048;
 
 /// Validates a document's grammar; the error is IAM's `MalformedPolicyDocument` message.
 pub fn validate_policy_document(doc: &str, kind: DocumentKind) -> Result<(), String> {
-    let kind = match kind {
-        DocumentKind::Identity => PolicyKind::Identity,
-        DocumentKind::Trust => PolicyKind::Trust,
+    let parsed = match kind {
+        DocumentKind::Identity => Policy::parse_iam(doc),
+        DocumentKind::Trust => Policy::parse(doc, PolicyKind::Trust),
     };
-    Policy::parse(doc, kind).map(|_| ()).map_err(|e| e.to_string())
+    parsed.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The size IAM counts against its policy quotas.
