@@ -602,9 +602,9 @@ mod tests {
             "Statement IDs (SID) in a single policy must be unique."
         );
         assert_eq!(
-            msg(&format!(
-                r#"[{{"Sid":"","Effect":"Allow","Action":"s3:*","Resource":"*"}},{{"Sid":"","Effect":"Deny","Action":"s3:*","Resource":"*"}}]"#
-            )),
+            msg(
+                r#"[{"Sid":"","Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"","Effect":"Deny","Action":"s3:*","Resource":"*"}]"#
+            ),
             "accepted"
         );
         assert_eq!(
