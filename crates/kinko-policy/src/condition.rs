@@ -229,7 +229,27 @@ fn parse_operator(name: &str) -> Option<(Op, Option<SetQualifier>, bool)> {
     Some((op, qualifier, if_exists))
 }
 
-fn value_strings(value: &Json) -> Result<Vec<String>, PolicyError> {
+/// Whether `name` is a condition operator (with or without a set qualifier and `IfExists`).
+pub(crate) fn is_operator(name: &str) -> bool {
+    parse_operator(name).is_some()
+}
+
+/// Whether `name` is a `Date…` operator, whose values IAM's legacy parser reads.
+pub(crate) fn is_date_operator(name: &str) -> bool {
+    parse_operator(name).is_some_and(|(op, _, _)| {
+        matches!(
+            op,
+            Op::DateEquals
+                | Op::DateNotEquals
+                | Op::DateLessThan
+                | Op::DateLessThanEquals
+                | Op::DateGreaterThan
+                | Op::DateGreaterThanEquals
+        )
+    })
+}
+
+fn value_strings(value: &Json, lenient: bool) -> Result<Vec<String>, PolicyError> {
     let one = |v: &Json| match v {
         Json::String(s) => Ok(s.clone()),
         Json::Number(n) => Ok(n.clone()),
@@ -237,7 +257,7 @@ fn value_strings(value: &Json) -> Result<Vec<String>, PolicyError> {
         _ => Err(PolicyError::Syntax),
     };
     match value {
-        Json::Array(items) if items.is_empty() => Err(PolicyError::Syntax),
+        Json::Array(items) if items.is_empty() && !lenient => Err(PolicyError::Syntax),
         Json::Array(items) => items.iter().map(one).collect(),
         other => Ok(vec![one(other)?]),
     }
@@ -247,7 +267,7 @@ fn parse_all<T>(raw: &[String], f: impl Fn(&str) -> Option<T>) -> Option<Vec<T>>
     raw.iter().map(|s| f(s)).collect()
 }
 
-fn parse_values(op: Op, raw: &[String], variables: bool) -> Option<Values> {
+fn parse_values(op: Op, raw: &[String], variables: bool, lenient: bool) -> Option<Values> {
     let text = |wildcards| Syntax {
         wildcards,
         variables,
@@ -278,6 +298,18 @@ fn parse_values(op: Op, raw: &[String], variables: bool) -> Option<Values> {
         | Op::DateLessThan
         | Op::DateLessThanEquals
         | Op::DateGreaterThan
+        | Op::DateGreaterThanEquals
+            if lenient =>
+        {
+            // IAM stores dates its legacy parser reads but that name no instant ("01T"); such
+            // a value matches no request date.
+            Values::Date(raw.iter().filter_map(|s| parse_date(s)).collect())
+        }
+        Op::DateEquals
+        | Op::DateNotEquals
+        | Op::DateLessThan
+        | Op::DateLessThanEquals
+        | Op::DateGreaterThan
         | Op::DateGreaterThanEquals => Values::Date(parse_all(raw, parse_date)?),
         Op::IpAddress | Op::NotIpAddress => Values::Ip(parse_all(raw, IpNet::parse)?),
         Op::BinaryEquals => Values::Bin(parse_all(raw, |s| {
@@ -300,22 +332,36 @@ fn check_key(key: &str) -> Result<(), PolicyError> {
 }
 
 /// Parses a statement's `Condition` element.
-pub(crate) fn parse_block(block: &Json, variables: bool) -> Result<Vec<Condition>, PolicyError> {
+///
+/// `lenient` is for the policies IAM stores, which its own grammar ([`crate::iam_grammar`])
+/// has checked: there an operator may have no keys (an unknown one only then, and it is
+/// ignored), a key no vendor prefix, a key an empty list of values, and a `Date…` value may be
+/// one that names no instant. Such a block adds no condition, and such a value matches nothing.
+pub(crate) fn parse_block(
+    block: &Json,
+    variables: bool,
+    lenient: bool,
+) -> Result<Vec<Condition>, PolicyError> {
     let members = block.as_object().ok_or(PolicyError::Syntax)?;
     if has_duplicate_keys(members) {
         return Err(PolicyError::Syntax);
     }
     let mut out = Vec::new();
     for (op_name, keys) in members {
-        let (op, qualifier, if_exists) = parse_operator(op_name).ok_or(PolicyError::Syntax)?;
         let keys = keys.as_object().ok_or(PolicyError::Syntax)?;
+        if lenient && keys.is_empty() {
+            continue;
+        }
+        let (op, qualifier, if_exists) = parse_operator(op_name).ok_or(PolicyError::Syntax)?;
         if keys.is_empty() || has_duplicate_keys(keys) {
             return Err(PolicyError::Syntax);
         }
         for (key, value) in keys {
-            check_key(key)?;
-            let raw = value_strings(value)?;
-            let values = parse_values(op, &raw, variables).ok_or(PolicyError::Syntax)?;
+            if !lenient {
+                check_key(key)?;
+            }
+            let raw = value_strings(value, lenient)?;
+            let values = parse_values(op, &raw, variables, lenient).ok_or(PolicyError::Syntax)?;
             out.push(Condition {
                 op,
                 qualifier,
@@ -432,11 +478,38 @@ mod tests {
     use super::*;
 
     fn block(json: &str) -> Vec<Condition> {
-        parse_block(&Json::parse(json).unwrap(), true).unwrap()
+        parse_block(&Json::parse(json).unwrap(), true, false).unwrap()
     }
 
     fn holds(json: &str, ctx: &ConditionContext) -> bool {
         block(json).iter().all(|c| c.eval(ctx))
+    }
+
+    #[test]
+    fn lenient_blocks_of_iam_stored_policies() {
+        let lenient = |json: &str| parse_block(&Json::parse(json).unwrap(), true, true);
+        // An operator without keys, known or not, adds no condition.
+        assert_eq!(lenient(r#"{"DateGreaterThan":{},"x":{}}"#), Ok(vec![]));
+        assert_eq!(lenient(r#"{"x":{"a":"b"}}"#), Err(PolicyError::Syntax));
+        // A key without vendor and an empty value list are kept; no value matches.
+        let mut ctx = ConditionContext::new();
+        ctx.insert("a", "b");
+        let empty = lenient(r#"{"StringEquals":{"a":[]}}"#).unwrap();
+        assert!(!empty[0].eval(&ctx));
+        let empty_negated = lenient(r#"{"StringNotEquals":{"a":[]}}"#).unwrap();
+        assert!(empty_negated[0].eval(&ctx));
+        // A date IAM's legacy parser reads but that names no instant matches no request date.
+        ctx.insert("aws:CurrentTime", "2024-05-01T12:00:00Z");
+        let unnamed = lenient(r#"{"DateLessThan":{"aws:CurrentTime":"01T"}}"#).unwrap();
+        assert!(!unnamed[0].eval(&ctx));
+        assert_eq!(
+            parse_block(
+                &Json::parse(r#"{"DateLessThan":{"aws:CurrentTime":"01T"}}"#).unwrap(),
+                true,
+                false
+            ),
+            Err(PolicyError::Syntax)
+        );
     }
 
     #[test]
@@ -492,7 +565,7 @@ mod tests {
             r#"{"StringEquals":{"a:b":"1"},"StringEquals":{"a:c":"1"}}"#,
         ] {
             assert_eq!(
-                parse_block(&Json::parse(bad).unwrap(), true),
+                parse_block(&Json::parse(bad).unwrap(), true, false),
                 Err(PolicyError::Syntax),
                 "{bad}"
             );
@@ -500,7 +573,8 @@ mod tests {
         assert_eq!(
             parse_block(
                 &Json::parse(r#"{"StringEquals":{"SourceIp":"x"}}"#).unwrap(),
-                true
+                true,
+                false
             ),
             Err(PolicyError::MissingVendor)
         );

@@ -72,6 +72,37 @@ pub enum PolicyError {
          expression [0-9A-Za-z]*"
     )]
     InvalidSid,
+    /// An IAM permission policy without `"Version": "2012-10-17"`.
+    #[error("Policy document must be version 2012-10-17 or greater.")]
+    VersionTooOld,
+    /// An action whose vendor has characters other than letters, digits, `-` and `.`.
+    #[error("Vendor {0} is not valid")]
+    InvalidVendor(String),
+    /// A resource whose partition is not an AWS partition (nor `*`). `resource` is the ARN as
+    /// IAM rewrites it: the partition, then four more segments with `*` for missing ones.
+    #[error("Partition \"{partition}\" is not valid for resource \"{resource}\".")]
+    InvalidPartition {
+        /// The second segment of the resource.
+        partition: String,
+        /// The ARN IAM reports.
+        resource: String,
+    },
+    /// A resource that stops after its partition.
+    #[error("Resource vendor must be fully qualified and cannot contain regexes.")]
+    ResourceVendorNotQualified,
+    /// An `iam` resource with a region.
+    #[error("IAM resource {0} cannot contain region information.")]
+    IamResourceRegion(String),
+    /// An `s3` resource with a region (other than an access point).
+    #[error("Resource {0} can not contain region information.")]
+    ResourceRegion(String),
+    /// An `iam` resource whose resource part is not one of IAM's resource types.
+    #[error(
+        "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, \
+         instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, \
+         oidc-provider/, report/, access-report/."
+    )]
+    IamResourcePath,
 }
 
 impl PolicyError {

@@ -61,6 +61,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+mod iam_grammar;
 mod json;
 mod message;
 mod pattern;

@@ -42,6 +42,12 @@ impl PolicyKind {
         )
     }
 
+    /// Permission policies IAM stores, whose grammar [`Policy::parse_iam`] checks on the way
+    /// in; parsing them for evaluation accepts what that grammar accepts.
+    fn iam_stored(self) -> bool {
+        matches!(self, PolicyKind::Identity | PolicyKind::Boundary)
+    }
+
     /// IAM-stored permission policies, whose `Sid`s IAM checks (alphanumeric, unique).
     fn strict_sids(self) -> bool {
         matches!(
@@ -170,11 +176,14 @@ pub struct Policy {
     pub(crate) statements: Vec<Statement>,
 }
 
-fn string_list(value: &Json) -> Option<Vec<&str>> {
+/// A string or a list of strings; with `skip_null`, `null` list entries (which IAM accepts and
+/// ignores) are left out.
+fn string_list(value: &Json, skip_null: bool) -> Option<Vec<&str>> {
     match value {
         Json::String(s) => Some(vec![s.as_str()]),
         Json::Array(items) => items
             .iter()
+            .filter(|i| !(skip_null && matches!(i, Json::Null)))
             .map(|i| match i {
                 Json::String(s) => Some(s.as_str()),
                 _ => None,
@@ -291,7 +300,7 @@ fn parse_statement(value: &Json, kind: PolicyKind, variables: bool) -> Result<St
     let action = match one_of(members, "Action", "NotAction")? {
         None => return Err(PolicyError::MissingActions),
         Some((v, negated)) => {
-            let list = string_list(v).ok_or(PolicyError::Syntax)?;
+            let list = string_list(v, kind.iam_stored()).ok_or(PolicyError::Syntax)?;
             if list.is_empty() {
                 return Err(PolicyError::MissingActions);
             }
@@ -305,7 +314,7 @@ fn parse_statement(value: &Json, kind: PolicyKind, variables: bool) -> Result<St
         None if kind == PolicyKind::Trust => None,
         None => return Err(PolicyError::MissingResources),
         Some((v, negated)) => {
-            let list = string_list(v).ok_or(PolicyError::Syntax)?;
+            let list = string_list(v, kind.iam_stored()).ok_or(PolicyError::Syntax)?;
             if list.is_empty() {
                 return Err(PolicyError::MissingResources);
             }
@@ -319,7 +328,7 @@ fn parse_statement(value: &Json, kind: PolicyKind, variables: bool) -> Result<St
 
     let conditions = match get(members, "Condition") {
         None => Vec::new(),
-        Some(block) => condition::parse_block(block, variables)?,
+        Some(block) => condition::parse_block(block, variables, kind.iam_stored())?,
     };
 
     Ok(Statement {
@@ -398,6 +407,22 @@ impl Policy {
             id,
             statements,
         })
+    }
+
+    /// Validates `doc` as IAM does a permission policy it is asked to store (`CreatePolicy`,
+    /// `CreatePolicyVersion`, `PutUserPolicy`, …), in IAM's order of checks and with its
+    /// messages (see [`crate::iam_grammar`]), then parses it as an identity-based policy.
+    ///
+    /// ```
+    /// use kinko_policy::{Policy, PolicyError};
+    ///
+    /// let old = r#"{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
+    /// assert_eq!(Policy::parse_iam(old), Err(PolicyError::VersionTooOld));
+    /// ```
+    pub fn parse_iam(doc: &str) -> Result<Policy, PolicyError> {
+        let json = Json::parse(doc).ok_or(PolicyError::InvalidJson)?;
+        crate::iam_grammar::check(&json)?;
+        Policy::parse(doc, PolicyKind::Identity)
     }
 
     /// The kind this policy was validated as.
@@ -581,5 +606,13 @@ mod tests {
             {"Sid":"Allow access through AWS Secrets Manager","Effect":"Allow","Principal":{"AWS":"*"},
              "Action":"kms:GenerateDataKey*","Resource":"*"}]}"#;
         assert!(Policy::parse(doc, PolicyKind::KeyPolicy).is_ok());
+    }
+
+    #[test]
+    fn empty_id_is_accepted() {
+        // KMS accepts `"Id": ""` (moto's key policy enforcement tests send it).
+        let doc = r#"{"Version":"2012-10-17","Id":"","Statement":[{"Sid":"test","Effect":"Deny",
+            "Principal":"*","Action":["kms:*"],"Resource":"*"}]}"#;
+        assert_eq!(Policy::parse(doc, PolicyKind::KeyPolicy).unwrap().id(), Some(""));
     }
 }

@@ -12,6 +12,24 @@ fn stmt(body: &str) -> String {
 
 const ALLOW_ALL: &str = r#""Effect":"Allow","Action":"*","Resource":"*""#;
 
+/// Documents IAM stores although they look odd (AWS's answers, as moto's IAM policy tests record
+/// them), and which parse for evaluation too.
+#[test]
+fn iam_accepts() {
+    for condition in [
+        r#"{"StringEquals":{}}"#,
+        r#"{"StringEquals":{"aws:username":[]}}"#,
+        r#"{"StringEquals":{"username":"a"}}"#,
+        r#"{"NotAnOperator":{}}"#,
+        r#"{"DateLessThan":{"aws:CurrentTime":"01T"}}"#,
+    ] {
+        let doc = stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{condition}}}"#));
+        assert!(Policy::parse_iam(&doc).is_ok(), "{doc}");
+        assert!(Policy::parse(&doc, Identity).is_ok(), "{doc}");
+        assert!(Policy::parse(&doc, Boundary).is_ok(), "{doc}");
+    }
+}
+
 #[test]
 fn malformed_documents() {
     let syntax = "Syntax errors in policy.";
@@ -48,11 +66,13 @@ fn malformed_documents() {
         (stmt(r#"{"Effect":"Allow","Action":"*","Resource":"*","Effect":"Deny"}"#), Identity, syntax),
         (stmt(r#"{"effect":"Allow","Action":"*","Resource":"*"}"#), Identity, syntax),
         (stmt(r#"{"Sid":1,"Effect":"Allow","Action":"*","Resource":"*"}"#), Identity, syntax),
-        // Effect.
+        // Effect: IAM's syntax check reads it case-insensitively, its legacy parser exactly.
         (stmt(r#"{"Effect":"allow","Action":"*","Resource":"*"}"#), Identity, "The policy failed legacy parsing"),
-        (stmt(r#"{"Effect":"Permit","Action":"*","Resource":"*"}"#), Identity, "The policy failed legacy parsing"),
-        (stmt(r#"{"Action":"*","Resource":"*"}"#), Identity, "The policy failed legacy parsing"),
-        (stmt(r#"{"Effect":true,"Action":"*","Resource":"*"}"#), Identity, "The policy failed legacy parsing"),
+        (stmt(r#"{"Effect":"Permit","Action":"*","Resource":"*"}"#), Identity, syntax),
+        (stmt(r#"{"Action":"*","Resource":"*"}"#), Identity, syntax),
+        (stmt(r#"{"Effect":true,"Action":"*","Resource":"*"}"#), Identity, syntax),
+        (stmt(r#"{"Effect":"Permit","Action":"*","Resource":"*"}"#), Session, "The policy failed legacy parsing"),
+        (stmt(r#"{"Action":"*","Resource":"*"}"#), Session, "The policy failed legacy parsing"),
         // Principal where none is allowed.
         (stmt(&format!(r#"{{{ALLOW_ALL},"Principal":"*"}}"#)), Identity, "Policy document should not specify a principal."),
         (stmt(&format!(r#"{{{ALLOW_ALL},"NotPrincipal":{{"AWS":"*"}}}}"#)), Identity, "Policy document should not specify a principal."),
@@ -151,12 +171,19 @@ fn malformed_documents() {
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEqualz":{{"aws:username":"a"}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"ForSomeValues:StringEquals":{{"aws:TagKeys":"a"}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"NullIfExists":{{"aws:TagKeys":"true"}}}}}}"#)), Identity, syntax),
-        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{}}}}}}"#)), Identity, syntax),
-        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{"aws:username":[]}}}}}}"#)), Identity, syntax),
+        // IAM stores an operator without keys and a key without values (see `iam_accepts`); the
+        // other services' policies may not have them.
+        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{}}}}}}"#)), Session, syntax),
+        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{"aws:username":[]}}}}}}"#)), Session, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{"aws:username":null}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{"aws:username":{{"a":"b"}}}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"NumericLessThan":{{"s3:max-keys":"ten"}}}}}}"#)), Identity, syntax),
-        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"DateLessThan":{{"aws:CurrentTime":"next week"}}}}}}"#)), Identity, syntax),
+        (
+            stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"DateLessThan":{{"aws:CurrentTime":"next week"}}}}}}"#)),
+            Identity,
+            "The policy failed legacy parsing",
+        ),
+        (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"DateLessThan":{{"aws:CurrentTime":"next week"}}}}}}"#)), Session, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"IpAddress":{{"aws:SourceIp":"10.0.0.0/40"}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"BinaryEquals":{{"example:blob":"not base64!"}}}}}}"#)), Identity, syntax),
         (stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"Null":{{"aws:TokenIssueTime":"yes"}}}}}}"#)), Identity, syntax),
@@ -169,7 +196,7 @@ fn malformed_documents() {
         ),
         (
             stmt(&format!(r#"{{{ALLOW_ALL},"Condition":{{"StringEquals":{{"username":"a"}}}}}}"#)),
-            Identity,
+            Session,
             "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
         ),
         // Statement ids in IAM-stored policies.
@@ -191,7 +218,12 @@ fn malformed_documents() {
     ];
     let mut failures = Vec::new();
     for (i, (doc, kind, want)) in table.iter().enumerate() {
-        match Policy::parse(doc, *kind) {
+        // Identity-based documents are checked as IAM checks one it is asked to store.
+        let parsed = match kind {
+            Identity => Policy::parse_iam(doc),
+            _ => Policy::parse(doc, *kind),
+        };
+        match parsed {
             Ok(_) => failures.push(format!("#{i} {kind:?} accepted {doc}")),
             Err(e) if e.to_string() != *want => {
                 failures.push(format!("#{i} {kind:?} {doc}\n  want: {want}\n  got:  {e}"))

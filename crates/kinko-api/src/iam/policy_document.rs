@@ -22,11 +22,11 @@ pub const TRUST_POLICY_SIZE: usize = 2048;
 
 /// Validates a document's grammar; the error is IAM's `MalformedPolicyDocument` message.
 pub fn validate_policy_document(doc: &str, kind: DocumentKind) -> Result<(), String> {
-    let kind = match kind {
-        DocumentKind::Identity => PolicyKind::Identity,
-        DocumentKind::Trust => PolicyKind::Trust,
+    let parsed = match kind {
+        DocumentKind::Identity => Policy::parse_iam(doc),
+        DocumentKind::Trust => Policy::parse(doc, PolicyKind::Trust),
     };
-    Policy::parse(doc, kind).map(|_| ()).map_err(|e| e.to_string())
+    parsed.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The size IAM counts against its policy quotas.
@@ -65,7 +65,7 @@ mod tests {
             validate_policy_document("{", DocumentKind::Identity).unwrap_err(),
             "This policy contains invalid Json"
         );
-        let principal = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
+        let principal = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
         assert_eq!(
             validate_policy_document(principal, DocumentKind::Identity).unwrap_err(),
             "Policy document should not specify a principal."
@@ -80,10 +80,23 @@ mod tests {
     }
 
     #[test]
+    fn iam_order_of_checks() {
+        // IAM wants the 2012-10-17 language for a permission policy before reading its statements.
+        let unversioned = r#"{"Statement":{"Effect":"Allow","Action":"s3","Resource":"bucket"}}"#;
+        assert_eq!(
+            validate_policy_document(unversioned, DocumentKind::Identity).unwrap_err(),
+            "Policy document must be version 2012-10-17 or greater."
+        );
+        // Trust policies keep their own rules.
+        let trust = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}}"#;
+        assert_eq!(validate_policy_document(trust, DocumentKind::Trust), Ok(()));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(size(" { \"a\" :\n 1 } "), 7);
         let big = format!(
-            r#"{{"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::{}"}}}}"#,
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::{}"}}}}"#,
             "a".repeat(6200)
         );
         assert_eq!(check_managed(&big), Err(IamError::quota("PolicySize", 6144)));
