@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{DRY_RUN, account, kms};
 
 /// A user with no permission at all: only a grant lets it use a key.
-async fn bare_user(server: &TestServer, prefix: &str) -> Principal<'_> {
+async fn bare_user<'s>(server: &'s TestServer, prefix: &str) -> Principal<'s> {
     server.user(prefix, None).await
 }
 
