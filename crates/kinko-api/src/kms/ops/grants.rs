@@ -89,16 +89,14 @@ fn supported_operations(key: &KmsKey) -> &'static [&'static str] {
 /// `^[\w+=,.@:/-]+$`: principal ARNs.
 fn is_principal(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_alphanumeric() || c == '_' || "+=,.@:/-".contains(c))
 }
 
 /// `^[a-zA-Z0-9:/_-]+$`: grant names.
 fn is_grant_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
 }
 
@@ -226,13 +224,23 @@ impl Operation for CreateGrant {
         if let Some(p) = i.grantee_principal.as_deref().filter(|p| !p.is_empty()) {
             v.pattern("granteePrincipal", Some(p), r"^[\w+=,.@:/-]+$", is_principal(p));
         }
-        v.length("retiringPrincipal", i.retiring_principal.as_deref(), 1, 256, false);
+        v.length(
+            "retiringPrincipal",
+            i.retiring_principal.as_deref(),
+            1,
+            256,
+            false,
+        );
         if let Some(p) = i.retiring_principal.as_deref().filter(|p| !p.is_empty()) {
             v.pattern("retiringPrincipal", Some(p), r"^[\w+=,.@:/-]+$", is_principal(p));
         }
         v.required("operations", &i.operations);
         for (n, op) in i.operations.iter().flatten().enumerate() {
-            v.one_of(&format!("operations.{}.member", n + 1), Some(op), GRANT_OPERATIONS);
+            v.one_of(
+                &format!("operations.{}.member", n + 1),
+                Some(op),
+                GRANT_OPERATIONS,
+            );
         }
         check_grant_tokens(&mut v, i.grant_tokens.as_deref());
         v.length("name", i.name.as_deref(), 1, 256, false);
@@ -541,7 +549,13 @@ impl Operation for ListRetirableGrants {
     fn validate(i: &ListRetirableGrantsInput) -> Result<(), KmsError> {
         let mut v = Violations::new();
         v.required("retiringPrincipal", &i.retiring_principal);
-        v.length("retiringPrincipal", i.retiring_principal.as_deref(), 1, 256, false);
+        v.length(
+            "retiringPrincipal",
+            i.retiring_principal.as_deref(),
+            1,
+            256,
+            false,
+        );
         if let Some(p) = i.retiring_principal.as_deref().filter(|p| !p.is_empty()) {
             v.pattern("retiringPrincipal", Some(p), r"^[\w+=,.@:/-]+$", is_principal(p));
         }
@@ -561,17 +575,9 @@ impl Operation for ListRetirableGrants {
         Ok(Authorization::of(identity_check(cx, cx.action, Resource::Any)))
     }
 
-    async fn run(
-        cx: &Cx<'_>,
-        i: &ListRetirableGrantsInput,
-        _: (),
-    ) -> Result<ListGrantsOutput, KmsError> {
+    async fn run(cx: &Cx<'_>, i: &ListRetirableGrantsInput, _: ()) -> Result<ListGrantsOutput, KmsError> {
         let principal = i.retiring_principal.as_deref().unwrap_or_default();
-        let keys = cx
-            .services
-            .store
-            .list_kms_keys(cx.account(), cx.region())
-            .await?;
+        let keys = cx.services.store.list_kms_keys(cx.account(), cx.region()).await?;
         let mut grants = Vec::new();
         for key in &keys {
             for g in &key.grants {
@@ -696,7 +702,9 @@ impl Operation for RetireGrant {
                 )
             }
             (None, None, Some(_)) => {
-                return Err(KmsError::Validation("KeyId must be specified with GrantId".into()));
+                return Err(KmsError::Validation(
+                    "KeyId must be specified with GrantId".into(),
+                ));
             }
             (None, _, None) => {
                 return Err(KmsError::Validation(
