@@ -458,3 +458,87 @@ pub struct WrappedMaterial {
     pub version: u32,
     pub wrapped: Vec<u8>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn grant(operations: &[&str], constraints: Option<GrantConstraints>) -> KmsGrant {
+        KmsGrant {
+            grant_id: "0".repeat(64),
+            name: String::new(),
+            grantee_principal: "arn:aws:iam::111122223333:user/app".to_owned(),
+            retiring_principal: Some("111122223333".to_owned()),
+            operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+            constraints,
+            issuing_account: "arn:aws:iam::111122223333:root".to_owned(),
+            creation_date: Timestamp::from_millis(0),
+            principals: vec![],
+        }
+    }
+
+    fn equals(pairs: &[(&str, &str)]) -> Option<GrantConstraints> {
+        Some(GrantConstraints {
+            encryption_context_subset: None,
+            encryption_context_equals: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Constraints bind the operations that take an encryption context, not DescribeKey; the
+    /// retiring principal (an account id: its root) is named only for RetireGrant's own check.
+    #[test]
+    fn statements_constrain_only_context_operations() {
+        let g = grant(&["Decrypt", "DescribeKey"], equals(&[("Department", "IT")]));
+        let user = json!({"AWS": "arn:aws:iam::111122223333:user/app"});
+        assert_eq!(
+            g.statements(false),
+            vec![
+                json!({"Effect": "Allow", "Principal": user, "Action": ["kms:DescribeKey"], "Resource": "*"}),
+                json!({"Effect": "Allow", "Principal": user, "Action": ["kms:Decrypt"], "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:Department": "IT"},
+                    "ForAllValues:StringEqualsIgnoreCase": {"kms:EncryptionContextKeys": ["Department"]}
+                }}),
+            ]
+        );
+        let retiring = g.statements(true);
+        assert_eq!(
+            retiring.last(),
+            Some(
+                &json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:RetireGrant", "Resource": "*"})
+            )
+        );
+    }
+
+    /// A grant of CreateGrant allows only grants of its operations under an equally strict constraint.
+    #[test]
+    fn create_grant_is_limited_to_what_the_grant_has() {
+        let g = grant(&["Encrypt", "CreateGrant"], equals(&[("k", "v")]));
+        let s = g.statements(false);
+        assert_eq!(
+            s.last().map(|s| &s["Condition"]),
+            Some(&json!({
+                "ForAllValues:StringEquals": {"kms:GrantOperations": ["Encrypt", "CreateGrant"]},
+                "StringEquals": {"kms:EncryptionContext:k": "v", "kms:GrantConstraintType": "EncryptionContextEquals"},
+                "ForAllValues:StringEqualsIgnoreCase": {"kms:EncryptionContextKeys": ["k"]}
+            }))
+        );
+    }
+
+    #[test]
+    fn grants_are_added_to_the_key_policy() {
+        let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}}"#;
+        let merged = policy_with_grants(policy, &[grant(&["Decrypt"], None)], false).expect("merged");
+        let doc: serde_json::Value = serde_json::from_str(&merged).expect("json");
+        assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
+        assert_eq!(policy_with_grants("not json", &[], false), None);
+    }
+}

@@ -47,7 +47,7 @@ async fn grant(client: &Client, key: &str, grantee: &str, operations: &[&str]) -
 async fn a_grant_lets_its_grantee_decrypt_until_it_is_revoked() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "grantee").await;
+    let user = bare_user(server, "grantee").await;
     let (key, arn) = client.new_key().await;
     let blob = client.encrypt_with(&key, b"granted", &[]).await;
     let before = user.kms().try_decrypt(&blob, None, &[]).await;
@@ -77,7 +77,7 @@ async fn a_grant_lets_its_grantee_decrypt_until_it_is_revoked() {
 async fn a_grant_token_works_at_once_and_retires_the_grant() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "token-grantee").await;
+    let user = bare_user(server, "token-grantee").await;
     let (key, arn) = client.new_key().await;
     let (_, token) = grant(&client, &key, &user.arn, &["GenerateDataKey", "Decrypt"]).await;
     let data_key = user
@@ -112,9 +112,9 @@ async fn a_grant_token_works_at_once_and_retires_the_grant() {
 async fn the_retiring_principal_retires_and_others_may_not() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "retire-grantee").await;
-    let retirer = bare_user(&server, "retirer").await;
-    let stranger = bare_user(&server, "stranger").await;
+    let user = bare_user(server, "retire-grantee").await;
+    let retirer = bare_user(server, "retirer").await;
+    let stranger = bare_user(server, "stranger").await;
     let (key, arn) = client.new_key().await;
     let out = client
         .create_grant()
@@ -161,7 +161,7 @@ async fn the_retiring_principal_retires_and_others_may_not() {
 async fn a_grantee_retires_a_grant_that_allows_retire_grant() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "self-retire").await;
+    let user = bare_user(server, "self-retire").await;
     let (key, _) = client.new_key().await;
     let (id, _) = grant(&client, &key, &user.arn, &["Decrypt", "RetireGrant"]).await;
     let r = user.kms().retire_grant().key_id(&key).grant_id(&id).send().await;
@@ -179,7 +179,7 @@ async fn a_grantee_retires_a_grant_that_allows_retire_grant() {
 async fn encryption_context_subset_needs_its_pairs_and_allows_more() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "subset").await;
+    let user = bare_user(server, "subset").await;
     let (key, arn) = client.new_key().await;
     client
         .create_grant()
@@ -212,7 +212,7 @@ async fn encryption_context_subset_needs_its_pairs_and_allows_more() {
 async fn encryption_context_equals_needs_exactly_its_pairs() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "equals").await;
+    let user = bare_user(server, "equals").await;
     let (key, arn) = client.new_key().await;
     client
         .create_grant()
@@ -242,7 +242,7 @@ async fn encryption_context_equals_needs_exactly_its_pairs() {
 async fn an_explicit_deny_in_the_key_policy_wins_over_a_grant() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "deny-key").await;
+    let user = bare_user(server, "deny-key").await;
     let doc = policy_document(&[
         key_statement("Allow", &server.root().arn, json!("kms:*")),
         key_statement("Deny", &user.arn, json!("kms:Decrypt")),
@@ -558,7 +558,7 @@ async fn create_grant_condition_keys_limit_who_may_grant_what() {
 async fn a_grant_of_create_grant_delegates_no_more_than_it_has() {
     let server = TestServer::start();
     let client = server.kms_client();
-    let user = bare_user(&server, "regrant").await;
+    let user = bare_user(server, "regrant").await;
     let (key, arn) = client.new_key().await;
     client
         .create_grant()
