@@ -182,6 +182,7 @@ impl Keyring {
             rotation_period_days: Some(365),
             material_date: Some(now),
             rotations: vec![],
+            grants: vec![],
             revision: 0,
         }
     }

@@ -204,8 +204,199 @@ pub struct KmsKey {
     /// Every completed rotation, oldest first (the first material is not a rotation).
     #[serde(default)]
     pub rotations: Vec<KeyRotation>,
+    /// The key's grants, oldest first: stored with the key, so deleting the key deletes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<KmsGrant>,
     #[serde(skip)]
     pub revision: i64,
+}
+
+/// A grant on a KMS key ("Grants in AWS KMS"): its grantee may call `operations` on the key, in
+/// addition to what the key policy and IAM allow; an explicit deny still wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsGrant {
+    /// 64 hex digits.
+    pub grant_id: String,
+    /// The `Name` of CreateGrant (empty when none): a retry with the same name and fields gets this grant.
+    #[serde(default)]
+    pub name: String,
+    pub grantee_principal: String,
+    #[serde(default)]
+    pub retiring_principal: Option<String>,
+    /// Grant operations as AWS names them (`Decrypt`, `CreateGrant`, ...).
+    pub operations: Vec<String>,
+    #[serde(default)]
+    pub constraints: Option<GrantConstraints>,
+    /// `arn:aws:iam::<account>:root` of the account the grant was created in.
+    pub issuing_account: String,
+    pub creation_date: Timestamp,
+    /// The grantee and retiring principal, bound to their unique ids when the grant was created
+    /// (those that were IAM users or roles that existed then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<crate::principal::BoundPrincipal>,
+}
+
+/// A grant's encryption context constraint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantConstraints {
+    #[serde(default)]
+    pub encryption_context_subset: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    pub encryption_context_equals: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The grant operations that take an encryption context: a grant's constraints apply to these
+/// only ("Using grant constraints").
+pub const CONTEXT_GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+];
+
+impl KmsGrant {
+    /// The key policy statements that say what this grant allows: its operations for the grantee,
+    /// the encryption context ones under its constraints, CreateGrant only for grants no wider
+    /// than this one ("Granting CreateGrant permission"); with `retiring`, RetireGrant for the
+    /// retiring principal too (only the check of RetireGrant on this very grant asks for that).
+    pub fn statements(&self, retiring: bool) -> Vec<serde_json::Value> {
+        use serde_json::{Map, Value, json};
+        let principal = |p: &str| -> Value {
+            if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+                json!({ "AWS": format!("arn:aws:iam::{p}:root") })
+            } else {
+                json!({ "AWS": p })
+            }
+        };
+        let actions = |ops: &[&String]| -> Value {
+            Value::Array(ops.iter().map(|o| Value::String(format!("kms:{o}"))).collect())
+        };
+        let (context_ops, other_ops): (Vec<&String>, Vec<&String>) = self
+            .operations
+            .iter()
+            .filter(|o| o.as_str() != "CreateGrant")
+            .partition(|o| CONTEXT_GRANT_OPERATIONS.contains(&o.as_str()));
+        let mut out = Vec::new();
+        let pairs = self.constraints.as_ref().and_then(|c| {
+            c.encryption_context_equals
+                .as_ref()
+                .map(|m| (m, true))
+                .or(c.encryption_context_subset.as_ref().map(|m| (m, false)))
+        });
+        // The conditions a request's encryption context (CreateGrant: the new grant's constraint)
+        // must meet: each pair present (context keys compare without case, values exactly), and
+        // for EncryptionContextEquals no other key.
+        let context_condition = |equals: bool, m: &std::collections::BTreeMap<String, String>| {
+            let mut cond = Map::new();
+            if !m.is_empty() {
+                let mut eq = Map::new();
+                for (k, v) in m {
+                    eq.insert(format!("kms:EncryptionContext:{k}"), Value::String(v.clone()));
+                }
+                cond.insert("StringEquals".into(), Value::Object(eq));
+            }
+            if equals && m.is_empty() {
+                cond.insert("Null".into(), json!({ "kms:EncryptionContextKeys": "true" }));
+            } else if equals {
+                let keys: Vec<Value> = m.keys().map(|k| Value::String(k.clone())).collect();
+                cond.insert(
+                    "ForAllValues:StringEqualsIgnoreCase".into(),
+                    json!({ "kms:EncryptionContextKeys": keys }),
+                );
+            }
+            cond
+        };
+        if !other_ops.is_empty() {
+            out.push(json!({
+                "Effect": "Allow",
+                "Principal": principal(&self.grantee_principal),
+                "Action": actions(&other_ops),
+                "Resource": "*",
+            }));
+        }
+        if !context_ops.is_empty() {
+            let mut s = json!({
+                "Effect": "Allow",
+                "Principal": principal(&self.grantee_principal),
+                "Action": actions(&context_ops),
+                "Resource": "*",
+            });
+            if let Some((m, equals)) = pairs {
+                s["Condition"] = Value::Object(context_condition(equals, m));
+            }
+            out.push(s);
+        }
+        if self.operations.iter().any(|o| o == "CreateGrant") {
+            let ops: Vec<Value> = self.operations.iter().map(|o| Value::String(o.clone())).collect();
+            let mut cond = Map::new();
+            cond.insert(
+                "ForAllValues:StringEquals".into(),
+                json!({ "kms:GrantOperations": ops }),
+            );
+            if let Some((m, equals)) = pairs {
+                // A new grant at least as strict: the same pairs, and for EncryptionContextEquals
+                // the same kind of constraint with no other pair.
+                for (k, v) in context_condition(equals, m) {
+                    cond.insert(k, v);
+                }
+                let mut ty = Map::new();
+                if equals {
+                    ty.insert(
+                        "kms:GrantConstraintType".into(),
+                        Value::String("EncryptionContextEquals".into()),
+                    );
+                    let mut eq = cond
+                        .remove("StringEquals")
+                        .and_then(|v| match v {
+                            Value::Object(o) => Some(o),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    eq.extend(ty);
+                    cond.insert("StringEquals".into(), Value::Object(eq));
+                } else {
+                    cond.insert("Null".into(), json!({ "kms:GrantConstraintType": "false" }));
+                }
+            }
+            out.push(json!({
+                "Effect": "Allow",
+                "Principal": principal(&self.grantee_principal),
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": Value::Object(cond),
+            }));
+        }
+        if retiring && let Some(r) = &self.retiring_principal {
+            out.push(json!({
+                "Effect": "Allow",
+                "Principal": principal(r),
+                "Action": "kms:RetireGrant",
+                "Resource": "*",
+            }));
+        }
+        out
+    }
+}
+
+/// `policy` with the statements of `grants` added (see [`KmsGrant::statements`]); `None` when the
+/// key policy isn't a JSON object (it then allows nothing, and neither do the grants on their own).
+pub fn policy_with_grants(policy: &str, grants: &[KmsGrant], retiring: bool) -> Option<String> {
+    let mut doc: serde_json::Value = serde_json::from_str(policy).ok()?;
+    let obj = doc.as_object_mut()?;
+    let mut statements = match obj.remove("Statement") {
+        Some(serde_json::Value::Array(a)) => a,
+        Some(other) => vec![other],
+        None => Vec::new(),
+    };
+    for g in grants {
+        statements.extend(g.statements(retiring));
+    }
+    obj.insert("Statement".into(), serde_json::Value::Array(statements));
+    Some(doc.to_string())
 }
 
 impl KmsKey {
@@ -273,4 +464,88 @@ pub struct WrappedMaterial {
     pub key_arn: String,
     pub version: u32,
     pub wrapped: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn grant(operations: &[&str], constraints: Option<GrantConstraints>) -> KmsGrant {
+        KmsGrant {
+            grant_id: "0".repeat(64),
+            name: String::new(),
+            grantee_principal: "arn:aws:iam::111122223333:user/app".to_owned(),
+            retiring_principal: Some("111122223333".to_owned()),
+            operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+            constraints,
+            issuing_account: "arn:aws:iam::111122223333:root".to_owned(),
+            creation_date: Timestamp::from_millis(0),
+            principals: vec![],
+        }
+    }
+
+    fn equals(pairs: &[(&str, &str)]) -> Option<GrantConstraints> {
+        Some(GrantConstraints {
+            encryption_context_subset: None,
+            encryption_context_equals: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Constraints bind the operations that take an encryption context, not DescribeKey; the
+    /// retiring principal (an account id: its root) is named only for RetireGrant's own check.
+    #[test]
+    fn statements_constrain_only_context_operations() {
+        let g = grant(&["Decrypt", "DescribeKey"], equals(&[("Department", "IT")]));
+        let user = json!({"AWS": "arn:aws:iam::111122223333:user/app"});
+        assert_eq!(
+            g.statements(false),
+            vec![
+                json!({"Effect": "Allow", "Principal": user, "Action": ["kms:DescribeKey"], "Resource": "*"}),
+                json!({"Effect": "Allow", "Principal": user, "Action": ["kms:Decrypt"], "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:Department": "IT"},
+                    "ForAllValues:StringEqualsIgnoreCase": {"kms:EncryptionContextKeys": ["Department"]}
+                }}),
+            ]
+        );
+        let retiring = g.statements(true);
+        assert_eq!(
+            retiring.last(),
+            Some(
+                &json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:RetireGrant", "Resource": "*"})
+            )
+        );
+    }
+
+    /// A grant of CreateGrant allows only grants of its operations under an equally strict constraint.
+    #[test]
+    fn create_grant_is_limited_to_what_the_grant_has() {
+        let g = grant(&["Encrypt", "CreateGrant"], equals(&[("k", "v")]));
+        let s = g.statements(false);
+        assert_eq!(
+            s.last().map(|s| &s["Condition"]),
+            Some(&json!({
+                "ForAllValues:StringEquals": {"kms:GrantOperations": ["Encrypt", "CreateGrant"]},
+                "StringEquals": {"kms:EncryptionContext:k": "v", "kms:GrantConstraintType": "EncryptionContextEquals"},
+                "ForAllValues:StringEqualsIgnoreCase": {"kms:EncryptionContextKeys": ["k"]}
+            }))
+        );
+    }
+
+    #[test]
+    fn grants_are_added_to_the_key_policy() {
+        let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}}"#;
+        let merged = policy_with_grants(policy, &[grant(&["Decrypt"], None)], false).expect("merged");
+        let doc: serde_json::Value = serde_json::from_str(&merged).expect("json");
+        assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
+        assert_eq!(policy_with_grants("not json", &[], false), None);
+    }
 }

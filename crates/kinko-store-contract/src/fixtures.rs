@@ -114,6 +114,7 @@ pub fn kms_key(id: &str) -> KmsKey {
         rotation_period_days: None,
         material_date: None,
         rotations: vec![],
+        grants: vec![],
         revision: 0,
     }
 }

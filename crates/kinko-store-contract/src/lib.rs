@@ -107,6 +107,7 @@ macro_rules! __with_contract_tests {
             kms_key_is_created_with_material_and_alias,
             kms_key_with_a_taken_alias_is_not_created,
             kms_key_update_and_material_by_revision,
+            kms_key_grants_are_kept_and_deleted_with_the_key,
             kms_key_delete_removes_aliases_and_material,
             kms_keys_due_for_deletion_and_rotation,
             kms_aliases_create_update_delete_and_list,

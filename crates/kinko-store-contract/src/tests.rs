@@ -1454,6 +1454,41 @@ pub async fn kms_key_update_and_material_by_revision(h: Handles) {
     );
 }
 
+/// A key's grants are kept with it: written by revision, read and listed back whole, and gone
+/// with the key.
+pub async fn kms_key_grants_are_kept_and_deleted_with_the_key(h: Handles) {
+    let s = h.a.as_ref();
+    let k = kms_key("k1");
+    s.create_kms_key(k.clone(), material(&k, 1, "m1"), None)
+        .await
+        .expect("create");
+    let mut granted = s.kms_key(&k.arn).await.expect("read").expect("key");
+    granted.grants.push(kinko_core::kms::KmsGrant {
+        grant_id: "0".repeat(64),
+        name: "app".to_owned(),
+        grantee_principal: format!("arn:aws:iam::{ACCOUNT}:user/app"),
+        retiring_principal: Some(format!("arn:aws:iam::{ACCOUNT}:root")),
+        operations: vec!["Decrypt".to_owned(), "DescribeKey".to_owned()],
+        constraints: Some(kinko_core::kms::GrantConstraints {
+            encryption_context_subset: Some([("Department".to_owned(), "IT".to_owned())].into()),
+            encryption_context_equals: None,
+        }),
+        issuing_account: format!("arn:aws:iam::{ACCOUNT}:root"),
+        creation_date: Timestamp::from_millis(1_700_000_000_000),
+        principals: vec![],
+    });
+    s.update_kms_key(granted.clone()).await.expect("update");
+    let read = s.kms_key(&k.arn).await.expect("read").expect("key");
+    assert_eq!(read.grants, granted.grants);
+    let listed = s.list_kms_keys(ACCOUNT, REGION).await.expect("list");
+    let found = listed.iter().find(|x| x.arn == k.arn).expect("listed");
+    assert_eq!(found.grants, granted.grants);
+    s.delete_kms_key(&k.arn, read.revision).await.expect("delete");
+    assert!(s.kms_key(&k.arn).await.expect("read").is_none());
+    let listed = s.list_kms_keys(ACCOUNT, REGION).await.expect("list");
+    assert!(listed.iter().all(|x| x.grants.is_empty()));
+}
+
 pub async fn kms_key_delete_removes_aliases_and_material(h: Handles) {
     let s = h.a.as_ref();
     let k = kms_key("k1");

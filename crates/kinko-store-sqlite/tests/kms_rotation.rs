@@ -32,6 +32,7 @@ fn key(id: &str, period: Option<u32>, state: KeyState) -> KmsKey {
         rotation_period_days: period,
         material_date: Some(Timestamp::from_millis(T0)),
         rotations: vec![],
+        grants: vec![],
         revision: 0,
     }
 }

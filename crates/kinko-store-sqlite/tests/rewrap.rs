@@ -33,6 +33,7 @@ fn key(id: &str) -> KmsKey {
         rotation_period_days: None,
         material_date: None,
         rotations: vec![],
+        grants: vec![],
         revision: 0,
     }
 }

@@ -272,6 +272,17 @@ pub struct Check<'a> {
     /// `SerialNumber` and `TokenCode`, checked before authorization): the check then sees
     /// `aws:MultiFactorAuthPresent` `true`, as AWS evaluates such a call.
     pub mfa_proved: Option<kinko_core::Timestamp>,
+    /// KMS: the key's grants, each one more source of allow alongside the key policy.
+    pub grants: KeyGrants<'a>,
+}
+
+/// The grants a KMS key check counts, read as key policy statements naming their grantees
+/// ([`kinko_core::kms::KmsGrant::statements`]); `retiring` adds RetireGrant for each one's
+/// retiring principal (the check of RetireGrant on that one grant).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyGrants<'a> {
+    pub grants: &'a [kinko_core::kms::KmsGrant],
+    pub retiring: bool,
 }
 
 impl<'a> Check<'a> {
@@ -289,7 +300,14 @@ impl<'a> Check<'a> {
             web_identity: None,
             service_principal: None,
             mfa_proved: None,
+            grants: KeyGrants::default(),
         }
+    }
+
+    /// Counts these grants of the key (see [`KeyGrants`]).
+    pub fn grants(mut self, grants: KeyGrants<'a>) -> Self {
+        self.grants = grants;
+        self
     }
 
     /// The request proved an MFA code at `at` (see [`Check::mfa_proved`]).
@@ -813,7 +831,7 @@ pub(crate) fn with_policy_set<R>(
     let resource_policy = c.resource_policy.and_then(|rp| match rp {
         ResourcePolicy::Resource(b) => cache.parsed_bound(PolicyKindKey::Resource, b.document, b.principals),
         ResourcePolicy::Trust(b) => cache.parsed_bound(PolicyKindKey::Trust, b.document, b.principals),
-        ResourcePolicy::Key(b) => cache.parsed_bound(PolicyKindKey::Key, b.document, b.principals),
+        ResourcePolicy::Key(b) => key_policy_with_grants(cache, b, c.grants),
     });
     let session: Vec<Arc<kinko_policy::Policy>> = rc
         .session
@@ -854,6 +872,28 @@ pub(crate) fn with_policy_set<R>(
     };
     let usable = !session_broken && (pp.exists || rc.principal.is_root());
     (f(&req, &set), usable)
+}
+
+/// A key policy, parsed with the statements of the key's grants added: a grant allows its grantee
+/// as a key policy statement naming it would, and an explicit deny anywhere still wins. When the
+/// grants' statements don't parse with it, the key policy alone counts.
+fn key_policy_with_grants(cache: &PolicyCache, b: Bound<'_>, grants: KeyGrants<'_>) -> ParsedDocument {
+    if grants.grants.is_empty() {
+        return cache.parsed_bound(PolicyKindKey::Key, b.document, b.principals);
+    }
+    let merged = kinko_core::kms::policy_with_grants(b.document, grants.grants, grants.retiring);
+    let mut principals = b.principals.to_vec();
+    for g in grants.grants {
+        principals.extend(
+            g.principals
+                .iter()
+                .filter(|p| !b.principals.iter().any(|k| k.arn == p.arn))
+                .cloned(),
+        );
+    }
+    merged
+        .and_then(|m| cache.parsed_bound(PolicyKindKey::Key, &m, &principals))
+        .or_else(|| cache.parsed_bound(PolicyKindKey::Key, b.document, b.principals))
 }
 
 /// The resource's own policy in a check, as a denial names it.

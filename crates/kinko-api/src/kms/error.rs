@@ -46,6 +46,10 @@ pub enum KmsError {
     #[error("{0}")]
     InvalidKeyUsage(String),
     #[error("{0}")]
+    InvalidGrantToken(String),
+    #[error("{0}")]
+    InvalidGrantId(String),
+    #[error("{0}")]
     Unsupported(String),
     /// Reserved (`alias/aws/`) alias names; AWS sends no message.
     #[error("")]
@@ -81,6 +85,8 @@ impl KmsError {
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::InvalidMarker(_) => "InvalidMarkerException",
             KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::Unsupported(_) => "UnsupportedOperationException",
             KmsError::NotAuthorized => "NotAuthorizedException",
             KmsError::DryRun => "DryRunOperationException",

@@ -1,5 +1,5 @@
 //! AWS KMS (JSON 1.1, `X-Amz-Target: TrentService.<Operation>`): symmetric encryption keys,
-//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, aliases, key policies, tags, rotation and scheduled deletion.
+//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, aliases, key policies, grants, tags, rotation and scheduled deletion.
 //!
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
@@ -21,7 +21,7 @@ use kinko_core::kms::{self, KeyManager, KeySpec, KeyState, KeyUsage, KmsKey};
 use kinko_crypto::blob::EncryptionContext;
 use kinko_wire::WireError;
 
-use crate::authz::{AuthzError, Bound, Check, Facts, Refusal, Resource, ResourcePolicy};
+use crate::authz::{AuthzError, Bound, Check, Facts, KeyGrants, Refusal, Resource, ResourcePolicy};
 pub(crate) use crate::operation::{Authorization, Cx, Operation};
 use crate::operation::{Json, Service, ServiceError, execute, finish, json_service};
 use crate::{RequestContext, Services};
@@ -54,6 +54,9 @@ impl Service for Kms {
             "ImportToken",
             "AttestationDocument",
             "SharedSecret",
+            // CloudTrail never shows a grant token ("Grant token").
+            "GrantToken",
+            "GrantTokens",
         ],
         hidden: &[],
         // Encryption contexts are recorded as given (they are not secret, and CloudTrail shows
@@ -124,6 +127,11 @@ pub async fn handle(
         "TagResource" => execute::<ops::TagResource>(services, rc, body).await,
         "UntagResource" => execute::<ops::UntagResource>(services, rc, body).await,
         "ListResourceTags" => execute::<ops::ListResourceTags>(services, rc, body).await,
+        "CreateGrant" => execute::<ops::CreateGrant>(services, rc, body).await,
+        "ListGrants" => execute::<ops::ListGrants>(services, rc, body).await,
+        "ListRetirableGrants" => execute::<ops::ListRetirableGrants>(services, rc, body).await,
+        "RetireGrant" => execute::<ops::RetireGrant>(services, rc, body).await,
+        "RevokeGrant" => execute::<ops::RevokeGrant>(services, rc, body).await,
         _ => {
             return Err(WireError::new(
                 "UnknownOperationException",
@@ -350,6 +358,10 @@ pub(crate) fn key_check<'a>(caller_account: &'a str, action: &'a str, key: &'a K
         principals: &key.policy_principals,
     }))
     .tags(None, &key.tags)
+    .grants(KeyGrants {
+        grants: &key.grants,
+        retiring: false,
+    })
     .facts(Facts {
         aws_managed_key: key.key_manager == KeyManager::Aws,
         ..Facts::default()

@@ -1,6 +1,6 @@
 //! KMS through the official `aws-sdk-kms` client, a module per feature: keys and their metadata,
 //! key identifiers, aliases, encryption and data keys, asymmetric and HMAC keys, key states (a table of what works in
-//! which), rotation, tags, key policy documents, and authorization (key policies with identity
+//! which), rotation, tags, key policy documents, grants, and authorization (key policies with identity
 //! policies, condition keys, other accounts' principals).
 //!
 //! Tests share one server (per test binary) and work on keys and aliases of their own; the tests
@@ -12,6 +12,7 @@ mod authorization;
 mod conditions;
 mod crypto;
 mod data_keys;
+mod grants;
 mod identifiers;
 mod key_policy;
 mod keys;

@@ -175,6 +175,7 @@ impl Operation for CreateKey {
             rotation_period_days: None,
             material_date: Some(now),
             rotations: vec![],
+            grants: vec![],
             revision: 0,
         };
         // The check applies to a policy the caller wrote: the default key policy is always accepted

@@ -3,6 +3,7 @@
 mod aliases;
 mod asymmetric;
 mod crypto;
+mod grants;
 mod keys;
 mod mac;
 mod policy;
@@ -17,6 +18,7 @@ pub(crate) use crypto::{
     Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
     GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
 };
+pub(crate) use grants::{CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant};
 pub(crate) use keys::{
     CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion,
     UpdateKeyDescription,
