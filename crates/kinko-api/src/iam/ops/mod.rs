@@ -22,7 +22,9 @@ mod mfa_devices;
 mod oidc_providers;
 mod policy_versions;
 mod roles;
+mod saml_providers;
 mod service_linked_roles;
+mod ssh_public_keys;
 mod tags;
 mod users;
 
@@ -72,6 +74,12 @@ pub(crate) use policy_versions::{
 };
 pub(crate) use roles::{
     CreateRole, DeleteRole, GetRole, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
+};
+pub(crate) use saml_providers::{
+    CreateSAMLProvider, DeleteSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider,
+};
+pub(crate) use ssh_public_keys::{
+    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
 };
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
