@@ -58,7 +58,11 @@ async fn saml_provider_lifecycle() {
     assert_eq!(created.tags.unwrap_or_default().len(), 1);
 
     let got = ok(iam.get_saml_provider().saml_provider_arn(&arn).send().await);
-    assert_eq!(got.saml_metadata_document.as_deref(), Some(doc.as_str()), "kept as given");
+    assert_eq!(
+        got.saml_metadata_document.as_deref(),
+        Some(doc.as_str()),
+        "kept as given"
+    );
     assert_eq!(got.valid_until, Some(DateTime::from_secs(1_927_857_906)));
     let created_at = got.create_date.expect("CreateDate");
     assert_eq!(got.tags.unwrap_or_default().len(), 1);
@@ -105,10 +109,17 @@ async fn saml_provider_lifecycle() {
         .tags(Tag::builder().key("env").value("dev").build().expect("tag"))
         .send()
         .await);
-    ok(iam.untag_saml_provider().saml_provider_arn(&arn).tag_keys("team").send().await);
+    ok(iam
+        .untag_saml_provider()
+        .saml_provider_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await);
     let tags = ok(iam.list_saml_provider_tags().saml_provider_arn(&arn).send().await).tags;
     assert_eq!(
-        tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect::<Vec<_>>(),
+        tags.iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect::<Vec<_>>(),
         [("env", "dev")]
     );
 
@@ -126,7 +137,12 @@ async fn saml_provider_lifecycle() {
 #[tokio::test]
 async fn metadata_must_be_an_identity_providers() {
     let iam = server().iam_client();
-    let create = |name: String, doc: String| iam.create_saml_provider().name(name).saml_metadata_document(doc).send();
+    let create = |name: String, doc: String| {
+        iam.create_saml_provider()
+            .name(name)
+            .saml_metadata_document(doc)
+            .send()
+    };
     let name = format!("idp-{}", short_id());
     let unparsable = failed("InvalidInput", "Could not parse metadata");
     // Long enough, but not XML.
@@ -146,13 +162,20 @@ async fn metadata_must_be_an_identity_providers() {
     );
     // Nothing was made.
     assert_eq!(
-        outcome(iam.get_saml_provider().saml_provider_arn(provider_arn(&name)).send().await),
+        outcome(
+            iam.get_saml_provider()
+                .saml_provider_arn(provider_arn(&name))
+                .send()
+                .await
+        ),
         not_found(&provider_arn(&name))
     );
 
     // UpdateSAMLProvider checks the new document likewise and keeps the old one.
     let doc = metadata("https://idp.example.com", None);
-    let arn = ok(create(name.clone(), doc.clone()).await).saml_provider_arn.expect("arn");
+    let arn = ok(create(name.clone(), doc.clone()).await)
+        .saml_provider_arn
+        .expect("arn");
     let update = iam
         .update_saml_provider()
         .saml_provider_arn(&arn)
@@ -197,7 +220,11 @@ async fn saml_providers_are_authorized_on_their_arn() {
         .user(
             "saml-manager",
             Some(&allow(
-                &["iam:CreateSAMLProvider", "iam:GetSAMLProvider", "iam:DeleteSAMLProvider"],
+                &[
+                    "iam:CreateSAMLProvider",
+                    "iam:GetSAMLProvider",
+                    "iam:DeleteSAMLProvider",
+                ],
                 &[&arn],
             )),
         )
@@ -208,6 +235,16 @@ async fn saml_providers_are_authorized_on_their_arn() {
         .name(&name)
         .saml_metadata_document(metadata("https://idp.example.com", None));
     ok(req.send().await);
-    ok(manager.iam().get_saml_provider().saml_provider_arn(&arn).send().await);
-    ok(manager.iam().delete_saml_provider().saml_provider_arn(&arn).send().await);
+    ok(manager
+        .iam()
+        .get_saml_provider()
+        .saml_provider_arn(&arn)
+        .send()
+        .await);
+    ok(manager
+        .iam()
+        .delete_saml_provider()
+        .saml_provider_arn(&arn)
+        .send()
+        .await);
 }

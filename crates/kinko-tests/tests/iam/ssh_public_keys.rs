@@ -29,7 +29,10 @@ fn without_comment(key: &str) -> String {
 
 async fn upload(user: &str, body: &str) -> Result<aws_sdk_iam::types::SshPublicKey, Failure> {
     let iam = server().iam_client();
-    let req = iam.upload_ssh_public_key().user_name(user).ssh_public_key_body(body);
+    let req = iam
+        .upload_ssh_public_key()
+        .user_name(user)
+        .ssh_public_key_body(body);
     match req.send().await {
         Ok(out) => Ok(out.ssh_public_key.expect("SSHPublicKey")),
         Err(e) => outcome(Err::<(), _>(e)).map(|()| unreachable!("an error")),
@@ -71,7 +74,10 @@ async fn ssh_public_key_lifecycle() {
         (id.as_str(), &StatusType::Active)
     );
 
-    let req = iam.update_ssh_public_key().user_name(&user.name).ssh_public_key_id(&id);
+    let req = iam
+        .update_ssh_public_key()
+        .user_name(&user.name)
+        .ssh_public_key_id(&id);
     ok(req.status(StatusType::Inactive).send().await);
     let got = ok(get(EncodingType::Ssh).await).ssh_public_key.expect("key");
     assert_eq!(got.status, StatusType::Inactive);
@@ -86,7 +92,10 @@ async fn ssh_public_key_lifecycle() {
             "Cannot delete entity, must delete SSH public keys first."
         )
     );
-    let req = iam.delete_ssh_public_key().user_name(&user.name).ssh_public_key_id(&id);
+    let req = iam
+        .delete_ssh_public_key()
+        .user_name(&user.name)
+        .ssh_public_key_id(&id);
     ok(req.send().await);
     assert_eq!(
         outcome(get(EncodingType::Ssh).await),
@@ -135,10 +144,7 @@ async fn five_keys_per_user() {
     }
     assert_eq!(
         upload(&user.name, KEYS[5]).await.map(|_| ()),
-        failed(
-            "LimitExceeded",
-            "Cannot exceed quota for SSHPublicKeysPerUser: 5"
-        )
+        failed("LimitExceeded", "Cannot exceed quota for SSHPublicKeysPerUser: 5")
     );
     // Another user may upload the same keys.
     let other = server().user("ssh-quota", None).await;
@@ -152,17 +158,27 @@ async fn bad_bodies_and_unknown_names() {
         Ok(_) => "uploaded".to_owned(),
         Err(e) => e.code,
     };
-    assert_eq!(code(upload(&user.name, SHORT).await), "InvalidPublicKey", "1024 bits");
-    assert_eq!(code(upload(&user.name, "ssh-rsa AAAAB3Nza!!").await), "InvalidPublicKey");
-    assert_eq!(code(upload(&user.name, ED25519).await), "UnrecognizedPublicKeyEncoding");
+    assert_eq!(
+        code(upload(&user.name, SHORT).await),
+        "InvalidPublicKey",
+        "1024 bits"
+    );
+    assert_eq!(
+        code(upload(&user.name, "ssh-rsa AAAAB3Nza!!").await),
+        "InvalidPublicKey"
+    );
+    assert_eq!(
+        code(upload(&user.name, ED25519).await),
+        "UnrecognizedPublicKeyEncoding"
+    );
     let certificate = "-----BEGIN CERTIFICATE-----\nMIIBpzCCARACCQCY5yOdxCTrGjANBgkqhkiG9w0BAQsFADAXMRUwEwYDVQQKDAxt\n-----END CERTIFICATE-----";
-    assert_eq!(code(upload(&user.name, certificate).await), "UnrecognizedPublicKeyEncoding");
+    assert_eq!(
+        code(upload(&user.name, certificate).await),
+        "UnrecognizedPublicKeyEncoding"
+    );
     assert_eq!(
         upload("nobody-ssh", KEYS[0]).await.map(|_| ()),
-        failed(
-            "NoSuchEntity",
-            "The user with name nobody-ssh cannot be found."
-        )
+        failed("NoSuchEntity", "The user with name nobody-ssh cannot be found.")
     );
     let iam = server().iam_client();
     let req = iam
@@ -212,6 +228,11 @@ async fn ssh_keys_are_authorized_on_their_user() {
         .user_name(&owner.name)
         .ssh_public_key_body(KEYS[1]);
     ok(req.send().await);
-    let list = ok(allowed.iam().list_ssh_public_keys().user_name(&owner.name).send().await);
+    let list = ok(allowed
+        .iam()
+        .list_ssh_public_keys()
+        .user_name(&owner.name)
+        .send()
+        .await);
     assert_eq!(list.ssh_public_keys.unwrap_or_default().len(), 1);
 }

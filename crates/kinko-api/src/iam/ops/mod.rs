@@ -78,11 +78,11 @@ pub(crate) use roles::{
 pub(crate) use saml_providers::{
     CreateSAMLProvider, DeleteSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider,
 };
-pub(crate) use ssh_public_keys::{
-    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
-};
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
+};
+pub(crate) use ssh_public_keys::{
+    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

@@ -103,7 +103,9 @@ pub(crate) fn parse_metadata(doc: &str) -> Result<Metadata, IamError> {
         if let Some(v) = node.attribute("validUntil") {
             let t = time::OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
                 .map_err(|_| unparsable())?;
-            let t = Timestamp::from_millis(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| unparsable())?);
+            let t = Timestamp::from_millis(
+                i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| unparsable())?,
+            );
             valid_until = Some(valid_until.map_or(t, |u| u.min(t)));
         }
     }
@@ -181,7 +183,11 @@ impl Operation for CreateSAMLProvider {
         ))
     }
 
-    async fn run(cx: &Cx<'_>, i: &CreateInput, (found, arn): (Found, String)) -> Result<QueryReply, IamError> {
+    async fn run(
+        cx: &Cx<'_>,
+        i: &CreateInput,
+        (found, arn): (Found, String),
+    ) -> Result<QueryReply, IamError> {
         let metadata = parse_metadata(&i.document)?;
         let mut state = found.state;
         // Names are unique case-insensitively, as other IAM names.
@@ -248,7 +254,11 @@ impl Operation for GetSAMLProvider {
         resolve_provider(cx, &i.arn).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a ArnInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ArnInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -287,7 +297,11 @@ impl Operation for ListSAMLProviders {
         Found::read(cx, |_| Ok(Target::Any)).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a NoInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a NoInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -335,7 +349,11 @@ impl Operation for UpdateSAMLProvider {
         resolve_provider(cx, &i.arn).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a UpdateInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -368,7 +386,11 @@ impl Operation for DeleteSAMLProvider {
         resolve_provider(cx, &i.arn).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a ArnInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ArnInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 

@@ -11,8 +11,8 @@ use der::{Decode, Encode};
 use kinko_core::iam::{IamState, SshPublicKey, User};
 use kinko_wire::query::Params;
 use md5::{Digest, Md5};
-use ssh_key::public::{KeyData, RsaPublicKey};
 use ssh_key::Mpint;
+use ssh_key::public::{KeyData, RsaPublicKey};
 
 use super::{Entity, KeyOwner};
 use crate::iam::error::IamError;
@@ -29,7 +29,8 @@ const USER_NAME: usize = 64;
 const STATUSES: &[&str] = &["Active", "Inactive"];
 const ENCODINGS: &[&str] = &["SSH", "PEM"];
 /// `rsaEncryption` (RFC 8017, appendix A.1).
-const RSA_ENCRYPTION: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 fn invalid() -> IamError {
     IamError::InvalidPublicKey("The SSH public key is invalid.".into())
@@ -103,10 +104,7 @@ impl RsaKey {
                 if spki.algorithm.oid != RSA_ENCRYPTION {
                     return Err(unrecognized());
                 }
-                spki.subject_public_key
-                    .as_bytes()
-                    .ok_or_else(invalid)?
-                    .to_vec()
+                spki.subject_public_key.as_bytes().ok_or_else(invalid)?.to_vec()
             }
             "RSA PUBLIC KEY" => der,
             _ => return Err(unrecognized()),
@@ -181,7 +179,11 @@ fn body_in(key: &SshPublicKey, encoding: &str) -> Result<String, IamError> {
         return Ok(key.body.clone());
     }
     let rsa = RsaKey::parse(&key.body)?;
-    if encoding == "PEM" { rsa.to_pem() } else { rsa.to_openssh() }
+    if encoding == "PEM" {
+        rsa.to_pem()
+    } else {
+        rsa.to_openssh()
+    }
 }
 
 fn write_key(x: &mut kinko_wire::query::Xml, user: &str, key: &SshPublicKey, body: &str) {
@@ -238,7 +240,11 @@ impl Operation for UploadSSHPublicKey {
         resolve_user(cx, &i.user_name).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a UploadInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UploadInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -305,7 +311,11 @@ impl Operation for GetSSHPublicKey {
         resolve_user(cx, &i.user_name).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a GetInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a GetInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -347,7 +357,11 @@ impl Operation for ListSSHPublicKeys {
         Found::read(cx, |state| KeyOwner::target(cx, state, i.user_name.as_deref())).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a ListInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a ListInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -410,7 +424,11 @@ impl Operation for UpdateSSHPublicKey {
         resolve_user(cx, &i.user_name).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a UpdateInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a UpdateInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -456,7 +474,11 @@ impl Operation for DeleteSSHPublicKey {
         resolve_user(cx, &i.user_name).await
     }
 
-    fn authorization<'a>(cx: &'a Cx<'_>, _: &'a DeleteInput, found: &'a Found) -> Result<Authorization<'a>, IamError> {
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a DeleteInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
         Ok(Authorization::of(found.check(cx)))
     }
 
@@ -498,7 +520,10 @@ mod tests {
     #[test]
     fn bad_bodies_are_refused_as_iam_does() {
         let code = |body: &str| RsaKey::parse(body).map(|_| ()).map_err(|e| e.code());
-        assert_eq!(code("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKzvfE+qS09w+okgrO0gY7jryF0lSCxdEO/O0UaUhuZe"), Err("UnrecognizedPublicKeyEncoding"));
+        assert_eq!(
+            code("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKzvfE+qS09w+okgrO0gY7jryF0lSCxdEO/O0UaUhuZe"),
+            Err("UnrecognizedPublicKeyEncoding")
+        );
         assert_eq!(code("hello"), Err("UnrecognizedPublicKeyEncoding"));
         assert_eq!(code("ssh-rsa AAAA!!!"), Err("InvalidPublicKey"));
         assert_eq!(
