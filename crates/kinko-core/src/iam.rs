@@ -39,6 +39,23 @@ pub struct User {
     /// The user's console password (CreateLoginProfile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_profile: Option<crate::login::LoginProfile>,
+    /// The user's SSH public keys (UploadSSHPublicKey), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_public_keys: Vec<SshPublicKey>,
+}
+
+/// An SSH public key of an IAM user (for CodeCommit and the like).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshPublicKey {
+    /// `APKA...`
+    pub ssh_public_key_id: String,
+    /// The key as uploaded: OpenSSH (`ssh-rsa AAAA...`) or PEM.
+    pub body: String,
+    /// The MD5 fingerprint of the key, `xx:xx:...`.
+    pub fingerprint: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    pub upload_date: Timestamp,
 }
 
 impl User {
@@ -196,6 +213,22 @@ pub struct OpenIdConnectProvider {
     pub tags: Vec<Tag>,
 }
 
+/// A SAML 2.0 identity provider: whose assertions `AssumeRoleWithSAML` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlProvider {
+    pub name: String,
+    /// `arn:aws:iam::<account>:saml-provider/<name>`
+    pub arn: String,
+    /// The identity provider's metadata document, whole and as given: the signing certificates
+    /// assertions are verified against are in it.
+    pub metadata_document: String,
+    pub create_date: Timestamp,
+    /// When the metadata stops being valid (its `validUntil`).
+    pub valid_until: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
 /// A deletion of a service-linked role. kinko's services hold no resources that use such a role,
 /// so the deletion completes at once; it stays visible by its task id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +292,8 @@ pub struct IamState {
     pub instance_profiles: Vec<InstanceProfile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oidc_providers: Vec<OpenIdConnectProvider>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saml_providers: Vec<SamlProvider>,
     /// The account's custom password policy (`None`: AWS's default policy applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<crate::login::PasswordPolicy>,
@@ -344,6 +379,14 @@ impl IamState {
     }
     pub fn oidc_provider_mut(&mut self, arn: &str) -> Option<&mut OpenIdConnectProvider> {
         self.oidc_providers.iter_mut().find(|p| p.arn == arn)
+    }
+
+    /// The SAML provider with this ARN.
+    pub fn saml_provider(&self, arn: &str) -> Option<&SamlProvider> {
+        self.saml_providers.iter().find(|p| p.arn == arn)
+    }
+    pub fn saml_provider_mut(&mut self, arn: &str) -> Option<&mut SamlProvider> {
+        self.saml_providers.iter_mut().find(|p| p.arn == arn)
     }
 
     /// A customer managed policy by name (names are unique case-insensitively, whatever the path).
@@ -503,6 +546,7 @@ mod tests {
             permissions_boundary: Some(arn.into()),
             groups: vec!["Admins".into()],
             login_profile: None,
+            ssh_public_keys: vec![],
         });
         assert_eq!(s.attachment_count(arn), 1);
         assert_eq!(s.boundary_usage_count(arn), 1);

@@ -151,6 +151,7 @@ pub fn user(name: &str) -> User {
         permissions_boundary: None,
         groups: vec![],
         login_profile: None,
+        ssh_public_keys: Vec::new(),
     }
 }
 

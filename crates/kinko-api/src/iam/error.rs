@@ -44,6 +44,15 @@ pub enum IamError {
     /// ChangePassword by a caller that is not an IAM user.
     #[error("{0}")]
     InvalidUserType(String),
+    /// An SSH public key that is malformed, or an RSA key shorter than 2048 bits.
+    #[error("{0}")]
+    InvalidPublicKey(String),
+    /// An SSH public key in neither OpenSSH `ssh-rsa` nor PEM form.
+    #[error("{0}")]
+    UnrecognizedPublicKeyEncoding(String),
+    /// An SSH public key the user already has.
+    #[error("{0}")]
+    DuplicateSSHPublicKey(String),
     #[error("{0}")]
     InvalidAction(String),
     #[error("{0}")]
@@ -76,6 +85,9 @@ impl IamError {
             IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
             IamError::InvalidUserType(_) => "InvalidUserType",
             IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
+            IamError::InvalidPublicKey(_) => "InvalidPublicKey",
+            IamError::UnrecognizedPublicKeyEncoding(_) => "UnrecognizedPublicKeyEncoding",
+            IamError::DuplicateSSHPublicKey(_) => "DuplicateSSHPublicKey",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
             IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
@@ -99,6 +111,9 @@ impl IamError {
             | IamError::Validation(_)
             | IamError::InvalidInput(_)
             | IamError::UnmodifiableEntity(_)
+            | IamError::InvalidPublicKey(_)
+            | IamError::UnrecognizedPublicKeyEncoding(_)
+            | IamError::DuplicateSSHPublicKey(_)
             | IamError::InvalidAction(_)
             | IamError::MissingAction(_) => 400,
             IamError::Internal(_) | IamError::Conflict => 500,

@@ -20,6 +20,7 @@ const VERSION_ID_PATTERN: &str = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
 const TAG_KEY_PATTERN: &str = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
 const MARKER_PATTERN: &str = r"[\u0020-\u00FF]+";
 const WORD_PATTERN: &str = r"[\w]+";
+const SAML_PROVIDER_NAME_PATTERN: &str = r"[\w._-]+";
 const INTEGER_PATTERN: &str = "-?[0-9]+";
 const BOOLEAN_PATTERN: &str = "true|false";
 const SERIAL_NUMBER_PATTERN: &str = r"[\w+=/:,.@-]+";
@@ -222,6 +223,50 @@ impl<'a> Reader<'a> {
     pub fn req_arn(&mut self, param: &str) -> String {
         self.checked(param, true, (20, 2048), ("", |_| true))
             .unwrap_or_default()
+    }
+
+    /// A string of `min..=max` characters with no pattern.
+    pub fn bounded(&mut self, param: &str, required: bool, bounds: (usize, usize)) -> Option<String> {
+        self.checked(param, required, bounds, ("", |_| true))
+    }
+
+    /// `Name` of CreateSAMLProvider: `[\w._-]+`, 1-128 characters.
+    pub fn saml_provider_name(&mut self) -> String {
+        self.checked(
+            "Name",
+            true,
+            (1, 128),
+            (SAML_PROVIDER_NAME_PATTERN, |s| {
+                s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            }),
+        )
+        .unwrap_or_default()
+    }
+
+    /// `SSHPublicKeyId`: `[\w]+`, 20-128 characters.
+    pub fn ssh_public_key_id(&mut self) -> String {
+        self.checked(
+            "SSHPublicKeyId",
+            true,
+            (20, 128),
+            (WORD_PATTERN, |s| {
+                s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }),
+        )
+        .unwrap_or_default()
+    }
+
+    /// `SSHPublicKeyBody`: 1-16384 characters of `[\u0009\u000A\u000D\u0020-\u00FF]+`.
+    pub fn ssh_public_key_body(&mut self) -> String {
+        self.checked(
+            "SSHPublicKeyBody",
+            true,
+            (1, 16_384),
+            (DOCUMENT_PATTERN, |s| {
+                is_latin1_text(s, |c| ('\u{20}'..='\u{ff}').contains(&c))
+            }),
+        )
+        .unwrap_or_default()
     }
 
     /// A policy document (required).

@@ -222,7 +222,7 @@ async fn dispatch(
     action: &str,
     params: &Params,
 ) -> Result<Vec<u8>, IamError> {
-    use kinko_core::iam::{Group, InstanceProfile, OpenIdConnectProvider, Role, User};
+    use kinko_core::iam::{Group, InstanceProfile, OpenIdConnectProvider, Role, SamlProvider, User};
     use ops::*;
     dispatch!(services, rc, action, params;
         CreateUser, GetUser, ListEntities<User>, UpdateUser, DeleteUser,
@@ -260,6 +260,9 @@ async fn dispatch(
         CreateAccountAlias, DeleteAccountAlias, ListAccountAliases,
         CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice, DeactivateMFADevice,
         DeleteVirtualMFADevice, GetMFADevice, ListMFADevices, ListVirtualMFADevices,
+        CreateSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider, DeleteSAMLProvider,
+        AddTags<SamlProvider>, RemoveTags<SamlProvider>, ListTags<SamlProvider>,
+        UploadSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, DeleteSSHPublicKey,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -31,6 +31,11 @@ pub fn access_key_id() -> String {
     format!("AKIA{}", random_base32(16))
 }
 
+/// An SSH public key id: `APKA` + 16 characters of base32, 20 in all like an access key id.
+pub fn ssh_public_key_id() -> String {
+    format!("APKA{}", random_base32(16))
+}
+
 /// A 40-character secret access key.
 pub fn secret_access_key() -> Zeroizing<String> {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+";

@@ -23,9 +23,11 @@ mod mfa;
 mod recreated_principals;
 mod resource_policies;
 mod roles;
+mod saml_providers;
 mod service_linked_roles;
 mod session_tags;
 mod sessions;
+mod ssh_public_keys;
 mod users;
 mod web_identity;
 

@@ -22,7 +22,9 @@ mod mfa_devices;
 mod oidc_providers;
 mod policy_versions;
 mod roles;
+mod saml_providers;
 mod service_linked_roles;
+mod ssh_public_keys;
 mod tags;
 mod users;
 
@@ -73,8 +75,14 @@ pub(crate) use policy_versions::{
 pub(crate) use roles::{
     CreateRole, DeleteRole, GetRole, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
 };
+pub(crate) use saml_providers::{
+    CreateSAMLProvider, DeleteSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider,
+};
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
+};
+pub(crate) use ssh_public_keys::{
+    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

@@ -1,5 +1,6 @@
 //! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags,
-//! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags:
+//! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags,
+//! TagOpenIDConnectProvider/..., TagSAMLProvider/UntagSAMLProvider/ListSAMLProviderTags:
 //! one generic operation each over what carries the tags ([`Tagged`]).
 //!
 //! Tagging is authorized with the tags as `aws:RequestTag/*` and their keys as `aws:TagKeys`;
@@ -7,12 +8,15 @@
 
 use std::marker::PhantomData;
 
-use kinko_core::iam::{IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, User};
+use kinko_core::iam::{
+    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, SamlProvider, User,
+};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
 use super::{
     Entity, find_own_policy, find_policy, instance_profiles, merge_tags, oidc_providers, policy_target,
+    saml_providers,
 };
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
@@ -135,6 +139,26 @@ impl Tagged for OpenIdConnectProvider {
     }
     fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
         Ok(&mut oidc_providers::get_mut(state, id)?.tags)
+    }
+}
+
+impl Tagged for SamlProvider {
+    const TAG: &'static str = "TagSAMLProvider";
+    const UNTAG: &'static str = "UntagSAMLProvider";
+    const LIST_TAGS: &'static str = "ListSAMLProviderTags";
+    const QUOTA: &'static str = "TagsPerSamlProvider";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        saml_providers::read_arn(r)
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        saml_providers::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(saml_providers::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut saml_providers::get_mut(state, id)?.tags)
     }
 }
 

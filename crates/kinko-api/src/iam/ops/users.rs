@@ -104,6 +104,7 @@ impl Operation for CreateUser {
             permissions_boundary: boundary,
             groups: vec![],
             login_profile: None,
+            ssh_public_keys: Vec::new(),
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
@@ -346,6 +347,9 @@ impl Operation for DeleteUser {
             .any(|d| d.assigned_to(Holder::User(&user.name)));
         if has_mfa {
             return Err(delete_conflict("must delete MFA device first"));
+        }
+        if !user.ssh_public_keys.is_empty() {
+            return Err(delete_conflict("must delete SSH public keys first"));
         }
         if !user.inline_policies.is_empty() {
             return Err(delete_conflict("must delete policies first"));
