@@ -427,6 +427,7 @@ fn user(name: &str) -> User {
         permissions_boundary: None,
         groups: vec![],
         login_profile: None,
+        signing_certificates: Vec::new(),
     }
 }
 

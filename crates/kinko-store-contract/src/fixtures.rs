@@ -150,6 +150,7 @@ pub fn user(name: &str) -> User {
         permissions_boundary: None,
         groups: vec![],
         login_profile: None,
+        signing_certificates: Vec::new(),
     }
 }
 

@@ -44,6 +44,15 @@ pub enum IamError {
     /// ChangePassword by a caller that is not an IAM user.
     #[error("{0}")]
     InvalidUserType(String),
+    /// A certificate (or its chain or private key) that is not PEM X.509 IAM can read.
+    #[error("{0}")]
+    MalformedCertificate(String),
+    /// A server certificate's private key that is not the key of its certificate.
+    #[error("{0}")]
+    KeyPairMismatch(String),
+    /// A signing certificate already uploaded for a user of the account.
+    #[error("{0}")]
+    DuplicateCertificate(String),
     #[error("{0}")]
     InvalidAction(String),
     #[error("{0}")]
@@ -76,6 +85,9 @@ impl IamError {
             IamError::PasswordPolicyViolation(_) => "PasswordPolicyViolation",
             IamError::InvalidUserType(_) => "InvalidUserType",
             IamError::InvalidAuthenticationCode(_) => "InvalidAuthenticationCode",
+            IamError::MalformedCertificate(_) => "MalformedCertificate",
+            IamError::KeyPairMismatch(_) => "KeyPairMismatch",
+            IamError::DuplicateCertificate(_) => "DuplicateCertificate",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
             IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
@@ -87,7 +99,10 @@ impl IamError {
         match self {
             IamError::NoSuchEntity(_) => 404,
             IamError::ReportNotPresent(_) | IamError::ReportExpired(_) => 410,
-            IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => {
+            IamError::EntityAlreadyExists(_)
+            | IamError::DeleteConflict(_)
+            | IamError::LimitExceeded(_)
+            | IamError::DuplicateCertificate(_) => {
                 409
             }
             IamError::AccessDenied(_)
@@ -100,6 +115,8 @@ impl IamError {
             | IamError::InvalidInput(_)
             | IamError::UnmodifiableEntity(_)
             | IamError::InvalidAction(_)
+            | IamError::MalformedCertificate(_)
+            | IamError::KeyPairMismatch(_)
             | IamError::MissingAction(_) => 400,
             IamError::Internal(_) | IamError::Conflict => 500,
         }

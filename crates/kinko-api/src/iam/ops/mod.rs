@@ -22,7 +22,9 @@ mod mfa_devices;
 mod oidc_providers;
 mod policy_versions;
 mod roles;
+mod server_certificates;
 mod service_linked_roles;
+mod signing_certificates;
 mod tags;
 mod users;
 
@@ -73,8 +75,15 @@ pub(crate) use policy_versions::{
 pub(crate) use roles::{
     CreateRole, DeleteRole, GetRole, UpdateAssumeRolePolicy, UpdateRole, UpdateRoleDescription,
 };
+pub(crate) use server_certificates::{
+    DeleteServerCertificate, GetServerCertificate, ListServerCertificates, UpdateServerCertificate,
+    UploadServerCertificate,
+};
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
+};
+pub(crate) use signing_certificates::{
+    DeleteSigningCertificate, ListSigningCertificates, UpdateSigningCertificate, UploadSigningCertificate,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

@@ -1,5 +1,6 @@
 //! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags,
-//! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags:
+//! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags,
+//! TagServerCertificate/UntagServerCertificate/ListServerCertificateTags:
 //! one generic operation each over what carries the tags ([`Tagged`]).
 //!
 //! Tagging is authorized with the tags as `aws:RequestTag/*` and their keys as `aws:TagKeys`;
@@ -7,12 +8,15 @@
 
 use std::marker::PhantomData;
 
-use kinko_core::iam::{IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, User};
+use kinko_core::iam::{
+    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, ServerCertificate, User,
+};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
 use super::{
     Entity, find_own_policy, find_policy, instance_profiles, merge_tags, oidc_providers, policy_target,
+    server_certificates,
 };
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
@@ -115,6 +119,26 @@ impl Tagged for InstanceProfile {
             .instance_profile_mut(id)
             .map(|p| &mut p.tags)
             .ok_or_else(|| IamError::instance_profile_not_found(id))
+    }
+}
+
+impl Tagged for ServerCertificate {
+    const TAG: &'static str = "TagServerCertificate";
+    const UNTAG: &'static str = "UntagServerCertificate";
+    const LIST_TAGS: &'static str = "ListServerCertificateTags";
+    const QUOTA: &'static str = "TagsPerServerCertificate";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        server_certificates::read_name(r)
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        server_certificates::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(server_certificates::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut server_certificates::get_mut(state, id)?.tags)
     }
 }
 

@@ -104,6 +104,7 @@ impl Operation for CreateUser {
             permissions_boundary: boundary,
             groups: vec![],
             login_profile: None,
+            signing_certificates: Vec::new(),
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
@@ -336,6 +337,9 @@ impl Operation for DeleteUser {
             .is_empty()
         {
             return Err(delete_conflict("must delete access keys first"));
+        }
+        if !user.signing_certificates.is_empty() {
+            return Err(delete_conflict("must delete signing certificates first"));
         }
         let has_mfa = cx
             .services
