@@ -404,7 +404,9 @@ pub fn private_key_matches(private_key: &[u8], public_key: &[u8]) -> Result<bool
     if let Ok(k) = sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(private_key) {
         return Ok(k.public_key().as_ref() == public_key);
     }
-    Err(CryptoError::InvalidKey("not an RSA, EC or Ed25519 private key".into()))
+    Err(CryptoError::InvalidKey(
+        "not an RSA, EC or Ed25519 private key".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -533,8 +535,14 @@ mod tests {
                         .to_vec(),
                 }
             };
-            assert!(private_key_matches(key.pkcs8(), &public(&key)).unwrap(), "{spec:?}");
-            assert!(!private_key_matches(key.pkcs8(), &public(&other)).unwrap(), "{spec:?}");
+            assert!(
+                private_key_matches(key.pkcs8(), &public(&key)).unwrap(),
+                "{spec:?}"
+            );
+            assert!(
+                !private_key_matches(key.pkcs8(), &public(&other)).unwrap(),
+                "{spec:?}"
+            );
         }
         assert!(private_key_matches(b"not a key", b"").is_err());
     }

@@ -13,7 +13,9 @@ use super::error::IamError;
 
 /// What IAM answers for a certificate body that is not a PEM X.509 certificate.
 fn malformed() -> IamError {
-    IamError::MalformedCertificate("Unable to parse certificate. Please ensure the certificate is in PEM format.".into())
+    IamError::MalformedCertificate(
+        "Unable to parse certificate. Please ensure the certificate is in PEM format.".into(),
+    )
 }
 
 /// A certificate as IAM reads it from its PEM text.
@@ -70,7 +72,10 @@ pub fn check_private_key(cert: &Certificate, private_key: &str) -> Result<(), Ia
     let (Some(key), None) = (blocks.pop(), blocks.pop()) else {
         return Err(unreadable());
     };
-    if !matches!(key.label.as_str(), "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY") {
+    if !matches!(
+        key.label.as_str(),
+        "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
+    ) {
         return Err(unreadable());
     }
     let der = Zeroizing::new(key.contents);

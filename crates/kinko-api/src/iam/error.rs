@@ -102,9 +102,7 @@ impl IamError {
             IamError::EntityAlreadyExists(_)
             | IamError::DeleteConflict(_)
             | IamError::LimitExceeded(_)
-            | IamError::DuplicateCertificate(_) => {
-                409
-            }
+            | IamError::DuplicateCertificate(_) => 409,
             IamError::AccessDenied(_)
             | IamError::InvalidClientTokenId(_)
             | IamError::InvalidAuthenticationCode(_) => 403,

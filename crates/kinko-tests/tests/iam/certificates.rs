@@ -56,15 +56,23 @@ async fn server_certificates_are_uploaded_read_listed_renamed_and_deleted() {
     assert!(meta.upload_date.is_some());
     assert_eq!(uploaded.tags, Some(vec![tag.clone()]));
 
-    let got = ok(iam.get_server_certificate().server_certificate_name(&name).send().await)
-        .server_certificate
-        .expect("ServerCertificate");
+    let got = ok(iam
+        .get_server_certificate()
+        .server_certificate_name(&name)
+        .send()
+        .await)
+    .server_certificate
+    .expect("ServerCertificate");
     assert_eq!(got.certificate_body, body);
     assert_eq!(got.certificate_chain.as_deref(), Some(chain.as_str()));
     assert_eq!(got.tags, Some(vec![tag]));
     assert_eq!(got.server_certificate_metadata, Some(meta.clone()));
 
-    let listed = ok(iam.list_server_certificates().path_prefix("/cloudfront/").send().await);
+    let listed = ok(iam
+        .list_server_certificates()
+        .path_prefix("/cloudfront/")
+        .send()
+        .await);
     assert!(listed.server_certificate_metadata_list.contains(&meta));
     let elsewhere = ok(iam.list_server_certificates().path_prefix("/elb/").send().await);
     assert!(!elsewhere.server_certificate_metadata_list.contains(&meta));
@@ -78,13 +86,22 @@ async fn server_certificates_are_uploaded_read_listed_renamed_and_deleted() {
         .send()
         .await);
     assert_eq!(
-        outcome(iam.get_server_certificate().server_certificate_name(&name).send().await),
+        outcome(
+            iam.get_server_certificate()
+                .server_certificate_name(&name)
+                .send()
+                .await
+        ),
         not_found(&name)
     );
-    let moved = ok(iam.get_server_certificate().server_certificate_name(&renamed).send().await)
-        .server_certificate
-        .and_then(|c| c.server_certificate_metadata)
-        .expect("metadata");
+    let moved = ok(iam
+        .get_server_certificate()
+        .server_certificate_name(&renamed)
+        .send()
+        .await)
+    .server_certificate
+    .and_then(|c| c.server_certificate_metadata)
+    .expect("metadata");
     assert_eq!(
         moved.arn,
         format!("arn:aws:iam::{DEV_ACCOUNT}:server-certificate/elb/{renamed}")
@@ -105,9 +122,18 @@ async fn server_certificates_are_uploaded_read_listed_renamed_and_deleted() {
     .tags;
     assert!(tags.is_empty(), "{tags:?}");
 
-    ok(iam.delete_server_certificate().server_certificate_name(&renamed).send().await);
+    ok(iam
+        .delete_server_certificate()
+        .server_certificate_name(&renamed)
+        .send()
+        .await);
     assert_eq!(
-        outcome(iam.delete_server_certificate().server_certificate_name(&renamed).send().await),
+        outcome(
+            iam.delete_server_certificate()
+                .server_certificate_name(&renamed)
+                .send()
+                .await
+        ),
         not_found(&renamed)
     );
 }
@@ -144,7 +170,11 @@ async fn server_certificates_refuse_bad_bodies_foreign_keys_and_taken_names() {
             &format!("The Server Certificate with name {name} already exists.")
         )
     );
-    ok(iam.delete_server_certificate().server_certificate_name(&name).send().await);
+    ok(iam
+        .delete_server_certificate()
+        .server_certificate_name(&name)
+        .send()
+        .await);
 }
 
 #[tokio::test]
@@ -174,7 +204,9 @@ async fn signing_certificates_are_two_per_user_with_a_status() {
             .send()
     };
     let (first_body, _) = certificate("first");
-    let first = ok(upload(first_body.clone()).await).certificate.expect("Certificate");
+    let first = ok(upload(first_body.clone()).await)
+        .certificate
+        .expect("Certificate");
     assert_eq!(first.user_name, user);
     assert_eq!(first.status, StatusType::Active);
     assert_eq!(first.certificate_body, first_body);
@@ -237,7 +269,10 @@ async fn signing_certificates_are_two_per_user_with_a_status() {
     ok(iam.delete_user().user_name(&user).send().await);
     assert_eq!(
         outcome(iam.list_signing_certificates().user_name(&user).send().await),
-        failed("NoSuchEntity", &format!("The user with name {user} cannot be found."))
+        failed(
+            "NoSuchEntity",
+            &format!("The user with name {user} cannot be found.")
+        )
     );
 }
 
@@ -246,9 +281,14 @@ async fn a_user_uploads_a_signing_certificate_for_itself() {
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:UploadSigningCertificate","iam:ListSigningCertificates"],"Resource":"*"}]}"#;
     let user = server().user("self-signer", Some(policy)).await;
     let (body, _) = certificate("self");
-    let uploaded = ok(user.iam().upload_signing_certificate().certificate_body(body).send().await)
-        .certificate
-        .expect("Certificate");
+    let uploaded = ok(user
+        .iam()
+        .upload_signing_certificate()
+        .certificate_body(body)
+        .send()
+        .await)
+    .certificate
+    .expect("Certificate");
     assert_eq!(uploaded.user_name, user.name);
     let listed = ok(user.iam().list_signing_certificates().send().await).certificates;
     assert_eq!(listed.len(), 1);

@@ -25,7 +25,9 @@ use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 const SERVER_CERTIFICATES: usize = 20;
 
 pub(crate) fn not_found(name: &str) -> IamError {
-    IamError::NoSuchEntity(format!("The Server Certificate with name {name} cannot be found."))
+    IamError::NoSuchEntity(format!(
+        "The Server Certificate with name {name} cannot be found."
+    ))
 }
 
 /// The certificate the request names, or IAM's not-found error.
@@ -139,7 +141,10 @@ impl Operation for UploadServerCertificate {
             )));
         }
         if state.server_certificates.len() >= SERVER_CERTIFICATES {
-            return Err(IamError::quota("ServerCertificatesPerAccount", SERVER_CERTIFICATES));
+            return Err(IamError::quota(
+                "ServerCertificatesPerAccount",
+                SERVER_CERTIFICATES,
+            ));
         }
         let cert = certificates::certificate(&i.body)?;
         if let Some(chain) = &i.chain {
@@ -284,7 +289,9 @@ impl Operation for ListServerCertificates {
         by_name(&mut certs, |c| &c.name);
         let (page, next) = i.page.apply(certs)?;
         let mut x = cx.xml::<Iam>();
-        members(&mut x, "ServerCertificateMetadataList", page, |x, c| metadata(x, c));
+        members(&mut x, "ServerCertificateMetadataList", page, |x, c| {
+            metadata(x, c)
+        });
         output::truncation(&mut x, next.as_deref());
         Ok(QueryReply::Result(x))
     }
