@@ -42,6 +42,9 @@ pub struct User {
     /// The user's SSH public keys (UploadSSHPublicKey), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ssh_public_keys: Vec<SshPublicKey>,
+    /// The user's X.509 signing certificates (UploadSigningCertificate), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_certificates: Vec<SigningCertificate>,
 }
 
 /// An SSH public key of an IAM user (for CodeCommit and the like).
@@ -56,6 +59,52 @@ pub struct SshPublicKey {
     /// `Active` or `Inactive`.
     pub status: String,
     pub upload_date: Timestamp,
+}
+
+/// An X.509 signing certificate of an IAM user (or of the root user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningCertificate {
+    pub certificate_id: String,
+    /// The PEM text as uploaded.
+    pub certificate_body: String,
+    /// Whether it is `Active` (or `Inactive`).
+    pub active: bool,
+    pub upload_date: Timestamp,
+}
+
+/// A server certificate (UploadServerCertificate): a certificate, its chain and its private key,
+/// which is kept only sealed under the root key (bound to the certificate's id) and never
+/// returned.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCertificate {
+    pub name: String,
+    pub path: String,
+    /// `ASCA...`
+    pub server_certificate_id: String,
+    /// `arn:aws:iam::<account>:server-certificate<path><name>`
+    pub arn: String,
+    pub certificate_body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_chain: Option<String>,
+    /// The private key sealed under the root key (aad = the server certificate id).
+    pub sealed_private_key: Vec<u8>,
+    pub upload_date: Timestamp,
+    /// The certificate's `notAfter`.
+    pub expiration: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// The sealed key is ciphertext, but it stays out of logs all the same.
+impl std::fmt::Debug for ServerCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCertificate")
+            .field("arn", &self.arn)
+            .field("server_certificate_id", &self.server_certificate_id)
+            .field("upload_date", &self.upload_date)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -294,6 +343,11 @@ pub struct IamState {
     pub oidc_providers: Vec<OpenIdConnectProvider>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub saml_providers: Vec<SamlProvider>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_certificates: Vec<ServerCertificate>,
+    /// The root user's signing certificates (an IAM user's are kept with the user).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_signing_certificates: Vec<SigningCertificate>,
     /// The account's custom password policy (`None`: AWS's default policy applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<crate::login::PasswordPolicy>,
@@ -332,6 +386,17 @@ impl IamState {
     }
     pub fn policy(&self, arn: &str) -> Option<&ManagedPolicy> {
         self.policies.iter().find(|p| p.arn == arn)
+    }
+    /// Server certificate names are unique case-insensitively, like entity names.
+    pub fn server_certificate(&self, name: &str) -> Option<&ServerCertificate> {
+        self.server_certificates
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+    pub fn server_certificate_mut(&mut self, name: &str) -> Option<&mut ServerCertificate> {
+        self.server_certificates
+            .iter_mut()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
     pub fn user_mut(&mut self, name: &str) -> Option<&mut User> {
         self.users.iter_mut().find(|u| u.name.eq_ignore_ascii_case(name))
@@ -547,6 +612,7 @@ mod tests {
             groups: vec!["Admins".into()],
             login_profile: None,
             ssh_public_keys: vec![],
+            signing_certificates: Vec::new(),
         });
         assert_eq!(s.attachment_count(arn), 1);
         assert_eq!(s.boundary_usage_count(arn), 1);

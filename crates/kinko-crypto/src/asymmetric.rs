@@ -401,6 +401,35 @@ impl Mac {
     }
 }
 
+/// Whether `private_key` is the private half of `public_key`: the IAM check that a server
+/// certificate's private key belongs to its certificate. `private_key` is DER as a PEM block
+/// holds it: PKCS #8 (`PRIVATE KEY`), PKCS #1 (`RSA PRIVATE KEY`) or SEC 1 (`EC PRIVATE KEY`);
+/// `public_key` is the `subjectPublicKey` bits of the certificate's SubjectPublicKeyInfo (an RSA
+/// key's `RSAPublicKey`, an EC key's uncompressed point, an Ed25519 key's 32 bytes).
+/// `InvalidKey` when `private_key` is no RSA, EC or Ed25519 private key at all.
+pub fn private_key_matches(private_key: &[u8], public_key: &[u8]) -> Result<bool, CryptoError> {
+    let rsa = RsaKeyPair::from_pkcs8(private_key).or_else(|_| RsaKeyPair::from_der(private_key));
+    if let Ok(k) = rsa {
+        return Ok(k.public_key().as_ref() == public_key);
+    }
+    for alg in [
+        &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
+        &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
+        &sig::ECDSA_P256K1_SHA256_ASN1_SIGNING,
+    ] {
+        if let Ok(k) = EcdsaKeyPair::from_private_key_der(alg, private_key) {
+            return Ok(k.public_key().as_ref() == public_key);
+        }
+    }
+    if let Ok(k) = sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(private_key) {
+        return Ok(k.public_key().as_ref() == public_key);
+    }
+    Err(CryptoError::InvalidKey(
+        "not an RSA, EC or Ed25519 private key".into(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,5 +582,36 @@ mod tests {
     fn debug_prints_no_key() {
         let key = PrivateKey::generate(Spec::EccNistP256).unwrap();
         assert_eq!(format!("{key:?}"), "PrivateKey([redacted])");
+    }
+
+    #[test]
+    fn private_keys_match_their_public_keys_only() {
+        for spec in [Spec::Rsa2048, Spec::EccNistP256, Spec::EccNistP384] {
+            let key = PrivateKey::generate(spec).unwrap();
+            let other = PrivateKey::generate(spec).unwrap();
+            let public = |k: &PrivateKey| -> Vec<u8> {
+                match spec.ecdsa() {
+                    Some(alg) => EcdsaKeyPair::from_pkcs8(alg, k.pkcs8())
+                        .unwrap()
+                        .public_key()
+                        .as_ref()
+                        .to_vec(),
+                    None => RsaKeyPair::from_pkcs8(k.pkcs8())
+                        .unwrap()
+                        .public_key()
+                        .as_ref()
+                        .to_vec(),
+                }
+            };
+            assert!(
+                private_key_matches(key.pkcs8(), &public(&key)).unwrap(),
+                "{spec:?}"
+            );
+            assert!(
+                !private_key_matches(key.pkcs8(), &public(&other)).unwrap(),
+                "{spec:?}"
+            );
+        }
+        assert!(private_key_matches(b"not a key", b"").is_err());
     }
 }

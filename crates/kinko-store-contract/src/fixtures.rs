@@ -152,6 +152,7 @@ pub fn user(name: &str) -> User {
         groups: vec![],
         login_profile: None,
         ssh_public_keys: Vec::new(),
+        signing_certificates: Vec::new(),
     }
 }
 

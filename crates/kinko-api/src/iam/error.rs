@@ -53,6 +53,15 @@ pub enum IamError {
     /// An SSH public key the user already has.
     #[error("{0}")]
     DuplicateSSHPublicKey(String),
+    /// A certificate (or its chain or private key) that is not PEM X.509 IAM can read.
+    #[error("{0}")]
+    MalformedCertificate(String),
+    /// A server certificate's private key that is not the key of its certificate.
+    #[error("{0}")]
+    KeyPairMismatch(String),
+    /// A signing certificate already uploaded for a user of the account.
+    #[error("{0}")]
+    DuplicateCertificate(String),
     #[error("{0}")]
     InvalidAction(String),
     #[error("{0}")]
@@ -88,6 +97,9 @@ impl IamError {
             IamError::InvalidPublicKey(_) => "InvalidPublicKey",
             IamError::UnrecognizedPublicKeyEncoding(_) => "UnrecognizedPublicKeyEncoding",
             IamError::DuplicateSSHPublicKey(_) => "DuplicateSSHPublicKey",
+            IamError::MalformedCertificate(_) => "MalformedCertificate",
+            IamError::KeyPairMismatch(_) => "KeyPairMismatch",
+            IamError::DuplicateCertificate(_) => "DuplicateCertificate",
             IamError::InvalidAction(_) => "InvalidAction",
             IamError::MissingAction(_) => "MissingAction",
             IamError::InvalidClientTokenId(_) => "InvalidClientTokenId",
@@ -99,9 +111,10 @@ impl IamError {
         match self {
             IamError::NoSuchEntity(_) => 404,
             IamError::ReportNotPresent(_) | IamError::ReportExpired(_) => 410,
-            IamError::EntityAlreadyExists(_) | IamError::DeleteConflict(_) | IamError::LimitExceeded(_) => {
-                409
-            }
+            IamError::EntityAlreadyExists(_)
+            | IamError::DeleteConflict(_)
+            | IamError::LimitExceeded(_)
+            | IamError::DuplicateCertificate(_) => 409,
             IamError::AccessDenied(_)
             | IamError::InvalidClientTokenId(_)
             | IamError::InvalidAuthenticationCode(_) => 403,
@@ -115,6 +128,8 @@ impl IamError {
             | IamError::UnrecognizedPublicKeyEncoding(_)
             | IamError::DuplicateSSHPublicKey(_)
             | IamError::InvalidAction(_)
+            | IamError::MalformedCertificate(_)
+            | IamError::KeyPairMismatch(_)
             | IamError::MissingAction(_) => 400,
             IamError::Internal(_) | IamError::Conflict => 500,
         }

@@ -299,6 +299,49 @@ impl<'a> Reader<'a> {
         value
     }
 
+    /// A certificate's PEM text (`CertificateBody`, `CertificateChain`): 1-`max` characters of
+    /// `[\u0009\u000A\u000D\u0020-\u00FF]+`.
+    pub fn certificate_text(&mut self, param: &str, required: bool, max: usize) -> Option<String> {
+        self.checked(
+            param,
+            required,
+            (1, max),
+            (DOCUMENT_PATTERN, |s| {
+                is_latin1_text(s, |c| ('\u{20}'..='\u{ff}').contains(&c))
+            }),
+        )
+    }
+
+    /// A server certificate's `PrivateKey`: 1-16384 characters of
+    /// `[\u0009\u000A\u000D\u0020-\u00FF]+`, reported without its value.
+    pub fn private_key(&mut self) -> zeroize::Zeroizing<String> {
+        let value = zeroize::Zeroizing::new(self.required("PrivateKey", true).unwrap_or_default());
+        let m = member("PrivateKey");
+        if self.p.get("PrivateKey").is_some() {
+            self.v.length(&m, Some(value.as_str()), 1, 16384, true);
+            self.v.sensitive_pattern(
+                &m,
+                Some(value.as_str()),
+                DOCUMENT_PATTERN,
+                is_latin1_text(&value, |c| ('\u{20}'..='\u{ff}').contains(&c)),
+            );
+        }
+        value
+    }
+
+    /// A signing certificate's `CertificateId`: 24-128 characters of `[\w]+`.
+    pub fn certificate_id(&mut self) -> String {
+        self.checked(
+            "CertificateId",
+            true,
+            (24, 128),
+            (WORD_PATTERN, |s| {
+                s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }),
+        )
+        .unwrap_or_default()
+    }
+
     /// `SerialNumber` of an MFA device: 9-256 characters of `[\w+=/:,.@-]+`.
     pub fn serial_number(&mut self, required: bool) -> Option<String> {
         self.checked(

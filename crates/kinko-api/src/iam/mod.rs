@@ -13,6 +13,7 @@
 //! List actions without a resource type are authorized on their path prefix
 //! (`arn:aws:iam::<account>:user/<prefix>`), as AWS names it in their AccessDenied.
 
+mod certificates;
 mod error;
 mod input;
 mod ops;
@@ -222,7 +223,9 @@ async fn dispatch(
     action: &str,
     params: &Params,
 ) -> Result<Vec<u8>, IamError> {
-    use kinko_core::iam::{Group, InstanceProfile, OpenIdConnectProvider, Role, SamlProvider, User};
+    use kinko_core::iam::{
+        Group, InstanceProfile, OpenIdConnectProvider, Role, SamlProvider, ServerCertificate, User,
+    };
     use ops::*;
     dispatch!(services, rc, action, params;
         CreateUser, GetUser, ListEntities<User>, UpdateUser, DeleteUser,
@@ -263,6 +266,11 @@ async fn dispatch(
         CreateSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider, DeleteSAMLProvider,
         AddTags<SamlProvider>, RemoveTags<SamlProvider>, ListTags<SamlProvider>,
         UploadSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, DeleteSSHPublicKey,
+        UploadServerCertificate, GetServerCertificate, ListServerCertificates, UpdateServerCertificate,
+        DeleteServerCertificate,
+        AddTags<ServerCertificate>, RemoveTags<ServerCertificate>, ListTags<ServerCertificate>,
+        UploadSigningCertificate, ListSigningCertificates, UpdateSigningCertificate,
+        DeleteSigningCertificate,
     );
     Err(IamError::InvalidAction(format!(
         "Could not find operation {action} for version {VERSION}"

@@ -26,6 +26,11 @@ pub fn unique_id(prefix: &str) -> String {
     format!("{prefix}{}", random_base32(17))
 }
 
+/// A signing certificate's id: 32 upper-case alphanumerics.
+pub fn certificate_id() -> String {
+    random_base32(32)
+}
+
 /// A long-term access key id: `AKIA` + 16 characters of base32.
 pub fn access_key_id() -> String {
     format!("AKIA{}", random_base32(16))

@@ -13,6 +13,7 @@ mod abac;
 mod access_keys;
 mod accounts;
 mod batch;
+mod certificates;
 mod condition_keys;
 mod credential_report;
 mod denies;

@@ -6,12 +6,12 @@
 //! answered again rather than made anew, as IAM does; kinko makes one at once, so the first
 //! GenerateCredentialReport answers `STARTED` and the next ones `COMPLETE`. Use of passwords and
 //! access keys isn't tracked, so those columns say `no_information` and `N/A` as AWS does for
-//! credentials never used; kinko has no signing certificates, so `cert_*` say `false` and `N/A`.
+//! credentials never used. The `cert_*` columns show the user's signing certificates, oldest first.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kinko_core::Timestamp;
-use kinko_core::iam::{CredentialReport, IamState, User};
+use kinko_core::iam::{CredentialReport, IamState, SigningCertificate, User};
 use kinko_core::mfa::{Holder, MfaDevice};
 use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, PrincipalKind};
 use kinko_wire::query::Params;
@@ -52,6 +52,22 @@ fn key_columns(row: &mut Vec<String>, keys: &[&AccessKeyRecord]) {
     }
 }
 
+/// The columns of two signing certificates, oldest first: whether each is active, and when it
+/// was uploaded.
+fn certificate_columns(row: &mut Vec<String>, certs: &[SigningCertificate]) {
+    let mut certs: Vec<&SigningCertificate> = certs.iter().collect();
+    certs.sort_by_key(|c| c.upload_date);
+    for n in 0..2 {
+        match certs.get(n) {
+            Some(c) => {
+                row.push(c.active.to_string());
+                row.push(report_time(c.upload_date));
+            }
+            None => row.extend(["false", "N/A"].map(String::from)),
+        }
+    }
+}
+
 /// The CSV of the account's users as they are now.
 fn build(
     state: &IamState,
@@ -72,7 +88,7 @@ fn build(
         devices.iter().any(|d| d.assigned_to(Holder::Root)).to_string(),
     ];
     key_columns(&mut root, &root_keys);
-    root.extend(["false", "N/A", "false", "N/A"].map(String::from));
+    certificate_columns(&mut root, &state.root_signing_certificates);
     lines.push(root.join(","));
 
     let mut users: Vec<&User> = state.users.iter().collect();
@@ -105,7 +121,7 @@ fn build(
                 .to_string(),
         );
         key_columns(&mut row, &user_keys);
-        row.extend(["false", "N/A", "false", "N/A"].map(String::from));
+        certificate_columns(&mut row, &u.signing_certificates);
         lines.push(row.join(","));
     }
     lines.join("\n")

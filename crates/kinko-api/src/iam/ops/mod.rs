@@ -23,7 +23,9 @@ mod oidc_providers;
 mod policy_versions;
 mod roles;
 mod saml_providers;
+mod server_certificates;
 mod service_linked_roles;
+mod signing_certificates;
 mod ssh_public_keys;
 mod tags;
 mod users;
@@ -78,11 +80,18 @@ pub(crate) use roles::{
 pub(crate) use saml_providers::{
     CreateSAMLProvider, DeleteSAMLProvider, GetSAMLProvider, ListSAMLProviders, UpdateSAMLProvider,
 };
+pub(crate) use server_certificates::{
+    DeleteServerCertificate, GetServerCertificate, ListServerCertificates, UpdateServerCertificate,
+    UploadServerCertificate,
+};
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
 };
 pub(crate) use ssh_public_keys::{
     DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
+};
+pub(crate) use signing_certificates::{
+    DeleteSigningCertificate, ListSigningCertificates, UpdateSigningCertificate, UploadSigningCertificate,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

@@ -1,6 +1,7 @@
 //! TagUser/UntagUser/ListUserTags, TagRole/UntagRole/ListRoleTags, TagPolicy/UntagPolicy/ListPolicyTags,
 //! TagInstanceProfile/UntagInstanceProfile/ListInstanceProfileTags,
 //! TagOpenIDConnectProvider/..., TagSAMLProvider/UntagSAMLProvider/ListSAMLProviderTags:
+//! TagServerCertificate/UntagServerCertificate/ListServerCertificateTags:
 //! one generic operation each over what carries the tags ([`Tagged`]).
 //!
 //! Tagging is authorized with the tags as `aws:RequestTag/*` and their keys as `aws:TagKeys`;
@@ -9,7 +10,7 @@
 use std::marker::PhantomData;
 
 use kinko_core::iam::{
-    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, SamlProvider, User,
+    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, SamlProvider, ServerCertificate, User,
 };
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
@@ -17,6 +18,7 @@ use kinko_wire::query::Params;
 use super::{
     Entity, find_own_policy, find_policy, instance_profiles, merge_tags, oidc_providers, policy_target,
     saml_providers,
+    server_certificates,
 };
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
@@ -119,6 +121,26 @@ impl Tagged for InstanceProfile {
             .instance_profile_mut(id)
             .map(|p| &mut p.tags)
             .ok_or_else(|| IamError::instance_profile_not_found(id))
+    }
+}
+
+impl Tagged for ServerCertificate {
+    const TAG: &'static str = "TagServerCertificate";
+    const UNTAG: &'static str = "UntagServerCertificate";
+    const LIST_TAGS: &'static str = "ListServerCertificateTags";
+    const QUOTA: &'static str = "TagsPerServerCertificate";
+
+    fn read(r: &mut Reader<'_>) -> String {
+        server_certificates::read_name(r)
+    }
+    fn resource(cx: &Cx<'_>, state: &IamState, id: &str, _: bool) -> Target {
+        server_certificates::target(cx, state, id)
+    }
+    fn tags(state: &IamState, id: &str) -> Result<Vec<Tag>, IamError> {
+        Ok(server_certificates::get(state, id)?.tags.clone())
+    }
+    fn tags_mut<'s>(state: &'s mut IamState, id: &str) -> Result<&'s mut Vec<Tag>, IamError> {
+        Ok(&mut server_certificates::get_mut(state, id)?.tags)
     }
 }
 

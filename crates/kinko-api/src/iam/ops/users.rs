@@ -105,6 +105,7 @@ impl Operation for CreateUser {
             groups: vec![],
             login_profile: None,
             ssh_public_keys: Vec::new(),
+            signing_certificates: Vec::new(),
         };
         let mut x = cx.xml::<Iam>();
         output::user(&mut x, &user, Detail::Full);
@@ -337,6 +338,9 @@ impl Operation for DeleteUser {
             .is_empty()
         {
             return Err(delete_conflict("must delete access keys first"));
+        }
+        if !user.signing_certificates.is_empty() {
+            return Err(delete_conflict("must delete signing certificates first"));
         }
         let has_mfa = cx
             .services
