@@ -87,11 +87,11 @@ pub(crate) use server_certificates::{
 pub(crate) use service_linked_roles::{
     CreateServiceLinkedRole, DeleteServiceLinkedRole, GetServiceLinkedRoleDeletionStatus,
 };
-pub(crate) use ssh_public_keys::{
-    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
-};
 pub(crate) use signing_certificates::{
     DeleteSigningCertificate, ListSigningCertificates, UpdateSigningCertificate, UploadSigningCertificate,
+};
+pub(crate) use ssh_public_keys::{
+    DeleteSSHPublicKey, GetSSHPublicKey, ListSSHPublicKeys, UpdateSSHPublicKey, UploadSSHPublicKey,
 };
 pub(crate) use tags::{AddTags, ListTags, RemoveTags};
 pub(crate) use users::{CreateUser, DeleteUser, GetUser, UpdateUser};

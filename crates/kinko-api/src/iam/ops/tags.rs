@@ -10,15 +10,15 @@
 use std::marker::PhantomData;
 
 use kinko_core::iam::{
-    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, SamlProvider, ServerCertificate, User,
+    IamState, InstanceProfile, ManagedPolicy, OpenIdConnectProvider, Role, SamlProvider, ServerCertificate,
+    User,
 };
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
 use super::{
     Entity, find_own_policy, find_policy, instance_profiles, merge_tags, oidc_providers, policy_target,
-    saml_providers,
-    server_certificates,
+    saml_providers, server_certificates,
 };
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
