@@ -465,6 +465,8 @@ impl Operation for ListAliases {
                 last_updated_date: Some(a.last_updated_date.epoch_seconds()),
             })
             .collect();
+        // The account's own aliases first (as before; clients take the first entry for theirs),
+        // then the predefined ones whose key doesn't exist yet.
         if !filtered {
             for name in PREDEFINED_ALIASES {
                 if !entries.iter().any(|e| e.alias_name == name) {
@@ -478,7 +480,6 @@ impl Operation for ListAliases {
                 }
             }
         }
-        entries.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
         let (page, next) = model::page(entries, i.limit, 100, 50, i.marker.as_deref())?;
         Ok(ListAliasesOutput {
             aliases: page,
