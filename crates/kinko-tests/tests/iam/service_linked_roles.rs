@@ -1,5 +1,6 @@
 //! Service-linked roles: the name and path IAM gives them, the trust policy naming the service,
-//! deletion through DeleteServiceLinkedRole (DeleteRole refuses them) and its task status, and
+//! deletion through DeleteServiceLinkedRole (DeleteRole refuses them, as do the operations that
+//! change a role's policies) and its task status, and
 //! `iam:AWSServiceName` in the authorization of their creation.
 
 use aws_sdk_iam::types::DeletionTaskStatusType;
@@ -88,6 +89,55 @@ async fn delete_role_refuses_a_service_linked_role_and_delete_service_linked_rol
             )
         )
     );
+
+    // Its policies are the service's too: trust, inline, attached and boundary changes are refused
+    // with the same answer; its description may still be edited.
+    let protected = failed(
+        "UnmodifiableEntity",
+        &format!(
+            "Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"
+        ),
+    );
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let update = iam
+        .update_assume_role_policy()
+        .role_name(&name)
+        .policy_document(trust);
+    assert_eq!(outcome(update.send().await), protected);
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let put = iam
+        .put_role_policy()
+        .role_name(&name)
+        .policy_name("extra")
+        .policy_document(allow);
+    assert_eq!(outcome(put.send().await), protected);
+    let delete_inline = iam.delete_role_policy().role_name(&name).policy_name("extra");
+    assert_eq!(outcome(delete_inline.send().await), protected);
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let attach = iam.attach_role_policy().role_name(&name).policy_arn(admin);
+    assert_eq!(outcome(attach.send().await), protected);
+    let detach = iam.detach_role_policy().role_name(&name).policy_arn(admin);
+    assert_eq!(outcome(detach.send().await), protected);
+    let boundary = iam
+        .put_role_permissions_boundary()
+        .role_name(&name)
+        .permissions_boundary(admin);
+    assert_eq!(outcome(boundary.send().await), protected);
+    let role = ok(iam.get_role().role_name(&name).send().await)
+        .role
+        .expect("Role");
+    assert_eq!(
+        decoded(role.assume_role_policy_document().expect("trust"))["Statement"][0]["Principal"]["Service"],
+        serde_json::json!(["elasticbeanstalk.amazonaws.com"])
+    );
+    let listed = ok(iam.list_attached_role_policies().role_name(&name).send().await);
+    assert!(listed.attached_policies().is_empty());
+    ok(iam
+        .update_role_description()
+        .role_name(&name)
+        .description("edited")
+        .send()
+        .await);
 
     let task = ok(iam.delete_service_linked_role().role_name(&name).send().await).deletion_task_id;
     assert!(

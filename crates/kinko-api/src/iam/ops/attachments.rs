@@ -109,7 +109,7 @@ impl<E: Attachments> Operation for AttachPolicy<E> {
         let mut state = found.state;
         E::get(&state, &i.entity)?;
         let arn = attachable(&state, &i.arn, IamError::not_attachable)?;
-        let attached = E::get_mut(&mut state, &i.entity)?.attached_mut();
+        let attached = E::get_modifiable_mut(&mut state, &i.entity)?.attached_mut();
         if attached.contains(&arn) {
             return Ok(QueryReply::Empty);
         }
@@ -146,7 +146,7 @@ impl<E: Attachments> Operation for DetachPolicy<E> {
 
     async fn run(cx: &Cx<'_>, i: &Attachment<E>, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
-        let attached = E::get_mut(&mut state, &i.entity)?.attached_mut();
+        let attached = E::get_modifiable_mut(&mut state, &i.entity)?.attached_mut();
         let before = attached.len();
         attached.retain(|a| *a != i.arn);
         if attached.len() == before {

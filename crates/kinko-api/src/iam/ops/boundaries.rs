@@ -89,7 +89,7 @@ impl<E: Bounded> Operation for PutPermissionsBoundary<E> {
         let mut state = found.state;
         E::get(&state, &i.entity)?;
         let arn = attachable(&state, &i.boundary, IamError::boundary_not_attachable)?;
-        *E::get_mut(&mut state, &i.entity)?.boundary_mut() = Some(arn);
+        *E::get_modifiable_mut(&mut state, &i.entity)?.boundary_mut() = Some(arn);
         save(cx, state).await?;
         Ok(QueryReply::Empty)
     }
@@ -139,7 +139,11 @@ impl<E: Bounded> Operation for DeletePermissionsBoundary<E> {
 
     async fn run(cx: &Cx<'_>, i: &DeleteInput<E>, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
-        if E::get_mut(&mut state, &i.entity)?.boundary_mut().take().is_none() {
+        if E::get_modifiable_mut(&mut state, &i.entity)?
+            .boundary_mut()
+            .take()
+            .is_none()
+        {
             // Nothing to remove: succeed without a write, as removing is idempotent.
             return Ok(QueryReply::Empty);
         }

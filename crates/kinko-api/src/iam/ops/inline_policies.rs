@@ -142,7 +142,7 @@ impl<E: InlinePolicies> Operation for PutInlinePolicy<E> {
 
     async fn run(cx: &Cx<'_>, i: &PutInput<E>, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
-        let entity = E::get_mut(&mut state, &i.entity)?;
+        let entity = E::get_modifiable_mut(&mut state, &i.entity)?;
         let name = entity.name().to_owned();
         let policies = entity.inline_policies_mut();
         let others: usize = policies
@@ -290,7 +290,7 @@ impl<E: InlinePolicies> Operation for DeleteInlinePolicy<E> {
 
     async fn run(cx: &Cx<'_>, i: &NamedPolicy<E>, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
-        let policies = E::get_mut(&mut state, &i.entity)?.inline_policies_mut();
+        let policies = E::get_modifiable_mut(&mut state, &i.entity)?.inline_policies_mut();
         let before = policies.len();
         policies.retain(|p| p.name != i.policy);
         if policies.len() == before {

@@ -142,6 +142,20 @@ pub(crate) trait Entity: Clone + Send + Sync + 'static {
         Self::find_mut(state, name).ok_or_else(|| Self::not_found(name))
     }
 
+    /// Whether its policies (inline, attached, boundary) may be changed: not those of a
+    /// service-linked role, which only its service changes.
+    fn modifiable(&self) -> Result<(), IamError> {
+        Ok(())
+    }
+
+    /// The entity whose policies a request changes: [`Entity::get_mut`], once
+    /// [`Entity::modifiable`].
+    fn get_modifiable_mut<'s>(state: &'s mut IamState, name: &str) -> Result<&'s mut Self, IamError> {
+        let entity = Self::get_mut(state, name)?;
+        entity.modifiable()?;
+        Ok(entity)
+    }
+
     /// What an action on the named entity is authorized on: its ARN (with its path), tags and
     /// permissions boundary if it exists, otherwise the ARN it would have at `/`.
     fn target(cx: &Cx<'_>, state: &IamState, name: &str) -> Target {
@@ -233,6 +247,12 @@ impl Entity for Role {
     }
     fn boundary(&self) -> Option<&str> {
         self.permissions_boundary.as_deref()
+    }
+    fn modifiable(&self) -> Result<(), IamError> {
+        if service_linked_roles::is_service_linked(self) {
+            return Err(service_linked_roles::protected_role(&self.name));
+        }
+        Ok(())
     }
 }
 

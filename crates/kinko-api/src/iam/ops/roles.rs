@@ -365,7 +365,7 @@ impl Operation for UpdateAssumeRolePolicy {
     async fn run(cx: &Cx<'_>, i: &UpdateTrustInput, found: Found) -> Result<QueryReply, IamError> {
         let trust_principals = bind_trust(cx, &i.document).await?;
         let mut state = found.state;
-        let role = Role::get_mut(&mut state, &i.name)?;
+        let role = Role::get_modifiable_mut(&mut state, &i.name)?;
         role.assume_role_policy_document.clone_from(&i.document);
         role.assume_role_policy_updated = Some(cx.now());
         role.trust_principals = trust_principals;
