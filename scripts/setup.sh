@@ -42,6 +42,8 @@ fi
 # The console's browser tests: Debian's Chromium and the ChromeDriver of the same version.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# valgrind: `kinko-bench instructions` counts instructions per request with callgrind (CI's guard).
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # A Japanese font, so that the console's Japanese pages render in the tests' screenshots.
 [[ -d /usr/share/fonts/opentype/ipafont-gothic ]] || missing+=(fonts-ipafont-gothic)
 py_include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"

@@ -29,6 +29,13 @@ if [ -n "${KINKO_TEST_POSTGRES_URL:-}" ]; then
 else
     echo "== skipping the PostgreSQL runs: KINKO_TEST_POSTGRES_URL is not set"
 fi
+# Instructions per GetSecretValue, PutSecretValue, Decrypt and AssumeRole, counted by callgrind
+# (machine load cannot move them) against the committed baseline: more than 10 % above fails.
+echo "== instructions per request against crates/kinko-bench/instructions.json (in the background)"
+instr_log="$(mktemp)"
+trap 'rm -f "$pg_log" "$instr_log"' EXIT
+target/debug/kinko-bench instructions --baseline crates/kinko-bench/instructions.json >"$instr_log" 2>&1 &
+instr_pid=$!
 echo "== AWS CLI and boto3 compatibility tests"
 compat_rc=0
 KINKO_BIN="$PWD/target/debug/kinko" bash tests/compat/run.sh || compat_rc=$?
@@ -38,7 +45,11 @@ if [ -n "$pg_pid" ]; then
     echo "== cargo test -p kinko-tests on PostgreSQL: exit status $pg_rc"
     cat "$pg_log"
 fi
-if [ "$compat_rc" -ne 0 ] || [ "$pg_rc" -ne 0 ]; then
-    echo "== FAILED: compatibility tests exit status $compat_rc, PostgreSQL run exit status $pg_rc"
+instr_rc=0
+wait "$instr_pid" || instr_rc=$?
+echo "== instructions per request: exit status $instr_rc"
+cat "$instr_log"
+if [ "$compat_rc" -ne 0 ] || [ "$pg_rc" -ne 0 ] || [ "$instr_rc" -ne 0 ]; then
+    echo "== FAILED: compatibility tests exit status $compat_rc, PostgreSQL run exit status $pg_rc, instructions guard exit status $instr_rc"
     exit 1
 fi

@@ -11,8 +11,8 @@ use crate::ops::Op;
 ///
 /// By default it starts `kinko server` on a fresh temporary data directory,
 /// seeds secrets, loads every operation at every concurrency level and
-/// compares GetSecretValue with a bare HTTP server that answers the same
-/// bytes without doing any work.
+/// compares GetSecretValue with a bare HTTP server that verifies the SigV4
+/// signature and answers the same bytes without doing any other work.
 #[derive(Debug, Parser)]
 #[command(name = "kinko-bench", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve a canned response to every request (the throughput ceiling).
+    /// Serve a canned response to every request whose SigV4 signature verifies (the floor of
+    /// any authenticated API; without a secret access key, to every request).
     Bare(BareArgs),
     /// Cache hits through `kinko agent`, and through the AWS Secrets Manager Agent side by side.
     Agent(AgentArgs),
@@ -39,6 +40,10 @@ pub enum Command {
     /// Time every page type of the web console (server time from `Server-Timing`, and wall
     /// time) with many secrets and users; fails when a page's p99 server time is over budget.
     Console(ConsoleArgs),
+    /// Count instructions per GetSecretValue, PutSecretValue, Decrypt and AssumeRole with
+    /// valgrind's callgrind, in process; with --baseline, fail on more than --tolerance percent
+    /// above the committed figures.
+    Instructions(crate::instructions::InstructionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +252,11 @@ pub struct BareArgs {
     /// Value of the x-amzn-RequestId response header.
     #[arg(long)]
     pub request_id: Option<String>,
+
+    /// Verify every request's SigV4 signature as made with this access key, whose secret is in
+    /// the environment variable KINKO_BENCH_BARE_SECRET_ACCESS_KEY.
+    #[arg(long, value_name = "AKID")]
+    pub access_key_id: Option<String>,
 
     /// Exit when standard input reaches end of file (set when started by the benchmark).
     #[arg(long, hide = true)]

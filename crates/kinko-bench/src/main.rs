@@ -21,6 +21,7 @@
 //! kinko-bench exec --runs 200
 //! kinko-bench functions --runs 1000 --cold-runs 30
 //! kinko-bench console --secrets 1000 --runs 100
+//! kinko-bench instructions --baseline crates/kinko-bench/instructions.json
 //! ```
 //!
 //! `kinko-bench agent` loads cache hits through `kinko agent` (and AWS's agent, side by side).
@@ -36,6 +37,7 @@ mod console;
 mod cpu;
 mod exec;
 mod functions;
+mod instructions;
 mod load;
 mod ops;
 mod setup;
@@ -65,6 +67,9 @@ fn main() -> ExitCode {
         Some(Command::Exec(args)) => runtime.block_on(exec::run(args)).map(|()| Outcome::Clean),
         Some(Command::Functions(args)) => runtime.block_on(functions::run(args)).map(|()| Outcome::Clean),
         Some(Command::Console(args)) => runtime.block_on(console::run(args)),
+        Some(Command::Instructions(args)) => {
+            instructions::run(&args).map(|ok| if ok { Outcome::Clean } else { Outcome::HadErrors })
+        }
         None => runtime.block_on(bench::run(cli.bench)),
     };
     // Don't wait for tasks still blocked on sockets of stopped servers.

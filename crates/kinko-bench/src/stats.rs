@@ -313,7 +313,8 @@ pub fn markdown_table(results: &[RunResult]) -> String {
     out
 }
 
-/// kinko versus the bare ceiling, one row per concurrency level run against both.
+/// kinko versus the bare floor (a server that verifies the SigV4 signature and answers the same
+/// bytes), one row per concurrency level run against both.
 pub struct Ratio<'a> {
     pub kinko: &'a RunResult,
     pub bare: &'a RunResult,
@@ -322,6 +323,11 @@ pub struct Ratio<'a> {
 impl Ratio<'_> {
     pub fn throughput_ratio(&self) -> f64 {
         self.kinko.throughput() / self.bare.throughput()
+    }
+
+    /// kinko's server CPU per request over the bare server's, where `/proc` told both.
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        Some(self.kinko.server_cpu_us()? / self.bare.server_cpu_us()?)
     }
 
     pub fn to_json(&self) -> Value {
@@ -333,6 +339,9 @@ impl Ratio<'_> {
             "kinko_over_bare": self.throughput_ratio(),
             "kinko_p50_us": self.kinko.p50_us(),
             "bare_p50_us": self.bare.p50_us(),
+            "kinko_server_cpu_us_per_request": self.kinko.server_cpu_us(),
+            "bare_server_cpu_us_per_request": self.bare.server_cpu_us(),
+            "kinko_over_bare_cpu_per_request": self.cpu_ratio(),
         })
     }
 }
@@ -353,13 +362,13 @@ pub fn ratios(results: &[RunResult]) -> Vec<Ratio<'_>> {
 
 pub fn ratio_table(ratios: &[Ratio<'_>]) -> String {
     let mut out = String::from(
-        "| operation | concurrency | kinko req/s | bare req/s | kinko/bare | kinko p50 | bare p50 |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| operation | concurrency | kinko req/s | bare req/s | kinko/bare | kinko p50 | bare p50 | server CPU per request, kinko / bare | CPU kinko/bare |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in ratios {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1} % | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} % | {} | {} | {} / {} | {} |",
             r.kinko.op.name(),
             r.kinko.concurrency,
             format_rate(r.kinko.throughput()),
@@ -367,6 +376,10 @@ pub fn ratio_table(ratios: &[Ratio<'_>]) -> String {
             r.throughput_ratio() * 100.0,
             format_us(r.kinko.p50_us()),
             format_us(r.bare.p50_us()),
+            r.kinko.server_cpu_per_request(),
+            r.bare.server_cpu_per_request(),
+            r.cpu_ratio()
+                .map_or_else(|| "–".to_owned(), |x| format!("{x:.2}x")),
         );
     }
     out

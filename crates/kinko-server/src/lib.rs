@@ -100,6 +100,12 @@ impl Running {
         ))
     }
 
+    /// The router the main listener serves, for callers in the same process (`kinko-bench
+    /// instructions` counts a request's instructions through it, without sockets).
+    pub fn router(&self) -> axum::Router {
+        http::router(self.app.clone())
+    }
+
     /// The address the server accepts requests on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
