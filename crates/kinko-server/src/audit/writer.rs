@@ -506,6 +506,7 @@ fn last_link(bytes: &[u8]) -> Option<Link> {
 fn open_active_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
+        .truncate(false)
         .write(true)
         .read(true)
         .mode(0o600)
@@ -521,6 +522,20 @@ pub(crate) fn records_end(bytes: &[u8]) -> usize {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1)
+}
+
+/// Writes `bytes` at `at` in a file of `size` bytes (zeros past `at`), first adding zeros (whole
+/// steps of [`PREALLOCATE`]) when they don't fit, written (not just reserved) so that writing
+/// records over them later changes nothing but data; returns the file's new size.
+fn write_in_place(file: &File, bytes: &[u8], at: u64, size: u64) -> std::io::Result<u64> {
+    let end = at + bytes.len() as u64;
+    let mut grown = size;
+    if end > size {
+        grown = end.div_ceil(PREALLOCATE) * PREALLOCATE;
+        write_zeros(file, size, grown - size)?;
+    }
+    file.write_all_at(bytes, at)?;
+    Ok(grown)
 }
 
 /// Writes `len` zero bytes at `at`.
@@ -696,32 +711,31 @@ impl LogFile {
             .file
             .as_ref()
             .ok_or_else(|| std::io::Error::other("audit log not open"))?;
-        let end = len + bytes.len() as u64;
-        let mut grown = size;
         let result = if regular {
-            (|| {
-                if end > size {
-                    // Zeros ahead of the records, written (not just reserved) so that writing
-                    // records over them later changes nothing but data.
-                    grown = end.div_ceil(PREALLOCATE) * PREALLOCATE;
-                    write_zeros(file, size, grown - size)?;
-                }
-                file.write_all_at(bytes, len)
-            })()
+            write_in_place(file, bytes, len, size)
         } else {
-            (&*file).write_all(bytes)
+            (&*file).write_all(bytes).map(|()| size)
         }
-        .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        .and_then(|grown| {
+            if sync {
+                file.sync_data().map(|()| grown)
+            } else {
+                Ok(grown)
+            }
+        });
         match result {
-            Ok(()) => self.size = grown,
-            Err(_) => {
+            Ok(grown) => {
+                self.size = grown;
+                Ok(())
+            }
+            Err(e) => {
                 // Whatever part of the batch reached the file goes: its calls fail.
                 let _ = file.set_len(len);
                 // Reopened (and re-read) before the next write.
                 self.file = None;
+                Err(e)
             }
         }
-        result
     }
 
     /// Cuts the file back to its records (the zeros allocated ahead go) and lets it go.
