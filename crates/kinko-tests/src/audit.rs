@@ -86,10 +86,16 @@ pub fn verify_log(active: &std::path::Path, files: &[PathBuf]) -> kinko_server::
     kinko_server::verify_audit_log(&config, files)
 }
 
+/// How many bytes of an audit file's `bytes` hold records: a file the server is writing ends
+/// with zeros, space allocated ahead of its records and not written yet.
+pub fn audit_records_len(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())
+}
+
 /// The records of one audit file, parsed (chain members kept).
 pub fn read_records(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read(path)
-        .expect("audit file")
+    let raw = std::fs::read(path).expect("audit file");
+    raw[..audit_records_len(&raw)]
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).expect("a JSON record"))

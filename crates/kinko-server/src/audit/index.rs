@@ -294,10 +294,12 @@ impl Index {
         for f in gone {
             self.forget(state, &f).map_err(|e| e.to_string())?;
         }
+        let committed = *self.committed.lock().unwrap_or_else(PoisonError::into_inner);
         let mut backlog = 0;
         for (_, m) in &on_disk {
-            let indexed = state.files.get(&(m.dev(), m.ino())).map_or(0, |f| f.indexed);
-            backlog += m.len().saturating_sub(indexed);
+            let key = (m.dev(), m.ino());
+            let indexed = state.files.get(&key).map_or(0, |f| f.indexed);
+            backlog += readable(m.len(), key, committed).saturating_sub(indexed);
         }
         self.backlog.store(backlog, Ordering::Relaxed);
         self.written_bytes_seen.store(bytes_mark, Ordering::Relaxed);
@@ -337,10 +339,7 @@ impl Index {
         // The file the writer writes is read up to where its written records end; past that
         // may be a failed batch's records, about to be cut off and written over.
         let committed = *self.committed.lock().unwrap_or_else(PoisonError::into_inner);
-        let size = match committed {
-            Some(c) if c.file == key => opened.len().min(c.len),
-            _ => opened.len(),
-        };
+        let size = readable(opened.len(), key, committed);
         if let Some(known) = state.files.get(&key).cloned() {
             let replaced = size < known.indexed
                 || (known.path != path || size > known.indexed)
@@ -416,6 +415,14 @@ impl Index {
             let n = read_at_most(&mut file, &mut buf, row.indexed)?;
             buf.truncate(n);
             self.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            // Zeros are space allocated ahead of the records, not written yet.
+            let n = match buf.iter().position(|&b| b == 0) {
+                Some(z) => {
+                    buf.truncate(z);
+                    z
+                }
+                None => n,
+            };
             let Some(last_newline) = buf.iter().rposition(|&b| b == b'\n') else {
                 if n < CHUNK {
                     // Only part of a record so far.
@@ -682,6 +689,16 @@ fn read_hits(files: &HashMap<i64, FileRow>, q: &EventQuery, hits: &[(i64, i64, i
         page.events.push(event.event);
     }
     Some(page)
+}
+
+/// How much of a file of `len` bytes holds records to read: the file the writer writes, up to
+/// where its written records end (past that may be zeros allocated ahead, or a failed batch's
+/// records about to be cut off and written over); any other file, all of it.
+fn readable(len: u64, key: (u64, u64), committed: Option<Committed>) -> u64 {
+    match committed {
+        Some(c) if c.file == key => len.min(c.len),
+        _ => len,
+    }
 }
 
 fn join(file: i64, offset: i64) -> u64 {

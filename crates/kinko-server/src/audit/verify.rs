@@ -97,6 +97,13 @@ pub(crate) fn verify_files(files: &[PathBuf], key: Option<&SealKey>, report: &mu
             prev_number = number;
         }
         let bytes = match std::fs::read(path) {
+            // The active file (not rotated) may end with zeros: space the server allocated ahead
+            // of its records and has not written yet (or, after a crash, not written any more).
+            Ok(mut b) if number.is_none() => {
+                let zeros = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+                b.truncate(zeros);
+                b
+            }
             Ok(b) => b,
             Err(e) => {
                 report

@@ -10,13 +10,20 @@
 //! server (by hand, or by external log rotation followed by SIGHUP) is noticed by its inode and
 //! reopened, the chain continuing in the new file.
 //!
+//! The active file is written in place into space allocated ahead (zeros, [`PREALLOCATE`] bytes
+//! at a time), as databases write their logs: overwriting blocks that are already allocated and
+//! written lets `fdatasync` flush the data alone, where growing the file would also commit its
+//! new size through the file system's journal on every sync. The records end at the first NUL
+//! byte: the zeros past them are space not written yet. The file is cut back to its records when
+//! it is rotated, closed, given up (replaced, reopened) and when the server starts.
+//!
 //! Rotation by size and age seals the file (see [`super::seal`]) and renames it to
 //! `NAME.NNNNNN`; retention then removes the oldest rotated files beyond the configured count or
 //! age.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -70,6 +77,9 @@ impl Default for AuditOptions {
 const TICK: Duration = Duration::from_secs(1);
 /// How long buffered records wait.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How much zeroed space is added to the active file at a time, ahead of its records: one
+/// sync in this many bytes of records also commits the file's new size.
+pub(crate) const PREALLOCATE: u64 = 1024 * 1024;
 
 /// The outcome of one batch, and the requests waiting for it.
 pub(super) struct Batch {
@@ -390,16 +400,14 @@ impl Out {
 
     fn reopen(&mut self, why: &str) {
         if let Out::File(f) = self {
-            f.file = None;
+            f.release();
             tracing::info!("reopening the audit log {}: {why}", f.path.display());
         }
     }
 
     fn close(&mut self) {
-        if let Out::File(f) = self
-            && let Some(file) = &f.file
-        {
-            let _ = file.sync_all();
+        if let Out::File(f) = self {
+            f.release();
         }
     }
 }
@@ -425,6 +433,10 @@ pub(super) struct LogFile {
     id: (u64, u64),
     /// Bytes of the file known to hold whole records.
     len: u64,
+    /// The file's size: its records, then zeros (space allocated ahead, see [`PREALLOCATE`]).
+    size: u64,
+    /// Whether the file is a regular file (written in place), not a device written in turn.
+    regular: bool,
     /// SHA-256 of those bytes, for the seal.
     digest: digest::Context,
     records: u64,
@@ -489,13 +501,53 @@ fn last_link(bytes: &[u8]) -> Option<Link> {
         .find_map(|l| chain::parse(l).map(|p| p.link))
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
+/// Opens the active file for writing at chosen offsets (not `O_APPEND`, under which Linux's
+/// `pwrite` ignores its offset).
+fn open_active_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .write(true)
         .read(true)
         .mode(0o600)
         .open(path)
+}
+
+/// Where the records of an active file's bytes end: at the last newline before the first NUL
+/// byte (the zeros past the records are space allocated ahead and not written yet; a crash can
+/// also leave part of an unanswered batch there, cut short or with a hole of zeros).
+pub(crate) fn records_end(bytes: &[u8]) -> usize {
+    let data = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    bytes[..data]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// Writes `bytes` at `at` in a file of `size` bytes (zeros past `at`), first adding zeros (whole
+/// steps of [`PREALLOCATE`]) when they don't fit, written (not just reserved) so that writing
+/// records over them later changes nothing but data; returns the file's new size.
+fn write_in_place(file: &File, bytes: &[u8], at: u64, size: u64) -> std::io::Result<u64> {
+    let end = at + bytes.len() as u64;
+    let mut grown = size;
+    if end > size {
+        grown = end.div_ceil(PREALLOCATE) * PREALLOCATE;
+        write_zeros(file, size, grown - size)?;
+    }
+    file.write_all_at(bytes, at)?;
+    Ok(grown)
+}
+
+/// Writes `len` zero bytes at `at`.
+fn write_zeros(file: &File, mut at: u64, len: u64) -> std::io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let end = at + len;
+    while at < end {
+        let n = usize::try_from(end - at).unwrap_or(usize::MAX).min(ZEROS.len());
+        file.write_all_at(&ZEROS[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 fn sync_dir(path: &Path) {
@@ -523,6 +575,8 @@ impl LogFile {
             file: None,
             id: (0, 0),
             len: 0,
+            size: 0,
+            regular: false,
             digest: digest::Context::new(&digest::SHA256),
             records: 0,
             first: Link::START,
@@ -552,28 +606,33 @@ impl LogFile {
     }
 
     /// Opens the active file, reading what it holds: a record cut short by a crash (never
-    /// answered) is removed, and the chain continues from its last record.
+    /// answered) is removed, and so are the zeros allocated ahead of the records; the chain
+    /// continues from its last record.
     fn open_active(&mut self) -> std::io::Result<()> {
-        let mut file = open_append(&self.path)?;
+        let mut file = open_active_file(&self.path)?;
         let mut bytes = Vec::new();
-        // Only a regular file is read back (a device in its place, such as `/dev/full`, is
-        // written to and fails or not).
+        // Only a regular file is read back and written in place (a device in its place, such
+        // as `/dev/full`, is written to and fails or not).
         let regular = file.metadata()?.is_file();
         if regular {
             file.seek(SeekFrom::Start(0))?;
             file.read_to_end(&mut bytes)?;
         }
-        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let whole = records_end(&bytes);
         if whole < bytes.len() {
-            tracing::warn!(
-                "the audit log {} ends with a record cut short ({} bytes, from a crash before its call was answered): removed",
-                self.path.display(),
-                bytes.len() - whole
-            );
+            if bytes[whole..].iter().any(|&b| b != 0) {
+                tracing::warn!(
+                    "the audit log {} ends with a record cut short ({} bytes, from a crash before its call was answered): removed",
+                    self.path.display(),
+                    bytes[whole..].iter().filter(|&&b| b != 0).count()
+                );
+            }
             file.set_len(whole as u64)?;
             file.sync_data()?;
             bytes.truncate(whole);
         }
+        self.regular = regular;
+        self.size = bytes.len() as u64;
         let meta = file.metadata()?;
         self.id = (meta.dev(), meta.ino());
         self.len = bytes.len() as u64;
@@ -617,7 +676,7 @@ impl LogFile {
                     self.path.display()
                 );
             }
-            self.file = None;
+            self.release();
             self.open_active()?;
         }
         self.file
@@ -646,18 +705,50 @@ impl LogFile {
     }
 
     fn append(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-        let len = self.len;
-        let file = self.current()?;
-        let result = file
-            .write_all(bytes)
-            .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
-        if result.is_err() {
-            // Whatever part of the batch reached the file goes: its calls fail.
-            let _ = file.set_len(len);
-            // Reopened (and re-read) before the next write.
-            self.file = None;
+        self.current()?;
+        let (len, size, regular) = (self.len, self.size, self.regular);
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("audit log not open"))?;
+        let result = if regular {
+            write_in_place(file, bytes, len, size)
+        } else {
+            (&*file).write_all(bytes).map(|()| size)
         }
-        result
+        .and_then(|grown| {
+            if sync {
+                file.sync_data().map(|()| grown)
+            } else {
+                Ok(grown)
+            }
+        });
+        match result {
+            Ok(grown) => {
+                self.size = grown;
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever part of the batch reached the file goes: its calls fail.
+                let _ = file.set_len(len);
+                // Reopened (and re-read) before the next write.
+                self.file = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Cuts the file back to its records (the zeros allocated ahead go) and lets it go.
+    fn release(&mut self) {
+        if let Some(file) = self.file.take()
+            && self.regular
+        {
+            if self.size > self.len {
+                let _ = file.set_len(self.len);
+            }
+            let _ = file.sync_all();
+        }
+        self.size = self.len;
     }
 
     /// Rotates when the file is over its size or age (and holds a record).
@@ -679,7 +770,16 @@ impl LogFile {
     /// Seals the active file, renames it to its rotated name, starts a new one and applies
     /// retention.
     pub(super) fn rotate(&mut self) -> std::io::Result<()> {
-        let file = self.current()?;
+        self.current()?;
+        let (len, size) = (self.len, self.size);
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("audit log not open"))?;
+        if size > len {
+            file.set_len(len)?;
+            self.size = len;
+        }
         file.sync_all()?;
         let number = self.next_number;
         let target = rotated_path(&self.path, number);
@@ -760,5 +860,131 @@ impl LogFile {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32) -> Vec<u8> {
+        format!("{{\"eventName\":\"Call{n}\"}}\n").into_bytes()
+    }
+
+    fn options() -> AuditOptions {
+        AuditOptions {
+            rotate_bytes: 0,
+            rotate_age: None,
+            ..AuditOptions::default()
+        }
+    }
+
+    fn size(path: &Path) -> u64 {
+        std::fs::metadata(path).expect("metadata").len()
+    }
+
+    #[test]
+    fn records_end_at_the_last_newline_before_the_zeros() {
+        assert_eq!(records_end(b""), 0);
+        assert_eq!(records_end(b"{}\n{}\n"), 6);
+        assert_eq!(records_end(b"{}\n{}\n\0\0\0"), 6);
+        assert_eq!(records_end(b"\0\0\0"), 0);
+        // A record cut short, with and without the zeros after it.
+        assert_eq!(records_end(b"{}\n{\"cut"), 3);
+        assert_eq!(records_end(b"{}\n{\"cut\0\0"), 3);
+        // A hole of zeros (part of an unanswered batch that never reached the disk) and records
+        // past it: the records end before the hole.
+        assert_eq!(records_end(b"{}\n{}\n\0\0{}\n\0"), 6);
+    }
+
+    #[test]
+    fn records_are_written_over_zeros_allocated_ahead_and_the_zeros_go_when_the_file_is_let_go() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("audit.log");
+        let mut f = LogFile::open(&path, options(), None).expect("open");
+        f.write_batch(&[record(1), record(2)].concat(), true)
+            .expect("write");
+        let first = f.len;
+        assert_eq!(size(&path), PREALLOCATE);
+        f.write_batch(&record(3), true).expect("write");
+        // Written in place: the file did not grow.
+        assert_eq!(size(&path), PREALLOCATE);
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(records_end(&bytes) as u64, f.len);
+        assert!(f.len > first);
+        assert!(
+            bytes[usize::try_from(f.len).expect("len")..]
+                .iter()
+                .all(|&b| b == 0)
+        );
+        // A batch past the space allocated grows the file by whole steps.
+        let big: Vec<u8> = (4..4 + 40_000).flat_map(record).collect();
+        f.write_batch(&big, true).expect("write");
+        assert!(f.len > PREALLOCATE);
+        assert_eq!(size(&path) % PREALLOCATE, 0);
+        assert!(size(&path) >= f.len);
+        let len = f.len;
+        f.release();
+        assert_eq!(size(&path), len);
+        let report = crate::audit::verify(&path, &[], None);
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.files[0].records, 40_003);
+    }
+
+    #[test]
+    fn a_file_left_by_a_crash_verifies_and_is_continued_without_its_zeros() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("audit.log");
+        let mut f = LogFile::open(&path, options(), None).expect("open");
+        f.write_batch(&[record(1), record(2)].concat(), true)
+            .expect("write");
+        let (len, last) = (f.len, f.last);
+        // The process ends without letting the file go: the zeros allocated ahead stay.
+        drop(f);
+        assert_eq!(size(&path), PREALLOCATE);
+        let report = crate::audit::verify(&path, &[], None);
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.files[0].records, 2);
+        assert_eq!(report.files[0].last, Some(2));
+
+        let mut again = LogFile::open(&path, options(), None).expect("reopen");
+        assert_eq!((again.len, again.last), (len, last));
+        assert_eq!(size(&path), len);
+        again.write_batch(&record(3), true).expect("write");
+        again.release();
+        let report = crate::audit::verify(&path, &[], None);
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.files[0].records, 3);
+        assert_eq!((report.files[0].first, report.files[0].last), (Some(1), Some(3)));
+    }
+
+    #[test]
+    fn part_of_an_unanswered_batch_left_by_a_crash_is_removed_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("audit.log");
+        let mut f = LogFile::open(&path, options(), None).expect("open");
+        f.write_batch(&[record(1), record(2)].concat(), true)
+            .expect("write");
+        let (len, last) = (f.len, f.last);
+        let file = f.file.take().expect("open file");
+        drop(f);
+        // A batch cut short by the crash: its first record reached the disk in part, a later
+        // page of it whole, between them a hole of zeros.
+        let mut torn = Vec::new();
+        chain_batch(&mut torn, &[record(3), record(4)].concat(), &last);
+        let cut = torn.len() / 3;
+        file.write_all_at(&torn[..cut], len).expect("first part");
+        file.write_all_at(&torn[2 * cut..], len + 2 * cut as u64)
+            .expect("last part");
+        drop(file);
+
+        let mut again = LogFile::open(&path, options(), None).expect("reopen");
+        assert_eq!((again.len, again.last), (len, last));
+        assert_eq!(size(&path), len);
+        again.write_batch(&record(5), true).expect("write");
+        again.release();
+        let report = crate::audit::verify(&path, &[], None);
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!((report.files[0].records, report.files[0].last), (3, Some(3)));
     }
 }

@@ -110,3 +110,37 @@ async fn a_record_made_up_and_appended_is_reported() {
     let report = verify_log(&path, &[]);
     assert_problem(&report, &format!("record {} was changed", n + 1));
 }
+
+/// The log as a crash leaves it: its file as it was on disk while the server ran, the records
+/// followed by the zeros allocated ahead of them. It verifies as it is, and a server started on it
+/// cuts the zeros off and continues the chain.
+#[tokio::test]
+async fn a_log_left_by_a_crash_verifies_and_a_restart_continues_it() {
+    let audited = AuditedServer::start().await;
+    let client = once(&audited.server);
+    let name = create(&client, "crash").await;
+    client
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("get");
+    let crash = tempfile::tempdir().expect("dir");
+    let crashed = crash.path().join("audit.log");
+    std::fs::copy(audited.path(), &crashed).expect("copy the log");
+    audited.stop().await;
+    assert_eq!(std::fs::read(&crashed).expect("log").last(), Some(&0));
+    let report = verify_log(&crashed, &[]);
+    assert!(report.ok(), "{:?}", report.problems);
+    let last = report.files[0].last.expect("records");
+
+    let restarted = AuditedServer::start_configured(|c| c.audit_log = Some(crashed.clone())).await;
+    let client = once(&restarted.server);
+    create(&client, "after-crash").await;
+    let _ = restarted.stop_keeping_files().await;
+    assert!(!std::fs::read(&crashed).expect("log").contains(&0));
+    let report = verify_log(&crashed, &[]);
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.files[0].first, Some(1));
+    assert!(report.files[0].last.expect("records") > last);
+}

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kinko_tests::{
-    Config, MetricsListen, Scrape, SecretsExt, Signing, TestClock, TestServer, dev_config, http_get,
-    unique_name,
+    Config, MetricsListen, Scrape, SecretsExt, Signing, TestClock, TestServer, audit_records_len, dev_config,
+    http_get, unique_name,
 };
 
 const REQUESTS: &str = "kinko_requests_total";
@@ -196,10 +196,9 @@ async fn audit_writes_are_timed_and_counted() {
     assert!(s.value("kinko_audit_write_seconds_total", &[]) > 0.0);
     assert_eq!(s.value("kinko_audit_write_failures_total", &[]), 0.0);
     assert_eq!(s.value("kinko_audit_healthy", &[]), 1.0);
-    // Bytes written: what the file holds (the scrapes themselves are not audited).
-    let on_disk = std::fs::metadata(dir.path().join("audit.log"))
-        .expect("log")
-        .len() as f64;
+    // Bytes written: the records the file holds (the scrapes themselves are not audited), not
+    // the zeros allocated ahead of them.
+    let on_disk = audit_records_len(&std::fs::read(dir.path().join("audit.log")).expect("log")) as f64;
     assert_eq!(s.value("kinko_audit_written_bytes_total", &[]), on_disk);
     // Each batch's write time, in the histogram: one observation a batch, the same total time.
     let batches = s.value("kinko_audit_batches_total", &[]);
