@@ -3,8 +3,6 @@ get-access-key-info`, `aws sts get-federation-token` and `aws sts decode-authori
 
 from __future__ import annotations
 
-import json
-
 from kinko_compat import ACCOUNT, Creds, allow, assert_cli_error, aws_as, policy, short_id
 
 
@@ -48,7 +46,7 @@ def test_cli_get_federation_token(aws):
     )
     aws("iam", "put-user-policy", "--user-name", name, "--policy-name", "p", "--policy-document", doc)
     user = Creds.from_access_key(aws("iam", "create-access-key", "--user-name", name).json())
-    session_policy = json.dumps(policy(allow("secretsmanager:ListSecrets")))
+    session_policy = policy(allow("secretsmanager:ListSecrets"))
     out = aws_as(
         aws, user, "sts", "get-federation-token", "--name", "bob", "--policy", session_policy
     ).json()
