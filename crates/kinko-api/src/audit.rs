@@ -79,6 +79,14 @@ pub enum Caller {
         attributes: SessionAttributes,
         source_identity: Option<String>,
     },
+    /// A federated user (`FederatedUser`): `principalId` `<account>:<name>`, and the IAM user
+    /// (`issuer_type` `IAMUser`) or root user (`Root`) that called GetFederationToken.
+    FederatedUser {
+        principal_id: String,
+        issuer: SessionIssuer,
+        issuer_type: &'static str,
+        attributes: SessionAttributes,
+    },
     /// The holder of a web identity token calling `AssumeRoleWithWebIdentity` (`WebIdentityUser`):
     /// `principalId` `<provider>:<audience>:<subject>`, `userName` the subject.
     WebIdentity {
@@ -146,6 +154,31 @@ impl Caller {
                     attributes,
                 ),
                 source_identity: rc.session.as_ref().and_then(|s| s.source_identity.clone()),
+            },
+            PrincipalKind::FederatedUser {
+                name,
+                user_name,
+                user_id,
+            } => Caller::FederatedUser {
+                principal_id: format!("{}:{name}", p.account_id),
+                issuer: SessionIssuer {
+                    principal_id: user_id.clone(),
+                    // Without its path: [`crate::call`] names the user as IAM has it.
+                    arn: match user_name {
+                        Some(u) => format!("arn:aws:iam::{}:user/{u}", p.account_id),
+                        None => format!("arn:aws:iam::{}:root", p.account_id),
+                    },
+                    account_id: p.account_id.clone(),
+                    user_name: user_name.clone().unwrap_or_default(),
+                },
+                issuer_type: if user_name.is_some() { "IAMUser" } else { "Root" },
+                attributes: rc.session.as_ref().map_or(
+                    SessionAttributes {
+                        creation_date: Timestamp(0),
+                        mfa_authenticated: false,
+                    },
+                    attributes,
+                ),
             },
             PrincipalKind::Anonymous => Caller::Unknown,
         }

@@ -297,8 +297,9 @@ pub async fn call(
         }
     }
     describe_accounts(&mut event);
-    if let audit::Caller::AssumedRole { issuer, .. } = &mut event.caller
-        && let Some(arn) = authz::session_role_arn(services, &rc.principal).await
+    if let audit::Caller::AssumedRole { issuer, .. } | audit::Caller::FederatedUser { issuer, .. } =
+        &mut event.caller
+        && let Some(arn) = authz::session_issuer_arn(services, &rc.principal).await
     {
         issuer.arn = arn;
     }
@@ -641,4 +642,7 @@ pub fn same_tag_key(a: &str, b: &str) -> bool {
 pub enum SessionKind {
     AssumedRole,
     SessionToken,
+    /// A federated user's (GetFederationToken): limited by its session policies, and with none
+    /// it has no permissions.
+    FederationToken,
 }

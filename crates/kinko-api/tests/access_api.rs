@@ -542,3 +542,66 @@ async fn only_who_may_read_every_policy_may_ask() {
     let e = readers(&w, &root(), "").await.expect_err("empty id");
     assert_eq!(e.code, "ValidationException");
 }
+
+/// DecodeAuthorizationMessage through the one STS entry point: a message in the format kinko
+/// would issue, sealed for the denied principal's account, decodes to AWS's shape for a caller of
+/// that account allowed to decode it, and for nobody else.
+#[tokio::test]
+async fn an_encoded_authorization_message_decodes_only_in_its_account() {
+    use kinko_api::sts::authorization_message;
+    let w = world().await;
+    let e = denied(&w, &w.bob, "MySecret").await;
+    let why = explained(&w.bob, &e);
+    let encoded = authorization_message::encode(&w.s, &w.bob.principal, &why).expect("encoded");
+    let decode = |rc: RequestContext, message: String| {
+        let s = &w.s;
+        async move {
+            let body = format!(
+                "Action=DecodeAuthorizationMessage&Version=2011-06-15&EncodedMessage={}",
+                enc(&message)
+            );
+            let params = Params::parse(body.as_bytes());
+            kinko_api::call(
+                s,
+                &rc,
+                Some(ServiceName::Sts),
+                "DecodeAuthorizationMessage",
+                CallInput::Query(&params),
+            )
+            .await
+            .map(|out| String::from_utf8(out).expect("utf-8"))
+        }
+    };
+    let out = decode(root(), encoded.clone()).await.expect("decoded");
+    let decoded: Value =
+        serde_json::from_str(&text(&out, "DecodedMessage").replace("&quot;", "\"")).expect("JSON");
+    assert_eq!(decoded, authorization_message::decoded(&w.bob.principal, &why));
+    assert_eq!(decoded["explicitDeny"], true);
+    assert_eq!(
+        decoded["matchedStatements"]["items"][0]["statementId"],
+        "DenyMySecret"
+    );
+    assert_eq!(decoded["context"]["action"], "secretsmanager:GetSecretValue");
+
+    let invalid = |r: Result<String, WireError>| {
+        let e = r.expect_err("refused");
+        (e.code, e.status, e.message)
+    };
+    let expected = (
+        "InvalidAuthorizationMessageException",
+        400,
+        authorization_message::INVALID_MESSAGE.to_owned(),
+    );
+    // Another account's caller.
+    let partner = RequestContext::new(Principal::root(PARTNER), "us-east-1", "req-partner");
+    assert_eq!(invalid(decode(partner, encoded.clone()).await), expected);
+    // One character changed.
+    let mut altered = encoded.clone().into_bytes();
+    let i = altered.len() / 2;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).expect("utf-8");
+    assert_eq!(invalid(decode(root(), altered).await), expected);
+    // A caller of the account without the permission.
+    let e = decode(w.bob.clone(), encoded).await.expect_err("denied");
+    assert_eq!(e.code, "AccessDenied");
+}

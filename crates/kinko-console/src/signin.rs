@@ -208,7 +208,9 @@ fn holder(principal: &Principal) -> Option<Holder<'_>> {
     match &principal.kind {
         PrincipalKind::User { name, .. } => Some(Holder::User(name)),
         PrincipalKind::Root => Some(Holder::Root),
-        PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => None,
+        PrincipalKind::AssumedRole { .. }
+        | PrincipalKind::FederatedUser { .. }
+        | PrincipalKind::Anonymous => None,
     }
 }
 

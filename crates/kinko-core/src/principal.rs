@@ -15,6 +15,14 @@ pub enum PrincipalKind {
         role_id: String,
         session_name: String,
     },
+    /// A `GetFederationToken` session: `arn:aws:sts::<account>:federated-user/<name>`. Issued by
+    /// the IAM user `user_name` (bound to its unique id `user_id`), or by the root user
+    /// (`user_name` `None`, `user_id` the account id).
+    FederatedUser {
+        name: String,
+        user_name: Option<String>,
+        user_id: String,
+    },
     /// The caller of an unsigned request. Only STS `AssumeRoleWithWebIdentity` accepts one (its
     /// proof is the identity token it carries); every other action refuses it.
     Anonymous,

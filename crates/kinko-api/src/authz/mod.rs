@@ -546,14 +546,25 @@ fn unique_id(p: &Principal) -> &str {
         PrincipalKind::Root => &p.account_id,
         PrincipalKind::User { user_id, .. } => user_id,
         PrincipalKind::AssumedRole { role_id, .. } => role_id,
+        // The issuing user's `AIDA…` (the account for root): a user re-created under the same
+        // name issues federated users of the same ARN that must not share the old one's policies.
+        PrincipalKind::FederatedUser { user_id, .. } => user_id,
         PrincipalKind::Anonymous => "",
     }
 }
 
-/// The ARN, with its path, of the role a session was issued for (CloudTrail's
-/// `sessionIssuer.arn`); none for other callers, or when the role is gone or can't be read.
-pub(crate) async fn session_role_arn(services: &Services, p: &Principal) -> Option<String> {
-    if !matches!(p.kind, PrincipalKind::AssumedRole { .. }) {
+/// The ARN, with its path, of the role a session was issued for, or of the IAM user who issued a
+/// federated user (CloudTrail's `sessionIssuer.arn`); none for other callers, or when the role or
+/// user is gone or can't be read.
+pub(crate) async fn session_issuer_arn(services: &Services, p: &Principal) -> Option<String> {
+    if !matches!(
+        p.kind,
+        PrincipalKind::AssumedRole { .. }
+            | PrincipalKind::FederatedUser {
+                user_name: Some(_),
+                ..
+            }
+    ) {
         return None;
     }
     let pp = principal_policies(services, p).await.ok()?;
@@ -722,6 +733,45 @@ pub(crate) fn gather(iam: &IamState, cache: &PolicyCache, p: &Principal) -> Prin
                 )
             }
         },
+        // A federated user has the permissions of the user who called GetFederationToken (its
+        // identity-based policies and its permissions boundary), which the session policies then
+        // limit ([`with_policy_set`]); without a session policy it has none (STS API Reference,
+        // GetFederationToken). The user's tags are not its principal tags: only its session tags
+        // are.
+        PrincipalKind::FederatedUser {
+            name,
+            user_name: Some(user_name),
+            user_id,
+        } => match iam.user(user_name) {
+            Some(u) if &u.user_id == user_id => {
+                docs.extend(inline(&u.inline_policies, || Owner::User(u.name.clone())));
+                docs.extend(managed(iam, &u.attached_policies, None));
+                for g in u.groups.iter().filter_map(|g| iam.group(g)) {
+                    docs.extend(inline(&g.inline_policies, || Owner::Group(g.name.clone())));
+                    docs.extend(managed(iam, &g.attached_policies, Some(&g.name)));
+                }
+                let boundary = u
+                    .permissions_boundary
+                    .as_deref()
+                    .and_then(|b| managed_doc(iam, b).map(|d| (b.to_owned(), d)));
+                (PrincipalCtx::federated_user(&u.arn, name), boundary, true)
+            }
+            // The user was deleted (or re-created): its federated users get nothing.
+            _ => {
+                let user_arn = format!("arn:aws:iam::{}:user/{user_name}", p.account_id);
+                (PrincipalCtx::federated_user(&user_arn, name), None, false)
+            }
+        },
+        // Issued by the root user, whose permissions are everything in its account: the session
+        // policies alone limit it.
+        PrincipalKind::FederatedUser {
+            name,
+            user_name: None,
+            ..
+        } => {
+            let root_arn = format!("arn:aws:iam::{}:root", p.account_id);
+            return outside(PrincipalCtx::federated_user(&root_arn, name), cache);
+        }
     };
     PrincipalPolicies {
         ctx,
@@ -836,7 +886,7 @@ pub(crate) fn with_policy_set<R>(
     let session: Vec<Arc<kinko_policy::Policy>> = rc
         .session
         .iter()
-        .filter(|s| s.kind == SessionKind::AssumedRole)
+        .filter(|s| matches!(s.kind, SessionKind::AssumedRole | SessionKind::FederationToken))
         .flat_map(|s| s.policies.iter())
         .filter_map(|d| cache.parsed(PolicyKindKey::Session, d))
         .collect();

@@ -5,6 +5,7 @@
 //! | rule | source |
 //! |---|---|
 //! | credentials from `GetSessionToken` can't call IAM, and of STS only `AssumeRole` and `GetCallerIdentity` | STS API Reference, GetSessionToken |
+//! | a federated user (`GetFederationToken`) can't call IAM, and of STS only `GetCallerIdentity` | STS API Reference, GetFederationToken |
 //! | the root user can't assume a role | IAM User Guide, "Switching to an IAM role (AWS API)" |
 //! | nobody may manage an AWS managed KMS key | KMS Developer Guide, "AWS managed keys" |
 //! | a secret under `aws/secretsmanager` can't be used from another account | Secrets Manager User Guide, "Access secrets from a different account" |
@@ -18,9 +19,10 @@ use crate::{RequestContext, Session, SessionKind};
 /// Why a named rule refused a request. Each service answers it with its own error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// Credentials from `GetSessionToken` (without MFA) can't call IAM: answered as an invalid token.
+    /// Credentials from `GetSessionToken` (without MFA), or a federated user's, can't call IAM:
+    /// answered as an invalid token.
     SessionTokenCallsIam,
-    /// Credentials from `GetSessionToken` can't call this STS operation.
+    /// Credentials from `GetSessionToken`, or a federated user's, can't call this STS operation.
     SessionTokenCallsSts { operation: String },
     /// The root user can't assume roles.
     RootAssumesRole,
@@ -84,10 +86,26 @@ fn session_token_with_mfa(rc: &RequestContext) -> bool {
 
 /// Rules about the request as a whole, before its input is read: credentials from
 /// `GetSessionToken` without MFA can't call IAM, and of STS only `AssumeRole` and
-/// `GetCallerIdentity` (AWS's GetSessionToken documentation).
+/// `GetCallerIdentity` (AWS's GetSessionToken documentation); a federated user's can't call IAM,
+/// and of STS only `GetCallerIdentity` (AWS's GetFederationToken documentation). AWS documents no
+/// texts for the federated user's refusals: kinko answers them as it answers the same calls with
+/// credentials from `GetSessionToken`.
 pub fn request(rc: &RequestContext, service: &str, operation: &str) -> Result<(), Refusal> {
     if rc.principal.is_anonymous() && (service, operation) != ("sts", "AssumeRoleWithWebIdentity") {
         return Err(Refusal::Unsigned);
+    }
+    if rc
+        .session
+        .as_ref()
+        .is_some_and(|s| s.kind == SessionKind::FederationToken)
+    {
+        return match service {
+            "iam" => Err(Refusal::SessionTokenCallsIam),
+            "sts" if operation != "GetCallerIdentity" => Err(Refusal::SessionTokenCallsSts {
+                operation: operation.to_owned(),
+            }),
+            _ => Ok(()),
+        };
     }
     if !session_token_only(rc) {
         return Ok(());
@@ -263,6 +281,30 @@ mod tests {
         let role = with_session(user(A), SessionKind::AssumedRole);
         assert_eq!(request(&role, "iam", "ListUsers"), Ok(()));
         assert_eq!(request(&user(A), "iam", "ListUsers"), Ok(()));
+    }
+
+    #[test]
+    fn federated_users_cannot_call_iam_or_sts_but_get_caller_identity() {
+        let rc = with_session(user(A), SessionKind::FederationToken);
+        assert_eq!(
+            request(&rc, "iam", "ListUsers"),
+            Err(Refusal::SessionTokenCallsIam)
+        );
+        for operation in [
+            "AssumeRole",
+            "GetFederationToken",
+            "GetSessionToken",
+            "DecodeAuthorizationMessage",
+        ] {
+            assert_eq!(
+                request(&rc, "sts", operation),
+                Err(Refusal::SessionTokenCallsSts {
+                    operation: operation.into()
+                })
+            );
+        }
+        assert_eq!(request(&rc, "sts", "GetCallerIdentity"), Ok(()));
+        assert_eq!(request(&rc, "secretsmanager", "GetSecretValue"), Ok(()));
     }
 
     #[test]

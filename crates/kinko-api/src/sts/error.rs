@@ -28,6 +28,10 @@ pub enum StsError {
     /// The provider's keys could not be fetched.
     #[error("{0}")]
     IdpCommunication(String),
+    /// A DecodeAuthorizationMessage message this installation did not issue for the caller's
+    /// account.
+    #[error("{0}")]
+    InvalidAuthorizationMessage(String),
     #[error("Missing Action")]
     MissingAction,
     /// Logged in full; the client gets a generic message.
@@ -49,6 +53,7 @@ impl StsError {
             StsError::InvalidIdentityToken(_) => "InvalidIdentityToken",
             StsError::ExpiredToken(_) => "ExpiredTokenException",
             StsError::IdpCommunication(_) => "IDPCommunicationError",
+            StsError::InvalidAuthorizationMessage(_) => "InvalidAuthorizationMessageException",
             StsError::MissingAction => "MissingAction",
             StsError::Internal(_) | StsError::Conflict => "InternalFailure",
         }

@@ -1,12 +1,15 @@
 //! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken,
-//! AssumeRoleWithWebIdentity ([`web_identity`]) and GetAccessKeyInfo ([`access_key_info`]), each an operation of the one [`Operation`]
-//! contract.
+//! AssumeRoleWithWebIdentity ([`web_identity`]), GetFederationToken ([`federation`]),
+//! GetAccessKeyInfo ([`access_key_info`]) and DecodeAuthorizationMessage
+//! ([`authorization_message`]), each an operation of the one [`Operation`] contract.
 //!
 //! Temporary credentials are self-contained sealed tokens ([`token`]); the HTTP pipeline opens them
 //! with [`open_session_token`] to authenticate requests signed with them.
 
 mod access_key_info;
+pub mod authorization_message;
 mod error;
+mod federation;
 pub mod token;
 pub mod web_identity;
 
@@ -70,6 +73,10 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         "GetCallerIdentity" => execute::<GetCallerIdentity>(services, rc, params).await,
         "AssumeRole" => execute::<AssumeRole>(services, rc, params).await,
         "GetSessionToken" => execute::<GetSessionToken>(services, rc, params).await,
+        "DecodeAuthorizationMessage" => {
+            execute::<authorization_message::DecodeAuthorizationMessage>(services, rc, params).await
+        }
+        "GetFederationToken" => execute::<federation::GetFederationToken>(services, rc, params).await,
         "GetAccessKeyInfo" => execute::<access_key_info::GetAccessKeyInfo>(services, rc, params).await,
         "AssumeRoleWithWebIdentity" => {
             execute::<web_identity::AssumeRoleWithWebIdentity>(services, rc, params).await
@@ -155,7 +162,9 @@ impl MfaInput {
         let holder = match &cx.rc.principal.kind {
             PrincipalKind::User { name, .. } => Holder::User(name),
             PrincipalKind::Root => Holder::Root,
-            PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => {
+            PrincipalKind::AssumedRole { .. }
+            | PrincipalKind::FederatedUser { .. }
+            | PrincipalKind::Anonymous => {
                 return Err(StsError::AccessDenied(MFA_UNKNOWN_DEVICE.into()));
             }
         };
@@ -265,6 +274,7 @@ pub fn user_id(p: &Principal) -> String {
             session_name,
             ..
         } => format!("{role_id}:{session_name}"),
+        PrincipalKind::FederatedUser { name, .. } => format!("{}:{name}", p.account_id),
         PrincipalKind::Anonymous => String::new(),
     }
 }
@@ -356,23 +366,8 @@ impl FromRequest<Sts> for AssumeRoleInput {
         if let Some(m) = v.message() {
             return Err(StsError::Validation(m));
         }
-        let tags: Vec<(String, String)> = params
-            .struct_list("Tags")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| {
-                (
-                    t.get("Key").cloned().unwrap_or_default(),
-                    t.get("Value").cloned().unwrap_or_default(),
-                )
-            })
-            .collect();
-        let policy_arns = params
-            .struct_list("PolicyArns")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.get("arn").cloned().unwrap_or_default())
-            .collect();
+        let tags = read_tags(params);
+        let policy_arns = read_policy_arns(params);
         Ok(AssumeRoleInput {
             role_arn: role_arn.unwrap_or_default(),
             session_name: session_name.unwrap_or_default(),
@@ -460,35 +455,7 @@ impl Operation for AssumeRole {
     type Resolved = RoleFound;
 
     fn validate(i: &AssumeRoleInput) -> Result<(), StsError> {
-        let mut v = Violations::new();
-        v.tags(
-            "tags",
-            i.tags.iter().map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
-            &kinko_wire::validate::IAM_TAGS,
-        );
-        if let Some(m) = v.message() {
-            return Err(StsError::Validation(m));
-        }
-        if i.tags.len() > 50 {
-            return Err(StsError::Validation(
-                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
-            ));
-        }
-        let mut lowered: Vec<String> = i.tags.iter().map(|(k, _)| k.to_lowercase()).collect();
-        lowered.sort();
-        lowered.dedup();
-        if lowered.len() != i.tags.len() {
-            return Err(StsError::InvalidParameterValue(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
-            ));
-        }
-        // The `aws:` prefix is AWS's (IAM User Guide, "Rules for tagging in IAM and AWS STS").
-        if i.tags
-            .iter()
-            .any(|(k, _)| kinko_wire::validate::is_reserved_tag_key(k))
-        {
-            return Err(StsError::InvalidParameterValue(RESERVED_TAG_KEY.into()));
-        }
+        validate_session_tags(&i.tags)?;
         if !i
             .transitive_tag_keys
             .iter()
@@ -608,12 +575,77 @@ impl Operation for AssumeRole {
             .elem("Arn", &assumed_arn)
             .close("AssumedRoleUser");
         if let Some(p) = &i.policy {
-            // Percentage of the packed-policy limit used, as AWS reports it (an estimate).
-            x.elem("PackedPolicySize", &(p.len() * 100 / 2048).max(1).to_string());
+            x.elem("PackedPolicySize", &packed_policy_size(p));
         }
         x.opt("SourceIdentity", i.source_identity.as_deref());
         Ok(QueryReply::Result(x))
     }
+}
+
+/// The `Tags` of a request that sets session tags.
+fn read_tags(params: &Params) -> Vec<(String, String)> {
+    params
+        .struct_list("Tags")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            (
+                t.get("Key").cloned().unwrap_or_default(),
+                t.get("Value").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The `PolicyArns` of a request that sets session policies.
+fn read_policy_arns(params: &Params) -> Vec<String> {
+    params
+        .struct_list("PolicyArns")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.get("arn").cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Session tags as AssumeRole and GetFederationToken accept them: at most 50, keys and values as
+/// IAM's, no key twice (in any case), none under `aws:`.
+fn validate_session_tags(tags: &[(String, String)]) -> Result<(), StsError> {
+    let mut v = Violations::new();
+    v.tags(
+        "tags",
+        tags.iter().map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+        &kinko_wire::validate::IAM_TAGS,
+    );
+    if let Some(m) = v.message() {
+        return Err(StsError::Validation(m));
+    }
+    if tags.len() > 50 {
+        return Err(StsError::Validation(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
+        ));
+    }
+    let mut lowered: Vec<String> = tags.iter().map(|(k, _)| k.to_lowercase()).collect();
+    lowered.sort();
+    lowered.dedup();
+    if lowered.len() != tags.len() {
+        return Err(StsError::InvalidParameterValue(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+        ));
+    }
+    // The `aws:` prefix is AWS's (IAM User Guide, "Rules for tagging in IAM and AWS STS").
+    if tags
+        .iter()
+        .any(|(k, _)| kinko_wire::validate::is_reserved_tag_key(k))
+    {
+        return Err(StsError::InvalidParameterValue(RESERVED_TAG_KEY.into()));
+    }
+    Ok(())
+}
+
+/// `PackedPolicySize`: the percentage of the packed-policy limit the inline session policy uses,
+/// as AWS reports it (an estimate: kinko does not pack policies).
+fn packed_policy_size(policy: &str) -> String {
+    (policy.len() * 100 / 2048).max(1).to_string()
 }
 
 /// The account and name of a role ARN (`arn:aws:iam::<account>:role/<path/>name`).

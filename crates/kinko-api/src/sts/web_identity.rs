@@ -290,12 +290,7 @@ impl FromRequest<Sts> for Input {
         if let Some(m) = v.message() {
             return Err(StsError::Validation(m));
         }
-        let policy_arns = params
-            .struct_list("PolicyArns")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.get("arn").cloned().unwrap_or_default())
-            .collect();
+        let policy_arns = super::read_policy_arns(params);
         Ok(Input {
             role_arn: role_arn.unwrap_or_default(),
             session_name: session_name.unwrap_or_default(),
@@ -421,7 +416,7 @@ impl Operation for AssumeRoleWithWebIdentity {
             .elem("Arn", &assumed_arn)
             .close("AssumedRoleUser");
         if let Some(p) = &i.policy {
-            x.elem("PackedPolicySize", &(p.len() * 100 / 2048).max(1).to_string());
+            x.elem("PackedPolicySize", &super::packed_policy_size(p));
         }
         x.elem("Provider", &found.token.issuer)
             .elem("Audience", &found.token.audience);

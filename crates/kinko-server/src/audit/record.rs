@@ -287,6 +287,7 @@ fn principal_id(e: &AuditEvent) -> Option<&str> {
         Caller::Root => e.account_id.as_deref(),
         Caller::IamUser { principal_id, .. }
         | Caller::AssumedRole { principal_id, .. }
+        | Caller::FederatedUser { principal_id, .. }
         | Caller::WebIdentity { principal_id, .. } => Some(principal_id),
         Caller::Unknown => None,
     }
@@ -339,6 +340,26 @@ fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> 
                 web_id_federation_data: Empty {},
                 attributes: Attributes::of(attributes),
                 source_identity: source_identity.as_deref(),
+            });
+        }
+        Caller::FederatedUser {
+            issuer,
+            issuer_type,
+            attributes,
+            ..
+        } => {
+            id.kind = "FederatedUser";
+            id.session_context = Some(SessionContext {
+                session_issuer: Issuer {
+                    kind: Some(*issuer_type),
+                    principal_id: Some(&issuer.principal_id),
+                    arn: Some(&issuer.arn),
+                    account_id: Some(&issuer.account_id),
+                    user_name: Some(issuer.user_name.as_str()).filter(|u| !u.is_empty()),
+                },
+                web_id_federation_data: Empty {},
+                attributes: Attributes::of(attributes),
+                source_identity: None,
             });
         }
         Caller::WebIdentity {

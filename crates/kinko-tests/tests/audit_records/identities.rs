@@ -1,8 +1,10 @@
 //! `userIdentity` in CloudTrail's shape for each kind of caller: the root user (`Root`), an IAM
 //! user (`IAMUser`, with its own session's `sessionContext` when it signs with GetSessionToken
 //! credentials), a role session (`AssumedRole`, its `sessionIssuer` the role with its path), the
-//! caller of another account as the resource's account records it (`AWSAccount`, the two records
-//! sharing a `sharedEventID`), and the holder of a web identity token (`WebIdentityUser`).
+//! federated user (`FederatedUser`, its `sessionIssuer` the IAM user that called
+//! GetFederationToken), the caller of another account as the resource's account records it
+//! (`AWSAccount`, the two records sharing a `sharedEventID`), and the holder of a web identity
+//! token (`WebIdentityUser`).
 
 use kinko_tests::oidc::Key;
 use serde_json::{Value, json};
@@ -86,6 +88,30 @@ async fn each_kind_of_caller_is_recorded_in_cloudtrail_shape() {
     let assumer = server.assumer(&role.arn).await;
     let role_session = assumer.assume(&role.arn, "who-session").await;
     let role_call = request_id!(ok(role_session.sm().list_secrets().send().await));
+
+    // A federated user of an IAM user.
+    let federator = server
+        .user(
+            "audit-federator",
+            Some(&allow(
+                &["sts:GetFederationToken", "secretsmanager:ListSecrets"],
+                &["*"],
+            )),
+        )
+        .await;
+    let federator_id = ok(iam.get_user().user_name(&federator.name).send().await)
+        .user
+        .expect("User")
+        .user_id;
+    let req = federator.sts().get_federation_token().name("who-fed");
+    let fed = ok(req
+        .policy(allow(&["secretsmanager:ListSecrets"], &["*"]))
+        .send()
+        .await);
+    let fed = TestCredentials::from(fed.credentials.as_ref().expect("Credentials"));
+    let fed_call = request_id!(ok(server.client_as(&fed).list_secrets().send().await));
+    let (federator_arn, federator_name) = (federator.arn.clone(), federator.name.clone());
+    drop(federator);
     let root_key = server.root_credentials().access_key_id;
     let (user_arn, user_key, user_name) = (user.arn.clone(), user.access_key_id.clone(), user.name.clone());
     let (session_arn, session_key) = (role_session.arn.clone(), role_session.access_key_id.clone());
@@ -152,6 +178,30 @@ async fn each_kind_of_caller_is_recorded_in_cloudtrail_shape() {
         })
     );
     assert_eq!(role.arn, by_role["sessionContext"]["sessionIssuer"]["arn"]);
+
+    let by_fed = &record_for(&log, &fed_call, DEV_ACCOUNT)["userIdentity"];
+    let created = assert_creation_date(by_fed, now);
+    assert_eq!(
+        *by_fed,
+        json!({
+            "type": "FederatedUser",
+            "principalId": format!("{DEV_ACCOUNT}:who-fed"),
+            "arn": format!("arn:aws:sts::{DEV_ACCOUNT}:federated-user/who-fed"),
+            "accountId": DEV_ACCOUNT,
+            "accessKeyId": fed.access_key_id,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "IAMUser",
+                    "principalId": federator_id,
+                    "arn": federator_arn,
+                    "accountId": DEV_ACCOUNT,
+                    "userName": federator_name,
+                },
+                "webIdFederationData": {},
+                "attributes": {"creationDate": created, "mfaAuthenticated": "false"},
+            },
+        })
+    );
 }
 
 /// A call on another account's resource is recorded for both accounts, as CloudTrail does: the

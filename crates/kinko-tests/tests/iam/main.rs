@@ -17,6 +17,7 @@ mod certificates;
 mod condition_keys;
 mod credential_report;
 mod denies;
+mod federation;
 mod grant_changes;
 mod instance_profiles;
 mod login_profiles;

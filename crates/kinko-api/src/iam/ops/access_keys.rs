@@ -25,7 +25,10 @@ fn status_str(s: AccessKeyStatus) -> &'static str {
 fn key_user(k: &AccessKeyRecord) -> Option<&str> {
     match &k.principal.kind {
         PrincipalKind::User { name, .. } => Some(name),
-        PrincipalKind::Root | PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => None,
+        PrincipalKind::Root
+        | PrincipalKind::AssumedRole { .. }
+        | PrincipalKind::FederatedUser { .. }
+        | PrincipalKind::Anonymous => None,
     }
 }
 

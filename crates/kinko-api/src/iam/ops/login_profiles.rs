@@ -313,9 +313,12 @@ impl FromRequest<Iam> for ChangePasswordInput {
 fn caller_user(cx: &Cx<'_>) -> Result<String, IamError> {
     match &cx.rc.principal.kind {
         PrincipalKind::User { name, .. } => Ok(name.clone()),
-        PrincipalKind::Root | PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous => Err(
-            IamError::InvalidUserType("Only IAM users can change their own password.".into()),
-        ),
+        PrincipalKind::Root
+        | PrincipalKind::AssumedRole { .. }
+        | PrincipalKind::FederatedUser { .. }
+        | PrincipalKind::Anonymous => Err(IamError::InvalidUserType(
+            "Only IAM users can change their own password.".into(),
+        )),
     }
 }
 

@@ -346,7 +346,12 @@ impl KeyOwner {
             (Some(name), _) => name,
             (None, PrincipalKind::User { name, .. }) => name.as_str(),
             (None, PrincipalKind::Root) => return Ok(KeyOwner::Root),
-            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+            (
+                None,
+                PrincipalKind::AssumedRole { .. }
+                | PrincipalKind::FederatedUser { .. }
+                | PrincipalKind::Anonymous,
+            ) => {
                 return Err(non_user_credentials());
             }
         };
@@ -359,9 +364,12 @@ impl KeyOwner {
             (Some(name), _) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
-            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
-                Err(non_user_credentials())
-            }
+            (
+                None,
+                PrincipalKind::AssumedRole { .. }
+                | PrincipalKind::FederatedUser { .. }
+                | PrincipalKind::Anonymous,
+            ) => Err(non_user_credentials()),
         }
     }
 }

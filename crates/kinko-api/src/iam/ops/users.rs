@@ -142,9 +142,12 @@ impl Operation for GetUser {
         Found::read(cx, |state| match (&i.name, &cx.rc.principal.kind) {
             (Some(name), _) | (None, PrincipalKind::User { name, .. }) => Ok(User::target(cx, state, name)),
             (None, PrincipalKind::Root) => Ok(Target::new_arn(cx, cx.rc.principal.arn.clone())),
-            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
-                Err(non_user_credentials())
-            }
+            (
+                None,
+                PrincipalKind::AssumedRole { .. }
+                | PrincipalKind::FederatedUser { .. }
+                | PrincipalKind::Anonymous,
+            ) => Err(non_user_credentials()),
         })
         .await
     }
@@ -161,7 +164,12 @@ impl Operation for GetUser {
         let name = match (&i.name, &cx.rc.principal.kind) {
             (Some(name), _) | (None, PrincipalKind::User { name, .. }) => name,
             (None, PrincipalKind::Root) => return root_user(cx).await,
-            (None, PrincipalKind::AssumedRole { .. } | PrincipalKind::Anonymous) => {
+            (
+                None,
+                PrincipalKind::AssumedRole { .. }
+                | PrincipalKind::FederatedUser { .. }
+                | PrincipalKind::Anonymous,
+            ) => {
                 return Err(non_user_credentials());
             }
         };
