@@ -1,5 +1,5 @@
 //! AWS KMS (JSON 1.1, `X-Amz-Target: TrentService.<Operation>`): symmetric encryption keys,
-//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, imported key material, aliases, key policies, grants, tags, rotation and scheduled deletion.
+//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, imported key material, multi-Region keys, aliases, key policies, grants, tags, rotation and scheduled deletion.
 //!
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
