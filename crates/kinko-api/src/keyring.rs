@@ -205,6 +205,11 @@ impl Keyring {
     }
 
     async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {
+        // Version 0 of a key for imported material holds nothing: a blob naming it is no
+        // ciphertext of the key.
+        if version == 0 {
+            return Err(KeyringError::InvalidCiphertext);
+        }
         if let Ok(cache) = self.materials.read()
             && let Some(k) = cache.get(&(key_arn.to_owned(), version))
         {
