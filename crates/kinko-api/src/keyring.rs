@@ -29,6 +29,9 @@ pub enum KeyringError {
     Store(#[from] StoreError),
     #[error("crypto failure: {0}")]
     Crypto(String),
+    /// An import of key material other than the material the key had.
+    #[error("incorrect key material")]
+    IncorrectMaterial,
 }
 
 pub struct Keyring {
@@ -41,6 +44,11 @@ pub struct Keyring {
 /// The associated data KMS key material is wrapped with under the root key.
 pub fn material_aad(key_arn: &str, version: u32) -> Vec<u8> {
     kinko_crypto::encode_aad(&[key_arn.as_bytes(), version.to_string().as_bytes()])
+}
+
+/// The associated data of a private wrapping key sealed into an import token.
+fn wrapping_key_aad(key_arn: &str, header: &[u8]) -> Vec<u8> {
+    kinko_crypto::encode_aad(&[b"kms import token", key_arn.as_bytes(), header])
 }
 
 /// The key policy AWS gives `aws/secretsmanager`: every principal of the account may use the key,
@@ -183,6 +191,8 @@ impl Keyring {
             material_date: Some(now),
             rotations: vec![],
             grants: vec![],
+            external: None,
+            multi_region: None,
             revision: 0,
         }
     }
@@ -195,6 +205,11 @@ impl Keyring {
     }
 
     async fn material(&self, key_arn: &str, version: u32) -> Result<Key256, KeyringError> {
+        // Version 0 of a key for imported material holds nothing: a blob naming it is no
+        // ciphertext of the key.
+        if version == 0 {
+            return Err(KeyringError::InvalidCiphertext);
+        }
         if let Ok(cache) = self.materials.read()
             && let Some(k) = cache.get(&(key_arn.to_owned(), version))
         {
@@ -268,9 +283,85 @@ impl Keyring {
     /// Stores a new key (its `current_material` is 1) with fresh material. `Conflict` when an
     /// alias or the key exists.
     pub async fn create_key(&self, key: KmsKey, alias: Option<String>) -> Result<(), KeyringError> {
-        let material = self.new_material(&key.arn, key.current_material, key.key_spec)?;
+        let material = if key.external.is_some() {
+            // A key for imported material gets its material from ImportKeyMaterial: version 0
+            // holds nothing.
+            self.wrap_material(&key.arn, key.current_material, &[])?
+        } else {
+            self.new_material(&key.arn, key.current_material, key.key_spec)?
+        };
         self.store.create_kms_key(key, material, alias).await?;
         Ok(())
+    }
+
+    fn wrap_material(
+        &self,
+        key_arn: &str,
+        version: u32,
+        material: &[u8],
+    ) -> Result<WrappedMaterial, KeyringError> {
+        let wrapped = self
+            .root
+            .seal(material, &material_aad(key_arn, version))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        Ok(WrappedMaterial {
+            key_arn: key_arn.to_owned(),
+            version,
+            wrapped,
+        })
+    }
+
+    /// Imports `material` into `key` (of imported material) and makes it usable: `next` is the key
+    /// as it is to be written (its state, expiry), based on `key.revision`. The first import
+    /// stores the material as version 1; a later one must bring the same bytes
+    /// (`IncorrectMaterial`), which the key still holds wrapped, so nothing but the key changes
+    /// and ciphertexts made before decrypt again. Returns the key as stored.
+    pub async fn import_material(&self, mut next: KmsKey, material: &[u8]) -> Result<KmsKey, KeyringError> {
+        let imported = next.external.as_ref().is_some_and(|e| e.imported);
+        if imported {
+            let stored = self.raw_material(&next).await?;
+            if !kinko_crypto::constant_time_eq(&stored, material) {
+                return Err(KeyringError::IncorrectMaterial);
+            }
+            self.store.update_kms_key(next.clone()).await?;
+        } else {
+            next.current_material = next
+                .current_material
+                .checked_add(1)
+                .ok_or_else(|| KeyringError::Crypto("material versions exhausted".into()))?;
+            if let Some(e) = next.external.as_mut() {
+                e.imported = true;
+            }
+            let wrapped = self.wrap_material(&next.arn, next.current_material, material)?;
+            self.store.add_kms_material(next.clone(), wrapped).await?;
+        }
+        next.revision += 1;
+        Ok(next)
+    }
+
+    /// Seals the private wrapping key of GetParametersForImport under the root key, bound to the
+    /// key ARN and the token's `header` (its algorithm, key spec and expiry): it travels inside
+    /// the import token and is never stored.
+    pub fn seal_wrapping_key(
+        &self,
+        key_arn: &str,
+        header: &[u8],
+        private: &[u8],
+    ) -> Result<Vec<u8>, KeyringError> {
+        self.root
+            .seal(private, &wrapping_key_aad(key_arn, header))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))
+    }
+
+    /// Opens what [`Self::seal_wrapping_key`] sealed; `None` when it wasn't sealed for this key
+    /// and header (or under a root key this server no longer holds).
+    pub fn open_wrapping_key(
+        &self,
+        key_arn: &str,
+        header: &[u8],
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        self.root.open(sealed, &wrapping_key_aad(key_arn, header)).ok()
     }
 
     /// Gives `key` a new material version that new ciphertexts use from now on; ciphertexts made
@@ -295,7 +386,107 @@ impl Keyring {
         let material = self.new_material(&key.arn, next.current_material, key.key_spec)?;
         self.store.add_kms_material(next.clone(), material).await?;
         next.revision += 1;
+        self.copy_to_replicas(&next, next.current_material).await?;
         Ok(next)
+    }
+
+    /// A multi-Region primary key's new material version, copied to each of its replicas (which
+    /// never make material of their own), recorded there as the same rotation. A replica that
+    /// is gone is skipped.
+    async fn copy_to_replicas(&self, primary: &KmsKey, version: u32) -> Result<(), KeyringError> {
+        let Some(m) = primary.multi_region.as_ref() else {
+            return Ok(());
+        };
+        for region in &m.replica_regions {
+            let arn = kms::key_arn(region, &primary.account_id, &primary.key_id);
+            // A concurrent change of the replica (its description, state, ...) is retried.
+            for _ in 0..5 {
+                let Some(mut replica) = self.store.kms_key(&arn).await? else {
+                    break;
+                };
+                if replica.current_material >= version {
+                    break;
+                }
+                replica.current_material = version;
+                if let Some(r) = primary.rotations.iter().find(|r| r.material == version) {
+                    replica.rotations.push(r.clone());
+                }
+                let material = self.copy_material(primary, &arn, version).await?;
+                match self.store.add_kms_material(replica, material).await {
+                    Err(StoreError::Conflict) => continue,
+                    other => {
+                        other?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Version `version` of `from`'s material, wrapped for the key `to_arn` (a related
+    /// multi-Region key).
+    async fn copy_material(
+        &self,
+        from: &KmsKey,
+        to_arn: &str,
+        version: u32,
+    ) -> Result<WrappedMaterial, KeyringError> {
+        let wrapped = self
+            .store
+            .kms_material(&from.arn, version)
+            .await?
+            .ok_or_else(|| KeyringError::Crypto(format!("material version {version} missing")))?;
+        let bytes = self
+            .root
+            .open(&wrapped.wrapped, &material_aad(&from.arn, version))
+            .map_err(|e| KeyringError::Crypto(e.to_string()))?;
+        self.wrap_material(to_arn, version, &bytes)
+    }
+
+    /// After a multi-Region key was deleted: the related keys forget it.
+    pub async fn forget_related(&self, deleted: &KmsKey) -> Result<(), KeyringError> {
+        let Some(m) = deleted.multi_region.as_ref() else {
+            return Ok(());
+        };
+        for region in m.regions().filter(|r| *r != deleted.region) {
+            let arn = kms::key_arn(region, &deleted.account_id, &deleted.key_id);
+            for _ in 0..5 {
+                let Some(mut related) = self.store.kms_key(&arn).await? else {
+                    break;
+                };
+                if let Some(rm) = related.multi_region.as_mut() {
+                    rm.replica_regions.retain(|r| *r != deleted.region);
+                }
+                match self.store.update_kms_key(related).await {
+                    Err(StoreError::Conflict) => continue,
+                    other => {
+                        other?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `replica`, a new replica of the multi-Region key `primary` (same key id and
+    /// `current_material`), with a copy of every material version of the primary, so that
+    /// ciphertexts of any related key decrypt with it. `Conflict` when it exists.
+    pub async fn create_replica(
+        &self,
+        primary: &KmsKey,
+        mut replica: KmsKey,
+    ) -> Result<KmsKey, KeyringError> {
+        let first = self.copy_material(primary, &replica.arn, 1).await?;
+        self.store.create_kms_key(replica.clone(), first, None).await?;
+        replica.revision = 1;
+        for version in 2..=primary.current_material {
+            let material = self.copy_material(primary, &replica.arn, version).await?;
+            self.store.add_kms_material(replica.clone(), material).await?;
+            replica.revision += 1;
+        }
+        Ok(replica)
     }
 
     /// Encrypts up to 4096 bytes under the current material of `key`, binding `context`. Checks no

@@ -20,6 +20,9 @@ pub enum KeyState {
     Enabled,
     Disabled,
     PendingDeletion,
+    /// A key of imported material (`Origin` EXTERNAL) without usable material: none imported yet,
+    /// deleted by DeleteImportedKeyMaterial, or expired.
+    PendingImport,
 }
 
 /// What a key is (`KeySpec`): its material and so the algorithms it offers.
@@ -207,8 +210,56 @@ pub struct KmsKey {
     /// The key's grants, oldest first: stored with the key, so deleting the key deletes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<KmsGrant>,
+    /// Set for a key whose material the customer imports (`Origin` EXTERNAL); `None` for a key
+    /// whose material the server made (`AWS_KMS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalMaterial>,
+    /// Set for a multi-Region key (id `mrk-...`): the regions of the related keys, the same on
+    /// each of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<MultiRegionKey>,
     #[serde(skip)]
     pub revision: i64,
+}
+
+/// The related keys of a multi-Region key ("Multi-Region keys in AWS KMS"): one key id, one key
+/// ARN per region, the same key material (each key holds its own copy, wrapped with its ARN),
+/// key spec and usage; their own key policies, descriptions, tags, aliases and states. New
+/// material comes from the primary key only (rotation), and is copied to every replica.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MultiRegionKey {
+    pub primary_region: String,
+    /// The regions of the replica keys, in the order they were made.
+    #[serde(default)]
+    pub replica_regions: Vec<String>,
+}
+
+impl MultiRegionKey {
+    /// Every region of the related keys, the primary's first.
+    pub fn regions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.primary_region.as_str()).chain(self.replica_regions.iter().map(String::as_str))
+    }
+}
+
+/// The imported material of a key of `Origin` EXTERNAL ("Importing key material").
+///
+/// The first import stores the material (wrapped by the root key, like any key material) as
+/// version 1; until then the key has only version 0, which holds nothing. Deleting the imported
+/// material or its expiry puts the key in `PendingImport`; AWS then accepts only the same
+/// material again, so the stored version is what a later import is compared with, and what
+/// ciphertexts made before keep decrypting with once it is back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExternalMaterial {
+    /// Material was imported once: version `current_material` holds it.
+    #[serde(default)]
+    pub imported: bool,
+    /// The imported material may be used: imported, and neither deleted nor expired since.
+    #[serde(default)]
+    pub present: bool,
+    /// `KEY_MATERIAL_EXPIRES`: when the material expires; `None` while it doesn't expire (or
+    /// there is none).
+    #[serde(default)]
+    pub valid_to: Option<Timestamp>,
 }
 
 /// A grant on a KMS key ("Grants in AWS KMS"): its grantee may call `operations` on the key, in
@@ -400,6 +451,48 @@ pub fn policy_with_grants(policy: &str, grants: &[KmsGrant], retiring: bool) -> 
 }
 
 impl KmsKey {
+    /// `Origin`: `EXTERNAL` for imported material, else `AWS_KMS`.
+    pub fn origin(&self) -> &'static str {
+        if self.external.is_some() {
+            "EXTERNAL"
+        } else {
+            "AWS_KMS"
+        }
+    }
+
+    /// The key as it is at `now`: imported material whose `ValidTo` passed is gone, as AWS
+    /// deletes it then, and the key is `PendingImport` (a key pending deletion stays so).
+    pub fn at(mut self, now: Timestamp) -> Self {
+        let expired = self
+            .external
+            .as_ref()
+            .and_then(|e| e.valid_to)
+            .is_some_and(|t| t <= now);
+        if expired {
+            if let Some(e) = self.external.as_mut() {
+                e.valid_to = None;
+                e.present = false;
+            }
+            if matches!(self.key_state, KeyState::Enabled | KeyState::Disabled) {
+                self.key_state = KeyState::PendingImport;
+            }
+        }
+        self
+    }
+
+    /// A replica key of a multi-Region key (not its primary).
+    pub fn is_replica(&self) -> bool {
+        self.multi_region
+            .as_ref()
+            .is_some_and(|m| m.primary_region != self.region)
+    }
+
+    /// Whether a key of imported material is without usable material (the state a key
+    /// returns to when its deletion is cancelled is then `PendingImport`).
+    pub fn lacks_material(&self) -> bool {
+        self.external.as_ref().is_some_and(|e| !e.present)
+    }
+
     /// When the key is due for automatic rotation: the anchor plus the period, while rotation is
     /// enabled and the key is `Enabled`. A disabled key isn't rotated; once enabled again it is
     /// rotated at once if its date passed meanwhile, as AWS does. Stores index this value.

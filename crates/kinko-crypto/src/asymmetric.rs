@@ -347,6 +347,43 @@ impl PrivateKey {
     }
 }
 
+impl PrivateKey {
+    /// Whether this is a private key of `spec` (imported key material): an RSA key of the
+    /// spec's size, or an elliptic-curve key on the spec's curve.
+    pub fn is_of(&self, spec: Spec) -> bool {
+        match spec.rsa_bytes() {
+            Some(n) => self.rsa().is_ok_and(|k| k.public_modulus_len() == n),
+            None => self.ecdsa(spec).is_ok(),
+        }
+    }
+
+    /// Key material wrapped as AWS KMS's `RSA_AES_KEY_WRAP_SHA_*` wrapping algorithms do: an
+    /// AES-256 key under RSAES-OAEP (as long as the modulus), then the material wrapped by that
+    /// key with AES key wrap with padding (RFC 5649). Any failure is `InvalidCiphertext`.
+    pub fn unwrap_rsa_aes(
+        &self,
+        spec: Spec,
+        alg: Oaep,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+        let n = spec.rsa_bytes().ok_or_else(invalid_key)?;
+        if wrapped.len() <= n {
+            return Err(CryptoError::InvalidCiphertext);
+        }
+        let (head, tail) = wrapped.split_at(n);
+        let aes = self.decrypt(alg, head)?;
+        let kek = AesKek::new(&AES_256, &aes).map_err(|_| CryptoError::InvalidCiphertext)?;
+        let mut out = Zeroizing::new(vec![0; tail.len()]);
+        let len = kek
+            .unwrap_with_padding(tail, &mut out)
+            .map_err(|_| CryptoError::InvalidCiphertext)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+}
+
 /// The digest a signature covers: the message's, or the caller's digest when its length is the
 /// algorithm's (`InvalidKey` never; `TooLarge` stands for a wrong digest length).
 fn digest_of(hash: Hash, message: Message<'_>) -> Result<digest::Digest, CryptoError> {
@@ -385,6 +422,15 @@ impl Mac {
             Mac::Sha256 => 32,
             Mac::Sha384 => 48,
             Mac::Sha512 => 64,
+        }
+    }
+
+    /// The lengths of HMAC key material KMS imports for the matching key spec: from the digest
+    /// length to the hash function's block size.
+    pub fn imported_key_lengths(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Mac::Sha224 | Mac::Sha256 => self.key_len()..=64,
+            Mac::Sha384 | Mac::Sha512 => self.key_len()..=128,
         }
     }
 

@@ -289,7 +289,12 @@ async fn purge_kms_keys(services: &Services) -> JobReport {
             let result = services.store.delete_kms_key(&k.arn, k.revision).await;
             count(&mut report, &result);
             match result {
-                Ok(()) => tracing::info!(arn = %k.arn, "KMS key deleted after its waiting period"),
+                Ok(()) => {
+                    tracing::info!(arn = %k.arn, "KMS key deleted after its waiting period");
+                    if let Err(e) = services.keyring.forget_related(&k).await {
+                        tracing::error!(error = %e, arn = %k.arn, "updating the related multi-Region keys failed");
+                    }
+                }
                 // Deletion cancelled meanwhile (or another node got it): the next run decides.
                 Err(StoreError::Conflict) => {}
                 Err(e) => tracing::error!(error = %e, arn = %k.arn, "purging KMS key failed"),

@@ -115,6 +115,8 @@ pub fn kms_key(id: &str) -> KmsKey {
         material_date: None,
         rotations: vec![],
         grants: vec![],
+        external: None,
+        multi_region: None,
         revision: 0,
     }
 }

@@ -33,6 +33,8 @@ fn key(id: &str, period: Option<u32>, state: KeyState) -> KmsKey {
         material_date: Some(Timestamp::from_millis(T0)),
         rotations: vec![],
         grants: vec![],
+        external: None,
+        multi_region: None,
         revision: 0,
     }
 }

@@ -34,6 +34,8 @@ fn key(id: &str) -> KmsKey {
         material_date: None,
         rotations: vec![],
         grants: vec![],
+        external: None,
+        multi_region: None,
         revision: 0,
     }
 }

@@ -11,6 +11,12 @@ pub const INCORRECT_KEY: &str =
     "The key ID in the request does not identify a CMK that can perform this operation.";
 pub const LOCKOUT: &str = "The new key policy will not allow you to update the key policy in the future.";
 pub const INVALID_PRINCIPALS: &str = "Policy contains a statement with one or more invalid principals.";
+/// AWS's texts for imported key material are its API reference's descriptions of the exceptions
+/// (the service's own messages aren't published).
+pub const INCORRECT_KEY_MATERIAL: &str = "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.";
+pub const INVALID_IMPORT_TOKEN: &str =
+    "The provided import token is invalid or is associated with a different KMS key.";
+pub const EXPIRED_IMPORT_TOKEN: &str = "The specified import token is expired. Use GetParametersForImport to get a new import token and public key, use the new public key to encrypt the key material, and then try the request again.";
 pub const DRY_RUN: &str = "The request would have succeeded, but the DryRun option is set.";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +37,12 @@ pub enum KmsError {
     InvalidMac,
     #[error("{INCORRECT_KEY}")]
     IncorrectKey,
+    #[error("{INCORRECT_KEY_MATERIAL}")]
+    IncorrectKeyMaterial,
+    #[error("{INVALID_IMPORT_TOKEN}")]
+    InvalidImportToken,
+    #[error("{EXPIRED_IMPORT_TOKEN}")]
+    ExpiredImportToken,
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -78,6 +90,9 @@ impl KmsError {
             KmsError::InvalidSignature => "KMSInvalidSignatureException",
             KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::IncorrectKey => "IncorrectKeyException",
+            KmsError::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
+            KmsError::InvalidImportToken => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken => "ExpiredImportTokenException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::Validation(_) => "ValidationException",
@@ -127,6 +142,7 @@ impl From<KeyringError> for KmsError {
             KeyringError::InvalidCiphertext => KmsError::InvalidCiphertext,
             KeyringError::Store(e) => e.into(),
             KeyringError::Crypto(m) => KmsError::Internal(m),
+            KeyringError::IncorrectMaterial => KmsError::IncorrectKeyMaterial,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! AWS KMS (JSON 1.1, `X-Amz-Target: TrentService.<Operation>`): symmetric encryption keys,
-//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, aliases, key policies, grants, tags, rotation and scheduled deletion.
+//! asymmetric (RSA and elliptic-curve) keys that sign or encrypt, HMAC keys, imported key material, multi-Region keys, aliases, key policies, grants, tags, rotation and scheduled deletion.
 //!
 //! Every operation in `ops/` implements the one [`Operation`] contract; [`handle`] dispatches to
 //! [`crate::operation::execute`]. The helpers here resolve a `KeyId` (key id, key ARN, alias name
@@ -127,6 +127,11 @@ pub async fn handle(
         "TagResource" => execute::<ops::TagResource>(services, rc, body).await,
         "UntagResource" => execute::<ops::UntagResource>(services, rc, body).await,
         "ListResourceTags" => execute::<ops::ListResourceTags>(services, rc, body).await,
+        "ReplicateKey" => execute::<ops::ReplicateKey>(services, rc, body).await,
+        "UpdatePrimaryRegion" => execute::<ops::UpdatePrimaryRegion>(services, rc, body).await,
+        "GetParametersForImport" => execute::<ops::GetParametersForImport>(services, rc, body).await,
+        "ImportKeyMaterial" => execute::<ops::ImportKeyMaterial>(services, rc, body).await,
+        "DeleteImportedKeyMaterial" => execute::<ops::DeleteImportedKeyMaterial>(services, rc, body).await,
         "CreateGrant" => execute::<ops::CreateGrant>(services, rc, body).await,
         "ListGrants" => execute::<ops::ListGrants>(services, rc, body).await,
         "ListRetirableGrants" => execute::<ops::ListRetirableGrants>(services, rc, body).await,
@@ -286,7 +291,7 @@ pub(crate) async fn find_in(cx: &Cx<'_>, region: &str, key_ref: KeyRef) -> Resul
     let store = &cx.services.store;
     Ok(match key_ref {
         KeyRef::Key { arn } => match store.kms_key(&arn).await? {
-            Some(k) => Found::Key(k),
+            Some(k) => Found::Key(k.at(cx.now())),
             None => {
                 let error = KmsError::NotFound(format!("Key '{arn}' does not exist"));
                 Found::missing(arn, error)
@@ -299,7 +304,7 @@ pub(crate) async fn find_in(cx: &Cx<'_>, region: &str, key_ref: KeyRef) -> Resul
                 None => None,
             };
             match key {
-                Some(k) => Found::Key(k),
+                Some(k) => Found::Key(k.at(cx.now())),
                 // AWS creates an AWS managed key the first time its alias is used.
                 None if target.is_none() && name == kms::SECRETSMANAGER_ALIAS && account == cx.account() => {
                     Found::NewAwsManaged(
@@ -369,7 +374,14 @@ pub(crate) fn key_check<'a>(caller_account: &'a str, action: &'a str, key: &'a K
     .condition("kms:CallerAccount", caller_account)
     .condition("kms:KeySpec", key.key_spec.name())
     .condition("kms:KeyUsage", key.key_usage.name())
-    .condition("kms:KeyOrigin", "AWS_KMS")
+    .condition("kms:KeyOrigin", key.origin())
+    .condition("kms:MultiRegion", bool_value(key.multi_region.is_some()))
+    .condition_opt(
+        "kms:MultiRegionKeyType",
+        key.multi_region
+            .as_ref()
+            .map(|_| if key.is_replica() { "REPLICA" } else { "PRIMARY" }),
+    )
 }
 
 /// The check of `action` on identity policies alone: `"*"` (CreateKey, ListKeys, ListAliases,
@@ -432,6 +444,7 @@ pub(crate) fn usable(key: &KmsKey) -> Result<(), KmsError> {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", key.arn))),
         KeyState::PendingDeletion => Err(pending_deletion(key)),
+        KeyState::PendingImport => Err(pending_import(key)),
     }
 }
 
@@ -467,12 +480,17 @@ pub(crate) fn symmetric_only(key: &KmsKey, operation: &str) -> Result<(), KmsErr
 pub(crate) fn not_pending_deletion(key: &KmsKey) -> Result<(), KmsError> {
     match key.key_state {
         KeyState::PendingDeletion => Err(pending_deletion(key)),
-        KeyState::Enabled | KeyState::Disabled => Ok(()),
+        KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport => Ok(()),
     }
 }
 
 pub(crate) fn pending_deletion(key: &KmsKey) -> KmsError {
     KmsError::InvalidState(format!("{} is pending deletion.", key.arn))
+}
+
+/// A key of imported material without usable material, as AWS refuses its use.
+pub(crate) fn pending_import(key: &KmsKey) -> KmsError {
+    KmsError::InvalidState(format!("{} is pending import.", key.arn))
 }
 
 /// Writes a changed key based on the revision it was read at. A lost race is a conflict, which

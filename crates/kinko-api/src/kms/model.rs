@@ -1,6 +1,8 @@
 //! KMS shapes as they go on the wire (botocore's `kms` model), and checks several operations share.
 
-use kinko_core::kms::{KeyManager, KeyRotation, KeySpec, KeyState, KeyUsage, KmsKey, RotationType};
+use kinko_core::kms::{
+    KeyManager, KeyRotation, KeySpec, KeyState, KeyUsage, KmsKey, MultiRegionKey, RotationType,
+};
 use kinko_core::secret::Tag;
 use kinko_crypto::asymmetric::{Hash, Oaep, Signing};
 use kinko_wire::validate::Violations;
@@ -361,6 +363,7 @@ fn state_name(s: KeyState) -> &'static str {
         KeyState::Enabled => "Enabled",
         KeyState::Disabled => "Disabled",
         KeyState::PendingDeletion => "PendingDeletion",
+        KeyState::PendingImport => "PendingImport",
     }
 }
 
@@ -391,6 +394,15 @@ pub(crate) struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     key_agreement_algorithms: Option<&'static [&'static str]>,
     multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_region_configuration: Option<MultiRegionConfiguration>,
+    /// Keys of imported material, while they have it: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<&'static str>,
+    /// When imported material expires (`KEY_MATERIAL_EXPIRES`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<f64>,
     /// Symmetric keys only: the others have one material and no rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<String>,
@@ -409,7 +421,7 @@ impl From<&KmsKey> for KeyMetadata {
             key_usage: k.key_usage.name(),
             key_state: state_name(k.key_state),
             deletion_date: k.deletion_date.map(|d| d.epoch_seconds()),
-            origin: "AWS_KMS",
+            origin: k.origin(),
             key_manager: match k.key_manager {
                 KeyManager::Aws => "AWS",
                 KeyManager::Customer => "CUSTOMER",
@@ -420,9 +432,56 @@ impl From<&KmsKey> for KeyMetadata {
             signing_algorithms: algorithms.signing,
             mac_algorithms: algorithms.mac,
             key_agreement_algorithms: algorithms.agreement,
-            multi_region: false,
-            current_key_material_id: (k.key_spec == KeySpec::SymmetricDefault)
+            multi_region: k.multi_region.is_some(),
+            multi_region_configuration: k
+                .multi_region
+                .as_ref()
+                .map(|m| MultiRegionConfiguration::of(k, m)),
+            expiration_model: k.external.as_ref().filter(|e| e.present).map(|e| {
+                if e.valid_to.is_some() {
+                    "KEY_MATERIAL_EXPIRES"
+                } else {
+                    "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                }
+            }),
+            valid_to: k
+                .external
+                .as_ref()
+                .and_then(|e| e.valid_to)
+                .map(|t| t.epoch_seconds()),
+            // A key for imported material has none before the first import (version 0).
+            current_key_material_id: (k.key_spec == KeySpec::SymmetricDefault && k.current_material > 0)
                 .then(|| key_material_id(&k.key_id, k.current_material)),
+        }
+    }
+}
+
+/// `MultiRegionConfiguration`: which of the related keys this one is, and all of them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct MultiRegionConfiguration {
+    multi_region_key_type: &'static str,
+    primary_key: MultiRegionKeyShape,
+    replica_keys: Vec<MultiRegionKeyShape>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct MultiRegionKeyShape {
+    arn: String,
+    region: String,
+}
+
+impl MultiRegionConfiguration {
+    fn of(k: &KmsKey, m: &MultiRegionKey) -> Self {
+        let shape = |region: &str| MultiRegionKeyShape {
+            arn: kinko_core::kms::key_arn(region, &k.account_id, &k.key_id),
+            region: region.to_owned(),
+        };
+        MultiRegionConfiguration {
+            multi_region_key_type: if k.is_replica() { "REPLICA" } else { "PRIMARY" },
+            primary_key: shape(&m.primary_region),
+            replica_keys: m.replica_regions.iter().map(|r| shape(r)).collect(),
         }
     }
 }

@@ -80,6 +80,7 @@ impl<'a> Via<'a> {
             .store
             .kms_key(arn)
             .await?
+            .map(|k| k.at(self.cx.now()))
             .ok_or_else(|| KmsError::NotFound(format!("Key '{arn}' does not exist")))
     }
 

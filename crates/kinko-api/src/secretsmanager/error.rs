@@ -163,6 +163,10 @@ impl From<KeyringError> for SmError {
             ),
             KeyringError::Store(e) => e.into(),
             KeyringError::Crypto(m) => SmError::Internal(m),
+            // Secrets Manager never imports key material.
+            KeyringError::IncorrectMaterial => {
+                SmError::Internal("key material import in Secrets Manager".into())
+            }
         }
     }
 }

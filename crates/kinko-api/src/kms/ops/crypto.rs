@@ -22,7 +22,7 @@ use crate::kms::{
 };
 use crate::operation::ServiceError;
 
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -293,7 +293,7 @@ async fn key_of_blob(cx: &Cx<'_>, key_id: &str) -> Result<Option<KmsKey>, KmsErr
         .kms_key(&kms::key_arn(cx.region(), cx.account(), key_id))
         .await?
     {
-        return Ok(Some(key));
+        return Ok(Some(key.at(cx.now())));
     }
     let Some(org) = store.organization().await? else {
         return Ok(None);
@@ -303,7 +303,7 @@ async fn key_of_blob(cx: &Cx<'_>, key_id: &str) -> Result<Option<KmsKey>, KmsErr
             .kms_key(&kms::key_arn(cx.region(), &account.id, key_id))
             .await?
         {
-            return Ok(Some(key));
+            return Ok(Some(key.at(cx.now())));
         }
     }
     Ok(None)

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use kinko_core::kms::{self, KeyManager, KeySpec, KeyState, KeyUsage, KmsKey};
+use kinko_core::kms::{
+    self, ExternalMaterial, KeyManager, KeySpec, KeyState, KeyUsage, KmsKey, MultiRegionKey,
+};
 use kinko_wire::validate::Violations;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +15,7 @@ use crate::authz::{AuthzError, Resource};
 use crate::kms::model::{self, KeyMetadata, KeyMetadataOutput, TagShape};
 use crate::kms::{
     Accepts, Authorization, Cx, Found, Kms, KmsError, Operation, bool_value, error, found_check,
-    identity_check, key_check, not_pending_deletion, resolve_key, write_key,
+    identity_check, key_check, not_pending_deletion, pending_import, resolve_key, write_key,
 };
 
 #[derive(Deserialize)]
@@ -138,17 +140,26 @@ impl Operation for CreateKey {
                 "{spec} keys with key usage {usage} are not supported by this server."
             )));
         };
-        if origin != "AWS_KMS" || i.custom_key_store_id.is_some() || i.xks_key_id.is_some() {
+        let external = origin == "EXTERNAL";
+        if !(origin == "AWS_KMS" || external) || i.custom_key_store_id.is_some() || i.xks_key_id.is_some() {
             return Err(KmsError::Unsupported(format!(
                 "Keys with origin {origin} are not supported by this server."
             )));
         }
-        if i.multi_region == Some(true) {
+        let multi_region = i.multi_region == Some(true);
+        // AWS's multi-Region keys of imported material need the material imported into each
+        // related key; this server makes multi-Region keys of its own material only.
+        if multi_region && external {
             return Err(KmsError::Unsupported(
-                "Multi-Region keys are not supported by this server.".into(),
+                "Multi-Region keys with origin EXTERNAL are not supported by this server.".into(),
             ));
         }
-        let key_id = uuid::Uuid::new_v4().to_string();
+        // A multi-Region key's id is `mrk-` and 32 hex digits, the same in every region.
+        let key_id = if multi_region {
+            format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         let arn = kms::key_arn(cx.region(), cx.account(), &key_id);
         let now = cx.now();
         // The default key policy names the account only: nothing to bind.
@@ -165,17 +176,27 @@ impl Operation for CreateKey {
             key_spec,
             key_usage,
             key_manager: KeyManager::Customer,
-            key_state: KeyState::Enabled,
+            // A key for imported material has none until the first import.
+            key_state: if external {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
             creation_date: now,
             policy,
             policy_principals,
-            current_material: 1,
+            current_material: if external { 0 } else { 1 },
             deletion_date: None,
             tags: vec![],
             rotation_period_days: None,
             material_date: Some(now),
             rotations: vec![],
             grants: vec![],
+            external: external.then(ExternalMaterial::default),
+            multi_region: multi_region.then(|| MultiRegionKey {
+                primary_region: cx.region().to_owned(),
+                replica_regions: vec![],
+            }),
             revision: 0,
         };
         // The check applies to a policy the caller wrote: the default key policy is always accepted
@@ -337,6 +358,9 @@ macro_rules! set_key_state {
             async fn run(cx: &Cx<'_>, _: &KeyIdInput, found: Found) -> Result<Empty, KmsError> {
                 let mut key = found.into_key(cx).await?;
                 not_pending_deletion(&key)?;
+                if key.key_state == KeyState::PendingImport {
+                    return Err(pending_import(&key));
+                }
                 key.key_state = $state;
                 write_key(cx, key).await?;
                 Ok(Empty {})
@@ -411,6 +435,18 @@ impl Operation for ScheduleKeyDeletion {
     async fn run(cx: &Cx<'_>, i: &ScheduleInput, found: Found) -> Result<ScheduleOutput, KmsError> {
         let mut key = found.into_key(cx).await?;
         not_pending_deletion(&key)?;
+        // AWS keeps such a primary key in PendingReplicaDeletion until its replicas are deleted;
+        // this server asks for their deletion first.
+        if let Some(m) = &key.multi_region
+            && !key.is_replica()
+            && !m.replica_regions.is_empty()
+        {
+            return Err(KmsError::Unsupported(format!(
+                "{} is a multi-Region primary key with replica keys in {}: schedule their deletion first.",
+                key.arn,
+                m.replica_regions.join(", ")
+            )));
+        }
         let days = i.days();
         let deletion = cx.now().plus_days(days);
         key.key_state = KeyState::PendingDeletion;
@@ -459,7 +495,13 @@ impl Operation for CancelKeyDeletion {
                 key.arn
             )));
         }
-        key.key_state = KeyState::Disabled;
+        // A key of imported material whose material is gone (deleted or expired) needs it
+        // imported again.
+        key.key_state = if key.lacks_material() {
+            KeyState::PendingImport
+        } else {
+            KeyState::Disabled
+        };
         key.deletion_date = None;
         let key_id = key.arn.clone();
         write_key(cx, key).await?;

@@ -4,8 +4,10 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod grants;
+mod import;
 mod keys;
 mod mac;
+mod multi_region;
 mod policy;
 mod rotation;
 mod tags;
@@ -19,11 +21,13 @@ pub(crate) use crypto::{
     GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt,
 };
 pub(crate) use grants::{CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant};
+pub(crate) use import::{DeleteImportedKeyMaterial, GetParametersForImport, ImportKeyMaterial};
 pub(crate) use keys::{
     CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion,
     UpdateKeyDescription,
 };
 pub(crate) use mac::{GenerateMac, VerifyMac};
+pub(crate) use multi_region::{ReplicateKey, UpdatePrimaryRegion};
 pub(crate) use policy::{GetKeyPolicy, ListKeyPolicies, PutKeyPolicy};
 pub(crate) use rotation::{
     DisableKeyRotation, EnableKeyRotation, GetKeyRotationStatus, ListKeyRotations, RotateKeyOnDemand,

@@ -21,6 +21,15 @@ const DEFAULT_PERIOD_DAYS: i64 = 365;
 /// AWS rotates only symmetric encryption keys: the others are `UnsupportedOperationException`
 /// (AWS documents the refusal, not its text).
 fn rotatable(key: &KmsKey) -> Result<(), KmsError> {
+    // Nor is imported material rotated here (AWS rotates it on demand only, with new material
+    // imported for it, which this server does not offer): AWS's answer to a key of the wrong
+    // origin.
+    if key.external.is_some() {
+        return Err(KmsError::Unsupported(format!(
+            "{} origin is EXTERNAL which is not valid for this operation.",
+            key.arn
+        )));
+    }
     if key.key_spec == KeySpec::SymmetricDefault {
         return Ok(());
     }
@@ -30,6 +39,18 @@ fn rotatable(key: &KmsKey) -> Result<(), KmsError> {
         key.key_spec.name()
     )))
 }
+/// A multi-Region key's material comes from its primary key: rotation is managed there (AWS
+/// refuses it on a replica; the text is chosen here).
+fn not_replica(key: &KmsKey) -> Result<(), KmsError> {
+    if key.is_replica() {
+        return Err(KmsError::Unsupported(format!(
+            "{} is a multi-Region replica key: manage rotation on its primary key.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 /// On-demand rotations a key may have ("a maximum of 25 times per KMS key", RotateKeyOnDemand).
 const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 
@@ -81,6 +102,7 @@ impl Operation for EnableKeyRotation {
         let mut key = found.into_key(cx).await?;
         usable(&key)?;
         rotatable(&key)?;
+        not_replica(&key)?;
         // Turning rotation on starts the schedule ("one year from the enable date"); changing the
         // period of an enabled rotation keeps it, so a shorter period can make the key due at once.
         if key.rotation_period_days.is_none() {
@@ -121,6 +143,7 @@ impl Operation for DisableKeyRotation {
         let mut key = found.into_key(cx).await?;
         usable(&key)?;
         rotatable(&key)?;
+        not_replica(&key)?;
         key.rotation_period_days = None;
         write_key(cx, key).await?;
         Ok(Empty {})
@@ -170,6 +193,21 @@ impl Operation for GetKeyRotationStatus {
         // Key states table of the developer guide: GetKeyRotationStatus is for symmetric
         // encryption keys only, like the other rotation operations.
         rotatable(&key)?;
+        // A replica's rotation is its primary key's.
+        let key = match (&key.multi_region, key.is_replica()) {
+            (Some(m), true) => {
+                let arn = kinko_core::kms::key_arn(&m.primary_region, &key.account_id, &key.key_id);
+                match cx.services.store.kms_key(&arn).await? {
+                    Some(primary) => KmsKey {
+                        rotation_period_days: primary.rotation_period_days,
+                        material_date: primary.material_date,
+                        ..key
+                    },
+                    None => key,
+                }
+            }
+            _ => key,
+        };
         // "While a KMS key is pending deletion, its key rotation status is false"; cancelling the
         // deletion brings it back. A disabled key keeps its status but isn't rotated meanwhile.
         let enabled = key.rotation_period_days.is_some() && key.key_state != KeyState::PendingDeletion;
@@ -211,6 +249,7 @@ impl Operation for RotateKeyOnDemand {
         let key = found.into_key(cx).await?;
         usable(&key)?;
         rotatable(&key)?;
+        not_replica(&key)?;
         if key.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the maximum of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
