@@ -185,8 +185,13 @@ impl Operation for DeleteAccountPasswordPolicy {
 
     async fn run(cx: &Cx<'_>, _: &NoInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
+        // IAM words this one apart from GetAccountPasswordPolicy's: the policy is named by the
+        // account policy's name, not by the account (the message moto records for AWS's
+        // DeleteAccountPasswordPolicy; AWS documents the error, not its text).
         if state.password_policy.take().is_none() {
-            return Err(no_password_policy(cx));
+            return Err(IamError::NoSuchEntity(
+                "The account policy with name PasswordPolicy cannot be found.".into(),
+            ));
         }
         save(cx, state).await?;
         Ok(QueryReply::Empty)
