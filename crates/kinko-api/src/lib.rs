@@ -48,6 +48,8 @@ pub struct Services {
     /// Who this process is to the leases of the work it runs in the background (stack
     /// operations), and how long a lease it takes.
     pub node: Arc<Node>,
+    /// When each access key was last used, as this process saw it.
+    pub key_usage: Arc<iam::KeyUsage>,
 }
 
 /// A process's name and lease length for the background work other nodes take over when it is
@@ -107,6 +109,7 @@ impl Services {
             events: Arc::new(trail::NoEvents),
             functions: Arc::new(kinko_core::function::NoRunner),
             node: Arc::default(),
+            key_usage: Arc::default(),
         }
     }
 

@@ -251,6 +251,15 @@ impl Authenticator {
             (SigV4Error::SignatureMismatch, Protocol::Query) => query_mismatch(req, auth),
             _ => sigv4_error(&e, protocol),
         })?;
+        // A long-term key's use, for GetAccessKeyLastUsed (temporary credentials have none).
+        if auth.session_token.is_none() {
+            self.services.key_usage.record(
+                &auth.access_key_id,
+                &auth.service,
+                &auth.region,
+                self.services.clock.now(),
+            );
+        }
         Ok(who)
     }
 }

@@ -16,6 +16,7 @@
 mod certificates;
 mod error;
 mod input;
+mod key_usage;
 mod ops;
 mod output;
 mod passwords;
@@ -35,6 +36,7 @@ use crate::operation::{Cx, Operation, Query, QueryService, Service, execute, fin
 use crate::{RequestContext, Services};
 
 pub use error::IamError;
+pub use key_usage::{KeyUsage, LastUsed};
 pub(crate) use output::unique_id;
 pub use policy_document::{DocumentKind, validate_policy_document};
 
@@ -260,6 +262,7 @@ async fn dispatch(
         AddTags<OpenIdConnectProvider>, RemoveTags<OpenIdConnectProvider>, ListTags<OpenIdConnectProvider>,
         CreateLoginProfile, GetLoginProfile, UpdateLoginProfile, DeleteLoginProfile, ChangePassword,
         GetAccountPasswordPolicy, UpdateAccountPasswordPolicy, DeleteAccountPasswordPolicy,
+        GetAccountSummary,
         CreateAccountAlias, DeleteAccountAlias, ListAccountAliases,
         CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice, DeactivateMFADevice,
         DeleteVirtualMFADevice, GetMFADevice, ListMFADevices, ListVirtualMFADevices,

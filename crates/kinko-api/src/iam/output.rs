@@ -260,12 +260,6 @@ pub fn policy_fields(x: &mut Xml, p: &ManagedPolicy, state: &IamState, detail: D
     }
 }
 
-pub fn policy(x: &mut Xml, p: &ManagedPolicy, state: &IamState, detail: Detail) {
-    x.open("Policy");
-    policy_fields(x, p, state, detail);
-    x.close("Policy");
-}
-
 /// The members of a `PolicyVersion` structure.
 pub fn policy_version_fields(x: &mut Xml, p: &ManagedPolicy, v: &PolicyVersion) {
     x.elem("Document", &url_encode(&v.document))

@@ -64,3 +64,67 @@ async fn wrong_secret_key_is_a_signature_mismatch() {
     let who = server.sts_client_as(&wrong).get_caller_identity().send().await;
     assert_eq!(error_code(who), "SignatureDoesNotMatch");
 }
+
+#[tokio::test]
+async fn access_key_last_used_shows_the_service_and_region_it_signed_for() {
+    let iam = server().iam_client();
+    let name = format!("{}/key-last-used", short_id());
+    let arn = secret(&name, "v").await;
+    let user = server().user("last-used", Some(&read_policy(&arn))).await;
+    let last = |id: String| iam.get_access_key_last_used().access_key_id(id).send();
+
+    // Never used: `N/A` and no date, with the key's user.
+    let never = ok(last(user.access_key_id.clone()).await);
+    assert_eq!(never.user_name.as_deref(), Some(user.name.as_str()));
+    let used = never.access_key_last_used.expect("AccessKeyLastUsed");
+    assert_eq!((used.service_name.as_str(), used.region.as_str()), ("N/A", "N/A"));
+    assert_eq!(used.last_used_date, None);
+
+    let before = std::time::SystemTime::now();
+    // Allowed or not, the request was signed with the key: it counts.
+    let other = server().client_in("eu-west-1", &user.creds);
+    let _refused = other.list_secrets().send().await;
+    let used = ok(last(user.access_key_id.clone()).await)
+        .access_key_last_used
+        .expect("AccessKeyLastUsed");
+    assert_eq!(
+        (used.service_name.as_str(), used.region.as_str()),
+        ("secretsmanager", "eu-west-1")
+    );
+    let date = used.last_used_date.expect("LastUsedDate");
+    // To the minute, as IAM reports it.
+    assert_eq!(date.secs() % 60, 0, "{date}");
+    assert_eq!(date.subsec_nanos(), 0, "{date}");
+    let before = aws_smithy_types::DateTime::from(before);
+    assert!(
+        date.secs() > before.secs() - 60 && date.secs() <= before.secs() + 60,
+        "{date}"
+    );
+
+    // The latest use wins.
+    ok(user.sts().get_caller_identity().send().await);
+    let used = ok(last(user.access_key_id.clone()).await)
+        .access_key_last_used
+        .expect("AccessKeyLastUsed");
+    assert_eq!(
+        (used.service_name.as_str(), used.region.as_str()),
+        ("sts", REGION)
+    );
+}
+
+#[tokio::test]
+async fn access_key_last_used_of_an_unknown_key_is_not_found() {
+    let got = server()
+        .iam_client()
+        .get_access_key_last_used()
+        .access_key_id("AKIAUNKNOWNKEY000000")
+        .send()
+        .await;
+    assert_eq!(
+        outcome(got),
+        failed(
+            "NoSuchEntity",
+            "The Access Key with id AKIAUNKNOWNKEY000000 cannot be found."
+        )
+    );
+}

@@ -285,7 +285,13 @@ async fn account_password_policy_defaults_limits_and_deletion() {
         &format!("The Password Policy with domain name {} cannot be found.", m.id),
     );
     assert_eq!(policy(&iam).await.map(|_| ()), none);
-    assert_eq!(outcome(iam.delete_account_password_policy().send().await), none);
+    assert_eq!(
+        outcome(iam.delete_account_password_policy().send().await),
+        failed(
+            "NoSuchEntity",
+            "The account policy with name PasswordPolicy cannot be found."
+        )
+    );
 
     let bad = iam
         .update_account_password_policy()

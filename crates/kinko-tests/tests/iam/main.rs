@@ -11,6 +11,7 @@
 
 mod abac;
 mod access_keys;
+mod account_summary;
 mod accounts;
 mod batch;
 mod certificates;

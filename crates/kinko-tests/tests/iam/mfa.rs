@@ -82,6 +82,33 @@ async fn virtual_devices(server: &TestServer, status: AssignmentStatusType) -> V
         .collect()
 }
 
+/// The same name under two paths is two devices: a device is its serial number, path included.
+#[tokio::test]
+async fn the_same_device_name_under_another_path_is_another_device() {
+    let server = server();
+    let iam = server.iam_client();
+    let name = format!("phone-{}", short_id());
+    let account = server.account_id();
+    let mut serials = Vec::new();
+    for path in ["/", "/paths/"] {
+        let req = iam.create_virtual_mfa_device().virtual_mfa_device_name(&name);
+        let out = ok(req.path(path).send().await);
+        serials.push(out.virtual_mfa_device.expect("VirtualMFADevice").serial_number);
+    }
+    assert_eq!(
+        serials,
+        [
+            format!("arn:aws:iam::{account}:mfa/{name}"),
+            format!("arn:aws:iam::{account}:mfa/paths/{name}")
+        ]
+    );
+    let listed = virtual_devices(server, AssignmentStatusType::Any).await;
+    assert!(serials.iter().all(|s| listed.contains(s)), "{listed:?}");
+    for serial in serials {
+        ok(iam.delete_virtual_mfa_device().serial_number(serial).send().await);
+    }
+}
+
 /// A device made, assigned, listed, refused while in use, and deleted, with AWS's answers at
 /// each step.
 #[tokio::test]
@@ -114,10 +141,11 @@ async fn a_virtual_mfa_device_is_created_assigned_and_deleted() {
         seed: String::from_utf8(seed).expect("base32"),
     };
 
-    // Names are unique in the account, whatever the path and case.
+    // Names are unique within a path, whatever their case.
     let again = iam
         .create_virtual_mfa_device()
         .virtual_mfa_device_name("PHONE")
+        .path("/team/")
         .send()
         .await;
     assert_eq!(

@@ -161,3 +161,25 @@ async fn delete_user_with_an_access_key_is_a_conflict() {
     let message = "Cannot delete entity, must delete access keys first.";
     assert_eq!(outcome(out), failed("DeleteConflict", message));
 }
+
+/// GetPolicy answers an empty `Tags` list for a policy without tags; CreatePolicy and
+/// ListPolicies leave it out, as AWS does.
+#[tokio::test]
+async fn get_policy_lists_no_tags_as_an_empty_list() {
+    let iam = server().iam_client();
+    let path = format!("/{}/", short_id());
+    let doc = allow(&["iam:GetUser"], &["*"]);
+    let req = iam.create_policy().policy_name("untagged").path(&path);
+    let created = ok(req.policy_document(doc).send().await).policy.expect("Policy");
+    assert_eq!(created.tags, None);
+    let arn = created.arn.expect("Arn");
+    let got = ok(iam.get_policy().policy_arn(&arn).send().await)
+        .policy
+        .expect("Policy");
+    assert_eq!(got.tags, Some(Vec::new()));
+    let listed = ok(iam.list_policies().path_prefix(&path).send().await);
+    let listed = listed.policies();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tags, None);
+    ok(iam.delete_policy().policy_arn(&arn).send().await);
+}

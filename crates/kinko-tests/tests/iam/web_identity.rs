@@ -378,6 +378,11 @@ async fn openid_connect_providers_are_managed_as_in_iam() {
             &format!("OpenIDConnect Provider not found for arn {arn}")
         )
     );
+    // Deleting it again is no error: the operation is idempotent.
+    let again = iam
+        .delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(&arn);
+    ok(again.send().await);
     let http = iam
         .create_open_id_connect_provider()
         .url(format!("http://{host}"));

@@ -306,6 +306,7 @@ impl Operation for DeleteAccessKey {
         if !cx.services.store.delete_access_key(&key.access_key_id).await? {
             return Err(key_not_found(&i.id));
         }
+        cx.services.key_usage.forget(&key.access_key_id);
         Ok(QueryReply::Empty)
     }
 }
@@ -376,13 +377,18 @@ impl Operation for GetAccessKeyLastUsed {
 
     async fn run(cx: &Cx<'_>, i: &KeyIdInput, found: KeyFound) -> Result<QueryReply, IamError> {
         let key = found.key.ok_or_else(|| key_not_found(&i.id))?;
-        // Use of access keys isn't tracked: AWS answers `N/A` for keys never used.
+        // A key never used: `N/A` and no `LastUsedDate`, as AWS answers (`AccessKeyLastUsed`).
+        let last = cx.services.key_usage.get(&key.access_key_id);
         let mut x = cx.xml::<Iam>();
-        x.opt("UserName", key_user(&key))
-            .open("AccessKeyLastUsed")
-            .elem("ServiceName", "N/A")
-            .elem("Region", "N/A")
-            .close("AccessKeyLastUsed");
+        x.opt("UserName", key_user(&key)).open("AccessKeyLastUsed");
+        match &last {
+            Some(last) => x
+                .elem("LastUsedDate", &crate::iam::output::ts(last.date))
+                .elem("ServiceName", &last.service)
+                .elem("Region", &last.region),
+            None => x.elem("ServiceName", "N/A").elem("Region", "N/A"),
+        };
+        x.close("AccessKeyLastUsed");
         Ok(QueryReply::Result(x))
     }
 }

@@ -1,13 +1,19 @@
 //! The account's settings: its password policy (Get/Update/DeleteAccountPasswordPolicy) and its
-//! alias (Create/Delete/ListAccountAliases). These actions name no resource: they are authorized
+//! alias (Create/Delete/ListAccountAliases), and its summary (GetAccountSummary). These actions name no resource: they are authorized
 //! on `*`, as the Service Authorization Reference lists them.
 
+use kinko_core::iam::{Group, Role, User};
 use kinko_core::login::PasswordPolicy;
+use kinko_core::mfa::Holder;
+use kinko_core::principal::PrincipalKind;
 use kinko_wire::query::Params;
 
+use super::inline_policies::InlinePolicies;
+use super::quota;
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{XmlExt, string_members, truncation};
+use crate::iam::policy_document::{MANAGED_POLICY_SIZE, TRUST_POLICY_SIZE};
 use crate::iam::{Found, Iam, Target, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
@@ -179,8 +185,13 @@ impl Operation for DeleteAccountPasswordPolicy {
 
     async fn run(cx: &Cx<'_>, _: &NoInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
+        // IAM words this one apart from GetAccountPasswordPolicy's: the policy is named by the
+        // account policy's name, not by the account (the message moto records for AWS's
+        // DeleteAccountPasswordPolicy; AWS documents the error, not its text).
         if state.password_policy.take().is_none() {
-            return Err(no_password_policy(cx));
+            return Err(IamError::NoSuchEntity(
+                "The account policy with name PasswordPolicy cannot be found.".into(),
+            ));
         }
         save(cx, state).await?;
         Ok(QueryReply::Empty)
@@ -323,6 +334,126 @@ impl Operation for ListAccountAliases {
         let mut x = cx.xml::<Iam>();
         string_members(&mut x, "AccountAliases", page.iter().map(String::as_str));
         truncation(&mut x, next.as_deref());
+        Ok(QueryReply::Result(x))
+    }
+}
+
+/// GetAccountSummary: the account's IAM entity counts and quotas, as `SummaryMap` entries.
+pub(crate) struct GetAccountSummary;
+
+impl Operation for GetAccountSummary {
+    type Service = Iam;
+    const NAME: &'static str = "GetAccountSummary";
+    type Input = NoInput;
+    type Output = QueryReply;
+    type Resolved = Found;
+
+    async fn resolve(cx: &Cx<'_>, _: &NoInput) -> Result<Found, IamError> {
+        read_account(cx).await
+    }
+
+    fn authorization<'a>(
+        cx: &'a Cx<'_>,
+        _: &'a NoInput,
+        found: &'a Found,
+    ) -> Result<Authorization<'a>, IamError> {
+        Ok(Authorization::of(found.check(cx)))
+    }
+
+    /// The keys IAM answers with (API Reference, GetAccountSummary, `SummaryMap`), counted from
+    /// the account as it is now; the quotas are the ones kinko enforces, AWS's defaults.
+    /// `AccountPasswordPresent` is left out, as IAM leaves it out for an account whose root
+    /// user signs in with its password; kinko's root user has no console password.
+    async fn run(cx: &Cx<'_>, _: &NoInput, found: Found) -> Result<QueryReply, IamError> {
+        let state = &found.state;
+        let store = &cx.services.store;
+        let devices = store.list_mfa_devices(cx.account()).await?;
+        let root_keys = store
+            .list_access_keys(cx.account(), None)
+            .await?
+            .into_iter()
+            .filter(|k| matches!(k.principal.kind, PrincipalKind::Root))
+            .count();
+        let attachments = state
+            .users
+            .iter()
+            .map(|u| u.attached_policies.len())
+            .sum::<usize>()
+            + state
+                .groups
+                .iter()
+                .map(|g| g.attached_policies.len())
+                .sum::<usize>()
+            + state
+                .roles
+                .iter()
+                .map(|r| r.attached_policies.len())
+                .sum::<usize>();
+        let flag = |b: bool| usize::from(b);
+        let entries: [(&str, usize); 33] = [
+            ("Users", state.users.len()),
+            ("UsersQuota", quota::USERS),
+            ("Groups", state.groups.len()),
+            ("GroupsQuota", quota::GROUPS),
+            ("Roles", state.roles.len()),
+            ("RolesQuota", quota::ROLES),
+            (
+                "Policies",
+                state.policies.iter().filter(|p| !p.is_aws_managed()).count(),
+            ),
+            ("PoliciesQuota", quota::POLICIES),
+            ("PolicySizeQuota", MANAGED_POLICY_SIZE),
+            ("PolicyVersionsInUse", attachments),
+            ("PolicyVersionsInUseQuota", quota::POLICY_VERSIONS_IN_USE),
+            ("VersionsPerPolicyQuota", quota::POLICY_VERSIONS),
+            ("InstanceProfiles", state.instance_profiles.len()),
+            ("InstanceProfilesQuota", quota::INSTANCE_PROFILES),
+            (
+                "Providers",
+                state.oidc_providers.len() + state.saml_providers.len(),
+            ),
+            ("ServerCertificates", state.server_certificates.len()),
+            ("ServerCertificatesQuota", quota::SERVER_CERTIFICATES),
+            ("UserPolicySizeQuota", <User as InlinePolicies>::AGGREGATE_LIMIT),
+            ("GroupPolicySizeQuota", <Group as InlinePolicies>::AGGREGATE_LIMIT),
+            ("RolePolicySizeQuota", <Role as InlinePolicies>::AGGREGATE_LIMIT),
+            ("AssumeRolePolicySizeQuota", TRUST_POLICY_SIZE),
+            ("GroupsPerUserQuota", quota::GROUPS_PER_USER),
+            ("AttachedPoliciesPerUserQuota", quota::MANAGED_POLICIES_PER_ENTITY),
+            (
+                "AttachedPoliciesPerGroupQuota",
+                quota::MANAGED_POLICIES_PER_ENTITY,
+            ),
+            ("AttachedPoliciesPerRoleQuota", quota::MANAGED_POLICIES_PER_ENTITY),
+            ("AccessKeysPerUserQuota", quota::ACCESS_KEYS_PER_USER),
+            ("SigningCertificatesPerUserQuota", quota::CERTIFICATES_PER_USER),
+            ("MFADevices", devices.len()),
+            (
+                "MFADevicesInUse",
+                devices.iter().filter(|d| d.is_assigned()).count(),
+            ),
+            (
+                "AccountMFAEnabled",
+                flag(devices.iter().any(|d| d.assigned_to(Holder::Root))),
+            ),
+            ("AccountAccessKeysPresent", flag(root_keys > 0)),
+            (
+                "AccountSigningCertificatesPresent",
+                flag(!state.root_signing_certificates.is_empty()),
+            ),
+            // The version of the tokens STS's global endpoint issues (1: valid in the regions
+            // enabled by default); kinko's STS has no regional endpoints to tell apart.
+            ("GlobalEndpointTokenVersion", 1),
+        ];
+        let mut x = cx.xml::<Iam>();
+        x.open("SummaryMap");
+        for (key, value) in entries {
+            x.open("entry")
+                .elem("key", key)
+                .num("value", value)
+                .close("entry");
+        }
+        x.close("SummaryMap");
         Ok(QueryReply::Result(x))
     }
 }

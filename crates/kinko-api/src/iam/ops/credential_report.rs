@@ -4,9 +4,9 @@
 //! the root user's row (`<root_account>`) first, then each user by name, with the columns below.
 //! A report is kept with the account's IAM state. A report generated in the last four hours is
 //! answered again rather than made anew, as IAM does; kinko makes one at once, so the first
-//! GenerateCredentialReport answers `STARTED` and the next ones `COMPLETE`. Use of passwords and
-//! access keys isn't tracked, so those columns say `no_information` and `N/A` as AWS does for
-//! credentials never used. The `cert_*` columns show the user's signing certificates, oldest first.
+//! GenerateCredentialReport answers `STARTED` and the next ones `COMPLETE`. Use of passwords isn't
+//! tracked, so that column says `no_information`; an access key's last use is what this process
+//! saw (`crate::iam::KeyUsage`), `N/A` as AWS says for a key never used. The `cert_*` columns show the user's signing certificates, oldest first.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,6 +17,7 @@ use kinko_core::principal::{AccessKeyRecord, AccessKeyStatus, PrincipalKind};
 use kinko_wire::query::Params;
 
 use super::by_name;
+use crate::iam::KeyUsage;
 use crate::iam::error::IamError;
 use crate::iam::{Found, Iam, Target, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
@@ -33,7 +34,7 @@ fn report_time(t: Timestamp) -> String {
 }
 
 /// The columns of two access keys, oldest first.
-fn key_columns(row: &mut Vec<String>, keys: &[&AccessKeyRecord]) {
+fn key_columns(row: &mut Vec<String>, keys: &[&AccessKeyRecord], usage: &KeyUsage) {
     // The store lists keys in no particular order: the report's first key is the older one.
     let mut keys = keys.to_vec();
     keys.sort_by_key(|k| (k.created_date, k.access_key_id.clone()));
@@ -42,13 +43,13 @@ fn key_columns(row: &mut Vec<String>, keys: &[&AccessKeyRecord]) {
             Some(k) => {
                 row.push((k.status == AccessKeyStatus::Active).to_string());
                 row.push(report_time(k.created_date));
+                match usage.get(&k.access_key_id) {
+                    Some(last) => row.extend([report_time(last.date), last.region, last.service]),
+                    None => row.extend(["N/A", "N/A", "N/A"].map(String::from)),
+                }
             }
-            None => {
-                row.push("false".into());
-                row.push("N/A".into());
-            }
+            None => row.extend(["false", "N/A", "N/A", "N/A", "N/A"].map(String::from)),
         }
-        row.extend(["N/A", "N/A", "N/A"].map(String::from));
     }
 }
 
@@ -74,6 +75,7 @@ fn build(
     account_created: Option<Timestamp>,
     keys: &[AccessKeyRecord],
     devices: &[MfaDevice],
+    usage: &KeyUsage,
 ) -> String {
     let mut lines = vec![HEADER.to_owned()];
     let root_keys: Vec<&AccessKeyRecord> = keys.iter().filter(|k| k.principal.is_root()).collect();
@@ -87,7 +89,7 @@ fn build(
         "not_supported".into(),
         devices.iter().any(|d| d.assigned_to(Holder::Root)).to_string(),
     ];
-    key_columns(&mut root, &root_keys);
+    key_columns(&mut root, &root_keys, usage);
     certificate_columns(&mut root, &state.root_signing_certificates);
     lines.push(root.join(","));
 
@@ -120,7 +122,7 @@ fn build(
                 .any(|d| d.assigned_to(Holder::User(&u.name)))
                 .to_string(),
         );
-        key_columns(&mut row, &user_keys);
+        key_columns(&mut row, &user_keys, usage);
         certificate_columns(&mut row, &u.signing_certificates);
         lines.push(row.join(","));
     }
@@ -174,7 +176,7 @@ impl Operation for GenerateCredentialReport {
         let account_created = store.account(cx.account()).await?.map(|a| a.created_date);
         let keys = store.list_access_keys(cx.account(), None).await?;
         let devices = store.list_mfa_devices(cx.account()).await?;
-        let content = build(&state, account_created, &keys, &devices);
+        let content = build(&state, account_created, &keys, &devices, &cx.services.key_usage);
         state.credential_report = Some(CredentialReport {
             generated: now,
             content,
@@ -244,7 +246,7 @@ mod tests {
     #[test]
     fn rows() {
         let state = IamState::new("123456789012");
-        let csv = build(&state, None, &[], &[]);
+        let csv = build(&state, None, &[], &[], &KeyUsage::default());
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some(HEADER));
         let root = lines.next().unwrap_or_default();

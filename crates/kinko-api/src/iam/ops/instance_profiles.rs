@@ -13,15 +13,13 @@ use kinko_core::iam::{self, IamState, InstanceProfile, Role};
 use kinko_core::secret::Tag;
 use kinko_wire::query::Params;
 
-use super::{Entity, by_name, path_target};
+use super::{Entity, by_name, path_target, quota};
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::output::{self, Detail, members};
 use crate::iam::{Found, Iam, Target, request_tags, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
 
-/// Instance profiles per account (IAM User Guide, "IAM and AWS STS quotas").
-const INSTANCE_PROFILES: usize = 1000;
 /// Roles per instance profile.
 const ROLES_PER_PROFILE: usize = 1;
 const PROFILE_NAME: usize = 128;
@@ -122,8 +120,11 @@ impl Operation for CreateInstanceProfile {
                 i.name
             )));
         }
-        if state.instance_profiles.len() >= INSTANCE_PROFILES {
-            return Err(IamError::quota("InstanceProfilesPerAccount", INSTANCE_PROFILES));
+        if state.instance_profiles.len() >= quota::INSTANCE_PROFILES {
+            return Err(IamError::quota(
+                "InstanceProfilesPerAccount",
+                quota::INSTANCE_PROFILES,
+            ));
         }
         let profile = InstanceProfile {
             name: i.name.clone(),

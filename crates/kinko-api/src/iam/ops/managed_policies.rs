@@ -160,7 +160,15 @@ impl Operation for GetPolicy {
     async fn run(cx: &Cx<'_>, i: &PolicyInput, found: Found) -> Result<QueryReply, IamError> {
         let policy = find_policy(&found.state, &i.arn)?;
         let mut x = cx.xml::<Iam>();
-        output::policy(&mut x, &policy, &found.state, Detail::Full);
+        x.open("Policy");
+        output::policy_fields(&mut x, &policy, &found.state, Detail::Full);
+        // GetPolicy answers an empty `Tags` list for a policy without tags, where CreatePolicy
+        // and ListPolicies leave it out (checked against AWS by moto's
+        // `test_policy_resource_returns_subset_of_available_attributes`).
+        if policy.tags.is_empty() {
+            output::tags(&mut x, &[]);
+        }
+        x.close("Policy");
         Ok(QueryReply::Result(x))
     }
 }

@@ -169,14 +169,16 @@ impl Operation for CreateVirtualMFADevice {
     }
 
     async fn run(cx: &Cx<'_>, i: &CreateVirtualMFADeviceInput, found: Found) -> Result<QueryReply, IamError> {
-        // Names are unique in the account whatever the path, ignoring case, as for users.
+        // A device is its serial number, which carries its path: the same name under another path
+        // is another device, as IAM's message says ("at the same path and name"). Within a path,
+        // names ignore case, as IAM's names do.
         let taken = cx
             .services
             .store
             .list_mfa_devices(cx.account())
             .await?
             .iter()
-            .any(|d| d.name.eq_ignore_ascii_case(&i.name));
+            .any(|d| d.path == i.path && d.name.eq_ignore_ascii_case(&i.name));
         if taken {
             return Err(IamError::EntityAlreadyExists(
                 "MFADevice entity at the same path and name already exists.".into(),

@@ -43,7 +43,7 @@ pub(crate) use access_keys::{
 };
 pub(crate) use account::{
     CreateAccountAlias, DeleteAccountAlias, DeleteAccountPasswordPolicy, GetAccountPasswordPolicy,
-    ListAccountAliases, UpdateAccountPasswordPolicy,
+    GetAccountSummary, ListAccountAliases, UpdateAccountPasswordPolicy,
 };
 pub(crate) use account_authorization_details::GetAccountAuthorizationDetails;
 pub(crate) use attachments::{AttachPolicy, DetachPolicy, ListAttachedPolicies, ListEntitiesForPolicy};
@@ -106,6 +106,14 @@ pub(crate) mod quota {
     pub const MANAGED_POLICIES_PER_ENTITY: usize = 10;
     pub const ACCESS_KEYS_PER_USER: usize = 2;
     pub const POLICY_VERSIONS: usize = 5;
+    /// Attachments of managed policies to users, groups and roles, all counted.
+    pub const POLICY_VERSIONS_IN_USE: usize = 10_000;
+    /// Instance profiles per account.
+    pub const INSTANCE_PROFILES: usize = 1000;
+    /// Server certificates per account.
+    pub const SERVER_CERTIFICATES: usize = 20;
+    /// Signing certificates per user.
+    pub const CERTIFICATES_PER_USER: usize = 2;
 }
 
 /// A user, group or role: an IAM identity with inline and attached policies.

@@ -319,9 +319,14 @@ impl Operation for DeleteOpenIDConnectProvider {
         Ok(Authorization::of(found.check(cx)))
     }
 
+    /// Idempotent: a provider that doesn't exist (any more) is no error (API Reference,
+    /// DeleteOpenIDConnectProvider: "it does not fail or return an error if you call the
+    /// operation for a provider that does not exist").
     async fn run(cx: &Cx<'_>, i: &ArnInput, found: Found) -> Result<QueryReply, IamError> {
         let mut state = found.state;
-        get(&state, &i.arn)?;
+        if state.oidc_provider(&i.arn).is_none() {
+            return Ok(QueryReply::Empty);
+        }
         state.oidc_providers.retain(|p| p.arn != i.arn);
         save(cx, state).await?;
         Ok(QueryReply::Empty)

@@ -13,16 +13,13 @@ use kinko_wire::query::Params;
 use kinko_wire::query::Xml;
 use zeroize::Zeroizing;
 
-use super::{by_name, path_target};
+use super::{by_name, path_target, quota};
 use crate::iam::certificates;
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader, check_tags};
 use crate::iam::output::{self, members};
 use crate::iam::{Found, Iam, Target, request_tags, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
-
-/// Server certificates per account (IAM User Guide, "IAM and AWS STS quotas").
-const SERVER_CERTIFICATES: usize = 20;
 
 pub(crate) fn not_found(name: &str) -> IamError {
     IamError::NoSuchEntity(format!(
@@ -140,10 +137,10 @@ impl Operation for UploadServerCertificate {
                 i.name
             )));
         }
-        if state.server_certificates.len() >= SERVER_CERTIFICATES {
+        if state.server_certificates.len() >= quota::SERVER_CERTIFICATES {
             return Err(IamError::quota(
                 "ServerCertificatesPerAccount",
-                SERVER_CERTIFICATES,
+                quota::SERVER_CERTIFICATES,
             ));
         }
         let cert = certificates::certificate(&i.body)?;

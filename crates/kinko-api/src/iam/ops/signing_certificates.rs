@@ -10,16 +10,13 @@
 use kinko_core::iam::{IamState, SigningCertificate, User};
 use kinko_wire::query::{Params, Xml};
 
-use super::{Entity, KeyOwner};
+use super::{Entity, KeyOwner, quota};
 use crate::iam::certificates;
 use crate::iam::error::IamError;
 use crate::iam::input::{Page, Reader};
 use crate::iam::output::{self, members};
 use crate::iam::{Found, Iam, save};
 use crate::operation::{Authorization, Cx, FromRequest, Operation, QueryReply};
-
-/// Signing certificates per user (IAM User Guide, "IAM and AWS STS quotas").
-const CERTIFICATES_PER_USER: usize = 2;
 
 fn certificate_not_found(id: &str) -> IamError {
     IamError::NoSuchEntity(format!("The Certificate with id {id} cannot be found."))
@@ -123,8 +120,11 @@ impl Operation for UploadSigningCertificate {
             ));
         }
         let certs = certificates_mut(&mut state, &owner)?;
-        if certs.len() >= CERTIFICATES_PER_USER {
-            return Err(IamError::quota("CertificatesPerUser", CERTIFICATES_PER_USER));
+        if certs.len() >= quota::CERTIFICATES_PER_USER {
+            return Err(IamError::quota(
+                "CertificatesPerUser",
+                quota::CERTIFICATES_PER_USER,
+            ));
         }
         let c = SigningCertificate {
             certificate_id: output::certificate_id(),
