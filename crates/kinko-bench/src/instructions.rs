@@ -548,11 +548,7 @@ async fn prepare(
 
 /// The text of the first `<name>` element of a Query-protocol answer.
 fn xml_field(xml: &str, name: &str) -> Result<String> {
-    xml.split(&format!("<{name}>"))
-        .nth(1)
-        .and_then(|s| s.split(&format!("</{name}>")).next())
-        .map(str::to_owned)
-        .with_context(|| format!("no <{name}> in the answer"))
+    crate::exec::element(xml, name).with_context(|| format!("no <{name}> in the answer"))
 }
 
 #[cfg(test)]
