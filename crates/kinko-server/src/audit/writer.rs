@@ -119,6 +119,10 @@ struct Pending {
     batch: Arc<Batch>,
     closed: bool,
     reopen: bool,
+    /// Whether the writer thread waits for records: only then does an append wake it (while it
+    /// writes and syncs a batch it takes the next one without waiting, and a wake-up would be a
+    /// system call on the request's thread for nothing).
+    idle: bool,
 }
 
 /// What the writer reports, for logs and metrics.
@@ -179,11 +183,11 @@ impl Shared {
         if p.closed {
             return None;
         }
-        let was_empty = p.buf.is_empty();
         p.buf.extend_from_slice(records);
         let batch = p.batch.clone();
+        let wake = std::mem::take(&mut p.idle);
         drop(p);
-        if was_empty && self.durability == Durability::Fsync {
+        if wake {
             self.wake.notify_one();
         }
         Some(batch)
@@ -222,6 +226,7 @@ impl Writer {
                 batch: Batch::new(),
                 closed: false,
                 reopen: false,
+                idle: false,
             }),
             wake: Condvar::new(),
             healthy: AtomicBool::new(true),
@@ -266,11 +271,13 @@ fn run(s: &Shared, mut out: Out, on_write: Option<&OnWrite>) {
                 Durability::Fsync => {
                     while p.buf.is_empty() && !p.closed && !p.reopen && last_tick.elapsed() < TICK {
                         let left = TICK.saturating_sub(last_tick.elapsed());
+                        p.idle = true;
                         p = s
                             .wake
                             .wait_timeout(p, left)
                             .unwrap_or_else(PoisonError::into_inner)
                             .0;
+                        p.idle = false;
                     }
                 }
                 Durability::Buffered => {
