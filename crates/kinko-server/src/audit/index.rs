@@ -33,7 +33,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The layout of the index file; another value there means it is rebuilt.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
+/// The most time between the first and the last entry of a block (milliseconds).
+const BLOCK_SPAN_MS: i64 = 60_000;
 /// How much of a file is read (and committed) at a time.
 const CHUNK: usize = 4 * 1024 * 1024;
 /// A record longer than this is not indexed (none is written that long).
@@ -69,8 +71,18 @@ pub struct Index {
     committed: Mutex<Option<Committed>>,
     stop: AtomicBool,
     wake: Condvar,
-    wake_lock: Mutex<bool>,
+    wake_lock: Mutex<Wake>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the index thread is told between passes.
+#[derive(Default)]
+struct Wake {
+    /// Something was written since the last pass started.
+    written: bool,
+    /// The thread waits for a write: only then is it woken (while it gathers the batches of
+    /// [`MIN_PASS_INTERVAL`], a wake-up per batch would only put it back to sleep).
+    waiting: bool,
 }
 
 struct State {
@@ -113,7 +125,7 @@ impl Index {
             committed: Mutex::new(None),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
-            wake_lock: Mutex::new(false),
+            wake_lock: Mutex::new(Wake::default()),
             thread: Mutex::new(None),
         })
     }
@@ -140,8 +152,14 @@ impl Index {
         }
         self.written_bytes.fetch_add(bytes, Ordering::Relaxed);
         self.written.fetch_add(1, Ordering::Release);
-        *self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        self.wake.notify_one();
+        let wake = {
+            let mut w = self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner);
+            w.written = true;
+            std::mem::take(&mut w.waiting)
+        };
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
     /// Bytes of the log not yet indexed.
@@ -162,7 +180,10 @@ impl Index {
     /// Stops the thread (what is not indexed yet is at the next start).
     pub fn close(&self) {
         self.stop.store(true, Ordering::Release);
-        *self.wake_lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .written = true;
         self.wake.notify_all();
         if let Some(h) = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take() {
             let _ = h.join();
@@ -458,7 +479,7 @@ impl Index {
     }
 
     /// Indexes `chunk` (whole lines, at `row.indexed`) and records how far the file is indexed,
-    /// in one transaction.
+    /// in one transaction: the chunk's entries are gathered by term into blocks, one row each.
     fn commit_chunk(&self, state: &mut State, row: &mut FileRow, chunk: &[u8]) -> std::io::Result<()> {
         let conn = state
             .conn
@@ -467,21 +488,19 @@ impl Index {
         let io = std::io::Error::other;
         let tx = conn.unchecked_transaction().map_err(io)?;
         tx.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS at_{} (term INTEGER NOT NULL, time INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (term, time, offset)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS at_{} (term INTEGER NOT NULL, last INTEGER NOT NULL, at INTEGER NOT NULL, first INTEGER NOT NULL, entries BLOB NOT NULL, PRIMARY KEY (term, last, at)) WITHOUT ROWID",
             row.id
         ))
         .map_err(io)?;
         {
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO at_{} (term, time, offset) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO at_{} (term, last, at, first, entries) VALUES (?1, ?2, ?3, ?4, ?5)",
                     row.id
                 ))
                 .map_err(io)?;
             let mut offset = row.indexed;
             let mut terms = Vec::new();
-            // The chunk's rows, inserted in key order: neighbouring rows land on the same pages
-            // of the table's B-tree instead of one page each.
             let mut rows: Vec<(i64, i64, i64)> = Vec::new();
             for line in chunk.split_inclusive(|&b| b == b'\n') {
                 let at = offset;
@@ -501,9 +520,17 @@ impl Index {
                 let at = at.cast_signed();
                 rows.extend(terms.iter().map(|&t| (t, fields.time_ms, at)));
             }
+            // By term, then time: each term's entries in blocks of at most `BLOCK_SPAN_MS`,
+            // inserted in key order.
             rows.sort_unstable();
-            for (t, time, at) in rows {
-                insert.execute(params![t, time, at]).map_err(io)?;
+            let mut entries = Vec::new();
+            for block in blocks(&rows) {
+                entries.clear();
+                encode(&mut entries, block);
+                let (t, first, _) = block[0];
+                let last = block[block.len() - 1].1;
+                let at = block.iter().map(|r| r.2).min().unwrap_or(0);
+                insert.execute(params![t, last, at, first, entries]).map_err(io)?;
             }
             row.indexed = offset;
         }
@@ -571,12 +598,14 @@ fn run(index: &std::sync::Weak<Index>) {
         let started = Instant::now();
         me.catch_up();
         let mut woken = me.wake_lock.lock().unwrap_or_else(PoisonError::into_inner);
-        if !*woken {
+        if !woken.written && !me.stop.load(Ordering::Acquire) {
+            woken.waiting = true;
             woken = me
                 .wake
                 .wait_timeout(woken, IDLE)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            woken.waiting = false;
         }
         // Told of a write soon after the last pass: let more batches gather first (only
         // `close` cuts the wait short).
@@ -591,7 +620,7 @@ fn run(index: &std::sync::Weak<Index>) {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        *woken = false;
+        woken.written = false;
     }
 }
 
@@ -631,23 +660,39 @@ fn find(
         if q.end_ms < time {
             (time, offset) = (q.end_ms, i64::MAX);
         }
+        // A block's entries are at most `BLOCK_SPAN_MS` older than its last one: a block that
+        // ends later than that past the bound holds none at or below it.
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT time, offset FROM at_{} WHERE term = ?1 AND time >= ?2 AND (time, offset) < (?3, ?4)
-             ORDER BY time DESC, offset DESC LIMIT ?5",
+            "SELECT last, first, entries FROM at_{} WHERE term = ?1 AND last >= ?2 AND last <= ?3
+             ORDER BY last DESC, at DESC",
             f.id
         ))?;
-        let rows = stmt.query_map(
-            params![
-                t,
-                q.start_ms,
-                time,
-                offset,
-                i64::try_from(want).unwrap_or(i64::MAX)
-            ],
-            |r| Ok((r.get::<_, i64>(0)?, f.id, r.get::<_, i64>(1)?)),
-        )?;
-        for r in rows {
-            hits.push(r?);
+        let mut rows = stmt.query(params![t, q.start_ms, time.saturating_add(BLOCK_SPAN_MS)])?;
+        let mut found = Vec::new();
+        while let Some(r) = rows.next()? {
+            let last: i64 = r.get(0)?;
+            // Every later block ends earlier than the hits already gathered.
+            if hits.len() >= want && hits.get(want - 1).is_some_and(|h| last < h.0) {
+                break;
+            }
+            let first: i64 = r.get(1)?;
+            if first > time {
+                continue;
+            }
+            let rusqlite::types::ValueRef::Blob(entries) = r.get_ref(2)? else {
+                continue;
+            };
+            found.clear();
+            decode(entries, first, |at_ms, at| {
+                if at_ms >= q.start_ms && (at_ms, at) < (time, offset) {
+                    found.push((at_ms, f.id, at));
+                }
+            });
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            found.truncate(want);
+            hits.extend_from_slice(&found);
+            hits.sort_unstable_by(|a, b| b.cmp(a));
+            hits.truncate(want);
         }
         hits.sort_unstable_by(|a, b| b.cmp(a));
         hits.truncate(want);
@@ -699,6 +744,70 @@ fn readable(len: u64, key: (u64, u64), committed: Option<Committed>) -> u64 {
         Some(c) if c.file == key => len.min(c.len),
         _ => len,
     }
+}
+
+/// Splits `rows` (term, time, offset), sorted, into blocks: runs of one term whose times span
+/// at most [`BLOCK_SPAN_MS`].
+fn blocks(rows: &[(i64, i64, i64)]) -> impl Iterator<Item = &[(i64, i64, i64)]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let &(term, first, _) = rest.first()?;
+        let n = rest
+            .iter()
+            .position(|&(t, time, _)| t != term || time - first > BLOCK_SPAN_MS)
+            .unwrap_or(rest.len());
+        let (block, tail) = rest.split_at(n);
+        rest = tail;
+        Some(block)
+    })
+}
+
+/// Encodes a block's entries, sorted by time then offset: for each, the time after the previous
+/// one's (the first's after the block's first time, so 0) and the offset's difference from the
+/// previous offset (zigzag), both as LEB128 varints.
+fn encode(out: &mut Vec<u8>, block: &[(i64, i64, i64)]) {
+    let (mut time, mut offset) = (block.first().map_or(0, |r| r.1), 0i64);
+    for &(_, t, at) in block {
+        put_varint(out, (t - time).cast_unsigned());
+        let d = at.wrapping_sub(offset);
+        put_varint(out, ((d << 1) ^ (d >> 63)).cast_unsigned());
+        (time, offset) = (t, at);
+    }
+}
+
+/// Calls `each(time, offset)` for the entries of a block whose first time is `first`.
+fn decode(mut bytes: &[u8], first: i64, mut each: impl FnMut(i64, i64)) {
+    let (mut time, mut offset) = (first, 0i64);
+    while !bytes.is_empty() {
+        let (Some(dt), Some(z)) = (get_varint(&mut bytes), get_varint(&mut bytes)) else {
+            return;
+        };
+        time = time.wrapping_add(dt.cast_signed());
+        let d = (z >> 1).cast_signed() ^ -(z & 1).cast_signed();
+        offset = offset.wrapping_add(d);
+        each(time, offset);
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 fn join(file: i64, offset: i64) -> u64 {
@@ -1126,6 +1235,79 @@ mod tests {
         std::fs::rename(&other, &log).expect("replace");
         committed(&index, &log);
         assert_eq!(ids(&index), ["Two", "Other"]);
+        index.close();
+    }
+
+    #[test]
+    fn blocks_split_by_term_and_span_and_encode_back() {
+        let base = 1_767_225_600_000;
+        let big = (1 << OFFSET_BITS) - 1;
+        let rows = vec![
+            (-7, base, 5),
+            (-7, base, 900),
+            (-7, base + 20, 3),
+            (-7, base + BLOCK_SPAN_MS + 1, big),
+            (2, base - 5, 1),
+        ];
+        let got: Vec<Vec<(i64, i64, i64)>> = blocks(&rows).map(<[_]>::to_vec).collect();
+        assert_eq!(got, [rows[..3].to_vec(), rows[3..4].to_vec(), rows[4..].to_vec()]);
+        for block in blocks(&rows) {
+            let mut bytes = Vec::new();
+            encode(&mut bytes, block);
+            let mut back = Vec::new();
+            decode(&bytes, block[0].1, |time, at| back.push((block[0].0, time, at)));
+            assert_eq!(back, block);
+        }
+    }
+
+    /// Pages follow one another through blocks of several passes and files, newest first, each
+    /// event once.
+    #[test]
+    fn pages_go_through_every_block_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("audit.log");
+        let index = Index::open(&log);
+        let mut names = Vec::new();
+        for pass in 0..3u32 {
+            for i in 0..5u32 {
+                let name = format!("P{pass}E{i}");
+                // Passes overlap in time; some events share a second.
+                append(&log, &record(&name, 10 + pass * 2 + i / 2));
+                names.push((10 + pass * 2 + i / 2, name));
+            }
+            committed(&index, &log);
+            assert_eq!(ids(&index).len(), names.len());
+            if pass == 1 {
+                std::fs::rename(&log, super::super::writer::rotated_path(&log, 1)).expect("rotate");
+            }
+        }
+        let mut q = EventQuery {
+            account: ACCOUNT.into(),
+            attribute: Some((LookupKey::EventSource, String::new())),
+            start_ms: 0,
+            end_ms: i64::MAX,
+            max_results: 2,
+            after: None,
+        };
+        // No record has an event source: nothing under it.
+        assert!(index.lookup(&q).expect("lookup").events.is_empty());
+        q.attribute = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = index.lookup(&q).expect("lookup");
+            seen.extend(page.events.iter().map(|e| (e.event_time_ms, e.event_id.clone())));
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        let times: Vec<i64> = seen.iter().map(|s| s.0).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "{seen:?}");
+        let mut got: Vec<String> = seen.into_iter().map(|s| s.1).collect();
+        got.sort();
+        let mut want: Vec<String> = names.into_iter().map(|n| n.1).collect();
+        want.sort();
+        assert_eq!(got, want);
         index.close();
     }
 
