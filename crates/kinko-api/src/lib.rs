@@ -50,6 +50,8 @@ pub struct Services {
     pub node: Arc<Node>,
     /// When each access key was last used, as this process saw it.
     pub key_usage: Arc<iam::KeyUsage>,
+    /// The secrets' `LastAccessedDate`s this process recorded and has yet to write.
+    pub accessed: Arc<secretsmanager::accessed::AccessDates>,
 }
 
 /// A process's name and lease length for the background work other nodes take over when it is
@@ -110,6 +112,7 @@ impl Services {
             functions: Arc::new(kinko_core::function::NoRunner),
             node: Arc::default(),
             key_usage: Arc::default(),
+            accessed: Arc::default(),
         }
     }
 
@@ -134,6 +137,12 @@ impl Services {
     /// The same services, auditing into `audit`.
     pub fn with_audit(mut self, audit: Arc<dyn audit::AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// The same services, recording `LastAccessedDate`s in `accessed`.
+    pub fn with_access_dates(mut self, accessed: Arc<secretsmanager::accessed::AccessDates>) -> Self {
+        self.accessed = accessed;
         self
     }
 

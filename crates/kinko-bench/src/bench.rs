@@ -267,6 +267,20 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
 
     let mut results: Vec<RunResult> = Vec::new();
     for &op in &args.ops {
+        if op == Op::GetWarm {
+            // Every secret read once, on every node (each has a cache of its own), only now.
+            for target in std::iter::once(&kinko).chain(&on_postgres) {
+                for node in target.each_node() {
+                    setup::pre_read(
+                        &node,
+                        crate::ops::secret_name,
+                        args.secrets,
+                        args.seed_concurrency,
+                    )
+                    .await?;
+                }
+            }
+        }
         // One request first, so a request the server rejects shows up at once.
         let probe = kinko
             .call(op.api(), op.operation(), op.body(&mut rand::rng(), &workload))
@@ -353,6 +367,7 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
         },
     };
     let mut context = context;
+    context.notes.extend(fresh_over_warm(&results));
     if args.compare_stores {
         context.notes.push(format!(
             "PostgreSQL: each deployment in a scratch schema of its own (dropped at the end), \
@@ -376,6 +391,28 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
     } else {
         Ok(Outcome::Clean)
     }
+}
+
+/// With `--ops get,get-warm`: each server's fresh GetSecretValue throughput (first reads of the
+/// day) as a share of its warm one (every secret read before), per concurrency.
+fn fresh_over_warm(results: &[RunResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|w| w.op == Op::GetWarm)
+        .filter_map(|warm| {
+            let fresh = results
+                .iter()
+                .find(|f| f.op == Op::Get && f.server == warm.server && f.concurrency == warm.concurrency)?;
+            Some(format!(
+                "fresh/warm GetSecretValue, {} at concurrency {}: {:.0} / {:.0} req/s = {:.1} %",
+                warm.server.name(),
+                warm.concurrency,
+                fresh.throughput(),
+                warm.throughput(),
+                100.0 * fresh.throughput() / warm.throughput().max(f64::MIN_POSITIVE),
+            ))
+        })
+        .collect()
 }
 
 /// The root (or session) credentials requests are signed with.

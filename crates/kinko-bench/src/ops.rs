@@ -30,13 +30,17 @@ pub enum Op {
     GenerateDataKey,
     /// GetSecretValue of a random secret encrypted under a customer managed key (--cmk-secrets).
     GetCmk,
+    /// GetSecretValue as `get`, after every secret was read once (as --pre-read does, but only
+    /// before these runs): `--ops get,get-warm` measures the first read of the day of fresh
+    /// secrets and repeated reads in one invocation, and reports fresh as a share of warm.
+    GetWarm,
 }
 
 impl Op {
     /// The service the operation belongs to.
     pub fn api(self) -> Api {
         match self {
-            Op::Get | Op::Put | Op::Describe | Op::List | Op::GetCmk => Api::SecretsManager,
+            Op::Get | Op::GetWarm | Op::Put | Op::Describe | Op::List | Op::GetCmk => Api::SecretsManager,
             Op::Encrypt | Op::Decrypt | Op::GenerateDataKey => Api::Kms,
         }
     }
@@ -44,7 +48,7 @@ impl Op {
     /// The operation as in `X-Amz-Target: <prefix>.<operation>`.
     pub fn operation(self) -> &'static str {
         match self {
-            Op::Get | Op::GetCmk => "GetSecretValue",
+            Op::Get | Op::GetWarm | Op::GetCmk => "GetSecretValue",
             Op::Put => "PutSecretValue",
             Op::Describe => "DescribeSecret",
             Op::List => "ListSecrets",
@@ -58,13 +62,14 @@ impl Op {
     pub fn name(self) -> &'static str {
         match self {
             Op::GetCmk => "GetSecretValue (CMK)",
+            Op::GetWarm => "GetSecretValue (warm)",
             other => other.operation(),
         }
     }
 
     /// Whether the operation addresses one of the secrets `bench-0` ...
     pub fn needs_secrets(self) -> bool {
-        matches!(self, Op::Get | Op::Put | Op::Describe)
+        matches!(self, Op::Get | Op::GetWarm | Op::Put | Op::Describe)
     }
 
     /// Whether the operation addresses one of the secrets `bench-cmk-0` ...
@@ -80,7 +85,9 @@ impl Op {
     /// A request body for one call, picking a random secret or ciphertext of `workload`.
     pub fn body(self, rng: &mut impl Rng, workload: &Workload) -> Vec<u8> {
         let value = match self {
-            Op::Get | Op::Describe => json!({ "SecretId": secret_name(pick(rng, workload.secrets)) }),
+            Op::Get | Op::GetWarm | Op::Describe => {
+                json!({ "SecretId": secret_name(pick(rng, workload.secrets)) })
+            }
             Op::GetCmk => json!({ "SecretId": cmk_secret_name(pick(rng, workload.cmk_secrets)) }),
             Op::Put => json!({
                 "SecretId": secret_name(pick(rng, workload.secrets)),

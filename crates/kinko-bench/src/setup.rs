@@ -140,7 +140,7 @@ pub async fn prepare(target: &Arc<Target>, args: &BenchArgs) -> Result<Prepared>
 }
 
 /// Reads the secrets `name(0) .. name(count - 1)` once.
-async fn pre_read(
+pub(crate) async fn pre_read(
     target: &Arc<Target>,
     name: fn(usize) -> String,
     count: usize,

@@ -209,6 +209,10 @@ struct ServerArgs {
     /// Bound of the in-memory cache of hot reads, in MiB of cached data; 0 turns it off.
     #[arg(long, value_name = "MIB", default_value_t = kinko_server::DEFAULT_CACHE_CAPACITY / MIB)]
     cache_size: u64,
+    /// Seconds at most between a secret's first read of a day and the write of its
+    /// LastAccessedDate (reads don't wait for it; this server shows the date at once).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
+    access_date_delay: Duration,
     /// Seconds from a request's first byte (or a new connection) to its complete head.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     header_read_timeout: Duration,
@@ -387,6 +391,7 @@ async fn run_server(args: ServerArgs, file: FileEnv) -> ExitCode {
                 .then(|| std::time::Duration::from_secs(args.audit_keep_days.saturating_mul(86_400))),
         },
         cache_capacity: args.cache_size.saturating_mul(MIB),
+        access_date_delay: args.access_date_delay,
         connections: kinko_server::ConnectionLimits {
             header_read_timeout: args.header_read_timeout,
             body_read_timeout: args.body_read_timeout,

@@ -55,6 +55,9 @@ pub struct Config {
     pub job_lease: Duration,
     /// Bound of the store cache, in bytes of cached data (approximate sizes); 0 turns it off.
     pub cache_capacity: u64,
+    /// How long after a secret's first read of a day its `LastAccessedDate` is written at most
+    /// (the read answers without waiting; this process shows the date at once).
+    pub access_date_delay: Duration,
     /// Connection timeouts and limits.
     pub connections: crate::ConnectionLimits,
     /// How often the readiness probe writes to the store (see `GET /ready`).
@@ -186,6 +189,7 @@ impl Default for Config {
             job_interval: Duration::from_secs(60),
             job_lease: Duration::from_secs(180),
             cache_capacity: kinko_store_cache::DEFAULT_CAPACITY,
+            access_date_delay: kinko_api::secretsmanager::accessed::DEFAULT_DELAY,
             connections: crate::ConnectionLimits::default(),
             ready_probe_interval: Duration::from_secs(5),
             metrics_listen: MetricsListen::Main,

@@ -209,6 +209,9 @@ impl Running {
         if let Some(functions) = self.functions {
             functions.stop();
         }
+        // The last requests are answered: write the LastAccessedDates they recorded.
+        let services = &self.app.services;
+        services.accessed.flush(&services.store).await;
         self.app.audit.close();
         self.store.close();
         served
@@ -272,7 +275,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         &config.audit,
         Some(&boot.root.current()),
     )?);
-    let metrics = Arc::new(metrics::Metrics::new(boot.store.clone(), audit.clone()));
+    let accessed = Arc::new(kinko_api::secretsmanager::accessed::AccessDates::new(
+        config.access_date_delay,
+    ));
+    let metrics = Arc::new(metrics::Metrics::new(
+        boot.store.clone(),
+        audit.clone(),
+        accessed.clone(),
+    ));
     let jwks = jwks::ConfiguredJwks::new(&config.oidc_jwks).map_err(StartError::Config)?;
     let leases = jobs::Leases::new(config.job_lease, config.job_interval);
     let services = boot
@@ -280,6 +290,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         .clone()
         .with_node(kinko_api::Node::new(leases.holder.clone(), leases.length))
         .with_audit(audit.clone())
+        .with_access_dates(accessed)
         .with_jwks(Arc::new(jwks))
         .with_events(audit.events());
     // The listener is bound first: functions are told its address.

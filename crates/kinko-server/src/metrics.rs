@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use kinko_api::secretsmanager::accessed::AccessDates;
 use kinko_store_cache::CachedStore;
 
 use crate::audit::Audit;
@@ -217,7 +218,7 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// The metrics of a server on `store`.
-    pub fn new(store: Arc<CachedStore>, audit: Arc<Audit>) -> Metrics {
+    pub fn new(store: Arc<CachedStore>, audit: Arc<Audit>, accessed: Arc<AccessDates>) -> Metrics {
         let mut registry = Registry::with_prefix("kinko");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -302,6 +303,7 @@ impl Metrics {
         );
         registry.register_collector(Box::new(StoreFigures(store)));
         registry.register_collector(Box::new(AuditFigures(audit)));
+        registry.register_collector(Box::new(AccessFigures(accessed)));
         Metrics {
             registry,
             actions: Actions::default(),
@@ -476,6 +478,59 @@ impl Collector for StoreFigures {
             let g = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
+        let reads = s.hits.saturating_add(s.misses);
+        #[expect(clippy::cast_precision_loss, reason = "a ratio: counts far below 2^52")]
+        let ratio = if reads == 0 {
+            0.0
+        } else {
+            s.hits as f64 / reads as f64
+        };
+        let g = ConstGauge::new(ratio);
+        g.encode(encoder.encode_descriptor(
+            "cache_hit_ratio",
+            "Share of cacheable store reads answered from the cache since start (0 before any).",
+            None,
+            g.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+/// The `LastAccessedDate` writer's figures, read at each scrape.
+struct AccessFigures(Arc<AccessDates>);
+
+impl std::fmt::Debug for AccessFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessFigures").finish_non_exhaustive()
+    }
+}
+
+impl Collector for AccessFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.0.stats();
+        let counters = [
+            (
+                "access_dates_written",
+                "Secrets whose LastAccessedDate was written after a read.",
+                s.written,
+            ),
+            (
+                "access_dates_dropped",
+                "LastAccessedDates not recorded (a failed write, or too many pending).",
+                s.dropped,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let c = ConstCounter::new(value);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        let g = ConstGauge::new(i64::try_from(s.pending).unwrap_or(i64::MAX));
+        g.encode(encoder.encode_descriptor(
+            "access_dates_pending",
+            "Secrets whose LastAccessedDate waits to be written (at most --access-date-delay).",
+            None,
+            g.metric_type(),
+        )?)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! authorized as the caller passed it before the not-found answer, so callers without permission
 //! can't probe for names.
 
+pub mod accessed;
 pub(crate) mod error;
 pub(crate) mod model;
 mod ops;
@@ -127,7 +128,16 @@ pub async fn handle(
 }
 
 /// Finds the secret a `SecretId` names, in the caller's region.
+/// The secret `secret_id` names, with the `LastAccessedDate`s this process has yet to write.
 pub(crate) async fn lookup(cx: &Cx<'_>, secret_id: &str) -> Result<Option<Secret>, SmError> {
+    let mut secret = lookup_stored(cx, secret_id).await?;
+    if let Some(s) = &mut secret {
+        cx.services.accessed.overlay(s);
+    }
+    Ok(secret)
+}
+
+async fn lookup_stored(cx: &Cx<'_>, secret_id: &str) -> Result<Option<Secret>, SmError> {
     let store = &cx.services.store;
     let region = cx.rc.region.as_str();
     Ok(match SecretRef::parse(secret_id) {

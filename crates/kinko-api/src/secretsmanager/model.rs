@@ -463,51 +463,13 @@ pub async fn value_entry(
 }
 
 /// Records a read in `LastAccessedDate` (day resolution, on the secret and the version) when the
-/// day changed, before the read answers, so a DescribeSecret that follows sees it. Only the first
-/// read of a day writes; a concurrent change makes it re-read the secret and try again. A failure
-/// here never fails the read.
-pub async fn touch_accessed(cx: &Cx<'_>, secret: &Secret, version_id: &str) {
+/// day changed. The read does not wait for the write: the date is pending in this process, shown
+/// by every read of the secret here at once and written within a second (see [`super::accessed`]).
+pub fn touch_accessed(cx: &Cx<'_>, secret: &Secret, version_id: &str) {
     let today = cx.services.clock.now().start_of_day();
-    let fresh = |s: &Secret| {
-        s.last_accessed_date == Some(today)
-            && s.version(version_id)
-                .is_none_or(|v| v.last_accessed_date == Some(today))
-    };
-    if fresh(secret) {
-        return;
-    }
-    let store = &cx.services.store;
-    let mut current = Some(secret.clone());
-    for _ in 0..8 {
-        let mut secret = match current.take() {
-            Some(s) => s,
-            None => match store.secret_by_arn(&secret.arn).await {
-                Ok(Some(s)) if !fresh(&s) => s,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::debug!(error = %e, "LastAccessedDate not recorded");
-                    return;
-                }
-            },
-        };
-        secret.last_accessed_date = Some(today);
-        if let Some(v) = secret.versions.iter_mut().find(|v| v.id == version_id) {
-            v.last_accessed_date = Some(today);
-        }
-        let write = kinko_core::store::SecretWrite::Update {
-            secret,
-            new_values: vec![],
-            removed_versions: vec![],
-        };
-        match store.write_secret(write).await {
-            Err(kinko_core::store::StoreError::Conflict) => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "LastAccessedDate not recorded");
-                return;
-            }
-            Ok(()) => return,
-        }
-    }
+    cx.services
+        .accessed
+        .record(&cx.services.store, secret, version_id, today);
 }
 
 /// Fails with the marked-for-deletion error when the secret is scheduled for deletion.

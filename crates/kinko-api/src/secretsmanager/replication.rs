@@ -266,7 +266,10 @@ pub(crate) async fn status(cx: &Cx<'_>, primary: &Secret) -> Result<Option<Vec<S
                 .store
                 .secret_by_arn(&primary.replica_arn(&r.region))
                 .await?
-                .and_then(|s| s.last_accessed_date)
+                .and_then(|mut s| {
+                    cx.services.accessed.overlay(&mut s);
+                    s.last_accessed_date
+                })
                 .map(|t| t.epoch_seconds())
         } else {
             None

@@ -163,6 +163,8 @@ async fn the_store_cache_figures_move_with_reads() {
     let after = Scrape::of(server.addr()).await;
     let hits = after.value("kinko_cache_hits_total", &[]) - before.value("kinko_cache_hits_total", &[]);
     assert!(hits >= 5.0, "five reads of a cached secret: {hits} hits");
+    let ratio = after.value("kinko_cache_hit_ratio", &[]);
+    assert!(ratio > 0.0 && ratio <= 1.0, "hit ratio {ratio}");
     assert!(after.value("kinko_cache_entries", &[]) > 0.0);
     assert!(after.value("kinko_cache_size_bytes", &[]) > 0.0);
     assert_eq!(

@@ -8,6 +8,7 @@
 //! Tests share one server (per test binary) and work on secrets with unique names; the tests that
 //! move time (recovery windows, dates) or need a SQLite data dir run a server of their own.
 
+mod accessed;
 mod batch_get;
 mod create;
 mod deletion;

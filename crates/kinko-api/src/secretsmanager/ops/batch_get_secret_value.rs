@@ -64,7 +64,7 @@ async fn current_value(
     // expects the whole call to fail instead.
     let version = secret.select(None, None)?;
     let out = model::value_entry(cx, secret, version).await?;
-    model::touch_accessed(cx, secret, &version.id).await;
+    model::touch_accessed(cx, secret, &version.id);
     Ok(out)
 }
 

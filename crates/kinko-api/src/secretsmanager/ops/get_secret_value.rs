@@ -57,7 +57,7 @@ impl Operation for GetSecretValue {
         model::not_deleted(&secret)?;
         let version = secret.select(i.version_id.as_deref(), i.version_stage.as_deref())?;
         let out = model::value_entry(cx, &secret, version).await?;
-        model::touch_accessed(cx, &secret, &version.id).await;
+        model::touch_accessed(cx, &secret, &version.id);
         Ok(out)
     }
 }

@@ -128,11 +128,13 @@ pub(crate) async fn matching(
     filters: &[Filter],
     page: ListPage,
 ) -> Result<(Vec<Secret>, bool), SmError> {
-    Ok(cx
+    let (mut secrets, more) = cx
         .services
         .store
         .list_secrets_page(&cx.rc.principal.account_id, &cx.rc.region, filters, page)
-        .await?)
+        .await?;
+    cx.services.accessed.overlay_all(&mut secrets);
+    Ok((secrets, more))
 }
 
 pub(crate) fn versions_to_stages(s: &Secret) -> Option<serde_json::Map<String, serde_json::Value>> {
