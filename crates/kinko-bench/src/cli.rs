@@ -162,6 +162,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub pre_read: bool,
 
+    /// Seed each secret with the tag `team` = `team-{index % 1000}` (what list-tag filters on).
+    #[arg(long)]
+    pub seed_tags: bool,
+
     /// Concurrent CreateSecret requests while seeding.
     #[arg(long, default_value_t = 64)]
     pub seed_concurrency: usize,

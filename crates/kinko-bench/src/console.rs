@@ -193,6 +193,7 @@ async fn seed(
         64,
         secret_name,
         None,
+        false,
     )
     .await
     .context("creating secrets")?;

@@ -14,7 +14,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 
 use crate::client::{Conn, Endpoint, Response};
 use crate::cpu;
-use crate::ops::{Op, Workload, create_secret_body};
+use crate::ops::{Op, Workload, create_secret_body, tag_value};
 use crate::signing::{Api, Signer};
 use crate::stats::{RunResult, Server, Tally};
 
@@ -325,6 +325,7 @@ pub async fn seed_secrets(
     concurrency: usize,
     name: fn(usize) -> String,
     kms_key_id: Option<String>,
+    tagged: bool,
 ) -> Result<usize> {
     let existed = batch(
         target,
@@ -334,7 +335,12 @@ pub async fn seed_secrets(
         move |rng, index| Call {
             api: Api::SecretsManager,
             operation: "CreateSecret",
-            body: create_secret_body(rng, &name(index), kms_key_id.as_deref()),
+            body: create_secret_body(
+                rng,
+                &name(index),
+                kms_key_id.as_deref(),
+                tagged.then(|| tag_value(index)).as_deref(),
+            ),
         },
         move |index, response| {
             if response.status == StatusCode::OK {

@@ -22,6 +22,15 @@ pub enum Op {
     Describe,
     /// ListSecrets with MaxResults 100.
     List,
+    /// ListSecrets with MaxResults 100 and a `name` filter: the prefix `bench-N` of a random
+    /// seeded secret (it and the secrets whose number extends N: about 1 in 10^k for N of k digits).
+    ListName,
+    /// ListSecrets with MaxResults 100 and a `tag-value` filter: `team-N` for a random N below
+    /// [`TAG_VALUES`] (the seeded secrets carry the tag `team` = `team-{index % TAG_VALUES}` with
+    /// `--seed-tags`; the prefix `team-7` also matches `team-70` ...).
+    ListTag,
+    /// CreateSecret of a new secret with a random name (`bench-new-UUID`), a value of ~90 bytes.
+    Create,
     /// KMS Encrypt of 64 random bytes under the benchmark's customer managed key, with an encryption context.
     Encrypt,
     /// KMS Decrypt of a random pre-made ciphertext, with its encryption context.
@@ -40,7 +49,15 @@ impl Op {
     /// The service the operation belongs to.
     pub fn api(self) -> Api {
         match self {
-            Op::Get | Op::GetWarm | Op::Put | Op::Describe | Op::List | Op::GetCmk => Api::SecretsManager,
+            Op::Get
+            | Op::GetWarm
+            | Op::Put
+            | Op::Describe
+            | Op::List
+            | Op::ListName
+            | Op::ListTag
+            | Op::Create
+            | Op::GetCmk => Api::SecretsManager,
             Op::Encrypt | Op::Decrypt | Op::GenerateDataKey => Api::Kms,
         }
     }
@@ -51,7 +68,8 @@ impl Op {
             Op::Get | Op::GetWarm | Op::GetCmk => "GetSecretValue",
             Op::Put => "PutSecretValue",
             Op::Describe => "DescribeSecret",
-            Op::List => "ListSecrets",
+            Op::List | Op::ListName | Op::ListTag => "ListSecrets",
+            Op::Create => "CreateSecret",
             Op::Encrypt => "Encrypt",
             Op::Decrypt => "Decrypt",
             Op::GenerateDataKey => "GenerateDataKey",
@@ -63,13 +81,18 @@ impl Op {
         match self {
             Op::GetCmk => "GetSecretValue (CMK)",
             Op::GetWarm => "GetSecretValue (warm)",
+            Op::ListName => "ListSecrets (name filter)",
+            Op::ListTag => "ListSecrets (tag-value filter)",
             other => other.operation(),
         }
     }
 
     /// Whether the operation addresses one of the secrets `bench-0` ...
     pub fn needs_secrets(self) -> bool {
-        matches!(self, Op::Get | Op::GetWarm | Op::Put | Op::Describe)
+        matches!(
+            self,
+            Op::Get | Op::GetWarm | Op::Put | Op::Describe | Op::ListName | Op::ListTag
+        )
     }
 
     /// Whether the operation addresses one of the secrets `bench-cmk-0` ...
@@ -95,6 +118,18 @@ impl Op {
                 "ClientRequestToken": random_uuid(rng).to_string(),
             }),
             Op::List => json!({ "MaxResults": 100 }),
+            Op::ListName => json!({
+                "MaxResults": 100,
+                "Filters": [{ "Key": "name", "Values": [secret_name(pick(rng, workload.secrets))] }],
+            }),
+            Op::ListTag => json!({
+                "MaxResults": 100,
+                "Filters": [{ "Key": "tag-value", "Values": [tag_value(pick(rng, TAG_VALUES))] }],
+            }),
+            Op::Create => {
+                let name = format!("bench-new-{}", random_uuid(rng));
+                return create_secret_body(rng, &name, None, None);
+            }
             Op::Encrypt => encrypt_request(rng, &workload.kms_key_arn, Some(encryption_context())),
             Op::Decrypt => {
                 let blob = workload
@@ -142,8 +177,23 @@ pub fn cmk_secret_name(index: usize) -> String {
     format!("bench-cmk-{index}")
 }
 
-/// Body of the CreateSecret call that seeds `name`, under `kms_key_id` (else aws/secretsmanager).
-pub fn create_secret_body(rng: &mut impl Rng, name: &str, kms_key_id: Option<&str>) -> Vec<u8> {
+/// How many values the `team` tag of the seeded secrets takes (`--seed-tags`).
+pub const TAG_VALUES: usize = 1000;
+
+/// The value of the `team` tag of the `index`-th seeded secret (`--seed-tags`), and the
+/// `tag-value` filter of [`Op::ListTag`].
+pub fn tag_value(index: usize) -> String {
+    format!("team-{}", index % TAG_VALUES)
+}
+
+/// Body of the CreateSecret call that seeds `name`, under `kms_key_id` (else aws/secretsmanager),
+/// with the tag `team` = `team` when given.
+pub fn create_secret_body(
+    rng: &mut impl Rng,
+    name: &str,
+    kms_key_id: Option<&str>,
+    team: Option<&str>,
+) -> Vec<u8> {
     let mut body = json!({
         "Name": name,
         "SecretString": secret_value(rng),
@@ -151,6 +201,9 @@ pub fn create_secret_body(rng: &mut impl Rng, name: &str, kms_key_id: Option<&st
     });
     if let Some(key) = kms_key_id {
         body["KmsKeyId"] = json!(key);
+    }
+    if let Some(team) = team {
+        body["Tags"] = json!([{ "Key": "team", "Value": team }]);
     }
     body.to_string().into_bytes()
 }

@@ -46,6 +46,7 @@ pub async fn prepare(target: &Arc<Target>, args: &BenchArgs) -> Result<Prepared>
                 args.seed_concurrency,
                 secret_name,
                 None,
+                args.seed_tags,
             )
             .await
             .context("seeding secrets")?;
@@ -98,6 +99,7 @@ pub async fn prepare(target: &Arc<Target>, args: &BenchArgs) -> Result<Prepared>
                 args.seed_concurrency,
                 cmk_secret_name,
                 Some(key.arn.clone()),
+                false,
             )
             .await
             .context("seeding the secrets under the customer managed key")?;

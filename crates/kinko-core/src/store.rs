@@ -71,12 +71,18 @@ pub enum ListOrder {
 }
 
 /// One page of an account and region's secrets, ordered in the database.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ListPage {
     pub include_deleted: bool,
     pub order: ListOrder,
+    /// How many secrets (that pass the filters, in the order) the page skips: unless `after`
+    /// names a secret of the account and region, which the page then starts after instead.
     pub offset: usize,
     pub limit: usize,
+    /// The ARN of the last secret of the previous page: the page holds the secrets after it in
+    /// the order (a seek in the order's index, however deep the page). When no such secret is
+    /// stored any more, `offset` applies.
+    pub after: Option<String>,
 }
 
 /// Account-level facts kept by the store.

@@ -102,6 +102,8 @@ macro_rules! __with_contract_tests {
             secret_listing_orders_and_pages,
             secret_listing_filters_as_the_rules_say,
             secret_listing_takes_the_largest_filters,
+            secret_listing_seeks_after_a_secret,
+            secret_listing_filters_many_secrets,
             secrets_due_for_deletion,
             secrets_due_for_rotation,
             kms_key_is_created_with_material_and_alias,

@@ -51,6 +51,7 @@ pub async fn check_secret_terms_written(store: &dyn Store) {
                 order: ListOrder::NameAsc,
                 offset: 0,
                 limit: 10,
+                after: None,
             };
             let (secrets, _) = store
                 .list_secrets_page(ACCOUNT, REGION, &filters, page)

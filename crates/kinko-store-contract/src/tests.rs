@@ -44,6 +44,7 @@ fn page(order: ListOrder, offset: usize, limit: usize, include_deleted: bool) ->
         order,
         offset,
         limit,
+        after: None,
     }
 }
 
@@ -1063,6 +1064,23 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
                     paged.extend(secrets.into_iter().map(|s| s.name));
                 }
                 assert_eq!(paged, expected, "{filters:?} {order:?} paged");
+                // Two at a time again, each page after the previous page's last secret.
+                let mut sought: Vec<String> = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let mut next = page(order, 0, 2, include_deleted);
+                    next.after = after.take();
+                    let (secrets, more) = s
+                        .list_secrets_page(ACCOUNT, REGION, filters, next)
+                        .await
+                        .expect("filtered page");
+                    after = secrets.last().map(|s| s.arn.clone());
+                    sought.extend(secrets.into_iter().map(|s| s.name));
+                    if !more {
+                        break;
+                    }
+                }
+                assert_eq!(sought, expected, "{filters:?} {order:?} sought");
             }
         }
     }
@@ -1099,6 +1117,161 @@ pub async fn secret_listing_filters_as_the_rules_say(h: Handles) {
 
 /// The largest filters ListSecrets takes (10 filters of 10 values of 512 characters), with as
 /// many words in each value as fit: the store answers them, and as the rules say.
+/// A page after a secret (`ListPage::after`) starts right after it in the order, secrets created
+/// in the same millisecond included, whatever the offset says; when that secret is gone (or is
+/// another region's), the offset applies.
+pub async fn secret_listing_seeks_after_a_secret(h: Handles) {
+    let s = h.a.as_ref();
+    // Created in the order c, a, d, b, e; a, d and b in the same millisecond.
+    for (name, created) in [("c", 0), ("a", 5), ("d", 5), ("b", 5), ("e", 9)] {
+        s.write_secret(SecretWrite::Create {
+            secret: bare_secret(name, created),
+            values: vec![],
+        })
+        .await
+        .expect("create");
+    }
+    let mut elsewhere = bare_secret("x", 1);
+    elsewhere.region = "eu-west-1".to_owned();
+    elsewhere.arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:x-AbCdEf".to_owned();
+    s.write_secret(SecretWrite::Create {
+        secret: elsewhere.clone(),
+        values: vec![],
+    })
+    .await
+    .expect("create");
+    let list = |order, offset, after: Option<String>| async move {
+        let mut p = page(order, offset, 2, false);
+        p.after = after;
+        let (secrets, more) = s.list_secrets_page(ACCOUNT, REGION, &[], p).await.expect("page");
+        (secrets.into_iter().map(|s| s.name).collect::<Vec<_>>(), more)
+    };
+    let after = |name: &str| Some(secret_arn(name));
+    use ListOrder::*;
+    assert_eq!(
+        list(CreatedAsc, 99, after("a")).await,
+        (vec!["d".into(), "b".into()], true)
+    );
+    assert_eq!(
+        list(CreatedAsc, 0, after("d")).await,
+        (vec!["b".into(), "e".into()], false)
+    );
+    assert_eq!(
+        list(CreatedDesc, 0, after("b")).await,
+        (vec!["d".into(), "a".into()], true)
+    );
+    assert_eq!(list(CreatedDesc, 7, after("a")).await, (vec!["c".into()], false));
+    assert_eq!(
+        list(NameAsc, 0, after("b")).await,
+        (vec!["c".into(), "d".into()], true)
+    );
+    assert_eq!(list(NameDesc, 0, after("b")).await, (vec!["a".into()], false));
+    // Gone, or in another region: the offset.
+    let gone = s
+        .secret_by_arn(&secret_arn("d"))
+        .await
+        .expect("read")
+        .expect("secret");
+    s.write_secret(SecretWrite::Delete {
+        arn: gone.arn.clone(),
+        revision: gone.revision,
+    })
+    .await
+    .expect("delete");
+    assert_eq!(
+        list(CreatedAsc, 1, Some(gone.arn)).await,
+        (vec!["a".into(), "b".into()], true)
+    );
+    assert_eq!(
+        list(NameAsc, 3, Some(elsewhere.arn)).await,
+        (vec!["e".into()], false)
+    );
+}
+
+/// Filters that pass many secrets, and filters whose index ranges hold many secrets of which
+/// few pass: the same pages as the rules say, however the store finds them.
+pub async fn secret_listing_filters_many_secrets(h: Handles) {
+    use kinko_core::filters::{Filter, FilterKey};
+    use kinko_core::secret::Tag;
+    let s = h.a.as_ref();
+    // 2,600 secrets `many/N`, tagged `team` = `t-{N % 2}`, every hundredth described.
+    const COUNT: usize = 2600;
+    let mut writes = Vec::new();
+    for n in 0..COUNT {
+        let name = format!("many/{n:04}");
+        let mut secret = bare_secret(&name, i64::try_from(n).expect("small") % 7);
+        secret.tags = Some(vec![Tag {
+            key: "team".to_owned(),
+            value: format!("t-{}", n % 2),
+        }]);
+        if n % 100 == 0 {
+            secret.description = Some(format!("rare {n}"));
+        }
+        writes.push(SecretWrite::Create {
+            secret,
+            values: vec![],
+        });
+        if writes.len() == 500 || n + 1 == COUNT {
+            s.write_secrets(std::mem::take(&mut writes))
+                .await
+                .expect("create");
+        }
+    }
+    let stored = s.list_secrets(ACCOUNT, REGION).await.expect("list");
+    let f = |key: FilterKey, values: &[&str]| Filter {
+        key,
+        values: values.iter().map(|v| (*v).to_owned()).collect(),
+    };
+    use FilterKey::*;
+    let cases: Vec<Vec<Filter>> = vec![
+        vec![f(Name, &["many/"])],
+        vec![f(Name, &["many/00"])],
+        vec![f(Name, &["many/1", "many/25"])],
+        vec![f(TagValue, &["t-1"])],
+        vec![f(TagValue, &["t-1"]), f(Name, &["many/002"])],
+        vec![f(TagKey, &["team"]), f(Description, &["rare"])],
+        vec![
+            f(All, &["many"]),
+            f(Description, &["rare"]),
+            f(TagValue, &["t-0"]),
+        ],
+        vec![f(Name, &["!many/1"]), f(Description, &["rare"])],
+        vec![f(TagValue, &["t-"]), f(Name, &["!many/0"])],
+    ];
+    for filters in &cases {
+        let created: Vec<&str> = stored
+            .iter()
+            .filter(|s| s.matches_filters(filters))
+            .map(|s| s.name.as_str())
+            .collect();
+        for order in [ListOrder::CreatedAsc, ListOrder::CreatedDesc, ListOrder::NameAsc] {
+            let mut expected = created.clone();
+            match order {
+                ListOrder::CreatedDesc => expected.reverse(),
+                ListOrder::NameAsc => expected.sort_unstable(),
+                _ => {}
+            }
+            let mut paged: Vec<String> = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let mut next = page(order, paged.len(), 100, false);
+                next.after = after.take();
+                let (secrets, more) = s
+                    .list_secrets_page(ACCOUNT, REGION, filters, next)
+                    .await
+                    .expect("filtered page");
+                assert!(secrets.len() == 100 || !more, "{filters:?} {order:?}");
+                after = secrets.last().map(|s| s.arn.clone());
+                paged.extend(secrets.into_iter().map(|s| s.name));
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(paged, expected, "{filters:?} {order:?}");
+        }
+    }
+}
+
 pub async fn secret_listing_takes_the_largest_filters(h: Handles) {
     use kinko_core::filters::{Filter, FilterKey};
     use kinko_core::secret::Tag;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_mfa_devices.sql"),
     include_str!("../migrations/0008_stacks.sql"),
     include_str!("../migrations/0009_secret_terms.sql"),
+    include_str!("../migrations/0010_secret_terms_by_term_with_id.sql"),
 ];
 /// The schema version that adds `secret_terms`: its migration also writes every existing secret's
 /// terms, which only kinko can compute.

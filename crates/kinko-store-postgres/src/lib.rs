@@ -57,7 +57,7 @@ use kinko_core::store::{
     SealedValue, SecretWrite, Store, StoreError,
 };
 use kinko_core::workload::Attachment;
-use kinko_store_sql::{Dialect, FilterSql};
+use kinko_store_sql::{CANDIDATE_LIMIT, Candidates, Dialect, FilterSql};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
@@ -278,6 +278,44 @@ impl PostgresStore {
         let c = self.client().await?;
         let stmt = c.prepare_cached(sql).await.map_err(db)?;
         c.query(&stmt, params).await.map_err(db)
+    }
+
+    /// Which of the filters' index ranges ([`Candidates`]) a secret listing starts from: the one
+    /// holding the fewest secrets, if at most [`CANDIDATE_LIMIT`]; `None` to walk the order.
+    async fn start_from(
+        &self,
+        account_id: &str,
+        region: &str,
+        filters: &[kinko_core::filters::Filter],
+    ) -> Result<Option<usize>, StoreError> {
+        let sources = Candidates::new(Dialect::Postgres, filters, 2).sources;
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let c = self.client().await?;
+        let mut best: Option<(usize, i64)> = None;
+        for (n, (sql, source_params)) in sources.iter().enumerate() {
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&account_id, &region];
+            params.extend(
+                source_params
+                    .iter()
+                    .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)),
+            );
+            let count: i64 = c
+                .query_one(
+                    &Candidates::count_sql(Dialect::Postgres, sql, CANDIDATE_LIMIT),
+                    &params,
+                )
+                .await
+                .map_err(db)?
+                .try_get(0)
+                .map_err(backend)?;
+            let fits = usize::try_from(count).is_ok_and(|count| count <= CANDIDATE_LIMIT);
+            if fits && best.is_none_or(|(_, fewest)| count < fewest) {
+                best = Some((n, count));
+            }
+        }
+        Ok(best.map(|(n, _)| n))
     }
 }
 
@@ -861,20 +899,75 @@ impl Store for PostgresStore {
             ListOrder::NameAsc => "s.name",
             ListOrder::NameDesc => "s.name DESC",
         };
-        let f = FilterSql::new(Dialect::Postgres, filters, 5);
+        // The key of the secret the page starts after, while it is stored.
+        let after = match &page.after {
+            Some(arn) => self
+                .query_opt(
+                    "SELECT created_ms, id, name FROM secrets WHERE arn = $1 AND account_id = $2 AND region = $3",
+                    &[arn, &account_id, &region],
+                )
+                .await?
+                .map(|r| -> Result<(i64, i64, String), StoreError> {
+                    Ok((
+                        r.try_get(0).map_err(backend)?,
+                        r.try_get(1).map_err(backend)?,
+                        r.try_get(2).map_err(backend)?,
+                    ))
+                })
+                .transpose()?,
+            None => None,
+        };
+        let start = self.start_from(account_id, region, filters).await?;
+        let rows_wanted = limit(page.limit.saturating_add(1));
+        let offset = if after.is_some() { 0 } else { limit(page.offset) };
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&account_id, &region, &page.include_deleted, &rows_wanted, &offset];
+        let seek = match &after {
+            None => String::new(),
+            Some((created, id, name)) => match page.order {
+                ListOrder::CreatedAsc | ListOrder::CreatedDesc => {
+                    params.extend([created as &(dyn tokio_postgres::types::ToSql + Sync), id]);
+                    let (op, strict) = if page.order == ListOrder::CreatedAsc {
+                        (">=", ">")
+                    } else {
+                        ("<=", "<")
+                    };
+                    format!(" AND s.created_ms {op} $6 AND (s.created_ms {strict} $6 OR s.id {strict} $7)")
+                }
+                ListOrder::NameAsc | ListOrder::NameDesc => {
+                    params.push(name);
+                    let op = if page.order == ListOrder::NameAsc {
+                        ">"
+                    } else {
+                        "<"
+                    };
+                    format!(" AND s.name {op} $6")
+                }
+            },
+        };
+        let f = FilterSql::new(Dialect::Postgres, filters, params.len());
+        // Only the secrets of the smallest index range, when it holds few: read by id, checked
+        // and ordered.
+        let (from, from_params) = match start {
+            Some(source) => {
+                let (sql, params) =
+                    Candidates::new(Dialect::Postgres, filters, params.len() + f.params.len())
+                        .sources
+                        .swap_remove(source);
+                (format!(" AND s.id IN ({sql})"), params)
+            }
+            None => (String::new(), Vec::new()),
+        };
         let sql = format!(
             "SELECT s.doc, s.revision FROM secrets s
-             WHERE s.account_id = $1 AND s.region = $2 AND ($3 OR s.deletion_ms IS NULL){}
+             WHERE s.account_id = $1 AND s.region = $2 AND ($3 OR s.deletion_ms IS NULL){seek}{}{from}
              ORDER BY {order} LIMIT $4 OFFSET $5",
             f.sql
         );
-        let rows_wanted = limit(page.limit.saturating_add(1));
-        let offset = limit(page.offset);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            vec![&account_id, &region, &page.include_deleted, &rows_wanted, &offset];
         params.extend(
             f.params
                 .iter()
+                .chain(&from_params)
                 .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync)),
         );
         let rows = if filters.is_empty() {

@@ -64,17 +64,32 @@ pub struct FilterSql {
     pub params: Vec<String>,
     dialect: Dialect,
     first_param: usize,
+    /// Whether a name range may use the names' index ([`FilterSql::with_name_index`]).
+    name_index: bool,
 }
 
 impl FilterSql {
     /// The SQL of `filters` in `dialect`, its parameters numbered after the caller's
     /// `first_param`.
     pub fn new(dialect: Dialect, filters: &[Filter], first_param: usize) -> FilterSql {
+        Self::with_name_index(dialect, filters, first_param, true)
+    }
+
+    /// [`FilterSql::new`]; without `name_index`, a name prefix is written so that SQLite does not
+    /// answer it from the names' index (`+s.name`): for a listing that walks another order's
+    /// index, where a range over many names would make it read and sort them all.
+    pub fn with_name_index(
+        dialect: Dialect,
+        filters: &[Filter],
+        first_param: usize,
+        name_index: bool,
+    ) -> FilterSql {
         let mut f = FilterSql {
             sql: String::new(),
             params: Vec::new(),
             dialect,
             first_param,
+            name_index,
         };
         for clauses in filters::conditions(filters) {
             let ors: Vec<String> = clauses.iter().map(|clause| f.clause(clause)).collect();
@@ -106,7 +121,14 @@ impl FilterSql {
     /// `NOT` and `OR` apply to all of it.
     fn condition(&mut self, condition: &Condition) -> String {
         match condition {
-            Condition::NamePrefix(p) => format!("({})", self.range("s.name", p)),
+            Condition::NamePrefix(p) => {
+                let column = if self.name_index || self.dialect == Dialect::Postgres {
+                    "s.name"
+                } else {
+                    "+s.name"
+                };
+                format!("({})", self.range(column, p))
+            }
             Condition::Never => "FALSE".into(),
             Condition::TermPrefixes { kind, prefixes } => {
                 // Each prefix may be found in a different term.
@@ -192,6 +214,117 @@ impl FilterSql {
     }
 }
 
+/// How many secrets an index range may hold for a listing to start from it
+/// ([`Candidates::sources`]): up to this many are read by id and ordered; beyond it the listing
+/// walks the order's index instead, where that many matches are dense enough to fill a page soon.
+pub const CANDIDATE_LIMIT: usize = 2000;
+
+/// Where a filtered listing can start instead of walking every secret in order: for each filter
+/// whose every value is a positive condition an index range answers (a name prefix, or the first
+/// prefix of a term condition), the ids of the secrets in those ranges, a superset of the
+/// secrets that filter passes. A listing takes the filter whose ranges hold the fewest secrets,
+/// when they are at most [`CANDIDATE_LIMIT`]: it then reads only those secrets, checks the
+/// filters on them and orders them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidates {
+    /// For each such filter: `SELECT` of ids (a `UNION ALL` of its values' ranges, ids may
+    /// repeat) and its parameters, numbered after `first_param`; the account and region are the
+    /// caller's parameters 1 and 2.
+    pub sources: Vec<(String, Vec<String>)>,
+}
+
+impl Candidates {
+    /// The index ranges of `filters` (see [`Candidates`]), their parameters numbered after
+    /// `first_param`.
+    pub fn new(dialect: Dialect, filters: &[Filter], first_param: usize) -> Candidates {
+        let sources = filters::conditions(filters)
+            .iter()
+            .filter_map(|clauses| candidate_source(dialect, clauses, first_param))
+            .collect();
+        Candidates { sources }
+    }
+
+    /// The statement that counts a source's ids, at most `limit + 1` of them (index ranges only,
+    /// however many secrets they hold); its parameters are the account, the region (named even
+    /// when the source has no use for them: PostgreSQL needs a type for every parameter), then
+    /// the source's.
+    pub fn count_sql(dialect: Dialect, source: &str, limit: usize) -> String {
+        format!(
+            "SELECT count(*) FROM ({source} LIMIT {}) AS c WHERE CAST({} AS TEXT) IS NOT NULL \
+             AND CAST({} AS TEXT) IS NOT NULL",
+            limit.saturating_add(1),
+            dialect.placeholder(1),
+            dialect.placeholder(2),
+        )
+    }
+}
+
+/// One filter's index ranges as a `SELECT` of ids, when every value of it is a positive
+/// condition with an index range; `None` otherwise (a negated value, say, passes secrets no range
+/// holds).
+fn candidate_source(
+    dialect: Dialect,
+    clauses: &[Clause],
+    first_param: usize,
+) -> Option<(String, Vec<String>)> {
+    let mut params = Vec::new();
+    let mut parts = Vec::new();
+    let range = |column: &str, prefix: &str, params: &mut Vec<String>| {
+        params.push(prefix.to_owned());
+        let low = dialect.placeholder(first_param + params.len());
+        match filters::prefix_upper_bound(prefix) {
+            Some(high) => {
+                params.push(high);
+                let high = dialect.placeholder(first_param + params.len());
+                format!("{column} >= {low} AND {column} < {high}")
+            }
+            None => format!("{column} >= {low}"),
+        }
+    };
+    for clause in clauses {
+        if clause.negated {
+            return None;
+        }
+        let (account, region) = (dialect.placeholder(1), dialect.placeholder(2));
+        match &clause.condition {
+            Condition::Never => {}
+            Condition::NamePrefix(p) => {
+                let range = range("n.name", p, &mut params);
+                parts.push(format!(
+                    "SELECT n.id FROM secrets n WHERE n.account_id = {account} AND n.region = {region} AND {range}"
+                ));
+            }
+            Condition::TermPrefixes { kind, prefixes } => {
+                let first = prefixes.first()?;
+                let range = range("t.term", first, &mut params);
+                parts.push(format!(
+                    "SELECT t.secret_id FROM secret_terms t WHERE t.kind = '{}' AND {range}",
+                    kind.code()
+                ));
+            }
+            Condition::SearchPrefixes(words) => {
+                let first = words.first()?;
+                let range = range("t.term", first, &mut params);
+                parts.push(format!(
+                    "SELECT t.secret_id FROM secret_terms t WHERE t.kind = '{}' AND {range}",
+                    TermKind::Search.code()
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        // Only values that match nothing: no secret passes, and no range holds one.
+        parts.push(format!(
+            "SELECT n.id FROM secrets n WHERE {}",
+            match dialect {
+                Dialect::Postgres => "FALSE",
+                Dialect::Sqlite => "0",
+            }
+        ));
+    }
+    Some((parts.join(" UNION ALL "), params))
+}
+
 /// `secret_terms` as `alias`, with the condition that opens its `WHERE`: the terms of `kind` of
 /// the secret `s`. The kind's code is a fixed letter, written into the SQL.
 fn terms(alias: &str, kind: TermKind) -> String {
@@ -231,6 +364,53 @@ mod tests {
         let postgres = FilterSql::new(Dialect::Postgres, &filters, 5);
         assert_eq!(postgres.sql, sqlite.sql.replace('?', "$"));
         assert_eq!(postgres.params, sqlite.params);
+    }
+
+    #[test]
+    fn listings_start_from_the_ranges_of_filters_without_negation() {
+        let filters = [
+            filter(FilterKey::Name, &["ab", "cd"]),
+            filter(FilterKey::TagKey, &["env", "!x"]),
+            filter(FilterKey::All, &["+"]),
+            filter(FilterKey::Description, &["one two"]),
+        ];
+        let c = Candidates::new(Dialect::Sqlite, &filters, 9);
+        assert_eq!(c.sources.len(), 3);
+        assert_eq!(
+            c.sources[0],
+            (
+                "SELECT n.id FROM secrets n WHERE n.account_id = ?1 AND n.region = ?2 AND n.name >= ?10 \
+                 AND n.name < ?11 UNION ALL SELECT n.id FROM secrets n WHERE n.account_id = ?1 AND \
+                 n.region = ?2 AND n.name >= ?12 AND n.name < ?13"
+                    .to_owned(),
+                vec!["ab".to_owned(), "ac".to_owned(), "cd".to_owned(), "ce".to_owned()]
+            )
+        );
+        // A value without words matches nothing: so does its range.
+        assert_eq!(c.sources[1].0, "SELECT n.id FROM secrets n WHERE 0");
+        // One word of several: a superset.
+        assert_eq!(
+            c.sources[2].0,
+            "SELECT t.secret_id FROM secret_terms t WHERE t.kind = 'd' AND t.term >= ?10 AND t.term < ?11"
+        );
+        assert_eq!(c.sources[2].1, ["one", "onf"]);
+        let count = Candidates::count_sql(Dialect::Postgres, "SELECT 1", 2000);
+        assert!(
+            count.contains("LIMIT 2001) AS c WHERE CAST($1 AS TEXT)"),
+            "{count}"
+        );
+        // Without a name index, SQLite is told not to use it; PostgreSQL has no such syntax.
+        let name = [filter(FilterKey::Name, &["ab"])];
+        assert!(
+            FilterSql::with_name_index(Dialect::Sqlite, &name, 0, false)
+                .sql
+                .contains("+s.name >= ?1")
+        );
+        assert!(
+            !FilterSql::with_name_index(Dialect::Postgres, &name, 0, false)
+                .sql
+                .contains('+')
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_mfa_devices.sql"),
     include_str!("../migrations/0012_stacks.sql"),
     include_str!("../migrations/0013_secret_terms.sql"),
+    include_str!("../migrations/0014_secret_terms_without_rowid.sql"),
 ];
 /// The schema version that adds `secret_terms`: its migration also writes every existing secret's
 /// terms, which only kinko can compute.

@@ -241,7 +241,7 @@ impl Store for SqliteStore {
         page: ListPage,
     ) -> Result<(Vec<Secret>, bool), StoreError> {
         self.db
-            .read(|c| queries::list_secrets_page(c, account_id, region, filters, page))
+            .read(|c| queries::list_secrets_page(c, account_id, region, filters, &page))
     }
 
     async fn sealed_value(&self, arn: &str, version_id: &str) -> Result<Option<SealedValue>, StoreError> {

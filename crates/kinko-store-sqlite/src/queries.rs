@@ -15,7 +15,7 @@ use kinko_core::store::{
     Account, ChangedKey, Changes, Lease, ListOrder, ListPage, SealedValue, SecretWrite, StoreError,
 };
 use kinko_core::workload::Attachment;
-use kinko_store_sql::{Dialect, FilterSql};
+use kinko_store_sql::{CANDIDATE_LIMIT, Candidates, Dialect, FilterSql};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::conn::backend;
@@ -624,30 +624,99 @@ pub fn list_secrets_page(
     account: &str,
     region: &str,
     filters: &[Filter],
-    page: ListPage,
+    page: &ListPage,
 ) -> Result<(Vec<Secret>, bool), StoreError> {
+    use rusqlite::types::Value;
     let order = match page.order {
         ListOrder::CreatedAsc => "s.created_ms, s.id",
         ListOrder::CreatedDesc => "s.created_ms DESC, s.id DESC",
         ListOrder::NameAsc => "s.name",
         ListOrder::NameDesc => "s.name DESC",
     };
-    let f = FilterSql::new(Dialect::Sqlite, filters, 5);
+    // The key of the secret the page starts after, while it is stored.
+    let after: Option<(i64, i64, String)> = match &page.after {
+        Some(arn) => c
+            .prepare_cached(
+                "SELECT created_ms, id, name FROM secrets WHERE arn = ?1 AND account_id = ?2 AND region = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![arn, account, region], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+            })
+            .map_err(backend)?,
+        None => None,
+    };
+    let start = start_from(c, account, region, filters)?;
     let limit = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
-    let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-    let mut params: Vec<rusqlite::types::Value> = vec![
+    let offset = if after.is_some() {
+        0
+    } else {
+        i64::try_from(page.offset).unwrap_or(i64::MAX)
+    };
+    let mut params: Vec<Value> = vec![
         account.to_owned().into(),
         region.to_owned().into(),
         i64::from(page.include_deleted).into(),
         limit.into(),
         offset.into(),
     ];
-    params.extend(f.params.into_iter().map(rusqlite::types::Value::from));
-    let sql = format!(
-        "SELECT s.doc, s.revision FROM secrets s WHERE s.account_id = ?1 AND s.region = ?2
-         AND (?3 OR s.deletion_ms IS NULL){} ORDER BY {order} LIMIT ?4 OFFSET ?5",
-        f.sql
+    let seek = match after {
+        None => String::new(),
+        Some((created, id, name)) => match page.order {
+            ListOrder::CreatedAsc | ListOrder::CreatedDesc => {
+                params.extend([Value::from(created), Value::from(id)]);
+                let (op, strict) = if page.order == ListOrder::CreatedAsc {
+                    (">=", ">")
+                } else {
+                    ("<=", "<")
+                };
+                format!(" AND s.created_ms {op} ?6 AND (s.created_ms {strict} ?6 OR s.id {strict} ?7)")
+            }
+            ListOrder::NameAsc | ListOrder::NameDesc => {
+                params.push(Value::from(name));
+                let op = if page.order == ListOrder::NameAsc {
+                    ">"
+                } else {
+                    "<"
+                };
+                format!(" AND s.name {op} ?6")
+            }
+        },
+    };
+    let by_created = matches!(page.order, ListOrder::CreatedAsc | ListOrder::CreatedDesc);
+    // Walking the creation order's index, a name range must not pull the listing onto the
+    // names' index (which would order every secret it holds).
+    let f = FilterSql::with_name_index(
+        Dialect::Sqlite,
+        filters,
+        params.len(),
+        start.is_some() || !by_created,
     );
+    let first_candidate_param = params.len() + f.params.len();
+    params.extend(f.params.into_iter().map(Value::from));
+    let sql = match start {
+        // Only the secrets of the smallest index range: read by id, checked and ordered (`+`
+        // keeps the account's columns from offering another index).
+        Some(source) => {
+            let (from, from_params) = Candidates::new(Dialect::Sqlite, filters, first_candidate_param)
+                .sources
+                .swap_remove(source);
+            params.extend(from_params.into_iter().map(Value::from));
+            format!(
+                "SELECT s.doc, s.revision FROM secrets s WHERE s.id IN ({from}) AND +s.account_id = ?1
+                 AND +s.region = ?2 AND (?3 OR s.deletion_ms IS NULL){seek}{} ORDER BY {order}
+                 LIMIT ?4 OFFSET ?5",
+                f.sql
+            )
+        }
+        None => format!(
+            "SELECT s.doc, s.revision FROM secrets s WHERE s.account_id = ?1 AND s.region = ?2
+             AND (?3 OR s.deletion_ms IS NULL){seek}{} ORDER BY {order} LIMIT ?4 OFFSET ?5",
+            f.sql
+        ),
+    };
     let read = |stmt: &mut rusqlite::Statement<'_>| -> Result<Vec<Secret>, StoreError> {
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), secret_from_row)
@@ -665,30 +734,63 @@ pub fn list_secrets_page(
     Ok((out, more))
 }
 
+/// Which of the filters' index ranges ([`Candidates`]) a listing starts from: the one holding
+/// the fewest secrets, if at most [`CANDIDATE_LIMIT`]; `None` to walk the order's index.
+fn start_from(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    filters: &[Filter],
+) -> Result<Option<usize>, StoreError> {
+    use rusqlite::types::Value;
+    let mut best: Option<(usize, usize)> = None;
+    for (n, (sql, source_params)) in Candidates::new(Dialect::Sqlite, filters, 2)
+        .sources
+        .into_iter()
+        .enumerate()
+    {
+        let mut params: Vec<Value> = vec![account.to_owned().into(), region.to_owned().into()];
+        params.extend(source_params.into_iter().map(Value::from));
+        let count: i64 = c
+            .prepare(&Candidates::count_sql(Dialect::Sqlite, &sql, CANDIDATE_LIMIT))
+            .and_then(|mut stmt| stmt.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+            .map_err(backend)?;
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count <= CANDIDATE_LIMIT && best.is_none_or(|(_, fewest)| count < fewest) {
+            best = Some((n, count));
+        }
+    }
+    Ok(best.map(|(n, _)| n))
+}
+
 /// Replaces a secret's searchable terms with those of `secret`; leaves them when they are the
 /// same (most updates: a new value, a label moved, an access date), so such writes add no index
 /// churn.
-fn write_secret_terms(c: &Connection, secret_id: i64, secret: &Secret) -> Result<(), StoreError> {
+fn write_secret_terms(c: &Connection, secret_id: i64, secret: &Secret, new: bool) -> Result<(), StoreError> {
     let mut terms: Vec<(String, i64, String)> = secret
         .filter_terms()
         .into_iter()
         .map(|t| (t.kind.code().to_owned(), t.attribute, t.text))
         .collect();
     terms.sort_unstable();
-    let mut kept: Vec<(String, i64, String)> = c
-        .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = ?1")
-        .and_then(|mut s| {
-            s.query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
-        .map_err(backend)?;
-    kept.sort_unstable();
-    if kept == terms {
-        return Ok(());
+    terms.dedup();
+    // A new secret has no terms yet.
+    if !new {
+        let mut kept: Vec<(String, i64, String)> = c
+            .prepare_cached("SELECT kind, attribute, term FROM secret_terms WHERE secret_id = ?1")
+            .and_then(|mut s| {
+                s.query_map([secret_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(backend)?;
+        kept.sort_unstable();
+        if kept == terms {
+            return Ok(());
+        }
+        c.prepare_cached("DELETE FROM secret_terms WHERE secret_id = ?1")
+            .and_then(|mut s| s.execute([secret_id]))
+            .map_err(backend)?;
     }
-    c.prepare_cached("DELETE FROM secret_terms WHERE secret_id = ?1")
-        .and_then(|mut s| s.execute([secret_id]))
-        .map_err(backend)?;
     let mut stmt = c
         .prepare_cached("INSERT INTO secret_terms (secret_id, kind, attribute, term) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
@@ -710,7 +812,7 @@ pub(crate) fn write_all_secret_terms(c: &Connection) -> Result<(), StoreError> {
         .collect::<Result<_, _>>()
         .map_err(backend)?;
     for (id, row) in rows {
-        write_secret_terms(c, id, &decode_secret(row)?)?;
+        write_secret_terms(c, id, &decode_secret(row)?, true)?;
     }
     Ok(())
 }
@@ -770,7 +872,7 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
             .map_err(insert_err)?;
             let id = c.last_insert_rowid();
             insert_values(c, id, values)?;
-            write_secret_terms(c, id, secret)?;
+            write_secret_terms(c, id, secret, true)?;
             changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Update {
@@ -808,7 +910,7 @@ pub fn write_secret(c: &Connection, w: &SecretWrite) -> Result<(), StoreError> {
                 del.execute(params![id, v]).map_err(backend)?;
             }
             insert_values(c, id, new_values)?;
-            write_secret_terms(c, id, secret)?;
+            write_secret_terms(c, id, secret, false)?;
             changed(c, SECRET, &secret.arn)
         }
         SecretWrite::Delete { arn, revision } => {

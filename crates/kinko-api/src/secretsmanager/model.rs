@@ -496,7 +496,8 @@ pub fn kms_key_ids(secret: &Secret, version: &Version, default_key: Option<&str>
     vec![id]
 }
 
-/// Opaque pagination tokens: an offset into a stable ordering.
+/// Opaque pagination tokens: an offset into a stable ordering, and for listings the database
+/// orders, the ARN of the page's last secret too (the next page seeks to it).
 pub mod token {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -507,13 +508,59 @@ pub mod token {
         URL_SAFE_NO_PAD.encode(format!("kinko:{offset}"))
     }
 
+    /// A token for the page after `offset` entries, the last of them `last_arn`.
+    pub fn encode_after(offset: usize, last_arn: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("kinko:{offset}:{last_arn}"))
+    }
+
     pub fn decode(token: &str) -> Result<usize, SmError> {
-        URL_SAFE_NO_PAD
+        match decode_after(token)? {
+            (offset, None) => Ok(offset),
+            (_, Some(_)) => Err(invalid()),
+        }
+    }
+
+    /// The offset of a token, and the ARN it was made with by [`encode_after`].
+    pub fn decode_after(token: &str) -> Result<(usize, Option<String>), SmError> {
+        let text = URL_SAFE_NO_PAD
             .decode(token)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("kinko:").and_then(|n| n.parse().ok()))
-            .ok_or_else(|| SmError::InvalidNextToken("The NextToken value is invalid.".into()))
+            .ok_or_else(invalid)?;
+        let rest = text.strip_prefix("kinko:").ok_or_else(invalid)?;
+        let (offset, arn) = match rest.split_once(':') {
+            Some((offset, arn)) if !arn.is_empty() => (offset, Some(arn.to_owned())),
+            Some(_) => return Err(invalid()),
+            None => (rest, None),
+        };
+        Ok((offset.parse().map_err(|_| invalid())?, arn))
+    }
+
+    fn invalid() -> SmError {
+        SmError::InvalidNextToken("The NextToken value is invalid.".into())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn tokens_round_trip_with_and_without_an_arn() {
+            assert_eq!(decode(&encode(7)).ok(), Some(7));
+            let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:a/b:c-AbCdEf";
+            let (offset, after) = decode_after(&encode_after(100, arn)).unwrap_or_default();
+            assert_eq!((offset, after.as_deref()), (100, Some(arn)));
+            assert_eq!(decode_after(&encode(3)).ok(), Some((3, None)));
+            assert!(decode(&encode_after(1, arn)).is_err());
+            for bad in [
+                "",
+                "!!",
+                &URL_SAFE_NO_PAD.encode("kinko:x"),
+                &URL_SAFE_NO_PAD.encode("kinko:1:"),
+            ] {
+                assert!(decode_after(bad).is_err(), "{bad}");
+            }
+        }
     }
 }
 

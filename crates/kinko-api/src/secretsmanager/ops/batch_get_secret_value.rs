@@ -181,6 +181,7 @@ impl Operation for BatchGetSecretValue {
             order: ListOrder::CreatedAsc,
             offset,
             limit: max,
+            after: None,
         };
         let (secrets, more) = matching(cx, &filters, page).await?;
         for secret in &secrets {

@@ -206,12 +206,12 @@ impl Operation for ListSecrets {
 
     async fn run(cx: &Cx<'_>, i: &Input, _: Found) -> Result<Output, SmError> {
         let filters = check_filters(i.filters.as_deref())?;
-        let offset = i
+        let (offset, after) = i
             .next_token
             .as_deref()
-            .map(token::decode)
+            .map(token::decode_after)
             .transpose()?
-            .unwrap_or(0);
+            .unwrap_or_default();
         let max = usize::try_from(i.max_results.unwrap_or(100)).unwrap_or(100);
         let include_deleted = i.include_planned_deletion.unwrap_or(false);
         let desc = i.sort_order.as_deref() == Some("desc");
@@ -224,17 +224,24 @@ impl Operation for ListSecrets {
             _ => None,
         };
         if let Some(order) = order {
+            // The next page seeks to this page's last secret in the order's index (the offset
+            // stays in the token for when that secret is gone by then).
             let page = ListPage {
                 include_deleted,
                 order,
                 offset,
                 limit: max,
+                after,
             };
             let (secrets, more) = matching(cx, &filters, page).await?;
             let next = offset + secrets.len();
+            let next_token = match secrets.last() {
+                Some(last) if more => Some(token::encode_after(next, &last.arn)),
+                _ => more.then(|| token::encode(next)),
+            };
             return Ok(Output {
                 secret_list: secrets.iter().map(entry).collect(),
-                next_token: more.then(|| token::encode(next)),
+                next_token,
             });
         }
         // By a date the database does not order by: every matching secret, sorted here (stably,
@@ -244,6 +251,7 @@ impl Operation for ListSecrets {
             order: ListOrder::CreatedAsc,
             offset: 0,
             limit: usize::MAX,
+            after: None,
         };
         let (mut secrets, _) = matching(cx, &filters, every).await?;
         match i.sort_by.as_deref() {
