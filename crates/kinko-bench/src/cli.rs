@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ops::Op;
 
@@ -162,6 +162,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub pre_read: bool,
 
+    /// Who signs the loads' requests: the root user (the bootstrap credentials), or a session
+    /// of an IAM role with five attached policies allowing GetSecretValue on conditions
+    /// (assumed by an IAM user the benchmark creates; seeding is done as the root user). The
+    /// bare server then checks the session's signatures.
+    #[arg(long, value_enum, default_value_t = Caller::Root, conflicts_with = "endpoint")]
+    pub caller: Caller,
+
     /// Concurrent CreateSecret requests while seeding.
     #[arg(long, default_value_t = 64)]
     pub seed_concurrency: usize,
@@ -221,6 +228,15 @@ pub struct BenchArgs {
     /// bench-cmk-0 ..) and the keys alias/kinko-bench and alias/kinko-bench-secrets already exist.
     #[arg(long, requires = "endpoint")]
     pub no_seed: bool,
+}
+
+/// Who signs the loads' requests (`--caller`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Caller {
+    /// The account's root user.
+    Root,
+    /// A session of an IAM role with five attached policies.
+    Role,
 }
 
 impl BenchArgs {
