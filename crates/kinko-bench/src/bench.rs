@@ -16,13 +16,13 @@ use tokio::process::Command;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::child::{ServerProcess, tail};
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, Caller};
 use crate::client::{Endpoint, Response, health};
 use crate::load::{self, Node, RunSpec, Target};
 use crate::ops::Op;
-use crate::setup;
 use crate::signing::Signer;
 use crate::stats::{self, RunResult, Server};
+use crate::{role, setup};
 
 /// Account id given to a kinko started by the benchmark.
 pub(crate) const ACCOUNT_ID: &str = "000000000000";
@@ -230,6 +230,29 @@ async fn bench(args: &BenchArgs, settings: &Settings, dir: &Path, servers: &mut 
     let prepared = setup::prepare(&kinko, args).await?;
     let workload = Arc::new(prepared.workload);
 
+    // With `--caller role`, the loads (and the bare server) use a role session's credentials.
+    let (kinko, credentials, caller) = match args.caller {
+        Caller::Root => (kinko, credentials, caller),
+        Caller::Role => {
+            let session = role_session(&kinko, &args.region).await?;
+            let node = kinko.first();
+            let target = Arc::new(Target::single(
+                Server::Kinko,
+                node.endpoint.clone(),
+                session.signer(&node.endpoint.authority, &args.region)?,
+                kinko.pids.first().copied(),
+            ));
+            let caller = format!(
+                "a session of the IAM role {} ({} attached managed policies allowing \
+                 GetSecretValue of `bench-*` on the condition `aws:RequestedRegion`), assumed by \
+                 an IAM user; the secrets were seeded by the root user",
+                role::role_arn(ACCOUNT_ID),
+                role::POLICIES,
+            );
+            (target, session, caller)
+        }
+    };
+
     // The same server with buffered audit, seeded alike, for GetSecretValue side by side.
     let buffered = if args.compare_audit {
         let process = start_kinko(&args.kinko, dir, &credentials, Audit::Buffered, &[]).await?;
@@ -413,6 +436,49 @@ fn fresh_over_warm(results: &[RunResult]) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+/// Makes the role of [`role::setup_calls`] as the root user of `root`'s server, and a session of
+/// it for the user allowed to assume it: that session's credentials.
+async fn role_session(root: &Target, region: &str) -> Result<Credentials> {
+    let node = root.first();
+    let query = |signer: &Signer, service: &'static str, call: role::Call| {
+        let endpoint = node.endpoint.clone();
+        let request = signer.query_request(service, &role::pairs(&call));
+        async move {
+            let request = request?;
+            let mut connection = crate::client::Conn::connect(endpoint.addr).await?;
+            let response = connection.send(request).await?;
+            let body = String::from_utf8_lossy(&response.body).into_owned();
+            ensure!(
+                response.status.is_success(),
+                "{service} {}: {} {body}",
+                call[0].1,
+                response.status
+            );
+            Ok(body)
+        }
+    };
+    for call in role::setup_calls(ACCOUNT_ID, region, "bench-") {
+        query(&node.signer, "iam", call).await?;
+    }
+    let field = |xml: &str, name: &str| {
+        crate::exec::element(xml, name).with_context(|| format!("no <{name}> in the answer"))
+    };
+    let created = query(&node.signer, "iam", role::create_access_key()).await?;
+    let user = Signer::new(
+        &node.endpoint.authority,
+        region,
+        &field(&created, "AccessKeyId")?,
+        &field(&created, "SecretAccessKey")?,
+        None,
+    )?;
+    let assumed = query(&user, "sts", role::assume_role(ACCOUNT_ID, "kinko-bench")).await?;
+    Ok(Credentials {
+        access_key_id: field(&assumed, "AccessKeyId")?,
+        secret_access_key: field(&assumed, "SecretAccessKey")?,
+        session_token: Some(field(&assumed, "SessionToken")?),
+    })
 }
 
 /// The root (or session) credentials requests are signed with.

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ops::Op;
 
@@ -157,14 +157,21 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 
     /// Before the runs, read every secret that get or get-cmk reads once (GetSecretValue), so
-    /// that the runs measure repeated reads: the first read of a secret each day also records
-    /// its LastAccessedDate, a durable write.
+    /// that the runs measure repeated reads: the first read of a secret each day also notes
+    /// its LastAccessedDate (written in the background within --access-date-delay).
     #[arg(long)]
     pub pre_read: bool,
 
     /// Seed each secret with the tag `team` = `team-{index % 1000}` (what list-tag filters on).
     #[arg(long)]
     pub seed_tags: bool,
+
+    /// Who signs the loads' requests: the root user (the bootstrap credentials), or a session
+    /// of an IAM role with five attached policies allowing GetSecretValue on conditions
+    /// (assumed by an IAM user the benchmark creates; seeding is done as the root user). The
+    /// bare server then checks the session's signatures.
+    #[arg(long, value_enum, default_value_t = Caller::Root, conflicts_with = "endpoint")]
+    pub caller: Caller,
 
     /// Concurrent CreateSecret requests while seeding.
     #[arg(long, default_value_t = 64)]
@@ -225,6 +232,15 @@ pub struct BenchArgs {
     /// bench-cmk-0 ..) and the keys alias/kinko-bench and alias/kinko-bench-secrets already exist.
     #[arg(long, requires = "endpoint")]
     pub no_seed: bool,
+}
+
+/// Who signs the loads' requests (`--caller`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Caller {
+    /// The account's root user.
+    Root,
+    /// A session of an IAM role with five attached policies.
+    Role,
 }
 
 impl BenchArgs {

@@ -401,87 +401,22 @@ async fn prepare(
         .context("Encrypt: no CiphertextBlob")?
         .to_owned();
 
-    // A role the root user may assume, with five attached policies, as issue-sized sessions have.
+    // A role with five attached policies, as issue-sized sessions have, and an IAM user allowed
+    // to assume it (see `role`).
     let account = running.account_id().to_owned();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]})
-    .to_string();
     let query = |signer: &Signer, service: &str, params: &[(&str, &str)]| -> Result<Request<Body>> {
         Ok(into_router_request(signer.query_request(service, params)?))
     };
-    send(
-        &mut router,
-        query(
-            &root,
-            "iam",
-            &[
-                ("Action", "CreateRole"),
-                ("RoleName", "reader"),
-                ("AssumeRolePolicyDocument", &trust),
-            ],
-        )?,
-        "CreateRole",
-    )
-    .await?;
-    for i in 0..5 {
-        let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": format!("arn:aws:secretsmanager:{region}:{account}:secret:instructions-*"),
-            "Condition": {"StringEquals": {"aws:RequestedRegion": region}}}]})
-        .to_string();
-        let name = format!("reader-{i}");
-        let created = send(
-            &mut router,
-            query(
-                &root,
-                "iam",
-                &[
-                    ("Action", "CreatePolicy"),
-                    ("PolicyName", &name),
-                    ("PolicyDocument", &document),
-                ],
-            )?,
-            "CreatePolicy",
-        )
-        .await?;
-        let arn = xml_field(&String::from_utf8_lossy(&created), "Arn")?;
-        send(
-            &mut router,
-            query(
-                &root,
-                "iam",
-                &[
-                    ("Action", "AttachRolePolicy"),
-                    ("RoleName", "reader"),
-                    ("PolicyArn", &arn),
-                ],
-            )?,
-            "AttachRolePolicy",
-        )
-        .await?;
-    }
-    let role_arn = format!("arn:aws:iam::{account}:role/reader");
-    // Roles are not assumed by the root user (AWS's rule): an IAM user allowed to assume it is.
-    let may_assume = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": "sts:AssumeRole", "Resource": role_arn}]})
-    .to_string();
-    for params in [
-        &[("Action", "CreateUser"), ("UserName", "caller")][..],
-        &[
-            ("Action", "PutUserPolicy"),
-            ("UserName", "caller"),
-            ("PolicyName", "assume"),
-            ("PolicyDocument", &may_assume),
-        ],
-    ] {
-        send(&mut router, query(&root, "iam", params)?, params[0].1).await?;
+    for call in crate::role::setup_calls(&account, region, "instructions-") {
+        let params = crate::role::pairs(&call);
+        send(&mut router, query(&root, "iam", &params)?, params[0].1).await?;
     }
     let created = send(
         &mut router,
         query(
             &root,
             "iam",
-            &[("Action", "CreateAccessKey"), ("UserName", "caller")],
+            &crate::role::pairs(&crate::role::create_access_key()),
         )?,
         "CreateAccessKey",
     )
@@ -494,12 +429,13 @@ async fn prepare(
         &xml_field(&created, "SecretAccessKey")?,
         None,
     )?;
-    let assume = [
-        ("Action", "AssumeRole"),
-        ("RoleArn", role_arn.as_str()),
-        ("RoleSessionName", "instructions"),
-    ];
-    let assumed = send(&mut router, query(&caller, "sts", &assume)?, "AssumeRole").await?;
+    let assume = crate::role::assume_role(&account, "instructions");
+    let assumed = send(
+        &mut router,
+        query(&caller, "sts", &crate::role::pairs(&assume))?,
+        "AssumeRole",
+    )
+    .await?;
     let assumed = String::from_utf8_lossy(&assumed).into_owned();
     let session = Signer::new(
         &authority,
@@ -508,6 +444,7 @@ async fn prepare(
         &xml_field(&assumed, "SecretAccessKey")?,
         Some(&xml_field(&assumed, "SessionToken")?),
     )?;
+    let role_arn = crate::role::role_arn(&account);
 
     let mut batches = Vec::new();
     for op in OPS {

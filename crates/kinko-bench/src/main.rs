@@ -40,6 +40,7 @@ mod functions;
 mod instructions;
 mod load;
 mod ops;
+mod role;
 mod setup;
 mod signing;
 mod stats;

@@ -114,6 +114,10 @@ impl ResourcePattern {
             ResourcePattern::Arn(t) => !t.has_vars() || t.resolvable(ctx),
         }
     }
+
+    fn has_vars(&self) -> bool {
+        matches!(self, ResourcePattern::Arn(t) if t.has_vars())
+    }
 }
 
 /// `Resource` / `NotResource`: case-sensitive, matched per ARN segment.
@@ -450,11 +454,50 @@ impl Policy {
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
+
+    /// Whether evaluating this policy can read the request's condition context: a statement has
+    /// a `Condition`, or a `Resource` / `NotResource` with a policy variable. When no policy of a
+    /// set can, the decision depends on the principal, the action and the resource alone, and the
+    /// context need not be built.
+    pub fn reads_context(&self) -> bool {
+        self.statements.iter().any(|s| {
+            !s.conditions.is_empty()
+                || s.resource
+                    .as_ref()
+                    .is_some_and(|r| r.patterns.iter().any(ResourcePattern::has_vars))
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_reads_the_context_through_conditions_and_resource_variables() {
+        let doc = |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+        let reads = |statement: &str| {
+            Policy::parse(&doc(statement), PolicyKind::Identity)
+                .unwrap()
+                .reads_context()
+        };
+        assert!(!reads(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#));
+        assert!(!reads(
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"},{"Effect":"Deny","Action":"s3:Get*","NotResource":"arn:aws:s3:::c"}"#
+        ));
+        assert!(reads(
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}"#
+        ));
+        assert!(reads(
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*"}"#
+        ));
+        assert!(reads(
+            r#"{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::a","arn:aws:s3:::b/${aws:userid}"]}"#
+        ));
+        // Under the 2008 language version `${...}` is literal text.
+        let old = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}"}]}"#;
+        assert!(!Policy::parse(old, PolicyKind::Identity).unwrap().reads_context());
+    }
 
     fn err(doc: &str, kind: PolicyKind) -> PolicyError {
         Policy::parse(doc, kind).unwrap_err()

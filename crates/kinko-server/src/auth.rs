@@ -184,9 +184,10 @@ impl Authenticator {
                     kinko_api::sts::SessionRefused::Expired => expired(protocol),
                 })?;
             let secret = Zeroizing::new(claims.secret_access_key.as_bytes().to_vec());
+            // The claims were opened for this request alone: their principal and session move.
             let who = Authenticated {
-                principal: claims.principal.clone(),
-                session: Some(claims.session.clone()),
+                principal: claims.principal,
+                session: Some(claims.session),
             };
             return Ok((who, Some(secret), None));
         }

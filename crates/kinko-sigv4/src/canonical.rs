@@ -165,7 +165,7 @@ pub(crate) fn build(
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&normalize_header_value(v));
+            push_normalized_header_value(&mut out, v);
         }
         out.push('\n');
     }
@@ -258,13 +258,33 @@ fn is_header_space(c: char) -> bool {
 /// Trims a header value and collapses inner whitespace runs to a single space.
 pub(crate) fn normalize_header_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    push_normalized_header_value(&mut out, value);
+    out
+}
+
+/// Appends `value` trimmed, its inner whitespace runs collapsed to a single space, to `out`. A
+/// value with nothing to trim or collapse (as SDKs send them: dates, hashes, session tokens of
+/// a kilobyte) is copied as it is after one byte scan.
+pub(crate) fn push_normalized_header_value(out: &mut String, value: &str) {
+    let bytes = value.as_bytes();
+    let plain = bytes.first().is_none_or(|&b| b != b' ')
+        && bytes.last().is_none_or(|&b| b != b' ')
+        && !bytes
+            .iter()
+            .any(|&b| matches!(b, b'\t' | b'\r' | b'\n' | b'\x0c'))
+        && !value.contains("  ");
+    if plain {
+        out.push_str(value);
+        return;
+    }
+    let mut first = true;
     for word in value.split(is_header_space).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
+        if !first {
             out.push(' ');
         }
+        first = false;
         out.push_str(word);
     }
-    out
 }
 
 #[cfg(test)]
@@ -348,5 +368,21 @@ mod tests {
         assert_eq!(normalize_header_value(""), "");
         assert_eq!(normalize_header_value("   "), "");
         assert_eq!(normalize_header_value("a\u{a0}b"), "a\u{a0}b");
+        // Each one a value the fast path must not take as it is.
+        for (raw, want) in [
+            (" a", "a"),
+            ("a ", "a"),
+            ("a  b", "a b"),
+            ("a\tb", "a b"),
+            ("a\x0cb", "a b"),
+            ("a b", "a b"),
+            ("\u{e9}t\u{e9}  x", "\u{e9}t\u{e9} x"),
+        ] {
+            assert_eq!(normalize_header_value(raw), want, "{raw:?}");
+        }
+        // Appended after what is there already, with no separator of its own.
+        let mut out = String::from("x-amz-date:");
+        push_normalized_header_value(&mut out, "  20150830T123600Z ");
+        assert_eq!(out, "x-amz-date:20150830T123600Z");
     }
 }

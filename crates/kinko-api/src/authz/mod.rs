@@ -876,7 +876,6 @@ pub(crate) fn with_policy_set<R>(
         Cow::Owned(p)
     };
     let principal = principal.as_ref();
-    let ctx = request_context(rc, principal, c, services.clock.now());
     let cache = &services.policies;
     let resource_policy = c.resource_policy.and_then(|rp| match rp {
         ResourcePolicy::Resource(b) => cache.parsed_bound(PolicyKindKey::Resource, b.document, b.principals),
@@ -901,6 +900,21 @@ pub(crate) fn with_policy_set<R>(
         .session
         .as_ref()
         .is_some_and(|s| s.policies.len() != session.len());
+    // The condition context, built only when a policy of the set can read it (a condition, a
+    // policy variable in a resource): the same decision either way, without building some twenty
+    // keys for the sets that don't (the root user's calls without resource policies).
+    let reads_context = identity
+        .iter()
+        .copied()
+        .chain(resource_policy.as_deref())
+        .chain(pp.boundary.as_ref().map(|(_, b)| b.as_ref()))
+        .chain(session_refs.iter().copied())
+        .any(kinko_policy::Policy::reads_context);
+    let ctx = if reads_context {
+        request_context(rc, principal, c, services.clock.now())
+    } else {
+        ConditionContext::new()
+    };
     let (resource, resource_account) = evaluated_resource(rc, c);
     let set = PolicySet {
         identity: &identity,
