@@ -46,6 +46,13 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # A Japanese font, so that the console's Japanese pages render in the tests' screenshots.
 [[ -d /usr/share/fonts/opentype/ipafont-gothic ]] || missing+=(fonts-ipafont-gothic)
+# AssumeRoleWithSAML verifies XML signatures with xmlsec (the `samael` crate): its headers, libxml2's,
+# OpenSSL's, pkg-config to find them and libclang for the bindings samael generates at build time.
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists xmlsec1 2>/dev/null || missing+=(libxmlsec1-dev)
+pkg-config --exists libxml-2.0 2>/dev/null || missing+=(libxml2-dev)
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || missing+=(libclang-dev)
 py_include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 [[ -f "$py_include/Python.h" ]] || missing+=(python3-dev)
 if ((${#missing[@]})); then

@@ -94,6 +94,14 @@ pub enum Caller {
         user_name: String,
         identity_provider: String,
     },
+    /// The holder of a SAML assertion calling `AssumeRoleWithSAML` (`SAMLUser`): `principalId`
+    /// `<name qualifier>:<subject>`, `userName` the subject, `identityProvider` the name qualifier
+    /// (CloudTrail User Guide, "Values for AWS STS APIs with SAML and web identity federation").
+    Saml {
+        principal_id: String,
+        user_name: String,
+        identity_provider: String,
+    },
 }
 
 /// `sessionContext.sessionIssuer` of a role session: the role (`type` `Role`).

@@ -371,7 +371,13 @@ async fn handle(app: &App, req: Request, seen: &mut Seen) -> Response {
                 rc.user_agent = user_agent;
                 rc.tls_details = tls_details;
                 let input = kinko_api::CallInput::Query(&params);
-                let operation = kinko_api::sts::web_identity::OPERATION;
+                let operation = params
+                    .as_ref()
+                    .ok()
+                    .and_then(|p| p.action())
+                    .unwrap_or_default()
+                    .to_owned();
+                let operation = operation.as_str();
                 seen.service = Some(Service::Sts);
                 seen.action = operation.to_owned();
                 return match kinko_api::call(&app.services, &rc, Some(Service::Sts), operation, input).await {
@@ -494,16 +500,22 @@ fn closing(mut resp: Response) -> Response {
 /// The region of an unsigned request: STS's global endpoint's.
 const UNSIGNED_REGION: &str = "us-east-1";
 
-/// The parameters of an unsigned Query request that asks for STS `AssumeRoleWithWebIdentity`, the
-/// one action AWS serves without a signature (its proof is the identity token it carries); `None`
-/// for any other request, which is then refused as unsigned.
+/// The parameters of an unsigned Query request that asks for STS `AssumeRoleWithWebIdentity` or
+/// `AssumeRoleWithSAML`, the actions AWS serves without a signature (their proof is the identity
+/// token or SAML assertion they carry); `None` for any other request, which is then refused as
+/// unsigned.
 fn unsigned_web_identity(
     query: Option<&str>,
     body: &[u8],
 ) -> Option<Result<kinko_wire::query::Params, WireError>> {
     let params = query_params(query, body, kinko_sigv4::Form::Header);
     let action = params.as_ref().ok()?.action()?;
-    (action == kinko_api::sts::web_identity::OPERATION).then_some(params)
+    [
+        kinko_api::sts::web_identity::OPERATION,
+        kinko_api::sts::saml::OPERATION,
+    ]
+    .contains(&action)
+    .then_some(params)
 }
 
 /// The parameters of a Query request: the URL's query string and the form body (POST), each name

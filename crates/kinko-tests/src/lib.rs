@@ -47,6 +47,7 @@ pub mod oidc;
 pub mod policy;
 pub mod principal;
 mod raw;
+pub mod saml;
 pub mod secrets;
 pub mod server;
 pub mod tls;

@@ -260,10 +260,11 @@ pub struct Check<'a> {
     /// How an AccessDenied message names the resource, when not by what it is evaluated on: a
     /// secret as the caller named it, so the message is the same whether or not it exists.
     pub shown_as: Option<&'a str>,
-    /// `sts:AssumeRoleWithWebIdentity`: the ARN of the identity provider whose verified token the
-    /// request carries. The check is made for that provider as the principal (a `Federated`
-    /// principal of the role's trust policy), whoever signed the request, if anyone did.
-    pub web_identity: Option<&'a str>,
+    /// `sts:AssumeRoleWithWebIdentity` and `sts:AssumeRoleWithSAML`: the ARN of the identity
+    /// provider whose verified token or assertion the request carries. The check is made for that
+    /// provider as the principal (a `Federated` principal of the role's trust policy), whoever
+    /// signed the request, if anyone did.
+    pub federated: Option<&'a str>,
     /// Asked by an AWS service principal (`ec2.amazonaws.com` assuming an instance profile's
     /// role): the check is made for that service as the principal, by the resource policy alone
     /// (a role's trust policy naming it as a `Service` principal), whoever else is involved.
@@ -297,7 +298,7 @@ impl<'a> Check<'a> {
             facts: Facts::default(),
             called_via: None,
             shown_as: None,
-            web_identity: None,
+            federated: None,
             service_principal: None,
             mfa_proved: None,
             grants: KeyGrants::default(),
@@ -368,9 +369,10 @@ impl<'a> Check<'a> {
         self
     }
 
-    /// Asked for the identity provider `provider_arn`, whose token the request carries.
-    pub fn web_identity(mut self, provider_arn: &'a str) -> Self {
-        self.web_identity = Some(provider_arn);
+    /// Asked for the identity provider `provider_arn`, whose token or assertion the request
+    /// carries.
+    pub fn federated(mut self, provider_arn: &'a str) -> Self {
+        self.federated = Some(provider_arn);
         self
     }
 }
@@ -796,13 +798,15 @@ pub async fn check(services: &Services, rc: &RequestContext, c: &Check<'_>) -> R
 
 async fn check_once(services: &Services, rc: &RequestContext, c: &Check<'_>) -> Result<(), AuthzError> {
     rules::before_policies(rc, c).map_err(AuthzError::Refused)?;
-    match (c.web_identity, c.service_principal) {
+    match (c.federated, c.service_principal) {
+        // AWS's text names the action alone ("Not authorized to perform
+        // sts:AssumeRoleWithWebIdentity", "... sts:AssumeRoleWithSAML").
         (Some(provider), _) => decide_by_resource_policy(
             services,
             rc,
             c,
             &PrincipalCtx::identity_provider(provider),
-            WEB_IDENTITY_DENIED,
+            &format!("Not authorized to perform {}", c.action),
         )?,
         (None, Some(service)) => {
             let denied = format!(

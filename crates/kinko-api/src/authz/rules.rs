@@ -11,7 +11,7 @@
 //! | a secret under `aws/secretsmanager` can't be used from another account | Secrets Manager User Guide, "Access secrets from a different account" |
 //! | a ciphertext whose key doesn't exist is refused like a key the caller may not use | KMS API Reference, Decrypt |
 //! | only the management account may administer the organization | Organizations API Reference (`AccessDeniedException`) |
-//! | an unsigned request may only call STS `AssumeRoleWithWebIdentity` | STS API Reference, AssumeRoleWithWebIdentity ("Calling AssumeRoleWithWebIdentity does not require the use of AWS security credentials") |
+//! | an unsigned request may only call STS `AssumeRoleWithWebIdentity` or `AssumeRoleWithSAML` | STS API Reference, AssumeRoleWithWebIdentity ("Calling AssumeRoleWithWebIdentity does not require the use of AWS security credentials"), AssumeRoleWithSAML (likewise) |
 
 use super::{Check, Resource};
 use crate::{RequestContext, Session, SessionKind};
@@ -38,7 +38,7 @@ pub enum Refusal {
     UnknownCiphertextKey,
     /// An Organizations action only the management account may call.
     NotManagementAccount,
-    /// An unsigned request for anything but `AssumeRoleWithWebIdentity`.
+    /// An unsigned request for anything but `AssumeRoleWithWebIdentity` or `AssumeRoleWithSAML`.
     Unsigned,
 }
 
@@ -91,7 +91,9 @@ fn session_token_with_mfa(rc: &RequestContext) -> bool {
 /// texts for the federated user's refusals: kinko answers them as it answers the same calls with
 /// credentials from `GetSessionToken`.
 pub fn request(rc: &RequestContext, service: &str, operation: &str) -> Result<(), Refusal> {
-    if rc.principal.is_anonymous() && (service, operation) != ("sts", "AssumeRoleWithWebIdentity") {
+    let unsigned_ok =
+        service == "sts" && matches!(operation, "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML");
+    if rc.principal.is_anonymous() && !unsigned_ok {
         return Err(Refusal::Unsigned);
     }
     if rc
@@ -239,6 +241,7 @@ mod tests {
     fn an_unsigned_request_may_only_assume_a_role_with_a_web_identity() {
         let rc = RequestContext::new(Principal::anonymous(), "us-east-1", "req");
         assert_eq!(request(&rc, "sts", "AssumeRoleWithWebIdentity"), Ok(()));
+        assert_eq!(request(&rc, "sts", "AssumeRoleWithSAML"), Ok(()));
         for (service, operation) in [
             ("sts", "AssumeRole"),
             ("sts", "GetCallerIdentity"),

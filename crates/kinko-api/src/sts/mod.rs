@@ -1,5 +1,5 @@
 //! AWS STS (Query protocol): GetCallerIdentity, AssumeRole, GetSessionToken,
-//! AssumeRoleWithWebIdentity ([`web_identity`]), GetFederationToken ([`federation`]),
+//! AssumeRoleWithWebIdentity ([`web_identity`]), AssumeRoleWithSAML ([`saml`]), GetFederationToken ([`federation`]),
 //! GetAccessKeyInfo ([`access_key_info`]) and DecodeAuthorizationMessage
 //! ([`authorization_message`]), each an operation of the one [`Operation`] contract.
 //!
@@ -10,6 +10,7 @@ mod access_key_info;
 pub mod authorization_message;
 mod error;
 mod federation;
+pub mod saml;
 pub mod token;
 pub mod web_identity;
 
@@ -81,6 +82,7 @@ pub async fn handle(services: &Services, rc: &RequestContext, params: &Params) -
         "AssumeRoleWithWebIdentity" => {
             execute::<web_identity::AssumeRoleWithWebIdentity>(services, rc, params).await
         }
+        "AssumeRoleWithSAML" => execute::<saml::AssumeRoleWithSaml>(services, rc, params).await,
         other => Err(StsError::InvalidAction(format!(
             "Could not find operation {other} for version {VERSION}"
         ))),

@@ -365,7 +365,7 @@ impl Operation for AssumeRoleWithWebIdentity {
         };
         let [sub, aud, amr] = &found.keys;
         let mut check = Check::new("sts:AssumeRoleWithWebIdentity", resource)
-            .web_identity(&found.token.provider_arn)
+            .federated(&found.token.provider_arn)
             .condition("sts:RoleSessionName", i.session_name.as_str())
             .condition(sub, found.token.subject.as_str())
             .condition(aud, found.token.audience.as_str());

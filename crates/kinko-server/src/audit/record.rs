@@ -281,14 +281,16 @@ fn event_id() -> Inline<{ uuid::fmt::Hyphenated::LENGTH }> {
 }
 
 /// CloudTrail's `principalId` of the caller: the unique id of a user, `<role id>:<session>` of a
-/// role session, the account of its root user, `<provider>:<audience>:<subject>` of a web identity.
+/// role session, the account of its root user, `<provider>:<audience>:<subject>` of a web identity,
+/// `<name qualifier>:<subject>` of a SAML user.
 fn principal_id(e: &AuditEvent) -> Option<&str> {
     match &e.caller {
         Caller::Root => e.account_id.as_deref(),
         Caller::IamUser { principal_id, .. }
         | Caller::AssumedRole { principal_id, .. }
         | Caller::FederatedUser { principal_id, .. }
-        | Caller::WebIdentity { principal_id, .. } => Some(principal_id),
+        | Caller::WebIdentity { principal_id, .. }
+        | Caller::Saml { principal_id, .. } => Some(principal_id),
         Caller::Unknown => None,
     }
 }
@@ -369,6 +371,17 @@ fn identity<'a>(e: &'a AuditEvent, invoked_by: Option<&'a str>) -> Identity<'a> 
         } => {
             // Unsigned: no access key, no ARN or account of its own.
             id.kind = "WebIdentityUser";
+            id.user_name = Some(user_name);
+            id.identity_provider = Some(identity_provider);
+            id.access_key_id = None;
+        }
+        Caller::Saml {
+            user_name,
+            identity_provider,
+            ..
+        } => {
+            // Unsigned, as a web identity: no access key, no ARN or account of its own.
+            id.kind = "SAMLUser";
             id.user_name = Some(user_name);
             id.identity_provider = Some(identity_provider);
             id.access_key_id = None;

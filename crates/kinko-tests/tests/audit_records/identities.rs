@@ -3,8 +3,8 @@
 //! credentials), a role session (`AssumedRole`, its `sessionIssuer` the role with its path), the
 //! federated user (`FederatedUser`, its `sessionIssuer` the IAM user that called
 //! GetFederationToken), the caller of another account as the resource's account records it
-//! (`AWSAccount`, the two records sharing a `sharedEventID`), and the holder of a web identity
-//! token (`WebIdentityUser`).
+//! (`AWSAccount`, the two records sharing a `sharedEventID`), the holder of a web identity
+//! token (`WebIdentityUser`) and the subject of a SAML assertion (`SAMLUser`).
 
 use kinko_tests::oidc::Key;
 use serde_json::{Value, json};
@@ -362,4 +362,73 @@ async fn a_web_identity_is_recorded_as_its_provider_and_subject() {
         })
     );
     log.assert_absent(token.as_bytes(), "the identity token");
+}
+
+/// AssumeRoleWithSAML is unsigned: its record names the assertion's subject as a `SAMLUser`
+/// (`principalId` `<name qualifier>:<subject>`, `identityProvider` the name qualifier), for the
+/// role's account; the assertion itself is never recorded.
+#[tokio::test]
+async fn a_saml_user_is_recorded_as_its_name_qualifier_and_subject() {
+    use base64::Engine;
+    use kinko_tests::saml::{Claims, Idp, response};
+
+    let idp = Idp::generate();
+    let audited = AuditedServer::start_configured(|_| {}).await;
+    let server = &audited.server;
+    let entity = "https://idp.kinko-audit.example/saml";
+    let provider = ok(server
+        .iam_client()
+        .create_saml_provider()
+        .name("audit-idp")
+        .saml_metadata_document(idp.metadata(entity))
+        .send()
+        .await)
+    .saml_provider_arn
+    .expect("provider ARN");
+    let trust = policy_document(&[json!({
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithSAML",
+    })]);
+    let role = server.role("audit-saml", &trust, None).await;
+    let claims = Claims::new(server, entity, &role, &provider);
+    let saml = response(server, entity, &idp.sign(&claims.assertion(server, "_audit")));
+    let anonymous = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint_url())
+            .region(aws_sdk_sts::config::Region::new(REGION))
+            .build(),
+    );
+    let out = ok(anonymous
+        .assume_role_with_saml()
+        .role_arn(&role)
+        .principal_arn(&provider)
+        .saml_assertion(&saml)
+        .send()
+        .await);
+    let call = request_id!(out);
+    let qualifier = out.name_qualifier.clone().expect("NameQualifier");
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        format!("{entity}{DEV_ACCOUNT}/audit-idp").as_bytes(),
+    );
+    assert_eq!(
+        qualifier,
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    );
+
+    let log = audited.stop().await;
+    let record = record_for(&log, &call, DEV_ACCOUNT);
+    assert_eq!(record["eventName"], "AssumeRoleWithSAML");
+    assert_eq!(
+        record["userIdentity"],
+        json!({
+            "type": "SAMLUser",
+            "principalId": format!("{qualifier}:{}", claims.subject),
+            "userName": claims.subject,
+            "identityProvider": qualifier,
+        })
+    );
+    log.assert_absent(saml.as_bytes(), "the SAML assertion");
 }

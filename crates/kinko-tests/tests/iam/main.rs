@@ -26,6 +26,7 @@ mod mfa;
 mod recreated_principals;
 mod resource_policies;
 mod roles;
+mod saml;
 mod saml_providers;
 mod service_linked_roles;
 mod session_tags;
